@@ -1,0 +1,12 @@
+/// Whether ops record themselves on the tape. Task-local, so concurrent tasks (and tests
+/// running in parallel) do not disturb each other.
+public enum GradMode {
+    @TaskLocal static var disabled = false
+
+    public static var isEnabled: Bool { !disabled }
+}
+
+/// Runs `body` without recording any op: the inference scope (PyTorch's `torch.no_grad()`).
+public func withoutGradients<R>(_ body: () throws -> R) rethrows -> R {
+    try GradMode.$disabled.withValue(true, operation: body)
+}

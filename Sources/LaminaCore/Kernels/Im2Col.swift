@@ -1,0 +1,86 @@
+/// Padding modes of convolution and pooling, as Keras spells them.
+public enum Padding: String, Sendable, Codable {
+    /// No padding: windows lie inside the input.
+    case valid
+    /// Output size ceil(input / stride); TensorFlow's rule, the extra pad goes bottom/right.
+    case same
+}
+
+/// The spatial arithmetic of a 2-D window sliding over NHWC data.
+public struct WindowGeometry: Equatable, Sendable {
+    public let inH, inW, kH, kW, strideH, strideW: Int
+    public let outH, outW, padTop, padLeft: Int
+
+    public init(inH: Int, inW: Int, kH: Int, kW: Int, strideH: Int, strideW: Int, padding: Padding) {
+        (self.inH, self.inW, self.kH, self.kW, self.strideH, self.strideW) = (inH, inW, kH, kW, strideH, strideW)
+        switch padding {
+        case .valid:
+            outH = inH >= kH ? (inH - kH) / strideH + 1 : 0
+            outW = inW >= kW ? (inW - kW) / strideW + 1 : 0
+            padTop = 0; padLeft = 0
+        case .same:
+            outH = (inH + strideH - 1) / strideH
+            outW = (inW + strideW - 1) / strideW
+            // TensorFlow puts the odd pixel of padding at the bottom/right, so top gets floor.
+            padTop = Swift.max((outH - 1) * strideH + kH - inH, 0) / 2
+            padLeft = Swift.max((outW - 1) * strideW + kW - inW, 0) / 2
+        }
+    }
+}
+
+extension Kernels {
+    /// Unfolds NHWC patches into rows: cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c].
+    /// The row order makes `cols · kernel[KH·KW·C, F]` come out directly in NHWC.
+    static func im2col<T: FloatScalar>(_ x: UnsafeBufferPointer<T>, batch: Int, channels c: Int,
+                                       _ g: WindowGeometry, _ cols: UnsafeMutableBufferPointer<T>) {
+        let rowLen = g.kH * g.kW * c
+        parallelFor(batch) { range in
+            for n in range {
+                for oh in 0..<g.outH {
+                    for ow in 0..<g.outW {
+                        let row = ((n * g.outH + oh) * g.outW + ow) * rowLen
+                        for kh in 0..<g.kH {
+                            let ih = oh * g.strideH - g.padTop + kh
+                            for kw in 0..<g.kW {
+                                let iw = ow * g.strideW - g.padLeft + kw
+                                let dst = row + (kh * g.kW + kw) * c
+                                if ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW {
+                                    for j in 0..<c { cols[dst + j] = 0 }
+                                } else {
+                                    let src = ((n * g.inH + ih) * g.inW + iw) * c
+                                    for j in 0..<c { cols[dst + j] = x[src + j] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of im2col: adds each patch row back to the NHWC positions it came from.
+    static func col2im<T: FloatScalar>(_ cols: UnsafeBufferPointer<T>, batch: Int, channels c: Int,
+                                       _ g: WindowGeometry, _ x: UnsafeMutableBufferPointer<T>) {
+        let rowLen = g.kH * g.kW * c
+        parallelFor(batch) { range in
+            for n in range {
+                for oh in 0..<g.outH {
+                    for ow in 0..<g.outW {
+                        let row = ((n * g.outH + oh) * g.outW + ow) * rowLen
+                        for kh in 0..<g.kH {
+                            let ih = oh * g.strideH - g.padTop + kh
+                            if ih < 0 || ih >= g.inH { continue }
+                            for kw in 0..<g.kW {
+                                let iw = ow * g.strideW - g.padLeft + kw
+                                if iw < 0 || iw >= g.inW { continue }
+                                let src = row + (kh * g.kW + kw) * c
+                                let dst = ((n * g.inH + ih) * g.inW + iw) * c
+                                for j in 0..<c { x[dst + j] += cols[src + j] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+extension Tensor {
+    /// 2-D convolution (cross-correlation, as in Keras and PyTorch) in NHWC.
+    ///
+    /// Shapes: input `[N, H, W, C]`, kernel `[KH, KW, C, F]` (Keras's layout) →
+    /// `[N, OH, OW, F]`. Computed as im2col + one GEMM; the backward pass reuses the
+    /// unfolded patches (dKernel = colsᵀ·g) and folds dCols = g·Kᵀ back with col2im.
+    public func conv2d(_ kernel: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid) -> Tensor {
+        precondition(rank == 4 && kernel.rank == 4,
+                     "conv2d: input \(shape) must be [N, H, W, C] and kernel \(kernel.shape) [KH, KW, C, F]")
+        precondition(shape[3] == kernel.shape[2],
+                     "conv2d: input \(shape) has \(shape[3]) channels, kernel \(kernel.shape) expects \(kernel.shape[2])")
+        precondition(dtype == kernel.dtype, "conv2d: dtypes \(dtype) and \(kernel.dtype) differ")
+        precondition(strides.0 > 0 && strides.1 > 0, "conv2d: strides \(strides) must be positive")
+        let geometry = WindowGeometry(inH: shape[1], inW: shape[2], kH: kernel.shape[0], kW: kernel.shape[1],
+                                      strideH: strides.0, strideW: strides.1, padding: padding)
+        precondition(geometry.outH > 0 && geometry.outW > 0,
+                     "conv2d: input \(shape) is smaller than kernel \(kernel.shape) with padding \(padding)")
+        return isFloat32("conv2d") ? conv2dImpl(Float.self, kernel, geometry) : conv2dImpl(Double.self, kernel, geometry)
+    }
+
+    private func conv2dImpl<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ g: WindowGeometry) -> Tensor {
+        let (n, c, f) = (shape[0], shape[3], kernel.shape[3])
+        let k = g.kH * g.kW * c, rows = n * g.outH * g.outW
+        let cols = withUnsafeBuffer(as: T.self) { x in
+            Tensor.build([rows, k], as: T.self) { Kernels.im2col(x, batch: n, channels: c, g, $0) }
+        }
+        let w = kernel.detached().reshaped(to: [k, f])
+        let out = Kernels.matmul(cols, w).reshaped(to: [n, g.outH, g.outW, f])
+        let inputShape = shape
+        return out.recorded("conv2d", inputs: [self, kernel]) { grad, needed in
+            let g2 = grad.reshaped(to: [rows, f])
+            var dx: Tensor?
+            if needed[0] {
+                let dcols = Kernels.matmul(g2, w, transB: true)
+                var x = Tensor.zeros(inputShape, dtype: T.dtype)
+                dcols.withUnsafeBuffer(as: T.self) { dc in
+                    x.withUnsafeMutableBuffer(as: T.self) { Kernels.col2im(dc, batch: n, channels: c, g, $0) }
+                }
+                dx = x
+            }
+            let dw = needed[1] ? Kernels.matmul(cols, transA: true, g2).reshaped(to: kernel.shape) : nil
+            return [dx, dw]
+        }
+    }
+}

@@ -1,0 +1,124 @@
+extension Tensor {
+    /// Max pooling over NHWC windows. Keras: `MaxPooling2D`; strides default to the pool size.
+    /// The gradient goes to the (first) maximal element of each window.
+    public func maxPool2d(poolSize: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Tensor {
+        let g = poolGeometry("maxPool2d", poolSize, strides, padding)
+        return isFloat32("maxPool2d") ? maxPoolImpl(Float.self, g) : maxPoolImpl(Double.self, g)
+    }
+
+    /// Average pooling over NHWC windows. With `.same` padding the padded positions are not
+    /// counted (TensorFlow's rule).
+    public func avgPool2d(poolSize: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Tensor {
+        let g = poolGeometry("avgPool2d", poolSize, strides, padding)
+        return isFloat32("avgPool2d") ? avgPoolImpl(Float.self, g) : avgPoolImpl(Double.self, g)
+    }
+
+    private func poolGeometry(_ op: String, _ pool: (Int, Int), _ strides: (Int, Int)?, _ padding: Padding) -> WindowGeometry {
+        precondition(rank == 4, "\(op): input \(shape) must be [N, H, W, C]")
+        let s = strides ?? pool
+        precondition(pool.0 > 0 && pool.1 > 0 && s.0 > 0 && s.1 > 0, "\(op): pool size \(pool) and strides \(s) must be positive")
+        let g = WindowGeometry(inH: shape[1], inW: shape[2], kH: pool.0, kW: pool.1,
+                               strideH: s.0, strideW: s.1, padding: padding)
+        precondition(g.outH > 0 && g.outW > 0, "\(op): input \(shape) is smaller than the pool \(pool)")
+        return g
+    }
+
+    /// Calls `body(outIndex, [input offsets of the window's valid positions])` per output
+    /// pixel (channel 0 offsets; channels are contiguous).
+    private func forEachWindow(_ g: WindowGeometry, _ body: (Int, Int, Int, Int, Int, Int) -> Void) {
+        for n in 0..<shape[0] {
+            for oh in 0..<g.outH {
+                let h0 = Swift.max(oh * g.strideH - g.padTop, 0), h1 = Swift.min(oh * g.strideH - g.padTop + g.kH, g.inH)
+                for ow in 0..<g.outW {
+                    let w0 = Swift.max(ow * g.strideW - g.padLeft, 0), w1 = Swift.min(ow * g.strideW - g.padLeft + g.kW, g.inW)
+                    body((n * g.outH + oh) * g.outW + ow, n, h0, h1, w0, w1)
+                }
+            }
+        }
+    }
+
+    private func maxPoolImpl<T: FloatScalar>(_: T.Type, _ g: WindowGeometry) -> Tensor {
+        let c = shape[3]
+        let outShape = [shape[0], g.outH, g.outW, c]
+        var argmax = [Int32](repeating: 0, count: Shape.count(outShape))
+        let out = withUnsafeBuffer(as: T.self) { x in
+            Tensor.build(outShape, as: T.self) { out in
+                argmax.withUnsafeMutableBufferPointer { idx in
+                    forEachWindow(g) { o, n, h0, h1, w0, w1 in
+                        let ob = o * c
+                        for j in 0..<c { out[ob + j] = -T.infinity; idx[ob + j] = -1 }
+                        for h in h0..<h1 {
+                            for w in w0..<w1 {
+                                let ib = ((n * g.inH + h) * g.inW + w) * c
+                                for j in 0..<c where x[ib + j] > out[ob + j] || idx[ob + j] < 0 {
+                                    out[ob + j] = x[ib + j]; idx[ob + j] = Int32(ib + j)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let inputShape = shape
+        return out.recorded("maxPool2d", inputs: [self]) { grad, _ in
+            var dx = Tensor.zeros(inputShape, dtype: T.dtype)
+            grad.withUnsafeBuffer(as: T.self) { gp in
+                dx.withUnsafeMutableBuffer(as: T.self) { d in
+                    for (i, at) in argmax.enumerated() { d[Int(at)] += gp[i] }
+                }
+            }
+            return [dx]
+        }
+    }
+
+    private func avgPoolImpl<T: FloatScalar>(_: T.Type, _ g: WindowGeometry) -> Tensor {
+        let c = shape[3]
+        let outShape = [shape[0], g.outH, g.outW, c]
+        let out = withUnsafeBuffer(as: T.self) { x in
+            Tensor.build(outShape, as: T.self) { out in
+                forEachWindow(g) { o, n, h0, h1, w0, w1 in
+                    let ob = o * c
+                    let r = 1 / T((h1 - h0) * (w1 - w0))
+                    for j in 0..<c { out[ob + j] = 0 }
+                    for h in h0..<h1 {
+                        for w in w0..<w1 {
+                            let ib = ((n * g.inH + h) * g.inW + w) * c
+                            for j in 0..<c { out[ob + j] += x[ib + j] }
+                        }
+                    }
+                    for j in 0..<c { out[ob + j] *= r }
+                }
+            }
+        }
+        let input = detached()
+        return out.recorded("avgPool2d", inputs: [self]) { grad, _ in
+            var dx = Tensor.zeros(input.shape, dtype: T.dtype)
+            grad.withUnsafeBuffer(as: T.self) { gp in
+                dx.withUnsafeMutableBuffer(as: T.self) { d in
+                    input.forEachWindow(g) { o, n, h0, h1, w0, w1 in
+                        let ob = o * c
+                        let r = 1 / T((h1 - h0) * (w1 - w0))
+                        for h in h0..<h1 {
+                            for w in w0..<w1 {
+                                let ib = ((n * g.inH + h) * g.inW + w) * c
+                                for j in 0..<c { d[ib + j] += gp[ob + j] * r }
+                            }
+                        }
+                    }
+                }
+            }
+            return [dx]
+        }
+    }
+
+    /// Nearest-neighbour upsampling of NHWC images: each pixel repeated `size` times.
+    /// Keras: `UpSampling2D`. The gradient sums each block.
+    public func upsampling2d(size: (Int, Int) = (2, 2)) -> Tensor {
+        precondition(rank == 4, "upsampling2d: input \(shape) must be [N, H, W, C]")
+        precondition(size.0 > 0 && size.1 > 0, "upsampling2d: size \(size) must be positive")
+        let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+        return reshaped(to: [n, h, 1, w, 1, c])
+            .broadcasted(to: [n, h, size.0, w, size.1, c])
+            .reshaped(to: [n, h * size.0, w * size.1, c])
+    }
+}

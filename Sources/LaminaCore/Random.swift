@@ -1,0 +1,84 @@
+import Foundation
+import Synchronization
+
+/// A small, fast, seedable generator (xoshiro256**, seeded through SplitMix64). The same
+/// seed gives the same stream on every platform, so runs are reproducible.
+public struct RandomGenerator: RandomNumberGenerator, Sendable {
+    /// The full state, for saving a training run and resuming it exactly.
+    public var state: (UInt64, UInt64, UInt64, UInt64)
+
+    public init(seed: UInt64) {
+        var s = seed
+        func splitmix() -> UInt64 {
+            s &+= 0x9E37_79B9_7F4A_7C15
+            var z = s
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        state = (splitmix(), splitmix(), splitmix(), splitmix())
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = ((state.1 &* 5) << 7 | (state.1 &* 5) >> 57) &* 9
+        let t = state.1 << 17
+        state.2 ^= state.0; state.3 ^= state.1; state.1 ^= state.2; state.0 ^= state.3
+        state.2 ^= t
+        state.3 = state.3 << 45 | state.3 >> 19
+        return result
+    }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+    /// Standard normal by Box–Muller (one value per call; simple and exactly reproducible).
+    public mutating func nextNormal() -> Double {
+        let u1 = 1 - nextUnit(), u2 = nextUnit()
+        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
+    }
+}
+
+/// The process-wide default generator, guarded for concurrent use.
+public enum GlobalRandom {
+    static let generator = Mutex(RandomGenerator(seed: 0x5EED_1A31_4A00_0001))
+
+    /// Reseeds the default generator (`Lamina.setRandomSeed` calls this).
+    public static func seed(_ seed: UInt64) { generator.withLock { $0 = RandomGenerator(seed: seed) } }
+
+    /// Runs `body` with exclusive access to the default generator.
+    public static func with<R>(_ body: (inout RandomGenerator) -> R) -> R {
+        generator.withLock { body(&$0) }
+    }
+
+    /// The generator to use: a fresh one from `seed`, or one split off the default.
+    public static func make(seed: UInt64?) -> RandomGenerator {
+        RandomGenerator(seed: seed ?? with { $0.next() })
+    }
+}
+
+extension Tensor {
+    /// Uniform values in `[lower, upper)`. With `seed`, the values depend on it alone;
+    /// without, they come from the default generator (see `GlobalRandom.seed`).
+    public static func randomUniform(_ shape: [Int], lower: Double = 0, upper: Double = 1,
+                                     dtype: DType = .float32, seed: UInt64? = nil) -> Tensor {
+        var rng = GlobalRandom.make(seed: seed)
+        return randomUniform(shape, lower: lower, upper: upper, dtype: dtype, using: &rng)
+    }
+
+    public static func randomUniform(_ shape: [Int], lower: Double = 0, upper: Double = 1,
+                                     dtype: DType = .float32, using rng: inout RandomGenerator) -> Tensor {
+        (0..<Shape.count(shape)).map { _ in lower + (upper - lower) * rng.nextUnit() }.tensor(shape: shape, dtype: dtype)
+    }
+
+    /// Normal values with the given mean and standard deviation.
+    public static func randomNormal(_ shape: [Int], mean: Double = 0, stddev: Double = 1,
+                                    dtype: DType = .float32, seed: UInt64? = nil) -> Tensor {
+        var rng = GlobalRandom.make(seed: seed)
+        return randomNormal(shape, mean: mean, stddev: stddev, dtype: dtype, using: &rng)
+    }
+
+    public static func randomNormal(_ shape: [Int], mean: Double = 0, stddev: Double = 1,
+                                    dtype: DType = .float32, using rng: inout RandomGenerator) -> Tensor {
+        (0..<Shape.count(shape)).map { _ in mean + stddev * rng.nextNormal() }.tensor(shape: shape, dtype: dtype)
+    }
+}

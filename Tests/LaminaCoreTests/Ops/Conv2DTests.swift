@@ -1,0 +1,39 @@
+import Testing
+@testable import LaminaCore
+
+@Suite struct Conv2DTests {
+    @Test(arguments: [(Padding.valid, 1, 1), (.valid, 2, 1), (.same, 1, 1), (.same, 2, 2), (.same, 3, 2)])
+    func matchesDirectConvolution(padding: Padding, sh: Int, sw: Int) {
+        let x = randn([2, 7, 6, 3], seed: 1), w = randn([3, 2, 3, 4], seed: 2)
+        let g = WindowGeometry(inH: 7, inW: 6, kH: 3, kW: 2, strideH: sh, strideW: sw, padding: padding)
+        let expected = Reference.conv2d(x, w, stride: (sh, sw), outH: g.outH, outW: g.outW,
+                                        padTop: g.padTop, padLeft: g.padLeft)
+        expectClose(x.conv2d(w, strides: (sh, sw), padding: padding), expected, atol: 1e-12, rtol: 1e-12)
+        expectClose(x.cast(to: .float32).conv2d(w.cast(to: .float32), strides: (sh, sw), padding: padding),
+                    expected, atol: 1e-4, rtol: 1e-4)
+    }
+
+    @Test func samePaddingPutsTheExtraPixelBottomRight() {
+        // TensorFlow: in 6, kernel 3, stride 2 -> out 3, total pad 1 -> top 0, bottom 1.
+        let g = WindowGeometry(inH: 6, inW: 5, kH: 3, kW: 4, strideH: 2, strideW: 1, padding: .same)
+        #expect(g.outH == 3 && g.padTop == 0)
+        #expect(g.outW == 5 && g.padLeft == 1)   // total 3 -> left 1, right 2
+        let v = WindowGeometry(inH: 28, inW: 28, kH: 3, kW: 3, strideH: 1, strideW: 1, padding: .valid)
+        #expect(v.outH == 26 && v.outW == 26)
+    }
+
+    @Test func gradientsStride2SamePaddingNonSquareSeveralChannels() {
+        let x = randn([2, 5, 4, 3], seed: 3), w = randn([3, 3, 3, 2], seed: 4)
+        expectGradients([x, w]) { $0[0].conv2d($0[1], strides: (2, 2), padding: .same) }
+        expectGradients([x, w]) { $0[0].conv2d($0[1], strides: (1, 2), padding: .valid) }
+        expectGradients([randn([1, 4, 6, 2], seed: 5), randn([2, 3, 2, 3], seed: 6)]) {
+            $0[0].conv2d($0[1], padding: .same)
+        }
+    }
+
+    @Test func channelMismatchStops() async {
+        await #expect(processExitsWith: .failure) {
+            _ = Tensor.zeros([1, 5, 5, 3]).conv2d(Tensor.zeros([3, 3, 1, 8]))
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Testing
+@testable import LaminaCore
+
+@Suite struct MatMulTests {
+    @Test(arguments: [(1, 1, 1), (3, 4, 5), (17, 33, 9), (64, 1, 31)])
+    func matchesTripleLoop(m: Int, k: Int, n: Int) {
+        let a = randn([m, k], seed: 1), b = randn([k, n], seed: 2)
+        let expected = Reference.matmul(a.asArray(Double.self), b.asArray(Double.self), m: m, k: k, n: n)
+        expectClose(a.matmul(b).asArray(Double.self), expected, atol: 1e-12, rtol: 1e-12)
+        let c32 = a.cast(to: .float32).matmul(b.cast(to: .float32))
+        expectClose(c32.scalarsAsDouble(), expected, atol: 1e-4, rtol: 1e-4)
+    }
+
+    @Test func batchedAndSequenceForms() {
+        let a = randn([2, 3, 4], seed: 3), b = randn([2, 4, 5], seed: 4), w = randn([4, 5], seed: 5)
+        let batched = a.matmul(b)
+        for i in 0..<2 {
+            let expected = Reference.matmul(a.sliced(axis: 0, i..<i + 1).asArray(Double.self),
+                                            b.sliced(axis: 0, i..<i + 1).asArray(Double.self), m: 3, k: 4, n: 5)
+            expectClose(batched.sliced(axis: 0, i..<i + 1).asArray(Double.self), expected, atol: 1e-12)
+        }
+        let seq = a.matmul(w)
+        #expect(seq.shape == [2, 3, 5])
+        expectClose(seq.reshaped(to: [6, 5]).asArray(Double.self),
+                    Reference.matmul(a.asArray(Double.self), w.asArray(Double.self), m: 6, k: 4, n: 5), atol: 1e-12)
+    }
+
+    @Test func gradients() {
+        expectGradients([randn([3, 4], seed: 6), randn([4, 2], seed: 7)]) { $0[0].matmul($0[1]) }
+        expectGradients([randn([2, 3, 4], seed: 8), randn([2, 4, 2], seed: 9)]) { $0[0].matmul($0[1]) }
+        expectGradients([randn([2, 3, 4], seed: 10), randn([4, 2], seed: 11)]) { $0[0].matmul($0[1]) }
+    }
+
+    @Test func innerDimensionMismatchStops() async {
+        await #expect(processExitsWith: .failure) {
+            _ = Tensor.zeros([32, 784]).matmul(Tensor.zeros([128, 10]))
+        }
+    }
+}
