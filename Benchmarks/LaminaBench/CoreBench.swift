@@ -1,0 +1,61 @@
+import CLaminaBLAS
+import Lamina
+
+/// Lamina's matmul against raw cblas_sgemm in the same process.
+func benchGemm(sizes: [Int]) {
+    for n in sizes {
+        let a = Tensor.randomNormal([n, n], seed: 1), b = Tensor.randomNormal([n, n], seed: 2)
+        let lamina = secondsPerCall { _ = withoutGradients { a.matmul(b) } }
+        var c = [Float](repeating: 0, count: n * n)
+        let raw = a.withUnsafeBuffer(as: Float.self) { pa in
+            b.withUnsafeBuffer(as: Float.self) { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    secondsPerCall {
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
+                                    pa.baseAddress, Int32(n), pb.baseAddress, Int32(n), 0, pc.baseAddress, Int32(n))
+                    }
+                }
+            }
+        }
+        let flop = 2 * Double(n * n * n)
+        emit(["workload": "gemm", "n": n, "gflops": flop / lamina / 1e9, "raw_sgemm_gflops": flop / raw / 1e9,
+              "ratio_to_raw": raw / lamina])
+    }
+}
+
+/// Elementwise add and relu on 4M floats, in GB/s of memory traffic (read + write).
+func benchElementwise() {
+    let n = 4 << 20
+    let a = Tensor.randomNormal([n], seed: 3), b = Tensor.randomNormal([n], seed: 4)
+    let add = secondsPerCall { _ = a + b }
+    let relu = secondsPerCall { _ = a.relu() }
+    emit(["workload": "elementwise", "op": "add", "elements": n, "gb_per_s": Double(3 * 4 * n) / add / 1e9])
+    emit(["workload": "elementwise", "op": "relu", "elements": n, "gb_per_s": Double(2 * 4 * n) / relu / 1e9])
+}
+
+/// The MNIST CNN's two Conv2D layers, forward + backward at batch 128, with the sgemm
+/// GFLOP/s of the same GEMM shapes for comparison.
+func benchConv() {
+    let layers: [(h: Int, c: Int, f: Int)] = [(28, 1, 32), (13, 32, 64)]
+    for (h, c, f) in layers {
+        let x = Tensor.randomNormal([128, h, h, c], seed: 5)
+        var w = Tensor.randomNormal([3, 3, c, f], stddev: 0.1, seed: 6)
+        w.requiresGrad = true
+        var xg = x
+        xg.requiresGrad = c > 1   // the first layer's input is data: no input gradient
+        let seconds = secondsPerCall(rounds: 3) {
+            let y = xg.conv2d(w)
+            _ = y.sum().gradients(wrt: c > 1 ? [xg, w] : [w])
+        }
+        let o = h - 2, m = 128 * o * o, k = 9 * c
+        // forward GEMM + weight-gradient GEMM (+ input-gradient GEMM when needed)
+        let gemms = c > 1 ? 3.0 : 2.0
+        let flop = gemms * 2 * Double(m * k * f)
+        // the same GEMM shapes through raw sgemm
+        let cols = Tensor.randomNormal([m, k], seed: 7), kern = Tensor.randomNormal([k, f], seed: 8)
+        let gemmSeconds = secondsPerCall(rounds: 3) { _ = withoutGradients { cols.matmul(kern) } }
+        emit(["workload": "conv", "layer": "\(h)x\(h)x\(c)->\(f)", "batch": 128,
+              "gflops": flop / seconds / 1e9, "sgemm_gflops_same_shape": 2 * Double(m * k * f) / gemmSeconds / 1e9,
+              "ms_forward_backward": seconds * 1e3])
+    }
+}

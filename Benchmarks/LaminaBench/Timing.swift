@@ -1,0 +1,37 @@
+import Foundation
+
+/// Seconds per call of `body`: one warm-up, then the best of `rounds` batches of at least
+/// `minBatch` seconds each (the peer scripts' method).
+func secondsPerCall(rounds: Int = 5, minBatch: Double = 0.2, _ body: () -> Void) -> Double {
+    body()
+    var calls = 1
+    while true {
+        let t = now()
+        for _ in 0..<calls { body() }
+        if now() - t >= minBatch { break }
+        calls *= 2
+    }
+    var best = Double.infinity
+    for _ in 0..<rounds {
+        let t = now()
+        for _ in 0..<calls { body() }
+        best = min(best, (now() - t) / Double(calls))
+    }
+    return best
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Prints one JSON line for a result.
+func emit(_ fields: [String: Any]) {
+    var record = fields
+    record["framework"] = "lamina"
+    record["threads"] = ProcessInfo.processInfo.activeProcessorCount
+    let data = try! JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+    fflush(nil)
+}
