@@ -1,0 +1,54 @@
+import Foundation
+
+/// An activation, by case or by Keras name: `activation: .relu` or `activation: "relu"`.
+/// (The layer that applies one is `Activation`, hence this type's longer name.)
+public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public enum Kind: String, Sendable, CaseIterable {
+        case linear, relu, sigmoid, tanh, softmax, elu, selu, softplus, softsign
+        case leakyRelu = "leaky_relu", gelu, swish
+    }
+    public let kind: Kind
+
+    public init(_ kind: Kind) { self.kind = kind }
+
+    /// The Keras name; throws for unknown names.
+    public init(named name: String) throws {
+        let aliases = ["silu": Kind.swish, "leakyrelu": .leakyRelu, "None": .linear]
+        guard let kind = Kind(rawValue: name) ?? aliases[name] else {
+            throw LaminaError.configuration("unknown activation '\(name)'; known: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.kind = kind
+    }
+
+    /// A string literal must name a known activation; a typo stops with the list of names.
+    public init(stringLiteral name: String) {
+        do { try self.init(named: name) } catch { preconditionFailure("\(error)") }
+    }
+
+    public static let linear = Self(.linear), relu = Self(.relu), sigmoid = Self(.sigmoid)
+    public static let tanh = Self(.tanh), softmax = Self(.softmax), elu = Self(.elu), selu = Self(.selu)
+    public static let softplus = Self(.softplus), softsign = Self(.softsign), leakyRelu = Self(.leakyRelu)
+    public static let gelu = Self(.gelu), swish = Self(.swish)
+
+    public var description: String { kind.rawValue }
+
+    /// Applies the activation (softmax over the last axis, as Keras).
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        switch kind {
+        case .linear: return x
+        case .relu: return x.relu()
+        case .sigmoid: return x.sigmoid()
+        case .tanh: return x.tanh()
+        case .softmax: return x.softmax(axis: -1)
+        case .elu: return x.elu()
+        // SELU constants from Klambauer et al. (Keras's values).
+        case .selu: return x.elu(alpha: 1.6732632423543772) * 1.0507009873554805
+        case .softplus: return x.softplus()
+        case .softsign: return x / (x.abs() + 1)
+        case .leakyRelu: return x.leakyRelu(alpha: 0.2)   // keras.activations.leaky_relu default
+        // Keras's gelu defaults to the tanh approximation (approximate=True).
+        case .gelu: return x * 0.5 * ((x + x * x * x * 0.044715) * (2 / Double.pi).squareRoot()).tanh() + x * 0.5
+        case .swish: return x * x.sigmoid()
+        }
+    }
+}

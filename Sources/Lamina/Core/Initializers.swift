@@ -1,0 +1,124 @@
+import Foundation
+
+/// How a layer fills a new weight. Keras: `keras.initializers`. Spelled `.glorotUniform`
+/// or, where a name arrives as data, `Initializer(named: "glorot_uniform")`.
+public struct Initializer: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case glorotUniform = "glorot_uniform", glorotNormal = "glorot_normal"
+        case heUniform = "he_uniform", heNormal = "he_normal", lecunNormal = "lecun_normal"
+        case lecunUniform = "lecun_uniform"
+        case zeros, ones, orthogonal, constant
+        case randomNormal = "random_normal", randomUniform = "random_uniform"
+    }
+    public let kind: Kind
+    /// mean/stddev for random_normal, minval/maxval for random_uniform, the value for constant.
+    public let a: Double, b: Double
+    public let seed: UInt64?
+
+    public init(_ kind: Kind, _ a: Double = 0, _ b: Double = 0, seed: UInt64? = nil) {
+        (self.kind, self.a, self.b, self.seed) = (kind, a, b, seed)
+    }
+
+    public static let glorotUniform = Initializer(.glorotUniform)
+    public static let glorotNormal = Initializer(.glorotNormal)
+    public static let heUniform = Initializer(.heUniform)
+    public static let heNormal = Initializer(.heNormal)
+    public static let lecunNormal = Initializer(.lecunNormal)
+    public static let lecunUniform = Initializer(.lecunUniform)
+    public static let zeros = Initializer(.zeros)
+    public static let ones = Initializer(.ones)
+    public static let orthogonal = Initializer(.orthogonal, 1)
+    /// Keras defaults: mean 0, stddev 0.05.
+    public static let randomNormal = Initializer(.randomNormal, 0, 0.05)
+    /// Keras defaults: minval −0.05, maxval 0.05.
+    public static let randomUniform = Initializer(.randomUniform, -0.05, 0.05)
+    public static func constant(_ value: Double) -> Initializer { Initializer(.constant, value) }
+    public static func randomNormal(mean: Double = 0, stddev: Double = 0.05, seed: UInt64? = nil) -> Initializer {
+        Initializer(.randomNormal, mean, stddev, seed: seed)
+    }
+    public static func randomUniform(minval: Double = -0.05, maxval: Double = 0.05, seed: UInt64? = nil) -> Initializer {
+        Initializer(.randomUniform, minval, maxval, seed: seed)
+    }
+
+    /// The Keras name, e.g. `"he_normal"`; throws for names Lamina does not have.
+    public init(named name: String) throws {
+        guard let kind = Kind(rawValue: name) else {
+            throw LaminaError.configuration("unknown initializer '\(name)'; known: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self = kind == .randomNormal ? .randomNormal : kind == .randomUniform ? .randomUniform
+            : kind == .orthogonal ? .orthogonal : Initializer(kind)
+    }
+
+    /// Keras's fans: for a kernel (kh, kw, in, out) the receptive field multiplies both.
+    static func fans(_ shape: [Int]) -> (fanIn: Double, fanOut: Double) {
+        switch shape.count {
+        case 0: return (1, 1)
+        case 1: return (Double(shape[0]), Double(shape[0]))
+        case 2: return (Double(shape[0]), Double(shape[1]))
+        default:
+            let field = Double(shape.dropLast(2).reduce(1, *))
+            return (Double(shape[shape.count - 2]) * field, Double(shape[shape.count - 1]) * field)
+        }
+    }
+
+    /// A new tensor of `shape` drawn from the default generator (or from `seed`).
+    public func make(_ shape: [Int], dtype: DType = .float32) -> Tensor {
+        var rng = GlobalRandom.make(seed: seed)
+        let (fanIn, fanOut) = Self.fans(shape)
+        func uniform(_ limit: Double) -> Tensor {
+            Tensor.randomUniform(shape, lower: -limit, upper: limit, dtype: dtype, using: &rng)
+        }
+        // Keras's variance-scaling normals are truncated at two standard deviations, with the
+        // stddev corrected by 0.87962566 so the variance is the intended one.
+        func truncated(_ variance: Double) -> Tensor {
+            let std = (variance).squareRoot() / 0.87962566103423978
+            let values = (0..<shape.reduce(1, *)).map { _ -> Double in
+                while true { let v = rng.nextNormal(); if Swift.abs(v) <= 2 { return v * std } }
+            }
+            return Tensor(shape: shape, scalars: values).cast(to: dtype)
+        }
+        switch kind {
+        case .glorotUniform: return uniform((6 / (fanIn + fanOut)).squareRoot())
+        case .glorotNormal: return truncated(2 / (fanIn + fanOut))
+        case .heUniform: return uniform((6 / fanIn).squareRoot())
+        case .heNormal: return truncated(2 / fanIn)
+        case .lecunUniform: return uniform((3 / fanIn).squareRoot())
+        case .lecunNormal: return truncated(1 / fanIn)
+        case .zeros: return .zeros(shape, dtype: dtype)
+        case .ones: return .ones(shape, dtype: dtype)
+        case .constant: return .full(shape, value: a, dtype: dtype)
+        case .randomNormal: return Tensor.randomNormal(shape, mean: a, stddev: b, dtype: dtype, using: &rng)
+        case .randomUniform: return Tensor.randomUniform(shape, lower: a, upper: b, dtype: dtype, using: &rng)
+        case .orthogonal: return orthogonal(shape, gain: a == 0 ? 1 : a, dtype: dtype, rng: &rng)
+        }
+    }
+
+    /// Keras's orthogonal initializer: QR of a normal matrix (rows × cols flattened to 2-D),
+    /// with the signs of R's diagonal folded into Q so the result is uniformly distributed.
+    private func orthogonal(_ shape: [Int], gain: Double, dtype: DType, rng: inout RandomGenerator) -> Tensor {
+        let cols = shape.last ?? 1, rows = shape.dropLast().reduce(1, *)
+        let (m, n) = (max(rows, cols), min(rows, cols))
+        // Gram–Schmidt on the columns of an m×n normal matrix (m ≥ n) gives Q with
+        // orthonormal columns and R with a positive diagonal: the sign-corrected QR.
+        var a = (0..<m * n).map { _ in rng.nextNormal() }   // column-major: column j at j*m
+        for j in 0..<n {
+            for _ in 0..<2 {   // twice for numerical orthogonality
+                for p in 0..<j {
+                    var dot = 0.0
+                    for i in 0..<m { dot += a[p * m + i] * a[j * m + i] }
+                    for i in 0..<m { a[j * m + i] -= dot * a[p * m + i] }
+                }
+            }
+            var norm = 0.0
+            for i in 0..<m { norm += a[j * m + i] * a[j * m + i] }
+            norm = norm.squareRoot()
+            for i in 0..<m { a[j * m + i] /= norm }
+        }
+        // Q is m×n; the weight is rows×cols: Q itself if rows ≥ cols, else Qᵀ.
+        var w = [Double](repeating: 0, count: rows * cols)
+        for r in 0..<rows {
+            for c in 0..<cols { w[r * cols + c] = gain * (rows >= cols ? a[c * m + r] : a[r * m + c]) }
+        }
+        return Tensor(shape: shape, scalars: w).cast(to: dtype)
+    }
+}

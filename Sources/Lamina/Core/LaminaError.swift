@@ -1,0 +1,23 @@
+/// The error thrown by everything a user calls on a layer or a model: it names the layer and
+/// the shapes involved ("dense_1 expects [*, 784], got [32, 28, 28]").
+public struct LaminaError: Error, CustomStringConvertible, Equatable {
+    public enum Kind: String, Sendable { case shape, value, configuration, io, training }
+    public let kind: Kind
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    static func shape(_ message: String) -> LaminaError { LaminaError(.shape, message) }
+    static func value(_ message: String) -> LaminaError { LaminaError(.value, message) }
+    static func configuration(_ message: String) -> LaminaError { LaminaError(.configuration, message) }
+}
+
+/// Shapes as Keras prints them, with the batch dimension as `*` (errors) or `None` (summary).
+func describe(_ shape: [Int], batch: String = "*") -> String {
+    "[" + ([batch] + shape.map(String.init)).joined(separator: ", ") + "]"
+}

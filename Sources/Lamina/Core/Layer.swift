@@ -1,0 +1,136 @@
+/// The base of every layer: Keras's lifecycle (configure in `init`, make weights in
+/// `build(inputShape:)` from the first input shape, compute in `call(_:training:)`).
+///
+/// Shapes given to and returned by layers leave out the batch dimension, as Keras's
+/// `input_shape`: a Conv2D on MNIST has input shape `[28, 28, 1]`.
+///
+/// To write a custom layer, subclass, create weights with `addWeight` in `build`, and
+/// compute with LaminaCore ops in `call`; the gradient comes from autodiff, and
+/// `GradientCheck.run` verifies it.
+open class Layer {
+    /// Keras-style name, unique in the session: `dense`, `dense_1`, ...
+    public var name: String
+    /// False freezes the layer's weights for models compiled afterwards (Keras 2 semantics;
+    /// Keras 3 re-reads the flag at every step). A frozen BatchNormalization runs in inference mode.
+    public var trainable = true
+    /// The per-sample input shape given as `inputShape:`, which builds a model at once.
+    public let declaredInputShape: [Int]?
+    public private(set) var isBuilt = false
+    /// The per-sample input and output shapes the layer was built for.
+    public private(set) var inputShape: [Int]?
+    public private(set) var outputShape: [Int]?
+    /// The layer's own weights in creation order (= Keras's `weights` order for the built-in layers).
+    public private(set) var ownWeights: [Variable] = []
+    /// dtype of the weights (float32 unless the layer is first called with float64 data).
+    public var dtype: DType = .float32
+
+    public init(name: String? = nil, inputShape: [Int]? = nil) {
+        self.name = name ?? NameScope.unique(NameScope.snakeCase(String(describing: type(of: self))))
+        self.declaredInputShape = inputShape
+    }
+
+    /// The Keras class name shown by `summary()`.
+    open var className: String { String(describing: type(of: self)) }
+
+    /// Layers nested inside this one (a Sequential's layers).
+    open var sublayers: [Layer] { [] }
+
+    /// Creates the weights for `inputShape` (per sample). Called once.
+    open func build(inputShape: [Int]) throws {}
+
+    /// The computation. `training` is true inside `fit` / `trainOnBatch`.
+    open func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        fatalError("\(className) must override call(_:training:)")
+    }
+
+    /// The per-sample output shape for a per-sample input shape (no data needed).
+    open func computeOutputShape(_ inputShape: [Int]) throws -> [Int] { inputShape }
+
+    /// Throws when an input of this per-sample shape cannot be used with the built layer.
+    /// The default demands the shape the layer was built with.
+    open func checkInputShape(_ shape: [Int]) throws {
+        if let built = inputShape, built != shape {
+            throw LaminaError.shape("\(name) expects \(describe(built)), got \(describe(shape))")
+        }
+    }
+
+    /// Builds the layer for `inputShape` unless it is built already; returns the output shape.
+    @discardableResult
+    public func buildIfNeeded(_ inputShape: [Int], dtype: DType? = nil) throws -> [Int] {
+        if !isBuilt {
+            if let dtype { self.dtype = dtype }
+            try build(inputShape: inputShape)
+            self.inputShape = inputShape
+            outputShape = try computeOutputShape(inputShape)
+            isBuilt = true
+        } else {
+            try checkInputShape(inputShape)
+        }
+        return try computeOutputShape(inputShape)
+    }
+
+    /// Applies the layer to a batch, building it on the first call.
+    public func callAsFunction(_ x: Tensor, training: Bool = false) throws -> Tensor {
+        guard x.rank >= 1 else { throw LaminaError.shape("\(name) expects a batch, got a scalar") }
+        try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
+        return try call(x, training: training)
+    }
+
+    /// Creates a weight (call from `build`). Its name is `"<layer>/<name>"`.
+    @discardableResult
+    public func addWeight(_ name: String, shape: [Int], initializer: Initializer, trainable: Bool = true) -> Variable {
+        let v = Variable(name: "\(self.name)/\(name)", value: initializer.make(shape, dtype: dtype), trainable: trainable)
+        ownWeights.append(v)
+        return v
+    }
+
+    /// All weights, own and nested, in Keras order.
+    public var weights: [Variable] { ownWeights + sublayers.flatMap(\.weights) }
+
+    /// Weights an optimizer updates: trainable ones of trainable layers.
+    public var trainableWeights: [Variable] {
+        guard trainable else { return [] }
+        return ownWeights.filter(\.trainable) + sublayers.flatMap(\.trainableWeights)
+    }
+
+    /// Everything else: moving statistics, and all weights of frozen layers.
+    public var nonTrainableWeights: [Variable] {
+        guard trainable else { return weights }
+        return ownWeights.filter { !$0.trainable } + sublayers.flatMap(\.nonTrainableWeights)
+    }
+
+    /// The number of weight elements (never optimizer slots), as Keras's `count_params()`.
+    public func countParams() -> Int { weights.reduce(0) { $0 + $1.value.count } }
+
+    /// Copies of the weights' values in Keras order and shapes.
+    public func getWeights() -> [Tensor] { weights.map(\.value) }
+
+    /// Replaces the weights; the list must match `getWeights()` in count and shapes.
+    public func setWeights(_ values: [Tensor]) throws {
+        let vars = weights
+        guard isBuilt || !vars.isEmpty else {
+            throw LaminaError.value("\(name): cannot set weights before the layer is built (give inputShape: or call it once)")
+        }
+        guard values.count == vars.count else {
+            throw LaminaError.value("\(name) has \(vars.count) weights \(vars.map(\.shape)), got \(values.count) tensors \(values.map(\.shape))")
+        }
+        for (v, t) in zip(vars, values) where v.shape != t.shape {
+            throw LaminaError.value("\(name): weight \(v.name) has shape \(v.shape), got \(t.shape)")
+        }
+        for (v, t) in zip(vars, values) { v.value = t.detached().cast(to: v.value.dtype) }
+    }
+
+    /// Whether this call should use training behaviour that depends on `trainable`
+    /// (BatchNormalization). Inside a compiled model's step the frozen set taken at
+    /// `compile` decides; elsewhere the current flag does.
+    public func isTrainingMode(_ training: Bool) -> Bool {
+        guard training else { return false }
+        if let frozen = FrozenLayers.current { return !frozen.contains(ObjectIdentifier(self)) }
+        return trainable
+    }
+}
+
+/// The layers frozen when the running model was compiled (task-local, set by the training step).
+enum FrozenLayers {
+    @TaskLocal static var current: Set<ObjectIdentifier>?
+}

@@ -1,0 +1,62 @@
+/// Applies an activation function. Keras: `keras.layers.Activation`.
+public final class Activation: Layer {
+    public let activation: ActivationFunction
+
+    public init(_ activation: ActivationFunction, inputShape: [Int]? = nil, name: String? = nil) {
+        self.activation = activation
+        super.init(name: name, inputShape: inputShape)
+    }
+
+    public override func checkInputShape(_ shape: [Int]) throws {}
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor { activation(x) }
+}
+
+/// `x` for x > 0, `negativeSlope·x` otherwise. Keras: `LeakyReLU` (default slope 0.3 —
+/// PyTorch's is 0.01, a common porting trap).
+public final class LeakyReLU: Layer {
+    public let negativeSlope: Double
+
+    public init(negativeSlope: Double = 0.3, inputShape: [Int]? = nil, name: String? = nil) {
+        self.negativeSlope = negativeSlope
+        super.init(name: name, inputShape: inputShape)
+    }
+
+    /// The older Keras spelling.
+    public convenience init(alpha: Double, inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(negativeSlope: alpha, inputShape: inputShape, name: name)
+    }
+
+    public override func checkInputShape(_ shape: [Int]) throws {}
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x.leakyRelu(alpha: negativeSlope) }
+}
+
+/// Nearest-neighbour upsampling of NHWC images. Keras: `UpSampling2D` (size 2×2).
+public final class UpSampling2D: Layer {
+    public let size: (Int, Int)
+
+    public init(size: (Int, Int) = (2, 2), inputShape: [Int]? = nil, name: String? = nil) {
+        precondition(size.0 > 0 && size.1 > 0, "UpSampling2D: size \(size) must be positive")
+        self.size = size
+        super.init(name: name, inputShape: inputShape)
+    }
+
+    public convenience init(size: Int, inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(size: (size, size), inputShape: inputShape, name: name)
+    }
+
+    public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
+        guard s.count == 3 else { throw LaminaError.shape("\(name) expects [*, height, width, channels], got \(describe(s))") }
+        return [s[0] * size.0, s[1] * size.1, s[2]]
+    }
+
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x.upsampling2d(size: size) }
+}
+
+/// Declares a model's per-sample input shape, as `keras.Input(shape=...)`. It is not a
+/// layer of the model: `Sequential([Input(shape: [784]), Dense(10)])` has one layer.
+public final class Input: Layer {
+    public init(shape: [Int], name: String? = nil) {
+        super.init(name: name ?? NameScope.unique("input_layer"), inputShape: shape)
+    }
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x }
+}

@@ -1,0 +1,58 @@
+/// Normalizes over the batch (and spatial axes) per feature of the last axis.
+/// Keras: `BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3)`.
+///
+/// Training: batch mean and biased variance; moving statistics updated as
+/// `moving = moving·momentum + batch·(1 − momentum)`. Inference (and when frozen): the
+/// moving statistics. Weights in Keras order: gamma, beta (trainable), moving_mean,
+/// moving_variance (non-trainable).
+public final class BatchNormalization: Layer {
+    public let momentum: Double, epsilon: Double
+    public let center: Bool, scale: Bool
+    public private(set) var gamma: Variable?, beta: Variable?
+    public private(set) var movingMean: Variable?, movingVariance: Variable?
+
+    public init(axis: Int = -1, momentum: Double = 0.99, epsilon: Double = 1e-3, center: Bool = true, scale: Bool = true,
+                inputShape: [Int]? = nil, name: String? = nil) {
+        precondition(axis == -1, "BatchNormalization: only the last axis (channels-last) is supported, got axis \(axis)")
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.center = center
+        self.scale = scale
+        super.init(name: name, inputShape: inputShape)
+    }
+
+    public override func build(inputShape: [Int]) throws {
+        guard let c = inputShape.last else { throw LaminaError.shape("\(name) expects a feature axis, got \(describe(inputShape))") }
+        if scale { gamma = addWeight("gamma", shape: [c], initializer: .ones) }
+        if center { beta = addWeight("beta", shape: [c], initializer: .zeros) }
+        movingMean = addWeight("moving_mean", shape: [c], initializer: .zeros, trainable: false)
+        movingVariance = addWeight("moving_variance", shape: [c], initializer: .ones, trainable: false)
+    }
+
+    public override func checkInputShape(_ shape: [Int]) throws {
+        if shape.last != movingMean?.shape[0] {
+            throw LaminaError.shape("\(name) expects [*, ..., \(movingMean?.shape[0] ?? 0)], got \(describe(shape))")
+        }
+    }
+
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        guard let movingMean, let movingVariance else { throw LaminaError.configuration("\(name) is not built") }
+        let axes = Array(0..<(x.rank - 1))
+        let mean: Tensor, variance: Tensor
+        if isTrainingMode(training) {
+            mean = x.mean(axes: axes)
+            variance = (x - mean).square().mean(axes: axes)
+            withoutGradients {
+                movingMean.value = movingMean.value * momentum + mean.detached() * (1 - momentum)
+                movingVariance.value = movingVariance.value * momentum + variance.detached() * (1 - momentum)
+            }
+        } else {
+            mean = movingMean.value
+            variance = movingVariance.value
+        }
+        var y = (x - mean) / (variance + epsilon).sqrt()
+        if let gamma { y = y * gamma.value }
+        if let beta { y = y + beta.value }
+        return y
+    }
+}

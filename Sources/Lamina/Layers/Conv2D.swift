@@ -1,0 +1,67 @@
+/// 2-D convolution over NHWC images. Keras: `keras.layers.Conv2D`.
+///
+/// Input `[batch, h, w, channels]` → `[batch, oh, ow, filters]`.
+/// Weights: kernel `[kh, kw, channels, filters]`, bias `[filters]`.
+public final class Conv2D: Layer {
+    public let filters: Int
+    public let kernelSize: (Int, Int), strides: (Int, Int)
+    public let padding: Padding
+    public let activation: ActivationFunction
+    public let useBias: Bool
+    public let kernelInitializer: Initializer, biasInitializer: Initializer
+    public private(set) var kernel: Variable?, bias: Variable?
+
+    public init(_ filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                activation: ActivationFunction = .linear, useBias: Bool = true,
+                kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                inputShape: [Int]? = nil, name: String? = nil) {
+        precondition(filters > 0 && kernelSize.0 > 0 && kernelSize.1 > 0 && strides.0 > 0 && strides.1 > 0,
+                     "Conv2D: filters \(filters), kernelSize \(kernelSize) and strides \(strides) must be positive")
+        self.filters = filters
+        self.kernelSize = kernelSize
+        self.strides = strides
+        self.padding = padding
+        self.activation = activation
+        self.useBias = useBias
+        self.kernelInitializer = kernelInitializer
+        self.biasInitializer = biasInitializer
+        super.init(name: name, inputShape: inputShape)
+    }
+
+    /// Square kernel and strides: `Conv2D(32, kernelSize: 3)`.
+    public convenience init(_ filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid,
+                            activation: ActivationFunction = .linear, useBias: Bool = true,
+                            kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                            inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(filters, kernelSize: (kernelSize, kernelSize), strides: (strides, strides), padding: padding,
+                  activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
+                  biasInitializer: biasInitializer, inputShape: inputShape, name: name)
+    }
+
+    func geometry(_ s: [Int]) -> WindowGeometry {
+        WindowGeometry(inH: s[0], inW: s[1], kH: kernelSize.0, kW: kernelSize.1,
+                       strideH: strides.0, strideW: strides.1, padding: padding)
+    }
+
+    public override func build(inputShape: [Int]) throws {
+        _ = try computeOutputShape(inputShape)
+        kernel = addWeight("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], filters], initializer: kernelInitializer)
+        if useBias { bias = addWeight("bias", shape: [filters], initializer: biasInitializer) }
+    }
+
+    public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
+        guard s.count == 3 else { throw LaminaError.shape("\(name) expects [*, height, width, channels], got \(describe(s))") }
+        let g = geometry(s)
+        guard g.outH > 0 && g.outW > 0 else {
+            throw LaminaError.shape("\(name): input \(describe(s)) is smaller than the kernel \(kernelSize) with \(padding) padding")
+        }
+        return [g.outH, g.outW, filters]
+    }
+
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
+        var y = x.conv2d(kernel.value, strides: strides, padding: padding)
+        if let bias { y = y + bias.value }
+        return activation(y)
+    }
+}

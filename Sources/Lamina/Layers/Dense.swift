@@ -1,0 +1,47 @@
+/// A densely connected layer: `activation(x · kernel + bias)`. Keras: `keras.layers.Dense`.
+///
+/// Input `[batch, ..., in]` → output `[batch, ..., units]` (applied to the last axis).
+/// Weights: kernel `[in, units]`, bias `[units]`.
+public final class Dense: Layer {
+    public let units: Int
+    public let activation: ActivationFunction
+    public let useBias: Bool
+    public let kernelInitializer: Initializer, biasInitializer: Initializer
+    public private(set) var kernel: Variable?, bias: Variable?
+
+    public init(_ units: Int, activation: ActivationFunction = .linear, useBias: Bool = true,
+                kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                inputShape: [Int]? = nil, inputDim: Int? = nil, name: String? = nil) {
+        precondition(units > 0, "Dense: units must be positive, got \(units)")
+        self.units = units
+        self.activation = activation
+        self.useBias = useBias
+        self.kernelInitializer = kernelInitializer
+        self.biasInitializer = biasInitializer
+        super.init(name: name, inputShape: inputShape ?? inputDim.map { [$0] })
+    }
+
+    public override func build(inputShape: [Int]) throws {
+        guard let inDim = inputShape.last else { throw LaminaError.shape("\(name) expects at least one feature axis, got a batch of scalars") }
+        kernel = addWeight("kernel", shape: [inDim, units], initializer: kernelInitializer)
+        if useBias { bias = addWeight("bias", shape: [units], initializer: biasInitializer) }
+    }
+
+    public override func checkInputShape(_ shape: [Int]) throws {
+        guard let k = kernel, shape.last == k.shape[0] else {
+            throw LaminaError.shape("\(name) expects [*, ..., \(kernel?.shape[0] ?? 0)], got \(describe(shape))")
+        }
+    }
+
+    public override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] { inputShape.dropLast() + [units] }
+
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
+        var flat = x
+        if x.rank > 3 { flat = x.reshaped(to: [-1, x.shape.last!]) }
+        var y = flat.matmul(kernel.value)
+        if let bias { y = y + bias.value }
+        if x.rank > 3 { y = y.reshaped(to: Array(x.shape.dropLast()) + [units]) }
+        return activation(y)
+    }
+}

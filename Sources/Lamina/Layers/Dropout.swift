@@ -1,0 +1,34 @@
+/// Inverted dropout: while training, zeroes each input with probability `rate` and scales
+/// the rest by 1/(1 − rate); at inference, the identity. Keras: `Dropout`.
+public final class Dropout: Layer {
+    public let rate: Double
+    public let seed: UInt64?
+    private var generator: RandomGenerator?
+
+    public init(_ rate: Double, seed: UInt64? = nil, inputShape: [Int]? = nil, name: String? = nil) {
+        precondition(rate >= 0 && rate < 1, "Dropout: rate must be in [0, 1), got \(rate)")
+        self.rate = rate
+        self.seed = seed
+        generator = seed.map { RandomGenerator(seed: $0) }
+        super.init(name: name, inputShape: inputShape)
+    }
+
+    public override func checkInputShape(_ shape: [Int]) throws {}
+
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        guard training && rate > 0 else { return x }
+        let keep = 1 - rate, scale = 1 / keep
+        let n = x.count
+        var bits = [Double](repeating: 0, count: n)
+        if generator != nil {
+            for i in 0..<n { bits[i] = generator!.nextUnit() < keep ? scale : 0 }
+        } else {
+            GlobalRandom.with { rng in for i in 0..<n { bits[i] = rng.nextUnit() < keep ? scale : 0 } }
+        }
+        return x * bits.tensor(shape: x.shape, dtype: x.dtype)
+    }
+}
+
+extension Array where Element == Double {
+    func tensor(shape: [Int], dtype: DType) -> Tensor { Tensor(shape: shape, scalars: self).cast(to: dtype) }
+}

@@ -1,0 +1,53 @@
+/// Shared machinery of `MaxPooling2D` and `AveragePooling2D` (NHWC).
+public class Pooling2D: Layer {
+    public let poolSize: (Int, Int), strides: (Int, Int)
+    public let padding: Padding
+
+    init(pool poolSize: (Int, Int), strides: (Int, Int)?, padding: Padding, inputShape: [Int]?, name: String?) {
+        precondition(poolSize.0 > 0 && poolSize.1 > 0, "\(Self.self): poolSize \(poolSize) must be positive")
+        self.poolSize = poolSize
+        self.strides = strides ?? poolSize   // Keras: strides=None means pool_size
+        self.padding = padding
+        super.init(name: name, inputShape: inputShape)
+    }
+
+    public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
+        guard s.count == 3 else { throw LaminaError.shape("\(name) expects [*, height, width, channels], got \(describe(s))") }
+        let g = WindowGeometry(inH: s[0], inW: s[1], kH: poolSize.0, kW: poolSize.1,
+                               strideH: strides.0, strideW: strides.1, padding: padding)
+        guard g.outH > 0 && g.outW > 0 else { throw LaminaError.shape("\(name): input \(describe(s)) is smaller than the pool \(poolSize)") }
+        return [g.outH, g.outW, s[2]]
+    }
+}
+
+/// Max over pooling windows. Keras: `keras.layers.MaxPooling2D` (pool 2×2, strides = pool).
+public final class MaxPooling2D: Pooling2D {
+    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid,
+                inputShape: [Int]? = nil, name: String? = nil) {
+        super.init(pool: poolSize, strides: strides, padding: padding, inputShape: inputShape, name: name)
+    }
+    public convenience init(poolSize: Int, strides: Int? = nil, padding: Padding = .valid,
+                            inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(poolSize: (poolSize, poolSize), strides: strides.map { ($0, $0) }, padding: padding,
+                  inputShape: inputShape, name: name)
+    }
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        x.maxPool2d(poolSize: poolSize, strides: strides, padding: padding)
+    }
+}
+
+/// Mean over pooling windows. Keras: `keras.layers.AveragePooling2D`.
+public final class AveragePooling2D: Pooling2D {
+    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid,
+                inputShape: [Int]? = nil, name: String? = nil) {
+        super.init(pool: poolSize, strides: strides, padding: padding, inputShape: inputShape, name: name)
+    }
+    public convenience init(poolSize: Int, strides: Int? = nil, padding: Padding = .valid,
+                            inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(poolSize: (poolSize, poolSize), strides: strides.map { ($0, $0) }, padding: padding,
+                  inputShape: inputShape, name: name)
+    }
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        x.avgPool2d(poolSize: poolSize, strides: strides, padding: padding)
+    }
+}

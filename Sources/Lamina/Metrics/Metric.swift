@@ -1,0 +1,131 @@
+/// A running metric over an epoch: `update` per batch, `result` for the mean so far.
+/// Spelled `metrics: [.accuracy]`, `[.precision, .recall]` or, from data, `Metric.named("mae")`.
+/// (Metrics and losses that share a Keras name are different types: `Metric.meanSquaredError`
+/// reports, `Loss.meanSquaredError` trains.)
+open class Metric {
+    public let name: String
+    var total = 0.0, count = 0.0
+
+    public init(name: String) { self.name = name }
+
+    /// Adds a batch: labels (class indices or one-hot or targets) and predictions.
+    open func update(_ yTrue: Tensor, _ yPred: Tensor) {
+        let values = perSample(yTrue, yPred)
+        total += values.reduce(0, +)
+        count += Double(values.count)
+    }
+
+    /// Per-sample values whose mean is the metric (the default update averages them).
+    open func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] { fatalError("\(Self.self) must override") }
+
+    open func result() -> Double { count > 0 ? total / count : 0 }
+
+    open func reset() { total = 0; count = 0 }
+
+
+    public static var accuracy: Metric { Accuracy() }
+    public static var binaryAccuracy: Metric { BinaryAccuracy() }
+    public static var categoricalAccuracy: Metric { CategoricalAccuracy() }
+    public static var sparseCategoricalAccuracy: Metric { SparseCategoricalAccuracy() }
+    public static var meanSquaredError: Metric { MeanMetric(name: "mean_squared_error") { ($0 - $1) * ($0 - $1) } }
+    public static var meanAbsoluteError: Metric { MeanMetric(name: "mean_absolute_error") { Swift.abs($0 - $1) } }
+    public static var mse: Metric { meanSquaredError }
+    public static var mae: Metric { meanAbsoluteError }
+    public static var precision: Metric { Precision() }
+    public static var recall: Metric { Recall() }
+
+    public static func named(_ name: String) throws -> Metric {
+        switch name {
+        case "accuracy", "acc": return Accuracy()
+        case "binary_accuracy": return BinaryAccuracy()
+        case "categorical_accuracy": return CategoricalAccuracy()
+        case "sparse_categorical_accuracy": return SparseCategoricalAccuracy()
+        case "mse", "mean_squared_error": return meanSquaredError
+        case "mae", "mean_absolute_error": return meanAbsoluteError
+        case "precision": return Precision()
+        case "recall": return Recall()
+        default: throw LaminaError.configuration("unknown metric '\(name)'; known: accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, mse, mae, precision, recall")
+        }
+    }
+}
+
+/// The mean over all elements of `f(yTrue, yPred)`.
+final class MeanMetric: Metric {
+    let f: (Double, Double) -> Double
+    init(name: String, _ f: @escaping (Double, Double) -> Double) { self.f = f; super.init(name: name) }
+    override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
+        zip(yTrue.scalarsAsDouble(), yPred.scalarsAsDouble()).map(f)
+    }
+}
+
+/// `accuracy`: becomes binary (prediction last dim 1), sparse (labels of lower rank, or a
+/// trailing 1 against several classes) or categorical, as Keras decides by shapes.
+public final class Accuracy: Metric {
+    private var inner: Metric?
+    public init() { super.init(name: "accuracy") }
+
+    public override func update(_ yTrue: Tensor, _ yPred: Tensor) {
+        if inner == nil {
+            let last = yPred.shape.last ?? 1
+            if last == 1 { inner = BinaryAccuracy() }
+            else if yTrue.rank < yPred.rank || (yTrue.shape.last == 1 && last > 1) { inner = SparseCategoricalAccuracy() }
+            else { inner = CategoricalAccuracy() }
+        }
+        inner!.update(yTrue, yPred)
+    }
+    public override func result() -> Double { inner?.result() ?? 0 }
+    public override func reset() { inner?.reset() }
+}
+
+/// Share of predictions on the right side of `threshold`. Keras: `BinaryAccuracy`.
+public final class BinaryAccuracy: Metric {
+    public let threshold: Double
+    public init(threshold: Double = 0.5) { self.threshold = threshold; super.init(name: "binary_accuracy") }
+    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
+        zip(yTrue.scalarsAsDouble(), yPred.scalarsAsDouble()).map { ($1 > threshold ? 1.0 : 0.0) == $0 ? 1 : 0 }
+    }
+}
+
+/// Share of rows whose argmax matches the one-hot label's. Keras: `CategoricalAccuracy`.
+public final class CategoricalAccuracy: Metric {
+    public init() { super.init(name: "categorical_accuracy") }
+    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
+        zip(yTrue.argmax(axis: -1).asArray(Int32.self), yPred.argmax(axis: -1).asArray(Int32.self)).map { $0 == $1 ? 1 : 0 }
+    }
+}
+
+/// Share of rows whose argmax equals the class index. Keras: `SparseCategoricalAccuracy`.
+public final class SparseCategoricalAccuracy: Metric {
+    public init() { super.init(name: "sparse_categorical_accuracy") }
+    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
+        zip(yTrue.scalarsAsDouble(), yPred.argmax(axis: -1).asArray(Int32.self)).map { $0 == Double($1) ? 1 : 0 }
+    }
+}
+
+/// Binary precision tp / (tp + fp) at threshold 0.5. Keras: `Precision`.
+public final class Precision: Metric {
+    var truePositives = 0.0, predictedPositives = 0.0
+    public init() { super.init(name: "precision") }
+    public override func update(_ yTrue: Tensor, _ yPred: Tensor) {
+        for (t, p) in zip(yTrue.scalarsAsDouble(), yPred.scalarsAsDouble()) where p > 0.5 {
+            predictedPositives += 1
+            if t > 0.5 { truePositives += 1 }
+        }
+    }
+    public override func result() -> Double { predictedPositives > 0 ? truePositives / predictedPositives : 0 }
+    public override func reset() { truePositives = 0; predictedPositives = 0 }
+}
+
+/// Binary recall tp / (tp + fn) at threshold 0.5. Keras: `Recall`.
+public final class Recall: Metric {
+    var truePositives = 0.0, positives = 0.0
+    public init() { super.init(name: "recall") }
+    public override func update(_ yTrue: Tensor, _ yPred: Tensor) {
+        for (t, p) in zip(yTrue.scalarsAsDouble(), yPred.scalarsAsDouble()) where t > 0.5 {
+            positives += 1
+            if p > 0.5 { truePositives += 1 }
+        }
+    }
+    public override func result() -> Double { positives > 0 ? truePositives / positives : 0 }
+    public override func reset() { truePositives = 0; positives = 0 }
+}

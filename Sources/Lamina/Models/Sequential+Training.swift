@@ -1,0 +1,229 @@
+import Foundation
+
+extension Sequential {
+    /// Configures training. Keras: `model.compile(optimizer, loss, metrics)`.
+    /// Layers with `trainable = false` now stay frozen for this model, whatever their flag
+    /// later says (Keras 2 semantics, which the classic GAN recipe relies on).
+    public func compile(optimizer: Optimizer = .rmsprop, loss: Loss, metrics: [Metric] = []) {
+        self.optimizer = optimizer
+        self.loss = loss
+        compiledMetrics = metrics
+        var frozen = Set<ObjectIdentifier>()
+        func collect(_ layer: Layer, _ parentFrozen: Bool) {
+            let isFrozen = parentFrozen || !layer.trainable
+            if isFrozen { frozen.insert(ObjectIdentifier(layer)) }
+            for sub in layer.sublayers { collect(sub, isFrozen) }
+        }
+        for layer in layers { collect(layer, !trainable) }
+        frozenAtCompile = frozen
+    }
+
+    /// Keras strings: `compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])`.
+    public func compile(optimizer: String, loss: String, metrics: [String] = []) throws {
+        compile(optimizer: try Optimizer.named(optimizer), loss: try Loss.named(loss), metrics: try metrics.map(Metric.named))
+    }
+
+    /// The variables this compiled model trains: trainable weights of layers not frozen at compile.
+    var variablesToTrain: [Variable] {
+        var out: [Variable] = []
+        func collect(_ layer: Layer) {
+            guard !frozenAtCompile.contains(ObjectIdentifier(layer)) else { return }
+            out += layer.ownWeights.filter(\.trainable)
+            layer.sublayers.forEach(collect)
+        }
+        layers.forEach(collect)
+        return out
+    }
+
+    // MARK: - Validation
+
+    private func requireCompiled() throws -> (Optimizer, Loss) {
+        guard let optimizer, let loss else { throw LaminaError.configuration("\(name): call compile(optimizer:loss:metrics:) before training") }
+        return (optimizer, loss)
+    }
+
+    /// Checks the input against the model (building it if needed) and casts it to the model's dtype.
+    func prepareInputs(_ x: Tensor) throws -> Tensor {
+        guard x.rank >= 1, x.shape[0] > 0 else { throw LaminaError.shape("\(name): expected a batch of inputs, got shape \(x.shape)") }
+        guard !layers.isEmpty else { throw LaminaError.configuration("\(name) has no layers") }
+        let sample = Array(x.shape.dropFirst())
+        try checkInputShape(sample)
+        try buildIfNeeded(sample, dtype: x.dtype.isFloatingPoint ? x.dtype : .float32)
+        return x.dtype == dtype ? x : x.cast(to: dtype)
+    }
+
+    private func prepareLabels(_ y: Tensor, for x: Tensor, loss: Loss) throws -> Tensor {
+        guard y.rank >= 1, y.shape[0] == x.shape[0] else {
+            throw LaminaError.shape("\(name): \(y.rank >= 1 ? y.shape[0] : 0) labels for \(x.shape[0]) inputs (labels \(y.shape), inputs \(x.shape))")
+        }
+        let outShape = try computeOutputShape(Array(x.shape.dropFirst()))
+        let probe = Tensor.zeros([1] + outShape, dtype: dtype)
+        try loss.validate(y.sliced(axis: 0, 0..<min(1, y.shape[0])).reshaped(to: [1] + y.shape.dropFirst()).cast(to: y.dtype),
+                          probe)
+        if loss is SparseCategoricalCrossentropy { try loss.validate(y, Tensor.zeros([y.shape[0]] + outShape, dtype: dtype)) }
+        return y
+    }
+
+    // MARK: - Steps
+
+    /// One optimizer step on a batch; returns the batch loss.
+    func trainStep(_ x: Tensor, _ y: Tensor, optimizer: Optimizer, loss: Loss) throws -> (Double, Tensor) {
+        let vars = variablesToTrain
+        for v in vars { v.value.requiresGrad = true }
+        defer { for v in vars { v.value.requiresGrad = false } }
+        let prediction = try FrozenLayers.$current.withValue(frozenAtCompile) { try self(x, training: true) }
+        let l = loss(y, prediction)
+        let value = l.scalarsAsDouble()[0]
+        if !vars.isEmpty {
+            let grads = l.gradients(wrt: vars.map(\.value))
+            optimizer.apply(grads, to: vars)
+        }
+        return (value, prediction.detached())
+    }
+
+    /// Runs a batch forward in inference mode.
+    func inferenceStep(_ x: Tensor) throws -> Tensor {
+        try withoutGradients { try self(x, training: false) }
+    }
+
+    private func logs(loss: Double, prefix: String = "") -> [String: Double] {
+        var out = [prefix + "loss": loss]
+        for m in compiledMetrics { out[prefix + m.name] = m.result() }
+        return out
+    }
+
+    // MARK: - Public training API
+
+    /// Trains for `epochs` over `(x, y)` in shuffled mini-batches. Keras: `model.fit`.
+    ///
+    /// `validationSplit` holds out the *last* fraction before shuffling (as Keras);
+    /// `validationData` overrides it. `verbose`: 0 silent, 1 progress bar, 2 one line per epoch.
+    @discardableResult
+    public func fit(_ x: Tensor, _ y: Tensor, epochs: Int = 1, batchSize: Int = 32, verbose: Int = 1,
+                    validationSplit: Double = 0, validationData: (Tensor, Tensor)? = nil, shuffle: Bool = true,
+                    callbacks: [Callback] = [], initialEpoch: Int = 0) throws -> History {
+        let (optimizer, loss) = try requireCompiled()
+        guard batchSize > 0 else { throw LaminaError.value("fit: batchSize must be positive, got \(batchSize)") }
+        guard validationSplit >= 0 && validationSplit < 1 else { throw LaminaError.value("fit: validationSplit must be in [0, 1), got \(validationSplit)") }
+        var xTrain = try prepareInputs(x)
+        var yTrain = try prepareLabels(y, for: x, loss: loss)
+        var validation = validationData
+        if validation == nil && validationSplit > 0 {
+            let split = Int((Double(x.shape[0]) * (1 - validationSplit)).rounded(.down))
+            guard split > 0 && split < x.shape[0] else {
+                throw LaminaError.value("fit: validationSplit \(validationSplit) of \(x.shape[0]) samples leaves an empty part")
+            }
+            validation = (xTrain.sliced(axis: 0, split..<x.shape[0]), yTrain.sliced(axis: 0, split..<x.shape[0]))
+            xTrain = xTrain.sliced(axis: 0, 0..<split)
+            yTrain = yTrain.sliced(axis: 0, 0..<split)
+        }
+        if let (vx, vy) = validation { _ = try prepareLabels(vy, for: try prepareInputs(vx), loss: loss) }
+
+        let history = History()
+        let all = [history] + callbacks
+        for c in all { c.model = self; c.onTrainBegin() }
+        stopTraining = false
+        let n = xTrain.shape[0], steps = (n + batchSize - 1) / batchSize
+        var warnedNaN = false
+        for epoch in initialEpoch..<epochs {
+            for c in all { c.onEpochBegin(epoch) }
+            if verbose > 0 && epochs > 1 { print("Epoch \(epoch + 1)/\(epochs)") }
+            var order = Array(0..<n)
+            if shuffle { GlobalRandom.with { order.shuffle(using: &$0) } }
+            compiledMetrics.forEach { $0.reset() }
+            var bar = ProgressBar(target: steps, verbose: verbose)
+            var lossSum = 0.0, seen = 0
+            for step in 0..<steps {
+                let idx = Array(order[(step * batchSize)..<min(n, (step + 1) * batchSize)])
+                let xb = xTrain.gather(rows: idx), yb = yTrain.gather(rows: idx)
+                let (batchLoss, prediction) = try trainStep(xb, yb, optimizer: optimizer, loss: loss)
+                if !batchLoss.isFinite && !warnedNaN {
+                    warnedNaN = true
+                    print("Warning: \(name): loss is \(batchLoss) at epoch \(epoch + 1), step \(step + 1); training continues (add TerminateOnNaN() to stop)")
+                }
+                lossSum += batchLoss * Double(idx.count)
+                seen += idx.count
+                for m in compiledMetrics { m.update(yb, prediction) }
+                let current = logs(loss: lossSum / Double(seen))
+                for c in all { c.onBatchEnd(step, logs: ["loss": batchLoss]) }
+                if stopTraining { break }
+                if step < steps - 1 || validation == nil { bar.update(step + 1, logs: current) }
+            }
+            var epochLogs = logs(loss: lossSum / Double(max(seen, 1)))
+            if let (vx, vy) = validation {
+                let result = try evaluate(vx, vy, batchSize: batchSize)
+                epochLogs["val_loss"] = Double(result.loss)
+                for (k, v) in result.metrics { epochLogs["val_" + k] = Double(v) }
+                // The final step's line carries the validation values, as in Keras.
+                if seen == n { bar.update(steps, logs: epochLogs) }
+            }
+            for c in all { c.onEpochEnd(epoch, logs: epochLogs) }
+            if stopTraining { break }
+        }
+        for c in all { c.onTrainEnd() }
+        return history
+    }
+
+    /// Loss and metrics over `(x, y)`. Keras: `model.evaluate`.
+    public func evaluate(_ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Int = 0) throws -> (loss: Float, metrics: [String: Float]) {
+        let (_, loss) = try requireCompiled()
+        let xs = try prepareInputs(x)
+        let ys = try prepareLabels(y, for: x, loss: loss)
+        compiledMetrics.forEach { $0.reset() }
+        var lossSum = 0.0
+        let n = xs.shape[0], steps = (n + batchSize - 1) / batchSize
+        var bar = ProgressBar(target: steps, verbose: verbose)
+        for step in 0..<steps {
+            let r = (step * batchSize)..<min(n, (step + 1) * batchSize)
+            let xb = xs.sliced(axis: 0, r), yb = ys.sliced(axis: 0, r)
+            let prediction = try inferenceStep(xb)
+            lossSum += withoutGradients { loss(yb, prediction) }.scalarsAsDouble()[0] * Double(r.count)
+            for m in compiledMetrics { m.update(yb, prediction) }
+            if verbose > 0 { bar.update(step + 1, logs: logs(loss: lossSum / Double(r.upperBound))) }
+        }
+        return (Float(lossSum / Double(n)), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, Float($0.result())) }))
+    }
+
+    /// Outputs for `x`, computed in batches without recording gradients. Keras: `model.predict`.
+    public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
+        let xs = try prepareInputs(x)
+        let n = xs.shape[0]
+        if n <= batchSize { return try inferenceStep(xs) }
+        var outputs: [Tensor] = []
+        for start in stride(from: 0, to: n, by: batchSize) {
+            outputs.append(try inferenceStep(xs.sliced(axis: 0, start..<min(n, start + batchSize))))
+        }
+        return Tensor.concatenated(outputs, axis: 0)
+    }
+
+    /// One optimizer step on one batch; returns that batch's loss and metrics (metrics are
+    /// reset first, as Keras 2's `train_on_batch(reset_metrics=True)`).
+    @discardableResult
+    public func trainOnBatch(_ x: Tensor, _ y: Tensor) throws -> (loss: Float, metrics: [String: Float]) {
+        let (optimizer, loss) = try requireCompiled()
+        let xs = try prepareInputs(x)
+        let ys = try prepareLabels(y, for: x, loss: loss)
+        let (value, prediction) = try trainStep(xs, ys, optimizer: optimizer, loss: loss)
+        compiledMetrics.forEach { $0.reset(); $0.update(ys, prediction) }
+        return (Float(value), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, Float($0.result())) }))
+    }
+
+    /// Loss and metrics of one batch, without training. Keras: `test_on_batch`.
+    public func testOnBatch(_ x: Tensor, _ y: Tensor) throws -> (loss: Float, metrics: [String: Float]) {
+        try evaluate(x, y, batchSize: max(x.shape.first ?? 1, 1))
+    }
+
+    /// Outputs of one batch. Keras: `predict_on_batch`.
+    public func predictOnBatch(_ x: Tensor) throws -> Tensor { try inferenceStep(try prepareInputs(x)) }
+}
+
+/// One-hot rows for integer class labels. Keras: `keras.utils.to_categorical`.
+public func toCategorical(_ labels: Tensor, numClasses: Int? = nil) throws -> Tensor {
+    let values = labels.scalarsAsDouble()
+    let classes = numClasses ?? (Int(values.max() ?? -1) + 1)
+    for v in values where v < 0 || v >= Double(classes) || v != v.rounded() {
+        throw LaminaError.value("toCategorical: label \(v) is not a class index in 0..<\(classes)")
+    }
+    return SparseCategoricalCrossentropy.oneHot(labels, classes: classes, dtype: .float32)
+        .reshaped(to: labels.shape + [classes])
+}

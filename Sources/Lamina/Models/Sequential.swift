@@ -1,0 +1,79 @@
+/// A linear stack of layers. Keras: `keras.Sequential`.
+///
+/// ```swift
+/// let model = Sequential([
+///     Conv2D(32, kernelSize: (3, 3), activation: .relu, inputShape: [28, 28, 1]),
+///     MaxPooling2D(), Flatten(), Dense(10, activation: .softmax),
+/// ])
+/// model.compile(optimizer: .adam, loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
+/// ```
+/// A Sequential is itself a layer, so models nest (a GAN's generator and discriminator).
+/// When its first layer declares `inputShape:` (or it starts with `Input(shape:)`) the model
+/// is built at once; otherwise on the first batch.
+public final class Sequential: Layer {
+    public private(set) var layers: [Layer] = []
+    private var declaredInput: [Int]?
+
+    // Set by compile (Sequential+Training.swift).
+    public internal(set) var optimizer: Optimizer?
+    public internal(set) var loss: Loss?
+    public internal(set) var compiledMetrics: [Metric] = []
+    var compiledTrainable: [Variable] = []
+    var frozenAtCompile: Set<ObjectIdentifier> = []
+    /// Set by a callback to end `fit` after the current epoch (Keras's `stop_training`).
+    public var stopTraining = false
+
+    public init(_ layers: [Layer] = [], name: String? = nil) {
+        super.init(name: name ?? NameScope.unique("sequential"))
+        for layer in layers { add(layer) }
+    }
+
+    public override var className: String { "Sequential" }
+    public override var sublayers: [Layer] { layers }
+
+    /// Appends a layer; builds the model when the input shape is known.
+    public func add(_ layer: Layer) {
+        if layer is Input {
+            precondition(layers.isEmpty, "Sequential.add: Input must come first")
+            declaredInput = layer.declaredInputShape
+            return
+        }
+        if layers.isEmpty, declaredInput == nil { declaredInput = layer.declaredInputShape }
+        layers.append(layer)
+        if let shape = declaredInput {
+            do { try buildIfNeeded(shape) } catch { preconditionFailure("Sequential.add: \(error)") }
+        }
+    }
+
+    /// Removes the last layer.
+    @discardableResult
+    public func pop() -> Layer? { layers.popLast() }
+
+    /// The per-sample input shape, once known.
+    public var modelInputShape: [Int]? { inputShape ?? declaredInput }
+
+    public override func build(inputShape: [Int]) throws {
+        var shape = inputShape
+        for layer in layers { shape = try layer.buildIfNeeded(shape, dtype: dtype) }
+    }
+
+    // Layers can be appended after building, so compute shapes and build lazily each time.
+    public override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] {
+        var shape = inputShape
+        for layer in layers { shape = try layer.buildIfNeeded(shape, dtype: dtype) }
+        return shape
+    }
+
+    public override func checkInputShape(_ shape: [Int]) throws {
+        guard let expected = modelInputShape, let first = layers.first else { return }
+        if shape.count != expected.count || (first is Dense ? shape.last != expected.last : shape != expected) {
+            throw LaminaError.shape("\(first.name) expects \(describe(expected)), got \(describe(shape))")
+        }
+    }
+
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        var y = x
+        for layer in layers { y = try layer(y, training: training) }
+        return y
+    }
+}

@@ -1,0 +1,66 @@
+/// Adam. Keras: `Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`.
+///
+/// Keras's form: `α = lr·√(1−β2ᵗ)/(1−β1ᵗ)`, `m += (g−m)(1−β1)`, `v += (g²−v)(1−β2)`,
+/// `w −= α·m/(√v + ε)` — ε is added after the bias correction is folded into α (PyTorch
+/// adds it to the corrected √v̂, a small difference early in training).
+public class Adam: Optimizer {
+    public let beta1: Double, beta2: Double, epsilon: Double
+    public let amsgrad: Bool
+    /// Decoupled weight decay (AdamW); 0 for Adam.
+    public let weightDecay: Double
+
+    public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-7,
+                amsgrad: Bool = false, schedule: LearningRateSchedule? = nil,
+                clipnorm: Double? = nil, clipvalue: Double? = nil) {
+        (self.beta1, self.beta2, self.epsilon, self.amsgrad, self.weightDecay) = (beta1, beta2, epsilon, amsgrad, 0)
+        super.init(name: "Adam", learningRate: learningRate, schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
+    }
+
+    init(name: String, learningRate: Double, weightDecay: Double, beta1: Double, beta2: Double, epsilon: Double,
+         amsgrad: Bool, schedule: LearningRateSchedule?, clipnorm: Double?, clipvalue: Double?) {
+        (self.beta1, self.beta2, self.epsilon, self.amsgrad, self.weightDecay) = (beta1, beta2, epsilon, amsgrad, weightDecay)
+        super.init(name: name, learningRate: learningRate, schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
+    }
+
+    public override var slotCount: Int { amsgrad ? 3 : 2 }
+
+    public override func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+                                                    _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
+        let t = Double(iterations)
+        let alpha = T(lr * (1 - Foundation.pow(beta2, t)).squareRoot() / (1 - Foundation.pow(beta1, t)))
+        let b1 = T(1 - beta1), b2 = T(1 - beta2), eps = T(epsilon)
+        let m = slots[0], v = slots[1]
+        if weightDecay != 0 {
+            // AdamW (Keras): w −= w·wd·lr before the Adam step.
+            let decay = T(weightDecay * lr)
+            for i in 0..<count { w[i] -= w[i] * decay }
+        }
+        if amsgrad {
+            let vHat = slots[2]
+            for i in 0..<count {
+                m[i] += (g[i] - m[i]) * b1
+                v[i] += (g[i] * g[i] - v[i]) * b2
+                vHat[i] = Swift.max(vHat[i], v[i])
+                w[i] -= alpha * m[i] / (vHat[i].squareRoot() + eps)
+            }
+        } else {
+            for i in 0..<count {
+                m[i] += (g[i] - m[i]) * b1
+                v[i] += (g[i] * g[i] - v[i]) * b2
+                w[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
+            }
+        }
+    }
+}
+
+/// Adam with decoupled weight decay. Keras: `AdamW(learning_rate=1e-3, weight_decay=0.004)`.
+public final class AdamW: Adam {
+    public init(learningRate: Double = 1e-3, weightDecay: Double = 0.004, beta1: Double = 0.9, beta2: Double = 0.999,
+                epsilon: Double = 1e-7, amsgrad: Bool = false, schedule: LearningRateSchedule? = nil,
+                clipnorm: Double? = nil, clipvalue: Double? = nil) {
+        super.init(name: "AdamW", learningRate: learningRate, weightDecay: weightDecay, beta1: beta1, beta2: beta2,
+                   epsilon: epsilon, amsgrad: amsgrad, schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
+    }
+}
+
+import Foundation

@@ -1,0 +1,115 @@
+import Foundation
+
+/// A learning rate that changes with the step count. Keras: `keras.optimizers.schedules`.
+public enum LearningRateSchedule: Sendable {
+    /// lr·rate^(step / decaySteps), floored to whole periods when `staircase`.
+    case exponentialDecay(initial: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false)
+    /// values[i] while step ≤ boundaries[i] (values has one more entry).
+    case piecewiseConstant(boundaries: [Int], values: [Double])
+
+    public func callAsFunction(_ step: Int) -> Double {
+        switch self {
+        case let .exponentialDecay(initial, decaySteps, decayRate, staircase):
+            var p = Double(step) / Double(decaySteps)
+            if staircase { p.round(.down) }
+            return initial * pow(decayRate, p)
+        case let .piecewiseConstant(boundaries, values):
+            for (i, b) in boundaries.enumerated() where step <= b { return values[i] }
+            return values[values.count - 1]
+        }
+    }
+}
+
+/// Base of the optimizers, following Keras: slots are made once per variable, `iterations`
+/// counts applied steps, and each subclass writes its in-place update for one variable.
+/// Spelled `optimizer: .adam` or `Adam(learningRate: 3e-4)`.
+open class Optimizer {
+    /// The constant learning rate (ignored while `schedule` is set). Callbacks may change it.
+    public var learningRate: Double
+    public var schedule: LearningRateSchedule?
+    /// Clip each gradient to this L2 norm / to ±value before the update (Keras `clipnorm`, `clipvalue`).
+    public var clipnorm: Double?, clipvalue: Double?
+    /// Number of update steps applied.
+    public internal(set) var iterations = 0
+    /// Keras's config name.
+    public let name: String
+    var slots: [ObjectIdentifier: [Tensor]] = [:]
+
+    public init(name: String, learningRate: Double, schedule: LearningRateSchedule? = nil,
+                clipnorm: Double? = nil, clipvalue: Double? = nil) {
+        self.name = name
+        self.learningRate = learningRate
+        self.schedule = schedule
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+    }
+
+    /// The learning rate for the next step.
+    public var currentLearningRate: Double { schedule?(iterations) ?? learningRate }
+
+    /// Number of slot tensors per variable (Adam: m, v).
+    open var slotCount: Int { 0 }
+
+    /// The number of optimizer variables, as Keras's summary counts them (slots + iterations + learning rate).
+    public var variableCount: Int { slots.values.reduce(2) { $0 + $1.reduce(0) { $0 + $1.count } } }
+
+    /// Applies one step: updates each variable in place from its gradient.
+    public func apply(_ gradients: [Tensor], to variables: [Variable]) {
+        precondition(gradients.count == variables.count, "Optimizer.apply: \(gradients.count) gradients for \(variables.count) variables")
+        let lr = currentLearningRate
+        iterations += 1
+        for (g0, v) in zip(gradients, variables) {
+            var g = g0
+            if let clipvalue { g = g.clip(min: -clipvalue, max: clipvalue) }
+            if let clipnorm {
+                let norm = g.square().sum().sqrt().scalarsAsDouble()[0]
+                if norm > clipnorm { g = g * (clipnorm / norm) }
+            }
+            let key = ObjectIdentifier(v)
+            var s = slots[key] ?? (0..<slotCount).map { _ in Tensor.zeros(v.shape, dtype: v.value.dtype) }
+            slots[key] = nil   // drop the dictionary's reference so the slots update in place
+            if v.value.dtype == .float64 {
+                update(&v.value, g, &s, lr: lr, as: Double.self)
+            } else {
+                update(&v.value, g, &s, lr: lr, as: Float.self)
+            }
+            slots[key] = s
+        }
+    }
+
+    private func update<T: FloatScalar>(_ w: inout Tensor, _ g: Tensor, _ s: inout [Tensor], lr: Double, as _: T.Type) {
+        // Grab raw pointers to every buffer (each unique, so no copies), then run the rule.
+        let n = w.count
+        var slotPointers: [UnsafeMutablePointer<T>] = []
+        for i in s.indices { slotPointers.append(s[i].withUnsafeMutableBuffer(as: T.self) { $0.baseAddress! }) }
+        g.withUnsafeBuffer(as: T.self) { gp in
+            w.withUnsafeMutableBuffer(as: T.self) { wp in
+                updateStep(wp.baseAddress!, gp.baseAddress!, slotPointers, count: n, lr: lr)
+            }
+        }
+    }
+
+    /// The update rule for one variable of `count` elements. `step` is `iterations` (1-based).
+    open func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+                                         _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
+        fatalError("\(Self.self) must override updateStep")
+    }
+
+    public static var sgd: Optimizer { SGD() }
+    public static var adam: Optimizer { Adam() }
+    public static var rmsprop: Optimizer { RMSprop() }
+    public static var adagrad: Optimizer { Adagrad() }
+    public static var adamw: Optimizer { AdamW() }
+
+    /// An optimizer with Keras's defaults by its Keras name.
+    public static func named(_ name: String) throws -> Optimizer {
+        switch name.lowercased() {
+        case "sgd": return SGD()
+        case "adam": return Adam()
+        case "rmsprop": return RMSprop()
+        case "adagrad": return Adagrad()
+        case "adamw": return AdamW()
+        default: throw LaminaError.configuration("unknown optimizer '\(name)'; known: sgd, adam, rmsprop, adagrad, adamw")
+        }
+    }
+}

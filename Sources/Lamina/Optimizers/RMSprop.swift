@@ -1,0 +1,47 @@
+/// RMSprop. Keras: `RMSprop(learning_rate=1e-3, rho=0.9, momentum=0, epsilon=1e-7)`.
+/// `v = ρ·v + (1−ρ)·g²`, `w −= lr·g/√(v + ε)` (Keras puts ε inside the root).
+public final class RMSprop: Optimizer {
+    public let rho: Double, epsilon: Double
+
+    public init(learningRate: Double = 1e-3, rho: Double = 0.9, epsilon: Double = 1e-7,
+                schedule: LearningRateSchedule? = nil, clipnorm: Double? = nil, clipvalue: Double? = nil) {
+        self.rho = rho
+        self.epsilon = epsilon
+        super.init(name: "RMSprop", learningRate: learningRate, schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
+    }
+
+    public override var slotCount: Int { 1 }
+
+    public override func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+                                                    _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
+        let v = slots[0], r = T(rho), lr = T(lr), eps = T(epsilon)
+        for i in 0..<count {
+            v[i] = r * v[i] + (1 - r) * g[i] * g[i]
+            w[i] -= lr * g[i] / (v[i] + eps).squareRoot()
+        }
+    }
+}
+
+/// Adagrad. Keras: `Adagrad(learning_rate=1e-3, initial_accumulator_value=0.1, epsilon=1e-7)`.
+public final class Adagrad: Optimizer {
+    public let initialAccumulatorValue: Double, epsilon: Double
+
+    public init(learningRate: Double = 1e-3, initialAccumulatorValue: Double = 0.1, epsilon: Double = 1e-7,
+                schedule: LearningRateSchedule? = nil, clipnorm: Double? = nil, clipvalue: Double? = nil) {
+        self.initialAccumulatorValue = initialAccumulatorValue
+        self.epsilon = epsilon
+        super.init(name: "Adagrad", learningRate: learningRate, schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
+    }
+
+    public override var slotCount: Int { 1 }
+
+    public override func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+                                                    _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
+        let acc = slots[0], lr = T(lr), eps = T(epsilon)
+        if iterations == 1 { for i in 0..<count { acc[i] = T(initialAccumulatorValue) } }
+        for i in 0..<count {
+            acc[i] += g[i] * g[i]
+            w[i] -= lr * g[i] / (acc[i].squareRoot() + eps)
+        }
+    }
+}

@@ -1,0 +1,30 @@
+/// Stochastic gradient descent with optional (Nesterov) momentum. Keras: `SGD`.
+///
+/// `v = momentum·v − lr·g`, then `w += v` (or `w += momentum·v − lr·g` with Nesterov).
+public final class SGD: Optimizer {
+    public let momentum: Double
+    public let nesterov: Bool
+
+    public init(learningRate: Double = 0.01, momentum: Double = 0, nesterov: Bool = false,
+                schedule: LearningRateSchedule? = nil, clipnorm: Double? = nil, clipvalue: Double? = nil) {
+        self.momentum = momentum
+        self.nesterov = nesterov
+        super.init(name: "SGD", learningRate: learningRate, schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
+    }
+
+    public override var slotCount: Int { momentum != 0 ? 1 : 0 }
+
+    public override func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+                                                    _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
+        let lr = T(lr), m = T(momentum)
+        guard let v = slots.first else {
+            for i in 0..<count { w[i] -= lr * g[i] }
+            return
+        }
+        if nesterov {
+            for i in 0..<count { v[i] = m * v[i] - lr * g[i]; w[i] += m * v[i] - lr * g[i] }
+        } else {
+            for i in 0..<count { v[i] = m * v[i] - lr * g[i]; w[i] += v[i] }
+        }
+    }
+}
