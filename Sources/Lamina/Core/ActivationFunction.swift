@@ -46,8 +46,8 @@ public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLitera
         case .softplus: return x.softplus()
         case .softsign: return x / (x.abs() + 1)
         case .leakyRelu: return x.leakyRelu(alpha: 0.2)   // keras.activations.leaky_relu default
-        // Keras's gelu defaults to the tanh approximation (approximate=True).
-        case .gelu: return x * 0.5 * ((x + x * x * x * 0.044715) * (2 / Double.pi).squareRoot()).tanh() + x * 0.5
+        // Keras's `activations.gelu` is exact by default: x·Φ(x) = 0.5·x·(1 + erf(x/√2)).
+        case .gelu: return x * 0.5 * ((x * (0.5).squareRoot()).erf() + 1)
         case .swish: return x * x.sigmoid()
         }
     }

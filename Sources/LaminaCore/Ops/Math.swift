@@ -25,6 +25,11 @@ struct AbsFn: PointwiseFunction {
     func value<T: FloatScalar>(_ x: T) -> T { Swift.abs(x) }
     func derivative<T: FloatScalar>(x: T, y: T) -> T { x > 0 ? 1 : (x < 0 ? -1 : 0) }
 }
+struct ErfFn: PointwiseFunction {
+    func value<T: FloatScalar>(_ x: T) -> T { .erf(x) }
+    // d/dx erf(x) = 2/√π · e^(−x²)
+    func derivative<T: FloatScalar>(x: T, y: T) -> T { T(1.1283791670955126) * .exp(-x * x) }
+}
 struct PowScalarFn: PointwiseFunction {
     let p: Double
     func value<T: FloatScalar>(_ x: T) -> T { .pow(x, T(p)) }
@@ -51,6 +56,8 @@ extension Tensor {
     public func exp() -> Tensor { pointwise("exp", ExpFn()) }
     public func log() -> Tensor { pointwise("log", LogFn()) }
     public func abs() -> Tensor { pointwise("abs", AbsFn()) }
+    /// The Gauss error function.
+    public func erf() -> Tensor { pointwise("erf", ErfFn()) }
     /// Elementwise `x^p` for a constant exponent.
     public func pow(_ p: Double) -> Tensor { pointwise("pow", PowScalarFn(p: p)) }
     /// Values limited to `[min, max]`; the gradient is zero outside.

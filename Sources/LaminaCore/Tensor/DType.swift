@@ -30,6 +30,7 @@ public protocol FloatScalar: TensorScalar, BinaryFloatingPoint {
     static func expm1(_ x: Self) -> Self
     static func tanh(_ x: Self) -> Self
     static func pow(_ x: Self, _ y: Self) -> Self
+    static func erf(_ x: Self) -> Self
 }
 
 extension Float: FloatScalar {
@@ -42,6 +43,7 @@ extension Float: FloatScalar {
     @inlinable public static func expm1(_ x: Float) -> Float { Foundation.expm1(x) }
     @inlinable public static func tanh(_ x: Float) -> Float { Foundation.tanh(x) }
     @inlinable public static func pow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
+    @inlinable public static func erf(_ x: Float) -> Float { Foundation.erf(x) }
 }
 
 extension Double: FloatScalar {
@@ -54,6 +56,7 @@ extension Double: FloatScalar {
     @inlinable public static func expm1(_ x: Double) -> Double { Foundation.expm1(x) }
     @inlinable public static func tanh(_ x: Double) -> Double { Foundation.tanh(x) }
     @inlinable public static func pow(_ x: Double, _ y: Double) -> Double { Foundation.pow(x, y) }
+    @inlinable public static func erf(_ x: Double) -> Double { Foundation.erf(x) }
 }
 
 extension Int32: TensorScalar {

@@ -67,6 +67,7 @@ import Testing
         expectGradients([x]) { $0[0].exp() }
         expectGradients([pos]) { $0[0].log() }
         expectGradients([x]) { $0[0].abs() }
+        expectGradients([x]) { $0[0].erf() }
         expectGradients([pos]) { $0[0].pow(2.5) }
         expectGradients([x]) { $0[0].clip(min: -0.5, max: 0.7) }
         let values = Tensor([-2, 0.5, 3] as [Double]).clip(min: -1, max: 1).asArray(Double.self)

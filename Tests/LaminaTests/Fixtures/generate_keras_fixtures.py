@@ -1,0 +1,155 @@
+"""Generates keras_reference.json: Keras 3 (TensorFlow backend) forward outputs, input and
+weight gradients of each layer type, loss values, and three optimizer steps on small
+models, for Lamina's reference tests. The tests read the JSON; they need no Python.
+
+    pip install tensorflow-cpu==2.21.0 keras==3.15.1 numpy
+    KERAS_BACKEND=tensorflow python3 generate_keras_fixtures.py
+"""
+import json
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import tensorflow as tf
+import keras
+from keras import layers
+
+rng = np.random.default_rng(2026)
+
+
+def arr(x):
+    x = np.asarray(x, dtype=np.float64)
+    return {"shape": list(x.shape), "values": x.ravel().tolist()}
+
+
+def rand(*shape, scale=1.0):
+    return (rng.normal(size=shape) * scale).astype(np.float32)
+
+
+def layer_case(name, layer, x, training=False):
+    """Sets random weights, runs forward, and takes d(sum(out * probe))/d(input, weights)."""
+    layer.build(x.shape)
+    weights = [rand(*w.shape, scale=0.5) for w in layer.weights]
+    if isinstance(layer, layers.BatchNormalization):
+        weights[3] = np.abs(weights[3]) + 0.5   # moving variance must be positive
+    layer.set_weights(weights)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        out = layer(xt, training=training)
+        probe = tf.constant(rand(*out.shape))
+        objective = tf.reduce_sum(out * probe)
+    grads = tape.gradient(objective, [xt] + layer.trainable_weights)
+    return {"name": name, "training": training, "input": arr(x), "weights": [arr(w) for w in weights],
+            "output": arr(out.numpy()), "probe": arr(probe.numpy()), "gradInput": arr(grads[0].numpy()),
+            "gradWeights": [arr(g.numpy()) for g in grads[1:]],
+            "weightsAfter": [arr(w.numpy()) for w in layer.weights]}
+
+
+cases = [
+    layer_case("dense", layers.Dense(4, activation="tanh"), rand(3, 5)),
+    layer_case("dense_seq", layers.Dense(3, activation="relu"), rand(2, 4, 5)),
+    layer_case("conv2d_same_s2", layers.Conv2D(3, (3, 2), strides=(2, 2), padding="same", activation="relu"), rand(2, 7, 6, 2)),
+    layer_case("conv2d_valid", layers.Conv2D(4, 3, activation="sigmoid"), rand(2, 6, 5, 3)),
+    layer_case("maxpool_overlap", layers.MaxPooling2D((3, 3), strides=(2, 2)), rand(2, 7, 7, 2)),
+    layer_case("maxpool_same", layers.MaxPooling2D((2, 2), padding="same"), rand(1, 5, 5, 3)),
+    layer_case("avgpool_same", layers.AveragePooling2D((3, 3), strides=(2, 2), padding="same"), rand(2, 6, 5, 2)),
+    layer_case("flatten", layers.Flatten(), rand(2, 3, 4, 2)),
+    layer_case("batchnorm_train", layers.BatchNormalization(), rand(6, 4), training=True),
+    layer_case("batchnorm_infer", layers.BatchNormalization(), rand(6, 4), training=False),
+    layer_case("batchnorm_conv_train", layers.BatchNormalization(momentum=0.9), rand(3, 4, 4, 2), training=True),
+    layer_case("simple_rnn", layers.SimpleRNN(4), rand(2, 5, 3)),
+    layer_case("simple_rnn_seq", layers.SimpleRNN(3, return_sequences=True), rand(2, 4, 3)),
+    layer_case("lstm", layers.LSTM(4), rand(2, 5, 3)),
+    layer_case("lstm_seq", layers.LSTM(3, return_sequences=True), rand(2, 4, 2)),
+    layer_case("leaky_relu", layers.LeakyReLU(), rand(3, 4)),
+    layer_case("leaky_relu_02", layers.LeakyReLU(negative_slope=0.2), rand(3, 4)),
+    layer_case("reshape", layers.Reshape((4, 3)), rand(2, 12)),
+    layer_case("upsampling", layers.UpSampling2D((2, 3)), rand(1, 2, 3, 2)),
+]
+for act in ["linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign", "gelu", "swish"]:
+    cases.append(layer_case("activation_" + act, layers.Activation(act), rand(3, 5, scale=2.0)))
+cases.append(layer_case("activation_leaky_relu", layers.Activation("leaky_relu"), rand(3, 5, scale=2.0)))
+
+# Losses.
+p = rng.uniform(0.02, 0.98, size=(4, 3)).astype(np.float32)
+probs = rng.uniform(0.05, 1.0, size=(4, 5)).astype(np.float32)
+probs /= probs.sum(axis=1, keepdims=True)
+logits = rand(4, 5, scale=2.0)
+onehot = np.eye(5, dtype=np.float32)[[0, 3, 4, 1]]
+sparse = np.array([0, 3, 4, 1], dtype=np.int32)
+target = rand(4, 3)
+binary = (rng.uniform(size=(4, 3)) > 0.5).astype(np.float32)
+loss_cases = []
+for name, loss, yt, yp in [
+    ("mean_squared_error", keras.losses.MeanSquaredError(), target, rand(4, 3)),
+    ("mean_absolute_error", keras.losses.MeanAbsoluteError(), target, rand(4, 3)),
+    ("huber", keras.losses.Huber(), target, rand(4, 3, scale=2.0)),
+    ("binary_crossentropy", keras.losses.BinaryCrossentropy(), binary, p),
+    ("binary_crossentropy_logits", keras.losses.BinaryCrossentropy(from_logits=True), binary, rand(4, 3, scale=3.0)),
+    ("categorical_crossentropy", keras.losses.CategoricalCrossentropy(), onehot, probs),
+    ("categorical_crossentropy_logits", keras.losses.CategoricalCrossentropy(from_logits=True), onehot, logits),
+    ("sparse_categorical_crossentropy", keras.losses.SparseCategoricalCrossentropy(), sparse, probs),
+    ("sparse_categorical_crossentropy_logits", keras.losses.SparseCategoricalCrossentropy(from_logits=True), sparse, logits),
+]:
+    loss_cases.append({"name": name, "yTrue": arr(yt), "yPred": arr(yp), "loss": float(loss(yt, yp).numpy())})
+
+
+# Three optimizer steps on small models.
+def train_case(name, build, x, y, loss, optimizer):
+    keras.utils.set_random_seed(7)
+    model = build()
+    model.build((None,) + x.shape[1:])
+    initial = [rand(*w.shape, scale=0.4) for w in model.weights]
+    for i, w in enumerate(model.weights):
+        if "moving_variance" in w.path:
+            initial[i] = np.abs(initial[i]) + 0.5
+    model.set_weights(initial)
+    model.compile(optimizer=optimizer, loss=loss)
+    losses = [float(model.train_on_batch(x, y)) for _ in range(3)]
+    return {"name": name, "x": arr(x), "y": arr(y), "initial": [arr(w) for w in initial],
+            "losses": losses, "final": [arr(w) for w in model.get_weights()]}
+
+
+xd, yd = rand(8, 5), rand(8, 2)
+xi, yi = rand(6, 6, 6, 1), np.array([0, 1, 2, 1, 0, 2], dtype=np.int32)
+xs, ys = rand(4, 5, 3), np.array([1, 0, 1, 1], dtype=np.float32).reshape(4, 1)
+train_cases = []
+for opt_name, make_opt in [("sgd_momentum", lambda: keras.optimizers.SGD(0.1, momentum=0.9)),
+                           ("sgd_nesterov", lambda: keras.optimizers.SGD(0.05, momentum=0.8, nesterov=True)),
+                           ("adam", lambda: keras.optimizers.Adam(0.01))]:
+    train_cases.append(train_case("dense_" + opt_name, lambda: keras.Sequential(
+        [layers.Dense(4, activation="relu"), layers.Dense(2)]), xd, yd, "mse", make_opt()))
+    train_cases.append(train_case("conv_bn_" + opt_name, lambda: keras.Sequential(
+        [layers.Conv2D(2, 3, activation="relu"), layers.BatchNormalization(), layers.MaxPooling2D(),
+         layers.Flatten(), layers.Dense(3, activation="softmax")]), xi, yi, "sparse_categorical_crossentropy", make_opt()))
+    train_cases.append(train_case("lstm_" + opt_name, lambda: keras.Sequential(
+        [layers.LSTM(3), layers.Dense(1, activation="sigmoid")]), xs, ys, "binary_crossentropy", make_opt()))
+    train_cases.append(train_case("rnn_bn_" + opt_name, lambda: keras.Sequential(
+        [layers.SimpleRNN(4), layers.BatchNormalization(), layers.Dense(1, activation="sigmoid")]), xs, ys,
+        "binary_crossentropy", make_opt()))
+
+# Parameter counts of the tutorial models.
+def count(model):
+    return {"total": model.count_params(), "trainable": int(sum(np.prod(w.shape) for w in model.trainable_weights))}
+
+counts = {
+    "mlp": count(keras.Sequential([keras.Input((784,)), layers.Dense(512, activation="relu"), layers.Dropout(0.2),
+                                   layers.Dense(512, activation="relu"), layers.Dropout(0.2), layers.Dense(10, activation="softmax")])),
+    "mnist_convnet": count(keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(32, (3, 3), activation="relu"),
+                                             layers.MaxPooling2D((2, 2)), layers.Conv2D(64, (3, 3), activation="relu"),
+                                             layers.MaxPooling2D((2, 2)), layers.Flatten(), layers.Dropout(0.5),
+                                             layers.Dense(10, activation="softmax")])),
+    "lstm_classifier": count(keras.Sequential([keras.Input((28, 28)), layers.LSTM(128), layers.Dense(10, activation="softmax")])),
+    "gan_generator": count(keras.Sequential([keras.Input((100,)), layers.Dense(7 * 7 * 128, use_bias=False),
+                                             layers.BatchNormalization(), layers.LeakyReLU(), layers.Reshape((7, 7, 128)),
+                                             layers.UpSampling2D(), layers.Conv2D(64, (5, 5), padding="same", use_bias=False),
+                                             layers.BatchNormalization(), layers.LeakyReLU(), layers.UpSampling2D(),
+                                             layers.Conv2D(1, (5, 5), padding="same", activation="tanh")])),
+}
+
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference.json"), "w") as f:
+    json.dump({"keras": keras.__version__, "tensorflow": tf.__version__, "layers": cases, "losses": loss_cases,
+               "training": train_cases, "paramCounts": counts}, f)
+print(len(cases), "layer cases,", len(loss_cases), "losses,", len(train_cases), "training cases")

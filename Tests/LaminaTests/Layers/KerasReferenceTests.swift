@@ -1,0 +1,105 @@
+import Testing
+@testable import Lamina
+
+/// Every layer against Keras 3 (fixtures from Fixtures/generate_keras_fixtures.py): with the
+/// same weights and input, the forward output and the gradients of sum(output · probe) with
+/// respect to the input and each trainable weight agree within 1e-4 + 1e-4·|expected|.
+@Suite struct KerasReferenceTests {
+    static func makeLayer(_ name: String) -> Layer {
+        switch name {
+        case "dense": return Dense(4, activation: .tanh)
+        case "dense_seq": return Dense(3, activation: .relu)
+        case "conv2d_same_s2": return Conv2D(3, kernelSize: (3, 2), strides: (2, 2), padding: .same, activation: .relu)
+        case "conv2d_valid": return Conv2D(4, kernelSize: 3, activation: .sigmoid)
+        case "maxpool_overlap": return MaxPooling2D(poolSize: (3, 3), strides: (2, 2))
+        case "maxpool_same": return MaxPooling2D(poolSize: (2, 2), padding: .same)
+        case "avgpool_same": return AveragePooling2D(poolSize: (3, 3), strides: (2, 2), padding: .same)
+        case "flatten": return Flatten()
+        case "batchnorm_train", "batchnorm_infer": return BatchNormalization()
+        case "batchnorm_conv_train": return BatchNormalization(momentum: 0.9)
+        case "simple_rnn": return SimpleRNN(4)
+        case "simple_rnn_seq": return SimpleRNN(3, returnSequences: true)
+        case "lstm": return LSTM(4)
+        case "lstm_seq": return LSTM(3, returnSequences: true)
+        case "leaky_relu": return LeakyReLU()
+        case "leaky_relu_02": return LeakyReLU(negativeSlope: 0.2)
+        case "reshape": return Reshape([4, 3])
+        case "upsampling": return UpSampling2D(size: (2, 3))
+        default:
+            precondition(name.hasPrefix("activation_"), "no Lamina layer for fixture \(name)")
+            return Activation(try! ActivationFunction(named: String(name.dropFirst("activation_".count))))
+        }
+    }
+
+    @Test(arguments: Fixture.keras.layers.map(\.name))
+    func layerMatchesKeras(_ name: String) throws {
+        let c = Fixture.keras.layers.first { $0.name == name }!
+        let layer = Self.makeLayer(name)
+        try layer.buildIfNeeded(Array(c.input.shape.dropFirst()))
+        try layer.setWeights(c.weights.map(\.tensor))
+        var x = c.input.tensor
+        x.requiresGrad = true
+        let trainable = layer.trainableWeights
+        for v in trainable { v.value.requiresGrad = true }
+        let y = try layer(x, training: c.training)
+        expectClose(y, c.output.tensor, "\(name) output")
+        let grads = (y * c.probe.tensor).sum().gradients(wrt: [x] + trainable.map(\.value))
+        expectClose(grads[0], c.gradInput.tensor, "\(name) d/dinput")
+        #expect(grads.count - 1 == c.gradWeights.count)
+        for (i, g) in c.gradWeights.enumerated() where i + 1 < grads.count {
+            expectClose(grads[i + 1], g.tensor, "\(name) d/d\(trainable[i].name)")
+        }
+        for (w, expected) in zip(layer.getWeights(), c.weightsAfter) { expectClose(w, expected.tensor, "\(name) weights after call") }
+    }
+
+    @Test(arguments: Fixture.keras.losses.map(\.name))
+    func lossMatchesKeras(_ name: String) throws {
+        let c = Fixture.keras.losses.first { $0.name == name }!
+        let fromLogits = name.hasSuffix("_logits")
+        let loss: Loss
+        switch name.replacingOccurrences(of: "_logits", with: "") {
+        case "binary_crossentropy": loss = BinaryCrossentropy(fromLogits: fromLogits)
+        case "categorical_crossentropy": loss = CategoricalCrossentropy(fromLogits: fromLogits)
+        case "sparse_categorical_crossentropy": loss = SparseCategoricalCrossentropy(fromLogits: fromLogits)
+        default: loss = try Loss.named(name)
+        }
+        let yTrue = name.hasPrefix("sparse") ? c.yTrue.tensor.cast(to: .int32) : c.yTrue.tensor
+        try loss.validate(yTrue, c.yPred.tensor)
+        let value = loss(yTrue, c.yPred.tensor).scalarsAsDouble()[0]
+        #expect(Swift.abs(value - c.loss) <= 1e-4 + 1e-4 * Swift.abs(c.loss), "\(name): \(value) vs Keras \(c.loss)")
+    }
+
+    static func makeModel(_ name: String) -> (Sequential, Loss, Optimizer) {
+        let optimizer: Optimizer = name.hasSuffix("sgd_momentum") ? SGD(learningRate: 0.1, momentum: 0.9)
+            : name.hasSuffix("sgd_nesterov") ? SGD(learningRate: 0.05, momentum: 0.8, nesterov: true) : Adam(learningRate: 0.01)
+        if name.hasPrefix("dense") {
+            return (Sequential([Dense(4, activation: .relu, inputShape: [5]), Dense(2)]), .meanSquaredError, optimizer)
+        }
+        if name.hasPrefix("conv_bn") {
+            return (Sequential([Conv2D(2, kernelSize: 3, activation: .relu, inputShape: [6, 6, 1]), BatchNormalization(),
+                                MaxPooling2D(), Flatten(), Dense(3, activation: .softmax)]), .sparseCategoricalCrossentropy, optimizer)
+        }
+        if name.hasPrefix("lstm") {
+            return (Sequential([LSTM(3, inputShape: [5, 3]), Dense(1, activation: .sigmoid)]), .binaryCrossentropy, optimizer)
+        }
+        return (Sequential([SimpleRNN(4, inputShape: [5, 3]), BatchNormalization(), Dense(1, activation: .sigmoid)]),
+                .binaryCrossentropy, optimizer)
+    }
+
+    /// Three optimizer steps give Keras's losses and weights (moving statistics included).
+    @Test(arguments: Fixture.keras.training.map(\.name))
+    func threeStepsMatchKeras(_ name: String) throws {
+        let c = Fixture.keras.training.first { $0.name == name }!
+        let (model, loss, optimizer) = Self.makeModel(name)
+        try model.setWeights(c.initial.map(\.tensor))
+        model.compile(optimizer: optimizer, loss: loss)
+        let y = name.hasPrefix("conv_bn") ? c.y.tensor.cast(to: .int32) : c.y.tensor
+        for (step, expected) in c.losses.enumerated() {
+            let (l, _) = try model.trainOnBatch(c.x.tensor, y)
+            #expect(Swift.abs(Double(l) - expected) <= 1e-4 + 1e-4 * Swift.abs(expected), "\(name) step \(step): loss \(l) vs Keras \(expected)")
+        }
+        for (i, (w, expected)) in zip(model.getWeights(), c.final).enumerated() {
+            expectClose(w, expected.tensor, "\(name) weight \(i) (\(model.weights[i].name))")
+        }
+    }
+}
