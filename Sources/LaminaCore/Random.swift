@@ -45,9 +45,21 @@ public enum GlobalRandom {
     /// Reseeds the default generator (`Lamina.setRandomSeed` calls this).
     public static func seed(_ seed: UInt64) { generator.withLock { $0 = RandomGenerator(seed: seed) } }
 
-    /// Runs `body` with exclusive access to the default generator.
+    /// A generator private to the current task, set by `withSeed`.
+    final class Scoped: @unchecked Sendable { var generator: RandomGenerator; init(_ g: RandomGenerator) { generator = g } }
+    @TaskLocal static var scoped: Scoped?
+
+    /// Runs `body` with exclusive access to the default generator (the task's scoped one
+    /// inside `withSeed`).
     public static func with<R>(_ body: (inout RandomGenerator) -> R) -> R {
-        generator.withLock { body(&$0) }
+        if let scoped { return body(&scoped.generator) }
+        return generator.withLock { body(&$0) }
+    }
+
+    /// Runs `body` with a generator seeded by `seed` that only this task sees: the same seed
+    /// gives the same weights, shuffles and dropout masks, whatever other tasks draw meanwhile.
+    public static func withSeed<R>(_ seed: UInt64, _ body: () throws -> R) rethrows -> R {
+        try $scoped.withValue(Scoped(RandomGenerator(seed: seed)), operation: body)
     }
 
     /// The generator to use: a fresh one from `seed`, or one split off the default.

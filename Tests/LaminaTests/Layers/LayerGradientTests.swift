@@ -1,0 +1,69 @@
+import Testing
+@testable import Lamina
+
+/// Float64 gradient checks of every layer with respect to its input and its weights,
+/// recurrent layers through time and BatchNormalization in training mode included.
+@Suite struct LayerGradientTests {
+    /// Builds `layer` in float64 for `inputShape` (batch first) and checks d/d(input, weights).
+    func check(_ layer: Layer, _ inputShape: [Int], training: Bool = false, seed: UInt64 = 1,
+               sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try layer.buildIfNeeded(Array(inputShape.dropFirst()), dtype: .float64)
+        // Nonzero biases and moving statistics, so every term is exercised.
+        try layer.setWeights(layer.getWeights().enumerated().map { i, w in
+            var r = randn(w.shape, seed: seed + UInt64(i) + 10, scale: 0.5)
+            if layer.weights[i].name.hasSuffix("moving_variance") { r = r.abs() + 0.5 }
+            return r
+        })
+        let weights = layer.trainableWeights
+        let x = randn(inputShape, seed: seed)
+        let result = GradientCheck.run(at: [x] + weights.map(\.value)) { args in
+            for (v, a) in zip(weights, args.dropFirst()) { v.value = a }
+            return try! layer(args[0], training: training)
+        }
+        #expect(result.maxRelativeError <= 1e-6, "\(layer.name): \(result)", sourceLocation: sourceLocation)
+    }
+
+    @Test func dense() throws {
+        try check(Dense(3, activation: .tanh), [4, 5])
+        try check(Dense(2, activation: .softmax), [2, 3, 4])   // rank-3: the last axis
+    }
+    @Test func conv2d() throws {
+        try check(Conv2D(3, kernelSize: (3, 2), strides: (2, 1), padding: .same, activation: .sigmoid), [2, 5, 4, 2])
+    }
+    @Test func pooling() throws {
+        try check(MaxPooling2D(poolSize: (3, 3), strides: (2, 2)), [2, 7, 6, 2])
+        try check(AveragePooling2D(poolSize: (2, 3), strides: (1, 2), padding: .same), [2, 5, 5, 2])
+    }
+    @Test func batchNormalizationTrainingAndInference() throws {
+        try check(BatchNormalization(), [6, 3], training: true)
+        try check(BatchNormalization(), [3, 2, 2, 3], training: true)
+        try check(BatchNormalization(), [4, 3], training: false)
+    }
+    @Test func recurrentThroughTime() throws {
+        try check(SimpleRNN(3), [2, 5, 2])
+        try check(SimpleRNN(2, returnSequences: true), [2, 4, 3])
+        try check(LSTM(3), [2, 5, 2])
+        try check(LSTM(2, returnSequences: true), [2, 4, 3])
+    }
+    @Test func shapeAndActivationLayers() throws {
+        try check(Flatten(), [2, 3, 2])
+        try check(Reshape([2, -1]), [2, 6])
+        try check(UpSampling2D(size: (2, 2)), [1, 2, 3, 2])
+        try check(LeakyReLU(negativeSlope: 0.2), [3, 4])
+        for a in ActivationFunction.Kind.allCases where a != .relu && a != .leakyRelu {
+            try check(Activation(ActivationFunction(a)), [3, 4])
+        }
+    }
+    @Test func dropoutIsIdentityAtInferenceAndScaledInTraining() throws {
+        let d = Dropout(0.5, seed: 3)
+        let x = Tensor.ones([1000])
+        #expect(try d(x).asArray(Float.self) == x.asArray(Float.self))
+        let y = try d(x, training: true).asArray(Float.self)
+        #expect(Set(y) == [0, 2])
+        let kept = y.filter { $0 > 0 }.count
+        #expect(kept > 430 && kept < 570)
+    }
+    @Test func sequentialNestsLikeALayer() throws {
+        try check(Sequential([Dense(3, activation: .relu), Sequential([Dense(2), Activation(.tanh)])]), [3, 4])
+    }
+}
