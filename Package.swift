@@ -19,6 +19,9 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
 
+        // MARK: - Examples
+        .executableTarget(name: "linear-regression", dependencies: ["Lamina"], path: "Examples/LinearRegression"),
+
         // MARK: - Benchmarks
         .executableTarget(name: "lamina-bench", dependencies: ["Lamina", "CLaminaBLAS"],
                           path: "Benchmarks/LaminaBench"),
