@@ -57,22 +57,24 @@ open class Layer {
     /// Builds the layer for `inputShape` unless it is built already; returns the output shape.
     @discardableResult
     public func buildIfNeeded(_ inputShape: [Int], dtype: DType? = nil) throws -> [Int] {
-        if !isBuilt {
-            if let dtype { self.dtype = dtype }
-            try build(inputShape: inputShape)
-            self.inputShape = inputShape
-            outputShape = try computeOutputShape(inputShape)
-            isBuilt = true
-        } else {
-            try checkInputShape(inputShape)
-        }
+        try ensureBuilt(inputShape, dtype: dtype)
         return try computeOutputShape(inputShape)
+    }
+
+    /// Builds on first use, otherwise checks the shape (no output-shape work on the hot path).
+    private func ensureBuilt(_ inputShape: [Int], dtype: DType?) throws {
+        if isBuilt { try checkInputShape(inputShape); return }
+        if let dtype { self.dtype = dtype }
+        try build(inputShape: inputShape)
+        self.inputShape = inputShape
+        outputShape = try computeOutputShape(inputShape)
+        isBuilt = true
     }
 
     /// Applies the layer to a batch, building it on the first call.
     public func callAsFunction(_ x: Tensor, training: Bool = false) throws -> Tensor {
         guard x.rank >= 1 else { throw LaminaError.shape("\(name) expects a batch, got a scalar") }
-        try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
+        try ensureBuilt(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
         return try call(x, training: training)
     }
 

@@ -29,7 +29,7 @@ public final class Dense: Layer {
 
     public override func checkInputShape(_ shape: [Int]) throws {
         guard let k = kernel, shape.last == k.shape[0] else {
-            throw LaminaError.shape("\(name) expects [*, ..., \(kernel?.shape[0] ?? 0)], got \(describe(shape))")
+            throw LaminaError.shape("\(name) expects \(describe(inputShape ?? [kernel?.shape[0] ?? 0])), got \(describe(shape))")
         }
     }
 

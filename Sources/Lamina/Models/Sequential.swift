@@ -64,9 +64,13 @@ public final class Sequential: Layer {
         return shape
     }
 
+    /// The first layer decides what fits once built (Dense accepts any leading axes);
+    /// before that, the declared input shape must match exactly.
     public override func checkInputShape(_ shape: [Int]) throws {
-        guard let expected = modelInputShape, let first = layers.first else { return }
-        if shape.count != expected.count || (first is Dense ? shape.last != expected.last : shape != expected) {
+        guard let first = layers.first else { return }
+        if first.isBuilt {
+            try first.checkInputShape(shape)
+        } else if let expected = declaredInput, shape != expected {
             throw LaminaError.shape("\(first.name) expects \(describe(expected)), got \(describe(shape))")
         }
     }

@@ -136,7 +136,7 @@ extension Tensor {
     /// Stacks same-shaped tensors along a new `axis`.
     public static func stacked(_ tensors: [Tensor], axis: Int = 0) -> Tensor {
         precondition(!tensors.isEmpty, "stacked: no tensors")
-        return concatenated(tensors.map { $0.expandingDims(axis: axis) }, axis: axis < 0 ? axis : axis)
+        return concatenated(tensors.map { $0.expandingDims(axis: axis) }, axis: axis)
     }
 
     /// The rows (entries along axis 0) at `indices`, in that order: a mini-batch.
