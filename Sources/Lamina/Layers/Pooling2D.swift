@@ -3,12 +3,21 @@ public class Pooling2D: Layer {
     public let poolSize: (Int, Int), strides: (Int, Int)
     public let padding: Padding
 
-    init(pool poolSize: (Int, Int), strides: (Int, Int)?, padding: Padding, inputShape: [Int]?, name: String?) {
+    /// Keras: `pool_size=(2, 2), strides=None` (None means the pool size), `padding="valid"`.
+    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid,
+                inputShape: [Int]? = nil, name: String? = nil) {
         precondition(poolSize.0 > 0 && poolSize.1 > 0, "\(Self.self): poolSize \(poolSize) must be positive")
         self.poolSize = poolSize
-        self.strides = strides ?? poolSize   // Keras: strides=None means pool_size
+        self.strides = strides ?? poolSize
         self.padding = padding
         super.init(name: name, inputShape: inputShape)
+    }
+
+    /// Square pools: `MaxPooling2D(poolSize: 2)`.
+    public convenience init(poolSize: Int, strides: Int? = nil, padding: Padding = .valid,
+                            inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(poolSize: (poolSize, poolSize), strides: strides.map { ($0, $0) }, padding: padding,
+                  inputShape: inputShape, name: name)
     }
 
     public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
@@ -22,15 +31,6 @@ public class Pooling2D: Layer {
 
 /// Max over pooling windows. Keras: `keras.layers.MaxPooling2D` (pool 2×2, strides = pool).
 public final class MaxPooling2D: Pooling2D {
-    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid,
-                inputShape: [Int]? = nil, name: String? = nil) {
-        super.init(pool: poolSize, strides: strides, padding: padding, inputShape: inputShape, name: name)
-    }
-    public convenience init(poolSize: Int, strides: Int? = nil, padding: Padding = .valid,
-                            inputShape: [Int]? = nil, name: String? = nil) {
-        self.init(poolSize: (poolSize, poolSize), strides: strides.map { ($0, $0) }, padding: padding,
-                  inputShape: inputShape, name: name)
-    }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         x.maxPool2d(poolSize: poolSize, strides: strides, padding: padding)
     }
@@ -38,15 +38,6 @@ public final class MaxPooling2D: Pooling2D {
 
 /// Mean over pooling windows. Keras: `keras.layers.AveragePooling2D`.
 public final class AveragePooling2D: Pooling2D {
-    public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid,
-                inputShape: [Int]? = nil, name: String? = nil) {
-        super.init(pool: poolSize, strides: strides, padding: padding, inputShape: inputShape, name: name)
-    }
-    public convenience init(poolSize: Int, strides: Int? = nil, padding: Padding = .valid,
-                            inputShape: [Int]? = nil, name: String? = nil) {
-        self.init(poolSize: (poolSize, poolSize), strides: strides.map { ($0, $0) }, padding: padding,
-                  inputShape: inputShape, name: name)
-    }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         x.avgPool2d(poolSize: poolSize, strides: strides, padding: padding)
     }
