@@ -17,18 +17,13 @@ public final class Dropout: Layer {
 
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard training && rate > 0 else { return x }
-        let keep = 1 - rate, scale = 1 / keep
-        let n = x.count
-        var bits = [Double](repeating: 0, count: n)
+        let keep = 1 - rate
+        let uniform: Tensor
         if generator != nil {
-            for i in 0..<n { bits[i] = generator!.nextUnit() < keep ? scale : 0 }
+            uniform = Tensor.randomUniform(x.shape, dtype: x.dtype, using: &generator!)
         } else {
-            GlobalRandom.with { rng in for i in 0..<n { bits[i] = rng.nextUnit() < keep ? scale : 0 } }
+            uniform = GlobalRandom.with { Tensor.randomUniform(x.shape, dtype: x.dtype, using: &$0) }
         }
-        return x * bits.tensor(shape: x.shape, dtype: x.dtype)
+        return x * (uniform .< keep) * (1 / keep)
     }
-}
-
-extension Array where Element == Double {
-    func tensor(shape: [Int], dtype: DType) -> Tensor { Tensor(shape: shape, scalars: self).cast(to: dtype) }
 }

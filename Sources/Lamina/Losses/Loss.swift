@@ -94,18 +94,13 @@ public final class BinaryCrossentropy: Loss {
         let l: Tensor
         if fromLogits {
             // max(z, 0) − z·y + log(1 + e^−|z|): TensorFlow's stable sigmoid cross-entropy.
-            l = yPred.relu() - yPred * y + (-yPred.abs()).exp().log1pOnePlus()
+            l = yPred.relu() - yPred * y + (-yPred.abs()).softplus()
         } else {
             let p = yPred.clip(min: Loss.epsilon, max: 1 - Loss.epsilon)
             l = -(y * p.log() + (1 - y) * (1 - p).log())
         }
         return l.reshaped(to: [yPred.shape[0], -1]).mean(axis: 1)
     }
-}
-
-extension Tensor {
-    /// log(1 + x) for x ≥ 0 (softplus of log x without the detour).
-    fileprivate func log1pOnePlus() -> Tensor { (self + 1).log() }
 }
 
 /// Cross-entropy against one-hot labels. Probabilities are renormalized and clipped as in

@@ -102,30 +102,29 @@ public final class SparseCategoricalAccuracy: Metric {
     }
 }
 
-/// Binary precision tp / (tp + fp) at threshold 0.5. Keras: `Precision`.
-public final class Precision: Metric {
-    var truePositives = 0.0, predictedPositives = 0.0
-    public init() { super.init(name: "precision") }
+/// tp / (tp + fp) or tp / (tp + fn) at threshold 0.5: the shared counting of Precision and Recall.
+public class ConfusionRatio: Metric {
+    /// Whether the denominator counts predicted positives (precision) or actual positives (recall).
+    let overPredicted: Bool
+    var truePositives = 0.0, denominator = 0.0
+    init(name: String, overPredicted: Bool) { self.overPredicted = overPredicted; super.init(name: name) }
     public override func update(_ yTrue: Tensor, _ yPred: Tensor) {
-        for (t, p) in zip(yTrue.scalarsAsDouble(), yPred.scalarsAsDouble()) where p > 0.5 {
-            predictedPositives += 1
-            if t > 0.5 { truePositives += 1 }
+        for (t, p) in zip(yTrue.scalarsAsDouble(), yPred.scalarsAsDouble()) {
+            let (actual, predicted) = (t > 0.5, p > 0.5)
+            if overPredicted ? predicted : actual { denominator += 1 }
+            if actual && predicted { truePositives += 1 }
         }
     }
-    public override func result() -> Double { predictedPositives > 0 ? truePositives / predictedPositives : 0 }
-    public override func reset() { truePositives = 0; predictedPositives = 0 }
+    public override func result() -> Double { denominator > 0 ? truePositives / denominator : 0 }
+    public override func reset() { truePositives = 0; denominator = 0 }
+}
+
+/// Binary precision tp / (tp + fp) at threshold 0.5. Keras: `Precision`.
+public final class Precision: ConfusionRatio {
+    public init() { super.init(name: "precision", overPredicted: true) }
 }
 
 /// Binary recall tp / (tp + fn) at threshold 0.5. Keras: `Recall`.
-public final class Recall: Metric {
-    var truePositives = 0.0, positives = 0.0
-    public init() { super.init(name: "recall") }
-    public override func update(_ yTrue: Tensor, _ yPred: Tensor) {
-        for (t, p) in zip(yTrue.scalarsAsDouble(), yPred.scalarsAsDouble()) where t > 0.5 {
-            positives += 1
-            if p > 0.5 { truePositives += 1 }
-        }
-    }
-    public override func result() -> Double { positives > 0 ? truePositives / positives : 0 }
-    public override func reset() { truePositives = 0; positives = 0 }
+public final class Recall: ConfusionRatio {
+    public init() { super.init(name: "recall", overPredicted: false) }
 }
