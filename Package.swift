@@ -9,7 +9,7 @@ let package = Package(
     ],
     targets: [
         // MARK: - Public API
-        .target(name: "Lamina", dependencies: ["LaminaCore"]),
+        .target(name: "Lamina", dependencies: ["LaminaCore", "CLaminaZlib"]),
         .target(name: "LaminaCore", dependencies: ["CLaminaBLAS"]),
 
         // MARK: - Implementation details
@@ -18,6 +18,7 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        .systemLibrary(name: "CLaminaZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: - Examples
         .executableTarget(name: "linear-regression", dependencies: ["Lamina"], path: "Examples/LinearRegression"),
@@ -27,7 +28,7 @@ let package = Package(
                           path: "Benchmarks/LaminaBench"),
 
         // MARK: - Tests
-        .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore"]),
-        .testTarget(name: "LaminaTests", dependencies: ["Lamina"]),
+        .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "LaminaTests", dependencies: ["Lamina"], exclude: ["Fixtures"]),
     ]
 )

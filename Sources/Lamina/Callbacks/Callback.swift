@@ -108,7 +108,7 @@ public final class CSVLogger: Callback {
     }
     public override func onTrainBegin() {
         keys = nil
-        if !append { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !append { _ = FileManager.default.createFile(atPath: path, contents: nil) }
     }
     public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) {
         var text = ""

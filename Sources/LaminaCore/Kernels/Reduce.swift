@@ -28,6 +28,9 @@ extension Kernels {
                     outStrides[d] = s; s *= sizes[d]
                 }
                 let rank = sizes.count, len = sizes[rank - 1]
+                // Sums accumulate in double precision: a float32 running sum over millions of
+                // elements drifts (MNIST's mean pixel would come out 0.5% off).
+                var wide = [Double](repeating: 0, count: kind == .sum ? out.count : 0)
                 var index = [Int](repeating: 0, count: rank)
                 var o = 0, base = 0
                 let lastReduced = reduced[rank - 1]
@@ -35,14 +38,17 @@ extension Kernels {
                     if lastReduced {
                         var acc = out[o]
                         switch kind {
-                        case .sum: for j in 0..<len { acc += px[base + j] }
+                        case .sum:
+                            var total = 0.0
+                            for j in 0..<len { total += Double(px[base + j]) }
+                            wide[o] += total
                         case .max: for j in 0..<len { acc = Swift.max(acc, px[base + j]) }
                         case .min: for j in 0..<len { acc = Swift.min(acc, px[base + j]) }
                         }
                         out[o] = acc
                     } else {
                         switch kind {
-                        case .sum: for j in 0..<len { out[o + j] += px[base + j] }
+                        case .sum: for j in 0..<len { wide[o + j] += Double(px[base + j]) }
                         case .max: for j in 0..<len { out[o + j] = Swift.max(out[o + j], px[base + j]) }
                         case .min: for j in 0..<len { out[o + j] = Swift.min(out[o + j], px[base + j]) }
                         }
@@ -58,6 +64,7 @@ extension Kernels {
                         d -= 1
                     }
                 }
+                if kind == .sum { for i in 0..<out.count { out[i] = T(wide[i]) } }
             }
         }
     }

@@ -173,6 +173,12 @@ extension Tensor {
         return try body(UnsafeMutableBufferPointer(start: p, count: storage.count))
     }
 
+    /// The elements as raw bytes in row-major order and the host's (little-endian) byte
+    /// order: what `.npy` and safetensors files hold.
+    public func withUnsafeRawBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: storage.pointer, count: storage.count * dtype.byteSize))
+    }
+
     /// Whether two tensors share one buffer (for tests of copy-on-write and in-place updates).
     public func sharesStorage(with other: Tensor) -> Bool { storage === other.storage }
 }

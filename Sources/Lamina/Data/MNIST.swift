@@ -1,0 +1,166 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The MNIST digits, as `keras.datasets.mnist.load_data()` returns them: images float32
+/// [N, 28, 28] with the raw 0–255 values and labels int32 [N]; reshape and scale yourself.
+///
+/// `load(directory:)` looks in `directory`, then `$LAMINA_DATA` (and `$LAMINA_DATA/mnist`),
+/// then `~/.cache/lamina/mnist`. When the files are in none of them it downloads them into
+/// the cache from the public mirrors, checking each file's SHA-256, and when that is not
+/// possible it throws an error that lists where it looked and how to get the files.
+public enum MNIST {
+    public typealias Split = (x: Tensor, y: Tensor)
+
+    /// The four files, with the SHA-256 of their decompressed contents (the original MNIST).
+    public static let files: [(name: String, sha256: String)] = [
+        ("train-images-idx3-ubyte", "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+        ("train-labels-idx1-ubyte", "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+        ("t10k-images-idx3-ubyte", "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+        ("t10k-labels-idx1-ubyte", "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+    ]
+
+    /// Public copies of the gzipped files (the ones torchvision and TensorFlow use).
+    public static let mirrors = [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ]
+
+    /// Loads the training and test sets. `download: false` never touches the network;
+    /// `mirrors` replaces the public URLs (a test serves the files on loopback).
+    public static func load(directory: String? = nil, download: Bool = true,
+                            mirrors: [String] = MNIST.mirrors) throws -> (train: Split, test: Split) {
+        try load(searching: searchDirectories(explicit: directory), download: download, mirrors: mirrors)
+    }
+
+    /// `load` over an explicit list of folders; the last one is where downloads go.
+    static func load(searching candidates: [URL], download: Bool,
+                     mirrors: [String]) throws -> (train: Split, test: Split) {
+        let folder: URL
+        if let found = candidates.first(where: { hasAllFiles($0) }) {
+            folder = found
+        } else if download, let cache = candidates.last {
+            folder = try fetch(into: cache, mirrors: mirrors, looked: candidates)
+        } else {
+            throw missing(looked: candidates, note: "downloading is switched off")
+        }
+        return (try split(folder, "train", count: 60_000), try split(folder, "t10k", count: 10_000))
+    }
+
+    /// Where `load` looks, in order; the last one is the download cache.
+    public static func searchDirectories(explicit: String?) -> [URL] {
+        var result = [URL]()
+        if let explicit { result.append(URL(fileURLWithPath: (explicit as NSString).expandingTildeInPath)) }
+        if let env = ProcessInfo.processInfo.environment["LAMINA_DATA"], !env.isEmpty {
+            let root = URL(fileURLWithPath: env)
+            result += [root, root.appendingPathComponent("mnist")]
+        }
+        let home = FileManager.default.homeDirectoryForCurrentUser
+        result.append(home.appendingPathComponent(".cache/lamina/mnist"))
+        return result
+    }
+
+    static func fileURL(_ folder: URL, _ name: String) -> URL? {
+        for candidate in [name + ".gz", name] {
+            let url = folder.appendingPathComponent(candidate)
+            if FileManager.default.fileExists(atPath: url.path) { return url }
+        }
+        return nil
+    }
+
+    static func hasAllFiles(_ folder: URL) -> Bool {
+        files.allSatisfy { fileURL(folder, $0.name) != nil }
+    }
+
+    private static func split(_ folder: URL, _ prefix: String, count: Int) throws -> Split {
+        let images = try IDX.read(fileURL(folder, "\(prefix)-images-idx3-ubyte")!)
+        let labels = try IDX.read(fileURL(folder, "\(prefix)-labels-idx1-ubyte")!)
+        guard images.shape.count == 3, images.shape[1] == 28, images.shape[2] == 28,
+              labels.shape == [images.shape[0]] else {
+            throw LaminaError(.io, "MNIST \(prefix) files in \(folder.path) have shapes \(images.shape) "
+                + "and \(labels.shape), expected [N, 28, 28] and [N]")
+        }
+        if images.shape[0] != count {
+            // A subset is allowed (users cut files down), but say so once.
+            FileHandle.standardError.write(Data("note: MNIST \(prefix) has \(images.shape[0]) samples, not \(count)\n".utf8))
+        }
+        if let bad = labels.bytes.first(where: { $0 > 9 }) {
+            throw LaminaError(.io, "MNIST \(prefix) labels hold \(bad), outside 0...9 (corrupt file?)")
+        }
+        let x = Tensor(shape: images.shape, scalars: images.bytes.map { Float($0) })
+        let y = Tensor(shape: labels.shape, scalars: labels.bytes.map { Int32($0) })
+        return (x, y)
+    }
+
+    private static func missing(looked: [URL], note: String) -> LaminaError {
+        LaminaError(.io, """
+            MNIST files not found (\(note)). Looked in:
+            \(looked.map { "  " + $0.path }.joined(separator: "\n"))
+            Put \(files.map { $0.name + ".gz" }.joined(separator: ", ")) in one of them \
+            (pass the folder, or set LAMINA_DATA), e.g. from \(mirrors[0])
+            """)
+    }
+
+    /// Downloads every file into `cache` (via a temporary name, then a rename), verifying
+    /// the SHA-256 of the decompressed contents.
+    private static func fetch(into cache: URL, mirrors: [String], looked: [URL]) throws -> URL {
+        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        for file in files where fileURL(cache, file.name) == nil {
+            var failures = [String]()
+            var done = false
+            for mirror in mirrors where !done {
+                let source = mirror.hasSuffix("/") ? mirror : mirror + "/"
+                guard let url = URL(string: source + file.name + ".gz") else { continue }
+                FileHandle.standardError.write(Data("Downloading \(url.absoluteString)\n".utf8))
+                do {
+                    let bytes = try HTTP.get(url)
+                    let contents = try Zlib.inflate(bytes, limit: IDX.maximumBytes, what: url.absoluteString)
+                    let digest = SHA256.hex(contents)
+                    guard digest == file.sha256 else {
+                        failures.append("\(url.absoluteString): SHA-256 \(digest) is not the expected \(file.sha256)")
+                        continue
+                    }
+                    try AtomicFile.write(Data(bytes), to: cache.appendingPathComponent(file.name + ".gz"))
+                    done = true
+                } catch {
+                    failures.append("\(url.absoluteString): \(error)")
+                }
+            }
+            if !done {
+                throw missing(looked: looked, note: "download failed:\n" + failures.map { "  " + $0 }.joined(separator: "\n"))
+            }
+        }
+        return cache
+    }
+}
+
+/// A blocking HTTP GET with a timeout, for dataset downloads.
+enum HTTP {
+    private final class Box: @unchecked Sendable {
+        var result: Result<[UInt8], Error> = .failure(LaminaError(.io, "no response"))
+    }
+
+    static func get(_ url: URL, timeout: TimeInterval = 60) throws -> [UInt8] {
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        var request = URLRequest(url: url)
+        request.timeoutInterval = timeout
+        let task = URLSession.shared.dataTask(with: request) { data, response, error in
+            if let error {
+                box.result = .failure(LaminaError(.io, error.localizedDescription))
+            } else if let http = response as? HTTPURLResponse, http.statusCode != 200 {
+                box.result = .failure(LaminaError(.io, "HTTP status \(http.statusCode)"))
+            } else {
+                box.result = .success([UInt8](data ?? Data()))
+            }
+            done.signal()
+        }
+        task.resume()
+        if done.wait(timeout: .now() + timeout + 5) == .timedOut {
+            task.cancel()
+            throw LaminaError(.io, "timed out after \(Int(timeout)) s")
+        }
+        return try box.result.get()
+    }
+}
