@@ -21,7 +21,12 @@ let package = Package(
         .systemLibrary(name: "CLaminaZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: - Examples
-        .executableTarget(name: "linear-regression", dependencies: ["Lamina"], path: "Examples/LinearRegression"),
+        .target(name: "ExampleSupport", dependencies: ["Lamina"], path: "Examples/Support"),
+        .executableTarget(name: "linear-regression", dependencies: ["ExampleSupport"], path: "Examples/LinearRegression"),
+        .executableTarget(name: "logistic-regression", dependencies: ["ExampleSupport"], path: "Examples/LogisticRegression"),
+        .executableTarget(name: "mnist-cnn", dependencies: ["ExampleSupport"], path: "Examples/MNISTCNN"),
+        .executableTarget(name: "rnn", dependencies: ["ExampleSupport"], path: "Examples/RNN"),
+        .executableTarget(name: "gan", dependencies: ["ExampleSupport"], path: "Examples/GAN"),
 
         // MARK: - Benchmarks
         .executableTarget(name: "lamina-bench", dependencies: ["Lamina", "CLaminaBLAS"],

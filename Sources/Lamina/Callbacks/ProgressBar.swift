@@ -27,16 +27,15 @@ struct ProgressBar {
 
     mutating func update(_ current: Int, logs: [String: Double]) {
         if current == 1 { firstStepEnd = Date() }
+        guard verbose > 0 else { return }  // verbose 0: silent
         guard verbose == 1 else { if current == target { finish(logs) }; return }
         if current == target { finish(logs); return }
         guard Self.isTerminal, Date().timeIntervalSince(lastDraw) >= 0.05 else { return }
         lastDraw = Date()
-        let elapsed = Date().timeIntervalSince(start)
         let perStep = stepTime(current)
         let eta = Int(perStep * Double(target - current))
         let etaText = eta >= 3600 ? String(format: "%d:%02d:%02d", eta / 3600, eta % 3600 / 60, eta % 60)
             : eta >= 60 ? String(format: "%d:%02d", eta / 60, eta % 60) : "\(eta)s"
-        _ = elapsed
         FileHandle.standardOutput.write(Data(("\r" + bar(current) + " \(etaText) " + Self.perStep(perStep) + Self.format(logs) + "\u{1B}[K").utf8))
     }
 

@@ -24,6 +24,7 @@ public class Adam: Optimizer {
 
     public override var slotCount: Int { amsgrad ? 3 : 2 }
 
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public override func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
                                                     _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
         let t = Double(iterations)

@@ -12,6 +12,7 @@ public final class RMSprop: Optimizer {
 
     public override var slotCount: Int { 1 }
 
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public override func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
                                                     _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
         let v = slots[0], r = T(rho), lr = T(lr), eps = T(epsilon)
@@ -35,6 +36,7 @@ public final class Adagrad: Optimizer {
 
     public override var slotCount: Int { 1 }
 
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public override func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
                                                     _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
         let acc = slots[0], lr = T(lr), eps = T(epsilon)

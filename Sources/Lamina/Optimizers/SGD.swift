@@ -14,6 +14,7 @@ public final class SGD: Optimizer {
 
     public override var slotCount: Int { momentum != 0 ? 1 : 0 }
 
+    @_specialize(where T == Float) @_specialize(where T == Double)
     public override func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
                                                     _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
         let lr = T(lr), m = T(momentum)

@@ -1,0 +1,52 @@
+import ExampleSupport
+import Foundation
+import Lamina
+
+// The Keras "simple MNIST convnet" tutorial:
+// Conv2D 32 → MaxPooling → Conv2D 64 → MaxPooling → Flatten → Dense 128 → Dense 10 softmax.
+//   swift run -c release mnist-cnn [--epochs 3] [--data ~/mnist] [--out out/mnist-cnn]
+
+var example = Example("mnist-cnn", about: "trains the Keras tutorial convnet on MNIST and draws its curves and mistakes",
+                      epochs: 3, options: [.init("batch-size", "128", "mini-batch size")])
+let (train, test) = example.mnist(trainShape: [28, 28, 1])
+
+let model = Sequential()
+model.add(Conv2D(32, kernelSize: (3, 3), activation: .relu, inputShape: [28, 28, 1]))
+model.add(MaxPooling2D(poolSize: (2, 2)))
+model.add(Conv2D(64, kernelSize: (3, 3), activation: .relu))
+model.add(MaxPooling2D(poolSize: (2, 2)))
+model.add(Flatten())
+model.add(Dense(128, activation: .relu))
+model.add(Dense(10, activation: .softmax))
+model.compile(optimizer: Adam(learningRate: 1e-3), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
+model.summary()
+
+let firstBatch = FirstBatchLoss()
+let history = try model.fit(train.x, train.y, epochs: example.epochs, batchSize: example.int("batch-size"),
+                            validationSplit: 0.1, callbacks: [firstBatch])
+let (testLoss, testMetrics) = try model.evaluate(test.x, test.y, batchSize: 500)
+print(String(format: "Test loss %.4f, test accuracy %.2f%%", testLoss, 100 * testMetrics["accuracy"]!))
+
+// Pictures: the curves, the confusion matrix, and the digits it got wrong.
+try history.plot(to: example.output("curves.svg"))
+let probabilities = try model.predict(test.x, batchSize: 500)
+let predicted = probabilities.argmax(axis: -1).asArray(Int32.self), truth = test.y.asArray(Int32.self)
+let matrix = confusionMatrix(predicted: predicted, truth: truth, classes: 10)
+try HeatMap(matrix, title: "Confusion matrix (test set)", xLabel: "predicted", yLabel: "true")
+    .save(to: example.output("confusion.svg"))
+let wrong = truth.indices.filter { predicted[$0] != truth[$0] }
+if !wrong.isEmpty {
+    let shown = Array(wrong.prefix(64))
+    try ImageGrid.save(test.x.gather(rows: shown).reshaped(to: [shown.count, 28, 28]), to: example.output("misclassified.png"),
+                       columns: 16, range: 0...1)
+    print("Misclassified (first \(shown.count), predicted/true): "
+          + shown.prefix(16).map { "\(predicted[$0])/\(truth[$0])" }.joined(separator: " "))
+}
+
+let losses = history.history["loss"]!
+example.record("first_loss", firstBatch.value!)
+example.record("final_loss", Double(losses.last!))
+example.record("test_loss", Double(testLoss))
+example.record("test_accuracy", Double(testMetrics["accuracy"]!))
+example.record("misclassified", wrong.count)
+example.finish(files: ["curves.svg", "confusion.svg"] + (wrong.isEmpty ? [] : ["misclassified.png"]))
