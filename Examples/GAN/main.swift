@@ -8,12 +8,14 @@ import Lamina
 // then alternate `trainOnBatch` calls. `--arch dcgan` uses Reshape, UpSampling2D and Conv2D.
 // Quality is measured: an MNIST classifier labels 1,000 generated digits; we report the share it
 // labels with confidence ≥ 0.9 and how many of the ten classes appear among them.
+// (--judge-samples sets how many; 1,000 by default.)
 //   swift run -c release gan [--arch dense|dcgan] [--epochs 10] [--steps 500] [--data ~/mnist]
 
 var example = Example("gan", about: "a GAN on MNIST (dense, or --arch dcgan), with sample grids and a measured quality score",
                       epochs: 10, options: [.init("arch", "dense", "dense (Keras-GAN gan.py) or dcgan"),
                                             .init("steps", "500", "discriminator + generator steps per epoch"),
-                                            .init("batch-size", "64", "real images per step")])
+                                            .init("batch-size", "64", "real images per step"),
+                                            .init("judge-samples", "1000", "generated digits the classifier labels")])
 let arch = example.string("arch"), latent = 100, batch = example.int("batch-size")
 guard arch == "dense" || arch == "dcgan" else { Example.fail("--arch must be dense or dcgan, got \(arch)") }
 let (train, test) = example.mnist(trainShape: [28, 28, 1])
@@ -117,7 +119,8 @@ judge.add(Dense(10, activation: .softmax))
 judge.compile(optimizer: Adam(learningRate: 1e-3), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
 try judge.fit(train.x, train.y, epochs: 3, batchSize: 128, verbose: 0)
 let judgeAccuracy = try judge.evaluate(test.x, test.y, batchSize: 500).metrics["accuracy"]!
-let generated = (try generator.predict(Tensor.randomNormal([1000, latent], using: &rng), batchSize: 500) + 1) / 2
+let judged = max(example.int("judge-samples"), 1)
+let generated = (try generator.predict(Tensor.randomNormal([judged, latent], using: &rng), batchSize: 500) + 1) / 2
 let probabilities = try judge.predict(generated, batchSize: 500)
 let confidence = probabilities.max(axes: [1]).asArray(Float.self), labels = probabilities.argmax(axis: -1).asArray(Int32.self)
 let confident = confidence.indices.filter { confidence[$0] >= 0.9 }

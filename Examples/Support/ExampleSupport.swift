@@ -41,6 +41,10 @@ public struct Example {
                 FileHandle.standardError.write(Data("error: unknown option or missing value: \(flag)\n\n\(help)\n".utf8))
                 exit(2)
             }
+            if Double(values[key]!) != nil && Double(value) == nil {  // numeric option, checked up front
+                FileHandle.standardError.write(Data("error: --\(key) needs a number, got '\(value)'\n\n\(help)\n".utf8))
+                exit(2)
+            }
             values[key] = value
         }
         Lamina.setRandomSeed(UInt64(int("seed")))

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+@testable import Lamina
+
+/// Runs each example executable (built beside the test bundle by `swift test`) with tiny
+/// settings, and checks that it finished, lowered its loss and wrote valid pictures.
+@Suite(.serialized) struct ExampleRunTests {
+    static let binaries: URL = {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if FileManager.default.fileExists(atPath: beside.appendingPathComponent("linear-regression").path) { return beside }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../.build/debug").standardized
+    }()
+
+    struct Run {
+        let status: Int32, output: String, summary: [String: Any], folder: URL
+        func number(_ key: String) -> Double { (summary[key] as? NSNumber)?.doubleValue ?? .nan }
+    }
+
+    func run(_ name: String, _ arguments: [String]) throws -> Run {
+        let folder = temporaryDirectory(name)
+        let process = Process()
+        process.executableURL = Self.binaries.appendingPathComponent(name)
+        process.arguments = arguments + ["--out", folder.path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let summaryURL = folder.appendingPathComponent("summary.json")
+        let summary = (try? JSONSerialization.jsonObject(with: Data(contentsOf: summaryURL))) as? [String: Any] ?? [:]
+        #expect(process.terminationStatus == 0, "\(name) failed:\n\(output.suffix(2000))")
+        for file in summary["files"] as? [String] ?? [] {
+            let url = folder.appendingPathComponent(file)
+            if file.hasSuffix(".svg") {
+                #expect(throws: Never.self, "\(file)") { _ = try SVGCensus(String(contentsOf: url, encoding: .utf8)) }
+            } else if file.hasSuffix(".png") {
+                let png = try decodePNG([UInt8](Data(contentsOf: url)))
+                #expect(png.width > 28 && png.chunks.last == "IEND", "\(file)")
+            }
+        }
+        return Run(status: process.terminationStatus, output: output, summary: summary, folder: folder)
+    }
+
+    @Test func linearRegressionFindsTheSlope() throws {
+        let r = try run("linear-regression", ["--epochs", "60", "--samples", "100"])
+        #expect(r.number("final_loss") < r.number("first_loss"))
+        #expect(abs(r.number("slope") - 2) < 0.3 && abs(r.number("intercept")) < 0.2)
+        #expect((r.summary["files"] as? [String]) == ["fit.svg", "loss.svg"])
+    }
+
+    @Test func linearRegressionReadsACSV() throws {
+        let csv = temporaryDirectory().appendingPathComponent("points.csv")
+        try ("x,y\n" + (0..<50).map { i in let x = Double(i) / 25 - 1; return "\(x),\(3 * x + 0.5)" }.joined(separator: "\n"))
+            .write(to: csv, atomically: true, encoding: .utf8)
+        let r = try run("linear-regression", ["--epochs", "600", "--data", csv.path])
+        #expect(abs(r.number("slope") - 3) < 0.3 && abs(r.number("intercept") - 0.5) < 0.1)
+    }
+
+    @Test func logisticRegressionSeparatesBothTasks() throws {
+        let r = try run("logistic-regression", ["--epochs", "10", "--samples", "200"])
+        #expect(r.number("final_loss") < r.number("first_loss"))
+        #expect(r.number("x_positive_accuracy") > 0.9 && r.number("blobs_accuracy") > 0.9)
+    }
+
+    @Test func helpAndBadOptions() throws {
+        let process = Process()
+        process.executableURL = Self.binaries.appendingPathComponent("mnist-cnn")
+        process.arguments = ["--epochs", "lots"]
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0 && text.contains("--epochs"))
+    }
+
+    @Test(.enabled(if: sharedMNIST != nil, "needs ../shared/data/mnist or $LAMINA_DATA"))
+    func mnistCNNTrainsOnASlice() throws {
+        let r = try run("mnist-cnn", ["--epochs", "1", "--limit", "600", "--data", sharedMNIST!.path])
+        #expect(r.number("final_loss") < r.number("first_loss"))
+        #expect(r.number("test_accuracy") > 0.3)
+        #expect((r.summary["files"] as? [String])?.contains("confusion.svg") == true)
+        #expect(r.output.contains("Total params: 225,034"))
+    }
+
+    @Test(.enabled(if: sharedMNIST != nil, "needs ../shared/data/mnist or $LAMINA_DATA"))
+    func rnnTrainsBothNetworks() throws {
+        let r = try run("rnn", ["--epochs", "1", "--limit", "600", "--sine-epochs", "3", "--data", sharedMNIST!.path])
+        #expect(r.number("lstm_final_loss") < r.number("lstm_first_loss"))
+        #expect(r.number("sine_final_loss") < r.number("sine_first_loss"))
+        #expect((r.summary["files"] as? [String]) == ["lstm_curves.svg", "sine_forecast.svg"])
+    }
+
+    @Test(.enabled(if: sharedMNIST != nil, "needs ../shared/data/mnist or $LAMINA_DATA"), arguments: ["dense", "dcgan"])
+    func ganTrainsAndIsJudged(arch: String) throws {
+        let r = try run("gan", ["--arch", arch, "--epochs", "1", "--steps", arch == "dense" ? "15" : "6",
+                                "--limit", "600", "--judge-samples", "100",
+                                "--data", sharedMNIST!.path])
+        #expect(r.number("final_d_loss") < r.number("first_d_loss"))
+        #expect((0...1).contains(r.number("confident_share")))
+        #expect((r.summary["files"] as? [String])?.contains("samples_epoch_01.png") == true)
+    }
+}
