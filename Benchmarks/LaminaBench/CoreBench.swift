@@ -1,3 +1,4 @@
+import Foundation
 import CLaminaBLAS
 import Lamina
 
@@ -7,6 +8,9 @@ func benchGemm(sizes: [Int]) {
         let a = Tensor.randomNormal([n, n], seed: 1), b = Tensor.randomNormal([n, n], seed: 2)
         let lamina = secondsPerCall { _ = withoutGradients { a.matmul(b) } }
         var c = [Float](repeating: 0, count: n * n)
+        // The baseline is OpenBLAS as a C program would call it: its own threads, one per core.
+        lamina_blas_set_threads(Int32(ProcessInfo.processInfo.activeProcessorCount))
+        defer { lamina_blas_set_threads(1) }
         let raw = a.withUnsafeBuffer(as: Float.self) { pa in
             b.withUnsafeBuffer(as: Float.self) { pb in
                 c.withUnsafeMutableBufferPointer { pc in

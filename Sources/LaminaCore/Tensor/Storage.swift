@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The reference-counted buffer under a ``Tensor``. Tensors share it until one of them is
 /// mutated (copy-on-write, see `Tensor.withUnsafeMutableBuffer`).
 @usableFromInline
@@ -5,14 +7,14 @@ final class Storage {
     @usableFromInline let pointer: UnsafeMutableRawPointer
     @usableFromInline let count: Int
     @usableFromInline let dtype: DType
+    private let capacity: Int
 
     /// Uninitialized memory for `count` elements, 64-byte aligned for vector loads.
     @usableFromInline init(count: Int, dtype: DType) {
         precondition(count >= 0, "Tensor: negative element count \(count)")
         self.count = count
         self.dtype = dtype
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * dtype.byteSize,
-                                                   alignment: 64)
+        (pointer, capacity) = BufferPool.shared.allocate(byteCount: max(count, 1) * dtype.byteSize)
     }
 
     /// Zero-filled memory.
@@ -27,5 +29,69 @@ final class Storage {
         return s
     }
 
-    deinit { pointer.deallocate() }
+    deinit { BufferPool.shared.release(pointer, capacity: capacity) }
+}
+
+/// Keeps freed large buffers for reuse, as PyTorch's caching allocators do. A training step
+/// allocates the same activation and gradient sizes every time; without the pool each one is
+/// a fresh `mmap` whose pages the kernel must zero (most of the system time of a training
+/// run). Sizes are rounded up to a quarter of their power of two, so a few classes serve
+/// all batches; at most `limit` bytes wait in the pool.
+public final class BufferPool: Sendable {
+    public static let shared = BufferPool()
+    /// Buffers below this size go straight to `malloc`, which already caches them.
+    static let threshold = 64 << 10
+    private struct State: ~Copyable {
+        var free: [Int: [UInt]] = [:]  // size class -> addresses (raw pointers are not Sendable)
+        var cachedBytes = 0
+    }
+    private let state = Mutex(State())
+    private let limit: Int
+
+    init(limit: Int = 1 << 30) { self.limit = limit }
+
+    static func sizeClass(_ bytes: Int) -> Int {
+        guard bytes > threshold else { return bytes }
+        let top = Int.bitWidth - 1 - bytes.leadingZeroBitCount  // floor(log2(bytes))
+        let quantum = 1 << (top - 2)
+        return (bytes + quantum - 1) / quantum * quantum
+    }
+
+    func allocate(byteCount: Int) -> (UnsafeMutableRawPointer, Int) {
+        let size = Self.sizeClass(byteCount)
+        if size > Self.threshold, let reused = state.withLock({ s -> UInt? in
+            guard let address = s.free[size]?.popLast() else { return nil }
+            s.cachedBytes -= size
+            return address
+        }) {
+            return (UnsafeMutableRawPointer(bitPattern: reused)!, size)
+        }
+        return (UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64), size)
+    }
+
+    func release(_ pointer: UnsafeMutableRawPointer, capacity: Int) {
+        if capacity > Self.threshold {
+            let address = UInt(bitPattern: pointer)
+            let kept = state.withLock { s -> Bool in
+                guard s.cachedBytes + capacity <= limit else { return false }
+                s.free[capacity, default: []].append(address)
+                s.cachedBytes += capacity
+                return true
+            }
+            if kept { return }
+        }
+        pointer.deallocate()
+    }
+
+    /// Bytes held for reuse right now.
+    public var cachedBytes: Int { state.withLock { $0.cachedBytes } }
+
+    /// Returns every cached buffer to the system (after training, before a memory-hungry step).
+    public func emptyCache() {
+        let addresses = state.withLock { s -> [UInt] in
+            defer { s.free = [:]; s.cachedBytes = 0 }
+            return s.free.values.flatMap { $0 }
+        }
+        addresses.forEach { UnsafeMutableRawPointer(bitPattern: $0)!.deallocate() }
+    }
 }
