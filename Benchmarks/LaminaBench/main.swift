@@ -1,16 +1,56 @@
 import Foundation
+import Lamina
 
 // lamina-bench: runs the standard workloads and prints one JSON line per result.
-// Usage: swift run -c release lamina-bench [--workloads gemm,elementwise,conv] [--gemm-sizes 256,1024]
+//   swift run -c release lamina-bench [--workloads gemm,mlp_mnist,cnn_mnist,lstm,gan,inference]
+//                                     [--data-dir DIR] [--gemm-sizes 256,1024]
+// Also: elementwise and conv (kernel micro-benchmarks). The model workloads follow
+// Benchmarks/peers/*.py exactly; Benchmarks/compare.py runs them side by side.
 
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
     return arguments[i + 1]
 }
-let workloads = Set((option("--workloads") ?? "gemm,elementwise,conv").split(separator: ",").map(String.init))
+let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference"]
+let workloads = (option("--workloads") ?? all.joined(separator: ",")).split(separator: ",").map(String.init)
+for w in workloads where !all.contains(w) {
+    FileHandle.standardError.write(Data("unknown workload \(w); choose from \(all.joined(separator: ", "))\n".utf8))
+    exit(2)
+}
 let gemmSizes = (option("--gemm-sizes") ?? "256,512,1024,2048").split(separator: ",").compactMap { Int($0) }
 
 if workloads.contains("gemm") { benchGemm(sizes: gemmSizes) }
 if workloads.contains("elementwise") { benchElementwise() }
 if workloads.contains("conv") { benchConv() }
+
+let modelWorkloads = workloads.filter { ["mlp_mnist", "cnn_mnist", "lstm", "gan", "inference"].contains($0) }
+if !modelWorkloads.isEmpty {
+    let data: MNISTData
+    do {
+        data = try MNISTData(directory: option("--data-dir"))
+    } catch {
+        FileHandle.standardError.write(Data("lamina-bench: \(error)\n".utf8))
+        exit(1)
+    }
+    var cnn: Sequential?
+    for w in modelWorkloads {
+        switch w {
+        case "mlp_mnist":
+            let (x, xt) = data.shaped([784])
+            try benchFitOneEpoch(w, reps: 3, build: mlpModel, x: x, y: data.yTrain, xTest: xt, yTest: data.yTest)
+        case "cnn_mnist", "inference" where cnn == nil:
+            let (x, xt) = data.shaped([28, 28, 1])
+            cnn = try benchFitOneEpoch("cnn_mnist", reps: 1, build: cnnModel, x: x, y: data.yTrain, xTest: xt, yTest: data.yTest)
+            if w == "inference" { fallthrough }
+        case "inference":
+            try benchInference(cnn!, data.shaped([28, 28, 1]).1, data.yTest)
+        case "lstm":
+            let (x, xt) = data.shaped([28, 28])
+            try benchFitOneEpoch(w, reps: 1, build: lstmModel, x: x, y: data.yTrain, xTest: xt, yTest: data.yTest)
+        case "gan":
+            try benchGAN(data)
+        default: break
+        }
+    }
+}

@@ -113,6 +113,11 @@ public final class LSTM: Recurrent {
 
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         let xw = projectInputs(x), u = recurrentKernel!.value, n = units
+        if activation == .tanh && recurrentActivation == .sigmoid {
+            // The default gates: one fused op with backpropagation through time.
+            let h = xw.lstmRecurrence(recurrentKernel: u, returnSequences: returnSequences)
+            return returnSequences ? h.permuted([1, 0, 2]) : h
+        }
         var h = Tensor.zeros([x.shape[0], n], dtype: x.dtype), c = h
         var outputs: [Tensor] = []
         for t in 0..<x.shape[1] {

@@ -37,3 +37,23 @@ import Testing
         }
     }
 }
+
+@Suite struct ParallelGemmTests {
+    /// Products above the threshold are split across cores, by rows when C is tall and by
+    /// columns when it is wide; both, and the transposed forms the VJP uses, must agree with
+    /// the triple loop.
+    @Test(arguments: [(300, 70, 64), (40, 100, 400)])
+    func splitProductsAndTheirGradientsMatch(m: Int, k: Int, n: Int) {
+        var a = randn([m, k], seed: 31), b = randn([k, n], seed: 32)
+        let av = a.asArray(Double.self), bv = b.asArray(Double.self)
+        expectClose(a.matmul(b).asArray(Double.self), Reference.matmul(av, bv, m: m, k: k, n: n), atol: 1e-11, rtol: 1e-11)
+        a.requiresGrad = true
+        b.requiresGrad = true
+        let w = randn([m, n], seed: 33)
+        let grads = (a.matmul(b) * w).sum().gradients(wrt: [a, b])
+        let wv = w.asArray(Double.self)
+        func transpose(_ x: [Double], _ r: Int, _ c: Int) -> [Double] { (0..<(r * c)).map { x[($0 % r) * c + $0 / r] } }
+        expectClose(grads[0].asArray(Double.self), Reference.matmul(wv, transpose(bv, k, n), m: m, k: n, n: k), atol: 1e-11, rtol: 1e-11)
+        expectClose(grads[1].asArray(Double.self), Reference.matmul(transpose(av, m, k), wv, m: k, k: m, n: n), atol: 1e-11, rtol: 1e-11)
+    }
+}

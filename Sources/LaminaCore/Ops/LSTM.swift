@@ -1,0 +1,157 @@
+extension Tensor {
+    /// The LSTM recurrence with sigmoid gates and tanh cell activation (Keras's and
+    /// PyTorch's defaults), as one op with a hand-written backward pass through time.
+    ///
+    /// - Parameters:
+    ///   - self: the input projections `x_t·W + b` of all timesteps, time-major `[T, B, 4n]`,
+    ///     gates in Keras's order i, f, c (candidate), o.
+    ///   - recurrentKernel: `U`, `[n, 4n]`.
+    ///   - returnSequences: return every hidden state `[T, B, n]` (time-major) instead of
+    ///     the last one `[B, n]`.
+    ///
+    /// Per step: `z = xw_t + h·U`, `c = σ(z_f)·c + σ(z_i)·tanh(z_c)`, `h = σ(z_o)·tanh(c)`,
+    /// from `h = c = 0`. The forward pass keeps the gates and cell states, so the backward
+    /// pass is one GEMM per step for `dh` and a single GEMM for `dU` over all steps.
+    public func lstmRecurrence(recurrentKernel u: Tensor, returnSequences: Bool) -> Tensor {
+        precondition(rank == 3 && shape[2] % 4 == 0, "lstmRecurrence: projections must be [T, B, 4n], got \(shape)")
+        let n = shape[2] / 4
+        precondition(u.shape == [n, 4 * n], "lstmRecurrence: recurrent kernel must be [\(n), \(4 * n)], got \(u.shape)")
+        precondition(u.dtype == dtype, "lstmRecurrence: dtypes \(dtype) and \(u.dtype) differ")
+        return isFloat32("lstmRecurrence")
+            ? lstmImpl(Float.self, u, returnSequences) : lstmImpl(Double.self, u, returnSequences)
+    }
+
+    private func lstmImpl<T: FloatScalar>(_: T.Type, _ u: Tensor, _ returnSequences: Bool) -> Tensor {
+        let steps = shape[0], batch = shape[1], n = shape[2] / 4, width = 4 * n, rows = batch * n
+        // gates: activated i, f, g, o per step [T, B, 4n]; cells: c_0...c_T; hidden: h_0...h_T.
+        var gates = Tensor.zeros([steps, batch, width], dtype: dtype)
+        var cells = Tensor.zeros([steps + 1, batch, n], dtype: dtype)
+        var hidden = Tensor.zeros([steps + 1, batch, n], dtype: dtype)
+        var cellTanh = Tensor.zeros([steps, batch, n], dtype: dtype)
+        withUnsafeBuffer(as: T.self) { xw in
+            u.withUnsafeBuffer(as: T.self) { up in
+                gates.withUnsafeMutableBuffer(as: T.self) { gp in
+                    cells.withUnsafeMutableBuffer(as: T.self) { cp in
+                        hidden.withUnsafeMutableBuffer(as: T.self) { hp in
+                          cellTanh.withUnsafeMutableBuffer(as: T.self) { tp in
+                            for t in 0..<steps {
+                                let z = gp.baseAddress! + t * batch * width
+                                z.update(from: xw.baseAddress! + t * batch * width, count: batch * width)
+                                if t > 0 {  // h_0 = 0 contributes nothing
+                                    Kernels.gemm(transA: false, transB: false, m: batch, n: width, k: n,
+                                                 UnsafePointer(hp.baseAddress! + t * rows), lda: n, up.baseAddress!, ldb: width,
+                                                 beta: 1, z, ldc: width)
+                                }
+                                let cPrev = cp.baseAddress! + t * rows, cNext = cp.baseAddress! + (t + 1) * rows
+                                let hNext = hp.baseAddress! + (t + 1) * rows, tNext = tp.baseAddress! + t * rows
+                                nonisolated(unsafe) let pointers = (z, cPrev, cNext, hNext, tNext)
+                                Kernels.parallelFor(batch, grain: Swift.max(1, 4096 / n)) { range in
+                                    let (z, cPrev, cNext, hNext, tNext) = pointers
+                                    for b in range {
+                                        let zb = z + b * width, o = b * n
+                                        for j in 0..<n {
+                                            let i = gateSigmoid(zb[j]), f = gateSigmoid(zb[n + j])
+                                            let g = fastTanh(zb[2 * n + j]), out = gateSigmoid(zb[3 * n + j])
+                                            zb[j] = i; zb[n + j] = f; zb[2 * n + j] = g; zb[3 * n + j] = out
+                                            let c = f * cPrev[o + j] + i * g, tc = fastTanh(c)
+                                            cNext[o + j] = c
+                                            tNext[o + j] = tc
+                                            hNext[o + j] = out * tc
+                                        }
+                                    }
+                                }
+                            }
+                          }
+                        }
+                    }
+                }
+            }
+        }
+        let output = returnSequences
+            ? hidden.sliced(axis: 0, 1..<(steps + 1))
+            : hidden.sliced(axis: 0, steps..<(steps + 1)).reshaped(to: [batch, n])
+        let saved = (gates, cells, cellTanh, hidden)
+        return output.recorded("lstmRecurrence", inputs: [self, u]) { g, needed in
+            let (dxw, du) = lstmBackward(T.self, g, u, saved, returnSequences, needU: needed[1])
+            return [needed[0] ? dxw : nil, du]
+        }
+    }
+}
+
+@inline(__always) private func gateSigmoid<T: FloatScalar>(_ x: T) -> T { 1 / (1 + T.exp(-x)) }
+
+/// tanh through one `exp` (libm's tanhf goes through the slower expm1f); exact to a few ulps
+/// in absolute terms, which is what the recurrence needs.
+@inline(__always) private func fastTanh<T: FloatScalar>(_ x: T) -> T { 1 - 2 / (T.exp(2 * x) + 1) }
+
+private func lstmBackward<T: FloatScalar>(_: T.Type, _ gOut: Tensor, _ u: Tensor,
+                                          _ saved: (gates: Tensor, cells: Tensor, cellTanh: Tensor, hidden: Tensor),
+                                          _ returnSequences: Bool, needU: Bool) -> (Tensor, Tensor?) {
+    let (gates, cells, cellTanh, hidden) = saved
+    let steps = gates.shape[0], batch = gates.shape[1], width = gates.shape[2], n = width / 4, rows = batch * n
+    var dz = Tensor.zeros([steps, batch, width], dtype: gates.dtype)
+    var dh = [T](repeating: 0, count: rows), dc = [T](repeating: 0, count: rows)
+    gOut.withUnsafeBuffer(as: T.self) { go in
+        gates.withUnsafeBuffer(as: T.self) { gp in
+            cells.withUnsafeBuffer(as: T.self) { cp in
+              cellTanh.withUnsafeBuffer(as: T.self) { tp in
+                u.withUnsafeBuffer(as: T.self) { up in
+                    dz.withUnsafeMutableBuffer(as: T.self) { dzp in
+                        for t in stride(from: steps - 1, through: 0, by: -1) {
+                            // dh = dL/dh_t from the output plus what flowed back from step t+1.
+                            if returnSequences {
+                                for r in 0..<rows { dh[r] += go[t * rows + r] }
+                            } else if t == steps - 1 {
+                                for r in 0..<rows { dh[r] += go[r] }
+                            }
+                            let a = gp.baseAddress! + t * batch * width, d = dzp.baseAddress! + t * batch * width
+                            let cPrev = cp.baseAddress! + t * rows, tNow = tp.baseAddress! + t * rows
+                            dh.withUnsafeMutableBufferPointer { dhp in
+                                dc.withUnsafeMutableBufferPointer { dcp in
+                                    nonisolated(unsafe) let pointers = (a, d, cPrev, tNow, dhp.baseAddress!, dcp.baseAddress!)
+                                    Kernels.parallelFor(batch, grain: Swift.max(1, 4096 / n)) { range in
+                                        let (a, d, cPrev, tNow, dh, dc) = pointers
+                                        for b in range {
+                                            let ab = a + b * width, db = d + b * width, o = b * n
+                                            for j in 0..<n {
+                                                let i = ab[j], f = ab[n + j], g = ab[2 * n + j], out = ab[3 * n + j]
+                                                let tc = tNow[o + j], dhj = dh[o + j]
+                                                let dcj = dhj * out * (1 - tc * tc) + dc[o + j]
+                                                db[j] = dcj * g * i * (1 - i)
+                                                db[n + j] = dcj * cPrev[o + j] * f * (1 - f)
+                                                db[2 * n + j] = dcj * i * (1 - g * g)
+                                                db[3 * n + j] = dhj * tc * out * (1 - out)
+                                                dc[o + j] = dcj * f
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                            // dh_{t-1} = dz_t · Uᵀ
+                            if t > 0 {
+                                dh.withUnsafeMutableBufferPointer { dhp in
+                                    Kernels.gemm(transA: false, transB: true, m: batch, n: n, k: width,
+                                                 UnsafePointer(d), lda: width, up.baseAddress!, ldb: width,
+                                                 beta: 0, dhp.baseAddress!, ldc: n)
+                                }
+                            }
+                        }
+                    }
+                }
+              }
+            }
+        }
+    }
+    guard needU else { return (dz, nil) }
+    // dU = Σ_t h_{t−1}ᵀ · dz_t: one GEMM over all steps, [n, T·B] × [T·B, 4n].
+    let du = Tensor.build([n, width], as: T.self) { out in
+        hidden.withUnsafeBuffer(as: T.self) { hp in
+            dz.withUnsafeBuffer(as: T.self) { dzp in
+                Kernels.gemm(transA: true, transB: false, m: n, n: width, k: steps * batch,
+                             hp.baseAddress!, lda: n, dzp.baseAddress!, ldb: width,
+                             beta: 0, out.baseAddress!, ldc: width)
+            }
+        }
+    }
+    return (dz, du)
+}
