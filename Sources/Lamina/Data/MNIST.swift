@@ -88,7 +88,9 @@ public enum MNIST {
         if let bad = labels.bytes.first(where: { $0 > 9 }) {
             throw LaminaError(.io, "MNIST \(prefix) labels hold \(bad), outside 0...9 (corrupt file?)")
         }
-        let x = Tensor(shape: images.shape, scalars: images.bytes.map { Float($0) })
+        let x = Tensor.build(images.shape, as: Float.self) { out in
+            images.bytes.withUnsafeBufferPointer { src in for i in src.indices { out[i] = Float(src[i]) } }
+        }
         let y = Tensor(shape: labels.shape, scalars: labels.bytes.map { Int32($0) })
         return (x, y)
     }

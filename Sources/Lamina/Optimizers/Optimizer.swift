@@ -84,12 +84,19 @@ open class Optimizer {
         for i in s.indices { slotPointers.append(s[i].withUnsafeMutableBuffer(as: T.self) { $0.baseAddress! }) }
         g.withUnsafeBuffer(as: T.self) { gp in
             w.withUnsafeMutableBuffer(as: T.self) { wp in
-                updateStep(wp.baseAddress!, gp.baseAddress!, slotPointers, count: n, lr: lr)
+                // Large variables are updated in chunks on all cores (the rules are elementwise).
+                nonisolated(unsafe) let (w, g, slots) = (wp.baseAddress!, gp.baseAddress!, slotPointers)
+                Kernels.parallelFor(n, grain: 1 << 15) { r in
+                    updateStep(w + r.lowerBound, g + r.lowerBound, slots.map { $0 + r.lowerBound },
+                               count: r.count, lr: lr)
+                }
             }
         }
     }
 
-    /// The update rule for one variable of `count` elements. `step` is `iterations` (1-based).
+    /// The update rule for `count` elements of one variable. `iterations` is the 1-based step.
+    /// It is called on contiguous chunks of a large variable, possibly concurrently, so a
+    /// rule must be elementwise (each output element depends on the same index only).
     open func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
                                          _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
         fatalError("\(Self.self) must override updateStep")

@@ -8,8 +8,9 @@ public enum Kernels {
     /// than it saves.
     static let parallelThreshold = 1 << 16
 
-    /// Runs `body(range)` over `0..<count` split into contiguous chunks across the cores.
-    static func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+    /// Runs `body(range)` over `0..<count` split into contiguous chunks across the cores
+    /// (at most one chunk per core, none smaller than `grain`), and returns when all are done.
+    public static func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         let chunks = min(ProcessInfoCache.cores, max(1, count / max(grain, 1)))
         if chunks <= 1 { body(0..<count); return }
         withoutActuallyEscaping(body) { body in

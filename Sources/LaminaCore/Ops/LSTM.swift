@@ -80,9 +80,12 @@ extension Tensor {
 
 @inline(__always) private func gateSigmoid<T: FloatScalar>(_ x: T) -> T { 1 / (1 + T.exp(-x)) }
 
-/// tanh through one `exp` (libm's tanhf goes through the slower expm1f); exact to a few ulps
-/// in absolute terms, which is what the recurrence needs.
-@inline(__always) private func fastTanh<T: FloatScalar>(_ x: T) -> T { 1 - 2 / (T.exp(2 * x) + 1) }
+/// tanh without libm's slow `tanhf`: the rational approximation for float32, one `exp` for
+/// float64 (exact to a few ulp in absolute terms, which is what the recurrence needs).
+@inline(__always) private func fastTanh<T: FloatScalar>(_ x: T) -> T {
+    if T.self == Float.self { return T(Float.fastTanh(Float(x))) }
+    return 1 - 2 / (T.exp(2 * x) + 1)
+}
 
 private func lstmBackward<T: FloatScalar>(_: T.Type, _ gOut: Tensor, _ u: Tensor,
                                           _ saved: (gates: Tensor, cells: Tensor, cellTanh: Tensor, hidden: Tensor),

@@ -36,11 +36,14 @@ final class Storage {
 /// allocates the same activation and gradient sizes every time; without the pool each one is
 /// a fresh `mmap` whose pages the kernel must zero (most of the system time of a training
 /// run). Sizes are rounded up to a quarter of their power of two, so a few classes serve
-/// all batches; at most `limit` bytes wait in the pool.
+/// all batches; at most `limit` bytes (512 MiB) wait in the pool, and buffers over 64 MiB
+/// (datasets) are never kept.
 public final class BufferPool: Sendable {
     public static let shared = BufferPool()
     /// Buffers below this size go straight to `malloc`, which already caches them.
-    static let threshold = 64 << 10
+    static let threshold = 16 << 10
+    /// Buffers above this size (whole datasets) are returned to the system at once.
+    static let largest = 64 << 20
     private struct State: ~Copyable {
         var free: [Int: [UInt]] = [:]  // size class -> addresses (raw pointers are not Sendable)
         var cachedBytes = 0
@@ -48,7 +51,7 @@ public final class BufferPool: Sendable {
     private let state = Mutex(State())
     private let limit: Int
 
-    init(limit: Int = 1 << 30) { self.limit = limit }
+    init(limit: Int = 512 << 20) { self.limit = limit }
 
     static func sizeClass(_ bytes: Int) -> Int {
         guard bytes > threshold else { return bytes }
@@ -70,7 +73,7 @@ public final class BufferPool: Sendable {
     }
 
     func release(_ pointer: UnsafeMutableRawPointer, capacity: Int) {
-        if capacity > Self.threshold {
+        if capacity > Self.threshold && capacity <= Self.largest {
             let address = UInt(bitPattern: pointer)
             let kept = state.withLock { s -> Bool in
                 guard s.cachedBytes + capacity <= limit else { return false }

@@ -117,3 +117,18 @@ import Testing
         }
     }
 }
+
+@Suite struct FastTanhTests {
+    /// float32 tanh uses a rational approximation; it must stay within a few ulp of the true value.
+    @Test func float32TanhIsWithinAFewUlpOfTheTrueValue() {
+        let xs = stride(from: -12.0, through: 12.0, by: 0.00037).map { $0 } + [0, 1e-6, -1e-6, 3e-4, 5e-4, 20, -20]
+        let y = Tensor(shape: [xs.count], scalars: xs.map { Float($0) }).tanh().asArray(Float.self)
+        var worstUlps: Float = 0, worstAbs = 0.0
+        for (x, v) in zip(xs, y) {
+            let exact = Foundation.tanh(Double(Float(x)))
+            worstAbs = max(worstAbs, abs(Double(v) - exact))
+            worstUlps = max(worstUlps, abs(v - Float(exact)) / Float(exact).ulp)
+        }
+        #expect(worstAbs < 4e-7 && worstUlps <= 6, "worst \(worstAbs) absolute, \(worstUlps) ulp")
+    }
+}
