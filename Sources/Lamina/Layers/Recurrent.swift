@@ -41,9 +41,10 @@ public class Recurrent: Layer {
 
     /// The input projection of all timesteps in one GEMM, time-major: `[timesteps, batch, gates·units]`.
     func projectInputs(_ x: Tensor) -> Tensor {
-        var xw = x.matmul(kernel!.value)
+        // Permute the (narrow) input rather than the (gates·units wide) projection.
+        var xw = x.permuted([1, 0, 2]).matmul(kernel!.value)
         if let bias { xw = xw + bias.value }
-        return xw.permuted([1, 0, 2])
+        return xw
     }
 
     /// Stacks per-step outputs `[batch, units]` to `[batch, timesteps, units]`.

@@ -24,10 +24,11 @@ extension Tensor {
     private func lstmImpl<T: FloatScalar>(_: T.Type, _ u: Tensor, _ returnSequences: Bool) -> Tensor {
         let steps = shape[0], batch = shape[1], n = shape[2] / 4, width = 4 * n, rows = batch * n
         // gates: activated i, f, g, o per step [T, B, 4n]; cells: c_0...c_T; hidden: h_0...h_T.
-        var gates = Tensor.zeros([steps, batch, width], dtype: dtype)
-        var cells = Tensor.zeros([steps + 1, batch, n], dtype: dtype)
-        var hidden = Tensor.zeros([steps + 1, batch, n], dtype: dtype)
-        var cellTanh = Tensor.zeros([steps, batch, n], dtype: dtype)
+        // Every element is written below, except the initial states c_0 = h_0 = 0.
+        var gates = Tensor.build([steps, batch, width], as: T.self) { _ in }
+        var cellTanh = Tensor.build([steps, batch, n], as: T.self) { _ in }
+        var cells = Tensor.build([steps + 1, batch, n], as: T.self) { $0.baseAddress!.initialize(repeating: 0, count: rows) }
+        var hidden = Tensor.build([steps + 1, batch, n], as: T.self) { $0.baseAddress!.initialize(repeating: 0, count: rows) }
         withUnsafeBuffer(as: T.self) { xw in
             u.withUnsafeBuffer(as: T.self) { up in
                 gates.withUnsafeMutableBuffer(as: T.self) { gp in
@@ -48,16 +49,15 @@ extension Tensor {
                                 Kernels.parallelFor(batch, grain: Swift.max(1, 4096 / n)) { range in
                                     let (z, cPrev, cNext, hNext, tNext) = pointers
                                     for b in range {
+                                        // Short loops over contiguous rows, so each one vectorizes.
                                         let zb = z + b * width, o = b * n
-                                        for j in 0..<n {
-                                            let i = gateSigmoid(zb[j]), f = gateSigmoid(zb[n + j])
-                                            let g = fastTanh(zb[2 * n + j]), out = gateSigmoid(zb[3 * n + j])
-                                            zb[j] = i; zb[n + j] = f; zb[2 * n + j] = g; zb[3 * n + j] = out
-                                            let c = f * cPrev[o + j] + i * g, tc = fastTanh(c)
-                                            cNext[o + j] = c
-                                            tNext[o + j] = tc
-                                            hNext[o + j] = out * tc
-                                        }
+                                        for j in 0..<(2 * n) { zb[j] = gateSigmoid(zb[j]) }                  // i, f
+                                        for j in (2 * n)..<(3 * n) { zb[j] = fastTanh(zb[j]) }               // g
+                                        for j in (3 * n)..<width { zb[j] = gateSigmoid(zb[j]) }              // o
+                                        let c = cNext + o, tc = tNext + o, h = hNext + o, cp = cPrev + o
+                                        for j in 0..<n { c[j] = zb[n + j] * cp[j] + zb[j] * zb[2 * n + j] }  // f·c + i·g
+                                        for j in 0..<n { tc[j] = fastTanh(c[j]) }
+                                        for j in 0..<n { h[j] = zb[3 * n + j] * tc[j] }                      // o·tanh(c)
                                     }
                                 }
                             }
@@ -78,7 +78,12 @@ extension Tensor {
     }
 }
 
-@inline(__always) private func gateSigmoid<T: FloatScalar>(_ x: T) -> T { 1 / (1 + T.exp(-x)) }
+/// σ(x) = (1 + tanh(x/2)) / 2: vectorizable for float32, exact to 2e-7 absolute (gates need
+/// no relative precision near 0).
+@inline(__always) private func gateSigmoid<T: FloatScalar>(_ x: T) -> T {
+    if T.self == Float.self { return T(0.5 + 0.5 * Float.fastTanh(0.5 * Float(x))) }
+    return 1 / (1 + T.exp(-x))
+}
 
 /// tanh without libm's slow `tanhf`: the rational approximation for float32, one `exp` for
 /// float64 (exact to a few ulp in absolute terms, which is what the recurrence needs).
@@ -92,7 +97,7 @@ private func lstmBackward<T: FloatScalar>(_: T.Type, _ gOut: Tensor, _ u: Tensor
                                           _ returnSequences: Bool, needU: Bool) -> (Tensor, Tensor?) {
     let (gates, cells, cellTanh, hidden) = saved
     let steps = gates.shape[0], batch = gates.shape[1], width = gates.shape[2], n = width / 4, rows = batch * n
-    var dz = Tensor.zeros([steps, batch, width], dtype: gates.dtype)
+    var dz = Tensor.build([steps, batch, width], as: T.self) { _ in }  // every element is written
     var dh = [T](repeating: 0, count: rows), dc = [T](repeating: 0, count: rows)
     gOut.withUnsafeBuffer(as: T.self) { go in
         gates.withUnsafeBuffer(as: T.self) { gp in
