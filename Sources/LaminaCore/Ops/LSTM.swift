@@ -120,17 +120,29 @@ private func lstmBackward<T: FloatScalar>(_: T.Type, _ gOut: Tensor, _ u: Tensor
                                     Kernels.parallelFor(batch, grain: Swift.max(1, 4096 / n)) { range in
                                         let (a, d, cPrev, tNow, dh, dc) = pointers
                                         for b in range {
+                                            // Contiguous passes of n, so each vectorizes.
                                             let ab = a + b * width, db = d + b * width, o = b * n
-                                            for j in 0..<n {
-                                                let i = ab[j], f = ab[n + j], g = ab[2 * n + j], out = ab[3 * n + j]
-                                                let tc = tNow[o + j], dhj = dh[o + j]
-                                                let dcj = dhj * out * (1 - tc * tc) + dc[o + j]
-                                                db[j] = dcj * g * i * (1 - i)
-                                                db[n + j] = dcj * cPrev[o + j] * f * (1 - f)
-                                                db[2 * n + j] = dcj * i * (1 - g * g)
-                                                db[3 * n + j] = dhj * tc * out * (1 - out)
-                                                dc[o + j] = dcj * f
+                                            let tc = tNow + o, dhb = dh + o, dcb = dc + o, cp = cPrev + o
+                                            for j in 0..<n {  // dc = dh·o·(1 − tanh²c) + dc_next, kept in dc
+                                                dcb[j] += dhb[j] * ab[3 * n + j] * (1 - tc[j] * tc[j])
                                             }
+                                            for j in 0..<n {  // dz_o
+                                                let out = ab[3 * n + j]
+                                                db[3 * n + j] = dhb[j] * tc[j] * out * (1 - out)
+                                            }
+                                            for j in 0..<n {  // dz_i
+                                                let i = ab[j]
+                                                db[j] = dcb[j] * ab[2 * n + j] * i * (1 - i)
+                                            }
+                                            for j in 0..<n {  // dz_f
+                                                let f = ab[n + j]
+                                                db[n + j] = dcb[j] * cp[j] * f * (1 - f)
+                                            }
+                                            for j in 0..<n {  // dz_g
+                                                let g = ab[2 * n + j]
+                                                db[2 * n + j] = dcb[j] * ab[j] * (1 - g * g)
+                                            }
+                                            for j in 0..<n { dcb[j] *= ab[n + j] }  // dc_{t−1} = dc·f
                                         }
                                     }
                                 }
