@@ -23,10 +23,18 @@ extension Tensor {
         return g
     }
 
-    /// Calls `body(outIndex, [input offsets of the window's valid positions])` per output
-    /// pixel (channel 0 offsets; channels are contiguous).
+    /// Calls `body(outIndex, n, h0, h1, w0, w1)` per output pixel with its window's valid
+    /// input rows and columns; images are processed on all cores (each writes only its own
+    /// outputs).
     private func forEachWindow(_ g: WindowGeometry, _ body: (Int, Int, Int, Int, Int, Int) -> Void) {
-        for n in 0..<shape[0] {
+        let perImage = g.outH * g.outW * shape[3] * g.kH * g.kW
+        Kernels.parallelFor(shape[0], grain: Swift.max(1, Kernels.parallelThreshold / Swift.max(perImage, 1))) { images in
+            forEachWindow(g, images: images, body)
+        }
+    }
+
+    private func forEachWindow(_ g: WindowGeometry, images: Range<Int>, _ body: (Int, Int, Int, Int, Int, Int) -> Void) {
+        for n in images {
             for oh in 0..<g.outH {
                 let h0 = Swift.max(oh * g.strideH - g.padTop, 0), h1 = Swift.min(oh * g.strideH - g.padTop + g.kH, g.inH)
                 for ow in 0..<g.outW {
@@ -44,13 +52,15 @@ extension Tensor {
         let out = withUnsafeBuffer(as: T.self) { x in
             Tensor.build(outShape, as: T.self) { out in
                 argmax.withUnsafeMutableBufferPointer { idx in
+                    nonisolated(unsafe) let (x, out, idx) = (x, out, idx)
                     forEachWindow(g) { o, n, h0, h1, w0, w1 in
-                        let ob = o * c
-                        for j in 0..<c { out[ob + j] = -T.infinity; idx[ob + j] = -1 }
+                        // Start from the window's first position, then keep the first maximum.
+                        let ob = o * c, first = ((n * g.inH + h0) * g.inW + w0) * c
+                        for j in 0..<c { out[ob + j] = x[first + j]; idx[ob + j] = Int32(first + j) }
                         for h in h0..<h1 {
-                            for w in w0..<w1 {
+                            for w in w0..<w1 where h != h0 || w != w0 {
                                 let ib = ((n * g.inH + h) * g.inW + w) * c
-                                for j in 0..<c where x[ib + j] > out[ob + j] || idx[ob + j] < 0 {
+                                for j in 0..<c where x[ib + j] > out[ob + j] || x[ib + j].isNaN {
                                     out[ob + j] = x[ib + j]; idx[ob + j] = Int32(ib + j)
                                 }
                             }
