@@ -6,6 +6,38 @@ extension Kernels {
         x.isFloat32(op) ? reduceImpl(Float.self, x, axes, kind) : reduceImpl(Double.self, x, axes, kind)
     }
 
+    /// Sums over the rows of a [rows, columns] matrix: rows split across cores, each part
+    /// summed in T over blocks of 64 rows and accumulated in double precision.
+    private static func columnSums<T: FloatScalar>(_ px: UnsafeBufferPointer<T>, rows: Int, columns: Int,
+                                                   into out: UnsafeMutableBufferPointer<T>) {
+        let parts = Swift.min(ProcessInfoCache.cores, Swift.max(1, rows * columns / parallelThreshold))
+        var partial = [Double](repeating: 0, count: parts * columns)
+        partial.withUnsafeMutableBufferPointer { partial in
+            nonisolated(unsafe) let (px, partial) = (px, partial)
+            parallelFor(parts) { range in
+                var block = [T](repeating: 0, count: columns)
+                for part in range {
+                    let lo = rows * part / parts, hi = rows * (part + 1) / parts
+                    var r = lo
+                    while r < hi {
+                        for j in 0..<columns { block[j] = 0 }
+                        for row in r..<Swift.min(r + 64, hi) {
+                            let base = row * columns
+                            for j in 0..<columns { block[j] += px[base + j] }
+                        }
+                        for j in 0..<columns { partial[part * columns + j] += Double(block[j]) }
+                        r += 64
+                    }
+                }
+            }
+            for j in 0..<columns {
+                var total = 0.0
+                for part in 0..<parts { total += partial[part * columns + j] }
+                out[j] = T(total)
+            }
+        }
+    }
+
     private static func reduceImpl<T: FloatScalar>(_: T.Type, _ x: Tensor, _ axes: Set<Int>, _ kind: Reduction) -> Tensor {
         let keptShape = x.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
         // Merge neighbouring dims that are both reduced or both kept: [128, 26, 26, 32] over
@@ -21,6 +53,10 @@ extension Kernels {
                 out.initialize(repeating: initial)
                 if x.count == 0 { return }
                 if sizes.isEmpty { out[0] = px[0]; return }
+                if kind == .sum && sizes.count == 2 && reduced == [true, false] {
+                    columnSums(px, rows: sizes[0], columns: sizes[1], into: out)  // bias gradients
+                    return
+                }
                 // Output strides: row-major over kept dims, 0 over reduced ones.
                 var outStrides = [Int](repeating: 0, count: sizes.count)
                 var s = 1

@@ -60,8 +60,10 @@ extension Tensor {
                         for h in h0..<h1 {
                             for w in w0..<w1 where h != h0 || w != w0 {
                                 let ib = ((n * g.inH + h) * g.inW + w) * c
-                                for j in 0..<c where x[ib + j] > out[ob + j] || x[ib + j].isNaN {
-                                    out[ob + j] = x[ib + j]; idx[ob + j] = Int32(ib + j)
+                                for j in 0..<c {  // branch-free, so it vectorizes
+                                    let v = x[ib + j], better = v > out[ob + j] || v != v
+                                    out[ob + j] = better ? v : out[ob + j]
+                                    idx[ob + j] = better ? Int32(ib + j) : idx[ob + j]
                                 }
                             }
                         }
