@@ -21,6 +21,9 @@ extension Tensor {
     private func conv2dImpl<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ g: WindowGeometry) -> Tensor {
         let (n, c, f) = (shape[0], shape[3], kernel.shape[3])
         let k = g.kH * g.kW * c, rows = n * g.outH * g.outW
+        if !(GradMode.isEnabled && (node != nil || kernel.node != nil)) {
+            return chunkedConv2d(T.self, kernel, g)  // inference: no patches to keep
+        }
         let cols = withUnsafeBuffer(as: T.self) { x in
             Tensor.build([rows, k], as: T.self) { Kernels.im2col(x, batch: n, channels: c, g, $0) }
         }
@@ -40,6 +43,38 @@ extension Tensor {
             }
             let dw = needed[1] ? Kernels.matmul(cols, transA: true, g2).reshaped(to: kernel.shape) : nil
             return [dx, dw]
+        }
+    }
+}
+
+extension Tensor {
+    /// Images per im2col chunk at inference: small enough for the patch matrix to stay in cache.
+    static let inferenceConvChunk = 32
+
+    /// conv2d when nothing records gradients: im2col + GEMM over chunks of images, reusing
+    /// one patch buffer, instead of one patch matrix for the whole batch (139 MB for the
+    /// MNIST CNN's second layer at batch 1000).
+    private func chunkedConv2d<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ g: WindowGeometry) -> Tensor {
+        let (n, c, f) = (shape[0], shape[3], kernel.shape[3])
+        let k = g.kH * g.kW * c, pixels = g.outH * g.outW, imageSize = shape[1] * shape[2] * c
+        let chunk = Swift.min(n, Tensor.inferenceConvChunk)
+        var cols = [T](repeating: 0, count: chunk * pixels * k)
+        return withUnsafeBuffer(as: T.self) { x in
+            kernel.withUnsafeBuffer(as: T.self) { w in
+                Tensor.build([n, g.outH, g.outW, f], as: T.self) { out in
+                    cols.withUnsafeMutableBufferPointer { cp in
+                        for start in stride(from: 0, to: n, by: chunk) {
+                            let count = Swift.min(chunk, n - start)
+                            let images = UnsafeBufferPointer(rebasing: x[(start * imageSize)..<((start + count) * imageSize)])
+                            let patches = UnsafeMutableBufferPointer(rebasing: cp[0..<(count * pixels * k)])
+                            Kernels.im2col(images, batch: count, channels: c, g, patches)
+                            Kernels.gemm(transA: false, transB: false, m: count * pixels, n: f, k: k,
+                                         UnsafePointer(cp.baseAddress!), lda: k, w.baseAddress!, ldb: f,
+                                         out.baseAddress! + start * pixels * f, ldc: f)
+                        }
+                    }
+                }
+            }
         }
     }
 }
