@@ -14,7 +14,7 @@ public enum IDX {
 
     /// Parses IDX bytes (gzip-compressed or not); `name` appears in error messages.
     public static func parse(_ raw: [UInt8], name: String) throws -> (shape: [Int], bytes: [UInt8]) {
-        let data = raw.starts(with: [0x1f, 0x8b])
+        var data = raw.starts(with: [0x1f, 0x8b])
             ? try Zlib.inflate(raw, limit: maximumBytes, what: name)
             : raw
         guard data.count >= 4, data[0] == 0, data[1] == 0 else {
@@ -44,6 +44,7 @@ public enum IDX {
             throw LaminaError(.io, "\(name): IDX header promises \(count) values for shape \(shape), "
                 + "the file holds \(data.count - header) (truncated or corrupt)")
         }
-        return (shape, Array(data[header...]))
+        data.removeSubrange(0..<header)  // in place: no second copy of a 47 MB file
+        return (shape, data)
     }
 }
