@@ -17,20 +17,26 @@ import Testing
         func number(_ key: String) -> Double { (summary[key] as? NSNumber)?.doubleValue ?? .nan }
     }
 
-    func run(_ name: String, _ arguments: [String]) throws -> Run {
-        let folder = temporaryDirectory(name)
+    /// Runs an example binary; returns its exit status and its stdout and stderr together.
+    func launch(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = Self.binaries.appendingPathComponent(name)
-        process.arguments = arguments + ["--out", folder.path]
+        process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+
+    func run(_ name: String, _ arguments: [String]) throws -> Run {
+        let folder = temporaryDirectory(name)
+        let (status, output) = try launch(name, arguments + ["--out", folder.path])
         let summaryURL = folder.appendingPathComponent("summary.json")
         let summary = (try? JSONSerialization.jsonObject(with: Data(contentsOf: summaryURL))) as? [String: Any] ?? [:]
-        #expect(process.terminationStatus == 0, "\(name) failed:\n\(output.suffix(2000))")
+        #expect(status == 0, "\(name) failed:\n\(output.suffix(2000))")
         for file in summary["files"] as? [String] ?? [] {
             let url = folder.appendingPathComponent(file)
             if file.hasSuffix(".svg") {
@@ -40,7 +46,7 @@ import Testing
                 #expect(png.width > 28 && png.chunks.last == "IEND", "\(file)")
             }
         }
-        return Run(status: process.terminationStatus, output: output, summary: summary, folder: folder)
+        return Run(status: status, output: output, summary: summary, folder: folder)
     }
 
     @Test func linearRegressionFindsTheSlope() throws {
@@ -65,16 +71,10 @@ import Testing
     }
 
     @Test func helpAndBadOptions() throws {
-        let process = Process()
-        process.executableURL = Self.binaries.appendingPathComponent("mnist-cnn")
-        process.arguments = ["--epochs", "lots"]
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0 && text.contains("--epochs"))
+        let bad = try launch("mnist-cnn", ["--epochs", "lots"])
+        #expect(bad.status == 2 && bad.output.contains("--epochs needs a number"))
+        let help = try launch("gan", ["--help"])
+        #expect(help.status == 0 && help.output.contains("--arch") && help.output.contains("--out"))
     }
 
     @Test(.enabled(if: sharedMNIST != nil, "needs ../shared/data/mnist or $LAMINA_DATA"))
