@@ -5,10 +5,10 @@ import Lamina
 // Two recurrent networks from the Keras examples:
 //  1. LSTM(128) reads each MNIST image as a sequence of 28 rows of 28 pixels → Dense(10, softmax).
 //  2. SimpleRNN(32) forecasts the next value of a noisy sine wave from the previous 20.
-//   swift run -c release rnn [--task both|lstm|sine] [--epochs 3] [--sine-epochs 20] [--data ~/mnist]
+//   swift run -c release rnn [--task both|lstm|sine] [--epochs 4] [--sine-epochs 20] [--data ~/mnist]
 
 var example = Example("rnn", about: "an LSTM classifier of MNIST rows and a SimpleRNN sine-wave forecaster",
-                      epochs: 3, options: [.init("task", "both", "which network to train: lstm, sine or both"),
+                      epochs: 4, options: [.init("task", "both", "which network to train: lstm, sine or both"),
                                            .init("sine-epochs", "20", "epochs for the sine forecaster"),
                                            .init("window", "20", "time steps the forecaster sees")])
 let task = example.string("task")
