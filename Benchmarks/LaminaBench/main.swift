@@ -4,7 +4,8 @@ import Lamina
 // lamina-bench: runs the standard workloads and prints one JSON line per result.
 //   swift run -c release lamina-bench [--workloads gemm,mlp_mnist,cnn_mnist,lstm,gan,inference]
 //                                     [--data-dir DIR] [--gemm-sizes 256,1024]
-// Also: elementwise and conv (kernel micro-benchmarks). The model workloads follow
+// Also: elementwise and conv (kernel micro-benchmarks) and inference_untrained (inference
+// timings on a fresh CNN, for profiling). The model workloads follow
 // Benchmarks/peers/*.py exactly; Benchmarks/compare.py runs them side by side.
 
 let arguments = CommandLine.arguments
@@ -12,7 +13,7 @@ func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
     return arguments[i + 1]
 }
-let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference"]
+let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained"]
 let workloads = (option("--workloads") ?? all.joined(separator: ",")).split(separator: ",").map(String.init)
 for w in workloads where !all.contains(w) {
     FileHandle.standardError.write(Data("unknown workload \(w); choose from \(all.joined(separator: ", "))\n".utf8))
@@ -24,7 +25,7 @@ if workloads.contains("gemm") { benchGemm(sizes: gemmSizes) }
 if workloads.contains("elementwise") { benchElementwise() }
 if workloads.contains("conv") { benchConv() }
 
-let modelWorkloads = workloads.filter { ["mlp_mnist", "cnn_mnist", "lstm", "gan", "inference"].contains($0) }
+let modelWorkloads = workloads.filter { ["mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained"].contains($0) }
 if !modelWorkloads.isEmpty {
     let data: MNISTData
     do {
@@ -50,6 +51,9 @@ if !modelWorkloads.isEmpty {
             try benchFitOneEpoch(w, reps: 1, build: lstmModel, x: x, y: data.yTrain, xTest: xt, yTest: data.yTest)
         case "gan":
             try benchGAN(data)
+        case "inference_untrained":  // the same timings without training first (for profiling)
+            Lamina.setRandomSeed(seed)
+            try benchInference(cnnModel(), data.shaped([28, 28, 1]).1, data.yTest)
         default: break
         }
     }

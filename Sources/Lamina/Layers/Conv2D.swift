@@ -60,8 +60,6 @@ public final class Conv2D: Layer {
 
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
-        var y = x.conv2d(kernel.value, strides: strides, padding: padding)
-        if let bias { y = y + bias.value }
-        return activation(y)
+        return activation(x.conv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding))
     }
 }

@@ -39,8 +39,7 @@ public final class Dense: Layer {
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
         var flat = x
         if x.rank > 3 { flat = x.reshaped(to: [-1, x.shape.last!]) }
-        var y = flat.matmul(kernel.value)
-        if let bias { y = y + bias.value }
+        var y = bias.map { flat.matmul(kernel.value, bias: $0.value) } ?? flat.matmul(kernel.value)
         if x.rank > 3 { y = y.reshaped(to: Array(x.shape.dropLast()) + [units]) }
         return activation(y)
     }

@@ -4,33 +4,37 @@ extension Tensor {
     /// Shapes: input `[N, H, W, C]`, kernel `[KH, KW, C, F]` (Keras's layout) →
     /// `[N, OH, OW, F]`. Computed as im2col + one GEMM; the backward pass reuses the
     /// unfolded patches (dKernel = colsᵀ·g) and folds dCols = g·Kᵀ back with col2im.
-    public func conv2d(_ kernel: Tensor, strides: (Int, Int) = (1, 1), padding: Padding = .valid) -> Tensor {
+    /// With `bias` ([F]), the result is `conv2d(kernel) + bias` in one pass: the GEMM
+    /// accumulates onto rows that start from the bias.
+    public func conv2d(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid) -> Tensor {
         precondition(rank == 4 && kernel.rank == 4,
                      "conv2d: input \(shape) must be [N, H, W, C] and kernel \(kernel.shape) [KH, KW, C, F]")
         precondition(shape[3] == kernel.shape[2],
                      "conv2d: input \(shape) has \(shape[3]) channels, kernel \(kernel.shape) expects \(kernel.shape[2])")
         precondition(dtype == kernel.dtype, "conv2d: dtypes \(dtype) and \(kernel.dtype) differ")
+        precondition(bias.map { $0.shape == [kernel.shape[3]] && $0.dtype == dtype } ?? true,
+                     "conv2d: bias \(bias?.shape ?? []) must be [\(kernel.shape[3])] of \(dtype)")
         precondition(strides.0 > 0 && strides.1 > 0, "conv2d: strides \(strides) must be positive")
         let geometry = WindowGeometry(inH: shape[1], inW: shape[2], kH: kernel.shape[0], kW: kernel.shape[1],
                                       strideH: strides.0, strideW: strides.1, padding: padding)
         precondition(geometry.outH > 0 && geometry.outW > 0,
                      "conv2d: input \(shape) is smaller than kernel \(kernel.shape) with padding \(padding)")
-        return isFloat32("conv2d") ? conv2dImpl(Float.self, kernel, geometry) : conv2dImpl(Double.self, kernel, geometry)
+        return isFloat32("conv2d") ? conv2dImpl(Float.self, kernel, bias, geometry) : conv2dImpl(Double.self, kernel, bias, geometry)
     }
 
-    private func conv2dImpl<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ g: WindowGeometry) -> Tensor {
+    private func conv2dImpl<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry) -> Tensor {
         let (n, c, f) = (shape[0], shape[3], kernel.shape[3])
         let k = g.kH * g.kW * c, rows = n * g.outH * g.outW
-        if !(GradMode.isEnabled && (node != nil || kernel.node != nil)) {
-            return chunkedConv2d(T.self, kernel, g)  // inference: no patches to keep
+        if !(GradMode.isEnabled && (node != nil || kernel.node != nil || bias?.node != nil)) {
+            return chunkedConv2d(T.self, kernel, bias, g)  // inference: no patches to keep
         }
         let cols = withUnsafeBuffer(as: T.self) { x in
             Tensor.build([rows, k], as: T.self) { Kernels.im2col(x, batch: n, channels: c, g, $0) }
         }
         let w = kernel.detached().reshaped(to: [k, f])
-        let out = Kernels.matmul(cols, w).reshaped(to: [n, g.outH, g.outW, f])
+        let out = Kernels.matmul(cols, w, bias: bias?.detached()).reshaped(to: [n, g.outH, g.outW, f])
         let inputShape = shape
-        return out.recorded("conv2d", inputs: [self, kernel]) { grad, needed in
+        return out.recorded("conv2d", inputs: [self, kernel] + (bias.map { [$0] } ?? [])) { grad, needed in
             let g2 = grad.reshaped(to: [rows, f])
             var dx: Tensor?
             if needed[0] {
@@ -42,7 +46,8 @@ extension Tensor {
                 dx = x
             }
             let dw = needed[1] ? Kernels.matmul(cols, transA: true, g2).reshaped(to: kernel.shape) : nil
-            return [dx, dw]
+            guard needed.count > 2 else { return [dx, dw] }
+            return [dx, dw, needed[2] ? g2.sum(axes: [0]) : nil]
         }
     }
 }
@@ -54,7 +59,7 @@ extension Tensor {
     /// conv2d when nothing records gradients: im2col + GEMM over chunks of images, reusing
     /// one patch buffer, instead of one patch matrix for the whole batch (139 MB for the
     /// MNIST CNN's second layer at batch 1000).
-    private func chunkedConv2d<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ g: WindowGeometry) -> Tensor {
+    private func chunkedConv2d<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry) -> Tensor {
         let (n, c, f) = (shape[0], shape[3], kernel.shape[3])
         let k = g.kH * g.kW * c, pixels = g.outH * g.outW, imageSize = shape[1] * shape[2] * c
         let chunk = Swift.min(n, Tensor.inferenceConvChunk)
@@ -62,6 +67,7 @@ extension Tensor {
         return withUnsafeBuffer(as: T.self) { x in
             kernel.withUnsafeBuffer(as: T.self) { w in
                 Tensor.build([n, g.outH, g.outW, f], as: T.self) { out in
+                    if let bias { Kernels.fillRows(out, with: bias, width: f) }
                     cols.withUnsafeMutableBufferPointer { cp in
                         for start in stride(from: 0, to: n, by: chunk) {
                             let count = Swift.min(chunk, n - start)
@@ -70,7 +76,7 @@ extension Tensor {
                             Kernels.im2col(images, batch: count, channels: c, g, patches)
                             Kernels.gemm(transA: false, transB: false, m: count * pixels, n: f, k: k,
                                          UnsafePointer(cp.baseAddress!), lda: k, w.baseAddress!, ldb: f,
-                                         out.baseAddress! + start * pixels * f, ldc: f)
+                                         beta: bias == nil ? 0 : 1, out.baseAddress! + start * pixels * f, ldc: f)
                         }
                     }
                 }

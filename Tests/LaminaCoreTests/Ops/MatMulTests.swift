@@ -57,3 +57,21 @@ import Testing
         expectClose(grads[1].asArray(Double.self), Reference.matmul(transpose(av, m, k), wv, m: k, k: m, n: n), atol: 1e-11, rtol: 1e-11)
     }
 }
+
+@Suite struct FusedBiasTests {
+    /// `matmul(_:bias:)` and `conv2d(_:bias:)` equal the op followed by a broadcast add,
+    /// and their gradients (including the bias's) pass the finite-difference check.
+    @Test func fusedBiasEqualsTheAddAndHasTheRightGradients() {
+        let x = randn([5, 4], seed: 61), w = randn([4, 3], seed: 62), b = randn([3], seed: 63)
+        expectClose(x.matmul(w, bias: b), x.matmul(w) + b, atol: 1e-12, rtol: 1e-12)
+        expectGradients([x, w, b]) { ($0[0].matmul($0[1], bias: $0[2]) * randn([5, 3], seed: 64)).sum() }
+        let x3 = randn([2, 3, 4], seed: 65)
+        expectClose(x3.matmul(w, bias: b), x3.matmul(w) + b, atol: 1e-12, rtol: 1e-12)
+
+        let img = randn([2, 6, 5, 3], seed: 66), k = randn([3, 3, 3, 4], seed: 67), kb = randn([4], seed: 68)
+        expectClose(img.conv2d(k, bias: kb, strides: (2, 1), padding: .same),
+                    img.conv2d(k, strides: (2, 1), padding: .same) + kb, atol: 1e-12, rtol: 1e-12)
+        let weights = randn([2, 3, 5, 4], seed: 69)
+        expectGradients([img, k, kb]) { ($0[0].conv2d($0[1], bias: $0[2], strides: (2, 1), padding: .same) * weights).sum() }
+    }
+}
