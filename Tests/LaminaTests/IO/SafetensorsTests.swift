@@ -81,4 +81,15 @@ import Testing
         }
         #expect(count?.message.contains("holds 2 weights") == true)
     }
+
+    /// A file written by Python's `safetensors` (Fixtures/generate_safetensors_fixture.py).
+    @Test func readsAFileWrittenByPythonSafetensors() throws {
+        let (tensors, metadata) = try Safetensors.load(dataFixtures.appendingPathComponent("python.safetensors"))
+        let byName = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.tensor) })
+        #expect(metadata == ["source": "python"])
+        #expect(byName["dense/kernel"]?.shape == [2, 3])
+        #expect(byName["dense/kernel"]?.asArray(Float.self) == (0..<6).map { Float($0) * 0.25 - 1 })
+        #expect(byName["dense/bias"]?.asArray(Double.self) == [0.5, -0.5, 2])
+        #expect(byName["step"]?.asArray(Int32.self) == [7])
+    }
 }
