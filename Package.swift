@@ -33,6 +33,7 @@ let package = Package(
                           path: "Benchmarks/LaminaBench"),
 
         // MARK: - Tests
+        .executableTarget(name: "lamina-atomic-writer", dependencies: ["Lamina"], path: "Tests/Helpers/AtomicWriter"),
         .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaTests", dependencies: ["Lamina"], exclude: ["Fixtures"]),
     ]
