@@ -14,9 +14,13 @@ public enum NumPy {
     /// The arrays of an `.npz` archive (`numpy.savez` / `savez_compressed`), by name
     /// without the `.npy` suffix.
     public static func loadArchive(_ url: URL) throws -> [String: Tensor] {
-        let name = url.lastPathComponent
+        try parseArchive(try readFileBytes(url), name: url.lastPathComponent)
+    }
+
+    /// `loadArchive` on bytes already in memory; `name` appears in error messages.
+    public static func parseArchive(_ bytes: [UInt8], name: String) throws -> [String: Tensor] {
         var result = [String: Tensor]()
-        for entry in try ZipReader(try readFileBytes(url), name: name).entries() {
+        for entry in try ZipReader(bytes, name: name).entries() {
             guard entry.name.hasSuffix(".npy") else { continue }
             let key = String(entry.name.dropLast(4))
             result[key] = try parseNPY(try entry.contents(limit: maximumBytes), name: "\(name)/\(entry.name)")

@@ -1,0 +1,42 @@
+import Foundation
+import Lamina
+
+// One libFuzzer entry point for all readers; LAMINA_FUZZ_TARGET picks the reader:
+// idx, npy, npz, csv, safetensors. A reader may throw LaminaError on any input; anything
+// else (a trap, an out-of-bounds access found by ASan) is a bug.
+
+nonisolated(unsafe) let target = ProcessInfo.processInfo.environment["LAMINA_FUZZ_TARGET"] ?? "npy"
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    do {
+        switch target {
+        case "idx": _ = try IDX.parse(bytes, name: "fuzz")
+        case "npy": _ = try NumPy.parseNPY(bytes, name: "fuzz")
+        case "npz": _ = try NumPy.parseArchive(bytes, name: "fuzz")
+        case "csv": _ = try CSV.parse(String(decoding: bytes, as: UTF8.self), name: "fuzz")
+        case "safetensors": _ = try Safetensors.decode(bytes, name: "fuzz")
+        default: fatalError("unknown LAMINA_FUZZ_TARGET \(target)")
+        }
+    } catch is LaminaError {
+        // expected for malformed input
+    } catch {
+        fatalError("\(target): a reader threw a non-Lamina error: \(error)")
+    }
+    return 0
+}
+
+// SwiftPM links executables with an entry point named after the target; hand it to
+// libFuzzer's driver (libFuzzer's own `main` is not used).
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+
+@_cdecl("lamina_fuzz_main")
+public func laminaFuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzOneInput(data, size) }
+}
