@@ -96,7 +96,8 @@ func lstmModel() -> Sequential {
 func benchGAN(_ data: MNISTData) throws {
     let wall = now(), batch = 64, latent = 100, steps = 200
     Lamina.setRandomSeed(seed)
-    let real = data.xTrain.reshaped(to: [60_000, 784]) * 2 - 1
+    var real = data.xTrain.reshaped(to: [60_000, 784]) * 2
+    real.withUnsafeMutableBuffer(as: Float.self) { for i in $0.indices { $0[i] -= 1 } }  // [-1, 1], no third copy
     let generator = Sequential([
         Dense(256, inputShape: [latent]), LeakyReLU(negativeSlope: 0.2), BatchNormalization(momentum: 0.8),
         Dense(512), LeakyReLU(negativeSlope: 0.2), BatchNormalization(momentum: 0.8),

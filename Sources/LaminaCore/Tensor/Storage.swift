@@ -36,7 +36,7 @@ final class Storage {
 /// allocates the same activation and gradient sizes every time; without the pool each one is
 /// a fresh `mmap` whose pages the kernel must zero (most of the system time of a training
 /// run). Sizes are rounded up to a quarter of their power of two, so a few classes serve
-/// all batches; at most `limit` bytes (512 MiB) wait in the pool, and buffers over 64 MiB
+/// all batches; at most `limit` bytes (256 MiB) wait in the pool, and buffers over 64 MiB
 /// (datasets) are never kept.
 public final class BufferPool: Sendable {
     public static let shared = BufferPool()
@@ -51,7 +51,7 @@ public final class BufferPool: Sendable {
     private let state = Mutex(State())
     private let limit: Int
 
-    init(limit: Int = 512 << 20) { self.limit = limit }
+    init(limit: Int = 256 << 20) { self.limit = limit }
 
     static func sizeClass(_ bytes: Int) -> Int {
         guard bytes > threshold else { return bytes }
