@@ -62,6 +62,13 @@ public enum GlobalRandom {
         try $scoped.withValue(Scoped(RandomGenerator(seed: seed)), operation: body)
     }
 
+    /// The current generator (the task's scoped one inside `withSeed`), to save a training
+    /// run; `restore` puts it back so that shuffles and dropout continue the same stream.
+    public static var current: RandomGenerator {
+        get { with { $0 } }
+        set { with { $0 = newValue } }
+    }
+
     /// The generator to use: a fresh one from `seed`, or one split off the default.
     public static func make(seed: UInt64?) -> RandomGenerator {
         RandomGenerator(seed: seed ?? with { $0.next() })

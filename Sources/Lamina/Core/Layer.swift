@@ -35,6 +35,11 @@ open class Layer {
     /// Layers nested inside this one (a Sequential's layers).
     open var sublayers: [Layer] { [] }
 
+    /// The constructor arguments in Keras's `get_config()` keys (`name`, `trainable` and
+    /// `dtype` are added by `serialize()`). A custom layer with arguments overrides this and
+    /// registers a factory with `LayerRegistry.register` so that saved models load.
+    open func config() throws -> [String: Any] { [:] }
+
     /// Creates the weights for `inputShape` (per sample). Called once.
     open func build(inputShape: [Int]) throws {}
 

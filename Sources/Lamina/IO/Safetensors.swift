@@ -163,15 +163,25 @@ extension Layer {
             try setWeights(tensors.map(\.tensor))
             return
         }
-        let byFileName = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
-        let missing = vars.map(\.name).filter { byFileName[$0] == nil }
-        let unexpected = Set(byFileName.keys).subtracting(vars.map(\.name)).sorted()
+        try assignWeights(Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }),
+                          file: url.lastPathComponent)
+    }
+
+    /// Sets every weight from the tensor of its name; throws before changing anything when
+    /// names are missing or unexpected, or shapes differ.
+    func assignWeights(_ byName: [String: Tensor], file: String) throws {
+        let vars = weights
+        let missing = vars.map(\.name).filter { byName[$0] == nil }
+        let unexpected = Set(byName.keys).subtracting(vars.map(\.name)).sorted()
         guard missing.isEmpty && unexpected.isEmpty else {
-            throw LaminaError(.io, "\(url.lastPathComponent) does not fit \(name): "
+            throw LaminaError(.io, "\(file) does not fit \(name): "
                 + (missing.isEmpty ? "" : "missing \(missing.joined(separator: ", "))")
                 + (missing.isEmpty || unexpected.isEmpty ? "" : "; ")
                 + (unexpected.isEmpty ? "" : "unexpected \(unexpected.joined(separator: ", "))"))
         }
-        try setWeights(vars.map { byFileName[$0.name]! })
+        for v in vars where byName[v.name]!.shape != v.shape {
+            throw LaminaError(.io, "\(file): \(v.name) has shape \(byName[v.name]!.shape), the model needs \(v.shape)")
+        }
+        try setWeights(vars.map { byName[$0.name]! })
     }
 }

@@ -7,6 +7,7 @@ public final class Activation: Layer {
         super.init(name: name, inputShape: inputShape)
     }
 
+    public override func config() throws -> [String: Any] { ["activation": activation.description] }
     public override func checkInputShape(_ shape: [Int]) throws {}
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor { activation(x) }
 }
@@ -22,6 +23,7 @@ public final class LeakyReLU: Layer {
     }
 
     /// The older Keras spelling.
+    public override func config() throws -> [String: Any] { ["negative_slope": negativeSlope] }
     public convenience init(alpha: Double, inputShape: [Int]? = nil, name: String? = nil) {
         self.init(negativeSlope: alpha, inputShape: inputShape, name: name)
     }
@@ -40,6 +42,7 @@ public final class UpSampling2D: Layer {
         super.init(name: name, inputShape: inputShape)
     }
 
+    public override func config() throws -> [String: Any] { ["size": [size.0, size.1]] }
     public convenience init(size: Int, inputShape: [Int]? = nil, name: String? = nil) {
         self.init(size: (size, size), inputShape: inputShape, name: name)
     }
@@ -58,5 +61,6 @@ public final class Input: Layer {
     public init(shape: [Int], name: String? = nil) {
         super.init(name: name ?? NameScope.unique("input_layer"), inputShape: shape)
     }
+    public override var className: String { "InputLayer" }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x }
 }

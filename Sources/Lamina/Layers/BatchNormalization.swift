@@ -21,6 +21,9 @@ public final class BatchNormalization: Layer {
         super.init(name: name, inputShape: inputShape)
     }
 
+    public override func config() throws -> [String: Any] {
+        ["axis": -1, "momentum": momentum, "epsilon": epsilon, "center": center, "scale": scale]
+    }
     public override func build(inputShape: [Int]) throws {
         guard let c = inputShape.last else { throw LaminaError.shape("\(name) expects a feature axis, got \(describe(inputShape))") }
         if scale { gamma = addWeight("gamma", shape: [c], initializer: .ones) }

@@ -58,6 +58,11 @@ public final class Conv2D: Layer {
         return [g.outH, g.outW, filters]
     }
 
+    public override func config() throws -> [String: Any] {
+        ["filters": filters, "kernel_size": [kernelSize.0, kernelSize.1], "strides": [strides.0, strides.1],
+         "padding": padding.rawValue, "activation": activation.description, "use_bias": useBias,
+         "kernel_initializer": kernelInitializer.config, "bias_initializer": biasInitializer.config]
+    }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
         return activation(x.conv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding))

@@ -35,6 +35,11 @@ public final class Dense: Layer {
 
     public override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] { inputShape.dropLast() + [units] }
 
+    /// Keras's `get_config()`.
+    public override func config() throws -> [String: Any] {
+        ["units": units, "activation": activation.description, "use_bias": useBias,
+         "kernel_initializer": kernelInitializer.config, "bias_initializer": biasInitializer.config]
+    }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
         var flat = x

@@ -1,9 +1,12 @@
+import Foundation
+
 /// Inverted dropout: while training, zeroes each input with probability `rate` and scales
 /// the rest by 1/(1 − rate); at inference, the identity. Keras: `Dropout`.
 public final class Dropout: Layer {
     public let rate: Double
     public let seed: UInt64?
-    private var generator: RandomGenerator?
+    /// The layer's own generator when seeded (saved with the model to resume exactly).
+    var generator: RandomGenerator?
 
     public init(_ rate: Double, seed: UInt64? = nil, inputShape: [Int]? = nil, name: String? = nil) {
         precondition(rate >= 0 && rate < 1, "Dropout: rate must be in [0, 1), got \(rate)")
@@ -13,6 +16,9 @@ public final class Dropout: Layer {
         super.init(name: name, inputShape: inputShape)
     }
 
+    public override func config() throws -> [String: Any] {
+        ["rate": rate, "seed": seed.map { NSNumber(value: $0) } ?? NSNull()]
+    }
     public override func checkInputShape(_ shape: [Int]) throws {}
 
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {

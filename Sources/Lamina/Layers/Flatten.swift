@@ -2,5 +2,6 @@
 public final class Flatten: Layer {
     public override init(name: String? = nil, inputShape: [Int]? = nil) { super.init(name: name, inputShape: inputShape) }
     public override func computeOutputShape(_ s: [Int]) throws -> [Int] { [s.reduce(1, *)] }
+    public override func config() throws -> [String: Any] { [:] }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x.reshaped(to: [x.shape[0], -1]) }
 }

@@ -20,6 +20,9 @@ public class Pooling2D: Layer {
                   inputShape: inputShape, name: name)
     }
 
+    public override func config() throws -> [String: Any] {
+        ["pool_size": [poolSize.0, poolSize.1], "strides": [strides.0, strides.1], "padding": padding.rawValue]
+    }
     public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
         guard s.count == 3 else { throw LaminaError.shape("\(name) expects [*, height, width, channels], got \(describe(s))") }
         let g = WindowGeometry(inH: s[0], inW: s[1], kH: poolSize.0, kW: poolSize.1,

@@ -19,6 +19,11 @@ public class Recurrent: Layer {
     }
 
     /// Gate blocks per step: 1 for SimpleRNN, 4 for LSTM.
+    public override func config() throws -> [String: Any] {
+        ["units": units, "use_bias": useBias, "return_sequences": returnSequences,
+         "kernel_initializer": kernelInitializer.config, "recurrent_initializer": recurrentInitializer.config,
+         "bias_initializer": biasInitializer.config]
+    }
     var gates: Int { 1 }
 
     public override func build(inputShape: [Int]) throws {
@@ -68,6 +73,9 @@ public final class SimpleRNN: Recurrent {
                    inputShape: inputShape, name: name)
     }
 
+    public override func config() throws -> [String: Any] {
+        try super.config().merging(["activation": activation.description]) { $1 }
+    }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         let xw = projectInputs(x), u = recurrentKernel!.value
         var h = Tensor.zeros([x.shape[0], units], dtype: x.dtype)
@@ -100,6 +108,10 @@ public final class LSTM: Recurrent {
                    inputShape: inputShape, name: name)
     }
 
+    public override func config() throws -> [String: Any] {
+        try super.config().merging(["activation": activation.description, "unit_forget_bias": unitForgetBias,
+                                    "recurrent_activation": recurrentActivation.description]) { $1 }
+    }
     override var gates: Int { 4 }
 
     public override func build(inputShape: [Int]) throws {

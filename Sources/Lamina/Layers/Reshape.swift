@@ -7,6 +7,7 @@ public final class Reshape: Layer {
         super.init(name: name, inputShape: inputShape)
     }
 
+    public override func config() throws -> [String: Any] { ["target_shape": targetShape] }
     public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
         let n = s.reduce(1, *)
         var out = targetShape

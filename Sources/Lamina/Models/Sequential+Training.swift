@@ -157,6 +157,7 @@ extension Sequential {
                 // The final step's line carries the validation values, as in Keras.
                 if seen == n { bar.update(steps, logs: epochLogs) }
             }
+            self.epoch = epoch + 1
             for c in all { c.onEpochEnd(epoch, logs: epochLogs) }
             if stopTraining { break }
         }

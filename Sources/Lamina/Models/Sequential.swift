@@ -1,3 +1,5 @@
+import Foundation
+
 /// A linear stack of layers. Keras: `keras.Sequential`.
 ///
 /// ```swift
@@ -20,6 +22,9 @@ public final class Sequential: Layer {
     public internal(set) var compiledMetrics: [Metric] = []
     var compiledTrainable: [Variable] = []
     var frozenAtCompile: Set<ObjectIdentifier> = []
+    /// Epochs completed by `fit` (counting from its `initialEpoch`); saved with the model, so
+    /// a loaded model continues with `fit(x, y, epochs: n, initialEpoch: model.epoch)`.
+    public var epoch = 0
     /// Set by a callback to end `fit` after the current epoch (Keras's `stop_training`).
     public var stopTraining = false
 
@@ -43,6 +48,15 @@ public final class Sequential: Layer {
         if let shape = declaredInput {
             do { try buildIfNeeded(shape) } catch { preconditionFailure("Sequential.add: \(error)") }
         }
+    }
+
+    /// Appends a layer loaded from a file; the caller builds the model afterwards (throwing).
+    func appendWithoutBuilding(_ layer: Layer) { layers.append(layer) }
+
+    /// Declares the input shape and builds, throwing where the layers do not fit it.
+    func setDeclaredInput(_ shape: [Int]) throws {
+        declaredInput = shape
+        try buildIfNeeded(shape)
     }
 
     /// Removes the last layer.
@@ -73,6 +87,16 @@ public final class Sequential: Layer {
         } else if let expected = declaredInput, shape != expected {
             throw LaminaError.shape("\(first.name) expects \(describe(expected)), got \(describe(shape))")
         }
+    }
+
+    public override func config() throws -> [String: Any] {
+        var layerConfigs: [[String: Any]] = []
+        if let shape = modelInputShape {
+            layerConfigs.append(kerasObject("keras.layers", "InputLayer",
+                                            ["batch_shape": [NSNull()] + shape, "dtype": dtype.rawValue, "name": "input_layer"]))
+        }
+        for layer in layers { layerConfigs.append(try layer.serialize()) }
+        return ["layers": layerConfigs]
     }
 
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {

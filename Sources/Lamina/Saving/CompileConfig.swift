@@ -1,0 +1,211 @@
+import Foundation
+
+// `model.compile(...)` settings in Keras's `compile_config` schema: the optimizer as a
+// serialized object, the loss as a name or object, the metrics as names.
+
+extension Optimizer {
+    /// Keras's serialized optimizer (`{"class_name": "Adam", "config": {"learning_rate": ...}}`).
+    public func serialize() throws -> [String: Any] {
+        var c: [String: Any] = [
+            "name": name.lowercased(), "learning_rate": schedule?.serialize() ?? learningRate,
+            "clipnorm": clipnorm ?? NSNull(), "clipvalue": clipvalue ?? NSNull(),
+        ]
+        switch self {
+        case let o as Adam:
+            c.merge(["beta_1": o.beta1, "beta_2": o.beta2, "epsilon": o.epsilon, "amsgrad": o.amsgrad]) { $1 }
+            if o is AdamW { c["weight_decay"] = o.weightDecay }
+        case let o as SGD: c.merge(["momentum": o.momentum, "nesterov": o.nesterov]) { $1 }
+        case let o as RMSprop: c.merge(["rho": o.rho, "epsilon": o.epsilon]) { $1 }
+        case let o as Adagrad: c.merge(["initial_accumulator_value": o.initialAccumulatorValue, "epsilon": o.epsilon]) { $1 }
+        default: throw LaminaError.configuration("\(type(of: self)) cannot be saved (Lamina saves SGD, Adam, AdamW, RMSprop and Adagrad)")
+        }
+        return kerasObject("keras.optimizers", name, c)
+    }
+
+    /// An optimizer from Keras's serialized form or name.
+    public static func fromConfig(_ any: Any) throws -> Optimizer {
+        let object = try SerializedObject(any, what: "optimizer")
+        let r = object.reader
+        _ = r.value("name")
+        var schedule: LearningRateSchedule?
+        var lr: Double?
+        if let value = r.value("learning_rate"), !(value is NSNumber) {
+            schedule = try LearningRateSchedule(config: value)
+        } else {
+            lr = try r.optionalDouble("learning_rate")
+        }
+        let clipnorm = try r.optionalDouble("clipnorm"), clipvalue = try r.optionalDouble("clipvalue")
+        let epsilon = try r.double("epsilon", default: 1e-7, in: 0...1)
+        let optimizer: Optimizer
+        switch object.className.lowercased() {
+        case "adam", "adamw":
+            let isW = object.className.lowercased() == "adamw"
+            let wd = try r.optionalDouble("weight_decay") ?? (isW ? 0.004 : 0)
+            guard isW || wd == 0 else { throw r.error("weight_decay \(wd) needs AdamW") }
+            let (b1, b2) = (try r.double("beta_1", default: 0.9, in: 0...1), try r.double("beta_2", default: 0.999, in: 0...1))
+            let amsgrad = try r.bool("amsgrad", default: false)
+            optimizer = isW
+                ? AdamW(learningRate: lr ?? 1e-3, weightDecay: wd, beta1: b1, beta2: b2, epsilon: epsilon, amsgrad: amsgrad,
+                        schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
+                : Adam(learningRate: lr ?? 1e-3, beta1: b1, beta2: b2, epsilon: epsilon, amsgrad: amsgrad,
+                       schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
+        case "sgd":
+            optimizer = SGD(learningRate: lr ?? 0.01, momentum: try r.double("momentum", default: 0, in: 0...1),
+                            nesterov: try r.bool("nesterov", default: false), schedule: schedule,
+                            clipnorm: clipnorm, clipvalue: clipvalue)
+        case "rmsprop":
+            guard try r.double("momentum", default: 0) == 0, try !r.bool("centered", default: false) else {
+                throw r.error("momentum and centered RMSprop are not supported")
+            }
+            optimizer = RMSprop(learningRate: lr ?? 1e-3, rho: try r.double("rho", default: 0.9, in: 0...1),
+                                epsilon: epsilon, schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
+        case "adagrad":
+            optimizer = Adagrad(learningRate: lr ?? 1e-3,
+                                initialAccumulatorValue: try r.double("initial_accumulator_value", default: 0.1, in: 0...1e6),
+                                epsilon: epsilon, schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
+        default:
+            throw LaminaError.configuration("unknown optimizer '\(object.className)'; known: SGD, Adam, AdamW, RMSprop, Adagrad")
+        }
+        if let wd = try r.optionalDouble("weight_decay"), wd != 0, !(optimizer is AdamW) {
+            throw r.error("weight_decay is supported by AdamW only")
+        }
+        guard try r.optionalDouble("global_clipnorm") == nil else { throw r.error("global_clipnorm is not supported") }
+        try r.finish()
+        return optimizer
+    }
+
+    /// Keras's names of the per-variable slots, used in saved files (`optimizer/dense/kernel/momentum`).
+    var slotNames: [String] {
+        switch self {
+        case let o as Adam: return o.amsgrad ? ["momentum", "velocity", "velocity_hat"] : ["momentum", "velocity"]
+        case is SGD: return ["momentum"]
+        case is RMSprop: return ["velocity"]
+        case is Adagrad: return ["accumulator"]
+        default: return (0..<slotCount).map { "slot_\($0)" }
+        }
+    }
+}
+
+extension LearningRateSchedule {
+    func serialize() -> [String: Any] {
+        switch self {
+        case let .exponentialDecay(initial, decaySteps, decayRate, staircase):
+            return kerasObject("keras.optimizers.schedules", "ExponentialDecay",
+                               ["initial_learning_rate": initial, "decay_steps": decaySteps, "decay_rate": decayRate,
+                                "staircase": staircase])
+        case let .piecewiseConstant(boundaries, values):
+            return kerasObject("keras.optimizers.schedules", "PiecewiseConstantDecay", ["boundaries": boundaries, "values": values])
+        }
+    }
+
+    init(config any: Any) throws {
+        let object = try SerializedObject(any, what: "learning rate schedule")
+        let r = object.reader
+        _ = r.value("name")
+        switch object.className {
+        case "ExponentialDecay":
+            self = .exponentialDecay(initial: try r.double("initial_learning_rate", in: 0...1e6),
+                                     decaySteps: try r.int("decay_steps", minimum: 1),
+                                     decayRate: try r.double("decay_rate", in: 0...1e6),
+                                     staircase: try r.bool("staircase", default: false))
+        case "PiecewiseConstantDecay":
+            let boundaries = try r.ints("boundaries")
+            guard let list = r.value("values") as? [Any], list.count == boundaries.count + 1,
+                  case let values = list.compactMap({ ($0 as? NSNumber)?.doubleValue }), values.count == list.count else {
+                throw r.error("'values' must hold one number more than 'boundaries'")
+            }
+            self = .piecewiseConstant(boundaries: boundaries, values: values)
+        default:
+            throw LaminaError.configuration("unknown learning rate schedule '\(object.className)'; known: ExponentialDecay, PiecewiseConstantDecay")
+        }
+        try r.finish()
+    }
+}
+
+extension Loss {
+    /// A Keras name, or an object for options (`{"class_name": "BinaryCrossentropy", "config": {"from_logits": true}}`).
+    public func serialize() throws -> Any {
+        switch self {
+        case let l as BinaryCrossentropy where l.fromLogits: return kerasObject("keras.losses", "BinaryCrossentropy", ["from_logits": true])
+        case let l as CategoricalCrossentropy where l.fromLogits: return kerasObject("keras.losses", "CategoricalCrossentropy", ["from_logits": true])
+        case let l as SparseCategoricalCrossentropy where l.fromLogits:
+            return kerasObject("keras.losses", "SparseCategoricalCrossentropy", ["from_logits": true])
+        case let l as Huber: return kerasObject("keras.losses", "Huber", ["delta": l.delta])
+        case is MeanSquaredError, is MeanAbsoluteError, is BinaryCrossentropy, is CategoricalCrossentropy,
+             is SparseCategoricalCrossentropy:
+            return name
+        default: throw LaminaError.configuration("\(type(of: self)) cannot be saved (a custom loss)")
+        }
+    }
+
+    public static func fromConfig(_ any: Any) throws -> Loss {
+        let object = try SerializedObject(any, what: "loss")
+        let r = object.reader
+        _ = r.value("name"); _ = r.value("reduction")
+        let loss: Loss
+        switch object.className {
+        case "BinaryCrossentropy", "binary_crossentropy": loss = BinaryCrossentropy(fromLogits: try r.bool("from_logits", default: false))
+        case "CategoricalCrossentropy", "categorical_crossentropy":
+            loss = CategoricalCrossentropy(fromLogits: try r.bool("from_logits", default: false))
+        case "SparseCategoricalCrossentropy", "sparse_categorical_crossentropy":
+            loss = SparseCategoricalCrossentropy(fromLogits: try r.bool("from_logits", default: false))
+        case "Huber", "huber", "huber_loss": loss = Huber(delta: try r.double("delta", default: 1, in: 0...1e12))
+        default: loss = try Loss.named(object.className)
+        }
+        if let smoothing = try r.optionalDouble("label_smoothing"), smoothing != 0 { throw r.error("label_smoothing is not supported") }
+        _ = r.value("axis")
+        try r.finish()
+        return loss
+    }
+}
+
+extension Sequential {
+    /// Keras's `compile_config`, plus `frozen_layers`: the layers frozen when the model was
+    /// compiled (Lamina keeps Keras 2's freeze-at-compile semantics, see `compile`).
+    func compileConfig() throws -> [String: Any]? {
+        guard let optimizer, let loss else { return nil }
+        var frozen: [String] = []
+        func collect(_ layer: Layer) {
+            if frozenAtCompile.contains(ObjectIdentifier(layer)) { frozen.append(layer.name) }
+            layer.sublayers.forEach(collect)
+        }
+        layers.forEach(collect)
+        return ["optimizer": try optimizer.serialize(), "loss": try loss.serialize(),
+                "metrics": compiledMetrics.map(\.name), "frozen_layers": frozen]
+    }
+
+    /// Compiles from a `compile_config` (Lamina's or Keras's).
+    func compile(config any: Any) throws {
+        guard let values = any as? [String: Any] else { throw LaminaError.configuration("compile_config must be an object") }
+        let r = ConfigReader(className: "compile_config", values: values)
+        guard let optimizerConfig = r.value("optimizer"), let lossConfig = r.value("loss") else {
+            throw r.error("needs 'optimizer' and 'loss'")
+        }
+        let optimizer = try Optimizer.fromConfig(optimizerConfig)
+        let loss = try Loss.fromConfig(lossConfig)
+        var metrics: [Metric] = []
+        if let list = r.value("metrics") {
+            guard let names = list as? [Any] else { throw r.error("'metrics' must be a list of names") }
+            metrics = try names.map { item in
+                guard let name = item as? String else { throw r.error("metric \(ConfigReader.show(item)) must be a name") }
+                return try Metric.named(name)
+            }
+        }
+        var frozen = Set<String>()
+        if let list = r.value("frozen_layers") {
+            guard let names = list as? [String] else { throw r.error("'frozen_layers' must be a list of names") }
+            frozen = Set(names)
+        }
+        for key in ["loss_weights", "weighted_metrics"] where r.value(key) != nil { throw r.error("'\(key)' is not supported") }
+        try r.finish()
+        // Compile with the saved frozen set, then give each layer its own flag back.
+        var restore: [(Layer, Bool)] = []
+        func visit(_ layer: Layer) {
+            if frozen.contains(layer.name) { restore.append((layer, layer.trainable)); layer.trainable = false }
+            layer.sublayers.forEach(visit)
+        }
+        layers.forEach(visit)
+        compile(optimizer: optimizer, loss: loss, metrics: metrics)
+        for (layer, flag) in restore { layer.trainable = flag }
+    }
+}
