@@ -141,3 +141,85 @@ public final class LambdaCallback: Callback {
     public override func onTrainBegin() { trainBegin?() }
     public override func onTrainEnd() { trainEnd?() }
 }
+
+/// Saves the model (or its weights) at the end of each epoch, or only when `monitor`
+/// improves. Keras: `ModelCheckpoint(filepath, monitor="val_loss", save_best_only=False)`.
+///
+/// `filepath` may name the epoch (1-based) and any logged value as Keras does:
+/// `"ckpt-{epoch:02d}-{val_loss:.3f}.lamina"`. Each save is atomic, and a model file keeps
+/// the optimizer and random state, so `Sequential.load` on a checkpoint and
+/// `fit(..., initialEpoch: model.epoch)` continue the run exactly. A failed save ends `fit`
+/// with the error.
+public final class ModelCheckpoint: Callback {
+    public let filepath: String, monitor: String, saveBestOnly: Bool, saveWeightsOnly: Bool, verbose: Int
+    public let mode: String
+    /// The best monitored value so far (nil before the first).
+    public private(set) var best: Double?
+    /// The files written, in order.
+    public private(set) var saved: [String] = []
+
+    public init(filepath: String, monitor: String = "val_loss", verbose: Int = 0, saveBestOnly: Bool = false,
+                saveWeightsOnly: Bool = false, mode: String = "auto") {
+        (self.filepath, self.monitor, self.verbose, self.saveBestOnly, self.saveWeightsOnly) =
+            (filepath, monitor, verbose, saveBestOnly, saveWeightsOnly)
+        self.mode = mode == "auto" ? (monitor.contains("acc") || monitor.contains("precision") || monitor.contains("recall") ? "max" : "min") : mode
+    }
+
+    public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) {
+        guard let model else { return }
+        do {
+            let path = try Self.format(filepath, epoch: epoch + 1, logs: logs)
+            if saveBestOnly {
+                guard let value = logs[monitor] else {
+                    print("Warning: ModelCheckpoint: '\(monitor)' is not among the logs (\(logs.keys.sorted().joined(separator: ", "))); nothing saved")
+                    return
+                }
+                let improved = best.map { mode == "max" ? value > $0 : value < $0 } ?? true
+                guard improved else {
+                    if verbose > 0 { print("Epoch \(epoch + 1): \(monitor) did not improve from \(best!)") }
+                    return
+                }
+                if verbose > 0 { print("Epoch \(epoch + 1): \(monitor) improved from \(best.map { "\($0)" } ?? "inf") to \(value), saving model to \(path)") }
+                best = value
+            } else if verbose > 0 {
+                print("Epoch \(epoch + 1): saving model to \(path)")
+            }
+            if saveWeightsOnly { try model.saveWeights(to: URL(fileURLWithPath: path)) } else { try model.save(path) }
+            saved.append(path)
+        } catch {
+            model.callbackError = error
+            model.stopTraining = true
+        }
+    }
+
+    /// Python's `str.format` for the placeholders Keras users write: `{epoch}`, `{epoch:02d}`,
+    /// `{val_loss:.2f}`, `{loss:.3e}`.
+    static func format(_ template: String, epoch: Int, logs: [String: Double]) throws -> String {
+        var out = "", rest = Substring(template)
+        while let open = rest.firstIndex(of: "{") {
+            out += rest[..<open]
+            guard let close = rest[open...].firstIndex(of: "}") else {
+                throw LaminaError.configuration("ModelCheckpoint: unclosed '{' in \(template)")
+            }
+            let field = rest[rest.index(after: open)..<close]
+            let parts = field.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(parts[0]), spec = parts.count > 1 ? String(parts[1]) : ""
+            let value: Double
+            if key == "epoch" { value = Double(epoch) } else if let v = logs[key] { value = v } else {
+                throw LaminaError.configuration("ModelCheckpoint: '\(key)' in \(template) is neither epoch nor a logged value (\(logs.keys.sorted().joined(separator: ", ")))")
+            }
+            guard spec.range(of: #"^[0-9]*(\.[0-9]+)?[dfeg]?$"#, options: .regularExpression) != nil else {
+                throw LaminaError.configuration("ModelCheckpoint: format '\(spec)' in \(template) is not supported (use d, f, e or g)")
+            }
+            if spec.isEmpty {
+                out += key == "epoch" ? String(epoch) : String(value)
+            } else if spec.hasSuffix("d") {
+                out += String(format: "%" + spec.dropLast() + "ld", Int(value.rounded()))
+            } else {
+                out += String(format: "%" + spec, value)
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
+}

@@ -123,6 +123,7 @@ extension Sequential {
         let all = [history] + callbacks
         for c in all { c.model = self; c.onTrainBegin() }
         stopTraining = false
+        callbackError = nil
         let n = xTrain.shape[0], steps = (n + batchSize - 1) / batchSize
         var warnedNaN = false
         for epoch in initialEpoch..<epochs {
@@ -159,6 +160,7 @@ extension Sequential {
             }
             self.epoch = epoch + 1
             for c in all { c.onEpochEnd(epoch, logs: epochLogs) }
+            if let error = callbackError { callbackError = nil; throw error }
             if stopTraining { break }
         }
         for c in all { c.onTrainEnd() }

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+@testable import Lamina
+
+@Suite struct ModelCheckpointTests {
+    func make() -> Sequential {
+        let m = Sequential([Dense(12, activation: .relu, inputShape: [3]), Dropout(0.2), Dense(1)])
+        m.compile(optimizer: Adam(learningRate: 0.02), loss: .mse)
+        return m
+    }
+    let x = Tensor.randomNormal([40, 3], seed: 1)
+    var y: Tensor { (x.sum(axes: [1]) * 0.5).reshaped(to: [40, 1]) }
+
+    @Test func fileNamesFollowPythonFormat() throws {
+        let logs = ["val_loss": 0.123456, "loss": 12345.0]
+        #expect(try ModelCheckpoint.format("ckpt-{epoch:02d}-{val_loss:.3f}.lamina", epoch: 3, logs: logs) == "ckpt-03-0.123.lamina")
+        #expect(try ModelCheckpoint.format("m{epoch}-{loss:.2e}", epoch: 12, logs: logs) == "m12-1.23e+04")
+        #expect(throws: LaminaError.self) { try ModelCheckpoint.format("{val_acc}", epoch: 1, logs: logs) }
+        #expect(throws: LaminaError.self) { try ModelCheckpoint.format("{epoch:x}", epoch: 1, logs: logs) }
+        #expect(throws: LaminaError.self) { try ModelCheckpoint.format("{epoch", epoch: 1, logs: logs) }
+    }
+
+    @Test func saveBestOnlyWritesWhenTheMonitorImproves() throws {
+        let dir = temporaryDirectory()
+        let checkpoint = ModelCheckpoint(filepath: dir.appendingPathComponent("best-{epoch}.lamina").path, saveBestOnly: true)
+        let history = try Lamina.withRandomSeed(2) {
+            try make().fit(x, y, epochs: 8, batchSize: 8, verbose: 0, validationSplit: 0.25, callbacks: [checkpoint]).history
+        }
+        var best = Float.infinity, expected: [String] = []
+        for (i, v) in history["val_loss"]!.enumerated() where v < best {
+            best = v
+            expected.append(dir.appendingPathComponent("best-\(i + 1).lamina").path)
+        }
+        #expect(checkpoint.saved == expected && !expected.isEmpty)
+        #expect(Float(checkpoint.best!) == best)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(files == expected.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted())
+    }
+
+    /// A run checkpointed every epoch can be resumed from any checkpoint with the same losses.
+    @Test func resumingFromACheckpointContinuesTheRun() throws {
+        let dir = temporaryDirectory()
+        let checkpoint = ModelCheckpoint(filepath: dir.appendingPathComponent("e{epoch}.lamina").path)
+        let whole = try Lamina.withRandomSeed(3) {
+            try make().fit(x, y, epochs: 5, batchSize: 8, verbose: 0, callbacks: [checkpoint]).history["loss"]!
+        }
+        #expect(checkpoint.saved.count == 5)
+        let rest = try Lamina.withRandomSeed(99) {
+            let m = try Sequential.load(dir.appendingPathComponent("e2.lamina").path)
+            return try m.fit(x, y, epochs: 5, batchSize: 8, verbose: 0, initialEpoch: m.epoch).history["loss"]!
+        }
+        #expect(Array(whole[2...]) == rest)
+    }
+
+    @Test func aFailedSaveEndsFitWithTheError() throws {
+        let checkpoint = ModelCheckpoint(filepath: "/nonexistent-lamina-dir/m.lamina", saveWeightsOnly: true)
+        let error = #expect(throws: LaminaError.self) {
+            try Lamina.withRandomSeed(4) { try make().fit(x, y, epochs: 3, verbose: 0, callbacks: [checkpoint]) }
+        }
+        #expect(error?.kind == .io && error?.message.contains("/nonexistent-lamina-dir") == true)
+    }
+}
