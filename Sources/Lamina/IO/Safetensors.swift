@@ -63,15 +63,15 @@ public enum Safetensors {
             guard let strings = meta as? [String: String] else { throw fail("__metadata__ must map strings to strings") }
             metadata = strings
         }
-        var entries: [(name: String, dtype: DType, shape: [Int], range: Range<Int>)] = []
+        var entries: [(name: String, dtype: Stored, shape: [Int], range: Range<Int>)] = []
         for (name, value) in header where name != "__metadata__" {
             guard let info = value as? [String: Any], let dtypeCode = info["dtype"] as? String,
                   let shapeValues = info["shape"] as? [Any], let offsetValues = info["data_offsets"] as? [Any],
                   offsetValues.count == 2 else {
                 throw fail("entry '\(name)' lacks dtype, shape or data_offsets")
             }
-            guard let dtype = dtype(dtypeCode) else {
-                throw fail("entry '\(name)' has dtype \(dtypeCode); Lamina reads F32, F64 and I32")
+            guard let dtype = Stored(rawValue: dtypeCode) else {
+                throw fail("entry '\(name)' has dtype \(dtypeCode); Lamina reads F32, F64, F16, BF16, I32 and I64")
             }
             let shape = try shapeValues.map { v -> Int in
                 guard let d = (v as? NSNumber)?.intValue, d >= 0, (v as? NSNumber)?.doubleValue == Double(d) else {
@@ -99,9 +99,10 @@ public enum Safetensors {
         for (a, b) in zip(entries, entries.dropFirst()) where a.range.upperBound > b.range.lowerBound {
             throw fail("entries '\(a.name)' and '\(b.name)' overlap")
         }
-        let tensors = entries.map { entry in
-            (entry.name, bytes.withUnsafeBytes { raw in
-                tensorFromBytes(UnsafeRawBufferPointer(rebasing: raw[entry.range]), dtype: entry.dtype, shape: entry.shape)
+        let tensors = try entries.map { entry in
+            (entry.name, try bytes.withUnsafeBytes { raw in
+                try tensorFromBytes(UnsafeRawBufferPointer(rebasing: raw[entry.range]), dtype: entry.dtype, shape: entry.shape,
+                                    name: entry.name, fail)
             })
         }
         return (tensors, metadata)
@@ -119,20 +120,37 @@ public enum Safetensors {
         }
     }
 
-    static func dtype(_ code: String) -> DType? {
-        ["F32": .float32, "F64": .float64, "I32": .int32][code]
+    /// The element types Lamina reads: its own three, and PyTorch's half types and int64,
+    /// widened to float32 / narrowed to int32 (range-checked) on the way in.
+    enum Stored: String {
+        case f32 = "F32", f64 = "F64", i32 = "I32", f16 = "F16", bf16 = "BF16", i64 = "I64"
+        var byteSize: Int { switch self { case .f32, .i32: 4; case .f64, .i64: 8; case .f16, .bf16: 2 } }
     }
 
-    private static func tensorFromBytes(_ raw: UnsafeRawBufferPointer, dtype: DType, shape: [Int]) -> Tensor {
-        func build<T: TensorScalar>(_: T.Type) -> Tensor {
+    private static func tensorFromBytes(_ raw: UnsafeRawBufferPointer, dtype: Stored, shape: [Int], name: String,
+                                        _ fail: (String) -> LaminaError) throws -> Tensor {
+        func copy<T: TensorScalar>(_: T.Type) -> Tensor {
             Tensor.build(shape, as: T.self) { out in
                 if !raw.isEmpty { UnsafeMutableRawBufferPointer(out).copyMemory(from: raw) }
             }
         }
+        func widen(_ convert: @escaping (UInt16) -> Float) -> Tensor {
+            Tensor.build(shape, as: Float.self) { out in
+                for i in out.indices { out[i] = convert(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian) }
+            }
+        }
         switch dtype {
-        case .float32: return build(Float.self)
-        case .float64: return build(Double.self)
-        case .int32: return build(Int32.self)
+        case .f32: return copy(Float.self)
+        case .f64: return copy(Double.self)
+        case .i32: return copy(Int32.self)
+        case .f16: return widen { Float(Float16(bitPattern: $0)) }
+        case .bf16: return widen { Float(bitPattern: UInt32($0) << 16) }
+        case .i64:
+            let values = (0..<(raw.count / 8)).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }
+            guard values.allSatisfy({ Int64(Int32.min)...Int64(Int32.max) ~= $0 }) else {
+                throw fail("entry '\(name)' holds int64 values outside the int32 range")
+            }
+            return Tensor.build(shape, as: Int32.self) { out in for i in out.indices { out[i] = Int32(values[i]) } }
         }
     }
 }
