@@ -212,3 +212,42 @@ import Testing
         #expect(loaded + rejected == 400 && rejected > 200)
     }
 }
+
+/// Python's `safetensors` reads a Lamina model file: the test rebuilds the checked-in file
+/// byte for byte, and compares what Python read from it (Fixtures/read_lamina_file.py).
+@Suite struct PythonReadsLaminaFilesTests {
+    static func model() throws -> (Sequential, [UInt8]) {
+        try Lamina.withRandomSeed(21) {
+            let m = Sequential([Conv2D(2, kernelSize: 2, inputShape: [3, 3, 1], name: "conv"), Flatten(name: "flat"),
+                                Dense(3, activation: .softmax, name: "out")])
+            try m.setWeights(m.weights.enumerated().map { i, v in
+                Tensor(shape: v.shape, scalars: (0..<v.value.count).map { Float(i + 1) * 0.125 - Float($0) / 64 })
+            })
+            m.compile(optimizer: SGD(learningRate: 0.1, momentum: 0.5), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
+            m.epoch = 3
+            let (t, meta) = try ModelFile.contents(of: m)
+            return (m, [UInt8](try Safetensors.encode(t, metadata: meta)))
+        }
+    }
+
+    @Test func pythonReadsALaminaModelFile() throws {
+        let (model, bytes) = try Self.model()
+        let url = dataFixtures.appendingPathComponent("lamina_model.safetensors")
+        if ProcessInfo.processInfo.environment["LAMINA_WRITE_FIXTURES"] != nil { try AtomicFile.write(Data(bytes), to: url) }
+        #expect(try [UInt8](Data(contentsOf: url)) == bytes, "Lamina's output changed: rerun with LAMINA_WRITE_FIXTURES=1 and read_lamina_file.py")
+
+        struct Seen: Decodable {
+            struct T: Decodable { let dtype: String; let shape: [Int]; let values: [Double] }
+            let tensors: [String: T]
+            let metadata_keys: [String], layer_classes: [String], optimizer: String, epoch: Int
+        }
+        let seen = try JSONDecoder().decode(Seen.self, from: Data(contentsOf: dataFixtures.appendingPathComponent("lamina_model.python.json")))
+        #expect(seen.tensors.keys.sorted() == model.weights.map(\.name).sorted())
+        for v in model.weights {
+            let t = try #require(seen.tensors[v.name])
+            #expect(t.dtype == "float32" && t.shape == v.shape && t.values.map { Float($0) } == v.value.asArray(Float.self))
+        }
+        #expect(seen.metadata_keys == ["config", "format", "format_version", "training_state"])
+        #expect(seen.layer_classes == ["InputLayer", "Conv2D", "Flatten", "Dense"] && seen.optimizer == "SGD" && seen.epoch == 3)
+    }
+}
