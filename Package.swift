@@ -6,11 +6,17 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Lamina", targets: ["Lamina"]),
+        // Reads Keras 3 `.keras` files; separate so that `import Lamina` needs no HDF5.
+        .library(name: "LaminaKeras", targets: ["LaminaKeras"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
     ],
     targets: [
         // MARK: - Public API
         .target(name: "Lamina", dependencies: ["LaminaCore", "CLaminaZlib"]),
         .target(name: "LaminaCore", dependencies: ["CLaminaBLAS"]),
+        .target(name: "LaminaKeras", dependencies: ["Lamina", "CLaminaHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
 
         // MARK: - Implementation details
         .systemLibrary(
@@ -19,6 +25,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         .systemLibrary(name: "CLaminaZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLaminaHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
         // MARK: - Examples
         .target(name: "ExampleSupport", dependencies: ["Lamina"], path: "Examples/Support"),
@@ -36,5 +43,6 @@ let package = Package(
         .executableTarget(name: "lamina-atomic-writer", dependencies: ["Lamina"], path: "Tests/Helpers/AtomicWriter"),
         .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaTests", dependencies: ["Lamina"], exclude: ["Fixtures"]),
+        .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras"], exclude: ["Fixtures"]),
     ]
 )

@@ -174,8 +174,8 @@ extension Sequential {
                 "metrics": compiledMetrics.map(\.name), "frozen_layers": frozen]
     }
 
-    /// Compiles from a `compile_config` (Lamina's or Keras's).
-    func compile(config any: Any) throws {
+    /// Compiles from a `compile_config` (Lamina's or Keras's `config.json`).
+    public func compile(fromConfig any: Any) throws {
         guard let values = any as? [String: Any] else { throw LaminaError.configuration("compile_config must be an object") }
         let r = ConfigReader(className: "compile_config", values: values)
         guard let optimizerConfig = r.value("optimizer"), let lossConfig = r.value("loss") else {

@@ -34,6 +34,10 @@ public enum LayerRegistry {
         factories.withLock { $0[className] = factory }
     }
 
+    /// Keras's `to_snake_case`, which names auto-named layers and the groups of a `.keras`
+    /// weights file: `MaxPooling2D` → `max_pooling2d`, `LeakyReLU` → `leaky_re_lu`.
+    public static func snakeCase(_ className: String) -> String { NameScope.snakeCase(className) }
+
     /// A layer (or a nested Sequential) from its serialized form.
     public static func make(_ any: Any) throws -> Layer {
         let object = try SerializedObject(any, what: "layer")

@@ -58,7 +58,7 @@ enum ModelFile {
         let (weights, slots) = (tensors.filter { !$0.name.hasPrefix("optimizer/") }, tensors.filter { $0.name.hasPrefix("optimizer/") })
         try model.assignWeights(Dictionary(weights.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }), file: file)
         if let compileConfig = config["compile_config"], !(compileConfig is NSNull) {
-            do { try model.compile(config: compileConfig) } catch let error as LaminaError { throw fail(error.message) }
+            do { try model.compile(fromConfig: compileConfig) } catch let error as LaminaError { throw fail(error.message) }
         }
 
         let state = try object(stateText, "training_state", fail)

@@ -1,0 +1,121 @@
+import Foundation
+import Lamina
+import ZIPFoundation
+
+/// Reading Keras 3 `.keras` files: a zip archive (read with ZIPFoundation) holding
+/// `config.json` (the model's architecture and compile settings) and `model.weights.h5`
+/// (the weights, read with libhdf5).
+///
+/// Lamina validates the archive's entries, the config (unknown layers and options are
+/// errors that name them) and every dataset's type and shape. The HDF5 bytes themselves
+/// are parsed by libhdf5, which is not hardened against hostile files: treat `.keras` files
+/// as trusted input to that extent (Lamina's own model files are safetensors and fully
+/// checked).
+public enum KerasFile {
+    /// The largest `config.json` and `model.weights.h5` Lamina extracts.
+    public static let maximumConfigBytes = 64 << 20
+    public static let maximumWeightsBytes = 4 << 30
+
+    /// The model in `url`, with Keras's weights, compiled as saved when `compile` is true and
+    /// the file has compile settings. Keras: `keras.models.load_model(path)`.
+    public static func load(_ url: URL, compile: Bool = true) throws -> Sequential {
+        let file = url.lastPathComponent
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw LaminaError(.io, "\(file) is not a readable .keras (zip) archive: \(error)")
+        }
+        let configBytes = try extract("config.json", from: archive, file: file, limit: maximumConfigBytes)
+        let model = try model(fromConfigJSON: configBytes, file: file, compile: compile)
+        let weights = try extract("model.weights.h5", from: archive, file: file, limit: maximumWeightsBytes)
+        try loadWeights(into: model, from: HDF5File(image: weights, name: "\(file)/model.weights.h5"))
+        return model
+    }
+
+    public static func load(_ path: String, compile: Bool = true) throws -> Sequential {
+        try load(URL(fileURLWithPath: path), compile: compile)
+    }
+
+    /// The (freshly initialized) model that a `config.json` describes, compiled when asked
+    /// and possible.
+    public static func model(fromConfigJSON bytes: [UInt8], file: String = "config.json", compile: Bool = true) throws -> Sequential {
+        func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(file): \(why)") }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
+            throw fail("config.json is not a JSON object")
+        }
+        guard let className = object["class_name"] as? String else { throw fail("config.json has no class_name") }
+        guard className == "Sequential" else {
+            throw fail("the model is a \(className); Lamina loads Sequential models (the functional API is not supported)")
+        }
+        do {
+            guard let model = try LayerRegistry.make(object) as? Sequential else { throw fail("not a Sequential model") }
+            guard model.modelInputShape != nil else {
+                throw fail("the config does not give the input shape (save a model that starts with keras.Input)")
+            }
+            // An uncompiled Keras model has "compile_config": {} (or null).
+            if compile, let compileConfig = object["compile_config"] as? [String: Any], !compileConfig.isEmpty {
+                try model.compile(fromConfig: compileConfig)
+            }
+            return model
+        } catch let error as LaminaError where error.kind == .configuration || error.kind == .shape {
+            throw fail(error.message)
+        }
+    }
+
+    private static func extract(_ path: String, from archive: Archive, file: String, limit: Int) throws -> [UInt8] {
+        guard let entry = archive[path] else { throw LaminaError(.io, "\(file) has no \(path) (is it a Keras 3 .keras file?)") }
+        guard entry.type == .file, entry.uncompressedSize <= UInt64(limit) else {
+            throw LaminaError(.io, "\(file): \(path) is not a file of at most \(limit) bytes")
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(entry.uncompressedSize))
+        do {
+            _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                guard bytes.count + chunk.count <= limit else { throw LaminaError(.io, "\(file): \(path) inflates past \(limit) bytes") }
+                bytes.append(contentsOf: chunk)
+            }
+        } catch let error as LaminaError {
+            throw error
+        } catch {
+            throw LaminaError(.io, "\(file): \(path) cannot be extracted (\(error))")
+        }
+        return bytes
+    }
+
+    /// Keras's layout: `layers/<key>/vars/<i>`, where the key is the snake_case class name made
+    /// unique within its container (`dense`, `dense_1`); recurrent layers keep theirs in
+    /// `cell/vars`; nested models in `<key>/layers/...`.
+    static func loadWeights(into model: Sequential, from h5: HDF5File) throws {
+        var assignments: [(Layer, [Tensor])] = []
+        func walk(_ container: Sequential, _ prefix: String) throws {
+            var used: [String: Int] = [:]
+            for layer in container.layers {
+                var key = LayerRegistry.snakeCase(layer.className)
+                if let n = used[key] { used[key] = n + 1; key += "_\(n + 1)" } else { used[key] = 0 }
+                let path = prefix + "layers/" + key
+                if let nested = layer as? Sequential { try walk(nested, path + "/"); continue }
+                let vars = path + (layer is SimpleRNN || layer is LSTM ? "/cell/vars" : "/vars")
+                let expected = layer.weights
+                let count = h5.exists(vars) ? try h5.memberCount(vars) : 0
+                guard count == expected.count else {
+                    throw LaminaError(.io, "\(h5.name): \(vars) holds \(count) weights, \(layer.name) (\(layer.className)) has \(expected.count)")
+                }
+                let values = try (0..<count).map { try h5.floats("\(vars)/\($0)") }
+                for (v, t) in zip(expected, values) where v.shape != t.shape {
+                    throw LaminaError(.io, "\(h5.name): \(vars) holds \(t.shape) for \(v.name), which is \(v.shape)")
+                }
+                assignments.append((layer, values))
+            }
+        }
+        try walk(model, "")
+        for (layer, values) in assignments { try layer.setWeights(values) }
+    }
+}
+
+extension Sequential {
+    /// A Keras 3 `.keras` file. Keras: `keras.models.load_model(path)`. See `KerasFile`.
+    public static func loadKeras(_ path: String, compile: Bool = true) throws -> Sequential {
+        try KerasFile.load(path, compile: compile)
+    }
+}

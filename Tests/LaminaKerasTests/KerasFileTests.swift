@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+import Lamina
+@testable import LaminaKeras
+
+/// Models saved by Keras 3 (Fixtures/generate_keras_files.py) load and predict Keras's outputs.
+@Suite struct KerasFileTests {
+    static let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/data")
+    var io: [String: Tensor] { get throws { try NumPy.loadArchive(Self.data.appendingPathComponent("keras_io.npz")) } }
+
+    func maxError(_ a: Tensor, _ b: Tensor) -> Double {
+        zip(a.scalarsAsDouble(), b.scalarsAsDouble()).map { Swift.abs($0 - $1) }.max() ?? .infinity
+    }
+
+    @Test(arguments: ["mlp", "cnn", "rnn", "nested"])
+    func predictsWhatKerasPredicted(_ name: String) throws {
+        let model = try Sequential.loadKeras(Self.data.appendingPathComponent("\(name).keras").path)
+        let x = try #require(try io["\(name)_x"]), expected = try #require(try io["\(name)_y"])
+        let y = try model.predict(x)
+        #expect(y.shape == expected.shape)
+        #expect(maxError(y, expected) <= 1e-4, "\(name): max |Lamina − Keras| = \(maxError(y, expected))")
+    }
+
+    @Test func architectureAndCompileSettingsComeAcross() throws {
+        let cnn = try KerasFile.load(Self.data.appendingPathComponent("cnn.keras"))
+        #expect(cnn.layers.map(\.className) == ["Conv2D", "BatchNormalization", "MaxPooling2D", "Conv2D", "AveragePooling2D",
+                                                "Flatten", "Dense", "LeakyReLU", "Dense"])
+        #expect(cnn.layers.map(\.name) == ["conv2d", "batch_normalization", "max_pooling2d", "conv2d_1", "average_pooling2d",
+                                           "flatten", "dense_2", "leaky_re_lu", "dense_3"])   // Keras's names
+        let conv = try #require(cnn.layers[3] as? Conv2D)
+        #expect(conv.strides == (1, 2) && conv.kernelSize == (2, 3) && (cnn.layers[7] as? LeakyReLU)?.negativeSlope == 0.2)
+        #expect(cnn.optimizer is RMSprop && cnn.loss is BinaryCrossentropy)
+        let rnn = try KerasFile.load(Self.data.appendingPathComponent("rnn.keras"))
+        let sgd = try #require(rnn.optimizer as? SGD)
+        #expect(sgd.nesterov && sgd.momentum == 0.9 && Swift.abs(sgd.learningRate - 0.05) < 1e-7)
+        let mlp = try KerasFile.load(Self.data.appendingPathComponent("mlp.keras"))
+        #expect(mlp.compiledMetrics.map(\.name) == ["accuracy"] && mlp.countParams() == 8 * 16 + 16 + 16 * 3 + 3)
+        // The loaded model trains on in Swift.
+        let x = try #require(try io["mlp_x"])
+        let before = try mlp.evaluate(x, Tensor(shape: [32], scalars: (0..<32).map { Int32($0 % 3) })).loss
+        try mlp.fit(x, Tensor(shape: [32], scalars: (0..<32).map { Int32($0 % 3) }), epochs: 20, batchSize: 8, verbose: 0)
+        #expect(try mlp.evaluate(x, Tensor(shape: [32], scalars: (0..<32).map { Int32($0 % 3) })).loss < before)
+    }
+
+    @Test func unsupportedOptionsAndDamagedArchivesAreNamed() throws {
+        let dilated = #expect(throws: LaminaError.self) { try KerasFile.load(Self.data.appendingPathComponent("dilated.keras")) }
+        #expect(dilated?.message.contains("dilation_rate=[2,2]") == true)
+        let functional = #expect(throws: LaminaError.self) {
+            try KerasFile.model(fromConfigJSON: Array(#"{"class_name":"Functional","config":{}}"#.utf8))
+        }
+        #expect(functional?.message.contains("Lamina loads Sequential models") == true)
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lamina-keras-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let original = try [UInt8](Data(contentsOf: Self.data.appendingPathComponent("mlp.keras")))
+        var rng = RandomGenerator(seed: 1)
+        var rejected = 0
+        for trial in 0..<40 {   // truncations and flipped bytes anywhere: an error, never a crash
+            var bytes = original
+            if trial % 2 == 0 {
+                bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count))))
+            } else {
+                for _ in 0..<4 { bytes[Int(rng.next() % UInt64(bytes.count))] ^= 0xFF }
+            }
+            let url = dir.appendingPathComponent("damaged\(trial).keras")
+            try Data(bytes).write(to: url)
+            do { _ = try KerasFile.load(url) } catch is LaminaError { rejected += 1 }
+        }
+        #expect(rejected >= 20)
+    }
+}
