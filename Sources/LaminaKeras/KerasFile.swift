@@ -27,7 +27,12 @@ public enum KerasFile {
             throw LaminaError(.io, "\(file) is not a readable .keras (zip) archive: \(error)")
         }
         let configBytes = try extract("config.json", from: archive, file: file, limit: maximumConfigBytes)
-        let model = try model(fromConfigJSON: configBytes, file: file, compile: compile)
+        guard let weightsEntry = archive["model.weights.h5"] else { throw LaminaError(.io, "\(file) has no model.weights.h5") }
+        // float32 weights take 4 bytes each: a config asking for more than that cannot be honest.
+        let supplied = Int(min(weightsEntry.uncompressedSize, UInt64(maximumWeightsBytes))) / 4
+        let model = try LayerRegistry.$weightElementLimit.withValue(supplied) {
+            try KerasFile.model(fromConfigJSON: configBytes, file: file, compile: compile)
+        }
         let weights = try extract("model.weights.h5", from: archive, file: file, limit: maximumWeightsBytes)
         try loadWeights(into: model, from: HDF5File(image: weights, name: "\(file)/model.weights.h5"))
         return model

@@ -28,6 +28,10 @@ public enum LayerRegistry {
 
     static let factories = Mutex<[String: Factory]>(builtins)
 
+    /// The most weight values a model built from a config may hold; loaders set it to what
+    /// their file can supply, so that a hostile config cannot make Lamina allocate terabytes.
+    @TaskLocal public static var weightElementLimit = 1 << 31
+
     /// Makes `className` loadable. The factory reads its arguments from the reader
     /// (`name`, `trainable` and `dtype` are applied afterwards).
     public static func register(_ className: String, _ factory: @escaping Factory) {
@@ -155,8 +159,50 @@ extension Sequential {
         }
         if let input {
             guard !input.contains(where: { $0 <= 0 }) else { throw r.error("build_input_shape \(input) must be fully known") }
+            // Refuse absurd sizes from a file before allocating anything.
+            let planned = try model.plannedWeightCount(input)
+            if let planned, planned > LayerRegistry.weightElementLimit {
+                throw r.error("the layers would hold \(planned == .max ? "over \(Int.max)" : "\(planned)") weight values, "
+                    + "more than this file can supply (\(LayerRegistry.weightElementLimit))")
+            }
             try model.setDeclaredInput(input)
         }
         return model
+    }
+
+    /// The number of weight values the layers would create for `input`, from shapes alone
+    /// (`.max` on overflow; nil when a custom layer's count cannot be known in advance).
+    func plannedWeightCount(_ input: [Int]) throws -> Int? {
+        var shape = input, total = 0
+        func add(_ factors: Int...) {
+            var n = 1
+            for f in factors {
+                let (p, o) = n.multipliedReportingOverflow(by: f)
+                n = o ? .max : p
+            }
+            let (t, o) = total.addingReportingOverflow(n)
+            total = o ? .max : t
+        }
+        for layer in layers {
+            switch layer {
+            case let nested as Sequential:
+                guard let n = try nested.plannedWeightCount(shape) else { return nil }
+                add(n)
+                shape = try nested.layers.reduce(shape) { try $1.computeOutputShape($0) }
+                continue
+            case let d as Dense: add(shape.last ?? 0, d.units); if d.useBias { add(d.units) }
+            case let c as Conv2D:
+                _ = try c.computeOutputShape(shape)
+                add(c.kernelSize.0, c.kernelSize.1, shape[2], c.filters); if c.useBias { add(c.filters) }
+            case let b as BatchNormalization: add(shape.last ?? 0, 2 + (b.center ? 1 : 0) + (b.scale ? 1 : 0))
+            case let r as Recurrent:
+                _ = try r.computeOutputShape(shape)
+                add(r.gates, r.units, shape[1] + r.units); if r.useBias { add(r.gates, r.units) }
+            case is Flatten, is Dropout, is Pooling2D, is Reshape, is UpSampling2D, is Activation, is LeakyReLU: break
+            default: return nil
+            }
+            shape = try layer.computeOutputShape(shape)
+        }
+        return total
     }
 }

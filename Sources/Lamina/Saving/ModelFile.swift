@@ -50,7 +50,9 @@ enum ModelFile {
         let config = try object(configText, "config", fail)
         let model: Sequential
         do {
-            guard let m = try LayerRegistry.make(config) as? Sequential else { throw fail("the config is not a Sequential model") }
+            let supplied = tensors.reduce(0) { $0 + $1.tensor.count }   // bounded by the file's size
+            guard let m = try LayerRegistry.$weightElementLimit.withValue(supplied, operation: { try LayerRegistry.make(config) })
+                    as? Sequential else { throw fail("the config is not a Sequential model") }
             model = m
         } catch let error as LaminaError where error.kind == .configuration {
             throw fail(error.message)

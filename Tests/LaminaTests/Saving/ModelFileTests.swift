@@ -178,6 +178,9 @@ import Testing
         // Shapes that do not chain are an error, not a crash.
         let chain = try loadError(#"{"class_name":"Sequential","config":{"layers":[{"class_name":"InputLayer","config":{"batch_shape":[null,3]}},{"class_name":"Conv2D","config":{"filters":2,"kernel_size":3}}]}}"#)
         #expect(chain?.contains("expects [*, height, width, channels]") == true)
+        // Sizes the file cannot supply are refused before anything is allocated.
+        let huge = try loadError(#"{"class_name":"Sequential","config":{"layers":[{"class_name":"InputLayer","config":{"batch_shape":[null,3000000]}},{"class_name":"Dense","config":{"units":4000000}},{"class_name":"Dense","config":{"units":4000000}}]}}"#)
+        #expect(huge?.contains("would hold 28000008000000 weight values, more than this file can supply (8)") == true, "\(huge ?? "")")
     }
 
     @Test func weightsFilesAndForeignFilesAreToldApart() throws {
@@ -219,7 +222,7 @@ import Testing
     static func model() throws -> (Sequential, [UInt8]) {
         try Lamina.withRandomSeed(21) {
             let m = Sequential([Conv2D(2, kernelSize: 2, inputShape: [3, 3, 1], name: "conv"), Flatten(name: "flat"),
-                                Dense(3, activation: .softmax, name: "out")])
+                                Dense(3, activation: .softmax, name: "out")], name: "fixture")   // no auto names: they depend on other tests
             try m.setWeights(m.weights.enumerated().map { i, v in
                 Tensor(shape: v.shape, scalars: (0..<v.value.count).map { Float(i + 1) * 0.125 - Float($0) / 64 })
             })
