@@ -10,7 +10,8 @@ let package = Package(
     // is "Lamina" whatever the checkout's folder is called.
     dependencies: [.package(path: ".deps/Lamina")],
     targets: [
-        .executableTarget(name: "lamina-fuzz", dependencies: [.product(name: "Lamina", package: "Lamina")],
+        .executableTarget(name: "lamina-fuzz", dependencies: [.product(name: "Lamina", package: "Lamina"),
+                                                                  .product(name: "LaminaKeras", package: "Lamina")],
                           path: "Sources/LaminaFuzz"),
     ]
 )

@@ -1,8 +1,9 @@
 import Foundation
 import Lamina
+import LaminaKeras
 
 // One libFuzzer entry point for all readers; LAMINA_FUZZ_TARGET picks the reader:
-// idx, npy, npz, csv, safetensors. A reader may throw LaminaError on any input; anything
+// idx, npy, npz, csv, safetensors, model (Lamina model files), keras_config (`.keras` config.json). A reader may throw LaminaError on any input; anything
 // else (a trap, an out-of-bounds access found by ASan) is a bug.
 
 nonisolated(unsafe) let target = ProcessInfo.processInfo.environment["LAMINA_FUZZ_TARGET"] ?? "npy"
@@ -17,6 +18,11 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case "npz": _ = try NumPy.parseArchive(bytes, name: "fuzz")
         case "csv": _ = try CSV.parse(String(decoding: bytes, as: UTF8.self), name: "fuzz")
         case "safetensors": _ = try Safetensors.decode(bytes, name: "fuzz")
+        case "model": _ = try Sequential.load(bytes: bytes, name: "fuzz", restoreRandomState: false)
+        case "keras_config":
+            _ = try LayerRegistry.$weightElementLimit.withValue(1 << 20) {
+                try KerasFile.model(fromConfigJSON: bytes, file: "fuzz")
+            }
         default: fatalError("unknown LAMINA_FUZZ_TARGET \(target)")
         }
     } catch is LaminaError {

@@ -203,6 +203,10 @@ import Testing
             return [UInt8](try Safetensors.encode(t, metadata: meta))
         }
         _ = try Sequential.load(bytes: bytes, restoreRandomState: false)
+        if ProcessInfo.processInfo.environment["LAMINA_WRITE_FIXTURES"] != nil {   // a seed for Fuzz/run.sh
+            let seeds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../Fuzz/corpus/model")
+            try AtomicFile.write(Data(bytes), to: seeds.appendingPathComponent("every_layer.lamina").standardized)
+        }
         var rng = RandomGenerator(seed: 4)
         var loaded = 0, rejected = 0
         let headerLength = Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16
