@@ -8,14 +8,16 @@ import Lamina
 // then alternate `trainOnBatch` calls. `--arch dcgan` uses Reshape, UpSampling2D and Conv2D.
 // Quality is measured: an MNIST classifier labels 1,000 generated digits; we report the share it
 // labels with confidence ≥ 0.9 and how many of the ten classes appear among them.
-// (--judge-samples sets how many; 1,000 by default.)
+// (--judge-samples sets how many; 1,000 by default.) The judge is trained on the fly, or is the
+// convnet `mnist-cnn` saved: --judge out/mnist-cnn/model.lamina.
 //   swift run -c release gan [--arch dense|dcgan] [--epochs 10] [--steps 500] [--data ~/mnist]
 
 var example = Example("gan", about: "a GAN on MNIST (dense, or --arch dcgan), with sample grids and a measured quality score",
                       epochs: 10, options: [.init("arch", "dense", "dense (Keras-GAN gan.py) or dcgan"),
                                             .init("steps", "500", "discriminator + generator steps per epoch"),
                                             .init("batch-size", "64", "real images per step"),
-                                            .init("judge-samples", "1000", "generated digits the classifier labels")])
+                                            .init("judge-samples", "1000", "generated digits the classifier labels"),
+                                            .init("judge", "", "a saved MNIST classifier (mnist-cnn's model.lamina); trained on the fly if empty")])
 let arch = example.string("arch"), latent = 100, batch = example.int("batch-size")
 guard arch == "dense" || arch == "dcgan" else { Example.fail("--arch must be dense or dcgan, got \(arch)") }
 let (train, test) = example.mnist(trainShape: [28, 28, 1])
@@ -111,13 +113,23 @@ try lossPlot.save(to: example.output("losses.svg"))
 files.append("losses.svg")
 
 // Quality: a classifier trained on the real digits labels generated ones.
-print("\nTraining the judge: a small MNIST classifier")
-let judge = Sequential(name: "judge")
-judge.add(Flatten(inputShape: [28, 28, 1]))
-judge.add(Dense(256, activation: .relu))
-judge.add(Dense(10, activation: .softmax))
-judge.compile(optimizer: Adam(learningRate: 1e-3), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
-try judge.fit(train.x, train.y, epochs: 3, batchSize: 128, verbose: 0)
+let judge: Sequential
+if example.string("judge").isEmpty {
+    print("\nTraining the judge: a small MNIST classifier")
+    judge = Sequential(name: "judge")
+    judge.add(Flatten(inputShape: [28, 28, 1]))
+    judge.add(Dense(256, activation: .relu))
+    judge.add(Dense(10, activation: .softmax))
+    judge.compile(optimizer: Adam(learningRate: 1e-3), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
+    try judge.fit(train.x, train.y, epochs: 3, batchSize: 128, verbose: 0)
+} else {
+    do {
+        judge = try Sequential.load(example.string("judge"), restoreRandomState: false)
+    } catch {
+        Example.fail("--judge: \(error)")
+    }
+    print("\nThe judge: \(example.string("judge")) (\(judge.layers.count) layers, \(judge.countParams()) parameters)")
+}
 let judgeAccuracy = try judge.evaluate(test.x, test.y, batchSize: 500).metrics["accuracy"]!
 let judged = max(example.int("judge-samples"), 1)
 let generated = (try generator.predict(Tensor.randomNormal([judged, latent], using: &rng), batchSize: 500) + 1) / 2

@@ -27,6 +27,10 @@ let history = try model.fit(train.x, train.y, epochs: example.epochs, batchSize:
 let (testLoss, testMetrics) = try model.evaluate(test.x, test.y, batchSize: 500)
 print(String(format: "Test loss %.4f, test accuracy %.2f%%", testLoss, 100 * testMetrics["accuracy"]!))
 
+// The trained model, for `gan --judge` and anyone else: Sequential.load(path) gives it back.
+try model.save(to: example.output("model.lamina"))
+print("Saved the model to \(example.output("model.lamina").path)")
+
 // Pictures: the curves, the confusion matrix, and the digits it got wrong.
 try history.plot(to: example.output("curves.svg"))
 let probabilities = try model.predict(test.x, batchSize: 500)
@@ -49,4 +53,4 @@ example.record("final_loss", Double(losses.last!))
 example.record("test_loss", Double(testLoss))
 example.record("test_accuracy", Double(testMetrics["accuracy"]!))
 example.record("misclassified", wrong.count)
-example.finish(files: ["curves.svg", "confusion.svg"] + (wrong.isEmpty ? [] : ["misclassified.png"]))
+example.finish(files: ["curves.svg", "confusion.svg", "model.lamina"] + (wrong.isEmpty ? [] : ["misclassified.png"]))

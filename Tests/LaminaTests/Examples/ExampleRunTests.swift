@@ -84,6 +84,13 @@ import Testing
         #expect(r.number("test_accuracy") > 0.3)
         #expect((r.summary["files"] as? [String])?.contains("confusion.svg") == true)
         #expect(r.output.contains("Total params: 225,034"))
+        // The saved model is the trained one, and the GAN takes it as its judge.
+        let model = try Sequential.load(from: r.folder.appendingPathComponent("model.lamina"), restoreRandomState: false)
+        #expect(model.countParams() == 225_034 && model.epoch == 1)
+        let judged = try run("gan", ["--epochs", "1", "--steps", "3", "--limit", "600", "--judge-samples", "50",
+                                     "--judge", r.folder.appendingPathComponent("model.lamina").path, "--data", sharedMNIST!.path])
+        #expect(judged.output.contains("The judge: ") && judged.output.contains("225034 parameters"))
+        #expect(Swift.abs(judged.number("judge_test_accuracy") - r.number("test_accuracy")) < 1e-6)
     }
 
     @Test(.enabled(if: sharedMNIST != nil, "needs ../shared/data/mnist or $LAMINA_DATA"))
