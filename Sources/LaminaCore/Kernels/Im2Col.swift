@@ -39,16 +39,25 @@ extension Kernels {
                 for oh in 0..<g.outH {
                     for ow in 0..<g.outW {
                         let row = ((n * g.outH + oh) * g.outW + ow) * rowLen
+                        let iw0 = ow * g.strideW - g.padLeft
+                        let wholeRow = iw0 >= 0 && iw0 + g.kW <= g.inW
                         for kh in 0..<g.kH {
                             let ih = oh * g.strideH - g.padTop + kh
+                            let dst = row + kh * g.kW * c
+                            if wholeRow && ih >= 0 && ih < g.inH {
+                                // The window's row is kW·C contiguous values of the NHWC input.
+                                let src = ((n * g.inH + ih) * g.inW + iw0) * c
+                                for j in 0..<(g.kW * c) { cols[dst + j] = x[src + j] }
+                                continue
+                            }
                             for kw in 0..<g.kW {
-                                let iw = ow * g.strideW - g.padLeft + kw
-                                let dst = row + (kh * g.kW + kw) * c
+                                let iw = iw0 + kw
+                                let d = dst + kw * c
                                 if ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW {
-                                    for j in 0..<c { cols[dst + j] = 0 }
+                                    for j in 0..<c { cols[d + j] = 0 }
                                 } else {
                                     let src = ((n * g.inH + ih) * g.inW + iw) * c
-                                    for j in 0..<c { cols[dst + j] = x[src + j] }
+                                    for j in 0..<c { cols[d + j] = x[src + j] }
                                 }
                             }
                         }

@@ -48,7 +48,29 @@ extension Tensor {
     private func maxPoolImpl<T: FloatScalar>(_: T.Type, _ g: WindowGeometry) -> Tensor {
         let c = shape[3]
         let outShape = [shape[0], g.outH, g.outW, c]
-        var argmax = [Int32](repeating: 0, count: Shape.count(outShape))
+        guard GradMode.isEnabled && node != nil else {
+            // Inference: the maxima alone (no argmax indices to fill and keep).
+            return withUnsafeBuffer(as: T.self) { x in
+                Tensor.build(outShape, as: T.self) { out in
+                    nonisolated(unsafe) let (x, out) = (x, out)
+                    forEachWindow(g) { o, n, h0, h1, w0, w1 in
+                        let ob = o * c, first = ((n * g.inH + h0) * g.inW + w0) * c
+                        for j in 0..<c { out[ob + j] = x[first + j] }
+                        for h in h0..<h1 {
+                            for w in w0..<w1 where h != h0 || w != w0 {
+                                let ib = ((n * g.inH + h) * g.inW + w) * c
+                                for j in 0..<c {  // NaN propagates, as in the training path
+                                    let v = x[ib + j]
+                                    out[ob + j] = v > out[ob + j] || v != v ? v : out[ob + j]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Every index is written below, so the array starts uninitialized (no zeroing pass).
+        var argmax = [Int32](unsafeUninitializedCapacity: Shape.count(outShape)) { _, count in count = Shape.count(outShape) }
         let out = withUnsafeBuffer(as: T.self) { x in
             Tensor.build(outShape, as: T.self) { out in
                 argmax.withUnsafeMutableBufferPointer { idx in
