@@ -65,6 +65,9 @@ public final class Conv2D: Layer {
     }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
+        if activation == .relu {
+            return x.conv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding, fusedReLU: true)
+        }
         return activation(x.conv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding))
     }
 }

@@ -5,8 +5,11 @@ extension Tensor {
     /// `[N, OH, OW, F]`. Computed as im2col + one GEMM; the backward pass reuses the
     /// unfolded patches (dKernel = colsᵀ·g) and folds dCols = g·Kᵀ back with col2im.
     /// With `bias` ([F]), the result is `conv2d(kernel) + bias` in one pass: the GEMM
-    /// accumulates onto rows that start from the bias.
-    public func conv2d(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid) -> Tensor {
+    /// accumulates onto rows that start from the bias. `fusedReLU` gives
+    /// `relu(conv2d(kernel) + bias)`; at inference it is applied to each chunk of images while
+    /// the chunk is still in cache (a Conv2D with `activation: .relu`).
+    public func conv2d(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                       fusedReLU: Bool = false) -> Tensor {
         precondition(rank == 4 && kernel.rank == 4,
                      "conv2d: input \(shape) must be [N, H, W, C] and kernel \(kernel.shape) [KH, KW, C, F]")
         precondition(shape[3] == kernel.shape[2],
@@ -19,15 +22,18 @@ extension Tensor {
                                       strideH: strides.0, strideW: strides.1, padding: padding)
         precondition(geometry.outH > 0 && geometry.outW > 0,
                      "conv2d: input \(shape) is smaller than kernel \(kernel.shape) with padding \(padding)")
-        return isFloat32("conv2d") ? conv2dImpl(Float.self, kernel, bias, geometry) : conv2dImpl(Double.self, kernel, bias, geometry)
+        if !(GradMode.isEnabled && (node != nil || kernel.node != nil || bias?.node != nil)) {
+            // Inference: no patches to keep.
+            return isFloat32("conv2d") ? chunkedConv2d(Float.self, kernel, bias, geometry, relu: fusedReLU)
+                : chunkedConv2d(Double.self, kernel, bias, geometry, relu: fusedReLU)
+        }
+        let out = isFloat32("conv2d") ? conv2dImpl(Float.self, kernel, bias, geometry) : conv2dImpl(Double.self, kernel, bias, geometry)
+        return fusedReLU ? out.relu() : out
     }
 
     private func conv2dImpl<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry) -> Tensor {
         let (n, c, f) = (shape[0], shape[3], kernel.shape[3])
         let k = g.kH * g.kW * c, rows = n * g.outH * g.outW
-        if !(GradMode.isEnabled && (node != nil || kernel.node != nil || bias?.node != nil)) {
-            return chunkedConv2d(T.self, kernel, bias, g)  // inference: no patches to keep
-        }
         let cols = withUnsafeBuffer(as: T.self) { x in
             Tensor.build([rows, k], as: T.self) { Kernels.im2col(x, batch: n, channels: c, g, $0) }
         }
@@ -58,25 +64,32 @@ extension Tensor {
 
     /// conv2d when nothing records gradients: im2col + GEMM over chunks of images, reusing
     /// one patch buffer, instead of one patch matrix for the whole batch (139 MB for the
-    /// MNIST CNN's second layer at batch 1000).
-    private func chunkedConv2d<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry) -> Tensor {
+    /// MNIST CNN's second layer at batch 1000). Each chunk's output rows start from the bias
+    /// and get the ReLU right after their GEMM, while they are in cache.
+    private func chunkedConv2d<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry,
+                                               relu: Bool) -> Tensor {
         let (n, c, f) = (shape[0], shape[3], kernel.shape[3])
         let k = g.kH * g.kW * c, pixels = g.outH * g.outW, imageSize = shape[1] * shape[2] * c
         let chunk = Swift.min(n, Tensor.inferenceConvChunk)
-        var cols = [T](repeating: 0, count: chunk * pixels * k)
+        var cols = [T](unsafeUninitializedCapacity: chunk * pixels * k) { _, count in count = chunk * pixels * k }
         return withUnsafeBuffer(as: T.self) { x in
             kernel.withUnsafeBuffer(as: T.self) { w in
                 Tensor.build([n, g.outH, g.outW, f], as: T.self) { out in
-                    if let bias { Kernels.fillRows(out, with: bias, width: f) }
                     cols.withUnsafeMutableBufferPointer { cp in
                         for start in stride(from: 0, to: n, by: chunk) {
                             let count = Swift.min(chunk, n - start)
                             let images = UnsafeBufferPointer(rebasing: x[(start * imageSize)..<((start + count) * imageSize)])
                             let patches = UnsafeMutableBufferPointer(rebasing: cp[0..<(count * pixels * k)])
+                            let rows = UnsafeMutableBufferPointer(rebasing: out[(start * pixels * f)..<((start + count) * pixels * f)])
                             Kernels.im2col(images, batch: count, channels: c, g, patches)
+                            if let bias { Kernels.fillRows(rows, with: bias, width: f) }
                             Kernels.gemm(transA: false, transB: false, m: count * pixels, n: f, k: k,
                                          UnsafePointer(cp.baseAddress!), lda: k, w.baseAddress!, ldb: f,
-                                         beta: bias == nil ? 0 : 1, out.baseAddress! + start * pixels * f, ldc: f)
+                                         beta: bias == nil ? 0 : 1, rows.baseAddress!, ldc: f)
+                            if relu {
+                                let p = rows.baseAddress!
+                                for i in 0..<rows.count { p[i] = Swift.max(p[i], 0) }
+                            }
                         }
                     }
                 }

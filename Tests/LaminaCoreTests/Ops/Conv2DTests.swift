@@ -13,6 +13,17 @@ import Testing
                     expected, atol: 1e-4, rtol: 1e-4)
     }
 
+    /// The fused ReLU (inference, chunked over images) equals conv + bias then relu, and the
+    /// recorded path has its gradient.
+    @Test func fusedReLUMatchesConvThenReLU() {
+        let x = randn([37, 6, 5, 2], seed: 7), w = randn([3, 3, 2, 4], seed: 8), b = randn([4], seed: 9)
+        let expected = (x.conv2d(w, padding: .same) + b).relu()
+        expectClose(withoutGradients { x.conv2d(w, bias: b, padding: .same, fusedReLU: true) }, expected, atol: 1e-12, rtol: 1e-12)
+        expectGradients([randn([2, 4, 4, 2], seed: 10), randn([2, 2, 2, 3], seed: 11), randn([3], seed: 12)]) {
+            $0[0].conv2d($0[1], bias: $0[2], fusedReLU: true)
+        }
+    }
+
     @Test func samePaddingPutsTheExtraPixelBottomRight() {
         // TensorFlow: in 6, kernel 3, stride 2 -> out 3, total pad 1 -> top 0, bottom 1.
         let g = WindowGeometry(inH: 6, inW: 5, kH: 3, kW: 4, strideH: 2, strideW: 1, padding: .same)
