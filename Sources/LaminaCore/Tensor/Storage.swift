@@ -36,14 +36,14 @@ final class Storage {
 /// allocates the same activation and gradient sizes every time; without the pool each one is
 /// a fresh `mmap` whose pages the kernel must zero (most of the system time of a training
 /// run). Sizes are rounded up to a quarter of their power of two, so a few classes serve
-/// all batches; at most `limit` bytes (256 MiB) wait in the pool, and buffers over 64 MiB
+/// all batches; at most `limit` bytes (256 MiB) wait in the pool, and buffers over 128 MiB
 /// (datasets) are never kept.
 public final class BufferPool: Sendable {
     public static let shared = BufferPool()
     /// Buffers below this size go straight to `malloc`, which already caches them.
     static let threshold = 16 << 10
     /// Buffers above this size (whole datasets) are returned to the system at once.
-    static let largest = 64 << 20
+    static let largest = 128 << 20
     private struct State: ~Copyable {
         var free: [Int: [UInt]] = [:]  // size class -> addresses (raw pointers are not Sendable)
         var cachedBytes = 0
@@ -75,12 +75,23 @@ public final class BufferPool: Sendable {
     func release(_ pointer: UnsafeMutableRawPointer, capacity: Int) {
         if capacity > Self.threshold && capacity <= Self.largest {
             let address = UInt(bitPattern: pointer)
+            // When full, buffers of other sizes make room: the pool follows the working set
+            // (training's sizes, then predict's larger batches) instead of freezing the first one.
+            var evicted: [UInt] = []
             let kept = state.withLock { s -> Bool in
+                guard capacity <= limit else { return false }
+                while s.cachedBytes + capacity > limit,
+                      let other = s.free.first(where: { $0.key != capacity && !$0.value.isEmpty })?.key {
+                    evicted.append(s.free[other]!.removeLast())
+                    if s.free[other]!.isEmpty { s.free[other] = nil }
+                    s.cachedBytes -= other
+                }
                 guard s.cachedBytes + capacity <= limit else { return false }
                 s.free[capacity, default: []].append(address)
                 s.cachedBytes += capacity
                 return true
             }
+            evicted.forEach { UnsafeMutableRawPointer(bitPattern: $0)!.deallocate() }
             if kept { return }
         }
         pointer.deallocate()
