@@ -47,6 +47,8 @@ public final class BufferPool: Sendable {
     private struct State: ~Copyable {
         var free: [Int: [UInt]] = [:]  // size class -> addresses (raw pointers are not Sendable)
         var cachedBytes = 0
+        var lastUse: [Int: Int] = [:]  // size class -> tick of its last allocation or release
+        var tick = 0
     }
     private let state = Mutex(State())
     private let limit: Int
@@ -63,6 +65,8 @@ public final class BufferPool: Sendable {
     func allocate(byteCount: Int) -> (UnsafeMutableRawPointer, Int) {
         let size = Self.sizeClass(byteCount)
         if size > Self.threshold, let reused = state.withLock({ s -> UInt? in
+            s.tick += 1
+            s.lastUse[size] = s.tick
             guard let address = s.free[size]?.popLast() else { return nil }
             s.cachedBytes -= size
             return address
@@ -75,13 +79,17 @@ public final class BufferPool: Sendable {
     func release(_ pointer: UnsafeMutableRawPointer, capacity: Int) {
         if capacity > Self.threshold && capacity <= Self.largest {
             let address = UInt(bitPattern: pointer)
-            // When full, buffers of other sizes make room: the pool follows the working set
-            // (training's sizes, then predict's larger batches) instead of freezing the first one.
+            // When full, buffers of the least recently used other sizes make room: the pool
+            // follows the working set (training's sizes, then predict's larger batches).
             var evicted: [UInt] = []
             let kept = state.withLock { s -> Bool in
                 guard capacity <= limit else { return false }
+                s.tick += 1
+                s.lastUse[capacity] = s.tick
+                // Least recently used sizes go first.
                 while s.cachedBytes + capacity > limit,
-                      let other = s.free.first(where: { $0.key != capacity && !$0.value.isEmpty })?.key {
+                      let other = s.free.filter({ $0.key != capacity && !$0.value.isEmpty })
+                          .min(by: { s.lastUse[$0.key, default: 0] < s.lastUse[$1.key, default: 0] })?.key {
                     evicted.append(s.free[other]!.removeLast())
                     if s.free[other]!.isEmpty { s.free[other] = nil }
                     s.cachedBytes -= other
