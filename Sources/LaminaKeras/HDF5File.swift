@@ -10,7 +10,7 @@ import Lamina
 /// Debian's libhdf5 is built without thread safety, so every call goes through one lock:
 /// two models loading at once (tests run in parallel) would otherwise corrupt its state.
 final class HDF5File {
-    private static let lock = NSRecursiveLock()
+    private static let lock = NSLock()
     nonisolated(unsafe) private static var openFiles = 0   // guarded by `lock`
     private let id: hid_t
     let name: String
@@ -18,8 +18,7 @@ final class HDF5File {
     static let maximumElements = 1 << 31
 
     init(image: [UInt8], name: String) throws {
-        Self.lock.lock()
-        defer { Self.lock.unlock() }
+        Self.lock.lock(); defer { Self.lock.unlock() }
         self.name = name
         lamina_h5_silence()
         let access = H5Pcreate(lamina_h5p_file_access())
@@ -38,20 +37,18 @@ final class HDF5File {
     }
 
     deinit {
-        Self.lock.lock()
+        Self.lock.lock(); defer { Self.lock.unlock() }
         H5Fclose(id)
         Self.openFiles -= 1
         // Shut the library down while nothing is open, rather than in its exit handler, which
         // otherwise (Debian's 1.10) now and then reports "infinite loop closing library".
         if Self.openFiles == 0 { H5close() }
-        Self.lock.unlock()
     }
 
     /// Whether `path` (`"layers/dense/vars"`) names an object; each step is checked, as
     /// `H5Lexists` demands.
     func exists(_ path: String) -> Bool {
-        Self.lock.lock()
-        defer { Self.lock.unlock() }
+        Self.lock.lock(); defer { Self.lock.unlock() }
         var prefix = ""
         for part in path.split(separator: "/") {
             prefix += (prefix.isEmpty ? "" : "/") + part
@@ -62,8 +59,7 @@ final class HDF5File {
 
     /// The number of members of the group at `path`.
     func memberCount(_ path: String) throws -> Int {
-        Self.lock.lock()
-        defer { Self.lock.unlock() }
+        Self.lock.lock(); defer { Self.lock.unlock() }
         let group = H5Gopen2(id, path, lamina_h5p_default())
         guard group >= 0 else { throw LaminaError(.io, "\(name): \(path) is not a group") }
         defer { H5Gclose(group) }
@@ -75,8 +71,7 @@ final class HDF5File {
     /// A floating-point dataset as a float32 tensor.
     func floats(_ path: String) throws -> Tensor {
         func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(name): \(path): \(why)") }
-        Self.lock.lock()
-        defer { Self.lock.unlock() }
+        Self.lock.lock(); defer { Self.lock.unlock() }
         let dataset = H5Dopen2(id, path, lamina_h5p_default())
         guard dataset >= 0 else { throw fail("no such dataset") }
         defer { H5Dclose(dataset) }

@@ -10,6 +10,12 @@ open class Callback {
     open func onEpochBegin(_ epoch: Int) {}
     open func onEpochEnd(_ epoch: Int, logs: [String: Double]) {}
     open func onBatchEnd(_ batch: Int, logs: [String: Double]) {}
+
+    /// Keras's `mode="auto"`: accuracies, precision and recall are maximized, the rest minimized.
+    static func resolvedMode(_ mode: String, monitor: String) -> String {
+        guard mode == "auto" else { return mode }
+        return ["acc", "precision", "recall"].contains(where: monitor.contains) ? "max" : "min"
+    }
 }
 
 /// What `fit` returns: per-epoch values of every metric. Keras: `History`.
@@ -34,7 +40,7 @@ public final class EarlyStopping: Callback {
     public init(monitor: String = "val_loss", minDelta: Double = 0, patience: Int = 0,
                 mode: String = "auto", restoreBestWeights: Bool = false) {
         (self.monitor, self.minDelta, self.patience, self.restoreBestWeights) = (monitor, Swift.abs(minDelta), patience, restoreBestWeights)
-        self.mode = mode == "auto" ? (monitor.contains("acc") || monitor.contains("precision") || monitor.contains("recall") ? "max" : "min") : mode
+        self.mode = Self.resolvedMode(mode, monitor: monitor)
     }
 
     public override func onTrainBegin() { best = .infinity; wait = 0; bestWeights = nil; stoppedEpoch = 0 }
@@ -162,7 +168,7 @@ public final class ModelCheckpoint: Callback {
                 saveWeightsOnly: Bool = false, mode: String = "auto") {
         (self.filepath, self.monitor, self.verbose, self.saveBestOnly, self.saveWeightsOnly) =
             (filepath, monitor, verbose, saveBestOnly, saveWeightsOnly)
-        self.mode = mode == "auto" ? (monitor.contains("acc") || monitor.contains("precision") || monitor.contains("recall") ? "max" : "min") : mode
+        self.mode = Self.resolvedMode(mode, monitor: monitor)
     }
 
     public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) {

@@ -91,6 +91,9 @@ open class Layer {
         return v
     }
 
+    /// This layer's nested layers at every depth, in order (a GAN's discriminator and its Dense layers).
+    public var descendants: [Layer] { sublayers.flatMap { [$0] + $0.descendants } }
+
     /// All weights, own and nested, in Keras order.
     public var weights: [Variable] { ownWeights + sublayers.flatMap(\.weights) }
 

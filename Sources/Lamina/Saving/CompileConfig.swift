@@ -164,12 +164,7 @@ extension Sequential {
     /// compiled (Lamina keeps Keras 2's freeze-at-compile semantics, see `compile`).
     func compileConfig() throws -> [String: Any]? {
         guard let optimizer, let loss else { return nil }
-        var frozen: [String] = []
-        func collect(_ layer: Layer) {
-            if frozenAtCompile.contains(ObjectIdentifier(layer)) { frozen.append(layer.name) }
-            layer.sublayers.forEach(collect)
-        }
-        layers.forEach(collect)
+        let frozen = descendants.filter { frozenAtCompile.contains(ObjectIdentifier($0)) }.map(\.name)
         return ["optimizer": try optimizer.serialize(), "loss": try loss.serialize(),
                 "metrics": compiledMetrics.map(\.name), "frozen_layers": frozen]
     }
@@ -199,12 +194,8 @@ extension Sequential {
         for key in ["loss_weights", "weighted_metrics"] where r.value(key) != nil { throw r.error("'\(key)' is not supported") }
         try r.finish()
         // Compile with the saved frozen set, then give each layer its own flag back.
-        var restore: [(Layer, Bool)] = []
-        func visit(_ layer: Layer) {
-            if frozen.contains(layer.name) { restore.append((layer, layer.trainable)); layer.trainable = false }
-            layer.sublayers.forEach(visit)
-        }
-        layers.forEach(visit)
+        let restore = descendants.filter { frozen.contains($0.name) }.map { ($0, $0.trainable) }
+        for (layer, _) in restore { layer.trainable = false }
         compile(optimizer: optimizer, loss: loss, metrics: metrics)
         for (layer, flag) in restore { layer.trainable = flag }
     }

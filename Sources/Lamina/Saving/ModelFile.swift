@@ -27,11 +27,7 @@ enum ModelFile {
             }
         }
         var generators: [String: [String]] = [:]
-        func collect(_ layer: Layer) {
-            if let d = layer as? Dropout, let g = d.generator { generators[d.name] = hex(g) }
-            layer.sublayers.forEach(collect)
-        }
-        collect(model)
+        for case let d as Dropout in model.descendants { if let g = d.generator { generators[d.name] = hex(g) } }
         state["layer_random_states"] = generators
         return (tensors, ["format": format, "format_version": "1", "config": try json(config), "training_state": try json(state)])
     }
@@ -75,11 +71,7 @@ enum ModelFile {
                 for (name, value) in map { layerGenerators[name] = try generator(value, "layer_random_states.\(name)", fail) }
             }
             try r.finish()
-            func restore(_ layer: Layer) {
-                if let d = layer as? Dropout, let g = layerGenerators[d.name] { d.generator = g }
-                layer.sublayers.forEach(restore)
-            }
-            restore(model)
+            for case let d as Dropout in model.descendants { if let g = layerGenerators[d.name] { d.generator = g } }
             if restoreRandomState { GlobalRandom.current = random }
             try restoreOptimizer(model, slots: slots, iterations: iterations, fail)
         } catch let error as LaminaError where error.kind == .configuration {
