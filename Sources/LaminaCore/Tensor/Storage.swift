@@ -88,7 +88,7 @@ public final class BufferPool: Sendable {
                 s.lastUse[capacity] = s.tick
                 // Least recently used sizes go first.
                 while s.cachedBytes + capacity > limit,
-                      let other = s.free.lazy.filter({ $0.key != capacity && !$0.value.isEmpty })
+                      let other = s.free.filter({ $0.key != capacity && !$0.value.isEmpty })
                           .min(by: { s.lastUse[$0.key, default: 0] < s.lastUse[$1.key, default: 0] })?.key {
                     evicted.append(s.free[other]!.removeLast())
                     if s.free[other]!.isEmpty { s.free[other] = nil }
