@@ -15,10 +15,13 @@ let package = Package(
     targets: [
         // MARK: - Public API
         .target(name: "Lamina", dependencies: ["LaminaCore", "CLaminaZlib"]),
-        .target(name: "LaminaCore", dependencies: ["CLaminaBLAS"]),
+        .target(name: "LaminaCore", dependencies: ["CLaminaBLAS", "CLaminaKernels"]),
         .target(name: "LaminaKeras", dependencies: ["Lamina", "CLaminaHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
 
         // MARK: - Implementation details
+        // Float32 kernels compiled per SIMD level (portable, AVX2, AVX-512) with clang's target
+        // attribute and chosen at run time; also CPUID and OpenBLAS's kernel-set switch.
+        .target(name: "CLaminaKernels", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .systemLibrary(
             name: "CLaminaBLAS",
             pkgConfig: "openblas",
@@ -40,6 +43,7 @@ let package = Package(
                           path: "Benchmarks/LaminaBench"),
 
         // MARK: - Tests
+        .executableTarget(name: "lamina-backend-check", dependencies: ["LaminaCore"], path: "Tests/Helpers/BackendCheck"),
         .executableTarget(name: "lamina-atomic-writer", dependencies: ["Lamina"], path: "Tests/Helpers/AtomicWriter"),
         .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaTests", dependencies: ["Lamina"], exclude: ["Fixtures"]),

@@ -21,7 +21,9 @@ extension Tensor {
 extension Kernels {
     /// y[i] = f(x[i]).
     static func map<F: PointwiseFunction>(_ x: Tensor, _ f: F, op: String) -> Tensor {
-        x.isFloat32(op) ? mapImpl(Float.self, x, f) : mapImpl(Double.self, x, f)
+        guard x.isFloat32(op) else { return mapImpl(Double.self, x, f) }
+        if f is ReluFn { return unaryFloat(x, simd.relu) }
+        return mapImpl(Float.self, x, f)
     }
 
     private static func mapImpl<T: FloatScalar, F: PointwiseFunction>(_: T.Type, _ x: Tensor, _ f: F) -> Tensor {
@@ -36,7 +38,9 @@ extension Kernels {
 
     /// dx[i] = g[i] · f'(x[i], y[i]) — the fused backward of a pointwise op.
     static func mapGradient<F: PointwiseFunction>(_ g: Tensor, x: Tensor, y: Tensor, _ f: F) -> Tensor {
-        g.isFloat32("backward") ? mapGradImpl(Float.self, g, x, y, f) : mapGradImpl(Double.self, g, x, y, f)
+        guard g.isFloat32("backward") else { return mapGradImpl(Double.self, g, x, y, f) }
+        if f is ReluFn { return binaryFloat(g, x, simd.relu_backward) }
+        return mapGradImpl(Float.self, g, x, y, f)
     }
 
     private static func mapGradImpl<T: FloatScalar, F: PointwiseFunction>(
@@ -61,7 +65,12 @@ extension Kernels {
         guard let shape = Shape.broadcast(a.shape, b.shape) else {
             preconditionFailure("\(op): shapes \(a.shape) and \(b.shape) cannot be broadcast together")
         }
-        return a.isFloat32(op) ? binaryImpl(Float.self, a, b, shape, f) : binaryImpl(Double.self, a, b, shape, f)
+        guard a.isFloat32(op) else { return binaryImpl(Double.self, a, b, shape, f) }
+        if a.shape == b.shape {
+            if f is AddFn { return binaryFloat(a, b, simd.add) }
+            if f is MulFn { return binaryFloat(a, b, simd.mul) }
+        }
+        return binaryImpl(Float.self, a, b, shape, f)
     }
 
     private static func binaryImpl<T: FloatScalar, F: BinaryFunction>(

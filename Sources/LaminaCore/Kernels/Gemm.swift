@@ -1,8 +1,12 @@
 import CLaminaBLAS
 
 extension Kernels {
-    /// Switches OpenBLAS to one thread per call, once; `gemm` splits large products itself.
-    static let singleThreadedBLAS: Void = { lamina_blas_set_threads(1) }()
+    /// Makes the backend's choices once, before the first BLAS call: OpenBLAS's kernel set
+    /// (`BLASCoreChoice`) and one BLAS thread per call (`gemm` splits large products itself).
+    static let backendReady: Void = {
+        _ = BLASCoreChoice.initial
+        lamina_blas_set_threads(1)
+    }()
 
     /// Products below this many multiply-adds run on the calling thread.
     static let gemmParallelThreshold = 1 << 20
@@ -18,7 +22,7 @@ extension Kernels {
         beta: T = 0, _ c: UnsafeMutablePointer<T>, ldc: Int
     ) {
         if m == 0 || n == 0 { return }
-        _ = singleThreadedBLAS
+        _ = backendReady
         let cores = ProcessInfoCache.cores
         guard cores > 1, m * n * k >= gemmParallelThreshold, max(m, n) >= 32 * cores else {
             blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -44,6 +48,7 @@ extension Kernels {
         _ alpha: T, _ a: UnsafePointer<T>, _ lda: Int, _ b: UnsafePointer<T>, _ ldb: Int,
         _ beta: T, _ c: UnsafeMutablePointer<T>, _ ldc: Int
     ) {
+        _ = backendReady
         let ta = transA ? CblasTrans : CblasNoTrans
         let tb = transB ? CblasTrans : CblasNoTrans
         switch T.dtype {

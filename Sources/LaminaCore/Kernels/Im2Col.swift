@@ -34,6 +34,14 @@ extension Kernels {
     static func im2col<T: FloatScalar>(_ x: UnsafeBufferPointer<T>, batch: Int, channels c: Int,
                                        _ g: WindowGeometry, _ cols: UnsafeMutableBufferPointer<T>) {
         let rowLen = g.kH * g.kW * c
+        if T.self == Float.self {  // the SIMD kernel, images split across the cores
+            let (xp, cp) = (floats(x.baseAddress), floats(cols.baseAddress))
+            let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * rowLen, window = g.c
+            parallelFor(batch) { r in
+                withUnsafePointer(to: window) { simd.im2col(xp + r.lowerBound * inImage, r.count, c, $0, cp + r.lowerBound * outImage) }
+            }
+            return
+        }
         parallelFor(batch) { range in
             for n in range {
                 for oh in 0..<g.outH {
@@ -71,6 +79,14 @@ extension Kernels {
     static func col2im<T: FloatScalar>(_ cols: UnsafeBufferPointer<T>, batch: Int, channels c: Int,
                                        _ g: WindowGeometry, _ x: UnsafeMutableBufferPointer<T>) {
         let rowLen = g.kH * g.kW * c
+        if T.self == Float.self {
+            let (cp, xp) = (floats(cols.baseAddress), floats(x.baseAddress))
+            let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * rowLen, window = g.c
+            parallelFor(batch) { r in
+                withUnsafePointer(to: window) { simd.col2im(cp + r.lowerBound * outImage, r.count, c, $0, xp + r.lowerBound * inImage) }
+            }
+            return
+        }
         parallelFor(batch) { range in
             for n in range {
                 for oh in 0..<g.outH {
@@ -92,4 +108,13 @@ extension Kernels {
             }
         }
     }
+}
+
+/// A generic buffer's address as float32 (the caller has checked `T.self == Float.self`).
+/// Sendable as a bit pattern, so the parallel chunks can share it.
+@inline(__always) func floats<T>(_ p: UnsafePointer<T>?) -> UnsafeMutablePointer<Float> {
+    UnsafeMutablePointer(mutating: UnsafeRawPointer(p!).assumingMemoryBound(to: Float.self))
+}
+@inline(__always) func floats<T>(_ p: UnsafeMutablePointer<T>?) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(p!).assumingMemoryBound(to: Float.self)
 }

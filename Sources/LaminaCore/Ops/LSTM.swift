@@ -35,30 +35,22 @@ extension Tensor {
                     cells.withUnsafeMutableBuffer(as: T.self) { cp in
                         hidden.withUnsafeMutableBuffer(as: T.self) { hp in
                           cellTanh.withUnsafeMutableBuffer(as: T.self) { tp in
-                            for t in 0..<steps {
-                                let z = gp.baseAddress! + t * batch * width
-                                z.update(from: xw.baseAddress! + t * batch * width, count: batch * width)
-                                if t > 0 {  // h_0 = 0 contributes nothing
-                                    Kernels.gemm(transA: false, transB: false, m: batch, n: width, k: n,
-                                                 UnsafePointer(hp.baseAddress! + t * rows), lda: n, up.baseAddress!, ldb: width,
-                                                 beta: 1, z, ldc: width)
-                                }
-                                let cPrev = cp.baseAddress! + t * rows, cNext = cp.baseAddress! + (t + 1) * rows
-                                let hNext = hp.baseAddress! + (t + 1) * rows, tNext = tp.baseAddress! + t * rows
-                                nonisolated(unsafe) let pointers = (z, cPrev, cNext, hNext, tNext)
-                                Kernels.parallelFor(batch, grain: Swift.max(1, 4096 / n)) { range in
-                                    let (z, cPrev, cNext, hNext, tNext) = pointers
-                                    for b in range {
-                                        // Short loops over contiguous rows, so each one vectorizes.
-                                        let zb = z + b * width, o = b * n
-                                        for j in 0..<(2 * n) { zb[j] = gateSigmoid(zb[j]) }                  // i, f
-                                        for j in (2 * n)..<(3 * n) { zb[j] = fastTanh(zb[j]) }               // g
-                                        for j in (3 * n)..<width { zb[j] = gateSigmoid(zb[j]) }              // o
-                                        let c = cNext + o, tc = tNext + o, h = hNext + o, cp = cPrev + o
-                                        for j in 0..<n { c[j] = zb[n + j] * cp[j] + zb[j] * zb[2 * n + j] }  // f·c + i·g
-                                        for j in 0..<n { tc[j] = fastTanh(c[j]) }
-                                        for j in 0..<n { h[j] = zb[3 * n + j] * tc[j] }                      // o·tanh(c)
+                            nonisolated(unsafe) let p = (xw: xw.baseAddress!, u: up.baseAddress!, z: gp.baseAddress!,
+                                                         c: cp.baseAddress!, h: hp.baseAddress!, tc: tp.baseAddress!)
+                            // Rows of the batch are independent through time: each core runs the
+                            // whole recurrence for its rows, one hand-off per pass instead of per step.
+                            Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(batch: batch, n: n, steps: steps)) { r in
+                                let b0 = r.lowerBound, count = r.count
+                                for t in 0..<steps {
+                                    let z = p.z + t * batch * width + b0 * width
+                                    z.update(from: p.xw + t * batch * width + b0 * width, count: count * width)
+                                    let state = t * rows + b0 * n, next = (t + 1) * rows + b0 * n
+                                    if t > 0 {  // h_0 = 0 contributes nothing
+                                        Kernels.blasGemm(false, false, count, width, n, 1, UnsafePointer(p.h + state), n,
+                                                         p.u, width, 1, z, width)
                                     }
+                                    Kernels.lstmGatesForward(z, rows: count, n: n, cPrev: p.c + state, c: p.c + next,
+                                                             tc: p.tc + t * rows + b0 * n, h: p.h + next)
                                 }
                             }
                           }
@@ -105,57 +97,30 @@ private func lstmBackward<T: FloatScalar>(_: T.Type, _ gOut: Tensor, _ u: Tensor
               cellTanh.withUnsafeBuffer(as: T.self) { tp in
                 u.withUnsafeBuffer(as: T.self) { up in
                     dz.withUnsafeMutableBuffer(as: T.self) { dzp in
-                        for t in stride(from: steps - 1, through: 0, by: -1) {
-                            // dh = dL/dh_t from the output plus what flowed back from step t+1.
-                            if returnSequences {
-                                for r in 0..<rows { dh[r] += go[t * rows + r] }
-                            } else if t == steps - 1 {
-                                for r in 0..<rows { dh[r] += go[r] }
-                            }
-                            let a = gp.baseAddress! + t * batch * width, d = dzp.baseAddress! + t * batch * width
-                            let cPrev = cp.baseAddress! + t * rows, tNow = tp.baseAddress! + t * rows
-                            dh.withUnsafeMutableBufferPointer { dhp in
-                                dc.withUnsafeMutableBufferPointer { dcp in
-                                    nonisolated(unsafe) let pointers = (a, d, cPrev, tNow, dhp.baseAddress!, dcp.baseAddress!)
-                                    Kernels.parallelFor(batch, grain: Swift.max(1, 4096 / n)) { range in
-                                        let (a, d, cPrev, tNow, dh, dc) = pointers
-                                        for b in range {
-                                            // Contiguous passes of n, so each vectorizes.
-                                            let ab = a + b * width, db = d + b * width, o = b * n
-                                            let tc = tNow + o, dhb = dh + o, dcb = dc + o, cp = cPrev + o
-                                            for j in 0..<n {  // dc = dh·o·(1 − tanh²c) + dc_next, kept in dc
-                                                dcb[j] += dhb[j] * ab[3 * n + j] * (1 - tc[j] * tc[j])
-                                            }
-                                            for j in 0..<n {  // dz_o
-                                                let out = ab[3 * n + j]
-                                                db[3 * n + j] = dhb[j] * tc[j] * out * (1 - out)
-                                            }
-                                            for j in 0..<n {  // dz_i
-                                                let i = ab[j]
-                                                db[j] = dcb[j] * ab[2 * n + j] * i * (1 - i)
-                                            }
-                                            for j in 0..<n {  // dz_f
-                                                let f = ab[n + j]
-                                                db[n + j] = dcb[j] * cp[j] * f * (1 - f)
-                                            }
-                                            for j in 0..<n {  // dz_g
-                                                let g = ab[2 * n + j]
-                                                db[2 * n + j] = dcb[j] * ab[j] * (1 - g * g)
-                                            }
-                                            for j in 0..<n { dcb[j] *= ab[n + j] }  // dc_{t−1} = dc·f
-                                        }
+                      dh.withUnsafeMutableBufferPointer { dhp in
+                        dc.withUnsafeMutableBufferPointer { dcp in
+                            nonisolated(unsafe) let p = (go: go.baseAddress!, a: gp.baseAddress!, c: cp.baseAddress!, tc: tp.baseAddress!,
+                                                         u: up.baseAddress!, dz: dzp.baseAddress!, dh: dhp.baseAddress!, dc: dcp.baseAddress!)
+                            // As in the forward pass, each core runs its rows through all steps.
+                            Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(batch: batch, n: n, steps: steps)) { r in
+                                let b0 = r.lowerBound, count = r.count, dh = p.dh + b0 * n, dc = p.dc + b0 * n
+                                for t in stride(from: steps - 1, through: 0, by: -1) {
+                                    // dh = dL/dh_t from the output plus what flowed back from step t+1.
+                                    if returnSequences || t == steps - 1 {
+                                        let g = p.go + (returnSequences ? t * rows : 0) + b0 * n
+                                        for i in 0..<(count * n) { dh[i] += g[i] }
+                                    }
+                                    let gateRows = t * batch * width + b0 * width, stateRows = t * rows + b0 * n
+                                    let d = p.dz + gateRows
+                                    Kernels.lstmGatesBackward(p.a + gateRows, tc: p.tc + stateRows, cPrev: p.c + stateRows,
+                                                              dh: dh, dc: dc, dz: d, rows: count, n: n)
+                                    if t > 0 {  // dh_{t-1} = dz_t · Uᵀ
+                                        Kernels.blasGemm(false, true, count, n, width, 1, UnsafePointer(d), width, p.u, width, 0, dh, n)
                                     }
                                 }
                             }
-                            // dh_{t-1} = dz_t · Uᵀ
-                            if t > 0 {
-                                dh.withUnsafeMutableBufferPointer { dhp in
-                                    Kernels.gemm(transA: false, transB: true, m: batch, n: n, k: width,
-                                                 UnsafePointer(d), lda: width, up.baseAddress!, ldb: width,
-                                                 beta: 0, dhp.baseAddress!, ldc: n)
-                                }
-                            }
                         }
+                      }
                     }
                 }
               }
@@ -174,4 +139,59 @@ private func lstmBackward<T: FloatScalar>(_: T.Type, _ gOut: Tensor, _ u: Tensor
         }
     }
     return (dz, du)
+}
+
+extension Kernels {
+    /// Batch rows per core in the LSTM recurrence: all rows on one core unless each core gets
+    /// at least `lstmMinRowWork` multiply-adds per step (the per-step GEMM dominates).
+    static let lstmMinRowWork = 1 << 18
+
+    static func lstmRowGrain(batch: Int, n: Int, steps: Int) -> Int {
+        Swift.max(1, lstmMinRowWork / Swift.max(1, 4 * n * n))
+    }
+
+    /// One step's gates for `rows` batch rows, in place on z [rows, 4n] (i, f, g, o):
+    /// activations, then c = f·c_prev + i·g, tc = tanh(c), h = o·tc.
+    static func lstmGatesForward<T: FloatScalar>(_ z: UnsafeMutablePointer<T>, rows: Int, n: Int, cPrev: UnsafeMutablePointer<T>,
+                                                 c: UnsafeMutablePointer<T>, tc: UnsafeMutablePointer<T>, h: UnsafeMutablePointer<T>) {
+        if T.self == Float.self {
+            simd.lstm_forward(floats(z), rows, n, floats(cPrev), floats(c), floats(tc), floats(h))
+            return
+        }
+        let width = 4 * n
+        for b in 0..<rows {
+            // Short loops over contiguous rows, so each one vectorizes.
+            let zb = z + b * width, o = b * n
+            for j in 0..<(2 * n) { zb[j] = gateSigmoid(zb[j]) }                  // i, f
+            for j in (2 * n)..<(3 * n) { zb[j] = fastTanh(zb[j]) }               // g
+            for j in (3 * n)..<width { zb[j] = gateSigmoid(zb[j]) }              // o
+            let c = c + o, tc = tc + o, h = h + o, cp = cPrev + o
+            for j in 0..<n { c[j] = zb[n + j] * cp[j] + zb[j] * zb[2 * n + j] }  // f·c + i·g
+            for j in 0..<n { tc[j] = fastTanh(c[j]) }
+            for j in 0..<n { h[j] = zb[3 * n + j] * tc[j] }                      // o·tanh(c)
+        }
+    }
+
+    /// One step's backward for `rows` rows: from the gates `a`, tanh(c) and c_prev and the
+    /// incoming dh, writes dz and turns dc into dc_prev = (dc + dh·o·(1 − tanh²c))·f.
+    static func lstmGatesBackward<T: FloatScalar>(_ a: UnsafePointer<T>, tc: UnsafePointer<T>, cPrev: UnsafePointer<T>,
+                                                  dh: UnsafeMutablePointer<T>, dc: UnsafeMutablePointer<T>, dz: UnsafeMutablePointer<T>,
+                                                  rows: Int, n: Int) {
+        if T.self == Float.self {
+            simd.lstm_backward(floats(a), floats(tc), floats(cPrev), floats(dh), floats(dc), floats(dz), rows, n)
+            return
+        }
+        let width = 4 * n
+        for b in 0..<rows {
+            // Contiguous passes of n, so each vectorizes.
+            let ab = a + b * width, db = dz + b * width, o = b * n
+            let tc = tc + o, dhb = dh + o, dcb = dc + o, cp = cPrev + o
+            for j in 0..<n { dcb[j] += dhb[j] * ab[3 * n + j] * (1 - tc[j] * tc[j]) }  // dc += dh·o·(1 − tanh²c)
+            for j in 0..<n { let out = ab[3 * n + j]; db[3 * n + j] = dhb[j] * tc[j] * out * (1 - out) }  // dz_o
+            for j in 0..<n { let i = ab[j]; db[j] = dcb[j] * ab[2 * n + j] * i * (1 - i) }              // dz_i
+            for j in 0..<n { let f = ab[n + j]; db[n + j] = dcb[j] * cp[j] * f * (1 - f) }              // dz_f
+            for j in 0..<n { let g = ab[2 * n + j]; db[2 * n + j] = dcb[j] * ab[j] * (1 - g * g) }      // dz_g
+            for j in 0..<n { dcb[j] *= ab[n + j] }                                                      // dc_{t−1} = dc·f
+        }
+    }
 }

@@ -45,7 +45,54 @@ extension Tensor {
         }
     }
 
+    /// Float32 max pooling through the SIMD kernel: images split across the cores; the backward
+    /// pass scatters per image range too (each image's maxima lie in that image).
+    private func maxPoolFloat(_ g: WindowGeometry) -> Tensor {
+        let (n, c) = (shape[0], shape[3])
+        let outShape = [n, g.outH, g.outW, c]
+        let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * c
+        let training = GradMode.isEnabled && node != nil
+        let grain = Swift.max(1, Kernels.parallelThreshold / Swift.max(outImage * g.kH * g.kW, 1))
+        // Every index is written by the kernel, so the array starts uninitialized.
+        var argmax = [Int32](unsafeUninitializedCapacity: training ? n * outImage : 0) { _, count in count = training ? n * outImage : 0 }
+        let window = g.c
+        let out = withUnsafeBuffer(as: Float.self) { x in
+            Tensor.build(outShape, as: Float.self) { out in
+                argmax.withUnsafeMutableBufferPointer { idx in
+                    nonisolated(unsafe) let (x, out, idx) = (x, out, idx)
+                    Kernels.parallelFor(n, grain: grain) { images in
+                        let lo = images.lowerBound
+                        withUnsafePointer(to: window) { w in
+                            Kernels.simd.max_pool(x.baseAddress! + lo * inImage, images.count, c, w,
+                                                  out.baseAddress! + lo * outImage,
+                                                  training ? idx.baseAddress! + lo * outImage : nil, lo * inImage)
+                        }
+                    }
+                }
+            }
+        }
+        guard training else { return out }
+        let inputShape = shape
+        return out.recorded("maxPool2d", inputs: [self]) { grad, _ in
+            var dx = Tensor.zeros(inputShape, dtype: .float32)
+            grad.withUnsafeBuffer(as: Float.self) { gp in
+                dx.withUnsafeMutableBuffer(as: Float.self) { d in
+                    argmax.withUnsafeBufferPointer { idx in
+                        nonisolated(unsafe) let (gp, d, idx) = (gp, d, idx)
+                        Kernels.parallelFor(n, grain: grain) { images in
+                            let lo = images.lowerBound
+                            Kernels.simd.scatter_add(gp.baseAddress! + lo * outImage, idx.baseAddress! + lo * outImage,
+                                                     images.count * outImage, lo * inImage, d.baseAddress! + lo * inImage)
+                        }
+                    }
+                }
+            }
+            return [dx]
+        }
+    }
+
     private func maxPoolImpl<T: FloatScalar>(_: T.Type, _ g: WindowGeometry) -> Tensor {
+        if T.self == Float.self { return maxPoolFloat(g) }
         let c = shape[3]
         let outShape = [shape[0], g.outH, g.outW, c]
         guard GradMode.isEnabled && node != nil else {

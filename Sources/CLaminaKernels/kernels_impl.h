@@ -1,0 +1,406 @@
+/*
+ * The kernel bodies, written once and compiled once per SIMD level: a translation unit defines
+ * LK_W (floats per vector), LK_SUFFIX, LK_LEVEL and LK_LEVEL_NAME, wraps this file in a
+ * `#pragma clang attribute push(target(...))` region, and gets a `lamina_kernels_<suffix>`
+ * table. Vectors are clang's ext_vector_type, so the same source becomes SSE/NEON, AVX2 or
+ * AVX-512 code; loops run whole vectors and finish with a scalar tail that computes the same
+ * formula. Nothing here allocates except column_sums for very wide rows.
+ */
+#include "lamina_kernels.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LK_CAT2(a, b) a##_##b
+#define LK_CAT(a, b) LK_CAT2(a, b)
+#define LK(name) LK_CAT(name, LK_SUFFIX)
+
+typedef float LK(vf) __attribute__((ext_vector_type(LK_W), aligned(4)));
+typedef int32_t LK(vi) __attribute__((ext_vector_type(LK_W), aligned(4)));
+typedef double LK(vd) __attribute__((ext_vector_type(LK_W), aligned(8)));
+#define vf LK(vf)
+#define vi LK(vi)
+#define vd LK(vd)
+
+static inline vf LK(ld)(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+static inline void LK(st)(float *p, vf v) { memcpy(p, &v, sizeof v); }
+static inline void LK(sti)(int32_t *p, vi v) { memcpy(p, &v, sizeof v); }
+static inline vf LK(sel)(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+static inline vi LK(seli)(vi m, vi a, vi b) { return (a & m) | (b & ~m); }
+static inline vi LK(iota)(void) { vi v; for (int i = 0; i < LK_W; i++) v[i] = i; return v; }
+#define ld LK(ld)
+#define st LK(st)
+#define sel LK(sel)
+
+/* Copies / adds `len` contiguous floats (short rows: whole vectors, then a scalar tail). */
+static inline void LK(copy)(float *d, const float *s, long len) {
+    long j = 0;
+    for (; j + LK_W <= len; j += LK_W) st(d + j, ld(s + j));
+    for (; j < len; j++) d[j] = s[j];
+}
+static inline void LK(accumulate)(float *d, const float *s, long len) {
+    long j = 0;
+    for (; j + LK_W <= len; j += LK_W) st(d + j, ld(d + j) + ld(s + j));
+    for (; j < len; j++) d[j] += s[j];
+}
+
+/* tanh as the rational function Eigen and TensorFlow use for float32 (the same formula as
+   Float.fastTanh in Swift), and the gate sigmoid σ(x) = (1 + tanh(x/2)) / 2. */
+#define LK_TANH_CLAMP 7.90531110763549805f
+#define LK_TANH_POLY(x2, p, q) \
+    p = -2.76076847742355e-16f; p = p * x2 + 2.00018790482477e-13f; p = p * x2 - 8.60467152213735e-11f; \
+    p = p * x2 + 5.12229709037114e-08f; p = p * x2 + 1.48572235717979e-05f; \
+    p = p * x2 + 6.37261928875436e-04f; p = p * x2 + 4.89352455891786e-03f; \
+    q = 1.19825839466702e-06f; q = q * x2 + 1.18534705686654e-04f; q = q * x2 + 2.26843463243900e-03f; \
+    q = q * x2 + 4.89352518554385e-03f;
+
+static inline float LK(tanh1)(float x) {
+    float v = x < -LK_TANH_CLAMP ? -LK_TANH_CLAMP : x;
+    v = v > LK_TANH_CLAMP ? LK_TANH_CLAMP : v;
+    float x2 = v * v, p, q;
+    LK_TANH_POLY(x2, p, q)
+    return fabsf(x) < 0.0004f ? x : v * p / q;
+}
+static inline vf LK(vtanh)(vf x) {
+    vf v = sel(x < -LK_TANH_CLAMP, (vf)(-LK_TANH_CLAMP), x);
+    v = sel(v > LK_TANH_CLAMP, (vf)(LK_TANH_CLAMP), v);
+    vf x2 = v * v, p, q;
+    LK_TANH_POLY(x2, p, q)
+    vf ax = (vf)((vi)x & (vi)(0x7fffffff));
+    return sel(ax < 0.0004f, x, v * p / q);
+}
+static inline float LK(sigm1)(float x) { return 0.5f + 0.5f * LK(tanh1)(0.5f * x); }
+static inline vf LK(vsigm)(vf x) { return 0.5f + 0.5f * LK(vtanh)(0.5f * x); }
+
+static inline vf LK(vsqrt)(vf x) {
+#if __has_builtin(__builtin_elementwise_sqrt)
+    return __builtin_elementwise_sqrt(x);
+#else
+    for (int i = 0; i < LK_W; i++) x[i] = sqrtf(x[i]);
+    return x;
+#endif
+}
+
+/* MARK: elementwise */
+
+static void LK(relu)(const float *x, float *y, long n) {
+    long i = 0;
+    for (; i + LK_W <= n; i += LK_W) { vf v = ld(x + i); st(y + i, sel(v > 0, v, (vf)0)); }
+    for (; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+}
+
+static void LK(relu_backward)(const float *g, const float *x, float *dx, long n) {
+    long i = 0;
+    for (; i + LK_W <= n; i += LK_W) st(dx + i, ld(g + i) * sel(ld(x + i) > 0, (vf)1, (vf)0));
+    for (; i < n; i++) dx[i] = g[i] * (x[i] > 0 ? 1.0f : 0.0f);
+}
+
+static void LK(add)(const float *a, const float *b, float *y, long n) {
+    long i = 0;
+    for (; i + LK_W <= n; i += LK_W) st(y + i, ld(a + i) + ld(b + i));
+    for (; i < n; i++) y[i] = a[i] + b[i];
+}
+
+static void LK(mul)(const float *a, const float *b, float *y, long n) {
+    long i = 0;
+    for (; i + LK_W <= n; i += LK_W) st(y + i, ld(a + i) * ld(b + i));
+    for (; i < n; i++) y[i] = a[i] * b[i];
+}
+
+static void LK(column_sums)(const float *x, long rows, long cols, double *acc) {
+    float stack[1024];
+    float *block = cols <= 1024 ? stack : malloc(sizeof(float) * (size_t)cols);
+    if (!block) { /* out of memory for a scratch row: sum straight into double */
+        for (long r = 0; r < rows; r++) for (long j = 0; j < cols; j++) acc[j] += x[r * cols + j];
+        return;
+    }
+    for (long r0 = 0; r0 < rows; r0 += 64) {
+        long r1 = r0 + 64 < rows ? r0 + 64 : rows;
+        LK(copy)(block, x + r0 * cols, cols);
+        for (long r = r0 + 1; r < r1; r++) LK(accumulate)(block, x + r * cols, cols);
+        long j = 0;
+        for (; j + LK_W <= cols; j += LK_W) {
+            vd a; memcpy(&a, acc + j, sizeof a);
+            a += __builtin_convertvector(ld(block + j), vd);
+            memcpy(acc + j, &a, sizeof a);
+        }
+        for (; j < cols; j++) acc[j] += block[j];
+    }
+    if (block != stack) free(block);
+}
+
+/* MARK: pooling */
+
+static void LK(max_pool)(const float *x, long images, long c, const lamina_window *g,
+                         float *out, int32_t *argmax, long index_base) {
+    const vi iota = LK(iota)();
+    for (long n = 0; n < images; n++) {
+        for (long oh = 0; oh < g->outH; oh++) {
+            long hs = oh * g->strideH - g->padTop;
+            long h0 = hs > 0 ? hs : 0, h1 = hs + g->kH < g->inH ? hs + g->kH : g->inH;
+            for (long ow = 0; ow < g->outW; ow++) {
+                long ws = ow * g->strideW - g->padLeft;
+                long w0 = ws > 0 ? ws : 0, w1 = ws + g->kW < g->inW ? ws + g->kW : g->inW;
+                long ob = ((n * g->outH + oh) * g->outW + ow) * c;
+                long first = ((n * g->inH + h0) * g->inW + w0) * c;
+                long j = 0;
+                for (; j + LK_W <= c; j += LK_W) {
+                    vf m = ld(x + first + j);
+                    vi id = (vi)(int32_t)(first + j + index_base) + iota;
+                    for (long h = h0; h < h1; h++) {
+                        for (long w = w0; w < w1; w++) {
+                            if (h == h0 && w == w0) continue;
+                            long ib = ((n * g->inH + h) * g->inW + w) * c + j;
+                            vf v = ld(x + ib);
+                            vi better = (v > m) | (v != v);  /* the first maximum; NaN wins */
+                            m = sel(better, v, m);
+                            if (argmax) id = LK(seli)(better, (vi)(int32_t)(ib + index_base) + iota, id);
+                        }
+                    }
+                    st(out + ob + j, m);
+                    if (argmax) LK(sti)(argmax + ob + j, id);
+                }
+                for (; j < c; j++) {
+                    float m = x[first + j];
+                    long id = first + j;
+                    for (long h = h0; h < h1; h++) {
+                        for (long w = w0; w < w1; w++) {
+                            long ib = ((n * g->inH + h) * g->inW + w) * c + j;
+                            float v = x[ib];
+                            if (v > m || v != v) { m = v; id = ib; }
+                        }
+                    }
+                    out[ob + j] = m;
+                    if (argmax) argmax[ob + j] = (int32_t)(id + index_base);
+                }
+            }
+        }
+    }
+}
+
+static void LK(scatter_add)(const float *g, const int32_t *idx, long n, long index_base, float *d) {
+    for (long i = 0; i < n; i++) d[idx[i] - index_base] += g[i];
+}
+
+/* MARK: convolution */
+
+static void LK(im2col)(const float *x, long images, long c, const lamina_window *g, float *cols) {
+    long rowLen = g->kH * g->kW * c;
+    for (long n = 0; n < images; n++) {
+        for (long oh = 0; oh < g->outH; oh++) {
+            for (long ow = 0; ow < g->outW; ow++) {
+                float *row = cols + ((n * g->outH + oh) * g->outW + ow) * rowLen;
+                long iw0 = ow * g->strideW - g->padLeft;
+                int wholeRow = iw0 >= 0 && iw0 + g->kW <= g->inW;
+                for (long kh = 0; kh < g->kH; kh++) {
+                    long ih = oh * g->strideH - g->padTop + kh;
+                    float *dst = row + kh * g->kW * c;
+                    if (ih < 0 || ih >= g->inH) { memset(dst, 0, sizeof(float) * (size_t)(g->kW * c)); continue; }
+                    const float *src = x + ((n * g->inH + ih) * g->inW) * c;
+                    if (wholeRow) { LK(copy)(dst, src + iw0 * c, g->kW * c); continue; }
+                    for (long kw = 0; kw < g->kW; kw++) {
+                        long iw = iw0 + kw;
+                        if (iw < 0 || iw >= g->inW) memset(dst + kw * c, 0, sizeof(float) * (size_t)c);
+                        else LK(copy)(dst + kw * c, src + iw * c, c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void LK(col2im)(const float *cols, long images, long c, const lamina_window *g, float *x) {
+    long rowLen = g->kH * g->kW * c;
+    for (long n = 0; n < images; n++) {
+        for (long oh = 0; oh < g->outH; oh++) {
+            for (long ow = 0; ow < g->outW; ow++) {
+                const float *row = cols + ((n * g->outH + oh) * g->outW + ow) * rowLen;
+                long iw0 = ow * g->strideW - g->padLeft;
+                int wholeRow = iw0 >= 0 && iw0 + g->kW <= g->inW;
+                for (long kh = 0; kh < g->kH; kh++) {
+                    long ih = oh * g->strideH - g->padTop + kh;
+                    if (ih < 0 || ih >= g->inH) continue;
+                    const float *src = row + kh * g->kW * c;
+                    float *dst = x + ((n * g->inH + ih) * g->inW) * c;
+                    if (wholeRow) { LK(accumulate)(dst + iw0 * c, src, g->kW * c); continue; }
+                    for (long kw = 0; kw < g->kW; kw++) {
+                        long iw = iw0 + kw;
+                        if (iw >= 0 && iw < g->inW) LK(accumulate)(dst + iw * c, src + kw * c, c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* One output pixel of the direct convolution for filters [f0, f0 + LK_W·B): B accumulators
+   stay in registers while the window's taps stream by. */
+#define LK_CONV_BLOCK(B)                                                                        \
+    for (; f0 + (B) * LK_W <= f; f0 += (B) * LK_W) {                                           \
+        vf acc[B];                                                                              \
+        for (int b = 0; b < (B); b++) acc[b] = bias ? ld(bias + f0 + b * LK_W) : (vf)0;        \
+        for (long kh = kh0; kh < kh1; kh++) {                                                   \
+            for (long kw = kw0; kw < kw1; kw++) {                                               \
+                const float *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;          \
+                const float *wp = w + (kh * g->kW + kw) * c * f + f0;                           \
+                for (long ci = 0; ci < c; ci++) {                                               \
+                    vf xv = (vf)xp[ci];                                                         \
+                    for (int b = 0; b < (B); b++) acc[b] += xv * ld(wp + ci * f + b * LK_W);    \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+        for (int b = 0; b < (B); b++) {                                                         \
+            vf r = acc[b];                                                                      \
+            if (relu) r = sel(r > 0, r, (vf)0);                                                 \
+            st(o + f0 + b * LK_W, r);                                                           \
+        }                                                                                       \
+    }
+
+static void LK(conv_direct)(const float *x, long images, long c, const lamina_window *g,
+                            const float *w, long f, const float *bias, int relu, float *out) {
+    for (long n = 0; n < images; n++) {
+        for (long oh = 0; oh < g->outH; oh++) {
+            long hs = oh * g->strideH - g->padTop;
+            long kh0 = hs < 0 ? -hs : 0, kh1 = hs + g->kH > g->inH ? g->inH - hs : g->kH;
+            for (long ow = 0; ow < g->outW; ow++) {
+                long ws = ow * g->strideW - g->padLeft;
+                long kw0 = ws < 0 ? -ws : 0, kw1 = ws + g->kW > g->inW ? g->inW - ws : g->kW;
+                float *o = out + ((n * g->outH + oh) * g->outW + ow) * f;
+                long f0 = 0;
+                LK_CONV_BLOCK(4)
+                LK_CONV_BLOCK(1)
+                for (; f0 < f; f0++) {
+                    float acc = bias ? bias[f0] : 0;
+                    for (long kh = kh0; kh < kh1; kh++)
+                        for (long kw = kw0; kw < kw1; kw++) {
+                            const float *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;
+                            const float *wp = w + (kh * g->kW + kw) * c * f + f0;
+                            for (long ci = 0; ci < c; ci++) acc += xp[ci] * wp[ci * f];
+                        }
+                    o[f0] = relu && !(acc > 0) ? 0 : acc;
+                }
+            }
+        }
+    }
+}
+
+static void LK(conv_direct_dw)(const float *x, long images, long c, const lamina_window *g,
+                               const float *dout, long f, float *dw) {
+    for (long n = 0; n < images; n++) {
+        for (long oh = 0; oh < g->outH; oh++) {
+            long hs = oh * g->strideH - g->padTop;
+            long kh0 = hs < 0 ? -hs : 0, kh1 = hs + g->kH > g->inH ? g->inH - hs : g->kH;
+            for (long ow = 0; ow < g->outW; ow++) {
+                long ws = ow * g->strideW - g->padLeft;
+                long kw0 = ws < 0 ? -ws : 0, kw1 = ws + g->kW > g->inW ? g->inW - ws : g->kW;
+                const float *d = dout + ((n * g->outH + oh) * g->outW + ow) * f;
+                for (long kh = kh0; kh < kh1; kh++) {
+                    for (long kw = kw0; kw < kw1; kw++) {
+                        const float *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;
+                        float *wp = dw + (kh * g->kW + kw) * c * f;
+                        for (long ci = 0; ci < c; ci++) {
+                            float xs = xp[ci];
+                            vf xv = (vf)xs;
+                            float *row = wp + ci * f;
+                            long j = 0;
+                            for (; j + LK_W <= f; j += LK_W) st(row + j, ld(row + j) + xv * ld(d + j));
+                            for (; j < f; j++) row[j] += xs * d[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* MARK: LSTM */
+
+static void LK(lstm_forward)(float *z, long rows, long n, const float *c_prev,
+                             float *c, float *tc, float *h) {
+    for (long b = 0; b < rows; b++) {
+        float *zb = z + b * 4 * n;
+        const float *cp = c_prev + b * n;
+        float *cb = c + b * n, *tb = tc + b * n, *hb = h + b * n;
+        long j = 0;
+        for (; j + LK_W <= n; j += LK_W) {
+            vf i = LK(vsigm)(ld(zb + j)), fg = LK(vsigm)(ld(zb + n + j));
+            vf gg = LK(vtanh)(ld(zb + 2 * n + j)), o = LK(vsigm)(ld(zb + 3 * n + j));
+            st(zb + j, i); st(zb + n + j, fg); st(zb + 2 * n + j, gg); st(zb + 3 * n + j, o);
+            vf cv = fg * ld(cp + j) + i * gg, t = LK(vtanh)(cv);
+            st(cb + j, cv); st(tb + j, t); st(hb + j, o * t);
+        }
+        for (; j < n; j++) {
+            float i = LK(sigm1)(zb[j]), fg = LK(sigm1)(zb[n + j]);
+            float gg = LK(tanh1)(zb[2 * n + j]), o = LK(sigm1)(zb[3 * n + j]);
+            zb[j] = i; zb[n + j] = fg; zb[2 * n + j] = gg; zb[3 * n + j] = o;
+            float cv = fg * cp[j] + i * gg, t = LK(tanh1)(cv);
+            cb[j] = cv; tb[j] = t; hb[j] = o * t;
+        }
+    }
+}
+
+static void LK(lstm_backward)(const float *a, const float *tc, const float *c_prev, const float *dh,
+                              float *dc, float *dz, long rows, long n) {
+    for (long b = 0; b < rows; b++) {
+        const float *ab = a + b * 4 * n, *tb = tc + b * n, *cp = c_prev + b * n, *dhb = dh + b * n;
+        float *dcb = dc + b * n, *db = dz + b * 4 * n;
+        long j = 0;
+        for (; j + LK_W <= n; j += LK_W) {
+            vf i = ld(ab + j), fg = ld(ab + n + j), gg = ld(ab + 2 * n + j), o = ld(ab + 3 * n + j);
+            vf t = ld(tb + j), dhv = ld(dhb + j);
+            vf dcv = ld(dcb + j) + dhv * o * (1 - t * t);
+            st(db + 3 * n + j, dhv * t * o * (1 - o));
+            st(db + j, dcv * gg * i * (1 - i));
+            st(db + n + j, dcv * ld(cp + j) * fg * (1 - fg));
+            st(db + 2 * n + j, dcv * i * (1 - gg * gg));
+            st(dcb + j, dcv * fg);
+        }
+        for (; j < n; j++) {
+            float i = ab[j], fg = ab[n + j], gg = ab[2 * n + j], o = ab[3 * n + j], t = tb[j], dhv = dhb[j];
+            float dcv = dcb[j] + dhv * o * (1 - t * t);
+            db[3 * n + j] = dhv * t * o * (1 - o);
+            db[j] = dcv * gg * i * (1 - i);
+            db[n + j] = dcv * cp[j] * fg * (1 - fg);
+            db[2 * n + j] = dcv * i * (1 - gg * gg);
+            dcb[j] = dcv * fg;
+        }
+    }
+}
+
+/* MARK: optimizers */
+
+static void LK(adam)(float *w, const float *g, float *m, float *v, long n,
+                     float alpha, float b1, float b2, float eps) {
+    long i = 0;
+    for (; i + LK_W <= n; i += LK_W) {
+        vf gv = ld(g + i), mv = ld(m + i), vv = ld(v + i);
+        mv += (gv - mv) * b1;
+        vv += (gv * gv - vv) * b2;
+        st(m + i, mv); st(v + i, vv);
+        st(w + i, ld(w + i) - alpha * mv / (LK(vsqrt)(vv) + eps));
+    }
+    for (; i < n; i++) {
+        m[i] += (g[i] - m[i]) * b1;
+        v[i] += (g[i] * g[i] - v[i]) * b2;
+        w[i] -= alpha * m[i] / (sqrtf(v[i]) + eps);
+    }
+}
+
+const lamina_kernel_table LK(lamina_kernels) = {
+    .level = LK_LEVEL,
+    .name = LK_LEVEL_NAME,
+    .relu = LK(relu),
+    .relu_backward = LK(relu_backward),
+    .add = LK(add),
+    .mul = LK(mul),
+    .column_sums = LK(column_sums),
+    .max_pool = LK(max_pool),
+    .scatter_add = LK(scatter_add),
+    .im2col = LK(im2col),
+    .col2im = LK(col2im),
+    .conv_direct = LK(conv_direct),
+    .conv_direct_dw = LK(conv_direct_dw),
+    .lstm_forward = LK(lstm_forward),
+    .lstm_backward = LK(lstm_backward),
+    .adam = LK(adam),
+};

@@ -1,0 +1,41 @@
+import CLaminaKernels
+
+extension Kernels {
+    /// The float32 kernels of `CLaminaKernels` at the SIMD level chosen once for this CPU
+    /// (see `ComputeBackend`). Float64 runs the generic Swift loops beside each call site.
+    static var simd: lamina_kernel_table { lamina_kernels()!.pointee }
+
+    /// y = kernel(x) over contiguous float32 buffers, split across the cores in chunks.
+    static func unaryFloat(_ x: Tensor, _ kernel: @escaping @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void) -> Tensor {
+        x.withUnsafeBuffer(as: Float.self) { px in
+            Tensor.build(x.shape, as: Float.self) { out in
+                nonisolated(unsafe) let (px, out) = (px, out)
+                parallelFor(px.count, grain: parallelThreshold) { r in
+                    kernel(px.baseAddress! + r.lowerBound, out.baseAddress! + r.lowerBound, r.count)
+                }
+            }
+        }
+    }
+
+    /// y = kernel(a, b) over two contiguous float32 buffers of one length.
+    static func binaryFloat(_ a: Tensor, _ b: Tensor, _ kernel: @escaping @convention(c) (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void) -> Tensor {
+        a.withUnsafeBuffer(as: Float.self) { pa in
+            b.withUnsafeBuffer(as: Float.self) { pb in
+                Tensor.build(a.shape, as: Float.self) { out in
+                    nonisolated(unsafe) let (pa, pb, out) = (pa, pb, out)
+                    parallelFor(pa.count, grain: parallelThreshold) { r in
+                        kernel(pa.baseAddress! + r.lowerBound, pb.baseAddress! + r.lowerBound, out.baseAddress! + r.lowerBound, r.count)
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension WindowGeometry {
+    /// The same geometry for the C kernels.
+    var c: lamina_window {
+        lamina_window(inH: inH, inW: inW, kH: kH, kW: kW, strideH: strideH, strideW: strideW,
+                      padTop: padTop, padLeft: padLeft, outH: outH, outW: outW)
+    }
+}
