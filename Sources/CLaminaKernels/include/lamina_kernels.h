@@ -66,7 +66,7 @@ typedef struct lamina_kernel_table {
 
     /* Max pooling of `images` NHWC images with `c` channels. With `argmax` non-NULL each
        output also records the flat input index of its (first) maximum, offset by `index_base`.
-       NaN propagates. */
+       NaN propagates (a window's last NaN is its maximum). */
     void (*max_pool)(const float *x, long images, long c, const lamina_window *g,
                      float *out, int32_t *argmax, long index_base);
     /* d[idx[i] − index_base] += g[i] */

@@ -44,6 +44,10 @@ public class Adam: Optimizer {
                 vHat[i] = Swift.max(vHat[i], v[i])
                 w[i] -= alpha * m[i] / (vHat[i].squareRoot() + eps)
             }
+        } else if T.self == Float.self {  // the SIMD kernel
+            func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+            Kernels.adamUpdate(f(w), UnsafePointer(f(UnsafeMutablePointer(mutating: g))), m: f(m), v: f(v), count: count,
+                               alpha: Float(alpha), b1: Float(b1), b2: Float(b2), eps: Float(eps))
         } else {
             for i in 0..<count {
                 m[i] += (g[i] - m[i]) * b1

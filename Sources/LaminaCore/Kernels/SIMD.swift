@@ -39,3 +39,12 @@ extension WindowGeometry {
                       padTop: padTop, padLeft: padLeft, outH: outH, outW: outW)
     }
 }
+
+extension Kernels {
+    /// The float32 Adam update in one pass through the SIMD kernel:
+    /// m += (g − m)·b1; v += (g² − v)·b2; w −= alpha·m / (√v + eps).
+    public static func adamUpdate(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
+                                  v: UnsafeMutablePointer<Float>, count: Int, alpha: Float, b1: Float, b2: Float, eps: Float) {
+        simd.adam(w, g, m, v, count, alpha, b1, b2, eps)
+    }
+}

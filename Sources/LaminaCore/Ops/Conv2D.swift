@@ -22,13 +22,84 @@ extension Tensor {
                                       strideH: strides.0, strideW: strides.1, padding: padding)
         precondition(geometry.outH > 0 && geometry.outW > 0,
                      "conv2d: input \(shape) is smaller than kernel \(kernel.shape) with padding \(padding)")
-        if !(GradMode.isEnabled && (node != nil || kernel.node != nil || bias?.node != nil)) {
+        let record = GradMode.isEnabled && (node != nil || kernel.node != nil || bias?.node != nil)
+        let out: Tensor
+        if Kernels.usesDirectConv(taps: kernel.shape[0] * kernel.shape[1] * shape[3]) {
+            // Thin patches (a first layer): a direct loop, no patch matrix at all.
+            out = isFloat32("conv2d") ? directConv2d(Float.self, kernel, bias, geometry, relu: fusedReLU && !record, record: record)
+                : directConv2d(Double.self, kernel, bias, geometry, relu: fusedReLU && !record, record: record)
+        } else if !record {
             // Inference: no patches to keep.
-            return isFloat32("conv2d") ? chunkedConv2d(Float.self, kernel, bias, geometry, relu: fusedReLU)
+            out = isFloat32("conv2d") ? chunkedConv2d(Float.self, kernel, bias, geometry, relu: fusedReLU)
                 : chunkedConv2d(Double.self, kernel, bias, geometry, relu: fusedReLU)
+        } else {
+            out = isFloat32("conv2d") ? conv2dImpl(Float.self, kernel, bias, geometry) : conv2dImpl(Double.self, kernel, bias, geometry)
         }
-        let out = isFloat32("conv2d") ? conv2dImpl(Float.self, kernel, bias, geometry) : conv2dImpl(Double.self, kernel, bias, geometry)
-        return fusedReLU ? out.relu() : out
+        return fusedReLU && record ? out.relu() : out
+    }
+
+    /// The input's gradient of a convolution: dCols = dOut·Kᵀ (one GEMM) folded back with col2im.
+    private static func conv2dInputGradient<T: FloatScalar>(_: T.Type, _ dOut: Tensor, kernel w: Tensor,
+                                                            inputShape: [Int], _ g: WindowGeometry) -> Tensor {
+        let dcols = Kernels.matmul(dOut, w, transB: true)
+        var x = Tensor.zeros(inputShape, dtype: T.dtype)
+        dcols.withUnsafeBuffer(as: T.self) { dc in
+            x.withUnsafeMutableBuffer(as: T.self) { Kernels.col2im(dc, batch: inputShape[0], channels: inputShape[3], g, $0) }
+        }
+        return x
+    }
+
+    /// conv2d as a direct loop over each output pixel's window (`Kernels.convDirect`), images
+    /// split across the cores. Backward: dKernel by the direct filter-gradient kernel (one
+    /// partial sum per core), dInput through GEMM + col2im, dBias as column sums.
+    private func directConv2d<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry,
+                                              relu: Bool, record: Bool) -> Tensor {
+        let (n, c, f) = (shape[0], shape[3], kernel.shape[3])
+        let taps = g.kH * g.kW * c, inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * f
+        let grain = Swift.max(1, Kernels.parallelThreshold / Swift.max(outImage * taps, 1))
+        let x = detached(), w = kernel.detached(), b = bias?.detached()
+        let out = x.withUnsafeBuffer(as: T.self) { xp in
+            w.withUnsafeBuffer(as: T.self) { wp in
+                (b ?? w).withUnsafeBuffer(as: T.self) { bp in
+                    Tensor.build([n, g.outH, g.outW, f], as: T.self) { op in
+                        nonisolated(unsafe) let (xp, wp, bp, op) = (xp.baseAddress!, wp.baseAddress!, b == nil ? nil : bp.baseAddress, op.baseAddress!)
+                        Kernels.parallelFor(n, grain: grain) { r in
+                            Kernels.convDirect(xp + r.lowerBound * inImage, images: r.count, channels: c, g, wp, filters: f,
+                                               bias: bp, relu: relu, op + r.lowerBound * outImage)
+                        }
+                    }
+                }
+            }
+        }
+        guard record else { return out }
+        let inputShape = shape
+        return out.recorded("conv2d", inputs: [self, kernel] + (bias.map { [$0] } ?? [])) { grad, needed in
+            let g2 = grad.reshaped(to: [n * g.outH * g.outW, f])
+            let dx = needed[0] ? Tensor.conv2dInputGradient(T.self, g2, kernel: w.reshaped(to: [taps, f]), inputShape: inputShape, g) : nil
+            var dw: Tensor?
+            if needed[1] {
+                let parts = Swift.min(ProcessInfoCache.cores, Swift.max(1, n / grain))
+                var partial = [T](repeating: 0, count: parts * taps * f)
+                x.withUnsafeBuffer(as: T.self) { xp in
+                    grad.withUnsafeBuffer(as: T.self) { gp in
+                        partial.withUnsafeMutableBufferPointer { pp in
+                            nonisolated(unsafe) let (xp, gp, pp) = (xp.baseAddress!, gp.baseAddress!, pp.baseAddress!)
+                            Kernels.parallelFor(parts) { range in
+                                for part in range {
+                                    let lo = n * part / parts, hi = n * (part + 1) / parts
+                                    Kernels.convDirectFilterGradient(xp + lo * inImage, images: hi - lo, channels: c, g,
+                                                                     gp + lo * outImage, filters: f, pp + part * taps * f)
+                                }
+                            }
+                        }
+                    }
+                }
+                for part in 1..<parts { for i in 0..<(taps * f) { partial[i] += partial[part * taps * f + i] } }
+                dw = Tensor(shape: kernel.shape, scalars: Array(partial[0..<(taps * f)]))
+            }
+            guard needed.count > 2 else { return [dx, dw] }
+            return [dx, dw, needed[2] ? g2.sum(axes: [0]) : nil]
+        }
     }
 
     private func conv2dImpl<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry) -> Tensor {
@@ -42,15 +113,7 @@ extension Tensor {
         let inputShape = shape
         return out.recorded("conv2d", inputs: [self, kernel] + (bias.map { [$0] } ?? [])) { grad, needed in
             let g2 = grad.reshaped(to: [rows, f])
-            var dx: Tensor?
-            if needed[0] {
-                let dcols = Kernels.matmul(g2, w, transB: true)
-                var x = Tensor.zeros(inputShape, dtype: T.dtype)
-                dcols.withUnsafeBuffer(as: T.self) { dc in
-                    x.withUnsafeMutableBuffer(as: T.self) { Kernels.col2im(dc, batch: n, channels: c, g, $0) }
-                }
-                dx = x
-            }
+            let dx = needed[0] ? Tensor.conv2dInputGradient(T.self, g2, kernel: w, inputShape: inputShape, g) : nil
             let dw = needed[1] ? Kernels.matmul(cols, transA: true, g2).reshaped(to: kernel.shape) : nil
             guard needed.count > 2 else { return [dx, dw] }
             return [dx, dw, needed[2] ? g2.sum(axes: [0]) : nil]
