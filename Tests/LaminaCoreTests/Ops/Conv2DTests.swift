@@ -53,11 +53,61 @@ import Testing
     /// Without gradients conv2d runs over chunks of 32 images; a batch of 70 (three chunks,
     /// the last partial) must give exactly what the recorded single-GEMM path gives.
     @Test func chunkedInferenceMatchesTheTrainingPath() {
-        let x = randn([70, 7, 6, 3], seed: 51).cast(to: .float32)
-        var w = randn([3, 3, 3, 5], seed: 52).cast(to: .float32)
+        // 3×3×4 = 36 taps: the im2col + GEMM path (the direct one is covered by ConvPathTests).
+        let x = randn([70, 7, 6, 4], seed: 51).cast(to: .float32)
+        var w = randn([3, 3, 4, 5], seed: 52).cast(to: .float32)
+        #expect(!Kernels.usesDirectConv(taps: 36))
         let inference = x.conv2d(w, strides: (2, 1), padding: .same)
         w.requiresGrad = true
         let training = x.conv2d(w, strides: (2, 1), padding: .same)
         #expect(inference.asArray(Float.self) == training.asArray(Float.self))
+    }
+}
+
+/// Both convolution paths — the direct loop for thin patches and im2col + GEMM — against the
+/// naive reference, in float64 and float32, by float64 gradient checks, with and without bias
+/// and ReLU, for training and inference.
+@Suite struct ConvPathTests {
+    /// (channels, kernel): 1×3×3 and 3×3×3 run direct, 4×3×3 and 2×5×5 through im2col.
+    static let shapes: [(c: Int, k: Int, direct: Bool)] = [(1, 3, true), (3, 3, true), (4, 3, false), (2, 5, false)]
+
+    @Test(arguments: [0, 1, 2, 3]) func forwardMatchesReference(_ i: Int) {
+        let (c, k, direct) = Self.shapes[i]
+        #expect(Kernels.usesDirectConv(taps: k * k * c) == direct)
+        for (padding, stride) in [(Padding.valid, 1), (.same, 2)] {
+            let x = randn([3, 9, 8, c], seed: 60 + UInt64(i)), w = randn([k, k, c, 37], seed: 70 + UInt64(i)), b = randn([37], seed: 80)
+            let g = WindowGeometry(inH: 9, inW: 8, kH: k, kW: k, strideH: stride, strideW: stride, padding: padding)
+            let reference = Reference.conv2d(x, w, stride: (stride, stride), outH: g.outH, outW: g.outW, padTop: g.padTop, padLeft: g.padLeft)
+            let withBias = (reference + b).relu()
+            expectClose(x.conv2d(w, strides: (stride, stride), padding: padding), reference, atol: 1e-12, rtol: 1e-12)
+            expectClose(withoutGradients { x.conv2d(w, bias: b, strides: (stride, stride), padding: padding, fusedReLU: true) },
+                        withBias, atol: 1e-12, rtol: 1e-12)
+            let (xf, wf, bf) = (x.cast(to: .float32), w.cast(to: .float32), b.cast(to: .float32))
+            expectClose(xf.conv2d(wf, strides: (stride, stride), padding: padding), reference, atol: 1e-4, rtol: 1e-4)
+            expectClose(withoutGradients { xf.conv2d(wf, bias: bf, strides: (stride, stride), padding: padding, fusedReLU: true) },
+                        withBias, atol: 1e-4, rtol: 1e-4)
+        }
+    }
+
+    @Test(arguments: [0, 1, 2, 3]) func gradients(_ i: Int) {
+        let (c, k, _) = Self.shapes[i]
+        expectGradients([randn([2, 6, 5, c], seed: 90), randn([k, k, c, 3], seed: 91), randn([3], seed: 92)]) {
+            $0[0].conv2d($0[1], bias: $0[2], strides: (2, 1), padding: .same, fusedReLU: true)
+        }
+        expectGradients([randn([2, 6, 7, c], seed: 93), randn([k, k, c, 2], seed: 94)]) { $0[0].conv2d($0[1]) }
+    }
+
+    /// Float32 gradients of the training path equal the float64 ones within float32 rounding
+    /// (the direct filter-gradient kernel sums in float32 per core).
+    @Test(arguments: [0, 1, 2, 3]) func float32GradientsMatchFloat64(_ i: Int) {
+        let (c, k, _) = Self.shapes[i]
+        let x = randn([33, 10, 9, c], seed: 95), w = randn([k, k, c, 19], seed: 96), b = randn([19], seed: 97)
+        func grads(_ dtype: DType) -> [Tensor] {
+            var (xv, wv, bv) = (x.cast(to: dtype), w.cast(to: dtype), b.cast(to: dtype))
+            xv.requiresGrad = true; wv.requiresGrad = true; bv.requiresGrad = true
+            let y = xv.conv2d(wv, bias: bv, padding: .same, fusedReLU: true)
+            return (y * y).sum().gradients(wrt: [xv, wv, bv])
+        }
+        for (a, b) in zip(grads(.float32), grads(.float64)) { expectClose(a, b, atol: 2e-3, rtol: 2e-4) }
     }
 }
