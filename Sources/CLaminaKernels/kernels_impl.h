@@ -233,80 +233,138 @@ static void LK(col2im)(const float *cols, long images, long c, const lamina_wind
     }
 }
 
-/* One output pixel of the direct convolution for filters [f0, f0 + LK_W·B): B accumulators
-   stay in registers while the window's taps stream by. */
-#define LK_CONV_BLOCK(B)                                                                        \
-    for (; f0 + (B) * LK_W <= f; f0 += (B) * LK_W) {                                           \
-        vf acc[B];                                                                              \
-        for (int b = 0; b < (B); b++) acc[b] = bias ? ld(bias + f0 + b * LK_W) : (vf)0;        \
-        for (long kh = kh0; kh < kh1; kh++) {                                                   \
-            for (long kw = kw0; kw < kw1; kw++) {                                               \
-                const float *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;          \
-                const float *wp = w + (kh * g->kW + kw) * c * f + f0;                           \
-                for (long ci = 0; ci < c; ci++) {                                               \
-                    vf xv = (vf)xp[ci];                                                         \
-                    for (int b = 0; b < (B); b++) acc[b] += xv * ld(wp + ci * f + b * LK_W);    \
-                }                                                                               \
-            }                                                                                   \
-        }                                                                                       \
-        for (int b = 0; b < (B); b++) {                                                         \
-            vf r = acc[b];                                                                      \
-            if (relu) r = sel(r > 0, r, (vf)0);                                                 \
-            st(o + f0 + b * LK_W, r);                                                           \
-        }                                                                                       \
+/* The direct convolution keeps LK_CONV_P output pixels × 2 filter vectors of accumulators in
+   registers (8 independent FMA chains, enough to hide the FMA latency) while the window's taps
+   stream by; pixels whose windows are cut by padding, and filter counts that are not a multiple
+   of 2·LK_W, take the one-pixel path below. */
+#define LK_CONV_P 4
+
+/* One pixel, filters [f0, f) one vector (then one lane) at a time. */
+static inline void LK(conv_pixel)(const float *x, long c, const lamina_window *g, const float *w, long f,
+                                  const float *bias, int relu, long n, long oh, long ow, long f0, float *o) {
+    long hs = oh * g->strideH - g->padTop, ws = ow * g->strideW - g->padLeft;
+    long kh0 = hs < 0 ? -hs : 0, kh1 = hs + g->kH > g->inH ? g->inH - hs : g->kH;
+    long kw0 = ws < 0 ? -ws : 0, kw1 = ws + g->kW > g->inW ? g->inW - ws : g->kW;
+    for (; f0 + LK_W <= f; f0 += LK_W) {
+        vf acc = bias ? ld(bias + f0) : (vf)0;
+        for (long kh = kh0; kh < kh1; kh++)
+            for (long kw = kw0; kw < kw1; kw++) {
+                const float *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;
+                const float *wp = w + (kh * g->kW + kw) * c * f + f0;
+                for (long ci = 0; ci < c; ci++) acc += (vf)xp[ci] * ld(wp + ci * f);
+            }
+        st(o + f0, relu ? sel(acc > 0, acc, (vf)0) : acc);
     }
+    for (; f0 < f; f0++) {
+        float acc = bias ? bias[f0] : 0;
+        for (long kh = kh0; kh < kh1; kh++)
+            for (long kw = kw0; kw < kw1; kw++) {
+                const float *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;
+                const float *wp = w + (kh * g->kW + kw) * c * f + f0;
+                for (long ci = 0; ci < c; ci++) acc += xp[ci] * wp[ci * f];
+            }
+        o[f0] = relu && !(acc > 0) ? 0 : acc;
+    }
+}
 
 static void LK(conv_direct)(const float *x, long images, long c, const lamina_window *g,
                             const float *w, long f, const float *bias, int relu, float *out) {
+    const long fBlock = 2 * LK_W, fMain = f - f % fBlock;
     for (long n = 0; n < images; n++) {
         for (long oh = 0; oh < g->outH; oh++) {
             long hs = oh * g->strideH - g->padTop;
             long kh0 = hs < 0 ? -hs : 0, kh1 = hs + g->kH > g->inH ? g->inH - hs : g->kH;
-            for (long ow = 0; ow < g->outW; ow++) {
+            float *row = out + (n * g->outH + oh) * g->outW * f;
+            long ow = 0;
+            for (; ow < g->outW; ow++) {
                 long ws = ow * g->strideW - g->padLeft;
-                long kw0 = ws < 0 ? -ws : 0, kw1 = ws + g->kW > g->inW ? g->inW - ws : g->kW;
-                float *o = out + ((n * g->outH + oh) * g->outW + ow) * f;
-                long f0 = 0;
-                LK_CONV_BLOCK(4)
-                LK_CONV_BLOCK(1)
-                for (; f0 < f; f0++) {
-                    float acc = bias ? bias[f0] : 0;
-                    for (long kh = kh0; kh < kh1; kh++)
-                        for (long kw = kw0; kw < kw1; kw++) {
-                            const float *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;
-                            const float *wp = w + (kh * g->kW + kw) * c * f + f0;
-                            for (long ci = 0; ci < c; ci++) acc += xp[ci] * wp[ci * f];
-                        }
-                    o[f0] = relu && !(acc > 0) ? 0 : acc;
-                }
+                long last = (ow + LK_CONV_P - 1) * g->strideW - g->padLeft;
+                if (ws >= 0 && ow + LK_CONV_P <= g->outW && last + g->kW <= g->inW) break;
+                LK(conv_pixel)(x, c, g, w, f, bias, relu, n, oh, ow, 0, row + ow * f);
             }
+            /* LK_CONV_P pixels whose windows lie inside the image horizontally. */
+            for (; ow + LK_CONV_P <= g->outW; ow += LK_CONV_P) {
+                long ws = ow * g->strideW - g->padLeft;
+                if ((ow + LK_CONV_P - 1) * g->strideW - g->padLeft + g->kW > g->inW) break;
+                for (long f0 = 0; f0 < fMain; f0 += fBlock) {
+                    vf acc[LK_CONV_P][2];
+                    for (int p = 0; p < LK_CONV_P; p++) {
+                        acc[p][0] = bias ? ld(bias + f0) : (vf)0;
+                        acc[p][1] = bias ? ld(bias + f0 + LK_W) : (vf)0;
+                    }
+                    for (long kh = kh0; kh < kh1; kh++) {
+                        const float *xr = x + ((n * g->inH + hs + kh) * g->inW + ws) * c;
+                        for (long kw = 0; kw < g->kW; kw++) {
+                            const float *wp = w + (kh * g->kW + kw) * c * f + f0;
+                            const float *xp = xr + kw * c;
+                            for (long ci = 0; ci < c; ci++) {
+                                vf w0 = ld(wp + ci * f), w1 = ld(wp + ci * f + LK_W);
+                                for (int p = 0; p < LK_CONV_P; p++) {
+                                    vf xv = (vf)xp[p * g->strideW * c + ci];
+                                    acc[p][0] += xv * w0;
+                                    acc[p][1] += xv * w1;
+                                }
+                            }
+                        }
+                    }
+                    for (int p = 0; p < LK_CONV_P; p++) {
+                        float *o = row + (ow + p) * f + f0;
+                        st(o, relu ? sel(acc[p][0] > 0, acc[p][0], (vf)0) : acc[p][0]);
+                        st(o + LK_W, relu ? sel(acc[p][1] > 0, acc[p][1], (vf)0) : acc[p][1]);
+                    }
+                }
+                for (int p = 0; p < LK_CONV_P && fMain < f; p++)
+                    LK(conv_pixel)(x, c, g, w, f, bias, relu, n, oh, ow + p, fMain, row + (ow + p) * f);
+            }
+            for (; ow < g->outW; ow++) LK(conv_pixel)(x, c, g, w, f, bias, relu, n, oh, ow, 0, row + ow * f);
         }
     }
 }
 
+/* dW[t, :] += Σ_pixels x[pixel, t] · dOut[pixel, :] for the taps t = (kh·kW + kw)·C + ci: blocks
+   of 4 taps × 2 filter vectors (8 independent chains) run over an image's pixels in registers,
+   with taps outside the image reading 0; each image's sums are then added into dW. */
+#define LK_DW_TAPS 4
+
+static inline float LK(tap)(const float *x, long c, const lamina_window *g, long n, long oh, long ow, long t) {
+    long ci = t % c, k = t / c, kh = k / g->kW, kw = k % g->kW;
+    long ih = oh * g->strideH - g->padTop + kh, iw = ow * g->strideW - g->padLeft + kw;
+    return ih >= 0 && ih < g->inH && iw >= 0 && iw < g->inW ? x[((n * g->inH + ih) * g->inW + iw) * c + ci] : 0;
+}
+
 static void LK(conv_direct_dw)(const float *x, long images, long c, const lamina_window *g,
                                const float *dout, long f, float *dw) {
+    const long taps = g->kH * g->kW * c, pixels = g->outH * g->outW;
+    const long fBlock = 2 * LK_W, fMain = f - f % fBlock;
     for (long n = 0; n < images; n++) {
-        for (long oh = 0; oh < g->outH; oh++) {
-            long hs = oh * g->strideH - g->padTop;
-            long kh0 = hs < 0 ? -hs : 0, kh1 = hs + g->kH > g->inH ? g->inH - hs : g->kH;
-            for (long ow = 0; ow < g->outW; ow++) {
-                long ws = ow * g->strideW - g->padLeft;
-                long kw0 = ws < 0 ? -ws : 0, kw1 = ws + g->kW > g->inW ? g->inW - ws : g->kW;
-                const float *d = dout + ((n * g->outH + oh) * g->outW + ow) * f;
-                for (long kh = kh0; kh < kh1; kh++) {
-                    for (long kw = kw0; kw < kw1; kw++) {
-                        const float *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;
-                        float *wp = dw + (kh * g->kW + kw) * c * f;
-                        for (long ci = 0; ci < c; ci++) {
-                            float xs = xp[ci];
-                            vf xv = (vf)xs;
-                            float *row = wp + ci * f;
-                            long j = 0;
-                            for (; j + LK_W <= f; j += LK_W) st(row + j, ld(row + j) + xv * ld(d + j));
-                            for (; j < f; j++) row[j] += xs * d[j];
+        const float *d = dout + n * pixels * f;
+        for (long t0 = 0; t0 < taps; t0 += LK_DW_TAPS) {
+            long tn = taps - t0 < LK_DW_TAPS ? taps - t0 : LK_DW_TAPS;
+            for (long f0 = 0; f0 < fMain; f0 += fBlock) {
+                vf acc[LK_DW_TAPS][2];
+                for (int t = 0; t < LK_DW_TAPS; t++) { acc[t][0] = (vf)0; acc[t][1] = (vf)0; }
+                for (long oh = 0, p = 0; oh < g->outH; oh++) {
+                    for (long ow = 0; ow < g->outW; ow++, p++) {
+                        vf d0 = ld(d + p * f + f0), d1 = ld(d + p * f + f0 + LK_W);
+                        for (int t = 0; t < LK_DW_TAPS; t++) {
+                            vf xv = (vf)(t < tn ? LK(tap)(x, c, g, n, oh, ow, t0 + t) : 0.0f);
+                            acc[t][0] += xv * d0;
+                            acc[t][1] += xv * d1;
                         }
                     }
+                }
+                for (long t = 0; t < tn; t++) {
+                    float *row = dw + (t0 + t) * f + f0;
+                    st(row, ld(row) + acc[t][0]);
+                    st(row + LK_W, ld(row + LK_W) + acc[t][1]);
+                }
+            }
+            for (long f0 = fMain; f0 < f; f0++) {  /* the filters left over, one lane at a time */
+                for (long t = 0; t < tn; t++) {
+                    float acc = 0;
+                    for (long oh = 0, p = 0; oh < g->outH; oh++)
+                        for (long ow = 0; ow < g->outW; ow++, p++) acc += LK(tap)(x, c, g, n, oh, ow, t0 + t) * d[p * f + f0];
+                    dw[(t0 + t) * f + f0] += acc;
                 }
             }
         }

@@ -147,8 +147,10 @@ import Testing
     }
 
     func directConv(_ t: lamina_kernel_table) {
-        for (c, f, k, stride, padding, relu) in [(1, 32, 3, 1, Padding.valid, true), (3, 37, 3, 2, .same, false), (2, 5, 2, 1, .same, true)] {
-            let (n, h, w) = (3, 8, 7)
+        // Widths and filter counts reach the 4-pixel blocks, the one-pixel edges and the filter tails.
+        for (c, f, k, stride, padding, relu) in [(1, 32, 3, 1, Padding.valid, true), (3, 37, 3, 2, .same, false), (2, 5, 2, 1, .same, true),
+                                                 (3, 37, 3, 1, .valid, false), (1, 50, 3, 1, .same, true), (2, 33, 2, 2, .valid, false)] {
+            let (n, h, w) = (3, 8, 13)
             let x = Self.values(n * h * w * c, seed: 8), kernel = Self.values(k * k * c * f, seed: 9), bias = Self.values(f, seed: 10)
             let g = WindowGeometry(inH: h, inW: w, kH: k, kW: k, strideH: stride, strideW: stride, padding: padding)
             let reference = Reference.conv2d(Tensor(shape: [n, h, w, c], scalars: x), Tensor(shape: [k, k, c, f], scalars: kernel),
