@@ -91,6 +91,49 @@ def gemm_values(records):
     return out, raw
 
 
+PROBE_SOURCE = os.path.join(HERE, "sgemm_probe.c")
+
+
+def probe_cores():
+    """OpenBLAS kernel sets this CPU can run (from /proc/cpuinfo), for the raw-sgemm probe."""
+    try:
+        text = open("/proc/cpuinfo").read()
+    except OSError:
+        return [""]
+    flags = set(next((l.split(":", 1)[1].split() for l in text.splitlines() if l.startswith("flags")), []))
+    amd = "AuthenticAMD" in text
+    cores = [""]  # the library's own choice
+    if {"avx2", "fma"} <= flags:
+        cores += ["Haswell"] + (["Zen"] if amd else [])
+    if {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"} <= flags:
+        cores += ["SkylakeX"] + (["Cooperlake"] if "avx512_bf16" in flags else [])
+    return cores
+
+
+def best_raw_sgemm(sizes):
+    """The best cblas_sgemm GFLOP/s per n over every kernel set the CPU runs (forced with
+    OPENBLAS_CORETYPE), all cores: the ceiling Lamina's matmul is held to."""
+    exe = os.path.join("/tmp", "lamina_sgemm_probe")
+    if subprocess.run(["cc", "-O2", "-o", exe, PROBE_SOURCE, "-lopenblas"], capture_output=True).returncode != 0:
+        sys.stderr.write("sgemm_probe did not compile (cc and libopenblas-dev needed); no best-core column\n")
+        return {}, {}
+    best, core_of = {}, {}
+    for core in probe_cores():
+        env = dict(os.environ)
+        env.pop("OPENBLAS_CORETYPE", None)
+        if core:
+            env["OPENBLAS_CORETYPE"] = core
+        out = subprocess.run([exe] + [str(n) for n in sizes], capture_output=True, text=True, env=env).stdout
+        try:
+            record = json.loads(out)
+        except ValueError:
+            continue
+        for n, g in record["gflops_by_n"].items():
+            if g > best.get(int(n), 0):
+                best[int(n)], core_of[int(n)] = g, record["core"]
+    return best, core_of
+
+
 def machine():
     def sh(cmd):
         try:
@@ -165,6 +208,12 @@ def main():
                         r["round"], r["framework"], r["max_rss_mib"] = rnd, fw, maxrss
                         raw.write(json.dumps(r) + "\n")
                         results.setdefault((fw, r["workload"]), []).append(r)
+                if workloads == ["gemm"] and "lamina" in frameworks:
+                    best, core_of = best_raw_sgemm([256, 512, 1024, 2048])
+                    r = {"workload": "gemm_best_raw", "framework": "raw", "round": rnd,
+                         "gflops_by_n": best, "core_by_n": core_of}
+                    raw.write(json.dumps(r) + "\n")
+                    results.setdefault(("raw", "gemm_best_raw"), []).append(r)
     write_report(args, frameworks, results, rss, started)
 
 
@@ -182,6 +231,13 @@ def write_report(args, frameworks, results, rss, started):
         for (f, w), recs in results.items():
             if f == fw and recs:
                 versions[fw] = recs[0].get("version", "?")
+    backend = next((r["backend"] for (f, _), recs in results.items() if f == "lamina" for r in recs if "backend" in r), None)
+    if backend:
+        m["cpu"] = f"{backend['cpu']} (family {backend['cpu_family']}, model {backend['cpu_model']})"
+        m["cpu features"] = backend["cpu_flags"]
+        m["lamina BLAS"] = backend["blas"]
+        m["lamina BLAS core"] = f"{backend['blas_core']} (at load: {backend['blas_core_at_load']}; {backend['blas_core_reason']})"
+        m["lamina SIMD level"] = backend["simd"]
     lines += ["## Machine", ""] + [f"- {k}: {v}" for k, v in m.items()]
     lines += [f"- {fw}: {versions.get(fw, '?')}" for fw in peers] + [""]
 
@@ -201,16 +257,23 @@ def write_report(args, frameworks, results, rss, started):
 
     per_round = {fw: [gemm_values([r])[0] for r in results.get((fw, "gemm"), [])] for fw in frameworks}
     raw_rounds = [gemm_values([r])[1] for r in results.get(("lamina", "gemm"), [])]
+    best_rounds = [{int(n): g for n, g in r["gflops_by_n"].items()} for r in results.get(("raw", "gemm_best_raw"), [])]
+    best_cores = {int(n): c for r in results.get(("raw", "gemm_best_raw"), []) for n, c in r["core_by_n"].items()}
     sizes = sorted({n for fw in frameworks for d in per_round[fw] for n in d})
     if sizes:
         lines += ["## gemm (square float32 matmul, GFLOP/s)", "",
-                  "| n | " + " | ".join(frameworks) + " | raw cblas_sgemm (in lamina-bench) | lamina/raw |",
-                  "|" + "---|" * (3 + len(frameworks))]
+                  "`best raw`: a C program's cblas_sgemm with each OpenBLAS kernel set this CPU runs forced by "
+                  "`OPENBLAS_CORETYPE` (`Benchmarks/sgemm_probe.c`, all cores), the best per size.", "",
+                  "| n | " + " | ".join(frameworks) + " | raw cblas_sgemm (in lamina-bench) | best raw (core) | lamina/raw | lamina/best raw |",
+                  "|" + "---|" * (5 + len(frameworks))]
         for n in sizes:
             vals = {fw: median([d.get(n) for d in per_round[fw]]) for fw in frameworks}
             rawv = median([d.get(n) for d in raw_rounds])
+            bestv = median([d.get(n) for d in best_rounds])
             ratio = fmt(vals["lamina"] / rawv, 3) if vals.get("lamina") and rawv else "–"
-            lines.append(f"| {n} | " + " | ".join(fmt(vals[f], 1) for f in frameworks) + f" | {fmt(rawv, 1)} | {ratio} |")
+            best_ratio = fmt(vals["lamina"] / bestv, 3) if vals.get("lamina") and bestv else "–"
+            lines.append(f"| {n} | " + " | ".join(fmt(vals[f], 1) for f in frameworks)
+                         + f" | {fmt(rawv, 1)} | {fmt(bestv, 1)} ({best_cores.get(n, '?')}) | {ratio} | {best_ratio} |")
         lines.append("")
 
     groups = sorted({g for (_, g) in rss})

@@ -1,4 +1,5 @@
 import Foundation
+import Lamina
 
 /// Seconds per call of `body`: one warm-up, then the best of `rounds` batches of at least
 /// `minBatch` seconds each (the peer scripts' method).
@@ -26,11 +27,15 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
+/// The compute backend (CPU, BLAS core, SIMD level), written into every record.
+let backendRecord = ComputeBackend.current.record
+
 /// Prints one JSON line for a result.
 func emit(_ fields: [String: Any]) {
     var record = fields
     record["framework"] = "lamina"
     record["threads"] = ProcessInfo.processInfo.activeProcessorCount
+    record["backend"] = backendRecord
     let data = try! JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
     fflush(nil)

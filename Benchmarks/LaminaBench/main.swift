@@ -19,6 +19,9 @@ for w in workloads where !all.contains(w) {
     FileHandle.standardError.write(Data("unknown workload \(w); choose from \(all.joined(separator: ", "))\n".utf8))
     exit(2)
 }
+// What runs: the CPU, the BLAS and its kernel set, Lamina's SIMD level (and why each).
+FileHandle.standardError.write(Data("lamina-bench on:\n\(ComputeBackend.current)\n".utf8))
+
 let gemmSizes = (option("--gemm-sizes") ?? "256,512,1024,2048").split(separator: ",").compactMap { Int($0) }
 
 if workloads.contains("gemm") { benchGemm(sizes: gemmSizes) }

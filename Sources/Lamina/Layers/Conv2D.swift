@@ -70,4 +70,15 @@ public final class Conv2D: Layer {
         }
         return activation(x.conv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding))
     }
+
+    /// This layer and a following max pooling as one fused op (inference only; Sequential
+    /// calls it). Nil when the activation is neither ReLU nor linear or the input not float32.
+    func callThenMaxPool(_ x: Tensor, _ pool: MaxPooling2D) throws -> Tensor? {
+        guard activation == .relu || activation == .linear, x.dtype == .float32, x.rank == 4 else { return nil }
+        let convShape = try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype)
+        try pool.buildIfNeeded(convShape, dtype: x.dtype)
+        guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
+        return x.conv2dMaxPool(kernel.value, bias: bias?.value, strides: strides, padding: padding, fusedReLU: activation == .relu,
+                               poolSize: pool.poolSize, poolStrides: pool.strides, poolPadding: pool.padding)
+    }
 }

@@ -102,8 +102,19 @@ public final class Sequential: Layer {
     }
 
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
-        var y = x
-        for layer in layers { y = try layer(y, training: training) }
+        var y = x, i = 0
+        while i < layers.count {
+            // At inference, Conv2D (ReLU or linear) + MaxPooling2D run as one op whose full-size
+            // convolution output never leaves the cache (`Tensor.conv2dMaxPool`).
+            if !GradMode.isEnabled, i + 1 < layers.count, let conv = layers[i] as? Conv2D,
+               let pool = layers[i + 1] as? MaxPooling2D, let fused = try conv.callThenMaxPool(y, pool) {
+                y = fused
+                i += 2
+                continue
+            }
+            y = try layers[i](y, training: training)
+            i += 1
+        }
         return y
     }
 }

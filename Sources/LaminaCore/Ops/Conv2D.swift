@@ -3,13 +3,29 @@ extension Tensor {
     ///
     /// Shapes: input `[N, H, W, C]`, kernel `[KH, KW, C, F]` (Keras's layout) →
     /// `[N, OH, OW, F]`. Computed as im2col + one GEMM; the backward pass reuses the
-    /// unfolded patches (dKernel = colsᵀ·g) and folds dCols = g·Kᵀ back with col2im.
+    /// unfolded patches (dKernel = colsᵀ·g) and folds dCols = g·Kᵀ back with col2im. Thin
+    /// patches (`Kernels.directConvMaxTaps`) use a direct loop instead.
     /// With `bias` ([F]), the result is `conv2d(kernel) + bias` in one pass: the GEMM
     /// accumulates onto rows that start from the bias. `fusedReLU` gives
     /// `relu(conv2d(kernel) + bias)`; at inference it is applied to each chunk of images while
     /// the chunk is still in cache (a Conv2D with `activation: .relu`).
     public func conv2d(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                        fusedReLU: Bool = false) -> Tensor {
+        let geometry = convGeometry(kernel, bias, strides, padding)
+        let record = GradMode.isEnabled && (node != nil || kernel.node != nil || bias?.node != nil)
+        if !record && isFloat32("conv2d") {  // inference: chunks of images, nothing kept
+            return inferenceConv2d(kernel, bias, geometry, relu: fusedReLU, pool: nil)
+        }
+        // Thin patches (a first layer) run as a direct loop, with no patch matrix at all.
+        let direct = Kernels.usesDirectConv(taps: kernel.shape[0] * kernel.shape[1] * shape[3])
+        let out = isFloat32("conv2d")
+            ? (direct ? directConv2d(Float.self, kernel, bias, geometry) : conv2dImpl(Float.self, kernel, bias, geometry))
+            : (direct ? directConv2d(Double.self, kernel, bias, geometry) : conv2dImpl(Double.self, kernel, bias, geometry))
+        return fusedReLU ? out.relu() : out
+    }
+
+    /// Checks a convolution's operands; returns its geometry.
+    private func convGeometry(_ kernel: Tensor, _ bias: Tensor?, _ strides: (Int, Int), _ padding: Padding) -> WindowGeometry {
         precondition(rank == 4 && kernel.rank == 4,
                      "conv2d: input \(shape) must be [N, H, W, C] and kernel \(kernel.shape) [KH, KW, C, F]")
         precondition(shape[3] == kernel.shape[2],
@@ -22,20 +38,7 @@ extension Tensor {
                                       strideH: strides.0, strideW: strides.1, padding: padding)
         precondition(geometry.outH > 0 && geometry.outW > 0,
                      "conv2d: input \(shape) is smaller than kernel \(kernel.shape) with padding \(padding)")
-        let record = GradMode.isEnabled && (node != nil || kernel.node != nil || bias?.node != nil)
-        let out: Tensor
-        if Kernels.usesDirectConv(taps: kernel.shape[0] * kernel.shape[1] * shape[3]) {
-            // Thin patches (a first layer): a direct loop, no patch matrix at all.
-            out = isFloat32("conv2d") ? directConv2d(Float.self, kernel, bias, geometry, relu: fusedReLU && !record, record: record)
-                : directConv2d(Double.self, kernel, bias, geometry, relu: fusedReLU && !record, record: record)
-        } else if !record {
-            // Inference: no patches to keep.
-            out = isFloat32("conv2d") ? chunkedConv2d(Float.self, kernel, bias, geometry, relu: fusedReLU)
-                : chunkedConv2d(Double.self, kernel, bias, geometry, relu: fusedReLU)
-        } else {
-            out = isFloat32("conv2d") ? conv2dImpl(Float.self, kernel, bias, geometry) : conv2dImpl(Double.self, kernel, bias, geometry)
-        }
-        return fusedReLU && record ? out.relu() : out
+        return geometry
     }
 
     /// The input's gradient of a convolution: dCols = dOut·Kᵀ (one GEMM) folded back with col2im.
@@ -52,8 +55,7 @@ extension Tensor {
     /// conv2d as a direct loop over each output pixel's window (`Kernels.convDirect`), images
     /// split across the cores. Backward: dKernel by the direct filter-gradient kernel (one
     /// partial sum per core), dInput through GEMM + col2im, dBias as column sums.
-    private func directConv2d<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry,
-                                              relu: Bool, record: Bool) -> Tensor {
+    private func directConv2d<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry) -> Tensor {
         let (n, c, f) = (shape[0], shape[3], kernel.shape[3])
         let taps = g.kH * g.kW * c, inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * f
         let grain = Swift.max(1, Kernels.parallelThreshold / Swift.max(outImage * taps, 1))
@@ -65,13 +67,12 @@ extension Tensor {
                         nonisolated(unsafe) let (xp, wp, bp, op) = (xp.baseAddress!, wp.baseAddress!, b == nil ? nil : bp.baseAddress, op.baseAddress!)
                         Kernels.parallelFor(n, grain: grain) { r in
                             Kernels.convDirect(xp + r.lowerBound * inImage, images: r.count, channels: c, g, wp, filters: f,
-                                               bias: bp, relu: relu, op + r.lowerBound * outImage)
+                                               bias: bp, relu: false, op + r.lowerBound * outImage)
                         }
                     }
                 }
             }
         }
-        guard record else { return out }
         let inputShape = shape
         return out.recorded("conv2d", inputs: [self, kernel] + (bias.map { [$0] } ?? [])) { grad, needed in
             let g2 = grad.reshaped(to: [n * g.outH * g.outW, f])
@@ -121,37 +122,80 @@ extension Tensor {
     }
 }
 
-extension Tensor {
-    /// Images per im2col chunk at inference: small enough for the patch matrix to stay in cache.
-    static let inferenceConvChunk = 32
+extension Kernels {
+    /// Inference convolutions work through chunks of images whose patch rows and outputs take
+    /// about this many bytes, so they stay in a core's L2 cache between the convolution, its
+    /// ReLU and a following max pooling.
+    static let inferenceChunkBytes = 1 << 19
+}
 
-    /// conv2d when nothing records gradients: im2col + GEMM over chunks of images, reusing
-    /// one patch buffer, instead of one patch matrix for the whole batch (139 MB for the
-    /// MNIST CNN's second layer at batch 1000). Each chunk's output rows start from the bias
-    /// and get the ReLU right after their GEMM, while they are in cache.
-    private func chunkedConv2d<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry,
-                                               relu: Bool) -> Tensor {
+extension Tensor {
+    /// `conv2d` (with `fusedReLU`) followed by `maxPool2d`, in one pass at inference: each
+    /// core takes chunks of images, convolves a chunk into a scratch buffer that stays in its
+    /// cache and pools it straight into the output — the full-size convolution output (86 MB
+    /// for the MNIST convnet's first layer at batch 1000) is never written. When gradients are
+    /// recorded it is exactly `conv2d(...).maxPool2d(...)`.
+    public func conv2dMaxPool(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                              fusedReLU: Bool = false, poolSize: (Int, Int), poolStrides: (Int, Int)? = nil,
+                              poolPadding: Padding = .valid) -> Tensor {
+        let recording = GradMode.isEnabled && (node != nil || kernel.node != nil || bias?.node != nil)
+        guard !recording, dtype == .float32, rank == 4, kernel.rank == 4 else {
+            return conv2d(kernel, bias: bias, strides: strides, padding: padding, fusedReLU: fusedReLU)
+                .maxPool2d(poolSize: poolSize, strides: poolStrides, padding: poolPadding)
+        }
+        let geometry = convGeometry(kernel, bias, strides, padding)
+        let s = poolStrides ?? poolSize
+        precondition(poolSize.0 > 0 && poolSize.1 > 0 && s.0 > 0 && s.1 > 0, "conv2dMaxPool: pool size \(poolSize) and strides \(s) must be positive")
+        let pool = WindowGeometry(inH: geometry.outH, inW: geometry.outW, kH: poolSize.0, kW: poolSize.1,
+                                  strideH: s.0, strideW: s.1, padding: poolPadding)
+        precondition(pool.outH > 0 && pool.outW > 0, "conv2dMaxPool: convolution output \(geometry.outH)×\(geometry.outW) is smaller than the pool \(poolSize)")
+        return inferenceConv2d(kernel, bias, geometry, relu: fusedReLU, pool: pool)
+    }
+
+    /// conv2d when nothing records gradients (float32): the cores take chunks of images
+    /// (`Kernels.inferenceChunkBytes`), each with its own scratch; per chunk a direct
+    /// convolution or im2col + one single-threaded GEMM whose rows start from the bias, the
+    /// ReLU while the rows are in cache, and optionally a max pooling of the chunk.
+    func inferenceConv2d(_ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry, relu: Bool, pool: WindowGeometry?) -> Tensor {
         let (n, c, f) = (shape[0], shape[3], kernel.shape[3])
-        let k = g.kH * g.kW * c, pixels = g.outH * g.outW, imageSize = shape[1] * shape[2] * c
-        let chunk = Swift.min(n, Tensor.inferenceConvChunk)
-        var cols = [T](unsafeUninitializedCapacity: chunk * pixels * k) { _, count in count = chunk * pixels * k }
-        return withUnsafeBuffer(as: T.self) { x in
-            kernel.withUnsafeBuffer(as: T.self) { w in
-                Tensor.build([n, g.outH, g.outW, f], as: T.self) { out in
-                    cols.withUnsafeMutableBufferPointer { cp in
-                        for start in stride(from: 0, to: n, by: chunk) {
-                            let count = Swift.min(chunk, n - start)
-                            let images = UnsafeBufferPointer(rebasing: x[(start * imageSize)..<((start + count) * imageSize)])
-                            let patches = UnsafeMutableBufferPointer(rebasing: cp[0..<(count * pixels * k)])
-                            let rows = UnsafeMutableBufferPointer(rebasing: out[(start * pixels * f)..<((start + count) * pixels * f)])
-                            Kernels.im2col(images, batch: count, channels: c, g, patches)
-                            if let bias { Kernels.fillRows(rows, with: bias, width: f) }
-                            Kernels.gemm(transA: false, transB: false, m: count * pixels, n: f, k: k,
-                                         UnsafePointer(cp.baseAddress!), lda: k, w.baseAddress!, ldb: f,
-                                         beta: bias == nil ? 0 : 1, rows.baseAddress!, ldc: f)
-                            if relu {
-                                let p = rows.baseAddress!
-                                for i in 0..<rows.count { p[i] = Swift.max(p[i], 0) }
+        let taps = g.kH * g.kW * c, pixels = g.outH * g.outW, imageSize = shape[1] * shape[2] * c
+        let direct = Kernels.usesDirectConv(taps: taps)
+        let outImage = pool.map { $0.outH * $0.outW * f } ?? pixels * f
+        let perImage = (direct ? 0 : pixels * taps) + (pool == nil ? 0 : pixels * f)
+        let chunk = Swift.max(1, Swift.min(n, Kernels.inferenceChunkBytes / Swift.max(1, 4 * (perImage + pixels * f))))
+        let chunks = (n + chunk - 1) / chunk
+        let outShape = pool.map { [n, $0.outH, $0.outW, f] } ?? [n, g.outH, g.outW, f]
+        let window = g.c, poolWindow = pool?.c
+        _ = Kernels.backendReady
+        return withUnsafeBuffer(as: Float.self) { x in
+            kernel.withUnsafeBuffer(as: Float.self) { w in
+                (bias ?? kernel).withUnsafeBuffer(as: Float.self) { b in
+                    Tensor.build(outShape, as: Float.self) { out in
+                        nonisolated(unsafe) let (x, w, b, out) = (x.baseAddress!, w.baseAddress!, bias == nil ? nil : b.baseAddress, out.baseAddress!)
+                        Kernels.parallelFor(chunks) { range in
+                            // This core's scratch: patch rows and, before pooling, the convolution output.
+                            let patchCount = direct ? 0 : chunk * pixels * taps, convCount = pool == nil ? 0 : chunk * pixels * f
+                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
+                            defer { scratch.deallocate() }
+                            for index in range {
+                                let start = index * chunk, count = Swift.min(chunk, n - start)
+                                let images = x + start * imageSize
+                                let conv = pool == nil ? out + start * outImage : scratch + patchCount
+                                withUnsafePointer(to: window) { wp in
+                                    if direct {
+                                        Kernels.simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
+                                        return
+                                    }
+                                    Kernels.simd.im2col(images, count, c, wp, scratch)
+                                    let rows = count * pixels
+                                    if let b { for r in 0..<rows { (conv + r * f).update(from: b, count: f) } }
+                                    Kernels.blasGemm(false, false, rows, f, taps, 1, UnsafePointer(scratch), taps, w, f,
+                                                     b == nil ? 0 : 1, conv, f)
+                                    if relu { Kernels.simd.relu(conv, conv, rows * f) }
+                                }
+                                if let poolWindow {
+                                    withUnsafePointer(to: poolWindow) { Kernels.simd.max_pool(conv, count, f, $0, out + start * outImage, nil, 0) }
+                                }
                             }
                         }
                     }

@@ -111,3 +111,30 @@ import Testing
         for (a, b) in zip(grads(.float32), grads(.float64)) { expectClose(a, b, atol: 2e-3, rtol: 2e-4) }
     }
 }
+
+/// The fused inference op conv2d + ReLU + max pooling equals the two ops one after the other.
+@Suite struct ConvPoolFusionTests {
+    @Test(arguments: [0, 1, 2, 3]) func fusedEqualsComposition(_ i: Int) {
+        let (c, k, _) = ConvPathTests.shapes[i]
+        for (batch, pool, poolStride, poolPadding, relu) in [(1, 2, 2, Padding.valid, true), (7, 3, 2, .same, false), (70, 2, 2, .valid, true)] {
+            let x = randn([batch, 12, 11, c], seed: 100 + UInt64(i)).cast(to: .float32)
+            let w = randn([k, k, c, 19], seed: 110).cast(to: .float32), b = randn([19], seed: 111).cast(to: .float32)
+            let (fused, composed) = withoutGradients {
+                (x.conv2dMaxPool(w, bias: b, padding: .same, fusedReLU: relu, poolSize: (pool, pool), poolStrides: (poolStride, poolStride),
+                                 poolPadding: poolPadding),
+                 x.conv2d(w, bias: b, padding: .same, fusedReLU: relu).maxPool2d(poolSize: (pool, pool), strides: (poolStride, poolStride),
+                                                                                 padding: poolPadding))
+            }
+            #expect(fused.shape == composed.shape)
+            // GEMMs over different row counts may round differently (float32, a few ulp).
+            expectClose(fused, composed, atol: 1e-5, rtol: 1e-5)
+        }
+    }
+
+    /// With gradients recorded it is the composition itself, gradients included.
+    @Test func recordsLikeTheComposition() {
+        expectGradients([randn([2, 6, 6, 2], seed: 120), randn([3, 3, 2, 3], seed: 121), randn([3], seed: 122)]) {
+            $0[0].conv2dMaxPool($0[1], bias: $0[2], fusedReLU: true, poolSize: (2, 2))
+        }
+    }
+}
