@@ -47,9 +47,10 @@ public class Recurrent: Layer {
     /// The input projection of all timesteps in one GEMM, time-major: `[timesteps, batch, gates·units]`.
     func projectInputs(_ x: Tensor) -> Tensor {
         // Permute the (narrow) input rather than the (gates·units wide) projection.
-        var xw = x.permuted([1, 0, 2]).matmul(kernel!.value)
-        if let bias { xw = xw + bias.value }
-        return xw
+        // The bias goes into the GEMM (rows start from it), not into a broadcast add afterwards.
+        let timeMajor = x.permuted([1, 0, 2])
+        if let bias { return timeMajor.matmul(kernel!.value, bias: bias.value) }
+        return timeMajor.matmul(kernel!.value)
     }
 
     /// Stacks per-step outputs `[batch, units]` to `[batch, timesteps, units]`.
