@@ -267,55 +267,64 @@ static inline void LK(conv_pixel)(const float *x, long c, const lamina_window *g
     }
 }
 
-static void LK(conv_direct)(const float *x, long images, long c, const lamina_window *g,
-                            const float *w, long f, const float *bias, int relu, float *out) {
+/* LK_CONV_P pixels from `ow` whose windows lie inside the image horizontally, filters
+   [0, fMain) in blocks of 2 vectors; the filters left over go through conv_pixel. */
+static inline void LK(conv_block)(const float *x, long c, const lamina_window *g, const float *w, long f,
+                                  const float *bias, int relu, long n, long oh, long ow, float *row) {
     const long fBlock = 2 * LK_W, fMain = f - f % fBlock;
-    for (long n = 0; n < images; n++) {
-        for (long oh = 0; oh < g->outH; oh++) {
-            long hs = oh * g->strideH - g->padTop;
-            long kh0 = hs < 0 ? -hs : 0, kh1 = hs + g->kH > g->inH ? g->inH - hs : g->kH;
-            float *row = out + (n * g->outH + oh) * g->outW * f;
-            long ow = 0;
-            for (; ow < g->outW; ow++) {
-                long ws = ow * g->strideW - g->padLeft;
-                long last = (ow + LK_CONV_P - 1) * g->strideW - g->padLeft;
-                if (ws >= 0 && ow + LK_CONV_P <= g->outW && last + g->kW <= g->inW) break;
-                LK(conv_pixel)(x, c, g, w, f, bias, relu, n, oh, ow, 0, row + ow * f);
-            }
-            /* LK_CONV_P pixels whose windows lie inside the image horizontally. */
-            for (; ow + LK_CONV_P <= g->outW; ow += LK_CONV_P) {
-                long ws = ow * g->strideW - g->padLeft;
-                if ((ow + LK_CONV_P - 1) * g->strideW - g->padLeft + g->kW > g->inW) break;
-                for (long f0 = 0; f0 < fMain; f0 += fBlock) {
-                    vf acc[LK_CONV_P][2];
+    long hs = oh * g->strideH - g->padTop, ws = ow * g->strideW - g->padLeft;
+    long kh0 = hs < 0 ? -hs : 0, kh1 = hs + g->kH > g->inH ? g->inH - hs : g->kH;
+    for (long f0 = 0; f0 < fMain; f0 += fBlock) {
+        vf acc[LK_CONV_P][2];
+        for (int p = 0; p < LK_CONV_P; p++) {
+            acc[p][0] = bias ? ld(bias + f0) : (vf)0;
+            acc[p][1] = bias ? ld(bias + f0 + LK_W) : (vf)0;
+        }
+        for (long kh = kh0; kh < kh1; kh++) {
+            const float *xr = x + ((n * g->inH + hs + kh) * g->inW + ws) * c;
+            for (long kw = 0; kw < g->kW; kw++) {
+                const float *wp = w + (kh * g->kW + kw) * c * f + f0;
+                const float *xp = xr + kw * c;
+                for (long ci = 0; ci < c; ci++) {
+                    vf w0 = ld(wp + ci * f), w1 = ld(wp + ci * f + LK_W);
                     for (int p = 0; p < LK_CONV_P; p++) {
-                        acc[p][0] = bias ? ld(bias + f0) : (vf)0;
-                        acc[p][1] = bias ? ld(bias + f0 + LK_W) : (vf)0;
-                    }
-                    for (long kh = kh0; kh < kh1; kh++) {
-                        const float *xr = x + ((n * g->inH + hs + kh) * g->inW + ws) * c;
-                        for (long kw = 0; kw < g->kW; kw++) {
-                            const float *wp = w + (kh * g->kW + kw) * c * f + f0;
-                            const float *xp = xr + kw * c;
-                            for (long ci = 0; ci < c; ci++) {
-                                vf w0 = ld(wp + ci * f), w1 = ld(wp + ci * f + LK_W);
-                                for (int p = 0; p < LK_CONV_P; p++) {
-                                    vf xv = (vf)xp[p * g->strideW * c + ci];
-                                    acc[p][0] += xv * w0;
-                                    acc[p][1] += xv * w1;
-                                }
-                            }
-                        }
-                    }
-                    for (int p = 0; p < LK_CONV_P; p++) {
-                        float *o = row + (ow + p) * f + f0;
-                        st(o, relu ? sel(acc[p][0] > 0, acc[p][0], (vf)0) : acc[p][0]);
-                        st(o + LK_W, relu ? sel(acc[p][1] > 0, acc[p][1], (vf)0) : acc[p][1]);
+                        vf xv = (vf)xp[p * g->strideW * c + ci];
+                        acc[p][0] += xv * w0;
+                        acc[p][1] += xv * w1;
                     }
                 }
-                for (int p = 0; p < LK_CONV_P && fMain < f; p++)
-                    LK(conv_pixel)(x, c, g, w, f, bias, relu, n, oh, ow + p, fMain, row + (ow + p) * f);
             }
+        }
+        for (int p = 0; p < LK_CONV_P; p++) {
+            float *o = row + (ow + p) * f + f0;
+            st(o, relu ? sel(acc[p][0] > 0, acc[p][0], (vf)0) : acc[p][0]);
+            st(o + LK_W, relu ? sel(acc[p][1] > 0, acc[p][1], (vf)0) : acc[p][1]);
+        }
+    }
+    for (int p = 0; p < LK_CONV_P && fMain < f; p++)
+        LK(conv_pixel)(x, c, g, w, f, bias, relu, n, oh, ow + p, fMain, row + (ow + p) * f);
+}
+
+/* Whether the LK_CONV_P windows from output column `ow` lie inside the image horizontally. */
+static inline int LK(block_inside)(const lamina_window *g, long ow) {
+    long first = ow * g->strideW - g->padLeft, last = (ow + LK_CONV_P - 1) * g->strideW - g->padLeft;
+    return ow >= 0 && ow + LK_CONV_P <= g->outW && first >= 0 && last + g->kW <= g->inW;
+}
+
+static void LK(conv_direct)(const float *x, long images, long c, const lamina_window *g,
+                            const float *w, long f, const float *bias, int relu, float *out) {
+    for (long n = 0; n < images; n++) {
+        for (long oh = 0; oh < g->outH; oh++) {
+            float *row = out + (n * g->outH + oh) * g->outW * f;
+            long ow = 0;
+            for (; ow < g->outW && !LK(block_inside)(g, ow); ow++)  /* left edge, cut by padding */
+                LK(conv_pixel)(x, c, g, w, f, bias, relu, n, oh, ow, 0, row + ow * f);
+            for (; LK(block_inside)(g, ow); ow += LK_CONV_P) LK(conv_block)(x, c, g, w, f, bias, relu, n, oh, ow, row);
+            /* The last inside pixels: one more block ending at the last inside column, recomputing
+               the few pixels it shares with the previous block (same values, written twice). */
+            long end = ow;
+            while (end < g->outW && (end * g->strideW - g->padLeft + g->kW) <= g->inW) end++;
+            if (end > ow && LK(block_inside)(g, end - LK_CONV_P)) { LK(conv_block)(x, c, g, w, f, bias, relu, n, oh, end - LK_CONV_P, row); ow = end; }
             for (; ow < g->outW; ow++) LK(conv_pixel)(x, c, g, w, f, bias, relu, n, oh, ow, 0, row + ow * f);
         }
     }
