@@ -42,20 +42,9 @@ extension Kernels {
         if total == 0 { return }
         if rank == 0 { dst[0] = src[0]; return }
         let len = shape[rank - 1], step = strides[rank - 1]
-        var index = [Int](repeating: 0, count: rank)
-        var base = 0, o = 0
-        while o < total {
+        forEachRow(shape, strides, strides) { row, base, _ in
+            let o = row * len
             for j in 0..<len { dst[o + j] = src[base + j * step] }
-            o += len
-            var d = rank - 2
-            while d >= 0 {
-                index[d] += 1
-                base += strides[d]
-                if index[d] < shape[d] { break }
-                base -= strides[d] * shape[d]
-                index[d] = 0
-                d -= 1
-            }
         }
     }
 

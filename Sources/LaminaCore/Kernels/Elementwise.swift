@@ -125,25 +125,9 @@ extension Kernels {
         _ shape: [Int], _ aShape: [Int], _ bShape: [Int],
         _ body: (Int, Int, Int, Int, Int, Int) -> Void
     ) {
-        let rank = shape.count
-        if rank == 0 { body(0, 0, 0, 0, 0, 1); return }
-        let sa = Shape.broadcastStrides(aShape, to: shape)
-        let sb = Shape.broadcastStrides(bShape, to: shape)
-        let len = shape[rank - 1]
-        let rows = Shape.count(shape) / max(len, 1)
-        var index = [Int](repeating: 0, count: rank)
-        var ia = 0, ib = 0
-        for row in 0..<rows {
-            body(row * len, ia, sa[rank - 1], ib, sb[rank - 1], len)
-            var d = rank - 2
-            while d >= 0 {
-                index[d] += 1
-                ia += sa[d]; ib += sb[d]
-                if index[d] < shape[d] { break }
-                ia -= sa[d] * shape[d]; ib -= sb[d] * shape[d]
-                index[d] = 0
-                d -= 1
-            }
-        }
+        if shape.isEmpty { body(0, 0, 0, 0, 0, 1); return }
+        let sa = Shape.broadcastStrides(aShape, to: shape), sb = Shape.broadcastStrides(bShape, to: shape)
+        let len = shape[shape.count - 1]
+        forEachRow(shape, sa, sb) { row, ia, ib in body(row * len, ia, sa[shape.count - 1], ib, sb[shape.count - 1], len) }
     }
 }

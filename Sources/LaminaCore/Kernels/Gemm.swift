@@ -8,9 +8,6 @@ extension Kernels {
         lamina_blas_set_threads(1)
     }()
 
-    /// Products below this many multiply-adds run on the calling thread.
-    static let gemmParallelThreshold = 1 << 20
-
     /// C = alpha·op(A)·op(B) + beta·C for row-major matrices, through cblas sgemm/dgemm.
     /// `m×k` is op(A), `k×n` is op(B); leading dimensions are those of the stored matrices.
     /// Large products are split across the cores along the longer side of C, each part one

@@ -5,9 +5,31 @@ import CLaminaKernels
 /// Raw loops and BLAS calls, with no autodiff. Ops in `Ops/` check shapes, call these and
 /// record their VJP.
 public enum Kernels {
+    // MARK: - Thresholds (grains and cut-offs of the kernels, in one place)
+
     /// Work below this many elements runs on the calling thread; splitting it costs more
     /// than it saves.
     static let parallelThreshold = 1 << 16
+
+    /// Inference convolutions work through chunks of images whose patch rows and outputs take
+    /// about this many bytes, so they stay in a core's L2 cache between the convolution, its
+    /// ReLU and a following max pooling.
+    static let inferenceChunkBytes = 1 << 19
+
+    /// Convolutions whose patch rows are at most this long (kH·kW·C: the MNIST convnet's first
+    /// layer has 9) run as a direct loop instead of im2col + GEMM. Unfolding such thin patches
+    /// costs more memory traffic than the GEMM saves, while a direct kernel keeps the filters'
+    /// accumulators in vector registers.
+    static let directConvMaxTaps = 32
+
+    /// Products below this many multiply-adds run on the calling thread.
+    static let gemmParallelThreshold = 1 << 20
+
+    /// Batch rows per core in the LSTM recurrence: all rows on one core unless each core gets
+    /// at least `lstmMinRowWork` multiply-adds per step (the per-step GEMM dominates).
+    static let lstmMinRowWork = 1 << 18
+
+    // MARK: - Parallel loops
 
     /// Runs `body(range)` over `0..<count` split into contiguous chunks across the cores
     /// (at most one chunk per core, none smaller than `grain`), and returns when all are done.
@@ -27,6 +49,35 @@ public enum Kernels {
                     let lo = count * chunk / chunks, hi = count * (chunk + 1) / chunks
                     if lo < hi { job.pointee.body(lo..<hi) }
                 }, pointer)
+            }
+        }
+    }
+}
+
+extension Kernels {
+    /// The strided walk over a shape, row by row (the last dimension is a row): calls
+    /// `body(row, a, b)` for each row with the offsets of its first element in two operands
+    /// laid out with `aStrides` and `bStrides` (element strides per dimension; 0 repeats a
+    /// dimension, as broadcasting does). Broadcasting binary ops, permutes and reductions all
+    /// walk their operands with it.
+    @inline(__always)
+    static func forEachRow(_ shape: [Int], _ aStrides: [Int], _ bStrides: [Int], _ body: (_ row: Int, _ a: Int, _ b: Int) -> Void) {
+        let rank = shape.count
+        if rank == 0 { body(0, 0, 0); return }
+        let rows = Shape.count(shape) / Swift.max(shape[rank - 1], 1)
+        if Shape.count(shape) == 0 { return }
+        var index = [Int](repeating: 0, count: rank)
+        var ia = 0, ib = 0
+        for row in 0..<rows {
+            body(row, ia, ib)
+            var d = rank - 2
+            while d >= 0 {
+                index[d] += 1
+                ia += aStrides[d]; ib += bStrides[d]
+                if index[d] < shape[d] { break }
+                ia -= aStrides[d] * shape[d]; ib -= bStrides[d] * shape[d]
+                index[d] = 0
+                d -= 1
             }
         }
     }

@@ -71,10 +71,10 @@ extension Kernels {
                 // Sums accumulate in double precision: a float32 running sum over millions of
                 // elements drifts (MNIST's mean pixel would come out 0.5% off).
                 var wide = [Double](repeating: 0, count: kind == .sum ? out.count : 0)
-                var index = [Int](repeating: 0, count: rank)
-                var o = 0, base = 0
                 let lastReduced = reduced[rank - 1]
-                while base < px.count {
+                // Input rows are contiguous (row · len); the output offset follows outStrides.
+                forEachRow(sizes, outStrides, outStrides) { row, o, _ in
+                    let base = row * len
                     if lastReduced {
                         var acc = out[o]
                         switch kind {
@@ -92,16 +92,6 @@ extension Kernels {
                         case .max: for j in 0..<len { out[o + j] = Swift.max(out[o + j], px[base + j]) }
                         case .min: for j in 0..<len { out[o + j] = Swift.min(out[o + j], px[base + j]) }
                         }
-                    }
-                    base += len
-                    var d = rank - 2
-                    while d >= 0 {
-                        index[d] += 1
-                        o += outStrides[d]
-                        if index[d] < sizes[d] { break }
-                        o -= outStrides[d] * sizes[d]
-                        index[d] = 0
-                        d -= 1
                     }
                 }
                 if kind == .sum { for i in 0..<out.count { out[i] = T(wide[i]) } }

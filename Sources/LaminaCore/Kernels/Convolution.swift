@@ -1,0 +1,164 @@
+extension Kernels {
+    static func usesDirectConv(taps: Int) -> Bool { taps <= directConvMaxTaps }
+
+    /// conv2d by the direct kernel over all images, split across the cores: [N, OH, OW, F].
+    static func convDirect<T: FloatScalar>(_: T.Type, _ x: Tensor, _ w: Tensor, bias: Tensor?, _ g: WindowGeometry) -> Tensor {
+        let (n, c, f) = (x.shape[0], x.shape[3], w.shape[3])
+        let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * f
+        return x.withUnsafeBuffer(as: T.self) { xp in
+            w.withUnsafeBuffer(as: T.self) { wp in
+                (bias ?? w).withUnsafeBuffer(as: T.self) { bp in
+                    Tensor.build([n, g.outH, g.outW, f], as: T.self) { op in
+                        nonisolated(unsafe) let (xp, wp, bp, op) = (xp.baseAddress!, wp.baseAddress!, bias == nil ? nil : bp.baseAddress, op.baseAddress!)
+                        parallelFor(n, grain: directConvGrain(g, taps: g.kH * g.kW * c, filters: f)) { r in
+                            convDirect(xp + r.lowerBound * inImage, images: r.count, channels: c, g, wp, filters: f,
+                                       bias: bp, relu: false, op + r.lowerBound * outImage)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dKernel of the direct convolution: one partial sum per core, added at the end.
+    static func convDirectFilterGradient<T: FloatScalar>(_: T.Type, _ x: Tensor, _ grad: Tensor, kernelShape: [Int],
+                                                         _ g: WindowGeometry) -> Tensor {
+        let (n, c, f) = (x.shape[0], x.shape[3], kernelShape[3])
+        let taps = g.kH * g.kW * c, inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * f
+        let parts = Swift.min(ProcessInfoCache.cores, Swift.max(1, n / directConvGrain(g, taps: taps, filters: f)))
+        var partial = [T](repeating: 0, count: parts * taps * f)
+        x.withUnsafeBuffer(as: T.self) { xp in
+            grad.withUnsafeBuffer(as: T.self) { gp in
+                partial.withUnsafeMutableBufferPointer { pp in
+                    nonisolated(unsafe) let (xp, gp, pp) = (xp.baseAddress!, gp.baseAddress!, pp.baseAddress!)
+                    parallelFor(parts) { range in
+                        for part in range {
+                            let lo = n * part / parts, hi = n * (part + 1) / parts
+                            convDirectFilterGradient(xp + lo * inImage, images: hi - lo, channels: c, g,
+                                                     gp + lo * outImage, filters: f, pp + part * taps * f)
+                        }
+                    }
+                }
+            }
+        }
+        for part in 1..<parts { for i in 0..<(taps * f) { partial[i] += partial[part * taps * f + i] } }
+        return Tensor(shape: kernelShape, scalars: Array(partial[0..<(taps * f)]))
+    }
+
+    /// Images per parallel chunk of the direct convolution: at least `parallelThreshold` multiply-adds.
+    private static func directConvGrain(_ g: WindowGeometry, taps: Int, filters: Int) -> Int {
+        Swift.max(1, parallelThreshold / Swift.max(g.outH * g.outW * filters * taps, 1))
+    }
+
+    /// out[n, oh, ow, :] = bias + Σ x·w over the window (then max(·, 0) with `relu`), for
+    /// `images` NHWC images; kernel [kH, kW, C, F].
+    static func convDirect<T: FloatScalar>(_ x: UnsafePointer<T>, images: Int, channels c: Int, _ g: WindowGeometry,
+                                           _ w: UnsafePointer<T>, filters f: Int, bias: UnsafePointer<T>?, relu: Bool,
+                                           _ out: UnsafeMutablePointer<T>) {
+        if T.self == Float.self {
+            withUnsafePointer(to: g.c) {
+                simd.conv_direct(floats(x), images, c, $0, floats(w), f, bias.map { UnsafePointer(floats($0)) }, relu ? 1 : 0, floats(out))
+            }
+            return
+        }
+        forEachTap(images: images, channels: c, g) { pixel, xo, wo in
+            let o = out + pixel * f
+            if xo < 0 {  // first visit of the pixel: start from the bias
+                for j in 0..<f { o[j] = bias?[j] ?? 0 }
+                return
+            }
+            let xs = x[xo]
+            for j in 0..<f { o[j] += xs * w[wo * f + j] }
+        }
+        if relu { for i in 0..<(images * g.outH * g.outW * f) { out[i] = out[i] > 0 ? out[i] : 0 } }
+    }
+
+    /// dW[kh, kw, c, :] += Σ x · dOut over the output pixels of `images` images.
+    static func convDirectFilterGradient<T: FloatScalar>(_ x: UnsafePointer<T>, images: Int, channels c: Int, _ g: WindowGeometry,
+                                                         _ dOut: UnsafePointer<T>, filters f: Int, _ dw: UnsafeMutablePointer<T>) {
+        if T.self == Float.self {
+            withUnsafePointer(to: g.c) { simd.conv_direct_dw(floats(x), images, c, $0, floats(dOut), f, floats(dw)) }
+            return
+        }
+        forEachTap(images: images, channels: c, g) { pixel, xo, wo in
+            guard xo >= 0 else { return }
+            let xs = x[xo], d = dOut + pixel * f
+            for j in 0..<f { dw[wo * f + j] += xs * d[j] }
+        }
+    }
+
+    /// Calls `body(pixel, −1, −1)` once per output pixel, then `body(pixel, xIndex, wRow)` for
+    /// each in-bounds tap of its window and channel: the input element and the kernel row
+    /// (kh·kW + kw)·C + c it multiplies. The float64 path of the direct convolution.
+    private static func forEachTap(images: Int, channels c: Int, _ g: WindowGeometry, _ body: (Int, Int, Int) -> Void) {
+        for n in 0..<images {
+            for oh in 0..<g.outH {
+                for ow in 0..<g.outW {
+                    let pixel = (n * g.outH + oh) * g.outW + ow
+                    body(pixel, -1, -1)
+                    for kh in 0..<g.kH {
+                        let ih = oh * g.strideH - g.padTop + kh
+                        guard ih >= 0 && ih < g.inH else { continue }
+                        for kw in 0..<g.kW {
+                            let iw = ow * g.strideW - g.padLeft + kw
+                            guard iw >= 0 && iw < g.inW else { continue }
+                            for ch in 0..<c { body(pixel, ((n * g.inH + ih) * g.inW + iw) * c + ch, (kh * g.kW + kw) * c + ch) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// conv2d when nothing records gradients (float32): the cores take chunks of images
+    /// (`inferenceChunkBytes`), each with its own scratch; per chunk a direct
+    /// convolution or im2col + one single-threaded GEMM whose rows start from the bias, the
+    /// ReLU while the rows are in cache, and optionally a max pooling of the chunk.
+    static func inferenceConv2d(_ x: Tensor, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry, relu: Bool, pool: WindowGeometry?) -> Tensor {
+        let (n, c, f) = (x.shape[0], x.shape[3], kernel.shape[3])
+        let taps = g.kH * g.kW * c, pixels = g.outH * g.outW, imageSize = x.shape[1] * x.shape[2] * c
+        let direct = usesDirectConv(taps: taps)
+        let outImage = pool.map { $0.outH * $0.outW * f } ?? pixels * f
+        let perImage = (direct ? 0 : pixels * taps) + (pool == nil ? 0 : pixels * f)
+        let chunk = Swift.max(1, Swift.min(n, inferenceChunkBytes / Swift.max(1, 4 * (perImage + pixels * f))))
+        let chunks = (n + chunk - 1) / chunk
+        let outShape = pool.map { [n, $0.outH, $0.outW, f] } ?? [n, g.outH, g.outW, f]
+        let window = g.c, poolWindow = pool?.c
+        _ = backendReady
+        return x.withUnsafeBuffer(as: Float.self) { x in
+            kernel.withUnsafeBuffer(as: Float.self) { w in
+                (bias ?? kernel).withUnsafeBuffer(as: Float.self) { b in
+                    Tensor.build(outShape, as: Float.self) { out in
+                        nonisolated(unsafe) let (x, w, b, out) = (x.baseAddress!, w.baseAddress!, bias == nil ? nil : b.baseAddress, out.baseAddress!)
+                        parallelFor(chunks) { range in
+                            // This core's scratch: patch rows and, before pooling, the convolution output.
+                            let patchCount = direct ? 0 : chunk * pixels * taps, convCount = pool == nil ? 0 : chunk * pixels * f
+                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
+                            defer { scratch.deallocate() }
+                            for index in range {
+                                let start = index * chunk, count = Swift.min(chunk, n - start)
+                                let images = x + start * imageSize
+                                let conv = pool == nil ? out + start * outImage : scratch + patchCount
+                                withUnsafePointer(to: window) { wp in
+                                    if direct {
+                                        simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
+                                        return
+                                    }
+                                    simd.im2col(images, count, c, wp, scratch)
+                                    let rows = count * pixels
+                                    if let b { for r in 0..<rows { (conv + r * f).update(from: b, count: f) } }
+                                    blasGemm(false, false, rows, f, taps, 1, UnsafePointer(scratch), taps, w, f,
+                                                     b == nil ? 0 : 1, conv, f)
+                                    if relu { simd.relu(conv, conv, rows * f) }
+                                }
+                                if let poolWindow {
+                                    withUnsafePointer(to: poolWindow) { simd.max_pool(conv, count, f, $0, out + start * outImage, nil, 0) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
