@@ -6,6 +6,8 @@ import LaminaCore
 //   lamina-backend-check describe        prints the backend (the startup choice, as users get it)
 //   lamina-backend-check restart CORE    restarts OpenBLAS with CORE's kernels, lets Lamina's
 //                                        check run again, and checks a GEMM against a naive one
+//   lamina-backend-check train           a few float32 SGD steps of a small convnet and LSTM through
+//                                        every SIMD kernel (run under each LAMINA_SIMD level)
 // Output: one JSON object.
 
 func emit(_ fields: [String: Any]) {
@@ -31,6 +33,39 @@ func gemmError() -> Double {
     return worst
 }
 
+/// Losses of 5 SGD steps of conv (direct) → max pool → conv (im2col) → max pool → dense, and of
+/// an LSTM → dense, on fixed random data; then inference outputs (the fused conv + pool path).
+func trainLosses() -> [Double] {
+    let x = Tensor.randomNormal([16, 12, 12, 1], seed: 3)
+    var w1 = Tensor.randomNormal([3, 3, 1, 16], stddev: 0.3, seed: 4), b1 = Tensor.zeros([16])
+    var w2 = Tensor.randomNormal([3, 3, 16, 8], stddev: 0.1, seed: 5), b2 = Tensor.zeros([8])
+    var wd = Tensor.randomNormal([32, 4], stddev: 0.2, seed: 6), bd = Tensor.zeros([4])
+    let seq = Tensor.randomNormal([16, 7, 5], seed: 7)
+    var wx = Tensor.randomNormal([5, 32], stddev: 0.3, seed: 8), wu = Tensor.randomNormal([8, 32], stddev: 0.3, seed: 9)
+    let target = Tensor.randomNormal([16, 4], seed: 10)
+    var losses: [Double] = []
+    for _ in 0..<5 {
+        w1.requiresGrad = true; b1.requiresGrad = true; w2.requiresGrad = true; b2.requiresGrad = true
+        wd.requiresGrad = true; bd.requiresGrad = true; wx.requiresGrad = true; wu.requiresGrad = true
+        let h1 = x.conv2d(w1, bias: b1, fusedReLU: true).maxPool2d(poolSize: (2, 2))        // [16, 5, 5, 16]
+        let h2 = h1.conv2d(w2, bias: b2, padding: .same, fusedReLU: true).maxPool2d(poolSize: (2, 2))  // [16, 2, 2, 8]
+        let convOut = h2.reshaped(to: [16, 32]).matmul(wd, bias: bd)
+        let h = seq.permuted([1, 0, 2]).matmul(wx).lstmRecurrence(recurrentKernel: wu, returnSequences: false)  // [16, 8]
+        let out = convOut.softmax() + h.matmul(wd.sliced(axis: 0, 0..<8))
+        let loss = (out - target).square().mean()
+        losses.append(Double(loss.item(Float.self)))
+        let grads = loss.gradients(wrt: [w1, b1, w2, b2, wd, bd, wx, wu])
+        func step(_ w: Tensor, _ g: Tensor) -> Tensor { (w.detached() - g * 0.1).detached() }
+        (w1, b1, w2, b2) = (step(w1, grads[0]), step(b1, grads[1]), step(w2, grads[2]), step(b2, grads[3]))
+        (wd, bd, wx, wu) = (step(wd, grads[4]), step(bd, grads[5]), step(wx, grads[6]), step(wu, grads[7]))
+    }
+    let inference = withoutGradients {
+        x.conv2dMaxPool(w1, bias: b1, fusedReLU: true, poolSize: (2, 2))
+            .conv2dMaxPool(w2, bias: b2, padding: .same, fusedReLU: true, poolSize: (2, 2))
+    }
+    return losses + inference.scalarsAsDouble()
+}
+
 let arguments = CommandLine.arguments
 switch arguments.count > 1 ? arguments[1] : "" {
 case "describe":
@@ -42,7 +77,9 @@ case "restart" where arguments.count > 2:
     let (forced, reason) = BLASCoreChoice._restartForTesting(from: arguments[2])
     let after = ComputeBackend.current.blasCore ?? ""
     emit(["forced": forced ?? "", "core": after, "reason": reason, "gemm_error": gemmError()])
+case "train":
+    emit(["simd": ComputeBackend.current.simd, "values": trainLosses()])
 default:
-    FileHandle.standardError.write(Data("usage: lamina-backend-check describe | restart CORE\n".utf8))
+    FileHandle.standardError.write(Data("usage: lamina-backend-check describe | restart CORE | train\n".utf8))
     exit(2)
 }

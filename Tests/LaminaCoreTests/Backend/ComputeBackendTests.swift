@@ -1,3 +1,4 @@
+import CLaminaKernels
 import Foundation
 import Testing
 @testable import LaminaCore
@@ -131,5 +132,29 @@ import Testing
         }
         #expect(forced["simd"] as? String == "portable")
         #expect((forced["gemm_error"] as? Double ?? 1) < 1e-5)
+    }
+
+    /// The same training steps under every SIMD level this CPU runs (chosen with LAMINA_SIMD,
+    /// as a user would) agree within float32 rounding; the loss goes down.
+    @Test(.enabled(if: helper != nil, "skipped: lamina-backend-check is not built beside the tests"))
+    func everySIMDLevelTrainsAlike() throws {
+        let names = ["portable", "avx2", "avx512"]
+        var runs: [(String, [Double])] = []
+        for level in 0...Int(lamina_simd_max_level()) {
+            let result = try runHelper(["train"], environment: ["LAMINA_SIMD": names[level]])
+            #expect(result["simd"] as? String == names[level])
+            runs.append((names[level], result["values"] as? [Double] ?? []))
+        }
+        for level in (Int(lamina_simd_max_level()) + 1)..<names.count {
+            print("skipped: this CPU does not run the \(names[level]) kernels")
+        }
+        let (_, reference) = runs[0]
+        #expect(reference.count > 5 && reference[4] < reference[0], "losses \(reference.prefix(5))")
+        for (name, values) in runs.dropFirst() {
+            #expect(values.count == reference.count)
+            let worst = zip(values, reference).map { Swift.abs($0 - $1) / Swift.max(1e-3, Swift.abs($1)) }.max() ?? 1
+            #expect(worst < 1e-4, "\(name) vs portable: largest relative difference \(worst)")
+            print("SIMD \(name) vs portable: largest relative difference \(worst)")
+        }
     }
 }
