@@ -164,9 +164,11 @@ public enum BLASCoreChoice: Equatable, Sendable {
     /// Test-only: restarts OpenBLAS with `core` (as if loaded with OPENBLAS_CORETYPE=core), then
     /// runs Lamina's check again; returns the reason it gives. The caller must make sure no
     /// other thread uses BLAS meanwhile (the tests run it in a helper process).
-    public static func _restartForTesting(from core: String) -> (forced: String?, reason: String) {
+    /// `between` runs while the forced core is in place (the helper times a GEMM there).
+    public static func _restartForTesting(from core: String, between: () -> Void = {}) -> (forced: String?, reason: String) {
         _ = lamina_openblas_reinit(core)
         let forced = lamina_openblas_corename().map { String(cString: $0) }
+        between()
         return (forced, applyBest().reason)
     }
 }

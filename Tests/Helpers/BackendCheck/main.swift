@@ -66,6 +66,20 @@ func trainLosses() -> [Double] {
     return losses + inference.scalarsAsDouble()
 }
 
+/// GFLOP/s of 1024² matmuls through Lamina (best of 3), for the record only.
+nonisolated(unsafe) var lastForcedSpeed = 0.0
+func gemmSpeed() -> Double {
+    let a = Tensor.randomNormal([1024, 1024], seed: 1), b = Tensor.randomNormal([1024, 1024], seed: 2)
+    var best = Double.infinity
+    for _ in 0..<3 {
+        let t = Date()
+        _ = withoutGradients { a.matmul(b) }
+        best = Swift.min(best, Date().timeIntervalSince(t))
+    }
+    lastForcedSpeed = 2 * 1024 * 1024 * 1024 / best / 1e9
+    return lastForcedSpeed
+}
+
 let arguments = CommandLine.arguments
 switch arguments.count > 1 ? arguments[1] : "" {
 case "describe":
@@ -74,9 +88,10 @@ case "describe":
           "simd": b.simd, "simd_reason": b.simdReason, "gemm_error": gemmError()])
 case "restart" where arguments.count > 2:
     _ = ComputeBackend.current  // the startup choice first, as in any process
-    let (forced, reason) = BLASCoreChoice._restartForTesting(from: arguments[2])
+    let (forced, reason) = BLASCoreChoice._restartForTesting(from: arguments[2], between: { gemmSpeed() })
     let after = ComputeBackend.current.blasCore ?? ""
-    emit(["forced": forced ?? "", "core": after, "reason": reason, "gemm_error": gemmError()])
+    emit(["forced": forced ?? "", "core": after, "reason": reason, "gemm_error": gemmError(),
+          "gflops_forced": lastForcedSpeed, "gflops_restored": gemmSpeed()])
 case "train":
     emit(["simd": ComputeBackend.current.simd, "values": trainLosses()])
 default:
