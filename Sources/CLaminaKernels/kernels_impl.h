@@ -335,8 +335,9 @@ static void LK(conv_direct)(const float *x, long images, long c, const lamina_wi
    with taps outside the image reading 0; each image's sums are then added into dW. */
 #define LK_DW_TAPS 4
 
-static inline float LK(tap)(const float *x, long c, const lamina_window *g, long n, long oh, long ow, long t) {
-    long ci = t % c, k = t / c, kh = k / g->kW, kw = k % g->kW;
+/* The input value a tap (kh, kw, ci) reads for output pixel (oh, ow) of image n; 0 in padding. */
+static inline float LK(tap)(const float *x, long c, const lamina_window *g, long n, long oh, long ow,
+                            long kh, long kw, long ci) {
     long ih = oh * g->strideH - g->padTop + kh, iw = ow * g->strideW - g->padLeft + kw;
     return ih >= 0 && ih < g->inH && iw >= 0 && iw < g->inW ? x[((n * g->inH + ih) * g->inW + iw) * c + ci] : 0;
 }
@@ -349,6 +350,12 @@ static void LK(conv_direct_dw)(const float *x, long images, long c, const lamina
         const float *d = dout + n * pixels * f;
         for (long t0 = 0; t0 < taps; t0 += LK_DW_TAPS) {
             long tn = taps - t0 < LK_DW_TAPS ? taps - t0 : LK_DW_TAPS;
+            /* The block's taps as (kh, kw, ci), worked out once (a tap past the end reads 0). */
+            long kh[LK_DW_TAPS], kw[LK_DW_TAPS], ci[LK_DW_TAPS];
+            for (long t = 0; t < LK_DW_TAPS; t++) {
+                long tap = t < tn ? t0 + t : t0;
+                ci[t] = tap % c; kh[t] = tap / c / g->kW; kw[t] = tap / c % g->kW;
+            }
             for (long f0 = 0; f0 < fMain; f0 += fBlock) {
                 vf acc[LK_DW_TAPS][2];
                 for (int t = 0; t < LK_DW_TAPS; t++) { acc[t][0] = (vf)0; acc[t][1] = (vf)0; }
@@ -356,7 +363,7 @@ static void LK(conv_direct_dw)(const float *x, long images, long c, const lamina
                     for (long ow = 0; ow < g->outW; ow++, p++) {
                         vf d0 = ld(d + p * f + f0), d1 = ld(d + p * f + f0 + LK_W);
                         for (int t = 0; t < LK_DW_TAPS; t++) {
-                            vf xv = (vf)(t < tn ? LK(tap)(x, c, g, n, oh, ow, t0 + t) : 0.0f);
+                            vf xv = (vf)(t < tn ? LK(tap)(x, c, g, n, oh, ow, kh[t], kw[t], ci[t]) : 0.0f);
                             acc[t][0] += xv * d0;
                             acc[t][1] += xv * d1;
                         }
@@ -372,7 +379,7 @@ static void LK(conv_direct_dw)(const float *x, long images, long c, const lamina
                 for (long t = 0; t < tn; t++) {
                     float acc = 0;
                     for (long oh = 0, p = 0; oh < g->outH; oh++)
-                        for (long ow = 0; ow < g->outW; ow++, p++) acc += LK(tap)(x, c, g, n, oh, ow, t0 + t) * d[p * f + f0];
+                        for (long ow = 0; ow < g->outW; ow++, p++) acc += LK(tap)(x, c, g, n, oh, ow, kh[t], kw[t], ci[t]) * d[p * f + f0];
                     dw[(t0 + t) * f + f0] += acc;
                 }
             }

@@ -46,7 +46,7 @@ public class Adam: Optimizer {
             }
         } else if T.self == Float.self {  // the SIMD kernel
             func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
-            Kernels.adamUpdate(f(w), UnsafePointer(f(UnsafeMutablePointer(mutating: g))), m: f(m), v: f(v), count: count,
+            Kernels.adamUpdate(f(w), UnsafeRawPointer(g).assumingMemoryBound(to: Float.self), m: f(m), v: f(v), count: count,
                                alpha: Float(alpha), b1: Float(b1), b2: Float(b2), eps: Float(eps))
         } else {
             for i in 0..<count {

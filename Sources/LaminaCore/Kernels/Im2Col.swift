@@ -109,12 +109,3 @@ extension Kernels {
         }
     }
 }
-
-/// A generic buffer's address as float32 (the caller has checked `T.self == Float.self`).
-/// Sendable as a bit pattern, so the parallel chunks can share it.
-@inline(__always) func floats<T>(_ p: UnsafePointer<T>?) -> UnsafeMutablePointer<Float> {
-    UnsafeMutablePointer(mutating: UnsafeRawPointer(p!).assumingMemoryBound(to: Float.self))
-}
-@inline(__always) func floats<T>(_ p: UnsafeMutablePointer<T>?) -> UnsafeMutablePointer<Float> {
-    UnsafeMutableRawPointer(p!).assumingMemoryBound(to: Float.self)
-}

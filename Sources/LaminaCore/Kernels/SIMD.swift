@@ -48,3 +48,12 @@ extension Kernels {
         simd.adam(w, g, m, v, count, alpha, b1, b2, eps)
     }
 }
+
+/// A generic buffer's address as float32, for the SIMD kernels (the caller has checked
+/// `T.self == Float.self`).
+@inline(__always) func floats<T>(_ p: UnsafePointer<T>?) -> UnsafeMutablePointer<Float> {
+    UnsafeMutablePointer(mutating: UnsafeRawPointer(p!).assumingMemoryBound(to: Float.self))
+}
+@inline(__always) func floats<T>(_ p: UnsafeMutablePointer<T>?) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(p!).assumingMemoryBound(to: Float.self)
+}
