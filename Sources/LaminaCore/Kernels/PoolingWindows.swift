@@ -66,6 +66,25 @@ extension Kernels {
                                                             _ inputShape: [Int], _ g: WindowGeometry) -> Tensor {
         let (n, c) = (inputShape[0], inputShape[3])
         let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * c
+        if T.self == Float.self {
+            // Image by image: zero the image's gradient, then scatter into it while it is in cache
+            // (one pass over memory instead of a whole-tensor memset and then a scatter).
+            return grad.withUnsafeBuffer(as: Float.self) { gp in
+                argmax.withUnsafeBufferPointer { idx in
+                    Tensor.build(inputShape, as: Float.self) { d in
+                        nonisolated(unsafe) let (gp, d, idx) = (gp, d, idx)
+                        parallelFor(n, grain: poolGrain(g, c)) { images in
+                            for image in images {
+                                let dImage = d.baseAddress! + image * inImage
+                                dImage.initialize(repeating: 0, count: inImage)
+                                simd.scatter_add(gp.baseAddress! + image * outImage, idx.baseAddress! + image * outImage,
+                                                 outImage, image * inImage, dImage)
+                            }
+                        }
+                    }
+                }
+            }
+        }
         var dx = Tensor.zeros(inputShape, dtype: T.dtype)
         grad.withUnsafeBuffer(as: T.self) { gp in
             dx.withUnsafeMutableBuffer(as: T.self) { d in
@@ -73,11 +92,6 @@ extension Kernels {
                     nonisolated(unsafe) let (gp, d, idx) = (gp, d, idx)
                     parallelFor(n, grain: poolGrain(g, c)) { images in
                         let lo = images.lowerBound, count = images.count * outImage
-                        if T.self == Float.self {
-                            simd.scatter_add(floats(gp.baseAddress) + lo * outImage, idx.baseAddress! + lo * outImage,
-                                             count, lo * inImage, floats(d.baseAddress) + lo * inImage)
-                            return
-                        }
                         for i in (lo * outImage)..<(lo * outImage + count) { d[Int(idx[i])] += gp[i] }
                     }
                 }
