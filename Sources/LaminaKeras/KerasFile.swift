@@ -88,9 +88,10 @@ public enum KerasFile {
         return bytes
     }
 
-    /// Keras's layout: `layers/<key>/vars/<i>`, where the key is the snake_case class name made
-    /// unique within its container (`dense`, `dense_1`); recurrent layers keep theirs in
-    /// `cell/vars`; nested models in `<key>/layers/...`.
+    /// Keras's layout: `layers/<key>/<kerasVariablesPath>/<i>`, where the key is the snake_case
+    /// class name made unique within its container (`dense`, `dense_1`) and the variables path
+    /// the layer's own (`vars`; `cell/vars` for recurrent layers); nested models in
+    /// `<key>/layers/...`.
     static func loadWeights(into model: Sequential, from h5: HDF5File) throws {
         var assignments: [(Layer, [Tensor])] = []
         func walk(_ container: Sequential, _ prefix: String) throws {
@@ -100,7 +101,7 @@ public enum KerasFile {
                 if let n = used[key] { used[key] = n + 1; key += "_\(n + 1)" } else { used[key] = 0 }
                 let path = prefix + "layers/" + key
                 if let nested = layer as? Sequential { try walk(nested, path + "/"); continue }
-                let vars = path + (layer is SimpleRNN || layer is LSTM ? "/cell/vars" : "/vars")
+                let vars = path + "/" + layer.kerasVariablesPath
                 let expected = layer.weights
                 let count = h5.exists(vars) ? try h5.memberCount(vars) : 0
                 guard count == expected.count else {

@@ -30,7 +30,7 @@ open class Layer {
     }
 
     /// The Keras class name shown by `summary()`.
-    open var className: String { String(describing: type(of: self)) }
+    open var className: String { type(of: self).kerasClassName }
 
     /// Layers nested inside this one (a Sequential's layers).
     open var sublayers: [Layer] { [] }
@@ -39,6 +39,28 @@ open class Layer {
     /// `dtype` are added by `serialize()`). A custom layer with arguments overrides this and
     /// registers a factory with `LayerRegistry.register` so that saved models load.
     open func config() throws -> [String: Any] { [:] }
+
+    // MARK: - The class's own round trip (config both ways, weight shapes, Keras weight path)
+
+    /// The Keras class name this class saves as and loads from (`InputLayer` for `Input`).
+    open class var kerasClassName: String { String(describing: self) }
+
+    /// A layer of this class from its Keras config: the way back from `config()`. Loadable
+    /// classes override it and are registered (`LayerRegistry.register(MyLayer.self)`);
+    /// `name`, `trainable` and `dtype` are applied by the registry afterwards.
+    open class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        throw LaminaError.configuration("\(kerasClassName) cannot be loaded: it does not override class func fromKerasConfig(_:)")
+    }
+
+    /// The shapes of the weights this layer creates for a per-sample `inputShape`, in `weights`
+    /// order, from its configuration alone (nothing is allocated). Loaders add them up to refuse a
+    /// hostile file before building, and refuse a layer whose built weights differ from these.
+    /// Layers without weights keep the default, none.
+    open func weightShapes(for inputShape: [Int]) throws -> [[Int]] { [] }
+
+    /// Where a Keras 3 weights file (`model.weights.h5`) keeps this layer's variables, below the
+    /// layer's group: `vars` (recurrent layers: `cell/vars`).
+    open var kerasVariablesPath: String { "vars" }
 
     /// Creates the weights for `inputShape` (per sample). Called once.
     open func build(inputShape: [Int]) throws {}

@@ -1,5 +1,6 @@
 /// Applies an activation function. Keras: `keras.layers.Activation`.
 public final class Activation: Layer {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer { try Activation(r.activation(), name: r.layerName()) }
     public let activation: ActivationFunction
 
     public init(_ activation: ActivationFunction, inputShape: [Int]? = nil, name: String? = nil) {
@@ -15,6 +16,10 @@ public final class Activation: Layer {
 /// `x` for x > 0, `negativeSlope·x` otherwise. Keras: `LeakyReLU` (default slope 0.3 —
 /// PyTorch's is 0.01, a common porting trap).
 public final class LeakyReLU: Layer {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        let slope = try r.value("alpha") != nil ? r.double("alpha") : r.double("negative_slope", default: 0.3)
+        return try LeakyReLU(negativeSlope: slope, name: r.layerName())
+    }
     public let negativeSlope: Double
 
     public init(negativeSlope: Double = 0.3, inputShape: [Int]? = nil, name: String? = nil) {
@@ -34,6 +39,9 @@ public final class LeakyReLU: Layer {
 
 /// Nearest-neighbour upsampling of NHWC images. Keras: `UpSampling2D` (size 2×2).
 public final class UpSampling2D: Layer {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        try UpSampling2D(size: r.pair("size", default: (2, 2)), name: r.layerName())
+    }
     public let size: (Int, Int)
 
     public init(size: (Int, Int) = (2, 2), inputShape: [Int]? = nil, name: String? = nil) {
@@ -58,9 +66,19 @@ public final class UpSampling2D: Layer {
 /// Declares a model's per-sample input shape, as `keras.Input(shape=...)`. It is not a
 /// layer of the model: `Sequential([Input(shape: [784]), Dense(10)])` has one layer.
 public final class Input: Layer {
+    public override class var kerasClassName: String { "InputLayer" }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        var shape: [Int]
+        if r.value("batch_shape") != nil {
+            shape = Array(try r.ints("batch_shape", allowNull: true, minimum: -1).dropFirst())
+        } else {
+            shape = try r.ints("batch_input_shape", allowNull: true, minimum: -1).dropFirst().map { $0 }
+        }
+        guard !shape.contains(where: { $0 <= 0 }) else { throw r.error("input shape \(shape) must be fully known") }
+        return try Input(shape: shape, name: r.layerName())
+    }
     public init(shape: [Int], name: String? = nil) {
         super.init(name: name ?? NameScope.unique("input_layer"), inputShape: shape)
     }
-    public override var className: String { "InputLayer" }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x }
 }

@@ -6,6 +6,18 @@
 /// moving statistics. Weights in Keras order: gamma, beta (trainable), moving_mean,
 /// moving_variance (non-trainable).
 public final class BatchNormalization: Layer {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        guard try r.int("axis", default: -1) == -1 else { throw r.error("only axis -1 (channels-last) is supported") }
+        return try BatchNormalization(momentum: r.double("momentum", default: 0.99, in: 0...1),
+                                      epsilon: r.double("epsilon", default: 1e-3, in: 0...1),
+                                      center: r.bool("center", default: true), scale: r.bool("scale", default: true),
+                                      name: r.layerName())
+    }
+    public override func weightShapes(for s: [Int]) throws -> [[Int]] {
+        let c = s.last ?? 0
+        return Array(repeating: [c], count: 2 + (center ? 1 : 0) + (scale ? 1 : 0))
+    }
+
     public let momentum: Double, epsilon: Double
     public let center: Bool, scale: Bool
     public private(set) var gamma: Variable?, beta: Variable?

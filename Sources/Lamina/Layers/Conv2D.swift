@@ -3,6 +3,17 @@
 /// Input `[batch, h, w, channels]` → `[batch, oh, ow, filters]`.
 /// Weights: kernel `[kh, kw, channels, filters]`, bias `[filters]`.
 public final class Conv2D: Layer {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        try Conv2D(r.int("filters", minimum: 1), kernelSize: r.pair("kernel_size"), strides: r.pair("strides", default: (1, 1)),
+                   padding: r.padding(), activation: r.activation(), useBias: r.bool("use_bias", default: true),
+                   kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
+                   biasInitializer: r.initializer("bias_initializer", default: .zeros), name: r.layerName())
+    }
+    public override func weightShapes(for s: [Int]) throws -> [[Int]] {
+        _ = try computeOutputShape(s)  // checks the rank and that the kernel fits
+        return [[kernelSize.0, kernelSize.1, s[2], filters]] + (useBias ? [[filters]] : [])
+    }
+
     public let filters: Int
     public let kernelSize: (Int, Int), strides: (Int, Int)
     public let padding: Padding

@@ -3,6 +3,15 @@
 /// Input `[batch, ..., in]` → output `[batch, ..., units]` (applied to the last axis).
 /// Weights: kernel `[in, units]`, bias `[units]`.
 public final class Dense: Layer {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        try Dense(r.int("units", minimum: 1), activation: r.activation(), useBias: r.bool("use_bias", default: true),
+                  kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
+                  biasInitializer: r.initializer("bias_initializer", default: .zeros), name: r.layerName())
+    }
+    public override func weightShapes(for s: [Int]) throws -> [[Int]] {
+        [[s.last ?? 0, units]] + (useBias ? [[units]] : [])
+    }
+
     public let units: Int
     public let activation: ActivationFunction
     public let useBias: Bool

@@ -3,6 +3,9 @@ import Foundation
 /// Inverted dropout: while training, zeroes each input with probability `rate` and scales
 /// the rest by 1/(1 − rate); at inference, the identity. Keras: `Dropout`.
 public final class Dropout: Layer {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        try Dropout(r.double("rate", in: 0...0.999_999), seed: r.optionalInt("seed", minimum: 0).map(UInt64.init), name: r.layerName())
+    }
     public let rate: Double
     public let seed: UInt64?
     /// The layer's own generator when seeded (saved with the model to resume exactly).

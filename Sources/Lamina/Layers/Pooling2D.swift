@@ -34,6 +34,10 @@ public class Pooling2D: Layer {
 
 /// Max over pooling windows. Keras: `keras.layers.MaxPooling2D` (pool 2×2, strides = pool).
 public final class MaxPooling2D: Pooling2D {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        try MaxPooling2D(poolSize: r.pair("pool_size", default: (2, 2)), strides: r.optionalPair("strides"),
+                         padding: r.padding(), name: r.layerName())
+    }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         x.maxPool2d(poolSize: poolSize, strides: strides, padding: padding)
     }
@@ -41,6 +45,10 @@ public final class MaxPooling2D: Pooling2D {
 
 /// Mean over pooling windows. Keras: `keras.layers.AveragePooling2D`.
 public final class AveragePooling2D: Pooling2D {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        try AveragePooling2D(poolSize: r.pair("pool_size", default: (2, 2)), strides: r.optionalPair("strides"),
+                             padding: r.padding(), name: r.layerName())
+    }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         x.avgPool2d(poolSize: poolSize, strides: strides, padding: padding)
     }

@@ -1,5 +1,12 @@
 /// Shared input handling of the recurrent layers: `[batch, timesteps, features]`.
 public class Recurrent: Layer {
+    public override func weightShapes(for s: [Int]) throws -> [[Int]] {
+        _ = try computeOutputShape(s)  // checks [timesteps, features]
+        return [[s[1], gates * units], [units, gates * units]] + (useBias ? [[gates * units]] : [])
+    }
+    /// Keras keeps a recurrent layer's variables in its cell: `layers/lstm/cell/vars`.
+    public override var kerasVariablesPath: String { "cell/vars" }
+
     public let units: Int
     public let returnSequences: Bool
     public let kernelInitializer: Initializer, recurrentInitializer: Initializer, biasInitializer: Initializer
@@ -62,6 +69,14 @@ public class Recurrent: Layer {
 /// Fully connected RNN: `h_t = activation(x_t·W + h_{t−1}·U + b)`. Keras: `SimpleRNN`.
 /// Weights: kernel `[in, units]`, recurrent_kernel `[units, units]`, bias `[units]`.
 public final class SimpleRNN: Recurrent {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        try SimpleRNN(r.int("units", minimum: 1), activation: r.activation(default: .tanh),
+                      useBias: r.bool("use_bias", default: true),
+                      kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
+                      recurrentInitializer: r.initializer("recurrent_initializer", default: .orthogonal),
+                      biasInitializer: r.initializer("bias_initializer", default: .zeros),
+                      returnSequences: r.bool("return_sequences", default: false), name: r.layerName())
+    }
     public let activation: ActivationFunction
 
     public init(_ units: Int, activation: ActivationFunction = .tanh, useBias: Bool = true,
@@ -93,6 +108,17 @@ public final class SimpleRNN: Recurrent {
 /// activation sigmoid; `unitForgetBias` starts the forget-gate bias at 1.
 /// Weights: kernel `[in, 4·units]`, recurrent_kernel `[units, 4·units]`, bias `[4·units]`.
 public final class LSTM: Recurrent {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        _ = r.value("seed")   // only seeds recurrent dropout, which must be 0
+        return try LSTM(r.int("units", minimum: 1), activation: r.activation(default: .tanh),
+                        recurrentActivation: r.activation("recurrent_activation", default: .sigmoid),
+                        useBias: r.bool("use_bias", default: true),
+                        kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
+                        recurrentInitializer: r.initializer("recurrent_initializer", default: .orthogonal),
+                        biasInitializer: r.initializer("bias_initializer", default: .zeros),
+                        unitForgetBias: r.bool("unit_forget_bias", default: true),
+                        returnSequences: r.bool("return_sequences", default: false), name: r.layerName())
+    }
     public let activation: ActivationFunction, recurrentActivation: ActivationFunction
     public let unitForgetBias: Bool
 

@@ -1,5 +1,12 @@
 /// Reshapes each sample to `targetShape` (one entry may be -1). Keras: `Reshape`.
 public final class Reshape: Layer {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        let target = try r.ints("target_shape", minimum: -1)
+        guard target.filter({ $0 == -1 }).count <= 1, !target.contains(0) else {
+            throw r.error("target_shape \(target) may hold one -1 and no 0")
+        }
+        return try Reshape(target, name: r.layerName())
+    }
     public let targetShape: [Int]
 
     public init(_ targetShape: [Int], inputShape: [Int]? = nil, name: String? = nil) {

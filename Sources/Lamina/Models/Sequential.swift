@@ -13,6 +13,7 @@ import Foundation
 /// When its first layer declares `inputShape:` (or it starts with `Input(shape:)`) the model
 /// is built at once; otherwise on the first batch.
 public final class Sequential: Layer {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer { try Sequential.fromConfig(r) }
     public private(set) var layers: [Layer] = []
     private var declaredInput: [Int]?
 
@@ -35,7 +36,6 @@ public final class Sequential: Layer {
         for layer in layers { add(layer) }
     }
 
-    public override var className: String { "Sequential" }
     public override var sublayers: [Layer] { layers }
 
     /// Appends a layer; builds the model when the input shape is known.

@@ -8,8 +8,8 @@ extension Layer {
     /// Keras's serialized form: `{"module": "keras.layers", "class_name": "Dense", "config": {...},
     /// "build_config": {"input_shape": [null, 784]}}`.
     public func serialize() throws -> [String: Any] {
-        guard LayerRegistry.factories.withLock({ $0[className] != nil }) else {
-            throw LaminaError.configuration("\(name): \(className) cannot be saved; register it with LayerRegistry.register(\"\(className)\") { ... }")
+        guard LayerRegistry.isRegistered(className) else {
+            throw LaminaError.configuration("\(name): \(className) cannot be saved; give it class func fromKerasConfig and register it with LayerRegistry.register(\(className).self)")
         }
         var c = try config()
         c["name"] = name
@@ -21,21 +21,46 @@ extension Layer {
     }
 }
 
-/// Builds layers from configs by Keras class name. The built-in layers are registered;
-/// register a custom layer to load models that use it.
+/// Builds layers from configs by Keras class name. Each class owns its round trip
+/// (`config()` and `fromKerasConfig`, `weightShapes(for:)`, `kerasVariablesPath`); registering
+/// is naming the class: `LayerRegistry.register(MyLayer.self)`.
 public enum LayerRegistry {
     public typealias Factory = @Sendable (ConfigReader) throws -> Layer
 
-    static let factories = Mutex<[String: Factory]>(builtins)
+    /// The built-in layer classes.
+    static let builtinTypes: [Layer.Type] = [
+        Dense.self, Conv2D.self, MaxPooling2D.self, AveragePooling2D.self, Flatten.self, Dropout.self,
+        BatchNormalization.self, SimpleRNN.self, LSTM.self, LeakyReLU.self, Reshape.self, UpSampling2D.self,
+        Activation.self, Input.self, Sequential.self,
+    ]
+
+    /// Loadable classes by Keras class name, and factories registered by name for layers that
+    /// are not built by their class's `fromKerasConfig`.
+    private struct Entries {
+        var types: [String: Layer.Type] = [:]
+        var factories: [String: Factory] = [:]
+        var names: [String] { (Array(types.keys) + Array(factories.keys)).sorted() }
+    }
+    private static let entries = Mutex(Entries(types: Dictionary(uniqueKeysWithValues: builtinTypes.map { ($0.kerasClassName, $0) })))
 
     /// The most weight values a model built from a config may hold; loaders set it to what
     /// their file can supply, so that a hostile config cannot make Lamina allocate terabytes.
     @TaskLocal public static var weightElementLimit = 1 << 31
 
-    /// Makes `className` loadable. The factory reads its arguments from the reader
-    /// (`name`, `trainable` and `dtype` are applied afterwards).
+    /// Makes these classes loadable, each under its `kerasClassName`.
+    public static func register(_ types: Layer.Type...) {
+        entries.withLock { e in for t in types { e.types[t.kerasClassName] = t } }
+    }
+
+    /// Makes `className` loadable through a factory (for a layer whose class does not build
+    /// itself from a config). The factory reads its arguments from the reader (`name`,
+    /// `trainable` and `dtype` are applied afterwards).
     public static func register(_ className: String, _ factory: @escaping Factory) {
-        factories.withLock { $0[className] = factory }
+        entries.withLock { $0.factories[className] = factory }
+    }
+
+    static func isRegistered(_ className: String) -> Bool {
+        entries.withLock { $0.types[className] != nil || $0.factories[className] != nil }
     }
 
     /// Keras's `to_snake_case`, which names auto-named layers and the groups of a `.keras`
@@ -45,94 +70,21 @@ public enum LayerRegistry {
     /// A layer (or a nested Sequential) from its serialized form.
     public static func make(_ any: Any) throws -> Layer {
         let object = try SerializedObject(any, what: "layer")
-        guard let factory = factories.withLock({ $0[object.className] }) else {
-            let known = factories.withLock { $0.keys.sorted() }
+        let (type, factory, known) = entries.withLock { ($0.types[object.className], $0.factories[object.className], $0.names) }
+        let r = object.reader
+        let layer: Layer
+        if let type {
+            layer = try type.fromKerasConfig(r)
+        } else if let factory {
+            layer = try factory(r)
+        } else {
             throw LaminaError.configuration("unknown layer class '\(object.className)'; Lamina has: \(known.joined(separator: ", "))")
         }
-        let r = object.reader
-        let layer = try factory(r)
         layer.trainable = try r.bool("trainable", default: true)
         layer.dtype = try r.dtype()
         try r.finish()
         return layer
     }
-
-    static let builtins: [String: Factory] = [
-        "Dense": { r in
-            try Dense(r.int("units", minimum: 1), activation: r.activation(), useBias: r.bool("use_bias", default: true),
-                      kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
-                      biasInitializer: r.initializer("bias_initializer", default: .zeros), name: r.layerName())
-        },
-        "Conv2D": { r in
-            try Conv2D(r.int("filters", minimum: 1), kernelSize: r.pair("kernel_size"), strides: r.pair("strides", default: (1, 1)),
-                       padding: r.padding(), activation: r.activation(), useBias: r.bool("use_bias", default: true),
-                       kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
-                       biasInitializer: r.initializer("bias_initializer", default: .zeros), name: r.layerName())
-        },
-        "MaxPooling2D": { r in
-            try MaxPooling2D(poolSize: r.pair("pool_size", default: (2, 2)), strides: r.optionalPair("strides"),
-                             padding: r.padding(), name: r.layerName())
-        },
-        "AveragePooling2D": { r in
-            try AveragePooling2D(poolSize: r.pair("pool_size", default: (2, 2)), strides: r.optionalPair("strides"),
-                                 padding: r.padding(), name: r.layerName())
-        },
-        "Flatten": { r in try Flatten(name: r.layerName()) },
-        "Dropout": { r in
-            try Dropout(r.double("rate", in: 0...0.999_999), seed: r.optionalInt("seed", minimum: 0).map(UInt64.init),
-                        name: r.layerName())
-        },
-        "BatchNormalization": { r in
-            guard try r.int("axis", default: -1) == -1 else { throw r.error("only axis -1 (channels-last) is supported") }
-            return try BatchNormalization(momentum: r.double("momentum", default: 0.99, in: 0...1),
-                                          epsilon: r.double("epsilon", default: 1e-3, in: 0...1),
-                                          center: r.bool("center", default: true), scale: r.bool("scale", default: true),
-                                          name: r.layerName())
-        },
-        "SimpleRNN": { r in
-            try SimpleRNN(r.int("units", minimum: 1), activation: r.activation(default: .tanh),
-                          useBias: r.bool("use_bias", default: true),
-                          kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
-                          recurrentInitializer: r.initializer("recurrent_initializer", default: .orthogonal),
-                          biasInitializer: r.initializer("bias_initializer", default: .zeros),
-                          returnSequences: r.bool("return_sequences", default: false), name: r.layerName())
-        },
-        "LSTM": { r in
-            _ = r.value("seed")   // only seeds recurrent dropout, which must be 0
-            return try LSTM(r.int("units", minimum: 1), activation: r.activation(default: .tanh),
-                            recurrentActivation: r.activation("recurrent_activation", default: .sigmoid),
-                            useBias: r.bool("use_bias", default: true),
-                            kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
-                            recurrentInitializer: r.initializer("recurrent_initializer", default: .orthogonal),
-                            biasInitializer: r.initializer("bias_initializer", default: .zeros),
-                            unitForgetBias: r.bool("unit_forget_bias", default: true),
-                            returnSequences: r.bool("return_sequences", default: false), name: r.layerName())
-        },
-        "LeakyReLU": { r in
-            let slope = try r.value("alpha") != nil ? r.double("alpha") : r.double("negative_slope", default: 0.3)
-            return try LeakyReLU(negativeSlope: slope, name: r.layerName())
-        },
-        "Reshape": { r in
-            let target = try r.ints("target_shape", minimum: -1)
-            guard target.filter({ $0 == -1 }).count <= 1, !target.contains(0) else {
-                throw r.error("target_shape \(target) may hold one -1 and no 0")
-            }
-            return try Reshape(target, name: r.layerName())
-        },
-        "UpSampling2D": { r in try UpSampling2D(size: r.pair("size", default: (2, 2)), name: r.layerName()) },
-        "Activation": { r in try Activation(r.activation(), name: r.layerName()) },
-        "InputLayer": { r in
-            var shape: [Int]
-            if r.value("batch_shape") != nil {
-                shape = Array(try r.ints("batch_shape", allowNull: true, minimum: -1).dropFirst())
-            } else {
-                shape = try r.ints("batch_input_shape", allowNull: true, minimum: -1).dropFirst().map { $0 }
-            }
-            guard !shape.contains(where: { $0 <= 0 }) else { throw r.error("input shape \(shape) must be fully known") }
-            return try Input(shape: shape, name: r.layerName())
-        },
-        "Sequential": { r in try Sequential.fromConfig(r) },
-    ]
 }
 
 extension ConfigReader {
@@ -161,48 +113,57 @@ extension Sequential {
             guard !input.contains(where: { $0 <= 0 }) else { throw r.error("build_input_shape \(input) must be fully known") }
             // Refuse absurd sizes from a file before allocating anything.
             let planned = try model.plannedWeightCount(input)
-            if let planned, planned > LayerRegistry.weightElementLimit {
+            if planned > LayerRegistry.weightElementLimit {
                 throw r.error("the layers would hold \(planned == .max ? "over \(Int.max)" : "\(planned)") weight values, "
                     + "more than this file can supply (\(LayerRegistry.weightElementLimit))")
             }
             try model.setDeclaredInput(input)
+            try model.checkDeclaredWeights(input)
         }
         return model
     }
 
-    /// The number of weight values the layers would create for `input`, from shapes alone
-    /// (`.max` on overflow; nil when a custom layer's count cannot be known in advance).
-    func plannedWeightCount(_ input: [Int]) throws -> Int? {
+    /// The number of weight values the layers would create for `input`, from their declared
+    /// `weightShapes(for:)` alone (`.max` on overflow).
+    func plannedWeightCount(_ input: [Int]) throws -> Int {
         var shape = input, total = 0
-        func add(_ factors: Int...) {
-            var n = 1
-            for f in factors {
-                let (p, o) = n.multipliedReportingOverflow(by: f)
-                n = o ? .max : p
-            }
+        func add(_ n: Int) {
             let (t, o) = total.addingReportingOverflow(n)
             total = o ? .max : t
         }
         for layer in layers {
-            switch layer {
-            case let nested as Sequential:
-                guard let n = try nested.plannedWeightCount(shape) else { return nil }
-                add(n)
-                shape = try nested.layers.reduce(shape) { try $1.computeOutputShape($0) }
-                continue
-            case let d as Dense: add(shape.last ?? 0, d.units); if d.useBias { add(d.units) }
-            case let c as Conv2D:
-                _ = try c.computeOutputShape(shape)
-                add(c.kernelSize.0, c.kernelSize.1, shape[2], c.filters); if c.useBias { add(c.filters) }
-            case let b as BatchNormalization: add(shape.last ?? 0, 2 + (b.center ? 1 : 0) + (b.scale ? 1 : 0))
-            case let r as Recurrent:
-                _ = try r.computeOutputShape(shape)
-                add(r.gates, r.units, shape[1] + r.units); if r.useBias { add(r.gates, r.units) }
-            case is Flatten, is Dropout, is Pooling2D, is Reshape, is UpSampling2D, is Activation, is LeakyReLU: break
-            default: return nil
+            if let nested = layer as? Sequential {
+                add(try nested.plannedWeightCount(shape))
+            } else {
+                for weight in try layer.weightShapes(for: shape) {
+                    var n = 1
+                    for d in weight {
+                        let (p, o) = n.multipliedReportingOverflow(by: Swift.max(d, 0))
+                        n = o ? .max : p
+                    }
+                    add(n)
+                }
             }
             shape = try layer.computeOutputShape(shape)
         }
         return total
+    }
+
+    /// After building: every layer holds exactly the weights it declared, so the size guard
+    /// above cannot be bypassed by a layer that creates more than it says.
+    func checkDeclaredWeights(_ input: [Int]) throws {
+        var shape = input
+        for layer in layers {
+            if let nested = layer as? Sequential {
+                try nested.checkDeclaredWeights(shape)
+            } else {
+                let declared = try layer.weightShapes(for: shape), built = layer.weights.map(\.shape)
+                guard declared == built else {
+                    throw LaminaError.configuration("\(layer.name) (\(layer.className)) created weights \(built) but declares \(declared) "
+                        + "in weightShapes(for:); a loadable layer must declare what it creates")
+                }
+            }
+            shape = try layer.computeOutputShape(shape)
+        }
     }
 }

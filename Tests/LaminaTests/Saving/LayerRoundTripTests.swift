@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import Lamina
+
+/// A user's layer with one weight per feature, y = x · scale, that owns its round trip.
+final class Scale: Layer {
+    let initial: Double
+    var scale: Variable?
+    init(initial: Double = 1, name: String? = nil, inputShape: [Int]? = nil) {
+        self.initial = initial
+        super.init(name: name, inputShape: inputShape)
+    }
+    override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        try Scale(initial: r.double("initial", default: 1), name: r.layerName())
+    }
+    override func config() throws -> [String: Any] { ["initial": initial] }
+    override func build(inputShape: [Int]) throws {
+        scale = addWeight("scale", shape: [inputShape.last ?? 0], initializer: .constant(initial))
+    }
+    override func weightShapes(for inputShape: [Int]) throws -> [[Int]] { [[inputShape.last ?? 0]] }
+    override func call(_ x: Tensor, training: Bool) throws -> Tensor { x * scale!.value }
+}
+
+/// The same layer without its declared weight shapes.
+final class UndeclaredScale: Layer {
+    override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer { try UndeclaredScale(name: r.layerName()) }
+    override func build(inputShape: [Int]) throws { addWeight("scale", shape: [inputShape.last ?? 0], initializer: .ones) }
+    override func call(_ x: Tensor, training: Bool) throws -> Tensor { x }
+}
+
+@Suite struct LayerRoundTripTests {
+    /// Every built-in layer declares exactly the weights it builds.
+    @Test func builtInLayersDeclareTheWeightsTheyBuild() throws {
+        let model = Lamina.withRandomSeed(1) { ModelFileTests.everyLayer() }
+        var shape = [8, 8, 1]
+        for layer in model.layers {
+            #expect(try layer.weightShapes(for: shape) == layer.weights.map(\.shape), "\(layer.className)")
+            shape = try layer.computeOutputShape(shape)
+        }
+        #expect(try model.plannedWeightCount([8, 8, 1]) == model.countParams())
+        for type in LayerRegistry.builtinTypes { #expect(LayerRegistry.isRegistered(type.kerasClassName)) }
+    }
+
+    /// A user's layer registered by its type saves and loads with its weights.
+    @Test func registeredUserLayerRoundTrips() throws {
+        LayerRegistry.register(Scale.self)
+        let a = Lamina.withRandomSeed(2) { Sequential([Dense(3, inputShape: [2]), Scale(initial: 0.5, name: "scale")]) }
+        let url = temporaryDirectory().appendingPathComponent("scale.lamina")
+        try a.save(url.path)
+        let b = try Sequential.load(url.path)
+        #expect((b.layers[1] as? Scale)?.initial == 0.5)
+        let x = Tensor.randomNormal([4, 2], seed: 3)
+        #expect(try a.predict(x).asArray(Float.self) == b.predict(x).asArray(Float.self))
+    }
+
+    /// The size guard counts a user's layer by what it declares, and a layer that builds more
+    /// than it declares is refused, so a custom class cannot switch the guard off.
+    @Test func userLayersCannotBypassTheSizeGuard() throws {
+        LayerRegistry.register(Scale.self, UndeclaredScale.self)
+        func load(_ layer: String, features: Int) -> String? {
+            let config = #"{"class_name":"Sequential","config":{"layers":[{"class_name":"InputLayer","config":{"batch_shape":[null,"#
+                + "\(features)]}}," + layer + "]}}"
+            do {
+                _ = try Sequential.load(bytes: try ModelFileTests().file(withConfig: config), name: "m.lamina", restoreRandomState: false)
+                return nil
+            } catch { return "\(error)" }
+        }
+        // The file supplies 8 values (a Dense 3→2): 3,000,000 scales are refused before building.
+        let huge = load(#"{"class_name":"Scale","config":{"name":"s"}}"#, features: 3_000_000)
+        #expect(huge?.contains("would hold 3000000 weight values, more than this file can supply (8)") == true, "\(huge ?? "")")
+        let undeclared = load(#"{"class_name":"UndeclaredScale","config":{"name":"u"}}"#, features: 4)
+        #expect(undeclared?.contains("u (UndeclaredScale) created weights [[4]] but declares []") == true, "\(undeclared ?? "")")
+    }
+}
