@@ -62,6 +62,13 @@ open class Layer {
     /// layer's group: `vars` (recurrent layers: `cell/vars`).
     open var kerasVariablesPath: String { "vars" }
 
+    /// This layer's weights (in `weights` order) from the parameters of the PyTorch module it
+    /// maps to (see `PyTorch`); `flattenedFrom` is the image shape [h, w, c] a preceding Flatten
+    /// consumed. Layers with a PyTorch counterpart override it.
+    open func weightsFromPyTorch(_ module: inout PyTorchModule, flattenedFrom: [Int]?) throws -> [Tensor] {
+        throw module.error("Lamina converts Linear, Conv2d, BatchNorm, LSTM and RNN modules")
+    }
+
     /// Creates the weights for `inputShape` (per sample). Called once.
     open func build(inputShape: [Int]) throws {}
 

@@ -6,6 +6,16 @@
 /// moving statistics. Weights in Keras order: gamma, beta (trainable), moving_mean,
 /// moving_variance (non-trainable).
 public final class BatchNormalization: Layer {
+    /// `nn.BatchNorm1d/2d`: weight, bias, running mean and variance.
+    public override func weightsFromPyTorch(_ module: inout PyTorchModule, flattenedFrom: [Int]?) throws -> [Tensor] {
+        var out: [Tensor] = []
+        if scale { out.append(try module.take("weight", rank: 1)) }
+        if center { out.append(try module.take("bias", rank: 1)) }
+        out += [try module.take("running_mean", rank: 1), try module.take("running_var", rank: 1)]
+        module.ignore("num_batches_tracked")
+        return out
+    }
+
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         guard try r.int("axis", default: -1) == -1 else { throw r.error("only axis -1 (channels-last) is supported") }
         return try BatchNormalization(momentum: r.double("momentum", default: 0.99, in: 0...1),

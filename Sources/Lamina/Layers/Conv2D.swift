@@ -3,6 +3,11 @@
 /// Input `[batch, h, w, channels]` → `[batch, oh, ow, filters]`.
 /// Weights: kernel `[kh, kw, channels, filters]`, bias `[filters]`.
 public final class Conv2D: Layer {
+    /// `nn.Conv2d`: `weight` (out, in, kh, kw) becomes (kh, kw, in, out).
+    public override func weightsFromPyTorch(_ module: inout PyTorchModule, flattenedFrom: [Int]?) throws -> [Tensor] {
+        [try module.take("weight", rank: 4).permuted([2, 3, 1, 0])] + (useBias ? [try module.take("bias", rank: 1)] : [])
+    }
+
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         try Conv2D(r.int("filters", minimum: 1), kernelSize: r.pair("kernel_size"), strides: r.pair("strides", default: (1, 1)),
                    padding: r.padding(), activation: r.activation(), useBias: r.bool("use_bias", default: true),

@@ -3,6 +3,20 @@
 /// Input `[batch, ..., in]` → output `[batch, ..., units]` (applied to the last axis).
 /// Weights: kernel `[in, units]`, bias `[units]`.
 public final class Dense: Layer {
+    /// `nn.Linear`: `weight` (out, in) transposed; after a Flatten of an image, input rows reordered
+    /// from PyTorch's (c, h, w) flattening to Lamina's (h, w, c).
+    public override func weightsFromPyTorch(_ module: inout PyTorchModule, flattenedFrom image: [Int]?) throws -> [Tensor] {
+        var kernel = try module.take("weight", rank: 2).transposed()   // (in, out)
+        if let image, image.count == 3, image.reduce(1, *) == kernel.shape[0] {
+            // Row r of Lamina's (h, w, c) flattening is row (c·h·w + i·w + j) of PyTorch's (c, h, w).
+            let (h, w, c) = (image[0], image[1], image[2])
+            var rows: [Int] = []
+            for i in 0..<h { for j in 0..<w { for k in 0..<c { rows.append(k * h * w + i * w + j) } } }
+            kernel = kernel.gather(rows: rows)
+        }
+        return [kernel] + (useBias ? [try module.take("bias", rank: 1)] : [])
+    }
+
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         try Dense(r.int("units", minimum: 1), activation: r.activation(), useBias: r.bool("use_bias", default: true),
                   kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),

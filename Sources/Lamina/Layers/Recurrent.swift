@@ -1,5 +1,14 @@
 /// Shared input handling of the recurrent layers: `[batch, timesteps, features]`.
 public class Recurrent: Layer {
+    /// `nn.LSTM` / `nn.RNN` (tanh), one layer, one direction: matrices transposed (the gate
+    /// blocks i, f, g, o are Keras's i, f, c, o), the two biases summed.
+    public override func weightsFromPyTorch(_ module: inout PyTorchModule, flattenedFrom: [Int]?) throws -> [Tensor] {
+        guard self is LSTM || (self as? SimpleRNN)?.activation == .tanh else { throw module.error("only tanh nn.RNN maps to SimpleRNN") }
+        var out = [try module.take("weight_ih_l0", rank: 2).transposed(), try module.take("weight_hh_l0", rank: 2).transposed()]
+        if useBias { out.append(try module.take("bias_ih_l0", rank: 1) + module.take("bias_hh_l0", rank: 1)) }
+        return out
+    }
+
     public override func weightShapes(for s: [Int]) throws -> [[Int]] {
         _ = try computeOutputShape(s)  // checks [timesteps, features]
         return [[s[1], gates * units], [units, gates * units]] + (useBias ? [[gates * units]] : [])

@@ -45,54 +45,54 @@ public enum PyTorch {
         return a.count < b.count
     }
 
-    /// The weights of `layer` (in `getWeights()` order) from one module's parameters.
+    /// The weights of `layer` (in `getWeights()` order) from one module's parameters: the
+    /// layer converts them (`Layer.weightsFromPyTorch`); every parameter must find a place.
     /// `flattenedFrom` is the image shape [h, w, c] a preceding Flatten consumed.
     static func weights(for layer: Layer, module: String, _ p: [String: Tensor], flattenedFrom: [Int]?) throws -> [Tensor] {
-        func fail(_ why: String) -> LaminaError { LaminaError(.value, "PyTorch module '\(module)' → \(layer.name) (\(layer.className)): \(why)") }
-        var unused = Set(p.keys)
-        func take(_ name: String, rank: Int) throws -> Tensor {
-            guard let t = p[name] else { throw fail("missing '\(name)' (has \(p.keys.sorted().joined(separator: ", ")))") }
-            guard t.rank == rank, t.dtype.isFloatingPoint else { throw fail("'\(name)' has shape \(t.shape) \(t.dtype), expected rank \(rank) floats") }
-            unused.remove(name)
-            return t.cast(to: layer.dtype)
-        }
-        var out: [Tensor]
-        switch layer {
-        case let dense as Dense:
-            var kernel = try take("weight", rank: 2).transposed()   // (in, out)
-            if let image = flattenedFrom, image.count == 3, image.reduce(1, *) == kernel.shape[0] {
-                // Row r of Lamina's (h, w, c) flattening is row (c·h·w + i·w + j) of PyTorch's (c, h, w).
-                let (h, w, c) = (image[0], image[1], image[2])
-                var rows: [Int] = []
-                for i in 0..<h { for j in 0..<w { for k in 0..<c { rows.append(k * h * w + i * w + j) } } }
-                kernel = kernel.gather(rows: rows)
-            }
-            out = [kernel]
-            if dense.useBias { out.append(try take("bias", rank: 1)) }
-        case let conv as Conv2D:
-            out = [try take("weight", rank: 4).permuted([2, 3, 1, 0])]
-            if conv.useBias { out.append(try take("bias", rank: 1)) }
-        case let bn as BatchNormalization:
-            out = []
-            if bn.scale { out.append(try take("weight", rank: 1)) }
-            if bn.center { out.append(try take("bias", rank: 1)) }
-            out += [try take("running_mean", rank: 1), try take("running_var", rank: 1)]
-            unused.remove("num_batches_tracked")
-        case let rnn as Recurrent:
-            guard rnn is LSTM || (rnn as? SimpleRNN)?.activation == .tanh else { throw fail("only tanh nn.RNN maps to SimpleRNN") }
-            out = [try take("weight_ih_l0", rank: 2).transposed(), try take("weight_hh_l0", rank: 2).transposed()]
-            if rnn.useBias { out.append(try take("bias_ih_l0", rank: 1) + take("bias_hh_l0", rank: 1)) }
-        default:
-            throw fail("Lamina converts Linear, Conv2d, BatchNorm, LSTM and RNN modules")
-        }
-        guard unused.isEmpty else {
-            throw fail("parameters Lamina cannot place: \(unused.sorted().joined(separator: ", ")) (stacked or bidirectional RNNs, projections?)")
+        var parameters = PyTorchModule(name: module, layer: layer, parameters: p)
+        let out = try layer.weightsFromPyTorch(&parameters, flattenedFrom: flattenedFrom)
+        guard parameters.unused.isEmpty else {
+            throw parameters.error("parameters Lamina cannot place: \(parameters.unused.sorted().joined(separator: ", ")) (stacked or bidirectional RNNs, projections?)")
         }
         let expected = layer.weights.map(\.shape)
         guard out.map(\.shape) == expected else {
-            throw fail("converted shapes \(out.map(\.shape)) do not match the layer's \(expected)")
+            throw parameters.error("converted shapes \(out.map(\.shape)) do not match the layer's \(expected)")
         }
         return out
+    }
+}
+
+/// One PyTorch module's parameters (`weight`, `bias`, ...), handed to the layer it maps to,
+/// which takes what it converts into its own weights.
+public struct PyTorchModule {
+    public let name: String
+    let layer: Layer
+    let parameters: [String: Tensor]
+    /// Parameters nothing has taken yet.
+    public private(set) var unused: Set<String>
+
+    init(name: String, layer: Layer, parameters: [String: Tensor]) {
+        (self.name, self.layer, self.parameters, self.unused) = (name, layer, parameters, Set(parameters.keys))
+    }
+
+    /// The parameter `name` as a float tensor of the layer's dtype; it must exist with `rank` dimensions.
+    public mutating func take(_ parameter: String, rank: Int) throws -> Tensor {
+        guard let t = parameters[parameter] else {
+            throw error("missing '\(parameter)' (has \(parameters.keys.sorted().joined(separator: ", ")))")
+        }
+        guard t.rank == rank, t.dtype.isFloatingPoint else {
+            throw error("'\(parameter)' has shape \(t.shape) \(t.dtype), expected rank \(rank) floats")
+        }
+        unused.remove(parameter)
+        return t.cast(to: layer.dtype)
+    }
+
+    /// Marks a parameter that has no counterpart in Lamina as placed (`num_batches_tracked`).
+    public mutating func ignore(_ parameter: String) { unused.remove(parameter) }
+
+    /// An error naming the module and the layer.
+    public func error(_ why: String) -> LaminaError {
+        LaminaError(.value, "PyTorch module '\(name)' → \(layer.name) (\(layer.className)): \(why)")
     }
 }
 
