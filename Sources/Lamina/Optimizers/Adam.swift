@@ -4,6 +4,25 @@
 /// `w −= α·m/(√v + ε)` — ε is added after the bias correction is folded into α (PyTorch
 /// adds it to the corrected √v̂, a small difference early in training).
 public class Adam: Optimizer {
+    public override func config() -> [String: Any] {
+        var c: [String: Any] = ["beta_1": beta1, "beta_2": beta2, "epsilon": epsilon, "amsgrad": amsgrad]
+        if self is AdamW { c["weight_decay"] = weightDecay }
+        return c
+    }
+    public override var slotNames: [String] { amsgrad ? ["momentum", "velocity", "velocity_hat"] : ["momentum", "velocity"] }
+    public override class func fromKerasConfig(_ r: ConfigReader, shared s: OptimizerSettings) throws -> Optimizer {
+        let isW = self == AdamW.self
+        let wd = try r.optionalDouble("weight_decay") ?? (isW ? 0.004 : 0)
+        guard isW || wd == 0 else { throw r.error("weight_decay \(wd) needs AdamW") }
+        let (b1, b2) = (try r.double("beta_1", default: 0.9, in: 0...1), try r.double("beta_2", default: 0.999, in: 0...1))
+        let (epsilon, amsgrad) = (try r.double("epsilon", default: 1e-7, in: 0...1), try r.bool("amsgrad", default: false))
+        return isW
+            ? AdamW(learningRate: s.learningRate ?? 1e-3, weightDecay: wd, beta1: b1, beta2: b2, epsilon: epsilon, amsgrad: amsgrad,
+                    schedule: s.schedule, clipnorm: s.clipnorm, clipvalue: s.clipvalue)
+            : Adam(learningRate: s.learningRate ?? 1e-3, beta1: b1, beta2: b2, epsilon: epsilon, amsgrad: amsgrad,
+                   schedule: s.schedule, clipnorm: s.clipnorm, clipvalue: s.clipvalue)
+    }
+
     public let beta1: Double, beta2: Double, epsilon: Double
     public let amsgrad: Bool
     /// Decoupled weight decay (AdamW); 0 for Adam.

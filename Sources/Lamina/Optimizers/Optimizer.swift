@@ -20,6 +20,14 @@ public enum LearningRateSchedule: Sendable {
     }
 }
 
+/// What every optimizer's Keras config holds, read once for all classes.
+public struct OptimizerSettings: Sendable {
+    /// The constant learning rate, or nil when the config has none (each class has its default).
+    public var learningRate: Double?
+    public var schedule: LearningRateSchedule?
+    public var clipnorm: Double?, clipvalue: Double?
+}
+
 /// Base of the optimizers, following Keras: slots are made once per variable, `iterations`
 /// counts applied steps, and each subclass writes its in-place update for one variable.
 /// Spelled `optimizer: .adam` or `Adam(learningRate: 3e-4)`.
@@ -43,6 +51,25 @@ open class Optimizer {
         self.clipnorm = clipnorm
         self.clipvalue = clipvalue
     }
+
+    // MARK: - The class's own round trip
+
+    /// Keras's config entries of this class beyond the shared ones (name, learning rate or
+    /// schedule, clipnorm, clipvalue), which `serialize()` adds.
+    open func config() -> [String: Any] { [:] }
+
+    /// An optimizer of this class from Keras's config: the way back from `config()`. `shared`
+    /// holds what every optimizer reads (nil learning rate: the class's default). Registered
+    /// classes (`OptimizerRegistry.register(MyOptimizer.self)`) override it.
+    open class func fromKerasConfig(_ r: ConfigReader, shared: OptimizerSettings) throws -> Optimizer {
+        throw LaminaError.configuration("\(self) cannot be loaded: it does not override class func fromKerasConfig(_:shared:)")
+    }
+
+    /// The Keras class name this class saves as and loads from.
+    open class var kerasClassName: String { String(describing: self) }
+
+    /// Keras's names of the per-variable slots, used in saved files (`optimizer/dense/kernel/momentum`).
+    open var slotNames: [String] { (0..<slotCount).map { "slot_\($0)" } }
 
     /// The learning rate for the next step.
     public var currentLearningRate: Double { schedule?(iterations) ?? learningRate }

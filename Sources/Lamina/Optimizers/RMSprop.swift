@@ -1,6 +1,17 @@
 /// RMSprop. Keras: `RMSprop(learning_rate=1e-3, rho=0.9, momentum=0, epsilon=1e-7)`.
 /// `v = ρ·v + (1−ρ)·g²`, `w −= lr·g/√(v + ε)` (Keras puts ε inside the root).
 public final class RMSprop: Optimizer {
+    public override func config() -> [String: Any] { ["rho": rho, "epsilon": epsilon] }
+    public override var slotNames: [String] { ["velocity"] }
+    public override class func fromKerasConfig(_ r: ConfigReader, shared s: OptimizerSettings) throws -> Optimizer {
+        guard try r.double("momentum", default: 0) == 0, try !r.bool("centered", default: false) else {
+            throw r.error("momentum and centered RMSprop are not supported")
+        }
+        return RMSprop(learningRate: s.learningRate ?? 1e-3, rho: try r.double("rho", default: 0.9, in: 0...1),
+                       epsilon: try r.double("epsilon", default: 1e-7, in: 0...1), schedule: s.schedule,
+                       clipnorm: s.clipnorm, clipvalue: s.clipvalue)
+    }
+
     public let rho: Double, epsilon: Double
 
     public init(learningRate: Double = 1e-3, rho: Double = 0.9, epsilon: Double = 1e-7,
@@ -25,6 +36,15 @@ public final class RMSprop: Optimizer {
 
 /// Adagrad. Keras: `Adagrad(learning_rate=1e-3, initial_accumulator_value=0.1, epsilon=1e-7)`.
 public final class Adagrad: Optimizer {
+    public override func config() -> [String: Any] { ["initial_accumulator_value": initialAccumulatorValue, "epsilon": epsilon] }
+    public override var slotNames: [String] { ["accumulator"] }
+    public override class func fromKerasConfig(_ r: ConfigReader, shared s: OptimizerSettings) throws -> Optimizer {
+        Adagrad(learningRate: s.learningRate ?? 1e-3,
+                initialAccumulatorValue: try r.double("initial_accumulator_value", default: 0.1, in: 0...1e6),
+                epsilon: try r.double("epsilon", default: 1e-7, in: 0...1), schedule: s.schedule,
+                clipnorm: s.clipnorm, clipvalue: s.clipvalue)
+    }
+
     public let initialAccumulatorValue: Double, epsilon: Double
 
     public init(learningRate: Double = 1e-3, initialAccumulatorValue: Double = 0.1, epsilon: Double = 1e-7,

@@ -2,6 +2,13 @@
 ///
 /// `v = momentum·v − lr·g`, then `w += v` (or `w += momentum·v − lr·g` with Nesterov).
 public final class SGD: Optimizer {
+    public override func config() -> [String: Any] { ["momentum": momentum, "nesterov": nesterov] }
+    public override var slotNames: [String] { ["momentum"] }
+    public override class func fromKerasConfig(_ r: ConfigReader, shared s: OptimizerSettings) throws -> Optimizer {
+        SGD(learningRate: s.learningRate ?? 0.01, momentum: try r.double("momentum", default: 0, in: 0...1),
+            nesterov: try r.bool("nesterov", default: false), schedule: s.schedule, clipnorm: s.clipnorm, clipvalue: s.clipvalue)
+    }
+
     public let momentum: Double
     public let nesterov: Bool
 

@@ -1,25 +1,38 @@
 import Foundation
+import Synchronization
 
 // `model.compile(...)` settings in Keras's `compile_config` schema: the optimizer as a
 // serialized object, the loss as a name or object, the metrics as names.
 
+/// Loadable optimizer classes by Keras class name (case-insensitive, as Keras's `get`). Each class
+/// owns its round trip (`config()`, `fromKerasConfig`, `slotNames`); registering is naming it.
+public enum OptimizerRegistry {
+    static let builtinTypes: [Optimizer.Type] = [SGD.self, Adam.self, AdamW.self, RMSprop.self, Adagrad.self]
+    private static let types = Mutex(Dictionary(uniqueKeysWithValues: builtinTypes.map { ($0.kerasClassName.lowercased(), $0) }))
+
+    /// Makes these classes savable and loadable, each under its `kerasClassName`.
+    public static func register(_ classes: Optimizer.Type...) {
+        types.withLock { t in for c in classes { t[c.kerasClassName.lowercased()] = c } }
+    }
+
+    static func type(named name: String) -> Optimizer.Type? { types.withLock { $0[name.lowercased()] } }
+    static var known: String { types.withLock { $0.values.map(\.kerasClassName).sorted().joined(separator: ", ") } }
+}
+
 extension Optimizer {
     /// Keras's serialized optimizer (`{"class_name": "Adam", "config": {"learning_rate": ...}}`).
     public func serialize() throws -> [String: Any] {
+        let className = type(of: self).kerasClassName
+        guard OptimizerRegistry.type(named: className) == type(of: self) else {
+            throw LaminaError.configuration("\(className) cannot be saved: give it class func fromKerasConfig and register it "
+                + "with OptimizerRegistry.register(\(className).self)")
+        }
         var c: [String: Any] = [
             "name": name.lowercased(), "learning_rate": schedule?.serialize() ?? learningRate,
             "clipnorm": clipnorm ?? NSNull(), "clipvalue": clipvalue ?? NSNull(),
         ]
-        switch self {
-        case let o as Adam:
-            c.merge(["beta_1": o.beta1, "beta_2": o.beta2, "epsilon": o.epsilon, "amsgrad": o.amsgrad]) { $1 }
-            if o is AdamW { c["weight_decay"] = o.weightDecay }
-        case let o as SGD: c.merge(["momentum": o.momentum, "nesterov": o.nesterov]) { $1 }
-        case let o as RMSprop: c.merge(["rho": o.rho, "epsilon": o.epsilon]) { $1 }
-        case let o as Adagrad: c.merge(["initial_accumulator_value": o.initialAccumulatorValue, "epsilon": o.epsilon]) { $1 }
-        default: throw LaminaError.configuration("\(type(of: self)) cannot be saved (Lamina saves SGD, Adam, AdamW, RMSprop and Adagrad)")
-        }
-        return kerasObject("keras.optimizers", name, c)
+        c.merge(config()) { $1 }
+        return kerasObject("keras.optimizers", className, c)
     }
 
     /// An optimizer from Keras's serialized form or name.
@@ -27,62 +40,23 @@ extension Optimizer {
         let object = try SerializedObject(any, what: "optimizer")
         let r = object.reader
         _ = r.value("name")
-        var schedule: LearningRateSchedule?
-        var lr: Double?
+        var shared = OptimizerSettings()
         if let value = r.value("learning_rate"), !(value is NSNumber) {
-            schedule = try LearningRateSchedule(config: value)
+            shared.schedule = try LearningRateSchedule(config: value)
         } else {
-            lr = try r.optionalDouble("learning_rate")
+            shared.learningRate = try r.optionalDouble("learning_rate")
         }
-        let clipnorm = try r.optionalDouble("clipnorm"), clipvalue = try r.optionalDouble("clipvalue")
-        let epsilon = try r.double("epsilon", default: 1e-7, in: 0...1)
-        let optimizer: Optimizer
-        switch object.className.lowercased() {
-        case "adam", "adamw":
-            let isW = object.className.lowercased() == "adamw"
-            let wd = try r.optionalDouble("weight_decay") ?? (isW ? 0.004 : 0)
-            guard isW || wd == 0 else { throw r.error("weight_decay \(wd) needs AdamW") }
-            let (b1, b2) = (try r.double("beta_1", default: 0.9, in: 0...1), try r.double("beta_2", default: 0.999, in: 0...1))
-            let amsgrad = try r.bool("amsgrad", default: false)
-            optimizer = isW
-                ? AdamW(learningRate: lr ?? 1e-3, weightDecay: wd, beta1: b1, beta2: b2, epsilon: epsilon, amsgrad: amsgrad,
-                        schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
-                : Adam(learningRate: lr ?? 1e-3, beta1: b1, beta2: b2, epsilon: epsilon, amsgrad: amsgrad,
-                       schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
-        case "sgd":
-            optimizer = SGD(learningRate: lr ?? 0.01, momentum: try r.double("momentum", default: 0, in: 0...1),
-                            nesterov: try r.bool("nesterov", default: false), schedule: schedule,
-                            clipnorm: clipnorm, clipvalue: clipvalue)
-        case "rmsprop":
-            guard try r.double("momentum", default: 0) == 0, try !r.bool("centered", default: false) else {
-                throw r.error("momentum and centered RMSprop are not supported")
-            }
-            optimizer = RMSprop(learningRate: lr ?? 1e-3, rho: try r.double("rho", default: 0.9, in: 0...1),
-                                epsilon: epsilon, schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
-        case "adagrad":
-            optimizer = Adagrad(learningRate: lr ?? 1e-3,
-                                initialAccumulatorValue: try r.double("initial_accumulator_value", default: 0.1, in: 0...1e6),
-                                epsilon: epsilon, schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
-        default:
-            throw LaminaError.configuration("unknown optimizer '\(object.className)'; known: SGD, Adam, AdamW, RMSprop, Adagrad")
+        (shared.clipnorm, shared.clipvalue) = (try r.optionalDouble("clipnorm"), try r.optionalDouble("clipvalue"))
+        guard let type = OptimizerRegistry.type(named: object.className) else {
+            throw LaminaError.configuration("unknown optimizer '\(object.className)'; known: \(OptimizerRegistry.known)")
         }
+        let optimizer = try type.fromKerasConfig(r, shared: shared)
         if let wd = try r.optionalDouble("weight_decay"), wd != 0, !(optimizer is AdamW) {
             throw r.error("weight_decay is supported by AdamW only")
         }
         guard try r.optionalDouble("global_clipnorm") == nil else { throw r.error("global_clipnorm is not supported") }
         try r.finish()
         return optimizer
-    }
-
-    /// Keras's names of the per-variable slots, used in saved files (`optimizer/dense/kernel/momentum`).
-    var slotNames: [String] {
-        switch self {
-        case let o as Adam: return o.amsgrad ? ["momentum", "velocity", "velocity_hat"] : ["momentum", "velocity"]
-        case is SGD: return ["momentum"]
-        case is RMSprop: return ["velocity"]
-        case is Adagrad: return ["accumulator"]
-        default: return (0..<slotCount).map { "slot_\($0)" }
-        }
     }
 }
 

@@ -72,3 +72,53 @@ final class UndeclaredScale: Layer {
         #expect(undeclared?.contains("u (UndeclaredScale) created weights [[4]] but declares []") == true, "\(undeclared ?? "")")
     }
 }
+
+/// A user's optimizer, w −= lr·g·factor, that owns its round trip.
+final class ScaledSGD: Optimizer {
+    let factor: Double
+    init(learningRate: Double = 0.1, factor: Double = 0.5) {
+        self.factor = factor
+        super.init(name: "ScaledSGD", learningRate: learningRate)
+    }
+    override func config() -> [String: Any] { ["factor": factor] }
+    override class func fromKerasConfig(_ r: ConfigReader, shared: OptimizerSettings) throws -> Optimizer {
+        ScaledSGD(learningRate: shared.learningRate ?? 0.1, factor: try r.double("factor", default: 0.5))
+    }
+    @_specialize(where T == Float) @_specialize(where T == Double)
+    override func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+                                             _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
+        for i in 0..<count { w[i] -= T(lr * factor) * g[i] }
+    }
+}
+
+/// Not registered.
+final class UnregisteredSGD: Optimizer {
+    init() { super.init(name: "UnregisteredSGD", learningRate: 0.1) }
+    override func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+                                             _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {}
+}
+
+@Suite struct OptimizerRoundTripTests {
+    @Test func registeredUserOptimizerRoundTrips() throws {
+        OptimizerRegistry.register(ScaledSGD.self)
+        let a = Lamina.withRandomSeed(5) { Sequential([Dense(2, inputShape: [3])]) }
+        a.compile(optimizer: ScaledSGD(learningRate: 0.2, factor: 0.25), loss: .mse)
+        let url = temporaryDirectory().appendingPathComponent("opt.lamina")
+        try a.save(url.path)
+        let b = try Sequential.load(url.path)
+        let o = try #require(b.optimizer as? ScaledSGD)
+        #expect(o.factor == 0.25 && o.learningRate == 0.2)
+        // Both take the same step from the same weights.
+        let (x, y) = (Tensor.randomNormal([4, 3], seed: 6), Tensor.randomNormal([4, 2], seed: 7))
+        try a.trainOnBatch(x, y)
+        try b.trainOnBatch(x, y)
+        for (u, v) in zip(a.getWeights(), b.getWeights()) { #expect(u.asArray(Float.self) == v.asArray(Float.self)) }
+    }
+
+    @Test func unregisteredOptimizerSaysHowToRegister() throws {
+        let a = Sequential([Dense(2, inputShape: [3])])
+        a.compile(optimizer: UnregisteredSGD(), loss: .mse)
+        let e = #expect(throws: LaminaError.self) { try a.save(temporaryDirectory().appendingPathComponent("u.lamina").path) }
+        #expect(e?.message.contains("OptimizerRegistry.register(UnregisteredSGD.self)") == true, "\(e?.message ?? "")")
+    }
+}
