@@ -41,23 +41,36 @@ open class Loss {
     public static var sparseCategoricalCrossentropy: Loss { SparseCategoricalCrossentropy() }
     public static var huber: Loss { Huber() }
 
-    /// A loss by its Keras name.
+    /// A loss by its Keras name (`"binary_crossentropy"`, `"BinaryCrossentropy"`, `"mse"`), with
+    /// its default options.
     public static func named(_ name: String) throws -> Loss {
-        switch name {
-        case "mean_squared_error", "mse", "MeanSquaredError": return MeanSquaredError()
-        case "mean_absolute_error", "mae", "MeanAbsoluteError": return MeanAbsoluteError()
-        case "binary_crossentropy", "BinaryCrossentropy": return BinaryCrossentropy()
-        case "categorical_crossentropy", "CategoricalCrossentropy": return CategoricalCrossentropy()
-        case "sparse_categorical_crossentropy", "SparseCategoricalCrossentropy": return SparseCategoricalCrossentropy()
-        case "huber", "huber_loss", "Huber": return Huber()
-        default:
-            throw LaminaError.configuration("unknown loss '\(name)'; known: mean_squared_error, mean_absolute_error, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, huber")
+        guard let type = LossRegistry.type(named: name) else {
+            throw LaminaError.configuration("unknown loss '\(name)'; known: \(LossRegistry.known)")
         }
+        let r = ConfigReader(className: name, values: [:])
+        return try type.fromKerasConfig(r)
+    }
+
+    // MARK: - The class's own round trip
+
+    /// The Keras class name this class saves as and loads from.
+    open class var kerasClassName: String { String(describing: self) }
+    /// Other names Keras accepts for it (`binary_crossentropy`, `mse`).
+    open class var kerasAliases: [String] { [] }
+    /// The options that differ from their defaults, in Keras's config keys. A loss without any
+    /// saves as its name (`"binary_crossentropy"`), as Keras's compile config does.
+    open func config() -> [String: Any] { [:] }
+    /// A loss of this class from Keras's config (options absent: defaults). Registered classes
+    /// (`LossRegistry.register(MyLoss.self)`) override it.
+    open class func fromKerasConfig(_ r: ConfigReader) throws -> Loss {
+        throw LaminaError.configuration("\(kerasClassName) cannot be loaded: it does not override class func fromKerasConfig(_:)")
     }
 }
 
 /// mean((yTrue − yPred)²) over the last axis. Keras: `MeanSquaredError`.
 public final class MeanSquaredError: Loss {
+    public override class var kerasAliases: [String] { ["mean_squared_error", "mse"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { MeanSquaredError() }
     public init() { super.init(name: "mean_squared_error") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
         (aligned(yTrue, yPred) - yPred).square().reshaped(to: [yPred.shape[0], -1]).mean(axis: 1)
@@ -66,6 +79,8 @@ public final class MeanSquaredError: Loss {
 
 /// mean(|yTrue − yPred|) over the last axis. Keras: `MeanAbsoluteError`.
 public final class MeanAbsoluteError: Loss {
+    public override class var kerasAliases: [String] { ["mean_absolute_error", "mae"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { MeanAbsoluteError() }
     public init() { super.init(name: "mean_absolute_error") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
         (aligned(yTrue, yPred) - yPred).abs().reshaped(to: [yPred.shape[0], -1]).mean(axis: 1)
@@ -74,6 +89,9 @@ public final class MeanAbsoluteError: Loss {
 
 /// 0.5·e² for |e| ≤ delta, delta·(|e| − 0.5·delta) beyond; mean over the last axis. Keras: `Huber`.
 public final class Huber: Loss {
+    public override class var kerasAliases: [String] { ["huber", "huber_loss"] }
+    public override func config() -> [String: Any] { ["delta": delta] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { Huber(delta: try r.double("delta", default: 1, in: 0...1e12)) }
     public let delta: Double
     public init(delta: Double = 1) { self.delta = delta; super.init(name: "huber_loss") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
@@ -87,6 +105,9 @@ public final class Huber: Loss {
 
 /// Binary cross-entropy on probabilities (clipped to [ε, 1 − ε]) or logits. Keras: `BinaryCrossentropy`.
 public final class BinaryCrossentropy: Loss {
+    public override class var kerasAliases: [String] { ["binary_crossentropy"] }
+    public override func config() -> [String: Any] { fromLogits ? ["from_logits": true] : [:] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { BinaryCrossentropy(fromLogits: try r.bool("from_logits", default: false)) }
     public let fromLogits: Bool
     public init(fromLogits: Bool = false) { self.fromLogits = fromLogits; super.init(name: "binary_crossentropy") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
@@ -106,6 +127,9 @@ public final class BinaryCrossentropy: Loss {
 /// Cross-entropy against one-hot labels. Probabilities are renormalized and clipped as in
 /// Keras; logits go through a stable log-softmax. Keras: `CategoricalCrossentropy`.
 public final class CategoricalCrossentropy: Loss {
+    public override class var kerasAliases: [String] { ["categorical_crossentropy"] }
+    public override func config() -> [String: Any] { fromLogits ? ["from_logits": true] : [:] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { CategoricalCrossentropy(fromLogits: try r.bool("from_logits", default: false)) }
     public let fromLogits: Bool
     public init(fromLogits: Bool = false) { self.fromLogits = fromLogits; super.init(name: "categorical_crossentropy") }
     public override func validate(_ yTrue: Tensor, _ yPred: Tensor) throws {
@@ -128,6 +152,9 @@ public final class CategoricalCrossentropy: Loss {
 /// Cross-entropy against integer class indices (int32 or whole floats). Keras:
 /// `SparseCategoricalCrossentropy`.
 public final class SparseCategoricalCrossentropy: Loss {
+    public override class var kerasAliases: [String] { ["sparse_categorical_crossentropy"] }
+    public override func config() -> [String: Any] { fromLogits ? ["from_logits": true] : [:] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { SparseCategoricalCrossentropy(fromLogits: try r.bool("from_logits", default: false)) }
     public let fromLogits: Bool
     public init(fromLogits: Bool = false) { self.fromLogits = fromLogits; super.init(name: "sparse_categorical_crossentropy") }
 

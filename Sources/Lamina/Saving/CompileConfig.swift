@@ -96,36 +96,46 @@ extension LearningRateSchedule {
     }
 }
 
+/// Loadable loss classes by Keras class name and aliases. Each class owns its round trip
+/// (`config()`, `fromKerasConfig`); registering is naming it.
+public enum LossRegistry {
+    static let builtinTypes: [Loss.Type] = [MeanSquaredError.self, MeanAbsoluteError.self, Huber.self, BinaryCrossentropy.self,
+                                            CategoricalCrossentropy.self, SparseCategoricalCrossentropy.self]
+    private static let types = Mutex(names(builtinTypes))
+
+    /// Makes these classes savable and loadable, under their `kerasClassName` and `kerasAliases`.
+    public static func register(_ classes: Loss.Type...) { types.withLock { $0.merge(names(classes)) { $1 } } }
+
+    private static func names(_ classes: [Loss.Type]) -> [String: Loss.Type] {
+        var out: [String: Loss.Type] = [:]
+        for c in classes { for n in [c.kerasClassName] + c.kerasAliases { out[n] = c } }
+        return out
+    }
+
+    static func type(named name: String) -> Loss.Type? { types.withLock { $0[name] } }
+    static var known: String { types.withLock { Set($0.values.map(\.kerasClassName)).sorted().joined(separator: ", ") } }
+}
+
 extension Loss {
     /// A Keras name, or an object for options (`{"class_name": "BinaryCrossentropy", "config": {"from_logits": true}}`).
     public func serialize() throws -> Any {
-        switch self {
-        case let l as BinaryCrossentropy where l.fromLogits: return kerasObject("keras.losses", "BinaryCrossentropy", ["from_logits": true])
-        case let l as CategoricalCrossentropy where l.fromLogits: return kerasObject("keras.losses", "CategoricalCrossentropy", ["from_logits": true])
-        case let l as SparseCategoricalCrossentropy where l.fromLogits:
-            return kerasObject("keras.losses", "SparseCategoricalCrossentropy", ["from_logits": true])
-        case let l as Huber: return kerasObject("keras.losses", "Huber", ["delta": l.delta])
-        case is MeanSquaredError, is MeanAbsoluteError, is BinaryCrossentropy, is CategoricalCrossentropy,
-             is SparseCategoricalCrossentropy:
-            return name
-        default: throw LaminaError.configuration("\(type(of: self)) cannot be saved (a custom loss)")
+        let type = type(of: self)
+        guard LossRegistry.type(named: type.kerasClassName) == type else {
+            throw LaminaError.configuration("\(type.kerasClassName) cannot be saved: give it class func fromKerasConfig and register it "
+                + "with LossRegistry.register(\(type.kerasClassName).self)")
         }
+        let options = config()
+        return options.isEmpty ? (type.kerasAliases.first ?? type.kerasClassName) : kerasObject("keras.losses", type.kerasClassName, options)
     }
 
     public static func fromConfig(_ any: Any) throws -> Loss {
         let object = try SerializedObject(any, what: "loss")
         let r = object.reader
         _ = r.value("name"); _ = r.value("reduction")
-        let loss: Loss
-        switch object.className {
-        case "BinaryCrossentropy", "binary_crossentropy": loss = BinaryCrossentropy(fromLogits: try r.bool("from_logits", default: false))
-        case "CategoricalCrossentropy", "categorical_crossentropy":
-            loss = CategoricalCrossentropy(fromLogits: try r.bool("from_logits", default: false))
-        case "SparseCategoricalCrossentropy", "sparse_categorical_crossentropy":
-            loss = SparseCategoricalCrossentropy(fromLogits: try r.bool("from_logits", default: false))
-        case "Huber", "huber", "huber_loss": loss = Huber(delta: try r.double("delta", default: 1, in: 0...1e12))
-        default: loss = try Loss.named(object.className)
+        guard let type = LossRegistry.type(named: object.className) else {
+            throw LaminaError.configuration("unknown loss '\(object.className)'; known: \(LossRegistry.known)")
         }
+        let loss = try type.fromKerasConfig(r)
         if let smoothing = try r.optionalDouble("label_smoothing"), smoothing != 0 { throw r.error("label_smoothing is not supported") }
         _ = r.value("axis")
         try r.finish()

@@ -122,3 +122,29 @@ final class UnregisteredSGD: Optimizer {
         #expect(e?.message.contains("OptimizerRegistry.register(UnregisteredSGD.self)") == true, "\(e?.message ?? "")")
     }
 }
+
+/// A user's loss, mean |yTrue − yPred|^p, that owns its round trip.
+final class PowerLoss: Loss {
+    let p: Double
+    init(p: Double = 3) { self.p = p; super.init(name: "power_loss") }
+    override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
+        (aligned(yTrue, yPred) - yPred).abs().pow(p).mean(axes: [-1])
+    }
+    override class var kerasAliases: [String] { ["power_loss"] }
+    override func config() -> [String: Any] { p == 3 ? [:] : ["p": p] }
+    override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { PowerLoss(p: try r.double("p", default: 3)) }
+}
+
+@Suite struct LossRoundTripTests {
+    @Test func registeredUserLossRoundTripsByNameAndWithOptions() throws {
+        LossRegistry.register(PowerLoss.self)
+        #expect(try PowerLoss().serialize() as? String == "power_loss")
+        #expect((try Loss.fromConfig(try PowerLoss(p: 1.5).serialize()) as? PowerLoss)?.p == 1.5)
+        #expect((try Loss.named("PowerLoss") as? PowerLoss)?.p == 3)
+        // The built-in ones still save as Keras does: a name, or an object for non-default options.
+        #expect(try BinaryCrossentropy().serialize() as? String == "binary_crossentropy")
+        #expect((try Loss.fromConfig(try BinaryCrossentropy(fromLogits: true).serialize()) as? BinaryCrossentropy)?.fromLogits == true)
+        #expect((try Loss.fromConfig(try Huber(delta: 2).serialize()) as? Huber)?.delta == 2)
+        #expect(throws: LaminaError.self) { try Loss.named("power_los") }
+    }
+}
