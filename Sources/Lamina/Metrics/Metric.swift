@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A running metric over an epoch: `update` per batch, `result` for the mean so far.
 /// Spelled `metrics: [.accuracy]`, `[.precision, .recall]` or, from data, `Metric.named("mae")`.
 /// (Metrics and losses that share a Keras name are different types: `Metric.meanSquaredError`
@@ -27,40 +29,83 @@ open class Metric {
     public static var binaryAccuracy: Metric { BinaryAccuracy() }
     public static var categoricalAccuracy: Metric { CategoricalAccuracy() }
     public static var sparseCategoricalAccuracy: Metric { SparseCategoricalAccuracy() }
-    public static var meanSquaredError: Metric { MeanMetric(name: "mean_squared_error") { ($0 - $1) * ($0 - $1) } }
-    public static var meanAbsoluteError: Metric { MeanMetric(name: "mean_absolute_error") { Swift.abs($0 - $1) } }
+    public static var meanSquaredError: Metric { MeanSquaredErrorMetric() }
+    public static var meanAbsoluteError: Metric { MeanAbsoluteErrorMetric() }
     public static var mse: Metric { meanSquaredError }
     public static var mae: Metric { meanAbsoluteError }
     public static var precision: Metric { Precision() }
     public static var recall: Metric { Recall() }
 
+    /// A metric by one of its Keras names (`"accuracy"`, `"acc"`, `"mae"`), with default options.
     public static func named(_ name: String) throws -> Metric {
-        switch name {
-        case "accuracy", "acc": return Accuracy()
-        case "binary_accuracy": return BinaryAccuracy()
-        case "categorical_accuracy": return CategoricalAccuracy()
-        case "sparse_categorical_accuracy": return SparseCategoricalAccuracy()
-        case "mse", "mean_squared_error": return meanSquaredError
-        case "mae", "mean_absolute_error": return meanAbsoluteError
-        case "precision": return Precision()
-        case "recall": return Recall()
-        default: throw LaminaError.configuration("unknown metric '\(name)'; known: accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, mse, mae, precision, recall")
+        guard let type = MetricRegistry.type(named: name) else {
+            throw LaminaError.configuration("unknown metric '\(name)'; known: \(MetricRegistry.known)")
         }
+        return try type.fromKerasConfig(ConfigReader(className: name, values: [:]))
+    }
+
+    // MARK: - The class's own round trip
+
+    /// The names Keras knows this metric by; the first is the one it is saved as (compile
+    /// configs list metrics by name). A metric's `name` should be one of them.
+    open class var kerasNames: [String] { [] }
+
+    /// A metric of this class (options absent: defaults). Registered classes
+    /// (`MetricRegistry.register(MyMetric.self)`) override it.
+    open class func fromKerasConfig(_ r: ConfigReader) throws -> Metric {
+        throw LaminaError.configuration("\(self) cannot be loaded: it does not override class func fromKerasConfig(_:)")
     }
 }
 
+/// Loadable metric classes by their Keras names. Each class owns its round trip
+/// (`kerasNames`, `fromKerasConfig`); registering is naming it.
+public enum MetricRegistry {
+    static let builtinTypes: [Metric.Type] = [Accuracy.self, BinaryAccuracy.self, CategoricalAccuracy.self,
+                                              SparseCategoricalAccuracy.self, MeanSquaredErrorMetric.self,
+                                              MeanAbsoluteErrorMetric.self, Precision.self, Recall.self]
+    private static let types = Mutex(names(builtinTypes))
+
+    /// Makes these classes loadable under their `kerasNames`.
+    public static func register(_ classes: Metric.Type...) { types.withLock { $0.merge(names(classes)) { $1 } } }
+
+    private static func names(_ classes: [Metric.Type]) -> [String: Metric.Type] {
+        var out: [String: Metric.Type] = [:]
+        for c in classes { for n in c.kerasNames { out[n] = c } }
+        return out
+    }
+
+    static func type(named name: String) -> Metric.Type? { types.withLock { $0[name] } }
+    static var known: String { types.withLock { $0.keys.sorted().joined(separator: ", ") } }
+}
+
 /// The mean over all elements of `f(yTrue, yPred)`.
-final class MeanMetric: Metric {
-    let f: (Double, Double) -> Double
-    init(name: String, _ f: @escaping (Double, Double) -> Double) { self.f = f; super.init(name: name) }
-    override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
+public class MeanMetric: Metric {
+    let f: @Sendable (Double, Double) -> Double
+    init(name: String, _ f: @escaping @Sendable (Double, Double) -> Double) { self.f = f; super.init(name: name) }
+    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
         zip(yTrue.scalarsAsDouble(), yPred.scalarsAsDouble()).map(f)
     }
+}
+
+/// The mean squared error as a metric. Keras: `metrics.MeanSquaredError` (`"mse"`).
+public final class MeanSquaredErrorMetric: MeanMetric {
+    public init() { super.init(name: "mean_squared_error") { ($0 - $1) * ($0 - $1) } }
+    public override class var kerasNames: [String] { ["mean_squared_error", "mse", "MeanSquaredError"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { MeanSquaredErrorMetric() }
+}
+
+/// The mean absolute error as a metric. Keras: `metrics.MeanAbsoluteError` (`"mae"`).
+public final class MeanAbsoluteErrorMetric: MeanMetric {
+    public init() { super.init(name: "mean_absolute_error") { Swift.abs($0 - $1) } }
+    public override class var kerasNames: [String] { ["mean_absolute_error", "mae", "MeanAbsoluteError"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { MeanAbsoluteErrorMetric() }
 }
 
 /// `accuracy`: becomes binary (prediction last dim 1), sparse (labels of lower rank, or a
 /// trailing 1 against several classes) or categorical, as Keras decides by shapes.
 public final class Accuracy: Metric {
+    public override class var kerasNames: [String] { ["accuracy", "acc"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { Accuracy() }
     private var inner: Metric?
     public init() { super.init(name: "accuracy") }
 
@@ -79,6 +124,8 @@ public final class Accuracy: Metric {
 
 /// Share of predictions on the right side of `threshold`. Keras: `BinaryAccuracy`.
 public final class BinaryAccuracy: Metric {
+    public override class var kerasNames: [String] { ["binary_accuracy", "BinaryAccuracy"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { BinaryAccuracy(threshold: try r.double("threshold", default: 0.5)) }
     public let threshold: Double
     public init(threshold: Double = 0.5) { self.threshold = threshold; super.init(name: "binary_accuracy") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
@@ -88,6 +135,8 @@ public final class BinaryAccuracy: Metric {
 
 /// Share of rows whose argmax matches the one-hot label's. Keras: `CategoricalAccuracy`.
 public final class CategoricalAccuracy: Metric {
+    public override class var kerasNames: [String] { ["categorical_accuracy", "CategoricalAccuracy"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { CategoricalAccuracy() }
     public init() { super.init(name: "categorical_accuracy") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
         zip(yTrue.argmax(axis: -1).asArray(Int32.self), yPred.argmax(axis: -1).asArray(Int32.self)).map { $0 == $1 ? 1 : 0 }
@@ -96,6 +145,8 @@ public final class CategoricalAccuracy: Metric {
 
 /// Share of rows whose argmax equals the class index. Keras: `SparseCategoricalAccuracy`.
 public final class SparseCategoricalAccuracy: Metric {
+    public override class var kerasNames: [String] { ["sparse_categorical_accuracy", "SparseCategoricalAccuracy"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { SparseCategoricalAccuracy() }
     public init() { super.init(name: "sparse_categorical_accuracy") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
         zip(yTrue.scalarsAsDouble(), yPred.argmax(axis: -1).asArray(Int32.self)).map { $0 == Double($1) ? 1 : 0 }
@@ -121,10 +172,14 @@ public class ConfusionRatio: Metric {
 
 /// Binary precision tp / (tp + fp) at threshold 0.5. Keras: `Precision`.
 public final class Precision: ConfusionRatio {
+    public override class var kerasNames: [String] { ["precision", "Precision"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { Precision() }
     public init() { super.init(name: "precision", overPredicted: true) }
 }
 
 /// Binary recall tp / (tp + fn) at threshold 0.5. Keras: `Recall`.
 public final class Recall: ConfusionRatio {
+    public override class var kerasNames: [String] { ["recall", "Recall"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { Recall() }
     public init() { super.init(name: "recall", overPredicted: false) }
 }

@@ -148,3 +148,27 @@ final class PowerLoss: Loss {
         #expect(throws: LaminaError.self) { try Loss.named("power_los") }
     }
 }
+
+/// A user's metric: the share of predictions within 0.1 of the target.
+final class WithinTenth: Metric {
+    init() { super.init(name: "within_tenth") }
+    override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
+        zip(yTrue.scalarsAsDouble(), yPred.scalarsAsDouble()).map { Swift.abs($0 - $1) < 0.1 ? 1 : 0 }
+    }
+    override class var kerasNames: [String] { ["within_tenth"] }
+    override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { WithinTenth() }
+}
+
+@Suite struct MetricRoundTripTests {
+    @Test func registeredUserMetricComesBackWithTheCompiledModel() throws {
+        MetricRegistry.register(WithinTenth.self)
+        let a = Sequential([Dense(1, inputShape: [2])])
+        a.compile(optimizer: .sgd, loss: .mse, metrics: [WithinTenth(), .mae])
+        let url = temporaryDirectory().appendingPathComponent("metric.lamina")
+        try a.save(url.path)
+        let b = try Sequential.load(url.path)
+        #expect(b.compiledMetrics.map(\.name) == ["within_tenth", "mean_absolute_error"])
+        #expect(b.compiledMetrics.first is WithinTenth)
+        #expect(try Metric.named("acc") is Accuracy && Metric.named("mse") is MeanSquaredErrorMetric)
+    }
+}
