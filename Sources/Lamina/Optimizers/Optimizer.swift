@@ -1,22 +1,84 @@
 import Foundation
 
 /// A learning rate that changes with the step count. Keras: `keras.optimizers.schedules`.
-public enum LearningRateSchedule: Sendable {
-    /// lr·rate^(step / decaySteps), floored to whole periods when `staircase`.
-    case exponentialDecay(initial: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false)
-    /// values[i] while step ≤ boundaries[i] (values has one more entry).
-    case piecewiseConstant(boundaries: [Int], values: [Double])
+/// Spelled `schedule: .exponentialDecay(initial: 0.1, decaySteps: 1000, decayRate: 0.96)` or
+/// `ExponentialDecay(initialLearningRate: 0.1, decaySteps: 1000, decayRate: 0.96)`. A schedule
+/// is immutable once made (so it is shared safely); subclasses must keep it that way.
+open class LearningRateSchedule: @unchecked Sendable {
+    public init() {}
 
-    public func callAsFunction(_ step: Int) -> Double {
-        switch self {
-        case let .exponentialDecay(initial, decaySteps, decayRate, staircase):
-            var p = Double(step) / Double(decaySteps)
-            if staircase { p.round(.down) }
-            return initial * pow(decayRate, p)
-        case let .piecewiseConstant(boundaries, values):
-            for (i, b) in boundaries.enumerated() where step <= b { return values[i] }
-            return values[values.count - 1]
+    /// The learning rate at `step` (0-based count of applied steps).
+    open func callAsFunction(_ step: Int) -> Double { fatalError("\(type(of: self)) must override callAsFunction(_:)") }
+
+    // MARK: - The class's own round trip
+
+    /// The Keras class name this class saves as and loads from.
+    open class var kerasClassName: String { String(describing: self) }
+    /// Keras's config entries.
+    open func config() -> [String: Any] { [:] }
+    /// A schedule of this class from Keras's config. Registered classes
+    /// (`ScheduleRegistry.register(MySchedule.self)`) override it.
+    open class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
+        throw LaminaError.configuration("\(kerasClassName) cannot be loaded: it does not override class func fromKerasConfig(_:)")
+    }
+
+    /// lr·rate^(step / decaySteps), floored to whole periods when `staircase`.
+    public static func exponentialDecay(initial: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false) -> LearningRateSchedule {
+        ExponentialDecay(initialLearningRate: initial, decaySteps: decaySteps, decayRate: decayRate, staircase: staircase)
+    }
+
+    /// values[i] while step ≤ boundaries[i] (values has one more entry).
+    public static func piecewiseConstant(boundaries: [Int], values: [Double]) -> LearningRateSchedule {
+        PiecewiseConstantDecay(boundaries: boundaries, values: values)
+    }
+}
+
+/// lr·rate^(step / decaySteps), floored to whole periods when `staircase`. Keras: `ExponentialDecay`.
+public final class ExponentialDecay: LearningRateSchedule, @unchecked Sendable {
+    public let initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool
+
+    public init(initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false) {
+        precondition(decaySteps > 0, "ExponentialDecay: decaySteps \(decaySteps) must be positive")
+        (self.initialLearningRate, self.decaySteps, self.decayRate, self.staircase) = (initialLearningRate, decaySteps, decayRate, staircase)
+    }
+
+    public override func callAsFunction(_ step: Int) -> Double {
+        var p = Double(step) / Double(decaySteps)
+        if staircase { p.round(.down) }
+        return initialLearningRate * pow(decayRate, p)
+    }
+
+    public override func config() -> [String: Any] {
+        ["initial_learning_rate": initialLearningRate, "decay_steps": decaySteps, "decay_rate": decayRate, "staircase": staircase]
+    }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
+        ExponentialDecay(initialLearningRate: try r.double("initial_learning_rate", in: 0...1e6), decaySteps: try r.int("decay_steps", minimum: 1),
+                         decayRate: try r.double("decay_rate", in: 0...1e6), staircase: try r.bool("staircase", default: false))
+    }
+}
+
+/// values[i] while step ≤ boundaries[i] (values has one more entry). Keras: `PiecewiseConstantDecay`.
+public final class PiecewiseConstantDecay: LearningRateSchedule, @unchecked Sendable {
+    public let boundaries: [Int], values: [Double]
+
+    public init(boundaries: [Int], values: [Double]) {
+        precondition(values.count == boundaries.count + 1, "PiecewiseConstantDecay: values must hold one number more than boundaries")
+        (self.boundaries, self.values) = (boundaries, values)
+    }
+
+    public override func callAsFunction(_ step: Int) -> Double {
+        for (i, b) in boundaries.enumerated() where step <= b { return values[i] }
+        return values[values.count - 1]
+    }
+
+    public override func config() -> [String: Any] { ["boundaries": boundaries, "values": values] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
+        let boundaries = try r.ints("boundaries")
+        guard let list = r.value("values") as? [Any], list.count == boundaries.count + 1,
+              case let values = list.compactMap({ ($0 as? NSNumber)?.doubleValue }), values.count == list.count else {
+            throw r.error("'values' must hold one number more than 'boundaries'")
         }
+        return PiecewiseConstantDecay(boundaries: boundaries, values: values)
     }
 }
 

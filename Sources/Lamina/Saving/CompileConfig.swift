@@ -28,7 +28,7 @@ extension Optimizer {
                 + "with OptimizerRegistry.register(\(className).self)")
         }
         var c: [String: Any] = [
-            "name": name.lowercased(), "learning_rate": schedule?.serialize() ?? learningRate,
+            "name": name.lowercased(), "learning_rate": try schedule?.serialize() ?? learningRate,
             "clipnorm": clipnorm ?? NSNull(), "clipvalue": clipvalue ?? NSNull(),
         ]
         c.merge(config()) { $1 }
@@ -42,7 +42,7 @@ extension Optimizer {
         _ = r.value("name")
         var shared = OptimizerSettings()
         if let value = r.value("learning_rate"), !(value is NSNumber) {
-            shared.schedule = try LearningRateSchedule(config: value)
+            shared.schedule = try LearningRateSchedule.fromConfig(value)
         } else {
             shared.learningRate = try r.optionalDouble("learning_rate")
         }
@@ -60,39 +60,40 @@ extension Optimizer {
     }
 }
 
-extension LearningRateSchedule {
-    func serialize() -> [String: Any] {
-        switch self {
-        case let .exponentialDecay(initial, decaySteps, decayRate, staircase):
-            return kerasObject("keras.optimizers.schedules", "ExponentialDecay",
-                               ["initial_learning_rate": initial, "decay_steps": decaySteps, "decay_rate": decayRate,
-                                "staircase": staircase])
-        case let .piecewiseConstant(boundaries, values):
-            return kerasObject("keras.optimizers.schedules", "PiecewiseConstantDecay", ["boundaries": boundaries, "values": values])
-        }
+/// Loadable learning-rate schedule classes by Keras class name; registering is naming the class.
+public enum ScheduleRegistry {
+    static let builtinTypes: [LearningRateSchedule.Type] = [ExponentialDecay.self, PiecewiseConstantDecay.self]
+    private static let types = Mutex(Dictionary(uniqueKeysWithValues: builtinTypes.map { ($0.kerasClassName, $0) }))
+
+    /// Makes these classes savable and loadable under their `kerasClassName`.
+    public static func register(_ classes: LearningRateSchedule.Type...) {
+        types.withLock { t in for c in classes { t[c.kerasClassName] = c } }
     }
 
-    init(config any: Any) throws {
+    static func type(named name: String) -> LearningRateSchedule.Type? { types.withLock { $0[name] } }
+    static var known: String { types.withLock { $0.keys.sorted().joined(separator: ", ") } }
+}
+
+extension LearningRateSchedule {
+    func serialize() throws -> [String: Any] {
+        let type = type(of: self)
+        guard ScheduleRegistry.type(named: type.kerasClassName) == type else {
+            throw LaminaError.configuration("\(type.kerasClassName) cannot be saved: give it class func fromKerasConfig and register it "
+                + "with ScheduleRegistry.register(\(type.kerasClassName).self)")
+        }
+        return kerasObject("keras.optimizers.schedules", type.kerasClassName, config())
+    }
+
+    static func fromConfig(_ any: Any) throws -> LearningRateSchedule {
         let object = try SerializedObject(any, what: "learning rate schedule")
         let r = object.reader
         _ = r.value("name")
-        switch object.className {
-        case "ExponentialDecay":
-            self = .exponentialDecay(initial: try r.double("initial_learning_rate", in: 0...1e6),
-                                     decaySteps: try r.int("decay_steps", minimum: 1),
-                                     decayRate: try r.double("decay_rate", in: 0...1e6),
-                                     staircase: try r.bool("staircase", default: false))
-        case "PiecewiseConstantDecay":
-            let boundaries = try r.ints("boundaries")
-            guard let list = r.value("values") as? [Any], list.count == boundaries.count + 1,
-                  case let values = list.compactMap({ ($0 as? NSNumber)?.doubleValue }), values.count == list.count else {
-                throw r.error("'values' must hold one number more than 'boundaries'")
-            }
-            self = .piecewiseConstant(boundaries: boundaries, values: values)
-        default:
-            throw LaminaError.configuration("unknown learning rate schedule '\(object.className)'; known: ExponentialDecay, PiecewiseConstantDecay")
+        guard let type = ScheduleRegistry.type(named: object.className) else {
+            throw LaminaError.configuration("unknown learning rate schedule '\(object.className)'; known: \(ScheduleRegistry.known)")
         }
+        let schedule = try type.fromKerasConfig(r)
         try r.finish()
+        return schedule
     }
 }
 

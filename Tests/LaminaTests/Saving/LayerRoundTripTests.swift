@@ -172,3 +172,25 @@ final class WithinTenth: Metric {
         #expect(try Metric.named("acc") is Accuracy && Metric.named("mse") is MeanSquaredErrorMetric)
     }
 }
+
+/// A user's schedule: lr / (1 + step).
+final class InverseStep: LearningRateSchedule, @unchecked Sendable {
+    let initial: Double
+    init(initial: Double) { self.initial = initial }
+    override func callAsFunction(_ step: Int) -> Double { initial / Double(1 + step) }
+    override func config() -> [String: Any] { ["initial": initial] }
+    override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule { InverseStep(initial: try r.double("initial")) }
+}
+
+@Suite struct ScheduleRoundTripTests {
+    @Test func schedulesComeBackInsideTheirOptimizer() throws {
+        ScheduleRegistry.register(InverseStep.self)
+        for schedule in [LearningRateSchedule.exponentialDecay(initial: 0.1, decaySteps: 10, decayRate: 0.5, staircase: true),
+                         .piecewiseConstant(boundaries: [2, 4], values: [1, 0.5, 0.1]), InverseStep(initial: 0.3)] {
+            let back = try Optimizer.fromConfig(try SGD(schedule: schedule).serialize())
+            let restored = try #require(back.schedule)
+            #expect(type(of: restored) == type(of: schedule))
+            for step in [0, 3, 9, 10, 25] { #expect(restored(step) == schedule(step)) }
+        }
+    }
+}
