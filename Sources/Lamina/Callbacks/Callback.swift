@@ -78,12 +78,18 @@ public final class LearningRateScheduler: Callback {
 /// Keras: `ReduceLROnPlateau`.
 public final class ReduceLROnPlateau: Callback {
     public let monitor: String, factor: Double, patience: Int, minDelta: Double, minLR: Double
+    /// "min", "max", or "auto" (Keras's rule: accuracies, precision and recall are maximized).
+    public let mode: String
     private var best = Double.infinity, wait = 0
-    public init(monitor: String = "val_loss", factor: Double = 0.1, patience: Int = 10, minDelta: Double = 1e-4, minLR: Double = 0) {
+    public init(monitor: String = "val_loss", factor: Double = 0.1, patience: Int = 10, mode: String = "auto",
+                minDelta: Double = 1e-4, minLR: Double = 0) {
         (self.monitor, self.factor, self.patience, self.minDelta, self.minLR) = (monitor, factor, patience, minDelta, minLR)
+        self.mode = Self.resolvedMode(mode, monitor: monitor)
     }
+    public override func onTrainBegin() { best = .infinity; wait = 0 }
     public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) {
-        guard let v = logs[monitor], let opt = model?.optimizer else { return }
+        guard let raw = logs[monitor], let opt = model?.optimizer else { return }
+        let v = mode == "max" ? -raw : raw  // lower is better from here on
         if v < best - minDelta { best = v; wait = 0; return }
         wait += 1
         if wait >= patience {

@@ -18,7 +18,9 @@ open class Layer {
     public private(set) var isBuilt = false
     /// The per-sample input and output shapes the layer was built for.
     public private(set) var inputShape: [Int]?
-    public private(set) var outputShape: [Int]?
+    /// The per-sample output shape, once built.
+    open var outputShape: [Int]? { builtOutputShape }
+    private var builtOutputShape: [Int]?
     /// The layer's own weights in creation order (= Keras's `weights` order for the built-in layers).
     public private(set) var ownWeights: [Variable] = []
     /// dtype of the weights (float32 unless the layer is first called with float64 data).
@@ -101,7 +103,7 @@ open class Layer {
         if let dtype { self.dtype = dtype }
         try build(inputShape: inputShape)
         self.inputShape = inputShape
-        outputShape = try computeOutputShape(inputShape)
+        builtOutputShape = try computeOutputShape(inputShape)
         isBuilt = true
     }
 

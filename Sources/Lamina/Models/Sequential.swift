@@ -45,7 +45,10 @@ public final class Sequential: Layer {
             declaredInput = layer.declaredInputShape
             return
         }
-        if layers.isEmpty, declaredInput == nil { declaredInput = layer.declaredInputShape }
+        if layers.isEmpty, declaredInput == nil {
+            // A nested model brings the input shape it was built or declared with.
+            declaredInput = (layer as? Sequential)?.modelInputShape ?? layer.declaredInputShape
+        }
         layers.append(layer)
         if let shape = declaredInput {
             do { try buildIfNeeded(shape) } catch { preconditionFailure("Sequential.add: \(error)") }
@@ -67,6 +70,13 @@ public final class Sequential: Layer {
 
     /// The per-sample input shape, once known.
     public var modelInputShape: [Int]? { inputShape ?? declaredInput }
+
+    /// The per-sample output shape of the layers as they are now (layers added after building
+    /// count), once the input shape is known. Keras: `model.output_shape`.
+    public override var outputShape: [Int]? {
+        guard let input = modelInputShape, isBuilt else { return super.outputShape }
+        return try? layers.reduce(input) { try $1.computeOutputShape($0) }
+    }
 
     public override func build(inputShape: [Int]) throws {
         var shape = inputShape

@@ -133,6 +133,14 @@ extension Sequential {
     public func save(_ path: String) throws { try save(to: URL(fileURLWithPath: path)) }
 
     public func save(to url: URL) throws {
+        switch url.pathExtension.lowercased() {
+        case "lamina", "safetensors", "": break
+        case "keras", "h5", "hdf5":
+            throw LaminaError.configuration("\(url.lastPathComponent): Lamina writes its own model files (.lamina); writing Keras's "
+                + ".\(url.pathExtension) format is not supported yet (reading .keras is: LaminaKeras)")
+        default:
+            throw LaminaError.configuration("\(url.lastPathComponent): unknown model file extension '.\(url.pathExtension)'; use .lamina")
+        }
         let (tensors, metadata) = try ModelFile.contents(of: self)
         try Safetensors.save(tensors, metadata: metadata, to: url)
     }
