@@ -54,6 +54,15 @@ public final class Conv2D: Layer {
                   biasInitializer: biasInitializer, inputShape: inputShape, name: name)
     }
 
+    /// Keras's positional spelling: `Conv2D(32, (3, 3), activation: .relu)`.
+    public convenience init(_ filters: Int, _ kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                            activation: ActivationFunction = .linear, useBias: Bool = true,
+                            kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                            inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(filters, kernelSize: kernelSize, strides: strides, padding: padding, activation: activation, useBias: useBias,
+                  kernelInitializer: kernelInitializer, biasInitializer: biasInitializer, inputShape: inputShape, name: name)
+    }
+
     func geometry(_ s: [Int]) -> WindowGeometry {
         WindowGeometry(inH: s[0], inW: s[1], kH: kernelSize.0, kW: kernelSize.1,
                        strideH: strides.0, strideW: strides.1, padding: padding)

@@ -20,6 +20,12 @@ public class Pooling2D: Layer {
                   inputShape: inputShape, name: name)
     }
 
+    /// Keras's positional spelling: `MaxPooling2D((2, 2))`.
+    public convenience init(_ poolSize: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid,
+                            inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(poolSize: poolSize, strides: strides, padding: padding, inputShape: inputShape, name: name)
+    }
+
     public override func config() throws -> [String: Any] {
         ["pool_size": [poolSize.0, poolSize.1], "strides": [strides.0, strides.1], "padding": padding.rawValue]
     }

@@ -55,4 +55,13 @@ import Testing
         #expect(model.optimizer?.learningRate == 0.5, "accuracy fell")
         #expect(ReduceLROnPlateau(monitor: "val_loss").mode == "min" && ReduceLROnPlateau(monitor: "val_accuracy").mode == "max")
     }
+
+    /// `Conv2D(32, (3, 3))` and `MaxPooling2D((2, 2))` as Keras writes them.
+    @Test func positionalKernelAndPoolSizes() {
+        let model = Sequential([Conv2D(4, (3, 3), activation: .relu, inputShape: [8, 8, 1]), MaxPooling2D((2, 2)),
+                                AveragePooling2D((1, 3))])
+        #expect(model.outputShape == [3, 1, 4])
+        let conv = model.layers[0] as? Conv2D
+        #expect(conv?.kernelSize.0 == 3 && conv?.kernelSize.1 == 3)
+    }
 }
