@@ -8,8 +8,12 @@ public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLitera
         case leakyRelu = "leaky_relu", gelu, swish
     }
     public let kind: Kind
+    /// Set when a string literal named no activation: the layer given it reports this error
+    /// when used (see `Layer.argumentError`); the activation itself acts as linear.
+    public let nameError: String?
 
-    public init(_ kind: Kind) { self.kind = kind }
+    public init(_ kind: Kind) { (self.kind, self.nameError) = (kind, nil) }
+    private init(kind: Kind, nameError: String) { (self.kind, self.nameError) = (kind, nameError) }
 
     /// The Keras name; throws for unknown names.
     public init(named name: String) throws {
@@ -17,12 +21,15 @@ public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLitera
         guard let kind = Kind(rawValue: name) ?? aliases[name] else {
             throw LaminaError.configuration("unknown activation '\(name)'; known: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        self.kind = kind
+        (self.kind, self.nameError) = (kind, nil)
     }
 
-    /// A string literal must name a known activation; a typo stops with the list of names.
+    /// `activation: "relu"`. A name that is no activation is kept as an error that the layer
+    /// throws when it is used (never a crash).
     public init(stringLiteral name: String) {
-        do { try self.init(named: name) } catch { preconditionFailure("\(error)") }
+        do { self = try Self(named: name) } catch {
+            self = Self(kind: .linear, nameError: (error as? LaminaError)?.message ?? "\(error)")
+        }
     }
 
     public static let linear = Self(.linear), relu = Self(.relu), sigmoid = Self(.sigmoid)

@@ -99,6 +99,7 @@ open class Layer {
 
     /// Builds on first use, otherwise checks the shape (no output-shape work on the hot path).
     private func ensureBuilt(_ inputShape: [Int], dtype: DType?) throws {
+        if let argumentError { throw argumentError }  // an invalid layer is never built
         if isBuilt { try checkInputShape(inputShape); return }
         if let dtype { self.dtype = dtype }
         try build(inputShape: inputShape)
@@ -107,8 +108,25 @@ open class Layer {
         isBuilt = true
     }
 
+    /// An invalid constructor argument (`Dropout(1.5)`, `Dense(-3)`, an unknown activation name).
+    /// Constructors never stop the process: they record the first such error here, and it is
+    /// thrown where the layer is used — by `Sequential`'s `fit`, `evaluate`, `predict` and `save`
+    /// after `add`, or by calling the layer.
+    public private(set) var argumentError: LaminaError?
+
+    /// For constructors: records an invalid argument (the first one is kept).
+    public func reject(_ message: String) {
+        if argumentError == nil { argumentError = LaminaError.value("\(className) '\(name)': \(message)") }
+    }
+
+    /// For constructors: records an activation given by an unknown name.
+    public func check(_ activation: ActivationFunction) {
+        if let message = activation.nameError { reject(message) }
+    }
+
     /// Applies the layer to a batch, building it on the first call.
     public func callAsFunction(_ x: Tensor, training: Bool = false) throws -> Tensor {
+        if let argumentError { throw argumentError }
         guard x.rank >= 1 else { throw LaminaError.shape("\(name) expects a batch, got a scalar") }
         try ensureBuilt(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
         return try call(x, training: training)

@@ -6,6 +6,7 @@ public final class Activation: Layer {
     public init(_ activation: ActivationFunction, inputShape: [Int]? = nil, name: String? = nil) {
         self.activation = activation
         super.init(name: name, inputShape: inputShape)
+        check(activation)
     }
 
     public override func config() throws -> [String: Any] { ["activation": activation.description] }
@@ -45,9 +46,9 @@ public final class UpSampling2D: Layer {
     public let size: (Int, Int)
 
     public init(size: (Int, Int) = (2, 2), inputShape: [Int]? = nil, name: String? = nil) {
-        precondition(size.0 > 0 && size.1 > 0, "UpSampling2D: size \(size) must be positive")
         self.size = size
         super.init(name: name, inputShape: inputShape)
+        if size.0 <= 0 || size.1 <= 0 { reject("size \(size) must be positive") }
     }
 
     public override func config() throws -> [String: Any] { ["size": [size.0, size.1]] }

@@ -35,12 +35,14 @@ public final class BatchNormalization: Layer {
 
     public init(axis: Int = -1, momentum: Double = 0.99, epsilon: Double = 1e-3, center: Bool = true, scale: Bool = true,
                 inputShape: [Int]? = nil, name: String? = nil) {
-        precondition(axis == -1, "BatchNormalization: only the last axis (channels-last) is supported, got axis \(axis)")
         self.momentum = momentum
         self.epsilon = epsilon
         self.center = center
         self.scale = scale
         super.init(name: name, inputShape: inputShape)
+        if axis != -1 { reject("only the last axis (channels-last) is supported, got axis \(axis)") }
+        if !(0...1).contains(momentum) { reject("momentum must be in [0, 1], got \(momentum)") }
+        if !(epsilon > 0) { reject("epsilon must be positive, got \(epsilon)") }
     }
 
     public override func config() throws -> [String: Any] {

@@ -31,8 +31,6 @@ public final class Conv2D: Layer {
                 activation: ActivationFunction = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
                 inputShape: [Int]? = nil, name: String? = nil) {
-        precondition(filters > 0 && kernelSize.0 > 0 && kernelSize.1 > 0 && strides.0 > 0 && strides.1 > 0,
-                     "Conv2D: filters \(filters), kernelSize \(kernelSize) and strides \(strides) must be positive")
         self.filters = filters
         self.kernelSize = kernelSize
         self.strides = strides
@@ -42,6 +40,10 @@ public final class Conv2D: Layer {
         self.kernelInitializer = kernelInitializer
         self.biasInitializer = biasInitializer
         super.init(name: name, inputShape: inputShape)
+        if filters <= 0 || kernelSize.0 <= 0 || kernelSize.1 <= 0 || strides.0 <= 0 || strides.1 <= 0 {
+            reject("filters \(filters), kernelSize \(kernelSize) and strides \(strides) must be positive")
+        }
+        check(activation)
     }
 
     /// Square kernel and strides: `Conv2D(32, kernelSize: 3)`.

@@ -35,13 +35,14 @@ public final class Dense: Layer {
     public init(_ units: Int, activation: ActivationFunction = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
                 inputShape: [Int]? = nil, inputDim: Int? = nil, name: String? = nil) {
-        precondition(units > 0, "Dense: units must be positive, got \(units)")
         self.units = units
         self.activation = activation
         self.useBias = useBias
         self.kernelInitializer = kernelInitializer
         self.biasInitializer = biasInitializer
         super.init(name: name, inputShape: inputShape ?? inputDim.map { [$0] })
+        if units <= 0 { reject("units must be positive, got \(units)") }
+        check(activation)
     }
 
     public override func build(inputShape: [Int]) throws {

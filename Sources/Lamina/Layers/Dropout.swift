@@ -12,11 +12,11 @@ public final class Dropout: Layer {
     var generator: RandomGenerator?
 
     public init(_ rate: Double, seed: UInt64? = nil, inputShape: [Int]? = nil, name: String? = nil) {
-        precondition(rate >= 0 && rate < 1, "Dropout: rate must be in [0, 1), got \(rate)")
         self.rate = rate
         self.seed = seed
         generator = seed.map { RandomGenerator(seed: $0) }
         super.init(name: name, inputShape: inputShape)
+        if !(rate >= 0 && rate < 1) { reject("rate must be in [0, 1), got \(rate)") }
     }
 
     public override func config() throws -> [String: Any] {

@@ -6,11 +6,13 @@ public class Pooling2D: Layer {
     /// Keras: `pool_size=(2, 2), strides=None` (None means the pool size), `padding="valid"`.
     public init(poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid,
                 inputShape: [Int]? = nil, name: String? = nil) {
-        precondition(poolSize.0 > 0 && poolSize.1 > 0, "\(Self.self): poolSize \(poolSize) must be positive")
         self.poolSize = poolSize
         self.strides = strides ?? poolSize
         self.padding = padding
         super.init(name: name, inputShape: inputShape)
+        if poolSize.0 <= 0 || poolSize.1 <= 0 || self.strides.0 <= 0 || self.strides.1 <= 0 {
+            reject("poolSize \(poolSize) and strides \(self.strides) must be positive")
+        }
     }
 
     /// Square pools: `MaxPooling2D(poolSize: 2)`.

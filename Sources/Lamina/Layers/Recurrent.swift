@@ -24,7 +24,6 @@ public class Recurrent: Layer {
 
     init(units: Int, returnSequences: Bool, useBias: Bool, kernelInitializer: Initializer,
          recurrentInitializer: Initializer, biasInitializer: Initializer, inputShape: [Int]?, name: String?) {
-        precondition(units > 0, "\(Self.self): units must be positive, got \(units)")
         self.units = units
         self.returnSequences = returnSequences
         self.useBias = useBias
@@ -32,6 +31,7 @@ public class Recurrent: Layer {
         self.recurrentInitializer = recurrentInitializer
         self.biasInitializer = biasInitializer
         super.init(name: name, inputShape: inputShape)
+        if units <= 0 { reject("units must be positive, got \(units)") }
     }
 
     /// Gate blocks per step: 1 for SimpleRNN, 4 for LSTM.
@@ -96,6 +96,7 @@ public final class SimpleRNN: Recurrent {
         super.init(units: units, returnSequences: returnSequences, useBias: useBias, kernelInitializer: kernelInitializer,
                    recurrentInitializer: recurrentInitializer, biasInitializer: biasInitializer,
                    inputShape: inputShape, name: name)
+        check(activation)
     }
 
     public override func config() throws -> [String: Any] {
@@ -142,6 +143,8 @@ public final class LSTM: Recurrent {
         super.init(units: units, returnSequences: returnSequences, useBias: useBias, kernelInitializer: kernelInitializer,
                    recurrentInitializer: recurrentInitializer, biasInitializer: biasInitializer,
                    inputShape: inputShape, name: name)
+        check(activation)
+        check(recurrentActivation)
     }
 
     public override func config() throws -> [String: Any] {

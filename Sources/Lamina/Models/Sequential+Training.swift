@@ -44,6 +44,7 @@ extension Sequential {
 
     /// Checks the input against the model (building it if needed) and casts it to the model's dtype.
     func prepareInputs(_ x: Tensor) throws -> Tensor {
+        try checkAdded()
         guard x.rank >= 1, x.shape[0] > 0 else { throw LaminaError.shape("\(name): expected a batch of inputs, got shape \(x.shape)") }
         guard !layers.isEmpty else { throw LaminaError.configuration("\(name) has no layers") }
         let sample = Array(x.shape.dropFirst())

@@ -38,10 +38,19 @@ public final class Sequential: Layer {
 
     public override var sublayers: [Layer] { layers }
 
-    /// Appends a layer; builds the model when the input shape is known.
+    /// The first error met by `add`: a layer's invalid argument (`Dropout(1.5)`), a layer that
+    /// does not fit the incoming shape, or an `Input` after other layers. Keras raises it at
+    /// `add`; Lamina keeps `model.add(...)` a plain call, as in a ported script, and throws the
+    /// error from `fit`, `evaluate`, `predict`, `trainOnBatch`, `save` and calls of the model.
+    /// Nothing is built after it.
+    public private(set) var addError: LaminaError?
+
+    /// Appends a layer; builds the model when the input shape is known. See `addError`.
     public func add(_ layer: Layer) {
+        func fail(_ error: LaminaError) { if addError == nil { addError = error } }
+        if let error = layer.argumentError { fail(error) }
         if layer is Input {
-            precondition(layers.isEmpty, "Sequential.add: Input must come first")
+            guard layers.isEmpty else { fail(LaminaError.configuration("\(name).add(\(layer.name)): an Input must come first")); return }
             declaredInput = layer.declaredInputShape
             return
         }
@@ -49,11 +58,26 @@ public final class Sequential: Layer {
             // A nested model brings the input shape it was built or declared with.
             declaredInput = (layer as? Sequential)?.modelInputShape ?? layer.declaredInputShape
         }
+        if let error = (layer as? Sequential)?.addError { fail(error) }
         layers.append(layer)
-        if let shape = declaredInput {
-            do { try buildIfNeeded(shape) } catch { preconditionFailure("Sequential.add: \(error)") }
+        guard addError == nil, let shape = declaredInput else { return }
+        do {
+            try buildIfNeeded(shape)
+        } catch {
+            let why = (error as? LaminaError)?.message ?? "\(error)"
+            fail(LaminaError(.shape, "\(name).add(\(layer.name)) after \(describe(outputShapeBefore(layer) ?? shape)): \(why)"))
         }
     }
+
+    /// The output shape of the layers before `layer`, when it can be worked out.
+    private func outputShapeBefore(_ layer: Layer) -> [Int]? {
+        guard var shape = declaredInput else { return nil }
+        for l in layers where l !== layer { guard let next = try? l.computeOutputShape(shape) else { return nil }; shape = next }
+        return shape
+    }
+
+    /// Throws `addError`, if any.
+    func checkAdded() throws { if let addError { throw addError } }
 
     /// Appends a layer loaded from a file; the caller builds the model afterwards (throwing).
     func appendWithoutBuilding(_ layer: Layer) { layers.append(layer) }
@@ -112,6 +136,7 @@ public final class Sequential: Layer {
     }
 
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        try checkAdded()
         var y = x, i = 0
         while i < layers.count {
             // At inference, Conv2D (ReLU or linear) + MaxPooling2D run as one op whose full-size

@@ -141,6 +141,7 @@ extension Sequential {
         default:
             throw LaminaError.configuration("\(url.lastPathComponent): unknown model file extension '.\(url.pathExtension)'; use .lamina")
         }
+        try checkAdded()
         let (tensors, metadata) = try ModelFile.contents(of: self)
         try Safetensors.save(tensors, metadata: metadata, to: url)
     }

@@ -64,4 +64,40 @@ import Testing
         let conv = model.layers[0] as? Conv2D
         #expect(conv?.kernelSize.0 == 3 && conv?.kernelSize.1 == 3)
     }
+
+    /// Bad arguments and layers that do not fit never stop the process: the model keeps the
+    /// first error and throws it from fit, evaluate, predict and save.
+    @Test func badArgumentsAndMisfitsAreErrorsNotCrashes() throws {
+        let x = Tensor.randomNormal([4, 3], seed: 1), y = Tensor.randomNormal([4, 2], seed: 2)
+        func firstError(_ build: () -> Sequential) -> String? {
+            let model = build()
+            model.compile(optimizer: .sgd, loss: .mse)
+            var messages: [String] = []
+            for action in [{ _ = try model.fit(x, y, epochs: 1, verbose: 0) }, { _ = try model.predict(x) },
+                           { _ = try model.evaluate(x, y) },
+                           { try model.save(temporaryDirectory().appendingPathComponent("m.lamina").path) }] as [() throws -> Void] {
+                do { try action() } catch let e as LaminaError { messages.append(e.message) } catch { messages.append("\(error)") }
+            }
+            #expect(messages.count == 4 && Set(messages).count == 1, "\(messages)")
+            return messages.first
+        }
+        let dropout = firstError { Sequential([Dense(2, inputShape: [3]), Dropout(1.5)]) }
+        #expect(dropout?.contains("rate must be in [0, 1), got 1.5") == true, "\(dropout ?? "")")
+        let typo = firstError { Sequential([Dense(2, activation: "rleu", inputShape: [3])]) }
+        #expect(typo?.contains("unknown activation 'rleu'") == true, "\(typo ?? "")")
+        let units = firstError { Sequential([Dense(-2, inputShape: [3])]) }
+        #expect(units?.contains("units must be positive, got -2") == true, "\(units ?? "")")
+        let misfit = firstError {
+            let m = Sequential()
+            m.add(Dense(4, inputShape: [3]))
+            m.add(Conv2D(2, kernelSize: 3))   // a Conv2D cannot take [4]
+            m.add(Dense(2))
+            return m
+        }
+        #expect(misfit?.contains(".add(") == true && misfit?.contains("after [*, 4]") == true, "\(misfit ?? "")")
+        let input = firstError { Sequential([Dense(2, inputShape: [3]), Input(shape: [3])]) }
+        #expect(input?.contains("an Input must come first") == true, "\(input ?? "")")
+        // A layer called directly throws its argument error too.
+        #expect(throws: LaminaError.self) { _ = try Dropout(-0.1)(x) }
+    }
 }
