@@ -118,7 +118,7 @@ func benchGAN(_ data: MNISTData) throws {
     let labels = Tensor.concatenated([Tensor.ones([batch, 1]), Tensor.zeros([batch, 1])], axis: 0)
     let ones = Tensor.ones([batch, 1])
     var rng = RandomGenerator(seed: seed)
-    var dLoss: Float = 0, gLoss: Float = 0
+    var dLoss = 0.0, gLoss = 0.0
     func step() throws {
         let rows = (0..<batch).map { _ in Int(rng.next() % 60_000) }
         let fake = try withoutGradients { try generator(Tensor.randomNormal([batch, latent], using: &rng), training: true) }

@@ -74,11 +74,11 @@ discriminator.summary()
 let fixedNoise = Tensor.randomNormal([64, latent])
 let ones = Tensor.ones([batch, 1]), zeros = Tensor.zeros([batch, 1])
 var rng = RandomGenerator(seed: UInt64(example.int("seed")))
-var dLosses = [Float](), gLosses = [Float](), dAccuracy = [Float](), files = [String]()
+var dLosses = [Double](), gLosses = [Double](), dAccuracy = [Double](), files = [String]()
 let steps = example.int("steps"), n = real.shape[0]
 for epoch in 1...max(example.epochs, 1) {
     let started = Date()
-    var dSum: Float = 0, gSum: Float = 0, accSum: Float = 0
+    var dSum = 0.0, gSum = 0.0, accSum = 0.0
     for _ in 0..<steps {
         let rows = (0..<batch).map { _ in Int(rng.next() % UInt64(n)) }
         let images = real.gather(rows: rows)
@@ -91,7 +91,7 @@ for epoch in 1...max(example.epochs, 1) {
         dLosses.append(d); gLosses.append(gLoss.loss); dAccuracy.append(acc)
         dSum += d; gSum += gLoss.loss; accSum += acc
     }
-    let k = Float(steps)
+    let k = Double(steps)
     print(String(format: "Epoch %d/%d - %.1fs - d_loss: %.4f - d_accuracy: %.3f - g_loss: %.4f",
                  epoch, example.epochs, Date().timeIntervalSince(started), dSum / k, accSum / k, gSum / k))
     let name = String(format: "samples_epoch_%02d.png", epoch)
@@ -100,9 +100,9 @@ for epoch in 1...max(example.epochs, 1) {
 }
 
 // Loss curves, averaged over windows of 50 steps.
-func smoothed(_ v: [Float], _ w: Int = 50) -> [Float] {
+func smoothed(_ v: [Double], _ w: Int = 50) -> [Double] {
     stride(from: 0, to: v.count, by: w).map { start in
-        let part = v[start..<min(start + w, v.count)]; return part.reduce(0, +) / Float(part.count)
+        let part = v[start..<min(start + w, v.count)]; return part.reduce(0, +) / Double(part.count)
     }
 }
 var lossPlot = Plot(title: "GAN losses (mean of 50 steps)", xLabel: "step", yLabel: "binary cross-entropy")

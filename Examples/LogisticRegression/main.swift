@@ -12,7 +12,7 @@ var example = Example("logistic-regression", about: "Dense(1, activation: .sigmo
 let n = example.int("samples")
 
 /// Fits one sigmoid unit and returns the model, its accuracy and the loss curve.
-func fitLogistic(_ x: Tensor, _ y: Tensor, title: String, epochs: Int) throws -> (Sequential, Double, [Float]) {
+func fitLogistic(_ x: Tensor, _ y: Tensor, title: String, epochs: Int) throws -> (Sequential, Double, [Double]) {
     print("\n== \(title): \(x.shape[0]) samples, \(x.shape[1]) feature(s)")
     let model = Sequential()
     model.add(Dense(1, activation: .sigmoid, inputShape: [x.shape[1]]))
@@ -20,7 +20,7 @@ func fitLogistic(_ x: Tensor, _ y: Tensor, title: String, epochs: Int) throws ->
     let history = try model.fit(x, y, epochs: epochs, batchSize: 32, verbose: 2)
     let (loss, metrics) = try model.evaluate(x, y)
     print(String(format: "%@: loss %.4f, accuracy %.1f%%", title, loss, 100 * metrics["accuracy"]!))
-    return (model, Double(metrics["accuracy"]!), history.history["loss"]!)
+    return (model, metrics["accuracy"]!, history.history["loss"]!)
 }
 
 // Task 1: x > 0.

@@ -169,7 +169,7 @@ extension Sequential {
     }
 
     /// Loss and metrics over `(x, y)`. Keras: `model.evaluate`.
-    public func evaluate(_ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Int = 0) throws -> (loss: Float, metrics: [String: Float]) {
+    public func evaluate(_ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Int = 0) throws -> (loss: Double, metrics: [String: Double]) {
         let (_, loss) = try requireCompiled()
         let xs = try prepareInputs(x)
         let ys = try prepareLabels(y, for: x, loss: loss)
@@ -185,7 +185,7 @@ extension Sequential {
             for m in compiledMetrics { m.update(yb, prediction) }
             if verbose > 0 { bar.update(step + 1, logs: logs(loss: lossSum / Double(r.upperBound))) }
         }
-        return (Float(lossSum / Double(n)), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, Float($0.result())) }))
+        return (lossSum / Double(n), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, $0.result()) }))
     }
 
     /// Outputs for `x`, computed in batches without recording gradients. Keras: `model.predict`.
@@ -203,17 +203,17 @@ extension Sequential {
     /// One optimizer step on one batch; returns that batch's loss and metrics (metrics are
     /// reset first, as Keras 2's `train_on_batch(reset_metrics=True)`).
     @discardableResult
-    public func trainOnBatch(_ x: Tensor, _ y: Tensor) throws -> (loss: Float, metrics: [String: Float]) {
+    public func trainOnBatch(_ x: Tensor, _ y: Tensor) throws -> (loss: Double, metrics: [String: Double]) {
         let (optimizer, loss) = try requireCompiled()
         let xs = try prepareInputs(x)
         let ys = try prepareLabels(y, for: x, loss: loss)
         let (value, prediction) = try trainStep(xs, ys, optimizer: optimizer, loss: loss)
         compiledMetrics.forEach { $0.reset(); $0.update(ys, prediction) }
-        return (Float(value), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, Float($0.result())) }))
+        return (Double(value), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, $0.result()) }))
     }
 
     /// Loss and metrics of one batch, without training. Keras: `test_on_batch`.
-    public func testOnBatch(_ x: Tensor, _ y: Tensor) throws -> (loss: Float, metrics: [String: Float]) {
+    public func testOnBatch(_ x: Tensor, _ y: Tensor) throws -> (loss: Double, metrics: [String: Double]) {
         try evaluate(x, y, batchSize: max(x.shape.first ?? 1, 1))
     }
 

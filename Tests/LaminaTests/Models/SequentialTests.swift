@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func tinyCNNSeparatesTwoImageClassesReproducibly() throws {
-        func run() throws -> ([Float], Float) { try Lamina.withRandomSeed(42) {
+        func run() throws -> ([Double], Double) { try Lamina.withRandomSeed(42) {
             let (x, y) = Self.images(128, seed: 5)
             let model = Sequential([Conv2D(4, kernelSize: 3, activation: .relu, inputShape: [8, 8, 1]), MaxPooling2D(),
                                     Flatten(), Dropout(0.2), Dense(2, activation: .softmax)])
