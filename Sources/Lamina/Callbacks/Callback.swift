@@ -1,15 +1,16 @@
 import Foundation
 
 /// Hooks into `fit`, as Keras callbacks. `logs` maps metric names (`loss`, `accuracy`,
-/// `val_loss`, ...) to values. Set `model.stopTraining = true` to end after this epoch.
+/// `val_loss`, ...) to values. Set `model.stopTraining = true` to end after this epoch, or throw
+/// from a hook to end `fit` at once with that error (overrides need not be `throws`).
 open class Callback {
     public internal(set) weak var model: Sequential?
     public init() {}
-    open func onTrainBegin() {}
-    open func onTrainEnd() {}
-    open func onEpochBegin(_ epoch: Int) {}
-    open func onEpochEnd(_ epoch: Int, logs: [String: Double]) {}
-    open func onBatchEnd(_ batch: Int, logs: [String: Double]) {}
+    open func onTrainBegin() throws {}
+    open func onTrainEnd() throws {}
+    open func onEpochBegin(_ epoch: Int) throws {}
+    open func onEpochEnd(_ epoch: Int, logs: [String: Double]) throws {}
+    open func onBatchEnd(_ batch: Int, logs: [String: Double]) throws {}
 
     /// Keras's `mode="auto"`: accuracies, precision and recall are maximized, the rest minimized.
     static func resolvedMode(_ mode: String, monitor: String) -> String {
@@ -140,18 +141,20 @@ public final class CSVLogger: Callback {
 
 /// A callback from closures. Keras: `LambdaCallback`.
 public final class LambdaCallback: Callback {
-    let epochBegin: ((Int) -> Void)?, epochEnd: ((Int, [String: Double]) -> Void)?
-    let batchEnd: ((Int, [String: Double]) -> Void)?, trainBegin: (() -> Void)?, trainEnd: (() -> Void)?
-    public init(onEpochBegin: ((Int) -> Void)? = nil, onEpochEnd: ((Int, [String: Double]) -> Void)? = nil,
-                onBatchEnd: ((Int, [String: Double]) -> Void)? = nil, onTrainBegin: (() -> Void)? = nil,
-                onTrainEnd: (() -> Void)? = nil) {
+    public typealias Logs = [String: Double]
+    let epochBegin: ((Int) throws -> Void)?, epochEnd: ((Int, Logs) throws -> Void)?
+    let batchEnd: ((Int, Logs) throws -> Void)?, trainBegin: (() throws -> Void)?, trainEnd: (() throws -> Void)?
+    /// Each closure may throw to end `fit` with its error.
+    public init(onEpochBegin: ((Int) throws -> Void)? = nil, onEpochEnd: ((Int, Logs) throws -> Void)? = nil,
+                onBatchEnd: ((Int, Logs) throws -> Void)? = nil, onTrainBegin: (() throws -> Void)? = nil,
+                onTrainEnd: (() throws -> Void)? = nil) {
         (epochBegin, epochEnd, batchEnd, trainBegin, trainEnd) = (onEpochBegin, onEpochEnd, onBatchEnd, onTrainBegin, onTrainEnd)
     }
-    public override func onEpochBegin(_ epoch: Int) { epochBegin?(epoch) }
-    public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) { epochEnd?(epoch, logs) }
-    public override func onBatchEnd(_ batch: Int, logs: [String: Double]) { batchEnd?(batch, logs) }
-    public override func onTrainBegin() { trainBegin?() }
-    public override func onTrainEnd() { trainEnd?() }
+    public override func onEpochBegin(_ epoch: Int) throws { try epochBegin?(epoch) }
+    public override func onEpochEnd(_ epoch: Int, logs: Logs) throws { try epochEnd?(epoch, logs) }
+    public override func onBatchEnd(_ batch: Int, logs: Logs) throws { try batchEnd?(batch, logs) }
+    public override func onTrainBegin() throws { try trainBegin?() }
+    public override func onTrainEnd() throws { try trainEnd?() }
 }
 
 /// Saves the model (or its weights) at the end of each epoch, or only when `monitor`
@@ -177,31 +180,26 @@ public final class ModelCheckpoint: Callback {
         self.mode = Self.resolvedMode(mode, monitor: monitor)
     }
 
-    public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) {
+    public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) throws {
         guard let model else { return }
-        do {
-            let path = try Self.format(filepath, epoch: epoch + 1, logs: logs)
-            if saveBestOnly {
-                guard let value = logs[monitor] else {
-                    print("Warning: ModelCheckpoint: '\(monitor)' is not among the logs (\(logs.keys.sorted().joined(separator: ", "))); nothing saved")
-                    return
-                }
-                let improved = best.map { mode == "max" ? value > $0 : value < $0 } ?? true
-                guard improved else {
-                    if verbose > 0 { print("Epoch \(epoch + 1): \(monitor) did not improve from \(best!)") }
-                    return
-                }
-                if verbose > 0 { print("Epoch \(epoch + 1): \(monitor) improved from \(best.map { "\($0)" } ?? "inf") to \(value), saving model to \(path)") }
-                best = value
-            } else if verbose > 0 {
-                print("Epoch \(epoch + 1): saving model to \(path)")
+        let path = try Self.format(filepath, epoch: epoch + 1, logs: logs)
+        if saveBestOnly {
+            guard let value = logs[monitor] else {
+                print("Warning: ModelCheckpoint: '\(monitor)' is not among the logs (\(logs.keys.sorted().joined(separator: ", "))); nothing saved")
+                return
             }
-            if saveWeightsOnly { try model.saveWeights(to: URL(fileURLWithPath: path)) } else { try model.save(path) }
-            saved.append(path)
-        } catch {
-            model.callbackError = error
-            model.stopTraining = true
+            let improved = best.map { mode == "max" ? value > $0 : value < $0 } ?? true
+            guard improved else {
+                if verbose > 0 { print("Epoch \(epoch + 1): \(monitor) did not improve from \(best!)") }
+                return
+            }
+            if verbose > 0 { print("Epoch \(epoch + 1): \(monitor) improved from \(best.map { "\($0)" } ?? "inf") to \(value), saving model to \(path)") }
+            best = value
+        } else if verbose > 0 {
+            print("Epoch \(epoch + 1): saving model to \(path)")
         }
+        if saveWeightsOnly { try model.saveWeights(to: URL(fileURLWithPath: path)) } else { try model.save(path) }
+        saved.append(path)
     }
 
     /// Python's `str.format` for the placeholders Keras users write: `{epoch}`, `{epoch:02d}`,

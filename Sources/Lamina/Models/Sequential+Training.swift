@@ -122,13 +122,12 @@ extension Sequential {
 
         let history = History()
         let all = [history] + callbacks
-        for c in all { c.model = self; c.onTrainBegin() }
+        for c in all { c.model = self; try c.onTrainBegin() }
         stopTraining = false
-        callbackError = nil
         let n = xTrain.shape[0], steps = (n + batchSize - 1) / batchSize
         var warnedNaN = false
         for epoch in initialEpoch..<epochs {
-            for c in all { c.onEpochBegin(epoch) }
+            for c in all { try c.onEpochBegin(epoch) }
             if verbose > 0 && epochs > 1 { print("Epoch \(epoch + 1)/\(epochs)") }
             var order = Array(0..<n)
             if shuffle { GlobalRandom.with { order.shuffle(using: &$0) } }
@@ -147,7 +146,7 @@ extension Sequential {
                 seen += idx.count
                 for m in compiledMetrics { m.update(yb, prediction) }
                 let current = logs(loss: lossSum / Double(seen))
-                for c in all { c.onBatchEnd(step, logs: ["loss": batchLoss]) }
+                for c in all { try c.onBatchEnd(step, logs: ["loss": batchLoss]) }
                 if stopTraining { break }
                 if step < steps - 1 || validation == nil { bar.update(step + 1, logs: current) }
             }
@@ -160,11 +159,10 @@ extension Sequential {
                 if seen == n { bar.update(steps, logs: epochLogs) }
             }
             self.epoch = epoch + 1
-            for c in all { c.onEpochEnd(epoch, logs: epochLogs) }
-            if let error = callbackError { callbackError = nil; throw error }
+            for c in all { try c.onEpochEnd(epoch, logs: epochLogs) }
             if stopTraining { break }
         }
-        for c in all { c.onTrainEnd() }
+        for c in all { try c.onTrainEnd() }
         return history
     }
 

@@ -26,8 +26,6 @@ public final class Sequential: Layer {
     /// Epochs completed by `fit` (counting from its `initialEpoch`); saved with the model, so
     /// a loaded model continues with `fit(x, y, epochs: n, initialEpoch: model.epoch)`.
     public var epoch = 0
-    /// An error a callback met (a checkpoint that could not be written); `fit` throws it.
-    var callbackError: Error?
     /// Set by a callback to end `fit` after the current epoch (Keras's `stop_training`).
     public var stopTraining = false
 

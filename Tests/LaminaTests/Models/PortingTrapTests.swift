@@ -100,4 +100,21 @@ import Testing
         // A layer called directly throws its argument error too.
         #expect(throws: LaminaError.self) { _ = try Dropout(-0.1)(x) }
     }
+
+    /// A user's callback ends `fit` with its own error.
+    @Test func callbacksCanEndFitWithAnError() throws {
+        struct Enough: Error {}
+        let model = Sequential([Dense(1, inputShape: [2])])
+        model.compile(optimizer: .sgd, loss: .mse)
+        var epochs = 0
+        let stop = LambdaCallback(onEpochEnd: { epoch, _ in
+            epochs += 1
+            if epoch == 1 { throw Enough() }
+        })
+        #expect(throws: Enough.self) {
+            _ = try model.fit(Tensor.randomNormal([8, 2], seed: 1), Tensor.randomNormal([8, 1], seed: 2), epochs: 5, verbose: 0,
+                              callbacks: [stop])
+        }
+        #expect(epochs == 2)
+    }
 }
