@@ -71,6 +71,15 @@ cases = [
 for act in ["linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "softsign", "gelu", "swish"]:
     cases.append(layer_case("activation_" + act, layers.Activation(act), rand(3, 5, scale=2.0)))
 cases.append(layer_case("activation_leaky_relu", layers.Activation("leaky_relu"), rand(3, 5, scale=2.0)))
+cases += [
+    layer_case("global_average_pooling2d", layers.GlobalAveragePooling2D(), rand(2, 3, 4, 3)),
+    layer_case("global_average_pooling2d_keepdims", layers.GlobalAveragePooling2D(keepdims=True), rand(2, 3, 4, 3)),
+    layer_case("global_max_pooling2d", layers.GlobalMaxPooling2D(), rand(2, 3, 4, 3)),
+    layer_case("repeat_vector", layers.RepeatVector(3), rand(2, 4)),
+    layer_case("rescaling", layers.Rescaling(1.0 / 255, offset=-0.5), rand(2, 3, 3, 2, scale=100.0)),
+    layer_case("zero_padding2d", layers.ZeroPadding2D(((1, 2), (0, 1))), rand(2, 3, 4, 2)),
+    layer_case("cropping2d", layers.Cropping2D(((1, 0), (2, 1))), rand(2, 4, 5, 2)),
+]
 
 # Losses.
 p = rng.uniform(0.02, 0.98, size=(4, 3)).astype(np.float32)

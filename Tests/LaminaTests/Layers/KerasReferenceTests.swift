@@ -25,6 +25,13 @@ import Testing
         case "leaky_relu_02": return LeakyReLU(negativeSlope: 0.2)
         case "reshape": return Reshape([4, 3])
         case "upsampling": return UpSampling2D(size: (2, 3))
+        case "global_average_pooling2d": return GlobalAveragePooling2D()
+        case "global_average_pooling2d_keepdims": return GlobalAveragePooling2D(keepDims: true)
+        case "global_max_pooling2d": return GlobalMaxPooling2D()
+        case "repeat_vector": return RepeatVector(3)
+        case "rescaling": return Rescaling(1.0 / 255, offset: -0.5)
+        case "zero_padding2d": return ZeroPadding2D(padding: ((1, 2), (0, 1)))
+        case "cropping2d": return Cropping2D(cropping: ((1, 0), (2, 1)))
         default:
             precondition(name.hasPrefix("activation_"), "no Lamina layer for fixture \(name)")
             return Activation(try! ActivationFunction(named: String(name.dropFirst("activation_".count))))

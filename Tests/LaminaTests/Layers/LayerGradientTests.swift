@@ -23,6 +23,15 @@ import Testing
         #expect(result.maxRelativeError <= 1e-6, "\(layer.name): \(result)", sourceLocation: sourceLocation)
     }
 
+    @Test func shapeAndScaleLayers() throws {
+        try check(GlobalAveragePooling2D(), [2, 3, 4, 3])
+        try check(GlobalAveragePooling2D(keepDims: true), [2, 3, 2, 2])
+        try check(GlobalMaxPooling2D(), [2, 3, 4, 3])
+        try check(RepeatVector(3), [2, 4])
+        try check(Rescaling(0.5, offset: 0.25), [2, 3, 2])
+        try check(ZeroPadding2D(padding: ((1, 2), (0, 1))), [2, 3, 2, 2])
+        try check(Cropping2D(cropping: ((1, 0), (2, 1))), [2, 4, 5, 2])
+    }
     @Test func dense() throws {
         try check(Dense(3, activation: .tanh), [4, 5])
         try check(Dense(2, activation: .softmax), [2, 3, 4])   // rank-3: the last axis

@@ -41,6 +41,25 @@ final class UndeclaredScale: Layer {
         for type in LayerRegistry.builtinTypes { #expect(LayerRegistry.isRegistered(type.kerasClassName)) }
     }
 
+    /// The shape and scale layers save and load, and predict the same.
+    @Test func shapeAndScaleLayersRoundTrip() throws {
+        let a = Lamina.withRandomSeed(8) {
+            Sequential([Input(shape: [6, 6, 1]), Rescaling(1.0 / 255, offset: -0.5), ZeroPadding2D(padding: ((1, 2), (0, 1))),
+                        Cropping2D(cropping: ((1, 0), (0, 2))), Conv2D(2, (3, 3)), GlobalMaxPooling2D(keepDims: true),
+                        GlobalAveragePooling2D(), RepeatVector(3), Flatten(), Dense(2)])
+        }
+        #expect(a.addError == nil)
+        let url = temporaryDirectory().appendingPathComponent("shapes.lamina")
+        try a.save(url.path)
+        let b = try Sequential.load(url.path)
+        #expect(b.layers.map(\.className) == a.layers.map(\.className))
+        let x = Tensor.randomNormal([3, 6, 6, 1], seed: 9) * 100
+        #expect(try a.predict(x).asArray(Float.self) == b.predict(x).asArray(Float.self))
+        let padding = try #require(b.layers[1] as? ZeroPadding2D), cropping = try #require(b.layers[2] as? Cropping2D)
+        #expect(padding.padding == (1, 2, 0, 1) && cropping.cropping == (1, 0, 0, 2))
+        #expect((b.layers[0] as? Rescaling)?.offset == -0.5 && (b.layers[6] as? RepeatVector)?.n == 3)
+    }
+
     /// A user's layer registered by its type saves and loads with its weights.
     @Test func registeredUserLayerRoundTrips() throws {
         LayerRegistry.register(Scale.self)
