@@ -150,6 +150,15 @@ extension ConfigReader {
         return try layerName()
     }
 
+    /// A positive int given as `3` or `[3]` (Keras's 1-D sizes); `default` when absent or null.
+    func single(_ key: String, default fallback: Int? = nil) throws -> Int {
+        let v = value(key)
+        if v == nil || v is NSNull, let fallback { return fallback }
+        let n = (v as? NSNumber)?.intValue ?? ((v as? [Any]).flatMap { $0.count == 1 ? ($0[0] as? NSNumber)?.intValue : nil })
+        guard let n, n >= 1 else { throw error("'\(key)' must be a positive int or a list of one, got \(ConfigReader.show(v as Any))") }
+        return n
+    }
+
     /// Keras's `((top, bottom), (left, right))`, also given as one int or a pair (symmetric).
     func pairOfPairs(_ key: String) throws -> ((Int, Int), (Int, Int)) {
         let v = value(key)

@@ -79,7 +79,32 @@ cases += [
     layer_case("rescaling", layers.Rescaling(1.0 / 255, offset=-0.5), rand(2, 3, 3, 2, scale=100.0)),
     layer_case("zero_padding2d", layers.ZeroPadding2D(((1, 2), (0, 1))), rand(2, 3, 4, 2)),
     layer_case("cropping2d", layers.Cropping2D(((1, 0), (2, 1))), rand(2, 4, 5, 2)),
+    layer_case("conv1d_valid", layers.Conv1D(3, 3, activation="relu"), rand(2, 7, 2)),
+    layer_case("conv1d_same_s2", layers.Conv1D(4, 2, strides=2, padding="same"), rand(2, 7, 3)),
+    layer_case("maxpool1d", layers.MaxPooling1D(2), rand(2, 7, 3)),
+    layer_case("avgpool1d_same", layers.AveragePooling1D(3, strides=2, padding="same"), rand(2, 6, 2)),
+    layer_case("global_average_pooling1d", layers.GlobalAveragePooling1D(), rand(2, 5, 3)),
+    layer_case("global_max_pooling1d", layers.GlobalMaxPooling1D(), rand(2, 5, 3)),
 ]
+
+
+def embedding_case(name, layer, indices):
+    """Embedding takes integers: no input gradient (zeros in the fixture), weight gradient only."""
+    layer.build(indices.shape)
+    weights = [rand(*w.shape, scale=0.5) for w in layer.weights]
+    layer.set_weights(weights)
+    with tf.GradientTape() as tape:
+        out = layer(tf.constant(indices))
+        probe = tf.constant(rand(*out.shape))
+        objective = tf.reduce_sum(out * probe)
+    grads = tape.gradient(objective, layer.trainable_weights)
+    grads = [tf.convert_to_tensor(g) for g in grads]  # IndexedSlices to dense
+    return {"name": name, "training": False, "input": arr(indices), "weights": [arr(w) for w in weights],
+            "output": arr(out.numpy()), "probe": arr(probe.numpy()), "gradInput": arr(np.zeros(indices.shape)),
+            "gradWeights": [arr(g.numpy()) for g in grads], "weightsAfter": [arr(w.numpy()) for w in layer.weights]}
+
+
+cases.append(embedding_case("embedding", layers.Embedding(7, 3), np.array([[0, 3, 6, 3], [1, 1, 5, 0]], dtype=np.int32)))
 
 # Losses.
 p = rng.uniform(0.02, 0.98, size=(4, 3)).astype(np.float32)
@@ -151,6 +176,10 @@ counts = {
                                              layers.MaxPooling2D((2, 2)), layers.Flatten(), layers.Dropout(0.5),
                                              layers.Dense(10, activation="softmax")])),
     "lstm_classifier": count(keras.Sequential([keras.Input((28, 28)), layers.LSTM(128), layers.Dense(10, activation="softmax")])),
+    "imdb_embedding_gap": count(keras.Sequential([keras.Input((200,)), layers.Embedding(10000, 16), layers.GlobalAveragePooling1D(),
+                                                  layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid")])),
+    "text_conv1d": count(keras.Sequential([keras.Input((100,)), layers.Embedding(5000, 32), layers.Conv1D(64, 5, activation="relu"),
+                                           layers.MaxPooling1D(2), layers.GlobalMaxPooling1D(), layers.Dense(1, activation="sigmoid")])),
     "gan_generator": count(keras.Sequential([keras.Input((100,)), layers.Dense(7 * 7 * 128, use_bias=False),
                                              layers.BatchNormalization(), layers.LeakyReLU(), layers.Reshape((7, 7, 128)),
                                              layers.UpSampling2D(), layers.Conv2D(64, (5, 5), padding="same", use_bias=False),

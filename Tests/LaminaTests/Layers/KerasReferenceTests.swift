@@ -32,6 +32,13 @@ import Testing
         case "rescaling": return Rescaling(1.0 / 255, offset: -0.5)
         case "zero_padding2d": return ZeroPadding2D(padding: ((1, 2), (0, 1)))
         case "cropping2d": return Cropping2D(cropping: ((1, 0), (2, 1)))
+        case "conv1d_valid": return Conv1D(3, 3, activation: .relu)
+        case "conv1d_same_s2": return Conv1D(4, kernelSize: 2, strides: 2, padding: .same)
+        case "maxpool1d": return MaxPooling1D(poolSize: 2)
+        case "avgpool1d_same": return AveragePooling1D(poolSize: 3, strides: 2, padding: .same)
+        case "global_average_pooling1d": return GlobalAveragePooling1D()
+        case "global_max_pooling1d": return GlobalMaxPooling1D()
+        case "embedding": return Embedding(inputDim: 7, outputDim: 3)
         default:
             precondition(name.hasPrefix("activation_"), "no Lamina layer for fixture \(name)")
             return Activation(try! ActivationFunction(named: String(name.dropFirst("activation_".count))))

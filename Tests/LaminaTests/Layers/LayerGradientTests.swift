@@ -32,6 +32,28 @@ import Testing
         try check(ZeroPadding2D(padding: ((1, 2), (0, 1))), [2, 3, 2, 2])
         try check(Cropping2D(cropping: ((1, 0), (2, 1))), [2, 4, 5, 2])
     }
+    @Test func sequenceLayers() throws {
+        try check(Conv1D(3, 3, activation: .tanh), [2, 7, 2])
+        try check(Conv1D(2, kernelSize: 2, strides: 2, padding: .same), [2, 5, 3])
+        try check(MaxPooling1D(poolSize: 2), [2, 6, 3])
+        try check(AveragePooling1D(poolSize: 3, strides: 2, padding: .same), [2, 6, 2])
+        try check(GlobalAveragePooling1D(), [2, 5, 3])
+        try check(GlobalMaxPooling1D(keepDims: true), [2, 5, 3])
+    }
+    /// Embedding: the gradient with respect to its table (the indices are integers).
+    @Test func embedding() throws {
+        let layer = Embedding(inputDim: 6, outputDim: 3)
+        try layer.buildIfNeeded([4], dtype: .float64)
+        let indices = Tensor(shape: [2, 4], scalars: [0, 5, 2, 2, 1, 0, 4, 5] as [Double])
+        let table = layer.trainableWeights[0]
+        let result = GradientCheck.run(at: [randn([6, 3], seed: 3)]) { args in
+            table.value = args[0]
+            return try! layer(indices).tanh()
+        }
+        #expect(result.maxRelativeError <= 1e-6, "\(result)")
+        let bad = #expect(throws: LaminaError.self) { _ = try layer(Tensor(shape: [1, 2], scalars: [1, 6] as [Double])) }
+        #expect(bad?.message.contains("index 6.0 at position 1 is not in 0..<6") == true, "\(bad?.message ?? "")")
+    }
     @Test func dense() throws {
         try check(Dense(3, activation: .tanh), [4, 5])
         try check(Dense(2, activation: .softmax), [2, 3, 4])   // rank-3: the last axis

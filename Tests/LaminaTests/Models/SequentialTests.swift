@@ -17,7 +17,12 @@ import Testing
             Reshape([7, 7, 128]), UpSampling2D(), Conv2D(64, kernelSize: (5, 5), padding: .same, useBias: false),
             BatchNormalization(), LeakyReLU(), UpSampling2D(), Conv2D(1, kernelSize: (5, 5), padding: .same, activation: .tanh),
         ])
-        for (name, model) in [("mlp", mlp), ("mnist_convnet", convnet), ("lstm_classifier", lstm), ("gan_generator", generator)] {
+        let imdb = Sequential([Input(shape: [200]), Embedding(inputDim: 10000, outputDim: 16), GlobalAveragePooling1D(),
+                               Dense(16, activation: .relu), Dense(1, activation: .sigmoid)])
+        let textConv = Sequential([Input(shape: [100]), Embedding(inputDim: 5000, outputDim: 32), Conv1D(64, 5, activation: .relu),
+                                   MaxPooling1D(poolSize: 2), GlobalMaxPooling1D(), Dense(1, activation: .sigmoid)])
+        for (name, model) in [("mlp", mlp), ("mnist_convnet", convnet), ("lstm_classifier", lstm), ("gan_generator", generator),
+                              ("imdb_embedding_gap", imdb), ("text_conv1d", textConv)] {
             let expected = counts[name]!
             #expect(model.countParams() == expected.total, "\(name)")
             #expect(model.trainableWeights.reduce(0) { $0 + $1.value.count } == expected.trainable, "\(name)")

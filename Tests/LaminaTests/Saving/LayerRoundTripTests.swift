@@ -60,6 +60,22 @@ final class UndeclaredScale: Layer {
         #expect((b.layers[0] as? Rescaling)?.offset == -0.5 && (b.layers[6] as? RepeatVector)?.n == 3)
     }
 
+    /// A text classifier's layers save and load, and predict the same.
+    @Test func sequenceLayersRoundTrip() throws {
+        let a = Lamina.withRandomSeed(10) {
+            Sequential([Input(shape: [12]), Embedding(inputDim: 20, outputDim: 4), Conv1D(5, 3, activation: .relu),
+                        MaxPooling1D(poolSize: 2), AveragePooling1D(poolSize: 2, strides: 1, padding: .same),
+                        GlobalMaxPooling1D(keepDims: true), GlobalAveragePooling1D(), Dense(1, activation: .sigmoid)])
+        }
+        #expect(a.addError == nil && a.outputShape == [1])
+        let url = temporaryDirectory().appendingPathComponent("text.lamina")
+        try a.save(url.path)
+        let b = try Sequential.load(url.path)
+        let x = Tensor(shape: [2, 12], scalars: (0..<24).map { Float($0 % 20) })
+        #expect(try a.predict(x).asArray(Float.self) == b.predict(x).asArray(Float.self))
+        #expect((b.layers[1] as? Conv1D)?.kernelSize == 3 && (b.layers[0] as? Embedding)?.inputDim == 20)
+    }
+
     /// A user's layer registered by its type saves and loads with its weights.
     @Test func registeredUserLayerRoundTrips() throws {
         LayerRegistry.register(Scale.self)
