@@ -101,7 +101,9 @@ extension LearningRateSchedule {
 /// (`config()`, `fromKerasConfig`); registering is naming it.
 public enum LossRegistry {
     static let builtinTypes: [Loss.Type] = [MeanSquaredError.self, MeanAbsoluteError.self, Huber.self, BinaryCrossentropy.self,
-                                            CategoricalCrossentropy.self, SparseCategoricalCrossentropy.self]
+                                            CategoricalCrossentropy.self, SparseCategoricalCrossentropy.self, KLDivergence.self,
+                                            Hinge.self, SquaredHinge.self, CategoricalHinge.self, LogCosh.self, Poisson.self,
+                                            CosineSimilarity.self, BinaryFocalCrossentropy.self]
     private static let types = Mutex(names(builtinTypes))
 
     /// Makes these classes savable and loadable, under their `kerasClassName` and `kerasAliases`.

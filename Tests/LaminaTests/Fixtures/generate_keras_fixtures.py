@@ -126,6 +126,14 @@ for name, loss, yt, yp in [
     ("categorical_crossentropy_logits", keras.losses.CategoricalCrossentropy(from_logits=True), onehot, logits),
     ("sparse_categorical_crossentropy", keras.losses.SparseCategoricalCrossentropy(), sparse, probs),
     ("sparse_categorical_crossentropy_logits", keras.losses.SparseCategoricalCrossentropy(from_logits=True), sparse, logits),
+    ("kl_divergence", keras.losses.KLDivergence(), probs[::-1].copy(), probs),
+    ("hinge", keras.losses.Hinge(), binary, rand(4, 3)),
+    ("squared_hinge", keras.losses.SquaredHinge(), binary, rand(4, 3)),
+    ("categorical_hinge", keras.losses.CategoricalHinge(), onehot, rand(4, 5)),
+    ("log_cosh", keras.losses.LogCosh(), target, rand(4, 3, scale=3.0)),
+    ("poisson", keras.losses.Poisson(), np.abs(target), p),
+    ("cosine_similarity", keras.losses.CosineSimilarity(), target, rand(4, 3)),
+    ("binary_focal_crossentropy", keras.losses.BinaryFocalCrossentropy(), binary, p),
 ]:
     loss_cases.append({"name": name, "yTrue": arr(yt), "yPred": arr(yp), "loss": float(loss(yt, yp).numpy())})
 
