@@ -82,6 +82,90 @@ public final class PiecewiseConstantDecay: LearningRateSchedule, @unchecked Send
     }
 }
 
+/// initial / (1 + rate · step / decaySteps), the ratio floored when `staircase`. Keras: `InverseTimeDecay`.
+public final class InverseTimeDecay: LearningRateSchedule, @unchecked Sendable {
+    public let initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool
+
+    public init(initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false) {
+        precondition(decaySteps > 0, "InverseTimeDecay: decaySteps \(decaySteps) must be positive")
+        (self.initialLearningRate, self.decaySteps, self.decayRate, self.staircase) = (initialLearningRate, decaySteps, decayRate, staircase)
+    }
+    public override func callAsFunction(_ step: Int) -> Double {
+        var p = Double(step) / Double(decaySteps)
+        if staircase { p.round(.down) }
+        return initialLearningRate / (1 + decayRate * p)
+    }
+    public override func config() -> [String: Any] {
+        ["initial_learning_rate": initialLearningRate, "decay_steps": decaySteps, "decay_rate": decayRate, "staircase": staircase]
+    }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
+        InverseTimeDecay(initialLearningRate: try r.double("initial_learning_rate", in: 0...1e6), decaySteps: try r.int("decay_steps", minimum: 1),
+                         decayRate: try r.double("decay_rate", in: 0...1e6), staircase: try r.bool("staircase", default: false))
+    }
+}
+
+/// (initial − end)·(1 − step/decaySteps)^power + end, holding `end` afterwards (or restarting
+/// with a longer period when `cycle`). Keras: `PolynomialDecay`.
+public final class PolynomialDecay: LearningRateSchedule, @unchecked Sendable {
+    public let initialLearningRate: Double, decaySteps: Int, endLearningRate: Double, power: Double, cycle: Bool
+
+    public init(initialLearningRate: Double, decaySteps: Int, endLearningRate: Double = 1e-4, power: Double = 1, cycle: Bool = false) {
+        precondition(decaySteps > 0, "PolynomialDecay: decaySteps \(decaySteps) must be positive")
+        (self.initialLearningRate, self.decaySteps, self.endLearningRate, self.power, self.cycle) =
+            (initialLearningRate, decaySteps, endLearningRate, power, cycle)
+    }
+    public override func callAsFunction(_ step: Int) -> Double {
+        var period = Double(decaySteps), s = Double(step)
+        if cycle {
+            period *= Swift.max(1, (s / period).rounded(.up))
+        } else {
+            s = Swift.min(s, period)
+        }
+        return (initialLearningRate - endLearningRate) * Foundation.pow(1 - s / period, power) + endLearningRate
+    }
+    public override func config() -> [String: Any] {
+        ["initial_learning_rate": initialLearningRate, "decay_steps": decaySteps, "end_learning_rate": endLearningRate,
+         "power": power, "cycle": cycle]
+    }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
+        PolynomialDecay(initialLearningRate: try r.double("initial_learning_rate", in: 0...1e6), decaySteps: try r.int("decay_steps", minimum: 1),
+                        endLearningRate: try r.double("end_learning_rate", default: 1e-4, in: 0...1e6),
+                        power: try r.double("power", default: 1, in: 0...1e6), cycle: try r.bool("cycle", default: false))
+    }
+}
+
+/// Cosine decay from the initial rate (or, after a linear warmup of `warmupSteps` to
+/// `warmupTarget`, from that) down to `alpha` × it over `decaySteps`. Keras: `CosineDecay`.
+public final class CosineDecay: LearningRateSchedule, @unchecked Sendable {
+    public let initialLearningRate: Double, decaySteps: Int, alpha: Double
+    public let warmupTarget: Double?, warmupSteps: Int
+
+    public init(initialLearningRate: Double, decaySteps: Int, alpha: Double = 0, warmupTarget: Double? = nil, warmupSteps: Int = 0) {
+        precondition(decaySteps > 0 && warmupSteps >= 0, "CosineDecay: decaySteps \(decaySteps) must be positive, warmupSteps \(warmupSteps) not negative")
+        (self.initialLearningRate, self.decaySteps, self.alpha, self.warmupTarget, self.warmupSteps) =
+            (initialLearningRate, decaySteps, alpha, warmupTarget, warmupSteps)
+    }
+    public override func callAsFunction(_ step: Int) -> Double {
+        func decay(_ s: Double, from lr: Double) -> Double {
+            let cosine = 0.5 * (1 + Foundation.cos(Double.pi * s / Double(decaySteps)))
+            return lr * ((1 - alpha) * cosine + alpha)
+        }
+        guard let target = warmupTarget else { return decay(Swift.min(Double(step), Double(decaySteps)), from: initialLearningRate) }
+        let s = Swift.min(Double(step), Double(decaySteps + warmupSteps))
+        if s < Double(warmupSteps) { return (target - initialLearningRate) * s / Double(warmupSteps) + initialLearningRate }
+        return decay(s - Double(warmupSteps), from: target)
+    }
+    public override func config() -> [String: Any] {
+        ["initial_learning_rate": initialLearningRate, "decay_steps": decaySteps, "alpha": alpha,
+         "warmup_target": warmupTarget ?? NSNull(), "warmup_steps": warmupSteps]
+    }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
+        CosineDecay(initialLearningRate: try r.double("initial_learning_rate", in: 0...1e6), decaySteps: try r.int("decay_steps", minimum: 1),
+                    alpha: try r.double("alpha", default: 0, in: 0...1), warmupTarget: try r.optionalDouble("warmup_target"),
+                    warmupSteps: try r.int("warmup_steps", default: 0))
+    }
+}
+
 /// What every optimizer's Keras config holds, read once for all classes.
 public struct OptimizerSettings: Sendable {
     /// The constant learning rate, or nil when the config has none (each class has its default).

@@ -62,7 +62,8 @@ extension Optimizer {
 
 /// Loadable learning-rate schedule classes by Keras class name; registering is naming the class.
 public enum ScheduleRegistry {
-    static let builtinTypes: [LearningRateSchedule.Type] = [ExponentialDecay.self, PiecewiseConstantDecay.self]
+    static let builtinTypes: [LearningRateSchedule.Type] = [ExponentialDecay.self, PiecewiseConstantDecay.self, InverseTimeDecay.self,
+                                                           PolynomialDecay.self, CosineDecay.self]
     private static let types = Mutex(Dictionary(uniqueKeysWithValues: builtinTypes.map { ($0.kerasClassName, $0) }))
 
     /// Makes these classes savable and loadable under their `kerasClassName`.

@@ -195,7 +195,22 @@ counts = {
                                              layers.Conv2D(1, (5, 5), padding="same", activation="tanh")])),
 }
 
+# Learning-rate schedules at a few steps (their configs are what Lamina reads back).
+S = keras.optimizers.schedules
+schedule_steps = [0, 1, 5, 10, 37, 100, 150, 250]
+schedule_cases = []
+for name, schedule in [
+    ("inverse_time", S.InverseTimeDecay(0.1, decay_steps=10, decay_rate=0.5)),
+    ("inverse_time_staircase", S.InverseTimeDecay(0.1, decay_steps=10, decay_rate=0.5, staircase=True)),
+    ("polynomial", S.PolynomialDecay(0.1, decay_steps=100, end_learning_rate=0.01, power=2.0)),
+    ("polynomial_cycle", S.PolynomialDecay(0.1, decay_steps=40, end_learning_rate=0.001, power=1.0, cycle=True)),
+    ("cosine", S.CosineDecay(0.1, decay_steps=100, alpha=0.1)),
+    ("cosine_warmup", S.CosineDecay(0.0, decay_steps=100, warmup_target=0.2, warmup_steps=20)),
+]:
+    schedule_cases.append({"name": name, "config": keras.optimizers.schedules.serialize(schedule),
+                           "steps": schedule_steps, "values": [float(schedule(s)) for s in schedule_steps]})
+
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference.json"), "w") as f:
     json.dump({"keras": keras.__version__, "tensorflow": tf.__version__, "layers": cases, "losses": loss_cases,
-               "training": train_cases, "paramCounts": counts}, f)
+               "training": train_cases, "paramCounts": counts, "schedules": schedule_cases}, f)
 print(len(cases), "layer cases,", len(loss_cases), "losses,", len(train_cases), "training cases")

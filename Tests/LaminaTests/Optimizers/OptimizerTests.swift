@@ -56,3 +56,24 @@ import Testing
         #expect(model.loss is MeanSquaredError && model.compiledMetrics.map(\.name) == ["mean_absolute_error"])
     }
 }
+
+/// Keras 3's schedules, read from the configs Keras wrote, give Keras's learning rates
+/// (fixtures), and save back to configs that load as the same schedule.
+@Suite struct KerasScheduleTests {
+    @Test func schedulesMatchKeras() throws {
+        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        url.appendPathComponent("Fixtures/keras_reference.json")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let cases = try #require(json["schedules"] as? [[String: Any]])
+        #expect(cases.count == 6)
+        for c in cases {
+            let name = c["name"] as! String
+            let schedule = try LearningRateSchedule.fromConfig(c["config"]!)
+            let again = try LearningRateSchedule.fromConfig(try schedule.serialize())
+            for (step, expected) in zip(c["steps"] as! [Int], c["values"] as! [Double]) {
+                #expect(Swift.abs(schedule(step) - expected) <= 1e-7 + 1e-5 * expected, "\(name) at step \(step): \(schedule(step)) vs Keras \(expected)")
+                #expect(again(step) == schedule(step), "\(name) round trip")
+            }
+        }
+    }
+}
