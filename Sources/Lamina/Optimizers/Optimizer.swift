@@ -220,6 +220,10 @@ open class Optimizer {
     /// The learning rate for the next step.
     public var currentLearningRate: Double { schedule?(iterations) ?? learningRate }
 
+    /// Called once per step, after `iterations` counts it and before any variable is updated
+    /// (for state shared by all variables, like Nadam's momentum-schedule product).
+    open func willApplyStep() {}
+
     /// Number of slot tensors per variable (Adam: m, v).
     open var slotCount: Int { 0 }
 
@@ -231,6 +235,7 @@ open class Optimizer {
         precondition(gradients.count == variables.count, "Optimizer.apply: \(gradients.count) gradients for \(variables.count) variables")
         let lr = currentLearningRate
         iterations += 1
+        willApplyStep()
         for (g0, v) in zip(gradients, variables) {
             var g = g0
             if let clipvalue { g = g.clip(min: -clipvalue, max: clipvalue) }

@@ -7,7 +7,8 @@ import Synchronization
 /// Loadable optimizer classes by Keras class name (case-insensitive, as Keras's `get`). Each class
 /// owns its round trip (`config()`, `fromKerasConfig`, `slotNames`); registering is naming it.
 public enum OptimizerRegistry {
-    static let builtinTypes: [Optimizer.Type] = [SGD.self, Adam.self, AdamW.self, RMSprop.self, Adagrad.self]
+    static let builtinTypes: [Optimizer.Type] = [SGD.self, Adam.self, AdamW.self, RMSprop.self, Adagrad.self, Nadam.self, Adamax.self,
+                                                 Adadelta.self, Lion.self]
     private static let types = Mutex(Dictionary(uniqueKeysWithValues: builtinTypes.map { ($0.kerasClassName.lowercased(), $0) }))
 
     /// Makes these classes savable and loadable, each under its `kerasClassName`.

@@ -160,7 +160,11 @@ xs, ys = rand(4, 5, 3), np.array([1, 0, 1, 1], dtype=np.float32).reshape(4, 1)
 train_cases = []
 for opt_name, make_opt in [("sgd_momentum", lambda: keras.optimizers.SGD(0.1, momentum=0.9)),
                            ("sgd_nesterov", lambda: keras.optimizers.SGD(0.05, momentum=0.8, nesterov=True)),
-                           ("adam", lambda: keras.optimizers.Adam(0.01))]:
+                           ("adam", lambda: keras.optimizers.Adam(0.01)),
+                           ("nadam", lambda: keras.optimizers.Nadam(0.01)),
+                           ("adamax", lambda: keras.optimizers.Adamax(0.02)),
+                           ("adadelta", lambda: keras.optimizers.Adadelta(1.0)),
+                           ("lion", lambda: keras.optimizers.Lion(0.003))]:
     train_cases.append(train_case("dense_" + opt_name, lambda: keras.Sequential(
         [layers.Dense(4, activation="relu"), layers.Dense(2)]), xd, yd, "mse", make_opt()))
     train_cases.append(train_case("conv_bn_" + opt_name, lambda: keras.Sequential(

@@ -85,7 +85,10 @@ import Testing
 
     static func makeModel(_ name: String) -> (Sequential, Loss, Optimizer) {
         let optimizer: Optimizer = name.hasSuffix("sgd_momentum") ? SGD(learningRate: 0.1, momentum: 0.9)
-            : name.hasSuffix("sgd_nesterov") ? SGD(learningRate: 0.05, momentum: 0.8, nesterov: true) : Adam(learningRate: 0.01)
+            : name.hasSuffix("sgd_nesterov") ? SGD(learningRate: 0.05, momentum: 0.8, nesterov: true)
+            : name.hasSuffix("_nadam") ? Nadam(learningRate: 0.01) : name.hasSuffix("_adamax") ? Adamax(learningRate: 0.02)
+            : name.hasSuffix("_adadelta") ? Adadelta(learningRate: 1.0) : name.hasSuffix("_lion") ? Lion(learningRate: 0.003)
+            : Adam(learningRate: 0.01)
         if name.hasPrefix("dense") {
             return (Sequential([Dense(4, activation: .relu, inputShape: [5]), Dense(2)]), .meanSquaredError, optimizer)
         }
