@@ -85,6 +85,8 @@ cases += [
     layer_case("avgpool1d_same", layers.AveragePooling1D(3, strides=2, padding="same"), rand(2, 6, 2)),
     layer_case("global_average_pooling1d", layers.GlobalAveragePooling1D(), rand(2, 5, 3)),
     layer_case("global_max_pooling1d", layers.GlobalMaxPooling1D(), rand(2, 5, 3)),
+    layer_case("layer_norm", layers.LayerNormalization(), rand(3, 5, scale=2.0)),
+    layer_case("layer_norm_seq", layers.LayerNormalization(epsilon=1e-5, center=False), rand(2, 3, 4)),
 ]
 
 

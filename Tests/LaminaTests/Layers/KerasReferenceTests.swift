@@ -39,6 +39,8 @@ import Testing
         case "global_average_pooling1d": return GlobalAveragePooling1D()
         case "global_max_pooling1d": return GlobalMaxPooling1D()
         case "embedding": return Embedding(inputDim: 7, outputDim: 3)
+        case "layer_norm": return LayerNormalization()
+        case "layer_norm_seq": return LayerNormalization(epsilon: 1e-5, center: false)
         default:
             precondition(name.hasPrefix("activation_"), "no Lamina layer for fixture \(name)")
             return Activation(try! ActivationFunction(named: String(name.dropFirst("activation_".count))))

@@ -32,6 +32,10 @@ import Testing
         try check(ZeroPadding2D(padding: ((1, 2), (0, 1))), [2, 3, 2, 2])
         try check(Cropping2D(cropping: ((1, 0), (2, 1))), [2, 4, 5, 2])
     }
+    @Test func layerNormalization() throws {
+        try check(LayerNormalization(), [3, 5])
+        try check(LayerNormalization(epsilon: 1e-5, scale: false), [2, 3, 4])
+    }
     @Test func sequenceLayers() throws {
         try check(Conv1D(3, 3, activation: .tanh), [2, 7, 2])
         try check(Conv1D(2, kernelSize: 2, strides: 2, padding: .same), [2, 5, 3])

@@ -65,7 +65,7 @@ final class UndeclaredScale: Layer {
         let a = Lamina.withRandomSeed(10) {
             Sequential([Input(shape: [12]), Embedding(inputDim: 20, outputDim: 4), Conv1D(5, 3, activation: .relu),
                         MaxPooling1D(poolSize: 2), AveragePooling1D(poolSize: 2, strides: 1, padding: .same),
-                        GlobalMaxPooling1D(keepDims: true), GlobalAveragePooling1D(), Dense(1, activation: .sigmoid)])
+                        GlobalMaxPooling1D(keepDims: true), GlobalAveragePooling1D(), LayerNormalization(), Dense(1, activation: .sigmoid)])
         }
         #expect(a.addError == nil && a.outputShape == [1])
         let url = temporaryDirectory().appendingPathComponent("text.lamina")
