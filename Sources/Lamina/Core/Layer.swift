@@ -134,10 +134,21 @@ open class Layer {
 
     /// Creates a weight (call from `build`). Its name is `"<layer>/<name>"`.
     @discardableResult
-    public func addWeight(_ name: String, shape: [Int], initializer: Initializer, trainable: Bool = true) -> Variable {
+    public func addWeight(_ name: String, shape: [Int], initializer: Initializer, trainable: Bool = true,
+                          regularizer: Regularizer? = nil) -> Variable {
         let v = Variable(name: "\(self.name)/\(name)", value: initializer.make(shape, dtype: dtype), trainable: trainable)
         ownWeights.append(v)
+        if let regularizer { penalties.append((v, regularizer)) }
         return v
+    }
+
+    /// The weights with a regularizer, and their regularizers.
+    private var penalties: [(Variable, Regularizer)] = []
+
+    /// The regularization penalties of this layer and its nested layers, one scalar per
+    /// regularized weight; training adds their sum to the loss. Keras: `layer.losses`.
+    public var losses: [Tensor] {
+        penalties.map { $0.1($0.0.value) } + sublayers.flatMap(\.losses)
     }
 
     /// This layer's nested layers at every depth, in order (a GAN's discriminator and its Dense layers).

@@ -1,3 +1,5 @@
+import Foundation
+
 /// 2-D convolution over NHWC images. Keras: `keras.layers.Conv2D`.
 ///
 /// Input `[batch, h, w, channels]` → `[batch, oh, ow, filters]`.
@@ -12,7 +14,9 @@ public final class Conv2D: Layer {
         try Conv2D(r.int("filters", minimum: 1), kernelSize: r.pair("kernel_size"), strides: r.pair("strides", default: (1, 1)),
                    padding: r.padding(), activation: r.activation(), useBias: r.bool("use_bias", default: true),
                    kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
-                   biasInitializer: r.initializer("bias_initializer", default: .zeros), name: r.layerName())
+                   biasInitializer: r.initializer("bias_initializer", default: .zeros),
+                   kernelRegularizer: r.regularizer("kernel_regularizer"), biasRegularizer: r.regularizer("bias_regularizer"),
+                   name: r.layerName())
     }
     public override func weightShapes(for s: [Int]) throws -> [[Int]] {
         _ = try computeOutputShape(s)  // checks the rank and that the kernel fits
@@ -27,10 +31,14 @@ public final class Conv2D: Layer {
     public let kernelInitializer: Initializer, biasInitializer: Initializer
     public private(set) var kernel: Variable?, bias: Variable?
 
+    public let kernelRegularizer: Regularizer?, biasRegularizer: Regularizer?
+
     public init(_ filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 activation: ActivationFunction = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                kernelRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                 inputShape: [Int]? = nil, name: String? = nil) {
+        (self.kernelRegularizer, self.biasRegularizer) = (kernelRegularizer, biasRegularizer)
         self.filters = filters
         self.kernelSize = kernelSize
         self.strides = strides
@@ -72,8 +80,9 @@ public final class Conv2D: Layer {
 
     public override func build(inputShape: [Int]) throws {
         _ = try computeOutputShape(inputShape)
-        kernel = addWeight("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], filters], initializer: kernelInitializer)
-        if useBias { bias = addWeight("bias", shape: [filters], initializer: biasInitializer) }
+        kernel = addWeight("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], filters], initializer: kernelInitializer,
+                           regularizer: kernelRegularizer)
+        if useBias { bias = addWeight("bias", shape: [filters], initializer: biasInitializer, regularizer: biasRegularizer) }
     }
 
     public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
@@ -88,7 +97,8 @@ public final class Conv2D: Layer {
     public override func config() throws -> [String: Any] {
         ["filters": filters, "kernel_size": [kernelSize.0, kernelSize.1], "strides": [strides.0, strides.1],
          "padding": padding.rawValue, "activation": activation.description, "use_bias": useBias,
-         "kernel_initializer": kernelInitializer.config, "bias_initializer": biasInitializer.config]
+         "kernel_initializer": kernelInitializer.config, "bias_initializer": biasInitializer.config,
+         "kernel_regularizer": try kernelRegularizer?.serialize() ?? NSNull(), "bias_regularizer": try biasRegularizer?.serialize() ?? NSNull()]
     }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }

@@ -1,3 +1,4 @@
+import Foundation
 /// A densely connected layer: `activation(x · kernel + bias)`. Keras: `keras.layers.Dense`.
 ///
 /// Input `[batch, ..., in]` → output `[batch, ..., units]` (applied to the last axis).
@@ -20,7 +21,9 @@ public final class Dense: Layer {
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         try Dense(r.int("units", minimum: 1), activation: r.activation(), useBias: r.bool("use_bias", default: true),
                   kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
-                  biasInitializer: r.initializer("bias_initializer", default: .zeros), name: r.layerName())
+                  biasInitializer: r.initializer("bias_initializer", default: .zeros),
+                  kernelRegularizer: r.regularizer("kernel_regularizer"), biasRegularizer: r.regularizer("bias_regularizer"),
+                  name: r.layerName())
     }
     public override func weightShapes(for s: [Int]) throws -> [[Int]] {
         [[s.last ?? 0, units]] + (useBias ? [[units]] : [])
@@ -32,9 +35,13 @@ public final class Dense: Layer {
     public let kernelInitializer: Initializer, biasInitializer: Initializer
     public private(set) var kernel: Variable?, bias: Variable?
 
+    public let kernelRegularizer: Regularizer?, biasRegularizer: Regularizer?
+
     public init(_ units: Int, activation: ActivationFunction = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                kernelRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                 inputShape: [Int]? = nil, inputDim: Int? = nil, name: String? = nil) {
+        (self.kernelRegularizer, self.biasRegularizer) = (kernelRegularizer, biasRegularizer)
         self.units = units
         self.activation = activation
         self.useBias = useBias
@@ -47,8 +54,8 @@ public final class Dense: Layer {
 
     public override func build(inputShape: [Int]) throws {
         guard let inDim = inputShape.last else { throw LaminaError.shape("\(name) expects at least one feature axis, got a batch of scalars") }
-        kernel = addWeight("kernel", shape: [inDim, units], initializer: kernelInitializer)
-        if useBias { bias = addWeight("bias", shape: [units], initializer: biasInitializer) }
+        kernel = addWeight("kernel", shape: [inDim, units], initializer: kernelInitializer, regularizer: kernelRegularizer)
+        if useBias { bias = addWeight("bias", shape: [units], initializer: biasInitializer, regularizer: biasRegularizer) }
     }
 
     public override func checkInputShape(_ shape: [Int]) throws {
@@ -62,7 +69,8 @@ public final class Dense: Layer {
     /// Keras's `get_config()`.
     public override func config() throws -> [String: Any] {
         ["units": units, "activation": activation.description, "use_bias": useBias,
-         "kernel_initializer": kernelInitializer.config, "bias_initializer": biasInitializer.config]
+         "kernel_initializer": kernelInitializer.config, "bias_initializer": biasInitializer.config,
+         "kernel_regularizer": try kernelRegularizer?.serialize() ?? NSNull(), "bias_regularizer": try biasRegularizer?.serialize() ?? NSNull()]
     }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }

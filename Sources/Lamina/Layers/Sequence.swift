@@ -11,9 +11,12 @@ public final class Embedding: Layer {
     public let embeddingsInitializer: Initializer
     public private(set) var embeddings: Variable?
 
+    public let embeddingsRegularizer: Regularizer?
+
     public init(inputDim: Int, outputDim: Int, embeddingsInitializer: Initializer = .randomUniform(minval: -0.05, maxval: 0.05),
-                inputShape: [Int]? = nil, inputLength: Int? = nil, name: String? = nil) {
+                embeddingsRegularizer: Regularizer? = nil, inputShape: [Int]? = nil, inputLength: Int? = nil, name: String? = nil) {
         (self.inputDim, self.outputDim, self.embeddingsInitializer) = (inputDim, outputDim, embeddingsInitializer)
+        self.embeddingsRegularizer = embeddingsRegularizer
         super.init(name: name, inputShape: inputShape ?? inputLength.map { [$0] })
         if inputDim <= 0 || outputDim <= 0 { reject("inputDim \(inputDim) and outputDim \(outputDim) must be positive") }
     }
@@ -21,14 +24,15 @@ public final class Embedding: Layer {
         guard try !r.bool("mask_zero", default: false) else { throw r.error("mask_zero is not supported") }
         return try Embedding(inputDim: r.int("input_dim", minimum: 1), outputDim: r.int("output_dim", minimum: 1),
                              embeddingsInitializer: r.initializer("embeddings_initializer", default: .randomUniform(minval: -0.05, maxval: 0.05)),
-                             name: r.layerName())
+                             embeddingsRegularizer: r.regularizer("embeddings_regularizer"), name: r.layerName())
     }
     public override func config() throws -> [String: Any] {
-        ["input_dim": inputDim, "output_dim": outputDim, "embeddings_initializer": embeddingsInitializer.config, "mask_zero": false]
+        ["input_dim": inputDim, "output_dim": outputDim, "embeddings_initializer": embeddingsInitializer.config, "mask_zero": false,
+         "embeddings_regularizer": try embeddingsRegularizer?.serialize() ?? NSNull()]
     }
     public override func weightShapes(for s: [Int]) throws -> [[Int]] { [[inputDim, outputDim]] }
     public override func build(inputShape: [Int]) throws {
-        embeddings = addWeight("embeddings", shape: [inputDim, outputDim], initializer: embeddingsInitializer)
+        embeddings = addWeight("embeddings", shape: [inputDim, outputDim], initializer: embeddingsInitializer, regularizer: embeddingsRegularizer)
     }
     public override func checkInputShape(_ shape: [Int]) throws {}   // any number of steps
     public override func computeOutputShape(_ s: [Int]) throws -> [Int] { s + [outputDim] }

@@ -73,7 +73,8 @@ extension Sequential {
         for v in vars { v.value.requiresGrad = true }
         defer { for v in vars { v.value.requiresGrad = false } }
         let prediction = try FrozenLayers.$current.withValue(frozenAtCompile) { try self(x, training: true) }
-        let l = loss(y, prediction)
+        // The loss reported and minimized includes the weights' regularization penalties, as in Keras.
+        let l = losses.reduce(loss(y, prediction)) { $0 + $1 }
         let value = l.scalarsAsDouble()[0]
         if !vars.isEmpty {
             let grads = l.gradients(wrt: vars.map(\.value))

@@ -178,6 +178,14 @@ for opt_name, make_opt in [("sgd_momentum", lambda: keras.optimizers.SGD(0.1, mo
         [layers.SimpleRNN(4), layers.BatchNormalization(), layers.Dense(1, activation="sigmoid")]), xs, ys,
         "binary_crossentropy", make_opt()))
 
+# Regularized weights: the loss Keras reports and minimizes includes the penalties.
+R = keras.regularizers
+for opt_name, make_opt in [("sgd_momentum", lambda: keras.optimizers.SGD(0.1, momentum=0.9)),
+                           ("adam", lambda: keras.optimizers.Adam(0.01))]:
+    train_cases.append(train_case("regularized_" + opt_name, lambda: keras.Sequential(
+        [layers.Dense(4, activation="relu", kernel_regularizer=R.L2(0.05), bias_regularizer=R.L1(0.02)),
+         layers.Dense(2, kernel_regularizer=R.L1L2(l1=0.01, l2=0.03))]), xd, yd, "mse", make_opt()))
+
 # Parameter counts of the tutorial models.
 def count(model):
     return {"total": model.count_params(), "trainable": int(sum(np.prod(w.shape) for w in model.trainable_weights))}

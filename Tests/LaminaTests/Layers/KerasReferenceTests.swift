@@ -94,6 +94,10 @@ import Testing
         if name.hasPrefix("dense") {
             return (Sequential([Dense(4, activation: .relu, inputShape: [5]), Dense(2)]), .meanSquaredError, optimizer)
         }
+        if name.hasPrefix("regularized") {
+            return (Sequential([Dense(4, activation: .relu, kernelRegularizer: .l2(0.05), biasRegularizer: .l1(0.02), inputShape: [5]),
+                                Dense(2, kernelRegularizer: .l1l2(l1: 0.01, l2: 0.03))]), .meanSquaredError, optimizer)
+        }
         if name.hasPrefix("conv_bn") {
             return (Sequential([Conv2D(2, kernelSize: 3, activation: .relu, inputShape: [6, 6, 1]), BatchNormalization(),
                                 MaxPooling2D(), Flatten(), Dense(3, activation: .softmax)]), .sparseCategoricalCrossentropy, optimizer)

@@ -33,3 +33,32 @@ import Testing
         #expect(back?.gamma == 1.5 && back?.fromLogits == true)
     }
 }
+
+/// Weight regularizers: Keras's closed forms, their place in the training loss, and their round trip.
+@Suite struct RegularizerTests {
+    @Test func penaltiesEnterTheLossAndComeBackFromFiles() throws {
+        let model = Lamina.withRandomSeed(3) {
+            Sequential([Dense(3, kernelRegularizer: .l2(0.05), biasRegularizer: .l1(0.02), inputShape: [2]),
+                        Dense(1, kernelRegularizer: .l1l2(l1: 0.01, l2: 0.03))])
+        }
+        let w = model.getWeights().map { $0.scalarsAsDouble() }
+        let expected = 0.05 * w[0].map { $0 * $0 }.reduce(0, +) + 0.02 * w[1].map(Swift.abs).reduce(0, +)
+            + 0.01 * w[2].map(Swift.abs).reduce(0, +) + 0.03 * w[2].map { $0 * $0 }.reduce(0, +)
+        let total = model.losses.map { $0.scalarsAsDouble()[0] }.reduce(0, +)
+        #expect(Swift.abs(total - expected) < 1e-6 * Swift.max(1, expected))
+        // The training loss is the data loss plus the penalties.
+        model.compile(optimizer: SGD(learningRate: 0), loss: .mse)
+        let (x, y) = (Tensor.randomNormal([4, 2], seed: 4), Tensor.randomNormal([4, 1], seed: 5))
+        let data = try model.evaluate(x, y).loss
+        let trained = try model.trainOnBatch(x, y).loss
+        #expect(Swift.abs(trained - (data + total)) < 1e-5)
+        // Saved and loaded with their settings.
+        let url = temporaryDirectory().appendingPathComponent("reg.lamina")
+        try model.save(url.path)
+        let back = try Sequential.load(url.path)
+        let first = try #require(back.layers[0] as? Dense), second = try #require(back.layers[1] as? Dense)
+        #expect((first.kernelRegularizer as? L2)?.l2 == 0.05 && (first.biasRegularizer as? L1)?.l1 == 0.02)
+        #expect((second.kernelRegularizer as? L1L2)?.l1 == 0.01 && (second.kernelRegularizer as? L1L2)?.l2 == 0.03)
+        #expect(Swift.abs(back.losses.map { $0.scalarsAsDouble()[0] }.reduce(0, +) - total) < 1e-6)
+    }
+}

@@ -162,8 +162,10 @@ import Testing
                 + #"{"class_name":"Dense","config":{"name":"d","units":2\#(extra)}}]}}"#
         }
         #expect(try loadError(dense("")) == nil)
-        #expect(try loadError(dense(#","kernel_regularizer":{"class_name":"L2","config":{"l2":0.01}}"#))?
-            .contains("Dense 'd': option not supported by Lamina: kernel_regularizer=") == true)
+        #expect(try loadError(dense(#","kernel_constraint":{"class_name":"MaxNorm","config":{"max_value":2}}"#))?
+            .contains("Dense 'd': option not supported by Lamina: kernel_constraint=") == true)
+        #expect(try loadError(dense(#","kernel_regularizer":{"class_name":"L3","config":{"l3":0.01}}"#))?
+            .contains("'kernel_regularizer': unknown regularizer 'L3'") == true)
         #expect(try loadError(dense(#","kernel_regularizer":null,"bias_constraint":null"#)) == nil)
         #expect(try loadError(dense(#","activation":"swoosh""#))?.contains("unknown activation 'swoosh'") == true)
         #expect(try loadError(dense(#","kernel_initializer":{"class_name":"TruncatedNormal","config":{}}"#))?

@@ -1,0 +1,97 @@
+import Foundation
+import Synchronization
+
+/// A weight penalty added to the training loss, as Keras adds `model.losses`:
+/// `kernelRegularizer: .l2(0.01)`. Keras: `keras.regularizers` (`L1`, `L2`, `L1L2`).
+/// Immutable once made; a class owns its round trip like layers do.
+open class Regularizer: @unchecked Sendable {
+    public init() {}
+
+    /// The penalty for one weight (differentiable).
+    open func callAsFunction(_ w: Tensor) -> Tensor { fatalError("\(type(of: self)) must override callAsFunction(_:)") }
+
+    open class var kerasClassName: String { String(describing: self) }
+    open func config() -> [String: Any] { [:] }
+    open class func fromKerasConfig(_ r: ConfigReader) throws -> Regularizer {
+        throw LaminaError.configuration("\(kerasClassName) cannot be loaded: it does not override class func fromKerasConfig(_:)")
+    }
+
+    /// l1·Σ|w|. Keras: `L1(l1=0.01)`.
+    public static func l1(_ l1: Double = 0.01) -> Regularizer { L1(l1) }
+    /// l2·Σw². Keras: `L2(l2=0.01)`.
+    public static func l2(_ l2: Double = 0.01) -> Regularizer { L2(l2) }
+    /// l1·Σ|w| + l2·Σw². Keras: `L1L2(l1=0.0, l2=0.0)`.
+    public static func l1l2(l1: Double = 0, l2: Double = 0) -> Regularizer { L1L2(l1: l1, l2: l2) }
+
+    /// A regularizer from Keras's serialized form or name (`"l2"`).
+    static func fromConfig(_ any: Any) throws -> Regularizer {
+        if let name = any as? String {
+            switch name.lowercased() {
+            case "l1": return L1()
+            case "l2": return L2()
+            case "l1l2", "l1_l2": return L1L2(l1: 0.01, l2: 0.01)
+            default: throw LaminaError.configuration("unknown regularizer '\(name)'; known: \(RegularizerRegistry.known)")
+            }
+        }
+        let object = try SerializedObject(any, what: "regularizer")
+        guard let type = RegularizerRegistry.type(named: object.className) else {
+            throw LaminaError.configuration("unknown regularizer '\(object.className)'; known: \(RegularizerRegistry.known)")
+        }
+        let r = object.reader
+        let regularizer = try type.fromKerasConfig(r)
+        try r.finish()
+        return regularizer
+    }
+
+    /// Keras's serialized form.
+    func serialize() throws -> [String: Any] {
+        let type = type(of: self)
+        guard RegularizerRegistry.type(named: type.kerasClassName) == type else {
+            throw LaminaError.configuration("\(type.kerasClassName) cannot be saved: register it with RegularizerRegistry.register(\(type.kerasClassName).self)")
+        }
+        return kerasObject("keras.regularizers", type.kerasClassName, config())
+    }
+}
+
+public final class L1: Regularizer, @unchecked Sendable {
+    public let l1: Double
+    public init(_ l1: Double = 0.01) { self.l1 = l1 }
+    public override func callAsFunction(_ w: Tensor) -> Tensor { w.abs().sum() * l1 }
+    public override func config() -> [String: Any] { ["l1": l1] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Regularizer { L1(try r.double("l1", default: 0.01, in: 0...1e6)) }
+}
+
+public final class L2: Regularizer, @unchecked Sendable {
+    public let l2: Double
+    public init(_ l2: Double = 0.01) { self.l2 = l2 }
+    public override func callAsFunction(_ w: Tensor) -> Tensor { w.square().sum() * l2 }
+    public override func config() -> [String: Any] { ["l2": l2] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Regularizer { L2(try r.double("l2", default: 0.01, in: 0...1e6)) }
+}
+
+public final class L1L2: Regularizer, @unchecked Sendable {
+    public let l1: Double, l2: Double
+    public init(l1: Double = 0, l2: Double = 0) { (self.l1, self.l2) = (l1, l2) }
+    public override func callAsFunction(_ w: Tensor) -> Tensor { w.abs().sum() * l1 + w.square().sum() * l2 }
+    public override func config() -> [String: Any] { ["l1": l1, "l2": l2] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Regularizer {
+        L1L2(l1: try r.double("l1", default: 0, in: 0...1e6), l2: try r.double("l2", default: 0, in: 0...1e6))
+    }
+}
+
+/// Loadable regularizer classes by Keras class name; registering is naming the class.
+public enum RegularizerRegistry {
+    static let builtinTypes: [Regularizer.Type] = [L1.self, L2.self, L1L2.self]
+    private static let types = Mutex(Dictionary(uniqueKeysWithValues: builtinTypes.map { ($0.kerasClassName, $0) }))
+    public static func register(_ classes: Regularizer.Type...) { types.withLock { t in for c in classes { t[c.kerasClassName] = c } } }
+    static func type(named name: String) -> Regularizer.Type? { types.withLock { $0[name] } }
+    static var known: String { types.withLock { $0.keys.sorted().joined(separator: ", ") } }
+}
+
+extension ConfigReader {
+    /// An optional regularizer under `key` (absent or null: none).
+    public func regularizer(_ key: String) throws -> Regularizer? {
+        guard let v = value(key) else { return nil }
+        do { return try Regularizer.fromConfig(v) } catch let e as LaminaError { throw error("'\(key)': \(e.message)") }
+    }
+}
