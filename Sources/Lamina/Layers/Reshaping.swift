@@ -1,42 +1,73 @@
 import Foundation
 
-// Keras's shape and scale layers built from existing differentiable ops: global pooling,
+// Keras's shape and scale layers built from existing differentiable ops: global pooling (1-D and 2-D),
 // RepeatVector, Rescaling, ZeroPadding2D and Cropping2D. Each owns its round trip.
 
-/// The mean over height and width. Keras: `GlobalAveragePooling2D(keepdims=False)`.
-public final class GlobalAveragePooling2D: Layer {
+/// Shared machinery of the global poolings: a mean or maximum over the spatial axes (steps, or
+/// height and width) of channels-last input.
+public class GlobalPooling: Layer {
     public let keepDims: Bool
-    public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
-        self.keepDims = keepDims
+    /// 1 for the 1-D poolings (over steps), 2 for the 2-D ones (over height and width).
+    let spatialRank: Int
+
+    init(keepDims: Bool, spatialRank: Int, inputShape: [Int]?, name: String?) {
+        (self.keepDims, self.spatialRank) = (keepDims, spatialRank)
         super.init(name: name, inputShape: inputShape)
+    }
+    public override func config() throws -> [String: Any] { ["keepdims": keepDims, "data_format": "channels_last"] }
+    public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
+        guard s.count == spatialRank + 1 else {
+            let expected = spatialRank == 1 ? "[*, steps, features]" : "[*, height, width, channels]"
+            throw LaminaError.shape("\(name) expects \(expected), got \(describe(s))")
+        }
+        return keepDims ? Array(repeating: 1, count: spatialRank) + [s[spatialRank]] : [s[spatialRank]]
+    }
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor { reduce(x, axes: Array(1...spatialRank)) }
+    func reduce(_ x: Tensor, axes: [Int]) -> Tensor { fatalError("\(className) must override reduce") }
+}
+
+/// The mean over height and width. Keras: `GlobalAveragePooling2D(keepdims=False)`.
+public final class GlobalAveragePooling2D: GlobalPooling {
+    public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
+        super.init(keepDims: keepDims, spatialRank: 2, inputShape: inputShape, name: name)
     }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         try GlobalAveragePooling2D(keepDims: r.bool("keepdims", default: false), name: r.channelsLastLayerName())
     }
-    public override func config() throws -> [String: Any] { ["keepdims": keepDims, "data_format": "channels_last"] }
-    public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
-        guard s.count == 3 else { throw LaminaError.shape("\(name) expects [*, height, width, channels], got \(describe(s))") }
-        return keepDims ? [1, 1, s[2]] : [s[2]]
-    }
-    public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x.mean(axes: [1, 2], keepDims: keepDims) }
+    override func reduce(_ x: Tensor, axes: [Int]) -> Tensor { x.mean(axes: axes, keepDims: keepDims) }
 }
 
 /// The maximum over height and width. Keras: `GlobalMaxPooling2D(keepdims=False)`.
-public final class GlobalMaxPooling2D: Layer {
-    public let keepDims: Bool
+public final class GlobalMaxPooling2D: GlobalPooling {
     public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
-        self.keepDims = keepDims
-        super.init(name: name, inputShape: inputShape)
+        super.init(keepDims: keepDims, spatialRank: 2, inputShape: inputShape, name: name)
     }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         try GlobalMaxPooling2D(keepDims: r.bool("keepdims", default: false), name: r.channelsLastLayerName())
     }
-    public override func config() throws -> [String: Any] { ["keepdims": keepDims, "data_format": "channels_last"] }
-    public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
-        guard s.count == 3 else { throw LaminaError.shape("\(name) expects [*, height, width, channels], got \(describe(s))") }
-        return keepDims ? [1, 1, s[2]] : [s[2]]
+    override func reduce(_ x: Tensor, axes: [Int]) -> Tensor { x.max(axes: axes, keepDims: keepDims) }
+}
+
+/// The mean over steps. Keras: `GlobalAveragePooling1D(keepdims=False)`.
+public final class GlobalAveragePooling1D: GlobalPooling {
+    public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
+        super.init(keepDims: keepDims, spatialRank: 1, inputShape: inputShape, name: name)
     }
-    public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x.max(axes: [1, 2], keepDims: keepDims) }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        try GlobalAveragePooling1D(keepDims: r.bool("keepdims", default: false), name: r.channelsLastLayerName())
+    }
+    override func reduce(_ x: Tensor, axes: [Int]) -> Tensor { x.mean(axes: axes, keepDims: keepDims) }
+}
+
+/// The maximum over steps. Keras: `GlobalMaxPooling1D(keepdims=False)`.
+public final class GlobalMaxPooling1D: GlobalPooling {
+    public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
+        super.init(keepDims: keepDims, spatialRank: 1, inputShape: inputShape, name: name)
+    }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        try GlobalMaxPooling1D(keepDims: r.bool("keepdims", default: false), name: r.channelsLastLayerName())
+    }
+    override func reduce(_ x: Tensor, axes: [Int]) -> Tensor { x.max(axes: axes, keepDims: keepDims) }
 }
 
 /// Repeats a [batch, features] input `n` times: [batch, n, features]. Keras: `RepeatVector(n)`.

@@ -1,7 +1,7 @@
 import Foundation
 
-// Keras's layers for sequences [batch, steps, features]: Embedding, Conv1D, 1-D pooling and
-// global 1-D pooling. The 1-D layers run the 2-D ops on [batch, steps, 1, features].
+// Keras's layers for sequences [batch, steps, features]: Embedding, Conv1D and 1-D pooling
+// (the global poolings are in Reshaping.swift). The 1-D layers run the 2-D ops on [batch, steps, 1, features].
 
 /// Integer indices to learned vectors: [batch, ...] → [batch, ..., outputDim]. Keras:
 /// `Embedding(input_dim, output_dim)` (embeddings initialized uniformly in ±0.05). Indices
@@ -163,40 +163,4 @@ public final class AveragePooling1D: Pooling1D {
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         pool(x) { $0.avgPool2d(poolSize: (poolSize, 1), strides: (strides, 1), padding: padding) }
     }
-}
-
-/// The mean over steps. Keras: `GlobalAveragePooling1D(keepdims=False)`.
-public final class GlobalAveragePooling1D: Layer {
-    public let keepDims: Bool
-    public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
-        self.keepDims = keepDims
-        super.init(name: name, inputShape: inputShape)
-    }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
-        try GlobalAveragePooling1D(keepDims: r.bool("keepdims", default: false), name: r.channelsLastLayerName())
-    }
-    public override func config() throws -> [String: Any] { ["keepdims": keepDims, "data_format": "channels_last"] }
-    public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
-        guard s.count == 2 else { throw LaminaError.shape("\(name) expects [*, steps, features], got \(describe(s))") }
-        return keepDims ? [1, s[1]] : [s[1]]
-    }
-    public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x.mean(axes: [1], keepDims: keepDims) }
-}
-
-/// The maximum over steps. Keras: `GlobalMaxPooling1D(keepdims=False)`.
-public final class GlobalMaxPooling1D: Layer {
-    public let keepDims: Bool
-    public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
-        self.keepDims = keepDims
-        super.init(name: name, inputShape: inputShape)
-    }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
-        try GlobalMaxPooling1D(keepDims: r.bool("keepdims", default: false), name: r.channelsLastLayerName())
-    }
-    public override func config() throws -> [String: Any] { ["keepdims": keepDims, "data_format": "channels_last"] }
-    public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
-        guard s.count == 2 else { throw LaminaError.shape("\(name) expects [*, steps, features], got \(describe(s))") }
-        return keepDims ? [1, s[1]] : [s[1]]
-    }
-    public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x.max(axes: [1], keepDims: keepDims) }
 }
