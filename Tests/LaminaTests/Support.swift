@@ -14,7 +14,10 @@ struct Fixture: Decodable {
         let input: T, weights: [T], output: T, probe: T, gradInput: T, gradWeights: [T], weightsAfter: [T]
     }
     struct LossCase: Decodable { let name: String; let yTrue: T, yPred: T; let loss: Double }
-    struct TrainCase: Decodable { let name: String; let x: T, y: T; let initial: [T]; let losses: [Double]; let final: [T] }
+    struct TrainCase: Decodable {
+        let name: String; let x: T, y: T; let initial: [T]; let losses: [Double]; let final: [T]
+        let sampleWeight: T?; let classWeight: [String: Double]?
+    }
     struct Count: Decodable { let total: Int, trainable: Int }
     let layers: [LayerCase], losses: [LossCase], training: [TrainCase]
     let paramCounts: [String: Count]

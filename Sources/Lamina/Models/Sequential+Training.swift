@@ -68,19 +68,51 @@ extension Sequential {
     // MARK: - Steps
 
     /// One optimizer step on a batch; returns the batch loss.
-    func trainStep(_ x: Tensor, _ y: Tensor, optimizer: Optimizer, loss: Loss) throws -> (Double, Tensor) {
+    func trainStep(_ x: Tensor, _ y: Tensor, optimizer: Optimizer, loss: Loss, weights: Tensor? = nil) throws -> (Double, Tensor) {
         let vars = variablesToTrain
         for v in vars { v.value.requiresGrad = true }
         defer { for v in vars { v.value.requiresGrad = false } }
         let prediction = try FrozenLayers.$current.withValue(frozenAtCompile) { try self(x, training: true) }
-        // The loss reported and minimized includes the weights' regularization penalties, as in Keras.
-        let l = losses.reduce(loss(y, prediction)) { $0 + $1 }
+        // Sample weights scale each sample's loss, then the mean is over the batch (Keras's
+        // sum_over_batch_size); the loss reported and minimized includes the weights'
+        // regularization penalties, as in Keras.
+        let dataLoss = weights.map { (loss.perSample(y, prediction) * $0.cast(to: prediction.dtype)).mean() } ?? loss(y, prediction)
+        let l = losses.reduce(dataLoss) { $0 + $1 }
         let value = l.scalarsAsDouble()[0]
         if !vars.isEmpty {
             let grads = l.gradients(wrt: vars.map(\.value))
             optimizer.apply(grads, to: vars)
         }
         return (value, prediction.detached())
+    }
+
+    /// Per-sample loss weights from `sampleWeight` ([n] or [n, 1]) times `classWeight[class]`
+    /// (the class from integer labels, one-hot rows or 0/1 targets), as Keras combines them;
+    /// nil when neither is given. Metrics stay unweighted, as Keras's `metrics=`.
+    func sampleWeights(_ sampleWeight: Tensor?, _ classWeight: [Int: Double]?, labels y: Tensor, count n: Int) throws -> [Double]? {
+        guard sampleWeight != nil || classWeight != nil else { return nil }
+        var w = [Double](repeating: 1, count: n)
+        if let sampleWeight {
+            guard sampleWeight.count == n, sampleWeight.rank == 1 || (sampleWeight.rank == 2 && sampleWeight.shape[1] == 1) else {
+                throw LaminaError.shape("\(name): sampleWeight \(sampleWeight.shape) must be [\(n)] (one weight per sample)")
+            }
+            w = sampleWeight.scalarsAsDouble()
+            if let bad = w.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
+                throw LaminaError.value("\(name): sampleWeight[\(bad)] = \(w[bad]) must be finite and not negative")
+            }
+        }
+        if let classWeight {
+            let labels = y.rank >= 2 && y.shape[y.rank - 1] > 1 ? y.argmax(axis: -1).scalarsAsDouble() : y.scalarsAsDouble()
+            guard labels.count == n else { throw LaminaError.shape("\(name): classWeight needs one class per sample, labels are \(y.shape)") }
+            for (i, label) in labels.enumerated() {
+                let c = Int(label.rounded())
+                guard let factor = classWeight[c] else {
+                    throw LaminaError.value("\(name): classWeight has no weight for class \(c) (sample \(i))")
+                }
+                w[i] *= factor
+            }
+        }
+        return w
     }
 
     /// Runs a batch forward in inference mode.
@@ -103,12 +135,14 @@ extension Sequential {
     @discardableResult
     public func fit(_ x: Tensor, _ y: Tensor, epochs: Int = 1, batchSize: Int = 32, verbose: Int = 1,
                     validationSplit: Double = 0, validationData: (Tensor, Tensor)? = nil, shuffle: Bool = true,
+                    classWeight: [Int: Double]? = nil, sampleWeight: Tensor? = nil,
                     callbacks: [Callback] = [], initialEpoch: Int = 0) throws -> History {
         let (optimizer, loss) = try requireCompiled()
         guard batchSize > 0 else { throw LaminaError.value("fit: batchSize must be positive, got \(batchSize)") }
         guard validationSplit >= 0 && validationSplit < 1 else { throw LaminaError.value("fit: validationSplit must be in [0, 1), got \(validationSplit)") }
         var xTrain = try prepareInputs(x)
         var yTrain = try prepareLabels(y, for: x, loss: loss)
+        var weights = try sampleWeights(sampleWeight, classWeight, labels: y, count: x.shape[0])
         var validation = validationData
         if validation == nil && validationSplit > 0 {
             let split = Int((Double(x.shape[0]) * (1 - validationSplit)).rounded(.down))
@@ -118,6 +152,7 @@ extension Sequential {
             validation = (xTrain.sliced(axis: 0, split..<x.shape[0]), yTrain.sliced(axis: 0, split..<x.shape[0]))
             xTrain = xTrain.sliced(axis: 0, 0..<split)
             yTrain = yTrain.sliced(axis: 0, 0..<split)
+            weights = weights.map { Array($0[0..<split]) }   // validation is not weighted (Keras)
         }
         if let (vx, vy) = validation { _ = try prepareLabels(vy, for: try prepareInputs(vx), loss: loss) }
 
@@ -138,7 +173,8 @@ extension Sequential {
             for step in 0..<steps {
                 let idx = Array(order[(step * batchSize)..<min(n, (step + 1) * batchSize)])
                 let xb = xTrain.gather(rows: idx), yb = yTrain.gather(rows: idx)
-                let (batchLoss, prediction) = try trainStep(xb, yb, optimizer: optimizer, loss: loss)
+                let wb = weights.map { w in Tensor(shape: [idx.count], scalars: idx.map { w[$0] }) }
+                let (batchLoss, prediction) = try trainStep(xb, yb, optimizer: optimizer, loss: loss, weights: wb)
                 if !batchLoss.isFinite && !warnedNaN {
                     warnedNaN = true
                     print("Warning: \(name): loss is \(batchLoss) at epoch \(epoch + 1), step \(step + 1); training continues (add TerminateOnNaN() to stop)")
@@ -202,11 +238,14 @@ extension Sequential {
     /// One optimizer step on one batch; returns that batch's loss and metrics (metrics are
     /// reset first, as Keras 2's `train_on_batch(reset_metrics=True)`).
     @discardableResult
-    public func trainOnBatch(_ x: Tensor, _ y: Tensor) throws -> (loss: Double, metrics: [String: Double]) {
+    public func trainOnBatch(_ x: Tensor, _ y: Tensor, sampleWeight: Tensor? = nil,
+                             classWeight: [Int: Double]? = nil) throws -> (loss: Double, metrics: [String: Double]) {
         let (optimizer, loss) = try requireCompiled()
         let xs = try prepareInputs(x)
         let ys = try prepareLabels(y, for: x, loss: loss)
-        let (value, prediction) = try trainStep(xs, ys, optimizer: optimizer, loss: loss)
+        let weights = try sampleWeights(sampleWeight, classWeight, labels: y, count: x.shape[0])
+            .map { Tensor(shape: [$0.count], scalars: $0) }
+        let (value, prediction) = try trainStep(xs, ys, optimizer: optimizer, loss: loss, weights: weights)
         compiledMetrics.forEach { $0.reset(); $0.update(ys, prediction) }
         return (Double(value), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, $0.result()) }))
     }

@@ -141,7 +141,7 @@ for name, loss, yt, yp in [
 
 
 # Three optimizer steps on small models.
-def train_case(name, build, x, y, loss, optimizer):
+def train_case(name, build, x, y, loss, optimizer, sample_weight=None, class_weight=None):
     keras.utils.set_random_seed(7)
     model = build()
     model.build((None,) + x.shape[1:])
@@ -151,9 +151,14 @@ def train_case(name, build, x, y, loss, optimizer):
             initial[i] = np.abs(initial[i]) + 0.5
     model.set_weights(initial)
     model.compile(optimizer=optimizer, loss=loss)
-    losses = [float(model.train_on_batch(x, y)) for _ in range(3)]
-    return {"name": name, "x": arr(x), "y": arr(y), "initial": [arr(w) for w in initial],
+    losses = [float(model.train_on_batch(x, y, sample_weight=sample_weight, class_weight=class_weight)) for _ in range(3)]
+    case = {"name": name, "x": arr(x), "y": arr(y), "initial": [arr(w) for w in initial],
             "losses": losses, "final": [arr(w) for w in model.get_weights()]}
+    if sample_weight is not None:
+        case["sampleWeight"] = arr(sample_weight)
+    if class_weight is not None:
+        case["classWeight"] = {str(k): v for k, v in class_weight.items()}
+    return case
 
 
 xd, yd = rand(8, 5), rand(8, 2)
@@ -185,6 +190,15 @@ for opt_name, make_opt in [("sgd_momentum", lambda: keras.optimizers.SGD(0.1, mo
     train_cases.append(train_case("regularized_" + opt_name, lambda: keras.Sequential(
         [layers.Dense(4, activation="relu", kernel_regularizer=R.L2(0.05), bias_regularizer=R.L1(0.02)),
          layers.Dense(2, kernel_regularizer=R.L1L2(l1=0.01, l2=0.03))]), xd, yd, "mse", make_opt()))
+
+# Sample and class weights (train_on_batch's sample_weight and class_weight).
+train_cases.append(train_case("dense_weighted_adam", lambda: keras.Sequential([layers.Dense(4, activation="relu"), layers.Dense(2)]),
+                              xd, yd, "mse", keras.optimizers.Adam(0.01),
+                              sample_weight=rng.uniform(0.2, 2.0, size=8).astype(np.float32)))
+train_cases.append(train_case("conv_bn_classweighted_sgd_momentum", lambda: keras.Sequential(
+    [layers.Conv2D(2, 3, activation="relu"), layers.BatchNormalization(), layers.MaxPooling2D(),
+     layers.Flatten(), layers.Dense(3, activation="softmax")]), xi, yi, "sparse_categorical_crossentropy",
+    keras.optimizers.SGD(0.1, momentum=0.9), class_weight={0: 1.0, 1: 3.0, 2: 0.5}))
 
 # Parameter counts of the tutorial models.
 def count(model):

@@ -118,7 +118,8 @@ import Testing
         model.compile(optimizer: optimizer, loss: loss)
         let y = name.hasPrefix("conv_bn") ? c.y.tensor.cast(to: .int32) : c.y.tensor
         for (step, expected) in c.losses.enumerated() {
-            let (l, _) = try model.trainOnBatch(c.x.tensor, y)
+            let classWeight = c.classWeight.map { Dictionary(uniqueKeysWithValues: $0.map { (Int($0.key)!, $0.value) }) }
+            let (l, _) = try model.trainOnBatch(c.x.tensor, y, sampleWeight: c.sampleWeight?.tensor, classWeight: classWeight)
             #expect(Swift.abs(Double(l) - expected) <= 1e-4 + 1e-4 * Swift.abs(expected), "\(name) step \(step): loss \(l) vs Keras \(expected)")
         }
         for (i, (w, expected)) in zip(model.getWeights(), c.final).enumerated() {

@@ -118,3 +118,31 @@ import Testing
         #expect(epochs == 2)
     }
 }
+
+/// `fit(..., classWeight:, sampleWeight:)` with Keras's semantics (the weighted training step
+/// itself is checked against Keras in KerasReferenceTests).
+@Suite struct SampleWeightTests {
+    @Test func weightsScaleTheLossAndBadWeightsAreErrors() throws {
+        let x = Tensor.randomNormal([8, 3], seed: 1)
+        let y = Tensor(shape: [8], scalars: (0..<8).map { Int32($0 % 2) })
+        func run(_ body: (Sequential) throws -> History) throws -> Double {
+            let m = Lamina.withRandomSeed(2) { Sequential([Dense(2, activation: .softmax, inputShape: [3])]) }
+            m.compile(optimizer: SGD(learningRate: 0), loss: .sparseCategoricalCrossentropy)
+            return try body(m).history["loss"]![0]
+        }
+        let plain = try run { try $0.fit(x, y, epochs: 1, batchSize: 8, verbose: 0) }
+        let doubled = try run { try $0.fit(x, y, epochs: 1, batchSize: 8, verbose: 0, sampleWeight: Tensor(shape: [8], scalars: [Float](repeating: 2, count: 8))) }
+        let classDoubled = try run { try $0.fit(x, y, epochs: 1, batchSize: 8, verbose: 0, classWeight: [0: 2, 1: 2]) }
+        #expect(Swift.abs(doubled - 2 * plain) < 1e-6 && Swift.abs(classDoubled - 2 * plain) < 1e-6)
+        let m = Sequential([Dense(2, activation: .softmax, inputShape: [3])])
+        m.compile(optimizer: .sgd, loss: .sparseCategoricalCrossentropy)
+        let missing = #expect(throws: LaminaError.self) { try m.fit(x, y, verbose: 0, classWeight: [0: 1]) }
+        #expect(missing?.message.contains("no weight for class 1") == true)
+        let shape = #expect(throws: LaminaError.self) { try m.fit(x, y, verbose: 0, sampleWeight: Tensor.ones([5])) }
+        #expect(shape?.message.contains("must be [8]") == true)
+        let negative = #expect(throws: LaminaError.self) {
+            try m.fit(x, y, verbose: 0, sampleWeight: Tensor(shape: [8], scalars: [1, 1, 1, -1, 1, 1, 1, 1] as [Float]))
+        }
+        #expect(negative?.message.contains("sampleWeight[3]") == true)
+    }
+}
