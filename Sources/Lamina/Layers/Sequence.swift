@@ -60,9 +60,13 @@ public final class Conv1D: Layer {
     public let kernelInitializer: Initializer, biasInitializer: Initializer
     public private(set) var kernel: Variable?, bias: Variable?
 
+    public let kernelRegularizer: Regularizer?, biasRegularizer: Regularizer?
+
     public init(_ filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid, activation: ActivationFunction = .linear,
                 useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                kernelRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                 inputShape: [Int]? = nil, name: String? = nil) {
+        (self.kernelRegularizer, self.biasRegularizer) = (kernelRegularizer, biasRegularizer)
         (self.filters, self.kernelSize, self.strides, self.padding, self.activation) = (filters, kernelSize, strides, padding, activation)
         (self.useBias, self.kernelInitializer, self.biasInitializer) = (useBias, kernelInitializer, biasInitializer)
         super.init(name: name, inputShape: inputShape)
@@ -81,20 +85,24 @@ public final class Conv1D: Layer {
                           strides: r.single("strides", default: 1), padding: r.padding(), activation: r.activation(),
                           useBias: r.bool("use_bias", default: true),
                           kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
-                          biasInitializer: r.initializer("bias_initializer", default: .zeros), name: r.channelsLastLayerName())
+                          biasInitializer: r.initializer("bias_initializer", default: .zeros),
+                          kernelRegularizer: r.regularizer("kernel_regularizer"), biasRegularizer: r.regularizer("bias_regularizer"),
+                          name: r.channelsLastLayerName())
     }
     public override func config() throws -> [String: Any] {
         ["filters": filters, "kernel_size": [kernelSize], "strides": [strides], "padding": padding.rawValue, "data_format": "channels_last",
          "activation": activation.description, "use_bias": useBias, "kernel_initializer": kernelInitializer.config,
-         "bias_initializer": biasInitializer.config]
+         "bias_initializer": biasInitializer.config, "kernel_regularizer": try kernelRegularizer?.serialize() ?? NSNull(),
+         "bias_regularizer": try biasRegularizer?.serialize() ?? NSNull()]
     }
     public override func weightShapes(for s: [Int]) throws -> [[Int]] {
         _ = try computeOutputShape(s)
         return [[kernelSize, s[1], filters]] + (useBias ? [[filters]] : [])
     }
     public override func build(inputShape: [Int]) throws {
-        kernel = addWeight("kernel", shape: [kernelSize, inputShape[1], filters], initializer: kernelInitializer)
-        if useBias { bias = addWeight("bias", shape: [filters], initializer: biasInitializer) }
+        kernel = addWeight("kernel", shape: [kernelSize, inputShape[1], filters], initializer: kernelInitializer,
+                           regularizer: kernelRegularizer)
+        if useBias { bias = addWeight("bias", shape: [filters], initializer: biasInitializer, regularizer: biasRegularizer) }
     }
     public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
         guard s.count == 2 else { throw LaminaError.shape("\(name) expects [*, steps, channels], got \(describe(s))") }

@@ -63,7 +63,8 @@ final class UndeclaredScale: Layer {
     /// A text classifier's layers save and load, and predict the same.
     @Test func sequenceLayersRoundTrip() throws {
         let a = Lamina.withRandomSeed(10) {
-            Sequential([Input(shape: [12]), Embedding(inputDim: 20, outputDim: 4), Conv1D(5, 3, activation: .relu),
+            Sequential([Input(shape: [12]), Embedding(inputDim: 20, outputDim: 4),
+                        Conv1D(5, kernelSize: 3, activation: .relu, kernelRegularizer: .l2(0.01)),
                         MaxPooling1D(poolSize: 2), AveragePooling1D(poolSize: 2, strides: 1, padding: .same),
                         GlobalMaxPooling1D(keepDims: true), GlobalAveragePooling1D(), LayerNormalization(), Dense(1, activation: .sigmoid)])
         }
@@ -74,6 +75,7 @@ final class UndeclaredScale: Layer {
         let x = Tensor(shape: [2, 12], scalars: (0..<24).map { Float($0 % 20) })
         #expect(try a.predict(x).asArray(Float.self) == b.predict(x).asArray(Float.self))
         #expect((b.layers[1] as? Conv1D)?.kernelSize == 3 && (b.layers[0] as? Embedding)?.inputDim == 20)
+        #expect(((b.layers[1] as? Conv1D)?.kernelRegularizer as? L2)?.l2 == 0.01)
     }
 
     /// A user's layer registered by its type saves and loads with its weights.
