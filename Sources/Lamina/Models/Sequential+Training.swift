@@ -131,14 +131,16 @@ extension Sequential {
     /// Trains for `epochs` over `(x, y)` in shuffled mini-batches. Keras: `model.fit`.
     ///
     /// `validationSplit` holds out the *last* fraction before shuffling (as Keras);
-    /// `validationData` overrides it. `verbose`: 0 silent, 1 progress bar, 2 one line per epoch.
+    /// `validationData` overrides it; `validationFreq` validates after every n-th epoch only.
+    /// `verbose`: 0 silent, 1 progress bar, 2 one line per epoch.
     @discardableResult
     public func fit(_ x: Tensor, _ y: Tensor, epochs: Int = 1, batchSize: Int = 32, verbose: Int = 1,
                     validationSplit: Double = 0, validationData: (Tensor, Tensor)? = nil, shuffle: Bool = true,
                     classWeight: [Int: Double]? = nil, sampleWeight: Tensor? = nil,
-                    callbacks: [Callback] = [], initialEpoch: Int = 0) throws -> History {
+                    callbacks: [Callback] = [], initialEpoch: Int = 0, validationFreq: Int = 1) throws -> History {
         let (optimizer, loss) = try requireCompiled()
         guard batchSize > 0 else { throw LaminaError.value("fit: batchSize must be positive, got \(batchSize)") }
+        guard validationFreq > 0 else { throw LaminaError.value("fit: validationFreq must be positive, got \(validationFreq)") }
         guard validationSplit >= 0 && validationSplit < 1 else { throw LaminaError.value("fit: validationSplit must be in [0, 1), got \(validationSplit)") }
         var xTrain = try prepareInputs(x)
         var yTrain = try prepareLabels(y, for: x, loss: loss)
@@ -185,10 +187,11 @@ extension Sequential {
                 let current = logs(loss: lossSum / Double(seen))
                 for c in all { try c.onBatchEnd(step, logs: ["loss": batchLoss]) }
                 if stopTraining { break }
-                if step < steps - 1 || validation == nil { bar.update(step + 1, logs: current) }
+                if step < steps - 1 || validation == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, logs: current) }
             }
             var epochLogs = logs(loss: lossSum / Double(max(seen, 1)))
-            if let (vx, vy) = validation {
+            // Keras's validation_freq: validate after every validationFreq-th epoch (1-based).
+            if let (vx, vy) = validation, (epoch + 1) % validationFreq == 0 {
                 let result = try evaluate(vx, vy, batchSize: batchSize)
                 epochLogs["val_loss"] = Double(result.loss)
                 for (k, v) in result.metrics { epochLogs["val_" + k] = Double(v) }

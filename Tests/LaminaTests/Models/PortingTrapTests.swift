@@ -145,4 +145,16 @@ import Testing
         }
         #expect(negative?.message.contains("sampleWeight[3]") == true)
     }
+
+    @Test func validationFreqValidatesEveryNthEpoch() throws {
+        let x = Tensor.randomNormal([12, 3], seed: 1), y = Tensor(shape: [12], scalars: (0..<12).map { Int32($0 % 2) })
+        let m = Sequential([Dense(2, activation: .softmax, inputShape: [3])])
+        m.compile(optimizer: .sgd, loss: .sparseCategoricalCrossentropy)
+        var validated: [Int] = []
+        let probe = LambdaCallback(onEpochEnd: { epoch, logs in if logs["val_loss"] != nil { validated.append(epoch + 1) } })
+        let h = try m.fit(x, y, epochs: 7, verbose: 0, validationSplit: 0.25, callbacks: [probe], validationFreq: 3)
+        #expect(validated == [3, 6])
+        #expect(h.history["val_loss"]?.count == 2 && h.history["loss"]?.count == 7)
+        #expect(throws: LaminaError.self) { try m.fit(x, y, verbose: 0, validationFreq: 0) }
+    }
 }
