@@ -62,7 +62,8 @@ open class Metric {
 public enum MetricRegistry {
     static let builtinTypes: [Metric.Type] = [Accuracy.self, BinaryAccuracy.self, CategoricalAccuracy.self,
                                               SparseCategoricalAccuracy.self, MeanSquaredErrorMetric.self,
-                                              MeanAbsoluteErrorMetric.self, Precision.self, Recall.self]
+                                              MeanAbsoluteErrorMetric.self, Precision.self, Recall.self,
+                                              TopKCategoricalAccuracy.self, SparseTopKCategoricalAccuracy.self]
     private static let types = Mutex(names(builtinTypes))
 
     /// Makes these classes loadable under their `kerasNames`.
@@ -182,4 +183,39 @@ public final class Recall: ConfusionRatio {
     public override class var kerasNames: [String] { ["recall", "Recall"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { Recall() }
     public init() { super.init(name: "recall", overPredicted: false) }
+}
+
+/// Whether the true class is among the `k` highest predictions: ties with the k-th value count
+/// as in (Keras's `in_top_k`). The true class is an index or a one-hot row's argmax.
+private func inTopK(_ predictions: [Double], classes: Int, truth: [Int], k: Int) -> [Double] {
+    truth.enumerated().map { row, c in
+        let p = predictions[(row * classes)..<((row + 1) * classes)]
+        guard c >= 0 && c < classes, p[row * classes + c].isFinite else { return 0 }
+        let target = p[row * classes + c]
+        return Double(p.filter { $0 > target }.count) < Double(k) ? 1 : 0
+    }
+}
+
+/// Share of rows whose one-hot label is among the top `k` predictions. Keras: `TopKCategoricalAccuracy(k=5)`.
+public final class TopKCategoricalAccuracy: Metric {
+    public let k: Int
+    public init(k: Int = 5) { self.k = k; super.init(name: "top_k_categorical_accuracy") }
+    public override class var kerasNames: [String] { ["top_k_categorical_accuracy", "TopKCategoricalAccuracy"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { TopKCategoricalAccuracy(k: try r.int("k", default: 5, minimum: 1)) }
+    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
+        let classes = yPred.shape.last ?? 1
+        return inTopK(yPred.scalarsAsDouble(), classes: classes, truth: yTrue.argmax(axis: -1).asArray(Int32.self).map(Int.init), k: k)
+    }
+}
+
+/// Share of rows whose class index is among the top `k` predictions. Keras: `SparseTopKCategoricalAccuracy(k=5)`.
+public final class SparseTopKCategoricalAccuracy: Metric {
+    public let k: Int
+    public init(k: Int = 5) { self.k = k; super.init(name: "sparse_top_k_categorical_accuracy") }
+    public override class var kerasNames: [String] { ["sparse_top_k_categorical_accuracy", "SparseTopKCategoricalAccuracy"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { SparseTopKCategoricalAccuracy(k: try r.int("k", default: 5, minimum: 1)) }
+    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
+        let classes = yPred.shape.last ?? 1
+        return inTopK(yPred.scalarsAsDouble(), classes: classes, truth: yTrue.scalarsAsDouble().map { Int($0.rounded()) }, k: k)
+    }
 }

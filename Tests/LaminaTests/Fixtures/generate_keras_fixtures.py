@@ -223,6 +223,21 @@ counts = {
                                              layers.Conv2D(1, (5, 5), padding="same", activation="tanh")])),
 }
 
+# Metrics on one batch (the result after update_state).
+metric_preds = rand(6, 5)
+metric_preds[2, 1] = metric_preds[2, 3]  # a tie
+metric_sparse = np.array([1, 4, 3, 0, 2, 2], dtype=np.int32)
+metric_onehot = np.eye(5, dtype=np.float32)[metric_sparse]
+metric_cases = []
+for name, metric, yt in [
+    ("top_k_categorical_accuracy_k2", keras.metrics.TopKCategoricalAccuracy(k=2), metric_onehot),
+    ("top_k_categorical_accuracy_k3", keras.metrics.TopKCategoricalAccuracy(k=3), metric_onehot),
+    ("sparse_top_k_categorical_accuracy_k2", keras.metrics.SparseTopKCategoricalAccuracy(k=2), metric_sparse),
+    ("sparse_top_k_categorical_accuracy_k1", keras.metrics.SparseTopKCategoricalAccuracy(k=1), metric_sparse),
+]:
+    metric.update_state(yt, metric_preds)
+    metric_cases.append({"name": name, "yTrue": arr(yt), "yPred": arr(metric_preds), "value": float(metric.result().numpy())})
+
 # Learning-rate schedules at a few steps (their configs are what Lamina reads back).
 S = keras.optimizers.schedules
 schedule_steps = [0, 1, 5, 10, 37, 100, 150, 250]
@@ -240,5 +255,6 @@ for name, schedule in [
 
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference.json"), "w") as f:
     json.dump({"keras": keras.__version__, "tensorflow": tf.__version__, "layers": cases, "losses": loss_cases,
-               "training": train_cases, "paramCounts": counts, "schedules": schedule_cases}, f)
+               "training": train_cases, "paramCounts": counts, "schedules": schedule_cases,
+               "metrics": metric_cases}, f)
 print(len(cases), "layer cases,", len(loss_cases), "losses,", len(train_cases), "training cases")

@@ -126,4 +126,14 @@ import Testing
             expectClose(w, expected.tensor, "\(name) weight \(i) (\(model.weights[i].name))")
         }
     }
+
+    /// Metrics against Keras's on one batch (ties included).
+    @Test(arguments: Fixture.keras.metrics.map(\.name))
+    func metricMatchesKeras(_ name: String) throws {
+        let c = Fixture.keras.metrics.first { $0.name == name }!
+        let k = Int(name.split(separator: "k").last!)!
+        let metric: Metric = name.hasPrefix("sparse") ? SparseTopKCategoricalAccuracy(k: k) : TopKCategoricalAccuracy(k: k)
+        metric.update(name.hasPrefix("sparse") ? c.yTrue.tensor.cast(to: .int32) : c.yTrue.tensor, c.yPred.tensor)
+        #expect(Swift.abs(metric.result() - c.value) < 1e-6, "\(name): \(metric.result()) vs Keras \(c.value)")
+    }
 }
