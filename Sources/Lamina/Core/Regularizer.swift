@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A weight penalty added to the training loss, as Keras adds `model.losses`:
 /// `kernelRegularizer: .l2(0.01)`. Keras: `keras.regularizers` (`L1`, `L2`, `L1L2`).
@@ -30,26 +29,20 @@ open class Regularizer: @unchecked Sendable {
             case "l1": return L1()
             case "l2": return L2()
             case "l1l2", "l1_l2": return L1L2(l1: 0.01, l2: 0.01)
-            default: throw LaminaError.configuration("unknown regularizer '\(name)'; known: \(RegularizerRegistry.known)")
+            default: return try RegularizerRegistry.classes.require(name).fromKerasConfig(ConfigReader(className: name, values: [:]))
             }
         }
         let object = try SerializedObject(any, what: "regularizer")
-        guard let type = RegularizerRegistry.type(named: object.className) else {
-            throw LaminaError.configuration("unknown regularizer '\(object.className)'; known: \(RegularizerRegistry.known)")
-        }
         let r = object.reader
-        let regularizer = try type.fromKerasConfig(r)
+        let regularizer = try RegularizerRegistry.classes.require(object.className).fromKerasConfig(r)
         try r.finish()
         return regularizer
     }
 
     /// Keras's serialized form.
     func serialize() throws -> [String: Any] {
-        let type = type(of: self)
-        guard RegularizerRegistry.type(named: type.kerasClassName) == type else {
-            throw LaminaError.configuration("\(type.kerasClassName) cannot be saved: register it with RegularizerRegistry.register(\(type.kerasClassName).self)")
-        }
-        return kerasObject("keras.regularizers", type.kerasClassName, config())
+        try RegularizerRegistry.classes.checkSavable(type(of: self))
+        return kerasObject("keras.regularizers", type(of: self).kerasClassName, config())
     }
 }
 
@@ -82,10 +75,9 @@ public final class L1L2: Regularizer, @unchecked Sendable {
 /// Loadable regularizer classes by Keras class name; registering is naming the class.
 public enum RegularizerRegistry {
     static let builtinTypes: [Regularizer.Type] = [L1.self, L2.self, L1L2.self]
-    private static let types = Mutex(Dictionary(uniqueKeysWithValues: builtinTypes.map { ($0.kerasClassName, $0) }))
-    public static func register(_ classes: Regularizer.Type...) { types.withLock { t in for c in classes { t[c.kerasClassName] = c } } }
-    static func type(named name: String) -> Regularizer.Type? { types.withLock { $0[name] } }
-    static var known: String { types.withLock { $0.keys.sorted().joined(separator: ", ") } }
+    static let classes = KerasClasses<Regularizer.Type>("regularizer", registry: "RegularizerRegistry",
+                                                        names: { [$0.kerasClassName] }, builtinTypes)
+    public static func register(_ types: Regularizer.Type...) { classes.register(types) }
 }
 
 extension ConfigReader {

@@ -44,11 +44,7 @@ open class Loss {
     /// A loss by its Keras name (`"binary_crossentropy"`, `"BinaryCrossentropy"`, `"mse"`), with
     /// its default options.
     public static func named(_ name: String) throws -> Loss {
-        guard let type = LossRegistry.type(named: name) else {
-            throw LaminaError.configuration("unknown loss '\(name)'; known: \(LossRegistry.known)")
-        }
-        let r = ConfigReader(className: name, values: [:])
-        return try type.fromKerasConfig(r)
+        try LossRegistry.classes.require(name).fromKerasConfig(ConfigReader(className: name, values: [:]))
     }
 
     // MARK: - The class's own round trip

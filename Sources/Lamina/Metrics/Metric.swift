@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A running metric over an epoch: `update` per batch, `result` for the mean so far.
 /// Spelled `metrics: [.accuracy]`, `[.precision, .recall]` or, from data, `Metric.named("mae")`.
 /// (Metrics and losses that share a Keras name are different types: `Metric.meanSquaredError`
@@ -38,10 +36,7 @@ open class Metric {
 
     /// A metric by one of its Keras names (`"accuracy"`, `"acc"`, `"mae"`), with default options.
     public static func named(_ name: String) throws -> Metric {
-        guard let type = MetricRegistry.type(named: name) else {
-            throw LaminaError.configuration("unknown metric '\(name)'; known: \(MetricRegistry.known)")
-        }
-        return try type.fromKerasConfig(ConfigReader(className: name, values: [:]))
+        try MetricRegistry.classes.require(name).fromKerasConfig(ConfigReader(className: name, values: [:]))
     }
 
     // MARK: - The class's own round trip
@@ -64,19 +59,10 @@ public enum MetricRegistry {
                                               SparseCategoricalAccuracy.self, MeanSquaredErrorMetric.self,
                                               MeanAbsoluteErrorMetric.self, Precision.self, Recall.self,
                                               TopKCategoricalAccuracy.self, SparseTopKCategoricalAccuracy.self]
-    private static let types = Mutex(names(builtinTypes))
+    static let classes = KerasClasses<Metric.Type>("metric", registry: "MetricRegistry", names: { $0.kerasNames }, builtinTypes)
 
     /// Makes these classes loadable under their `kerasNames`.
-    public static func register(_ classes: Metric.Type...) { types.withLock { $0.merge(names(classes)) { $1 } } }
-
-    private static func names(_ classes: [Metric.Type]) -> [String: Metric.Type] {
-        var out: [String: Metric.Type] = [:]
-        for c in classes { for n in c.kerasNames { out[n] = c } }
-        return out
-    }
-
-    static func type(named name: String) -> Metric.Type? { types.withLock { $0[name] } }
-    static var known: String { types.withLock { $0.keys.sorted().joined(separator: ", ") } }
+    public static func register(_ types: Metric.Type...) { classes.register(types) }
 }
 
 /// The mean over all elements of `f(yTrue, yPred)`.
@@ -196,26 +182,30 @@ private func inTopK(_ predictions: [Double], classes: Int, truth: [Int], k: Int)
     }
 }
 
-/// Share of rows whose one-hot label is among the top `k` predictions. Keras: `TopKCategoricalAccuracy(k=5)`.
-public final class TopKCategoricalAccuracy: Metric {
+/// Share of rows whose true class is among the top `k` predictions (ties with the k-th value
+/// count as in, as Keras's `in_top_k`); the dense and sparse Keras metrics differ only in how the
+/// class is given.
+public class TopKAccuracy: Metric {
     public let k: Int
-    public init(k: Int = 5) { self.k = k; super.init(name: "top_k_categorical_accuracy") }
-    public override class var kerasNames: [String] { ["top_k_categorical_accuracy", "TopKCategoricalAccuracy"] }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { TopKCategoricalAccuracy(k: try r.int("k", default: 5, minimum: 1)) }
+    let sparse: Bool
+    init(k: Int, sparse: Bool, name: String) { (self.k, self.sparse) = (k, sparse); super.init(name: name) }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
         let classes = yPred.shape.last ?? 1
-        return inTopK(yPred.scalarsAsDouble(), classes: classes, truth: yTrue.argmax(axis: -1).asArray(Int32.self).map(Int.init), k: k)
+        let truth = sparse ? yTrue.scalarsAsDouble().map { Int($0.rounded()) } : yTrue.argmax(axis: -1).asArray(Int32.self).map(Int.init)
+        return inTopK(yPred.scalarsAsDouble(), classes: classes, truth: truth, k: k)
     }
 }
 
-/// Share of rows whose class index is among the top `k` predictions. Keras: `SparseTopKCategoricalAccuracy(k=5)`.
-public final class SparseTopKCategoricalAccuracy: Metric {
-    public let k: Int
-    public init(k: Int = 5) { self.k = k; super.init(name: "sparse_top_k_categorical_accuracy") }
+/// The true class as a one-hot row. Keras: `TopKCategoricalAccuracy(k=5)`.
+public final class TopKCategoricalAccuracy: TopKAccuracy {
+    public init(k: Int = 5) { super.init(k: k, sparse: false, name: "top_k_categorical_accuracy") }
+    public override class var kerasNames: [String] { ["top_k_categorical_accuracy", "TopKCategoricalAccuracy"] }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { TopKCategoricalAccuracy(k: try r.int("k", default: 5, minimum: 1)) }
+}
+
+/// The true class as an index. Keras: `SparseTopKCategoricalAccuracy(k=5)`.
+public final class SparseTopKCategoricalAccuracy: TopKAccuracy {
+    public init(k: Int = 5) { super.init(k: k, sparse: true, name: "sparse_top_k_categorical_accuracy") }
     public override class var kerasNames: [String] { ["sparse_top_k_categorical_accuracy", "SparseTopKCategoricalAccuracy"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { SparseTopKCategoricalAccuracy(k: try r.int("k", default: 5, minimum: 1)) }
-    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
-        let classes = yPred.shape.last ?? 1
-        return inTopK(yPred.scalarsAsDouble(), classes: classes, truth: yTrue.scalarsAsDouble().map { Int($0.rounded()) }, k: k)
-    }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 // `model.compile(...)` settings in Keras's `compile_config` schema: the optimizer as a
 // serialized object, the loss as a name or object, the metrics as names.
@@ -9,25 +8,18 @@ import Synchronization
 public enum OptimizerRegistry {
     static let builtinTypes: [Optimizer.Type] = [SGD.self, Adam.self, AdamW.self, RMSprop.self, Adagrad.self, Nadam.self, Adamax.self,
                                                  Adadelta.self, Lion.self]
-    private static let types = Mutex(Dictionary(uniqueKeysWithValues: builtinTypes.map { ($0.kerasClassName.lowercased(), $0) }))
+    static let classes = KerasClasses<Optimizer.Type>("optimizer", registry: "OptimizerRegistry", caseInsensitive: true,
+                                                      names: { [$0.kerasClassName] }, builtinTypes)
 
     /// Makes these classes savable and loadable, each under its `kerasClassName`.
-    public static func register(_ classes: Optimizer.Type...) {
-        types.withLock { t in for c in classes { t[c.kerasClassName.lowercased()] = c } }
-    }
-
-    static func type(named name: String) -> Optimizer.Type? { types.withLock { $0[name.lowercased()] } }
-    static var known: String { types.withLock { $0.values.map(\.kerasClassName).sorted().joined(separator: ", ") } }
+    public static func register(_ types: Optimizer.Type...) { classes.register(types) }
 }
 
 extension Optimizer {
     /// Keras's serialized optimizer (`{"class_name": "Adam", "config": {"learning_rate": ...}}`).
     public func serialize() throws -> [String: Any] {
         let className = type(of: self).kerasClassName
-        guard OptimizerRegistry.type(named: className) == type(of: self) else {
-            throw LaminaError.configuration("\(className) cannot be saved: give it class func fromKerasConfig and register it "
-                + "with OptimizerRegistry.register(\(className).self)")
-        }
+        try OptimizerRegistry.classes.checkSavable(type(of: self))
         var c: [String: Any] = [
             "name": name.lowercased(), "learning_rate": try schedule?.serialize() ?? learningRate,
             "clipnorm": clipnorm ?? NSNull(), "clipvalue": clipvalue ?? NSNull(),
@@ -48,9 +40,7 @@ extension Optimizer {
             shared.learningRate = try r.optionalDouble("learning_rate")
         }
         (shared.clipnorm, shared.clipvalue) = (try r.optionalDouble("clipnorm"), try r.optionalDouble("clipvalue"))
-        guard let type = OptimizerRegistry.type(named: object.className) else {
-            throw LaminaError.configuration("unknown optimizer '\(object.className)'; known: \(OptimizerRegistry.known)")
-        }
+        let type = try OptimizerRegistry.classes.require(object.className)
         let optimizer = try type.fromKerasConfig(r, shared: shared)
         if let wd = try r.optionalDouble("weight_decay"), wd != 0, !(optimizer is AdamW) {
             throw r.error("weight_decay is supported by AdamW only")
@@ -65,35 +55,24 @@ extension Optimizer {
 public enum ScheduleRegistry {
     static let builtinTypes: [LearningRateSchedule.Type] = [ExponentialDecay.self, PiecewiseConstantDecay.self, InverseTimeDecay.self,
                                                            PolynomialDecay.self, CosineDecay.self]
-    private static let types = Mutex(Dictionary(uniqueKeysWithValues: builtinTypes.map { ($0.kerasClassName, $0) }))
+    static let classes = KerasClasses<LearningRateSchedule.Type>("learning rate schedule", registry: "ScheduleRegistry",
+                                                                 names: { [$0.kerasClassName] }, builtinTypes)
 
     /// Makes these classes savable and loadable under their `kerasClassName`.
-    public static func register(_ classes: LearningRateSchedule.Type...) {
-        types.withLock { t in for c in classes { t[c.kerasClassName] = c } }
-    }
-
-    static func type(named name: String) -> LearningRateSchedule.Type? { types.withLock { $0[name] } }
-    static var known: String { types.withLock { $0.keys.sorted().joined(separator: ", ") } }
+    public static func register(_ types: LearningRateSchedule.Type...) { classes.register(types) }
 }
 
 extension LearningRateSchedule {
     func serialize() throws -> [String: Any] {
-        let type = type(of: self)
-        guard ScheduleRegistry.type(named: type.kerasClassName) == type else {
-            throw LaminaError.configuration("\(type.kerasClassName) cannot be saved: give it class func fromKerasConfig and register it "
-                + "with ScheduleRegistry.register(\(type.kerasClassName).self)")
-        }
-        return kerasObject("keras.optimizers.schedules", type.kerasClassName, config())
+        try ScheduleRegistry.classes.checkSavable(type(of: self))
+        return kerasObject("keras.optimizers.schedules", type(of: self).kerasClassName, config())
     }
 
     static func fromConfig(_ any: Any) throws -> LearningRateSchedule {
         let object = try SerializedObject(any, what: "learning rate schedule")
         let r = object.reader
         _ = r.value("name")
-        guard let type = ScheduleRegistry.type(named: object.className) else {
-            throw LaminaError.configuration("unknown learning rate schedule '\(object.className)'; known: \(ScheduleRegistry.known)")
-        }
-        let schedule = try type.fromKerasConfig(r)
+        let schedule = try ScheduleRegistry.classes.require(object.className).fromKerasConfig(r)
         try r.finish()
         return schedule
     }
@@ -106,29 +85,18 @@ public enum LossRegistry {
                                             CategoricalCrossentropy.self, SparseCategoricalCrossentropy.self, KLDivergence.self,
                                             Hinge.self, SquaredHinge.self, CategoricalHinge.self, LogCosh.self, Poisson.self,
                                             CosineSimilarity.self, BinaryFocalCrossentropy.self]
-    private static let types = Mutex(names(builtinTypes))
+    static let classes = KerasClasses<Loss.Type>("loss", registry: "LossRegistry", names: { [$0.kerasClassName] + $0.kerasAliases },
+                                                 builtinTypes)
 
     /// Makes these classes savable and loadable, under their `kerasClassName` and `kerasAliases`.
-    public static func register(_ classes: Loss.Type...) { types.withLock { $0.merge(names(classes)) { $1 } } }
-
-    private static func names(_ classes: [Loss.Type]) -> [String: Loss.Type] {
-        var out: [String: Loss.Type] = [:]
-        for c in classes { for n in [c.kerasClassName] + c.kerasAliases { out[n] = c } }
-        return out
-    }
-
-    static func type(named name: String) -> Loss.Type? { types.withLock { $0[name] } }
-    static var known: String { types.withLock { Set($0.values.map(\.kerasClassName)).sorted().joined(separator: ", ") } }
+    public static func register(_ types: Loss.Type...) { classes.register(types) }
 }
 
 extension Loss {
     /// A Keras name, or an object for options (`{"class_name": "BinaryCrossentropy", "config": {"from_logits": true}}`).
     public func serialize() throws -> Any {
         let type = type(of: self)
-        guard LossRegistry.type(named: type.kerasClassName) == type else {
-            throw LaminaError.configuration("\(type.kerasClassName) cannot be saved: give it class func fromKerasConfig and register it "
-                + "with LossRegistry.register(\(type.kerasClassName).self)")
-        }
+        try LossRegistry.classes.checkSavable(type)
         let options = config()
         return options.isEmpty ? (type.kerasAliases.first ?? type.kerasClassName) : kerasObject("keras.losses", type.kerasClassName, options)
     }
@@ -137,10 +105,7 @@ extension Loss {
         let object = try SerializedObject(any, what: "loss")
         let r = object.reader
         _ = r.value("name"); _ = r.value("reduction")
-        guard let type = LossRegistry.type(named: object.className) else {
-            throw LaminaError.configuration("unknown loss '\(object.className)'; known: \(LossRegistry.known)")
-        }
-        let loss = try type.fromKerasConfig(r)
+        let loss = try LossRegistry.classes.require(object.className).fromKerasConfig(r)
         if let smoothing = try r.optionalDouble("label_smoothing"), smoothing != 0 { throw r.error("label_smoothing is not supported") }
         _ = r.value("axis")
         try r.finish()

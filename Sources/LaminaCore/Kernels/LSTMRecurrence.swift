@@ -25,7 +25,7 @@ extension Kernels {
                                                          c: cp.baseAddress!, h: hp.baseAddress!, tc: tp.baseAddress!)
                             // Rows of the batch are independent through time: each core runs the
                             // whole recurrence for its rows, one hand-off per pass instead of per step.
-                            Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(batch: batch, n: n, steps: steps)) { r in
+                            Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(units: n)) { r in
                                 let b0 = r.lowerBound, count = r.count
                                 for t in 0..<steps {
                                     let z = p.z + t * batch * width + b0 * width
@@ -66,7 +66,7 @@ extension Kernels {
                                 nonisolated(unsafe) let p = (go: go.baseAddress!, a: gp.baseAddress!, c: cp.baseAddress!, tc: tp.baseAddress!,
                                                              u: up.baseAddress!, dz: dzp.baseAddress!, dh: dhp.baseAddress!, dc: dcp.baseAddress!)
                                 // As in the forward pass, each core runs its rows through all steps.
-                                Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(batch: batch, n: n, steps: steps)) { r in
+                                Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(units: n)) { r in
                                     let b0 = r.lowerBound, count = r.count, dh = p.dh + b0 * n, dc = p.dc + b0 * n
                                     for t in stride(from: steps - 1, through: 0, by: -1) {
                                         // dh = dL/dh_t from the output plus what flowed back from step t+1.
@@ -122,7 +122,8 @@ extension Kernels {
 }
 
 extension Kernels {
-    static func lstmRowGrain(batch: Int, n: Int, steps: Int) -> Int {
+    /// Batch rows per core in the LSTM recurrence for `n` units (see `lstmMinRowWork`).
+    static func lstmRowGrain(units n: Int) -> Int {
         Swift.max(1, lstmMinRowWork / Swift.max(1, 4 * n * n))
     }
 
