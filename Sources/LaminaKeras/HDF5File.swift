@@ -10,8 +10,8 @@ import Lamina
 /// Debian's libhdf5 is built without thread safety, so every call goes through one lock:
 /// two models loading at once (tests run in parallel) would otherwise corrupt its state.
 final class HDF5File {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var openFiles = 0   // guarded by `lock`
+    static let lock = NSLock()
+    nonisolated(unsafe) static var openFiles = 0   // guarded by `lock`
     private let id: hid_t
     let name: String
     /// The most elements Lamina reads from one dataset (2^31: 8 GiB of float32).
@@ -68,6 +68,27 @@ final class HDF5File {
         return Int(info.nlinks)
     }
 
+    /// A scalar dataset of integers or floats (Keras's optimizer `iterations`, learning rate).
+    func number(_ path: String) throws -> Double {
+        func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(name): \(path): \(why)") }
+        Self.lock.lock(); defer { Self.lock.unlock() }
+        let dataset = H5Dopen2(id, path, lamina_h5p_default())
+        guard dataset >= 0 else { throw fail("no such dataset") }
+        defer { H5Dclose(dataset) }
+        let type = H5Dget_type(dataset)
+        guard type >= 0 else { throw fail("unreadable type") }
+        defer { H5Tclose(type) }
+        guard H5Tget_class(type) == H5T_FLOAT || H5Tget_class(type) == H5T_INTEGER else { throw fail("not a number") }
+        let space = H5Dget_space(dataset)
+        guard space >= 0 else { throw fail("unreadable shape") }
+        defer { H5Sclose(space) }
+        guard H5Sget_simple_extent_npoints(space) == 1 else { throw fail("not a scalar") }
+        var value = 0.0
+        guard H5Dread(dataset, lamina_h5t_native_double(), lamina_h5s_all(), lamina_h5s_all(), lamina_h5p_default(), &value) >= 0,
+              value.isFinite else { throw fail("HDF5 could not read the value") }
+        return value
+    }
+
     /// A floating-point dataset as a float32 tensor.
     func floats(_ path: String) throws -> Tensor {
         func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(name): \(path): \(why)") }
@@ -100,5 +121,82 @@ final class HDF5File {
         }
         guard status >= 0 else { throw fail("HDF5 could not read the values") }
         return tensor
+    }
+}
+
+/// An HDF5 file written in memory (the core driver without a backing store) and handed back
+/// as bytes: groups, float32 datasets, and int64 scalars — what a Keras weights file holds.
+/// Shares `HDF5File`'s lock (libhdf5 is not thread-safe).
+final class HDF5Writer {
+    private let id: hid_t
+    private let linkCreation: hid_t
+    let name: String
+
+    private init(name: String) throws {
+        self.name = name
+        lamina_h5_silence()
+        let access = H5Pcreate(lamina_h5p_file_access())
+        guard access >= 0 else { throw LaminaError(.io, "\(name): HDF5 could not create a file access list") }
+        defer { H5Pclose(access) }
+        guard H5Pset_fapl_core(access, 1 << 16, false) >= 0 else { throw LaminaError(.io, "\(name): HDF5 has no in-memory driver") }
+        let file = H5Fcreate(name, lamina_h5f_acc_trunc(), lamina_h5p_default(), access)
+        guard file >= 0 else { throw LaminaError(.io, "\(name): HDF5 could not create the file") }
+        let lcpl = H5Pcreate(lamina_h5p_link_create())
+        guard lcpl >= 0, H5Pset_create_intermediate_group(lcpl, 1) >= 0 else {
+            H5Fclose(file)
+            throw LaminaError(.io, "\(name): HDF5 could not create a link property list")
+        }
+        (id, linkCreation) = (file, lcpl)
+    }
+
+    /// The bytes of the file that `body` fills.
+    static func image(name: String, _ body: (HDF5Writer) throws -> Void) throws -> [UInt8] {
+        HDF5File.lock.lock(); defer { HDF5File.lock.unlock() }
+        HDF5File.openFiles += 1
+        defer {
+            HDF5File.openFiles -= 1
+            if HDF5File.openFiles == 0 { H5close() }
+        }
+        let writer = try HDF5Writer(name: name)
+        defer { H5Pclose(writer.linkCreation); H5Fclose(writer.id) }
+        try body(writer)
+        guard H5Fflush(writer.id, H5F_SCOPE_GLOBAL) >= 0 else { throw LaminaError(.io, "\(name): HDF5 could not flush") }
+        let size = H5Fget_file_image(writer.id, nil, 0)
+        guard size > 0 else { throw LaminaError(.io, "\(name): HDF5 gave no file image") }
+        var bytes = [UInt8](repeating: 0, count: size)
+        guard bytes.withUnsafeMutableBytes({ H5Fget_file_image(writer.id, $0.baseAddress, size) }) == size else {
+            throw LaminaError(.io, "\(name): HDF5 could not copy the file image")
+        }
+        return bytes
+    }
+
+    /// Creates the group at `path` (and any missing parents).
+    func group(_ path: String) throws {
+        let g = H5Gcreate2(id, path, linkCreation, lamina_h5p_default(), lamina_h5p_default())
+        guard g >= 0 else { throw LaminaError(.io, "\(name): cannot create group \(path)") }
+        H5Gclose(g)
+    }
+
+    /// A float32 dataset at `path` (parents created) with the tensor's shape and values.
+    func write(_ tensor: Tensor, at path: String) throws {
+        let values = tensor.cast(to: .float32).asArray(Float.self)
+        try dataset(path, shape: tensor.shape, fileType: lamina_h5t_ieee_f32le(), memoryType: lamina_h5t_native_float(), values)
+    }
+
+    /// An int64 scalar dataset (Keras's optimizer `iterations`).
+    func write(int64 value: Int64, at path: String) throws {
+        try dataset(path, shape: [], fileType: lamina_h5t_std_i64le(), memoryType: lamina_h5t_native_int64(), [value])
+    }
+
+    private func dataset<T>(_ path: String, shape: [Int], fileType: hid_t, memoryType: hid_t, _ values: [T]) throws {
+        let dims = shape.map { hsize_t($0) }
+        let space = shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(dims.count), dims, nil)
+        guard space >= 0 else { throw LaminaError(.io, "\(name): cannot describe \(path) \(shape)") }
+        defer { H5Sclose(space) }
+        let set = H5Dcreate2(id, path, fileType, space, linkCreation, lamina_h5p_default(), lamina_h5p_default())
+        guard set >= 0 else { throw LaminaError(.io, "\(name): cannot create dataset \(path)") }
+        defer { H5Dclose(set) }
+        let status = values.withUnsafeBytes { H5Dwrite(set, memoryType, lamina_h5s_all(), lamina_h5s_all(), lamina_h5p_default(), $0.baseAddress) }
+        guard status >= 0 else { throw LaminaError(.io, "\(name): cannot write \(path)") }
     }
 }

@@ -34,7 +34,9 @@ public enum KerasFile {
             try KerasFile.model(fromConfigJSON: configBytes, file: file, compile: compile)
         }
         let weights = try extract("model.weights.h5", from: archive, file: file, limit: maximumWeightsBytes)
-        try loadWeights(into: model, from: HDF5File(image: weights, name: "\(file)/model.weights.h5"))
+        let h5 = try HDF5File(image: weights, name: "\(file)/model.weights.h5")
+        try loadWeights(into: model, from: h5)
+        try loadOptimizerState(into: model, from: h5)
         return model
     }
 
@@ -88,34 +90,70 @@ public enum KerasFile {
         return bytes
     }
 
-    /// Keras's layout: `layers/<key>/<kerasVariablesPath>/<i>`, where the key is the snake_case
-    /// class name made unique within its container (`dense`, `dense_1`) and the variables path
-    /// the layer's own (`vars`; `cell/vars` for recurrent layers); nested models in
-    /// `<key>/layers/...`.
-    static func loadWeights(into model: Sequential, from h5: HDF5File) throws {
-        var assignments: [(Layer, [Tensor])] = []
-        func walk(_ container: Sequential, _ prefix: String) throws {
+    /// Keras's layout: `layers/<key>/<kerasWeightPaths>`, where the key is the snake_case
+    /// class name made unique within its container (`dense`, `dense_1`) and the paths the
+    /// layer's own (`vars/<i>`; `cell/vars/<i>` for recurrent layers); nested models in
+    /// `<key>/layers/...`. Returns each layer that is not a model with its group.
+    static func layerGroups(_ model: Sequential) -> [(layer: Layer, path: String)] {
+        var out: [(Layer, String)] = []
+        func walk(_ container: Sequential, _ prefix: String) {
             var used: [String: Int] = [:]
             for layer in container.layers {
                 var key = LayerRegistry.snakeCase(layer.className)
                 if let n = used[key] { used[key] = n + 1; key += "_\(n + 1)" } else { used[key] = 0 }
                 let path = prefix + "layers/" + key
-                if let nested = layer as? Sequential { try walk(nested, path + "/"); continue }
-                let vars = path + "/" + layer.kerasVariablesPath
-                let expected = layer.weights
-                let count = h5.exists(vars) ? try h5.memberCount(vars) : 0
-                guard count == expected.count else {
-                    throw LaminaError(.io, "\(h5.name): \(vars) holds \(count) weights, \(layer.name) (\(layer.className)) has \(expected.count)")
-                }
-                let values = try (0..<count).map { try h5.floats("\(vars)/\($0)") }
-                for (v, t) in zip(expected, values) where v.shape != t.shape {
-                    throw LaminaError(.io, "\(h5.name): \(vars) holds \(t.shape) for \(v.name), which is \(v.shape)")
-                }
-                assignments.append((layer, values))
+                if let nested = layer as? Sequential { walk(nested, path + "/"); continue }
+                out.append((layer, path))
             }
         }
-        try walk(model, "")
+        walk(model, "")
+        return out
+    }
+
+    static func loadWeights(into model: Sequential, from h5: HDF5File) throws {
+        var assignments: [(Layer, [Tensor])] = []
+        for (layer, path) in layerGroups(model) {
+            let expected = layer.weights
+            let paths = layer.kerasWeightPaths.map { path + "/" + $0 }
+            var groups = Set(paths.map { String($0[..<($0.lastIndex(of: "/") ?? $0.endIndex)]) })
+            if paths.isEmpty { groups.insert(path + "/" + layer.kerasVariablesPath) }
+            let stored = try groups.reduce(0) { $0 + (h5.exists($1) ? try h5.memberCount($1) : 0) }
+            guard stored == expected.count, paths.count == expected.count else {
+                throw LaminaError(.io, "\(h5.name): \(groups.sorted().joined(separator: ", ")) hold\(groups.count == 1 ? "s" : "") \(stored) weights, \(layer.name) (\(layer.className)) has \(expected.count)")
+            }
+            let values = try paths.map { try h5.floats($0) }
+            for (v, (t, p)) in zip(expected, zip(values, paths)) where v.shape != t.shape {
+                throw LaminaError(.io, "\(h5.name): \(p) holds \(t.shape) for \(v.name), which is \(v.shape)")
+            }
+            assignments.append((layer, values))
+        }
         for (layer, values) in assignments { try layer.setWeights(values) }
+    }
+
+    /// The optimizer's state from `optimizer/vars` when the model is compiled and the file has
+    /// one that fits (Keras's `optimizer.variables`: iterations, learning rate unless scheduled,
+    /// slots, trailing scalars). A file saved before any training step has none: the optimizer
+    /// starts fresh, as in Keras. One that does not fit this optimizer is an error.
+    static func loadOptimizerState(into model: Sequential, from h5: HDF5File) throws {
+        guard let optimizer = model.optimizer, h5.exists("optimizer/vars") else { return }
+        let count = try h5.memberCount("optimizer/vars")
+        guard count > 0 else { return }
+        let hasRate = optimizer.schedule == nil, trailing = optimizer.kerasTrailingScalars.count
+        let slotCount = count - 1 - (hasRate ? 1 : 0) - trailing
+        guard slotCount >= 0 else { throw LaminaError(.io, "\(h5.name): optimizer/vars holds \(count) variables, too few for \(optimizer.name)") }
+        let iterations = try h5.number("optimizer/vars/0")
+        guard iterations >= 0, iterations < 1e15, iterations == iterations.rounded() else {
+            throw LaminaError(.io, "\(h5.name): optimizer/vars/0 (iterations) is \(iterations)")
+        }
+        let rate = hasRate ? try h5.number("optimizer/vars/1") : nil
+        let first = hasRate ? 2 : 1
+        let slots = try (first..<(first + slotCount)).map { try h5.floats("optimizer/vars/\($0)") }
+        do {
+            try model.setKerasOptimizerState(KerasOptimizerState(iterations: Int(iterations), learningRate: rate, slots: slots,
+                                                                 trailingScalars: []))
+        } catch let error as LaminaError {
+            throw LaminaError(.io, "\(h5.name): optimizer/vars does not fit \(optimizer.name): \(error.message)")
+        }
     }
 }
 

@@ -64,6 +64,11 @@ open class Layer {
     /// layer's group: `vars` (recurrent layers: `cell/vars`).
     open var kerasVariablesPath: String { "vars" }
 
+    /// Where a Keras 3 weights file keeps each weight, in `weights` order, below the layer's
+    /// group: `vars/0`, `vars/1`, ... (`cell/vars/<i>` for recurrent layers; a wrapper such as
+    /// `Bidirectional` prefixes its inner layers' paths).
+    open var kerasWeightPaths: [String] { weights.indices.map { "\(kerasVariablesPath)/\($0)" } }
+
     /// This layer's weights (in `weights` order) from the parameters of the PyTorch module it
     /// maps to (see `PyTorch`); `flattenedFrom` is the image shape [h, w, c] a preceding Flatten
     /// consumed. Layers with a PyTorch counterpart override it.
@@ -122,6 +127,10 @@ open class Layer {
     /// For constructors: records an activation given by an unknown name.
     public func check(_ activation: ActivationFunction) {
         if let message = activation.nameError { reject(message) }
+    }
+    /// For constructors: records a padding given by an unknown name.
+    public func check(_ padding: Padding) {
+        if let message = padding.nameError { reject(message) }
     }
 
     /// Applies the layer to a batch, building it on the first call.

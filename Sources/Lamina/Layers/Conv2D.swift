@@ -12,7 +12,7 @@ public final class Conv2D: Layer {
 
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         try Conv2D(r.int("filters", minimum: 1), kernelSize: r.pair("kernel_size"), strides: r.pair("strides", default: (1, 1)),
-                   padding: r.padding(), activation: r.activation(), useBias: r.bool("use_bias", default: true),
+                   padding: r.padding(), dilationRate: r.pair("dilation_rate", default: (1, 1)), activation: r.activation(), useBias: r.bool("use_bias", default: true),
                    kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
                    biasInitializer: r.initializer("bias_initializer", default: .zeros),
                    kernelRegularizer: r.regularizer("kernel_regularizer"), biasRegularizer: r.regularizer("bias_regularizer"),
@@ -26,6 +26,8 @@ public final class Conv2D: Layer {
     public let filters: Int
     public let kernelSize: (Int, Int), strides: (Int, Int)
     public let padding: Padding
+    /// Keras's `dilation_rate`: the kernel's taps `dilationRate` pixels apart.
+    public let dilationRate: (Int, Int)
     public let activation: ActivationFunction
     public let useBias: Bool
     public let kernelInitializer: Initializer, biasInitializer: Initializer
@@ -34,7 +36,7 @@ public final class Conv2D: Layer {
     public let kernelRegularizer: Regularizer?, biasRegularizer: Regularizer?
 
     public init(_ filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                activation: ActivationFunction = .linear, useBias: Bool = true,
+                dilationRate: (Int, Int) = (1, 1), activation: ActivationFunction = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
                 kernelRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                 inputShape: [Int]? = nil, name: String? = nil) {
@@ -43,6 +45,7 @@ public final class Conv2D: Layer {
         self.kernelSize = kernelSize
         self.strides = strides
         self.padding = padding
+        self.dilationRate = dilationRate
         self.activation = activation
         self.useBias = useBias
         self.kernelInitializer = kernelInitializer
@@ -51,30 +54,35 @@ public final class Conv2D: Layer {
         if filters <= 0 || kernelSize.0 <= 0 || kernelSize.1 <= 0 || strides.0 <= 0 || strides.1 <= 0 {
             reject("filters \(filters), kernelSize \(kernelSize) and strides \(strides) must be positive")
         }
+        if dilationRate.0 <= 0 || dilationRate.1 <= 0 { reject("dilationRate \(dilationRate) must be positive") }
+        if (strides.0 > 1 || strides.1 > 1) && (dilationRate.0 > 1 || dilationRate.1 > 1) {
+            reject("strides \(strides) > 1 cannot be combined with dilationRate \(dilationRate) > 1 (as in Keras)")
+        }
         check(activation)
+        check(padding)
     }
 
     /// Square kernel and strides: `Conv2D(32, kernelSize: 3)`.
-    public convenience init(_ filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid,
+    public convenience init(_ filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid, dilationRate: Int = 1,
                             activation: ActivationFunction = .linear, useBias: Bool = true,
                             kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
                             inputShape: [Int]? = nil, name: String? = nil) {
         self.init(filters, kernelSize: (kernelSize, kernelSize), strides: (strides, strides), padding: padding,
-                  activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
+                  dilationRate: (dilationRate, dilationRate), activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
                   biasInitializer: biasInitializer, inputShape: inputShape, name: name)
     }
 
     /// Keras's positional spelling: `Conv2D(32, (3, 3), activation: .relu)`.
     public convenience init(_ filters: Int, _ kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                            activation: ActivationFunction = .linear, useBias: Bool = true,
+                            dilationRate: (Int, Int) = (1, 1), activation: ActivationFunction = .linear, useBias: Bool = true,
                             kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
                             inputShape: [Int]? = nil, name: String? = nil) {
-        self.init(filters, kernelSize: kernelSize, strides: strides, padding: padding, activation: activation, useBias: useBias,
+        self.init(filters, kernelSize: kernelSize, strides: strides, padding: padding, dilationRate: dilationRate, activation: activation, useBias: useBias,
                   kernelInitializer: kernelInitializer, biasInitializer: biasInitializer, inputShape: inputShape, name: name)
     }
 
     func geometry(_ s: [Int]) -> WindowGeometry {
-        WindowGeometry(inH: s[0], inW: s[1], kH: kernelSize.0, kW: kernelSize.1,
+        WindowGeometry(inH: s[0], inW: s[1], kH: (kernelSize.0 - 1) * dilationRate.0 + 1, kW: (kernelSize.1 - 1) * dilationRate.1 + 1,
                        strideH: strides.0, strideW: strides.1, padding: padding)
     }
 
@@ -96,22 +104,23 @@ public final class Conv2D: Layer {
 
     public override func config() throws -> [String: Any] {
         ["filters": filters, "kernel_size": [kernelSize.0, kernelSize.1], "strides": [strides.0, strides.1],
-         "padding": padding.rawValue, "activation": activation.description, "use_bias": useBias,
+         "padding": padding.rawValue, "dilation_rate": [dilationRate.0, dilationRate.1], "activation": activation.description, "use_bias": useBias,
          "kernel_initializer": kernelInitializer.config, "bias_initializer": biasInitializer.config,
          "kernel_regularizer": try kernelRegularizer?.serialize() ?? NSNull(), "bias_regularizer": try biasRegularizer?.serialize() ?? NSNull()]
     }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
+        let k = kernel.value.dilated(axis: 0, rate: dilationRate.0).dilated(axis: 1, rate: dilationRate.1)
         if activation == .relu {
-            return x.conv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding, fusedReLU: true)
+            return x.conv2d(k, bias: bias?.value, strides: strides, padding: padding, fusedReLU: true)
         }
-        return activation(x.conv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding))
+        return activation(x.conv2d(k, bias: bias?.value, strides: strides, padding: padding))
     }
 
     /// This layer and a following max pooling as one fused op (inference only; Sequential
     /// calls it). Nil when the activation is neither ReLU nor linear or the input not float32.
     func callThenMaxPool(_ x: Tensor, _ pool: MaxPooling2D) throws -> Tensor? {
-        guard activation == .relu || activation == .linear, x.dtype == .float32, x.rank == 4 else { return nil }
+        guard activation == .relu || activation == .linear, dilationRate == (1, 1), x.dtype == .float32, x.rank == 4 else { return nil }
         let convShape = try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype)
         try pool.buildIfNeeded(convShape, dtype: x.dtype)
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Inverted dropout: while training, zeroes each input with probability `rate` and scales
 /// the rest by 1/(1 − rate); at inference, the identity. Keras: `Dropout`.
-public final class Dropout: Layer {
+public final class Dropout: Layer, RandomLayer {
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         try Dropout(r.double("rate", in: 0...0.999_999), seed: r.optionalInt("seed", minimum: 0).map(UInt64.init), name: r.layerName())
     }
@@ -26,13 +26,25 @@ public final class Dropout: Layer {
 
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard training && rate > 0 else { return x }
-        let keep = 1 - rate
-        let uniform: Tensor
-        if generator != nil {
-            uniform = Tensor.randomUniform(x.shape, dtype: x.dtype, using: &generator!)
-        } else {
-            uniform = GlobalRandom.with { Tensor.randomUniform(x.shape, dtype: x.dtype, using: &$0) }
-        }
-        return x * (uniform .< keep) * (1 / keep)
+        return x * dropoutMask(x.shape, rate: rate, dtype: x.dtype, generator: &generator)
     }
+}
+
+/// A layer that draws random numbers from its own generator when seeded; model files keep the
+/// generator's state so that a resumed run continues exactly.
+protocol RandomLayer: Layer {
+    var generator: RandomGenerator? { get set }
+}
+
+/// Inverted-dropout mask: 0 with probability `rate`, else 1/(1 − rate); from `generator` when
+/// the layer is seeded, else from the global generator.
+func dropoutMask(_ shape: [Int], rate: Double, dtype: DType, generator: inout RandomGenerator?) -> Tensor {
+    let keep = 1 - rate
+    let uniform: Tensor
+    if generator != nil {
+        uniform = Tensor.randomUniform(shape, dtype: dtype, using: &generator!)
+    } else {
+        uniform = GlobalRandom.with { Tensor.randomUniform(shape, dtype: dtype, using: &$0) }
+    }
+    return (uniform .< keep) * (1 / keep)
 }

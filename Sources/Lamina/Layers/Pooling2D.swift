@@ -13,6 +13,7 @@ public class Pooling2D: Layer {
         if poolSize.0 <= 0 || poolSize.1 <= 0 || self.strides.0 <= 0 || self.strides.1 <= 0 {
             reject("poolSize \(poolSize) and strides \(self.strides) must be positive")
         }
+        check(padding)
     }
 
     /// Square pools: `MaxPooling2D(poolSize: 2)`.

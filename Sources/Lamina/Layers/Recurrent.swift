@@ -1,5 +1,12 @@
-/// Shared input handling of the recurrent layers: `[batch, timesteps, features]`.
-public class Recurrent: Layer {
+import Foundation
+
+/// Shared machinery of the recurrent layers (`SimpleRNN`, `LSTM`, `GRU`) over
+/// `[batch, timesteps, features]`: weights, regularizers, `goBackwards`, and the dropout
+/// masks. As in Keras, one input mask and one recurrent mask are drawn per call and used at
+/// every step; the recurrent mask multiplies h₍t−1₎ where it enters the recurrent product.
+/// (Keras's implementation 1, which it switches to when `recurrentDropout > 0`, draws a mask
+/// per gate instead; Lamina shares one across the gates.)
+public class Recurrent: Layer, RandomLayer {
     /// `nn.LSTM` / `nn.RNN` (tanh), one layer, one direction: matrices transposed (the gate
     /// blocks i, f, g, o are Keras's i, f, c, o), the two biases summed.
     public override func weightsFromPyTorch(_ module: inout PyTorchModule, flattenedFrom: [Int]?) throws -> [Tensor] {
@@ -11,42 +18,80 @@ public class Recurrent: Layer {
 
     public override func weightShapes(for s: [Int]) throws -> [[Int]] {
         _ = try computeOutputShape(s)  // checks [timesteps, features]
-        return [[s[1], gates * units], [units, gates * units]] + (useBias ? [[gates * units]] : [])
+        return [[s[1], gates * units], [units, gates * units]] + (useBias ? [biasShape] : [])
     }
     /// Keras keeps a recurrent layer's variables in its cell: `layers/lstm/cell/vars`.
     public override var kerasVariablesPath: String { "cell/vars" }
 
     public let units: Int
     public let returnSequences: Bool
+    /// Keras's `go_backwards`: the sequence is read from its last step, and the returned
+    /// sequence is in that (reversed) order.
+    public let goBackwards: Bool
     public let kernelInitializer: Initializer, recurrentInitializer: Initializer, biasInitializer: Initializer
     public let useBias: Bool
+    public let kernelRegularizer: Regularizer?, recurrentRegularizer: Regularizer?, biasRegularizer: Regularizer?
+    /// Fractions of the inputs and of the recurrent state dropped while training.
+    public let dropout: Double, recurrentDropout: Double
+    public let seed: UInt64?
+    /// The layer's own generator when seeded (saved with the model to resume exactly).
+    var generator: RandomGenerator?
     public private(set) var kernel: Variable?, recurrentKernel: Variable?, bias: Variable?
 
-    init(units: Int, returnSequences: Bool, useBias: Bool, kernelInitializer: Initializer,
-         recurrentInitializer: Initializer, biasInitializer: Initializer, inputShape: [Int]?, name: String?) {
-        self.units = units
-        self.returnSequences = returnSequences
-        self.useBias = useBias
-        self.kernelInitializer = kernelInitializer
-        self.recurrentInitializer = recurrentInitializer
-        self.biasInitializer = biasInitializer
-        super.init(name: name, inputShape: inputShape)
-        if units <= 0 { reject("units must be positive, got \(units)") }
+    /// The options every recurrent layer takes, in one value for the subclasses' initializers.
+    struct Options {
+        var units: Int, returnSequences: Bool, goBackwards: Bool, useBias: Bool
+        var kernelInitializer: Initializer, recurrentInitializer: Initializer, biasInitializer: Initializer
+        var kernelRegularizer: Regularizer?, recurrentRegularizer: Regularizer?, biasRegularizer: Regularizer?
+        var dropout: Double, recurrentDropout: Double, seed: UInt64?
     }
 
-    /// Gate blocks per step: 1 for SimpleRNN, 4 for LSTM.
-    public override func config() throws -> [String: Any] {
-        ["units": units, "use_bias": useBias, "return_sequences": returnSequences,
-         "kernel_initializer": kernelInitializer.config, "recurrent_initializer": recurrentInitializer.config,
-         "bias_initializer": biasInitializer.config]
+    init(_ o: Options, inputShape: [Int]?, name: String?) {
+        (units, returnSequences, goBackwards, useBias) = (o.units, o.returnSequences, o.goBackwards, o.useBias)
+        (kernelInitializer, recurrentInitializer, biasInitializer) = (o.kernelInitializer, o.recurrentInitializer, o.biasInitializer)
+        (kernelRegularizer, recurrentRegularizer, biasRegularizer) = (o.kernelRegularizer, o.recurrentRegularizer, o.biasRegularizer)
+        (dropout, recurrentDropout, seed) = (o.dropout, o.recurrentDropout, o.seed)
+        generator = o.seed.map { RandomGenerator(seed: $0) }
+        super.init(name: name, inputShape: inputShape)
+        if units <= 0 { reject("units must be positive, got \(units)") }
+        if !(0..<1).contains(dropout) || !(0..<1).contains(recurrentDropout) {
+            reject("dropout \(dropout) and recurrentDropout \(recurrentDropout) must be in [0, 1)")
+        }
     }
+
+    /// The shared options from a Keras config (initializer defaults are Keras's).
+    static func options(_ r: ConfigReader) throws -> Options {
+        Options(units: try r.int("units", minimum: 1), returnSequences: try r.bool("return_sequences", default: false),
+                goBackwards: try r.bool("go_backwards", default: false), useBias: try r.bool("use_bias", default: true),
+                kernelInitializer: try r.initializer("kernel_initializer", default: .glorotUniform),
+                recurrentInitializer: try r.initializer("recurrent_initializer", default: .orthogonal),
+                biasInitializer: try r.initializer("bias_initializer", default: .zeros),
+                kernelRegularizer: try r.regularizer("kernel_regularizer"), recurrentRegularizer: try r.regularizer("recurrent_regularizer"),
+                biasRegularizer: try r.regularizer("bias_regularizer"),
+                dropout: try r.double("dropout", default: 0, in: 0...0.999_999),
+                recurrentDropout: try r.double("recurrent_dropout", default: 0, in: 0...0.999_999),
+                seed: try r.optionalInt("seed", minimum: 0).map(UInt64.init))
+    }
+
+    public override func config() throws -> [String: Any] {
+        ["units": units, "use_bias": useBias, "return_sequences": returnSequences, "go_backwards": goBackwards,
+         "kernel_initializer": kernelInitializer.config, "recurrent_initializer": recurrentInitializer.config,
+         "bias_initializer": biasInitializer.config,
+         "kernel_regularizer": try kernelRegularizer?.serialize() ?? NSNull(),
+         "recurrent_regularizer": try recurrentRegularizer?.serialize() ?? NSNull(),
+         "bias_regularizer": try biasRegularizer?.serialize() ?? NSNull(),
+         "dropout": dropout, "recurrent_dropout": recurrentDropout, "seed": seed.map { NSNumber(value: $0) } ?? NSNull()]
+    }
+    /// Gate blocks per step: 1 for SimpleRNN, 4 for LSTM, 3 for GRU.
     var gates: Int { 1 }
+    var biasShape: [Int] { [gates * units] }
 
     public override func build(inputShape: [Int]) throws {
         guard inputShape.count == 2 else { throw LaminaError.shape("\(name) expects [*, timesteps, features], got \(describe(inputShape))") }
-        kernel = addWeight("kernel", shape: [inputShape[1], gates * units], initializer: kernelInitializer)
-        recurrentKernel = addWeight("recurrent_kernel", shape: [units, gates * units], initializer: recurrentInitializer)
-        if useBias { bias = addWeight("bias", shape: [gates * units], initializer: biasInitializer) }
+        kernel = addWeight("kernel", shape: [inputShape[1], gates * units], initializer: kernelInitializer, regularizer: kernelRegularizer)
+        recurrentKernel = addWeight("recurrent_kernel", shape: [units, gates * units], initializer: recurrentInitializer,
+                                    regularizer: recurrentRegularizer)
+        if useBias { bias = addWeight("bias", shape: biasShape, initializer: biasInitializer, regularizer: biasRegularizer) }
     }
 
     public override func checkInputShape(_ shape: [Int]) throws {
@@ -60,18 +105,37 @@ public class Recurrent: Layer {
         return returnSequences ? [s[0], units] : [units]
     }
 
-    /// The input projection of all timesteps in one GEMM, time-major: `[timesteps, batch, gates·units]`.
-    func projectInputs(_ x: Tensor) -> Tensor {
+    /// The input projection of all timesteps in one GEMM, time-major `[timesteps, batch,
+    /// gates·units]` and in reading order (reversed for `goBackwards`), the input dropout
+    /// mask applied while training. `inputBias` defaults to the whole bias.
+    func projectInputs(_ x: Tensor, training: Bool, inputBias: Tensor? = nil) -> Tensor {
+        var x = x
+        if training && dropout > 0 {
+            x = x * dropoutMask([x.shape[0], 1, x.shape[2]], rate: dropout, dtype: x.dtype, generator: &generator)
+        }
         // Permute the (narrow) input rather than the (gates·units wide) projection.
         // The bias goes into the GEMM (rows start from it), not into a broadcast add afterwards.
-        let timeMajor = x.permuted([1, 0, 2])
-        if let bias { return timeMajor.matmul(kernel!.value, bias: bias.value) }
+        var timeMajor = x.permuted([1, 0, 2])
+        if goBackwards { timeMajor = timeMajor.reversed(axis: 0) }
+        if let b = inputBias ?? bias?.value { return timeMajor.matmul(kernel!.value, bias: b) }
         return timeMajor.matmul(kernel!.value)
     }
 
-    /// Stacks per-step outputs `[batch, units]` to `[batch, timesteps, units]`.
-    func collect(_ outputs: [Tensor]) -> Tensor {
-        returnSequences ? Tensor.stacked(outputs, axis: 1) : outputs[outputs.count - 1]
+    /// The recurrent dropout mask `[batch, units]` for this call, nil when inactive.
+    func recurrentMask(batch: Int, training: Bool, dtype: DType) -> Tensor? {
+        guard training && recurrentDropout > 0 else { return nil }
+        return dropoutMask([batch, units], rate: recurrentDropout, dtype: dtype, generator: &generator)
+    }
+
+    /// Runs `step(xw_t, h) → h` over the projections; returns the last state or the sequence.
+    func run(_ xw: Tensor, _ step: (Tensor, Tensor) -> Tensor) -> Tensor {
+        var h = Tensor.zeros([xw.shape[1], units], dtype: xw.dtype)
+        var outputs: [Tensor] = []
+        for t in 0..<xw.shape[0] {
+            h = step(xw.sliced(axis: 0, t..<t + 1).squeezed(axis: 0), h)
+            if returnSequences { outputs.append(h) }
+        }
+        return returnSequences ? Tensor.stacked(outputs, axis: 1) : h
     }
 }
 
@@ -79,23 +143,27 @@ public class Recurrent: Layer {
 /// Weights: kernel `[in, units]`, recurrent_kernel `[units, units]`, bias `[units]`.
 public final class SimpleRNN: Recurrent {
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
-        try SimpleRNN(r.int("units", minimum: 1), activation: r.activation(default: .tanh),
-                      useBias: r.bool("use_bias", default: true),
-                      kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
-                      recurrentInitializer: r.initializer("recurrent_initializer", default: .orthogonal),
-                      biasInitializer: r.initializer("bias_initializer", default: .zeros),
-                      returnSequences: r.bool("return_sequences", default: false), name: r.layerName())
+        SimpleRNN(options: try options(r), activation: try r.activation(default: .tanh), name: try r.layerName())
     }
     public let activation: ActivationFunction
 
     public init(_ units: Int, activation: ActivationFunction = .tanh, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, recurrentInitializer: Initializer = .orthogonal,
-                biasInitializer: Initializer = .zeros, returnSequences: Bool = false,
-                inputShape: [Int]? = nil, name: String? = nil) {
+                biasInitializer: Initializer = .zeros, kernelRegularizer: Regularizer? = nil,
+                recurrentRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
+                dropout: Double = 0, recurrentDropout: Double = 0, seed: UInt64? = nil,
+                returnSequences: Bool = false, goBackwards: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
         self.activation = activation
-        super.init(units: units, returnSequences: returnSequences, useBias: useBias, kernelInitializer: kernelInitializer,
-                   recurrentInitializer: recurrentInitializer, biasInitializer: biasInitializer,
-                   inputShape: inputShape, name: name)
+        super.init(Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
+                           kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
+                           biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
+                           recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
+                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed), inputShape: inputShape, name: name)
+        check(activation)
+    }
+    init(options: Options, activation: ActivationFunction, name: String?) {
+        self.activation = activation
+        super.init(options, inputShape: nil, name: name)
         check(activation)
     }
 
@@ -103,14 +171,9 @@ public final class SimpleRNN: Recurrent {
         try super.config().merging(["activation": activation.description]) { $1 }
     }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
-        let xw = projectInputs(x), u = recurrentKernel!.value
-        var h = Tensor.zeros([x.shape[0], units], dtype: x.dtype)
-        var outputs: [Tensor] = []
-        for t in 0..<x.shape[1] {
-            h = activation(xw.sliced(axis: 0, t..<t + 1).squeezed(axis: 0) + h.matmul(u))
-            outputs.append(h)
-        }
-        return collect(outputs)
+        let xw = projectInputs(x, training: training), u = recurrentKernel!.value
+        let mask = recurrentMask(batch: x.shape[0], training: training, dtype: x.dtype)
+        return run(xw) { xt, h in activation(xt + (mask.map { h * $0 } ?? h).matmul(u)) }
     }
 }
 
@@ -119,15 +182,9 @@ public final class SimpleRNN: Recurrent {
 /// Weights: kernel `[in, 4·units]`, recurrent_kernel `[units, 4·units]`, bias `[4·units]`.
 public final class LSTM: Recurrent {
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
-        _ = r.value("seed")   // only seeds recurrent dropout, which must be 0
-        return try LSTM(r.int("units", minimum: 1), activation: r.activation(default: .tanh),
-                        recurrentActivation: r.activation("recurrent_activation", default: .sigmoid),
-                        useBias: r.bool("use_bias", default: true),
-                        kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
-                        recurrentInitializer: r.initializer("recurrent_initializer", default: .orthogonal),
-                        biasInitializer: r.initializer("bias_initializer", default: .zeros),
-                        unitForgetBias: r.bool("unit_forget_bias", default: true),
-                        returnSequences: r.bool("return_sequences", default: false), name: r.layerName())
+        LSTM(options: try options(r), activation: try r.activation(default: .tanh),
+             recurrentActivation: try r.activation("recurrent_activation", default: .sigmoid),
+             unitForgetBias: try r.bool("unit_forget_bias", default: true), name: try r.layerName())
     }
     public let activation: ActivationFunction, recurrentActivation: ActivationFunction
     public let unitForgetBias: Bool
@@ -135,14 +192,22 @@ public final class LSTM: Recurrent {
     public init(_ units: Int, activation: ActivationFunction = .tanh, recurrentActivation: ActivationFunction = .sigmoid,
                 useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
                 recurrentInitializer: Initializer = .orthogonal, biasInitializer: Initializer = .zeros,
-                unitForgetBias: Bool = true, returnSequences: Bool = false,
-                inputShape: [Int]? = nil, name: String? = nil) {
-        self.activation = activation
-        self.recurrentActivation = recurrentActivation
-        self.unitForgetBias = unitForgetBias
-        super.init(units: units, returnSequences: returnSequences, useBias: useBias, kernelInitializer: kernelInitializer,
-                   recurrentInitializer: recurrentInitializer, biasInitializer: biasInitializer,
-                   inputShape: inputShape, name: name)
+                unitForgetBias: Bool = true, kernelRegularizer: Regularizer? = nil,
+                recurrentRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
+                dropout: Double = 0, recurrentDropout: Double = 0, seed: UInt64? = nil,
+                returnSequences: Bool = false, goBackwards: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
+        (self.activation, self.recurrentActivation, self.unitForgetBias) = (activation, recurrentActivation, unitForgetBias)
+        super.init(Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
+                           kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
+                           biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
+                           recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
+                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed), inputShape: inputShape, name: name)
+        check(activation)
+        check(recurrentActivation)
+    }
+    init(options: Options, activation: ActivationFunction, recurrentActivation: ActivationFunction, unitForgetBias: Bool, name: String?) {
+        (self.activation, self.recurrentActivation, self.unitForgetBias) = (activation, recurrentActivation, unitForgetBias)
+        super.init(options, inputShape: nil, name: name)
         check(activation)
         check(recurrentActivation)
     }
@@ -164,24 +229,103 @@ public final class LSTM: Recurrent {
     }
 
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
-        let xw = projectInputs(x), u = recurrentKernel!.value, n = units
-        if activation == .tanh && recurrentActivation == .sigmoid {
+        let xw = projectInputs(x, training: training), u = recurrentKernel!.value, n = units
+        let mask = recurrentMask(batch: x.shape[0], training: training, dtype: x.dtype)
+        if activation == .tanh && recurrentActivation == .sigmoid && mask == nil {
             // The default gates: one fused op with backpropagation through time.
             let h = xw.lstmRecurrence(recurrentKernel: u, returnSequences: returnSequences)
             return returnSequences ? h.permuted([1, 0, 2]) : h
         }
-        var h = Tensor.zeros([x.shape[0], n], dtype: x.dtype), c = h
-        var outputs: [Tensor] = []
-        for t in 0..<x.shape[1] {
-            let z = xw.sliced(axis: 0, t..<t + 1).squeezed(axis: 0) + h.matmul(u)
+        var c = Tensor.zeros([x.shape[0], n], dtype: x.dtype)
+        return run(xw) { xt, h in
+            let z = xt + (mask.map { h * $0 } ?? h).matmul(u)
             let i = recurrentActivation(z.sliced(axis: 1, 0..<n))
             let f = recurrentActivation(z.sliced(axis: 1, n..<2 * n))
             let g = activation(z.sliced(axis: 1, 2 * n..<3 * n))
             let o = recurrentActivation(z.sliced(axis: 1, 3 * n..<4 * n))
             c = f * c + i * g
-            h = o * activation(c)
-            outputs.append(h)
+            return o * activation(c)
         }
-        return collect(outputs)
+    }
+}
+
+/// Gated recurrent unit. Keras: `GRU` — gates in Keras order z (update), r (reset), h
+/// (candidate); `h_t = z·h_{t−1} + (1 − z)·h̃`. With `resetAfter` (Keras 3's default, and
+/// PyTorch's `nn.GRU`) the reset gate multiplies the recurrent product, which has its own
+/// bias: bias `[2, 3·units]` (input row, recurrent row); without it, `h̃` takes
+/// `(r·h_{t−1})·U_h` and the bias is `[3·units]`.
+/// Weights: kernel `[in, 3·units]`, recurrent_kernel `[units, 3·units]`, bias.
+public final class GRU: Recurrent {
+    /// `nn.GRU` (one layer, one direction): gate blocks r, z, n become Keras's z, r, h;
+    /// matrices transposed; `bias_ih`, `bias_hh` become the two rows of the bias.
+    public override func weightsFromPyTorch(_ module: inout PyTorchModule, flattenedFrom: [Int]?) throws -> [Tensor] {
+        guard resetAfter else { throw module.error("nn.GRU maps to GRU(resetAfter: true) only") }
+        let n = units
+        func reorder(_ t: Tensor) -> Tensor {   // blocks along axis 0: r, z, n → z, r, n
+            Tensor.concatenated([t.sliced(axis: 0, n..<2 * n), t.sliced(axis: 0, 0..<n), t.sliced(axis: 0, 2 * n..<3 * n)])
+        }
+        var out = [reorder(try module.take("weight_ih_l0", rank: 2)).transposed(), reorder(try module.take("weight_hh_l0", rank: 2)).transposed()]
+        if useBias {
+            out.append(Tensor.stacked([reorder(try module.take("bias_ih_l0", rank: 1)), reorder(try module.take("bias_hh_l0", rank: 1))]))
+        }
+        return out
+    }
+
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        GRU(options: try options(r), activation: try r.activation(default: .tanh),
+            recurrentActivation: try r.activation("recurrent_activation", default: .sigmoid),
+            resetAfter: try r.bool("reset_after", default: true), name: try r.layerName())
+    }
+    public let activation: ActivationFunction, recurrentActivation: ActivationFunction
+    public let resetAfter: Bool
+
+    public init(_ units: Int, activation: ActivationFunction = .tanh, recurrentActivation: ActivationFunction = .sigmoid,
+                useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
+                recurrentInitializer: Initializer = .orthogonal, biasInitializer: Initializer = .zeros,
+                kernelRegularizer: Regularizer? = nil, recurrentRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
+                dropout: Double = 0, recurrentDropout: Double = 0, seed: UInt64? = nil,
+                returnSequences: Bool = false, goBackwards: Bool = false, resetAfter: Bool = true,
+                inputShape: [Int]? = nil, name: String? = nil) {
+        (self.activation, self.recurrentActivation, self.resetAfter) = (activation, recurrentActivation, resetAfter)
+        super.init(Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
+                           kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
+                           biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
+                           recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
+                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed), inputShape: inputShape, name: name)
+        check(activation)
+        check(recurrentActivation)
+    }
+    init(options: Options, activation: ActivationFunction, recurrentActivation: ActivationFunction, resetAfter: Bool, name: String?) {
+        (self.activation, self.recurrentActivation, self.resetAfter) = (activation, recurrentActivation, resetAfter)
+        super.init(options, inputShape: nil, name: name)
+        check(activation)
+        check(recurrentActivation)
+    }
+
+    public override func config() throws -> [String: Any] {
+        try super.config().merging(["activation": activation.description, "reset_after": resetAfter,
+                                    "recurrent_activation": recurrentActivation.description]) { $1 }
+    }
+    override var gates: Int { 3 }
+    override var biasShape: [Int] { resetAfter ? [2, 3 * units] : [3 * units] }
+
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        let n = units, u = recurrentKernel!.value
+        let (inputBias, recurrentBias): (Tensor?, Tensor?) = resetAfter
+            ? (bias.map { $0.value.sliced(axis: 0, 0..<1).reshaped(to: [3 * n]) }, bias.map { $0.value.sliced(axis: 0, 1..<2).reshaped(to: [3 * n]) })
+            : (bias?.value, nil)
+        let xw = projectInputs(x, training: training, inputBias: inputBias)
+        let mask = recurrentMask(batch: x.shape[0], training: training, dtype: x.dtype)
+        let (uzr, uh) = (u.sliced(axis: 1, 0..<2 * n), u.sliced(axis: 1, 2 * n..<3 * n))
+        return run(xw) { xt, h in
+            let hm = mask.map { h * $0 } ?? h
+            var inner = resetAfter ? hm.matmul(u) : hm.matmul(uzr)
+            if let recurrentBias { inner = inner + recurrentBias }
+            let z = recurrentActivation(xt.sliced(axis: 1, 0..<n) + inner.sliced(axis: 1, 0..<n))
+            let r = recurrentActivation(xt.sliced(axis: 1, n..<2 * n) + inner.sliced(axis: 1, n..<2 * n))
+            let recurrentH = resetAfter ? r * inner.sliced(axis: 1, 2 * n..<3 * n) : (r * hm).matmul(uh)
+            let candidate = activation(xt.sliced(axis: 1, 2 * n..<3 * n) + recurrentH)
+            return z * h + (1 - z) * candidate
+        }
     }
 }

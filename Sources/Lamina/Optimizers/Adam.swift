@@ -10,6 +10,8 @@ public class Adam: Optimizer {
         return c
     }
     public override var slotNames: [String] { amsgrad ? ["momentum", "velocity", "velocity_hat"] : ["momentum", "velocity"] }
+    /// Keras creates momentum and velocity in one call, velocity_hat (AMSGrad) in another.
+    public override var kerasSlotGroups: [[Int]] { amsgrad ? [[0, 1], [2]] : [[0, 1]] }
     public override class func fromKerasConfig(_ r: ConfigReader, shared s: OptimizerSettings) throws -> Optimizer {
         let isW = self == AdamW.self
         let wd = try r.optionalDouble("weight_decay") ?? (isW ? 0.004 : 0)

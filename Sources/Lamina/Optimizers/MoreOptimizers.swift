@@ -24,6 +24,8 @@ public final class Nadam: Optimizer {
     }
 
     private func mu(_ step: Int) -> Double { beta1 * (1 - 0.5 * Foundation.pow(0.96, Double(step))) }
+    /// Keras's `_u_product` after the steps so far.
+    public override var kerasTrailingScalars: [Double] { [(0..<iterations).reduce(1.0) { $0 * mu($1 + 1) }] }
 
     public override func willApplyStep() {
         if uProductStep != iterations - 1 { (uProduct, uProductStep) = (1, 0) }  // a loaded optimizer: recompute

@@ -217,6 +217,16 @@ open class Optimizer {
     /// Keras's names of the per-variable slots, used in saved files (`optimizer/dense/kernel/momentum`).
     open var slotNames: [String] { (0..<slotCount).map { "slot_\($0)" } }
 
+    /// Keras's order of the slots in its saved optimizer variables: one group per
+    /// `add_optimizer_variables` call; for each group, for each trained variable, the slots
+    /// (indices into `slotNames`) of the group. The default, one group of all slots, is Keras's
+    /// interleaved order (SGD, Adam, Nadam, Adamax, Adadelta, Lion, Adagrad, RMSprop).
+    open var kerasSlotGroups: [[Int]] { [Array(0..<slotCount)] }
+
+    /// Scalars Keras keeps after the slots (Nadam's momentum-schedule product); Lamina
+    /// recomputes them from `iterations` when it loads.
+    open var kerasTrailingScalars: [Double] { [] }
+
     /// The learning rate for the next step.
     public var currentLearningRate: Double { schedule?(iterations) ?? learningRate }
 

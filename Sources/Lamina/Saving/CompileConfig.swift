@@ -123,6 +123,14 @@ extension Sequential {
                 "metrics": compiledMetrics.map(\.name), "frozen_layers": frozen]
     }
 
+    /// Keras's own `compile_config` for a `.keras` file: Lamina's `frozen_layers` left out
+    /// (each layer's `trainable` flag is in its config). Nil when not compiled.
+    public func kerasCompileConfig() throws -> [String: Any]? {
+        guard var config = try compileConfig() else { return nil }
+        config["frozen_layers"] = nil
+        return config
+    }
+
     /// Compiles from a `compile_config` (Lamina's or Keras's `config.json`).
     public func compile(fromConfig any: Any) throws {
         guard let values = any as? [String: Any] else { throw LaminaError.configuration("compile_config must be an object") }

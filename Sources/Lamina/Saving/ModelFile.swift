@@ -27,7 +27,7 @@ enum ModelFile {
             }
         }
         var generators: [String: [String]] = [:]
-        for case let d as Dropout in model.descendants { if let g = d.generator { generators[d.name] = hex(g) } }
+        for case let d as any RandomLayer in model.descendants { if let g = d.generator { generators[d.name] = hex(g) } }
         state["layer_random_states"] = generators
         return (tensors, ["format": format, "format_version": "1", "config": try json(config), "training_state": try json(state)])
     }
@@ -71,7 +71,7 @@ enum ModelFile {
                 for (name, value) in map { layerGenerators[name] = try generator(value, "layer_random_states.\(name)", fail) }
             }
             try r.finish()
-            for case let d as Dropout in model.descendants { if let g = layerGenerators[d.name] { d.generator = g } }
+            for case var d as any RandomLayer in model.descendants { if let g = layerGenerators[d.name] { d.generator = g } }
             if restoreRandomState { GlobalRandom.current = random }
             try restoreOptimizer(model, slots: slots, iterations: iterations, fail)
         } catch let error as LaminaError where error.kind == .configuration {

@@ -1,9 +1,33 @@
-/// Padding modes of convolution and pooling, as Keras spells them.
-public enum Padding: String, Sendable, Codable {
-    /// No padding: windows lie inside the input.
-    case valid
-    /// Output size ceil(input / stride); TensorFlow's rule, the extra pad goes bottom/right.
-    case same
+/// Padding modes of convolution and pooling, as Keras spells them: `.valid`, `.same`, or the
+/// strings `"valid"` and `"same"` (any case). A string naming neither keeps its error in
+/// `nameError` (and acts as valid) so the layer given it can report it when used, as an
+/// activation name does; Tensor ops take only the two members.
+public struct Padding: Sendable, Hashable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public enum Kind: String, Sendable, CaseIterable, Codable {
+        /// No padding: windows lie inside the input.
+        case valid
+        /// Output size ceil(input / stride); TensorFlow's rule, the extra pad goes bottom/right.
+        case same
+    }
+    public let kind: Kind
+    public let nameError: String?
+
+    public static let valid = Padding(kind: .valid), same = Padding(kind: .same)
+    init(kind: Kind, nameError: String? = nil) { (self.kind, self.nameError) = (kind, nameError) }
+
+    public init(stringLiteral name: String) {
+        if let kind = Kind(rawValue: name.lowercased()) {
+            self.init(kind: kind)
+        } else {
+            self.init(kind: .valid, nameError: "padding must be \"valid\" or \"same\", got \"\(name)\"")
+        }
+    }
+    /// Keras's spelling: `"valid"` or `"same"`.
+    public var rawValue: String { kind.rawValue }
+    public var description: String { rawValue }
+
+    public init(from decoder: Decoder) throws { self.init(kind: try Kind(from: decoder)) }
+    public func encode(to encoder: Encoder) throws { try kind.encode(to: encoder) }
 }
 
 /// The spatial arithmetic of a 2-D window sliding over NHWC data.
@@ -13,7 +37,7 @@ public struct WindowGeometry: Equatable, Sendable {
 
     public init(inH: Int, inW: Int, kH: Int, kW: Int, strideH: Int, strideW: Int, padding: Padding) {
         (self.inH, self.inW, self.kH, self.kW, self.strideH, self.strideW) = (inH, inW, kH, kW, strideH, strideW)
-        switch padding {
+        switch padding.kind {
         case .valid:
             outH = inH >= kH ? (inH - kH) / strideH + 1 : 0
             outW = inW >= kW ? (inW - kW) / strideW + 1 : 0

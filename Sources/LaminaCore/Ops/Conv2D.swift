@@ -109,3 +109,48 @@ extension Tensor {
         return Kernels.inferenceConv2d(self, kernel, bias, geometry, relu: fusedReLU, pool: pool)
     }
 }
+
+extension Tensor {
+    /// Transposed convolution (the input-adjoint of `conv2d`), NHWC: kernel `[KH, KW, F, C]`
+    /// (Keras's `Conv2DTranspose` layout — F output, C input channels), input `[N, H, W, C]`
+    /// → `[N, OH, OW, F]`, where `outputSize` (OH, OW) is an image that `conv2d` with the same
+    /// kernel, strides and padding would take to H × W. Computed as one GEMM (x·Kᵀ gives each
+    /// input pixel's patch) and col2im; the backward pass unfolds the gradient with im2col:
+    /// dInput = cols·K, dKernel = colsᵀ·x.
+    public func conv2dTranspose(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                                outputSize: (Int, Int)) -> Tensor {
+        precondition(rank == 4 && kernel.rank == 4,
+                     "conv2dTranspose: input \(shape) must be [N, H, W, C] and kernel \(kernel.shape) [KH, KW, F, C]")
+        precondition(shape[3] == kernel.shape[3],
+                     "conv2dTranspose: input \(shape) has \(shape[3]) channels, kernel \(kernel.shape) expects \(kernel.shape[3])")
+        precondition(dtype == kernel.dtype, "conv2dTranspose: dtypes \(dtype) and \(kernel.dtype) differ")
+        precondition(bias.map { $0.shape == [kernel.shape[2]] && $0.dtype == dtype } ?? true,
+                     "conv2dTranspose: bias \(bias?.shape ?? []) must be [\(kernel.shape[2])] of \(dtype)")
+        precondition(strides.0 > 0 && strides.1 > 0, "conv2dTranspose: strides \(strides) must be positive")
+        let g = WindowGeometry(inH: outputSize.0, inW: outputSize.1, kH: kernel.shape[0], kW: kernel.shape[1],
+                               strideH: strides.0, strideW: strides.1, padding: padding)
+        precondition(g.outH == shape[1] && g.outW == shape[2],
+                     "conv2dTranspose: output \(outputSize) does not convolve back to the input's \(shape[1])×\(shape[2])")
+        let out = isFloat32("conv2dTranspose") ? conv2dTransposeImpl(Float.self, kernel, g) : conv2dTransposeImpl(Double.self, kernel, g)
+        return bias.map { out + $0 } ?? out
+    }
+
+    private func conv2dTransposeImpl<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ g: WindowGeometry) -> Tensor {
+        let (n, c, f) = (shape[0], shape[3], kernel.shape[2])
+        let rows = n * g.outH * g.outW, k = g.kH * g.kW * f
+        let x = detached().reshaped(to: [rows, c]), w = kernel.detached().reshaped(to: [k, c])
+        let cols = Kernels.matmul(x, w, transB: true)
+        var out = Tensor.zeros([n, g.inH, g.inW, f], dtype: T.dtype)
+        cols.withUnsafeBuffer(as: T.self) { cb in
+            out.withUnsafeMutableBuffer(as: T.self) { Kernels.col2im(cb, batch: n, channels: f, g, $0) }
+        }
+        return out.recorded("conv2dTranspose", inputs: [self, kernel]) { grad, needed in
+            let gradCols = grad.withUnsafeBuffer(as: T.self) { gb in
+                Tensor.build([rows, k], as: T.self) { Kernels.im2col(gb, batch: n, channels: f, g, $0) }
+            }
+            let dx = needed[0] ? Kernels.matmul(gradCols, w).reshaped(to: [n, g.outH, g.outW, c]) : nil
+            let dw = needed[1] ? Kernels.matmul(gradCols, transA: true, x).reshaped(to: kernel.shape) : nil
+            return [dx, dw]
+        }
+    }
+}

@@ -99,6 +99,32 @@ extension Tensor {
         return placed(in: outShape, at: padding.map(\.before), value: value)
     }
 
+    /// The entries in reverse order along `axis` (a sequence read from its end). Differentiable.
+    public func reversed(axis: Int) -> Tensor {
+        let a = Shape.normalize(axis: axis, rank: rank, op: "reversed")
+        guard shape[a] > 1 else { return self }
+        var perm = Array(0..<rank)
+        perm.swapAt(0, a)
+        let front = a == 0 ? self : permuted(perm)
+        let flipped = front.reshaped(to: [shape[a], count / shape[a]]).gather(rows: Array((0..<shape[a]).reversed()))
+            .reshaped(to: front.shape)
+        return a == 0 ? flipped : flipped.permuted(perm)
+    }
+
+    /// Spreads the entries along `axis` `rate` apart with zeros between them: a kernel of size k
+    /// becomes one of size (k − 1)·rate + 1 — a dilated (atrous) convolution is the plain
+    /// convolution with the dilated kernel. Differentiable (its adjoint picks every rate-th entry).
+    public func dilated(axis: Int, rate: Int) -> Tensor {
+        let a = Shape.normalize(axis: axis, rank: rank, op: "dilated")
+        precondition(rate >= 1, "dilated: rate \(rate) must be positive")
+        guard rate > 1, shape[a] > 1 else { return self }
+        var pads = [(before: Int, after: Int)](repeating: (0, 0), count: rank + 1)
+        pads[a + 1] = (0, rate - 1)
+        var spread = shape
+        spread[a] *= rate
+        return expandingDims(axis: a + 1).padded(with: pads).reshaped(to: spread).sliced(axis: a, 0..<(shape[a] - 1) * rate + 1)
+    }
+
     /// Joins tensors along `axis`; all other dimensions must agree.
     public static func concatenated(_ tensors: [Tensor], axis: Int = 0) -> Tensor {
         precondition(!tensors.isEmpty, "concatenated: no tensors")

@@ -87,6 +87,24 @@ cases += [
     layer_case("global_max_pooling1d", layers.GlobalMaxPooling1D(), rand(2, 5, 3)),
     layer_case("layer_norm", layers.LayerNormalization(), rand(3, 5, scale=2.0)),
     layer_case("layer_norm_seq", layers.LayerNormalization(epsilon=1e-5, center=False), rand(2, 3, 4)),
+    layer_case("conv2d_transpose_same_s2", layers.Conv2DTranspose(3, (3, 3), strides=(2, 2), padding="same", activation="relu"),
+               rand(2, 3, 4, 2)),
+    layer_case("conv2d_transpose_valid", layers.Conv2DTranspose(2, (3, 1), strides=(2, 2)), rand(2, 3, 3, 3)),
+    layer_case("conv2d_transpose_same_s1", layers.Conv2DTranspose(2, (2, 3), padding="same", use_bias=False), rand(1, 4, 3, 2)),
+    layer_case("conv2d_dilated", layers.Conv2D(3, 3, dilation_rate=2, padding="same"), rand(2, 7, 6, 2)),
+    layer_case("conv2d_dilated_valid", layers.Conv2D(2, (2, 3), dilation_rate=(3, 1), activation="tanh"), rand(2, 7, 6, 2)),
+    layer_case("conv1d_dilated", layers.Conv1D(2, 3, dilation_rate=2), rand(2, 9, 3)),
+    layer_case("gru", layers.GRU(4), rand(2, 5, 3)),
+    layer_case("gru_seq", layers.GRU(3, return_sequences=True), rand(2, 4, 2)),
+    layer_case("gru_reset_before", layers.GRU(3, reset_after=False), rand(2, 4, 3)),
+    layer_case("gru_backwards_seq", layers.GRU(2, go_backwards=True, return_sequences=True), rand(2, 4, 3)),
+    layer_case("lstm_backwards_seq", layers.LSTM(3, go_backwards=True, return_sequences=True), rand(2, 4, 2)),
+    layer_case("simple_rnn_backwards", layers.SimpleRNN(3, go_backwards=True), rand(2, 5, 2)),
+    layer_case("bidirectional_lstm_concat", layers.Bidirectional(layers.LSTM(3, return_sequences=True)), rand(2, 4, 3)),
+    layer_case("bidirectional_gru_sum", layers.Bidirectional(layers.GRU(2), merge_mode="sum"), rand(2, 5, 3)),
+    layer_case("bidirectional_rnn_ave_seq", layers.Bidirectional(layers.SimpleRNN(2, return_sequences=True), merge_mode="ave"),
+               rand(2, 3, 2)),
+    layer_case("bidirectional_lstm_mul", layers.Bidirectional(layers.LSTM(2), merge_mode="mul"), rand(2, 4, 2)),
 ]
 
 
@@ -191,6 +209,16 @@ for opt_name, make_opt in [("sgd_momentum", lambda: keras.optimizers.SGD(0.1, mo
         [layers.Dense(4, activation="relu", kernel_regularizer=R.L2(0.05), bias_regularizer=R.L1(0.02)),
          layers.Dense(2, kernel_regularizer=R.L1L2(l1=0.01, l2=0.03))]), xd, yd, "mse", make_opt()))
 
+# The new layers in training: transposed and dilated convolutions, a regularized bidirectional GRU.
+for opt_name, make_opt in [("sgd_momentum", lambda: keras.optimizers.SGD(0.1, momentum=0.9)),
+                           ("adam", lambda: keras.optimizers.Adam(0.01))]:
+    train_cases.append(train_case("deconv_dilated_" + opt_name, lambda: keras.Sequential(
+        [layers.Conv2DTranspose(2, 3, strides=2, padding="same", activation="relu"), layers.Conv2D(1, 3, dilation_rate=2),
+         layers.Flatten(), layers.Dense(3, activation="softmax")]), xi, yi, "sparse_categorical_crossentropy", make_opt()))
+    train_cases.append(train_case("bigru_regularized_" + opt_name, lambda: keras.Sequential(
+        [layers.Bidirectional(layers.GRU(3, return_sequences=True, recurrent_regularizer=R.L2(0.05), kernel_regularizer=R.L1(0.01))),
+         layers.GlobalAveragePooling1D(), layers.Dense(1, activation="sigmoid")]), xs, ys, "binary_crossentropy", make_opt()))
+
 # Sample and class weights (train_on_batch's sample_weight and class_weight).
 train_cases.append(train_case("dense_weighted_adam", lambda: keras.Sequential([layers.Dense(4, activation="relu"), layers.Dense(2)]),
                               xd, yd, "mse", keras.optimizers.Adam(0.01),
@@ -216,6 +244,19 @@ counts = {
                                                   layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid")])),
     "text_conv1d": count(keras.Sequential([keras.Input((100,)), layers.Embedding(5000, 32), layers.Conv1D(64, 5, activation="relu"),
                                            layers.MaxPooling1D(2), layers.GlobalMaxPooling1D(), layers.Dense(1, activation="sigmoid")])),
+    "dcgan_generator": count(keras.Sequential([keras.Input((100,)), layers.Dense(7 * 7 * 256, use_bias=False),
+                                               layers.BatchNormalization(), layers.LeakyReLU(), layers.Reshape((7, 7, 256)),
+                                               layers.Conv2DTranspose(128, (5, 5), strides=(1, 1), padding="same", use_bias=False),
+                                               layers.BatchNormalization(), layers.LeakyReLU(),
+                                               layers.Conv2DTranspose(64, (5, 5), strides=(2, 2), padding="same", use_bias=False),
+                                               layers.BatchNormalization(), layers.LeakyReLU(),
+                                               layers.Conv2DTranspose(1, (5, 5), strides=(2, 2), padding="same", use_bias=False,
+                                                                      activation="tanh")])),
+    "bidirectional_lstm_classifier": count(keras.Sequential([keras.Input((200,)), layers.Embedding(20000, 128),
+                                                            layers.Bidirectional(layers.LSTM(64, return_sequences=True)),
+                                                            layers.Bidirectional(layers.LSTM(64)), layers.Dense(1, activation="sigmoid")])),
+    "gru_text": count(keras.Sequential([keras.Input((80,)), layers.Embedding(1000, 32), layers.GRU(32, return_sequences=True),
+                                        layers.GRU(16), layers.Dense(1, activation="sigmoid")])),
     "gan_generator": count(keras.Sequential([keras.Input((100,)), layers.Dense(7 * 7 * 128, use_bias=False),
                                              layers.BatchNormalization(), layers.LeakyReLU(), layers.Reshape((7, 7, 128)),
                                              layers.UpSampling2D(), layers.Conv2D(64, (5, 5), padding="same", use_bias=False),

@@ -41,6 +41,22 @@ import Testing
         case "embedding": return Embedding(inputDim: 7, outputDim: 3)
         case "layer_norm": return LayerNormalization()
         case "layer_norm_seq": return LayerNormalization(epsilon: 1e-5, center: false)
+        case "conv2d_transpose_same_s2": return Conv2DTranspose(3, kernelSize: (3, 3), strides: (2, 2), padding: .same, activation: .relu)
+        case "conv2d_transpose_valid": return Conv2DTranspose(2, (3, 1), strides: (2, 2))
+        case "conv2d_transpose_same_s1": return Conv2DTranspose(2, (2, 3), padding: "same", useBias: false)
+        case "conv2d_dilated": return Conv2D(3, kernelSize: 3, padding: "same", dilationRate: 2)
+        case "conv2d_dilated_valid": return Conv2D(2, (2, 3), dilationRate: (3, 1), activation: .tanh)
+        case "conv1d_dilated": return Conv1D(2, 3, dilationRate: 2)
+        case "gru": return GRU(4)
+        case "gru_seq": return GRU(3, returnSequences: true)
+        case "gru_reset_before": return GRU(3, resetAfter: false)
+        case "gru_backwards_seq": return GRU(2, returnSequences: true, goBackwards: true)
+        case "lstm_backwards_seq": return LSTM(3, returnSequences: true, goBackwards: true)
+        case "simple_rnn_backwards": return SimpleRNN(3, goBackwards: true)
+        case "bidirectional_lstm_concat": return Bidirectional(LSTM(3, returnSequences: true))
+        case "bidirectional_gru_sum": return Bidirectional(GRU(2), mergeMode: .sum)
+        case "bidirectional_rnn_ave_seq": return Bidirectional(SimpleRNN(2, returnSequences: true), mergeMode: .ave)
+        case "bidirectional_lstm_mul": return Bidirectional(LSTM(2), mergeMode: .mul)
         default:
             precondition(name.hasPrefix("activation_"), "no Lamina layer for fixture \(name)")
             return Activation(try! ActivationFunction(named: String(name.dropFirst("activation_".count))))
@@ -98,6 +114,16 @@ import Testing
             return (Sequential([Dense(4, activation: .relu, kernelRegularizer: .l2(0.05), biasRegularizer: .l1(0.02), inputShape: [5]),
                                 Dense(2, kernelRegularizer: .l1l2(l1: 0.01, l2: 0.03))]), .meanSquaredError, optimizer)
         }
+        if name.hasPrefix("deconv_dilated") {
+            return (Sequential([Conv2DTranspose(2, kernelSize: 3, strides: 2, padding: .same, activation: .relu, inputShape: [6, 6, 1]),
+                                Conv2D(1, kernelSize: 3, dilationRate: 2), Flatten(), Dense(3, activation: .softmax)]),
+                    .sparseCategoricalCrossentropy, optimizer)
+        }
+        if name.hasPrefix("bigru_regularized") {
+            return (Sequential([Bidirectional(GRU(3, kernelRegularizer: .l1(0.01), recurrentRegularizer: .l2(0.05), returnSequences: true),
+                                              inputShape: [5, 3]),
+                                GlobalAveragePooling1D(), Dense(1, activation: .sigmoid)]), .binaryCrossentropy, optimizer)
+        }
         if name.hasPrefix("conv_bn") {
             return (Sequential([Conv2D(2, kernelSize: 3, activation: .relu, inputShape: [6, 6, 1]), BatchNormalization(),
                                 MaxPooling2D(), Flatten(), Dense(3, activation: .softmax)]), .sparseCategoricalCrossentropy, optimizer)
@@ -116,7 +142,7 @@ import Testing
         let (model, loss, optimizer) = Self.makeModel(name)
         try model.setWeights(c.initial.map(\.tensor))
         model.compile(optimizer: optimizer, loss: loss)
-        let y = name.hasPrefix("conv_bn") ? c.y.tensor.cast(to: .int32) : c.y.tensor
+        let y = name.hasPrefix("conv_bn") || name.hasPrefix("deconv") ? c.y.tensor.cast(to: .int32) : c.y.tensor
         for (step, expected) in c.losses.enumerated() {
             let classWeight = c.classWeight.map { Dictionary(uniqueKeysWithValues: $0.map { (Int($0.key)!, $0.value) }) }
             let (l, _) = try model.trainOnBatch(c.x.tensor, y, sampleWeight: c.sampleWeight?.tensor, classWeight: classWeight)

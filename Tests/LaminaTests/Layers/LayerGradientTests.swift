@@ -5,8 +5,9 @@ import Testing
 /// recurrent layers through time and BatchNormalization in training mode included.
 @Suite struct LayerGradientTests {
     /// Builds `layer` in float64 for `inputShape` (batch first) and checks d/d(input, weights).
+    /// `beforeCall` runs before each evaluation (to draw the same dropout masks every time).
     func check(_ layer: Layer, _ inputShape: [Int], training: Bool = false, seed: UInt64 = 1,
-               sourceLocation: SourceLocation = #_sourceLocation) throws {
+               beforeCall: () -> Void = {}, sourceLocation: SourceLocation = #_sourceLocation) throws {
         try layer.buildIfNeeded(Array(inputShape.dropFirst()), dtype: .float64)
         // Nonzero biases and moving statistics, so every term is exercised.
         try layer.setWeights(layer.getWeights().enumerated().map { i, w in
@@ -18,6 +19,7 @@ import Testing
         let x = randn(inputShape, seed: seed)
         let result = GradientCheck.run(at: [x] + weights.map(\.value)) { args in
             for (v, a) in zip(weights, args.dropFirst()) { v.value = a }
+            beforeCall()
             return try! layer(args[0], training: training)
         }
         #expect(result.maxRelativeError <= 1e-6, "\(layer.name): \(result)", sourceLocation: sourceLocation)
@@ -79,6 +81,42 @@ import Testing
         try check(SimpleRNN(2, returnSequences: true), [2, 4, 3])
         try check(LSTM(3), [2, 5, 2])
         try check(LSTM(2, returnSequences: true), [2, 4, 3])
+    }
+    @Test func transposedAndDilatedConvolutions() throws {
+        try check(Conv2DTranspose(3, kernelSize: (3, 3), strides: (2, 2), padding: .same, activation: .tanh), [2, 3, 2, 2])
+        try check(Conv2DTranspose(2, (3, 2), strides: (2, 3)), [2, 2, 3, 2])
+        try check(Conv2D(2, kernelSize: 3, padding: .same, dilationRate: 2), [2, 6, 5, 2])
+        try check(Conv1D(2, 2, dilationRate: 3), [2, 8, 2])
+    }
+    @Test func gruBackwardsAndBidirectional() throws {
+        try check(GRU(3), [2, 4, 2])
+        try check(GRU(2, returnSequences: true, resetAfter: false), [2, 3, 3])
+        try check(GRU(2, goBackwards: true), [2, 4, 2])
+        try check(LSTM(2, returnSequences: true, goBackwards: true), [2, 3, 2])
+        try check(Bidirectional(LSTM(2, returnSequences: true)), [2, 3, 2])
+        try check(Bidirectional(GRU(2), mergeMode: .mul), [2, 4, 3])
+        try check(Bidirectional(SimpleRNN(2, returnSequences: true), mergeMode: .ave), [2, 3, 2])
+    }
+    /// Training with dropout and recurrent dropout, the masks redrawn identically before each evaluation.
+    @Test func recurrentDropoutGradients() throws {
+        for layer: Recurrent in [SimpleRNN(3, dropout: 0.3, recurrentDropout: 0.4, seed: 5), LSTM(2, dropout: 0.3, recurrentDropout: 0.4, seed: 5),
+                                 GRU(2, dropout: 0.3, recurrentDropout: 0.4, seed: 5, returnSequences: true)] {
+            try check(layer, [3, 4, 2], training: true, beforeCall: { layer.generator = RandomGenerator(seed: 5) })
+        }
+    }
+    /// Keras's masks: one input mask per sequence (the same at every step), scaled by 1/(1 − rate);
+    /// none at inference.
+    @Test func recurrentInputDropoutIsOneMaskPerSequence() throws {
+        for layer: Recurrent in [LSTM(3, dropout: 0.5, seed: 9, returnSequences: true), GRU(3, dropout: 0.5, seed: 9),
+                                 SimpleRNN(3, dropout: 0.5, seed: 9, goBackwards: true)] {
+            let x = randn([4, 5, 6], seed: 2)
+            let trained = try layer(x, training: true)
+            var generator: RandomGenerator? = RandomGenerator(seed: 9)
+            let mask = dropoutMask([4, 1, 6], rate: 0.5, dtype: x.dtype, generator: &generator)
+            expectClose(trained, try layer(x * mask), "\(layer.name) training = inference on the masked input")
+            #expect(Set(mask.asArray(Double.self)) == [0, 2])
+            #expect(try layer(x).asArray(Double.self) != trained.asArray(Double.self))
+        }
     }
     @Test func shapeAndActivationLayers() throws {
         try check(Flatten(), [2, 3, 2])

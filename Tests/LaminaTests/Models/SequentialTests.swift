@@ -21,8 +21,22 @@ import Testing
                                Dense(16, activation: .relu), Dense(1, activation: .sigmoid)])
         let textConv = Sequential([Input(shape: [100]), Embedding(inputDim: 5000, outputDim: 32), Conv1D(64, 5, activation: .relu),
                                    MaxPooling1D(poolSize: 2), GlobalMaxPooling1D(), Dense(1, activation: .sigmoid)])
+        // The TensorFlow DCGAN tutorial's generator, the Keras bidirectional-LSTM IMDB example, a stacked GRU.
+        let dcgan = Sequential([Input(shape: [100]), Dense(7 * 7 * 256, useBias: false), BatchNormalization(), LeakyReLU(),
+                                Reshape([7, 7, 256]),
+                                Conv2DTranspose(128, kernelSize: (5, 5), strides: (1, 1), padding: .same, useBias: false),
+                                BatchNormalization(), LeakyReLU(),
+                                Conv2DTranspose(64, kernelSize: (5, 5), strides: (2, 2), padding: .same, useBias: false),
+                                BatchNormalization(), LeakyReLU(),
+                                Conv2DTranspose(1, kernelSize: (5, 5), strides: (2, 2), padding: .same, activation: .tanh, useBias: false)])
+        #expect(dcgan.outputShape == [28, 28, 1])
+        let biLSTM = Sequential([Input(shape: [200]), Embedding(inputDim: 20000, outputDim: 128),
+                                 Bidirectional(LSTM(64, returnSequences: true)), Bidirectional(LSTM(64)), Dense(1, activation: .sigmoid)])
+        let gruText = Sequential([Input(shape: [80]), Embedding(inputDim: 1000, outputDim: 32), GRU(32, returnSequences: true),
+                                  GRU(16), Dense(1, activation: .sigmoid)])
         for (name, model) in [("mlp", mlp), ("mnist_convnet", convnet), ("lstm_classifier", lstm), ("gan_generator", generator),
-                              ("imdb_embedding_gap", imdb), ("text_conv1d", textConv)] {
+                              ("imdb_embedding_gap", imdb), ("text_conv1d", textConv), ("dcgan_generator", dcgan),
+                              ("bidirectional_lstm_classifier", biLSTM), ("gru_text", gruText)] {
             let expected = counts[name]!
             #expect(model.countParams() == expected.total, "\(name)")
             #expect(model.trainableWeights.reduce(0) { $0 + $1.value.count } == expected.trainable, "\(name)")
