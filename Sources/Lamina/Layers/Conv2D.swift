@@ -66,19 +66,23 @@ public final class Conv2D: Layer {
     public convenience init(_ filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid, dilationRate: Int = 1,
                             activation: ActivationFunction = .linear, useBias: Bool = true,
                             kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                            kernelRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                             inputShape: [Int]? = nil, name: String? = nil) {
         self.init(filters, kernelSize: (kernelSize, kernelSize), strides: (strides, strides), padding: padding,
                   dilationRate: (dilationRate, dilationRate), activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
-                  biasInitializer: biasInitializer, inputShape: inputShape, name: name)
+                  biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer, biasRegularizer: biasRegularizer,
+                  inputShape: inputShape, name: name)
     }
 
     /// Keras's positional spelling: `Conv2D(32, (3, 3), activation: .relu)`.
     public convenience init(_ filters: Int, _ kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                             dilationRate: (Int, Int) = (1, 1), activation: ActivationFunction = .linear, useBias: Bool = true,
                             kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                            kernelRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                             inputShape: [Int]? = nil, name: String? = nil) {
-        self.init(filters, kernelSize: kernelSize, strides: strides, padding: padding, dilationRate: dilationRate, activation: activation, useBias: useBias,
-                  kernelInitializer: kernelInitializer, biasInitializer: biasInitializer, inputShape: inputShape, name: name)
+        self.init(filters, kernelSize: kernelSize, strides: strides, padding: padding, dilationRate: dilationRate, activation: activation,
+                  useBias: useBias, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer,
+                  kernelRegularizer: kernelRegularizer, biasRegularizer: biasRegularizer, inputShape: inputShape, name: name)
     }
 
     func geometry(_ s: [Int]) -> WindowGeometry {

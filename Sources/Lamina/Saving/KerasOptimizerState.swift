@@ -62,6 +62,9 @@ extension Sequential {
         }
         for (key, list) in restored { optimizer.slots[key] = list.map { $0! } }
         optimizer.iterations = state.iterations
-        if let learningRate = state.learningRate, optimizer.schedule == nil { optimizer.learningRate = learningRate }
+        // Keras keeps the rate as float32; the config's double stands unless a callback changed it.
+        if let learningRate = state.learningRate, optimizer.schedule == nil, Float(learningRate) != Float(optimizer.learningRate) {
+            optimizer.learningRate = learningRate
+        }
     }
 }

@@ -135,9 +135,12 @@ extension Sequential {
     public func save(to url: URL) throws {
         switch url.pathExtension.lowercased() {
         case "lamina", "safetensors", "": break
-        case "keras", "h5", "hdf5":
-            throw LaminaError.configuration("\(url.lastPathComponent): Lamina writes its own model files (.lamina); writing Keras's "
-                + ".\(url.pathExtension) format is not supported yet (reading .keras is: LaminaKeras)")
+        case "keras":
+            throw LaminaError.configuration("\(url.lastPathComponent): save writes Lamina's own files (.lamina); a Keras 3 archive is "
+                + "written by the LaminaKeras module (it links libhdf5): import LaminaKeras and call model.saveKeras(path)")
+        case "h5", "hdf5":
+            throw LaminaError.configuration("\(url.lastPathComponent): Keras's legacy .\(url.pathExtension) format is not supported; "
+                + "write .lamina with save, or .keras with LaminaKeras's model.saveKeras(path)")
         default:
             throw LaminaError.configuration("\(url.lastPathComponent): unknown model file extension '.\(url.pathExtension)'; use .lamina")
         }

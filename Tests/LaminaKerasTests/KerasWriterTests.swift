@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+@testable import Lamina
+@testable import LaminaKeras
+
+/// `.keras` files written by Lamina: every layer type, weights and optimizer state, read back
+/// by Lamina and (where the peers' Python environment exists) by Keras itself.
+@Suite struct KerasWriterTests {
+    static func directory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lamina-keras-write-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// An image model with every image layer type.
+    static func imageModel(dropout: Bool = true) -> Sequential {
+        Sequential([
+            Input(shape: [8, 8, 1]), Rescaling(0.5, offset: 0.1), ZeroPadding2D(padding: ((1, 1), (1, 1))),
+            Conv2D(4, kernelSize: 3, padding: .same, dilationRate: 2, activation: .relu, kernelRegularizer: .l2(0.01)),
+            BatchNormalization(), LeakyReLU(negativeSlope: 0.2), MaxPooling2D(poolSize: 2),
+            Conv2DTranspose(3, kernelSize: 3, strides: 2, padding: .same), Cropping2D(cropping: ((1, 1), (1, 1))),
+            UpSampling2D(), AveragePooling2D(poolSize: 2), Conv2D(2, (3, 3), activation: .tanh),
+            GlobalMaxPooling2D(keepDims: true), GlobalAveragePooling2D(), Dropout(dropout ? 0.2 : 0),
+            Dense(3), Activation(.softmax),
+        ])
+    }
+
+    /// A sequence model with every sequence layer type and a nested model.
+    static func sequenceModel() -> Sequential {
+        Sequential([
+            Input(shape: [10]), Embedding(inputDim: 20, outputDim: 4), Conv1D(4, 3, dilationRate: 2),
+            MaxPooling1D(poolSize: 2), AveragePooling1D(poolSize: 2, strides: 1, padding: .same),
+            Bidirectional(GRU(3, returnSequences: true), mergeMode: .concat),
+            LSTM(3, returnSequences: true, goBackwards: true), SimpleRNN(3, returnSequences: true),
+            Bidirectional(LSTM(2, returnSequences: true), mergeMode: .sum), LayerNormalization(),
+            GlobalAveragePooling1D(), RepeatVector(2), GRU(2, returnSequences: true, resetAfter: false),
+            GlobalMaxPooling1D(), Sequential([Dense(4, activation: .relu), Reshape([2, 2]), Flatten()], name: "head"),
+            Dense(1, activation: .sigmoid),
+        ])
+    }
+
+    static func data() -> (image: (Tensor, Tensor), sequence: (Tensor, Tensor)) {
+        let xi = Tensor.randomNormal([6, 8, 8, 1], seed: 3)
+        let yi = Tensor(shape: [6], scalars: (0..<6).map { Int32($0 % 3) })
+        let xs = Tensor(shape: [6, 10], scalars: (0..<60).map { Float(($0 * 7) % 20) })
+        let ys = Tensor(shape: [6, 1], scalars: (0..<6).map { Float($0 % 2) })
+        return ((xi, yi), (xs, ys))
+    }
+
+    /// Lamina → .keras → Lamina: the same layers, weights, predictions and optimizer state, and
+    /// the next training step is the same step.
+    @Test func everyLayerTypeRoundTripsThroughKeras() throws {
+        let dir = try Self.directory()
+        let (image, sequence) = Self.data()
+        for (index, (make, optimizer, loss, data)) in [
+            ({ Self.imageModel() }, { Adam(learningRate: 1e-2, amsgrad: true) as Optimizer }, Loss.sparseCategoricalCrossentropy, image),
+            ({ Self.sequenceModel() }, { Nadam(learningRate: 5e-3) as Optimizer }, Loss.binaryCrossentropy, sequence),
+        ].enumerated() {
+            let a = Lamina.withRandomSeed(UInt64(index)) { make() }
+            #expect(a.addError == nil)
+            a.compile(optimizer: optimizer(), loss: loss)
+            for _ in 0..<2 { _ = try Lamina.withRandomSeed(5) { try a.trainOnBatch(data.0, data.1) } }
+            let url = dir.appendingPathComponent("model\(index).keras")
+            try a.saveKeras(url.path)
+            let b = try KerasFile.load(url)
+            #expect(b.layers.map(\.className) == a.layers.map(\.className))
+            #expect(b.layers.map(\.name) == a.layers.map(\.name))
+            for (u, v) in zip(a.getWeights(), b.getWeights()) { #expect(u.asArray(Float.self) == v.asArray(Float.self)) }
+            #expect(try a.predict(data.0).asArray(Float.self) == b.predict(data.0).asArray(Float.self))
+            let (sa, sb) = (try #require(a.kerasOptimizerState()), try #require(b.kerasOptimizerState()))
+            #expect(sb.iterations == 2 && sa.iterations == 2 && sa.learningRate == sb.learningRate)
+            #expect(sa.slots.count == sb.slots.count && sa.trailingScalars.count == sb.trailingScalars.count)
+            #expect(zip(sa.slots, sb.slots).allSatisfy { $0.asArray(Float.self) == $1.asArray(Float.self) })
+            let la = try Lamina.withRandomSeed(6) { try a.trainOnBatch(data.0, data.1).loss }
+            let lb = try Lamina.withRandomSeed(6) { try b.trainOnBatch(data.0, data.1).loss }
+            #expect(la == lb, "model \(index): next step \(la) vs \(lb) after the round trip")
+            for (u, v) in zip(a.getWeights(), b.getWeights()) { #expect(u.asArray(Float.self) == v.asArray(Float.self)) }
+        }
+        // Every built-in layer class was in one of the two models.
+        let used = Set((Self.imageModel().layers + Self.sequenceModel().layers).flatMap { [$0] + $0.descendants }.map(\.className))
+        let builtIn = Set(LayerRegistry.builtinTypes.map(\.kerasClassName)).subtracting(["InputLayer"])
+        #expect(builtIn.subtracting(used).isEmpty, "not round-tripped: \(builtIn.subtracting(used).sorted())")
+    }
+
+    /// An untrained, uncompiled model has no optimizer group; the wrong extension is an error.
+    @Test func untrainedModelsAndBadNames() throws {
+        let dir = try Self.directory()
+        let model = Sequential([Input(shape: [3]), Dense(2)])
+        let url = dir.appendingPathComponent("plain.keras")
+        try model.saveKeras(url.path)
+        let back = try KerasFile.load(url)
+        #expect(back.optimizer == nil && back.getWeights().map { $0.asArray(Float.self) } == model.getWeights().map { $0.asArray(Float.self) })
+        let wrong = #expect(throws: LaminaError.self) { try model.saveKeras(dir.appendingPathComponent("plain.h5").path) }
+        #expect(wrong?.message.contains("is named .keras") == true)
+        let core = #expect(throws: LaminaError.self) { try model.save(dir.appendingPathComponent("x.keras").path) }
+        #expect(core?.message.contains("saveKeras") == true, "\(core?.message ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.keras").path))
+    }
+}
+
+/// Python's Keras opens Lamina's `.keras` files (skipped, with a message, without the peers'
+/// environment: `../shared/peers/setup.sh`, or `LAMINA_PEERS_PYTHON` naming a Python with Keras).
+@Suite struct KerasReadsLaminaTests {
+    static var python: String? {
+        if let path = ProcessInfo.processInfo.environment["LAMINA_PEERS_PYTHON"] { return path }
+        let venv = "/root/peers-venv/bin/python"
+        return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
+    }
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/keras_reads_lamina.py")
+
+    func maxError(_ a: Tensor, _ b: Tensor) -> Double {
+        zip(a.scalarsAsDouble(), b.scalarsAsDouble()).map { Swift.abs($0 - $1) }.max() ?? .infinity
+    }
+
+    /// Keras predicts what Lamina predicts, takes the same next training step (loss, then the
+    /// weights and optimizer slots it saves, read back by Lamina), from Lamina's optimizer state.
+    @Test func kerasLoadsPredictsAndTrainsOn() throws {
+        guard let python = Self.python else {
+            print("KerasReadsLaminaTests: skipped — no Python with Keras (run ../shared/peers/setup.sh or set LAMINA_PEERS_PYTHON)")
+            return
+        }
+        let dir = try KerasWriterTests.directory()
+        let (image, _) = KerasWriterTests.data()
+        // Distinct indices in the batch: Keras on TensorFlow treats repeated embedding rows
+        // differently in Adam-family optimizers (see generate_keras_files.py); SGD is exact.
+        let xs = Tensor(shape: [2, 10], scalars: (0..<20).map { Float(($0 * 7) % 20) })
+        let ys = Tensor(shape: [2, 1], scalars: [0, 1] as [Float])
+        let cases: [(String, Sequential, Optimizer, Loss, Tensor, Tensor)] = [
+            ("image", Lamina.withRandomSeed(1) { KerasWriterTests.imageModel(dropout: false) }, Adam(learningRate: 1e-2),
+             .sparseCategoricalCrossentropy, image.0, image.1),
+            ("sequence", Lamina.withRandomSeed(2) { KerasWriterTests.sequenceModel() }, SGD(learningRate: 0.05, momentum: 0.9, nesterov: true),
+             .binaryCrossentropy, xs, ys),
+        ]
+        for (name, model, optimizer, loss, x, y) in cases {
+            model.compile(optimizer: optimizer, loss: loss, metrics: [.accuracy])
+            for _ in 0..<2 { _ = try model.trainOnBatch(x, y) }
+            try model.saveKeras(dir.appendingPathComponent("\(name).keras").path)
+            try NumPy.save(x, to: dir.appendingPathComponent("\(name)_x.npy"))
+            try NumPy.save(y, to: dir.appendingPathComponent("\(name)_y.npy"))
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [Self.script.path, dir.path] + cases.map(\.0)
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        if process.terminationStatus == 77 {
+            print("KerasReadsLaminaTests: skipped — \(python) has no Keras")
+            return
+        }
+        try #require(process.terminationStatus == 0, "the Keras script failed (status \(process.terminationStatus)): \(log.suffix(3000))")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("keras_result.json"))) as? [String: Any])
+        print("KerasReadsLaminaTests: Keras \(result["keras"] ?? "?") loaded, predicted and trained on Lamina's files")
+        for (name, model, _, _, x, y) in cases {
+            let keras = try #require(result[name] as? [String: Any])
+            let predicted = try NumPy.load(dir.appendingPathComponent("\(name)_keras_pred.npy"))
+            let ours = try model.predict(x)
+            #expect(maxError(ours, predicted) <= 1e-4, "\(name): predictions differ by \(maxError(ours, predicted))")
+            #expect(keras["loadedIterations"] as? Int == 2, "\(name): Keras did not take Lamina's optimizer state")
+            let (loss, metrics) = try model.trainOnBatch(x, y)
+            let (kerasLoss, kerasAccuracy) = (try #require(keras["loss"] as? Double), try #require(keras["accuracy"] as? Double))
+            #expect(Swift.abs(kerasLoss - loss) <= 1e-4, "\(name): step loss Keras \(kerasLoss) vs Lamina \(loss)")
+            #expect(Swift.abs((metrics["accuracy"] ?? -1) - kerasAccuracy) <= 1e-6, "\(name): step accuracy Keras \(kerasAccuracy) vs Lamina \(metrics)")
+            // Keras → Lamina: the weights and slots after Keras's step are Lamina's after its step.
+            let back = try KerasFile.load(dir.appendingPathComponent("\(name)_back.keras"))
+            for (i, (u, v)) in zip(model.getWeights(), back.getWeights()).enumerated() {
+                #expect(maxError(u, v) <= 1e-4, "\(name) weight \(i) (\(model.weights[i].name)): \(maxError(u, v))")
+            }
+            let (sa, sb) = (try #require(model.kerasOptimizerState()), try #require(back.kerasOptimizerState()))
+            #expect(sb.iterations == 3 && sa.slots.count == sb.slots.count)
+            for (u, v) in zip(sa.slots, sb.slots) { #expect(maxError(u, v) <= 1e-4, "\(name) optimizer slot: \(maxError(u, v))") }
+        }
+    }
+}
