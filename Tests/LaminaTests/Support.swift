@@ -21,7 +21,7 @@ struct Fixture: Decodable {
     struct Count: Decodable { let total: Int, trainable: Int }
     let layers: [LayerCase], losses: [LossCase], training: [TrainCase]
     let paramCounts: [String: Count]
-    struct MetricCase: Decodable { let name: String; let yTrue: T, yPred: T; let value: Double }
+    struct MetricCase: Decodable { let name: String; let yTrue: T, yPred: T; let value: Double; let perClass: [Double]? }
     let metrics: [MetricCase]
 
     static let keras: Fixture = {

@@ -33,6 +33,8 @@ open class Metric {
     public static var mae: Metric { meanAbsoluteError }
     public static var precision: Metric { Precision() }
     public static var recall: Metric { Recall() }
+    public static var auc: Metric { AUC() }
+    public static var f1Score: Metric { F1Score() }
 
     /// A metric by one of its Keras names (`"accuracy"`, `"acc"`, `"mae"`), with default options.
     public static func named(_ name: String) throws -> Metric {
@@ -44,6 +46,32 @@ open class Metric {
     /// The names Keras knows this metric by; the first is the one it is saved as (compile
     /// configs list metrics by name). A metric's `name` should be one of them.
     open class var kerasNames: [String] { [] }
+
+    /// The options that differ from the class's defaults' reading, in Keras's `get_config()`
+    /// keys (`name` added by `serialize()`); empty for metrics without options.
+    open func config() -> [String: Any] { [:] }
+
+    /// How compile configs list this metric: its name when it has no options, else Keras's
+    /// `{"module": "keras.metrics", "class_name": ..., "config": ...}`.
+    public func serialize() throws -> Any {
+        let options = config()
+        guard !options.isEmpty else { return name }
+        let type = Swift.type(of: self)
+        try MetricRegistry.classes.checkSavable(type)
+        let className = type.kerasNames.first { $0.first?.isUppercase == true } ?? type.kerasNames.first ?? "\(type)"
+        return kerasObject("keras.metrics", className, options.merging(["name": name]) { $1 })
+    }
+
+    /// A metric from a compile config's entry: a name, or Keras's serialized object.
+    public static func fromConfig(_ any: Any) throws -> Metric {
+        if let name = any as? String { return try named(name) }
+        let object = try SerializedObject(any, what: "metric")
+        let r = object.reader
+        let metric = try MetricRegistry.classes.require(object.className).fromKerasConfig(r)
+        _ = (r.value("name"), r.value("dtype"))
+        try r.finish()
+        return metric
+    }
 
     /// A metric of this class (options absent: defaults). Registered classes
     /// (`MetricRegistry.register(MyMetric.self)`) override it.
@@ -58,7 +86,8 @@ public enum MetricRegistry {
     static let builtinTypes: [Metric.Type] = [Accuracy.self, BinaryAccuracy.self, CategoricalAccuracy.self,
                                               SparseCategoricalAccuracy.self, MeanSquaredErrorMetric.self,
                                               MeanAbsoluteErrorMetric.self, Precision.self, Recall.self,
-                                              TopKCategoricalAccuracy.self, SparseTopKCategoricalAccuracy.self]
+                                              TopKCategoricalAccuracy.self, SparseTopKCategoricalAccuracy.self,
+                                              AUC.self, FBetaScore.self, F1Score.self]
     static let classes = KerasClasses<Metric.Type>("metric", registry: "MetricRegistry", names: { $0.kerasNames }, builtinTypes)
 
     /// Makes these classes loadable under their `kerasNames`.
@@ -189,6 +218,7 @@ public class TopKAccuracy: Metric {
     public let k: Int
     let sparse: Bool
     init(k: Int, sparse: Bool, name: String) { (self.k, self.sparse) = (k, sparse); super.init(name: name) }
+    public override func config() -> [String: Any] { k == 5 ? [:] : ["k": k] }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
         let classes = yPred.shape.last ?? 1
         let truth = sparse ? yTrue.scalarsAsDouble().map { Int($0.rounded()) } : yTrue.argmax(axis: -1).asArray(Int32.self).map(Int.init)

@@ -120,7 +120,7 @@ extension Sequential {
         guard let optimizer, let loss else { return nil }
         let frozen = descendants.filter { frozenAtCompile.contains(ObjectIdentifier($0)) }.map(\.name)
         return ["optimizer": try optimizer.serialize(), "loss": try loss.serialize(),
-                "metrics": compiledMetrics.map(\.name), "frozen_layers": frozen]
+                "metrics": try compiledMetrics.map { try $0.serialize() }, "frozen_layers": frozen]
     }
 
     /// Keras's own `compile_config` for a `.keras` file: Lamina's `frozen_layers` left out
@@ -142,11 +142,8 @@ extension Sequential {
         let loss = try Loss.fromConfig(lossConfig)
         var metrics: [Metric] = []
         if let list = r.value("metrics") {
-            guard let names = list as? [Any] else { throw r.error("'metrics' must be a list of names") }
-            metrics = try names.map { item in
-                guard let name = item as? String else { throw r.error("metric \(ConfigReader.show(item)) must be a name") }
-                return try Metric.named(name)
-            }
+            guard let items = list as? [Any] else { throw r.error("'metrics' must be a list of names or metric objects") }
+            metrics = try items.map { try Metric.fromConfig($0) }
         }
         var frozen = Set<String>()
         if let list = r.value("frozen_layers") {

@@ -28,7 +28,7 @@ for name in names:
     loaded_iterations = int(model.optimizer.iterations.numpy())
     logs = model.train_on_batch(x, y, return_dict=True)
     model.save(os.path.join(directory, name + "_back.keras"))
-    result[name] = {"loss": float(logs["loss"]), "accuracy": float(logs["accuracy"]), "loadedIterations": loaded_iterations,
+    result[name] = {"logs": {k: float(v) for k, v in logs.items()}, "loadedIterations": loaded_iterations,
                     "optimizer": type(model.optimizer).__name__}
 with open(os.path.join(directory, "keras_result.json"), "w") as f:
     json.dump(result, f)

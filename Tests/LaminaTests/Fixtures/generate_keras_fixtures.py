@@ -279,6 +279,32 @@ for name, metric, yt in [
     metric.update_state(yt, metric_preds)
     metric_cases.append({"name": name, "yTrue": arr(yt), "yPred": arr(metric_preds), "value": float(metric.result().numpy())})
 
+# Curve and F-score metrics, accumulated over two batches.
+binary_truth = (rng.uniform(size=(24, 1)) > 0.4).astype(np.float32)
+binary_scores = np.clip(binary_truth * 0.3 + rng.uniform(size=(24, 1)) * 0.7, 0, 1).astype(np.float32)
+binary_scores[3, 0] = binary_scores[5, 0]   # a tie
+class_truth = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 20)]
+class_scores = rng.uniform(size=(20, 4)).astype(np.float32)
+class_scores[2] = [0.5, 0.5, 0.1, 0.2]     # a tie for the largest
+for name, metric, yt, yp in [
+    ("auc_roc", keras.metrics.AUC(), binary_truth, binary_scores),
+    ("auc_pr", keras.metrics.AUC(curve="PR"), binary_truth, binary_scores),
+    ("auc_roc_minoring_50", keras.metrics.AUC(num_thresholds=50, summation_method="minoring"), binary_truth, binary_scores),
+    ("auc_pr_majoring", keras.metrics.AUC(curve="PR", summation_method="majoring"), binary_truth, binary_scores),
+    ("f1_macro", keras.metrics.F1Score(average="macro"), class_truth, class_scores),
+    ("f1_micro", keras.metrics.F1Score(average="micro"), class_truth, class_scores),
+    ("f1_weighted_threshold", keras.metrics.F1Score(average="weighted", threshold=0.6), class_truth, class_scores),
+    ("fbeta2_macro", keras.metrics.FBetaScore(average="macro", beta=2.0), class_truth, class_scores),
+]:
+    half = len(yt) // 2
+    metric.update_state(yt[:half], yp[:half])
+    metric.update_state(yt[half:], yp[half:])
+    metric_cases.append({"name": name, "yTrue": arr(yt), "yPred": arr(yp), "value": float(metric.result().numpy())})
+f1_none = keras.metrics.F1Score()
+f1_none.update_state(class_truth, class_scores)
+metric_cases.append({"name": "f1_per_class", "yTrue": arr(class_truth), "yPred": arr(class_scores),
+                     "value": float(np.mean(f1_none.result().numpy())), "perClass": f1_none.result().numpy().tolist()})
+
 # Learning-rate schedules at a few steps (their configs are what Lamina reads back).
 S = keras.optimizers.schedules
 schedule_steps = [0, 1, 5, 10, 37, 100, 150, 250]

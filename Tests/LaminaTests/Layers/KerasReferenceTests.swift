@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Lamina
 
@@ -157,9 +158,35 @@ import Testing
     @Test(arguments: Fixture.keras.metrics.map(\.name))
     func metricMatchesKeras(_ name: String) throws {
         let c = Fixture.keras.metrics.first { $0.name == name }!
-        let k = Int(name.split(separator: "k").last!)!
-        let metric: Metric = name.hasPrefix("sparse") ? SparseTopKCategoricalAccuracy(k: k) : TopKCategoricalAccuracy(k: k)
-        metric.update(name.hasPrefix("sparse") ? c.yTrue.tensor.cast(to: .int32) : c.yTrue.tensor, c.yPred.tensor)
+        let metric: Metric
+        switch name {
+        case "auc_roc": metric = AUC()
+        case "auc_pr": metric = AUC(curve: .pr)
+        case "auc_roc_minoring_50": metric = AUC(numThresholds: 50, summationMethod: .minoring)
+        case "auc_pr_majoring": metric = AUC(curve: .pr, summationMethod: .majoring)
+        case "f1_macro", "f1_per_class": metric = F1Score(average: .macro)
+        case "f1_micro": metric = F1Score(average: .micro)
+        case "f1_weighted_threshold": metric = F1Score(average: .weighted, threshold: 0.6)
+        case "fbeta2_macro": metric = FBetaScore(average: .macro, beta: 2)
+        default:
+            let k = Int(name.split(separator: "k").last!)!
+            metric = name.hasPrefix("sparse") ? SparseTopKCategoricalAccuracy(k: k) : TopKCategoricalAccuracy(k: k)
+        }
+        let yTrue = name.hasPrefix("sparse") ? c.yTrue.tensor.cast(to: .int32) : c.yTrue.tensor
+        if name.hasPrefix("auc") || (name.hasPrefix("f") && name != "f1_per_class") {   // two batches, as the fixture
+            let half = yTrue.shape[0] / 2
+            metric.update(yTrue.sliced(axis: 0, 0..<half), c.yPred.tensor.sliced(axis: 0, 0..<half))
+            metric.update(yTrue.sliced(axis: 0, half..<yTrue.shape[0]), c.yPred.tensor.sliced(axis: 0, half..<yTrue.shape[0]))
+        } else {
+            metric.update(yTrue, c.yPred.tensor)
+        }
         #expect(Swift.abs(metric.result() - c.value) < 1e-6, "\(name): \(metric.result()) vs Keras \(c.value)")
+        if let perClass = c.perClass, let f = metric as? FBetaScore {
+            #expect(zip(f.perClass(), perClass).allSatisfy { Swift.abs($0 - $1) < 1e-6 }, "\(name): \(f.perClass()) vs Keras \(perClass)")
+        }
+        // The metric's options come back from its compile-config entry.
+        let back = try Metric.fromConfig(try metric.serialize())
+        #expect(type(of: back) == type(of: metric) && back.name == metric.name)
+        #expect(NSDictionary(dictionary: back.config()) == NSDictionary(dictionary: metric.config()))
     }
 }
