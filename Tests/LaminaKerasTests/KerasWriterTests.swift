@@ -47,9 +47,9 @@ import Testing
         return ((xi, yi), (xs, ys))
     }
 
-    /// Lamina → .keras → Lamina: the same layers, weights, predictions and optimizer state, and
+    /// Through .lamina, and Lamina → .keras → Lamina: the same layers, weights, predictions and optimizer state, and
     /// the next training step is the same step.
-    @Test func everyLayerTypeRoundTripsThroughKeras() throws {
+    @Test func everyLayerTypeRoundTripsThroughLaminaAndKeras() throws {
         let dir = try Self.directory()
         let (image, sequence) = Self.data()
         for (index, (make, optimizer, loss, data)) in [
@@ -60,6 +60,12 @@ import Testing
             #expect(a.addError == nil)
             a.compile(optimizer: optimizer(), loss: loss)
             for _ in 0..<2 { _ = try Lamina.withRandomSeed(5) { try a.trainOnBatch(data.0, data.1) } }
+            // Lamina's own format keeps them too.
+            let own = dir.appendingPathComponent("model\(index).lamina")
+            try a.save(own.path)
+            let c = try Sequential.load(own.path, restoreRandomState: false)
+            #expect(try c.predict(data.0).asArray(Float.self) == a.predict(data.0).asArray(Float.self))
+            #expect(c.layers.map(\.name) == a.layers.map(\.name) && c.countParams() == a.countParams())
             let url = dir.appendingPathComponent("model\(index).keras")
             try a.saveKeras(url.path)
             let b = try KerasFile.load(url)

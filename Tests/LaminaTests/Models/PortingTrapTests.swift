@@ -56,11 +56,15 @@ import Testing
         #expect(ReduceLROnPlateau(monitor: "val_loss").mode == "min" && ReduceLROnPlateau(monitor: "val_accuracy").mode == "max")
     }
 
-    /// `Conv2D(32, (3, 3))` and `MaxPooling2D((2, 2))` as Keras writes them.
+    /// `Conv2D(32, (3, 3))`, `MaxPooling2D((2, 2))` and `padding: "same"` as Keras writes them.
     @Test func positionalKernelAndPoolSizes() {
         let model = Sequential([Conv2D(4, (3, 3), activation: .relu, inputShape: [8, 8, 1]), MaxPooling2D((2, 2)),
                                 AveragePooling2D((1, 3))])
         #expect(model.outputShape == [3, 1, 4])
+        let same = Sequential([Conv2D(4, (3, 3), padding: "same", inputShape: [7, 7, 1]), MaxPooling2D((2, 2), padding: "SAME"),
+                               Conv2DTranspose(2, (3, 3), strides: (2, 2), padding: "same"), Reshape([64, 2]),
+                               Conv1D(2, 3, padding: "same")])
+        #expect(same.addError == nil && same.outputShape == [64, 2], "\(same.outputShape ?? [])")
         let conv = model.layers[0] as? Conv2D
         #expect(conv?.kernelSize.0 == 3 && conv?.kernelSize.1 == 3)
     }
@@ -85,6 +89,8 @@ import Testing
         #expect(dropout?.contains("rate must be in [0, 1), got 1.5") == true, "\(dropout ?? "")")
         let typo = firstError { Sequential([Dense(2, activation: "rleu", inputShape: [3])]) }
         #expect(typo?.contains("unknown activation 'rleu'") == true, "\(typo ?? "")")
+        let padding = firstError { Sequential([Reshape([3, 1, 1], inputShape: [3]), Conv2D(2, (1, 1), padding: "smae"), Flatten(), Dense(2)]) }
+        #expect(padding?.contains("padding must be \"valid\" or \"same\", got \"smae\"") == true, "\(padding ?? "")")
         let units = firstError { Sequential([Dense(-2, inputShape: [3])]) }
         #expect(units?.contains("units must be positive, got -2") == true, "\(units ?? "")")
         let misfit = firstError {
