@@ -68,8 +68,10 @@ final class HDF5File {
         return Int(info.nlinks)
     }
 
-    /// A scalar dataset of integers or floats (Keras's optimizer `iterations`, learning rate).
-    func number(_ path: String) throws -> Double {
+    /// Opens the dataset at `path` under the lock and hands `body` the dataset, its type class
+    /// and its dataspace (all closed afterwards), with a `fail` that names the path.
+    private func withDataset<R>(_ path: String,
+                                _ body: (hid_t, H5T_class_t, hid_t, (String) -> LaminaError) throws -> R) throws -> R {
         func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(name): \(path): \(why)") }
         Self.lock.lock(); defer { Self.lock.unlock() }
         let dataset = H5Dopen2(id, path, lamina_h5p_default())
@@ -78,49 +80,47 @@ final class HDF5File {
         let type = H5Dget_type(dataset)
         guard type >= 0 else { throw fail("unreadable type") }
         defer { H5Tclose(type) }
-        guard H5Tget_class(type) == H5T_FLOAT || H5Tget_class(type) == H5T_INTEGER else { throw fail("not a number") }
         let space = H5Dget_space(dataset)
         guard space >= 0 else { throw fail("unreadable shape") }
         defer { H5Sclose(space) }
-        guard H5Sget_simple_extent_npoints(space) == 1 else { throw fail("not a scalar") }
-        var value = 0.0
-        guard H5Dread(dataset, lamina_h5t_native_double(), lamina_h5s_all(), lamina_h5s_all(), lamina_h5p_default(), &value) >= 0,
-              value.isFinite else { throw fail("HDF5 could not read the value") }
-        return value
+        return try body(dataset, H5Tget_class(type), space, fail)
+    }
+
+    /// A scalar dataset of integers or floats (Keras's optimizer `iterations`, learning rate).
+    func number(_ path: String) throws -> Double {
+        try withDataset(path) { dataset, typeClass, space, fail in
+            guard typeClass == H5T_FLOAT || typeClass == H5T_INTEGER else { throw fail("not a number") }
+            guard H5Sget_simple_extent_npoints(space) == 1 else { throw fail("not a scalar") }
+            var value = 0.0
+            guard H5Dread(dataset, lamina_h5t_native_double(), lamina_h5s_all(), lamina_h5s_all(), lamina_h5p_default(), &value) >= 0,
+                  value.isFinite else { throw fail("HDF5 could not read the value") }
+            return value
+        }
     }
 
     /// A floating-point dataset as a float32 tensor.
     func floats(_ path: String) throws -> Tensor {
-        func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(name): \(path): \(why)") }
-        Self.lock.lock(); defer { Self.lock.unlock() }
-        let dataset = H5Dopen2(id, path, lamina_h5p_default())
-        guard dataset >= 0 else { throw fail("no such dataset") }
-        defer { H5Dclose(dataset) }
-        let type = H5Dget_type(dataset)
-        guard type >= 0 else { throw fail("unreadable type") }
-        defer { H5Tclose(type) }
-        guard H5Tget_class(type) == H5T_FLOAT else { throw fail("not a floating-point dataset") }
-        let space = H5Dget_space(dataset)
-        guard space >= 0 else { throw fail("unreadable shape") }
-        defer { H5Sclose(space) }
-        let rank = H5Sget_simple_extent_ndims(space)
-        guard rank >= 0, rank <= 8 else { throw fail("rank \(rank) is not supported") }
-        var dims = [hsize_t](repeating: 0, count: Int(rank))
-        guard H5Sget_simple_extent_dims(space, &dims, nil) == rank else { throw fail("unreadable dimensions") }
-        var count = 1
-        for d in dims {
-            guard d <= UInt64(Self.maximumElements) else { throw fail("dimensions \(dims) are too large") }
-            count *= Int(d)
-            guard count <= Self.maximumElements else { throw fail("dimensions \(dims) are too large") }
+        try withDataset(path) { dataset, typeClass, space, fail in
+            guard typeClass == H5T_FLOAT else { throw fail("not a floating-point dataset") }
+            let rank = H5Sget_simple_extent_ndims(space)
+            guard rank >= 0, rank <= 8 else { throw fail("rank \(rank) is not supported") }
+            var dims = [hsize_t](repeating: 0, count: Int(rank))
+            guard H5Sget_simple_extent_dims(space, &dims, nil) == rank else { throw fail("unreadable dimensions") }
+            var count = 1
+            for d in dims {
+                guard d <= UInt64(Self.maximumElements) else { throw fail("dimensions \(dims) are too large") }
+                count *= Int(d)
+                guard count <= Self.maximumElements else { throw fail("dimensions \(dims) are too large") }
+            }
+            let shape = dims.map { Int($0) }
+            var status: herr_t = 0
+            let tensor = Tensor.build(shape, as: Float.self) { out in
+                guard let base = out.baseAddress else { return }
+                status = H5Dread(dataset, lamina_h5t_native_float(), lamina_h5s_all(), lamina_h5s_all(), lamina_h5p_default(), base)
+            }
+            guard status >= 0 else { throw fail("HDF5 could not read the values") }
+            return tensor
         }
-        let shape = dims.map { Int($0) }
-        var status: herr_t = 0
-        let tensor = Tensor.build(shape, as: Float.self) { out in
-            guard let base = out.baseAddress else { return }
-            status = H5Dread(dataset, lamina_h5t_native_float(), lamina_h5s_all(), lamina_h5s_all(), lamina_h5p_default(), base)
-        }
-        guard status >= 0 else { throw fail("HDF5 could not read the values") }
-        return tensor
     }
 }
 
