@@ -4,7 +4,7 @@ extension Tensor {
     /// The graph is released afterwards, as PyTorch does without `retain_graph`.
     public func backward(_ gradient: Tensor? = nil) {
         for (leaf, g) in Autodiff.run(from: self, seed: gradient) {
-            leaf.grad = leaf.grad.map { $0 + g } ?? g
+            leaf.accumulate(g)
         }
     }
 
@@ -61,10 +61,7 @@ enum Autodiff {
             }
         }
         // Release the graph iteratively (a recursive cascade of deinits could be deep).
-        for node in order where !node.isLeaf {
-            node.vjp = nil
-            node.inputs = []
-        }
+        for node in order where !node.isLeaf { node.release() }
         return leaves
     }
 

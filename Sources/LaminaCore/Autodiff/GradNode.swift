@@ -1,28 +1,51 @@
+import Synchronization
+
 /// A vector-Jacobian product: given the gradient of the output and which inputs need a
 /// gradient, returns one gradient per input (nil where not needed). Gradients may have a
-/// broadcast shape; the engine reduces them to the input's shape.
-public typealias VJP = (_ gradient: Tensor, _ needed: [Bool]) -> [Tensor?]
+/// broadcast shape; the engine reduces them to the input's shape. `@Sendable`: it captures
+/// only values (tensors, shapes), so a tape may be walked by whichever task holds it.
+public typealias VJP = @Sendable (_ gradient: Tensor, _ needed: [Bool]) -> [Tensor?]
 
 /// A node of the dynamic tape. Leaves are tensors marked `requiresGrad` (their gradient
 /// lands in `grad`); every other node is the result of an op and holds its VJP.
-public final class GradNode {
+///
+/// Sendable: the name and input shapes are constants; what `backward()` changes (the
+/// accumulated gradient, and the inputs and VJP it releases) sits behind a mutex, so two tasks
+/// holding tensors of one graph cannot race on it.
+public final class GradNode: Sendable {
     public let op: String
-    var inputs: [GradNode?]
-    var inputShapes: [[Int]]
-    var vjp: VJP?
+    let inputShapes: [[Int]]
+    private struct Tape {
+        var inputs: [GradNode?]
+        var vjp: VJP?
+        var grad: Tensor?
+    }
+    private let tape: Mutex<Tape>
+
+    var inputs: [GradNode?] { tape.withLock { $0.inputs } }
+    var vjp: VJP? { tape.withLock { $0.vjp } }
     /// Accumulated gradient of a leaf after `backward()`.
-    public internal(set) var grad: Tensor?
+    public var grad: Tensor? { tape.withLock { $0.grad } }
 
     var isLeaf: Bool { op == "leaf" }
 
     init(op: String, inputs: [GradNode?], inputShapes: [[Int]], vjp: VJP?) {
         self.op = op
-        self.inputs = inputs
         self.inputShapes = inputShapes
-        self.vjp = vjp
+        tape = Mutex(Tape(inputs: inputs, vjp: vjp, grad: nil))
     }
 
     static func leaf() -> GradNode { GradNode(op: "leaf", inputs: [], inputShapes: [], vjp: nil) }
+
+    /// Adds `g` to the accumulated gradient.
+    func accumulate(_ g: Tensor) {
+        let previous = tape.withLock { t -> Tensor? in defer { t.grad = nil }; return t.grad }
+        let sum = previous.map { $0 + g } ?? g
+        tape.withLock { $0.grad = sum }
+    }
+    func clearGrad() { tape.withLock { $0.grad = nil } }
+    /// Drops the VJP and the links to the inputs after a backward pass.
+    func release() { tape.withLock { $0.vjp = nil; $0.inputs = [] } }
 }
 
 extension Tensor {
@@ -37,7 +60,7 @@ extension Tensor {
     public var grad: Tensor? { node?.grad }
 
     /// Clears the accumulated gradient of a leaf.
-    public func zeroGrad() { node?.grad = nil }
+    public func zeroGrad() { node?.clearGrad() }
 
     /// The same values cut off from the tape.
     public func detached() -> Tensor { Tensor(storage: storage, shape: shape) }

@@ -1,6 +1,6 @@
 /// A scalar function applied element by element, with its derivative written in terms of
 /// the input `x` and the output `y` (whichever is cheaper).
-public protocol PointwiseFunction {
+public protocol PointwiseFunction: Sendable {
     func value<T: FloatScalar>(_ x: T) -> T
     func derivative<T: FloatScalar>(x: T, y: T) -> T
 }

@@ -45,7 +45,8 @@ extension Tensor {
         if perm == Array(0..<rank) { return self }
         var inverse = perm
         for (i, p) in perm.enumerated() { inverse[p] = i }
-        return Kernels.permute(self, perm).recorded("permute", inputs: [self]) { g, _ in [g.permuted(inverse)] }
+        let back = inverse
+        return Kernels.permute(self, perm).recorded("permute", inputs: [self]) { g, _ in [g.permuted(back)] }
     }
 
     /// The dimensions in reverse order (the matrix transpose for rank 2), as NumPy's `.T`.
@@ -152,9 +153,10 @@ extension Tensor {
                 start += t.shape[a]
             }
         }
+        let offsets = starts
         return out.recorded("concatenate", inputs: tensors) { g, needed in
             tensors.indices.map { i in
-                needed[i] ? g.sliced(axis: a, starts[i]..<(starts[i] + tensors[i].shape[a])) : nil
+                needed[i] ? g.sliced(axis: a, offsets[i]..<(offsets[i] + tensors[i].shape[a])) : nil
             }
         }
     }

@@ -2,8 +2,15 @@ import Synchronization
 
 /// The reference-counted buffer under a ``Tensor``. Tensors share it until one of them is
 /// mutated (copy-on-write, see `Tensor.withUnsafeMutableBuffer`).
+///
+/// `@unchecked Sendable`, and why that holds: its fields are constants, and its memory is
+/// written only (a) while a new tensor is being made, before any other value can see it, or
+/// (b) through `Tensor.withUnsafeMutableBuffer` / `withRawMutable`, which first copy the
+/// buffer unless `isKnownUniquelyReferenced` says this tensor is its only owner. A tensor
+/// handed to another task is a second reference, so neither side writes the shared buffer
+/// after that — the rule that makes Swift's `Array` Sendable.
 @usableFromInline
-final class Storage {
+final class Storage: @unchecked Sendable {
     @usableFromInline let pointer: UnsafeMutableRawPointer
     @usableFromInline let count: Int
     @usableFromInline let dtype: DType

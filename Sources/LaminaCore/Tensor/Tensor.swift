@@ -9,10 +9,13 @@
 /// w.grad!.asArray(Float.self)   // [2, 4, 6, 8]
 /// ```
 ///
+/// `Sendable`: a value, safe to hand to another task or actor (copy-on-write storage; the
+/// autodiff node keeps its mutable state behind a mutex — see `Storage` and `GradNode`).
+///
 /// Tensors are always contiguous and row-major. Shape ops that keep the element order
 /// (`reshaped`, `flattened`, `expandingDims`, `squeezed`) share storage; everything else
 /// writes a new buffer.
-public struct Tensor {
+public struct Tensor: Sendable {
     @usableFromInline var storage: Storage
     /// The dimensions, outermost first. A scalar has shape `[]`.
     public let shape: [Int]
