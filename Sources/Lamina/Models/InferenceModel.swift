@@ -1,0 +1,59 @@
+import Foundation
+
+/// A frozen copy of a model for serving: `Sendable`, so any number of tasks may call
+/// `predict` at once — request handlers, actors, a task group — while the original model goes
+/// on training. Make one with `model.inferenceModel()` (or load one from a model file).
+///
+/// Why a copy rather than a lock on `Sequential`: prediction on a built model reads only
+/// weights, so concurrent predictions need no lock at all; what must never happen is a
+/// prediction reading weights an optimizer is writing. A snapshot makes that impossible by
+/// construction (the trainer cannot reach it) and costs one copy of the weights, while
+/// `Sequential` itself stays a plain, non-Sendable class that Swift 6 will not let two tasks
+/// share. To serve newer weights, take a new snapshot and swap it in.
+public final class InferenceModel: @unchecked Sendable {
+    // `@unchecked`, and why it holds: `model` is a private deep copy made and built in `init`
+    // and never handed out; it is only run for inference, which on a built model writes no
+    // state (no building, no dropout, no moving statistics, no optimizer) — the only
+    // mutations a Sequential has. Tensors are Sendable; the kernels' thread pool and buffer
+    // pool are internally synchronized.
+    private let model: Sequential
+    /// The model's name, per-sample input and output shapes, and weights' dtype.
+    public let name: String, inputShape: [Int], outputShape: [Int], dtype: DType
+    public let parameterCount: Int
+
+    init(copying source: Sequential) throws {
+        if let error = source.addError { throw error }
+        guard let input = source.modelInputShape else {
+            throw LaminaError.configuration("\(source.name) has no input shape yet: build it (Input(shape:), inputShape:, or one predict) before taking a snapshot")
+        }
+        guard let copy = try LayerRegistry.make(try source.serialize()) as? Sequential else {
+            throw LaminaError.configuration("\(source.name) did not copy as a Sequential")
+        }
+        copy.dtype = source.dtype
+        try copy.buildIfNeeded(input, dtype: source.dtype)
+        try copy.setWeights(source.getWeights())
+        model = copy
+        (name, inputShape, dtype, parameterCount) = (source.name, input, source.dtype, copy.countParams())
+        outputShape = try copy.computeOutputShape(input)
+    }
+
+    /// The model's outputs for a batch `[n] + inputShape`, in batches of `batchSize`
+    /// (Keras: `model.predict`). Safe to call from many tasks at once.
+    public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
+        try model.predict(x, batchSize: batchSize)
+    }
+
+    /// Keras's summary table of the frozen model.
+    public func summaryText(lineLength: Int? = nil) -> String { model.summaryText(lineLength: lineLength) }
+
+    /// A snapshot of the model saved in `path` (a `.lamina` file).
+    public static func load(_ path: String) throws -> InferenceModel {
+        try Sequential.load(path, restoreRandomState: false).inferenceModel()
+    }
+}
+
+extension Sequential {
+    /// A `Sendable` snapshot of this model's architecture and current weights for concurrent
+    /// inference (see `InferenceModel`). Training this model afterwards does not change it.
+    public func inferenceModel() throws -> InferenceModel { try InferenceModel(copying: self) }
+}
