@@ -8,15 +8,34 @@ let package = Package(
         .library(name: "Lamina", targets: ["Lamina"]),
         // Reads Keras 3 `.keras` files; separate so that `import Lamina` needs no HDF5.
         .library(name: "LaminaKeras", targets: ["LaminaKeras"]),
+        // Serves models over HTTP (TensorFlow Serving's REST protocol) on Hummingbird; separate
+        // so that `import Lamina` needs no server stack.
+        .library(name: "LaminaServe", targets: ["LaminaServe"]),
+        .executable(name: "lamina-serve", targets: ["lamina-serve"]),
     ],
     dependencies: [
         .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // MARK: - Public API
         .target(name: "Lamina", dependencies: ["LaminaCore", "CLaminaZlib"]),
         .target(name: "LaminaCore", dependencies: ["CLaminaBLAS", "CLaminaKernels"]),
         .target(name: "LaminaKeras", dependencies: ["Lamina", "CLaminaHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "LaminaServe", dependencies: [
+            "Lamina",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        .executableTarget(name: "lamina-serve", dependencies: [
+            "LaminaServe", "LaminaKeras", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/LaminaServeCLI"),
 
         // MARK: - Implementation details
         // Float32 kernels compiled per SIMD level (portable, AVX2, AVX-512) with clang's target
@@ -48,5 +67,6 @@ let package = Package(
         .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "CLaminaKernels"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaTests", dependencies: ["Lamina"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras"], exclude: ["Fixtures"]),
+        .testTarget(name: "LaminaServeTests", dependencies: ["LaminaServe"]),
     ]
 )

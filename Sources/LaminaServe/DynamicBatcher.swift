@@ -1,0 +1,117 @@
+import Foundation
+import Lamina
+
+/// Runs a model's predictions off the server's event loops, coalescing concurrent requests
+/// into one `predict` as TensorFlow Serving's batching does: the first waiting request opens a
+/// batch, which closes when it holds `maxBatch` samples or `timeout` has passed since that
+/// request arrived; the outputs are split back per request. `maxBatch` 0 turns batching off
+/// (each request is its own `predict`, run concurrently).
+///
+/// One worker thread runs the batched predictions (each one uses all cores through Lamina's
+/// kernels), so the Swift concurrency pool and NIO's event loops never block on a model.
+public final class DynamicBatcher: @unchecked Sendable {
+    // `@unchecked`: `queue`, `stopped` and `worker` are read and written only with `condition`
+    // locked; `model` is an InferenceModel (Sendable); the rest are constants.
+    private struct Pending {
+        let input: Tensor
+        let arrival: ContinuousClock.Instant
+        let continuation: CheckedContinuation<Tensor, any Error>
+    }
+    private let condition = NSCondition()
+    private var queue: [Pending] = []
+    private var stopped = false
+    private var worker: Thread?
+
+    public let model: InferenceModel
+    public let maxBatch: Int
+    public let timeout: Duration
+    /// Called with the number of samples of each `predict` the batcher runs (for metrics).
+    private let onPredict: @Sendable (Int) -> Void
+
+    public init(model: InferenceModel, maxBatch: Int, timeout: Duration, onPredict: @escaping @Sendable (Int) -> Void = { _ in }) {
+        (self.model, self.maxBatch, self.timeout, self.onPredict) = (model, max(maxBatch, 0), timeout, onPredict)
+        if self.maxBatch > 0 {
+            let thread = Thread { [self] in self.run() }   // the worker keeps the batcher until `shutdown()`
+            thread.name = "lamina-batcher"
+            worker = thread
+            thread.start()
+        }
+    }
+
+    /// The model's output for `input` (`[n] + inputShape`), predicted alone or in a batch.
+    public func predict(_ input: Tensor) async throws -> Tensor {
+        guard maxBatch > 0 else {
+            let (model, onPredict) = (model, onPredict)
+            return try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    onPredict(input.shape[0])
+                    continuation.resume(with: Result { try model.predict(input, batchSize: max(input.shape[0], 1)) })
+                }
+            }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            condition.lock()
+            defer { condition.unlock() }
+            guard !stopped else {
+                continuation.resume(throwing: RequestError(503, "the server is shutting down"))
+                return
+            }
+            queue.append(Pending(input: input, arrival: .now, continuation: continuation))
+            condition.signal()
+        }
+    }
+
+    /// Finishes the requests already queued, then stops the worker. Later requests get 503.
+    public func shutdown() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func samples(_ pending: ArraySlice<Pending>) -> Int { pending.reduce(0) { $0 + $1.input.shape[0] } }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopped { condition.wait() }
+            if queue.isEmpty && stopped {
+                condition.unlock()
+                return
+            }
+            // Hold the batch open until it is full or the first request has waited `timeout`.
+            let deadline = queue[0].arrival + timeout
+            while samples(queue[...]) < maxBatch && !stopped {
+                let left = ContinuousClock.now.duration(to: deadline)
+                guard left > .zero else { break }
+                let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18
+                _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
+            }
+            var count = 0, total = 0
+            while count < queue.count && (count == 0 || total + queue[count].input.shape[0] <= maxBatch) {
+                total += queue[count].input.shape[0]
+                count += 1
+            }
+            let batch = Array(queue.prefix(count))
+            queue.removeFirst(count)
+            condition.unlock()
+            execute(batch, total: total)
+        }
+    }
+
+    private func execute(_ batch: [Pending], total: Int) {
+        onPredict(total)
+        do {
+            let input = batch.count == 1 ? batch[0].input : Tensor.concatenated(batch.map(\.input), axis: 0)
+            let output = try model.predict(input, batchSize: max(total, 1))
+            var start = 0
+            for pending in batch {
+                let n = pending.input.shape[0]
+                pending.continuation.resume(returning: batch.count == 1 ? output : output.sliced(axis: 0, start..<(start + n)))
+                start += n
+            }
+        } catch {
+            for pending in batch { pending.continuation.resume(throwing: error) }
+        }
+    }
+}
