@@ -11,7 +11,8 @@ let package = Package(
     dependencies: [.package(path: ".deps/Lamina")],
     targets: [
         .executableTarget(name: "lamina-fuzz", dependencies: [.product(name: "Lamina", package: "Lamina"),
-                                                                  .product(name: "LaminaKeras", package: "Lamina")],
+                                                                  .product(name: "LaminaKeras", package: "Lamina"),
+                                                                  .product(name: "LaminaServe", package: "Lamina")],
                           path: "Sources/LaminaFuzz"),
     ]
 )

@@ -29,6 +29,8 @@ if [ "$LOCK" = 1 ] && [ -f "$HERE/requirements-lock.txt" ]; then
 else
   "$VENV/bin/pip" install "torch==2.15.0" "tensorflow-cpu==2.21.0" "keras==3.15.1" "numpy==2.4.6"
 fi
+# The serving peer (serve_torch.py): FastAPI on uvicorn, as a Python user would deploy.
+"$VENV/bin/pip" install "fastapi==0.165.0" "uvicorn==0.54.0"
 
 "$VENV/bin/python" - <<'EOF'
 import os

@@ -1,9 +1,12 @@
 import Foundation
 import Lamina
 import LaminaKeras
+import LaminaServe
 
 // One libFuzzer entry point for all readers; LAMINA_FUZZ_TARGET picks the reader:
-// idx, npy, npz, csv, safetensors, model (Lamina model files), keras_config (`.keras` config.json). A reader may throw LaminaError on any input; anything
+// idx, npy, npz, csv, safetensors, model (Lamina model files), keras_config (`.keras` config.json),
+// predict_request (lamina-serve's JSON request bodies). A reader may throw LaminaError (the
+// request parser: RequestError) on any input; anything
 // else (a trap, an out-of-bounds access found by ASan) is a bug.
 
 nonisolated(unsafe) let target = ProcessInfo.processInfo.environment["LAMINA_FUZZ_TARGET"] ?? "npy"
@@ -23,8 +26,11 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             _ = try LayerRegistry.$weightElementLimit.withValue(1 << 20) {
                 try KerasFile.model(fromConfigJSON: bytes, file: "fuzz")
             }
+        case "predict_request": _ = try PredictRequest.parse(bytes, inputShape: [2, 3])
         default: fatalError("unknown LAMINA_FUZZ_TARGET \(target)")
         }
+    } catch is RequestError {
+        // expected for malformed requests
     } catch is LaminaError {
         // expected for malformed input
     } catch {
