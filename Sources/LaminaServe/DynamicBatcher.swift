@@ -7,6 +7,11 @@ import Lamina
 /// request arrived; the outputs are split back per request. `maxBatch` 0 turns batching off
 /// (each request is its own `predict`, run concurrently).
 ///
+/// Unlike TF Serving, a batch also closes at once when no other request is on its way (the
+/// server `announce`s each request when it arrives, before reading its body): a lone request
+/// does not wait out the timeout, and under load batches form from the requests that arrive
+/// while the previous batch runs.
+///
 /// One worker thread runs the batched predictions (each one uses all cores through Lamina's
 /// kernels), so the Swift concurrency pool and NIO's event loops never block on a model.
 public final class DynamicBatcher: @unchecked Sendable {
@@ -20,6 +25,8 @@ public final class DynamicBatcher: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Pending] = []
     private var stopped = false
+    /// Requests announced but not yet submitted (their bodies are being read or parsed).
+    private var incoming = 0
     private var worker: Thread?
 
     public let model: InferenceModel
@@ -38,9 +45,26 @@ public final class DynamicBatcher: @unchecked Sendable {
         }
     }
 
+    /// A request is on its way: the open batch waits for it (up to the timeout).
+    public func announce() {
+        condition.lock()
+        incoming += 1
+        condition.unlock()
+    }
+
+    /// An announced request will not be submitted after all (it was malformed).
+    public func withdraw() {
+        condition.lock()
+        incoming = max(incoming - 1, 0)
+        condition.signal()
+        condition.unlock()
+    }
+
     /// The model's output for `input` (`[n] + inputShape`), predicted alone or in a batch.
-    public func predict(_ input: Tensor) async throws -> Tensor {
+    /// `announced`: this request was `announce`d.
+    public func predict(_ input: Tensor, announced: Bool = false) async throws -> Tensor {
         guard maxBatch > 0 else {
+            if announced { withdraw() }
             let (model, onPredict) = (model, onPredict)
             return try await withCheckedThrowingContinuation { continuation in
                 DispatchQueue.global().async {
@@ -52,6 +76,7 @@ public final class DynamicBatcher: @unchecked Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             condition.lock()
             defer { condition.unlock() }
+            if announced { incoming = max(incoming - 1, 0) }
             guard !stopped else {
                 continuation.resume(throwing: RequestError(503, "the server is shutting down"))
                 return
@@ -81,7 +106,7 @@ public final class DynamicBatcher: @unchecked Sendable {
             }
             // Hold the batch open until it is full or the first request has waited `timeout`.
             let deadline = queue[0].arrival + timeout
-            while samples(queue[...]) < maxBatch && !stopped {
+            while samples(queue[...]) < maxBatch && !stopped && incoming > 0 {
                 let left = ContinuousClock.now.duration(to: deadline)
                 guard left > .zero else { break }
                 let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18

@@ -120,15 +120,23 @@ public final class ModelServer: Sendable {
         guard let batcher = models[name] else {
             return (404, ResponseBody.error("no model named '\(name)'; this server has \(models.keys.sorted().joined(separator: ", "))"))
         }
+        batcher.announce()   // an open batch waits for this request while its body is read and parsed
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: configuration.maxBodyBytes)
         } catch {
+            batcher.withdraw()
             return (413, ResponseBody.error("the request body is over the limit of \(configuration.maxBodyBytes) bytes"))
         }
+        let parsed: PredictRequest
         do {
-            let parsed = try PredictRequest.parse(Array(buffer: body), inputShape: batcher.model.inputShape)
-            let output = try await batcher.predict(parsed.batch)
+            parsed = try PredictRequest.parse(Array(buffer: body), inputShape: batcher.model.inputShape)
+        } catch {
+            batcher.withdraw()
+            return (error.status, ResponseBody.error(error.message))
+        }
+        do {
+            let output = try await batcher.predict(parsed.batch, announced: true)
             return (200, ResponseBody.predictions(output, format: parsed.format))
         } catch let error as RequestError {
             return (error.status, ResponseBody.error(error.message))

@@ -52,7 +52,13 @@ public enum NumPy {
         return bytes
     }
 
-    public static func parseNPY(_ data: [UInt8], name: String) throws -> Tensor {
+    /// What a `.npy` header says: element kind, Fortran order, shape, and where the values start.
+    struct Header {
+        let kind: Element, fortran: Bool, shape: [Int], count: Int, payload: Int, descr: String
+    }
+
+    /// Parses the header at the start of `data` (which may be only the file's first bytes).
+    static func header(_ data: [UInt8], name: String) throws -> Header {
         func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(name): \(why)") }
         guard data.count >= 10, data[0] == 0x93, Array(data[1..<6]) == Array("NUMPY".utf8) else {
             throw fail("not a .npy file (bad magic)")
@@ -84,7 +90,14 @@ public enum NumPy {
         guard let kind = Element(descr) else {
             throw fail("dtype '\(descr)' is not supported (use float32, float64 or integer arrays)")
         }
-        let payload = headerStart + headerLength
+        return Header(kind: kind, fortran: fortran, shape: shape, count: count, payload: headerStart + headerLength, descr: descr)
+    }
+
+    public static func parseNPY(_ data: [UInt8], name: String) throws -> Tensor {
+        func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(name): \(why)") }
+        let h = try header(data, name: name)
+        let (kind, fortran, shape, count, descr) = (h.kind, h.fortran, h.shape, h.count, h.descr)
+        let payload = h.payload
         let (needed, overflow) = count.multipliedReportingOverflow(by: kind.size)
         guard !overflow, needed <= maximumBytes, data.count - payload == needed else {
             throw fail("header promises \(count) values of '\(descr)' (\(needed) bytes), "
@@ -100,7 +113,7 @@ public enum NumPy {
         return tensor
     }
 
-    private enum Element {
+    enum Element {
         case f4, f8, i4, wide(size: Int, signed: Bool), bool
 
         init?(_ descr: String) {

@@ -37,7 +37,7 @@ extension Sequential {
 
     // MARK: - Validation
 
-    private func requireCompiled() throws -> (Optimizer, Loss) {
+    func requireCompiled() throws -> (Optimizer, Loss) {
         guard let optimizer, let loss else { throw LaminaError.configuration("\(name): call compile(optimizer:loss:metrics:) before training") }
         return (optimizer, loss)
     }
@@ -53,7 +53,7 @@ extension Sequential {
         return x.dtype == dtype ? x : x.cast(to: dtype)
     }
 
-    private func prepareLabels(_ y: Tensor, for x: Tensor, loss: Loss) throws -> Tensor {
+    func prepareLabels(_ y: Tensor, for x: Tensor, loss: Loss) throws -> Tensor {
         guard y.rank >= 1, y.shape[0] == x.shape[0] else {
             throw LaminaError.shape("\(name): \(y.rank >= 1 ? y.shape[0] : 0) labels for \(x.shape[0]) inputs (labels \(y.shape), inputs \(x.shape))")
         }
@@ -120,7 +120,7 @@ extension Sequential {
         try withoutGradients { try self(x, training: false) }
     }
 
-    private func logs(loss: Double, prefix: String = "") -> [String: Double] {
+    func logs(loss: Double, prefix: String = "") -> [String: Double] {
         var out = [prefix + "loss": loss]
         for m in compiledMetrics { out[prefix + m.name] = m.result() }
         return out
@@ -158,45 +158,72 @@ extension Sequential {
         }
         if let (vx, vy) = validation { _ = try prepareLabels(vy, for: try prepareInputs(vx), loss: loss) }
 
+        let n = xTrain.shape[0], steps = (n + batchSize - 1) / batchSize
+        let (xs, ys, ws) = (xTrain, yTrain, weights)
+        let validate = validation.map { (vx, vy) in { () throws -> (loss: Double, metrics: [String: Double]) in
+            try self.evaluate(vx, vy, batchSize: batchSize)
+        } }
+        return try runEpochs(epochs: epochs, initialEpoch: initialEpoch, steps: steps, verbose: verbose, callbacks: callbacks,
+                             validate: validate, validationFreq: validationFreq, optimizer: optimizer, loss: loss) { _ in
+            var order = Array(0..<n)
+            if shuffle { GlobalRandom.with { order.shuffle(using: &$0) } }
+            var step = 0
+            return {
+                guard step < steps else { return nil }
+                let idx = Array(order[(step * batchSize)..<min(n, (step + 1) * batchSize)])
+                step += 1
+                let wb = ws.map { w in Tensor(shape: [idx.count], scalars: idx.map { w[$0] }) }
+                return (xs.gather(rows: idx), ys.gather(rows: idx), wb)
+            }
+        }
+    }
+
+    /// One epoch's batches: inputs, labels and per-sample weights, nil when the epoch is over.
+    typealias EpochBatches = () throws -> (x: Tensor, y: Tensor, weights: Tensor?)?
+
+    /// The epoch loop of `fit`, over tensors or a dataset: callbacks, progress bar, metrics,
+    /// validation every `validationFreq` epochs. `makeEpoch` is called at the start of each
+    /// epoch (after `onEpochBegin`), where the tensor path draws its shuffle.
+    func runEpochs(epochs: Int, initialEpoch: Int, steps: Int, verbose: Int, callbacks: [Callback],
+                   validate: (() throws -> (loss: Double, metrics: [String: Double]))?, validationFreq: Int,
+                   optimizer: Optimizer, loss: Loss, makeEpoch: (Int) throws -> EpochBatches) throws -> History {
         let history = History()
         let all = [history] + callbacks
         for c in all { c.model = self; try c.onTrainBegin() }
         stopTraining = false
-        let n = xTrain.shape[0], steps = (n + batchSize - 1) / batchSize
         var warnedNaN = false
         for epoch in initialEpoch..<epochs {
             for c in all { try c.onEpochBegin(epoch) }
             if verbose > 0 && epochs > 1 { print("Epoch \(epoch + 1)/\(epochs)") }
-            var order = Array(0..<n)
-            if shuffle { GlobalRandom.with { order.shuffle(using: &$0) } }
+            let nextBatch = try makeEpoch(epoch)
             compiledMetrics.forEach { $0.reset() }
             var bar = ProgressBar(target: steps, verbose: verbose)
-            var lossSum = 0.0, seen = 0
+            var lossSum = 0.0, seen = 0, done = 0
             for step in 0..<steps {
-                let idx = Array(order[(step * batchSize)..<min(n, (step + 1) * batchSize)])
-                let xb = xTrain.gather(rows: idx), yb = yTrain.gather(rows: idx)
-                let wb = weights.map { w in Tensor(shape: [idx.count], scalars: idx.map { w[$0] }) }
+                guard let (xb, yb, wb) = try nextBatch() else { break }
                 let (batchLoss, prediction) = try trainStep(xb, yb, optimizer: optimizer, loss: loss, weights: wb)
                 if !batchLoss.isFinite && !warnedNaN {
                     warnedNaN = true
                     print("Warning: \(name): loss is \(batchLoss) at epoch \(epoch + 1), step \(step + 1); training continues (add TerminateOnNaN() to stop)")
                 }
-                lossSum += batchLoss * Double(idx.count)
-                seen += idx.count
+                let count = xb.shape[0]
+                lossSum += batchLoss * Double(count)
+                seen += count
+                done += 1
                 for m in compiledMetrics { m.update(yb, prediction) }
                 let current = logs(loss: lossSum / Double(seen))
                 for c in all { try c.onBatchEnd(step, logs: ["loss": batchLoss]) }
                 if stopTraining { break }
-                if step < steps - 1 || validation == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, logs: current) }
+                if step < steps - 1 || validate == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, logs: current) }
             }
             var epochLogs = logs(loss: lossSum / Double(max(seen, 1)))
             // Keras's validation_freq: validate after every validationFreq-th epoch (1-based).
-            if let (vx, vy) = validation, (epoch + 1) % validationFreq == 0 {
-                let result = try evaluate(vx, vy, batchSize: batchSize)
+            if let validate, (epoch + 1) % validationFreq == 0 {
+                let result = try validate()
                 epochLogs["val_loss"] = Double(result.loss)
                 for (k, v) in result.metrics { epochLogs["val_" + k] = Double(v) }
                 // The final step's line carries the validation values, as in Keras.
-                if seen == n { bar.update(steps, logs: epochLogs) }
+                if done == steps { bar.update(steps, logs: epochLogs) }
             }
             self.epoch = epoch + 1
             for c in all { try c.onEpochEnd(epoch, logs: epochLogs) }

@@ -1,0 +1,364 @@
+import Foundation
+
+/// Random access to samples: in-memory tensors, memory-mapped `.npy` files, or your own source
+/// (Keras 3's `PyDataset` idea). `batch(at:)` returns the samples at `indices`, stacked, with
+/// their labels (nil when the source has none).
+public protocol DataSource: Sendable {
+    /// The number of samples.
+    var count: Int { get }
+    /// The samples at `indices` (each in `0..<count`) as one batch `[indices.count] + shape`.
+    func batch(at indices: [Int]) throws -> (x: Tensor, y: Tensor?)
+}
+
+/// Samples held in tensors (the first axis indexes samples).
+public struct TensorSource: DataSource {
+    public let x: Tensor, y: Tensor?
+    public init(_ x: Tensor, _ y: Tensor? = nil) throws {
+        guard x.rank >= 1 else { throw LaminaError.shape("TensorSource: inputs need a sample axis, got a scalar") }
+        if let y, y.rank < 1 || y.shape[0] != x.shape[0] {
+            throw LaminaError.shape("TensorSource: \(y.rank >= 1 ? y.shape[0] : 0) labels for \(x.shape[0]) inputs")
+        }
+        (self.x, self.y) = (x, y)
+    }
+    public var count: Int { x.shape[0] }
+    public func batch(at indices: [Int]) throws -> (x: Tensor, y: Tensor?) {
+        (x.gather(rows: indices), y?.gather(rows: indices))
+    }
+}
+
+/// An input pipeline for `fit`, `evaluate` and `predict`, as tf.data and Keras's `PyDataset`
+/// are for Keras: a source, then stages in the order they are written.
+///
+/// ```swift
+/// let train = try Dataset.fromNumPy(x: "x.npy", y: "y.npy")     // memory-mapped, larger than RAM is fine
+///     .shuffle(seed: 42).map { x, y in (x * (1.0 / 255), y) }.batch(128).prefetch(2)
+/// try model.fit(train, epochs: 5)
+/// ```
+///
+/// - `shuffle` draws a full permutation of a random-access source each epoch (from its own
+///   seeded generator, or from Lamina's default generator — so `fromTensors(x, y).shuffle()
+///   .batch(n)` under `fit` gives exactly the batches of `fit(x, y, batchSize: n)`); after a
+///   stage that breaks random access (`repeated`, `take`) it shuffles within a seeded buffer.
+/// - `map` transforms each sample (before `batch`) or each batch (after it).
+/// - `batch` stacks consecutive elements; the last one may be partial (`dropRemainder`).
+/// - `repeated(n)` runs the stages before it `n` times (nil: forever), `take(n)` stops after
+///   `n` elements, `prefetch(n)` prepares up to `n` elements on a background thread while the
+///   current one is used.
+public struct Dataset: Sendable {
+    public typealias Element = (x: Tensor, y: Tensor?)
+    public typealias Transform = @Sendable (Tensor, Tensor?) throws -> (Tensor, Tensor?)
+
+    indirect enum Stage: Sendable {
+        case source(any DataSource)
+        case shuffle(Stage, bufferSize: Int?, seed: UInt64?)
+        case map(Stage, Transform)
+        case batch(Stage, size: Int, dropRemainder: Bool)
+        case repeated(Stage, count: Int?)
+        case take(Stage, count: Int)
+        case prefetch(Stage, depth: Int)
+    }
+    let stage: Stage
+
+    public init(_ source: any DataSource) { stage = .source(source) }
+    init(stage: Stage) { self.stage = stage }
+
+    /// Samples held in tensors (Keras: `tf.data.Dataset.from_tensor_slices((x, y))`).
+    public static func fromTensors(_ x: Tensor, _ y: Tensor? = nil) throws -> Dataset { Dataset(try TensorSource(x, y)) }
+
+    public func shuffle(bufferSize: Int? = nil, seed: UInt64? = nil) -> Dataset {
+        Dataset(stage: .shuffle(stage, bufferSize: bufferSize, seed: seed))
+    }
+    public func map(_ transform: @escaping Transform) -> Dataset { Dataset(stage: .map(stage, transform)) }
+    public func batch(_ size: Int, dropRemainder: Bool = false) -> Dataset {
+        Dataset(stage: .batch(stage, size: size, dropRemainder: dropRemainder))
+    }
+    public func repeated(_ count: Int? = nil) -> Dataset { Dataset(stage: .repeated(stage, count: count)) }
+    public func take(_ count: Int) -> Dataset { Dataset(stage: .take(stage, count: count)) }
+    public func prefetch(_ depth: Int = 2) -> Dataset { Dataset(stage: .prefetch(stage, depth: depth)) }
+
+    /// Whether elements are batches (a `batch` stage comes before any later stage that counts).
+    public var isBatched: Bool { Self.batched(stage) }
+    private static func batched(_ s: Stage) -> Bool {
+        switch s {
+        case .source: return false
+        case .batch: return true
+        case .shuffle(let up, _, _), .map(let up, _), .repeated(let up, _), .take(let up, _), .prefetch(let up, _): return batched(up)
+        }
+    }
+
+    /// The number of elements one pass yields, when it is known (nil: infinite or unknown).
+    public var cardinality: Int? { Self.cardinality(stage) }
+    private static func cardinality(_ s: Stage) -> Int? {
+        switch s {
+        case .source(let source): return source.count
+        case .shuffle(let up, _, _), .map(let up, _), .prefetch(let up, _): return cardinality(up)
+        case .batch(let up, let size, let drop):
+            guard let n = cardinality(up), size > 0 else { return nil }
+            return drop ? n / size : (n + size - 1) / size
+        case .repeated(let up, let count):
+            guard let count, let n = cardinality(up) else { return nil }
+            return n * count
+        case .take(let up, let count): return cardinality(up).map { min($0, count) } ?? count
+        }
+    }
+
+    /// Whether a pass never ends (an unbounded `repeated()` not cut by `take`).
+    var isInfinite: Bool { Self.infinite(stage) }
+    private static func infinite(_ s: Stage) -> Bool {
+        switch s {
+        case .source: return false
+        case .repeated(let up, let count): return count == nil || infinite(up)
+        case .take: return false
+        case .shuffle(let up, _, _), .map(let up, _), .batch(let up, _, _), .prefetch(let up, _): return infinite(up)
+        }
+    }
+
+    /// Checks the stages' arguments.
+    func validate() throws {
+        func check(_ s: Stage) throws {
+            switch s {
+            case .source(let source):
+                guard source.count > 0 else { throw LaminaError.value("Dataset: the source has no samples") }
+            case .shuffle(let up, let size, _):
+                if let size, size < 1 { throw LaminaError.value("Dataset.shuffle: bufferSize must be positive, got \(size)") }
+                try check(up)
+            case .batch(let up, let size, _):
+                guard size > 0 else { throw LaminaError.value("Dataset.batch: size must be positive, got \(size)") }
+                try check(up)
+            case .repeated(let up, let count):
+                if let count, count < 1 { throw LaminaError.value("Dataset.repeated: count must be positive, got \(count)") }
+                try check(up)
+            case .take(let up, let count):
+                guard count >= 0 else { throw LaminaError.value("Dataset.take: count must be ≥ 0, got \(count)") }
+                try check(up)
+            case .prefetch(let up, let depth):
+                guard depth > 0 else { throw LaminaError.value("Dataset.prefetch: depth must be positive, got \(depth)") }
+                try check(up)
+            case .map(let up, _): try check(up)
+            }
+        }
+        try check(stage)
+    }
+
+    /// A fresh pass over the data (a new shuffle order). Stop early with `cancel()`.
+    public func makeIterator() throws -> DatasetIterator {
+        try validate()
+        return DatasetIterator(Self.iterator(stage))
+    }
+
+    static func iterator(_ s: Stage) -> any ElementIterator {
+        switch s {
+        case .source(let source):
+            return SourceIterator(source: source, order: Array(0..<source.count))
+        case .shuffle(let up, let size, let seed):
+            if case .source(let source) = up {   // random access: a full permutation
+                var order = Array(0..<source.count)
+                if let seed { var g = RandomGenerator(seed: seed); order.shuffle(using: &g) } else { GlobalRandom.with { order.shuffle(using: &$0) } }
+                return SourceIterator(source: source, order: order)
+            }
+            if case .map(let inner, let transform) = up, case .source = inner {   // shuffle the samples, then transform them
+                return MapIterator(upstream: iterator(.shuffle(inner, bufferSize: size, seed: seed)), transform: transform)
+            }
+            return BufferShuffleIterator(upstream: iterator(up), size: size ?? 1024,
+                                         generator: seed.map { RandomGenerator(seed: $0) })
+        case .map(let up, let transform): return MapIterator(upstream: iterator(up), transform: transform)
+        case .batch(let up, let size, let drop):
+            if let plan = iterator(up) as? SourceIterator { return SourceBatchIterator(plan: plan, size: size, dropRemainder: drop) }
+            return BatchIterator(upstream: iterator(up), size: size, dropRemainder: drop)
+        case .repeated(let up, let count): return RepeatIterator(make: { iterator(up) }, count: count)
+        case .take(let up, let count): return TakeIterator(upstream: iterator(up), left: count)
+        case .prefetch(let up, let depth): return PrefetchIterator(upstream: iterator(up), depth: depth)
+        }
+    }
+}
+
+/// One pass over a `Dataset`.
+public final class DatasetIterator {
+    private var inner: any ElementIterator
+    init(_ inner: any ElementIterator) { self.inner = inner }
+    /// The next element, nil at the end.
+    public func next() throws -> Dataset.Element? { try inner.next() }
+    /// Stops background work (prefetching) early.
+    public func cancel() { inner.cancel() }
+    deinit { inner.cancel() }
+}
+
+protocol ElementIterator {
+    mutating func next() throws -> Dataset.Element?
+    mutating func cancel()
+}
+extension ElementIterator { mutating func cancel() {} }
+
+/// Samples of a random-access source in a given order, one at a time.
+struct SourceIterator: ElementIterator {
+    let source: any DataSource
+    let order: [Int]
+    var position = 0
+    mutating func next() throws -> Dataset.Element? {
+        guard position < order.count else { return nil }
+        defer { position += 1 }
+        let (x, y) = try source.batch(at: [order[position]])
+        return (x.squeezed(axis: 0), y?.squeezed(axis: 0))
+    }
+}
+
+/// Batches gathered straight from a random-access source: one `batch(at:)` per batch.
+struct SourceBatchIterator: ElementIterator {
+    var plan: SourceIterator
+    let size: Int, dropRemainder: Bool
+    mutating func next() throws -> Dataset.Element? {
+        let left = plan.order.count - plan.position
+        guard left > 0, !(dropRemainder && left < size) else { return nil }
+        let indices = Array(plan.order[plan.position..<(plan.position + min(size, left))])
+        plan.position += indices.count
+        return try plan.source.batch(at: indices)
+    }
+}
+
+struct MapIterator: ElementIterator {
+    var upstream: any ElementIterator
+    let transform: Dataset.Transform
+    mutating func next() throws -> Dataset.Element? {
+        guard let (x, y) = try upstream.next() else { return nil }
+        let (tx, ty) = try transform(x, y)
+        return (tx, ty)
+    }
+    mutating func cancel() { upstream.cancel() }
+}
+
+struct BatchIterator: ElementIterator {
+    var upstream: any ElementIterator
+    let size: Int, dropRemainder: Bool
+    mutating func next() throws -> Dataset.Element? {
+        var xs: [Tensor] = [], ys: [Tensor] = []
+        while xs.count < size, let (x, y) = try upstream.next() {
+            if let first = xs.first, first.shape != x.shape {
+                throw LaminaError.shape("Dataset.batch: element \(xs.count) has shape \(x.shape), the first \(first.shape)")
+            }
+            xs.append(x)
+            if let y { ys.append(y) }
+        }
+        guard !xs.isEmpty, !(dropRemainder && xs.count < size) else { return nil }
+        guard ys.isEmpty || ys.count == xs.count else { throw LaminaError.value("Dataset.batch: some elements have labels and some do not") }
+        return (Tensor.stacked(xs), ys.isEmpty ? nil : Tensor.stacked(ys))
+    }
+    mutating func cancel() { upstream.cancel() }
+}
+
+struct RepeatIterator: ElementIterator {
+    let make: () -> any ElementIterator
+    let count: Int?
+    var current: (any ElementIterator)?
+    var done = 0, yieldedThisPass = false
+    init(make: @escaping () -> any ElementIterator, count: Int?) { (self.make, self.count) = (make, count) }
+    mutating func next() throws -> Dataset.Element? {
+        while true {
+            if current == nil {
+                if let count, done >= count { return nil }
+                current = make()
+                yieldedThisPass = false
+            }
+            if let element = try current!.next() {
+                yieldedThisPass = true
+                return element
+            }
+            done += 1
+            current = nil
+            if !yieldedThisPass { return nil }   // repeating an empty pass would never end
+        }
+    }
+    mutating func cancel() { current?.cancel() }
+}
+
+struct TakeIterator: ElementIterator {
+    var upstream: any ElementIterator
+    var left: Int
+    mutating func next() throws -> Dataset.Element? {
+        guard left > 0, let element = try upstream.next() else { return nil }
+        left -= 1
+        return element
+    }
+    mutating func cancel() { upstream.cancel() }
+}
+
+/// Keras's buffered shuffle for streams: keep `size` elements, emit a random one, refill.
+struct BufferShuffleIterator: ElementIterator {
+    var upstream: any ElementIterator
+    let size: Int
+    var generator: RandomGenerator?
+    var buffer: [Dataset.Element] = []
+    var exhausted = false
+    init(upstream: any ElementIterator, size: Int, generator: RandomGenerator?) {
+        (self.upstream, self.size, self.generator) = (upstream, size, generator)
+    }
+    mutating func next() throws -> Dataset.Element? {
+        while !exhausted && buffer.count < size {
+            if let element = try upstream.next() { buffer.append(element) } else { exhausted = true }
+        }
+        guard !buffer.isEmpty else { return nil }
+        let pick: Int
+        if generator != nil { pick = Int.random(in: 0..<buffer.count, using: &generator!) } else {
+            let n = buffer.count
+            pick = GlobalRandom.with { Int.random(in: 0..<n, using: &$0) }
+        }
+        buffer.swapAt(pick, buffer.count - 1)
+        return buffer.removeLast()
+    }
+    mutating func cancel() { upstream.cancel() }
+}
+
+/// Runs the upstream iterator on a background thread, keeping up to `depth` elements ready.
+final class PrefetchIterator: ElementIterator, @unchecked Sendable {
+    // `@unchecked`: `ready`, `finished`, `failure` and `cancelled` are touched only with
+    // `condition` locked; the upstream iterator is used by the worker thread alone.
+    private let condition = NSCondition()
+    private var ready: [Dataset.Element] = []
+    private var finished = false, cancelled = false
+    private var failure: (any Error)?
+    private let depth: Int
+
+    init(upstream: any ElementIterator, depth: Int) {
+        self.depth = depth
+        nonisolated(unsafe) var source = upstream   // moved to the worker, used there only
+        let thread = Thread { [self] in
+            while true {
+                self.condition.lock()
+                while self.ready.count >= self.depth && !self.cancelled { self.condition.wait() }
+                let stop = self.cancelled
+                self.condition.unlock()
+                if stop { source.cancel(); break }
+                let element: Dataset.Element?
+                var error: (any Error)?
+                do { element = try source.next() } catch let e { element = nil; error = e }
+                self.condition.lock()
+                if let element { self.ready.append(element) } else { self.finished = true; self.failure = error }
+                self.condition.broadcast()
+                self.condition.unlock()
+                if element == nil { break }
+            }
+        }
+        thread.name = "lamina-prefetch"
+        thread.start()
+    }
+
+    func next() throws -> Dataset.Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        while ready.isEmpty && !finished { condition.wait() }
+        if !ready.isEmpty {
+            let element = ready.removeFirst()
+            condition.broadcast()
+            return element
+        }
+        if let failure { throw failure }
+        return nil
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        ready.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+}
