@@ -4,8 +4,10 @@ import Lamina
 // lamina-bench: runs the standard workloads and prints one JSON line per result.
 //   swift run -c release lamina-bench [--workloads gemm,mlp_mnist,cnn_mnist,lstm,gan,inference]
 //                                     [--data-dir DIR] [--gemm-sizes 256,1024]
-// Also: elementwise and conv (kernel micro-benchmarks) and inference_untrained (inference
-// timings on a fresh CNN, for profiling). The model workloads follow
+// Also: elementwise and conv (kernel micro-benchmarks), inference_untrained (inference
+// timings on a fresh CNN, for profiling), and cnn_mmap / cnn_in_memory [--npy-dir DIR]
+// [--samples N] (one epoch of the convnet on MNIST ×10 from memory-mapped .npy files through a
+// prefetching Dataset, or from tensors; made by make_big_mnist.py; not in the default set). The model workloads follow
 // Benchmarks/peers/*.py exactly; Benchmarks/compare.py runs them side by side.
 
 let arguments = CommandLine.arguments
@@ -13,8 +15,9 @@ func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
     return arguments[i + 1]
 }
-let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained"]
-let workloads = (option("--workloads") ?? all.joined(separator: ",")).split(separator: ",").map(String.init)
+let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained",
+           "cnn_mmap", "cnn_in_memory"]
+let workloads = (option("--workloads") ?? all.dropLast(2).joined(separator: ",")).split(separator: ",").map(String.init)
 for w in workloads where !all.contains(w) {
     FileHandle.standardError.write(Data("unknown workload \(w); choose from \(all.joined(separator: ", "))\n".utf8))
     exit(2)
@@ -27,6 +30,16 @@ let gemmSizes = (option("--gemm-sizes") ?? "256,512,1024,2048").split(separator:
 if workloads.contains("gemm") { benchGemm(sizes: gemmSizes) }
 if workloads.contains("elementwise") { benchElementwise() }
 if workloads.contains("conv") { benchConv() }
+
+for w in workloads where w == "cnn_mmap" || w == "cnn_in_memory" {
+    do {
+        try benchOutOfCore(w, directory: option("--npy-dir") ?? "/tmp/lamina-big-mnist", fromMemory: w == "cnn_in_memory",
+                           limit: option("--samples").flatMap { Int($0) })
+    } catch {
+        FileHandle.standardError.write(Data("lamina-bench: \(error)\n".utf8))
+        exit(1)
+    }
+}
 
 let modelWorkloads = workloads.filter { ["mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained"].contains($0) }
 if !modelWorkloads.isEmpty {
