@@ -189,7 +189,7 @@ func flatFloats(_ any: Any?) -> [Float] {
             }
             let calls = running.server.metrics.predictCalls("mnist")
             if maxBatch > 0 {
-                #expect(calls >= 1 && calls <= 8, "32 concurrent requests took \(calls) predict calls with batching")
+                #expect(calls >= 1 && calls < 32, "32 concurrent requests took \(calls) predict calls with batching")
             } else {
                 #expect(calls == 32, "without batching: \(calls) predict calls for 32 requests")
             }

@@ -23,6 +23,8 @@ struct Fixture: Decodable {
     let paramCounts: [String: Count]
     struct MetricCase: Decodable { let name: String; let yTrue: T, yPred: T; let value: Double; let perClass: [Double]? }
     let metrics: [MetricCase]
+    struct NormalizationCase: Decodable { let name: String; let data: T, input: T, output: T, mean: T, variance: T }
+    let normalization: [NormalizationCase]
 
     static let keras: Fixture = {
         var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -320,8 +320,18 @@ for name, schedule in [
     schedule_cases.append({"name": name, "config": keras.optimizers.schedules.serialize(schedule),
                            "steps": schedule_steps, "values": [float(schedule(s)) for s in schedule_steps]})
 
+# Normalization.adapt: Keras's statistics and outputs (per feature, per channel of images, and one for all).
+normalization_cases = []
+for name, layer, data in [("normalization_features", layers.Normalization(), rand(30, 4, scale=3.0) + 2),
+                          ("normalization_channels", layers.Normalization(axis=-1), rand(6, 3, 2, 3) * 5 - 1),
+                          ("normalization_all", layers.Normalization(axis=None), rand(10, 5) + 7)]:
+    layer.adapt(data)
+    x = rand(*((3,) + data.shape[1:]), scale=4.0)
+    normalization_cases.append({"name": name, "data": arr(data), "input": arr(x), "output": arr(layer(x).numpy()),
+                                "mean": arr(np.asarray(layer.adapt_mean)), "variance": arr(np.asarray(layer.adapt_variance))})
+
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference.json"), "w") as f:
     json.dump({"keras": keras.__version__, "tensorflow": tf.__version__, "layers": cases, "losses": loss_cases,
                "training": train_cases, "paramCounts": counts, "schedules": schedule_cases,
-               "metrics": metric_cases}, f)
+               "metrics": metric_cases, "normalization": normalization_cases}, f)
 print(len(cases), "layer cases,", len(loss_cases), "losses,", len(train_cases), "training cases")
