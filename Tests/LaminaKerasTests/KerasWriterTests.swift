@@ -15,7 +15,8 @@ import Testing
     /// An image model with every image layer type (the random augmentation layers and
     /// Normalization only with `dropout`: Keras's own random draws would differ in a training step).
     static func imageModel(dropout: Bool = true) -> Sequential {
-        Sequential((dropout ? [Input(shape: [8, 8, 1]), Normalization(), RandomFlip(), RandomContrast(0.2)] : [Input(shape: [8, 8, 1])]) + [
+        Sequential((dropout ? [Input(shape: [8, 8, 1]), Normalization(), RandomFlip(), RandomContrast(0.2), RandomRotation(0.1),
+                              RandomTranslation(heightFactor: 0.1, widthFactor: 0.2), RandomZoom(0.2)] : [Input(shape: [8, 8, 1])]) + [
             Rescaling(0.5, offset: 0.1), ZeroPadding2D(padding: ((1, 1), (1, 1))),
             Conv2D(4, kernelSize: 3, padding: .same, dilationRate: 2, activation: .relu, kernelRegularizer: .l2(0.01)),
             BatchNormalization(), LeakyReLU(negativeSlope: 0.2), MaxPooling2D(poolSize: 2),

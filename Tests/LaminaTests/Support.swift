@@ -25,6 +25,8 @@ struct Fixture: Decodable {
     let metrics: [MetricCase]
     struct NormalizationCase: Decodable { let name: String; let data: T, input: T, output: T, mean: T, variance: T }
     let normalization: [NormalizationCase]
+    struct AugmentationCase: Decodable { let name: String; let input: T, output: T }
+    let augmentation: [AugmentationCase]
 
     static let keras: Fixture = {
         var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

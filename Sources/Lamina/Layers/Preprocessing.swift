@@ -247,3 +247,223 @@ public final class RandomContrast: RandomImageLayer {
         return ((x - mean) * factors + mean).clip(min: valueRange.0, max: valueRange.1)
     }
 }
+
+/// How an affine augmentation fills pixels that come from outside the image (Keras's
+/// `fill_mode`), and how it samples between pixels (`interpolation`).
+public enum FillMode: String, Sendable { case reflect, wrap, constant, nearest }
+public enum Interpolation: String, Sendable { case bilinear, nearest }
+
+/// Applies one projective transform per image, as TensorFlow's `ImageProjectiveTransformV3`
+/// (which Keras's `affine_transform` calls): output pixel (x, y) samples the input at
+/// `((a0·x + a1·y + a2) / k, (b0·x + b1·y + b2) / k)`, `k = c0·x + c1·y + 1`, with the
+/// coordinate mapped into the image by `fill` and neighbours outside it read as `fillValue`.
+func affineTransform(_ images: Tensor, _ transforms: [[Double]], fill: FillMode, fillValue: Double,
+                     interpolation: Interpolation) -> Tensor {
+    let (n, h, w, c) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+    let input = images.cast(to: .float32).asArray(Float.self)
+    func map(_ coordinate: Float, _ length: Int) -> Float {
+        let len = Float(length)
+        var v = coordinate
+        switch fill {
+        case .constant: return v
+        case .nearest: return min(max(v, 0), len - 1)
+        case .reflect:
+            if v < 0 {
+                if length <= 1 { v = 0 } else {
+                    let sz2 = 2 * len
+                    if v < sz2 { v = sz2 * Float(Int(-v / sz2)) + v }
+                    v = v < -len ? v + sz2 : -v - 1
+                }
+            } else if v > len - 1 {
+                if length <= 1 { v = 0 } else {
+                    let sz2 = 2 * len
+                    v -= sz2 * Float(Int(v / sz2))
+                    if v >= len { v = sz2 - v - 1 }
+                }
+            }
+        case .wrap:
+            if v < 0 {
+                if length <= 1 { v = 0 } else { let sz = len - 1; v += len * (Float(Int(-v / sz)) + 1) }
+            } else if v > len - 1 {
+                if length <= 1 { v = 0 } else { let sz = len - 1; v -= len * Float(Int(v / sz)) }
+            }
+        }
+        return min(max(v, 0), len - 1)
+    }
+    var out = [Float](repeating: 0, count: input.count)
+    let fillValue = Float(fillValue)
+    for b in 0..<n {
+        let t = transforms[transforms.count == 1 ? 0 : b].map { Float($0) }
+        func read(_ y: Float, _ x: Float, _ ch: Int) -> Float {
+            guard y >= 0, x >= 0, y < Float(h), x < Float(w) else { return fillValue }
+            return input[((b * h + Int(y)) * w + Int(x)) * c + ch]
+        }
+        for oy in 0..<h {
+            for ox in 0..<w {
+                let (fx, fy) = (Float(ox), Float(oy))
+                let k = t[6] * fx + t[7] * fy + 1
+                let base = ((b * h + oy) * w + ox) * c
+                guard k != 0 else { for ch in 0..<c { out[base + ch] = fillValue }; continue }
+                let x = map((t[0] * fx + t[1] * fy + t[2]) / k, w), y = map((t[3] * fx + t[4] * fy + t[5]) / k, h)
+                for ch in 0..<c {
+                    switch interpolation {
+                    case .nearest:
+                        out[base + ch] = read(y.rounded(.toNearestOrAwayFromZero), x.rounded(.toNearestOrAwayFromZero), ch)
+                    case .bilinear:
+                        let (y0, x0) = (y.rounded(.down), x.rounded(.down))
+                        let (y1, x1) = (y0 + 1, x0 + 1)
+                        let top = (x1 - x) * read(y0, x0, ch) + (x - x0) * read(y0, x1, ch)
+                        let bottom = (x1 - x) * read(y1, x0, ch) + (x - x0) * read(y1, x1, ch)
+                        out[base + ch] = (y1 - y) * top + (y - y0) * bottom
+                    }
+                }
+            }
+        }
+    }
+    return Tensor(shape: images.shape, scalars: out).cast(to: images.dtype)
+}
+
+/// The shared options of Keras's affine augmentations (`fill_mode="reflect"`,
+/// `interpolation="bilinear"`, `fill_value=0`). The result is data for the next layer: no
+/// gradient flows back through it.
+public class RandomAffineLayer: RandomImageLayer {
+    public let fillMode: FillMode, interpolation: Interpolation, fillValue: Double
+    init(fillMode: FillMode, interpolation: Interpolation, fillValue: Double, seed: UInt64?, name: String?, inputShape: [Int]?) {
+        (self.fillMode, self.interpolation, self.fillValue) = (fillMode, interpolation, fillValue)
+        super.init(seed: seed, name: name, inputShape: inputShape)
+    }
+    static func affineOptions(_ r: ConfigReader) throws -> (FillMode, Interpolation, Double, UInt64?) {
+        let fill = try r.string("fill_mode", default: "reflect"), interp = try r.string("interpolation", default: "bilinear")
+        guard let mode = FillMode(rawValue: fill) else { throw r.error("'fill_mode' must be reflect, wrap, constant or nearest, got \(fill)") }
+        guard let interpolation = Interpolation(rawValue: interp) else { throw r.error("'interpolation' must be bilinear or nearest, got \(interp)") }
+        _ = r.value("data_format")
+        return (mode, interpolation, try r.double("fill_value", default: 0), try r.optionalInt("seed", minimum: 0).map(UInt64.init))
+    }
+    func affineConfig() -> [String: Any] {
+        seedConfig().merging(["fill_mode": fillMode.rawValue, "interpolation": interpolation.rawValue, "fill_value": fillValue]) { $1 }
+    }
+    /// One transform (8 numbers) per image of a batch of `height` × `width` images.
+    func transforms(count: Int, height: Int, width: Int) -> [[Double]] { [] }
+    override func augment(_ x: Tensor) throws -> Tensor {
+        affineTransform(x, transforms(count: x.shape[0], height: x.shape[1], width: x.shape[2]), fill: fillMode,
+                        fillValue: fillValue, interpolation: interpolation)
+    }
+    /// Keras's reading of a factor: a number f is (−f, f), a pair is (lower, upper).
+    static func range(_ value: Any?, _ r: ConfigReader, _ key: String) throws -> (Double, Double)? {
+        guard let value else { return nil }
+        if let n = value as? NSNumber { return (-Swift.abs(n.doubleValue), Swift.abs(n.doubleValue)) }
+        if let list = value as? [NSNumber], list.count == 2 { return (list[0].doubleValue, list[1].doubleValue) }
+        throw r.error("'\(key)' must be a number or a pair of numbers")
+    }
+}
+
+/// Rotates each training image by a random angle of `factor` × 360° (Keras:
+/// `RandomRotation(factor, fill_mode="reflect", interpolation="bilinear")`; a number f is
+/// (−f, f)).
+public final class RandomRotation: RandomAffineLayer {
+    public let lower: Double, upper: Double
+    public convenience init(_ factor: Double, fillMode: FillMode = .reflect, interpolation: Interpolation = .bilinear,
+                            seed: UInt64? = nil, fillValue: Double = 0, inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(factor: (-Swift.abs(factor), Swift.abs(factor)), fillMode: fillMode, interpolation: interpolation, seed: seed,
+                  fillValue: fillValue, inputShape: inputShape, name: name)
+    }
+    public init(factor: (Double, Double), fillMode: FillMode = .reflect, interpolation: Interpolation = .bilinear,
+                seed: UInt64? = nil, fillValue: Double = 0, inputShape: [Int]? = nil, name: String? = nil) {
+        (lower, upper) = (min(factor.0, factor.1), max(factor.0, factor.1))
+        super.init(fillMode: fillMode, interpolation: interpolation, fillValue: fillValue, seed: seed, name: name, inputShape: inputShape)
+        if lower < -1 || upper > 1 { reject("factor \(factor) must lie in [-1, 1]") }
+    }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        guard let factor = try range(r.value("factor"), r, "factor") else { throw r.error("missing 'factor'") }
+        let (fill, interpolation, value, seed) = try affineOptions(r)
+        return RandomRotation(factor: factor, fillMode: fill, interpolation: interpolation, seed: seed, fillValue: value, name: try r.layerName())
+    }
+    public override func config() throws -> [String: Any] { affineConfig().merging(["factor": [lower, upper]]) { $1 } }
+    override func transforms(count: Int, height: Int, width: Int) -> [[Double]] {
+        uniform(count, lower * 360, upper * 360).map { degrees in
+            let angle = degrees * Double.pi / 180, (c, s) = (cos(angle), sin(angle))
+            let (cx, cy) = (0.5 * Double(width - 1), 0.5 * Double(height - 1))
+            let (a0, a1, b0, b1) = (c, -s, s, c)
+            return [a0, a1, cx - cx * a0 - cy * a1, b0, b1, cy - cx * b0 - cy * b1, 0, 0]
+        }
+    }
+}
+
+/// Shifts each training image by random fractions of its height and width (Keras:
+/// `RandomTranslation(height_factor, width_factor, fill_mode="reflect")`).
+public final class RandomTranslation: RandomAffineLayer {
+    public let height: (Double, Double), width: (Double, Double)
+    public convenience init(heightFactor: Double, widthFactor: Double, fillMode: FillMode = .reflect,
+                            interpolation: Interpolation = .bilinear, seed: UInt64? = nil, fillValue: Double = 0,
+                            inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(heightFactor: (-Swift.abs(heightFactor), Swift.abs(heightFactor)), widthFactor: (-Swift.abs(widthFactor), Swift.abs(widthFactor)),
+                  fillMode: fillMode, interpolation: interpolation, seed: seed, fillValue: fillValue, inputShape: inputShape, name: name)
+    }
+    public init(heightFactor: (Double, Double), widthFactor: (Double, Double), fillMode: FillMode = .reflect,
+                interpolation: Interpolation = .bilinear, seed: UInt64? = nil, fillValue: Double = 0,
+                inputShape: [Int]? = nil, name: String? = nil) {
+        (height, width) = (heightFactor, widthFactor)
+        super.init(fillMode: fillMode, interpolation: interpolation, fillValue: fillValue, seed: seed, name: name, inputShape: inputShape)
+        for f in [heightFactor.0, heightFactor.1, widthFactor.0, widthFactor.1] where !(-1...1).contains(f) {
+            reject("translation factors must lie in [-1, 1], got height \(heightFactor), width \(widthFactor)")
+            break
+        }
+    }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        guard let h = try range(r.value("height_factor"), r, "height_factor"), let w = try range(r.value("width_factor"), r, "width_factor") else {
+            throw r.error("needs height_factor and width_factor")
+        }
+        let (fill, interpolation, value, seed) = try affineOptions(r)
+        return RandomTranslation(heightFactor: h, widthFactor: w, fillMode: fill, interpolation: interpolation, seed: seed,
+                                 fillValue: value, name: try r.layerName())
+    }
+    public override func config() throws -> [String: Any] {
+        affineConfig().merging(["height_factor": [height.0, height.1], "width_factor": [width.0, width.1]]) { $1 }
+    }
+    override func transforms(count: Int, height h: Int, width w: Int) -> [[Double]] {
+        let dy = uniform(count, height.0, height.1).map { $0 * Double(h) }, dx = uniform(count, width.0, width.1).map { $0 * Double(w) }
+        return (0..<count).map { [1, 0, -dx[$0], 0, 1, -dy[$0], 0, 0] }
+    }
+}
+
+/// Zooms each training image by random factors (Keras: `RandomZoom(height_factor,
+/// width_factor=None, fill_mode="reflect")`: a factor f scales by 1 + f — negative zooms in;
+/// without `widthFactor` the height's draw is used for both).
+public final class RandomZoom: RandomAffineLayer {
+    public let height: (Double, Double), width: (Double, Double)?
+    public convenience init(_ heightFactor: Double, widthFactor: Double? = nil, fillMode: FillMode = .reflect,
+                            interpolation: Interpolation = .bilinear, seed: UInt64? = nil, fillValue: Double = 0,
+                            inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(heightFactor: (-Swift.abs(heightFactor), Swift.abs(heightFactor)),
+                  widthFactor: widthFactor.map { (-Swift.abs($0), Swift.abs($0)) }, fillMode: fillMode, interpolation: interpolation,
+                  seed: seed, fillValue: fillValue, inputShape: inputShape, name: name)
+    }
+    public init(heightFactor: (Double, Double), widthFactor: (Double, Double)? = nil, fillMode: FillMode = .reflect,
+                interpolation: Interpolation = .bilinear, seed: UInt64? = nil, fillValue: Double = 0,
+                inputShape: [Int]? = nil, name: String? = nil) {
+        (height, width) = (heightFactor, widthFactor)
+        super.init(fillMode: fillMode, interpolation: interpolation, fillValue: fillValue, seed: seed, name: name, inputShape: inputShape)
+        if min(heightFactor.0, heightFactor.1) <= -1 || (widthFactor.map { min($0.0, $0.1) <= -1 } ?? false) {
+            reject("zoom factors must be greater than -1")
+        }
+    }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        guard let h = try range(r.value("height_factor"), r, "height_factor") else { throw r.error("missing 'height_factor'") }
+        let w = try range(r.value("width_factor"), r, "width_factor")
+        let (fill, interpolation, value, seed) = try affineOptions(r)
+        return RandomZoom(heightFactor: h, widthFactor: w, fillMode: fill, interpolation: interpolation, seed: seed,
+                          fillValue: value, name: try r.layerName())
+    }
+    public override func config() throws -> [String: Any] {
+        affineConfig().merging(["height_factor": [height.0, height.1], "width_factor": width.map { [$0.0, $0.1] as Any } ?? NSNull()]) { $1 }
+    }
+    override func transforms(count: Int, height h: Int, width w: Int) -> [[Double]] {
+        let hz = uniform(count, 1 + height.0, 1 + height.1)
+        let wz = width.map { uniform(count, 1 + $0.0, 1 + $0.1) } ?? hz
+        let (halfWidth, halfHeight) = (Double(w - 1) / 2, Double(h - 1) / 2)
+        return (0..<count).map { i -> [Double] in
+            let (x, y): (Double, Double) = (halfWidth * (1 - wz[i]), halfHeight * (1 - hz[i]))
+            return [wz[i], 0, x, 0, hz[i], y, 0, 0]
+        }
+    }
+}

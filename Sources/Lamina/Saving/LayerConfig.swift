@@ -35,6 +35,7 @@ public enum LayerRegistry {
         RepeatVector.self, Rescaling.self, ZeroPadding2D.self, Cropping2D.self, Embedding.self, Conv1D.self,
         MaxPooling1D.self, AveragePooling1D.self, GlobalAveragePooling1D.self, GlobalMaxPooling1D.self, LayerNormalization.self,
         Conv2DTranspose.self, GRU.self, Bidirectional.self, Normalization.self, RandomFlip.self, RandomContrast.self,
+        RandomRotation.self, RandomTranslation.self, RandomZoom.self,
     ]
 
     /// Loadable classes by Keras class name, and factories registered by name for layers that

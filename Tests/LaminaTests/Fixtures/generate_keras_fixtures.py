@@ -330,8 +330,24 @@ for name, layer, data in [("normalization_features", layers.Normalization(), ran
     normalization_cases.append({"name": name, "data": arr(data), "input": arr(x), "output": arr(layer(x).numpy()),
                                 "mean": arr(np.asarray(layer.adapt_mean)), "variance": arr(np.asarray(layer.adapt_variance))})
 
+# Affine augmentations at fixed factors (lower == upper), so Keras's random draw is known.
+augmentation_images = rng.uniform(0, 255, size=(2, 7, 6, 2)).astype(np.float32)
+augmentation_cases = []
+for name, layer in [
+    ("rotation_reflect", layers.RandomRotation((0.1, 0.1))),
+    ("rotation_wrap_nearest", layers.RandomRotation((-0.3, -0.3), fill_mode="wrap", interpolation="nearest")),
+    ("rotation_constant", layers.RandomRotation((0.2, 0.2), fill_mode="constant", fill_value=17.0)),
+    ("rotation_nearest_fill", layers.RandomRotation((0.45, 0.45), fill_mode="nearest")),
+    ("translation_reflect", layers.RandomTranslation((0.2, 0.2), (-0.3, -0.3))),
+    ("translation_constant", layers.RandomTranslation((-0.35, -0.35), (0.25, 0.25), fill_mode="constant")),
+    ("zoom_in_out", layers.RandomZoom((-0.25, -0.25), (0.3, 0.3))),
+    ("zoom_wrap", layers.RandomZoom((0.4, 0.4), fill_mode="wrap")),
+]:
+    augmentation_cases.append({"name": name, "input": arr(augmentation_images),
+                               "output": arr(layer(augmentation_images, training=True).numpy())})
+
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference.json"), "w") as f:
     json.dump({"keras": keras.__version__, "tensorflow": tf.__version__, "layers": cases, "losses": loss_cases,
                "training": train_cases, "paramCounts": counts, "schedules": schedule_cases,
-               "metrics": metric_cases, "normalization": normalization_cases}, f)
+               "metrics": metric_cases, "normalization": normalization_cases, "augmentation": augmentation_cases}, f)
 print(len(cases), "layer cases,", len(loss_cases), "losses,", len(train_cases), "training cases")

@@ -24,6 +24,27 @@ import Testing
         #expect(try inverse(Tensor(shape: [1, 2], scalars: [1, 2] as [Float])).asArray(Float.self) == [3, 8])
     }
 
+    /// Rotation, translation and zoom at fixed factors equal Keras's (TensorFlow's projective
+    /// transform: bilinear or nearest sampling, each fill mode).
+    @Test(arguments: Fixture.keras.augmentation.map(\.name))
+    func affineAugmentationsMatchKeras(_ name: String) throws {
+        let c = Fixture.keras.augmentation.first { $0.name == name }!
+        let layer: Layer
+        switch name {
+        case "rotation_reflect": layer = RandomRotation(factor: (0.1, 0.1))
+        case "rotation_wrap_nearest": layer = RandomRotation(factor: (-0.3, -0.3), fillMode: .wrap, interpolation: .nearest)
+        case "rotation_constant": layer = RandomRotation(factor: (0.2, 0.2), fillMode: .constant, fillValue: 17)
+        case "rotation_nearest_fill": layer = RandomRotation(factor: (0.45, 0.45), fillMode: .nearest)
+        case "translation_reflect": layer = RandomTranslation(heightFactor: (0.2, 0.2), widthFactor: (-0.3, -0.3))
+        case "translation_constant": layer = RandomTranslation(heightFactor: (-0.35, -0.35), widthFactor: (0.25, 0.25), fillMode: .constant)
+        case "zoom_in_out": layer = RandomZoom(heightFactor: (-0.25, -0.25), widthFactor: (0.3, 0.3))
+        default: layer = RandomZoom(heightFactor: (0.4, 0.4), fillMode: .wrap)
+        }
+        let x = c.input.tensor.cast(to: .float32)
+        expectClose(try layer(x, training: true), c.output.tensor, atol: 1e-2, rtol: 1e-4, "\(name)")
+        #expect(try layer(x).asArray(Float.self) == x.asArray(Float.self), "\(name) is the identity at inference")
+    }
+
     @Test func augmentationActsOnlyInTraining() throws {
         let x = Tensor.randomUniform([16, 4, 5, 3], seed: 3) * 255
         for layer: Layer in [RandomFlip(seed: 1), RandomContrast(0.5, seed: 2)] {
@@ -57,13 +78,16 @@ import Testing
         let normalization = Normalization()
         try normalization.adapt(Tensor.randomNormal([20, 4, 4, 1], seed: 1) * 3 + 1)
         let model = Sequential([Input(shape: [4, 4, 1]), normalization, RandomFlip(mode: .horizontal, seed: 3),
-                                RandomContrast(factor: (0.2, 0.4), seed: 4), Flatten(), Dense(2)])
+                                RandomContrast(factor: (0.2, 0.4), seed: 4), RandomRotation(0.2, fillMode: .constant, seed: 5),
+                                RandomTranslation(heightFactor: (0, 0.1), widthFactor: (-0.2, 0)), RandomZoom(0.3, widthFactor: 0.1, interpolation: .nearest),
+                                Flatten(), Dense(2)])
         let url = temporaryDirectory().appendingPathComponent("preprocessing.lamina")
         try model.save(url.path)
         let back = try Sequential.load(url.path)
         let x = Tensor.randomNormal([3, 4, 4, 1], seed: 2)
         #expect(try back.predict(x).asArray(Float.self) == model.predict(x).asArray(Float.self))
         #expect((back.layers[1] as? RandomFlip)?.mode == .horizontal && (back.layers[2] as? RandomContrast)?.upper == 0.4)
+        #expect((back.layers[3] as? RandomRotation)?.fillMode == .constant && (back.layers[5] as? RandomZoom)?.interpolation == .nearest)
         #expect(try ModelFile.json(back.serialize()) == ModelFile.json(model.serialize()))
     }
 }
