@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "Lamina", targets: ["Lamina"]),
         // Reads Keras 3 `.keras` files; separate so that `import Lamina` needs no HDF5.
         .library(name: "LaminaKeras", targets: ["LaminaKeras"]),
+        // Image folders (PNG through libpng, JPEG through libjpeg-turbo) as datasets.
+        .library(name: "LaminaData", targets: ["LaminaData"]),
         // Serves models over HTTP (TensorFlow Serving's REST protocol) on Hummingbird; separate
         // so that `import Lamina` needs no server stack.
         .library(name: "LaminaServe", targets: ["LaminaServe"]),
@@ -26,6 +28,7 @@ let package = Package(
         .target(name: "Lamina", dependencies: ["LaminaCore", "CLaminaZlib"]),
         .target(name: "LaminaCore", dependencies: ["CLaminaBLAS", "CLaminaKernels"]),
         .target(name: "LaminaKeras", dependencies: ["Lamina", "CLaminaHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "LaminaData", dependencies: ["Lamina", "CLaminaPNG", "CLaminaTurboJPEG"]),
         .target(name: "LaminaServe", dependencies: [
             "Lamina",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -48,6 +51,8 @@ let package = Package(
         ),
         .systemLibrary(name: "CLaminaZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLaminaHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CLaminaPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CLaminaTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
         // MARK: - Examples
         .target(name: "ExampleSupport", dependencies: ["Lamina"], path: "Examples/Support"),
@@ -68,5 +73,6 @@ let package = Package(
         .testTarget(name: "LaminaTests", dependencies: ["Lamina"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaServeTests", dependencies: ["LaminaServe"]),
+        .testTarget(name: "LaminaDataTests", dependencies: ["LaminaData"], exclude: ["Fixtures"]),
     ]
 )

@@ -12,7 +12,8 @@ let package = Package(
     targets: [
         .executableTarget(name: "lamina-fuzz", dependencies: [.product(name: "Lamina", package: "Lamina"),
                                                                   .product(name: "LaminaKeras", package: "Lamina"),
-                                                                  .product(name: "LaminaServe", package: "Lamina")],
+                                                                  .product(name: "LaminaServe", package: "Lamina"),
+                                                                  .product(name: "LaminaData", package: "Lamina")],
                           path: "Sources/LaminaFuzz"),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Random access to samples: in-memory tensors, memory-mapped `.npy` files, or your own source
 /// (Keras 3's `PyDataset` idea). `batch(at:)` returns the samples at `indices`, stacked, with
@@ -50,7 +51,7 @@ public struct Dataset: Sendable {
 
     indirect enum Stage: Sendable {
         case source(any DataSource)
-        case shuffle(Stage, bufferSize: Int?, seed: UInt64?)
+        case shuffle(Stage, bufferSize: Int?, seed: UInt64?, passes: PassCounter)
         case map(Stage, Transform)
         case batch(Stage, size: Int, dropRemainder: Bool)
         case repeated(Stage, count: Int?)
@@ -66,7 +67,7 @@ public struct Dataset: Sendable {
     public static func fromTensors(_ x: Tensor, _ y: Tensor? = nil) throws -> Dataset { Dataset(try TensorSource(x, y)) }
 
     public func shuffle(bufferSize: Int? = nil, seed: UInt64? = nil) -> Dataset {
-        Dataset(stage: .shuffle(stage, bufferSize: bufferSize, seed: seed))
+        Dataset(stage: .shuffle(stage, bufferSize: bufferSize, seed: seed, passes: PassCounter()))
     }
     public func map(_ transform: @escaping Transform) -> Dataset { Dataset(stage: .map(stage, transform)) }
     public func batch(_ size: Int, dropRemainder: Bool = false) -> Dataset {
@@ -82,7 +83,7 @@ public struct Dataset: Sendable {
         switch s {
         case .source: return false
         case .batch: return true
-        case .shuffle(let up, _, _), .map(let up, _), .repeated(let up, _), .take(let up, _), .prefetch(let up, _): return batched(up)
+        case .shuffle(let up, _, _, _), .map(let up, _), .repeated(let up, _), .take(let up, _), .prefetch(let up, _): return batched(up)
         }
     }
 
@@ -91,7 +92,7 @@ public struct Dataset: Sendable {
     private static func cardinality(_ s: Stage) -> Int? {
         switch s {
         case .source(let source): return source.count
-        case .shuffle(let up, _, _), .map(let up, _), .prefetch(let up, _): return cardinality(up)
+        case .shuffle(let up, _, _, _), .map(let up, _), .prefetch(let up, _): return cardinality(up)
         case .batch(let up, let size, let drop):
             guard let n = cardinality(up), size > 0 else { return nil }
             return drop ? n / size : (n + size - 1) / size
@@ -109,7 +110,7 @@ public struct Dataset: Sendable {
         case .source: return false
         case .repeated(let up, let count): return count == nil || infinite(up)
         case .take: return false
-        case .shuffle(let up, _, _), .map(let up, _), .batch(let up, _, _), .prefetch(let up, _): return infinite(up)
+        case .shuffle(let up, _, _, _), .map(let up, _), .batch(let up, _, _), .prefetch(let up, _): return infinite(up)
         }
     }
 
@@ -119,7 +120,7 @@ public struct Dataset: Sendable {
             switch s {
             case .source(let source):
                 guard source.count > 0 else { throw LaminaError.value("Dataset: the source has no samples") }
-            case .shuffle(let up, let size, _):
+            case .shuffle(let up, let size, _, _):
                 if let size, size < 1 { throw LaminaError.value("Dataset.shuffle: bufferSize must be positive, got \(size)") }
                 try check(up)
             case .batch(let up, let size, _):
@@ -150,17 +151,21 @@ public struct Dataset: Sendable {
         switch s {
         case .source(let source):
             return SourceIterator(source: source, order: Array(0..<source.count))
-        case .shuffle(let up, let size, let seed):
+        case .shuffle(let up, let size, let seed, let passes):
+            // A seeded shuffle draws a new order each pass (epoch), the same sequence every run.
+            let pass = passes.next()
+            let generator = seed.map { RandomGenerator(seed: $0 &+ pass &* 0x9E37_79B9_7F4A_7C15) }
             if case .source(let source) = up {   // random access: a full permutation
                 var order = Array(0..<source.count)
-                if let seed { var g = RandomGenerator(seed: seed); order.shuffle(using: &g) } else { GlobalRandom.with { order.shuffle(using: &$0) } }
+                if var g = generator { order.shuffle(using: &g) } else { GlobalRandom.with { order.shuffle(using: &$0) } }
                 return SourceIterator(source: source, order: order)
             }
-            if case .map(let inner, let transform) = up, case .source = inner {   // shuffle the samples, then transform them
-                return MapIterator(upstream: iterator(.shuffle(inner, bufferSize: size, seed: seed)), transform: transform)
+            if case .map(let inner, let transform) = up, case .source(let source) = inner {   // shuffle the samples, then transform them
+                var order = Array(0..<source.count)
+                if var g = generator { order.shuffle(using: &g) } else { GlobalRandom.with { order.shuffle(using: &$0) } }
+                return MapIterator(upstream: SourceIterator(source: source, order: order), transform: transform)
             }
-            return BufferShuffleIterator(upstream: iterator(up), size: size ?? 1024,
-                                         generator: seed.map { RandomGenerator(seed: $0) })
+            return BufferShuffleIterator(upstream: iterator(up), size: size ?? 1024, generator: generator)
         case .map(let up, let transform): return MapIterator(upstream: iterator(up), transform: transform)
         case .batch(let up, let size, let drop):
             if let plan = iterator(up) as? SourceIterator { return SourceBatchIterator(plan: plan, size: size, dropRemainder: drop) }
@@ -170,6 +175,12 @@ public struct Dataset: Sendable {
         case .prefetch(let up, let depth): return PrefetchIterator(upstream: iterator(up), depth: depth)
         }
     }
+}
+
+/// Counts the passes made over a shuffle stage, so that a seeded shuffle varies by epoch.
+final class PassCounter: Sendable {
+    private let count = Mutex<UInt64>(0)
+    func next() -> UInt64 { count.withLock { value in defer { value += 1 }; return value } }
 }
 
 /// One pass over a `Dataset`.

@@ -1,0 +1,152 @@
+import CLaminaPNG
+import CLaminaTurboJPEG
+import Foundation
+import Lamina
+
+/// A decoded image: `height × width × channels` bytes, row-major (HWC).
+public struct DecodedImage: Sendable {
+    public let height: Int, width: Int, channels: Int
+    public let pixels: [UInt8]
+}
+
+/// PNG (libpng's simplified API) and JPEG (libjpeg-turbo's TurboJPEG API) decoding to 1, 3 or
+/// 4 channels. Neither library reports errors by `longjmp` through these APIs, so a damaged or
+/// hostile file is a `LaminaError` naming it, never a crash; sizes are checked before any
+/// allocation (both decoders are fuzz targets).
+public enum ImageDecoder {
+    /// The most pixels one image may have (2^28: 16384 × 16384).
+    public static let maximumPixels = 1 << 28
+
+    public enum Format: Sendable { case png, jpeg }
+
+    /// The format named by the file's first bytes, nil if neither.
+    public static func format(of bytes: [UInt8]) -> Format? {
+        if bytes.count >= 8, bytes[0..<8].elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if bytes.count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8, bytes[2] == 0xFF { return .jpeg }
+        return nil
+    }
+
+    /// Decodes `bytes` (a PNG or JPEG file) to `channels` (1 gray, 3 RGB, 4 RGBA).
+    public static func decode(_ bytes: [UInt8], channels: Int = 3, name: String = "image") throws -> DecodedImage {
+        guard [1, 3, 4].contains(channels) else { throw LaminaError(.value, "\(name): channels must be 1, 3 or 4, got \(channels)") }
+        switch format(of: bytes) {
+        case .png: return try decodePNG(bytes, channels: channels, name: name)
+        case .jpeg: return try decodeJPEG(bytes, channels: channels, name: name)
+        case nil: throw LaminaError(.io, "\(name) is not a PNG or JPEG image")
+        }
+    }
+
+    /// Width and height from the header alone (a cheap validity check).
+    public static func size(_ bytes: [UInt8], name: String = "image") throws -> (height: Int, width: Int) {
+        switch format(of: bytes) {
+        case .png:
+            var image = png_image()
+            lamina_png_clear(&image)
+            defer { png_image_free(&image) }
+            guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }) != 0 else {
+                throw LaminaError(.io, "\(name): not a readable PNG (\(message(&image)))")
+            }
+            return (Int(image.height), Int(image.width))
+        case .jpeg:
+            guard let handle = tjInitDecompress() else { throw LaminaError(.io, "\(name): cannot start the JPEG decoder") }
+            defer { tjDestroy(handle) }
+            var (w, h, sub, space): (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
+            guard bytes.withUnsafeBufferPointer({ tjDecompressHeader3(handle, $0.baseAddress, UInt(bytes.count), &w, &h, &sub, &space) }) == 0 else {
+                throw LaminaError(.io, "\(name): not a readable JPEG (\(String(cString: tjGetErrorStr2(handle))))")
+            }
+            return (Int(h), Int(w))
+        case nil: throw LaminaError(.io, "\(name) is not a PNG or JPEG image")
+        }
+    }
+
+    private static func message(_ image: inout png_image) -> String {
+        withUnsafeBytes(of: &image.message) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+    }
+
+    private static func checkSize(_ width: Int, _ height: Int, _ name: String) throws {
+        guard width > 0, height > 0, width <= maximumPixels / height else {
+            throw LaminaError(.io, "\(name): image size \(width)×\(height) is empty or too large")
+        }
+    }
+
+    private static func decodePNG(_ bytes: [UInt8], channels: Int, name: String) throws -> DecodedImage {
+        var image = png_image()
+        lamina_png_clear(&image)
+        defer { png_image_free(&image) }
+        guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }) != 0 else {
+            throw LaminaError(.io, "\(name): not a readable PNG (\(message(&image)))")
+        }
+        let (width, height) = (Int(image.width), Int(image.height))
+        try checkSize(width, height, name)
+        // Read as RGBA, then drop alpha or convert to gray as TensorFlow's decode_png does
+        // (libpng's own conversions composite alpha and gray in linear light, which TF does not).
+        image.format = lamina_png_format(4)
+        var rgba = [UInt8](repeating: 0, count: width * height * 4)
+        let ok = bytes.withUnsafeBytes { _ in
+            rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+        }
+        guard ok != 0 else { throw LaminaError(.io, "\(name): damaged PNG (\(message(&image)))") }
+        let n = width * height
+        let pixels: [UInt8]
+        switch channels {
+        case 4: pixels = rgba
+        case 3: pixels = (0..<(n * 3)).map { rgba[($0 / 3) * 4 + $0 % 3] }
+        default:   // libpng's png_set_rgb_to_gray weights (Rec. 709, 15-bit fixed point), as TF
+            pixels = (0..<n).map { i in
+                let (r, g, b) = (UInt32(rgba[4 * i]), UInt32(rgba[4 * i + 1]), UInt32(rgba[4 * i + 2]))
+                return UInt8((6968 * r + 23434 * g + 2366 * b + 16384) >> 15)
+            }
+        }
+        return DecodedImage(height: height, width: width, channels: channels, pixels: pixels)
+    }
+
+    private static func decodeJPEG(_ bytes: [UInt8], channels: Int, name: String) throws -> DecodedImage {
+        guard let handle = tjInitDecompress() else { throw LaminaError(.io, "\(name): cannot start the JPEG decoder") }
+        defer { tjDestroy(handle) }
+        var (w, h, sub, space): (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
+        guard bytes.withUnsafeBufferPointer({ tjDecompressHeader3(handle, $0.baseAddress, UInt(bytes.count), &w, &h, &sub, &space) }) == 0 else {
+            throw LaminaError(.io, "\(name): not a readable JPEG (\(String(cString: tjGetErrorStr2(handle))))")
+        }
+        let (width, height) = (Int(w), Int(h))
+        try checkSize(width, height, name)
+        let format: TJPF = channels == 1 ? TJPF_GRAY : channels == 4 ? TJPF_RGBA : TJPF_RGB
+        var pixels = [UInt8](repeating: 0, count: width * height * channels)
+        let status = bytes.withUnsafeBufferPointer { src in
+            pixels.withUnsafeMutableBufferPointer { dst in
+                // TensorFlow's decode_jpeg default: the fast integer DCT, fancy upsampling.
+                tjDecompress2(handle, src.baseAddress, UInt(bytes.count), dst.baseAddress, w, 0, h, format.rawValue, TJFLAG_FASTDCT)
+            }
+        }
+        // A warning (a truncated but decodable stream) is reported as an error too: the file is damaged.
+        guard status == 0 else { throw LaminaError(.io, "\(name): damaged JPEG (\(String(cString: tjGetErrorStr2(handle))))") }
+        return DecodedImage(height: height, width: width, channels: channels, pixels: pixels)
+    }
+}
+
+extension DecodedImage {
+    /// The image resized to `height × width` with bilinear sampling at half-pixel centres
+    /// (TensorFlow's `tf.image.resize(..., "bilinear", antialias=False)`, which Keras uses),
+    /// as float32 values in 0…255.
+    public func resized(height outH: Int, width outW: Int) -> [Float] {
+        let c = channels
+        var out = [Float](repeating: 0, count: outH * outW * c)
+        let (scaleY, scaleX) = (Float(height) / Float(outH), Float(width) / Float(outW))
+        for oy in 0..<outH {
+            let y = max((Float(oy) + 0.5) * scaleY - 0.5, 0)
+            let y0 = min(Int(y), height - 1), y1 = min(y0 + 1, height - 1), fy = y - Float(y0)
+            for ox in 0..<outW {
+                let x = max((Float(ox) + 0.5) * scaleX - 0.5, 0)
+                let x0 = min(Int(x), width - 1), x1 = min(x0 + 1, width - 1), fx = x - Float(x0)
+                for ch in 0..<c {
+                    func p(_ yy: Int, _ xx: Int) -> Float { Float(pixels[(yy * width + xx) * c + ch]) }
+                    let top = p(y0, x0) + (p(y0, x1) - p(y0, x0)) * fx
+                    let bottom = p(y1, x0) + (p(y1, x1) - p(y1, x0)) * fx
+                    out[(oy * outW + ox) * c + ch] = top + (bottom - top) * fy
+                }
+            }
+        }
+        return out
+    }
+}
