@@ -27,6 +27,9 @@ struct Fixture: Decodable {
     let normalization: [NormalizationCase]
     struct AugmentationCase: Decodable { let name: String; let input: T, output: T }
     let augmentation: [AugmentationCase]
+    struct PadOptions: Decodable { let maxlen: Int?; let padding: String?; let truncating: String?; let value: Int? }
+    struct PadCase: Decodable { let options: PadOptions; let sequences: [[Int]]; let output: [[Int]] }
+    let padSequences: [PadCase]
 
     static let keras: Fixture = {
         var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

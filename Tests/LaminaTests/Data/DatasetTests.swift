@@ -151,3 +151,15 @@ import Testing
         endless.cancel()
     }
 }
+
+/// padSequences equals keras.utils.pad_sequences (fixtures) for each padding and truncation.
+@Test func padSequencesMatchesKeras() throws {
+    for c in Fixture.keras.padSequences {
+        let o = c.options
+        let t = try padSequences(c.sequences, maxlen: o.maxlen, padding: SequenceEnd(rawValue: o.padding ?? "pre")!,
+                                 truncating: SequenceEnd(rawValue: o.truncating ?? "pre")!, value: o.value ?? 0)
+        #expect(t.shape == [c.output.count, c.output.first?.count ?? 0] && t.asArray(Int32.self) == c.output.flatMap { $0.map(Int32.init) },
+                "\(o)")
+    }
+    #expect(throws: LaminaError.self) { _ = try padSequences([[1 << 40]]) }
+}

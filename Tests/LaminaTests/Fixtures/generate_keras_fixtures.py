@@ -346,8 +346,16 @@ for name, layer in [
     augmentation_cases.append({"name": name, "input": arr(augmentation_images),
                                "output": arr(layer(augmentation_images, training=True).numpy())})
 
+# keras.utils.pad_sequences.
+sequences = [[1, 2, 3], [4, 5], [6, 7, 8, 9, 10], [], [11]]
+pad_cases = []
+for options in [{}, {"maxlen": 3}, {"maxlen": 4, "padding": "post"}, {"maxlen": 2, "truncating": "post"},
+                {"maxlen": 6, "padding": "post", "truncating": "post", "value": -1}]:
+    pad_cases.append({"options": options, "sequences": sequences,
+                      "output": keras.utils.pad_sequences(sequences, **options).tolist()})
+
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference.json"), "w") as f:
     json.dump({"keras": keras.__version__, "tensorflow": tf.__version__, "layers": cases, "losses": loss_cases,
                "training": train_cases, "paramCounts": counts, "schedules": schedule_cases,
-               "metrics": metric_cases, "normalization": normalization_cases, "augmentation": augmentation_cases}, f)
+               "metrics": metric_cases, "normalization": normalization_cases, "augmentation": augmentation_cases, "padSequences": pad_cases}, f)
 print(len(cases), "layer cases,", len(loss_cases), "losses,", len(train_cases), "training cases")
