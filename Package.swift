@@ -25,7 +25,7 @@ let package = Package(
     ],
     targets: [
         // MARK: - Public API
-        .target(name: "Lamina", dependencies: ["LaminaCore", "CLaminaZlib"]),
+        .target(name: "Lamina", dependencies: ["LaminaCore", "CLaminaZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "LaminaCore", dependencies: ["CLaminaBLAS", "CLaminaKernels"]),
         .target(name: "LaminaKeras", dependencies: ["Lamina", "CLaminaHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "LaminaData", dependencies: ["Lamina", "CLaminaPNG", "CLaminaTurboJPEG"]),

@@ -185,7 +185,7 @@ public final class ModelCheckpoint: Callback {
         let path = try Self.format(filepath, epoch: epoch + 1, logs: logs)
         if saveBestOnly {
             guard let value = logs[monitor] else {
-                print("Warning: ModelCheckpoint: '\(monitor)' is not among the logs (\(logs.keys.sorted().joined(separator: ", "))); nothing saved")
+                Lamina.logger.warning("ModelCheckpoint: '\(monitor)' is not among the logs (\(logs.keys.sorted().joined(separator: ", "))); nothing saved")
                 return
             }
             let improved = best.map { mode == "max" ? value > $0 : value < $0 } ?? true

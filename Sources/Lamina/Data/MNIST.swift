@@ -83,7 +83,7 @@ public enum MNIST {
         }
         if images.shape[0] != count {
             // A subset is allowed (users cut files down), but say so once.
-            FileHandle.standardError.write(Data("note: MNIST \(prefix) has \(images.shape[0]) samples, not \(count)\n".utf8))
+            Lamina.logger.notice("MNIST \(prefix) has \(images.shape[0]) samples, not \(count)")
         }
         if let bad = labels.bytes.first(where: { $0 > 9 }) {
             throw LaminaError(.io, "MNIST \(prefix) labels hold \(bad), outside 0...9 (corrupt file?)")
@@ -114,7 +114,7 @@ public enum MNIST {
             for mirror in mirrors where !done {
                 let source = mirror.hasSuffix("/") ? mirror : mirror + "/"
                 guard let url = URL(string: source + file.name + ".gz") else { continue }
-                FileHandle.standardError.write(Data("Downloading \(url.absoluteString)\n".utf8))
+                Lamina.logger.notice("Downloading \(url.absoluteString)")
                 do {
                     let bytes = try HTTP.get(url)
                     let contents = try Zlib.inflate(bytes, limit: IDX.maximumBytes, what: url.absoluteString)

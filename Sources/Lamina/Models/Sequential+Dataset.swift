@@ -49,8 +49,9 @@ extension Sequential {
                     if stepsPerEpoch != nil {
                         exhausted = true
                         self.stopTraining = true
-                        print("Warning: \(self.name): the dataset ran out after \(step) of \(steps) steps in epoch \(epoch + 1); "
-                              + "training stops (use .repeated() or fewer stepsPerEpoch)")
+                        let message = "\(self.name): the dataset ran out after \(step) of \(steps) steps in epoch \(epoch + 1); "
+                            + "training stops (use .repeated() or fewer stepsPerEpoch)"
+                        Lamina.logger.warning("\(message)")
                     }
                     return nil
                 }

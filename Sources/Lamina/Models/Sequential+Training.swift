@@ -204,7 +204,7 @@ extension Sequential {
                 let (batchLoss, prediction) = try trainStep(xb, yb, optimizer: optimizer, loss: loss, weights: wb)
                 if !batchLoss.isFinite && !warnedNaN {
                     warnedNaN = true
-                    print("Warning: \(name): loss is \(batchLoss) at epoch \(epoch + 1), step \(step + 1); training continues (add TerminateOnNaN() to stop)")
+                    Lamina.logger.warning("\(name): loss is \(batchLoss) at epoch \(epoch + 1), step \(step + 1); training continues (add TerminateOnNaN() to stop)")
                 }
                 let count = xb.shape[0]
                 lossSum += batchLoss * Double(count)

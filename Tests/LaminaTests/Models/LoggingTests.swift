@@ -1,0 +1,37 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+@testable import Lamina
+
+/// Collects log messages (a test's own handler).
+final class CollectingHandler: LogHandler, @unchecked Sendable {
+    // `@unchecked`: `messages` sits behind the mutex; the other fields are set before use.
+    let messages = Mutex<[String]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? { get { metadata[key] } set { metadata[key] = newValue } }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        messages.withLock { $0.append("\(level): \(message)") }
+    }
+}
+
+@Suite(.serialized) struct LoggingTests {
+    /// The library's warnings go through swift-log: an application sees (or silences) them.
+    @Test func warningsGoThroughTheLogger() throws {
+        let saved = Lamina.logger
+        defer { Lamina.logger = saved }
+        let handler = CollectingHandler()
+        Lamina.logger = Logger(label: "test") { _ in handler }
+        let x = Tensor(shape: [4, 1], scalars: [1, 2, 3, .nan] as [Float]), y = Tensor.zeros([4, 1])
+        let model = Sequential([Dense(1, inputShape: [1])], name: "logged")
+        model.compile(optimizer: .sgd, loss: .mse)
+        try model.fit(x, y, epochs: 1, batchSize: 4, verbose: 0)
+        #expect(handler.messages.withLock { $0 }.contains { $0.hasPrefix("warning: logged: loss is nan") }, "\(handler.messages.withLock { $0 })")
+        handler.logLevel = .error   // silenced
+        handler.messages.withLock { $0.removeAll() }
+        Lamina.logger = Logger(label: "test") { _ in handler }
+        try model.fit(x, y, epochs: 1, batchSize: 4, verbose: 0)
+        #expect(handler.messages.withLock { $0 }.filter { $0.contains("logged") }.isEmpty)
+    }
+}
