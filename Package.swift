@@ -55,7 +55,8 @@ let package = Package(
         .systemLibrary(name: "CLaminaTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
         // MARK: - Examples
-        .target(name: "ExampleSupport", dependencies: ["Lamina"], path: "Examples/Support"),
+        .target(name: "ExampleSupport", dependencies: ["Lamina", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                path: "Examples/Support"),
         .executableTarget(name: "linear-regression", dependencies: ["ExampleSupport"], path: "Examples/LinearRegression"),
         .executableTarget(name: "logistic-regression", dependencies: ["ExampleSupport"], path: "Examples/LogisticRegression"),
         .executableTarget(name: "mnist-cnn", dependencies: ["ExampleSupport"], path: "Examples/MNISTCNN"),
@@ -63,7 +64,7 @@ let package = Package(
         .executableTarget(name: "gan", dependencies: ["ExampleSupport"], path: "Examples/GAN"),
 
         // MARK: - Benchmarks
-        .executableTarget(name: "lamina-bench", dependencies: ["Lamina", "CLaminaBLAS"],
+        .executableTarget(name: "lamina-bench", dependencies: ["Lamina", "CLaminaBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Benchmarks/LaminaBench"),
 
         // MARK: - Tests

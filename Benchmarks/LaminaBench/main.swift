@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Lamina
 
@@ -10,14 +11,20 @@ import Lamina
 // prefetching Dataset, or from tensors; made by make_big_mnist.py; not in the default set). The model workloads follow
 // Benchmarks/peers/*.py exactly; Benchmarks/compare.py runs them side by side.
 
-let arguments = CommandLine.arguments
-func option(_ name: String) -> String? {
-    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
-    return arguments[i + 1]
+/// The command line (swift-argument-parser).
+struct BenchOptions: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "lamina-bench",
+                                                    abstract: "Runs Lamina's benchmark workloads; prints one JSON line per result.")
+    @Option(help: "Comma-separated workloads (default: all but cnn_mmap and cnn_in_memory).") var workloads: String?
+    @Option(name: .customLong("data-dir"), help: "Folder with the MNIST files.") var dataDir: String?
+    @Option(name: .customLong("gemm-sizes"), help: "Comma-separated GEMM sizes.") var gemmSizes = "256,512,1024,2048"
+    @Option(name: .customLong("npy-dir"), help: "Folder with x.npy and y.npy for cnn_mmap / cnn_in_memory.") var npyDir = "/tmp/lamina-big-mnist"
+    @Option(help: "Use only the first N samples in cnn_mmap / cnn_in_memory.") var samples: Int?
 }
+let options = BenchOptions.parseOrExit()
 let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained",
            "cnn_mmap", "cnn_in_memory"]
-let workloads = (option("--workloads") ?? all.dropLast(2).joined(separator: ",")).split(separator: ",").map(String.init)
+let workloads = (options.workloads ?? all.dropLast(2).joined(separator: ",")).split(separator: ",").map(String.init)
 for w in workloads where !all.contains(w) {
     FileHandle.standardError.write(Data("unknown workload \(w); choose from \(all.joined(separator: ", "))\n".utf8))
     exit(2)
@@ -25,7 +32,7 @@ for w in workloads where !all.contains(w) {
 // What runs: the CPU, the BLAS and its kernel set, Lamina's SIMD level (and why each).
 FileHandle.standardError.write(Data("lamina-bench on:\n\(ComputeBackend.current)\n".utf8))
 
-let gemmSizes = (option("--gemm-sizes") ?? "256,512,1024,2048").split(separator: ",").compactMap { Int($0) }
+let gemmSizes = options.gemmSizes.split(separator: ",").compactMap { Int($0) }
 
 if workloads.contains("gemm") { benchGemm(sizes: gemmSizes) }
 if workloads.contains("elementwise") { benchElementwise() }
@@ -33,8 +40,7 @@ if workloads.contains("conv") { benchConv() }
 
 for w in workloads where w == "cnn_mmap" || w == "cnn_in_memory" {
     do {
-        try benchOutOfCore(w, directory: option("--npy-dir") ?? "/tmp/lamina-big-mnist", fromMemory: w == "cnn_in_memory",
-                           limit: option("--samples").flatMap { Int($0) })
+        try benchOutOfCore(w, directory: options.npyDir, fromMemory: w == "cnn_in_memory", limit: options.samples)
     } catch {
         FileHandle.standardError.write(Data("lamina-bench: \(error)\n".utf8))
         exit(1)
@@ -45,7 +51,7 @@ let modelWorkloads = workloads.filter { ["mlp_mnist", "cnn_mnist", "lstm", "gan"
 if !modelWorkloads.isEmpty {
     let data: MNISTData
     do {
-        data = try MNISTData(directory: option("--data-dir"))
+        data = try MNISTData(directory: options.dataDir)
     } catch {
         FileHandle.standardError.write(Data("lamina-bench: \(error)\n".utf8))
         exit(1)

@@ -12,13 +12,19 @@ import Lamina
 // convnet `mnist-cnn` saved: --judge out/mnist-cnn/model.lamina.
 //   swift run -c release gan [--arch dense|dcgan] [--epochs 10] [--steps 500] [--data ~/mnist]
 
-var example = Example("gan", about: "a GAN on MNIST (dense, or --arch dcgan), with sample grids and a measured quality score",
-                      epochs: 10, options: [.init("arch", "dense", "dense (Keras-GAN gan.py) or dcgan"),
-                                            .init("steps", "500", "discriminator + generator steps per epoch"),
-                                            .init("batch-size", "64", "real images per step"),
-                                            .init("judge-samples", "1000", "generated digits the classifier labels"),
-                                            .init("judge", "", "a saved MNIST classifier (mnist-cnn's model.lamina); trained on the fly if empty")])
-let arch = example.string("arch"), latent = 100, batch = example.int("batch-size")
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gan",
+                                                    abstract: "A GAN on MNIST (dense, or --arch dcgan), with sample grids and a measured quality score.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "dense (Keras-GAN gan.py) or dcgan.") var arch = "dense"
+    @Option(help: "Discriminator + generator steps per epoch.") var steps = 500
+    @Option(name: .customLong("batch-size"), help: "Real images per step.") var batchSize = 64
+    @Option(name: .customLong("judge-samples"), help: "Generated digits the classifier labels.") var judgeSamples = 1000
+    @Option(help: "A saved MNIST classifier (mnist-cnn's model.lamina); trained on the fly if not given.") var judge = ""
+}
+let options = Options.parseOrExit()
+var example = Example("gan", epochs: 10, common: options.common)
+let arch = options.arch, latent = 100, batch = options.batchSize
 guard arch == "dense" || arch == "dcgan" else { Example.fail("--arch must be dense or dcgan, got \(arch)") }
 let (train, test) = example.mnist(trainShape: [28, 28, 1])
 let real = train.x * 2 - 1  // tanh range
@@ -73,9 +79,9 @@ discriminator.summary()
 
 let fixedNoise = Tensor.randomNormal([64, latent])
 let ones = Tensor.ones([batch, 1]), zeros = Tensor.zeros([batch, 1])
-var rng = RandomGenerator(seed: UInt64(example.int("seed")))
+var rng = RandomGenerator(seed: example.seed)
 var dLosses = [Double](), gLosses = [Double](), dAccuracy = [Double](), files = [String]()
-let steps = example.int("steps"), n = real.shape[0]
+let steps = options.steps, n = real.shape[0]
 for epoch in 1...max(example.epochs, 1) {
     let started = Date()
     var dSum = 0.0, gSum = 0.0, accSum = 0.0
@@ -114,7 +120,7 @@ files.append("losses.svg")
 
 // Quality: a classifier trained on the real digits labels generated ones.
 let judge: Sequential
-if example.string("judge").isEmpty {
+if options.judge.isEmpty {
     print("\nTraining the judge: a small MNIST classifier")
     judge = Sequential(name: "judge")
     judge.add(Flatten(inputShape: [28, 28, 1]))
@@ -124,14 +130,14 @@ if example.string("judge").isEmpty {
     try judge.fit(train.x, train.y, epochs: 3, batchSize: 128, verbose: 0)
 } else {
     do {
-        judge = try Sequential.load(example.string("judge"), restoreRandomState: false)
+        judge = try Sequential.load(options.judge, restoreRandomState: false)
     } catch {
         Example.fail("--judge: \(error)")
     }
-    print("\nThe judge: \(example.string("judge")) (\(judge.layers.count) layers, \(judge.countParams()) parameters)")
+    print("\nThe judge: \(options.judge) (\(judge.layers.count) layers, \(judge.countParams()) parameters)")
 }
 let judgeAccuracy = try judge.evaluate(test.x, test.y, batchSize: 500).metrics["accuracy"]!
-let judged = max(example.int("judge-samples"), 1)
+let judged = max(options.judgeSamples, 1)
 let generated = (try generator.predict(Tensor.randomNormal([judged, latent], using: &rng), batchSize: 500) + 1) / 2
 let probabilities = try judge.predict(generated, batchSize: 500)
 let confidence = probabilities.max(axes: [1]).asArray(Float.self), labels = probabilities.argmax(axis: -1).asArray(Int32.self)

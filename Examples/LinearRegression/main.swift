@@ -6,8 +6,14 @@ import Lamina
 //   swift run -c release linear-regression [--epochs 100] [--data points.csv] [--out out/linear-regression]
 // With --data, the CSV's first two columns are x and y (a header line is optional).
 
-var example = Example("linear-regression", about: "fits y = 2x + noise with Dense(1, inputDim: 1), SGD and mean squared error",
-                      epochs: 100, options: [.init("samples", "200", "number of generated points")])
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "linear-regression",
+                                                    abstract: "Fits y = 2x + noise with Dense(1, inputDim: 1), SGD and mean squared error.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Number of generated points.") var samples = 200
+}
+let options = Options.parseOrExit()
+var example = Example("linear-regression", epochs: 100, common: options.common)
 
 let x: Tensor, y: Tensor
 if let path = example.dataPath {
@@ -19,7 +25,7 @@ if let path = example.dataPath {
     y = table.values.sliced(axis: 1, 1..<2)
     print("Read \(n) points from \(path)")
 } else {
-    let n = example.int("samples")
+    let n = options.samples
     x = Tensor.linspace(-1, 1, count: n).reshaped(to: [n, 1])
     y = x * 2 + Tensor.randomNormal([n, 1], stddev: 0.3)
 }

@@ -7,9 +7,15 @@ import Lamina
 //   swift run -c release logistic-regression [--epochs 50] [--data blobs.csv] [--out out/logistic-regression]
 // With --data, the CSV's columns are x1, x2, label (0 or 1) and replace the generated blobs.
 
-var example = Example("logistic-regression", about: "Dense(1, activation: .sigmoid) + binary cross-entropy on x > 0 and on two blobs",
-                      epochs: 50, options: [.init("samples", "400", "generated points per task")])
-let n = example.int("samples")
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logistic-regression",
+                                                    abstract: "Dense(1, activation: .sigmoid) + binary cross-entropy on x > 0 and on two blobs.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Generated points per task.") var samples = 400
+}
+let options = Options.parseOrExit()
+var example = Example("logistic-regression", epochs: 50, common: options.common)
+let n = options.samples
 
 /// Fits one sigmoid unit and returns the model, its accuracy and the loss curve.
 func fitLogistic(_ x: Tensor, _ y: Tensor, title: String, epochs: Int) throws -> (Sequential, Double, [Double]) {

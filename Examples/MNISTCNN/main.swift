@@ -6,8 +6,14 @@ import Lamina
 // Conv2D 32 → MaxPooling → Conv2D 64 → MaxPooling → Flatten → Dense 128 → Dense 10 softmax.
 //   swift run -c release mnist-cnn [--epochs 3] [--data ~/mnist] [--out out/mnist-cnn]
 
-var example = Example("mnist-cnn", about: "trains the Keras tutorial convnet on MNIST and draws its curves and mistakes",
-                      epochs: 3, options: [.init("batch-size", "128", "mini-batch size")])
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mnist-cnn",
+                                                    abstract: "Trains the Keras tutorial convnet on MNIST and draws its curves and mistakes.")
+    @OptionGroup var common: CommonOptions
+    @Option(name: .customLong("batch-size"), help: "Mini-batch size.") var batchSize = 128
+}
+let options = Options.parseOrExit()
+var example = Example("mnist-cnn", epochs: 3, common: options.common)
 let (train, test) = example.mnist(trainShape: [28, 28, 1])
 
 let model = Sequential()
@@ -22,7 +28,7 @@ model.compile(optimizer: Adam(learningRate: 1e-3), loss: .sparseCategoricalCross
 model.summary()
 
 let firstBatch = FirstBatchLoss()
-let history = try model.fit(train.x, train.y, epochs: example.epochs, batchSize: example.int("batch-size"),
+let history = try model.fit(train.x, train.y, epochs: example.epochs, batchSize: options.batchSize,
                             validationSplit: 0.1, callbacks: [firstBatch])
 let (testLoss, testMetrics) = try model.evaluate(test.x, test.y, batchSize: 500)
 print(String(format: "Test loss %.4f, test accuracy %.2f%%", testLoss, 100 * testMetrics["accuracy"]!))

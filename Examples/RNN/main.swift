@@ -7,11 +7,17 @@ import Lamina
 //  2. SimpleRNN(32) forecasts the next value of a noisy sine wave from the previous 20.
 //   swift run -c release rnn [--task both|lstm|sine] [--epochs 4] [--sine-epochs 20] [--data ~/mnist]
 
-var example = Example("rnn", about: "an LSTM classifier of MNIST rows and a SimpleRNN sine-wave forecaster",
-                      epochs: 4, options: [.init("task", "both", "which network to train: lstm, sine or both"),
-                                           .init("sine-epochs", "20", "epochs for the sine forecaster"),
-                                           .init("window", "20", "time steps the forecaster sees")])
-let task = example.string("task")
+struct Options: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rnn",
+                                                    abstract: "An LSTM classifier of MNIST rows and a SimpleRNN sine-wave forecaster.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Which network to train: lstm, sine or both.") var task = "both"
+    @Option(name: .customLong("sine-epochs"), help: "Epochs for the sine forecaster.") var sineEpochs = 20
+    @Option(help: "Time steps the forecaster sees.") var window = 20
+}
+let options = Options.parseOrExit()
+var example = Example("rnn", epochs: 4, common: options.common)
+let task = options.task
 guard ["both", "lstm", "sine"].contains(task) else { Example.fail("--task must be lstm, sine or both, got \(task)") }
 var files = [String]()
 
@@ -37,7 +43,7 @@ if task != "sine" {
 
 if task != "lstm" {
     print("\n== SimpleRNN forecasting a noisy sine wave")
-    let window = example.int("window"), points = 1200
+    let window = options.window, points = 1200
     let t = (0..<points).map { Double($0) * 0.1 }
     let noise = Tensor.randomNormal([points], stddev: 0.1).asArray(Float.self)
     let series = zip(t, noise).map { Float(sin($0)) + $1 }
@@ -54,7 +60,7 @@ if task != "lstm" {
     model.summary()
     let firstBatch = FirstBatchLoss()
     let history = try model.fit(x.sliced(axis: 0, 0..<split), y.sliced(axis: 0, 0..<split),
-                                epochs: example.int("sine-epochs"), batchSize: 32, verbose: 2, callbacks: [firstBatch])
+                                epochs: options.sineEpochs, batchSize: 32, verbose: 2, callbacks: [firstBatch])
     let heldX = x.sliced(axis: 0, split..<count), heldY = y.sliced(axis: 0, split..<count)
     let (testLoss, _) = try model.evaluate(heldX, heldY)
     // The noise alone has variance 0.01: a forecaster that learned the wave gets close to it.

@@ -1,53 +1,37 @@
 import Foundation
 import Lamina
 
-/// What every example shares: its command line (`--help`, `--epochs`, `--data`, `--out`,
-/// `--seed`, `--limit`, plus its own options), the MNIST location, the wall clock, and the
-/// `summary.json` with the numbers a reader (or a test) checks.
-public struct Example {
-    public struct Option {
-        let name: String, defaultValue: String, help: String
-        public init(_ name: String, _ defaultValue: String, _ help: String) {
-            (self.name, self.defaultValue, self.help) = (name, defaultValue, help)
-        }
-    }
+@_exported import ArgumentParser
 
+/// The options every example takes (swift-argument-parser: `--epochs 3` or `--epochs=3`,
+/// `--help`; an unknown flag or a bad value is an error with the usage).
+public struct CommonOptions: ParsableArguments {
+    @Option(help: "Training epochs (each example has its own default).") public var epochs: Int?
+    @Option(help: "Folder with the MNIST files or the example's CSV (default: $LAMINA_DATA, ~/.cache/lamina).") public var data: String?
+    @Option(help: "Folder for plots, images and summary.json (default: out/<example>).") public var out: String?
+    @Option(help: "Random seed.") public var seed: UInt64 = 1
+    @Option(help: "Use only the first N training samples (0 = all; for quick runs).") public var limit: Int = 0
+    public init() {}
+
+    public func validate() throws {
+        if let epochs, epochs < 0 { throw ValidationError("--epochs must be ≥ 0, got \(epochs)") }
+        if limit < 0 { throw ValidationError("--limit must be ≥ 0, got \(limit)") }
+    }
+}
+
+/// What every example shares: its common options, the MNIST location, the wall clock, and
+/// the `summary.json` with the numbers a reader (or a test) checks. Each example parses its
+/// own `ParsableCommand` (common options as an `@OptionGroup`) and hands them here.
+public struct Example {
     public let name: String
-    private var values: [String: String] = [:]
+    public let common: CommonOptions
+    private let defaultEpochs: Int
     private let started = Date()
     private var results: [String: Any] = [:]
 
-    /// Parses the command line; prints the help and exits for `--help`, and exits with
-    /// status 2 and the help for anything it does not know.
-    public init(_ name: String, about: String, epochs: Int, options: [Option] = [],
-                arguments: [String] = Array(CommandLine.arguments.dropFirst())) {
-        self.name = name
-        let all = [
-            Option("epochs", String(epochs), "training epochs"),
-            Option("data", "", "folder with the MNIST files or the example's CSV (default: $LAMINA_DATA, ~/.cache/lamina)"),
-            Option("out", "out/\(name)", "folder for plots, images and summary.json"),
-            Option("seed", "1", "random seed"),
-            Option("limit", "0", "use only the first N training samples (0 = all; for quick runs)"),
-        ] + options
-        let help = "\(name): \(about)\n\nOptions:\n" + all.map {
-            "  --\($0.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.help)\($0.defaultValue.isEmpty ? "" : " (default \($0.defaultValue))")"
-        }.joined(separator: "\n") + "\n  --help         show this text"
-        for option in all { values[option.name] = option.defaultValue }
-        var rest = arguments[...]
-        while let flag = rest.popFirst() {
-            if flag == "--help" || flag == "-h" { print(help); exit(0) }
-            let key = String(flag.drop(while: { $0 == "-" }))
-            guard flag.hasPrefix("--"), values[key] != nil, let value = rest.popFirst() else {
-                FileHandle.standardError.write(Data("error: unknown option or missing value: \(flag)\n\n\(help)\n".utf8))
-                exit(2)
-            }
-            if Double(values[key]!) != nil && Double(value) == nil {  // numeric option, checked up front
-                FileHandle.standardError.write(Data("error: --\(key) needs a number, got '\(value)'\n\n\(help)\n".utf8))
-                exit(2)
-            }
-            values[key] = value
-        }
-        Lamina.setRandomSeed(UInt64(int("seed")))
+    public init(_ name: String, epochs: Int, common: CommonOptions) {
+        (self.name, self.defaultEpochs, self.common) = (name, epochs, common)
+        Lamina.setRandomSeed(common.seed)
         do {
             try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         } catch {
@@ -55,19 +39,11 @@ public struct Example {
         }
     }
 
-    public func string(_ key: String) -> String { values[key]! }
-    public func int(_ key: String) -> Int {
-        guard let v = Int(values[key]!), v >= 0 else { Example.fail("--\(key) needs a non-negative integer, got \(values[key]!)") }
-        return v
-    }
-    public func double(_ key: String) -> Double {
-        guard let v = Double(values[key]!) else { Example.fail("--\(key) needs a number, got \(values[key]!)") }
-        return v
-    }
-    public var epochs: Int { int("epochs") }
-    public var limit: Int { int("limit") }
-    public var dataPath: String? { values["data"]!.isEmpty ? nil : values["data"] }
-    public var outputDirectory: URL { URL(fileURLWithPath: values["out"]!) }
+    public var epochs: Int { common.epochs ?? defaultEpochs }
+    public var limit: Int { common.limit }
+    public var seed: UInt64 { common.seed }
+    public var dataPath: String? { common.data.flatMap { $0.isEmpty ? nil : $0 } }
+    public var outputDirectory: URL { URL(fileURLWithPath: common.out ?? "out/\(name)") }
     public func output(_ file: String) -> URL { outputDirectory.appendingPathComponent(file) }
     public var elapsed: Double { Date().timeIntervalSince(started) }
 
