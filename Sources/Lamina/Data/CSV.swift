@@ -14,6 +14,7 @@ public struct CSVTable {
 /// Reads numeric CSV files (as `numpy.loadtxt` / `pandas.read_csv` for numeric data).
 public enum CSV {
     /// - Parameters:
+    ///   - url: the CSV file.
     ///   - hasHeader: whether the first line names the columns; `nil` decides by whether
     ///     the first line parses as numbers.
     ///   - delimiter: the field separator (`,` by default; `;` and tab are common).
