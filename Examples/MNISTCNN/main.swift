@@ -4,20 +4,30 @@ import Lamina
 
 // The Keras "simple MNIST convnet" tutorial:
 // Conv2D 32 → MaxPooling → Conv2D 64 → MaxPooling → Flatten → Dense 128 → Dense 10 softmax.
-//   swift run -c release mnist-cnn [--epochs 3] [--data ~/mnist] [--out out/mnist-cnn]
+//   swift run -c release mnist-cnn [--epochs 3] [--data ~/mnist] [--out out/mnist-cnn] [--from-disk]
+// --from-disk writes the training images to .npy files and trains from them through a
+// memory-mapped, shuffled, prefetching Dataset, with RandomRotation and RandomZoom augmentation
+// (the way to train on data larger than memory).
 
 struct Options: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "mnist-cnn",
                                                     abstract: "Trains the Keras tutorial convnet on MNIST and draws its curves and mistakes.")
     @OptionGroup var common: CommonOptions
     @Option(name: .customLong("batch-size"), help: "Mini-batch size.") var batchSize = 128
+    @Flag(name: .customLong("from-disk"), help: "Train from memory-mapped .npy files through a Dataset, with augmentation.")
+    var fromDisk = false
 }
 let options = Options.parseOrExit()
 var example = Example("mnist-cnn", epochs: 3, common: options.common)
 let (train, test) = example.mnist(trainShape: [28, 28, 1])
 
 let model = Sequential()
-model.add(Conv2D(32, kernelSize: (3, 3), activation: .relu, inputShape: [28, 28, 1]))
+model.add(Input(shape: [28, 28, 1]))
+if options.fromDisk {   // active only while training
+    model.add(RandomRotation(0.05))
+    model.add(RandomZoom(0.1))
+}
+model.add(Conv2D(32, kernelSize: (3, 3), activation: .relu))
 model.add(MaxPooling2D(poolSize: (2, 2)))
 model.add(Conv2D(64, kernelSize: (3, 3), activation: .relu))
 model.add(MaxPooling2D(poolSize: (2, 2)))
@@ -28,8 +38,22 @@ model.compile(optimizer: Adam(learningRate: 1e-3), loss: .sparseCategoricalCross
 model.summary()
 
 let firstBatch = FirstBatchLoss()
-let history = try model.fit(train.x, train.y, epochs: example.epochs, batchSize: options.batchSize,
+let history: History
+if options.fromDisk {
+    let (xPath, yPath) = (example.output("train_x.npy"), example.output("train_y.npy"))
+    try NumPy.save(train.x, to: xPath)
+    try NumPy.save(train.y, to: yPath)
+    let split = train.x.shape[0] * 9 / 10
+    let all = try Dataset.fromNumPy(x: xPath.path, y: yPath.path)
+    let validation = try Dataset.fromTensors(train.x.sliced(axis: 0, split..<train.x.shape[0]),
+                                             train.y.sliced(axis: 0, split..<train.x.shape[0])).batch(500)
+    print("Training from \(xPath.path) (memory-mapped, shuffled, prefetched)")
+    history = try model.fit(all.take(split).shuffle(bufferSize: 4096).batch(options.batchSize).prefetch(2),
+                            epochs: example.epochs, validationData: validation, callbacks: [firstBatch])
+} else {
+    history = try model.fit(train.x, train.y, epochs: example.epochs, batchSize: options.batchSize,
                             validationSplit: 0.1, callbacks: [firstBatch])
+}
 let (testLoss, testMetrics) = try model.evaluate(test.x, test.y, batchSize: 500)
 print(String(format: "Test loss %.4f, test accuracy %.2f%%", testLoss, 100 * testMetrics["accuracy"]!))
 

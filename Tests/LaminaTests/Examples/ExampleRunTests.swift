@@ -79,6 +79,17 @@ import Testing
         #expect(help.status == 0 && help.output.contains("--arch") && help.output.contains("--out"))
     }
 
+    /// --from-disk: the same convnet trained from memory-mapped .npy files through a shuffled,
+    /// prefetching Dataset with RandomRotation and RandomZoom.
+    @Test(.enabled(if: sharedMNIST != nil, "needs ../shared/data/mnist or $LAMINA_DATA"))
+    func mnistCNNTrainsFromDisk() throws {
+        let r = try run("mnist-cnn", ["--epochs", "2", "--limit", "600", "--from-disk", "--data", sharedMNIST!.path])
+        #expect(r.output.contains("Training from") && r.output.contains("memory-mapped"))
+        #expect(FileManager.default.fileExists(atPath: r.folder.appendingPathComponent("train_x.npy").path))
+        #expect(r.number("final_loss") < r.number("first_loss"))
+        #expect(r.output.contains("Total params: 225,034"))   // augmentation layers have no weights
+    }
+
     @Test(.enabled(if: sharedMNIST != nil, "needs ../shared/data/mnist or $LAMINA_DATA"))
     func mnistCNNTrainsOnASlice() throws {
         let r = try run("mnist-cnn", ["--epochs", "1", "--limit", "600", "--data", sharedMNIST!.path])
