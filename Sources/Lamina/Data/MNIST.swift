@@ -27,41 +27,90 @@ public enum MNIST {
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
     ]
 
+    static let spec = IDXImages(name: "MNIST", folder: "mnist", files: files.map { ($0.name, .sha256OfContents($0.sha256)) },
+                                mirrors: mirrors)
+
     /// Loads the training and test sets. `download: false` never touches the network;
     /// `mirrors` replaces the public URLs (a test serves the files on loopback).
     public static func load(directory: String? = nil, download: Bool = true,
                             mirrors: [String] = MNIST.mirrors) throws -> (train: Split, test: Split) {
-        try load(searching: searchDirectories(explicit: directory), download: download, mirrors: mirrors)
+        try spec.load(searching: spec.searchDirectories(explicit: directory), download: download, mirrors: mirrors)
     }
 
-    /// `load` over an explicit list of folders; the last one is where downloads go.
-    static func load(searching candidates: [URL], download: Bool,
-                     mirrors: [String]) throws -> (train: Split, test: Split) {
-        let folder: URL
-        if let found = candidates.first(where: { hasAllFiles($0) }) {
-            folder = found
-        } else if download, let cache = candidates.last {
-            folder = try fetch(into: cache, mirrors: mirrors, looked: candidates)
-        } else {
-            throw missing(looked: candidates, note: "downloading is switched off")
-        }
-        return (try split(folder, "train", count: 60_000), try split(folder, "t10k", count: 10_000))
+    static func load(searching candidates: [URL], download: Bool, mirrors: [String]) throws -> (train: Split, test: Split) {
+        try spec.load(searching: candidates, download: download, mirrors: mirrors)
     }
 
     /// Where `load` looks, in order; the last one is the download cache.
-    public static func searchDirectories(explicit: String?) -> [URL] {
+    public static func searchDirectories(explicit: String?) -> [URL] { spec.searchDirectories(explicit: explicit) }
+    static func hasAllFiles(_ folder: URL) -> Bool { spec.hasAllFiles(folder) }
+}
+
+/// Zalando's Fashion-MNIST (ten kinds of clothing, MNIST's format and sizes), as
+/// `keras.datasets.fashion_mnist.load_data()` returns it: images float32 [N, 28, 28] in
+/// 0–255, labels int32 [N]. Found like MNIST (in `directory`, `$LAMINA_DATA`,
+/// `$LAMINA_DATA/fashion-mnist`, `~/.cache/lamina/fashion-mnist`) or downloaded from Keras's
+/// mirror, each archive checked against the MD5 the dataset's authors publish.
+public enum FashionMNIST {
+    public typealias Split = MNIST.Split
+    /// The class names, in label order.
+    public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    /// The four files with the MD5 of each `.gz` (github.com/zalandoresearch/fashion-mnist).
+    public static let files: [(name: String, md5: String)] = [
+        ("train-images-idx3-ubyte", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        ("train-labels-idx1-ubyte", "25c81989df183df01b3e8a0aad5dffbe"),
+        ("t10k-images-idx3-ubyte", "bef4ecab320f06d8554ea6380940ec79"),
+        ("t10k-labels-idx1-ubyte", "bb300cfdad3c16e7a12a480ee83cd310"),
+    ]
+    public static let mirrors = [
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    ]
+    static let spec = IDXImages(name: "Fashion-MNIST", folder: "fashion-mnist", files: files.map { ($0.name, .md5OfArchive($0.md5)) },
+                                mirrors: mirrors)
+
+    public static func load(directory: String? = nil, download: Bool = true,
+                            mirrors: [String] = FashionMNIST.mirrors) throws -> (train: Split, test: Split) {
+        try spec.load(searching: spec.searchDirectories(explicit: directory), download: download, mirrors: mirrors)
+    }
+}
+
+/// A dataset in MNIST's form: four gzipped IDX files (`train-`/`t10k-` images and labels) of
+/// 28×28 images with labels 0…9, found locally or downloaded and checked.
+struct IDXImages: Sendable {
+    enum Checksum: Sendable {
+        case sha256OfContents(String)   // of the decompressed file
+        case md5OfArchive(String)       // of the .gz as downloaded
+    }
+    let name: String, folder: String
+    let files: [(name: String, checksum: Checksum)]
+    let mirrors: [String]
+
+    func load(searching candidates: [URL], download: Bool, mirrors: [String]) throws -> (train: MNIST.Split, test: MNIST.Split) {
+        let found: URL
+        if let local = candidates.first(where: { hasAllFiles($0) }) {
+            found = local
+        } else if download, let cache = candidates.last {
+            found = try fetch(into: cache, mirrors: mirrors, looked: candidates)
+        } else {
+            throw missing(looked: candidates, note: "downloading is switched off")
+        }
+        return (try split(found, "train", count: 60_000), try split(found, "t10k", count: 10_000))
+    }
+
+    func searchDirectories(explicit: String?) -> [URL] {
         var result = [URL]()
         if let explicit { result.append(URL(fileURLWithPath: (explicit as NSString).expandingTildeInPath)) }
         if let env = ProcessInfo.processInfo.environment["LAMINA_DATA"], !env.isEmpty {
             let root = URL(fileURLWithPath: env)
-            result += [root, root.appendingPathComponent("mnist")]
+            result += [root, root.appendingPathComponent(folder)]
         }
         let home = FileManager.default.homeDirectoryForCurrentUser
-        result.append(home.appendingPathComponent(".cache/lamina/mnist"))
+        result.append(home.appendingPathComponent(".cache/lamina/\(folder)"))
         return result
     }
 
-    static func fileURL(_ folder: URL, _ name: String) -> URL? {
+    func fileURL(_ folder: URL, _ name: String) -> URL? {
         for candidate in [name + ".gz", name] {
             let url = folder.appendingPathComponent(candidate)
             if FileManager.default.fileExists(atPath: url.path) { return url }
@@ -69,24 +118,22 @@ public enum MNIST {
         return nil
     }
 
-    static func hasAllFiles(_ folder: URL) -> Bool {
-        files.allSatisfy { fileURL(folder, $0.name) != nil }
-    }
+    func hasAllFiles(_ folder: URL) -> Bool { files.allSatisfy { fileURL(folder, $0.name) != nil } }
 
-    private static func split(_ folder: URL, _ prefix: String, count: Int) throws -> Split {
+    private func split(_ folder: URL, _ prefix: String, count: Int) throws -> MNIST.Split {
         let images = try IDX.read(fileURL(folder, "\(prefix)-images-idx3-ubyte")!)
         let labels = try IDX.read(fileURL(folder, "\(prefix)-labels-idx1-ubyte")!)
         guard images.shape.count == 3, images.shape[1] == 28, images.shape[2] == 28,
               labels.shape == [images.shape[0]] else {
-            throw LaminaError(.io, "MNIST \(prefix) files in \(folder.path) have shapes \(images.shape) "
+            throw LaminaError(.io, "\(name) \(prefix) files in \(folder.path) have shapes \(images.shape) "
                 + "and \(labels.shape), expected [N, 28, 28] and [N]")
         }
         if images.shape[0] != count {
             // A subset is allowed (users cut files down), but say so once.
-            Lamina.logger.notice("MNIST \(prefix) has \(images.shape[0]) samples, not \(count)")
+            Lamina.logger.notice("\(name) \(prefix) has \(images.shape[0]) samples, not \(count)")
         }
         if let bad = labels.bytes.first(where: { $0 > 9 }) {
-            throw LaminaError(.io, "MNIST \(prefix) labels hold \(bad), outside 0...9 (corrupt file?)")
+            throw LaminaError(.io, "\(name) \(prefix) labels hold \(bad), outside 0...9 (corrupt file?)")
         }
         let x = Tensor.build(images.shape, as: Float.self) { out in
             images.bytes.withUnsafeBufferPointer { src in for i in src.indices { out[i] = Float(src[i]) } }
@@ -95,18 +142,17 @@ public enum MNIST {
         return (x, y)
     }
 
-    private static func missing(looked: [URL], note: String) -> LaminaError {
+    private func missing(looked: [URL], note: String) -> LaminaError {
         LaminaError(.io, """
-            MNIST files not found (\(note)). Looked in:
+            \(name) files not found (\(note)). Looked in:
             \(looked.map { "  " + $0.path }.joined(separator: "\n"))
             Put \(files.map { $0.name + ".gz" }.joined(separator: ", ")) in one of them \
-            (pass the folder, or set LAMINA_DATA), e.g. from \(mirrors[0])
+            (pass the folder, or set LAMINA_DATA)\(mirrors.first.map { ", e.g. from \($0)" } ?? "")
             """)
     }
 
-    /// Downloads every file into `cache` (via a temporary name, then a rename), verifying
-    /// the SHA-256 of the decompressed contents.
-    private static func fetch(into cache: URL, mirrors: [String], looked: [URL]) throws -> URL {
+    /// Downloads every file into `cache` (via a temporary name, then a rename), checking each.
+    private func fetch(into cache: URL, mirrors: [String], looked: [URL]) throws -> URL {
         try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
         for file in files where fileURL(cache, file.name) == nil {
             var failures = [String]()
@@ -117,11 +163,19 @@ public enum MNIST {
                 Lamina.logger.notice("Downloading \(url.absoluteString)")
                 do {
                     let bytes = try HTTP.get(url)
-                    let contents = try Zlib.inflate(bytes, limit: IDX.maximumBytes, what: url.absoluteString)
-                    let digest = SHA256.hex(contents)
-                    guard digest == file.sha256 else {
-                        failures.append("\(url.absoluteString): SHA-256 \(digest) is not the expected \(file.sha256)")
-                        continue
+                    switch file.checksum {
+                    case .sha256OfContents(let expected):
+                        let digest = SHA256.hex(try Zlib.inflate(bytes, limit: IDX.maximumBytes, what: url.absoluteString))
+                        guard digest == expected else {
+                            failures.append("\(url.absoluteString): SHA-256 \(digest) is not the expected \(expected)")
+                            continue
+                        }
+                    case .md5OfArchive(let expected):
+                        let digest = MD5.hex(bytes)
+                        guard digest == expected else {
+                            failures.append("\(url.absoluteString): MD5 \(digest) is not the expected \(expected)")
+                            continue
+                        }
                     }
                     try AtomicFile.write(Data(bytes), to: cache.appendingPathComponent(file.name + ".gz"))
                     done = true

@@ -214,3 +214,54 @@ func temporaryDirectory(_ tag: String = #function) -> URL {
         #expect(text?.message.contains("line 3, column 2 (b)") == true)
     }
 }
+
+/// Fashion-MNIST: MNIST's IDX format under another name, downloads checked by MD5.
+@Suite struct FashionMNISTTests {
+    /// An IDX file (big-endian header, then bytes), gzipped as the original archives are.
+    static func idx(_ dims: [Int], _ bytes: [UInt8]) -> [UInt8] {
+        var header: [UInt8] = [0, 0, 0x08, UInt8(dims.count)]
+        for d in dims { header += [UInt8(d >> 24 & 0xff), UInt8(d >> 16 & 0xff), UInt8(d >> 8 & 0xff), UInt8(d & 0xff)] }
+        let raw = header + bytes, zlib = Zlib.deflate(raw)
+        let crc = Zlib.crc32(raw), size = UInt32(raw.count)
+        // gzip: its header, the raw deflate stream (zlib's without its 2-byte header and Adler-32), CRC-32 and size.
+        return [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3] + zlib[2..<(zlib.count - 4)]
+            + (0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * UInt32($0))) } + (0..<4).map { UInt8(truncatingIfNeeded: size >> (8 * UInt32($0))) }
+    }
+
+    @Test func md5MatchesTheStandardVectors() {
+        #expect(MD5.hex([]) == "d41d8cd98f00b204e9800998ecf8427e")
+        #expect(MD5.hex(Array("abc".utf8)) == "900150983cd24fb0d6963f7d28e17f72")
+        #expect(MD5.hex(Array("The quick brown fox jumps over the lazy dog".utf8)) == "9e107d9d372bb6826bd81d3542a419d6")
+        #expect(MD5.hex(Array(repeating: 0x61, count: 1000)) == "cabe45dcc9ae5b66ba86600cca6b8ba8")
+    }
+
+    /// Files in the original format load as Keras's arrays; a download is checked by MD5 and
+    /// a mirror serving other bytes is refused.
+    @Test func loadsAndChecksDownloads() throws {
+        let root = temporaryDirectory()
+        let files: [(String, [UInt8])] = [
+            ("train-images-idx3-ubyte", Self.idx([3, 28, 28], (0..<(3 * 784)).map { UInt8($0 % 256) })),
+            ("train-labels-idx1-ubyte", Self.idx([3], [9, 0, 4])),
+            ("t10k-images-idx3-ubyte", Self.idx([2, 28, 28], (0..<(2 * 784)).map { UInt8(255 - $0 % 256) })),
+            ("t10k-labels-idx1-ubyte", Self.idx([2], [1, 8])),
+        ]
+        for (name, bytes) in files { try Data(bytes).write(to: root.appendingPathComponent(name + ".gz")) }
+        let (train, test) = try FashionMNIST.load(directory: root.path, download: false)
+        #expect(train.x.shape == [3, 28, 28] && train.y.asArray(Int32.self) == [9, 0, 4] && test.y.asArray(Int32.self) == [1, 8])
+        #expect(train.x.asArray(Float.self)[300] == 44 && FashionMNIST.classNames[9] == "Ankle boot")
+
+        let server = try LoopbackHTTPServer(root: root)
+        defer { server.stop() }
+        let spec = IDXImages(name: "Fashion-MNIST", folder: "fashion-mnist",
+                             files: files.map { ($0.0, .md5OfArchive(MD5.hex($0.1))) }, mirrors: [])
+        let cache = temporaryDirectory()
+        let (downloaded, _) = try spec.load(searching: [cache], download: true, mirrors: ["http://127.0.0.1:\(server.port)/"])
+        #expect(downloaded.y.asArray(Int32.self) == [9, 0, 4] && spec.hasAllFiles(cache))
+        let wrong = IDXImages(name: "Fashion-MNIST", folder: "fashion-mnist",
+                              files: files.map { ($0.0, .md5OfArchive(String(repeating: "0", count: 32))) }, mirrors: [])
+        let error = #expect(throws: LaminaError.self) {
+            _ = try wrong.load(searching: [temporaryDirectory()], download: true, mirrors: ["http://127.0.0.1:\(server.port)/"])
+        }
+        #expect(error?.message.contains("MD5") == true)
+    }
+}
