@@ -246,6 +246,9 @@ struct BatchIterator: ElementIterator {
             if let first = xs.first, first.shape != x.shape {
                 throw LaminaError.shape("Dataset.batch: element \(xs.count) has shape \(x.shape), the first \(first.shape)")
             }
+            if let y, let firstLabel = ys.first, firstLabel.shape != y.shape {
+                throw LaminaError.shape("Dataset.batch: the label of element \(xs.count) has shape \(y.shape), the first \(firstLabel.shape)")
+            }
             xs.append(x)
             if let y { ys.append(y) }
         }
