@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// The reference-counted buffer under a ``Tensor``. Tensors share it until one of them is
@@ -45,19 +46,28 @@ final class Storage: @unchecked Sendable {
 /// run). Sizes are rounded up to a quarter of their power of two, so a few classes serve
 /// all batches; at most `limit` bytes (256 MiB) wait in the pool, and buffers over 128 MiB
 /// (datasets) are never kept.
-public final class BufferPool: Sendable {
+public final class BufferPool: @unchecked Sendable {
     public static let shared = BufferPool()
     /// Buffers below this size go straight to `malloc`, which already caches them.
     static let threshold = 16 << 10
     /// Buffers above this size (whole datasets) are returned to the system at once.
     static let largest = 128 << 20
-    private struct State: ~Copyable {
+    private struct State {
         var free: [Int: [UInt]] = [:]  // size class -> addresses (raw pointers are not Sendable)
         var cachedBytes = 0
         var lastUse: [Int: Int] = [:]  // size class -> tick of its last allocation or release
         var tick = 0
     }
-    private let state = Mutex(State())
+    // A pthread mutex (NSLock), not Synchronization.Mutex: ThreadSanitizer sees its ordering,
+    // so buffers handed from one thread to another through the pool are not reported as races.
+    // `@unchecked Sendable`: `state` is only touched inside `withLock`.
+    private var state = State()
+    private let lock = NSLock()
+    private func withLock<R>(_ body: (inout State) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&state)
+    }
     private let limit: Int
 
     init(limit: Int = 256 << 20) { self.limit = limit }
@@ -71,7 +81,7 @@ public final class BufferPool: Sendable {
 
     func allocate(byteCount: Int) -> (UnsafeMutableRawPointer, Int) {
         let size = Self.sizeClass(byteCount)
-        if size > Self.threshold, let reused = state.withLock({ s -> UInt? in
+        if size > Self.threshold, let reused = withLock({ s -> UInt? in
             s.tick += 1
             s.lastUse[size] = s.tick
             guard let address = s.free[size]?.popLast() else { return nil }
@@ -89,7 +99,7 @@ public final class BufferPool: Sendable {
             // When full, buffers of the least recently used other sizes make room: the pool
             // follows the working set (training's sizes, then predict's larger batches).
             var evicted: [UInt] = []
-            let kept = state.withLock { s -> Bool in
+            let kept = withLock { s -> Bool in
                 guard capacity <= limit else { return false }
                 s.tick += 1
                 s.lastUse[capacity] = s.tick
@@ -113,11 +123,11 @@ public final class BufferPool: Sendable {
     }
 
     /// Bytes held for reuse right now.
-    public var cachedBytes: Int { state.withLock { $0.cachedBytes } }
+    public var cachedBytes: Int { withLock { $0.cachedBytes } }
 
     /// Returns every cached buffer to the system (after training, before a memory-hungry step).
     public func emptyCache() {
-        let addresses = state.withLock { s -> [UInt] in
+        let addresses = withLock { s -> [UInt] in
             defer { s.free = [:]; s.cachedBytes = 0 }
             return s.free.values.flatMap { $0 }
         }
