@@ -20,7 +20,23 @@ public final class DynamicBatcher: @unchecked Sendable {
     private struct Pending {
         let input: Tensor
         let arrival: ContinuousClock.Instant
-        let continuation: CheckedContinuation<Tensor, any Error>
+        let mailbox: Mailbox
+        let continuation: CheckedContinuation<Void, Never>
+    }
+
+    /// Hands a result from the worker thread to the waiting task under a pthread mutex: the
+    /// ordering is then plain to ThreadSanitizer too (it does not see the concurrency
+    /// runtime's own hand-off from a foreign thread).
+    final class Mailbox: @unchecked Sendable {   // `result` is only touched with `lock` held
+        private let lock = NSLock()
+        private var result: Result<Tensor, any Error>?
+        func put(_ value: Result<Tensor, any Error>) { lock.lock(); result = value; lock.unlock() }
+        func take() throws -> Tensor {
+            lock.lock()
+            defer { lock.unlock() }
+            guard let result else { throw RequestError(500, "no prediction was made") }
+            return try result.get()
+        }
     }
     private let condition = NSCondition()
     private var queue: [Pending] = []
@@ -63,27 +79,32 @@ public final class DynamicBatcher: @unchecked Sendable {
     /// The model's output for `input` (`[n] + inputShape`), predicted alone or in a batch.
     /// `announced`: this request was `announce`d.
     public func predict(_ input: Tensor, announced: Bool = false) async throws -> Tensor {
+        let mailbox = Mailbox()
         guard maxBatch > 0 else {
             if announced { withdraw() }
             let (model, onPredict) = (model, onPredict)
-            return try await withCheckedThrowingContinuation { continuation in
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 DispatchQueue.global().async {
                     onPredict(input.shape[0])
-                    continuation.resume(with: Result { try model.predict(input, batchSize: max(input.shape[0], 1)) })
+                    mailbox.put(Result { try model.predict(input, batchSize: max(input.shape[0], 1)) })
+                    continuation.resume()
                 }
             }
+            return try mailbox.take()
         }
-        return try await withCheckedThrowingContinuation { continuation in
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             condition.lock()
             defer { condition.unlock() }
             if announced { incoming = max(incoming - 1, 0) }
             guard !stopped else {
-                continuation.resume(throwing: RequestError(503, "the server is shutting down"))
+                mailbox.put(.failure(RequestError(503, "the server is shutting down")))
+                continuation.resume()
                 return
             }
-            queue.append(Pending(input: input, arrival: .now, continuation: continuation))
+            queue.append(Pending(input: input, arrival: .now, mailbox: mailbox, continuation: continuation))
             condition.signal()
         }
+        return try mailbox.take()
     }
 
     /// Finishes the requests already queued, then stops the worker. Later requests get 503.
@@ -132,11 +153,15 @@ public final class DynamicBatcher: @unchecked Sendable {
             var start = 0
             for pending in batch {
                 let n = pending.input.shape[0]
-                pending.continuation.resume(returning: batch.count == 1 ? output : output.sliced(axis: 0, start..<(start + n)))
+                pending.mailbox.put(.success(batch.count == 1 ? output : output.sliced(axis: 0, start..<(start + n))))
+                pending.continuation.resume()
                 start += n
             }
         } catch {
-            for pending in batch { pending.continuation.resume(throwing: error) }
+            for pending in batch {
+                pending.mailbox.put(.failure(error))
+                pending.continuation.resume()
+            }
         }
     }
 }

@@ -6,7 +6,9 @@ extension Kernels {
     static func maxPool(_ x: Tensor, _ g: WindowGeometry, argmax: Bool) -> (Tensor, [Int32]) {
         let count = argmax ? x.shape[0] * g.outH * g.outW * x.shape[3] : 0
         // Every index is written below, so the array starts uninitialized.
-        var indices = [Int32](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        // (Without argmax, a plain empty array: an empty unsafeUninitializedCapacity array writes
+        // the shared empty-array storage, a race when several threads pool at once.)
+        var indices = count == 0 ? [] : [Int32](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         let out = indices.withUnsafeMutableBufferPointer { idx in
             nonisolated(unsafe) let idx = idx
             return x.dtype == .float32
