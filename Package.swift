@@ -8,7 +8,8 @@ let package = Package(
         .library(name: "Lamina", targets: ["Lamina"]),
         // Reads Keras 3 `.keras` files; separate so that `import Lamina` needs no HDF5.
         .library(name: "LaminaKeras", targets: ["LaminaKeras"]),
-        // Image folders (PNG through libpng, JPEG through libjpeg-turbo) as datasets.
+        // Data: datasets and the input pipeline, memory-mapped .npy, image folders (PNG through
+        // libpng, JPEG through libjpeg-turbo), MNIST, CSV and NumPy files.
         .library(name: "LaminaData", targets: ["LaminaData"]),
         // Serves models over HTTP (TensorFlow Serving's REST protocol) on Hummingbird; separate
         // so that `import Lamina` needs no server stack.
@@ -30,7 +31,7 @@ let package = Package(
         .target(name: "Lamina", dependencies: ["LaminaCore", "CLaminaZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "LaminaCore", dependencies: ["CLaminaBLAS", "CLaminaKernels"]),
         .target(name: "LaminaKeras", dependencies: ["Lamina", "CLaminaHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "LaminaData", dependencies: ["Lamina", "CLaminaPNG", "CLaminaTurboJPEG"]),
+        .target(name: "LaminaData", dependencies: ["Lamina", "CLaminaZlib", "CLaminaPNG", "CLaminaTurboJPEG"]),
         .target(name: "LaminaServe", dependencies: [
             "Lamina",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -57,7 +58,7 @@ let package = Package(
         .systemLibrary(name: "CLaminaTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
         // MARK: - Examples
-        .target(name: "ExampleSupport", dependencies: ["Lamina", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .target(name: "ExampleSupport", dependencies: ["Lamina", "LaminaData", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "Examples/Support"),
         .executableTarget(name: "linear-regression", dependencies: ["ExampleSupport"], path: "Examples/LinearRegression"),
         .executableTarget(name: "logistic-regression", dependencies: ["ExampleSupport"], path: "Examples/LogisticRegression"),
@@ -66,15 +67,15 @@ let package = Package(
         .executableTarget(name: "gan", dependencies: ["ExampleSupport"], path: "Examples/GAN"),
 
         // MARK: - Benchmarks
-        .executableTarget(name: "lamina-bench", dependencies: ["Lamina", "CLaminaBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .executableTarget(name: "lamina-bench", dependencies: ["Lamina", "LaminaData", "CLaminaBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Benchmarks/LaminaBench"),
 
         // MARK: - Tests
         .executableTarget(name: "lamina-backend-check", dependencies: ["LaminaCore"], path: "Tests/Helpers/BackendCheck"),
         .executableTarget(name: "lamina-atomic-writer", dependencies: ["Lamina"], path: "Tests/Helpers/AtomicWriter"),
         .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "CLaminaKernels"], exclude: ["Fixtures"]),
-        .testTarget(name: "LaminaTests", dependencies: ["Lamina"], exclude: ["Fixtures"]),
-        .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras"], exclude: ["Fixtures"]),
+        .testTarget(name: "LaminaTests", dependencies: ["Lamina", "LaminaData"], exclude: ["Fixtures"]),
+        .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras", "LaminaData"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaServeTests", dependencies: ["LaminaServe"]),
         .testTarget(name: "LaminaDataTests", dependencies: ["LaminaData"], exclude: ["Fixtures"]),
     ]

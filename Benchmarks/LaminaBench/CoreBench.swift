@@ -1,6 +1,7 @@
 import Foundation
 import CLaminaBLAS
 import Lamina
+import LaminaData
 
 /// Lamina's matmul against raw cblas_sgemm in the same process.
 func benchGemm(sizes: [Int]) {

@@ -1,5 +1,6 @@
 import Foundation
 import Lamina
+import LaminaData
 
 /// The MNIST convnet trained for one epoch on x.npy / y.npy in `directory` (made by
 /// Benchmarks/make_big_mnist.py: MNIST tiled to 600,000 samples, 1.9 GB of float32), either

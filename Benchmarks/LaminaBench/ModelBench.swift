@@ -1,5 +1,6 @@
 import Foundation
 import Lamina
+import LaminaData
 
 // The model workloads of Benchmarks/peers (torch_bench.py, keras_bench.py), with their
 // protocol: seed 1234, pixels scaled to [0, 1] once, batch 128, Adam 1e-3, sparse

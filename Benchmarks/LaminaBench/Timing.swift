@@ -1,5 +1,6 @@
 import Foundation
 import Lamina
+import LaminaData
 
 /// Seconds per call of `body`: one warm-up, then the best of `rounds` batches of at least
 /// `minBatch` seconds each (the peer scripts' method).

@@ -2,6 +2,7 @@ import Foundation
 import Lamina
 
 @_exported import ArgumentParser
+@_exported import LaminaData
 
 /// The options every example takes (swift-argument-parser: `--epochs 3` or `--epochs=3`,
 /// `--help`; an unknown flag or a bad value is an error with the usage).

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Lamina
+@testable import LaminaData
 @testable import LaminaKeras
 
 /// Models saved by Keras 3 (Fixtures/generate_keras_files.py) load and predict Keras's outputs.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Lamina
+@testable import LaminaData
 @testable import LaminaKeras
 
 /// `.keras` files written by Lamina: every layer type, weights and optimizer state, read back

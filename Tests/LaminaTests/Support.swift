@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Lamina
+@testable import LaminaData
 
 struct Fixture: Decodable {
     struct T: Decodable {

@@ -4,7 +4,7 @@ import Foundation
 /// On a terminal the line is redrawn in place (at most every 0.05 s); when stdout is not a
 /// terminal Lamina prints only the finished line of each epoch — a deliberate difference
 /// from Keras, which writes every redraw with \b and \r into log files too.
-struct ProgressBar {
+package struct ProgressBar {
     let target: Int
     let verbose: Int
     let start = Date()
@@ -12,7 +12,7 @@ struct ProgressBar {
     private var firstStepEnd: Date?
     static let isTerminal = isatty(STDOUT_FILENO) != 0
 
-    init(target: Int, verbose: Int) { self.target = target; self.verbose = verbose }
+    package init(target: Int, verbose: Int) { self.target = target; self.verbose = verbose }
 
     static func format(_ logs: [String: Double]) -> String {
         logs.keys.sorted().map { key in
@@ -25,7 +25,7 @@ struct ProgressBar {
         t >= 1 ? String(format: "%.0fs/step", t) : t >= 1e-3 ? String(format: "%.0fms/step", t * 1e3) : String(format: "%.0fus/step", t * 1e6)
     }
 
-    mutating func update(_ current: Int, logs: [String: Double]) {
+    package mutating func update(_ current: Int, logs: [String: Double]) {
         if current == 1 { firstStepEnd = Date() }
         guard verbose > 0 else { return }  // verbose 0: silent
         guard verbose == 1 else { if current == target { finish(logs) }; return }

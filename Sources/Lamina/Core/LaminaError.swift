@@ -12,9 +12,9 @@ public struct LaminaError: Error, CustomStringConvertible, Equatable {
 
     public var description: String { message }
 
-    static func shape(_ message: String) -> LaminaError { LaminaError(.shape, message) }
-    static func value(_ message: String) -> LaminaError { LaminaError(.value, message) }
-    static func configuration(_ message: String) -> LaminaError { LaminaError(.configuration, message) }
+    package static func shape(_ message: String) -> LaminaError { LaminaError(.shape, message) }
+    package static func value(_ message: String) -> LaminaError { LaminaError(.value, message) }
+    package static func configuration(_ message: String) -> LaminaError { LaminaError(.configuration, message) }
 }
 
 /// Shapes as Keras prints them, with the batch dimension as `*` (errors) or `None` (summary).

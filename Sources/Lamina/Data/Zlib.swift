@@ -4,8 +4,8 @@ import Foundation
 /// zlib (Debian's `zlib1g`) for gzip files, deflated `.npz` entries and PNG image data.
 /// Every decoder takes a limit on the bytes it may produce, so a hostile file cannot make
 /// it allocate without bound.
-enum Zlib {
-    enum Format {
+package enum Zlib {
+    package enum Format {
         case gzipOrZlib  // header detected by zlib (windowBits 15 + 32)
         case raw         // bare deflate stream, as inside zip archives (windowBits -15)
         var windowBits: Int32 { self == .raw ? -15 : 15 + 32 }
@@ -13,7 +13,7 @@ enum Zlib {
 
     /// Inflates `input` completely. Throws when the stream is corrupt or truncated, or would
     /// produce more than `limit` bytes.
-    static func inflate(_ input: [UInt8], format: Format = .gzipOrZlib, limit: Int,
+    package static func inflate(_ input: [UInt8], format: Format = .gzipOrZlib, limit: Int,
                         what: String) throws -> [UInt8] {
         var stream = z_stream()
         guard inflateInit2_(&stream, format.windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -51,7 +51,7 @@ enum Zlib {
     }
 
     /// zlib-format deflate (as PNG's IDAT chunks need).
-    static func deflate(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
+    package static func deflate(_ input: [UInt8], level: Int32 = 6) -> [UInt8] {
         var size = compressBound(uLong(input.count))
         var output = [UInt8](repeating: 0, count: Int(size))
         let status = output.withUnsafeMutableBufferPointer { out in
@@ -63,7 +63,7 @@ enum Zlib {
         return Array(output[0..<Int(size)])
     }
 
-    static func crc32<C: Collection<UInt8>>(_ bytes: C, initial: UInt = 0) -> UInt32 {
+    package static func crc32<C: Collection<UInt8>>(_ bytes: C, initial: UInt = 0) -> UInt32 {
         let value = Array(bytes).withUnsafeBufferPointer {
             CLaminaZlib.crc32(uLong(initial), $0.baseAddress, uInt($0.count))
         }
@@ -72,7 +72,7 @@ enum Zlib {
 }
 
 /// Reads a whole file into memory, with the path in the error when it cannot.
-func readFileBytes(_ url: URL) throws -> [UInt8] {
+package func readFileBytes(_ url: URL) throws -> [UInt8] {
     do {
         return [UInt8](try Data(contentsOf: url))
     } catch {

@@ -86,17 +86,18 @@ public final class Normalization: Layer {
     }
 
     /// Sets the mean and variance from `data` (`[n] + sampleShape`), as Keras's `adapt`.
+    /// (`import LaminaData` adds `adapt(_:)` on a dataset.)
     public func adapt(_ data: Tensor) throws {
-        try adapt(Dataset.fromTensors(data).batch(max(data.shape.first ?? 1, 1)))
+        var given: Tensor? = data
+        try adapt(batches: { defer { given = nil }; return given })
     }
 
-    /// Sets the mean and variance from every batch of `dataset` (its inputs), combining
+    /// Sets the mean and variance from every batch `next` gives (until nil), combining
     /// batches exactly (Chan's parallel update), as Keras's `adapt` on a dataset.
-    public func adapt(_ dataset: Dataset) throws {
+    package func adapt(batches next: () throws -> Tensor?) throws {
         guard givenMean == nil else { throw LaminaError.configuration("\(name) was given its mean and variance; adapt would discard them") }
-        let iterator = try dataset.makeIterator()
         var total = 0.0, means: [Double] = [], m2: [Double] = []
-        while let (x, _) = try iterator.next() {
+        while let x = try next() {
             let sample = Array(x.shape.dropFirst())
             if !isBuilt { try buildIfNeeded(sample, dtype: x.dtype.isFloatingPoint ? x.dtype : .float32) }
             let kept = try keptAxis(sample)

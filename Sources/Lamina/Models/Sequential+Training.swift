@@ -37,13 +37,13 @@ extension Sequential {
 
     // MARK: - Validation
 
-    func requireCompiled() throws -> (Optimizer, Loss) {
+    package func requireCompiled() throws -> (Optimizer, Loss) {
         guard let optimizer, let loss else { throw LaminaError.configuration("\(name): call compile(optimizer:loss:metrics:) before training") }
         return (optimizer, loss)
     }
 
     /// Checks the input against the model (building it if needed) and casts it to the model's dtype.
-    func prepareInputs(_ x: Tensor) throws -> Tensor {
+    package func prepareInputs(_ x: Tensor) throws -> Tensor {
         try checkAdded()
         guard x.rank >= 1, x.shape[0] > 0 else { throw LaminaError.shape("\(name): expected a batch of inputs, got shape \(x.shape)") }
         guard !layers.isEmpty else { throw LaminaError.configuration("\(name) has no layers") }
@@ -53,7 +53,7 @@ extension Sequential {
         return x.dtype == dtype ? x : x.cast(to: dtype)
     }
 
-    func prepareLabels(_ y: Tensor, for x: Tensor, loss: Loss) throws -> Tensor {
+    package func prepareLabels(_ y: Tensor, for x: Tensor, loss: Loss) throws -> Tensor {
         guard y.rank >= 1, y.shape[0] == x.shape[0] else {
             throw LaminaError.shape("\(name): \(y.rank >= 1 ? y.shape[0] : 0) labels for \(x.shape[0]) inputs (labels \(y.shape), inputs \(x.shape))")
         }
@@ -116,11 +116,11 @@ extension Sequential {
     }
 
     /// Runs a batch forward in inference mode.
-    func inferenceStep(_ x: Tensor) throws -> Tensor {
+    package func inferenceStep(_ x: Tensor) throws -> Tensor {
         try withoutGradients { try self(x, training: false) }
     }
 
-    func logs(loss: Double, prefix: String = "") -> [String: Double] {
+    package func logs(loss: Double, prefix: String = "") -> [String: Double] {
         var out = [prefix + "loss": loss]
         for m in compiledMetrics { out[prefix + m.name] = m.result() }
         return out
@@ -179,12 +179,12 @@ extension Sequential {
     }
 
     /// One epoch's batches: inputs, labels and per-sample weights, nil when the epoch is over.
-    typealias EpochBatches = () throws -> (x: Tensor, y: Tensor, weights: Tensor?)?
+    package typealias EpochBatches = () throws -> (x: Tensor, y: Tensor, weights: Tensor?)?
 
     /// The epoch loop of `fit`, over tensors or a dataset: callbacks, progress bar, metrics,
     /// validation every `validationFreq` epochs. `makeEpoch` is called at the start of each
     /// epoch (after `onEpochBegin`), where the tensor path draws its shuffle.
-    func runEpochs(epochs: Int, initialEpoch: Int, steps: Int, verbose: Int, callbacks: [Callback],
+    package func runEpochs(epochs: Int, initialEpoch: Int, steps: Int, verbose: Int, callbacks: [Callback],
                    validate: (() throws -> (loss: Double, metrics: [String: Double]))?, validationFreq: Int,
                    optimizer: Optimizer, loss: Loss, makeEpoch: (Int) throws -> EpochBatches) throws -> History {
         let history = History()

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Lamina
+@testable import LaminaData
 
 let dataFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Fixtures/data")

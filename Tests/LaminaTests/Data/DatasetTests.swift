@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Lamina
+@testable import LaminaData
 
 @Suite struct DatasetTests {
     static func data(_ n: Int = 20) -> (Tensor, Tensor) {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Lamina
+@testable import LaminaData
 
 /// Runs each example executable (built beside the test bundle by `swift test`) with tiny
 /// settings, and checks that it finished, lowered its loss and wrote valid pictures.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Lamina
+@testable import LaminaData
 
 @Suite struct PreprocessingTests {
     /// adapt gives Keras's mean and variance (tensors, and a dataset in batches), and the

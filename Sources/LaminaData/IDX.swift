@@ -1,3 +1,4 @@
+import Lamina
 import Foundation
 
 /// The IDX format of MNIST: a 4-byte magic (two zero bytes, a type code, the rank), the

@@ -1,3 +1,4 @@
+import Lamina
 import Foundation
 
 /// Which end of a sequence `padSequences` pads or cuts.

@@ -1,3 +1,4 @@
+import Lamina
 import Foundation
 
 /// NumPy's `.npy` and `.npz` files, so data prepared in Python comes over as it is.

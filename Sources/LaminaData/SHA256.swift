@@ -1,3 +1,4 @@
+import Lamina
 /// SHA-256 (FIPS 180-4), to verify downloaded datasets. Small and dependency-free; tested
 /// against the standard's vectors.
 struct SHA256 {

@@ -1,3 +1,4 @@
+import Lamina
 import Foundation
 
 /// MD5 (RFC 1321), only to check downloads against the digests datasets publish — not for

@@ -1,3 +1,4 @@
+import Lamina
 import Foundation
 import Synchronization
 
@@ -374,5 +375,14 @@ final class PrefetchIterator: ElementIterator, @unchecked Sendable {
         ready.removeAll()
         condition.broadcast()
         condition.unlock()
+    }
+}
+
+extension Normalization {
+    /// Sets the mean and variance from every batch of `dataset` (its inputs), combining
+    /// batches exactly (Chan's parallel update), as Keras's `adapt` on a dataset.
+    public func adapt(_ dataset: Dataset) throws {
+        let iterator = try dataset.makeIterator()
+        try adapt(batches: { try iterator.next()?.x })
     }
 }

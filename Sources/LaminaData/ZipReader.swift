@@ -1,3 +1,4 @@
+import Lamina
 /// Just enough of the zip format for `.npz` archives: the central directory, stored and
 /// deflated entries, CRC checks. Every offset and size is checked against the bytes present.
 struct ZipReader {

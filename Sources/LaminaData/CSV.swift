@@ -1,3 +1,4 @@
+import Lamina
 import Foundation
 
 /// A table of numbers read from a CSV file: the column names and a float32 tensor

@@ -1,3 +1,4 @@
+import Lamina
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

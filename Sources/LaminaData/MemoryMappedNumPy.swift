@@ -1,3 +1,4 @@
+import Lamina
 import Foundation
 #if canImport(Glibc)
 import Glibc
