@@ -11,6 +11,8 @@ let package = Package(
         // Data: datasets and the input pipeline, memory-mapped .npy, image folders (PNG through
         // libpng, JPEG through libjpeg-turbo), MNIST, CSV and NumPy files.
         .library(name: "LaminaData", targets: ["LaminaData"]),
+        // SVG plots and PNG image grids (training curves, confusion matrices, samples).
+        .library(name: "LaminaPlot", targets: ["LaminaPlot"]),
         // Serves models over HTTP (TensorFlow Serving's REST protocol) on Hummingbird; separate
         // so that `import Lamina` needs no server stack.
         .library(name: "LaminaServe", targets: ["LaminaServe"]),
@@ -32,6 +34,7 @@ let package = Package(
         .target(name: "LaminaCore", dependencies: ["CLaminaBLAS", "CLaminaKernels"]),
         .target(name: "LaminaKeras", dependencies: ["Lamina", "CLaminaHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "LaminaData", dependencies: ["Lamina", "CLaminaZlib", "CLaminaPNG", "CLaminaTurboJPEG"]),
+        .target(name: "LaminaPlot", dependencies: ["Lamina"]),
         .target(name: "LaminaServe", dependencies: [
             "Lamina",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -58,7 +61,7 @@ let package = Package(
         .systemLibrary(name: "CLaminaTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
         // MARK: - Examples
-        .target(name: "ExampleSupport", dependencies: ["Lamina", "LaminaData", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .target(name: "ExampleSupport", dependencies: ["Lamina", "LaminaData", "LaminaPlot", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "Examples/Support"),
         .executableTarget(name: "linear-regression", dependencies: ["ExampleSupport"], path: "Examples/LinearRegression"),
         .executableTarget(name: "logistic-regression", dependencies: ["ExampleSupport"], path: "Examples/LogisticRegression"),
@@ -74,7 +77,7 @@ let package = Package(
         .executableTarget(name: "lamina-backend-check", dependencies: ["LaminaCore"], path: "Tests/Helpers/BackendCheck"),
         .executableTarget(name: "lamina-atomic-writer", dependencies: ["Lamina"], path: "Tests/Helpers/AtomicWriter"),
         .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "CLaminaKernels"], exclude: ["Fixtures"]),
-        .testTarget(name: "LaminaTests", dependencies: ["Lamina", "LaminaData"], exclude: ["Fixtures"]),
+        .testTarget(name: "LaminaTests", dependencies: ["Lamina", "LaminaData", "LaminaPlot"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras", "LaminaData"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaServeTests", dependencies: ["LaminaServe"]),
         .testTarget(name: "LaminaDataTests", dependencies: ["LaminaData"], exclude: ["Fixtures"]),

@@ -3,6 +3,7 @@ import Lamina
 
 @_exported import ArgumentParser
 @_exported import LaminaData
+@_exported import LaminaPlot
 
 /// The options every example takes (swift-argument-parser: `--epochs 3` or `--epochs=3`,
 /// `--help`; an unknown flag or a bad value is an error with the usage).

@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import Testing
 @testable import Lamina
+@testable import LaminaPlot
 
 /// Parses an SVG document with XMLParser and counts elements by name (and by class).
 final class SVGCensus: NSObject, XMLParserDelegate {

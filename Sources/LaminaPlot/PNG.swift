@@ -1,3 +1,4 @@
+import Lamina
 import Foundation
 
 /// A PNG encoder for 8-bit grayscale, RGB or RGBA images (filter 0, zlib-compressed).

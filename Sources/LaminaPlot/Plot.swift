@@ -1,3 +1,4 @@
+import Lamina
 import Foundation
 
 /// A small SVG plotting module for examples and training curves: line and scatter series
