@@ -1,6 +1,5 @@
 import Lamina
 import Foundation
-import ZIPFoundation
 
 /// NumPy's `.npy` and `.npz` files, so data prepared in Python comes over as it is.
 /// Float32, float64 and int32 arrays load as such; other integer and bool arrays load as
@@ -20,36 +19,12 @@ public enum NumPy {
     }
 
     /// `loadArchive` on bytes already in memory; `name` appears in error messages.
-    /// The archive is read with ZIPFoundation (CRC-32 checked); every entry's size is bounded
-    /// before it is inflated.
     public static func parseArchive(_ bytes: [UInt8], name: String) throws -> [String: Tensor] {
-        let archive: Archive
-        do {
-            archive = try Archive(data: Data(bytes), accessMode: .read)
-        } catch {
-            throw LaminaError(.io, "\(name) is not a readable .npz (zip) archive (\(error))")
-        }
         var result = [String: Tensor]()
-        for entry in archive where entry.type == .file && entry.path.hasSuffix(".npy") {
-            let entryName = "\(name)/\(entry.path)"
-            guard entry.uncompressedSize <= UInt64(maximumBytes) else {
-                throw LaminaError(.io, "\(entryName) is larger than \(maximumBytes) bytes")
-            }
-            var contents = [UInt8]()
-            contents.reserveCapacity(Int(entry.uncompressedSize))
-            do {
-                _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                    guard contents.count + chunk.count <= maximumBytes else {
-                        throw LaminaError(.io, "\(entryName) inflates past \(maximumBytes) bytes")
-                    }
-                    contents.append(contentsOf: chunk)
-                }
-            } catch let error as LaminaError {
-                throw error
-            } catch {
-                throw LaminaError(.io, "\(entryName) cannot be extracted (\(error))")
-            }
-            result[String(entry.path.dropLast(4))] = try parseNPY(contents, name: entryName)
+        for entry in try ZipReader(bytes, name: name).entries() {
+            guard entry.name.hasSuffix(".npy") else { continue }
+            let key = String(entry.name.dropLast(4))
+            result[key] = try parseNPY(try entry.contents(limit: maximumBytes), name: "\(name)/\(entry.name)")
         }
         return result
     }
