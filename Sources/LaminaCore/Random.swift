@@ -68,6 +68,13 @@ public enum GlobalRandom {
         return generator.withLock { body(&$0) }
     }
 
+    /// Runs `body` with `own` when the caller (a seeded layer or dataset stage) has its own
+    /// generator, else with the default one.
+    public static func with<R>(_ own: inout RandomGenerator?, _ body: (inout RandomGenerator) -> R) -> R {
+        if own != nil { return body(&own!) }
+        return with(body)
+    }
+
     /// Runs `body` with a generator seeded by `seed` that only this task sees: the same seed
     /// gives the same weights, shuffles and dropout masks, whatever other tasks draw meanwhile.
     public static func withSeed<R>(_ seed: UInt64, _ body: () throws -> R) rethrows -> R {

@@ -155,16 +155,17 @@ public struct Dataset: Sendable {
         case .shuffle(let up, let size, let seed, let passes):
             // A seeded shuffle draws a new order each pass (epoch), the same sequence every run.
             let pass = passes.next()
-            let generator = seed.map { RandomGenerator(seed: $0 &+ pass &* 0x9E37_79B9_7F4A_7C15) }
+            var generator = seed.map { RandomGenerator(seed: $0 &+ pass &* 0x9E37_79B9_7F4A_7C15) }
+            func permutation(_ count: Int) -> [Int] {
+                var order = Array(0..<count)
+                GlobalRandom.with(&generator) { order.shuffle(using: &$0) }
+                return order
+            }
             if case .source(let source) = up {   // random access: a full permutation
-                var order = Array(0..<source.count)
-                if var g = generator { order.shuffle(using: &g) } else { GlobalRandom.with { order.shuffle(using: &$0) } }
-                return SourceIterator(source: source, order: order)
+                return SourceIterator(source: source, order: permutation(source.count))
             }
             if case .map(let inner, let transform) = up, case .source(let source) = inner {   // shuffle the samples, then transform them
-                var order = Array(0..<source.count)
-                if var g = generator { order.shuffle(using: &g) } else { GlobalRandom.with { order.shuffle(using: &$0) } }
-                return MapIterator(upstream: SourceIterator(source: source, order: order), transform: transform)
+                return MapIterator(upstream: SourceIterator(source: source, order: permutation(source.count)), transform: transform)
             }
             return BufferShuffleIterator(upstream: iterator(up), size: size ?? 1024, generator: generator)
         case .map(let up, let transform): return MapIterator(upstream: iterator(up), transform: transform)
@@ -311,11 +312,8 @@ struct BufferShuffleIterator: ElementIterator {
             if let element = try upstream.next() { buffer.append(element) } else { exhausted = true }
         }
         guard !buffer.isEmpty else { return nil }
-        let pick: Int
-        if generator != nil { pick = Int.random(in: 0..<buffer.count, using: &generator!) } else {
-            let n = buffer.count
-            pick = GlobalRandom.with { Int.random(in: 0..<n, using: &$0) }
-        }
+        let n = buffer.count
+        let pick = GlobalRandom.with(&generator) { Int.random(in: 0..<n, using: &$0) }
         buffer.swapAt(pick, buffer.count - 1)
         return buffer.removeLast()
     }

@@ -39,22 +39,8 @@ public enum ImageDecoder {
     /// Width and height from the header alone (a cheap validity check).
     public static func size(_ bytes: [UInt8], name: String = "image") throws -> (height: Int, width: Int) {
         switch format(of: bytes) {
-        case .png:
-            var image = png_image()
-            lamina_png_clear(&image)
-            defer { png_image_free(&image) }
-            guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }) != 0 else {
-                throw LaminaError(.io, "\(name): not a readable PNG (\(message(&image)))")
-            }
-            return (Int(image.height), Int(image.width))
-        case .jpeg:
-            guard let handle = tjInitDecompress() else { throw LaminaError(.io, "\(name): cannot start the JPEG decoder") }
-            defer { tjDestroy(handle) }
-            var (w, h, sub, space): (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
-            guard bytes.withUnsafeBufferPointer({ tjDecompressHeader3(handle, $0.baseAddress, UInt(bytes.count), &w, &h, &sub, &space) }) == 0 else {
-                throw LaminaError(.io, "\(name): not a readable JPEG (\(String(cString: tjGetErrorStr2(handle))))")
-            }
-            return (Int(h), Int(w))
+        case .png: return try withPNG(bytes, name) { image in (Int(image.height), Int(image.width)) }
+        case .jpeg: return try withJPEG(bytes, name) { _, width, height in (height, width) }
         case nil: throw LaminaError(.io, "\(name) is not a PNG or JPEG image")
         }
     }
@@ -71,57 +57,70 @@ public enum ImageDecoder {
         }
     }
 
-    private static func decodePNG(_ bytes: [UInt8], channels: Int, name: String) throws -> DecodedImage {
+    /// Reads a PNG's header into a `png_image` for `body` (freed afterwards).
+    private static func withPNG<R>(_ bytes: [UInt8], _ name: String, _ body: (inout png_image) throws -> R) throws -> R {
         var image = png_image()
         lamina_png_clear(&image)
         defer { png_image_free(&image) }
         guard bytes.withUnsafeBytes({ png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }) != 0 else {
             throw LaminaError(.io, "\(name): not a readable PNG (\(message(&image)))")
         }
-        let (width, height) = (Int(image.width), Int(image.height))
-        try checkSize(width, height, name)
-        // Read as RGBA, then drop alpha or convert to gray as TensorFlow's decode_png does
-        // (libpng's own conversions composite alpha and gray in linear light, which TF does not).
-        image.format = lamina_png_format(4)
-        var rgba = [UInt8](repeating: 0, count: width * height * 4)
-        let ok = bytes.withUnsafeBytes { _ in
-            rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-        }
-        guard ok != 0 else { throw LaminaError(.io, "\(name): damaged PNG (\(message(&image)))") }
-        let n = width * height
-        let pixels: [UInt8]
-        switch channels {
-        case 4: pixels = rgba
-        case 3: pixels = (0..<(n * 3)).map { rgba[($0 / 3) * 4 + $0 % 3] }
-        default:   // libpng's png_set_rgb_to_gray weights (Rec. 709, 15-bit fixed point), as TF
-            pixels = (0..<n).map { i in
-                let (r, g, b) = (UInt32(rgba[4 * i]), UInt32(rgba[4 * i + 1]), UInt32(rgba[4 * i + 2]))
-                return UInt8((6968 * r + 23434 * g + 2366 * b + 16384) >> 15)
-            }
-        }
-        return DecodedImage(height: height, width: width, channels: channels, pixels: pixels)
+        return try body(&image)
     }
 
-    private static func decodeJPEG(_ bytes: [UInt8], channels: Int, name: String) throws -> DecodedImage {
+    /// Reads a JPEG's header with a TurboJPEG handle for `body` (destroyed afterwards).
+    private static func withJPEG<R>(_ bytes: [UInt8], _ name: String,
+                                    _ body: (tjhandle, _ width: Int, _ height: Int) throws -> R) throws -> R {
         guard let handle = tjInitDecompress() else { throw LaminaError(.io, "\(name): cannot start the JPEG decoder") }
         defer { tjDestroy(handle) }
         var (w, h, sub, space): (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
         guard bytes.withUnsafeBufferPointer({ tjDecompressHeader3(handle, $0.baseAddress, UInt(bytes.count), &w, &h, &sub, &space) }) == 0 else {
             throw LaminaError(.io, "\(name): not a readable JPEG (\(String(cString: tjGetErrorStr2(handle))))")
         }
-        let (width, height) = (Int(w), Int(h))
-        try checkSize(width, height, name)
-        let format: TJPF = channels == 1 ? TJPF_GRAY : channels == 4 ? TJPF_RGBA : TJPF_RGB
-        var pixels = [UInt8](repeating: 0, count: width * height * channels)
-        let status = bytes.withUnsafeBufferPointer { src in
-            pixels.withUnsafeMutableBufferPointer { dst in
-                // TensorFlow's decode_jpeg default: the fast integer DCT, fancy upsampling.
-                tjDecompress2(handle, src.baseAddress, UInt(bytes.count), dst.baseAddress, w, 0, h, format.rawValue, TJFLAG_FASTDCT)
+        return try body(handle, Int(w), Int(h))
+    }
+
+    private static func decodePNG(_ bytes: [UInt8], channels: Int, name: String) throws -> DecodedImage {
+        try withPNG(bytes, name) { image in
+            let (width, height) = (Int(image.width), Int(image.height))
+            try checkSize(width, height, name)
+            // Read as RGBA, then drop alpha or convert to gray as TensorFlow's decode_png does
+            // (libpng's own conversions composite alpha and gray in linear light, which TF does not).
+            image.format = lamina_png_format(4)
+            var rgba = [UInt8](repeating: 0, count: width * height * 4)
+            let ok = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
+            guard ok != 0 else { throw LaminaError(.io, "\(name): damaged PNG (\(message(&image)))") }
+            let n = width * height
+            let pixels: [UInt8]
+            switch channels {
+            case 4: pixels = rgba
+            case 3: pixels = (0..<(n * 3)).map { rgba[($0 / 3) * 4 + $0 % 3] }
+            default:   // libpng's png_set_rgb_to_gray weights (Rec. 709, 15-bit fixed point), as TF
+                pixels = (0..<n).map { i in
+                    let (r, g, b) = (UInt32(rgba[4 * i]), UInt32(rgba[4 * i + 1]), UInt32(rgba[4 * i + 2]))
+                    return UInt8((6968 * r + 23434 * g + 2366 * b + 16384) >> 15)
+                }
             }
+            return DecodedImage(height: height, width: width, channels: channels, pixels: pixels)
         }
-        // A warning (a truncated but decodable stream) is reported as an error too: the file is damaged.
-        guard status == 0 else { throw LaminaError(.io, "\(name): damaged JPEG (\(String(cString: tjGetErrorStr2(handle))))") }
-        return DecodedImage(height: height, width: width, channels: channels, pixels: pixels)
+    }
+
+    private static func decodeJPEG(_ bytes: [UInt8], channels: Int, name: String) throws -> DecodedImage {
+        try withJPEG(bytes, name) { handle, width, height in
+            try checkSize(width, height, name)
+            let format: TJPF = channels == 1 ? TJPF_GRAY : channels == 4 ? TJPF_RGBA : TJPF_RGB
+            var pixels = [UInt8](repeating: 0, count: width * height * channels)
+            let status = bytes.withUnsafeBufferPointer { src in
+                pixels.withUnsafeMutableBufferPointer { dst in
+                    // TensorFlow's decode_jpeg default: the fast integer DCT, fancy upsampling.
+                    tjDecompress2(handle, src.baseAddress, UInt(bytes.count), dst.baseAddress, Int32(width), 0, Int32(height),
+                                  format.rawValue, TJFLAG_FASTDCT)
+                }
+            }
+            // A warning (a truncated but decodable stream) is reported as an error too: the file is damaged.
+            guard status == 0 else { throw LaminaError(.io, "\(name): damaged JPEG (\(String(cString: tjGetErrorStr2(handle))))") }
+            return DecodedImage(height: height, width: width, channels: channels, pixels: pixels)
+        }
     }
 }
 

@@ -40,11 +40,6 @@ protocol RandomLayer: Layer {
 /// the layer is seeded, else from the global generator.
 func dropoutMask(_ shape: [Int], rate: Double, dtype: DType, generator: inout RandomGenerator?) -> Tensor {
     let keep = 1 - rate
-    let uniform: Tensor
-    if generator != nil {
-        uniform = Tensor.randomUniform(shape, dtype: dtype, using: &generator!)
-    } else {
-        uniform = GlobalRandom.with { Tensor.randomUniform(shape, dtype: dtype, using: &$0) }
-    }
+    let uniform = GlobalRandom.with(&generator) { Tensor.randomUniform(shape, dtype: dtype, using: &$0) }
     return (uniform .< keep) * (1 / keep)
 }

@@ -163,8 +163,7 @@ public class RandomImageLayer: Layer, RandomLayer {
     }
     /// `count` uniform numbers in `lower..<upper`.
     func uniform(_ count: Int, _ lower: Double, _ upper: Double) -> [Double] {
-        if generator != nil { return (0..<count).map { _ in Double.random(in: 0..<1, using: &generator!) * (upper - lower) + lower } }
-        return GlobalRandom.with { g in (0..<count).map { _ in Double.random(in: 0..<1, using: &g) * (upper - lower) + lower } }
+        GlobalRandom.with(&generator) { g in (0..<count).map { _ in Double.random(in: 0..<1, using: &g) * (upper - lower) + lower } }
     }
     public override func checkInputShape(_ shape: [Int]) throws {
         guard shape.count == 3 else { throw LaminaError.shape("\(name) expects [*, height, width, channels], got \(describe(shape))") }
