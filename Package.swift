@@ -33,7 +33,8 @@ let package = Package(
         .target(name: "Lamina", dependencies: ["LaminaCore", "CLaminaZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "LaminaCore", dependencies: ["CLaminaBLAS", "CLaminaKernels"]),
         .target(name: "LaminaKeras", dependencies: ["Lamina", "CLaminaHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "LaminaData", dependencies: ["Lamina", "CLaminaZlib", "CLaminaPNG", "CLaminaTurboJPEG"]),
+        .target(name: "LaminaData", dependencies: ["Lamina", "CLaminaZlib", "CLaminaPNG", "CLaminaTurboJPEG",
+                                                   .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .target(name: "LaminaPlot", dependencies: ["Lamina"]),
         .target(name: "LaminaServe", dependencies: [
             "Lamina",

@@ -79,37 +79,31 @@ public enum FashionMNIST {
 /// A dataset in MNIST's form: four gzipped IDX files (`train-`/`t10k-` images and labels) of
 /// 28×28 images with labels 0…9, found locally or downloaded and checked.
 struct IDXImages: Sendable {
-    enum Checksum: Sendable {
-        case sha256OfContents(String)   // of the decompressed file
-        case md5OfArchive(String)       // of the .gz as downloaded
-    }
     let name: String, folder: String
-    let files: [(name: String, checksum: Checksum)]
+    let files: [(name: String, checksum: DatasetStore.Checksum)]
     let mirrors: [String]
+
+    var store: DatasetStore { DatasetStore(name: name, folder: folder, mirrors: mirrors) }
 
     func load(searching candidates: [URL], download: Bool, mirrors: [String]) throws -> (train: MNIST.Split, test: MNIST.Split) {
         let found: URL
         if let local = candidates.first(where: { hasAllFiles($0) }) {
             found = local
         } else if download, let cache = candidates.last {
-            found = try fetch(into: cache, mirrors: mirrors, looked: candidates)
+            for file in files where fileURL(cache, file.name) == nil {
+                try store.fetch(file.name + ".gz", checksum: file.checksum, into: cache, mirrors: mirrors,
+                                looked: candidates, wanted: wanted)
+            }
+            found = cache
         } else {
-            throw missing(looked: candidates, note: "downloading is switched off")
+            throw store.missing(looked: candidates, wanted: wanted, note: "downloading is switched off")
         }
         return (try split(found, "train", count: 60_000), try split(found, "t10k", count: 10_000))
     }
 
-    func searchDirectories(explicit: String?) -> [URL] {
-        var result = [URL]()
-        if let explicit { result.append(URL(fileURLWithPath: (explicit as NSString).expandingTildeInPath)) }
-        if let env = ProcessInfo.processInfo.environment["LAMINA_DATA"], !env.isEmpty {
-            let root = URL(fileURLWithPath: env)
-            result += [root, root.appendingPathComponent(folder)]
-        }
-        let home = FileManager.default.homeDirectoryForCurrentUser
-        result.append(home.appendingPathComponent(".cache/lamina/\(folder)"))
-        return result
-    }
+    private var wanted: String { files.map { $0.name + ".gz" }.joined(separator: ", ") }
+
+    func searchDirectories(explicit: String?) -> [URL] { store.searchDirectories(explicit: explicit) }
 
     func fileURL(_ folder: URL, _ name: String) -> URL? {
         for candidate in [name + ".gz", name] {
@@ -141,54 +135,6 @@ struct IDXImages: Sendable {
         }
         let y = Tensor(shape: labels.shape, scalars: labels.bytes.map { Int32($0) })
         return (x, y)
-    }
-
-    private func missing(looked: [URL], note: String) -> LaminaError {
-        LaminaError(.io, """
-            \(name) files not found (\(note)). Looked in:
-            \(looked.map { "  " + $0.path }.joined(separator: "\n"))
-            Put \(files.map { $0.name + ".gz" }.joined(separator: ", ")) in one of them \
-            (pass the folder, or set LAMINA_DATA)\(mirrors.first.map { ", e.g. from \($0)" } ?? "")
-            """)
-    }
-
-    /// Downloads every file into `cache` (via a temporary name, then a rename), checking each.
-    private func fetch(into cache: URL, mirrors: [String], looked: [URL]) throws -> URL {
-        try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
-        for file in files where fileURL(cache, file.name) == nil {
-            var failures = [String]()
-            var done = false
-            for mirror in mirrors where !done {
-                let source = mirror.hasSuffix("/") ? mirror : mirror + "/"
-                guard let url = URL(string: source + file.name + ".gz") else { continue }
-                Lamina.logger.notice("Downloading \(url.absoluteString)")
-                do {
-                    let bytes = try HTTP.get(url)
-                    switch file.checksum {
-                    case .sha256OfContents(let expected):
-                        let digest = SHA256.hex(try Zlib.inflate(bytes, limit: IDX.maximumBytes, what: url.absoluteString))
-                        guard digest == expected else {
-                            failures.append("\(url.absoluteString): SHA-256 \(digest) is not the expected \(expected)")
-                            continue
-                        }
-                    case .md5OfArchive(let expected):
-                        let digest = MD5.hex(bytes)
-                        guard digest == expected else {
-                            failures.append("\(url.absoluteString): MD5 \(digest) is not the expected \(expected)")
-                            continue
-                        }
-                    }
-                    try AtomicFile.write(Data(bytes), to: cache.appendingPathComponent(file.name + ".gz"))
-                    done = true
-                } catch {
-                    failures.append("\(url.absoluteString): \(error)")
-                }
-            }
-            if !done {
-                throw missing(looked: looked, note: "download failed:\n" + failures.map { "  " + $0 }.joined(separator: "\n"))
-            }
-        }
-        return cache
     }
 }
 

@@ -113,7 +113,7 @@ extension NumPy.Element {
             if signed, size < 8, bits >> UInt64(8 * size - 1) & 1 == 1 { bits |= ~((1 << UInt64(8 * size)) - 1) }
             let value = signed ? Int64(bitPattern: bits) : Int64(clamping: bits)
             return Int32(clamping: value)
-        case .f4, .f8: return 0
+        case .f4, .f8, .object: return 0
         }
     }
 }

@@ -1,5 +1,6 @@
 import Lamina
 import Foundation
+import ZIPFoundation
 
 /// NumPy's `.npy` and `.npz` files, so data prepared in Python comes over as it is.
 /// Float32, float64 and int32 arrays load as such; other integer and bool arrays load as
@@ -15,16 +16,44 @@ public enum NumPy {
     /// The arrays of an `.npz` archive (`numpy.savez` / `savez_compressed`), by name
     /// without the `.npy` suffix.
     public static func loadArchive(_ url: URL) throws -> [String: Tensor] {
-        try parseArchive(try readFileBytes(url), name: url.lastPathComponent)
+        var result = [String: Tensor]()
+        for (key, bytes) in try archiveEntries(url) {
+            result[key] = try parseNPY(bytes, name: "\(url.lastPathComponent)/\(key).npy")
+        }
+        return result
     }
 
-    /// `loadArchive` on bytes already in memory; `name` appears in error messages.
-    public static func parseArchive(_ bytes: [UInt8], name: String) throws -> [String: Tensor] {
-        var result = [String: Tensor]()
-        for entry in try ZipReader(bytes, name: name).entries() {
-            guard entry.name.hasSuffix(".npy") else { continue }
-            let key = String(entry.name.dropLast(4))
-            result[key] = try parseNPY(try entry.contents(limit: maximumBytes), name: "\(name)/\(entry.name)")
+    /// The raw `.npy` bytes of every array in an `.npz`, read with ZIPFoundation from the file
+    /// (CRC-32 checked; every entry's size bounded before and while it is inflated).
+    static func archiveEntries(_ url: URL) throws -> [String: [UInt8]] {
+        let name = url.lastPathComponent
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw LaminaError(.io, "\(name) is not a readable .npz (zip) archive (\(error))")
+        }
+        var result = [String: [UInt8]]()
+        for entry in archive where entry.type == .file && entry.path.hasSuffix(".npy") {
+            let entryName = "\(name)/\(entry.path)"
+            guard entry.uncompressedSize <= UInt64(maximumBytes) else {
+                throw LaminaError(.io, "\(entryName) is larger than \(maximumBytes) bytes")
+            }
+            var contents = [UInt8]()
+            contents.reserveCapacity(Int(entry.uncompressedSize))
+            do {
+                _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                    guard contents.count + chunk.count <= maximumBytes else {
+                        throw LaminaError(.io, "\(entryName) inflates past \(maximumBytes) bytes")
+                    }
+                    contents.append(contentsOf: chunk)
+                }
+            } catch let error as LaminaError {
+                throw error
+            } catch {
+                throw LaminaError(.io, "\(entryName) cannot be extracted (\(error))")
+            }
+            result[String(entry.path.dropLast(4))] = contents
         }
         return result
     }
@@ -59,7 +88,7 @@ public enum NumPy {
     }
 
     /// Parses the header at the start of `data` (which may be only the file's first bytes).
-    static func header(_ data: [UInt8], name: String) throws -> Header {
+    static func header(_ data: [UInt8], name: String, allowObjects: Bool = false) throws -> Header {
         func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(name): \(why)") }
         guard data.count >= 10, data[0] == 0x93, Array(data[1..<6]) == Array("NUMPY".utf8) else {
             throw fail("not a .npy file (bad magic)")
@@ -91,6 +120,9 @@ public enum NumPy {
         guard let kind = Element(descr) else {
             throw fail("dtype '\(descr)' is not supported (use float32, float64 or integer arrays)")
         }
+        if case .object = kind, !allowObjects {
+            throw fail("holds Python objects (dtype 'O'), which only Lamina's dataset loaders unpickle; save numeric arrays")
+        }
         return Header(kind: kind, fortran: fortran, shape: shape, count: count, payload: headerStart + headerLength, descr: descr)
     }
 
@@ -116,8 +148,10 @@ public enum NumPy {
 
     enum Element {
         case f4, f8, i4, wide(size: Int, signed: Bool), bool
+        case object   // pickled Python objects; only the IMDB loader reads them
 
         init?(_ descr: String) {
+            if descr == "|O" { self = .object; return }
             let order = descr.first, code = descr.dropFirst()
             if descr.count >= 3, order == ">", code != "u1", code != "i1", code != "b1" { return nil }  // big-endian
             switch code {
@@ -136,6 +170,7 @@ public enum NumPy {
             case .f4, .i4: 4
             case .f8: 8
             case .bool: 1
+            case .object: 0
             case .wide(let size, _): size
             }
         }
@@ -147,6 +182,7 @@ public enum NumPy {
             case .f8: return Tensor(shape: shape, scalars: (0..<count).map { Double(bitPattern: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self).littleEndian) })
             case .i4: return Tensor(shape: shape, scalars: (0..<count).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) })
             case .bool: return Tensor(shape: shape, scalars: (0..<count).map { Int32(raw[$0] != 0 ? 1 : 0) })
+            case .object: throw fail("object arrays do not become tensors")
             case .wide(let size, let signed):
                 var values = [Int32]()
                 values.reserveCapacity(count)

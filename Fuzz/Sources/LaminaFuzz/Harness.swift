@@ -1,15 +1,17 @@
 import Foundation
 import Lamina
 import LaminaKeras
-import LaminaData
+@_spi(Fuzzing) import LaminaData
 import LaminaServe
 
 // One libFuzzer entry point for all readers; LAMINA_FUZZ_TARGET picks the reader:
 // idx, npy, npz, csv, safetensors, model (Lamina model files), keras_config (`.keras` config.json),
-// predict_request (lamina-serve's JSON request bodies), png and jpeg (LaminaData's image decoders). A reader may throw LaminaError (the
+// predict_request (lamina-serve's JSON request bodies), pickle and tar (the CIFAR/IMDB
+// dataset formats), png and jpeg (LaminaData's image decoders). A reader may throw LaminaError (the
 // request parser: RequestError) on any input; anything
 // else (a trap, an out-of-bounds access found by ASan) is a bug.
 
+let scratchFile = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("lamina-fuzz-\(getpid()).npz")
 nonisolated(unsafe) let target = ProcessInfo.processInfo.environment["LAMINA_FUZZ_TARGET"] ?? "npy"
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -19,7 +21,12 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         switch target {
         case "idx": _ = try IDX.parse(bytes, name: "fuzz")
         case "npy": _ = try NumPy.parseNPY(bytes, name: "fuzz")
-        case "npz": _ = try NumPy.parseArchive(bytes, name: "fuzz")
+        case "npz":
+            // ZIPFoundation reads archives from files (its in-memory archive leaks on damaged input).
+            try Data(bytes).write(to: scratchFile)
+            _ = try NumPy.loadArchive(scratchFile)
+        case "pickle": try DatasetFormats.fuzzPickle(bytes)
+        case "tar": _ = try DatasetFormats.fuzzTar(bytes)
         case "csv": _ = try CSV.parse(String(decoding: bytes, as: UTF8.self), name: "fuzz")
         case "safetensors": _ = try Safetensors.decode(bytes, name: "fuzz")
         case "model": _ = try Sequential.load(bytes: bytes, name: "fuzz", restoreRandomState: false)
