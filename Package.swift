@@ -11,6 +11,7 @@ let package = Package(
         // Data: datasets and the input pipeline, memory-mapped .npy, image folders (PNG through
         // libpng, JPEG through libjpeg-turbo), MNIST, CSV and NumPy files.
         .library(name: "LaminaData", targets: ["LaminaData"]),
+        .library(name: "LaminaDistributed", targets: ["LaminaDistributed"]),
         // SVG plots and PNG image grids (training curves, confusion matrices, samples).
         .library(name: "LaminaPlot", targets: ["LaminaPlot"]),
         // Serves models over HTTP (TensorFlow Serving's REST protocol) on Hummingbird; separate
@@ -58,6 +59,8 @@ let package = Package(
         ),
         .systemLibrary(name: "CLaminaZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLaminaHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "LaminaDistributed", dependencies: ["Lamina", "CLaminaMPI"]),
+        .systemLibrary(name: "CLaminaMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .systemLibrary(name: "CLaminaPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CLaminaTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
@@ -77,6 +80,7 @@ let package = Package(
         // MARK: - Tests
         .executableTarget(name: "lamina-backend-check", dependencies: ["LaminaCore"], path: "Tests/Helpers/BackendCheck"),
         .executableTarget(name: "lamina-atomic-writer", dependencies: ["Lamina"], path: "Tests/Helpers/AtomicWriter"),
+        .executableTarget(name: "lamina-mpi-helper", dependencies: ["Lamina", "LaminaDistributed"], path: "Tests/Helpers/MPIHelper"),
         .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "CLaminaKernels"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaTests", dependencies: ["Lamina", "LaminaData", "LaminaPlot"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras", "LaminaData"], exclude: ["Fixtures"]),

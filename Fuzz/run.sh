@@ -13,7 +13,7 @@ for t in ${TARGETS[@]}; do
   mkdir -p "$WORK/$t" "$WORK/crashes-$t"
   cp corpus/$t/* "$WORK/$t/"
   echo "== $t (${SECONDS_EACH}s)"
-  LAMINA_FUZZ_TARGET=$t .build/debug/lamina-fuzz "$WORK/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 \
+  LSAN_OPTIONS=suppressions=$PWD/lsan.supp LAMINA_FUZZ_TARGET=$t .build/debug/lamina-fuzz "$WORK/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 \
       -artifact_prefix="$WORK/crashes-$t/" -print_final_stats=1 2>&1 \
     | grep -E "^Done|stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY|Test unit written" || true
   echo "crashes: $(ls "$WORK/crashes-$t" | wc -l)  corpus now: $(ls "$WORK/$t" | wc -l) inputs"

@@ -76,16 +76,28 @@ extension Sequential {
         compiledMetrics.forEach { $0.reset() }
         var lossSum = 0.0, seen = 0, step = 0
         let target = steps ?? dataset.cardinality ?? 0
-        var bar = ProgressBar(target: target, verbose: verbose)
+        // Under DataParallel every rank reads the same batches and evaluates its shard of each.
+        let group = ProcessGroups.current
+        var bar = ProgressBar(target: target, verbose: ProcessGroups.isChief ? verbose : 0)
         while steps.map({ step < $0 }) ?? true, let (x, y) = try iterator.next() {
             guard let y else { throw LaminaError.value("evaluate: the dataset has no labels") }
-            let xb = try prepareInputs(x), yb = try prepareLabels(y, for: x, loss: loss)
+            step += 1
+            let rows = group.map { ProcessGroups.shard(x.shape[0], $0) } ?? 0..<x.shape[0]
+            guard !rows.isEmpty else { continue }
+            let xb = try prepareInputs(x.sliced(axis: 0, rows)), yb = try prepareLabels(y.sliced(axis: 0, rows), for: x.sliced(axis: 0, rows), loss: loss)
             let prediction = try inferenceStep(xb)
             lossSum += withoutGradients { loss(yb, prediction) }.scalarsAsDouble()[0] * Double(xb.shape[0])
             seen += xb.shape[0]
-            step += 1
             for m in compiledMetrics { m.update(yb, prediction) }
-            if verbose > 0 { bar.update(step, logs: logs(loss: lossSum / Double(seen))) }
+            if verbose > 0 && group == nil { bar.update(step, logs: try logs(loss: lossSum / Double(seen))) }
+        }
+        if let group {
+            var sums = [lossSum, Double(seen)]
+            try group.allreduceSum(&sums)
+            guard sums[1] > 0 else { throw LaminaError.value("evaluate: the dataset gave no batches") }
+            let values = try logs(loss: sums[0] / sums[1])
+            if verbose > 0 { bar.update(step, logs: values) }
+            return (values["loss"]!, values.filter { $0.key != "loss" })
         }
         guard seen > 0 else { throw LaminaError.value("evaluate: the dataset gave no batches") }
         return (lossSum / Double(seen), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, $0.result()) }))

@@ -65,6 +65,15 @@ public final class AUC: Metric {
     public override func reset() {
         for i in 0..<numThresholds { (tp[i], fp[i], tn[i], fn[i]) = (0, 0, 0, 0) }
     }
+    public override var state: [Double] {
+        get { tp + fp + tn + fn }
+        set {
+            let n = tp.count
+            guard newValue.count == 4 * n else { reset(); return }
+            (tp, fp, tn, fn) = (Array(newValue[0..<n]), Array(newValue[n..<(2 * n)]),
+                                Array(newValue[(2 * n)..<(3 * n)]), Array(newValue[(3 * n)...]))
+        }
+    }
 
     private func ratio(_ a: Double, _ b: Double) -> Double { b == 0 ? 0 : a / b }
 
@@ -153,6 +162,15 @@ public class FBetaScore: Metric {
         }
     }
     public override func reset() { (tp, fp, fn, support) = ([], [], [], []) }
+    public override var state: [Double] {
+        get { tp + fp + fn + support }
+        set {
+            let c = newValue.count / 4
+            guard c > 0, newValue.count == 4 * c else { reset(); return }
+            (tp, fp, fn, support) = (Array(newValue[0..<c]), Array(newValue[c..<(2 * c)]),
+                                     Array(newValue[(2 * c)..<(3 * c)]), Array(newValue[(3 * c)...]))
+        }
+    }
 
     /// Keras's per-class scores (`average=None`).
     public func perClass() -> [Double] { scores(tp, fp, fn) }

@@ -22,6 +22,14 @@ open class Metric {
 
     open func reset() { total = 0; count = 0 }
 
+    /// What the metric has accumulated, as numbers that add up over shards of the data:
+    /// data-parallel training sums them across processes to report global values. A
+    /// subclass that keeps its own counts overrides this (an empty array: nothing seen yet).
+    open var state: [Double] {
+        get { [total, count] }
+        set { (total, count) = newValue.count == 2 ? (newValue[0], newValue[1]) : (0, 0) }
+    }
+
 
     public static var accuracy: Metric { Accuracy() }
     public static var binaryAccuracy: Metric { BinaryAccuracy() }
@@ -136,6 +144,13 @@ public final class Accuracy: Metric {
     }
     public override func result() -> Double { inner?.result() ?? 0 }
     public override func reset() { inner?.reset() }
+    public override var state: [Double] {
+        get { inner?.state ?? [] }
+        set {
+            // Every kind of accuracy is total / count, so summed counts need no kind.
+            if newValue.isEmpty { inner = nil } else { if inner == nil { inner = BinaryAccuracy() }; inner!.state = newValue }
+        }
+    }
 }
 
 /// Share of predictions on the right side of `threshold`. Keras: `BinaryAccuracy`.
@@ -184,6 +199,10 @@ public class ConfusionRatio: Metric {
     }
     public override func result() -> Double { denominator > 0 ? truePositives / denominator : 0 }
     public override func reset() { truePositives = 0; denominator = 0 }
+    public override var state: [Double] {
+        get { [truePositives, denominator] }
+        set { (truePositives, denominator) = newValue.count == 2 ? (newValue[0], newValue[1]) : (0, 0) }
+    }
 }
 
 /// Binary precision tp / (tp + fp) at threshold 0.5. Keras: `Precision`.

@@ -68,8 +68,19 @@ extension Sequential {
     // MARK: - Steps
 
     /// One optimizer step on a batch; returns the batch loss.
-    func trainStep(_ x: Tensor, _ y: Tensor, optimizer: Optimizer, loss: Loss, weights: Tensor? = nil) throws -> (Double, Tensor) {
+    ///
+    /// Under a process group, `x` is this rank's shard, `share` its fraction of the global
+    /// batch; the returned loss is the global batch's, and every rank applies the same
+    /// averaged gradients. A rank with no rows in this batch still takes part in the exchange.
+    func trainStep(_ x: Tensor, _ y: Tensor, optimizer: Optimizer, loss: Loss, weights: Tensor? = nil,
+                   group: ProcessGroup? = nil, share: Double = 1) throws -> (Double, Tensor) {
         let vars = variablesToTrain
+        if let group, x.shape[0] == 0 {
+            let zeros = vars.map { Tensor.zeros($0.shape, dtype: $0.value.dtype) }
+            let (grads, value) = try synchronizeStep(group, gradients: zeros, loss: 0, share: 0)
+            if !vars.isEmpty { optimizer.apply(grads, to: vars) }
+            return (value, x)
+        }
         for v in vars { v.value.requiresGrad = true }
         defer { for v in vars { v.value.requiresGrad = false } }
         let prediction = try FrozenLayers.$current.withValue(frozenAtCompile) { try self(x, training: true) }
@@ -78,10 +89,11 @@ extension Sequential {
         // regularization penalties, as in Keras.
         let dataLoss = weights.map { (loss.perSample(y, prediction) * $0.cast(to: prediction.dtype)).mean() } ?? loss(y, prediction)
         let l = losses.reduce(dataLoss) { $0 + $1 }
-        let value = l.scalarsAsDouble()[0]
-        if !vars.isEmpty {
-            let grads = l.gradients(wrt: vars.map(\.value))
-            optimizer.apply(grads, to: vars)
+        var value = l.scalarsAsDouble()[0]
+        if !vars.isEmpty || group != nil {
+            var grads = vars.isEmpty ? [] : l.gradients(wrt: vars.map(\.value))
+            if let group { (grads, value) = try synchronizeStep(group, gradients: grads, loss: value, share: share) }
+            if !vars.isEmpty { optimizer.apply(grads, to: vars) }
         }
         return (value, prediction.detached())
     }
@@ -120,9 +132,15 @@ extension Sequential {
         try withoutGradients { try self(x, training: false) }
     }
 
-    package func logs(loss: Double, prefix: String = "") -> [String: Double] {
+    /// Loss and metric values for callbacks and the progress bar; under a process group the
+    /// metrics are summed over every rank's data first.
+    package func logs(loss: Double, prefix: String = "") throws -> [String: Double] {
         var out = [prefix + "loss": loss]
-        for m in compiledMetrics { out[prefix + m.name] = m.result() }
+        if let group = ProcessGroups.current {
+            for (name, value) in try globalMetricValues(group) { out[prefix + name] = value }
+        } else {
+            for m in compiledMetrics { out[prefix + m.name] = m.result() }
+        }
         return out
     }
 
@@ -166,7 +184,10 @@ extension Sequential {
         return try runEpochs(epochs: epochs, initialEpoch: initialEpoch, steps: steps, verbose: verbose, callbacks: callbacks,
                              validate: validate, validationFreq: validationFreq, optimizer: optimizer, loss: loss) { _ in
             var order = Array(0..<n)
-            if shuffle { GlobalRandom.with { order.shuffle(using: &$0) } }
+            if shuffle {
+                GlobalRandom.with { order.shuffle(using: &$0) }
+                if let group = ProcessGroups.current { order = try group.broadcast(order) }
+            }
             var step = 0
             return {
                 guard step < steps else { return nil }
@@ -184,9 +205,24 @@ extension Sequential {
     /// The epoch loop of `fit`, over tensors or a dataset: callbacks, progress bar, metrics,
     /// validation every `validationFreq` epochs. `makeEpoch` is called at the start of each
     /// epoch (after `onEpochBegin`), where the tensor path draws its shuffle.
+    ///
+    /// Under a process group (LaminaDistributed's DataParallel) every rank runs this loop on
+    /// its shard of each global batch; an error on any rank ends the whole job naming it.
     package func runEpochs(epochs: Int, initialEpoch: Int, steps: Int, verbose: Int, callbacks: [Callback],
                    validate: (() throws -> (loss: Double, metrics: [String: Double]))?, validationFreq: Int,
                    optimizer: Optimizer, loss: Loss, makeEpoch: (Int) throws -> EpochBatches) throws -> History {
+        try ProcessGroups.run {
+            try epochLoop(epochs: epochs, initialEpoch: initialEpoch, steps: steps, verbose: verbose, callbacks: callbacks,
+                          validate: validate, validationFreq: validationFreq, optimizer: optimizer, loss: loss, makeEpoch: makeEpoch)
+        }
+    }
+
+    private func epochLoop(epochs: Int, initialEpoch: Int, steps: Int, verbose: Int, callbacks: [Callback],
+                           validate: (() throws -> (loss: Double, metrics: [String: Double]))?, validationFreq: Int,
+                           optimizer: Optimizer, loss: Loss, makeEpoch: (Int) throws -> EpochBatches) throws -> History {
+        let group = ProcessGroups.current
+        let verbose = ProcessGroups.isChief ? verbose : 0
+        if let group { try synchronizeFromRankZero(group, optimizer: optimizer) }
         let history = History()
         let all = [history] + callbacks
         for c in all { c.model = self; try c.onTrainBegin() }
@@ -200,23 +236,32 @@ extension Sequential {
             var bar = ProgressBar(target: steps, verbose: verbose)
             var lossSum = 0.0, seen = 0, done = 0
             for step in 0..<steps {
-                guard let (xb, yb, wb) = try nextBatch() else { break }
-                let (batchLoss, prediction) = try trainStep(xb, yb, optimizer: optimizer, loss: loss, weights: wb)
+                guard let (globalX, globalY, globalW) = try nextBatch() else { break }
+                var (xb, yb, wb) = (globalX, globalY, globalW)
+                var share = 1.0
+                if let group {
+                    if step == 0 { try checkSameBatches(globalX, group) }
+                    let rows = ProcessGroups.shard(globalX.shape[0], group)
+                    (xb, yb, wb) = (globalX.sliced(axis: 0, rows), globalY.sliced(axis: 0, rows), globalW?.sliced(axis: 0, rows))
+                    share = Double(rows.count) / Double(globalX.shape[0])
+                }
+                let (batchLoss, prediction) = try trainStep(xb, yb, optimizer: optimizer, loss: loss, weights: wb,
+                                                            group: group, share: share)
                 if !batchLoss.isFinite && !warnedNaN {
                     warnedNaN = true
                     Lamina.logger.warning("\(name): loss is \(batchLoss) at epoch \(epoch + 1), step \(step + 1); training continues (add TerminateOnNaN() to stop)")
                 }
-                let count = xb.shape[0]
+                let count = globalX.shape[0]
                 lossSum += batchLoss * Double(count)
                 seen += count
                 done += 1
-                for m in compiledMetrics { m.update(yb, prediction) }
-                let current = logs(loss: lossSum / Double(seen))
+                if xb.shape[0] > 0 { for m in compiledMetrics { m.update(yb, prediction) } }
+                let current = try logs(loss: lossSum / Double(seen))
                 for c in all { try c.onBatchEnd(step, logs: ["loss": batchLoss]) }
                 if stopTraining { break }
                 if step < steps - 1 || validate == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, logs: current) }
             }
-            var epochLogs = logs(loss: lossSum / Double(max(seen, 1)))
+            var epochLogs = try logs(loss: lossSum / Double(max(seen, 1)))
             // Keras's validation_freq: validate after every validationFreq-th epoch (1-based).
             if let validate, (epoch + 1) % validationFreq == 0 {
                 let result = try validate()
@@ -235,20 +280,35 @@ extension Sequential {
 
     /// Loss and metrics over `(x, y)`. Keras: `model.evaluate`.
     public func evaluate(_ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Int = 0) throws -> (loss: Double, metrics: [String: Double]) {
+        try ProcessGroups.run { try evaluateTensors(x, y, batchSize: batchSize, verbose: verbose) }
+    }
+
+    private func evaluateTensors(_ x: Tensor, _ y: Tensor, batchSize: Int, verbose: Int) throws -> (loss: Double, metrics: [String: Double]) {
         let (_, loss) = try requireCompiled()
         let xs = try prepareInputs(x)
         let ys = try prepareLabels(y, for: x, loss: loss)
         compiledMetrics.forEach { $0.reset() }
         var lossSum = 0.0
-        let n = xs.shape[0], steps = (n + batchSize - 1) / batchSize
-        var bar = ProgressBar(target: steps, verbose: verbose)
+        // Under a process group each rank evaluates its own contiguous rows; the sums of
+        // losses and metric states then make the global values.
+        let group = ProcessGroups.current
+        let rows = group.map { ProcessGroups.shard(xs.shape[0], $0) } ?? 0..<xs.shape[0]
+        let n = rows.count, steps = (n + batchSize - 1) / batchSize
+        var bar = ProgressBar(target: steps, verbose: ProcessGroups.isChief ? verbose : 0)
         for step in 0..<steps {
-            let r = (step * batchSize)..<min(n, (step + 1) * batchSize)
+            let r = (rows.lowerBound + step * batchSize)..<min(rows.upperBound, rows.lowerBound + (step + 1) * batchSize)
             let xb = xs.sliced(axis: 0, r), yb = ys.sliced(axis: 0, r)
             let prediction = try inferenceStep(xb)
             lossSum += withoutGradients { loss(yb, prediction) }.scalarsAsDouble()[0] * Double(r.count)
             for m in compiledMetrics { m.update(yb, prediction) }
-            if verbose > 0 { bar.update(step + 1, logs: logs(loss: lossSum / Double(r.upperBound))) }
+            if verbose > 0 && group == nil { bar.update(step + 1, logs: try logs(loss: lossSum / Double(r.upperBound))) }
+        }
+        if let group {
+            var sums = [lossSum]
+            try group.allreduceSum(&sums)
+            let metrics = try globalMetricValues(group)
+            if verbose > 0 { bar.update(steps, logs: metrics.merging(["loss": sums[0] / Double(xs.shape[0])]) { $1 }) }
+            return (sums[0] / Double(xs.shape[0]), metrics)
         }
         return (lossSum / Double(n), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, $0.result()) }))
     }
@@ -256,6 +316,27 @@ extension Sequential {
     /// Outputs for `x`, computed in batches without recording gradients. Keras: `model.predict`.
     public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
         let xs = try prepareInputs(x)
+        if let group = ProcessGroups.current { return try ProcessGroups.run { try predictSharded(xs, batchSize: batchSize, group) } }
+        return try predictLocally(xs, batchSize: batchSize)
+    }
+
+    /// Each rank predicts its contiguous rows; every rank gets all outputs, in order.
+    private func predictSharded(_ xs: Tensor, batchSize: Int, _ group: ProcessGroup) throws -> Tensor {
+        let n = xs.shape[0]
+        let outShape = try computeOutputShape(Array(xs.shape.dropFirst()))
+        let mine = ProcessGroups.shard(n, group)
+        let local = mine.isEmpty ? nil : try predictLocally(xs.sliced(axis: 0, mine), batchSize: batchSize)
+        var parts = [Tensor]()
+        for r in 0..<group.size {
+            let rows = (r * n / group.size)..<((r + 1) * n / group.size)
+            guard !rows.isEmpty else { continue }
+            let part = r == group.rank ? local! : Tensor.zeros([rows.count] + outShape, dtype: dtype)
+            parts += try group.broadcast([part], root: r)
+        }
+        return Tensor.concatenated(parts, axis: 0)
+    }
+
+    private func predictLocally(_ xs: Tensor, batchSize: Int) throws -> Tensor {
         let n = xs.shape[0]
         if n <= batchSize { return try inferenceStep(xs) }
         var outputs: [Tensor] = []

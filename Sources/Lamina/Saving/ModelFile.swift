@@ -145,6 +145,9 @@ extension Sequential {
             throw LaminaError.configuration("\(url.lastPathComponent): unknown model file extension '.\(url.pathExtension)'; use .lamina")
         }
         try checkAdded()
+        // Under DataParallel every rank holds the same model; rank 0 alone writes it (the
+        // others return at once: wait for rank 0 before reading the file on them).
+        guard ProcessGroups.isChief else { return }
         let (tensors, metadata) = try ModelFile.contents(of: self)
         try Safetensors.save(tensors, metadata: metadata, to: url)
     }

@@ -1,0 +1,158 @@
+import Foundation
+import Lamina
+import CLaminaMPI
+
+/// How values from every process combine in an allreduce.
+public enum ReduceOperation: Sendable { case sum, average }
+
+/// The collective operations data-parallel training needs, between `size` processes
+/// numbered `rank` = 0..<size. ``MPICollective`` implements them over MPI; ``LocalCollective``
+/// is the one-process case.
+public protocol Collective: AnyObject, Sendable {
+    var rank: Int { get }
+    var size: Int { get }
+    /// Combines `values` element-wise across all processes; every process gets the result.
+    func allreduce(_ values: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws
+    func allreduce(_ values: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) throws
+    /// Element-wise maximum across processes.
+    func allreduceMax(_ values: UnsafeMutableBufferPointer<Double>) throws
+    /// Copies process `root`'s bytes into every process's buffer of the same size.
+    func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws
+    /// Returns once every process has called it.
+    func barrier() throws
+    /// Ends every process of the job, after printing `message`.
+    func abort(_ message: String) -> Never
+}
+
+extension Collective {
+    public func allreduce(_ values: inout [Float], _ operation: ReduceOperation = .sum) throws {
+        try values.withUnsafeMutableBufferPointer { try allreduce($0, operation) }
+    }
+    public func allreduce(_ values: inout [Double], _ operation: ReduceOperation = .sum) throws {
+        try values.withUnsafeMutableBufferPointer { try allreduce($0, operation) }
+    }
+    public func broadcast(_ values: inout [Float], root: Int = 0) throws {
+        try values.withUnsafeMutableBytes { try broadcast($0, root: root) }
+    }
+    public func broadcast(_ values: inout [Double], root: Int = 0) throws {
+        try values.withUnsafeMutableBytes { try broadcast($0, root: root) }
+    }
+}
+
+/// One process: every operation leaves the values as they are.
+public final class LocalCollective: Collective {
+    public init() {}
+    public var rank: Int { 0 }
+    public var size: Int { 1 }
+    public func allreduce(_ values: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws {}
+    public func allreduce(_ values: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) throws {}
+    public func allreduceMax(_ values: UnsafeMutableBufferPointer<Double>) throws {}
+    public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
+    public func barrier() throws {}
+    public func abort(_ message: String) -> Never {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        exit(1)
+    }
+}
+
+/// The processes `mpirun` started, over the system's MPI library (Debian's Open MPI, found
+/// through pkg-config). ``world()`` initializes MPI once per process, asking for
+/// `MPI_THREAD_SERIALIZED` (Lamina calls MPI from one thread at a time, whichever thread
+/// runs `fit`) and refusing a library that offers less; MPI is finalized at exit.
+///
+/// Errors: MPI_COMM_WORLD is switched to `MPI_ERRORS_RETURN`, so a failed call becomes a
+/// Swift error; data-parallel training turns any error into ``abort(_:)``, which prints the
+/// rank and the error and calls `MPI_Abort`, so `mpirun` ends every process instead of
+/// leaving the others waiting in their next allreduce. A process that dies outright (killed,
+/// crashed) is noticed by `mpirun` itself, which ends the job and names the rank.
+public final class MPICollective: Collective {
+    public let rank: Int
+    public let size: Int
+    /// MPI_COMM_WORLD (a constant handle; not stored, as an OpaquePointer is not Sendable).
+    private var comm: MPI_Comm { lamina_mpi_comm_world()! }
+
+    private init(rank: Int, size: Int) { (self.rank, self.size) = (rank, size) }
+
+    nonisolated(unsafe) private static var shared: MPICollective?
+    private static let lock = NSLock()
+
+    /// All the processes of this job (MPI_COMM_WORLD), initializing MPI on first use.
+    public static func world() throws -> MPICollective {
+        lock.lock()
+        defer { lock.unlock() }
+        if let shared { return shared }
+        var initialized: Int32 = 0
+        MPI_Initialized(&initialized)
+        if initialized == 0 {
+            var provided: Int32 = 0
+            let rc = MPI_Init_thread(nil, nil, lamina_mpi_thread_serialized(), &provided)
+            guard rc == lamina_mpi_success() else { throw LaminaError(.io, "MPI_Init_thread failed: \(errorString(rc))") }
+            guard provided >= lamina_mpi_thread_serialized() else {
+                throw LaminaError.configuration("the MPI library offers thread level \(provided); Lamina needs MPI_THREAD_SERIALIZED")
+            }
+            atexit {
+                var finalized: Int32 = 0
+                MPI_Finalized(&finalized)
+                if finalized == 0 { MPI_Finalize() }
+            }
+        }
+        let comm = lamina_mpi_comm_world()!
+        MPI_Comm_set_errhandler(comm, lamina_mpi_errors_return())
+        var rank: Int32 = 0, size: Int32 = 0
+        MPI_Comm_rank(comm, &rank)
+        MPI_Comm_size(comm, &size)
+        let world = MPICollective(rank: Int(rank), size: Int(size))
+        shared = world
+        return world
+    }
+
+    static func errorString(_ code: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(lamina_mpi_max_error_string()) + 1)
+        var length: Int32 = 0
+        MPI_Error_string(code, &buffer, &length)
+        return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private func check(_ rc: Int32, _ what: String) throws {
+        guard rc == lamina_mpi_success() else { throw LaminaError(.io, "rank \(rank): \(what) failed: \(Self.errorString(rc))") }
+    }
+
+    public func allreduce(_ values: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws {
+        guard values.count > 0 else { return }
+        try check(MPI_Allreduce(lamina_mpi_in_place(), values.baseAddress, Int32(values.count), lamina_mpi_float(),
+                                lamina_mpi_sum(), comm), "MPI_Allreduce")
+        if operation == .average { for i in values.indices { values[i] /= Float(size) } }
+    }
+
+    public func allreduce(_ values: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) throws {
+        guard values.count > 0 else { return }
+        try check(MPI_Allreduce(lamina_mpi_in_place(), values.baseAddress, Int32(values.count), lamina_mpi_double(),
+                                lamina_mpi_sum(), comm), "MPI_Allreduce")
+        if operation == .average { for i in values.indices { values[i] /= Double(size) } }
+    }
+
+    public func allreduceMax(_ values: UnsafeMutableBufferPointer<Double>) throws {
+        guard values.count > 0 else { return }
+        try check(MPI_Allreduce(lamina_mpi_in_place(), values.baseAddress, Int32(values.count), lamina_mpi_double(),
+                                lamina_mpi_max(), comm), "MPI_Allreduce")
+    }
+
+    public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
+        guard bytes.count > 0 else { return }
+        guard (0..<size).contains(root) else { throw LaminaError.value("broadcast: root \(root) is not a rank of 0..<\(size)") }
+        // MPI counts are Int32: send large buffers in pieces.
+        let piece = 1 << 30
+        for start in stride(from: 0, to: bytes.count, by: piece) {
+            try check(MPI_Bcast(bytes.baseAddress! + start, Int32(min(piece, bytes.count - start)), lamina_mpi_byte(),
+                                Int32(root), comm), "MPI_Bcast")
+        }
+    }
+
+    public func barrier() throws { try check(MPI_Barrier(comm), "MPI_Barrier") }
+
+    public func abort(_ message: String) -> Never {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        MPI_Abort(comm, 1)
+        exit(1)
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Lamina
+import LaminaDistributed
+
+// Test helper for DataParallelTests, run under `mpirun -np N` (or alone with --single, no
+// distribution): one small convnet trained the same way in every scenario.
+//   lamina-mpi-helper SCENARIO OUTDIR [--single] [--seed-per-rank]
+// train       fit 1 epoch (21 Adam steps of a global batch of 64, the last one uneven),
+//             evaluate and predict; rank 0 writes history.json, results.json, model.lamina;
+//             every rank writes its initial and final weights (initial-rankR / final-rankR).
+// kill        rank 1 kills itself (SIGKILL) after its 3rd batch.
+// throw       rank 1 throws from a callback after its 3rd batch.
+// checkpoint  fit 4 epochs with ModelCheckpoint(ckpt-{epoch}.lamina); history.json.
+// resume      load ckpt-2.lamina and fit to epoch 4; history-resumed.json.
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 3 else {
+    FileHandle.standardError.write(Data("usage: lamina-mpi-helper SCENARIO OUTDIR [--single] [--seed-per-rank]\n".utf8))
+    exit(2)
+}
+let (scenario, out) = (arguments[1], URL(fileURLWithPath: arguments[2]))
+let single = arguments.contains("--single")
+let parallel = single ? nil : try DataParallel()
+Distribution.set(parallel)
+let rank = parallel?.rank ?? 0
+Lamina.setRandomSeed(arguments.contains("--seed-per-rank") ? 1000 + UInt64(rank) : 42)
+
+/// Inputs [n, 8, 8, 1] and labels 0..<4 that depend on them, the same on every rank.
+func data(_ n: Int, seed: UInt64) -> (Tensor, Tensor) {
+    var rng = RandomGenerator(seed: seed)
+    let x = (0..<(n * 64)).map { _ in Float(rng.nextNormal()) }
+    let y = (0..<n).map { i in Int32((x[(i * 64)..<(i * 64 + 64)].enumerated().reduce(Float(0)) { $0 + $1.element * Float($1.offset % 5 - 2) } > 0 ? 1 : 0)
+                                    + (x[i * 64] > 0 ? 2 : 0)) }
+    return (Tensor(shape: [n, 8, 8, 1], scalars: x), Tensor(shape: [n], scalars: y))
+}
+
+func model() throws -> Sequential {
+    let m = Sequential([Conv2D(4, kernelSize: 3, activation: .relu), Flatten(), Dense(16, activation: .relu), Dense(4, activation: .softmax)])
+    try m.build(inputShape: [8, 8, 1])
+    m.compile(optimizer: Adam(learningRate: 0.01), loss: SparseCategoricalCrossentropy(), metrics: [Accuracy()])
+    return m
+}
+
+func weights(_ m: Sequential) -> [(name: String, tensor: Tensor)] { m.weights.enumerated().map { ("w\($0.offset)", $0.element.value) } }
+
+func writeJSON(_ object: Any, _ name: String) throws {
+    guard rank == 0 else { return }
+    try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: out.appendingPathComponent(name))
+}
+
+let (x, y) = data(64 * 20 + 33, seed: 7)
+let (vx, vy) = data(65, seed: 8)
+let m = try model()
+let verbose = ProcessInfo.processInfo.environment["HELPER_VERBOSE"] == nil ? 0 : 1
+switch scenario {
+case "train":
+    try Safetensors.save(weights(m), to: out.appendingPathComponent("initial-rank\(rank).safetensors"))
+    let history = try m.fit(x, y, epochs: 1, batchSize: 64, verbose: verbose, validationData: (vx, vy))
+    try Safetensors.save(weights(m), to: out.appendingPathComponent("final-rank\(rank).safetensors"))
+    try m.save(out.appendingPathComponent("model.lamina").path)
+    let evaluation = try m.evaluate(vx, vy, batchSize: 16)
+    let prediction = try m.predict(vx, batchSize: 16)
+    try writeJSON(history.history, "history.json")
+    try writeJSON(["loss": evaluation.loss, "accuracy": evaluation.metrics["accuracy"]!,
+                   "predict": prediction.scalarsAsDouble(), "predict_shape": prediction.shape,
+                   "allreduce_calls": parallel?.statistics.calls ?? 0], "results.json")
+case "kill", "throw":
+    _ = try m.fit(x, y, epochs: 3, batchSize: 64, verbose: verbose, callbacks: [LambdaCallback(onBatchEnd: { batch, _ in
+        guard rank == 1, batch == 2 else { return }
+        if scenario == "kill" { kill(getpid(), SIGKILL) }
+        throw LaminaError.value("a failure on purpose in rank 1's callback")
+    })])
+    try writeJSON(["finished": true], "finished.json")
+case "checkpoint":
+    let history = try m.fit(x, y, epochs: 4, batchSize: 64, verbose: verbose, validationData: (vx, vy),
+                            callbacks: [ModelCheckpoint(filepath: out.appendingPathComponent("ckpt-{epoch}.lamina").path)])
+    try writeJSON(history.history, "history.json")
+case "resume":
+    let resumed = try Sequential.load(out.appendingPathComponent("ckpt-2.lamina").path)
+    let history = try resumed.fit(x, y, epochs: 4, batchSize: 64, verbose: verbose, validationData: (vx, vy), initialEpoch: resumed.epoch)
+    try writeJSON(history.history, "history-resumed.json")
+default:
+    FileHandle.standardError.write(Data("unknown scenario \(scenario)\n".utf8))
+    exit(2)
+}
