@@ -69,12 +69,12 @@ let package = Package(
                 path: "Examples/Support"),
         .executableTarget(name: "linear-regression", dependencies: ["ExampleSupport"], path: "Examples/LinearRegression"),
         .executableTarget(name: "logistic-regression", dependencies: ["ExampleSupport"], path: "Examples/LogisticRegression"),
-        .executableTarget(name: "mnist-cnn", dependencies: ["ExampleSupport"], path: "Examples/MNISTCNN"),
+        .executableTarget(name: "mnist-cnn", dependencies: ["ExampleSupport", "LaminaDistributed"], path: "Examples/MNISTCNN"),
         .executableTarget(name: "rnn", dependencies: ["ExampleSupport"], path: "Examples/RNN"),
         .executableTarget(name: "gan", dependencies: ["ExampleSupport"], path: "Examples/GAN"),
 
         // MARK: - Benchmarks
-        .executableTarget(name: "lamina-bench", dependencies: ["Lamina", "LaminaData", "CLaminaBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .executableTarget(name: "lamina-bench", dependencies: ["Lamina", "LaminaData", "LaminaDistributed", "CLaminaBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Benchmarks/LaminaBench"),
 
         // MARK: - Tests

@@ -9,7 +9,9 @@ import LaminaData
 // Also: elementwise and conv (kernel micro-benchmarks), inference_untrained (inference
 // timings on a fresh CNN, for profiling), and cnn_mmap / cnn_in_memory [--npy-dir DIR]
 // [--samples N] (one epoch of the convnet on MNIST ×10 from memory-mapped .npy files through a
-// prefetching Dataset, or from tensors; made by make_big_mnist.py; not in the default set). The model workloads follow
+// prefetching Dataset, or from tensors; made by make_big_mnist.py; not in the default set), and
+// cnn_data_parallel [--samples N] (the convnet under DataParallel; run under mpirun by
+// Benchmarks/mpi_bench.sh). The model workloads follow
 // Benchmarks/peers/*.py exactly; Benchmarks/compare.py runs them side by side.
 
 /// The command line (swift-argument-parser).
@@ -20,12 +22,12 @@ struct BenchOptions: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Folder with the MNIST files.") var dataDir: String?
     @Option(name: .customLong("gemm-sizes"), help: "Comma-separated GEMM sizes.") var gemmSizes = "256,512,1024,2048"
     @Option(name: .customLong("npy-dir"), help: "Folder with x.npy and y.npy for cnn_mmap / cnn_in_memory.") var npyDir = "/tmp/lamina-big-mnist"
-    @Option(help: "Use only the first N samples in cnn_mmap / cnn_in_memory.") var samples: Int?
+    @Option(help: "Use only the first N samples in cnn_mmap / cnn_in_memory / cnn_data_parallel.") var samples: Int?
 }
 let options = BenchOptions.parseOrExit()
 let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained",
-           "cnn_mmap", "cnn_in_memory"]
-let workloads = (options.workloads ?? all.dropLast(2).joined(separator: ",")).split(separator: ",").map(String.init)
+           "cnn_mmap", "cnn_in_memory", "cnn_data_parallel"]
+let workloads = (options.workloads ?? all.dropLast(3).joined(separator: ",")).split(separator: ",").map(String.init)
 for w in workloads where !all.contains(w) {
     FileHandle.standardError.write(Data("unknown workload \(w); choose from \(all.joined(separator: ", "))\n".utf8))
     exit(2)
@@ -48,7 +50,8 @@ for w in workloads where w == "cnn_mmap" || w == "cnn_in_memory" {
     }
 }
 
-let modelWorkloads = workloads.filter { ["mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained"].contains($0) }
+let modelWorkloads = workloads.filter { ["mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained",
+                                         "cnn_data_parallel"].contains($0) }
 if !modelWorkloads.isEmpty {
     let data: MNISTData
     do {
@@ -74,6 +77,8 @@ if !modelWorkloads.isEmpty {
             try benchFitOneEpoch(w, reps: 1, build: lstmModel, x: x, y: data.yTrain, xTest: xt, yTest: data.yTest)
         case "gan":
             try benchGAN(data)
+        case "cnn_data_parallel":
+            try benchDataParallel(data, samples: options.samples)
         case "inference_untrained":  // the same timings without training first (for profiling)
             Lamina.setRandomSeed(seed)
             try benchInference(cnnModel(), data.shaped([28, 28, 1]).1, data.yTest)

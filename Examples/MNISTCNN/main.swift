@@ -1,6 +1,7 @@
 import ExampleSupport
 import Foundation
 import Lamina
+import LaminaDistributed
 
 // The Keras "simple MNIST convnet" tutorial:
 // Conv2D 32 → MaxPooling → Conv2D 64 → MaxPooling → Flatten → Dense 128 → Dense 10 softmax.
@@ -8,6 +9,9 @@ import Lamina
 // --from-disk writes the training images to .npy files and trains from them through a
 // memory-mapped, shuffled, prefetching Dataset, with RandomRotation and RandomZoom augmentation
 // (the way to train on data larger than memory).
+// --distributed trains data-parallel on every process mpirun started (the script is otherwise
+// unchanged; rank 0 prints and writes the files):
+//   mpirun -np 2 --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1 .build/release/mnist-cnn --distributed
 
 struct Options: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "mnist-cnn",
@@ -16,8 +20,15 @@ struct Options: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Mini-batch size.") var batchSize = 128
     @Flag(name: .customLong("from-disk"), help: "Train from memory-mapped .npy files through a Dataset, with augmentation.")
     var fromDisk = false
+    @Flag(help: "Train data-parallel across the processes mpirun started (LaminaDistributed over MPI).")
+    var distributed = false
 }
 let options = Options.parseOrExit()
+if options.distributed {
+    let parallel = try DataParallel()
+    Distribution.set(parallel)
+    if parallel.rank != 0 { dup2(open("/dev/null", O_WRONLY), STDOUT_FILENO) }   // rank 0 prints
+}
 var example = Example("mnist-cnn", epochs: 3, common: options.common)
 let (train, test) = example.mnist(trainShape: [28, 28, 1])
 
@@ -60,6 +71,11 @@ print(String(format: "Test loss %.4f, test accuracy %.2f%%", testLoss, 100 * tes
 // The trained model, for `gan --judge` and anyone else: Sequential.load(path) gives it back.
 try model.save(to: example.output("model.lamina"))
 print("Saved the model to \(example.output("model.lamina").path)")
+if let parallel = Distribution.current {
+    let stats = parallel.statistics
+    print(String(format: "Data-parallel on %d ranks: %d allreduce calls, %.2f s in them", parallel.size, stats.calls, stats.seconds))
+    guard parallel.rank == 0 else { exit(0) }   // rank 0 draws the pictures and writes the record
+}
 
 // Pictures: the curves, the confusion matrix, and the digits it got wrong.
 try history.plot(to: example.output("curves.svg"))

@@ -40,7 +40,9 @@ public enum NumPy {
                 throw LaminaError(.io, "\(entryName) is larger than \(maximumBytes) bytes")
             }
             var contents = [UInt8]()
-            contents.reserveCapacity(Int(entry.uncompressedSize))
+            // The header's size is only a claim: reserve at most 64 MiB on its word and grow
+            // past that as data really arrives.
+            contents.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 26)))
             do {
                 _ = try archive.extract(entry, skipCRC32: false) { chunk in
                     guard contents.count + chunk.count <= maximumBytes else {
