@@ -80,7 +80,7 @@ let package = Package(
         // MARK: - Tests
         .executableTarget(name: "lamina-backend-check", dependencies: ["LaminaCore"], path: "Tests/Helpers/BackendCheck"),
         .executableTarget(name: "lamina-atomic-writer", dependencies: ["Lamina"], path: "Tests/Helpers/AtomicWriter"),
-        .executableTarget(name: "lamina-mpi-helper", dependencies: ["Lamina", "LaminaDistributed"], path: "Tests/Helpers/MPIHelper"),
+        .executableTarget(name: "lamina-mpi-helper", dependencies: ["Lamina", "LaminaData", "LaminaDistributed"], path: "Tests/Helpers/MPIHelper"),
         .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "CLaminaKernels"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaTests", dependencies: ["Lamina", "LaminaData", "LaminaPlot"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras", "LaminaData"], exclude: ["Fixtures"]),

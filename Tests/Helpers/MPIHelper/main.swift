@@ -1,5 +1,6 @@
 import Foundation
 import Lamina
+import LaminaData
 import LaminaDistributed
 
 // Test helper for DataParallelTests, run under `mpirun -np N` (or alone with --single, no
@@ -12,6 +13,8 @@ import LaminaDistributed
 // throw       rank 1 throws from a callback after its 3rd batch.
 // checkpoint  fit 4 epochs with ModelCheckpoint(ckpt-{epoch}.lamina); history.json.
 // resume      load ckpt-2.lamina and fit to epoch 4; history-resumed.json.
+// dataset     fit 1 epoch from a Dataset shuffled with seed 5 (or, with --unseeded, from the
+//             default generator), evaluate it; final-rankR and history.json as in train.
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else {
@@ -79,6 +82,11 @@ case "resume":
     let resumed = try Sequential.load(out.appendingPathComponent("ckpt-2.lamina").path)
     let history = try resumed.fit(x, y, epochs: 4, batchSize: 64, verbose: verbose, validationData: (vx, vy), initialEpoch: resumed.epoch)
     try writeJSON(history.history, "history-resumed.json")
+case "dataset":
+    let shuffled = try Dataset.fromTensors(x, y).shuffle(seed: arguments.contains("--unseeded") ? nil : 5).batch(64)
+    let history = try m.fit(shuffled, epochs: 1, verbose: verbose, validationData: try Dataset.fromTensors(vx, vy).batch(16))
+    try Safetensors.save(weights(m), to: out.appendingPathComponent("final-rank\(rank).safetensors"))
+    try writeJSON(history.history, "history.json")
 default:
     FileHandle.standardError.write(Data("unknown scenario \(scenario)\n".utf8))
     exit(2)

@@ -119,6 +119,26 @@ struct DataParallelTests {
         }
     }
 
+    /// fit over a Dataset shuffled with a seed trains on 2 ranks as on 1 process; a dataset
+    /// shuffled from each rank's own generator (ranks seeded differently) is refused with a
+    /// message, since the ranks would read different global batches.
+    @Test func datasetsTrainAsOneProcessOrAreRefused() throws {
+        let (one, two) = (temporaryDirectory(), temporaryDirectory())
+        #expect(try run("dataset", one, ranks: 0).status == 0)
+        let parallel = try run("dataset", two, ranks: 2)
+        try #require(parallel.status == 0, "\(parallel.output)")
+        for (w, ref) in zip(try tensors(two, "final-rank1.safetensors"), try tensors(one, "final-rank0.safetensors")) {
+            #expect(maxRelativeError(w.scalarsAsDouble(), ref.scalarsAsDouble()) <= 1e-5)
+        }
+        let (h1, h2) = (try json(one, "history.json"), try json(two, "history.json"))
+        for key in ["loss", "accuracy", "val_loss", "val_accuracy"] {
+            #expect(maxRelativeError(h2[key] as! [Double], h1[key] as! [Double]) <= 1e-5, "\(key)")
+        }
+        let refused = try run("dataset", temporaryDirectory(), ranks: 2, extra: ["--unseeded", "--seed-per-rank"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("the ranks read different batches"), "\(refused.output)")
+    }
+
     /// Rank 0's checkpoint after epoch 2 of a 2-rank run resumes on 1 process with the losses
     /// of the uninterrupted 2-rank run.
     @Test func checkpointResumesOnOneProcess() throws {
