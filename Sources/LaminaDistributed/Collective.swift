@@ -117,24 +117,27 @@ public final class MPICollective: Collective {
         guard rc == lamina_mpi_success() else { throw LaminaError(.io, "rank \(rank): \(what) failed: \(Self.errorString(rc))") }
     }
 
+    /// MPI_Allreduce in place, in pieces of at most 2^30 elements (MPI counts are Int32).
+    private func reduce(_ base: UnsafeMutableRawPointer?, count: Int, stride: Int, _ type: MPI_Datatype?, _ op: MPI_Op?) throws {
+        let piece = 1 << 30
+        for start in Swift.stride(from: 0, to: count, by: piece) {
+            try check(MPI_Allreduce(lamina_mpi_in_place(), base! + start * stride, Int32(min(piece, count - start)), type, op, comm),
+                      "MPI_Allreduce")
+        }
+    }
+
     public func allreduce(_ values: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws {
-        guard values.count > 0 else { return }
-        try check(MPI_Allreduce(lamina_mpi_in_place(), values.baseAddress, Int32(values.count), lamina_mpi_float(),
-                                lamina_mpi_sum(), comm), "MPI_Allreduce")
+        try reduce(UnsafeMutableRawPointer(values.baseAddress), count: values.count, stride: 4, lamina_mpi_float(), lamina_mpi_sum())
         if operation == .average { for i in values.indices { values[i] /= Float(size) } }
     }
 
     public func allreduce(_ values: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) throws {
-        guard values.count > 0 else { return }
-        try check(MPI_Allreduce(lamina_mpi_in_place(), values.baseAddress, Int32(values.count), lamina_mpi_double(),
-                                lamina_mpi_sum(), comm), "MPI_Allreduce")
+        try reduce(UnsafeMutableRawPointer(values.baseAddress), count: values.count, stride: 8, lamina_mpi_double(), lamina_mpi_sum())
         if operation == .average { for i in values.indices { values[i] /= Double(size) } }
     }
 
     public func allreduceMax(_ values: UnsafeMutableBufferPointer<Double>) throws {
-        guard values.count > 0 else { return }
-        try check(MPI_Allreduce(lamina_mpi_in_place(), values.baseAddress, Int32(values.count), lamina_mpi_double(),
-                                lamina_mpi_max(), comm), "MPI_Allreduce")
+        try reduce(UnsafeMutableRawPointer(values.baseAddress), count: values.count, stride: 8, lamina_mpi_double(), lamina_mpi_max())
     }
 
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {

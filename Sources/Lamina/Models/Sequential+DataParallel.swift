@@ -130,9 +130,10 @@ extension Sequential {
                 optimizer.slots[ObjectIdentifier(v)] = Array(shared[(i * optimizer.slotCount)..<((i + 1) * optimizer.slotCount)])
             }
         }
-        if group.rank != 0 {
+        if group.rank != 0 && synchronizedWith !== group {
             GlobalRandom.with { rng in rng = RandomGenerator(seed: rng.next() ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(group.rank))) }
         }
+        synchronizedWith = group
     }
 
     /// The moving statistics of BatchNormalization layers: each rank normalizes with its own

@@ -356,9 +356,22 @@ extension Sequential {
         let ys = try prepareLabels(y, for: x, loss: loss)
         let weights = try sampleWeights(sampleWeight, classWeight, labels: y, count: x.shape[0])
             .map { Tensor(shape: [$0.count], scalars: $0) }
-        let (value, prediction) = try trainStep(xs, ys, optimizer: optimizer, loss: loss, weights: weights)
-        compiledMetrics.forEach { $0.reset(); $0.update(ys, prediction) }
-        return (Double(value), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, $0.result()) }))
+        guard let group = ProcessGroups.current else {
+            let (value, prediction) = try trainStep(xs, ys, optimizer: optimizer, loss: loss, weights: weights)
+            compiledMetrics.forEach { $0.reset(); $0.update(ys, prediction) }
+            return (Double(value), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, $0.result()) }))
+        }
+        // Under DataParallel the batch is the global one, as in fit: each rank trains on its
+        // shard (rank 0's weights are broadcast before the first step).
+        return try ProcessGroups.run {
+            if synchronizedWith !== group { try synchronizeFromRankZero(group, optimizer: optimizer) }
+            let rows = ProcessGroups.shard(xs.shape[0], group)
+            let (xl, yl) = (xs.sliced(axis: 0, rows), ys.sliced(axis: 0, rows))
+            let (value, prediction) = try trainStep(xl, yl, optimizer: optimizer, loss: loss, weights: weights?.sliced(axis: 0, rows),
+                                                    group: group, share: Double(rows.count) / Double(xs.shape[0]))
+            compiledMetrics.forEach { $0.reset(); if !rows.isEmpty { $0.update(yl, prediction) } }
+            return (value, try globalMetricValues(group))
+        }
     }
 
     /// Loss and metrics of one batch, without training. Keras: `test_on_batch`.

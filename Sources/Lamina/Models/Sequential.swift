@@ -23,6 +23,8 @@ public final class Sequential: Layer {
     public internal(set) var compiledMetrics: [Metric] = []
     var compiledTrainable: [Variable] = []
     var frozenAtCompile: Set<ObjectIdentifier> = []
+    /// The process group whose rank 0 this model last took its weights from (DataParallel).
+    weak var synchronizedWith: (any ProcessGroup)?
     /// Epochs completed by `fit` (counting from its `initialEpoch`); saved with the model, so
     /// a loaded model continues with `fit(x, y, epochs: n, initialEpoch: model.epoch)`.
     public var epoch = 0

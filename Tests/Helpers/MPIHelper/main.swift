@@ -13,6 +13,8 @@ import LaminaDistributed
 // throw       rank 1 throws from a callback after its 3rd batch.
 // checkpoint  fit 4 epochs with ModelCheckpoint(ckpt-{epoch}.lamina); history.json.
 // resume      load ckpt-2.lamina and fit to epoch 4; history-resumed.json.
+// collective  allreduce (sum, average; float32, float64), broadcast, barrier; collective.json.
+// batches     trainOnBatch on 5 global batches; final-rankR, and losses and accuracies in history.json.
 // dataset     fit 1 epoch from a Dataset shuffled with seed 5 (or, with --unseeded, from the
 //             default generator), evaluate it; final-rankR and history.json as in train.
 
@@ -26,7 +28,7 @@ let single = arguments.contains("--single")
 let parallel = single ? nil : try DataParallel()
 Distribution.set(parallel)
 let rank = parallel?.rank ?? 0
-Lamina.setRandomSeed(arguments.contains("--seed-per-rank") ? 1000 + UInt64(rank) : 42)
+Lamina.setRandomSeed(42 + (arguments.contains("--seed-per-rank") ? UInt64(rank) : 0))   // rank 0 as a single process
 
 /// Inputs [n, 8, 8, 1] and labels 0..<4 that depend on them, the same on every rank.
 func data(_ n: Int, seed: UInt64) -> (Tensor, Tensor) {
@@ -82,6 +84,26 @@ case "resume":
     let resumed = try Sequential.load(out.appendingPathComponent("ckpt-2.lamina").path)
     let history = try resumed.fit(x, y, epochs: 4, batchSize: 64, verbose: verbose, validationData: (vx, vy), initialEpoch: resumed.epoch)
     try writeJSON(history.history, "history-resumed.json")
+case "collective":   // the Collective operations themselves, on values that depend on the rank
+    let c = parallel!.collective
+    var f = (0..<5).map { Float($0 + 10 * c.rank) }, d = (0..<3).map { Double($0) + 0.5 * Double(c.rank) }
+    var avg = d
+    try c.allreduce(&f, .sum)
+    try c.allreduce(&d, .sum)
+    try c.allreduce(&avg, .average)
+    var shared = [Double](repeating: Double(c.rank), count: 4)
+    try c.broadcast(&shared, root: c.size - 1)
+    try c.barrier()
+    try writeJSON(["sum32": f.map(Double.init), "sum64": d, "average64": avg, "broadcast": shared, "size": c.size], "collective.json")
+case "batches":   // a hand-written loop: trainOnBatch on 5 global batches of 64 (the last of 37)
+    var results = [Double]()
+    for start in stride(from: 0, to: 293, by: 64) {
+        let rows = Array(start..<min(293, start + 64))
+        let (loss, metrics) = try m.trainOnBatch(x.gather(rows: rows), y.gather(rows: rows))
+        results += [loss, metrics["accuracy"]!]
+    }
+    try Safetensors.save(weights(m), to: out.appendingPathComponent("final-rank\(rank).safetensors"))
+    try writeJSON(["results": results], "history.json")
 case "dataset":
     let shuffled = try Dataset.fromTensors(x, y).shuffle(seed: arguments.contains("--unseeded") ? nil : 5).batch(64)
     let history = try m.fit(shuffled, epochs: 1, verbose: verbose, validationData: try Dataset.fromTensors(vx, vy).batch(16))

@@ -54,6 +54,23 @@ struct DataParallelTests {
         return zip(a, b).map { Swift.abs($0 - $1) }.max()! / Swift.max(b.map(Swift.abs).max()!, 1e-12)
     }
 
+    /// The Collective operations on 3 processes against closed forms: rank r contributes
+    /// i + 10r (float32) and i + r/2 (float64); the last rank broadcasts its number.
+    @Test func collectiveOperations() throws {
+        let dir = temporaryDirectory()
+        let result = try run("collective", dir, ranks: 3)
+        try #require(result.status == 0, "\(result.output)")
+        let r = try json(dir, "collective.json")
+        #expect(r["size"] as! Int == 3)
+        let sum32: [Double] = (0..<5).map { i in Double(3 * i + 30) }
+        let sum64: [Double] = (0..<3).map { i in Double(3 * i) + 1.5 }
+        let average64: [Double] = (0..<3).map { i in Double(i) + 0.5 }
+        #expect(r["sum32"] as! [Double] == sum32)
+        #expect(r["sum64"] as! [Double] == sum64)
+        #expect(r["average64"] as! [Double] == average64)
+        #expect(r["broadcast"] as! [Double] == [2, 2, 2, 2])
+    }
+
     /// 2 ranks sharing a global batch of 64 end 21 Adam steps (the last batch 33: shards of
     /// 16 and 17) with the weights of 1 process with batch 64, within 1e-5 relative; History,
     /// evaluate and predict on rank 0 equal the single process's.
@@ -117,6 +134,23 @@ struct DataParallelTests {
         } else {
             #expect(result.output.contains("Lamina: rank 1 of 2 failed: a failure on purpose"), "\(result.output)")
         }
+    }
+
+    /// A hand-written loop of trainOnBatch calls shards each global batch too (ranks seeded
+    /// differently: rank 0's weights are taken before the first step).
+    @Test func trainOnBatchLoopsTrainAsOneProcess() throws {
+        let (one, two) = (temporaryDirectory(), temporaryDirectory())
+        #expect(try run("batches", one, ranks: 0).status == 0)
+        let parallel = try run("batches", two, ranks: 2, extra: ["--seed-per-rank"])
+        try #require(parallel.status == 0, "\(parallel.output)")
+        let reference = try tensors(one, "final-rank0.safetensors")
+        for r in 0..<2 {
+            for (w, ref) in zip(try tensors(two, "final-rank\(r).safetensors"), reference) {
+                #expect(maxRelativeError(w.scalarsAsDouble(), ref.scalarsAsDouble()) <= 1e-5, "rank \(r)")
+            }
+        }
+        let (r1, r2) = (try json(one, "history.json")["results"] as! [Double], try json(two, "history.json")["results"] as! [Double])
+        #expect(r1.count == 10 && maxRelativeError(r2, r1) <= 1e-5, "\(r2) vs \(r1)")
     }
 
     /// fit over a Dataset shuffled with a seed trains on 2 ranks as on 1 process; a dataset
