@@ -112,8 +112,16 @@ extension Sequential {
         let iterator = try dataset.makeIterator()
         defer { iterator.cancel() }
         var outputs: [Tensor] = []
+        let group = ProcessGroups.current
         while steps.map({ outputs.count < $0 }) ?? true, let (x, _) = try iterator.next() {
-            outputs.append(try inferenceStep(try prepareInputs(x)))
+            let xs = try prepareInputs(x)
+            if let group {   // under DataParallel each rank predicts its shard of every batch
+                let rows = ProcessGroups.shard(xs.shape[0], group)
+                let local = rows.isEmpty ? nil : try inferenceStep(xs.sliced(axis: 0, rows))
+                outputs.append(try ProcessGroups.run { try gatherShards(local, of: xs, group) })
+            } else {
+                outputs.append(try inferenceStep(xs))
+            }
         }
         guard !outputs.isEmpty else { throw LaminaError.value("predict: the dataset gave no batches") }
         return outputs.count == 1 ? outputs[0] : Tensor.concatenated(outputs, axis: 0)

@@ -322,10 +322,16 @@ extension Sequential {
 
     /// Each rank predicts its contiguous rows; every rank gets all outputs, in order.
     private func predictSharded(_ xs: Tensor, batchSize: Int, _ group: ProcessGroup) throws -> Tensor {
-        let n = xs.shape[0]
-        let outShape = try computeOutputShape(Array(xs.shape.dropFirst()))
-        let mine = ProcessGroups.shard(n, group)
+        let mine = ProcessGroups.shard(xs.shape[0], group)
         let local = mine.isEmpty ? nil : try predictLocally(xs.sliced(axis: 0, mine), batchSize: batchSize)
+        return try gatherShards(local, of: xs, group)
+    }
+
+    /// Every rank's outputs for its shard of the rows of `inputs` (nil for an empty shard),
+    /// put back together in order on every rank.
+    package func gatherShards(_ local: Tensor?, of inputs: Tensor, _ group: ProcessGroup) throws -> Tensor {
+        let n = inputs.shape[0]
+        let outShape = try computeOutputShape(Array(inputs.shape.dropFirst()))
         var parts = [Tensor]()
         for r in 0..<group.size {
             let rows = (r * n / group.size)..<((r + 1) * n / group.size)

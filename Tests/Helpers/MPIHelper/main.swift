@@ -16,7 +16,7 @@ import LaminaDistributed
 // collective  allreduce (sum, average; float32, float64), broadcast, barrier; collective.json.
 // batches     trainOnBatch on 5 global batches; final-rankR, and losses and accuracies in history.json.
 // dataset     fit 1 epoch from a Dataset shuffled with seed 5 (or, with --unseeded, from the
-//             default generator), evaluate it; final-rankR and history.json as in train.
+//             default generator) and predict a dataset; final-rankR, history.json and results.json.
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 3 else {
@@ -109,6 +109,8 @@ case "dataset":
     let history = try m.fit(shuffled, epochs: 1, verbose: verbose, validationData: try Dataset.fromTensors(vx, vy).batch(16))
     try Safetensors.save(weights(m), to: out.appendingPathComponent("final-rank\(rank).safetensors"))
     try writeJSON(history.history, "history.json")
+    let predicted = try m.predict(try Dataset.fromTensors(vx).batch(16))
+    try writeJSON(["predict": predicted.scalarsAsDouble(), "predict_shape": predicted.shape], "results.json")
 default:
     FileHandle.standardError.write(Data("unknown scenario \(scenario)\n".utf8))
     exit(2)

@@ -153,7 +153,8 @@ struct DataParallelTests {
         #expect(r1.count == 10 && maxRelativeError(r2, r1) <= 1e-5, "\(r2) vs \(r1)")
     }
 
-    /// fit over a Dataset shuffled with a seed trains on 2 ranks as on 1 process; a dataset
+    /// fit over a Dataset shuffled with a seed trains on 2 ranks as on 1 process, and predict
+    /// over a dataset (sharded per batch) gives the same outputs; a dataset
     /// shuffled from each rank's own generator (ranks seeded differently) is refused with a
     /// message, since the ranks would read different global batches.
     @Test func datasetsTrainAsOneProcessOrAreRefused() throws {
@@ -168,6 +169,9 @@ struct DataParallelTests {
         for key in ["loss", "accuracy", "val_loss", "val_accuracy"] {
             #expect(maxRelativeError(h2[key] as! [Double], h1[key] as! [Double]) <= 1e-5, "\(key)")
         }
+        let (p1, p2) = (try json(one, "results.json"), try json(two, "results.json"))
+        #expect(p2["predict_shape"] as! [Int] == [65, 4])
+        #expect(maxRelativeError(p2["predict"] as! [Double], p1["predict"] as! [Double]) <= 1e-5)
         let refused = try run("dataset", temporaryDirectory(), ranks: 2, extra: ["--unseeded", "--seed-per-rank"])
         #expect(refused.status != 0)
         #expect(refused.output.contains("the ranks read different batches"), "\(refused.output)")
