@@ -170,7 +170,8 @@ extension Sequential {
         var differs = [first == mine ? 0.0 : 1.0]
         try group.allreduceMax(&differs)
         if differs[0] != 0 {
-            throw LaminaError.configuration("DataParallel: the ranks read different batches (rank \(group.rank)'s first batch "
+            let who = first == mine ? "another rank's" : "rank \(group.rank)'s"
+            throw LaminaError.configuration("DataParallel: the ranks read different batches (\(who) first batch of the epoch "
                 + "differs from rank 0's); shuffle datasets with a seed so that every rank reads the same global batches")
         }
     }
