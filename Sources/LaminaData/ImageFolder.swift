@@ -92,8 +92,18 @@ extension Dataset {
                 throw LaminaError(.io, "\(folder.path) cannot be listed")
             }
             var found: [URL] = []
-            for case let url as URL in walker where ImageFolder.extensions.contains(url.pathExtension.lowercased()) { found.append(url) }
+            for case let url as URL in walker {
+                let ext = url.pathExtension.lowercased()
+                if ImageFolder.extensions.contains(ext) { found.append(url) } else if ext == "bmp" || ext == "gif" { undecoded.append(url) }
+            }
             return found.sorted { $0.path < $1.path }
+        }
+        var undecoded: [URL] = []   // Keras reads these; say so rather than skip them silently
+        defer {
+            if !undecoded.isEmpty {
+                let first = undecoded.map(\.lastPathComponent).sorted()[0]
+                Lamina.logger.warning("\(directory): \(undecoded.count) BMP/GIF file(s) left out — Lamina decodes PNG and JPEG only (first: \(first))")
+            }
         }
         var files: [URL] = [], classes: [String] = [], fileLabels: [Int]? = nil
         switch labels {

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 @testable import Lamina
+import LaminaData
 
 /// Collects log messages (a test's own handler).
 final class CollectingHandler: LogHandler, @unchecked Sendable {
@@ -33,5 +34,25 @@ final class CollectingHandler: LogHandler, @unchecked Sendable {
         Lamina.logger = Logger(label: "test") { _ in handler }
         try model.fit(x, y, epochs: 1, batchSize: 4, verbose: 0)
         #expect(handler.messages.withLock { $0 }.filter { $0.contains("logged") }.isEmpty)
+    }
+
+    /// BMP and GIF files, which Keras reads and Lamina does not decode, are named in a
+    /// warning instead of vanishing from the dataset.
+    @Test func undecodedImageFormatsAreReported() throws {
+        let saved = Lamina.logger
+        defer { Lamina.logger = saved }
+        let handler = CollectingHandler()
+        Lamina.logger = Logger(label: "test") { _ in handler }
+        let root = temporaryDirectory()
+        let cats = root.appendingPathComponent("cats")
+        try FileManager.default.createDirectory(at: cats, withIntermediateDirectories: true)
+        let png = dataFixtures.appendingPathComponent("../../../LaminaDataTests/Fixtures/folder/cats/a_rgb.png").standardized
+        try FileManager.default.copyItem(at: png, to: cats.appendingPathComponent("a.png"))
+        try Data([0x42, 0x4D]).write(to: cats.appendingPathComponent("b.bmp"))
+        try Data(Array("GIF89a".utf8)).write(to: cats.appendingPathComponent("c.gif"))
+        let (_, source) = try Dataset.imageDatasetFromDirectory(root.path, batchSize: nil, imageSize: (2, 2), shuffle: false)
+        #expect(source.count == 1)
+        let warnings = handler.messages.withLock { $0 }.filter { $0.contains("BMP/GIF") }
+        #expect(warnings.count == 1 && warnings[0].contains("2 BMP/GIF file(s)") && warnings[0].contains("b.bmp"), "\(warnings)")
     }
 }
