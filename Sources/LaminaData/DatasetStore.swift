@@ -9,7 +9,7 @@ import Foundation
 struct DatasetStore: Sendable {
     enum Checksum: Sendable {
         case sha256OfContents(String)   // of the decompressed .gz
-        case md5OfArchive(String)       // of the file as downloaded
+        case md5OfArchive(String)       // of the file (archive or not) as downloaded
         case sha256OfFile(String)       // of the file as downloaded (Keras's `file_hash`)
     }
 
@@ -37,6 +37,19 @@ struct DatasetStore: Sendable {
             Put \(wanted) in one of them (pass the folder, or set LAMINA_DATA)\
             \(mirrors.first.map { ", e.g. from \($0)" } ?? "")
             """)
+    }
+
+    /// A one-file dataset's file: the first of the search directories that holds it, else
+    /// downloaded (and checked) into the cache.
+    func file(_ name: String, checksum: Checksum, directory: String?, download: Bool, mirrors: [String]) throws -> URL {
+        let candidates = searchDirectories(explicit: directory)
+        if let found = candidates.map({ $0.appendingPathComponent(name) }).first(where: { FileManager.default.fileExists(atPath: $0.path) }) {
+            return found
+        }
+        guard download, let cache = candidates.last else {
+            throw missing(looked: candidates, wanted: name, note: "downloading is switched off")
+        }
+        return try fetch(name, checksum: checksum, into: cache, mirrors: mirrors, looked: candidates, wanted: name)
     }
 
     /// Downloads `file` from the first mirror that serves it with the right checksum into

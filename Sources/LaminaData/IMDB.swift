@@ -30,7 +30,7 @@ public enum IMDB {
         guard (0...Int(UInt32.max)).contains(seed) else {
             throw LaminaError.value("IMDB.load: seed must be in 0...\(UInt32.max) (NumPy's RandomState), got \(seed)")
         }
-        let url = try find("imdb.npz", checksum: .sha256OfFile(sha256), directory: directory, download: download, mirrors: mirrors)
+        let url = try store.file("imdb.npz", checksum: .sha256OfFile(sha256), directory: directory, download: download, mirrors: mirrors)
         let entries = try NumPy.archiveEntries(url)
         func reviews(_ key: String) throws -> [[Int]] {
             guard let bytes = entries[key] else { throw LaminaError(.io, "\(url.path) has no '\(key)' array") }
@@ -50,24 +50,12 @@ public enum IMDB {
     /// Add `indexFrom` (3) to map into `load()`'s indices.
     public static func wordIndex(directory: String? = nil, download: Bool = true,
                                  mirrors: [String] = IMDB.mirrors) throws -> [String: Int] {
-        let url = try find("imdb_word_index.json", checksum: .md5OfArchive(wordIndexMD5),
-                           directory: directory, download: download, mirrors: mirrors)
+        let url = try store.file("imdb_word_index.json", checksum: .md5OfArchive(wordIndexMD5),
+                                 directory: directory, download: download, mirrors: mirrors)
         guard let dict = try JSONSerialization.jsonObject(with: Data(readFileBytes(url))) as? [String: Int] else {
             throw LaminaError(.io, "\(url.path) is not a JSON object of word → index")
         }
         return dict
-    }
-
-    private static func find(_ file: String, checksum: DatasetStore.Checksum, directory: String?, download: Bool,
-                             mirrors: [String]) throws -> URL {
-        let candidates = store.searchDirectories(explicit: directory)
-        if let found = candidates.map({ $0.appendingPathComponent(file) }).first(where: { FileManager.default.fileExists(atPath: $0.path) }) {
-            return found
-        }
-        guard download, let cache = candidates.last else {
-            throw store.missing(looked: candidates, wanted: file, note: "downloading is switched off")
-        }
-        return try store.fetch(file, checksum: checksum, into: cache, mirrors: mirrors, looked: candidates, wanted: file)
     }
 
     /// The steps of Keras's `load_data` after reading the file, in its order.

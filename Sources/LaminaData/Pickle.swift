@@ -99,8 +99,11 @@ struct Pickle {
             default: break
             }
         }
-        if case .bool(true) = state[3], shape.count > 1 { throw fail("Fortran-ordered pickled arrays are not supported") }
-        if case .int(let f) = state[3], f != 0, shape.count > 1 { throw fail("Fortran-ordered pickled arrays are not supported") }
+        switch state[3] {
+        case .bool(true), .int(1...), .int(...(-1)):
+            if shape.count > 1 { throw fail("Fortran-ordered pickled arrays are not supported") }
+        default: break
+        }
         if descr.hasPrefix("O") {
             guard let items = list(state[4]), items.count == count else {
                 throw fail("object array of shape \(shape) does not hold \(count) items")

@@ -84,7 +84,8 @@ extension Sequential {
             step += 1
             let rows = group.map { ProcessGroups.shard(x.shape[0], $0) } ?? 0..<x.shape[0]
             guard !rows.isEmpty else { continue }
-            let xb = try prepareInputs(x.sliced(axis: 0, rows)), yb = try prepareLabels(y.sliced(axis: 0, rows), for: x.sliced(axis: 0, rows), loss: loss)
+            let (xr, yr) = group == nil ? (x, y) : (x.sliced(axis: 0, rows), y.sliced(axis: 0, rows))
+            let xb = try prepareInputs(xr), yb = try prepareLabels(yr, for: xr, loss: loss)
             let prediction = try inferenceStep(xb)
             lossSum += withoutGradients { loss(yb, prediction) }.scalarsAsDouble()[0] * Double(xb.shape[0])
             seen += xb.shape[0]

@@ -130,26 +130,19 @@ public final class MeanAbsoluteErrorMetric: MeanMetric {
 public final class Accuracy: Metric {
     public override class var kerasNames: [String] { ["accuracy", "acc"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { Accuracy() }
-    private var inner: Metric?
+    /// The kind of accuracy the first batch's shapes call for; its per-sample hits feed this
+    /// metric's own total and count.
+    private var kind: Metric?
     public init() { super.init(name: "accuracy") }
 
-    public override func update(_ yTrue: Tensor, _ yPred: Tensor) {
-        if inner == nil {
+    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
+        if kind == nil {
             let last = yPred.shape.last ?? 1
-            if last == 1 { inner = BinaryAccuracy() }
-            else if yTrue.rank < yPred.rank || (yTrue.shape.last == 1 && last > 1) { inner = SparseCategoricalAccuracy() }
-            else { inner = CategoricalAccuracy() }
+            if last == 1 { kind = BinaryAccuracy() }
+            else if yTrue.rank < yPred.rank || (yTrue.shape.last == 1 && last > 1) { kind = SparseCategoricalAccuracy() }
+            else { kind = CategoricalAccuracy() }
         }
-        inner!.update(yTrue, yPred)
-    }
-    public override func result() -> Double { inner?.result() ?? 0 }
-    public override func reset() { inner?.reset() }
-    public override var state: [Double] {
-        get { inner?.state ?? [] }
-        set {
-            // Every kind of accuracy is total / count, so summed counts need no kind.
-            if newValue.isEmpty { inner = nil } else { if inner == nil { inner = BinaryAccuracy() }; inner!.state = newValue }
-        }
+        return kind!.perSample(yTrue, yPred)
     }
 }
 
@@ -188,20 +181,15 @@ public final class SparseCategoricalAccuracy: Metric {
 public class ConfusionRatio: Metric {
     /// Whether the denominator counts predicted positives (precision) or actual positives (recall).
     let overPredicted: Bool
-    var truePositives = 0.0, denominator = 0.0
     init(name: String, overPredicted: Bool) { self.overPredicted = overPredicted; super.init(name: name) }
+    /// `total` counts true positives, `count` the denominator, so the base `result`
+    /// (total / count, 0 when empty), `reset` and `state` apply as they are.
     public override func update(_ yTrue: Tensor, _ yPred: Tensor) {
         for (t, p) in zip(yTrue.scalarsAsDouble(), yPred.scalarsAsDouble()) {
             let (actual, predicted) = (t > 0.5, p > 0.5)
-            if overPredicted ? predicted : actual { denominator += 1 }
-            if actual && predicted { truePositives += 1 }
+            if overPredicted ? predicted : actual { count += 1 }
+            if actual && predicted { total += 1 }
         }
-    }
-    public override func result() -> Double { denominator > 0 ? truePositives / denominator : 0 }
-    public override func reset() { truePositives = 0; denominator = 0 }
-    public override var state: [Double] {
-        get { [truePositives, denominator] }
-        set { (truePositives, denominator) = newValue.count == 2 ? (newValue[0], newValue[1]) : (0, 0) }
     }
 }
 

@@ -54,10 +54,12 @@ extension ProcessGroup {
         for t in tensors { t.withUnsafeRawBytes { bytes.append(contentsOf: $0) } }
         try bytes.withUnsafeMutableBytes { try broadcast($0, root: root) }
         var offset = 0
-        return tensors.map { t in
-            let n = t.count * t.dtype.byteSize
-            defer { offset += n }
-            return Tensor.fromRawBytes(bytes[offset..<(offset + n)], shape: t.shape, dtype: t.dtype)
+        return bytes.withUnsafeBytes { raw in
+            tensors.map { t in
+                let n = t.count * t.dtype.byteSize
+                defer { offset += n }
+                return Tensor.fromRawBytes(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + n)]), shape: t.shape, dtype: t.dtype)
+            }
         }
     }
 
@@ -68,13 +70,19 @@ extension ProcessGroup {
         return v.map { Int($0) }
     }
 
-    /// Sums `tensors` across ranks in few large calls: the values are packed into one flat
-    /// buffer and reduced in buckets of at most `bucketBytes`.
-    func allreduceSum(_ tensors: [Tensor], dtype: DType) throws -> [Tensor] {
+    /// Sums `scale × tensor` across ranks in few large calls: the scaled values are written
+    /// straight into one flat buffer of `dtype`, reduced in buckets of at most `bucketBytes`,
+    /// and copied out into tensors of the inputs' shapes.
+    func allreduceSum(_ tensors: [Tensor], scales: [Double], dtype: DType) throws -> [Tensor] {
         func reduce<T: FloatScalar>(_: T.Type, _ sum: (UnsafeMutableBufferPointer<T>) throws -> Void) throws -> [Tensor] {
             var flat = [T]()
             flat.reserveCapacity(tensors.reduce(0) { $0 + $1.count })
-            for t in tensors { flat += (t.dtype == dtype ? t : t.cast(to: dtype)).asArray(T.self) }
+            for (t, scale) in zip(tensors, scales) {
+                let s = T(scale)
+                (t.dtype == dtype ? t : t.cast(to: dtype)).withUnsafeRawBytes { raw in
+                    flat.append(contentsOf: raw.assumingMemoryBound(to: T.self).lazy.map { $0 * s })
+                }
+            }
             let perBucket = Swift.max(1, bucketBytes / MemoryLayout<T>.stride)
             try flat.withUnsafeMutableBufferPointer { all in
                 for start in stride(from: 0, to: all.count, by: perBucket) {
@@ -82,9 +90,12 @@ extension ProcessGroup {
                 }
             }
             var offset = 0
-            return tensors.map { t in
-                defer { offset += t.count }
-                return Tensor(shape: t.shape, scalars: Array(flat[offset..<(offset + t.count)]))
+            return flat.withUnsafeBytes { raw in
+                tensors.map { t in
+                    let n = t.count * MemoryLayout<T>.stride
+                    defer { offset += n }
+                    return Tensor.fromRawBytes(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + n)]), shape: t.shape, dtype: dtype)
+                }
             }
         }
         switch dtype {
@@ -96,10 +107,10 @@ extension ProcessGroup {
 
 extension Tensor {
     /// A tensor holding `bytes` (row-major, host byte order) as `dtype`.
-    static func fromRawBytes(_ bytes: ArraySlice<UInt8>, shape: [Int], dtype: DType) -> Tensor {
+    static func fromRawBytes(_ bytes: UnsafeRawBufferPointer, shape: [Int], dtype: DType) -> Tensor {
         func make<T: TensorScalar>(_: T.Type) -> Tensor {
             Tensor.build(shape, as: T.self) { out in
-                bytes.withUnsafeBytes { src in _ = memcpy(out.baseAddress!, src.baseAddress!, src.count) }
+                if let src = bytes.baseAddress, !bytes.isEmpty { _ = memcpy(out.baseAddress!, src, bytes.count) }
             }
         }
         switch dtype {
@@ -151,10 +162,10 @@ extension Sequential {
     /// moving statistics, summed across ranks in the same buckets.
     func synchronizeStep(_ group: ProcessGroup, gradients: [Tensor], loss: Double, share: Double) throws -> (gradients: [Tensor], loss: Double) {
         let stats = movingStatistics
-        let weighted = gradients.map { $0 * share }
-            + stats.map { $0.value * (1 / Double(group.size)) }
-            + [Tensor(shape: [1], scalars: [loss * share]).cast(to: dtype)]
-        let summed = try group.allreduceSum(weighted, dtype: dtype)
+        let summed = try group.allreduceSum(gradients + stats.map(\.value) + [Tensor(shape: [1], scalars: [loss])],
+                                            scales: [Double](repeating: share, count: gradients.count)
+                                                + [Double](repeating: 1 / Double(group.size), count: stats.count) + [share],
+                                            dtype: dtype)
         for (v, value) in zip(stats, summed[gradients.count..<(gradients.count + stats.count)]) {
             v.value = value.cast(to: v.value.dtype)
         }
