@@ -40,18 +40,6 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
 
 /// The process-wide default generator, guarded for concurrent use.
 public enum GlobalRandom {
-    /// The shared generator behind a pthread mutex (ThreadSanitizer models it; it does not
-    /// model Synchronization.Mutex's futex on Linux).
-    final class Locked: @unchecked Sendable {   // `value` is only touched with `lock` held
-        private let lock = NSLock()
-        private var value: RandomGenerator
-        init(_ value: RandomGenerator) { self.value = value }
-        func withLock<R>(_ body: (inout RandomGenerator) -> R) -> R {
-            lock.lock()
-            defer { lock.unlock() }
-            return body(&value)
-        }
-    }
     static let generator = Locked(RandomGenerator(seed: 0x5EED_1A31_4A00_0001))
 
     /// Reseeds the default generator (`Lamina.setRandomSeed` calls this).

@@ -12,16 +12,15 @@ import Darwin
 /// `releaseBytes` may have become resident (they stay in the page cache, not in the process's
 /// resident memory), which keeps even a shuffled pass over a 2 GB file within tens of MB of RSS.
 public final class MemoryMappedNumPy: @unchecked Sendable {
-    // `@unchecked`: the mapping is read-only and fixed for the object's life; `touched` is
-    // guarded by `lock`.
+    // `@unchecked`: the mapping is read-only and fixed for the object's life; `touched` is a
+    // `Locked` counter.
     public let path: String
     /// The array's shape; the first axis indexes rows (samples).
     public let shape: [Int]
     let header: NumPy.Header
     private let base: UnsafeMutableRawPointer, length: Int
     private let rowElements: Int, rowBytes: Int
-    private let lock = NSLock()
-    private var touched = 0
+    private let touched = Locked(0)
     /// Bytes read between two releases of the mapping's pages.
     public static let releaseBytes = 64 << 20
 
@@ -91,11 +90,12 @@ public final class MemoryMappedNumPy: @unchecked Sendable {
         }
         // A page fault maps the pages around it too (Linux's fault-around, 64 KB), so a shuffled
         // read makes up to 64 KB resident per row: count that, not just the row's bytes.
-        lock.lock()
-        touched += indices.count * max(bytes, 64 << 10)
-        let release = touched >= Self.releaseBytes
-        if release { touched = 0 }
-        lock.unlock()
+        let release = touched.withLock { touched -> Bool in
+            touched += indices.count * max(bytes, 64 << 10)
+            guard touched >= Self.releaseBytes else { return false }
+            touched = 0
+            return true
+        }
         if release { _ = madvise(base, length, Int32(MADV_DONTNEED)) }
         return out
     }

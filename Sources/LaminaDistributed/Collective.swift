@@ -73,14 +73,19 @@ public final class MPICollective: Collective {
 
     private init(rank: Int, size: Int) { (self.rank, self.size) = (rank, size) }
 
-    nonisolated(unsafe) private static var shared: MPICollective?
-    private static let lock = NSLock()
+    private static let shared = Locked<MPICollective?>(nil)
 
     /// All the processes of this job (MPI_COMM_WORLD), initializing MPI on first use.
     public static func world() throws -> MPICollective {
-        lock.lock()
-        defer { lock.unlock() }
-        if let shared { return shared }
+        try shared.withLock { shared in
+            if let shared { return shared }
+            let world = try initialize()
+            shared = world
+            return world
+        }
+    }
+
+    private static func initialize() throws -> MPICollective {
         var initialized: Int32 = 0
         MPI_Initialized(&initialized)
         if initialized == 0 {
@@ -101,9 +106,7 @@ public final class MPICollective: Collective {
         var rank: Int32 = 0, size: Int32 = 0
         MPI_Comm_rank(comm, &rank)
         MPI_Comm_size(comm, &size)
-        let world = MPICollective(rank: Int(rank), size: Int(size))
-        shared = world
-        return world
+        return MPICollective(rank: Int(rank), size: Int(size))
     }
 
     static func errorString(_ code: Int32) -> String {

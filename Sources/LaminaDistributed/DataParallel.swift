@@ -33,12 +33,11 @@ import Lamina
 ///
 /// Failures: an error thrown on any rank during `fit`, `evaluate` or `predict` prints
 /// "Lamina: rank R failed: …" and aborts the whole job through MPI (see ``MPICollective``).
-public final class DataParallel: @unchecked Sendable {   // statistics are only touched with `lock` held
+public final class DataParallel: Sendable {
     public let collective: Collective
     /// The most megabytes of gradients one allreduce carries (PyTorch DDP's default: 25).
     public let bucketSizeMB: Double
-    private let lock = NSLock()
-    private var calls = 0, seconds = 0.0, bytes = 0
+    private let counters = Locked((calls: 0, seconds: 0.0, bytes: 0))
 
     /// Data parallelism over `collective` (by default every process `mpirun` started).
     public init(collective: Collective? = nil, bucketSizeMB: Double = 25) throws {
@@ -52,17 +51,14 @@ public final class DataParallel: @unchecked Sendable {   // statistics are only 
 
     /// Allreduce calls made, seconds spent in them and bytes reduced, since the last reset
     /// (for benchmarks: the share of a step spent exchanging gradients).
-    public var statistics: (calls: Int, seconds: Double, bytes: Int) {
-        lock.lock(); defer { lock.unlock() }
-        return (calls, seconds, bytes)
-    }
-    public func resetStatistics() { lock.lock(); (calls, seconds, bytes) = (0, 0, 0); lock.unlock() }
+    public var statistics: (calls: Int, seconds: Double, bytes: Int) { counters.withLock { $0 } }
+    public func resetStatistics() { counters.withLock { $0 = (0, 0, 0) } }
 
     private func timed(_ count: Int, _ body: () throws -> Void) throws {
         let start = DispatchTime.now().uptimeNanoseconds
         try body()
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        lock.lock(); calls += 1; seconds += elapsed; bytes += count; lock.unlock()
+        counters.withLock { $0 = ($0.calls + 1, $0.seconds + elapsed, $0.bytes + count) }
     }
 }
 

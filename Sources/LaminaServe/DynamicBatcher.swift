@@ -27,14 +27,11 @@ public final class DynamicBatcher: @unchecked Sendable {
     /// Hands a result from the worker thread to the waiting task under a pthread mutex: the
     /// ordering is then plain to ThreadSanitizer too (it does not see the concurrency
     /// runtime's own hand-off from a foreign thread).
-    final class Mailbox: @unchecked Sendable {   // `result` is only touched with `lock` held
-        private let lock = NSLock()
-        private var result: Result<Tensor, any Error>?
-        func put(_ value: Result<Tensor, any Error>) { lock.lock(); result = value; lock.unlock() }
+    final class Mailbox: Sendable {
+        private let result = Locked<Result<Tensor, any Error>?>(nil)
+        func put(_ value: Result<Tensor, any Error>) { result.withLock { $0 = value } }
         func take() throws -> Tensor {
-            lock.lock()
-            defer { lock.unlock() }
-            guard let result else { throw RequestError(500, "no prediction was made") }
+            guard let result = result.withLock({ $0 }) else { throw RequestError(500, "no prediction was made") }
             return try result.get()
         }
     }

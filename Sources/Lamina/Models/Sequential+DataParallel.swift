@@ -19,14 +19,10 @@ package protocol ProcessGroup: AnyObject, Sendable {
 /// The process group `fit`, `evaluate`, `predict` and `save` follow (set by
 /// LaminaDistributed's `Distribution.set`); nil: one process.
 package enum ProcessGroups {
-    private final class Box: @unchecked Sendable {   // `group` is only touched with `lock` held
-        let lock = NSLock()
-        var group: ProcessGroup?
-    }
-    private static let box = Box()
+    private static let group = Locked<(any ProcessGroup)?>(nil)
     package static var current: ProcessGroup? {
-        get { box.lock.lock(); defer { box.lock.unlock() }; return box.group }
-        set { box.lock.lock(); defer { box.lock.unlock() }; box.group = newValue }
+        get { group.withLock { $0 } }
+        set { group.withLock { $0 = newValue } }
     }
     /// Whether this process prints and writes files: rank 0, or the only process.
     package static var isChief: Bool { (current?.rank ?? 0) == 0 }

@@ -46,7 +46,7 @@ final class Storage: @unchecked Sendable {
 /// run). Sizes are rounded up to a quarter of their power of two, so a few classes serve
 /// all batches; at most `limit` bytes (256 MiB) wait in the pool, and buffers over 128 MiB
 /// (datasets) are never kept.
-public final class BufferPool: @unchecked Sendable {
+public final class BufferPool: Sendable {
     public static let shared = BufferPool()
     /// Buffers below this size go straight to `malloc`, which already caches them.
     static let threshold = 16 << 10
@@ -58,16 +58,9 @@ public final class BufferPool: @unchecked Sendable {
         var lastUse: [Int: Int] = [:]  // size class -> tick of its last allocation or release
         var tick = 0
     }
-    // A pthread mutex (NSLock), not Synchronization.Mutex: ThreadSanitizer sees its ordering,
-    // so buffers handed from one thread to another through the pool are not reported as races.
-    // `@unchecked Sendable`: `state` is only touched inside `withLock`.
-    private var state = State()
-    private let lock = NSLock()
-    private func withLock<R>(_ body: (inout State) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&state)
-    }
+    // `Locked` (a pthread mutex): ThreadSanitizer sees its ordering, so buffers handed from
+    // one thread to another through the pool are not reported as races.
+    private let state = Locked(State())
     private let limit: Int
 
     init(limit: Int = 256 << 20) { self.limit = limit }
@@ -81,7 +74,7 @@ public final class BufferPool: @unchecked Sendable {
 
     func allocate(byteCount: Int) -> (UnsafeMutableRawPointer, Int) {
         let size = Self.sizeClass(byteCount)
-        if size > Self.threshold, let reused = withLock({ s -> UInt? in
+        if size > Self.threshold, let reused = state.withLock({ s -> UInt? in
             s.tick += 1
             s.lastUse[size] = s.tick
             guard let address = s.free[size]?.popLast() else { return nil }
@@ -99,7 +92,7 @@ public final class BufferPool: @unchecked Sendable {
             // When full, buffers of the least recently used other sizes make room: the pool
             // follows the working set (training's sizes, then predict's larger batches).
             var evicted: [UInt] = []
-            let kept = withLock { s -> Bool in
+            let kept = state.withLock { s -> Bool in
                 guard capacity <= limit else { return false }
                 s.tick += 1
                 s.lastUse[capacity] = s.tick
@@ -123,11 +116,11 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     /// Bytes held for reuse right now.
-    public var cachedBytes: Int { withLock { $0.cachedBytes } }
+    public var cachedBytes: Int { state.withLock { $0.cachedBytes } }
 
     /// Returns every cached buffer to the system (after training, before a memory-hungry step).
     public func emptyCache() {
-        let addresses = withLock { s -> [UInt] in
+        let addresses = state.withLock { s -> [UInt] in
             defer { s.free = [:]; s.cachedBytes = 0 }
             return s.free.values.flatMap { $0 }
         }
