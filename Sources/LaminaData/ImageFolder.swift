@@ -37,11 +37,7 @@ public struct ImageFolderSource: DataSource {
         values.reserveCapacity(indices.count * h * w * c)
         for i in indices {
             let url = files[i]
-            let bytes: [UInt8]
-            do { bytes = try [UInt8](Data(contentsOf: url)) } catch {
-                throw LaminaError(.io, "\(url.path): cannot read (\(error.localizedDescription))")
-            }
-            values += try ImageDecoder.decode(bytes, channels: c, name: url.path).resized(height: h, width: w)
+            values += try ImageDecoder.decode(try readFileBytes(url), channels: c, name: url.path).resized(height: h, width: w)
         }
         let x = Tensor(shape: [indices.count, h, w, c], scalars: values)
         guard let labels else { return (x, nil) }
@@ -143,7 +139,7 @@ extension Dataset {
         var skipped: [URL] = []
         var keep = [Bool](repeating: true, count: files.count)
         for (i, url) in files.enumerated() {
-            guard let bytes = try? [UInt8](Data(contentsOf: url)) else { throw LaminaError(.io, "\(url.path): cannot read") }
+            let bytes = try readFileBytes(url)
             do {
                 if badFiles == .skip { _ = try ImageDecoder.decode(bytes, channels: colorMode.channels, name: url.path) }
                 else { _ = try ImageDecoder.size(bytes, name: url.path) }
