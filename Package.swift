@@ -33,9 +33,9 @@ let package = Package(
         // MARK: - Public API
         .target(name: "Lamina", dependencies: ["LaminaCore", "CLaminaZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "LaminaCore", dependencies: ["CLaminaBLAS", "CLaminaKernels"]),
-        .target(name: "LaminaKeras", dependencies: ["Lamina", "CLaminaHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
-        .target(name: "LaminaData", dependencies: ["Lamina", "CLaminaZlib", "CLaminaPNG", "CLaminaTurboJPEG",
-                                                   .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "LaminaKeras", dependencies: ["Lamina", "LaminaZip", "CLaminaHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "LaminaZip", dependencies: ["Lamina", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "LaminaData", dependencies: ["Lamina", "LaminaZip", "CLaminaZlib", "CLaminaPNG", "CLaminaTurboJPEG"]),
         .target(name: "LaminaPlot", dependencies: ["Lamina"]),
         .target(name: "LaminaServe", dependencies: [
             "Lamina",

@@ -1,6 +1,6 @@
 import Lamina
 import Foundation
-import ZIPFoundation
+import LaminaZip
 
 /// NumPy's `.npy` and `.npz` files, so data prepared in Python comes over as it is.
 /// Float32, float64 and int32 arrays load as such; other integer and bool arrays load as
@@ -26,36 +26,11 @@ public enum NumPy {
     /// The raw `.npy` bytes of every array in an `.npz`, read with ZIPFoundation from the file
     /// (CRC-32 checked; every entry's size bounded before and while it is inflated).
     static func archiveEntries(_ url: URL) throws -> [String: [UInt8]] {
-        let name = url.lastPathComponent
-        let archive: Archive
-        do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw LaminaError(.io, "\(name) is not a readable .npz (zip) archive (\(error))")
-        }
+        let archive = try BoundedArchive.open(url, what: ".npz")
         var result = [String: [UInt8]]()
         for entry in archive where entry.type == .file && entry.path.hasSuffix(".npy") {
-            let entryName = "\(name)/\(entry.path)"
-            guard entry.uncompressedSize <= UInt64(maximumBytes) else {
-                throw LaminaError(.io, "\(entryName) is larger than \(maximumBytes) bytes")
-            }
-            var contents = [UInt8]()
-            // The header's size is only a claim: reserve at most 64 MiB on its word and grow
-            // past that as data really arrives.
-            contents.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 26)))
-            do {
-                _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                    guard contents.count + chunk.count <= maximumBytes else {
-                        throw LaminaError(.io, "\(entryName) inflates past \(maximumBytes) bytes")
-                    }
-                    contents.append(contentsOf: chunk)
-                }
-            } catch let error as LaminaError {
-                throw error
-            } catch {
-                throw LaminaError(.io, "\(entryName) cannot be extracted (\(error))")
-            }
-            result[String(entry.path.dropLast(4))] = contents
+            result[String(entry.path.dropLast(4))] = try BoundedArchive.contents(
+                of: entry, in: archive, limit: maximumBytes, name: "\(url.lastPathComponent)/\(entry.path)")
         }
         return result
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Lamina
+import LaminaZip
 import ZIPFoundation
 
 /// Reading Keras 3 `.keras` files: a zip archive (read with ZIPFoundation) holding
@@ -20,12 +21,7 @@ public enum KerasFile {
     /// the file has compile settings. Keras: `keras.models.load_model(path)`.
     public static func load(_ url: URL, compile: Bool = true) throws -> Sequential {
         let file = url.lastPathComponent
-        let archive: Archive
-        do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw LaminaError(.io, "\(file) is not a readable .keras (zip) archive: \(error)")
-        }
+        let archive = try BoundedArchive.open(url, what: ".keras")
         let configBytes = try extract("config.json", from: archive, file: file, limit: maximumConfigBytes)
         guard let weightsEntry = archive["model.weights.h5"] else { throw LaminaError(.io, "\(file) has no model.weights.h5") }
         // float32 weights take 4 bytes each: a config asking for more than that cannot be honest.
@@ -72,22 +68,7 @@ public enum KerasFile {
 
     private static func extract(_ path: String, from archive: Archive, file: String, limit: Int) throws -> [UInt8] {
         guard let entry = archive[path] else { throw LaminaError(.io, "\(file) has no \(path) (is it a Keras 3 .keras file?)") }
-        guard entry.type == .file, entry.uncompressedSize <= UInt64(limit) else {
-            throw LaminaError(.io, "\(file): \(path) is not a file of at most \(limit) bytes")
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(entry.uncompressedSize))
-        do {
-            _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                guard bytes.count + chunk.count <= limit else { throw LaminaError(.io, "\(file): \(path) inflates past \(limit) bytes") }
-                bytes.append(contentsOf: chunk)
-            }
-        } catch let error as LaminaError {
-            throw error
-        } catch {
-            throw LaminaError(.io, "\(file): \(path) cannot be extracted (\(error))")
-        }
-        return bytes
+        return try BoundedArchive.contents(of: entry, in: archive, limit: limit, name: "\(file): \(path)")
     }
 
     /// Keras's layout: `layers/<key>/<kerasWeightPaths>`, where the key is the snake_case
