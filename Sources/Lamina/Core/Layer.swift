@@ -141,6 +141,32 @@ open class Layer {
         return try call(x, training: training)
     }
 
+    // MARK: - Calls in a graph (the functional API)
+
+    /// The layer applied to the tensors of one call in a model's graph: one tensor for most
+    /// layers, several for merge layers (`Add`) and for models with several inputs. Returns the
+    /// call's outputs (one, except for models with several outputs).
+    open func callAll(_ inputs: [Tensor], training: Bool) throws -> [Tensor] {
+        guard inputs.count == 1 else { throw LaminaError.shape("\(name) takes one input, got \(inputs.count)") }
+        return [try self(inputs[0], training: training)]
+    }
+
+    /// Builds the layer for the per-sample shapes of one call's inputs (unless built) and returns
+    /// the shapes of its outputs; throws where the shapes do not fit the layer.
+    open func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {
+        if let argumentError { throw argumentError }
+        guard inputShapes.count == 1 else { throw LaminaError.shape("\(name) takes one input, got \(inputShapes.count)") }
+        return [try buildIfNeeded(inputShapes[0], dtype: dtype)]
+    }
+
+    /// For layers that build outside `build(inputShape:)` (merge layers, models): records the
+    /// shapes they were built for.
+    func markBuilt(inputShape: [Int]?, outputShape: [Int]?) {
+        self.inputShape = inputShape
+        builtOutputShape = outputShape
+        isBuilt = true
+    }
+
     /// Creates a weight (call from `build`). Its name is `"<layer>/<name>"`.
     @discardableResult
     public func addWeight(_ name: String, shape: [Int], initializer: Initializer, trainable: Bool = true,

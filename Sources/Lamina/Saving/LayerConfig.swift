@@ -36,6 +36,7 @@ public enum LayerRegistry {
         MaxPooling1D.self, AveragePooling1D.self, GlobalAveragePooling1D.self, GlobalMaxPooling1D.self, LayerNormalization.self,
         Conv2DTranspose.self, GRU.self, Bidirectional.self, Normalization.self, RandomFlip.self, RandomContrast.self,
         RandomRotation.self, RandomTranslation.self, RandomZoom.self,
+        Add.self, Subtract.self, Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self,
     ]
 
     /// Loadable classes by Keras class name, and factories registered by name for layers that
