@@ -4,7 +4,7 @@ import Foundation
 /// `val_loss`, ...) to values. Set `model.stopTraining = true` to end after this epoch, or throw
 /// from a hook to end `fit` at once with that error (overrides need not be `throws`).
 open class Callback {
-    public internal(set) weak var model: Sequential?
+    public internal(set) weak var model: Model?
     public init() {}
     open func onTrainBegin() throws {}
     open func onTrainEnd() throws {}

@@ -159,6 +159,9 @@ open class Layer {
         return [try buildIfNeeded(inputShapes[0], dtype: dtype)]
     }
 
+    /// How many times the layer has been called symbolically (numbers its graph nodes).
+    var symbolicCalls = 0
+
     /// For layers that build outside `build(inputShape:)` (merge layers, models): records the
     /// shapes they were built for.
     func markBuilt(inputShape: [Int]?, outputShape: [Int]?) {

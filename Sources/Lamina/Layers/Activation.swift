@@ -78,8 +78,15 @@ public final class Input: Layer {
         guard !shape.contains(where: { $0 <= 0 }) else { throw r.error("input shape \(shape) must be fully known") }
         return try Input(shape: shape, name: r.layerName())
     }
-    public init(shape: [Int], name: String? = nil) {
+    public init(shape: [Int], dtype: DType = .float32, name: String? = nil) {
         super.init(name: name ?? NameScope.unique("input_layer"), inputShape: shape)
+        self.dtype = dtype
+        if shape.contains(where: { $0 <= 0 }) { reject("shape \(shape) must be fully known and positive") }
+        markBuilt(inputShape: shape, outputShape: shape)
     }
+
+    /// The symbolic tensor this input stands for in a functional model (`symbolic`).
+    lazy var placeholder: SymbolicTensor = argumentError.map { SymbolicTensor(error: $0) }
+        ?? SymbolicTensor(shape: declaredInputShape ?? [], dtype: dtype, node: GraphNode(layer: self, inputs: []), index: 0)
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x }
 }

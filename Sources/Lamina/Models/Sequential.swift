@@ -12,31 +12,24 @@ import Foundation
 /// A Sequential is itself a layer, so models nest (a GAN's generator and discriminator).
 /// When its first layer declares `inputShape:` (or it starts with `Input(shape:)`) the model
 /// is built at once; otherwise on the first batch.
-public final class Sequential: Layer {
+public final class Sequential: Model {
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer { try Sequential.fromConfig(r) }
-    public private(set) var layers: [Layer] = []
+    private var chain: [Layer] = []
     private var declaredInput: [Int]?
-
-    // Set by compile (Sequential+Training.swift).
-    public internal(set) var optimizer: Optimizer?
-    public internal(set) var loss: Loss?
-    public internal(set) var compiledMetrics: [Metric] = []
-    var compiledTrainable: [Variable] = []
-    var frozenAtCompile: Set<ObjectIdentifier> = []
-    /// The process group whose rank 0 this model last took its weights from (DataParallel).
-    weak var synchronizedWith: (any ProcessGroup)?
-    /// Epochs completed by `fit` (counting from its `initialEpoch`); saved with the model, so
-    /// a loaded model continues with `fit(x, y, epochs: n, initialEpoch: model.epoch)`.
-    public var epoch = 0
-    /// Set by a callback to end `fit` after the current epoch (Keras's `stop_training`).
-    public var stopTraining = false
 
     public init(_ layers: [Layer] = [], name: String? = nil) {
         super.init(name: name ?? NameScope.unique("sequential"))
         for layer in layers { add(layer) }
     }
 
-    public override var sublayers: [Layer] { layers }
+    /// The layers in order (an `Input` is not one of them).
+    public override var layers: [Layer] { chain }
+    public override var inputCount: Int { 1 }
+    public override var outputCount: Int { 1 }
+    public override var inputShapes: [[Int]]? { modelInputShape.map { [$0] } }
+    public override var outputShapes: [[Int]]? { outputShape.map { [$0] } }
+    public override var inputNames: [String] { ["input_layer"] }
+    public override var outputNames: [String] { [chain.last?.name ?? name] }
 
     /// The first error met by `add`: a layer's invalid argument (`Dropout(1.5)`), a layer that
     /// does not fit the incoming shape, or an `Input` after other layers. Keras raises it at
@@ -59,7 +52,7 @@ public final class Sequential: Layer {
             declaredInput = (layer as? Sequential)?.modelInputShape ?? layer.declaredInputShape
         }
         if let error = (layer as? Sequential)?.addError { fail(error) }
-        layers.append(layer)
+        chain.append(layer)
         guard addError == nil, let shape = declaredInput else { return }
         do {
             try buildIfNeeded(shape)
@@ -77,10 +70,10 @@ public final class Sequential: Layer {
     }
 
     /// Throws `addError`, if any.
-    func checkAdded() throws { if let addError { throw addError } }
+    public override func checkDefinition() throws { if let addError { throw addError } }
 
     /// Appends a layer loaded from a file; the caller builds the model afterwards (throwing).
-    func appendWithoutBuilding(_ layer: Layer) { layers.append(layer) }
+    func appendWithoutBuilding(_ layer: Layer) { chain.append(layer) }
 
     /// Declares the input shape and builds, throwing where the layers do not fit it.
     func setDeclaredInput(_ shape: [Int]) throws {
@@ -90,7 +83,7 @@ public final class Sequential: Layer {
 
     /// Removes the last layer.
     @discardableResult
-    public func pop() -> Layer? { layers.popLast() }
+    public func pop() -> Layer? { chain.popLast() }
 
     /// The per-sample input shape, once known.
     public var modelInputShape: [Int]? { inputShape ?? declaredInput }
@@ -135,8 +128,25 @@ public final class Sequential: Layer {
         return ["layers": layerConfigs]
     }
 
+    public override func forward(_ xs: [Tensor], training: Bool) throws -> [Tensor] {
+        guard xs.count == 1 else { throw LaminaError.shape("\(name) takes one input, got \(xs.count)") }
+        return [try call(xs[0], training: training)]
+    }
+
+    // A Sequential builds on its first input, as a plain layer does.
+    public override func callAll(_ xs: [Tensor], training: Bool) throws -> [Tensor] {
+        guard xs.count == 1 else { throw LaminaError.shape("\(name) takes one input, got \(xs.count)") }
+        return [try self(xs[0], training: training)]
+    }
+
+    public override func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {
+        try checkDefinition()
+        guard inputShapes.count == 1 else { throw LaminaError.shape("\(name) takes one input, got \(inputShapes.count)") }
+        return [try buildIfNeeded(inputShapes[0], dtype: dtype)]
+    }
+
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
-        try checkAdded()
+        try checkDefinition()
         var y = x, i = 0
         while i < layers.count {
             // At inference, Conv2D (ReLU or linear) + MaxPooling2D run as one op whose full-size

@@ -113,14 +113,22 @@ extension Loss {
     }
 }
 
-extension Sequential {
+extension Model {
     /// Keras's `compile_config`, plus `frozen_layers`: the layers frozen when the model was
     /// compiled (Lamina keeps Keras 2's freeze-at-compile semantics, see `compile`).
     func compileConfig() throws -> [String: Any]? {
         guard let optimizer, let loss else { return nil }
         let frozen = descendants.filter { frozenAtCompile.contains(ObjectIdentifier($0)) }.map(\.name)
-        return ["optimizer": try optimizer.serialize(), "loss": try loss.serialize(),
-                "metrics": try compiledMetrics.map { try $0.serialize() }, "frozen_layers": frozen]
+        guard outputCount > 1 else {
+            return ["optimizer": try optimizer.serialize(), "loss": try loss.serialize(),
+                    "metrics": try compiledMetrics.map { try $0.serialize() }, "frozen_layers": frozen]
+        }
+        // Several outputs: a loss and a metrics list per output, in output order (Keras's lists).
+        let perOutput = try (0..<outputCount).map { o in
+            try zip(compiledMetrics, metricOutputs).filter { $0.1 == o }.map { try $0.0.serialize() }
+        }
+        return ["optimizer": try optimizer.serialize(), "loss": try outputLosses.map { try $0.serialize() },
+                "loss_weights": lossWeights, "metrics": perOutput, "frozen_layers": frozen]
     }
 
     /// Keras's own `compile_config` for a `.keras` file: Lamina's `frozen_layers` left out
@@ -139,23 +147,60 @@ extension Sequential {
             throw r.error("needs 'optimizer' and 'loss'")
         }
         let optimizer = try Optimizer.fromConfig(optimizerConfig)
-        let loss = try Loss.fromConfig(lossConfig)
-        var metrics: [Metric] = []
-        if let list = r.value("metrics") {
-            guard let items = list as? [Any] else { throw r.error("'metrics' must be a list of names or metric objects") }
-            metrics = try items.map { try Metric.fromConfig($0) }
+        let names = outputNames
+        /// A per-output value given as one value, a list in output order or a dictionary by output name.
+        func perOutput(_ value: Any, _ key: String) throws -> [Any]? {
+            if let list = value as? [Any] {
+                guard list.count == names.count else { throw r.error("'\(key)' has \(list.count) entries for \(names.count) outputs") }
+                return list
+            }
+            if let map = value as? [String: Any], outputCount > 1 || map["class_name"] == nil {
+                return try names.map { n in
+                    guard let v = map[n] else { throw r.error("'\(key)' has no entry for output '\(n)'") }
+                    return v
+                }
+            }
+            return nil
+        }
+        let losses = try perOutput(lossConfig, "loss")?.map { try Loss.fromConfig($0) }
+            ?? [Loss](repeating: try Loss.fromConfig(lossConfig), count: max(outputCount, 1))
+        var lossWeights: [Double]?
+        if let value = r.value("loss_weights"), !(value is NSNull) {
+            guard let list = try perOutput(value, "loss_weights")?.compactMap({ ($0 as? NSNumber)?.doubleValue }), list.count == names.count else {
+                throw r.error("'loss_weights' must give a number per output")
+            }
+            lossWeights = list
+        }
+        var metrics: [[Metric]] = []
+        if let value = r.value("metrics"), !(value is NSNull) {
+            guard let items = value as? [Any] ?? (value as? [String: Any]).map({ _ in [] }) else {
+                throw r.error("'metrics' must be a list of names or metric objects")
+            }
+            if outputCount > 1, let lists = try perOutput(value, "metrics") {
+                metrics = try lists.map { item in
+                    guard let list = item as? [Any] ?? (item is NSNull ? [] : nil) else { throw r.error("'metrics' of each output must be a list") }
+                    return try list.map { try Metric.fromConfig($0) }
+                }
+            } else {
+                metrics = [try items.map { try Metric.fromConfig($0) }]
+            }
         }
         var frozen = Set<String>()
         if let list = r.value("frozen_layers") {
             guard let names = list as? [String] else { throw r.error("'frozen_layers' must be a list of names") }
             frozen = Set(names)
         }
-        for key in ["loss_weights", "weighted_metrics"] where r.value(key) != nil { throw r.error("'\(key)' is not supported") }
+        if let value = r.value("weighted_metrics"), !(value is NSNull) { throw r.error("'weighted_metrics' is not supported") }
         try r.finish()
         // Compile with the saved frozen set, then give each layer its own flag back.
         let restore = descendants.filter { frozen.contains($0.name) }.map { ($0, $0.trainable) }
         for (layer, _) in restore { layer.trainable = false }
-        compile(optimizer: optimizer, loss: loss, metrics: metrics)
+        if outputCount > 1 {
+            compile(optimizer: optimizer, loss: losses, lossWeights: lossWeights, metrics: metrics)
+        } else {
+            compile(optimizer: optimizer, loss: losses[0], metrics: metrics.first ?? [])
+        }
+        if let compileError { throw compileError }
         for (layer, flag) in restore { layer.trainable = flag }
     }
 }

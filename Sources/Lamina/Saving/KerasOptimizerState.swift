@@ -20,7 +20,7 @@ public struct KerasOptimizerState {
     public var variableCount: Int { 1 + (learningRate == nil ? 0 : 1) + slots.count + trailingScalars.count }
 }
 
-extension Sequential {
+extension Model {
     /// The optimizer's state in Keras's layout; nil before the first training step (Keras then
     /// builds a fresh one) or when the model is not compiled.
     public func kerasOptimizerState() -> KerasOptimizerState? {

@@ -10,7 +10,7 @@ import Foundation
 enum ModelFile {
     static let format = "lamina-model"
 
-    static func contents(of model: Sequential) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
+    static func contents(of model: Model) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
         var tensors = model.weights.map { (name: $0.name, tensor: $0.value) }
         let duplicates = Dictionary(grouping: tensors.map(\.name), by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
         guard duplicates.isEmpty else {
@@ -33,7 +33,7 @@ enum ModelFile {
     }
 
     static func model(tensors: [(name: String, tensor: Tensor)], metadata: [String: String], file: String,
-                      restoreRandomState: Bool) throws -> Sequential {
+                      restoreRandomState: Bool) throws -> Model {
         func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(file): \(why)") }
         guard metadata["format"] == format else {
             throw fail(metadata["format"] == "lamina-weights"
@@ -44,11 +44,11 @@ enum ModelFile {
             throw fail("metadata lacks 'config' or 'training_state'")
         }
         let config = try object(configText, "config", fail)
-        let model: Sequential
+        let model: Model
         do {
             let supplied = tensors.reduce(0) { $0 + $1.tensor.count }   // bounded by the file's size
             guard let m = try LayerRegistry.$weightElementLimit.withValue(supplied, operation: { try LayerRegistry.make(config) })
-                    as? Sequential else { throw fail("the config is not a Sequential model") }
+                    as? Model else { throw fail("the config is not a model") }
             model = m
         } catch let error as LaminaError where error.kind == .configuration {
             throw fail(error.message)
@@ -80,7 +80,7 @@ enum ModelFile {
         return model
     }
 
-    private static func restoreOptimizer(_ model: Sequential, slots: [(name: String, tensor: Tensor)], iterations: Int,
+    private static func restoreOptimizer(_ model: Model, slots: [(name: String, tensor: Tensor)], iterations: Int,
                                          _ fail: (String) -> LaminaError) throws {
         guard let optimizer = model.optimizer else {
             guard slots.isEmpty else { throw fail("holds optimizer slots but no compile settings") }
@@ -127,7 +127,7 @@ enum ModelFile {
     }
 }
 
-extension Sequential {
+extension Model {
     /// Saves the architecture, weights, compile settings, optimizer state and training state
     /// in one safetensors file, atomically. Keras: `model.save`.
     public func save(_ path: String) throws { try save(to: URL(fileURLWithPath: path)) }
@@ -144,7 +144,7 @@ extension Sequential {
         default:
             throw LaminaError.configuration("\(url.lastPathComponent): unknown model file extension '.\(url.pathExtension)'; use .lamina")
         }
-        try checkAdded()
+        try checkDefinition()
         // Under DataParallel every rank holds the same model; rank 0 alone writes it (the
         // others return at once: wait for rank 0 before reading the file on them).
         guard ProcessGroups.isChief else { return }
@@ -157,19 +157,27 @@ extension Sequential {
     /// default) the default random generator is set to its state at saving, so that
     /// `fit(..., initialEpoch: model.epoch)` shuffles and drops out exactly as the
     /// uninterrupted run would have. Keras: `keras.models.load_model`.
-    public static func load(_ path: String, restoreRandomState: Bool = true) throws -> Sequential {
+    public static func load(_ path: String, restoreRandomState: Bool = true) throws -> Self {
         try load(from: URL(fileURLWithPath: path), restoreRandomState: restoreRandomState)
     }
 
-    public static func load(from url: URL, restoreRandomState: Bool = true) throws -> Sequential {
+    public static func load(from url: URL, restoreRandomState: Bool = true) throws -> Self {
         let (tensors, metadata) = try Safetensors.load(url)
-        return try ModelFile.model(tensors: tensors, metadata: metadata, file: url.lastPathComponent,
-                                   restoreRandomState: restoreRandomState)
+        return try expecting(ModelFile.model(tensors: tensors, metadata: metadata, file: url.lastPathComponent,
+                                             restoreRandomState: restoreRandomState), url.lastPathComponent)
     }
 
     /// The same from bytes in memory (a file's contents).
-    public static func load(bytes: [UInt8], name: String = "model", restoreRandomState: Bool = true) throws -> Sequential {
+    public static func load(bytes: [UInt8], name: String = "model", restoreRandomState: Bool = true) throws -> Self {
         let (tensors, metadata) = try Safetensors.decode(bytes, name: name)
-        return try ModelFile.model(tensors: tensors, metadata: metadata, file: name, restoreRandomState: restoreRandomState)
+        return try expecting(ModelFile.model(tensors: tensors, metadata: metadata, file: name, restoreRandomState: restoreRandomState), name)
+    }
+
+    /// The loaded model as this class: `Model.load` takes any model, `Sequential.load` a Sequential.
+    package static func expecting(_ model: Model, _ file: String) throws -> Self {
+        guard let typed = model as? Self else {
+            throw LaminaError(.io, "\(file): holds a \(model.className) model, not a \(Self.kerasClassName); load it with Model.load")
+        }
+        return typed
     }
 }

@@ -117,7 +117,7 @@ extension Tensor {
     }
 }
 
-extension Sequential {
+extension Model {
     /// Every rank starts from rank 0's weights and optimizer state (slots and iteration
     /// count); ranks other than 0 then draw from a generator of their own, so their Dropout
     /// masks differ (the epoch's sample order always comes from rank 0).
@@ -156,16 +156,19 @@ extension Sequential {
     /// One step's exchange: this rank's gradients weighted by its share of the global batch
     /// (so uneven shards still give the global batch's mean), its weighted loss and its
     /// moving statistics, summed across ranks in the same buckets.
-    func synchronizeStep(_ group: ProcessGroup, gradients: [Tensor], loss: Double, share: Double) throws -> (gradients: [Tensor], loss: Double) {
+    func synchronizeStep(_ group: ProcessGroup, gradients: [Tensor], loss: Double, parts: [Double],
+                         share: Double) throws -> (gradients: [Tensor], loss: Double, parts: [Double]) {
         let stats = movingStatistics
-        let summed = try group.allreduceSum(gradients + stats.map(\.value) + [Tensor(shape: [1], scalars: [loss])],
+        let values = Tensor(shape: [1 + parts.count], scalars: [loss] + parts)
+        let summed = try group.allreduceSum(gradients + stats.map(\.value) + [values],
                                             scales: [Double](repeating: share, count: gradients.count)
                                                 + [Double](repeating: 1 / Double(group.size), count: stats.count) + [share],
                                             dtype: dtype)
         for (v, value) in zip(stats, summed[gradients.count..<(gradients.count + stats.count)]) {
             v.value = value.cast(to: v.value.dtype)
         }
-        return (Array(summed[0..<gradients.count]), summed.last!.scalarsAsDouble()[0])
+        let reduced = summed.last!.scalarsAsDouble()
+        return (Array(summed[0..<gradients.count]), reduced[0], Array(reduced.dropFirst()))
     }
 
     /// Every rank must read the same global batches (rank 0 sends the tensor path's order;
@@ -193,10 +196,10 @@ extension Sequential {
         try group.allreduceSum(&flat)
         var out = [String: Double]()
         var offset = 0
-        for (metric, n) in zip(compiledMetrics, lengths.map { Int($0) }) {
+        for (metric, (key, n)) in zip(compiledMetrics, zip(metricKeys, lengths.map { Int($0) })) {
             let mine = metric.state
             metric.state = Array(flat[offset..<(offset + n)])
-            out[metric.name] = metric.result()
+            out[key] = metric.result()
             metric.state = mine
             offset += n
         }

@@ -1,7 +1,7 @@
 import Lamina
 import Foundation
 
-extension Sequential {
+extension Model {
     /// Trains on a batched dataset (Keras: `model.fit(dataset, epochs=..., steps_per_epoch=...)`).
     ///
     /// Each epoch is one pass over the dataset (a fresh shuffle), or, with `stepsPerEpoch`,
@@ -14,7 +14,7 @@ extension Sequential {
     public func fit(_ dataset: Dataset, epochs: Int = 1, stepsPerEpoch: Int? = nil, verbose: Int = 1,
                     validationData: Dataset? = nil, validationSteps: Int? = nil, validationFreq: Int = 1,
                     callbacks: [Callback] = [], initialEpoch: Int = 0) throws -> History {
-        let (optimizer, loss) = try requireCompiled()
+        let optimizer = try requireCompiled()
         guard validationFreq > 0 else { throw LaminaError.value("fit: validationFreq must be positive, got \(validationFreq)") }
         try dataset.validate()
         guard dataset.isBatched else { throw LaminaError.value("fit: the dataset yields single samples; add .batch(n)") }
@@ -29,13 +29,13 @@ extension Sequential {
                 throw LaminaError.value("fit: validationData repeats forever; give validationSteps")
             }
         }
-        let validate = validationData.map { data in { () throws -> (loss: Double, metrics: [String: Double]) in
-            try self.evaluate(data, steps: validationSteps)
+        let validate = validationData.map { data in { () throws -> [String: Double] in
+            try self.evaluateLogs(data, steps: validationSteps, verbose: 0)
         } }
         var carried: DatasetIterator?
         var exhausted = false
         return try runEpochs(epochs: epochs, initialEpoch: initialEpoch, steps: steps, verbose: verbose, callbacks: callbacks,
-                             validate: validate, validationFreq: validationFreq, optimizer: optimizer, loss: loss) { epoch in
+                             validate: validate, validationFreq: validationFreq, optimizer: optimizer) { epoch in
             let iterator: DatasetIterator
             if stepsPerEpoch != nil {
                 if carried == nil { carried = try dataset.makeIterator() }
@@ -58,8 +58,8 @@ extension Sequential {
                 }
                 step += 1
                 guard let y else { throw LaminaError.value("fit: the dataset has no labels") }
-                let xs = try self.prepareInputs(x)
-                return (xs, try self.prepareLabels(y, for: xs, loss: loss), nil)
+                let xs = try self.prepareInputs([x])
+                return (xs, try self.prepareLabels([y], for: xs), nil)
             }
         }
     }
@@ -67,41 +67,25 @@ extension Sequential {
     /// Loss and metrics over a batched dataset (all of one pass, or `steps` batches). Keras:
     /// `model.evaluate(dataset, steps=...)`.
     public func evaluate(_ dataset: Dataset, steps: Int? = nil, verbose: Int = 0) throws -> (loss: Double, metrics: [String: Double]) {
-        let (_, loss) = try requireCompiled()
+        var logs = try ProcessGroups.run { try evaluateLogs(dataset, steps: steps, verbose: verbose) }
+        let loss = logs.removeValue(forKey: "loss") ?? .nan
+        return (loss, logs)
+    }
+
+    private func evaluateLogs(_ dataset: Dataset, steps: Int?, verbose: Int) throws -> [String: Double] {
+        _ = try requireCompiled()
         try dataset.validate()
         guard dataset.isBatched else { throw LaminaError.value("evaluate: the dataset yields single samples; add .batch(n)") }
         guard steps != nil || !dataset.isInfinite else { throw LaminaError.value("evaluate: the dataset repeats forever; give steps") }
         let iterator = try dataset.makeIterator()
         defer { iterator.cancel() }
-        compiledMetrics.forEach { $0.reset() }
-        var lossSum = 0.0, seen = 0, step = 0
-        let target = steps ?? dataset.cardinality ?? 0
-        // Under DataParallel every rank reads the same batches and evaluates its shard of each.
-        let group = ProcessGroups.current
-        var bar = ProgressBar(target: target, verbose: ProcessGroups.isChief ? verbose : 0)
-        while steps.map({ step < $0 }) ?? true, let (x, y) = try iterator.next() {
+        var step = 0
+        return try evaluateBatches(steps: steps ?? dataset.cardinality, verbose: verbose) {
+            guard steps.map({ step < $0 }) ?? true, let (x, y) = try iterator.next() else { return nil }
             guard let y else { throw LaminaError.value("evaluate: the dataset has no labels") }
             step += 1
-            let rows = group.map { ProcessGroups.shard(x.shape[0], $0) } ?? 0..<x.shape[0]
-            guard !rows.isEmpty else { continue }
-            let (xr, yr) = group == nil ? (x, y) : (x.sliced(axis: 0, rows), y.sliced(axis: 0, rows))
-            let xb = try prepareInputs(xr), yb = try prepareLabels(yr, for: xr, loss: loss)
-            let prediction = try inferenceStep(xb)
-            lossSum += withoutGradients { loss(yb, prediction) }.scalarsAsDouble()[0] * Double(xb.shape[0])
-            seen += xb.shape[0]
-            for m in compiledMetrics { m.update(yb, prediction) }
-            if verbose > 0 && group == nil { bar.update(step, logs: try logs(loss: lossSum / Double(seen))) }
+            return ([x], [y])
         }
-        if let group {
-            var sums = [lossSum, Double(seen)]
-            try group.allreduceSum(&sums)
-            guard sums[1] > 0 else { throw LaminaError.value("evaluate: the dataset gave no batches") }
-            let values = try logs(loss: sums[0] / sums[1])
-            if verbose > 0 { bar.update(step, logs: values) }
-            return (values["loss"]!, values.filter { $0.key != "loss" })
-        }
-        guard seen > 0 else { throw LaminaError.value("evaluate: the dataset gave no batches") }
-        return (lossSum / Double(seen), Dictionary(uniqueKeysWithValues: compiledMetrics.map { ($0.name, $0.result()) }))
     }
 
     /// Outputs for a batched dataset's inputs (labels, if any, are ignored). Keras:
@@ -110,21 +94,14 @@ extension Sequential {
         try dataset.validate()
         guard dataset.isBatched else { throw LaminaError.value("predict: the dataset yields single samples; add .batch(n)") }
         guard steps != nil || !dataset.isInfinite else { throw LaminaError.value("predict: the dataset repeats forever; give steps") }
+        guard outputCount == 1 else { throw LaminaError.shape("\(name) has \(outputCount) outputs; datasets of one input and output only") }
         let iterator = try dataset.makeIterator()
         defer { iterator.cancel() }
-        var outputs: [Tensor] = []
-        let group = ProcessGroups.current
-        while steps.map({ outputs.count < $0 }) ?? true, let (x, _) = try iterator.next() {
-            let xs = try prepareInputs(x)
-            if let group {   // under DataParallel each rank predicts its shard of every batch
-                let rows = ProcessGroups.shard(xs.shape[0], group)
-                let local = rows.isEmpty ? nil : try inferenceStep(xs.sliced(axis: 0, rows))
-                outputs.append(try ProcessGroups.run { try gatherShards(local, of: xs, group) })
-            } else {
-                outputs.append(try inferenceStep(xs))
-            }
-        }
-        guard !outputs.isEmpty else { throw LaminaError.value("predict: the dataset gave no batches") }
-        return outputs.count == 1 ? outputs[0] : Tensor.concatenated(outputs, axis: 0)
+        var step = 0
+        return try predictBatches {
+            guard steps.map({ step < $0 }) ?? true, let (x, _) = try iterator.next() else { return nil }
+            step += 1
+            return [x]
+        }[0]
     }
 }

@@ -1,0 +1,611 @@
+import Foundation
+
+extension Model {
+    /// Configures training. Keras: `model.compile(optimizer, loss, metrics)`.
+    /// Layers with `trainable = false` now stay frozen for this model, whatever their flag
+    /// later says (Keras 2 semantics, which the classic GAN recipe relies on). A model with
+    /// several outputs applies `loss` to each (as Keras) and takes metrics per output from
+    /// `compile(optimizer:loss:lossWeights:metrics:)`.
+    public func compile(optimizer: Optimizer = .rmsprop, loss: Loss, metrics: [Metric] = []) {
+        let outputs = max(outputCount, 1)
+        setCompiled(optimizer, losses: [Loss](repeating: loss, count: outputs), lossWeights: nil,
+                    metrics: metrics.map { ($0, 0) },
+                    error: outputs > 1 && !metrics.isEmpty
+                        ? "\(name) has \(outputs) outputs: give metrics per output (metrics: [[.accuracy], []] or by output name)" : nil)
+    }
+
+    /// Several outputs: a loss for each (in `outputs` order), their weights in the total loss
+    /// (default 1 each) and the metrics of each output. Keras: `compile(loss=[...], loss_weights=[...],
+    /// metrics=[[...], [...]])`.
+    public func compile(optimizer: Optimizer = .rmsprop, loss: [Loss], lossWeights: [Double]? = nil, metrics: [[Metric]] = []) {
+        var error: String?
+        if loss.count != outputCount { error = "\(name) has \(outputCount) outputs \(outputNames), got \(loss.count) losses" }
+        if let lossWeights, lossWeights.count != outputCount { error = "\(name) has \(outputCount) outputs, got \(lossWeights.count) loss weights" }
+        if !metrics.isEmpty && metrics.count != outputCount { error = "\(name) has \(outputCount) outputs, got metrics for \(metrics.count)" }
+        if let bad = lossWeights?.first(where: { !$0.isFinite }) { error = "loss weight \(bad) is not finite" }
+        setCompiled(optimizer, losses: loss, lossWeights: lossWeights, metrics: metrics.enumerated().flatMap { i, ms in ms.map { ($0, i) } },
+                    error: error)
+    }
+
+    /// Losses, loss weights and metrics by output name (`outputNames`, the output layers'
+    /// names). Keras: `compile(loss={"cls": ..., "score": ...}, loss_weights={...}, metrics={...})`.
+    public func compile(optimizer: Optimizer = .rmsprop, loss: [String: Loss], lossWeights: [String: Double]? = nil,
+                        metrics: [String: [Metric]] = [:]) {
+        let names = outputNames
+        let unknown = Set(loss.keys).union(lossWeights?.keys ?? [:].keys).union(metrics.keys).subtracting(names)
+        let missing = names.filter { loss[$0] == nil }
+        var error: String?
+        if !unknown.isEmpty { error = "\(name) has no output named \(unknown.sorted()); its outputs are \(names)" }
+        else if !missing.isEmpty { error = "\(name): no loss for output \(missing)" }
+        setCompiled(optimizer, losses: names.map { loss[$0] ?? .meanSquaredError }, lossWeights: lossWeights.map { w in names.map { w[$0] ?? 1 } },
+                    metrics: names.enumerated().flatMap { i, n in (metrics[n] ?? []).map { ($0, i) } }, error: error)
+    }
+
+    /// Keras strings: `compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])`.
+    public func compile(optimizer: String, loss: String, metrics: [String] = []) throws {
+        compile(optimizer: try Optimizer.named(optimizer), loss: try Loss.named(loss), metrics: try metrics.map(Metric.named))
+    }
+
+    private func setCompiled(_ optimizer: Optimizer, losses: [Loss], lossWeights: [Double]?, metrics: [(Metric, Int)], error: String?) {
+        self.optimizer = optimizer
+        self.loss = losses.first
+        outputLosses = losses
+        self.lossWeights = lossWeights ?? [Double](repeating: 1, count: losses.count)
+        compiledMetrics = metrics.map(\.0)
+        metricOutputs = metrics.map(\.1)
+        compileError = error.map { LaminaError(.configuration, "compile: \($0)") }
+        var frozen = Set<ObjectIdentifier>()
+        func collect(_ layer: Layer, _ parentFrozen: Bool) {
+            let isFrozen = parentFrozen || !layer.trainable
+            if isFrozen { frozen.insert(ObjectIdentifier(layer)) }
+            for sub in layer.sublayers { collect(sub, isFrozen) }
+        }
+        for layer in layers { collect(layer, !trainable) }
+        frozenAtCompile = frozen
+    }
+
+    /// The variables this compiled model trains: trainable weights of layers not frozen at
+    /// compile, each once (a shared layer's weights are one set).
+    var variablesToTrain: [Variable] {
+        var out: [Variable] = [], seen = Set<ObjectIdentifier>()
+        func collect(_ layer: Layer) {
+            guard !frozenAtCompile.contains(ObjectIdentifier(layer)) else { return }
+            for v in layer.ownWeights where v.trainable && seen.insert(ObjectIdentifier(v)).inserted { out.append(v) }
+            layer.sublayers.forEach(collect)
+        }
+        layers.forEach(collect)
+        return out
+    }
+
+    // MARK: - Validation
+
+    package func requireCompiled() throws -> Optimizer {
+        try checkDefinition()
+        guard let optimizer, !outputLosses.isEmpty else { throw LaminaError.configuration("\(name): call compile(optimizer:loss:metrics:) before training") }
+        if let compileError { throw compileError }
+        return optimizer
+    }
+
+    /// The model's inputs by name (`inputNames`) in order.
+    package func ordered(_ named: [String: Tensor], _ names: [String], _ what: String) throws -> [Tensor] {
+        let unknown = Set(named.keys).subtracting(names)
+        guard unknown.isEmpty else { throw LaminaError.value("\(name) has no \(what) named \(unknown.sorted()); its \(what)s are \(names)") }
+        return try names.map { n in
+            guard let t = named[n] else { throw LaminaError.value("\(name): no data for \(what) '\(n)' (given: \(named.keys.sorted()))") }
+            return t
+        }
+    }
+
+    /// Checks the inputs against the model (building it if needed) and casts them to the model's dtype.
+    package func prepareInputs(_ xs: [Tensor]) throws -> [Tensor] {
+        try checkDefinition()
+        guard xs.count == inputCount else {
+            throw LaminaError.shape("\(name) takes \(inputCount) input\(inputCount == 1 ? "" : "s") \(inputNames), got \(xs.count)")
+        }
+        for x in xs {
+            guard x.rank >= 1, x.shape[0] > 0 else { throw LaminaError.shape("\(name): expected a batch of inputs, got shape \(x.shape)") }
+            guard x.shape[0] == xs[0].shape[0] else {
+                throw LaminaError.shape("\(name): the inputs have different numbers of samples \(xs.map { $0.shape[0] })")
+            }
+        }
+        if let sequential = self as? Sequential, sequential.layers.isEmpty { throw LaminaError.configuration("\(name) has no layers") }
+        let samples = xs.map { Array($0.shape.dropFirst()) }
+        let floating = xs[0].dtype.isFloatingPoint ? xs[0].dtype : DType.float32
+        if inputCount == 1 {
+            try checkInputShape(samples[0])
+            try buildIfNeeded(samples[0], dtype: floating)
+        } else {
+            _ = try buildAll(samples, dtype: floating)
+        }
+        return xs.map { $0.dtype == dtype ? $0 : $0.cast(to: dtype) }
+    }
+
+    /// Checks the labels against the outputs and the losses: one per output, one row per sample.
+    package func prepareLabels(_ ys: [Tensor], for xs: [Tensor]) throws -> [Tensor] {
+        guard ys.count == outputCount else {
+            throw LaminaError.shape("\(name) has \(outputCount) output\(outputCount == 1 ? "" : "s") \(outputNames), got \(ys.count) label tensors")
+        }
+        let n = xs[0].shape[0]
+        let shapes = try outputShapes(for: xs)
+        for (i, y) in ys.enumerated() {
+            let which = outputCount == 1 ? "" : " for output \(outputNames[i])"
+            guard y.rank >= 1, y.shape[0] == n else {
+                throw LaminaError.shape("\(name): \(y.rank >= 1 ? y.shape[0] : 0) labels\(which) for \(n) inputs (labels \(y.shape), inputs \(xs[0].shape))")
+            }
+            let loss = outputLosses.isEmpty ? nil : outputLosses[i]
+            guard let loss else { continue }
+            let probe = Tensor.zeros([1] + shapes[i], dtype: dtype)
+            try loss.validate(y.sliced(axis: 0, 0..<min(1, y.shape[0])).reshaped(to: [1] + y.shape.dropFirst()).cast(to: y.dtype), probe)
+            if loss is SparseCategoricalCrossentropy { try loss.validate(y, Tensor.zeros([y.shape[0]] + shapes[i], dtype: dtype)) }
+        }
+        return ys
+    }
+
+    /// The per-sample output shapes for these (prepared) inputs.
+    func outputShapes(for xs: [Tensor]) throws -> [[Int]] {
+        if inputCount == 1 { return [try computeOutputShape(Array(xs[0].shape.dropFirst()))] }
+        return try buildAll(xs.map { Array($0.shape.dropFirst()) }, dtype: nil)
+    }
+
+    // MARK: - Steps
+
+    /// The weighted total of the outputs' losses (sample weights scale each sample's loss,
+    /// then the mean is over the batch: Keras's sum_over_batch_size) and each output's loss.
+    func totalLoss(_ ys: [Tensor], _ predictions: [Tensor], weights: Tensor?) -> (total: Tensor, parts: [Tensor]) {
+        let parts = zip(outputLosses, zip(ys, predictions)).map { loss, pair in
+            weights.map { (loss.perSample(pair.0, pair.1) * $0.cast(to: pair.1.dtype)).mean() } ?? loss(pair.0, pair.1)
+        }
+        let weighted = zip(parts, lossWeights).map { $1 == 1 ? $0 : $0 * $1 }
+        return (weighted.dropFirst().reduce(weighted[0]) { $0 + $1 }, parts)
+    }
+
+    /// One optimizer step on a batch; returns the batch loss (with the regularization
+    /// penalties, as Keras reports it), each output's loss and the predictions.
+    ///
+    /// Under a process group, `x` is this rank's shard, `share` its fraction of the global
+    /// batch; the returned loss is the global batch's, and every rank applies the same
+    /// averaged gradients. A rank with no rows in this batch still takes part in the exchange.
+    func trainStep(_ x: [Tensor], _ y: [Tensor], optimizer: Optimizer, weights: Tensor? = nil,
+                   group: ProcessGroup? = nil, share: Double = 1) throws -> (loss: Double, parts: [Double], predictions: [Tensor]) {
+        let vars = variablesToTrain
+        if let group, x[0].shape[0] == 0 {
+            let zeros = vars.map { Tensor.zeros($0.shape, dtype: $0.value.dtype) }
+            let (grads, value, parts) = try synchronizeStep(group, gradients: zeros, loss: 0, parts: [Double](repeating: 0, count: outputCount), share: 0)
+            if !vars.isEmpty { optimizer.apply(grads, to: vars) }
+            return (value, parts, x)
+        }
+        for v in vars { v.value.requiresGrad = true }
+        defer { for v in vars { v.value.requiresGrad = false } }
+        let predictions = try FrozenLayers.$current.withValue(frozenAtCompile) { try forward(x, training: true) }
+        let (dataLoss, parts) = totalLoss(y, predictions, weights: weights)
+        let l = losses.reduce(dataLoss) { $0 + $1 }
+        var value = l.scalarsAsDouble()[0]
+        var partValues = parts.map { $0.scalarsAsDouble()[0] }
+        if !vars.isEmpty || group != nil {
+            var grads = vars.isEmpty ? [] : l.gradients(wrt: vars.map(\.value))
+            if let group { (grads, value, partValues) = try synchronizeStep(group, gradients: grads, loss: value, parts: partValues, share: share) }
+            if !vars.isEmpty { optimizer.apply(grads, to: vars) }
+        }
+        return (value, partValues, predictions.map { $0.detached() })
+    }
+
+    /// Adds a batch to the compiled metrics, each on its output.
+    func updateMetrics(_ ys: [Tensor], _ predictions: [Tensor]) {
+        for (m, o) in zip(compiledMetrics, metricOutputs) { m.update(ys[o], predictions[o]) }
+    }
+
+    /// The log key of each compiled metric: its name, prefixed by its output's for models
+    /// with several outputs (Keras: `cls_accuracy`).
+    var metricKeys: [String] {
+        outputCount > 1 ? zip(compiledMetrics, metricOutputs).map { "\(outputNames[$1])_\($0.name)" } : compiledMetrics.map(\.name)
+    }
+
+    /// Each compiled metric's value by its log key.
+    func metricValues() -> [String: Double] {
+        Dictionary(zip(metricKeys, compiledMetrics.map { $0.result() }), uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Per-sample loss weights from `sampleWeight` ([n] or [n, 1]) times `classWeight[class]`
+    /// (the class from integer labels, one-hot rows or 0/1 targets), as Keras combines them;
+    /// nil when neither is given. Metrics stay unweighted, as Keras's `metrics=`.
+    func sampleWeights(_ sampleWeight: Tensor?, _ classWeight: [Int: Double]?, labels y: Tensor, count n: Int) throws -> [Double]? {
+        guard sampleWeight != nil || classWeight != nil else { return nil }
+        var w = [Double](repeating: 1, count: n)
+        if let sampleWeight {
+            guard sampleWeight.count == n, sampleWeight.rank == 1 || (sampleWeight.rank == 2 && sampleWeight.shape[1] == 1) else {
+                throw LaminaError.shape("\(name): sampleWeight \(sampleWeight.shape) must be [\(n)] (one weight per sample)")
+            }
+            w = sampleWeight.scalarsAsDouble()
+            if let bad = w.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
+                throw LaminaError.value("\(name): sampleWeight[\(bad)] = \(w[bad]) must be finite and not negative")
+            }
+        }
+        if let classWeight {
+            let labels = y.rank >= 2 && y.shape[y.rank - 1] > 1 ? y.argmax(axis: -1).scalarsAsDouble() : y.scalarsAsDouble()
+            guard labels.count == n else { throw LaminaError.shape("\(name): classWeight needs one class per sample, labels are \(y.shape)") }
+            for (i, label) in labels.enumerated() {
+                let c = Int(label.rounded())
+                guard let factor = classWeight[c] else {
+                    throw LaminaError.value("\(name): classWeight has no weight for class \(c) (sample \(i))")
+                }
+                w[i] *= factor
+            }
+        }
+        return w
+    }
+
+    /// Runs a batch forward in inference mode.
+    package func inferenceStep(_ x: [Tensor]) throws -> [Tensor] {
+        try withoutGradients { try forward(x, training: false) }
+    }
+
+    /// Loss and metric values for callbacks and the progress bar; under a process group the
+    /// metrics are summed over every rank's data first. `parts` are the outputs' losses,
+    /// reported as `<output>_loss` for models with several outputs.
+    package func logs(loss: Double, parts: [Double] = [], prefix: String = "") throws -> [String: Double] {
+        var out = [prefix + "loss": loss]
+        if outputCount > 1 { for (name, value) in zip(outputNames, parts) { out[prefix + name + "_loss"] = value } }
+        let metrics = try ProcessGroups.current.map { try globalMetricValues($0) } ?? metricValues()
+        for (name, value) in metrics { out[prefix + name] = value }
+        return out
+    }
+
+    // MARK: - Public training API
+
+    /// Trains for `epochs` over `(x, y)` in shuffled mini-batches. Keras: `model.fit`.
+    ///
+    /// `validationSplit` holds out the *last* fraction before shuffling (as Keras);
+    /// `validationData` overrides it; `validationFreq` validates after every n-th epoch only.
+    /// `verbose`: 0 silent, 1 progress bar, 2 one line per epoch.
+    @discardableResult
+    public func fit(_ x: Tensor, _ y: Tensor, epochs: Int = 1, batchSize: Int = 32, verbose: Int = 1,
+                    validationSplit: Double = 0, validationData: (Tensor, Tensor)? = nil, shuffle: Bool = true,
+                    classWeight: [Int: Double]? = nil, sampleWeight: Tensor? = nil,
+                    callbacks: [Callback] = [], initialEpoch: Int = 0, validationFreq: Int = 1) throws -> History {
+        try fit([x], [y], epochs: epochs, batchSize: batchSize, verbose: verbose, validationSplit: validationSplit,
+                validationData: validationData.map { ([$0.0], [$0.1]) }, shuffle: shuffle, classWeight: classWeight,
+                sampleWeight: sampleWeight, callbacks: callbacks, initialEpoch: initialEpoch, validationFreq: validationFreq)
+    }
+
+    /// `fit` for models with several inputs or outputs: one tensor per input and per output,
+    /// in `inputs` and `outputs` order. Keras: `model.fit([xa, xb], [ya, yb])`.
+    @discardableResult
+    public func fit(_ x: [Tensor], _ y: [Tensor], epochs: Int = 1, batchSize: Int = 32, verbose: Int = 1,
+                    validationSplit: Double = 0, validationData: ([Tensor], [Tensor])? = nil, shuffle: Bool = true,
+                    classWeight: [Int: Double]? = nil, sampleWeight: Tensor? = nil,
+                    callbacks: [Callback] = [], initialEpoch: Int = 0, validationFreq: Int = 1) throws -> History {
+        let optimizer = try requireCompiled()
+        guard batchSize > 0 else { throw LaminaError.value("fit: batchSize must be positive, got \(batchSize)") }
+        guard validationFreq > 0 else { throw LaminaError.value("fit: validationFreq must be positive, got \(validationFreq)") }
+        guard validationSplit >= 0 && validationSplit < 1 else { throw LaminaError.value("fit: validationSplit must be in [0, 1), got \(validationSplit)") }
+        var xTrain = try prepareInputs(x)
+        var yTrain = try prepareLabels(y, for: xTrain)
+        if classWeight != nil && outputCount > 1 { throw LaminaError.value("fit: classWeight is for models with one output (use sampleWeight)") }
+        let count = xTrain[0].shape[0]
+        var weights = try sampleWeights(sampleWeight, classWeight, labels: yTrain[0], count: count)
+        var validation = validationData
+        if validation == nil && validationSplit > 0 {
+            let split = Int((Double(count) * (1 - validationSplit)).rounded(.down))
+            guard split > 0 && split < count else {
+                throw LaminaError.value("fit: validationSplit \(validationSplit) of \(count) samples leaves an empty part")
+            }
+            validation = (xTrain.rows(split..<count), yTrain.rows(split..<count))
+            xTrain = xTrain.rows(0..<split)
+            yTrain = yTrain.rows(0..<split)
+            weights = weights.map { Array($0[0..<split]) }   // validation is not weighted (Keras)
+        }
+        if let (vx, vy) = validation { _ = try prepareLabels(vy, for: try prepareInputs(vx)) }
+
+        let n = xTrain[0].shape[0], steps = (n + batchSize - 1) / batchSize
+        let (xs, ys, ws) = (xTrain, yTrain, weights)
+        let validate = validation.map { (vx, vy) in { () throws -> [String: Double] in
+            try self.evaluateLogs(vx, vy, batchSize: batchSize, verbose: 0)
+        } }
+        return try runEpochs(epochs: epochs, initialEpoch: initialEpoch, steps: steps, verbose: verbose, callbacks: callbacks,
+                             validate: validate, validationFreq: validationFreq, optimizer: optimizer) { _ in
+            var order = Array(0..<n)
+            if shuffle {
+                GlobalRandom.with { order.shuffle(using: &$0) }
+                if let group = ProcessGroups.current { order = try group.broadcast(order) }
+            }
+            var step = 0
+            return {
+                guard step < steps else { return nil }
+                let idx = Array(order[(step * batchSize)..<min(n, (step + 1) * batchSize)])
+                step += 1
+                let wb = ws.map { w in Tensor(shape: [idx.count], scalars: idx.map { w[$0] }) }
+                return (xs.map { $0.gather(rows: idx) }, ys.map { $0.gather(rows: idx) }, wb)
+            }
+        }
+    }
+
+    /// `fit` with inputs and labels by name (`inputNames`, `outputNames`). Keras: `fit({"a": ..}, {"cls": ..})`.
+    @discardableResult
+    public func fit(_ x: [String: Tensor], _ y: [String: Tensor], epochs: Int = 1, batchSize: Int = 32, verbose: Int = 1,
+                    validationSplit: Double = 0, shuffle: Bool = true, sampleWeight: Tensor? = nil,
+                    callbacks: [Callback] = [], initialEpoch: Int = 0) throws -> History {
+        try fit(try ordered(x, inputNames, "input"), try ordered(y, outputNames, "output"), epochs: epochs, batchSize: batchSize,
+                verbose: verbose, validationSplit: validationSplit, shuffle: shuffle, sampleWeight: sampleWeight,
+                callbacks: callbacks, initialEpoch: initialEpoch)
+    }
+
+    /// One epoch's batches: inputs, labels and per-sample weights, nil when the epoch is over.
+    package typealias EpochBatches = () throws -> (x: [Tensor], y: [Tensor], weights: Tensor?)?
+
+    /// The epoch loop of `fit`, over tensors or a dataset: callbacks, progress bar, metrics,
+    /// validation every `validationFreq` epochs. `makeEpoch` is called at the start of each
+    /// epoch (after `onEpochBegin`), where the tensor path draws its shuffle.
+    ///
+    /// Under a process group (LaminaDistributed's DataParallel) every rank runs this loop on
+    /// its shard of each global batch; an error on any rank ends the whole job naming it.
+    package func runEpochs(epochs: Int, initialEpoch: Int, steps: Int, verbose: Int, callbacks: [Callback],
+                           validate: (() throws -> [String: Double])?, validationFreq: Int,
+                           optimizer: Optimizer, makeEpoch: (Int) throws -> EpochBatches) throws -> History {
+        try ProcessGroups.run {
+            try epochLoop(epochs: epochs, initialEpoch: initialEpoch, steps: steps, verbose: verbose, callbacks: callbacks,
+                          validate: validate, validationFreq: validationFreq, optimizer: optimizer, makeEpoch: makeEpoch)
+        }
+    }
+
+    private func epochLoop(epochs: Int, initialEpoch: Int, steps: Int, verbose: Int, callbacks: [Callback],
+                           validate: (() throws -> [String: Double])?, validationFreq: Int,
+                           optimizer: Optimizer, makeEpoch: (Int) throws -> EpochBatches) throws -> History {
+        let group = ProcessGroups.current
+        let verbose = ProcessGroups.isChief ? verbose : 0
+        if let group { try synchronizeFromRankZero(group, optimizer: optimizer) }
+        let history = History()
+        let all = [history] + callbacks
+        for c in all { c.model = self; try c.onTrainBegin() }
+        stopTraining = false
+        var warnedNaN = false
+        for epoch in initialEpoch..<epochs {
+            for c in all { try c.onEpochBegin(epoch) }
+            if verbose > 0 && epochs > 1 { print("Epoch \(epoch + 1)/\(epochs)") }
+            let nextBatch = try makeEpoch(epoch)
+            compiledMetrics.forEach { $0.reset() }
+            var bar = ProgressBar(target: steps, verbose: verbose)
+            var lossSum = 0.0, partSums = [Double](repeating: 0, count: outputCount), seen = 0, done = 0
+            for step in 0..<steps {
+                guard let (globalX, globalY, globalW) = try nextBatch() else { break }
+                var (xb, yb, wb) = (globalX, globalY, globalW)
+                var share = 1.0
+                let count = globalX[0].shape[0]
+                if let group {
+                    if step == 0 { try checkSameBatches(globalX[0], group) }
+                    let rows = ProcessGroups.shard(count, group)
+                    (xb, yb, wb) = (globalX.rows(rows), globalY.rows(rows), globalW?.sliced(axis: 0, rows))
+                    share = Double(rows.count) / Double(count)
+                }
+                let (batchLoss, parts, predictions) = try trainStep(xb, yb, optimizer: optimizer, weights: wb, group: group, share: share)
+                if !batchLoss.isFinite && !warnedNaN {
+                    warnedNaN = true
+                    Lamina.logger.warning("\(name): loss is \(batchLoss) at epoch \(epoch + 1), step \(step + 1); training continues (add TerminateOnNaN() to stop)")
+                }
+                lossSum += batchLoss * Double(count)
+                for (i, p) in parts.enumerated() { partSums[i] += p * Double(count) }
+                seen += count
+                done += 1
+                if xb[0].shape[0] > 0 { updateMetrics(yb, predictions) }
+                let current = try logs(loss: lossSum / Double(seen), parts: partSums.map { $0 / Double(seen) })
+                for c in all { try c.onBatchEnd(step, logs: ["loss": batchLoss]) }
+                if stopTraining { break }
+                if step < steps - 1 || validate == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, logs: current) }
+            }
+            var epochLogs = try logs(loss: lossSum / Double(max(seen, 1)), parts: partSums.map { $0 / Double(max(seen, 1)) })
+            // Keras's validation_freq: validate after every validationFreq-th epoch (1-based).
+            if let validate, (epoch + 1) % validationFreq == 0 {
+                for (k, v) in try validate() { epochLogs["val_" + k] = v }
+                // The final step's line carries the validation values, as in Keras.
+                if done == steps { bar.update(steps, logs: epochLogs) }
+            }
+            self.epoch = epoch + 1
+            for c in all { try c.onEpochEnd(epoch, logs: epochLogs) }
+            if stopTraining { break }
+        }
+        for c in all { try c.onTrainEnd() }
+        return history
+    }
+
+    /// Loss and metrics over `(x, y)`. Keras: `model.evaluate`.
+    public func evaluate(_ x: Tensor, _ y: Tensor, batchSize: Int = 32, verbose: Int = 0) throws -> (loss: Double, metrics: [String: Double]) {
+        try evaluate([x], [y], batchSize: batchSize, verbose: verbose)
+    }
+
+    /// `evaluate` for several inputs or outputs; `metrics` holds the outputs' losses
+    /// (`<output>_loss`) and metrics (`<output>_<metric>`), as Keras's `return_dict=True`.
+    public func evaluate(_ x: [Tensor], _ y: [Tensor], batchSize: Int = 32, verbose: Int = 0) throws -> (loss: Double, metrics: [String: Double]) {
+        var logs = try ProcessGroups.run { try evaluateLogs(x, y, batchSize: batchSize, verbose: verbose) }
+        let loss = logs.removeValue(forKey: "loss") ?? .nan
+        return (loss, logs)
+    }
+
+    /// `evaluate` with inputs and labels by name.
+    public func evaluate(_ x: [String: Tensor], _ y: [String: Tensor], batchSize: Int = 32, verbose: Int = 0) throws -> (loss: Double, metrics: [String: Double]) {
+        try evaluate(try ordered(x, inputNames, "input"), try ordered(y, outputNames, "output"), batchSize: batchSize, verbose: verbose)
+    }
+
+    /// The evaluation's logs (`loss`, the outputs' losses, the metrics) over `(x, y)` in batches.
+    private func evaluateLogs(_ x: [Tensor], _ y: [Tensor], batchSize: Int, verbose: Int) throws -> [String: Double] {
+        _ = try requireCompiled()
+        guard batchSize > 0 else { throw LaminaError.value("evaluate: batchSize must be positive, got \(batchSize)") }
+        let xs = try prepareInputs(x)
+        let ys = try prepareLabels(y, for: xs)
+        let n = xs[0].shape[0], steps = (n + batchSize - 1) / batchSize
+        var step = 0
+        return try evaluateBatches(steps: steps, verbose: verbose) {
+            guard step < steps else { return nil }
+            let r = (step * batchSize)..<min(n, (step + 1) * batchSize)
+            step += 1
+            return (xs.rows(r), ys.rows(r))
+        }
+    }
+
+    /// Evaluation over global batches, from tensors or a dataset: the loss, the outputs' losses
+    /// and the metrics as logs. Under a process group each rank evaluates its shard of every
+    /// batch and the sums of losses and metric states make the global values.
+    package func evaluateBatches(steps: Int?, verbose: Int, next: () throws -> (x: [Tensor], y: [Tensor])?) throws -> [String: Double] {
+        compiledMetrics.forEach { $0.reset() }
+        var sums = [Double](repeating: 0, count: 2 + outputCount)   // loss, outputs' losses, samples
+        let group = ProcessGroups.current
+        var bar = ProgressBar(target: steps ?? 0, verbose: ProcessGroups.isChief ? verbose : 0)
+        var step = 0
+        while let (x, y) = try next() {
+            step += 1
+            let rows = group.map { ProcessGroups.shard(x[0].shape[0], $0) } ?? 0..<x[0].shape[0]
+            guard !rows.isEmpty else { continue }
+            let xb = try prepareInputs(group == nil ? x : x.rows(rows))
+            let yb = try prepareLabels(group == nil ? y : y.rows(rows), for: xb)
+            let predictions = try inferenceStep(xb)
+            let (loss, parts) = withoutGradients { totalLoss(yb, predictions, weights: nil) }
+            for (i, v) in ([loss] + parts).enumerated() { sums[i] += v.scalarsAsDouble()[0] * Double(rows.count) }
+            sums[sums.count - 1] += Double(rows.count)
+            updateMetrics(yb, predictions)
+            if verbose > 0 && group == nil {
+                let seen = sums.last!
+                bar.update(step, logs: try logs(loss: sums[0] / seen, parts: sums[1..<(sums.count - 1)].map { $0 / seen }))
+            }
+        }
+        if let group { try group.allreduceSum(&sums) }
+        let seen = sums.last!
+        guard seen > 0 else { throw LaminaError.value("evaluate: no batches to evaluate") }
+        let out = try logs(loss: sums[0] / seen, parts: sums[1..<(sums.count - 1)].map { $0 / seen })
+        if verbose > 0 && group != nil { bar.update(step, logs: out) }
+        return out
+    }
+
+    /// Outputs for `x`, computed in batches without recording gradients. Keras: `model.predict`.
+    public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
+        guard outputCount == 1 else {
+            throw LaminaError.shape("\(name) has \(outputCount) outputs \(outputNames); use predict([x]), which returns one tensor per output")
+        }
+        return try predict([x], batchSize: batchSize)[0]
+    }
+
+    /// Outputs of a model with several inputs or outputs: one tensor per output.
+    public func predict(_ x: [Tensor], batchSize: Int = 32) throws -> [Tensor] {
+        guard batchSize > 0 else { throw LaminaError.value("predict: batchSize must be positive, got \(batchSize)") }
+        let xs = try prepareInputs(x)
+        let n = xs[0].shape[0]
+        if n <= batchSize && ProcessGroups.current == nil { return try inferenceStep(xs) }   // the batch-1 serving path
+        var start = 0
+        return try predictBatches {
+            guard start < n else { return nil }
+            defer { start += batchSize }
+            return xs.rows(start..<min(n, start + batchSize))
+        }
+    }
+
+    /// Outputs by output name for inputs by input name.
+    public func predict(_ x: [String: Tensor], batchSize: Int = 32) throws -> [String: Tensor] {
+        let outputs = try predict(try ordered(x, inputNames, "input"), batchSize: batchSize)
+        return Dictionary(zip(outputNames, outputs), uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Prediction over global batches, from tensors or a dataset: one tensor per output, the
+    /// batches' outputs in order. Under a process group each rank predicts its shard of every
+    /// batch and every rank gets all outputs.
+    package func predictBatches(_ next: () throws -> [Tensor]?) throws -> [Tensor] {
+        try ProcessGroups.run {
+            var outputs = [[Tensor]](repeating: [], count: outputCount)
+            let group = ProcessGroups.current
+            while let x = try next() {
+                let xs = try prepareInputs(x)
+                var batch: [Tensor]
+                if let group {
+                    let rows = ProcessGroups.shard(xs[0].shape[0], group)
+                    batch = try gatherShards(rows.isEmpty ? nil : try inferenceStep(xs.rows(rows)), of: xs, group)
+                } else {
+                    batch = try inferenceStep(xs)
+                }
+                for (i, t) in batch.enumerated() { outputs[i].append(t) }
+            }
+            guard !outputs[0].isEmpty else { throw LaminaError.value("predict: no batches to predict") }
+            return outputs.map { $0.count == 1 ? $0[0] : Tensor.concatenated($0, axis: 0) }
+        }
+    }
+
+    /// Every rank's outputs for its shard of the rows of `inputs` (nil for an empty shard),
+    /// put back together in order on every rank.
+    package func gatherShards(_ local: [Tensor]?, of inputs: [Tensor], _ group: ProcessGroup) throws -> [Tensor] {
+        let n = inputs[0].shape[0]
+        let outShapes = try outputShapes(for: inputs)
+        var parts = [[Tensor]](repeating: [], count: outShapes.count)
+        for r in 0..<group.size {
+            let rows = (r * n / group.size)..<((r + 1) * n / group.size)
+            guard !rows.isEmpty else { continue }
+            let mine = r == group.rank ? local! : outShapes.map { Tensor.zeros([rows.count] + $0, dtype: dtype) }
+            for (i, t) in try group.broadcast(mine, root: r).enumerated() { parts[i].append(t) }
+        }
+        return parts.map { Tensor.concatenated($0, axis: 0) }
+    }
+
+    /// One optimizer step on one batch; returns that batch's loss and metrics (metrics are
+    /// reset first, as Keras 2's `train_on_batch(reset_metrics=True)`).
+    @discardableResult
+    public func trainOnBatch(_ x: Tensor, _ y: Tensor, sampleWeight: Tensor? = nil,
+                             classWeight: [Int: Double]? = nil) throws -> (loss: Double, metrics: [String: Double]) {
+        try trainOnBatch([x], [y], sampleWeight: sampleWeight, classWeight: classWeight)
+    }
+
+    /// `trainOnBatch` for several inputs or outputs.
+    @discardableResult
+    public func trainOnBatch(_ x: [Tensor], _ y: [Tensor], sampleWeight: Tensor? = nil,
+                             classWeight: [Int: Double]? = nil) throws -> (loss: Double, metrics: [String: Double]) {
+        let optimizer = try requireCompiled()
+        let xs = try prepareInputs(x)
+        let ys = try prepareLabels(y, for: xs)
+        if classWeight != nil && outputCount > 1 { throw LaminaError.value("trainOnBatch: classWeight is for models with one output (use sampleWeight)") }
+        let weights = try sampleWeights(sampleWeight, classWeight, labels: ys[0], count: xs[0].shape[0])
+            .map { Tensor(shape: [$0.count], scalars: $0) }
+        func result(_ value: Double, _ parts: [Double]) throws -> (loss: Double, metrics: [String: Double]) {
+            var logs = try self.logs(loss: value, parts: parts)
+            logs["loss"] = nil
+            return (value, logs)
+        }
+        guard let group = ProcessGroups.current else {
+            let (value, parts, predictions) = try trainStep(xs, ys, optimizer: optimizer, weights: weights)
+            compiledMetrics.forEach { $0.reset() }
+            updateMetrics(ys, predictions)
+            return try result(value, parts)
+        }
+        // Under DataParallel the batch is the global one, as in fit: each rank trains on its
+        // shard (rank 0's weights are broadcast before the first step).
+        return try ProcessGroups.run {
+            if synchronizedWith !== group { try synchronizeFromRankZero(group, optimizer: optimizer) }
+            let rows = ProcessGroups.shard(xs[0].shape[0], group)
+            let (xl, yl) = (xs.rows(rows), ys.rows(rows))
+            let (value, parts, predictions) = try trainStep(xl, yl, optimizer: optimizer, weights: weights?.sliced(axis: 0, rows),
+                                                            group: group, share: Double(rows.count) / Double(xs[0].shape[0]))
+            compiledMetrics.forEach { $0.reset() }
+            if !rows.isEmpty { updateMetrics(yl, predictions) }
+            return try result(value, parts)
+        }
+    }
+
+    /// Loss and metrics of one batch, without training. Keras: `test_on_batch`.
+    public func testOnBatch(_ x: Tensor, _ y: Tensor) throws -> (loss: Double, metrics: [String: Double]) {
+        try evaluate(x, y, batchSize: max(x.shape.first ?? 1, 1))
+    }
+
+    /// Outputs of one batch. Keras: `predict_on_batch`.
+    public func predictOnBatch(_ x: Tensor) throws -> Tensor {
+        guard outputCount == 1 else { throw LaminaError.shape("\(name) has \(outputCount) outputs; use predict([x])") }
+        return try inferenceStep(try prepareInputs([x]))[0]
+    }
+}
+
+extension Array where Element == Tensor {
+    /// The same rows of every tensor (one per model input or output).
+    package func rows(_ range: Range<Int>) -> [Tensor] { map { $0.sliced(axis: 0, range) } }
+}
+
+/// One-hot rows for integer class labels. Keras: `keras.utils.to_categorical`.
+public func toCategorical(_ labels: Tensor, numClasses: Int? = nil) throws -> Tensor {
+    let values = labels.scalarsAsDouble()
+    let classes = numClasses ?? (Int(values.max() ?? -1) + 1)
+    for v in values where v < 0 || v >= Double(classes) || v != v.rounded() {
+        throw LaminaError.value("toCategorical: label \(v) is not a class index in 0..<\(classes)")
+    }
+    return SparseCategoricalCrossentropy.oneHot(labels, classes: classes, dtype: .float32)
+        .reshaped(to: labels.shape + [classes])
+}

@@ -1,0 +1,230 @@
+import Foundation
+
+/// A model: layers joined into a graph from symbolic inputs to outputs, trained with
+/// `compile` / `fit` / `evaluate` / `predict`. Keras: `keras.Model` (the functional API).
+///
+/// ```swift
+/// let inputs = Input(shape: [32, 32, 3])
+/// var x = Conv2D(32, kernelSize: (3, 3), padding: .same, activation: .relu)(inputs)
+/// let shortcut = x
+/// x = Conv2D(32, kernelSize: (3, 3), padding: .same)(x)
+/// x = Activation(.relu)(Add()([x, shortcut]))
+/// let model = Model(inputs: inputs, outputs: Dense(10, activation: .softmax)(GlobalAveragePooling2D()(x)))
+/// ```
+/// Several inputs or outputs are arrays (`Model(inputs: [image, meta], outputs: [label, score])`,
+/// then `fit([xi, xm], [yl, ys])`). One layer called twice shares its weights; a model is a
+/// layer, so models call models. `Sequential` is the model whose graph is a chain.
+///
+/// A definition error (a layer given a shape it cannot take, an output not reachable from the
+/// inputs) is kept and thrown by `fit`, `evaluate`, `predict`, `summary`-free uses and `save`,
+/// with the message of the call that caused it: see `definitionError`.
+open class Model: Layer {
+    // MARK: - Compile state (set by `compile`, Model+Training.swift)
+
+    public internal(set) var optimizer: Optimizer?
+    /// The loss of the first output (the only one, for most models).
+    public internal(set) var loss: Loss?
+    /// One loss per output, and their weights in the total (Keras's `loss_weights`).
+    public internal(set) var outputLosses: [Loss] = []
+    public internal(set) var lossWeights: [Double] = []
+    /// Every compiled metric, and for each the output it watches.
+    public internal(set) var compiledMetrics: [Metric] = []
+    var metricOutputs: [Int] = []
+    /// A `compile` argument that does not fit the model, thrown by training.
+    var compileError: LaminaError?
+    var frozenAtCompile: Set<ObjectIdentifier> = []
+    /// The process group whose rank 0 this model last took its weights from (DataParallel).
+    weak var synchronizedWith: (any ProcessGroup)?
+    /// Epochs completed by `fit` (counting from its `initialEpoch`); saved with the model, so
+    /// a loaded model continues with `fit(x, y, epochs: n, initialEpoch: model.epoch)`.
+    public var epoch = 0
+    /// Set by a callback to end `fit` after the current epoch (Keras's `stop_training`).
+    public var stopTraining = false
+
+    // MARK: - The graph
+
+    /// The model's symbolic inputs and outputs (Keras: `model.inputs`, `model.outputs`).
+    public private(set) var inputs: [SymbolicTensor] = []
+    public private(set) var outputs: [SymbolicTensor] = []
+    /// The calls in execution order, `Input`s first.
+    private(set) var nodes: [GraphNode] = []
+    private var graphLayers: [Layer] = []
+    /// For each node, the nodes whose outputs are no longer needed after it (inference frees them).
+    private var releasedAfter: [[ObjectIdentifier]] = []
+    /// The first error in the model's definition, thrown by every use of the model.
+    public private(set) var definitionError: LaminaError?
+
+    /// A model of the graph from `inputs` to `outputs`.
+    public init(inputs: [any SymbolicTensorConvertible], outputs: [SymbolicTensor], name: String? = nil) {
+        super.init(name: name ?? NameScope.unique("functional"))
+        do {
+            try makeGraph(inputs: inputs.map(\.symbolic), outputs: outputs)
+        } catch {
+            definitionError = (error as? LaminaError) ?? LaminaError(.configuration, "\(error)")
+        }
+    }
+
+    public convenience init(inputs: any SymbolicTensorConvertible, outputs: SymbolicTensor, name: String? = nil) {
+        self.init(inputs: [inputs], outputs: [outputs], name: name)
+    }
+    public convenience init(inputs: [any SymbolicTensorConvertible], outputs: SymbolicTensor, name: String? = nil) {
+        self.init(inputs: inputs, outputs: [outputs], name: name)
+    }
+    public convenience init(inputs: any SymbolicTensorConvertible, outputs: [SymbolicTensor], name: String? = nil) {
+        self.init(inputs: [inputs], outputs: outputs, name: name)
+    }
+
+    /// A model without a graph, for subclasses that compute otherwise (`Sequential`).
+    init(name: String) { super.init(name: name) }
+
+    /// Throws `definitionError`, if any (Sequential: the first error met by `add`).
+    open func checkDefinition() throws { if let definitionError { throw definitionError } }
+
+    /// The layers in Keras's order (`Input`s first, then by depth from the inputs; a shared
+    /// layer once). Keras: `model.layers`.
+    open var layers: [Layer] { graphLayers }
+
+    public override var sublayers: [Layer] { layers }
+
+    /// The number of inputs and outputs the model takes and gives.
+    open var inputCount: Int { inputs.count }
+    open var outputCount: Int { outputs.count }
+
+    /// The per-sample shapes of the inputs, where known.
+    open var inputShapes: [[Int]]? { inputs.map(\.shape) }
+
+    /// The per-sample shapes of the outputs, where known.
+    open var outputShapes: [[Int]]? { outputs.map(\.shape) }
+
+    /// The names of the layers that make the inputs and outputs (Keras: `input_names`,
+    /// `output_names`), the keys of dictionaries given to `fit` and `compile`.
+    open var inputNames: [String] { inputs.map { $0.layer?.name ?? "" } }
+    open var outputNames: [String] { outputs.map { $0.layer?.name ?? "" } }
+
+    /// The model's computation on a batch of each input; returns a batch of each output.
+    /// Inference frees each intermediate result after its last use.
+    open func forward(_ xs: [Tensor], training: Bool) throws -> [Tensor] {
+        try checkDefinition()
+        guard xs.count == inputs.count else { throw LaminaError.shape("\(name) takes \(inputs.count) inputs, got \(xs.count)") }
+        var values: [ObjectIdentifier: [Tensor]] = [:]
+        for (t, x) in zip(inputs, xs) { values[ObjectIdentifier(t.node!)] = [x] }
+        let release = !GradMode.isEnabled
+        for (i, node) in nodes.enumerated() {
+            let id = ObjectIdentifier(node)
+            if values[id] == nil {
+                let args = node.inputs.map { values[ObjectIdentifier($0.node!)]![$0.index] }
+                values[id] = try node.layer.callAll(args, training: training)
+            }
+            if release { for done in releasedAfter[i] { values[done] = nil } }
+        }
+        return outputs.map { values[ObjectIdentifier($0.node!)]![$0.index] }
+    }
+
+    // MARK: - The model as a layer
+
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        guard inputCount == 1, outputCount == 1 else {
+            throw LaminaError.shape("\(name) has \(inputCount) inputs and \(outputCount) outputs; call it on a list: model.callAll([...], training:)")
+        }
+        return try forward([x], training: training)[0]
+    }
+
+    public override func callAll(_ xs: [Tensor], training: Bool) throws -> [Tensor] {
+        try checkDefinition()
+        _ = try buildAll(xs.map { Array($0.shape.dropFirst()) }, dtype: nil)
+        return try forward(xs, training: training)
+    }
+
+    public override func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {
+        try checkDefinition()
+        guard inputShapes.count == inputCount else {
+            throw LaminaError.shape("\(name) takes \(inputCount) input\(inputCount == 1 ? "" : "s"), got \(inputShapes.count)")
+        }
+        if let expected = self.inputShapes {
+            for (i, (want, got)) in zip(expected, inputShapes).enumerated() where want != got {
+                throw LaminaError.shape("\(name) expects input \(inputNames[i]) of shape \(describe(want)), got \(describe(got))")
+            }
+        }
+        return outputShapes ?? []
+    }
+
+    public override func checkInputShape(_ shape: [Int]) throws { _ = try buildAll([shape], dtype: nil) }
+
+    public override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] {
+        let shapes = try buildAll([inputShape], dtype: nil)
+        guard shapes.count == 1 else { throw LaminaError.shape("\(name) has \(shapes.count) outputs") }
+        return shapes[0]
+    }
+
+    /// Calls the model on several symbolic tensors; returns one per output. Keras: `model([a, b])`.
+    public func callAsFunction(_ inputs: [any SymbolicTensorConvertible]) -> [SymbolicTensor] {
+        callSymbolic(inputs.map(\.symbolic))
+    }
+
+    // MARK: - Building the graph (Keras's `map_graph` order)
+
+    private func makeGraph(inputs: [SymbolicTensor], outputs: [SymbolicTensor]) throws {
+        if let error = (inputs + outputs).lazy.compactMap(\.error).first { throw error }
+        guard !inputs.isEmpty, !outputs.isEmpty else { throw LaminaError.configuration("\(name): a model needs at least one input and one output") }
+        for t in inputs where !(t.layer is Input) {
+            throw LaminaError.configuration("\(name): model inputs must be Input(shape:) tensors; \(t) is not")
+        }
+        let inputNodes = Set(inputs.map { ObjectIdentifier($0.node!) })
+        guard inputNodes.count == inputs.count else { throw LaminaError.configuration("\(name): an input is listed twice") }
+
+        // Depth-first from the outputs: nodes in an order where each comes after its parents,
+        // and each layer's first visit (Keras orders layers of equal depth by it).
+        var finished = Set<ObjectIdentifier>(), order: [GraphNode] = [], firstSeen: [ObjectIdentifier: Int] = [:]
+        func visit(_ node: GraphNode) {
+            let id = ObjectIdentifier(node)
+            guard !finished.contains(id) else { return }
+            if firstSeen[ObjectIdentifier(node.layer)] == nil { firstSeen[ObjectIdentifier(node.layer)] = firstSeen.count }
+            if !inputNodes.contains(id) { node.parents.forEach(visit) }
+            finished.insert(id)
+            order.append(node)
+        }
+        for t in outputs { visit(t.node!) }   // symbolic tensors are acyclic by construction
+
+        for node in order where node.layer is Input && !inputNodes.contains(ObjectIdentifier(node)) {
+            throw LaminaError.configuration("\(name): graph disconnected: the outputs need input '\(node.layer.name)', "
+                + "which is not among the model's inputs [\(inputs.map { $0.layer!.name }.joined(separator: ", "))]")
+        }
+        // Depth: outputs 0, a parent one more than its deepest consumer; a layer takes its deepest call's.
+        var nodeDepth: [ObjectIdentifier: Int] = [:], layerDepth: [ObjectIdentifier: Int] = [:], layerOf: [ObjectIdentifier: Layer] = [:]
+        for node in order.reversed() {
+            let lid = ObjectIdentifier(node.layer)
+            let depth = max(nodeDepth[ObjectIdentifier(node), default: 0], layerDepth[lid, default: 0])
+            layerDepth[lid] = depth
+            layerOf[lid] = node.layer
+            nodeDepth[ObjectIdentifier(node)] = depth
+            if !inputNodes.contains(ObjectIdentifier(node)) {
+                for p in node.parents { nodeDepth[ObjectIdentifier(p)] = max(depth + 1, nodeDepth[ObjectIdentifier(p), default: 0]) }
+            }
+        }
+        // Inputs the outputs do not use still belong to the model (Keras keeps them, depth 0).
+        for t in inputs where layerDepth[ObjectIdentifier(t.layer!)] == nil {
+            let lid = ObjectIdentifier(t.layer!)
+            (layerDepth[lid], layerOf[lid], firstSeen[lid]) = (0, t.layer!, -1)
+            order.insert(t.node!, at: 0)
+        }
+        let sortedLayers = layerOf.keys.sorted {
+            let (da, db) = (layerDepth[$0]!, layerDepth[$1]!)
+            return da != db ? da > db : firstSeen[$0]! < firstSeen[$1]!
+        }.map { layerOf[$0]! }
+        var seenNames = Set<String>()
+        for layer in sortedLayers where !seenNames.insert(layer.name).inserted {
+            throw LaminaError.configuration("\(name): the name '\(layer.name)' is used by two layers; names in a model must be unique")
+        }
+
+        // Free each intermediate result after its last reader (never the outputs).
+        var lastUse: [ObjectIdentifier: Int] = [:]
+        for (i, node) in order.enumerated() { for p in node.parents { lastUse[ObjectIdentifier(p)] = i } }
+        for t in outputs { lastUse[ObjectIdentifier(t.node!)] = Int.max }
+        var released = [[ObjectIdentifier]](repeating: [], count: order.count)
+        for (id, i) in lastUse where i < order.count { released[i].append(id) }
+
+        (self.inputs, self.outputs, self.nodes, self.graphLayers, self.releasedAfter) = (inputs, outputs, order, sortedLayers, released)
+        dtype = outputs[0].dtype
+        markBuilt(inputShape: inputs.count == 1 ? inputs[0].shape : nil, outputShape: outputs.count == 1 ? outputs[0].shape : nil)
+    }
+}
