@@ -3,7 +3,8 @@
 /// (Metrics and losses that share a Keras name are different types: `Metric.meanSquaredError`
 /// reports, `Loss.meanSquaredError` trains.)
 open class Metric {
-    public let name: String
+    /// The log key (`accuracy`, `val_mae`); a metric made from a Keras string keeps that string, as Keras.
+    public internal(set) var name: String
     var total = 0.0, count = 0.0
 
     public init(name: String) { self.name = name }
@@ -46,7 +47,10 @@ open class Metric {
 
     /// A metric by one of its Keras names (`"accuracy"`, `"acc"`, `"mae"`), with default options.
     public static func named(_ name: String) throws -> Metric {
-        try MetricRegistry.classes.require(name).fromKerasConfig(ConfigReader(className: name, values: [:]))
+        let type = try MetricRegistry.classes.require(name)
+        let metric = try type.fromKerasConfig(ConfigReader(className: name, values: [:]))
+        if type.kerasNames.contains(name) { metric.name = name }   // Keras logs `metrics=["mae"]` as "mae"
+        return metric
     }
 
     // MARK: - The class's own round trip

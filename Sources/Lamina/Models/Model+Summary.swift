@@ -116,7 +116,8 @@ extension Model {
         return widths
     }
 
-    /// Greedy word wrap at spaces; a word longer than the line is folded (Rich's `overflow="fold"`).
+    /// Greedy word wrap at spaces; a word longer than the line is cut with "…" (Rich's default
+    /// `overflow="ellipsis"`).
     static func wrap(_ text: String, width: Int) -> [String] {
         guard width > 0, text.count > width else { return [text] }
         var lines: [String] = [], line = ""
@@ -124,9 +125,7 @@ extension Model {
             let candidate = line.isEmpty ? word : line + " " + word
             if candidate.count <= width { line = candidate; continue }
             if !line.isEmpty { lines.append(line) }
-            var rest = word
-            while rest.count > width { lines.append(String(rest.prefix(width))); rest = String(rest.dropFirst(width)) }
-            line = rest
+            line = word.count <= width ? word : String(word.prefix(width - 1)) + "…"
         }
         if !line.isEmpty { lines.append(line) }
         return lines

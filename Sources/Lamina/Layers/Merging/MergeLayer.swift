@@ -90,10 +90,8 @@ open class ElementwiseMerge: MergeLayer {
     }
 
     open override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
-        guard let type = self as? ElementwiseMerge.Type, type != ElementwiseMerge.self else {
-            throw r.error("ElementwiseMerge is abstract")
-        }
-        return type.init(name: try r.layerName())
+        guard self != ElementwiseMerge.self else { throw r.error("ElementwiseMerge is abstract") }
+        return self.init(name: try r.layerName())
     }
 
     public required init(name: String? = nil) { super.init(name: name) }
