@@ -19,7 +19,7 @@ public enum KerasFile {
 
     /// The model in `url`, with Keras's weights, compiled as saved when `compile` is true and
     /// the file has compile settings. Keras: `keras.models.load_model(path)`.
-    public static func load(_ url: URL, compile: Bool = true) throws -> Sequential {
+    public static func load(_ url: URL, compile: Bool = true) throws -> Model {
         let file = url.lastPathComponent
         let archive = try BoundedArchive.open(url, what: ".keras")
         let configBytes = try extract("config.json", from: archive, file: file, limit: maximumConfigBytes)
@@ -36,24 +36,24 @@ public enum KerasFile {
         return model
     }
 
-    public static func load(_ path: String, compile: Bool = true) throws -> Sequential {
+    public static func load(_ path: String, compile: Bool = true) throws -> Model {
         try load(URL(fileURLWithPath: path), compile: compile)
     }
 
     /// The (freshly initialized) model that a `config.json` describes, compiled when asked
     /// and possible.
-    public static func model(fromConfigJSON bytes: [UInt8], file: String = "config.json", compile: Bool = true) throws -> Sequential {
+    public static func model(fromConfigJSON bytes: [UInt8], file: String = "config.json", compile: Bool = true) throws -> Model {
         func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(file): \(why)") }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
             throw fail("config.json is not a JSON object")
         }
         guard let className = object["class_name"] as? String else { throw fail("config.json has no class_name") }
-        guard className == "Sequential" else {
-            throw fail("the model is a \(className); Lamina loads Sequential models (the functional API is not supported)")
+        guard className == "Sequential" || className == "Functional" else {
+            throw fail("the model is a \(className); Lamina loads Sequential and functional models (a subclassed model's config cannot be rebuilt)")
         }
         do {
-            guard let model = try LayerRegistry.make(object) as? Sequential else { throw fail("not a Sequential model") }
-            guard model.modelInputShape != nil else {
+            guard let model = try LayerRegistry.make(object) as? Model else { throw fail("not a model") }
+            if let sequential = model as? Sequential, sequential.modelInputShape == nil {
                 throw fail("the config does not give the input shape (save a model that starts with keras.Input)")
             }
             // An uncompiled Keras model has "compile_config": {} (or null).
@@ -75,15 +75,15 @@ public enum KerasFile {
     /// class name made unique within its container (`dense`, `dense_1`) and the paths the
     /// layer's own (`vars/<i>`; `cell/vars/<i>` for recurrent layers); nested models in
     /// `<key>/layers/...`. Returns each layer that is not a model with its group.
-    static func layerGroups(_ model: Sequential) -> [(layer: Layer, path: String)] {
+    static func layerGroups(_ model: Model) -> [(layer: Layer, path: String)] {
         var out: [(Layer, String)] = []
-        func walk(_ container: Sequential, _ prefix: String) {
+        func walk(_ container: Model, _ prefix: String) {
             var used: [String: Int] = [:]
             for layer in container.layers {
                 var key = LayerRegistry.snakeCase(layer.className)
                 if let n = used[key] { used[key] = n + 1; key += "_\(n + 1)" } else { used[key] = 0 }
                 let path = prefix + "layers/" + key
-                if let nested = layer as? Sequential { walk(nested, path + "/"); continue }
+                if let nested = layer as? Model { walk(nested, path + "/"); continue }
                 out.append((layer, path))
             }
         }
@@ -91,7 +91,7 @@ public enum KerasFile {
         return out
     }
 
-    static func loadWeights(into model: Sequential, from h5: HDF5File) throws {
+    static func loadWeights(into model: Model, from h5: HDF5File) throws {
         var assignments: [(Layer, [Tensor])] = []
         for (layer, path) in layerGroups(model) {
             let expected = layer.weights
@@ -115,7 +115,7 @@ public enum KerasFile {
     /// one that fits (Keras's `optimizer.variables`: iterations, learning rate unless scheduled,
     /// slots, trailing scalars). A file saved before any training step has none: the optimizer
     /// starts fresh, as in Keras. One that does not fit this optimizer is an error.
-    static func loadOptimizerState(into model: Sequential, from h5: HDF5File) throws {
+    static func loadOptimizerState(into model: Model, from h5: HDF5File) throws {
         guard let optimizer = model.optimizer, h5.exists("optimizer/vars") else { return }
         let count = try h5.memberCount("optimizer/vars")
         guard count > 0 else { return }
@@ -138,9 +138,11 @@ public enum KerasFile {
     }
 }
 
-extension Sequential {
+extension Model {
     /// A Keras 3 `.keras` file. Keras: `keras.models.load_model(path)`. See `KerasFile`.
-    public static func loadKeras(_ path: String, compile: Bool = true) throws -> Sequential {
-        try KerasFile.load(path, compile: compile)
+    /// `Model.loadKeras` returns whatever the file holds (a `Sequential` or a functional
+    /// model); `Sequential.loadKeras` insists on a Sequential.
+    public static func loadKeras(_ path: String, compile: Bool = true) throws -> Self {
+        try expecting(KerasFile.load(path, compile: compile), URL(fileURLWithPath: path).lastPathComponent)
     }
 }

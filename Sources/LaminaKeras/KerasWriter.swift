@@ -12,15 +12,16 @@ extension KerasFile {
     /// optimizer's state in Keras's layout so training continues in Keras. The archive is
     /// built in memory and written atomically (a temporary file renamed over the target).
     /// Keras: `model.save("model.keras")`.
-    public static func save(_ model: Sequential, to url: URL) throws {
+    public static func save(_ model: Model, to url: URL) throws {
         guard url.pathExtension.lowercased() == "keras" else {
             throw LaminaError(.configuration, "\(url.lastPathComponent): a Keras archive is named .keras")
         }
-        guard let inputShape = model.modelInputShape, model.isBuilt || (try? model.buildIfNeeded(inputShape)) != nil else {
-            throw LaminaError(.configuration, "\(model.name) is not built: give it an input shape (Input(shape:) or inputShape:) before saving")
+        try model.checkDefinition()
+        if let sequential = model as? Sequential {
+            guard let inputShape = sequential.modelInputShape, model.isBuilt || (try? model.buildIfNeeded(inputShape)) != nil else {
+                throw LaminaError(.configuration, "\(model.name) is not built: give it an input shape (Input(shape:) or inputShape:) before saving")
+            }
         }
-        if let error = model.addError { throw error }
-        _ = inputShape
         let config = try JSONSerialization.data(withJSONObject: configObject(model), options: [.sortedKeys])
         let date = ISO8601DateFormatter().string(from: Date())
         let metadata = try JSONSerialization.data(withJSONObject: ["keras_version": writtenKerasVersion, "date_saved": date,
@@ -43,7 +44,7 @@ extension KerasFile {
 
     /// `config.json`: the model as Keras serializes it, with the compile settings Keras's
     /// `compile_from_config` takes.
-    static func configObject(_ model: Sequential) throws -> [String: Any] {
+    static func configObject(_ model: Model) throws -> [String: Any] {
         var object = try model.serialize()
         if let compile = try model.kerasCompileConfig() { object["compile_config"] = compile }
         return object
@@ -51,7 +52,7 @@ extension KerasFile {
 
     /// `layers/<key>/.../vars/<i>` for every weight, an empty `vars` group for each layer
     /// without weights, then `optimizer/vars/<i>`.
-    static func writeWeights(_ model: Sequential, _ h5: HDF5Writer) throws {
+    static func writeWeights(_ model: Model, _ h5: HDF5Writer) throws {
         try h5.group("vars")
         for (layer, path) in layerGroups(model) {
             let paths = layer.kerasWeightPaths
@@ -68,7 +69,7 @@ extension KerasFile {
     }
 }
 
-extension Sequential {
+extension Model {
     /// Writes this model as a Keras 3 `.keras` archive (see `KerasFile.save`). Keras:
     /// `model.save("model.keras")`; Lamina's own `save` writes `.lamina` files.
     public func saveKeras(_ path: String) throws {

@@ -44,10 +44,10 @@ struct LaminaServeCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let url = URL(fileURLWithPath: model)
-        let loaded: Sequential
+        let loaded: Model
         do {
             loaded = url.pathExtension.lowercased() == "keras"
-                ? try KerasFile.load(url, compile: false) : try Sequential.load(model, restoreRandomState: false)
+                ? try KerasFile.load(url, compile: false) : try Model.load(model, restoreRandomState: false)
         } catch let error as LaminaError {
             throw ValidationError("cannot load \(model): \(error.message)")
         }

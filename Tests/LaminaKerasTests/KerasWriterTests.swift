@@ -42,6 +42,19 @@ import Testing
         ])
     }
 
+    /// A functional model with every merge layer, a shared layer and a nested functional model.
+    static func mergeModel() -> Model {
+        let x = Input(shape: [5], name: "features")
+        let inner = Model(inputs: x, outputs: Dense(4, activation: .tanh, name: "inner_dense")(x), name: "inner_block")
+        let outer = Input(shape: [5], name: "x")
+        let shared = Dense(4, activation: .relu, name: "shared_dense")
+        let a = shared(outer), b = inner(outer), c = shared(Dense(5, name: "pre")(outer))
+        let merged: [SymbolicTensor] = [Add()([a, b]), Subtract()([a, b]), Multiply()([a, c]), Average()([a, b, c]),
+                                        Maximum()([a, b]), Minimum()([b, c])]
+        let out = Dense(3, activation: .softmax, name: "probs")(Concatenate(axis: -1)(merged))
+        return Model(inputs: outer, outputs: out, name: "merges")
+    }
+
     static func data() -> (image: (Tensor, Tensor), sequence: (Tensor, Tensor)) {
         let xi = Tensor.randomNormal([6, 8, 8, 1], seed: 3)
         let yi = Tensor(shape: [6], scalars: (0..<6).map { Int32($0 % 3) })
@@ -55,18 +68,20 @@ import Testing
     @Test func everyLayerTypeRoundTripsThroughLaminaAndKeras() throws {
         let dir = try Self.directory()
         let (image, sequence) = Self.data()
+        let merge = (Tensor.randomNormal([6, 5], seed: 4), image.1)
         for (index, (make, optimizer, loss, data)) in [
-            ({ Self.imageModel() }, { Adam(learningRate: 1e-2, amsgrad: true) as Optimizer }, Loss.sparseCategoricalCrossentropy, image),
+            ({ Self.imageModel() as Model }, { Adam(learningRate: 1e-2, amsgrad: true) as Optimizer }, Loss.sparseCategoricalCrossentropy, image),
             ({ Self.sequenceModel() }, { Nadam(learningRate: 5e-3) as Optimizer }, Loss.binaryCrossentropy, sequence),
+            ({ Self.mergeModel() }, { SGD(learningRate: 0.05, momentum: 0.9) as Optimizer }, Loss.sparseCategoricalCrossentropy, merge),
         ].enumerated() {
             let a = Lamina.withRandomSeed(UInt64(index)) { make() }
-            #expect(a.addError == nil)
+            try a.checkDefinition()
             a.compile(optimizer: optimizer(), loss: loss)
             for _ in 0..<2 { _ = try Lamina.withRandomSeed(5) { try a.trainOnBatch(data.0, data.1) } }
             // Lamina's own format keeps them too.
             let own = dir.appendingPathComponent("model\(index).lamina")
             try a.save(own.path)
-            let c = try Sequential.load(own.path, restoreRandomState: false)
+            let c = try Model.load(own.path, restoreRandomState: false)
             #expect(try c.predict(data.0).asArray(Float.self) == a.predict(data.0).asArray(Float.self))
             #expect(c.layers.map(\.name) == a.layers.map(\.name) && c.countParams() == a.countParams())
             let url = dir.appendingPathComponent("model\(index).keras")
@@ -86,7 +101,8 @@ import Testing
             for (u, v) in zip(a.getWeights(), b.getWeights()) { #expect(u.asArray(Float.self) == v.asArray(Float.self)) }
         }
         // Every built-in layer class was in one of the two models.
-        let used = Set((Self.imageModel().layers + Self.sequenceModel().layers).flatMap { [$0] + $0.descendants }.map(\.className))
+        let used = Set((Self.imageModel().layers + Self.sequenceModel().layers + Self.mergeModel().layers)
+            .flatMap { [$0] + $0.descendants }.map(\.className))
         let builtIn = Set(LayerRegistry.builtinTypes.map(\.kerasClassName)).subtracting(["InputLayer"])
         #expect(builtIn.subtracting(used).isEmpty, "not round-tripped: \(builtIn.subtracting(used).sorted())")
     }
@@ -134,11 +150,13 @@ import Testing
         // differently in Adam-family optimizers (see generate_keras_files.py); SGD is exact.
         let xs = Tensor(shape: [2, 10], scalars: (0..<20).map { Float(($0 * 7) % 20) })
         let ys = Tensor(shape: [2, 1], scalars: [0, 1] as [Float])
-        let cases: [(String, Sequential, Optimizer, Loss, Tensor, Tensor)] = [
+        let cases: [(String, Model, Optimizer, Loss, Tensor, Tensor)] = [
             ("image", Lamina.withRandomSeed(1) { KerasWriterTests.imageModel(dropout: false) }, Adam(learningRate: 1e-2),
              .sparseCategoricalCrossentropy, image.0, image.1),
             ("sequence", Lamina.withRandomSeed(2) { KerasWriterTests.sequenceModel() }, SGD(learningRate: 0.05, momentum: 0.9, nesterov: true),
              .binaryCrossentropy, xs, ys),
+            ("functional", Lamina.withRandomSeed(3) { KerasWriterTests.mergeModel() }, Adam(learningRate: 1e-2),
+             .sparseCategoricalCrossentropy, Tensor.randomNormal([4, 5], seed: 9), Tensor(shape: [4], scalars: [0, 2, 1, 2] as [Int32])),
         ]
         for (name, model, optimizer, loss, x, y) in cases {
             model.compile(optimizer: optimizer, loss: loss, metrics: name == "sequence" ? [.accuracy, AUC(curve: .pr, name: "pr_auc")] : [.accuracy])

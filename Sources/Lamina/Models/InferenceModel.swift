@@ -16,25 +16,30 @@ public final class InferenceModel: @unchecked Sendable {
     // state (no building, no dropout, no moving statistics, no optimizer) — the only
     // mutations a Sequential has. Tensors are Sendable; the kernels' thread pool and buffer
     // pool are internally synchronized.
-    private let model: Sequential
-    /// The model's name, per-sample input and output shapes, and weights' dtype.
+    private let model: Model
+    /// The model's name, per-sample input and output shapes (the first input's and output's),
+    /// and weights' dtype.
     public let name: String, inputShape: [Int], outputShape: [Int], dtype: DType
     public let parameterCount: Int
+    /// Every input's and output's name and per-sample shape, in order (Keras's `input_names`).
+    public let inputNames: [String], inputShapes: [[Int]], outputNames: [String], outputShapes: [[Int]]
 
-    init(copying source: Sequential) throws {
-        if let error = source.addError { throw error }
-        guard let input = source.modelInputShape else {
+    init(copying source: Model) throws {
+        try source.checkDefinition()
+        guard let inputs = source.inputShapes else {
             throw LaminaError.configuration("\(source.name) has no input shape yet: build it (Input(shape:), inputShape:, or one predict) before taking a snapshot")
         }
-        guard let copy = try LayerRegistry.make(try source.serialize()) as? Sequential else {
-            throw LaminaError.configuration("\(source.name) did not copy as a Sequential")
+        guard let copy = try LayerRegistry.make(try source.serialize()) as? Model else {
+            throw LaminaError.configuration("\(source.name) did not copy as a model")
         }
         copy.dtype = source.dtype
-        try copy.buildIfNeeded(input, dtype: source.dtype)
+        if copy is Sequential { try copy.buildIfNeeded(inputs[0], dtype: source.dtype) }
         try copy.setWeights(source.getWeights())
         model = copy
-        (name, inputShape, dtype, parameterCount) = (source.name, input, source.dtype, copy.countParams())
-        outputShape = try copy.computeOutputShape(input)
+        (name, dtype, parameterCount) = (source.name, source.dtype, copy.countParams())
+        (inputNames, inputShapes, outputNames) = (copy.inputNames, inputs, copy.outputNames)
+        outputShapes = copy.outputShapes ?? []
+        (inputShape, outputShape) = (inputs[0], outputShapes.first ?? [])
     }
 
     /// The model's outputs for a batch `[n] + inputShape`, in batches of `batchSize`
@@ -43,16 +48,21 @@ public final class InferenceModel: @unchecked Sendable {
         try model.predict(x, batchSize: batchSize)
     }
 
+    /// Outputs of a model with several inputs or outputs: one tensor per output.
+    public func predict(_ x: [Tensor], batchSize: Int = 32) throws -> [Tensor] {
+        try model.predict(x, batchSize: batchSize)
+    }
+
     /// Keras's summary table of the frozen model.
     public func summaryText(lineLength: Int? = nil) -> String { model.summaryText(lineLength: lineLength) }
 
     /// A snapshot of the model saved in `path` (a `.lamina` file).
     public static func load(_ path: String) throws -> InferenceModel {
-        try Sequential.load(path, restoreRandomState: false).inferenceModel()
+        try Model.load(path, restoreRandomState: false).inferenceModel()
     }
 }
 
-extension Sequential {
+extension Model {
     /// A `Sendable` snapshot of this model's architecture and current weights for concurrent
     /// inference (see `InferenceModel`). Training this model afterwards does not change it.
     public func inferenceModel() throws -> InferenceModel { try InferenceModel(copying: self) }

@@ -122,6 +122,11 @@ open class Model: Layer {
 
     // MARK: - The model as a layer
 
+    /// Keras's class name of a functional model (FunctionalConfig.swift holds its config both ways).
+    open override class var kerasClassName: String { "Functional" }
+    open override func config() throws -> [String: Any] { try functionalConfig() }
+    open override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer { try functional(from: r) }
+
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard inputCount == 1, outputCount == 1 else {
             throw LaminaError.shape("\(name) has \(inputCount) inputs and \(outputCount) outputs; call it on a list: model.callAll([...], training:)")

@@ -13,6 +13,7 @@ import Foundation
 /// When its first layer declares `inputShape:` (or it starts with `Input(shape:)`) the model
 /// is built at once; otherwise on the first batch.
 public final class Sequential: Model {
+    public override class var kerasClassName: String { "Sequential" }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer { try Sequential.fromConfig(r) }
     private var chain: [Layer] = []
     private var declaredInput: [Int]?

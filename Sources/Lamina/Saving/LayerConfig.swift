@@ -15,7 +15,9 @@ extension Layer {
         c["name"] = name
         c["trainable"] = trainable
         c["dtype"] = dtype.rawValue
-        var object = kerasObject(self is Sequential ? "keras" : "keras.layers", className, c)
+        let module = self is Sequential ? "keras" : self is Model ? "keras.src.models.functional" : "keras.layers"
+        var object = kerasObject(module, className, c)
+        if self is Model && !(self is Sequential) { object["registered_name"] = "Functional" }
         if let inputShape { object["build_config"] = ["input_shape": [NSNull()] + inputShape] }
         return object
     }
@@ -31,7 +33,7 @@ public enum LayerRegistry {
     static let builtinTypes: [Layer.Type] = [
         Dense.self, Conv2D.self, MaxPooling2D.self, AveragePooling2D.self, Flatten.self, Dropout.self,
         BatchNormalization.self, SimpleRNN.self, LSTM.self, LeakyReLU.self, Reshape.self, UpSampling2D.self,
-        Activation.self, Input.self, Sequential.self, GlobalAveragePooling2D.self, GlobalMaxPooling2D.self,
+        Activation.self, Input.self, Sequential.self, Model.self, GlobalAveragePooling2D.self, GlobalMaxPooling2D.self,
         RepeatVector.self, Rescaling.self, ZeroPadding2D.self, Cropping2D.self, Embedding.self, Conv1D.self,
         MaxPooling1D.self, AveragePooling1D.self, GlobalAveragePooling1D.self, GlobalMaxPooling1D.self, LayerNormalization.self,
         Conv2DTranspose.self, GRU.self, Bidirectional.self, Normalization.self, RandomFlip.self, RandomContrast.self,
