@@ -14,6 +14,14 @@ extension Model {
     public func fit(_ dataset: Dataset, epochs: Int = 1, stepsPerEpoch: Int? = nil, verbose: Int = 1,
                     validationData: Dataset? = nil, validationSteps: Int? = nil, validationFreq: Int = 1,
                     callbacks: [Callback] = [], initialEpoch: Int = 0) throws -> History {
+        try Strategy.current.run {
+            try fitDataset(dataset, epochs: epochs, stepsPerEpoch: stepsPerEpoch, verbose: verbose, validationData: validationData,
+                           validationSteps: validationSteps, validationFreq: validationFreq, callbacks: callbacks, initialEpoch: initialEpoch)
+        }
+    }
+
+    private func fitDataset(_ dataset: Dataset, epochs: Int, stepsPerEpoch: Int?, verbose: Int, validationData: Dataset?,
+                            validationSteps: Int?, validationFreq: Int, callbacks: [Callback], initialEpoch: Int) throws -> History {
         let optimizer = try requireCompiled()
         guard validationFreq > 0 else { throw LaminaError.value("fit: validationFreq must be positive, got \(validationFreq)") }
         try dataset.validate()
@@ -67,7 +75,7 @@ extension Model {
     /// Loss and metrics over a batched dataset (all of one pass, or `steps` batches). Keras:
     /// `model.evaluate(dataset, steps=...)`.
     public func evaluate(_ dataset: Dataset, steps: Int? = nil, verbose: Int = 0) throws -> (loss: Double, metrics: [String: Double]) {
-        var logs = try ProcessGroups.run { try evaluateLogs(dataset, steps: steps, verbose: verbose) }
+        var logs = try Strategy.current.run { try evaluateLogs(dataset, steps: steps, verbose: verbose) }
         let loss = logs.removeValue(forKey: "loss") ?? .nan
         return (loss, logs)
     }

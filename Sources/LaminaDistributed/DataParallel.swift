@@ -62,24 +62,19 @@ public final class DataParallel: Sendable {
     }
 }
 
-extension DataParallel: ProcessGroup {
-    package var bucketBytes: Int { Int(bucketSizeMB * 1_048_576) }
-    package func allreduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws {
+extension DataParallel {
+    /// The timed sums behind every gradient, loss and metric exchange.
+    func allreduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws {
         try timed(values.count * 4) { try collective.allreduce(values, .sum) }
     }
-    package func allreduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws {
+    func allreduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws {
         try timed(values.count * 8) { try collective.allreduce(values, .sum) }
-    }
-    package func allreduceMax(_ values: UnsafeMutableBufferPointer<Double>) throws { try collective.allreduceMax(values) }
-    package func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws { try collective.broadcast(bytes, root: root) }
-    package func abort(_ error: Error) -> Never {
-        collective.abort("Lamina: rank \(rank) of \(size) failed: \(error)")
     }
 }
 
 /// The distribution `fit`, `evaluate`, `predict` and `save` follow, set once per process.
 /// Keras: `keras.distribution.set_distribution(...)` / `keras.distribution.distribution()`.
 public enum Distribution {
-    public static func set(_ distribution: DataParallel?) { ProcessGroups.current = distribution }
-    public static var current: DataParallel? { ProcessGroups.current as? DataParallel }
+    public static func set(_ distribution: DataParallel?) { Strategy.current = distribution ?? SingleProcess() }
+    public static var current: DataParallel? { Strategy.current as? DataParallel }
 }

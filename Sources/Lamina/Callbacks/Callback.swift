@@ -121,11 +121,11 @@ public final class CSVLogger: Callback {
     }
     public override func onTrainBegin() {
         keys = nil
-        guard ProcessGroups.isChief else { return }   // under DataParallel, rank 0 writes the log
+        guard Strategy.isChief else { return }   // under DataParallel, rank 0 writes the log
         if !append { _ = FileManager.default.createFile(atPath: path, contents: nil) }
     }
     public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) {
-        guard ProcessGroups.isChief else { return }
+        guard Strategy.isChief else { return }
         var text = ""
         if keys == nil {
             keys = logs.keys.sorted()

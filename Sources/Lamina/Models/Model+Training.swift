@@ -66,7 +66,7 @@ extension Model {
 
     /// The variables this compiled model trains: trainable weights of layers not frozen at
     /// compile, each once (a shared layer's weights are one set).
-    var variablesToTrain: [Variable] {
+    package var variablesToTrain: [Variable] {
         var out: [Variable] = [], seen = Set<ObjectIdentifier>()
         func collect(_ layer: Layer) {
             guard !frozenAtCompile.contains(ObjectIdentifier(layer)) else { return }
@@ -142,7 +142,7 @@ extension Model {
     }
 
     /// The per-sample output shapes for these (prepared) inputs.
-    func outputShapes(for xs: [Tensor]) throws -> [[Int]] {
+    package func outputShapes(for xs: [Tensor]) throws -> [[Int]] {
         if inputCount == 1 { return [try computeOutputShape(Array(xs[0].shape.dropFirst()))] }
         return try buildAll(xs.map { Array($0.shape.dropFirst()) }, dtype: nil)
     }
@@ -162,31 +162,30 @@ extension Model {
     /// One optimizer step on a batch; returns the batch loss (with the regularization
     /// penalties, as Keras reports it), each output's loss and the predictions.
     ///
-    /// Under a process group, `x` is this rank's shard, `share` its fraction of the global
-    /// batch; the returned loss is the global batch's, and every rank applies the same
-    /// averaged gradients. A rank with no rows in this batch still takes part in the exchange.
+    /// `x` is this process's shard of the global batch and `share` its fraction of it (the whole
+    /// batch, 1, on one process); the returned loss is the global batch's, and every process
+    /// applies the same exchanged gradients. A process with no rows in this batch still takes
+    /// part in the exchange.
     func trainStep(_ x: [Tensor], _ y: [Tensor], optimizer: Optimizer, weights: Tensor? = nil,
-                   group: ProcessGroup? = nil, share: Double = 1) throws -> (loss: Double, parts: [Double], predictions: [Tensor]) {
+                   share: Double = 1) throws -> (loss: Double, parts: [Double], predictions: [Tensor]) {
         let vars = variablesToTrain
-        if let group, x[0].shape[0] == 0 {
+        let strategy = Strategy.current
+        if x[0].shape[0] == 0 {
             let zeros = vars.map { Tensor.zeros($0.shape, dtype: $0.value.dtype) }
-            let (grads, value, parts) = try synchronizeStep(group, gradients: zeros, loss: 0, parts: [Double](repeating: 0, count: outputCount), share: 0)
+            let (grads, values) = try strategy.exchange(self, gradients: zeros, values: [Double](repeating: 0, count: 1 + outputCount), share: 0)
             if !vars.isEmpty { optimizer.apply(grads, to: vars) }
-            return (value, parts, x)
+            return (values[0], Array(values.dropFirst()), x)
         }
         for v in vars { v.value.requiresGrad = true }
         defer { for v in vars { v.value.requiresGrad = false } }
         let predictions = try FrozenLayers.$current.withValue(frozenAtCompile) { try forward(x, training: true) }
         let (dataLoss, parts) = totalLoss(y, predictions, weights: weights)
         let l = losses.reduce(dataLoss) { $0 + $1 }
-        var value = l.scalarsAsDouble()[0]
-        var partValues = parts.map { $0.scalarsAsDouble()[0] }
-        if !vars.isEmpty || group != nil {
-            var grads = vars.isEmpty ? [] : l.gradients(wrt: vars.map(\.value))
-            if let group { (grads, value, partValues) = try synchronizeStep(group, gradients: grads, loss: value, parts: partValues, share: share) }
-            if !vars.isEmpty { optimizer.apply(grads, to: vars) }
-        }
-        return (value, partValues, predictions.map { $0.detached() })
+        let local = [l.scalarsAsDouble()[0]] + parts.map { $0.scalarsAsDouble()[0] }
+        let (grads, values) = try strategy.exchange(self, gradients: vars.isEmpty ? [] : l.gradients(wrt: vars.map(\.value)),
+                                                    values: local, share: share)
+        if !vars.isEmpty { optimizer.apply(grads, to: vars) }
+        return (values[0], Array(values.dropFirst()), predictions.map { $0.detached() })
     }
 
     /// Adds a batch to the compiled metrics, each on its output.
@@ -196,12 +195,12 @@ extension Model {
 
     /// The log key of each compiled metric: its name, prefixed by its output's for models
     /// with several outputs (Keras: `cls_accuracy`).
-    var metricKeys: [String] {
+    package var metricKeys: [String] {
         outputCount > 1 ? zip(compiledMetrics, metricOutputs).map { "\(outputNames[$1])_\($0.name)" } : compiledMetrics.map(\.name)
     }
 
     /// Each compiled metric's value by its log key.
-    func metricValues() -> [String: Double] {
+    package func metricValues() -> [String: Double] {
         Dictionary(zip(metricKeys, compiledMetrics.map { $0.result() }), uniquingKeysWith: { a, _ in a })
     }
 
@@ -239,13 +238,13 @@ extension Model {
         try withoutGradients { try forward(x, training: false) }
     }
 
-    /// Loss and metric values for callbacks and the progress bar; under a process group the
+    /// Loss and metric values for callbacks and the progress bar; across processes the
     /// metrics are summed over every rank's data first. `parts` are the outputs' losses,
     /// reported as `<output>_loss` for models with several outputs.
     package func logs(loss: Double, parts: [Double] = [], prefix: String = "") throws -> [String: Double] {
         var out = [prefix + "loss": loss]
         if outputCount > 1 { for (name, value) in zip(outputNames, parts) { out[prefix + name + "_loss"] = value } }
-        let metrics = try ProcessGroups.current.map { try globalMetricValues($0) } ?? metricValues()
+        let metrics = try Strategy.current.metricValues(self)
         for (name, value) in metrics { out[prefix + name] = value }
         return out
     }
@@ -274,6 +273,19 @@ extension Model {
                     validationSplit: Double = 0, validationData: ([Tensor], [Tensor])? = nil, shuffle: Bool = true,
                     classWeight: [Int: Double]? = nil, sampleWeight: Tensor? = nil,
                     callbacks: [Callback] = [], initialEpoch: Int = 0, validationFreq: Int = 1) throws -> History {
+        // Under DataParallel an argument error on one rank (its labels, say) ends the whole job:
+        // the other ranks would otherwise wait for it in the first exchange.
+        try Strategy.current.run {
+            try fitTensors(x, y, epochs: epochs, batchSize: batchSize, verbose: verbose, validationSplit: validationSplit,
+                           validationData: validationData, shuffle: shuffle, classWeight: classWeight, sampleWeight: sampleWeight,
+                           callbacks: callbacks, initialEpoch: initialEpoch, validationFreq: validationFreq)
+        }
+    }
+
+    private func fitTensors(_ x: [Tensor], _ y: [Tensor], epochs: Int, batchSize: Int, verbose: Int,
+                            validationSplit: Double, validationData: ([Tensor], [Tensor])?, shuffle: Bool,
+                            classWeight: [Int: Double]?, sampleWeight: Tensor?,
+                            callbacks: [Callback], initialEpoch: Int, validationFreq: Int) throws -> History {
         let optimizer = try requireCompiled()
         guard batchSize > 0 else { throw LaminaError.value("fit: batchSize must be positive, got \(batchSize)") }
         guard validationFreq > 0 else { throw LaminaError.value("fit: validationFreq must be positive, got \(validationFreq)") }
@@ -306,7 +318,7 @@ extension Model {
             var order = Array(0..<n)
             if shuffle {
                 GlobalRandom.with { order.shuffle(using: &$0) }
-                if let group = ProcessGroups.current { order = try group.broadcast(order) }
+                order = try Strategy.current.shareOrder(order)
             }
             var step = 0
             return {
@@ -336,12 +348,12 @@ extension Model {
     /// validation every `validationFreq` epochs. `makeEpoch` is called at the start of each
     /// epoch (after `onEpochBegin`), where the tensor path draws its shuffle.
     ///
-    /// Under a process group (LaminaDistributed's DataParallel) every rank runs this loop on
+    /// Under a distribution strategy (LaminaDistributed's DataParallel) every process runs this loop on
     /// its shard of each global batch; an error on any rank ends the whole job naming it.
     package func runEpochs(epochs: Int, initialEpoch: Int, steps: Int, verbose: Int, callbacks: [Callback],
                            validate: (() throws -> [String: Double])?, validationFreq: Int,
                            optimizer: Optimizer, makeEpoch: (Int) throws -> EpochBatches) throws -> History {
-        try ProcessGroups.run {
+        try Strategy.current.run {
             try epochLoop(epochs: epochs, initialEpoch: initialEpoch, steps: steps, verbose: verbose, callbacks: callbacks,
                           validate: validate, validationFreq: validationFreq, optimizer: optimizer, makeEpoch: makeEpoch)
         }
@@ -350,9 +362,9 @@ extension Model {
     private func epochLoop(epochs: Int, initialEpoch: Int, steps: Int, verbose: Int, callbacks: [Callback],
                            validate: (() throws -> [String: Double])?, validationFreq: Int,
                            optimizer: Optimizer, makeEpoch: (Int) throws -> EpochBatches) throws -> History {
-        let group = ProcessGroups.current
-        let verbose = ProcessGroups.isChief ? verbose : 0
-        if let group { try synchronizeFromRankZero(group, optimizer: optimizer) }
+        let strategy = Strategy.current
+        let verbose = strategy.isChief ? verbose : 0
+        try strategy.synchronize(self, optimizer: optimizer)
         let history = History()
         let all = [history] + callbacks
         for c in all { c.model = self; try c.onTrainBegin() }
@@ -368,15 +380,12 @@ extension Model {
             for step in 0..<steps {
                 guard let (globalX, globalY, globalW) = try nextBatch() else { break }
                 var (xb, yb, wb) = (globalX, globalY, globalW)
-                var share = 1.0
                 let count = globalX[0].shape[0]
-                if let group {
-                    if step == 0 { try checkSameBatches(globalX[0], group) }
-                    let rows = ProcessGroups.shard(count, group)
-                    (xb, yb, wb) = (globalX.rows(rows), globalY.rows(rows), globalW?.sliced(axis: 0, rows))
-                    share = Double(rows.count) / Double(count)
-                }
-                let (batchLoss, parts, predictions) = try trainStep(xb, yb, optimizer: optimizer, weights: wb, group: group, share: share)
+                if step == 0 { try strategy.checkSameBatch(globalX[0]) }
+                let rows = strategy.shard(count)
+                if rows.count < count { (xb, yb, wb) = (globalX.rows(rows), globalY.rows(rows), globalW?.sliced(axis: 0, rows)) }
+                let share = Double(rows.count) / Double(count)
+                let (batchLoss, parts, predictions) = try trainStep(xb, yb, optimizer: optimizer, weights: wb, share: share)
                 if !batchLoss.isFinite && !warnedNaN {
                     warnedNaN = true
                     Lamina.logger.warning("\(name): loss is \(batchLoss) at epoch \(epoch + 1), step \(step + 1); training continues (add TerminateOnNaN() to stop)")
@@ -414,7 +423,7 @@ extension Model {
     /// `evaluate` for several inputs or outputs; `metrics` holds the outputs' losses
     /// (`<output>_loss`) and metrics (`<output>_<metric>`), as Keras's `return_dict=True`.
     public func evaluate(_ x: [Tensor], _ y: [Tensor], batchSize: Int = 32, verbose: Int = 0) throws -> (loss: Double, metrics: [String: Double]) {
-        var logs = try ProcessGroups.run { try evaluateLogs(x, y, batchSize: batchSize, verbose: verbose) }
+        var logs = try Strategy.current.run { try evaluateLogs(x, y, batchSize: batchSize, verbose: verbose) }
         let loss = logs.removeValue(forKey: "loss") ?? .nan
         return (loss, logs)
     }
@@ -441,35 +450,35 @@ extension Model {
     }
 
     /// Evaluation over global batches, from tensors or a dataset: the loss, the outputs' losses
-    /// and the metrics as logs. Under a process group each rank evaluates its shard of every
-    /// batch and the sums of losses and metric states make the global values.
+    /// and the metrics as logs. Across processes each evaluates its shard of every batch
+    /// and the sums of losses and metric states make the global values.
     package func evaluateBatches(steps: Int?, verbose: Int, next: () throws -> (x: [Tensor], y: [Tensor])?) throws -> [String: Double] {
         compiledMetrics.forEach { $0.reset() }
         var sums = [Double](repeating: 0, count: 2 + outputCount)   // loss, outputs' losses, samples
-        let group = ProcessGroups.current
-        var bar = ProgressBar(target: steps ?? 0, verbose: ProcessGroups.isChief ? verbose : 0)
+        let strategy = Strategy.current
+        var bar = ProgressBar(target: steps ?? 0, verbose: strategy.isChief ? verbose : 0)
         var step = 0
+        func current(_ sums: [Double]) throws -> [String: Double] {
+            let seen = sums.last!
+            return try logs(loss: sums[0] / seen, parts: sums[1..<(sums.count - 1)].map { $0 / seen })
+        }
         while let (x, y) = try next() {
             step += 1
-            let rows = group.map { ProcessGroups.shard(x[0].shape[0], $0) } ?? 0..<x[0].shape[0]
+            let rows = strategy.shard(x[0].shape[0])
             guard !rows.isEmpty else { continue }
-            let xb = try prepareInputs(group == nil ? x : x.rows(rows))
-            let yb = try prepareLabels(group == nil ? y : y.rows(rows), for: xb)
+            let xb = try prepareInputs(rows.count < x[0].shape[0] ? x.rows(rows) : x)
+            let yb = try prepareLabels(rows.count < y[0].shape[0] ? y.rows(rows) : y, for: xb)
             let predictions = try inferenceStep(xb)
             let (loss, parts) = withoutGradients { totalLoss(yb, predictions, weights: nil) }
             for (i, v) in ([loss] + parts).enumerated() { sums[i] += v.scalarsAsDouble()[0] * Double(rows.count) }
             sums[sums.count - 1] += Double(rows.count)
             updateMetrics(yb, predictions)
-            if verbose > 0 && group == nil {
-                let seen = sums.last!
-                bar.update(step, logs: try logs(loss: sums[0] / seen, parts: sums[1..<(sums.count - 1)].map { $0 / seen }))
-            }
+            if verbose > 0 && strategy is SingleProcess { bar.update(step, logs: try current(sums)) }   // local values mid-way
         }
-        if let group { try group.allreduceSum(&sums) }
-        let seen = sums.last!
-        guard seen > 0 else { throw LaminaError.value("evaluate: no batches to evaluate") }
-        let out = try logs(loss: sums[0] / seen, parts: sums[1..<(sums.count - 1)].map { $0 / seen })
-        if verbose > 0 && group != nil { bar.update(step, logs: out) }
+        sums = try strategy.sum(sums)
+        guard sums.last! > 0 else { throw LaminaError.value("evaluate: no batches to evaluate") }
+        let out = try current(sums)
+        if verbose > 0 && !(strategy is SingleProcess) { bar.update(step, logs: out) }
         return out
     }
 
@@ -483,10 +492,14 @@ extension Model {
 
     /// Outputs of a model with several inputs or outputs: one tensor per output.
     public func predict(_ x: [Tensor], batchSize: Int = 32) throws -> [Tensor] {
+        try Strategy.current.run { try predictTensors(x, batchSize: batchSize) }
+    }
+
+    private func predictTensors(_ x: [Tensor], batchSize: Int) throws -> [Tensor] {
         guard batchSize > 0 else { throw LaminaError.value("predict: batchSize must be positive, got \(batchSize)") }
         let xs = try prepareInputs(x)
         let n = xs[0].shape[0]
-        if n <= batchSize && ProcessGroups.current == nil { return try inferenceStep(xs) }   // the batch-1 serving path
+        if n <= batchSize && Strategy.current is SingleProcess { return try inferenceStep(xs) }   // the batch-1 serving path
         var start = 0
         return try predictBatches {
             guard start < n else { return nil }
@@ -502,41 +515,22 @@ extension Model {
     }
 
     /// Prediction over global batches, from tensors or a dataset: one tensor per output, the
-    /// batches' outputs in order. Under a process group each rank predicts its shard of every
-    /// batch and every rank gets all outputs.
+    /// batches' outputs in order. Across processes each predicts its shard of every batch and
+    /// every process gets all outputs.
     package func predictBatches(_ next: () throws -> [Tensor]?) throws -> [Tensor] {
-        try ProcessGroups.run {
+        let strategy = Strategy.current
+        return try strategy.run {
             var outputs = [[Tensor]](repeating: [], count: outputCount)
-            let group = ProcessGroups.current
             while let x = try next() {
                 let xs = try prepareInputs(x)
-                var batch: [Tensor]
-                if let group {
-                    let rows = ProcessGroups.shard(xs[0].shape[0], group)
-                    batch = try gatherShards(rows.isEmpty ? nil : try inferenceStep(xs.rows(rows)), of: xs, group)
-                } else {
-                    batch = try inferenceStep(xs)
-                }
+                let rows = strategy.shard(xs[0].shape[0])
+                let batch = rows.count == xs[0].shape[0] ? try inferenceStep(xs)
+                    : try strategy.gather(rows.isEmpty ? nil : try inferenceStep(xs.rows(rows)), of: self, inputs: xs)
                 for (i, t) in batch.enumerated() { outputs[i].append(t) }
             }
             guard !outputs[0].isEmpty else { throw LaminaError.value("predict: no batches to predict") }
             return outputs.map { $0.count == 1 ? $0[0] : Tensor.concatenated($0, axis: 0) }
         }
-    }
-
-    /// Every rank's outputs for its shard of the rows of `inputs` (nil for an empty shard),
-    /// put back together in order on every rank.
-    package func gatherShards(_ local: [Tensor]?, of inputs: [Tensor], _ group: ProcessGroup) throws -> [Tensor] {
-        let n = inputs[0].shape[0]
-        let outShapes = try outputShapes(for: inputs)
-        var parts = [[Tensor]](repeating: [], count: outShapes.count)
-        for r in 0..<group.size {
-            let rows = (r * n / group.size)..<((r + 1) * n / group.size)
-            guard !rows.isEmpty else { continue }
-            let mine = r == group.rank ? local! : outShapes.map { Tensor.zeros([rows.count] + $0, dtype: dtype) }
-            for (i, t) in try group.broadcast(mine, root: r).enumerated() { parts[i].append(t) }
-        }
-        return parts.map { Tensor.concatenated($0, axis: 0) }
     }
 
     /// One optimizer step on one batch; returns that batch's loss and metrics (metrics are
@@ -551,6 +545,11 @@ extension Model {
     @discardableResult
     public func trainOnBatch(_ x: [Tensor], _ y: [Tensor], sampleWeight: Tensor? = nil,
                              classWeight: [Int: Double]? = nil) throws -> (loss: Double, metrics: [String: Double]) {
+        try Strategy.current.run { try trainTensorsOnBatch(x, y, sampleWeight: sampleWeight, classWeight: classWeight) }
+    }
+
+    private func trainTensorsOnBatch(_ x: [Tensor], _ y: [Tensor], sampleWeight: Tensor?,
+                                     classWeight: [Int: Double]?) throws -> (loss: Double, metrics: [String: Double]) {
         let optimizer = try requireCompiled()
         let xs = try prepareInputs(x)
         let ys = try prepareLabels(y, for: xs)
@@ -562,24 +561,17 @@ extension Model {
             logs["loss"] = nil
             return (value, logs)
         }
-        guard let group = ProcessGroups.current else {
-            let (value, parts, predictions) = try trainStep(xs, ys, optimizer: optimizer, weights: weights)
-            compiledMetrics.forEach { $0.reset() }
-            updateMetrics(ys, predictions)
-            return try result(value, parts)
-        }
-        // Under DataParallel the batch is the global one, as in fit: each rank trains on its
-        // shard (rank 0's weights are broadcast before the first step).
-        return try ProcessGroups.run {
-            if synchronizedWith !== group { try synchronizeFromRankZero(group, optimizer: optimizer) }
-            let rows = ProcessGroups.shard(xs[0].shape[0], group)
-            let (xl, yl) = (xs.rows(rows), ys.rows(rows))
-            let (value, parts, predictions) = try trainStep(xl, yl, optimizer: optimizer, weights: weights?.sliced(axis: 0, rows),
-                                                            group: group, share: Double(rows.count) / Double(xs[0].shape[0]))
-            compiledMetrics.forEach { $0.reset() }
-            if !rows.isEmpty { updateMetrics(yl, predictions) }
-            return try result(value, parts)
-        }
+        // Under DataParallel the batch is the global one, as in fit: each process trains on its
+        // shard (the chief's weights are taken before the first step).
+        let strategy = Strategy.current
+        if synchronizedWith !== strategy { try strategy.synchronize(self, optimizer: optimizer) }
+        let n = xs[0].shape[0], rows = strategy.shard(n)
+        let (xl, yl) = rows.count < n ? (xs.rows(rows), ys.rows(rows)) : (xs, ys)
+        let (value, parts, predictions) = try trainStep(xl, yl, optimizer: optimizer, weights: rows.count < n ? weights?.sliced(axis: 0, rows) : weights,
+                                                        share: Double(rows.count) / Double(n))
+        compiledMetrics.forEach { $0.reset() }
+        if !rows.isEmpty { updateMetrics(yl, predictions) }
+        return try result(value, parts)
     }
 
     /// Loss and metrics of one batch, without training. Keras: `test_on_batch`.

@@ -34,7 +34,7 @@ open class Model: Layer {
     var compileError: LaminaError?
     var frozenAtCompile: Set<ObjectIdentifier> = []
     /// The process group whose rank 0 this model last took its weights from (DataParallel).
-    weak var synchronizedWith: (any ProcessGroup)?
+    package weak var synchronizedWith: AnyObject?
     /// Epochs completed by `fit` (counting from its `initialEpoch`); saved with the model, so
     /// a loaded model continues with `fit(x, y, epochs: n, initialEpoch: model.epoch)`.
     public var epoch = 0

@@ -184,10 +184,10 @@ open class Optimizer {
     /// Clip each gradient to this L2 norm / to ±value before the update (Keras `clipnorm`, `clipvalue`).
     public var clipnorm: Double?, clipvalue: Double?
     /// Number of update steps applied.
-    public internal(set) var iterations = 0
+    public package(set) var iterations = 0
     /// Keras's config name.
     public let name: String
-    var slots: [ObjectIdentifier: [Tensor]] = [:]
+    package var slots: [ObjectIdentifier: [Tensor]] = [:]
 
     public init(name: String, learningRate: Double, schedule: LearningRateSchedule? = nil,
                 clipnorm: Double? = nil, clipvalue: Double? = nil) {

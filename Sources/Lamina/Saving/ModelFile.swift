@@ -147,7 +147,7 @@ extension Model {
         try checkDefinition()
         // Under DataParallel every rank holds the same model; rank 0 alone writes it (the
         // others return at once: wait for rank 0 before reading the file on them).
-        guard ProcessGroups.isChief else { return }
+        guard Strategy.isChief else { return }
         let (tensors, metadata) = try ModelFile.contents(of: self)
         try Safetensors.save(tensors, metadata: metadata, to: url)
     }

@@ -76,6 +76,15 @@ case "kill", "throw":
         throw LaminaError.value("a failure on purpose in rank 1's callback")
     })])
     try writeJSON(["finished": true], "finished.json")
+case "badlabels":   // rank 1's labels fail fit's checks; the script catches the error and carries on
+    var labels = y.scalarsAsDouble().map { Int32($0) }
+    if rank == 1 { labels[3] = 99 }
+    do {
+        _ = try m.fit(x, Tensor(shape: y.shape, scalars: labels), epochs: 1, batchSize: 64, verbose: verbose)
+    } catch {
+        print("rank \(rank) caught: \(error)")
+    }
+    try writeJSON(["finished": true], "finished.json")
 case "checkpoint":
     let history = try m.fit(x, y, epochs: 4, batchSize: 64, verbose: verbose, validationData: (vx, vy),
                             callbacks: [ModelCheckpoint(filepath: out.appendingPathComponent("ckpt-{epoch}.lamina").path)])

@@ -121,8 +121,10 @@ struct DataParallelTests {
     }
 
     /// A rank killed mid-epoch ends the job within a bounded time, and mpirun names it; a
-    /// rank that throws ends it too, with Lamina's message naming the rank and the error.
-    @Test(arguments: ["kill", "throw"])
+    /// rank that throws ends it too, with Lamina's message naming the rank and the error —
+    /// also when the error is fit's own argument check on that rank's data, before any
+    /// collective, and the script catches it (rank 0 must not wait forever).
+    @Test(arguments: ["kill", "throw", "badlabels"])
     func aFailedRankEndsTheJob(_ scenario: String) throws {
         let dir = temporaryDirectory()
         let result = try run(scenario, dir, ranks: 2, timeout: 90)
@@ -131,8 +133,10 @@ struct DataParallelTests {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("finished.json").path))
         if scenario == "kill" {
             #expect(result.output.contains("rank 1"), "\(result.output)")
-        } else {
+        } else if scenario == "throw" {
             #expect(result.output.contains("Lamina: rank 1 of 2 failed: a failure on purpose"), "\(result.output)")
+        } else {
+            #expect(result.output.contains("Lamina: rank 1 of 2 failed:") && result.output.contains("99"), "\(result.output)")
         }
     }
 
