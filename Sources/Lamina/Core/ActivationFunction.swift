@@ -7,6 +7,8 @@ public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLitera
         case linear, relu, sigmoid, tanh, softmax, elu, selu, softplus, softsign
         /// `swish` saves as `silu`, Keras 3's name for it (`swish` still loads).
         case leakyRelu = "leaky_relu", gelu, swish = "silu"
+        /// Keras 3's `relu6`, `hard_sigmoid` (relu6(x + 3) / 6), `hard_silu` (alias `hard_swish`),
+        /// `mish`, `exponential` and `log_softmax` (last axis).
         case relu6, hardSigmoid = "hard_sigmoid", hardSilu = "hard_silu", mish, exponential, logSoftmax = "log_softmax"
     }
     public let kind: Kind
@@ -37,6 +39,7 @@ public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLitera
     public static let linear = Self(.linear), relu = Self(.relu), sigmoid = Self(.sigmoid)
     public static let tanh = Self(.tanh), softmax = Self(.softmax), elu = Self(.elu), selu = Self(.selu)
     public static let softplus = Self(.softplus), softsign = Self(.softsign), leakyRelu = Self(.leakyRelu)
+    /// `gelu` is Keras's exact default (x·Φ(x)); Keras names no activation for its tanh approximation.
     public static let gelu = Self(.gelu), swish = Self(.swish)
     /// x · sigmoid(x), Keras's `silu` (the same as `swish`).
     public static let silu = Self(.swish)
