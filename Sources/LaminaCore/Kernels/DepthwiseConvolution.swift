@@ -9,9 +9,10 @@ struct DepthwiseGeometry {
 
 extension Kernels {
     /// Depthwise convolution of NHWC `x` [N, H, W, C] with `w` [KH, KW, C, M] (+ `bias`
-    /// [C·M]) → [N, OH, OW, C·M], output channel c·M + m (TensorFlow's order). A direct
-    /// loop: for each output pixel and tap, one pass over the pixel's channels (contiguous in
-    /// both the input row and the kernel row, so it vectorizes). Images are split across the cores.
+    /// [C·M]) → [N, OH, OW, C·M], output channel c·M + m (TensorFlow's order). Float32 runs
+    /// the SIMD kernel (`lamina_kernel_table.depthwise`: with M = 1 each pixel's channels are
+    /// whole vectors accumulated in registers over the taps); float64 the direct loop below,
+    /// one pass over the pixel's channels per tap. Images are split across the cores.
     static func depthwiseConv<T: FloatScalar>(_: T.Type, _ x: Tensor, _ w: Tensor, bias: Tensor?, _ d: DepthwiseGeometry) -> Tensor {
         let g = d.window, n = x.shape[0], c = d.channels, m = d.multiplier, oc = d.outChannels
         let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * oc
@@ -22,7 +23,16 @@ extension Kernels {
                 biasValues.withUnsafeBufferPointer { bb in
                     Tensor.build([n, g.outH, g.outW, oc], as: T.self) { ob in
                         nonisolated(unsafe) let (xp, wp, bp, op) = (xb.baseAddress!, wb.baseAddress!, bb.baseAddress!, ob.baseAddress!)
+                        let hasBias = bias != nil
                         parallelFor(n, grain: 1) { images in
+                            if T.self == Float.self {  // the SIMD kernel
+                                withUnsafePointer(to: g.c) {
+                                    simd.depthwise(floats(xp + images.lowerBound * inImage), images.count, c, $0, d.kH, d.kW, d.dilationH,
+                                                   d.dilationW, floats(wp), m, hasBias ? UnsafePointer(floats(bp)) : nil,
+                                                   floats(op + images.lowerBound * outImage))
+                                }
+                                return
+                            }
                             for image in images {
                                 let xi = xp + image * inImage
                                 for oh in 0..<g.outH {
@@ -68,6 +78,13 @@ extension Kernels {
                 dx.withUnsafeMutableBuffer(as: T.self) { db in
                     nonisolated(unsafe) let (gp, wp, dp) = (gb.baseAddress!, wb.baseAddress!, db.baseAddress!)
                     parallelFor(n, grain: 1) { images in
+                        if T.self == Float.self {  // the SIMD kernel
+                            withUnsafePointer(to: g.c) {
+                                simd.depthwise_dx(floats(gp + images.lowerBound * outImage), images.count, c, $0, d.kH, d.kW, d.dilationH,
+                                                  d.dilationW, floats(wp), m, floats(dp + images.lowerBound * inImage))
+                            }
+                            return
+                        }
                         for image in images {
                             let di = dp + image * inImage
                             for oh in 0..<g.outH {
@@ -115,8 +132,15 @@ extension Kernels {
                     nonisolated(unsafe) let (xp, gp, pp) = (xb.baseAddress!, gb.baseAddress!, pb.baseAddress!)
                     parallelFor(parts, grain: 1) { chunk in
                         for part in chunk {
-                            let dw = pp + part * size
-                            for image in (n * part / parts)..<(n * (part + 1) / parts) {
+                            let dw = pp + part * size, lo = n * part / parts, hi = n * (part + 1) / parts
+                            if T.self == Float.self {  // the SIMD kernel
+                                withUnsafePointer(to: g.c) {
+                                    simd.depthwise_dw(floats(xp + lo * inImage), hi - lo, c, $0, d.kH, d.kW, d.dilationH, d.dilationW,
+                                                      floats(gp + lo * outImage), m, floats(dw))
+                                }
+                                continue
+                            }
+                            for image in lo..<hi {
                                 let xi = xp + image * inImage
                                 for oh in 0..<g.outH {
                                     for ow in 0..<g.outW {
