@@ -30,6 +30,14 @@ extension Tensor {
 
     private func depthwiseImpl<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ d: DepthwiseGeometry) -> Tensor {
         let x = detached(), w = kernel.detached(), inputShape = shape, oc = d.outChannels
+        if x.count == 0 || w.count == 0 {  // an empty batch (or no channels): nothing to convolve
+            let outShape = [shape[0], d.window.outH, d.window.outW, oc], kernelShape = kernel.shape
+            let out = bias.map { Tensor.zeros(outShape, dtype: T.dtype) + $0.detached() } ?? Tensor.zeros(outShape, dtype: T.dtype)
+            return out.recorded("depthwiseConv2d", inputs: [self, kernel] + (bias.map { [$0] } ?? [])) { grad, needed in
+                [needed[0] ? Tensor.zeros(inputShape, dtype: T.dtype) : nil, needed[1] ? Tensor.zeros(kernelShape, dtype: T.dtype) : nil]
+                    + (needed.count > 2 ? [needed[2] ? grad.reshaped(to: [grad.count / Swift.max(oc, 1), oc]).sum(axes: [0]) : nil] : [])
+            }
+        }
         let out = Kernels.depthwiseConv(T.self, x, w, bias: bias?.detached(), d)
         return out.recorded("depthwiseConv2d", inputs: [self, kernel] + (bias.map { [$0] } ?? [])) { grad, needed in
             let dx = needed[0] ? Kernels.depthwiseConvInputGradient(T.self, grad, w, inputShape: inputShape, d) : nil

@@ -124,6 +124,9 @@ import Testing
         #expect(throws: LaminaError.self) { _ = try DepthwiseConv2D(kernelSize: 6)(x) }
         #expect(throws: LaminaError.self) { _ = try DepthwiseConv2D(kernelSize: 3, dilationRate: 3)(x) }
         #expect(throws: LaminaError.self) { _ = try DepthwiseConv2D(kernelSize: 3)(randn([2, 5, 5], seed: 1)) }
+        // An empty batch gives an empty batch.
+        #expect(try DepthwiseConv2D(kernelSize: 3, depthMultiplier: 2)(Tensor.zeros([0, 5, 5, 2])).shape == [0, 3, 3, 4])
+        #expect(try SeparableConv2D(3, kernelSize: 3)(Tensor.zeros([0, 5, 5, 2])).shape == [0, 3, 3, 3])
         let built = DepthwiseConv2D(kernelSize: 3)
         _ = try built(x)
         #expect(throws: LaminaError.self) { _ = try built(randn([1, 5, 5, 3], seed: 1)) }
