@@ -460,6 +460,138 @@ static void LK(adam)(float *w, const float *g, float *m, float *v, long n,
     }
 }
 
+/* MARK: depthwise convolution
+   Each output pixel visits its window's taps that fall inside the image; with m = 1 the
+   channels of a pixel are whole vectors, accumulated in registers over all the taps. */
+
+static void LK(depthwise)(const float *x, long images, long c, const lamina_window *g, long kh, long kw,
+                          long dh, long dw, const float *w, long m, const float *bias, float *out) {
+    long oc = c * m;
+    for (long n = 0; n < images; n++) {
+        for (long oh = 0; oh < g->outH; oh++) {
+            long ih0 = oh * g->strideH - g->padTop;
+            for (long ow = 0; ow < g->outW; ow++) {
+                long iw0 = ow * g->strideW - g->padLeft;
+                float *o = out + ((n * g->outH + oh) * g->outW + ow) * oc;
+                if (m == 1) {
+                    long j = 0;
+                    for (; j + LK_W <= c; j += LK_W) {
+                        vf acc = bias ? ld(bias + j) : (vf)0.0f;
+                        for (long a = 0; a < kh; a++) {
+                            long ih = ih0 + a * dh;
+                            if (ih < 0 || ih >= g->inH) continue;
+                            const float *xr = x + ((n * g->inH + ih) * g->inW) * c + j, *wr = w + a * kw * c + j;
+                            for (long b = 0; b < kw; b++) {
+                                long iw = iw0 + b * dw;
+                                if (iw < 0 || iw >= g->inW) continue;
+                                acc += ld(xr + iw * c) * ld(wr + b * c);
+                            }
+                        }
+                        st(o + j, acc);
+                    }
+                    for (; j < c; j++) {
+                        float acc = bias ? bias[j] : 0.0f;
+                        for (long a = 0; a < kh; a++) {
+                            long ih = ih0 + a * dh;
+                            if (ih < 0 || ih >= g->inH) continue;
+                            for (long b = 0; b < kw; b++) {
+                                long iw = iw0 + b * dw;
+                                if (iw < 0 || iw >= g->inW) continue;
+                                acc += x[((n * g->inH + ih) * g->inW + iw) * c + j] * w[(a * kw + b) * c + j];
+                            }
+                        }
+                        o[j] = acc;
+                    }
+                    continue;
+                }
+                for (long j = 0; j < oc; j++) o[j] = bias ? bias[j] : 0.0f;
+                for (long a = 0; a < kh; a++) {
+                    long ih = ih0 + a * dh;
+                    if (ih < 0 || ih >= g->inH) continue;
+                    for (long b = 0; b < kw; b++) {
+                        long iw = iw0 + b * dw;
+                        if (iw < 0 || iw >= g->inW) continue;
+                        const float *xr = x + ((n * g->inH + ih) * g->inW + iw) * c, *wr = w + (a * kw + b) * oc;
+                        for (long ch = 0; ch < c; ch++) {
+                            float v = xr[ch];
+                            for (long k = 0; k < m; k++) o[ch * m + k] += v * wr[ch * m + k];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void LK(depthwise_dx)(const float *dout, long images, long c, const lamina_window *g, long kh, long kw,
+                             long dh, long dw, const float *w, long m, float *dx) {
+    long oc = c * m;
+    for (long n = 0; n < images; n++) {
+        for (long oh = 0; oh < g->outH; oh++) {
+            long ih0 = oh * g->strideH - g->padTop;
+            for (long ow = 0; ow < g->outW; ow++) {
+                long iw0 = ow * g->strideW - g->padLeft;
+                const float *go = dout + ((n * g->outH + oh) * g->outW + ow) * oc;
+                for (long a = 0; a < kh; a++) {
+                    long ih = ih0 + a * dh;
+                    if (ih < 0 || ih >= g->inH) continue;
+                    for (long b = 0; b < kw; b++) {
+                        long iw = iw0 + b * dw;
+                        if (iw < 0 || iw >= g->inW) continue;
+                        float *d = dx + ((n * g->inH + ih) * g->inW + iw) * c;
+                        const float *wr = w + (a * kw + b) * oc;
+                        if (m == 1) {
+                            long j = 0;
+                            for (; j + LK_W <= c; j += LK_W) st(d + j, ld(d + j) + ld(go + j) * ld(wr + j));
+                            for (; j < c; j++) d[j] += go[j] * wr[j];
+                            continue;
+                        }
+                        for (long ch = 0; ch < c; ch++) {
+                            float s = 0.0f;
+                            for (long k = 0; k < m; k++) s += go[ch * m + k] * wr[ch * m + k];
+                            d[ch] += s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void LK(depthwise_dw)(const float *x, long images, long c, const lamina_window *g, long kh, long kw,
+                             long dh, long dw, const float *dout, long m, float *dW) {
+    long oc = c * m;
+    for (long n = 0; n < images; n++) {
+        for (long oh = 0; oh < g->outH; oh++) {
+            long ih0 = oh * g->strideH - g->padTop;
+            for (long ow = 0; ow < g->outW; ow++) {
+                long iw0 = ow * g->strideW - g->padLeft;
+                const float *go = dout + ((n * g->outH + oh) * g->outW + ow) * oc;
+                for (long a = 0; a < kh; a++) {
+                    long ih = ih0 + a * dh;
+                    if (ih < 0 || ih >= g->inH) continue;
+                    for (long b = 0; b < kw; b++) {
+                        long iw = iw0 + b * dw;
+                        if (iw < 0 || iw >= g->inW) continue;
+                        const float *xr = x + ((n * g->inH + ih) * g->inW + iw) * c;
+                        float *wr = dW + (a * kw + b) * oc;
+                        if (m == 1) {
+                            long j = 0;
+                            for (; j + LK_W <= c; j += LK_W) st(wr + j, ld(wr + j) + ld(xr + j) * ld(go + j));
+                            for (; j < c; j++) wr[j] += xr[j] * go[j];
+                            continue;
+                        }
+                        for (long ch = 0; ch < c; ch++) {
+                            float v = xr[ch];
+                            for (long k = 0; k < m; k++) wr[ch * m + k] += v * go[ch * m + k];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 const lamina_kernel_table LK(lamina_kernels) = {
     .level = LK_LEVEL,
     .name = LK_LEVEL_NAME,
@@ -474,6 +606,9 @@ const lamina_kernel_table LK(lamina_kernels) = {
     .col2im = LK(col2im),
     .conv_direct = LK(conv_direct),
     .conv_direct_dw = LK(conv_direct_dw),
+    .depthwise = LK(depthwise),
+    .depthwise_dx = LK(depthwise_dx),
+    .depthwise_dw = LK(depthwise_dw),
     .lstm_forward = LK(lstm_forward),
     .lstm_backward = LK(lstm_backward),
     .adam = LK(adam),

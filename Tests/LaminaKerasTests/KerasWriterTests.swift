@@ -20,7 +20,9 @@ import Testing
                               RandomTranslation(heightFactor: 0.1, widthFactor: 0.2), RandomZoom(0.2)] : [Input(shape: [8, 8, 1])]) + [
             Rescaling(0.5, offset: 0.1), ZeroPadding2D(padding: ((1, 1), (1, 1))),
             Conv2D(4, kernelSize: 3, padding: .same, dilationRate: 2, activation: .relu, kernelRegularizer: .l2(0.01)),
-            BatchNormalization(), LeakyReLU(negativeSlope: 0.2), MaxPooling2D(poolSize: 2),
+            DepthwiseConv2D(kernelSize: 3, padding: .same, depthMultiplier: 2, activation: .relu6),
+            SeparableConv2D(4, kernelSize: 3, padding: .same, activation: .hardSilu), ReLU(maxValue: 6, negativeSlope: 0.1),
+            LayerScale(initValues: 0.5, projectionDim: 4), BatchNormalization(), LeakyReLU(negativeSlope: 0.2), MaxPooling2D(poolSize: 2),
             Conv2DTranspose(3, kernelSize: 3, strides: 2, padding: .same), Cropping2D(cropping: ((1, 1), (1, 1))),
             UpSampling2D(), AveragePooling2D(poolSize: 2), Conv2D(2, (3, 3), activation: .tanh),
             GlobalMaxPooling2D(keepDims: true), GlobalAveragePooling2D(), Dropout(dropout ? 0.2 : 0),
@@ -50,7 +52,7 @@ import Testing
         let shared = Dense(4, activation: .relu, name: "shared_dense")
         let a = shared(outer), b = inner(outer), c = shared(Dense(5, name: "pre")(outer))
         let merged: [SymbolicTensor] = [Add()([a, b]), Subtract()([a, b]), Multiply()([a, c]), Average()([a, b, c]),
-                                        Maximum()([a, b]), Minimum()([b, c])]
+                                        Maximum()([a, b]), Minimum()([b, c]), Dot(axes: 1, normalize: true)([a, c])]
         let out = Dense(3, activation: .softmax, name: "probs")(Concatenate(axis: -1)(merged))
         return Model(inputs: outer, outputs: out, name: "merges")
     }
@@ -100,7 +102,7 @@ import Testing
             #expect(la == lb, "model \(index): next step \(la) vs \(lb) after the round trip")
             for (u, v) in zip(a.getWeights(), b.getWeights()) { #expect(u.asArray(Float.self) == v.asArray(Float.self)) }
         }
-        // Every built-in layer class was in one of the two models.
+        // Every built-in layer class was in one of the three models.
         let used = Set((Self.imageModel().layers + Self.sequenceModel().layers + Self.mergeModel().layers)
             .flatMap { [$0] + $0.descendants }.map(\.className))
         let builtIn = Set(LayerRegistry.builtinTypes.map(\.kerasClassName)).subtracting(["InputLayer"])

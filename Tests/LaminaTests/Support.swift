@@ -21,6 +21,9 @@ struct Fixture: Decodable {
     }
     struct Count: Decodable { let total: Int, trainable: Int }
     let layers: [LayerCase], losses: [LossCase], training: [TrainCase]
+    /// A merge layer on several inputs: forward and the gradient with respect to each input.
+    struct MergeCase: Decodable { let name: String; let inputs: [T]; let output: T, probe: T; let gradInputs: [T] }
+    let merges: [MergeCase]
     let paramCounts: [String: Count]
     struct MetricCase: Decodable { let name: String; let yTrue: T, yPred: T; let value: Double; let perClass: [Double]? }
     let metrics: [MetricCase]
@@ -52,6 +55,12 @@ func expectClose(_ a: Tensor, _ b: Tensor, atol: Double = 1e-4, rtol: Double = 1
     }
     #expect(worst < 0, "\(what): element \(worst) is \(worst >= 0 ? x[worst] : 0), expected \(worst >= 0 ? y[worst] : 0)",
             sourceLocation: sourceLocation)
+}
+
+/// The largest elementwise |a − b| (infinity when the shapes differ).
+func maxDeviation(_ a: Tensor, _ b: Tensor) -> Double {
+    guard a.shape == b.shape else { return .infinity }
+    return zip(a.scalarsAsDouble(), b.scalarsAsDouble()).map { Swift.abs($0 - $1) }.max() ?? 0
 }
 
 /// Float64 normal values.

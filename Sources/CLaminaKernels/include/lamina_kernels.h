@@ -84,6 +84,18 @@ typedef struct lamina_kernel_table {
     void (*conv_direct_dw)(const float *x, long images, long c, const lamina_window *g,
                            const float *dout, long f, float *dw);
 
+    /* Depthwise convolution of `images` NHWC images [inH, inW, c] with kernel [kh, kw, c, m],
+       taps `dh`, `dw` pixels apart (g holds the dilated window):
+       out[.., c·m + k] = (bias or 0) + Σ x[.., c]·w[.., c, k]. */
+    void (*depthwise)(const float *x, long images, long c, const lamina_window *g, long kh, long kw,
+                      long dh, long dw, const float *w, long m, const float *bias, float *out);
+    /* Its input gradient, added into dx: dx[.., c] += Σ dOut[.., c·m + k]·w[.., c, k]. */
+    void (*depthwise_dx)(const float *dout, long images, long c, const lamina_window *g, long kh, long kw,
+                         long dh, long dw, const float *w, long m, float *dx);
+    /* Its kernel gradient, added into dW: dW[a, b, c, k] += Σ x[.., c]·dOut[.., c·m + k]. */
+    void (*depthwise_dw)(const float *x, long images, long c, const lamina_window *g, long kh, long kw,
+                         long dh, long dw, const float *dout, long m, float *dW);
+
     /* LSTM gates of `rows` batch rows, in place on z [rows, 4n] (i, f, g, o pre-activations):
        i, f, o ← σ, g ← tanh; c = f·c_prev + i·g; tc = tanh(c); h = o·tc. */
     void (*lstm_forward)(float *z, long rows, long n, const float *c_prev,

@@ -5,7 +5,11 @@ import Foundation
 public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLiteral, CustomStringConvertible {
     public enum Kind: String, Sendable, CaseIterable {
         case linear, relu, sigmoid, tanh, softmax, elu, selu, softplus, softsign
-        case leakyRelu = "leaky_relu", gelu, swish
+        /// `swish` saves as `silu`, Keras 3's name for it (`swish` still loads).
+        case leakyRelu = "leaky_relu", gelu, swish = "silu"
+        /// Keras 3's `relu6`, `hard_sigmoid` (relu6(x + 3) / 6), `hard_silu` (alias `hard_swish`),
+        /// `mish`, `exponential` and `log_softmax` (last axis).
+        case relu6, hardSigmoid = "hard_sigmoid", hardSilu = "hard_silu", mish, exponential, logSoftmax = "log_softmax"
     }
     public let kind: Kind
     /// Set when a string literal named no activation: the layer given it reports this error
@@ -17,7 +21,7 @@ public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLitera
 
     /// The Keras name; throws for unknown names.
     public init(named name: String) throws {
-        let aliases = ["silu": Kind.swish, "leakyrelu": .leakyRelu, "None": .linear]
+        let aliases = ["swish": Kind.swish, "hard_swish": .hardSilu, "leakyrelu": .leakyRelu, "None": .linear]
         guard let kind = Kind(rawValue: name) ?? aliases[name] else {
             throw LaminaError.configuration("unknown activation '\(name)'; known: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -35,7 +39,22 @@ public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLitera
     public static let linear = Self(.linear), relu = Self(.relu), sigmoid = Self(.sigmoid)
     public static let tanh = Self(.tanh), softmax = Self(.softmax), elu = Self(.elu), selu = Self(.selu)
     public static let softplus = Self(.softplus), softsign = Self(.softsign), leakyRelu = Self(.leakyRelu)
+    /// `gelu` is Keras's exact default (x·Φ(x)); Keras names no activation for its tanh approximation.
     public static let gelu = Self(.gelu), swish = Self(.swish)
+    /// x · sigmoid(x), Keras's `silu` (the same as `swish`).
+    public static let silu = Self(.swish)
+    /// min(max(x, 0), 6). Keras: `"relu6"`.
+    public static let relu6 = Self(.relu6)
+    /// relu6(x + 3) / 6, Keras 3's `"hard_sigmoid"`.
+    public static let hardSigmoid = Self(.hardSigmoid)
+    /// x · hardSigmoid(x), Keras's `"hard_silu"` (alias `"hard_swish"`).
+    public static let hardSilu = Self(.hardSilu), hardSwish = Self(.hardSilu)
+    /// x · tanh(softplus(x)). Keras: `"mish"`.
+    public static let mish = Self(.mish)
+    /// eˣ. Keras: `"exponential"`.
+    public static let exponential = Self(.exponential)
+    /// log(softmax(x)) over the last axis. Keras: `"log_softmax"`.
+    public static let logSoftmax = Self(.logSoftmax)
 
     public var description: String { kind.rawValue }
 
@@ -56,6 +75,12 @@ public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLitera
         // Keras's `activations.gelu` is exact by default: x·Φ(x) = 0.5·x·(1 + erf(x/√2)).
         case .gelu: return x * 0.5 * ((x * (0.5).squareRoot()).erf() + 1)
         case .swish: return x * x.sigmoid()
+        case .relu6: return x.relu6()
+        case .hardSigmoid: return x.hardSigmoid()
+        case .hardSilu: return x.hardSilu()
+        case .mish: return x.mish()
+        case .exponential: return x.exp()
+        case .logSoftmax: return x.logSoftmax(axis: -1)
         }
     }
 }

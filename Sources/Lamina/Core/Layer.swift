@@ -47,6 +47,10 @@ open class Layer {
     /// The Keras class name this class saves as and loads from (`InputLayer` for `Input`).
     open class var kerasClassName: String { String(describing: self) }
 
+    /// The Keras module this class saves under (`keras.layers`; a class of an application,
+    /// such as ConvNeXt's `LayerScale`, names its own and is saved with a `registered_name`).
+    open class var kerasModule: String { "keras.layers" }
+
     /// A layer of this class from its Keras config: the way back from `config()`. Loadable
     /// classes override it and are registered (`LayerRegistry.register(MyLayer.self)`);
     /// `name`, `trainable` and `dtype` are applied by the registry afterwards.

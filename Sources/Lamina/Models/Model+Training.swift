@@ -524,8 +524,8 @@ extension Model {
             while let x = try next() {
                 let xs = try prepareInputs(x)
                 let rows = strategy.shard(xs[0].shape[0])
-                let batch = rows.count == xs[0].shape[0] ? try inferenceStep(xs)
-                    : try strategy.gather(rows.isEmpty ? nil : try inferenceStep(xs.rows(rows)), of: self, inputs: xs)
+                let local = rows.isEmpty ? nil : try inferenceStep(rows.count == xs[0].shape[0] ? xs : xs.rows(rows))
+                let batch = try strategy.gather(local, of: self, inputs: xs)
                 for (i, t) in batch.enumerated() { outputs[i].append(t) }
             }
             guard !outputs[0].isEmpty else { throw LaminaError.value("predict: no batches to predict") }

@@ -124,6 +124,7 @@ open class Model: Layer {
 
     /// Keras's class name of a functional model (FunctionalConfig.swift holds its config both ways).
     open override class var kerasClassName: String { "Functional" }
+    open override class var kerasModule: String { "keras.src.models.functional" }
     open override func config() throws -> [String: Any] { try functionalConfig() }
     open override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer { try functional(from: r) }
 

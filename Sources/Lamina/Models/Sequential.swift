@@ -14,6 +14,7 @@ import Foundation
 /// is built at once; otherwise on the first batch.
 public final class Sequential: Model {
     public override class var kerasClassName: String { "Sequential" }
+    public override class var kerasModule: String { "keras" }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer { try Sequential.fromConfig(r) }
     private var chain: [Layer] = []
     private var declaredInput: [Int]?

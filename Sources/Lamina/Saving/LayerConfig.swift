@@ -15,9 +15,9 @@ extension Layer {
         c["name"] = name
         c["trainable"] = trainable
         c["dtype"] = dtype.rawValue
-        let module = self is Sequential ? "keras" : self is Model ? "keras.src.models.functional" : "keras.layers"
+        let module = type(of: self).kerasModule
         var object = kerasObject(module, className, c)
-        if self is Model && !(self is Sequential) { object["registered_name"] = "Functional" }
+        if module != "keras" && module != "keras.layers" { object["registered_name"] = className }
         if let inputShape { object["build_config"] = ["input_shape": [NSNull()] + inputShape] }
         return object
     }
@@ -39,6 +39,7 @@ public enum LayerRegistry {
         Conv2DTranspose.self, GRU.self, Bidirectional.self, Normalization.self, RandomFlip.self, RandomContrast.self,
         RandomRotation.self, RandomTranslation.self, RandomZoom.self,
         Add.self, Subtract.self, Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self,
+        ReLU.self, DepthwiseConv2D.self, SeparableConv2D.self, LayerScale.self, Dot.self,
     ]
 
     /// Loadable classes by Keras class name, and factories registered by name for layers that

@@ -37,8 +37,58 @@ struct SoftplusFn: PointwiseFunction {
     func derivative<T: FloatScalar>(x: T, y: T) -> T { SigmoidFn().value(x) }
 }
 
+/// Keras's `activations.relu(x, negative_slope, max_value, threshold)`: `min(x, maxValue)` for
+/// x > threshold, `negativeSlope·(x − threshold)` below it, 0 at it.
+struct ReluOptionsFn: PointwiseFunction {
+    let maxValue: Double?, negativeSlope: Double, threshold: Double
+    func value<T: FloatScalar>(_ x: T) -> T {
+        if x > T(threshold) { return maxValue.map { Swift.min(x, T($0)) } ?? x }
+        return x < T(threshold) ? T(negativeSlope) * (x - T(threshold)) : 0
+    }
+    func derivative<T: FloatScalar>(x: T, y: T) -> T {
+        if x > T(threshold) { return maxValue.map { x < T($0) ? 1 : 0 } ?? 1 }
+        return x < T(threshold) ? T(negativeSlope) : 0
+    }
+}
+/// min(max(x, 0), 6). Keras: `activations.relu6`.
+struct Relu6Fn: PointwiseFunction {
+    func value<T: FloatScalar>(_ x: T) -> T { Swift.min(Swift.max(x, 0), 6) }
+    func derivative<T: FloatScalar>(x: T, y: T) -> T { x > 0 && x < 6 ? 1 : 0 }
+}
+/// relu6(x + 3) / 6. Keras 3: `activations.hard_sigmoid`.
+struct HardSigmoidFn: PointwiseFunction {
+    func value<T: FloatScalar>(_ x: T) -> T { Swift.min(Swift.max(x + 3, 0), 6) / 6 }
+    func derivative<T: FloatScalar>(x: T, y: T) -> T { x > -3 && x < 3 ? 1 / 6 : 0 }
+}
+/// x · relu6(x + 3) / 6. Keras: `activations.hard_silu` (alias `hard_swish`).
+struct HardSiluFn: PointwiseFunction {
+    func value<T: FloatScalar>(_ x: T) -> T { x * HardSigmoidFn().value(x) }
+    func derivative<T: FloatScalar>(x: T, y: T) -> T { x >= 3 ? 1 : x > -3 ? (2 * x + 3) / 6 : 0 }
+}
+/// x · tanh(softplus(x)). Keras: `activations.mish`.
+struct MishFn: PointwiseFunction {
+    func value<T: FloatScalar>(_ x: T) -> T { x * .tanh(SoftplusFn().value(x)) }
+    func derivative<T: FloatScalar>(x: T, y: T) -> T {
+        let t = T.tanh(SoftplusFn().value(x))
+        return t + x * (1 - t * t) * SigmoidFn().value(x)
+    }
+}
+
 extension Tensor {
     public func relu() -> Tensor { pointwise("relu", ReluFn()) }
+    /// Keras's `activations.relu` with options: `min(x, maxValue)` above `threshold`,
+    /// `negativeSlope·(x − threshold)` below it (the `ReLU` layer).
+    public func relu(maxValue: Double?, negativeSlope: Double = 0, threshold: Double = 0) -> Tensor {
+        pointwise("relu", ReluOptionsFn(maxValue: maxValue, negativeSlope: negativeSlope, threshold: threshold))
+    }
+    /// min(max(x, 0), 6). Keras: `activations.relu6`.
+    public func relu6() -> Tensor { pointwise("relu6", Relu6Fn()) }
+    /// relu6(x + 3) / 6 (Keras 3's definition). Keras: `activations.hard_sigmoid`.
+    public func hardSigmoid() -> Tensor { pointwise("hardSigmoid", HardSigmoidFn()) }
+    /// x · hardSigmoid(x). Keras: `activations.hard_silu` / `hard_swish`.
+    public func hardSilu() -> Tensor { pointwise("hardSilu", HardSiluFn()) }
+    /// x · tanh(softplus(x)). Keras: `activations.mish`.
+    public func mish() -> Tensor { pointwise("mish", MishFn()) }
     /// `x` for x > 0, `alpha·x` otherwise.
     public func leakyRelu(alpha: Double = 0.3) -> Tensor { pointwise("leakyRelu", LeakyReluFn(alpha: alpha)) }
     /// `x` for x > 0, `alpha·(eˣ − 1)` otherwise.

@@ -31,6 +31,7 @@ import Testing
         maxPool(table)
         patches(table)
         directConv(table)
+        depthwise(table)
         lstm(table)
         adam(table)
     }
@@ -179,6 +180,33 @@ import Testing
                 } }
             } } } } }
             close(dw, expectedDW.map { Float($0) }, tolerance: 1e-5, "conv_direct_dw c=\(c) f=\(f)")
+        }
+    }
+
+    /// The depthwise kernels (forward, input and kernel gradients) against the float64 Swift loops.
+    func depthwise(_ t: lamina_kernel_table) {
+        // Channel counts reach whole vectors and tails; multipliers 1 and 2; strides, dilation, same padding.
+        for (c, m, k, stride, dilation, padding) in [(19, 1, 3, 1, 1, Padding.same), (37, 1, 3, 2, 1, .valid), (5, 2, 2, 1, 2, .same),
+                                                     (16, 1, 5, 2, 2, .same), (3, 3, 3, 1, 1, .valid)] {
+            let (n, h, w) = (2, 9, 8)
+            let x = Self.values(n * h * w * c, seed: 12), kernel = Self.values(k * k * c * m, seed: 13), bias = Self.values(c * m, seed: 14)
+            let window = WindowGeometry(inH: h, inW: w, kH: (k - 1) * dilation + 1, kW: (k - 1) * dilation + 1,
+                                        strideH: stride, strideW: stride, padding: padding)
+            let d = DepthwiseGeometry(window: window, kH: k, kW: k, dilationH: dilation, dilationW: dilation, channels: c, multiplier: m)
+            let (x64, w64) = (Tensor(shape: [n, h, w, c], scalars: x.map(Double.init)), Tensor(shape: [k, k, c, m], scalars: kernel.map(Double.init)))
+            let expected = Kernels.depthwiseConv(Double.self, x64, w64, bias: Tensor(shape: [c * m], scalars: bias.map(Double.init)), d)
+            var out = [Float](repeating: .nan, count: expected.count), g = window.c
+            t.depthwise(x, n, c, &g, k, k, dilation, dilation, kernel, m, bias, &out)
+            close(out, expected.asArray(Double.self).map { Float($0) }, tolerance: 1e-5, "depthwise c=\(c) m=\(m)")
+            let dOut = Self.values(expected.count, seed: 15)
+            let dOut64 = Tensor(shape: expected.shape, scalars: dOut.map(Double.init))
+            var dx = [Float](repeating: 0, count: x.count), dw = [Float](repeating: 0, count: kernel.count)
+            t.depthwise_dx(dOut, n, c, &g, k, k, dilation, dilation, kernel, m, &dx)
+            t.depthwise_dw(x, n, c, &g, k, k, dilation, dilation, dOut, m, &dw)
+            let expectedDX = Kernels.depthwiseConvInputGradient(Double.self, dOut64, w64, inputShape: x64.shape, d)
+            let expectedDW = Kernels.depthwiseConvKernelGradient(Double.self, x64, dOut64, kernelShape: w64.shape, d)
+            close(dx, expectedDX.asArray(Double.self).map { Float($0) }, tolerance: 1e-5, "depthwise_dx c=\(c) m=\(m)")
+            close(dw, expectedDW.asArray(Double.self).map { Float($0) }, tolerance: 1e-5, "depthwise_dw c=\(c) m=\(m)")
         }
     }
 

@@ -31,8 +31,9 @@ def layer_case(name, layer, x, training=False):
     """Sets random weights, runs forward, and takes d(sum(out * probe))/d(input, weights)."""
     layer.build(x.shape)
     weights = [rand(*w.shape, scale=0.5) for w in layer.weights]
-    if isinstance(layer, layers.BatchNormalization):
-        weights[3] = np.abs(weights[3]) + 0.5   # moving variance must be positive
+    for i, w in enumerate(layer.weights):
+        if "moving_variance" in w.path:
+            weights[i] = np.abs(weights[i]) + 0.5   # moving variance must be positive
     layer.set_weights(weights)
     xt = tf.constant(x)
     with tf.GradientTape() as tape:
@@ -354,8 +355,73 @@ for options in [{}, {"maxlen": 3}, {"maxlen": 4, "padding": "post"}, {"maxlen": 
     pad_cases.append({"options": options, "sequences": sequences,
                       "output": keras.utils.pad_sequences(sequences, **options).tolist()})
 
+# Newer layers, drawn from their own generator so that the cases above keep their values.
+rng = np.random.default_rng(31)
+from keras.src.applications.convnext import LayerScale
+for act in ["relu6", "hard_sigmoid", "hard_silu", "hard_swish", "mish", "exponential", "silu", "log_softmax"]:
+    cases.append(layer_case("activation_" + act, layers.Activation(act), rand(3, 5, scale=2.5)))
+cases += [
+    layer_case("dense_mish", layers.Dense(3, activation="mish"), rand(2, 4)),
+    layer_case("conv2d_hard_silu", layers.Conv2D(2, 3, activation="hard_silu"), rand(2, 5, 5, 2, scale=2.0)),
+    layer_case("relu_layer", layers.ReLU(), rand(3, 5, scale=2.0)),
+    layer_case("relu_layer_max", layers.ReLU(max_value=1.5), rand(3, 5, scale=2.0)),
+    layer_case("relu_layer_slope", layers.ReLU(negative_slope=0.1), rand(3, 5, scale=2.0)),
+    layer_case("relu_layer_all", layers.ReLU(max_value=2.0, negative_slope=0.3, threshold=0.5), rand(3, 6, scale=2.0)),
+    layer_case("depthwise_valid", layers.DepthwiseConv2D(3), rand(2, 6, 5, 3)),
+    layer_case("depthwise_same_s2_mult2", layers.DepthwiseConv2D((3, 2), strides=2, padding="same", depth_multiplier=2, activation="relu"),
+               rand(2, 7, 6, 3)),
+    layer_case("depthwise_even_same_s2", layers.DepthwiseConv2D(4, strides=2, padding="same", activation="hard_silu"), rand(2, 8, 7, 4)),
+    layer_case("depthwise_dilated_nobias", layers.DepthwiseConv2D(3, dilation_rate=2, padding="same", use_bias=False), rand(2, 7, 7, 2)),
+    layer_case("depthwise_stride_dilation", layers.DepthwiseConv2D(3, strides=2, dilation_rate=2, padding="same", depth_multiplier=3),
+               rand(1, 9, 8, 2)),
+    layer_case("separable_valid", layers.SeparableConv2D(4, 3), rand(2, 6, 5, 3)),
+    layer_case("separable_same_s2_mult2", layers.SeparableConv2D(3, (3, 2), strides=2, padding="same", depth_multiplier=2, activation="relu6"),
+               rand(2, 7, 6, 2)),
+    layer_case("separable_dilated_nobias", layers.SeparableConv2D(2, 3, dilation_rate=2, use_bias=False), rand(1, 7, 7, 3)),
+    layer_case("batchnorm_no_center_train", layers.BatchNormalization(center=False), rand(6, 4), training=True),
+    layer_case("batchnorm_no_scale_infer", layers.BatchNormalization(scale=False), rand(6, 4), training=False),
+    layer_case("batchnorm_plain_conv_train", layers.BatchNormalization(center=False, scale=False), rand(3, 3, 3, 2), training=True),
+    layer_case("layer_scale", LayerScale(1e-6, 4), rand(2, 3, 3, 4)),
+]
+
+
+def merge_case(name, layer, xs):
+    """A merge layer on several inputs: forward, and d(sum(out * probe))/d(each input)."""
+    ts = [tf.constant(x) for x in xs]
+    with tf.GradientTape() as tape:
+        for t in ts:
+            tape.watch(t)
+        out = layer(ts)
+        probe = tf.constant(rand(*out.shape))
+        objective = tf.reduce_sum(out * probe)
+    grads = tape.gradient(objective, ts)
+    return {"name": name, "inputs": [arr(x) for x in xs], "output": arr(out.numpy()), "probe": arr(probe.numpy()),
+            "gradInputs": [arr(g.numpy()) for g in grads]}
+
+
+merge_cases = []
+for cls in ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"]:
+    make = getattr(layers, cls)
+    if cls != "Subtract":
+        merge_cases.append(merge_case(cls.lower() + "_3", make(), [rand(2, 3, 4) for _ in range(3)]))
+    merge_cases.append(merge_case(cls.lower() + "_broadcast", make(), [rand(2, 1, 4), rand(2, 3, 4)]))
+    merge_cases.append(merge_case(cls.lower() + "_rank", make(), [rand(2, 3, 4), rand(2, 4)]))
+merge_cases += [
+    merge_case("subtract", layers.Subtract(), [rand(2, 5), rand(2, 5)]),
+    merge_case("concatenate", layers.Concatenate(), [rand(2, 3, 2), rand(2, 3, 4)]),
+    merge_case("concatenate_axis1", layers.Concatenate(axis=1), [rand(2, 2, 3), rand(2, 4, 3), rand(2, 1, 3)]),
+    merge_case("dot_2d", layers.Dot(axes=1), [rand(3, 4), rand(3, 4)]),
+    merge_case("dot_2d_normalize", layers.Dot(axes=1, normalize=True), [rand(3, 4), rand(3, 4)]),
+    merge_case("dot_3d_22", layers.Dot(axes=(2, 2)), [rand(2, 3, 4), rand(2, 5, 4)]),
+    merge_case("dot_3d_11", layers.Dot(axes=1), [rand(2, 4, 3), rand(2, 4, 5)]),
+    merge_case("dot_3d_12", layers.Dot(axes=(1, 2)), [rand(2, 4, 3), rand(2, 5, 4)]),
+    merge_case("dot_3d_2d", layers.Dot(axes=(2, 1)), [rand(2, 3, 4), rand(2, 4)]),
+    merge_case("dot_2d_3d", layers.Dot(axes=(1, 2)), [rand(2, 4), rand(2, 3, 4)]),
+    merge_case("dot_3d_normalize", layers.Dot(axes=-1, normalize=True), [rand(2, 3, 4), rand(2, 5, 4)]),
+]
+
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_reference.json"), "w") as f:
-    json.dump({"keras": keras.__version__, "tensorflow": tf.__version__, "layers": cases, "losses": loss_cases,
+    json.dump({"merges": merge_cases, "keras": keras.__version__, "tensorflow": tf.__version__, "layers": cases, "losses": loss_cases,
                "training": train_cases, "paramCounts": counts, "schedules": schedule_cases,
                "metrics": metric_cases, "normalization": normalization_cases, "augmentation": augmentation_cases, "padSequences": pad_cases}, f)
-print(len(cases), "layer cases,", len(loss_cases), "losses,", len(train_cases), "training cases")
+print(len(cases), "layer cases,", len(merge_cases), "merge cases,", len(loss_cases), "losses,", len(train_cases), "training cases")

@@ -58,6 +58,26 @@ import Testing
         case "bidirectional_gru_sum": return Bidirectional(GRU(2), mergeMode: .sum)
         case "bidirectional_rnn_ave_seq": return Bidirectional(SimpleRNN(2, returnSequences: true), mergeMode: .ave)
         case "bidirectional_lstm_mul": return Bidirectional(LSTM(2), mergeMode: .mul)
+        case "dense_mish": return Dense(3, activation: .mish)
+        case "conv2d_hard_silu": return Conv2D(2, kernelSize: 3, activation: "hard_silu")
+        case "relu_layer": return ReLU()
+        case "relu_layer_max": return ReLU(maxValue: 1.5)
+        case "relu_layer_slope": return ReLU(negativeSlope: 0.1)
+        case "relu_layer_all": return ReLU(maxValue: 2.0, negativeSlope: 0.3, threshold: 0.5)
+        case "depthwise_valid": return DepthwiseConv2D(kernelSize: 3)
+        case "depthwise_same_s2_mult2":
+            return DepthwiseConv2D(kernelSize: (3, 2), strides: (2, 2), padding: .same, depthMultiplier: 2, activation: .relu)
+        case "depthwise_even_same_s2": return DepthwiseConv2D(kernelSize: 4, strides: 2, padding: .same, activation: .hardSilu)
+        case "depthwise_dilated_nobias": return DepthwiseConv2D(kernelSize: 3, padding: .same, dilationRate: 2, useBias: false)
+        case "depthwise_stride_dilation": return DepthwiseConv2D(kernelSize: 3, strides: 2, padding: .same, depthMultiplier: 3, dilationRate: 2)
+        case "separable_valid": return SeparableConv2D(4, kernelSize: 3)
+        case "separable_same_s2_mult2":
+            return SeparableConv2D(3, kernelSize: (3, 2), strides: (2, 2), padding: .same, depthMultiplier: 2, activation: .relu6)
+        case "separable_dilated_nobias": return SeparableConv2D(2, kernelSize: 3, dilationRate: 2, useBias: false)
+        case "batchnorm_no_center_train": return BatchNormalization(center: false)
+        case "batchnorm_no_scale_infer": return BatchNormalization(scale: false)
+        case "batchnorm_plain_conv_train": return BatchNormalization(center: false, scale: false)
+        case "layer_scale": return LayerScale(initValues: 1e-6, projectionDim: 4)
         default:
             precondition(name.hasPrefix("activation_"), "no Lamina layer for fixture \(name)")
             return Activation(try! ActivationFunction(named: String(name.dropFirst("activation_".count))))
@@ -83,6 +103,43 @@ import Testing
             expectClose(grads[i + 1], g.tensor, "\(name) d/d\(trainable[i].name)")
         }
         for (w, expected) in zip(layer.getWeights(), c.weightsAfter) { expectClose(w, expected.tensor, "\(name) weights after call") }
+        print("keras fixture \(name): max |Δ| output \(maxDeviation(y, c.output.tensor)), input gradient \(maxDeviation(grads[0], c.gradInput.tensor)), "
+              + "weight gradients \(zip(grads.dropFirst(), c.gradWeights).map { maxDeviation($0, $1.tensor) }.max() ?? 0)")
+    }
+
+    static func makeMerge(_ name: String) -> MergeLayer {
+        switch name {
+        case "subtract": return Subtract()
+        case "concatenate": return Concatenate()
+        case "concatenate_axis1": return Concatenate(axis: 1)
+        case "dot_2d", "dot_3d_11": return Dot(axes: 1)
+        case "dot_2d_normalize": return Dot(axes: 1, normalize: true)
+        case "dot_3d_22": return Dot(axes: (2, 2))
+        case "dot_3d_12", "dot_2d_3d": return Dot(axes: (1, 2))
+        case "dot_3d_2d": return Dot(axes: (2, 1))
+        case "dot_3d_normalize": return Dot(axes: -1, normalize: true)
+        default:
+            let kind = name.split(separator: "_")[0]
+            let types: [String: ElementwiseMerge.Type] = ["add": Add.self, "subtract": Subtract.self, "multiply": Multiply.self,
+                                                          "average": Average.self, "maximum": Maximum.self, "minimum": Minimum.self]
+            guard let type = types[String(kind)] else { preconditionFailure("no Lamina merge layer for fixture \(name)") }
+            return type.init()
+        }
+    }
+
+    /// Merge layers (broadcasting and rank-mismatched inputs included) and Dot: the forward
+    /// output and the gradient with respect to each input.
+    @Test(arguments: Fixture.keras.merges.map(\.name))
+    func mergeMatchesKeras(_ name: String) throws {
+        let c = try #require(Fixture.keras.merges.first { $0.name == name })
+        let layer = Self.makeMerge(name)
+        let xs = c.inputs.map { t -> Tensor in var x = t.tensor; x.requiresGrad = true; return x }
+        let y = try layer(xs)
+        expectClose(y, c.output.tensor, "\(name) output")
+        let grads = (y * c.probe.tensor).sum().gradients(wrt: xs)
+        for (i, (g, expected)) in zip(grads, c.gradInputs).enumerated() { expectClose(g, expected.tensor, "\(name) d/dinput\(i)") }
+        print("keras fixture \(name): max |Δ| output \(maxDeviation(y, c.output.tensor)), input gradients "
+              + "\(zip(grads, c.gradInputs).map { maxDeviation($0, $1.tensor) }.max() ?? 0)")
     }
 
     @Test(arguments: Fixture.keras.losses.map(\.name))

@@ -1,0 +1,127 @@
+import Foundation
+
+/// Depthwise 2-D convolution over NHWC images: each input channel convolved with its own
+/// `depthMultiplier` filters. Keras: `keras.layers.DepthwiseConv2D`.
+///
+/// Input `[batch, h, w, channels]` → `[batch, oh, ow, channels·depthMultiplier]` (output
+/// channel `c·depthMultiplier + m`). Weights: kernel `[kh, kw, channels, depthMultiplier]`,
+/// bias `[channels·depthMultiplier]`.
+public final class DepthwiseConv2D: Layer {
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
+        try DepthwiseConv2D(kernelSize: r.pair("kernel_size"), strides: r.pair("strides", default: (1, 1)), padding: r.padding(),
+                            depthMultiplier: r.int("depth_multiplier", default: 1, minimum: 1),
+                            dataFormat: r.value("data_format") == nil ? nil : r.string("data_format"),
+                            dilationRate: r.pair("dilation_rate", default: (1, 1)), activation: r.activation(),
+                            useBias: r.bool("use_bias", default: true),
+                            depthwiseInitializer: r.initializer("depthwise_initializer", default: .glorotUniform),
+                            biasInitializer: r.initializer("bias_initializer", default: .zeros),
+                            depthwiseRegularizer: r.regularizer("depthwise_regularizer"), biasRegularizer: r.regularizer("bias_regularizer"),
+                            name: r.layerName())
+    }
+    public override func weightShapes(for s: [Int]) throws -> [[Int]] {
+        _ = try computeOutputShape(s)  // checks the rank and that the kernel fits
+        return [[kernelSize.0, kernelSize.1, s[2], depthMultiplier]] + (useBias ? [[s[2] * depthMultiplier]] : [])
+    }
+
+    /// The kernel's height and width (Keras's `kernel_size`).
+    public let kernelSize: (Int, Int)
+    /// Steps of the window (Keras's `strides`).
+    public let strides: (Int, Int)
+    /// `.valid` or `.same` (TensorFlow's split: the odd pixel bottom/right).
+    public let padding: Padding
+    /// Filters per input channel (Keras's `depth_multiplier`).
+    public let depthMultiplier: Int
+    /// Keras's `dilation_rate`: the kernel's taps `dilationRate` pixels apart.
+    public let dilationRate: (Int, Int)
+    /// Applied to the output (Keras's `activation`).
+    public let activation: ActivationFunction
+    /// Whether a bias is added (Keras's `use_bias`).
+    public let useBias: Bool
+    /// Keras's `depthwise_initializer` and `bias_initializer`.
+    public let depthwiseInitializer: Initializer, biasInitializer: Initializer
+    /// Keras's `depthwise_regularizer` and `bias_regularizer`.
+    public let depthwiseRegularizer: Regularizer?, biasRegularizer: Regularizer?
+    /// The weights once built: kernel `[kh, kw, in, multiplier]` and bias `[in·multiplier]`.
+    public private(set) var kernel: Variable?, bias: Variable?
+
+    /// Keras's `DepthwiseConv2D(kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
+    /// data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True, ...)`; only the
+    /// `channels_last` data format is supported.
+    public init(kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid, depthMultiplier: Int = 1,
+                dataFormat: String? = nil, dilationRate: (Int, Int) = (1, 1), activation: ActivationFunction = .linear,
+                useBias: Bool = true, depthwiseInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                depthwiseRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
+                inputShape: [Int]? = nil, name: String? = nil) {
+        (self.kernelSize, self.strides, self.padding, self.depthMultiplier) = (kernelSize, strides, padding, depthMultiplier)
+        (self.dilationRate, self.activation, self.useBias) = (dilationRate, activation, useBias)
+        (self.depthwiseInitializer, self.biasInitializer) = (depthwiseInitializer, biasInitializer)
+        (self.depthwiseRegularizer, self.biasRegularizer) = (depthwiseRegularizer, biasRegularizer)
+        super.init(name: name, inputShape: inputShape)
+        if kernelSize.0 <= 0 || kernelSize.1 <= 0 || strides.0 <= 0 || strides.1 <= 0 {
+            reject("kernelSize \(kernelSize) and strides \(strides) must be positive")
+        }
+        if depthMultiplier <= 0 { reject("depthMultiplier must be positive, got \(depthMultiplier)") }
+        if dilationRate.0 <= 0 || dilationRate.1 <= 0 { reject("dilationRate \(dilationRate) must be positive") }
+        if let dataFormat, dataFormat != "channels_last" {
+            reject("only dataFormat \"channels_last\" is supported, got \"\(dataFormat)\"")
+        }
+        check(activation)
+        check(padding)
+    }
+
+    /// Square kernel, strides and dilation: `DepthwiseConv2D(kernelSize: 3, padding: .same)`.
+    public convenience init(kernelSize: Int, strides: Int = 1, padding: Padding = .valid, depthMultiplier: Int = 1,
+                            dataFormat: String? = nil, dilationRate: Int = 1, activation: ActivationFunction = .linear,
+                            useBias: Bool = true, depthwiseInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
+                            depthwiseRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
+                            inputShape: [Int]? = nil, name: String? = nil) {
+        self.init(kernelSize: (kernelSize, kernelSize), strides: (strides, strides), padding: padding, depthMultiplier: depthMultiplier,
+                  dataFormat: dataFormat, dilationRate: (dilationRate, dilationRate), activation: activation, useBias: useBias,
+                  depthwiseInitializer: depthwiseInitializer, biasInitializer: biasInitializer,
+                  depthwiseRegularizer: depthwiseRegularizer, biasRegularizer: biasRegularizer, inputShape: inputShape, name: name)
+    }
+
+    public override func build(inputShape: [Int]) throws {
+        _ = try computeOutputShape(inputShape)
+        kernel = addWeight("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], depthMultiplier],
+                           initializer: depthwiseInitializer, regularizer: depthwiseRegularizer)
+        if useBias {
+            bias = addWeight("bias", shape: [inputShape[2] * depthMultiplier], initializer: biasInitializer, regularizer: biasRegularizer)
+        }
+    }
+
+    public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
+        let out = try convolutionOutputSize(s, kernelSize: kernelSize, strides: strides, padding: padding, dilationRate: dilationRate)
+        return [out.0, out.1, s[2] * depthMultiplier]
+    }
+
+    /// Keras's `get_config()`.
+    public override func config() throws -> [String: Any] {
+        ["kernel_size": [kernelSize.0, kernelSize.1], "strides": [strides.0, strides.1], "padding": padding.rawValue,
+         "depth_multiplier": depthMultiplier, "data_format": "channels_last", "dilation_rate": [dilationRate.0, dilationRate.1],
+         "activation": activation.description, "use_bias": useBias,
+         "depthwise_initializer": depthwiseInitializer.config, "bias_initializer": biasInitializer.config,
+         "depthwise_regularizer": try depthwiseRegularizer?.serialize() ?? NSNull(),
+         "bias_regularizer": try biasRegularizer?.serialize() ?? NSNull()]
+    }
+
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
+        return activation(x.depthwiseConv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding, dilation: dilationRate))
+    }
+}
+
+extension Layer {
+    /// The output height and width of a 2-D window (kernel, strides, padding, dilation) over a
+    /// per-sample NHWC shape; throws naming the layer when the rank is wrong or the kernel does not fit.
+    func convolutionOutputSize(_ s: [Int], kernelSize: (Int, Int), strides: (Int, Int), padding: Padding,
+                               dilationRate: (Int, Int)) throws -> (Int, Int) {
+        guard s.count == 3 else { throw LaminaError.shape("\(name) expects [*, height, width, channels], got \(describe(s))") }
+        let g = WindowGeometry(inH: s[0], inW: s[1], kH: (kernelSize.0 - 1) * dilationRate.0 + 1,
+                               kW: (kernelSize.1 - 1) * dilationRate.1 + 1, strideH: strides.0, strideW: strides.1, padding: padding)
+        guard g.outH > 0 && g.outW > 0 else {
+            throw LaminaError.shape("\(name): input \(describe(s)) is smaller than the kernel \(kernelSize) (dilation \(dilationRate)) with \(padding) padding")
+        }
+        return (g.outH, g.outW)
+    }
+}

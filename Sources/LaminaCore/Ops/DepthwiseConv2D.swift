@@ -1,0 +1,49 @@
+extension Tensor {
+    /// Depthwise 2-D convolution in NHWC: each input channel convolved with its own
+    /// `multiplier` filters. Keras: `ops.depthwise_conv` (the `DepthwiseConv2D` layer).
+    ///
+    /// Shapes: input `[N, H, W, C]`, kernel `[KH, KW, C, M]` (Keras's layout), bias `[C·M]`
+    /// → `[N, OH, OW, C·M]`, output channel `c·M + m`. `dilation` spaces the kernel's taps;
+    /// `.same` padding puts the odd pixel bottom/right (TensorFlow's rule). A direct loop
+    /// kernel forward and backward (input, kernel and bias gradients), float32 and float64.
+    public func depthwiseConv2d(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                                dilation: (Int, Int) = (1, 1)) -> Tensor {
+        precondition(rank == 4 && kernel.rank == 4,
+                     "depthwiseConv2d: input \(shape) must be [N, H, W, C] and kernel \(kernel.shape) [KH, KW, C, M]")
+        precondition(shape[3] == kernel.shape[2],
+                     "depthwiseConv2d: input \(shape) has \(shape[3]) channels, kernel \(kernel.shape) expects \(kernel.shape[2])")
+        precondition(dtype == kernel.dtype, "depthwiseConv2d: dtypes \(dtype) and \(kernel.dtype) differ")
+        let outChannels = kernel.shape[2] * kernel.shape[3]
+        precondition(bias.map { $0.shape == [outChannels] && $0.dtype == dtype } ?? true,
+                     "depthwiseConv2d: bias \(bias?.shape ?? []) must be [\(outChannels)] of \(dtype)")
+        precondition(strides.0 > 0 && strides.1 > 0 && dilation.0 > 0 && dilation.1 > 0,
+                     "depthwiseConv2d: strides \(strides) and dilation \(dilation) must be positive")
+        let (kh, kw) = (kernel.shape[0], kernel.shape[1])
+        let window = WindowGeometry(inH: shape[1], inW: shape[2], kH: (kh - 1) * dilation.0 + 1, kW: (kw - 1) * dilation.1 + 1,
+                                    strideH: strides.0, strideW: strides.1, padding: padding)
+        precondition(window.outH > 0 && window.outW > 0,
+                     "depthwiseConv2d: input \(shape) is smaller than kernel \(kernel.shape) (dilation \(dilation)) with padding \(padding)")
+        let d = DepthwiseGeometry(window: window, kH: kh, kW: kw, dilationH: dilation.0, dilationW: dilation.1,
+                                  channels: kernel.shape[2], multiplier: kernel.shape[3])
+        return isFloat32("depthwiseConv2d") ? depthwiseImpl(Float.self, kernel, bias, d) : depthwiseImpl(Double.self, kernel, bias, d)
+    }
+
+    private func depthwiseImpl<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ d: DepthwiseGeometry) -> Tensor {
+        let x = detached(), w = kernel.detached(), inputShape = shape, oc = d.outChannels
+        if x.count == 0 || w.count == 0 {  // an empty batch (or no channels): nothing to convolve
+            let outShape = [shape[0], d.window.outH, d.window.outW, oc], kernelShape = kernel.shape
+            let out = bias.map { Tensor.zeros(outShape, dtype: T.dtype) + $0.detached() } ?? Tensor.zeros(outShape, dtype: T.dtype)
+            return out.recorded("depthwiseConv2d", inputs: [self, kernel] + (bias.map { [$0] } ?? [])) { grad, needed in
+                [needed[0] ? Tensor.zeros(inputShape, dtype: T.dtype) : nil, needed[1] ? Tensor.zeros(kernelShape, dtype: T.dtype) : nil]
+                    + (needed.count > 2 ? [needed[2] ? grad.reshaped(to: [grad.count / Swift.max(oc, 1), oc]).sum(axes: [0]) : nil] : [])
+            }
+        }
+        let out = Kernels.depthwiseConv(T.self, x, w, bias: bias?.detached(), d)
+        return out.recorded("depthwiseConv2d", inputs: [self, kernel] + (bias.map { [$0] } ?? [])) { grad, needed in
+            let dx = needed[0] ? Kernels.depthwiseConvInputGradient(T.self, grad, w, inputShape: inputShape, d) : nil
+            let dw = needed[1] ? Kernels.depthwiseConvKernelGradient(T.self, x, grad, kernelShape: w.shape, d) : nil
+            guard needed.count > 2 else { return [dx, dw] }
+            return [dx, dw, needed[2] ? grad.reshaped(to: [grad.count / oc, oc]).sum(axes: [0]) : nil]
+        }
+    }
+}

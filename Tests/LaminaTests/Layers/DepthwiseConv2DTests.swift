@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+@testable import Lamina
+
+/// The `depthwiseConv2d` op (against a naive loop, float32 and float64, forward and both
+/// gradients) and the `DepthwiseConv2D` layer (gradient checks, weights, config, errors).
+@Suite struct DepthwiseConv2DTests {
+    /// out[n, oh, ow, c·M + m] = b[c·M + m] + Σ x[n, oh·s − pad + kh·d, ow·s − pad + kw·d, c] · w[kh, kw, c, m].
+    static func naive(_ x: Tensor, _ w: Tensor, _ b: Tensor?, strides: (Int, Int), padding: Padding, dilation: (Int, Int)) -> [Double] {
+        let (n, h, wd, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]), (kh, kw, m) = (w.shape[0], w.shape[1], w.shape[3])
+        let g = WindowGeometry(inH: h, inW: wd, kH: (kh - 1) * dilation.0 + 1, kW: (kw - 1) * dilation.1 + 1,
+                               strideH: strides.0, strideW: strides.1, padding: padding)
+        let xv = x.scalarsAsDouble(), wv = w.scalarsAsDouble(), bv = b?.scalarsAsDouble()
+        var out = [Double](repeating: 0, count: n * g.outH * g.outW * c * m)
+        for i in 0..<n { for oh in 0..<g.outH { for ow in 0..<g.outW { for ch in 0..<c { for k in 0..<m {
+            var s = bv?[ch * m + k] ?? 0
+            for a in 0..<kh { for bb in 0..<kw {
+                let ih = oh * strides.0 - g.padTop + a * dilation.0, iw = ow * strides.1 - g.padLeft + bb * dilation.1
+                guard ih >= 0 && ih < h && iw >= 0 && iw < wd else { continue }
+                s += xv[((i * h + ih) * wd + iw) * c + ch] * wv[((a * kw + bb) * c + ch) * m + k]
+            } }
+            out[(((i * g.outH + oh) * g.outW + ow) * c + ch) * m + k] = s
+        } } } } }
+        return out
+    }
+
+    static let geometries: [(x: [Int], k: [Int], strides: (Int, Int), padding: Padding, dilation: (Int, Int))] = [
+        ([2, 6, 5, 3], [3, 3, 3, 1], (1, 1), .valid, (1, 1)),
+        ([2, 7, 6, 3], [3, 2, 3, 2], (2, 2), .same, (1, 1)),
+        ([1, 8, 7, 4], [4, 4, 4, 1], (2, 2), .same, (1, 1)),     // even kernel: the odd pad pixel goes bottom/right
+        ([2, 7, 7, 2], [3, 3, 2, 3], (1, 1), .same, (2, 2)),
+        ([1, 9, 8, 2], [3, 2, 2, 2], (2, 3), .same, (2, 1)),     // strides and dilation together
+        ([3, 5, 5, 5], [2, 3, 5, 1], (1, 2), .valid, (1, 2)),
+    ]
+
+    @Test func opMatchesNaiveLoopInBothPrecisions() throws {
+        for (i, c) in Self.geometries.enumerated() {
+            let x = randn(c.x, seed: UInt64(i)), w = randn(c.k, seed: UInt64(i) + 50), b = randn([c.k[2] * c.k[3]], seed: UInt64(i) + 90)
+            let expected = Self.naive(x, w, b, strides: c.strides, padding: c.padding, dilation: c.dilation)
+            let y64 = x.depthwiseConv2d(w, bias: b, strides: c.strides, padding: c.padding, dilation: c.dilation)
+            let y32 = x.cast(to: .float32).depthwiseConv2d(w.cast(to: .float32), bias: b.cast(to: .float32), strides: c.strides,
+                                                           padding: c.padding, dilation: c.dilation)
+            #expect(y64.dtype == .float64 && y32.dtype == .float32 && y64.shape == y32.shape)
+            #expect(y64.count == expected.count)
+            let e64 = zip(y64.asArray(Double.self), expected).map { Swift.abs($0 - $1) }.max() ?? 0
+            let e32 = zip(y32.scalarsAsDouble(), expected).map { Swift.abs($0 - $1) }.max() ?? 0
+            #expect(e64 < 1e-12 && e32 < 1e-4, "case \(i): float64 error \(e64), float32 error \(e32)")
+            // Same padding keeps ceil(size / stride).
+            if c.padding == .same { #expect(y64.shape[1] == (c.x[1] + c.strides.0 - 1) / c.strides.0) }
+        }
+    }
+
+    /// Input, kernel and bias gradients of the op, float64 finite differences.
+    @Test func opGradients() throws {
+        var worst = 0.0
+        for (i, c) in Self.geometries.enumerated() {
+            let x = randn(c.x, seed: UInt64(i)), w = randn(c.k, seed: UInt64(i) + 50), b = randn([c.k[2] * c.k[3]], seed: UInt64(i) + 90)
+            let r = GradientCheck.run(at: [x, w, b]) { t in
+                t[0].depthwiseConv2d(t[1], bias: t[2], strides: c.strides, padding: c.padding, dilation: c.dilation).tanh()
+            }
+            #expect(r.maxRelativeError <= 1e-6, "case \(i): \(r)")
+            worst = max(worst, r.maxRelativeError)
+        }
+        print("depthwiseConv2d op gradient check max relative error: \(worst)")
+    }
+
+    /// The float32 gradients agree with the float64 ones.
+    @Test func float32GradientsMatchFloat64() throws {
+        let c = Self.geometries[1]
+        let x = randn(c.x, seed: 3), w = randn(c.k, seed: 4)
+        func grads(_ dtype: DType) -> [[Double]] {
+            var xl = x.cast(to: dtype), wl = w.cast(to: dtype)
+            xl.requiresGrad = true; wl.requiresGrad = true
+            let y = xl.depthwiseConv2d(wl, strides: c.strides, padding: c.padding)
+            return (y * y).sum().gradients(wrt: [xl, wl]).map { $0.scalarsAsDouble() }
+        }
+        let (g32, g64) = (grads(.float32), grads(.float64))
+        for (a, b) in zip(g32, g64) { #expect(zip(a, b).allSatisfy { Swift.abs($0 - $1) <= 1e-4 * (1 + Swift.abs($1)) }) }
+    }
+
+    @Test func layerGradients() throws {
+        var worst = 0.0
+        for (layer, shape) in [(DepthwiseConv2D(kernelSize: 3), [2, 6, 5, 3]),
+                               (DepthwiseConv2D(kernelSize: (3, 2), strides: (2, 2), padding: .same, depthMultiplier: 2, activation: .tanh), [2, 7, 6, 3]),
+                               (DepthwiseConv2D(kernelSize: 3, padding: .same, dilationRate: 2, useBias: false), [2, 7, 7, 2]),
+                               (DepthwiseConv2D(kernelSize: 3, strides: 2, padding: .same, depthMultiplier: 3, dilationRate: 2), [1, 9, 8, 2])] {
+            worst = max(worst, try checkLayerGradients(layer, shape).maxRelativeError)
+        }
+        print("DepthwiseConv2D gradient check max relative error: \(worst)")
+    }
+
+    @Test func weightsShapesAndConfig() throws {
+        let layer = DepthwiseConv2D(kernelSize: (3, 2), strides: (2, 1), padding: .same, depthMultiplier: 2, dilationRate: (1, 1),
+                                    activation: .relu6, depthwiseRegularizer: .l2(0.01), name: "dw")
+        try layer.buildIfNeeded([7, 6, 3])
+        #expect(layer.weights.map(\.shape) == [[3, 2, 3, 2], [6]])
+        #expect(try layer.weightShapes(for: [7, 6, 3]) == [[3, 2, 3, 2], [6]])
+        #expect(layer.outputShape == [4, 6, 6])
+        #expect(layer.losses.count == 1)
+        let back = try #require(try LayerRegistry.make(layer.serialize()) as? DepthwiseConv2D)
+        #expect(back.kernelSize == (3, 2) && back.strides == (2, 1) && back.depthMultiplier == 2 && back.padding == .same)
+        #expect(back.activation == .relu6 && (back.depthwiseRegularizer as? L2)?.l2 == 0.01)
+        #expect(NSDictionary(dictionary: try back.config()) == NSDictionary(dictionary: try layer.config()))
+        // A Keras config with its extra keys.
+        let keras: [String: Any] = ["module": "keras.layers", "class_name": "DepthwiseConv2D", "registered_name": NSNull(), "config": [
+            "name": "depthwise_conv2d", "trainable": true, "dtype": "float32", "depth_multiplier": 1, "kernel_size": [3, 3],
+            "strides": [1, 1], "padding": "same", "data_format": "channels_last", "dilation_rate": [1, 1], "activation": "linear",
+            "use_bias": false, "depthwise_initializer": ["module": "keras.initializers", "class_name": "GlorotUniform", "config": ["seed": NSNull()], "registered_name": NSNull()],
+            "bias_initializer": ["module": "keras.initializers", "class_name": "Zeros", "config": [:], "registered_name": NSNull()],
+            "depthwise_regularizer": NSNull(), "bias_regularizer": NSNull(), "activity_regularizer": NSNull(),
+            "depthwise_constraint": NSNull(), "bias_constraint": NSNull()]]
+        let loaded = try #require(try LayerRegistry.make(keras) as? DepthwiseConv2D)
+        #expect(loaded.kernelSize == (3, 3) && !loaded.useBias && loaded.padding == .same)
+    }
+
+    @Test func invalidArgumentsAndShapesThrow() throws {
+        let x = randn([1, 5, 5, 2], seed: 1)
+        for layer in [DepthwiseConv2D(kernelSize: 0), DepthwiseConv2D(kernelSize: 3, depthMultiplier: 0),
+                      DepthwiseConv2D(kernelSize: 3, strides: -1), DepthwiseConv2D(kernelSize: 3, dilationRate: 0),
+                      DepthwiseConv2D(kernelSize: 3, dataFormat: "channels_first"), DepthwiseConv2D(kernelSize: 3, activation: "nope"),
+                      DepthwiseConv2D(kernelSize: 3, padding: "full")] {
+            #expect(throws: LaminaError.self) { _ = try layer(x) }
+        }
+        #expect(throws: LaminaError.self) { _ = try DepthwiseConv2D(kernelSize: 6)(x) }
+        #expect(throws: LaminaError.self) { _ = try DepthwiseConv2D(kernelSize: 3, dilationRate: 3)(x) }
+        #expect(throws: LaminaError.self) { _ = try DepthwiseConv2D(kernelSize: 3)(randn([2, 5, 5], seed: 1)) }
+        // An empty batch gives an empty batch.
+        #expect(try DepthwiseConv2D(kernelSize: 3, depthMultiplier: 2)(Tensor.zeros([0, 5, 5, 2])).shape == [0, 3, 3, 4])
+        #expect(try SeparableConv2D(3, kernelSize: 3)(Tensor.zeros([0, 5, 5, 2])).shape == [0, 3, 3, 3])
+        let built = DepthwiseConv2D(kernelSize: 3)
+        _ = try built(x)
+        #expect(throws: LaminaError.self) { _ = try built(randn([1, 5, 5, 3], seed: 1)) }
+    }
+}
