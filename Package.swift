@@ -72,6 +72,7 @@ let package = Package(
         .executableTarget(name: "mnist-cnn", dependencies: ["ExampleSupport", "LaminaDistributed"], path: "Examples/MNISTCNN"),
         .executableTarget(name: "rnn", dependencies: ["ExampleSupport"], path: "Examples/RNN"),
         .executableTarget(name: "gan", dependencies: ["ExampleSupport"], path: "Examples/GAN"),
+        .executableTarget(name: "resnet", dependencies: ["ExampleSupport"], path: "Examples/ResNet"),
 
         // MARK: - Benchmarks
         .executableTarget(name: "lamina-bench", dependencies: ["Lamina", "LaminaData", "LaminaDistributed", "CLaminaBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -4,8 +4,8 @@ import Lamina
 
 // The Keras MNIST GAN (Keras-GAN's gan.py): a dense generator from 100-d noise with
 // LeakyReLU(0.2), BatchNormalization(momentum: 0.8) and tanh; a dense discriminator; and the
-// Keras 2 recipe: compile the discriminator, set `trainable = false`, compile the combined model,
-// then alternate `trainOnBatch` calls. `--arch dcgan` uses Reshape, UpSampling2D and Conv2D.
+// Keras recipe: compile the discriminator, set `trainable = false`, compile the combined model
+// `Model(z, discriminator(generator(z)))` (the functional API), then alternate `trainOnBatch` calls. `--arch dcgan` uses Reshape, UpSampling2D and Conv2D.
 // Quality is measured: an MNIST classifier labels 1,000 generated digits; we report the share it
 // labels with confidence ≥ 0.9 and how many of the ten classes appear among them.
 // (--judge-samples sets how many; 1,000 by default.) The judge is trained on the fly, or is the
@@ -72,7 +72,9 @@ let generator = arch == "dense" ? denseGenerator() : convGenerator()
 let discriminator = arch == "dense" ? denseDiscriminator() : convDiscriminator()
 discriminator.compile(optimizer: Adam(learningRate: 2e-4, beta1: 0.5), loss: .binaryCrossentropy, metrics: [.accuracy])
 discriminator.trainable = false  // frozen inside `combined`, which is compiled after this line
-let combined = Sequential([generator, discriminator], name: "combined")
+// The combined model in Keras 3's functional style: noise → generator → (frozen) discriminator.
+let z = Input(shape: [latent], name: "noise")
+let combined = Model(inputs: z, outputs: discriminator(generator(z)), name: "combined")
 combined.compile(optimizer: Adam(learningRate: 2e-4, beta1: 0.5), loss: .binaryCrossentropy)
 generator.summary()
 discriminator.summary()

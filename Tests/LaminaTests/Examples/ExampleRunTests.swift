@@ -107,6 +107,16 @@ import Testing
         #expect(Swift.abs(judged.number("judge_test_accuracy") - r.number("test_accuracy")) < 1e-6)
     }
 
+    /// The functional-API ResNet trains, and the saved graph loads back predicting the same.
+    @Test(.enabled(if: sharedMNIST != nil, "needs ../shared/data/mnist or $LAMINA_DATA"))
+    func resnetTrainsSavesAndLoads() throws {
+        let r = try run("resnet", ["--epochs", "1", "--limit", "600", "--data", sharedMNIST!.path])
+        #expect(r.number("final_loss") < r.number("first_loss"))
+        #expect(r.number("reload_difference") == 0)
+        #expect(r.output.contains("Connected to") && r.output.contains("add (Add)"))
+        #expect(r.number("parameters") == 78_426, "\(r.number("parameters"))")   // Keras: count_params() of the same graph
+    }
+
     @Test(.enabled(if: sharedMNIST != nil, "needs ../shared/data/mnist or $LAMINA_DATA"))
     func rnnTrainsBothNetworks() throws {
         let r = try run("rnn", ["--epochs", "1", "--limit", "600", "--sine-epochs", "3", "--data", sharedMNIST!.path])
