@@ -18,7 +18,7 @@ public final class DynamicBatcher: @unchecked Sendable {
     // `@unchecked`: `queue`, `stopped` and `worker` are read and written only with `condition`
     // locked; `model` is an InferenceModel (Sendable); the rest are constants.
     private struct Pending {
-        let input: Tensor
+        let input: [Tensor]
         let arrival: ContinuousClock.Instant
         let mailbox: Mailbox
         let continuation: CheckedContinuation<Void, Never>
@@ -28,9 +28,9 @@ public final class DynamicBatcher: @unchecked Sendable {
     /// ordering is then plain to ThreadSanitizer too (it does not see the concurrency
     /// runtime's own hand-off from a foreign thread).
     final class Mailbox: Sendable {
-        private let result = Locked<Result<Tensor, any Error>?>(nil)
-        func put(_ value: Result<Tensor, any Error>) { result.withLock { $0 = value } }
-        func take() throws -> Tensor {
+        private let result = Locked<Result<[Tensor], any Error>?>(nil)
+        func put(_ value: Result<[Tensor], any Error>) { result.withLock { $0 = value } }
+        func take() throws -> [Tensor] {
             guard let result = result.withLock({ $0 }) else { throw RequestError(500, "no prediction was made") }
             return try result.get()
         }
@@ -76,14 +76,19 @@ public final class DynamicBatcher: @unchecked Sendable {
     /// The model's output for `input` (`[n] + inputShape`), predicted alone or in a batch.
     /// `announced`: this request was `announce`d.
     public func predict(_ input: Tensor, announced: Bool = false) async throws -> Tensor {
+        try await predict([input], announced: announced)[0]
+    }
+
+    /// The model's outputs (one per output) for a batch of each input, alone or in a batch.
+    public func predict(_ input: [Tensor], announced: Bool = false) async throws -> [Tensor] {
         let mailbox = Mailbox()
         guard maxBatch > 0 else {
             if announced { withdraw() }
             let (model, onPredict) = (model, onPredict)
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 DispatchQueue.global().async {
-                    onPredict(input.shape[0])
-                    mailbox.put(Result { try model.predict(input, batchSize: max(input.shape[0], 1)) })
+                    onPredict(input[0].shape[0])
+                    mailbox.put(Result { try model.predict(input, batchSize: max(input[0].shape[0], 1)) })
                     continuation.resume()
                 }
             }
@@ -112,7 +117,7 @@ public final class DynamicBatcher: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func samples(_ pending: ArraySlice<Pending>) -> Int { pending.reduce(0) { $0 + $1.input.shape[0] } }
+    private func samples(_ pending: ArraySlice<Pending>) -> Int { pending.reduce(0) { $0 + $1.input[0].shape[0] } }
 
     private func run() {
         while true {
@@ -131,8 +136,8 @@ public final class DynamicBatcher: @unchecked Sendable {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
             }
             var count = 0, total = 0
-            while count < queue.count && (count == 0 || total + queue[count].input.shape[0] <= maxBatch) {
-                total += queue[count].input.shape[0]
+            while count < queue.count && (count == 0 || total + queue[count].input[0].shape[0] <= maxBatch) {
+                total += queue[count].input[0].shape[0]
                 count += 1
             }
             let batch = Array(queue.prefix(count))
@@ -145,12 +150,13 @@ public final class DynamicBatcher: @unchecked Sendable {
     private func execute(_ batch: [Pending], total: Int) {
         onPredict(total)
         do {
-            let input = batch.count == 1 ? batch[0].input : Tensor.concatenated(batch.map(\.input), axis: 0)
+            let input = batch.count == 1 ? batch[0].input
+                : batch[0].input.indices.map { i in Tensor.concatenated(batch.map { $0.input[i] }, axis: 0) }
             let output = try model.predict(input, batchSize: max(total, 1))
             var start = 0
             for pending in batch {
-                let n = pending.input.shape[0]
-                pending.mailbox.put(.success(batch.count == 1 ? output : output.sliced(axis: 0, start..<(start + n))))
+                let n = pending.input[0].shape[0]
+                pending.mailbox.put(.success(batch.count == 1 ? output : output.map { $0.sliced(axis: 0, start..<(start + n)) }))
                 pending.continuation.resume()
                 start += n
             }

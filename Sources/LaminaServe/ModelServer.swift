@@ -130,14 +130,15 @@ public final class ModelServer: Sendable {
         }
         let parsed: PredictRequest
         do {
-            parsed = try PredictRequest.parse(Array(buffer: body), inputShape: batcher.model.inputShape)
+            parsed = try PredictRequest.parse(Array(buffer: body), inputNames: Self.servedInputNames(batcher.model),
+                                              inputShapes: batcher.model.inputShapes)
         } catch {
             batcher.withdraw()
             return (error.status, ResponseBody.error(error.message))
         }
         do {
-            let output = try await batcher.predict(parsed.batch, announced: true)
-            return (200, ResponseBody.predictions(output, format: parsed.format))
+            let outputs = try await batcher.predict(parsed.inputs, announced: true)
+            return (200, ResponseBody.predictions(outputs, names: Self.servedOutputNames(batcher.model), format: parsed.format))
         } catch let error as RequestError {
             return (error.status, ResponseBody.error(error.message))
         } catch let error as LaminaError {
@@ -153,17 +154,22 @@ public final class ModelServer: Sendable {
                  body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    /// A TensorFlow Serving–style signature: one float input `[-1] + inputShape`, one output.
+    /// The names requests use for the model's inputs and responses for its outputs: `input` and
+    /// `output` for a model of one each (as before), else the input and output layers' names.
+    static func servedInputNames(_ model: InferenceModel) -> [String] { model.inputNames.count == 1 ? ["input"] : model.inputNames }
+    static func servedOutputNames(_ model: InferenceModel) -> [String] { model.outputNames.count == 1 ? ["output"] : model.outputNames }
+
+    /// A TensorFlow Serving–style signature: each float input `[-1] + shape` and output by name.
     static func metadata(name: String, model: InferenceModel) -> [String: Any] {
         func tensor(_ shape: [Int], _ key: String) -> [String: Any] {
             ["dtype": model.dtype == .float64 ? "DT_DOUBLE" : "DT_FLOAT", "name": key,
              "tensor_shape": ["dim": ([-1] + shape).map { ["size": String($0), "name": ""] }, "unknown_rank": false]]
         }
+        let inputs = Dictionary(zip(servedInputNames(model), model.inputShapes).map { ($0, tensor($1, $0)) }, uniquingKeysWith: { a, _ in a })
+        let outputs = Dictionary(zip(servedOutputNames(model), model.outputShapes).map { ($0, tensor($1, $0)) }, uniquingKeysWith: { a, _ in a })
         return ["model_spec": ["name": name, "signature_name": "", "version": "1"],
                 "metadata": ["signature_def": ["signature_def": ["serving_default": [
-                    "inputs": ["input": tensor(model.inputShape, "input")],
-                    "outputs": ["output": tensor(model.outputShape, "output")],
-                    "method_name": "tensorflow/serving/predict"]]]]]
+                    "inputs": inputs, "outputs": outputs, "method_name": "tensorflow/serving/predict"]]]]]
     }
 }
 

@@ -16,13 +16,25 @@ public struct RequestError: Error, Equatable, CustomStringConvertible {
 /// Nothing a client sends reaches a precondition: each problem is a `RequestError`.
 public struct PredictRequest: Sendable {
     public enum Format: Sendable { case instances, inputs }
-    public let batch: Tensor
+    /// A batch of each model input, in the model's input order.
+    public let inputs: [Tensor]
     public let format: Format
+    /// The batch of a single-input model.
+    public var batch: Tensor { inputs[0] }
 
     /// The largest batch one request may carry (samples).
     public static let maximumSamples = 1 << 16
 
+    /// A request for a model of one input of `inputShape`.
     public static func parse(_ body: [UInt8], inputShape: [Int]) throws(RequestError) -> PredictRequest {
+        try parse(body, inputNames: ["input"], inputShapes: [inputShape])
+    }
+
+    /// A request for a model of these inputs. With several inputs each instance is an object
+    /// by input name (`{"instances": [{"a": [...], "b": [...]}]}`) and the columnar form an object
+    /// of batches (`{"inputs": {"a": [[...]], "b": [[...]]}}`), as TensorFlow Serving takes them;
+    /// a single input may be named too.
+    public static func parse(_ body: [UInt8], inputNames: [String], inputShapes: [[Int]]) throws(RequestError) -> PredictRequest {
         guard !body.isEmpty else { throw RequestError(400, "empty request body; send {\"instances\": [...]} or {\"inputs\": [...]}") }
         let object: Any
         do {
@@ -50,20 +62,63 @@ public struct PredictRequest: Sendable {
         case (.some, .some): throw RequestError(400, "give either \"instances\" or \"inputs\", not both")
         case (nil, nil): throw RequestError(400, "the body needs \"instances\" or \"inputs\"")
         }
-        guard let list = rows as? [Any] else {
-            if rows is [String: Any] { throw RequestError(400, "named inputs are not supported: the model has one unnamed input") }
-            throw RequestError(400, "\"\(format == .instances ? "instances" : "inputs")\" must be a list of samples")
+        let several = inputNames.count > 1
+        /// The named parts of an object: exactly the model's inputs.
+        func named(_ object: [String: Any], at path: String) throws(RequestError) -> [Any] {
+            let extra = Set(object.keys).subtracting(inputNames), missing = inputNames.filter { object[$0] == nil }
+            guard extra.isEmpty && missing.isEmpty else {
+                throw RequestError(400, "\(path): the model's inputs are \(inputNames)"
+                    + (missing.isEmpty ? "" : "; missing \(missing)") + (extra.isEmpty ? "" : "; unknown \(extra.sorted())"))
+            }
+            return inputNames.map { object[$0]! }
         }
-        guard !list.isEmpty else { throw RequestError(400, "no instances: the batch is empty") }
-        guard list.count <= maximumSamples else { throw RequestError(413, "\(list.count) samples in one request; the limit is \(maximumSamples)") }
-        let perSample = inputShape.reduce(1, *)
-        var values = [Float]()
-        values.reserveCapacity(list.count * perSample)
-        for (i, sample) in list.enumerated() {
-            if sample is [String: Any] { throw RequestError(400, "instance \(i): named inputs are not supported: the model has one unnamed input") }
-            try flatten(sample, expecting: inputShape[...], at: "instance \(i)", into: &values)
+        var values = [[Float]](repeating: [], count: inputNames.count)
+        var count = 0
+        switch format {
+        case .instances:
+            guard let list = rows as? [Any] else { throw RequestError(400, "\"instances\" must be a list of samples") }
+            count = list.count
+            try check(count)
+            for (i, sample) in list.enumerated() {
+                let parts: [Any]
+                if let object = sample as? [String: Any] {
+                    parts = try named(object, at: "instance \(i)")
+                } else if several {
+                    throw RequestError(400, "instance \(i): the model has \(inputNames.count) inputs; give each instance as an object {\(inputNames.map { "\"\($0)\": ..." }.joined(separator: ", "))}")
+                } else {
+                    parts = [sample]
+                }
+                for (k, part) in parts.enumerated() {
+                    try flatten(part, expecting: inputShapes[k][...], at: several ? "instance \(i).\(inputNames[k])" : "instance \(i)", into: &values[k])
+                }
+            }
+        case .inputs:
+            let batches: [Any]
+            if let object = rows as? [String: Any] {
+                batches = try named(object, at: "inputs")
+            } else if several {
+                throw RequestError(400, "the model has \(inputNames.count) inputs; give \"inputs\" as an object of batches by name \(inputNames)")
+            } else {
+                batches = [rows]
+            }
+            for (k, batch) in batches.enumerated() {
+                guard let list = batch as? [Any] else { throw RequestError(400, "inputs \(inputNames[k]) must be a list of samples") }
+                if k == 0 { count = list.count; try check(count) }
+                guard list.count == count else {
+                    throw RequestError(400, "inputs \(inputNames[k]) has \(list.count) samples, \(inputNames[0]) has \(count)")
+                }
+                for (i, sample) in list.enumerated() {
+                    try flatten(sample, expecting: inputShapes[k][...], at: several ? "\(inputNames[k])[\(i)]" : "instance \(i)", into: &values[k])
+                }
+            }
         }
-        return PredictRequest(batch: Tensor(shape: [list.count] + inputShape, scalars: values), format: format)
+        let tensors = zip(values, inputShapes).map { Tensor(shape: [count] + $1, scalars: $0) }
+        return PredictRequest(inputs: tensors, format: format)
+    }
+
+    private static func check(_ count: Int) throws(RequestError) {
+        guard count > 0 else { throw RequestError(400, "no instances: the batch is empty") }
+        guard count <= maximumSamples else { throw RequestError(413, "\(count) samples in one request; the limit is \(maximumSamples)") }
     }
 
     /// Appends the numbers of a nested list of `shape`, checking each level's length and each value.
@@ -117,12 +172,18 @@ enum ResponseBody {
     /// `{"predictions": [...]}` for row requests, `{"outputs": [...]}` for columnar ones: one
     /// nested list per sample, in the model's per-sample output shape.
     static func predictions(_ output: Tensor, format: PredictRequest.Format) -> [UInt8] {
+        predictions([output], names: ["output"], format: format)
+    }
+
+    /// Several outputs by name, as TensorFlow Serving answers: row format one object per sample
+    /// (`{"predictions": [{"cls": [...], "score": [...]}, ...]}`), columnar one batch per name
+    /// (`{"outputs": {"cls": [...], "score": [...]}}`). One output: its nested lists alone.
+    static func predictions(_ outputs: [Tensor], names: [String], format: PredictRequest.Format) -> [UInt8] {
         var text = format == .instances ? "{\"predictions\": " : "{\"outputs\": "
-        let values = output.cast(to: .float32).asArray(Float.self)
-        var index = 0
-        func write(_ shape: ArraySlice<Int>) {
+        let values = outputs.map { $0.cast(to: .float32).asArray(Float.self) }
+        func write(_ k: Int, _ shape: ArraySlice<Int>, _ index: inout Int) {
             guard let n = shape.first else {
-                let v = values[index]
+                let v = values[k][index]
                 index += 1
                 text += v.isFinite ? "\(v)" : "null"
                 return
@@ -130,11 +191,34 @@ enum ResponseBody {
             text += "["
             for i in 0..<n {
                 if i > 0 { text += ", " }
-                write(shape.dropFirst())
+                write(k, shape.dropFirst(), &index)
             }
             text += "]"
         }
-        write(output.shape[...])
+        if outputs.count == 1 {
+            var index = 0
+            write(0, outputs[0].shape[...], &index)
+        } else if format == .inputs {
+            text += "{"
+            for k in outputs.indices {
+                var index = 0
+                text += (k > 0 ? ", " : "") + "\"\(names[k])\": "
+                write(k, outputs[k].shape[...], &index)
+            }
+            text += "}"
+        } else {
+            var indices = [Int](repeating: 0, count: outputs.count)
+            text += "["
+            for row in 0..<(outputs.first?.shape.first ?? 0) {
+                text += (row > 0 ? ", " : "") + "{"
+                for k in outputs.indices {
+                    text += (k > 0 ? ", " : "") + "\"\(names[k])\": "
+                    write(k, outputs[k].shape.dropFirst(), &indices[k])
+                }
+                text += "}"
+            }
+            text += "]"
+        }
         text += "}"
         return Array(text.utf8)
     }

@@ -68,7 +68,11 @@ import Lamina
         let functional = #expect(throws: LaminaError.self) {
             try KerasFile.model(fromConfigJSON: Array(#"{"class_name":"Functional","config":{}}"#.utf8))
         }
-        #expect(functional?.message.contains("Lamina loads Sequential models") == true)
+        #expect(functional?.message.contains("'layers' must be a list") == true, "\(functional?.message ?? "")")
+        let subclassed = #expect(throws: LaminaError.self) {
+            try KerasFile.model(fromConfigJSON: Array(#"{"class_name":"MyModel","config":{}}"#.utf8))
+        }
+        #expect(subclassed?.message.contains("Lamina loads Sequential and functional models") == true)
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lamina-keras-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

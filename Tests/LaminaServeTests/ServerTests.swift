@@ -132,6 +132,39 @@ func flatFloats(_ any: Any?) -> [Float] {
         try await running.stop()
     }
 
+    /// A functional model of two inputs and two outputs: named rows and named columns, as TF
+    /// Serving takes them; outputs by name; the metadata lists both signatures' tensors.
+    @Test func namedInputsAndOutputsOfAFunctionalModel() async throws {
+        let a = Input(shape: [3], name: "a"), b = Input(shape: [2], name: "b")
+        let joined = Concatenate()([Dense(4, activation: .relu)(a), b])
+        let model = Lamina.withRandomSeed(7) {
+            Model(inputs: [a, b], outputs: [Dense(2, activation: .softmax, name: "cls")(joined), Dense(1, name: "score")(joined)])
+        }
+        let served = try model.inferenceModel()
+        let running = try await RunningServer.start(["two": served], .init(maxBatch: 8, batchTimeout: .milliseconds(2)))
+        let xa = Tensor.randomNormal([2, 3], seed: 1), xb = Tensor.randomNormal([2, 2], seed: 2)
+        let expected = try model.predict([xa, xb])
+        let (va, vb) = (xa.asArray(Float.self), xb.asArray(Float.self))
+        let rows = (0..<2).map { i in "{\"a\": \(Array(va[(i * 3)..<(i * 3 + 3)])), \"b\": \(Array(vb[(i * 2)..<(i * 2 + 2)]))}" }
+        let (status, body) = try await running.predict("two", "{\"instances\": [\(rows.joined(separator: ", "))]}")
+        #expect(status == 200, "\(body)")
+        let predictions = try #require(body["predictions"] as? [[String: Any]])
+        #expect(predictions.count == 2)
+        let cls = predictions.flatMap { flatFloats($0["cls"]) }, score = predictions.flatMap { flatFloats($0["score"]) }
+        #expect(zip(cls, expected[0].asArray(Float.self)).allSatisfy { Swift.abs($0 - $1) < 1e-5 }, "\(cls)")
+        #expect(zip(score, expected[1].asArray(Float.self)).allSatisfy { Swift.abs($0 - $1) < 1e-5 }, "\(score)")
+        let columns = "{\"inputs\": {\"a\": [\(Array(va[0..<3])), \(Array(va[3..<6]))], \"b\": [\(Array(vb[0..<2])), \(Array(vb[2..<4]))]}}"
+        let (columnar, outputs) = try await running.predict("two", columns)
+        let named = try #require(outputs["outputs"] as? [String: Any])
+        #expect(columnar == 200 && flatFloats(named["cls"]).count == 4 && flatFloats(named["score"]).count == 2)
+        let (missing, error) = try await running.predict("two", "{\"instances\": [{\"a\": [1, 2, 3]}]}")
+        #expect(missing == 400 && (error["error"] as? String)?.contains("missing [\"b\"]") == true, "\(error)")
+        let (_, metaBody) = try await running.request("/v1/models/two/metadata")
+        let meta = String(decoding: metaBody, as: UTF8.self)
+        #expect(meta.contains("\"a\"") && meta.contains("\"b\"") && meta.contains("\"cls\"") && meta.contains("\"score\""), "\(meta)")
+        try await running.stop()
+    }
+
     /// Every kind of bad input gets a 4xx naming the problem, and the server keeps serving.
     @Test func badInputGetsNamedClientErrors() async throws {
         let (model, x) = try Self.model()
@@ -149,7 +182,7 @@ func flatFloats(_ any: Any?) -> [Float] {
             ("null", "{\"instances\": [\(row.replacingOccurrences(of: "[0.5]", with: "[null]"))]}", 400, "got null"),
             ("NaN", "{\"instances\": [\(row.replacingOccurrences(of: "[0.5]", with: "[NaN]"))]}", 400, "NaN or Infinity"),
             ("huge", "{\"instances\": [\(row.replacingOccurrences(of: "[0.5]", with: "[1e39]"))]}", 400, "not a finite float32"),
-            ("named inputs", "{\"instances\": [{\"image\": 1}]}", 400, "named inputs are not supported"),
+            ("unknown input name", "{\"instances\": [{\"image\": 1}]}", 400, "the model's inputs are [\"input\"]"),
             ("both", "{\"instances\": [], \"inputs\": []}", 400, "not both"),
         ]
         for (what, body, status, message) in cases {
