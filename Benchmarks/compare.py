@@ -25,7 +25,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-GROUPS = [["gemm"], ["mlp_mnist"], ["cnn_mnist", "inference"], ["lstm"], ["gan"]]
+GROUPS = [["gemm"], ["mlp_mnist"], ["cnn_mnist", "inference"], ["lstm"], ["gan"], ["resnet50"]]
 sys.path.insert(0, os.path.join(HERE, "peers"))
 
 
@@ -73,6 +73,8 @@ METRICS = [
     ("gan", "steps_per_s", "steps/s (200 steps, batch 64)", True),
     ("inference", "predict_samples_per_s", "predict samples/s (batch 1000)", True),
     ("inference", "latency_b1_median_ms", "batch-1 latency median ms", False),
+    ("resnet50", "predict_batch_s", "ResNet50 96x96 forward, batch 32, s", False),
+    ("resnet50", "train_step_s", "ResNet50 96x96 SGD step, batch 32, s", False),
 ]
 
 

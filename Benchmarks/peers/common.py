@@ -52,7 +52,7 @@ INFER_BATCH = 1000
 LATENCY_CALLS = 200
 LATENCY_WARMUP = 10
 
-ALL_WORKLOADS = ("gemm", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference")
+ALL_WORKLOADS = ("gemm", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "resnet50")
 
 
 # ----------------------------------------------------------------------------- data

@@ -279,11 +279,46 @@ def wl_inference(model, trained, xte, yte):
     return rec
 
 
+def wl_resnet50():
+    """keras.applications.ResNet50(weights=None), 96x96x3, 1,000 classes, batch 32: forward
+    passes (predict_on_batch, the one-batch API; best of 5 after 2) and SGD train_on_batch
+    steps (best of 3 after 1)."""
+    t_wall = time.perf_counter()
+    seed_all()
+    model = keras.applications.ResNet50(weights=None, input_shape=(96, 96, 3), classes=1000)
+    rng = np.random.default_rng(C.SEED)
+    x = rng.normal(size=(32, 96, 96, 3)).astype(np.float32)
+    y = (np.arange(32) * 31 % 1000).astype(np.int32)
+    with C.LoadMeter() as lm:
+        for _ in range(2):
+            model.predict_on_batch(x)
+        predict = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            model.predict_on_batch(x)
+            predict.append(time.perf_counter() - t0)
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+        model.train_on_batch(x, y)
+        train = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            model.train_on_batch(x, y)
+            train.append(time.perf_counter() - t0)
+    rec = C.base_record(FRAMEWORK, VERSION, "resnet50", EXTRA)
+    rec.update({"batch": 32, "input": "96x96x3", "params": int(model.count_params()),
+                "predict_batch_s": round(min(predict), 4), "predict_samples_per_s": round(32 / min(predict), 1),
+                "train_step_s": round(min(train), 4), "train_samples_per_s": round(32 / min(train), 1),
+                "predict_api": "model.predict_on_batch(x)", "train_api": "model.train_on_batch(x, y)"})
+    rec.update(lm.fields())
+    rec["wall_s"] = round(time.perf_counter() - t_wall, 3)
+    return rec
+
+
 def main():
     args = C.parse_args(__doc__)
     if args.run_id:
         EXTRA["run_id"] = args.run_id
-    need_data = any(w != "gemm" for w in args.workloads)
+    need_data = any(w not in ("gemm", "resnet50") for w in args.workloads)
     if need_data:
         xtr, ytr, xte, yte = C.load_mnist(args.data_dir)
         ftr, fte = C.to_float01(xtr), C.to_float01(xte)
@@ -292,6 +327,8 @@ def main():
     def run(w):
         if w == "gemm":
             return wl_gemm(args)
+        if w == "resnet50":
+            return wl_resnet50()
         if w == "mlp_mnist":
             return fit_one_epoch_workload(w, mlp, ftr.reshape(-1, 784), ytr,
                                           fte.reshape(-1, 784), yte)[0]

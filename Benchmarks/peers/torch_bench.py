@@ -258,11 +258,84 @@ def wl_inference(model, trained, Xte, Yte):
     return rec
 
 
+class Bottleneck(nn.Module):
+    """keras.applications' ResNet50 block (stride on the first 1x1 conv, biases on, BN eps 1.001e-5)."""
+
+    def __init__(self, cin, filters, stride, projection):
+        super().__init__()
+        bn = lambda c: nn.BatchNorm2d(c, eps=1.001e-5, momentum=0.01)
+        self.shortcut = nn.Sequential(nn.Conv2d(cin, 4 * filters, 1, stride), bn(4 * filters)) if projection else nn.Identity()
+        self.body = nn.Sequential(nn.Conv2d(cin, filters, 1, stride), bn(filters), nn.ReLU(),
+                                  nn.Conv2d(filters, filters, 3, padding=1), bn(filters), nn.ReLU(),
+                                  nn.Conv2d(filters, 4 * filters, 1), bn(4 * filters))
+
+    def forward(self, x):
+        return torch.relu(self.shortcut(x) + self.body(x))
+
+
+def resnet50(classes=1000):
+    """The graph of keras.applications.ResNet50 written in torch (torchvision-free)."""
+    layers, cin = [nn.ZeroPad2d(3), nn.Conv2d(3, 64, 7, 2), nn.BatchNorm2d(64, eps=1.001e-5, momentum=0.01), nn.ReLU(),
+                   nn.ZeroPad2d(1), nn.MaxPool2d(3, 2)], 64
+    for filters, blocks, stride in [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]:
+        for i in range(blocks):
+            layers.append(Bottleneck(cin, filters, stride if i == 0 else 1, i == 0))
+            cin = 4 * filters
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes)]
+    return nn.Sequential(*layers)
+
+
+def wl_resnet50():
+    """ResNet50 at 96x96x3, 1,000 classes, batch 32, channels_last (PyTorch's advice for CNNs on
+    CPU): forward passes under inference_mode in eval mode (best of 5 after 2) and SGD training
+    steps with cross-entropy (best of 3 after 1)."""
+    t_wall = time.perf_counter()
+    seed_all()
+    model = resnet50().to(memory_format=torch.channels_last)
+    rng = np.random.default_rng(C.SEED)
+    x = torch.from_numpy(rng.normal(size=(32, 3, 96, 96)).astype(np.float32)).to(memory_format=torch.channels_last)
+    y = torch.from_numpy((np.arange(32) * 31 % 1000).astype(np.int64))
+    params = sum(p.numel() for p in model.parameters()) + sum(b.numel() for n, b in model.named_buffers() if "running" in n)
+    with C.LoadMeter() as lm:
+        model.eval()
+        with torch.inference_mode():
+            for _ in range(2):
+                model(x)
+            predict = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                torch.softmax(model(x), dim=1)
+                predict.append(time.perf_counter() - t0)
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+        step()
+        train = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            step()
+            train.append(time.perf_counter() - t0)
+    rec = C.base_record(FRAMEWORK, VERSION, "resnet50", EXTRA)
+    rec.update({"batch": 32, "input": "96x96x3", "params": int(params),
+                "predict_batch_s": round(min(predict), 4), "predict_samples_per_s": round(32 / min(predict), 1),
+                "train_step_s": round(min(train), 4), "train_samples_per_s": round(32 / min(train), 1),
+                "predict_api": "model(x) under inference_mode, channels_last", "train_api": "SGD step"})
+    rec.update(lm.fields())
+    rec["wall_s"] = round(time.perf_counter() - t_wall, 3)
+    return rec
+
+
 def main():
     args = C.parse_args(__doc__)
     if args.run_id:
         EXTRA["run_id"] = args.run_id
-    need_data = any(w != "gemm" for w in args.workloads)
+    need_data = any(w not in ("gemm", "resnet50") for w in args.workloads)
     if need_data:
         xtr, ytr, xte, yte = C.load_mnist(args.data_dir)
         ftr, fte = C.to_float01(xtr), C.to_float01(xte)
@@ -272,6 +345,8 @@ def main():
     def run(w):
         if w == "gemm":
             return wl_gemm(args)
+        if w == "resnet50":
+            return wl_resnet50()
         if w == "mlp_mnist":
             return fit_one_epoch_workload(w, mlp, torch.from_numpy(ftr.reshape(-1, 784)), Ytr,
                                           torch.from_numpy(fte.reshape(-1, 784)), Yte)[0]

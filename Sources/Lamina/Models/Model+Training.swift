@@ -484,6 +484,7 @@ extension Model {
 
     /// Outputs for `x`, computed in batches without recording gradients. Keras: `model.predict`.
     public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
+        try checkDefinition()
         guard outputCount == 1 else {
             throw LaminaError.shape("\(name) has \(outputCount) outputs \(outputNames); use predict([x]), which returns one tensor per output")
         }

@@ -46,7 +46,7 @@ func model() throws -> Sequential {
     return m
 }
 
-func weights(_ m: Sequential) -> [(name: String, tensor: Tensor)] { m.weights.enumerated().map { ("w\($0.offset)", $0.element.value) } }
+func weights(_ m: Model) -> [(name: String, tensor: Tensor)] { m.weights.enumerated().map { ("w\($0.offset)", $0.element.value) } }
 
 func writeJSON(_ object: Any, _ name: String) throws {
     guard rank == 0 else { return }
@@ -76,6 +76,20 @@ case "kill", "throw":
         throw LaminaError.value("a failure on purpose in rank 1's callback")
     })])
     try writeJSON(["finished": true], "finished.json")
+case "functional":   // a two-input, two-output functional model through fit, evaluate and predict
+    let image = Input(shape: [8, 8, 1], name: "image"), side = Input(shape: [2], name: "side")
+    let features = Concatenate()([Flatten()(Conv2D(4, kernelSize: 3, activation: .relu)(image)), Dense(4, activation: .tanh)(side)])
+    let f = Model(inputs: [image, side], outputs: [Dense(4, activation: .softmax, name: "cls")(features), Dense(1, name: "score")(features)])
+    f.compile(optimizer: Adam(learningRate: 0.01), loss: [SparseCategoricalCrossentropy(), MeanSquaredError()], lossWeights: [1, 0.5],
+              metrics: [[Accuracy()], []])
+    func sides(_ x: Tensor) -> Tensor { x.reshaped(to: [x.shape[0], 64]).sliced(axis: 1, 0..<2) }
+    func scores(_ y: Tensor) -> Tensor { y.cast(to: .float32).reshaped(to: [y.shape[0], 1]) }
+    let history = try f.fit([x, sides(x)], [y, scores(y)], epochs: 1, batchSize: 64, verbose: verbose,
+                            validationData: ([vx, sides(vx)], [vy, scores(vy)]))
+    try Safetensors.save(weights(f), to: out.appendingPathComponent("final-rank\(rank).safetensors"))
+    let predicted = try f.predict([vx, sides(vx)], batchSize: 16)
+    try writeJSON(history.history, "history.json")
+    try writeJSON(["cls": predicted[0].scalarsAsDouble(), "score": predicted[1].scalarsAsDouble()], "results.json")
 case "badlabels":   // rank 1's labels fail fit's checks; the script catches the error and carries on
     var labels = y.scalarsAsDouble().map { Int32($0) }
     if rank == 1 { labels[3] = 99 }

@@ -108,6 +108,27 @@ struct DataParallelTests {
         #expect(model.epoch == 1)
     }
 
+    /// A functional model of two inputs and two outputs trains on 2 ranks as on one process:
+    /// the same weights, the same per-output losses and metrics, the same predictions.
+    @Test func functionalModelsTrainAsOneProcess() throws {
+        let (one, two) = (temporaryDirectory(), temporaryDirectory())
+        let single = try run("functional", one, ranks: 0)
+        try #require(single.status == 0, "\(single.output)")
+        let parallel = try run("functional", two, ranks: 2)
+        try #require(parallel.status == 0, "\(parallel.output)")
+        let reference = try tensors(one, "final-rank0.safetensors")
+        for r in 0..<2 {
+            for (w, ref) in zip(try tensors(two, "final-rank\(r).safetensors"), reference) {
+                #expect(maxRelativeError(w.scalarsAsDouble(), ref.scalarsAsDouble()) <= 1e-5, "rank \(r)")
+            }
+        }
+        let (h1, h2) = (try json(one, "history.json"), try json(two, "history.json"))
+        #expect(Set(h2.keys) == ["loss", "cls_loss", "score_loss", "cls_accuracy", "val_loss", "val_cls_loss", "val_score_loss", "val_cls_accuracy"])
+        for key in h1.keys { #expect(maxRelativeError(h2[key] as! [Double], h1[key] as! [Double]) <= 1e-5, "\(key)") }
+        let (r1, r2) = (try json(one, "results.json"), try json(two, "results.json"))
+        for key in ["cls", "score"] { #expect(maxRelativeError(r2[key] as! [Double], r1[key] as! [Double]) <= 1e-5, "\(key)") }
+    }
+
     /// Ranks started with different seeds (different initial weights) train identical
     /// weights: rank 0's are broadcast when fit starts.
     @Test func weightsAreBroadcastFromRankZero() throws {
