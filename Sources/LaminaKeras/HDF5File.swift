@@ -98,10 +98,10 @@ final class HDF5File {
         }
     }
 
-    /// A floating-point dataset as a float32 tensor.
+    /// A floating-point (or integer: Normalization's int64 `count`) dataset as a float32 tensor.
     func floats(_ path: String) throws -> Tensor {
         try withDataset(path) { dataset, typeClass, space, fail in
-            guard typeClass == H5T_FLOAT else { throw fail("not a floating-point dataset") }
+            guard typeClass == H5T_FLOAT || typeClass == H5T_INTEGER else { throw fail("not a numeric dataset") }
             let rank = H5Sget_simple_extent_ndims(space)
             guard rank >= 0, rank <= 8 else { throw fail("rank \(rank) is not supported") }
             var dims = [hsize_t](repeating: 0, count: Int(rank))

@@ -80,6 +80,8 @@ public enum KerasFile {
         func walk(_ container: Model, _ prefix: String) {
             var used: [String: Int] = [:]
             for layer in container.layers {
+                // keras.ops calls are operations, not layers, in Keras's weights file.
+                if layer is NumPyOperation { continue }
                 var key = LayerRegistry.snakeCase(layer.className)
                 if let n = used[key] { used[key] = n + 1; key += "_\(n + 1)" } else { used[key] = 0 }
                 let path = prefix + "layers/" + key

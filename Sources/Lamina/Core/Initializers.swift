@@ -9,14 +9,33 @@ public struct Initializer: Sendable, Equatable {
         case lecunUniform = "lecun_uniform"
         case zeros, ones, orthogonal, constant
         case randomNormal = "random_normal", randomUniform = "random_uniform"
+        /// Keras's `VarianceScaling(scale, mode, distribution)`: `a` is the scale, `mode` and
+        /// `distribution` say which fan and which draw.
+        case varianceScaling = "variance_scaling"
+    }
+    /// `VarianceScaling`'s fan: the inputs, the outputs or their mean.
+    public enum FanMode: String, Sendable { case fanIn = "fan_in", fanOut = "fan_out", fanAvg = "fan_avg" }
+    /// `VarianceScaling`'s draw.
+    public enum Distribution: String, Sendable {
+        case truncatedNormal = "truncated_normal", untruncatedNormal = "untruncated_normal", uniform
     }
     public let kind: Kind
     /// mean/stddev for random_normal, minval/maxval for random_uniform, the value for constant.
     public let a: Double, b: Double
     public let seed: UInt64?
+    /// For `.varianceScaling` only.
+    public let mode: FanMode, distribution: Distribution
 
-    public init(_ kind: Kind, _ a: Double = 0, _ b: Double = 0, seed: UInt64? = nil) {
+    public init(_ kind: Kind, _ a: Double = 0, _ b: Double = 0, seed: UInt64? = nil,
+                mode: FanMode = .fanIn, distribution: Distribution = .truncatedNormal) {
         (self.kind, self.a, self.b, self.seed) = (kind, a, b, seed)
+        (self.mode, self.distribution) = (mode, distribution)
+    }
+
+    /// Keras: `keras.initializers.VarianceScaling(scale, mode, distribution)` (the scale is stored in `a`).
+    public static func varianceScaling(scale: Double = 1, mode: FanMode = .fanIn, distribution: Distribution = .truncatedNormal,
+                                       seed: UInt64? = nil) -> Initializer {
+        Initializer(.varianceScaling, scale, 0, seed: seed, mode: mode, distribution: distribution)
     }
 
     public static let glorotUniform = Initializer(.glorotUniform)
@@ -46,7 +65,7 @@ public struct Initializer: Sendable, Equatable {
             throw LaminaError.configuration("unknown initializer '\(name)'; known: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         self = kind == .randomNormal ? .randomNormal : kind == .randomUniform ? .randomUniform
-            : kind == .orthogonal ? .orthogonal : Initializer(kind)
+            : kind == .orthogonal ? .orthogonal : kind == .varianceScaling ? .varianceScaling() : Initializer(kind)
     }
 
     /// Keras's fans: for a kernel (kh, kw, in, out) the receptive field multiplies both.
@@ -90,6 +109,14 @@ public struct Initializer: Sendable, Equatable {
         case .randomNormal: return Tensor.randomNormal(shape, mean: a, stddev: b, dtype: dtype, using: &rng)
         case .randomUniform: return Tensor.randomUniform(shape, lower: a, upper: b, dtype: dtype, using: &rng)
         case .orthogonal: return orthogonal(shape, gain: a == 0 ? 1 : a, dtype: dtype, rng: &rng)
+        case .varianceScaling:
+            let fan = Swift.max(1, mode == .fanIn ? fanIn : mode == .fanOut ? fanOut : (fanIn + fanOut) / 2)
+            let variance = a / fan
+            switch distribution {
+            case .truncatedNormal: return truncated(variance)
+            case .untruncatedNormal: return Tensor.randomNormal(shape, mean: 0, stddev: variance.squareRoot(), dtype: dtype, using: &rng)
+            case .uniform: return uniform((3 * variance).squareRoot())
+            }
         }
     }
 

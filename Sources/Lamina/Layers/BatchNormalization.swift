@@ -17,8 +17,9 @@ public final class BatchNormalization: Layer {
     }
 
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
-        guard try r.int("axis", default: -1) == -1 else { throw r.error("only axis -1 (channels-last) is supported") }
-        return try BatchNormalization(momentum: r.double("momentum", default: 0.99, in: 0...1),
+        let axis = try r.int("axis", default: -1)
+        guard axis == -1 || axis >= 1 else { throw r.error("only the last axis (channels-last) is supported, got axis \(axis)") }
+        return try BatchNormalization(axis: axis, momentum: r.double("momentum", default: 0.99, in: 0...1),
                                       epsilon: r.double("epsilon", default: 1e-3, in: 0...1),
                                       center: r.bool("center", default: true), scale: r.bool("scale", default: true),
                                       name: r.layerName())
@@ -28,6 +29,9 @@ public final class BatchNormalization: Layer {
         return Array(repeating: [c], count: 2 + (center ? 1 : 0) + (scale ? 1 : 0))
     }
 
+    /// The feature axis: -1, or the last axis counted with the batch axis (3 for images), as
+    /// Keras's applications write it.
+    public let axis: Int
     public let momentum: Double, epsilon: Double
     public let center: Bool, scale: Bool
     public private(set) var gamma: Variable?, beta: Variable?
@@ -35,21 +39,25 @@ public final class BatchNormalization: Layer {
 
     public init(axis: Int = -1, momentum: Double = 0.99, epsilon: Double = 1e-3, center: Bool = true, scale: Bool = true,
                 inputShape: [Int]? = nil, name: String? = nil) {
+        self.axis = axis
         self.momentum = momentum
         self.epsilon = epsilon
         self.center = center
         self.scale = scale
         super.init(name: name, inputShape: inputShape)
-        if axis != -1 { reject("only the last axis (channels-last) is supported, got axis \(axis)") }
+        if axis != -1 && axis < 1 { reject("only the last axis (channels-last) is supported, got axis \(axis)") }
         if !(0...1).contains(momentum) { reject("momentum must be in [0, 1], got \(momentum)") }
         if !(epsilon > 0) { reject("epsilon must be positive, got \(epsilon)") }
     }
 
     public override func config() throws -> [String: Any] {
-        ["axis": -1, "momentum": momentum, "epsilon": epsilon, "center": center, "scale": scale]
+        ["axis": axis, "momentum": momentum, "epsilon": epsilon, "center": center, "scale": scale]
     }
     public override func build(inputShape: [Int]) throws {
         guard let c = inputShape.last else { throw LaminaError.shape("\(name) expects a feature axis, got \(describe(inputShape))") }
+        guard axis == -1 || axis == inputShape.count else {
+            throw LaminaError.shape("\(name) normalizes axis \(axis), which is not the last axis of \(describe(inputShape)) (Lamina normalizes the last axis only)")
+        }
         if scale { gamma = addWeight("gamma", shape: [c], initializer: .ones) }
         if center { beta = addWeight("beta", shape: [c], initializer: .zeros) }
         movingMean = addWeight("moving_mean", shape: [c], initializer: .zeros, trainable: false)

@@ -16,11 +16,11 @@ public final class Conv2D: Layer {
                    kernelInitializer: r.initializer("kernel_initializer", default: .glorotUniform),
                    biasInitializer: r.initializer("bias_initializer", default: .zeros),
                    kernelRegularizer: r.regularizer("kernel_regularizer"), biasRegularizer: r.regularizer("bias_regularizer"),
-                   name: r.layerName())
+                   groups: r.int("groups", default: 1, minimum: 1), name: r.layerName())
     }
     public override func weightShapes(for s: [Int]) throws -> [[Int]] {
         _ = try computeOutputShape(s)  // checks the rank and that the kernel fits
-        return [[kernelSize.0, kernelSize.1, s[2], filters]] + (useBias ? [[filters]] : [])
+        return [[kernelSize.0, kernelSize.1, s[2] / groups, filters]] + (useBias ? [[filters]] : [])
     }
 
     public let filters: Int
@@ -30,6 +30,10 @@ public final class Conv2D: Layer {
     public let dilationRate: (Int, Int)
     public let activation: ActivationFunction
     public let useBias: Bool
+    /// Keras's `groups`: the channels and filters split into this many groups, each group's
+    /// filters seeing its own channels only (ConvNeXt's depthwise 7x7 has groups = channels).
+    /// The kernel is `[kh, kw, channels / groups, filters]`.
+    public let groups: Int
     public let kernelInitializer: Initializer, biasInitializer: Initializer
     public private(set) var kernel: Variable?, bias: Variable?
 
@@ -38,9 +42,10 @@ public final class Conv2D: Layer {
     public init(_ filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 dilationRate: (Int, Int) = (1, 1), activation: ActivationFunction = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
-                kernelRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
+                kernelRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil, groups: Int = 1,
                 inputShape: [Int]? = nil, name: String? = nil) {
         (self.kernelRegularizer, self.biasRegularizer) = (kernelRegularizer, biasRegularizer)
+        self.groups = groups
         self.filters = filters
         self.kernelSize = kernelSize
         self.strides = strides
@@ -55,6 +60,7 @@ public final class Conv2D: Layer {
             reject("filters \(filters), kernelSize \(kernelSize) and strides \(strides) must be positive")
         }
         if dilationRate.0 <= 0 || dilationRate.1 <= 0 { reject("dilationRate \(dilationRate) must be positive") }
+        if groups < 1 || filters % max(groups, 1) != 0 { reject("groups \(groups) must be positive and divide filters \(filters)") }
         if (strides.0 > 1 || strides.1 > 1) && (dilationRate.0 > 1 || dilationRate.1 > 1) {
             reject("strides \(strides) > 1 cannot be combined with dilationRate \(dilationRate) > 1 (as in Keras)")
         }
@@ -92,13 +98,14 @@ public final class Conv2D: Layer {
 
     public override func build(inputShape: [Int]) throws {
         _ = try computeOutputShape(inputShape)
-        kernel = addWeight("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2], filters], initializer: kernelInitializer,
+        kernel = addWeight("kernel", shape: [kernelSize.0, kernelSize.1, inputShape[2] / groups, filters], initializer: kernelInitializer,
                            regularizer: kernelRegularizer)
         if useBias { bias = addWeight("bias", shape: [filters], initializer: biasInitializer, regularizer: biasRegularizer) }
     }
 
     public override func computeOutputShape(_ s: [Int]) throws -> [Int] {
         guard s.count == 3 else { throw LaminaError.shape("\(name) expects [*, height, width, channels], got \(describe(s))") }
+        guard s[2] % groups == 0 else { throw LaminaError.shape("\(name): \(s[2]) input channels do not split into \(groups) groups") }
         let g = geometry(s)
         guard g.outH > 0 && g.outW > 0 else {
             throw LaminaError.shape("\(name): input \(describe(s)) is smaller than the kernel \(kernelSize) with \(padding) padding")
@@ -110,10 +117,11 @@ public final class Conv2D: Layer {
         ["filters": filters, "kernel_size": [kernelSize.0, kernelSize.1], "strides": [strides.0, strides.1],
          "padding": padding.rawValue, "dilation_rate": [dilationRate.0, dilationRate.1], "activation": activation.description, "use_bias": useBias,
          "kernel_initializer": kernelInitializer.config, "bias_initializer": biasInitializer.config,
-         "kernel_regularizer": try kernelRegularizer?.serialize() ?? NSNull(), "bias_regularizer": try biasRegularizer?.serialize() ?? NSNull()]
+         "kernel_regularizer": try kernelRegularizer?.serialize() ?? NSNull(), "bias_regularizer": try biasRegularizer?.serialize() ?? NSNull(), "groups": groups]
     }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
+        if groups > 1 { return activation(try groupedConvolution(x, kernel.value)) }
         let k = kernel.value.dilated(axis: 0, rate: dilationRate.0).dilated(axis: 1, rate: dilationRate.1)
         if activation == .relu {
             return x.conv2d(k, bias: bias?.value, strides: strides, padding: padding, fusedReLU: true)
@@ -124,11 +132,30 @@ public final class Conv2D: Layer {
     /// This layer and a following max pooling as one fused op (inference only; Sequential
     /// calls it). Nil when the activation is neither ReLU nor linear or the input not float32.
     func callThenMaxPool(_ x: Tensor, _ pool: MaxPooling2D) throws -> Tensor? {
-        guard activation == .relu || activation == .linear, dilationRate == (1, 1), x.dtype == .float32, x.rank == 4 else { return nil }
+        guard groups == 1, activation == .relu || activation == .linear, dilationRate == (1, 1), x.dtype == .float32, x.rank == 4 else { return nil }
         let convShape = try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype)
         try pool.buildIfNeeded(convShape, dtype: x.dtype)
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
         return x.conv2dMaxPool(kernel.value, bias: bias?.value, strides: strides, padding: padding, fusedReLU: activation == .relu,
                                poolSize: pool.poolSize, poolStrides: pool.strides, poolPadding: pool.padding)
+    }
+
+    /// `groups` > 1: one group per channel is a depthwise convolution (the kernel
+    /// `[kh, kw, 1, C·m]` is the depthwise kernel `[kh, kw, C, m]`, filters in the same order);
+    /// otherwise each group's channels convolved with its filters, then joined.
+    private func groupedConvolution(_ x: Tensor, _ kernel: Tensor) throws -> Tensor {
+        let channels = x.shape[3]
+        guard channels % groups == 0 else { throw LaminaError.shape("\(name): \(channels) input channels do not split into \(groups) groups") }
+        if groups == channels {
+            let k = kernel.reshaped(to: [kernelSize.0, kernelSize.1, channels, filters / groups])
+            return x.depthwiseConv2d(k, bias: bias?.value, strides: strides, padding: padding, dilation: dilationRate)
+        }
+        let k = kernel.dilated(axis: 0, rate: dilationRate.0).dilated(axis: 1, rate: dilationRate.1)
+        let (cin, cout) = (channels / groups, filters / groups)
+        let parts = (0..<groups).map { g in
+            x.sliced(axis: 3, g * cin..<(g + 1) * cin).conv2d(k.sliced(axis: 3, g * cout..<(g + 1) * cout), strides: strides, padding: padding)
+        }
+        let joined = Tensor.concatenated(parts, axis: 3)
+        return bias.map { joined + $0.value } ?? joined
     }
 }

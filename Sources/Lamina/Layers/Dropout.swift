@@ -2,31 +2,54 @@ import Foundation
 
 /// Inverted dropout: while training, zeroes each input with probability `rate` and scales
 /// the rest by 1/(1 − rate); at inference, the identity. Keras: `Dropout`.
+///
+/// `noiseShape` (Keras's `noise_shape`, batch axis included) shares one draw across the axes
+/// of size 1: `[nil, 1, 1, 1]` drops whole samples (EfficientNet's drop-connect); nil takes
+/// the input's size.
 public final class Dropout: Layer, RandomLayer {
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
-        try Dropout(r.double("rate", in: 0...0.999_999), seed: r.optionalInt("seed", minimum: 0).map(UInt64.init), name: r.layerName())
+        let noise = r.value("noise_shape") == nil || r.value("noise_shape") is NSNull
+            ? nil : try r.ints("noise_shape", allowNull: true, minimum: 1).map { $0 == -1 ? nil : $0 }
+        return try Dropout(r.double("rate", in: 0...0.999_999), noiseShape: noise, seed: r.optionalInt("seed", minimum: 0).map(UInt64.init),
+                           name: r.layerName())
     }
+    /// The mask's shape (batch axis included; nil: the input's size), or nil for the input's.
+    public let noiseShape: [Int?]?
     public let rate: Double
     public let seed: UInt64?
     /// The layer's own generator when seeded (saved with the model to resume exactly).
     var generator: RandomGenerator?
 
-    public init(_ rate: Double, seed: UInt64? = nil, inputShape: [Int]? = nil, name: String? = nil) {
+    public init(_ rate: Double, noiseShape: [Int?]? = nil, seed: UInt64? = nil, inputShape: [Int]? = nil, name: String? = nil) {
         self.rate = rate
+        self.noiseShape = noiseShape
         self.seed = seed
         generator = seed.map { RandomGenerator(seed: $0) }
         super.init(name: name, inputShape: inputShape)
         if !(rate >= 0 && rate < 1) { reject("rate must be in [0, 1), got \(rate)") }
+        if let noiseShape, noiseShape.contains(where: { ($0 ?? 1) < 1 }) { reject("noiseShape sizes must be positive, got \(noiseShape)") }
     }
 
     public override func config() throws -> [String: Any] {
-        ["rate": rate, "seed": seed.map { NSNumber(value: $0) } ?? NSNull()]
+        var c: [String: Any] = ["rate": rate, "seed": seed.map { NSNumber(value: $0) } ?? NSNull()]
+        if let noiseShape { c["noise_shape"] = noiseShape.map { $0.map { $0 as Any } ?? NSNull() } }
+        return c
     }
-    public override func checkInputShape(_ shape: [Int]) throws {}
+    public override func checkInputShape(_ shape: [Int]) throws {
+        if let noiseShape {
+            let full = [1] + shape
+            guard noiseShape.count == full.count, zip(noiseShape, full).allSatisfy({ $0 == nil || $0 == 1 || $0 == $1 }) else {
+                throw LaminaError.shape("\(name): noise shape \(noiseShape.map { $0.map(String.init) ?? "None" }) does not fit inputs \(describe(shape))")
+            }
+        }
+    }
 
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard training && rate > 0 else { return x }
-        return x * dropoutMask(x.shape, rate: rate, dtype: x.dtype, generator: &generator)
+        guard let noiseShape else { return x * dropoutMask(x.shape, rate: rate, dtype: x.dtype, generator: &generator) }
+        guard noiseShape.count == x.rank else { throw LaminaError.shape("\(name): noise shape of rank \(noiseShape.count) for inputs \(x.shape)") }
+        let shape = zip(noiseShape, x.shape).map { $0 ?? $1 }
+        return x * dropoutMask(shape, rate: rate, dtype: x.dtype, generator: &generator)
     }
 }
 

@@ -245,6 +245,7 @@ extension Initializer {
         case .randomNormal: c["mean"] = a; c["stddev"] = b
         case .randomUniform: c["minval"] = a; c["maxval"] = b
         case .orthogonal: c["gain"] = a == 0 ? 1 : a
+        case .varianceScaling: c["scale"] = a; c["mode"] = mode.rawValue; c["distribution"] = distribution.rawValue
         default: break
         }
         let className = kind.rawValue.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
@@ -267,6 +268,14 @@ extension Initializer {
         case .randomUniform:
             self.init(.randomUniform, try r.double("minval", default: -0.05), try r.double("maxval", default: 0.05), seed: seed)
         case .orthogonal: self.init(.orthogonal, try r.double("gain", default: 1), seed: seed)
+        case .varianceScaling:
+            let modeName = try r.string("mode", default: "fan_in"), distributionName = try r.string("distribution", default: "truncated_normal")
+            guard let mode = FanMode(rawValue: modeName) else { throw r.error("'mode' must be fan_in, fan_out or fan_avg, got '\(modeName)'") }
+            // Keras takes "normal" as "truncated_normal".
+            guard let distribution = Distribution(rawValue: distributionName == "normal" ? "truncated_normal" : distributionName) else {
+                throw r.error("'distribution' must be truncated_normal, untruncated_normal or uniform, got '\(distributionName)'")
+            }
+            self.init(.varianceScaling, try r.double("scale", default: 1, in: 1e-12...1e12), seed: seed, mode: mode, distribution: distribution)
         default: self.init(kind, seed: seed)
         }
         _ = r.value("input_axes"); _ = r.value("output_axes")

@@ -29,7 +29,9 @@ extension Model {
         var layerConfigs: [[String: Any]] = []
         for layer in layers {
             var object: [String: Any]
-            if let input = layer as? Input {
+            if let op = layer as? NumPyOperation {
+                object = op.kerasObject()
+            } else if let input = layer as? Input {
                 object = kerasObject("keras.layers", "InputLayer", ["batch_shape": [NSNull()] + (input.declaredInputShape ?? []),
                                                                     "dtype": input.dtype.rawValue, "sparse": false, "ragged": false,
                                                                     "name": input.name])
@@ -38,6 +40,16 @@ extension Model {
             }
             let calls = nodes.filter { $0.layer === layer && !($0.layer is Input) }.sorted { $0.callIndex < $1.callIndex }
             object["name"] = layer.name
+            if let op = layer as? NumPyOperation {
+                // An operation's operands in place: its tensors in order, and its numbers.
+                object["inbound_nodes"] = calls.map { node -> [String: Any] in
+                    var next = node.inputs.makeIterator()
+                    let args: [Any] = op.operands.map { $0.map { $0 as Any } ?? tensor(next.next()!) }
+                    return ["args": args, "kwargs": [String: Any]()]
+                }
+                layerConfigs.append(object)
+                continue
+            }
             object["inbound_nodes"] = calls.map { node -> [String: Any] in
                 // Layers of several inputs take one list argument, as Keras calls them.
                 let several = layer is MergeLayer || ((layer as? Model)?.inputCount ?? 1) > 1
@@ -63,7 +75,26 @@ extension Model {
                 throw r.error("inbound_nodes of \(object["name"] ?? "?") must be a list of {args, kwargs}")
             }
             object["name"] = nil
-            let layer = try LayerRegistry.make(object)
+            let layer: Layer
+            if object["module"] as? String == NumPyOperation.module {
+                // keras.ops calls (`x + 3.0`): the operands are the first call's arguments.
+                guard let args = calls.first?["args"] as? [Any] else {
+                    throw r.error("the operation \(ConfigReader.show(object["config"] ?? "?")) has no call")
+                }
+                let operands: [Double?] = try args.map { arg in
+                    if let number = arg as? NSNumber, !(arg is Bool) { return number.doubleValue }
+                    if let t = arg as? [String: Any], t["class_name"] as? String == "__keras_tensor__" { return nil }
+                    throw r.error("the operation \(ConfigReader.show(object["config"] ?? "?")) has an argument Lamina cannot take: \(ConfigReader.show(arg))")
+                }
+                do {
+                    layer = try NumPyOperation.make(object, operands: operands)
+                } catch let error as LaminaError { throw r.error(error.message) }
+                for call in calls.dropFirst() where ((call["args"] as? [Any]) ?? []).count != args.count {
+                    throw r.error("the operation \(layer.name) is called with different arguments")
+                }
+            } else {
+                layer = try LayerRegistry.make(object)
+            }
             guard byName[layer.name] == nil else { throw r.error("two layers are named '\(layer.name)'") }
             byName[layer.name] = layer
             layers.append((layer, calls))
@@ -82,12 +113,13 @@ extension Model {
             return calls[node][index]
         }
         /// The tensors of one call's argument list: a tensor, or a list of tensors (merge layers).
-        func tensors(_ args: Any) throws -> [SymbolicTensor]? {
+        func tensors(_ args: Any, numbers: Bool) throws -> [SymbolicTensor]? {
             func one(_ arg: Any) throws -> [SymbolicTensor]? {
                 if let object = arg as? [String: Any], object["class_name"] as? String == "__keras_tensor__" {
                     guard let c = object["config"] as? [String: Any], let h = c["keras_history"] else { throw r.error("a __keras_tensor__ has no keras_history") }
                     return try resolve(h).map { [$0] }
                 }
+                if numbers, arg is NSNumber { return [] }   // an operation's number operand
                 if let list = arg as? [Any] {
                     var out: [SymbolicTensor] = []
                     for item in list { guard let ts = try one(item) else { return nil }; out += ts }
@@ -103,7 +135,7 @@ extension Model {
             var progressed = false
             for i in pending.indices {
                 while let call = pending[i].1.first {
-                    guard let inputs = try tensors(call["args"] ?? [Any]()) else { break }
+                    guard let inputs = try tensors(call["args"] ?? [Any](), numbers: pending[i].0 is NumPyOperation) else { break }
                     let layer = pending[i].0
                     if !layer.isBuilt, inputs.count == 1 {   // refuse a config asking for more weights than the file holds
                         planned += try layer.weightShapes(for: inputs[0].shape).reduce(0) { $0 + $1.reduce(1) { $0 * Swift.max($1, 0) } }

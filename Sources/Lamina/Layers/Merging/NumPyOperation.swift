@@ -1,0 +1,111 @@
+/// An elementwise `keras.ops` call recorded in a functional model: `x + 3.0`, `x * (1 / 6)` or
+/// `a + b` on symbolic tensors, which Keras 3 saves as an operation of module
+/// `keras.src.ops.numpy` (class `Add`, `Subtract`, `Multiply` or `Divide`) whose call arguments
+/// mix tensors and numbers: `"args": [<tensor>, 3.0]`. MobileNetV3's hard sigmoid and
+/// ConvNeXt's residuals are made of them.
+///
+/// These share class names with the merge layers (`keras.layers.Add` takes one list), so
+/// functional configs dispatch on the module; the layer is not in `LayerRegistry`. Operations
+/// hold no weights and Keras does not count them among a model's layers when it writes the
+/// weights file, so `.keras` weight groups skip them. Keras: `keras.ops.add(x, 3.0)`.
+public final class NumPyOperation: Layer {
+    /// The elementwise operations Lamina reads.
+    public enum Operation: String, Sendable, CaseIterable {
+        case add = "Add", subtract = "Subtract", multiply = "Multiply", divide = "Divide"
+    }
+
+    /// The Keras module these operations are saved under.
+    public static let module = "keras.src.ops.numpy"
+
+    public let operation: Operation
+    /// The call's positional operands in order: a number, or nil for the next tensor input.
+    public let operands: [Double?]
+
+    /// `operation` on `operands`, whose nils take the tensor inputs in order (at least one).
+    public init(_ operation: Operation, operands: [Double?], name: String? = nil) {
+        self.operation = operation
+        self.operands = operands
+        super.init(name: name ?? NameScope.unique(NameScope.snakeCase(operation.rawValue)))
+        if operands.count != 2 { reject("\(operation.rawValue) takes 2 operands, got \(operands.count)") }
+        if !operands.contains(where: { $0 == nil }) { reject("at least one operand must be a tensor") }
+        if operands.contains(where: { $0.map { !$0.isFinite } ?? false }) { reject("constant operands must be finite") }
+    }
+
+    public override var className: String { operation.rawValue }
+    public override class var kerasModule: String { module }
+
+    /// The number of tensor inputs.
+    public var tensorCount: Int { operands.filter { $0 == nil }.count }
+
+    /// Keras's serialized operation: `{"module": "keras.src.ops.numpy", "class_name": "Add",
+    /// "config": {"name": ...}, "registered_name": "Add"}`.
+    public func kerasObject() -> [String: Any] {
+        ["module": Self.module, "class_name": operation.rawValue, "config": ["name": name], "registered_name": operation.rawValue]
+    }
+
+    /// The layer for a saved operation (`object` without its `inbound_nodes`) called with
+    /// `args` (tensors, given as nil, and numbers).
+    static func make(_ object: [String: Any], operands: [Double?]) throws -> NumPyOperation {
+        let className = object["class_name"] as? String ?? "?"
+        let config = object["config"] as? [String: Any] ?? [:]
+        let name = config["name"] as? String
+        guard let operation = Operation(rawValue: className) else {
+            throw LaminaError.configuration("\(Self.module).\(className) '\(name ?? "?")': Lamina reads the operations \(Operation.allCases.map(\.rawValue).joined(separator: ", ")) of this module")
+        }
+        let layer = NumPyOperation(operation, operands: operands, name: name)
+        if let error = layer.argumentError { throw error }
+        return layer
+    }
+
+    public override func config() throws -> [String: Any] { [:] }
+
+    private func apply(_ inputs: [Tensor]) -> Tensor {
+        var next = inputs.makeIterator()
+        let values: [Either] = operands.map { $0.map(Either.number) ?? .tensor(next.next()!) }
+        switch (values[0], values[1]) {
+        case let (.tensor(a), .tensor(b)):
+            switch operation { case .add: return a + b; case .subtract: return a - b; case .multiply: return a * b; case .divide: return a / b }
+        case let (.tensor(a), .number(c)):
+            switch operation { case .add: return a + c; case .subtract: return a - c; case .multiply: return a * c; case .divide: return a / c }
+        case let (.number(c), .tensor(b)):
+            switch operation { case .add: return b + c; case .subtract: return c - b; case .multiply: return b * c; case .divide: return c / b }
+        case (.number, .number): fatalError("unreachable: rejected in init")
+        }
+    }
+    private enum Either { case tensor(Tensor), number(Double) }
+
+    public override func callAll(_ inputs: [Tensor], training: Bool) throws -> [Tensor] {
+        let shapes = try inputs.map { x -> [Int] in
+            guard x.rank >= 1 else { throw LaminaError.shape("\(name) expects batches, got a scalar") }
+            return Array(x.shape.dropFirst())
+        }
+        _ = try buildAll(shapes, dtype: inputs.first?.dtype)
+        return [apply(inputs)]
+    }
+
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor { try callAll([x], training: training)[0] }
+
+    public override func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {
+        if let argumentError { throw argumentError }
+        guard inputShapes.count == tensorCount else {
+            throw LaminaError.shape("\(name) (\(className)) takes \(tensorCount) tensor input\(tensorCount == 1 ? "" : "s"), got \(inputShapes.count)")
+        }
+        // NumPy broadcasting of the per-sample shapes (aligned on the right).
+        let rank = inputShapes.map(\.count).max() ?? 0
+        var out = [Int](repeating: 1, count: rank)
+        for shape in inputShapes {
+            for (i, d) in ([Int](repeating: 1, count: rank - shape.count) + shape).enumerated() {
+                if out[i] == 1 { out[i] = d } else if d != 1 && d != out[i] {
+                    throw LaminaError.shape("\(name) (\(className)): operands have incompatible shapes \(inputShapes.map { describe($0) }.joined(separator: " and "))")
+                }
+            }
+        }
+        if !isBuilt {
+            if let dtype { self.dtype = dtype }
+            markBuilt(inputShape: nil, outputShape: out)
+        }
+        return [out]
+    }
+
+    public override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] { try buildAll([inputShape], dtype: nil)[0] }
+}
