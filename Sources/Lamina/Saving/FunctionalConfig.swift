@@ -82,7 +82,7 @@ extension Model {
                     throw r.error("the operation \(ConfigReader.show(object["config"] ?? "?")) has no call")
                 }
                 let operands: [Double?] = try args.map { arg in
-                    if let number = arg as? NSNumber, !(arg is Bool) { return number.doubleValue }
+                    if let number = arg as? NSNumber { return number.doubleValue }
                     if let t = arg as? [String: Any], t["class_name"] as? String == "__keras_tensor__" { return nil }
                     throw r.error("the operation \(ConfigReader.show(object["config"] ?? "?")) has an argument Lamina cannot take: \(ConfigReader.show(arg))")
                 }

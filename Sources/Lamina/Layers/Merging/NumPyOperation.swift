@@ -109,3 +109,10 @@ public final class NumPyOperation: Layer {
 
     public override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] { try buildAll([inputShape], dtype: nil)[0] }
 }
+
+extension NumPyOperation {
+    /// Calls the operation on symbolic tensors, one per nil operand: `op([a, b])`.
+    public func callAsFunction(_ inputs: [any SymbolicTensorConvertible]) -> SymbolicTensor {
+        callSymbolic(inputs.map(\.symbolic))[0]
+    }
+}
