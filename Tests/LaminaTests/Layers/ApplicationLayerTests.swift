@@ -41,6 +41,8 @@ import Testing
         let kinds = ops.map { $0.operation }
         #expect(kinds == [NumPyOperation.Operation.add, .multiply, .add, .subtract])
         #expect(ops.last?.operands == [1, nil])
+        // Outside a functional model it would read back as a merge layer: refused.
+        #expect(throws: LaminaError.self) { try Sequential([Input(shape: [4]), NumPyOperation(.add, operands: [nil, 1])]).config() }
     }
 
     @Test func badOperationsAreErrorsNamingThem() throws {

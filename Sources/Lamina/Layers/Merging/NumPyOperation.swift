@@ -57,7 +57,11 @@ public final class NumPyOperation: Layer {
         return layer
     }
 
-    public override func config() throws -> [String: Any] { [:] }
+    /// Operations are saved by functional models only (as `kerasObject()` with their operands
+    /// in the call): anywhere else their class name would read back as a merge layer.
+    public override func config() throws -> [String: Any] {
+        throw LaminaError.configuration("\(name): a \(Self.module).\(operation.rawValue) operation is saved only inside a functional model")
+    }
 
     private func apply(_ inputs: [Tensor]) -> Tensor {
         var next = inputs.makeIterator()
