@@ -41,8 +41,29 @@ import Testing
         let kinds = ops.map { $0.operation }
         #expect(kinds == [NumPyOperation.Operation.add, .multiply, .add, .subtract])
         #expect(ops.last?.operands == [1, nil])
-        // Outside a functional model it would read back as a merge layer: refused.
+        for (operation, expected) in [(NumPyOperation.Operation.trueDivide, [-2.5, 1]), (.maximum, [2, 2]), (.minimum, [-5, 2])] {
+            let op = NumPyOperation(operation, operands: [nil, 2])
+            let out = try op.callAll([Tensor(shape: [1, 2], scalars: [-5, 2] as [Float])], training: false)[0]
+            #expect(out.scalarsAsDouble() == expected, "\(operation)")
+        }
+                // Outside a functional model it would read back as a merge layer: refused.
         #expect(throws: LaminaError.self) { try Sequential([Input(shape: [4]), NumPyOperation(.add, operands: [nil, 1])]).config() }
+    }
+
+    /// Gradients through operations of a tensor and a number, and of two broadcast tensors.
+    @Test func numpyOperationGradients() throws {
+        for operation in NumPyOperation.Operation.allCases {
+            for operands in [[nil, 1.5], [0.5, nil]] as [[Double?]] {
+                let op = NumPyOperation(operation, operands: operands)
+                let x = randn([2, 3, 4], seed: 5).abs() + 0.5   // away from 0 (division) and from the constants' ties
+                let result = GradientCheck.run(at: [x]) { args in try! op.callAll(args, training: false)[0] }
+                #expect(result.maxRelativeError <= 1e-6, "\(operation) \(operands): \(result)")
+            }
+            let pair = NumPyOperation(operation, operands: [nil, nil])
+            let xs = [randn([2, 3, 4], seed: 6), randn([2, 1, 4], seed: 7).abs() + 0.5]
+            let result = GradientCheck.run(at: xs) { args in try! pair.callAll(args, training: false)[0] }
+            #expect(result.maxRelativeError <= 1e-6, "\(operation) of two tensors: \(result)")
+        }
     }
 
     @Test func badOperationsAreErrorsNamingThem() throws {
@@ -77,6 +98,8 @@ import Testing
             let back = try #require(try LayerRegistry.make(layer.serialize()) as? Conv2D)
             #expect(back.groups == groups)
         }
+        try checkLayerGradients(Conv2D(4, kernelSize: (3, 3), padding: .same, groups: 2), [2, 5, 4, 4])
+        try checkLayerGradients(Conv2D(8, kernelSize: (3, 3), strides: (2, 2), groups: 4), [1, 6, 5, 4])   // the depthwise path, m = 2
         #expect(try Conv2D(4, kernelSize: 3).config()["groups"] == nil)
         #expect(throws: LaminaError.self) { try Conv2D(3, kernelSize: (3, 3), groups: 2)(x) }   // filters not divisible
         #expect(throws: LaminaError.self) { try Conv2D(6, kernelSize: (3, 3), groups: 3)(x) }   // 4 channels into 3 groups
