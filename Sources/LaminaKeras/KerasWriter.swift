@@ -57,7 +57,13 @@ extension KerasFile {
         for (layer, path) in layerGroups(model) {
             let paths = layer.kerasWeightPaths
             if paths.isEmpty { try h5.group(path + "/" + layer.kerasVariablesPath) }
-            for (relative, weight) in zip(paths, layer.weights) { try h5.write(weight.value, at: path + "/" + relative) }
+            for (relative, weight) in zip(paths, layer.weights) {
+                if weight.kerasByteSize == 8, weight.value.shape.isEmpty {   // Keras's int64 scalars (Normalization's count)
+                    try h5.write(int64: Int64(weight.value.scalarsAsDouble()[0].rounded()), at: path + "/" + relative)
+                } else {
+                    try h5.write(weight.value, at: path + "/" + relative)
+                }
+            }
         }
         guard let state = model.kerasOptimizerState() else { return }
         var index = 0

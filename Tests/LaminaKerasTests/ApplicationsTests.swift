@@ -72,6 +72,7 @@ import Testing
             }
             try #require(status == 0, "generate_applications.py failed (status \(status)): \(log.suffix(3000))")
         }
+        var loaded: [String: (Model, Tensor)] = [:]
         for name in selected {
             let start = Date()
             let file = { (suffix: String) in dir.appendingPathComponent(name + suffix) }
@@ -105,8 +106,26 @@ import Testing
             let outputError = Self.maxError(output, expected)
             #expect(logitError <= 1e-4, "\(name): logits differ by \(logitError) of the largest")
             #expect(outputError <= 1e-4, "\(name): outputs differ by \(outputError)")
+            if Self.roundTrip.contains(name) { loaded[name] = (model, output) }
             print(String(format: "ApplicationsTests: %-17@ params %9d  logits error %.2e (of max |logit| %.3g)  output error %.2e  summary %@  %.1f s",
                          name, model.countParams(), logitError, scale, outputError, summaryEqual ? "equal" : "DIFFERS", Date().timeIntervalSince(start)))
         }
+    
+        // Lamina → Keras: applications saved back by Lamina load in Keras and predict the same.
+        let back = Self.roundTrip.filter { loaded[$0] != nil }
+        guard !back.isEmpty else { return }
+        for name in back { try loaded[name]!.0.saveKeras(dir.appendingPathComponent(name + "_lamina.keras").path) }
+        let (status, log) = try Self.run(python, [Self.script.path, "--reload", dir.path] + back)
+        try #require(status == 0, "Keras could not load Lamina's files (status \(status)): \(log.suffix(3000))")
+        for name in back {
+            let predicted = try NumPy.load(dir.appendingPathComponent(name + "_lamina_pred.npy"))
+            let error = Self.maxError(predicted, loaded[name]!.1)
+            #expect(error <= 1e-4, "\(name): Keras predicts Lamina's saved file \(error) away from Lamina")
+            print(String(format: "ApplicationsTests: %-17@ saved by Lamina, Keras predicts within %.2e", name, error))
+        }
     }
+
+    /// The applications saved back by Lamina for Keras to load (those with operations, grouped
+    /// convolutions, nested Sequentials, int64 weights, noise shapes and VarianceScaling).
+    static let roundTrip = ["MobileNetV3Small", "EfficientNetB0", "ConvNeXtTiny"]
 }

@@ -6,6 +6,10 @@ public final class Variable {
     public var value: Tensor
     /// False for statistics such as BatchNormalization's moving mean (Keras's non-trainable weights).
     public let trainable: Bool
+    /// The bytes per value Keras gives this weight when its dtype differs from the layer's:
+    /// 8 for Normalization's `count`, an int64 in Keras (summaries count its size so, and
+    /// `.keras` files hold it as int64). Nil: the tensor's own dtype.
+    public var kerasByteSize: Int?
 
     public init(name: String, value: Tensor, trainable: Bool = true) {
         self.name = name

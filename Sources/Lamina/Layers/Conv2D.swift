@@ -114,10 +114,15 @@ public final class Conv2D: Layer {
     }
 
     public override func config() throws -> [String: Any] {
+        var c = try baseConfig()
+        if groups != 1 { c["groups"] = groups }   // left out when 1, which Keras defaults to
+        return c
+    }
+    private func baseConfig() throws -> [String: Any] {
         ["filters": filters, "kernel_size": [kernelSize.0, kernelSize.1], "strides": [strides.0, strides.1],
          "padding": padding.rawValue, "dilation_rate": [dilationRate.0, dilationRate.1], "activation": activation.description, "use_bias": useBias,
          "kernel_initializer": kernelInitializer.config, "bias_initializer": biasInitializer.config,
-         "kernel_regularizer": try kernelRegularizer?.serialize() ?? NSNull(), "bias_regularizer": try biasRegularizer?.serialize() ?? NSNull(), "groups": groups]
+         "kernel_regularizer": try kernelRegularizer?.serialize() ?? NSNull(), "bias_regularizer": try biasRegularizer?.serialize() ?? NSNull()]
     }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }

@@ -35,6 +35,10 @@ public final class Dropout: Layer, RandomLayer {
         if let noiseShape { c["noise_shape"] = noiseShape.map { $0.map { $0 as Any } ?? NSNull() } }
         return c
     }
+    public override func computeOutputShape(_ shape: [Int]) throws -> [Int] {
+        try checkInputShape(shape)
+        return shape
+    }
     public override func checkInputShape(_ shape: [Int]) throws {
         if let noiseShape {
             let full = [1] + shape

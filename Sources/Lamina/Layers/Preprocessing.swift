@@ -78,6 +78,7 @@ public final class Normalization: Layer {
         mean = addWeight("mean", shape: shape, initializer: .zeros, trainable: false)
         variance = addWeight("variance", shape: shape, initializer: .ones, trainable: false)
         count = addWeight("count", shape: [], initializer: .zeros, trainable: false)
+        count?.kerasByteSize = 8   // an int64 in Keras
     }
     public override func checkInputShape(_ shape: [Int]) throws {
         if let built = inputShape, try statisticsShape(built) != statisticsShape(shape) {

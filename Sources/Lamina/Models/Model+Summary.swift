@@ -37,14 +37,17 @@ extension Model {
         }
         if rows.isEmpty { lines.append(rule("└", "┴", "┘", "─")) }
         let bytes = dtype.byteSize
+        func size(_ ws: [Variable]) -> Int { ws.reduce(0) { $0 + $1.value.count * ($1.kerasByteSize ?? bytes) } }
         let trainableCount = trainableWeights.reduce(0) { $0 + $1.value.count }
         let nonTrainableCount = nonTrainableWeights.reduce(0) { $0 + $1.value.count }
         let optimizerCount = (optimizer?.slots.isEmpty ?? true) ? 0 : optimizer!.variableCount
-        func line(_ label: String, _ n: Int) -> String { " \(label): \(Self.grouped(n)) (\(Self.formatBytes(n * bytes)))" }
-        lines.append(line("Total params", trainableCount + nonTrainableCount + optimizerCount))
-        lines.append(line("Trainable params", trainableCount))
-        lines.append(line("Non-trainable params", nonTrainableCount))
-        if optimizerCount > 0 { lines.append(line("Optimizer params", optimizerCount)) }
+        func line(_ label: String, _ n: Int, _ size: Int) -> String { " \(label): \(Self.grouped(n)) (\(Self.formatBytes(size)))" }
+        let (trainableBytes, nonTrainableBytes) = (size(trainableWeights), size(nonTrainableWeights))
+        lines.append(line("Total params", trainableCount + nonTrainableCount + optimizerCount,
+                          trainableBytes + nonTrainableBytes + optimizerCount * bytes))
+        lines.append(line("Trainable params", trainableCount, trainableBytes))
+        lines.append(line("Non-trainable params", nonTrainableCount, nonTrainableBytes))
+        if optimizerCount > 0 { lines.append(line("Optimizer params", optimizerCount, optimizerCount * bytes)) }
         return lines.joined(separator: "\n")
     }
 

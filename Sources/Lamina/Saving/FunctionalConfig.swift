@@ -81,16 +81,19 @@ extension Model {
                 guard let args = calls.first?["args"] as? [Any] else {
                     throw r.error("the operation \(ConfigReader.show(object["config"] ?? "?")) has no call")
                 }
-                let operands: [Double?] = try args.map { arg in
-                    if let number = arg as? NSNumber, !(arg is Bool) { return number.doubleValue }
-                    if let t = arg as? [String: Any], t["class_name"] as? String == "__keras_tensor__" { return nil }
-                    throw r.error("the operation \(ConfigReader.show(object["config"] ?? "?")) has an argument Lamina cannot take: \(ConfigReader.show(arg))")
+                func operands(_ args: [Any]) throws -> [Double?] {
+                    try args.map { arg in
+                        if let number = arg as? NSNumber { return number.doubleValue }
+                        if let t = arg as? [String: Any], t["class_name"] as? String == "__keras_tensor__" { return nil }
+                        throw r.error("the operation \(ConfigReader.show(object["config"] ?? "?")) has an argument Lamina cannot take: \(ConfigReader.show(arg))")
+                    }
                 }
+                let first = try operands(args)
                 do {
-                    layer = try NumPyOperation.make(object, operands: operands)
+                    layer = try NumPyOperation.make(object, operands: first)
                 } catch let error as LaminaError { throw r.error(error.message) }
-                for call in calls.dropFirst() where ((call["args"] as? [Any]) ?? []).count != args.count {
-                    throw r.error("the operation \(layer.name) is called with different arguments")
+                for call in calls.dropFirst() where try operands((call["args"] as? [Any]) ?? []) != first {
+                    throw r.error("the operation \(layer.name) is called with different operands; Lamina keeps one set per operation")
                 }
             } else {
                 layer = try LayerRegistry.make(object)

@@ -27,6 +27,10 @@ its batch statistics on a separate calibration batch (one forward pass in traini
 momentum 0 and dropout off). Activations then stay of order one through every layer. Pass
 --raw before OUTDIR to keep Keras's initial weights untouched.
 
+    python3 generate_applications.py --reload OUTDIR NAME...
+loads each OUTDIR/NAME_lamina.keras (an application saved back by Lamina) with
+keras.models.load_model and writes its prediction of NAME_input.npy to NAME_lamina_pred.npy.
+
 The files are large (ResNet50 is about 95 MB), so they are not committed; the fixture that is
 committed is applications_layers.md, written by hand from the NAME_info.json files.
 """
@@ -249,8 +253,22 @@ def generate(name, outdir, raw=False):
     keras.backend.clear_session()
 
 
+def reload(name, outdir):
+    """Keras loads the file Lamina wrote back and predicts the fixture's input."""
+    model = keras.models.load_model(os.path.join(outdir, name + "_lamina.keras"))
+    x = np.load(os.path.join(outdir, name + "_input.npy"))
+    np.save(os.path.join(outdir, name + "_lamina_pred.npy"), np.asarray(model(x, training=False)))
+    print("%-18s reloaded from Lamina's file" % name, flush=True)
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if args[:1] == ["--reload"]:
+        if len(args) < 3:
+            sys.exit(__doc__)
+        for n in args[2:]:
+            reload(n, args[1])
+        sys.exit(0)
     raw = "--raw" in args
     args = [a for a in args if a != "--raw"]
     if not args:

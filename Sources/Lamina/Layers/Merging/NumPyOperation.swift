@@ -1,6 +1,7 @@
 /// An elementwise `keras.ops` call recorded in a functional model: `x + 3.0`, `x * (1 / 6)` or
 /// `a + b` on symbolic tensors, which Keras 3 saves as an operation of module
-/// `keras.src.ops.numpy` (class `Add`, `Subtract`, `Multiply` or `Divide`) whose call arguments
+/// `keras.src.ops.numpy` (class `Add`, `Subtract`, `Multiply`, `Divide`, `TrueDivide`, `Maximum`
+/// or `Minimum`) whose call arguments
 /// mix tensors and numbers: `"args": [<tensor>, 3.0]`. MobileNetV3's hard sigmoid and
 /// ConvNeXt's residuals are made of them.
 ///
@@ -11,7 +12,8 @@
 public final class NumPyOperation: Layer {
     /// The elementwise operations Lamina reads.
     public enum Operation: String, Sendable, CaseIterable {
-        case add = "Add", subtract = "Subtract", multiply = "Multiply", divide = "Divide"
+        case add = "Add", subtract = "Subtract", multiply = "Multiply", divide = "Divide", trueDivide = "TrueDivide"
+        case maximum = "Maximum", minimum = "Minimum"
     }
 
     /// The Keras module these operations are saved under.
@@ -57,22 +59,25 @@ public final class NumPyOperation: Layer {
         return layer
     }
 
-    public override func config() throws -> [String: Any] { [:] }
+    /// Operations are saved by functional models only (as `kerasObject()` with their operands
+    /// in the call): anywhere else their class name would read back as a merge layer.
+    public override func config() throws -> [String: Any] {
+        throw LaminaError.configuration("\(name): a \(Self.module).\(operation.rawValue) operation is saved only inside a functional model")
+    }
 
     private func apply(_ inputs: [Tensor]) -> Tensor {
         var next = inputs.makeIterator()
-        let values: [Either] = operands.map { $0.map(Either.number) ?? .tensor(next.next()!) }
-        switch (values[0], values[1]) {
-        case let (.tensor(a), .tensor(b)):
-            switch operation { case .add: return a + b; case .subtract: return a - b; case .multiply: return a * b; case .divide: return a / b }
-        case let (.tensor(a), .number(c)):
-            switch operation { case .add: return a + c; case .subtract: return a - c; case .multiply: return a * c; case .divide: return a / c }
-        case let (.number(c), .tensor(b)):
-            switch operation { case .add: return b + c; case .subtract: return c - b; case .multiply: return b * c; case .divide: return c / b }
-        case (.number, .number): fatalError("unreachable: rejected in init")
+        let dtype = inputs.first?.dtype ?? .float32
+        let v = operands.map { $0.map { Tensor.scalar($0, dtype: dtype) } ?? next.next()! }
+        switch operation {
+        case .add: return v[0] + v[1]
+        case .subtract: return v[0] - v[1]
+        case .multiply: return v[0] * v[1]
+        case .divide, .trueDivide: return v[0] / v[1]
+        case .maximum: return LaminaCore.maximum(v[0], v[1])
+        case .minimum: return LaminaCore.minimum(v[0], v[1])
         }
     }
-    private enum Either { case tensor(Tensor), number(Double) }
 
     public override func callAll(_ inputs: [Tensor], training: Bool) throws -> [Tensor] {
         let shapes = try inputs.map { x -> [Int] in
@@ -108,4 +113,11 @@ public final class NumPyOperation: Layer {
     }
 
     public override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] { try buildAll([inputShape], dtype: nil)[0] }
+}
+
+extension NumPyOperation {
+    /// Calls the operation on symbolic tensors, one per nil operand: `op([a, b])`.
+    public func callAsFunction(_ inputs: [any SymbolicTensorConvertible]) -> SymbolicTensor {
+        callSymbolic(inputs.map(\.symbolic))[0]
+    }
 }
