@@ -57,16 +57,8 @@ public final class DepthwiseConv2D: Layer {
         (self.depthwiseInitializer, self.biasInitializer) = (depthwiseInitializer, biasInitializer)
         (self.depthwiseRegularizer, self.biasRegularizer) = (depthwiseRegularizer, biasRegularizer)
         super.init(name: name, inputShape: inputShape)
-        if kernelSize.0 <= 0 || kernelSize.1 <= 0 || strides.0 <= 0 || strides.1 <= 0 {
-            reject("kernelSize \(kernelSize) and strides \(strides) must be positive")
-        }
-        if depthMultiplier <= 0 { reject("depthMultiplier must be positive, got \(depthMultiplier)") }
-        if dilationRate.0 <= 0 || dilationRate.1 <= 0 { reject("dilationRate \(dilationRate) must be positive") }
-        if let dataFormat, dataFormat != "channels_last" {
-            reject("only dataFormat \"channels_last\" is supported, got \"\(dataFormat)\"")
-        }
-        check(activation)
-        check(padding)
+        checkDepthwiseArguments(kernelSize: kernelSize, strides: strides, dilationRate: dilationRate, depthMultiplier: depthMultiplier,
+                                dataFormat: dataFormat, activation: activation, padding: padding)
     }
 
     /// Square kernel, strides and dilation: `DepthwiseConv2D(kernelSize: 3, padding: .same)`.
@@ -123,5 +115,23 @@ extension Layer {
             throw LaminaError.shape("\(name): input \(describe(s)) is smaller than the kernel \(kernelSize) (dilation \(dilationRate)) with \(padding) padding")
         }
         return (g.outH, g.outW)
+    }
+}
+
+extension Layer {
+    /// For the depthwise family's constructors: records a non-positive size, multiplier or
+    /// dilation, a data format other than channels_last, an unknown activation or padding.
+    func checkDepthwiseArguments(kernelSize: (Int, Int), strides: (Int, Int), dilationRate: (Int, Int), depthMultiplier: Int,
+                                 dataFormat: String?, activation: ActivationFunction, padding: Padding) {
+        if kernelSize.0 <= 0 || kernelSize.1 <= 0 || strides.0 <= 0 || strides.1 <= 0 {
+            reject("kernelSize \(kernelSize) and strides \(strides) must be positive")
+        }
+        if depthMultiplier <= 0 { reject("depthMultiplier must be positive, got \(depthMultiplier)") }
+        if dilationRate.0 <= 0 || dilationRate.1 <= 0 { reject("dilationRate \(dilationRate) must be positive") }
+        if let dataFormat, dataFormat != "channels_last" {
+            reject("only dataFormat \"channels_last\" is supported, got \"\(dataFormat)\"")
+        }
+        check(activation)
+        check(padding)
     }
 }

@@ -64,16 +64,9 @@ public final class SeparableConv2D: Layer {
         (self.depthwiseInitializer, self.pointwiseInitializer, self.biasInitializer) = (depthwiseInitializer, pointwiseInitializer, biasInitializer)
         (self.depthwiseRegularizer, self.pointwiseRegularizer, self.biasRegularizer) = (depthwiseRegularizer, pointwiseRegularizer, biasRegularizer)
         super.init(name: name, inputShape: inputShape)
-        if filters <= 0 || kernelSize.0 <= 0 || kernelSize.1 <= 0 || strides.0 <= 0 || strides.1 <= 0 {
-            reject("filters \(filters), kernelSize \(kernelSize) and strides \(strides) must be positive")
-        }
-        if depthMultiplier <= 0 { reject("depthMultiplier must be positive, got \(depthMultiplier)") }
-        if dilationRate.0 <= 0 || dilationRate.1 <= 0 { reject("dilationRate \(dilationRate) must be positive") }
-        if let dataFormat, dataFormat != "channels_last" {
-            reject("only dataFormat \"channels_last\" is supported, got \"\(dataFormat)\"")
-        }
-        check(activation)
-        check(padding)
+        if filters <= 0 { reject("filters must be positive, got \(filters)") }
+        checkDepthwiseArguments(kernelSize: kernelSize, strides: strides, dilationRate: dilationRate, depthMultiplier: depthMultiplier,
+                                dataFormat: dataFormat, activation: activation, padding: padding)
     }
 
     /// Square kernel, strides and dilation: `SeparableConv2D(64, kernelSize: 3, padding: .same)`.

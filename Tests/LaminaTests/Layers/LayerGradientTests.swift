@@ -4,25 +4,12 @@ import Testing
 /// Float64 gradient checks of every layer with respect to its input and its weights,
 /// recurrent layers through time and BatchNormalization in training mode included.
 @Suite struct LayerGradientTests {
-    /// Builds `layer` in float64 for `inputShape` (batch first) and checks d/d(input, weights).
-    /// `beforeCall` runs before each evaluation (to draw the same dropout masks every time).
+    /// Builds `layer` in float64 for `inputShape` (batch first) and checks d/d(input, weights)
+    /// (`checkLayerGradients`). `beforeCall` runs before each evaluation (to draw the same
+    /// dropout masks every time).
     func check(_ layer: Layer, _ inputShape: [Int], training: Bool = false, seed: UInt64 = 1,
                beforeCall: () -> Void = {}, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try layer.buildIfNeeded(Array(inputShape.dropFirst()), dtype: .float64)
-        // Nonzero biases and moving statistics, so every term is exercised.
-        try layer.setWeights(layer.getWeights().enumerated().map { i, w in
-            var r = randn(w.shape, seed: seed + UInt64(i) + 10, scale: 0.5)
-            if layer.weights[i].name.hasSuffix("moving_variance") { r = r.abs() + 0.5 }
-            return r
-        })
-        let weights = layer.trainableWeights
-        let x = randn(inputShape, seed: seed)
-        let result = GradientCheck.run(at: [x] + weights.map(\.value)) { args in
-            for (v, a) in zip(weights, args.dropFirst()) { v.value = a }
-            beforeCall()
-            return try! layer(args[0], training: training)
-        }
-        #expect(result.maxRelativeError <= 1e-6, "\(layer.name): \(result)", sourceLocation: sourceLocation)
+        try checkLayerGradients(layer, inputShape, training: training, seed: seed, beforeCall: beforeCall, sourceLocation: sourceLocation)
     }
 
     @Test func shapeAndScaleLayers() throws {
