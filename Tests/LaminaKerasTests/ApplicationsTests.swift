@@ -114,7 +114,16 @@ import Testing
         // Lamina → Keras: applications saved back by Lamina load in Keras and predict the same.
         let back = Self.roundTrip.filter { loaded[$0] != nil }
         guard !back.isEmpty else { return }
-        for name in back { try loaded[name]!.0.saveKeras(dir.appendingPathComponent(name + "_lamina.keras").path) }
+        for name in back {
+            let (model, output) = loaded[name]!
+            try model.saveKeras(dir.appendingPathComponent(name + "_lamina.keras").path)
+            // And through Lamina's own format.
+            let path = dir.appendingPathComponent(name + ".lamina").path
+            try model.save(path)
+            let again = try Model.load(path)
+            let x = try NumPy.load(dir.appendingPathComponent(name + "_input.npy"))
+            #expect(Self.maxError(try again.predict(x, batchSize: 2), output) <= 1e-6, "\(name): .lamina round trip")
+        }
         let (status, log) = try Self.run(python, [Self.script.path, "--reload", dir.path] + back)
         try #require(status == 0, "Keras could not load Lamina's files (status \(status)): \(log.suffix(3000))")
         for name in back {

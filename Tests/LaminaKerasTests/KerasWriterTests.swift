@@ -52,7 +52,8 @@ import Testing
         let shared = Dense(4, activation: .relu, name: "shared_dense")
         let a = shared(outer), b = inner(outer), c = shared(Dense(5, name: "pre")(outer))
         let merged: [SymbolicTensor] = [Add()([a, b]), Subtract()([a, b]), Multiply()([a, c]), Average()([a, b, c]),
-                                        Maximum()([a, b]), Minimum()([b, c]), Dot(axes: 1, normalize: true)([a, c])]
+                                        Maximum()([a, b]), Minimum()([b, c]), Dot(axes: 1, normalize: true)([a, c]),
+                                        CustomScaleLayer(scale: 0.17)([a, c])]
         let out = Dense(3, activation: .softmax, name: "probs")(Concatenate(axis: -1)(merged))
         return Model(inputs: outer, outputs: out, name: "merges")
     }

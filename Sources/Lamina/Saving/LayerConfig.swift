@@ -39,7 +39,7 @@ public enum LayerRegistry {
         Conv2DTranspose.self, GRU.self, Bidirectional.self, Normalization.self, RandomFlip.self, RandomContrast.self,
         RandomRotation.self, RandomTranslation.self, RandomZoom.self,
         Add.self, Subtract.self, Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self,
-        ReLU.self, DepthwiseConv2D.self, SeparableConv2D.self, LayerScale.self, Dot.self,
+        ReLU.self, DepthwiseConv2D.self, SeparableConv2D.self, LayerScale.self, Dot.self, CustomScaleLayer.self,
     ]
 
     /// Loadable classes by Keras class name, and factories registered by name for layers that

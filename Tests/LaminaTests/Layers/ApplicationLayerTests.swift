@@ -117,6 +117,18 @@ import Testing
         #expect(throws: LaminaError.self) { try Dropout(0.5, noiseShape: [nil, 2, 1, 1])(x) }
     }
 
+    @Test func customScaleLayerAddsTheScaledSecondInput() throws {
+        let layer = CustomScaleLayer(scale: 0.17)
+        let a = randn([2, 3, 4], seed: 8), b = randn([2, 3, 4], seed: 9)
+        #expect(maxError(try layer([a, b]), a + b * 0.17) < 1e-12)
+        try checkMergeGradients(layer, [[2, 3, 4], [2, 3, 4]])
+        let back = try #require(try LayerRegistry.make(layer.serialize()) as? CustomScaleLayer)
+        let module = try layer.serialize()["module"] as? String
+        #expect(back.scale == 0.17 && module == "keras.src.applications.inception_resnet_v2")
+        #expect(throws: LaminaError.self) { try layer([a, randn([2, 3, 5], seed: 1)]) }
+        #expect(throws: LaminaError.self) { try LayerRegistry.make(["class_name": "CustomScaleLayer", "config": ["scale": "big"]]) }
+    }
+
     @Test func batchNormalizationAxisCountsTheBatchAxis() throws {
         let bn = BatchNormalization(axis: 3)
         _ = try bn(randn([2, 4, 4, 5], seed: 2))
