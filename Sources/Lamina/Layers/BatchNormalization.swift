@@ -82,13 +82,14 @@ public final class BatchNormalization: Layer {
                 movingVariance.value = movingVariance.value * momentum + variance.detached() * (1 - momentum)
             }
         } else {
-            // Inference: one scale and one shift per channel, made on the [C] statistics, so the
-            // activations take two passes instead of four.
+            // Inference: γ/√(σ² + ε) made once on the [C] statistics, so the activations take
+            // three passes instead of four. The mean is subtracted first: folding it into a shift
+            // (x·s + (β − μ·s)) cancels large terms and drifts from Keras by ~1e-4 over
+            // InceptionV3's 94 normalizations.
             var scale = 1 / (movingVariance.value + epsilon).sqrt()
             if let gamma { scale = scale * gamma.value }
-            var shift = -movingMean.value * scale
-            if let beta { shift = shift + beta.value }
-            return x * scale + shift
+            let y = (x - movingMean.value) * scale
+            return beta.map { y + $0.value } ?? y
         }
         var y = (x - mean) / (variance + epsilon).sqrt()
         if let gamma { y = y * gamma.value }
