@@ -240,9 +240,9 @@ open class Optimizer {
     /// The number of optimizer variables, as Keras's summary counts them (slots + iterations + learning rate).
     public var variableCount: Int { slots.values.reduce(2) { $0 + $1.reduce(0) { $0 + $1.count } } }
 
-    /// Applies one step: updates each variable in place from its gradient.
-    public func apply(_ gradients: [Tensor], to variables: [Variable]) {
-        precondition(gradients.count == variables.count, "Optimizer.apply: \(gradients.count) gradients for \(variables.count) variables")
+    /// Applies one step: updates each variable in place from its gradient (the training loop's
+    /// path; the gradients come from the variables, so they fit — `apply(_:to:)` checks a user's).
+    package func step(_ gradients: [Tensor], to variables: [Variable]) {
         let lr = currentLearningRate
         iterations += 1
         willApplyStep()
