@@ -92,7 +92,8 @@ extension Model {
             guard steps.map({ step < $0 }) ?? true, let (x, y) = try iterator.next() else { return nil }
             guard let y else { throw LaminaError.value("evaluate: the dataset has no labels") }
             step += 1
-            return ([x], [y])
+            let xs = try self.prepareInputs([x])
+            return (xs, try self.prepareLabels([y], for: xs))
         }
     }
 
@@ -109,7 +110,7 @@ extension Model {
         return try predictBatches {
             guard steps.map({ step < $0 }) ?? true, let (x, _) = try iterator.next() else { return nil }
             step += 1
-            return [x]
+            return try self.prepareInputs([x])
         }[0]
     }
 }

@@ -86,7 +86,10 @@ public final class Input: Layer {
     }
 
     /// The symbolic tensor this input stands for in a functional model (`symbolic`).
-    lazy var placeholder: SymbolicTensor = argumentError.map { SymbolicTensor(error: $0) }
-        ?? SymbolicTensor(shape: declaredInputShape ?? [], dtype: dtype, node: GraphNode(layer: self, inputs: []), index: 0)
+    lazy var placeholder: SymbolicTensor = argumentError.map { SymbolicTensor(error: $0) } ?? {
+        let node = GraphNode(layer: self, inputs: [])
+        node.outputShapes = [declaredInputShape ?? []]
+        return SymbolicTensor(shape: declaredInputShape ?? [], dtype: dtype, node: node, index: 0)
+    }()
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor { x }
 }

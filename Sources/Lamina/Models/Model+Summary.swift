@@ -58,12 +58,13 @@ extension Model {
     /// per depth, each of one input, no layer called twice.
     private var isSequentialLike: Bool {
         guard !(self is Sequential) else { return true }
-        var calls = Set<ObjectIdentifier>()
+        guard inputs.count == 1, outputs.count == 1 else { return false }
+        var calls = Set<ObjectIdentifier>(), consumers: [ObjectIdentifier: Int] = [:]
         for node in nodes {
             guard node.inputs.count <= 1, calls.insert(ObjectIdentifier(node.layer)).inserted else { return false }
+            for parent in node.parents { consumers[ObjectIdentifier(parent), default: 0] += 1 }
         }
-        return Set(nodes.map { ObjectIdentifier($0) }).count == layers.count && outputs.count == 1 && inputs.count == 1
-            && nodes.allSatisfy { n in nodes.filter { $0.inputs.contains { $0.node === n } }.count <= 1 }
+        return consumers.values.allSatisfy { $0 <= 1 }
     }
 
     /// Name (type), output shape, parameter count and connections of each layer.
@@ -80,22 +81,16 @@ extension Model {
                 return ["\(layer.name) (\(layer.className))", out, count, "-"]
             }
         }
+        let callsOf = Dictionary(grouping: nodes, by: { ObjectIdentifier($0.layer) })
         return layers.map { layer in
-            let calls = nodes.filter { $0.layer === layer }
-            let shapes = calls.first.map { node in outputsOf(node).map { shape($0.shape) } } ?? []
+            let calls = callsOf[ObjectIdentifier(layer)] ?? []
+            let shapes = calls.first?.outputShapes.map(shape) ?? []
             let out = shapes.count == 1 ? shapes[0] : "[" + shapes.joined(separator: ", ") + "]"
             let connections = calls.flatMap { node in
                 node.inputs.map { "\($0.layer?.name ?? "?")[\($0.node?.callIndex ?? 0)][\($0.index)]" }
             }
             return ["\(layer.name) (\(layer.className))", out, params(layer), connections.isEmpty ? "-" : connections.joined(separator: ", ")]
         }
-    }
-
-    /// The symbolic outputs of a call in this graph (read back from its consumers and the model outputs).
-    private func outputsOf(_ node: GraphNode) -> [SymbolicTensor] {
-        var found: [Int: SymbolicTensor] = [:]
-        for t in nodes.flatMap(\.inputs) + outputs + inputs where t.node === node { found[t.index] = t }
-        return found.keys.sorted().map { found[$0]! }
     }
 
     /// Rich's column widths (padding included) for Keras's relative positions: each column gets

@@ -449,8 +449,8 @@ extension Model {
         }
     }
 
-    /// Evaluation over global batches, from tensors or a dataset: the loss, the outputs' losses
-    /// and the metrics as logs. Across processes each evaluates its shard of every batch
+    /// Evaluation over global batches, from tensors or a dataset, each already checked and cast
+    /// (`prepareInputs`, `prepareLabels`): the loss, the outputs' losses and the metrics as logs. Across processes each evaluates its shard of every batch
     /// and the sums of losses and metric states make the global values.
     package func evaluateBatches(steps: Int?, verbose: Int, next: () throws -> (x: [Tensor], y: [Tensor])?) throws -> [String: Double] {
         compiledMetrics.forEach { $0.reset() }
@@ -466,8 +466,7 @@ extension Model {
             step += 1
             let rows = strategy.shard(x[0].shape[0])
             guard !rows.isEmpty else { continue }
-            let xb = try prepareInputs(rows.count < x[0].shape[0] ? x.rows(rows) : x)
-            let yb = try prepareLabels(rows.count < y[0].shape[0] ? y.rows(rows) : y, for: xb)
+            let (xb, yb) = rows.count < x[0].shape[0] ? (x.rows(rows), y.rows(rows)) : (x, y)
             let predictions = try inferenceStep(xb)
             let (loss, parts) = withoutGradients { totalLoss(yb, predictions, weights: nil) }
             for (i, v) in ([loss] + parts).enumerated() { sums[i] += v.scalarsAsDouble()[0] * Double(rows.count) }
@@ -515,15 +514,15 @@ extension Model {
         return Dictionary(zip(outputNames, outputs), uniquingKeysWith: { a, _ in a })
     }
 
-    /// Prediction over global batches, from tensors or a dataset: one tensor per output, the
+    /// Prediction over global batches (already checked and cast by `prepareInputs`), from
+    /// tensors or a dataset: one tensor per output, the
     /// batches' outputs in order. Across processes each predicts its shard of every batch and
     /// every process gets all outputs.
     package func predictBatches(_ next: () throws -> [Tensor]?) throws -> [Tensor] {
         let strategy = Strategy.current
         return try strategy.run {
             var outputs = [[Tensor]](repeating: [], count: outputCount)
-            while let x = try next() {
-                let xs = try prepareInputs(x)
+            while let xs = try next() {
                 let rows = strategy.shard(xs[0].shape[0])
                 let local = rows.isEmpty ? nil : try inferenceStep(rows.count == xs[0].shape[0] ? xs : xs.rows(rows))
                 let batch = try strategy.gather(local, of: self, inputs: xs)

@@ -52,6 +52,8 @@ final class GraphNode {
     let inputs: [SymbolicTensor]
     /// Which call of its layer this is (Keras's node index: `shared[1][0]` reads the second call).
     let callIndex: Int
+    /// The per-sample shapes of the call's outputs (an `Input`'s: its shape).
+    var outputShapes: [[Int]] = []
     init(layer: Layer, inputs: [SymbolicTensor]) {
         (self.layer, self.inputs) = (layer, inputs)
         callIndex = layer.symbolicCalls
@@ -76,6 +78,7 @@ extension Layer {
             let dtype = inputs.first?.dtype
             let shapes = try buildAll(inputs.map(\.shape), dtype: dtype?.isFloatingPoint == true ? dtype : nil)
             let node = GraphNode(layer: self, inputs: inputs)
+            node.outputShapes = shapes
             return shapes.enumerated().map { SymbolicTensor(shape: $1, dtype: self.dtype, node: node, index: $0) }
         } catch {
             let why = (error as? LaminaError)?.message ?? "\(error)"

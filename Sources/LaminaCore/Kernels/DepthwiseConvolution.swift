@@ -5,6 +5,25 @@ struct DepthwiseGeometry {
     let kH: Int, kW: Int, dilationH: Int, dilationW: Int
     let channels: Int, multiplier: Int
     var outChannels: Int { channels * multiplier }
+
+    /// Calls `body(outPixel, inPixel, tap)` for every tap of every output pixel of one image
+    /// whose input pixel lies inside the image (pixels row-major, taps kh·KW + kw): the
+    /// traversal the float64 loops of the forward pass and both gradients share.
+    func forEachTap(_ body: (_ outPixel: Int, _ inPixel: Int, _ tap: Int) -> Void) {
+        let g = window
+        for oh in 0..<g.outH {
+            for ow in 0..<g.outW {
+                for kh in 0..<kH {
+                    let ih = oh * g.strideH - g.padTop + kh * dilationH
+                    if ih < 0 || ih >= g.inH { continue }
+                    for kw in 0..<kW {
+                        let iw = ow * g.strideW - g.padLeft + kw * dilationW
+                        if iw >= 0 && iw < g.inW { body(oh * g.outW + ow, ih * g.inW + iw, kh * kW + kw) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 extension Kernels {
@@ -34,27 +53,16 @@ extension Kernels {
                                 return
                             }
                             for image in images {
-                                let xi = xp + image * inImage
-                                for oh in 0..<g.outH {
-                                    for ow in 0..<g.outW {
-                                        let o = op + image * outImage + (oh * g.outW + ow) * oc
-                                        for j in 0..<oc { o[j] = bp[j] }
-                                        for kh in 0..<d.kH {
-                                            let ih = oh * g.strideH - g.padTop + kh * d.dilationH
-                                            if ih < 0 || ih >= g.inH { continue }
-                                            for kw in 0..<d.kW {
-                                                let iw = ow * g.strideW - g.padLeft + kw * d.dilationW
-                                                if iw < 0 || iw >= g.inW { continue }
-                                                let xr = xi + (ih * g.inW + iw) * c, wr = wp + (kh * d.kW + kw) * oc
-                                                if m == 1 {
-                                                    for j in 0..<c { o[j] += xr[j] * wr[j] }
-                                                } else {
-                                                    for ch in 0..<c {
-                                                        let v = xr[ch], ob = o + ch * m, wb = wr + ch * m
-                                                        for k in 0..<m { ob[k] += v * wb[k] }
-                                                    }
-                                                }
-                                            }
+                                let xi = xp + image * inImage, oi = op + image * outImage
+                                for pixel in 0..<(g.outH * g.outW) { for j in 0..<oc { oi[pixel * oc + j] = bp[j] } }
+                                d.forEachTap { outPixel, inPixel, tap in
+                                    let o = oi + outPixel * oc, xr = xi + inPixel * c, wr = wp + tap * oc
+                                    if m == 1 {
+                                        for j in 0..<c { o[j] += xr[j] * wr[j] }
+                                    } else {
+                                        for ch in 0..<c {
+                                            let v = xr[ch], ob = o + ch * m, wb = wr + ch * m
+                                            for k in 0..<m { ob[k] += v * wb[k] }
                                         }
                                     }
                                 }
@@ -86,27 +94,16 @@ extension Kernels {
                             return
                         }
                         for image in images {
-                            let di = dp + image * inImage
-                            for oh in 0..<g.outH {
-                                for ow in 0..<g.outW {
-                                    let go = gp + image * outImage + (oh * g.outW + ow) * oc
-                                    for kh in 0..<d.kH {
-                                        let ih = oh * g.strideH - g.padTop + kh * d.dilationH
-                                        if ih < 0 || ih >= g.inH { continue }
-                                        for kw in 0..<d.kW {
-                                            let iw = ow * g.strideW - g.padLeft + kw * d.dilationW
-                                            if iw < 0 || iw >= g.inW { continue }
-                                            let dr = di + (ih * g.inW + iw) * c, wr = wp + (kh * d.kW + kw) * oc
-                                            if m == 1 {
-                                                for j in 0..<c { dr[j] += go[j] * wr[j] }
-                                            } else {
-                                                for ch in 0..<c {
-                                                    var s: T = 0
-                                                    for k in 0..<m { s += go[ch * m + k] * wr[ch * m + k] }
-                                                    dr[ch] += s
-                                                }
-                                            }
-                                        }
+                            let di = dp + image * inImage, gi = gp + image * outImage
+                            d.forEachTap { outPixel, inPixel, tap in
+                                let go = gi + outPixel * oc, dr = di + inPixel * c, wr = wp + tap * oc
+                                if m == 1 {
+                                    for j in 0..<c { dr[j] += go[j] * wr[j] }
+                                } else {
+                                    for ch in 0..<c {
+                                        var s: T = 0
+                                        for k in 0..<m { s += go[ch * m + k] * wr[ch * m + k] }
+                                        dr[ch] += s
                                     }
                                 }
                             }
@@ -141,26 +138,15 @@ extension Kernels {
                                 continue
                             }
                             for image in lo..<hi {
-                                let xi = xp + image * inImage
-                                for oh in 0..<g.outH {
-                                    for ow in 0..<g.outW {
-                                        let go = gp + image * outImage + (oh * g.outW + ow) * oc
-                                        for kh in 0..<d.kH {
-                                            let ih = oh * g.strideH - g.padTop + kh * d.dilationH
-                                            if ih < 0 || ih >= g.inH { continue }
-                                            for kw in 0..<d.kW {
-                                                let iw = ow * g.strideW - g.padLeft + kw * d.dilationW
-                                                if iw < 0 || iw >= g.inW { continue }
-                                                let xr = xi + (ih * g.inW + iw) * c, wr = dw + (kh * d.kW + kw) * oc
-                                                if m == 1 {
-                                                    for j in 0..<c { wr[j] += xr[j] * go[j] }
-                                                } else {
-                                                    for ch in 0..<c {
-                                                        let v = xr[ch], wb = wr + ch * m, gb = go + ch * m
-                                                        for k in 0..<m { wb[k] += v * gb[k] }
-                                                    }
-                                                }
-                                            }
+                                let xi = xp + image * inImage, gi = gp + image * outImage
+                                d.forEachTap { outPixel, inPixel, tap in
+                                    let go = gi + outPixel * oc, xr = xi + inPixel * c, wr = dw + tap * oc
+                                    if m == 1 {
+                                        for j in 0..<c { wr[j] += xr[j] * go[j] }
+                                    } else {
+                                        for ch in 0..<c {
+                                            let v = xr[ch], wb = wr + ch * m, gb = go + ch * m
+                                            for k in 0..<m { wb[k] += v * gb[k] }
                                         }
                                     }
                                 }
