@@ -523,74 +523,69 @@ static void LK(depthwise)(const float *x, long images, long c, const lamina_wind
     }
 }
 
+/* d[j] += a[j] * b[j] for j < n, whole vectors then the tail. */
+static inline void LK(multiply_add)(float *d, const float *a, const float *b, long n) {
+    long j = 0;
+    for (; j + LK_W <= n; j += LK_W) st(d + j, ld(d + j) + ld(a + j) * ld(b + j));
+    for (; j < n; j++) d[j] += a[j] * b[j];
+}
+
+/* The traversal both depthwise gradients share: runs BODY for every tap (a, b) of every output
+   pixel of every image whose input pixel lies inside the image, with `go` the output pixel's
+   gradient (oc values), `pixel` the input pixel's offset in elements and `tap` = a·kw + b. */
+#define LK_DEPTHWISE_TAPS(BODY)                                                              \
+    for (long n = 0; n < images; n++)                                                        \
+        for (long oh = 0; oh < g->outH; oh++)                                                \
+            for (long ow = 0; ow < g->outW; ow++) {                                          \
+                const float *go = dout + ((n * g->outH + oh) * g->outW + ow) * oc;           \
+                for (long a = 0; a < kh; a++) {                                              \
+                    long ih = oh * g->strideH - g->padTop + a * dh;                          \
+                    if (ih < 0 || ih >= g->inH) continue;                                    \
+                    for (long b = 0; b < kw; b++) {                                          \
+                        long iw = ow * g->strideW - g->padLeft + b * dw;                     \
+                        if (iw < 0 || iw >= g->inW) continue;                                \
+                        long pixel = ((n * g->inH + ih) * g->inW + iw) * c, tap = a * kw + b; \
+                        BODY                                                                 \
+                    }                                                                        \
+                }                                                                            \
+            }
+
 static void LK(depthwise_dx)(const float *dout, long images, long c, const lamina_window *g, long kh, long kw,
                              long dh, long dw, const float *w, long m, float *dx) {
     long oc = c * m;
-    for (long n = 0; n < images; n++) {
-        for (long oh = 0; oh < g->outH; oh++) {
-            long ih0 = oh * g->strideH - g->padTop;
-            for (long ow = 0; ow < g->outW; ow++) {
-                long iw0 = ow * g->strideW - g->padLeft;
-                const float *go = dout + ((n * g->outH + oh) * g->outW + ow) * oc;
-                for (long a = 0; a < kh; a++) {
-                    long ih = ih0 + a * dh;
-                    if (ih < 0 || ih >= g->inH) continue;
-                    for (long b = 0; b < kw; b++) {
-                        long iw = iw0 + b * dw;
-                        if (iw < 0 || iw >= g->inW) continue;
-                        float *d = dx + ((n * g->inH + ih) * g->inW + iw) * c;
-                        const float *wr = w + (a * kw + b) * oc;
-                        if (m == 1) {
-                            long j = 0;
-                            for (; j + LK_W <= c; j += LK_W) st(d + j, ld(d + j) + ld(go + j) * ld(wr + j));
-                            for (; j < c; j++) d[j] += go[j] * wr[j];
-                            continue;
-                        }
-                        for (long ch = 0; ch < c; ch++) {
-                            float s = 0.0f;
-                            for (long k = 0; k < m; k++) s += go[ch * m + k] * wr[ch * m + k];
-                            d[ch] += s;
-                        }
-                    }
-                }
+    LK_DEPTHWISE_TAPS({
+        float *d = dx + pixel;
+        const float *wr = w + tap * oc;
+        if (m == 1) {
+            LK(multiply_add)(d, go, wr, c);
+        } else {
+            for (long ch = 0; ch < c; ch++) {
+                float s = 0.0f;
+                for (long k = 0; k < m; k++) s += go[ch * m + k] * wr[ch * m + k];
+                d[ch] += s;
             }
         }
-    }
+    })
 }
 
 static void LK(depthwise_dw)(const float *x, long images, long c, const lamina_window *g, long kh, long kw,
                              long dh, long dw, const float *dout, long m, float *dW) {
     long oc = c * m;
-    for (long n = 0; n < images; n++) {
-        for (long oh = 0; oh < g->outH; oh++) {
-            long ih0 = oh * g->strideH - g->padTop;
-            for (long ow = 0; ow < g->outW; ow++) {
-                long iw0 = ow * g->strideW - g->padLeft;
-                const float *go = dout + ((n * g->outH + oh) * g->outW + ow) * oc;
-                for (long a = 0; a < kh; a++) {
-                    long ih = ih0 + a * dh;
-                    if (ih < 0 || ih >= g->inH) continue;
-                    for (long b = 0; b < kw; b++) {
-                        long iw = iw0 + b * dw;
-                        if (iw < 0 || iw >= g->inW) continue;
-                        const float *xr = x + ((n * g->inH + ih) * g->inW + iw) * c;
-                        float *wr = dW + (a * kw + b) * oc;
-                        if (m == 1) {
-                            long j = 0;
-                            for (; j + LK_W <= c; j += LK_W) st(wr + j, ld(wr + j) + ld(xr + j) * ld(go + j));
-                            for (; j < c; j++) wr[j] += xr[j] * go[j];
-                            continue;
-                        }
-                        for (long ch = 0; ch < c; ch++) {
-                            float v = xr[ch];
-                            for (long k = 0; k < m; k++) wr[ch * m + k] += v * go[ch * m + k];
-                        }
-                    }
-                }
+    LK_DEPTHWISE_TAPS({
+        const float *xr = x + pixel;
+        float *wr = dW + tap * oc;
+        if (m == 1) {
+            LK(multiply_add)(wr, xr, go, c);
+        } else {
+            for (long ch = 0; ch < c; ch++) {
+                float v = xr[ch];
+                for (long k = 0; k < m; k++) wr[ch * m + k] += v * go[ch * m + k];
             }
         }
-    }
+    })
 }
+
+#undef LK_DEPTHWISE_TAPS
 
 const lamina_kernel_table LK(lamina_kernels) = {
     .level = LK_LEVEL,
