@@ -88,6 +88,47 @@ open class Layer {
         fatalError("\(className) must override call(_:training:)")
     }
 
+    // MARK: - Masking (Keras's `supports_masking`, `compute_mask`, `call(..., mask=)`)
+
+    /// Whether the layer passes a padding mask on (Keras's `supports_masking`). A layer that
+    /// does not drops the mask of its input, with a warning, as Keras does.
+    open var supportsMasking: Bool { false }
+
+    /// The computation on an input that carries a mask (`x.kerasMask`, float32 1/0 over the
+    /// leading axes). Layers whose result depends on the mask override this one (recurrent
+    /// layers skip masked steps, pooling ignores them); the default ignores the mask.
+    open func call(_ x: Tensor, mask: Tensor?, training: Bool) throws -> Tensor {
+        try call(x, training: training)
+    }
+
+    /// The mask of the output for an input `x` with `mask` (Keras's `compute_mask`): the
+    /// input's mask for layers that support masking, none otherwise. `Embedding(maskZero: true)`
+    /// and `Masking` make one; a recurrent layer returning only its last state ends it.
+    open func computeMask(_ x: Tensor, mask: Tensor?) throws -> Tensor? {
+        supportsMasking ? mask : nil
+    }
+
+    /// The call with Keras's mask handling: the input's mask goes to `call(_:mask:training:)`,
+    /// and the output carries `computeMask` (or the mask `call` attached itself).
+    private func maskedCall(_ x: Tensor, training: Bool) throws -> Tensor {
+        let mask = x.kerasMask
+        var y = try call(x, mask: mask, training: training)
+        if mask != nil, !supportsMasking {
+            if y.kerasMask != nil { y.kerasMask = nil }
+            if !warnedMaskDropped {
+                warnedMaskDropped = true
+                Lamina.logger.warning("""
+                    Layer '\(name)' (of type \(className)) was passed an input with a mask attached to it. \
+                    However, this layer does not support masking and will therefore destroy the mask information. \
+                    Downstream layers will not see the mask.
+                    """)
+            }
+        }
+        if y.kerasMask == nil, let out = try computeMask(x, mask: mask) { y.kerasMask = out }
+        return y
+    }
+    private var warnedMaskDropped = false
+
     /// The per-sample output shape for a per-sample input shape (no data needed).
     open func computeOutputShape(_ inputShape: [Int]) throws -> [Int] { inputShape }
 
@@ -142,7 +183,7 @@ open class Layer {
         if let argumentError { throw argumentError }
         guard x.rank >= 1 else { throw LaminaError.shape("\(name) expects a batch, got a scalar") }
         try ensureBuilt(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
-        return try call(x, training: training)
+        return try maskedCall(x, training: training)
     }
 
     // MARK: - Calls in a graph (the functional API)

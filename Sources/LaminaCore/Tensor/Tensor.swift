@@ -21,6 +21,8 @@ public struct Tensor: Sendable {
     public let shape: [Int]
     /// The autodiff node: a leaf for tensors marked `requiresGrad`, an op for their results.
     @usableFromInline var node: GradNode?
+    /// The Keras mask riding on this tensor (see `kerasMask`).
+    @usableFromInline var maskBox: MaskBox?
 
     @usableFromInline init(storage: Storage, shape: [Int], node: GradNode? = nil) {
         precondition(storage.count == Shape.count(shape),
@@ -36,6 +38,22 @@ public struct Tensor: Sendable {
     public var rank: Int { shape.count }
     /// Number of elements.
     public var count: Int { storage.count }
+
+    /// The mask of a padded batch, as Keras attaches it to a tensor (`_keras_mask`): float32,
+    /// 1 for a step that counts and 0 for padding, shaped as this tensor's leading axes
+    /// (`[batch, timesteps]` for a sequence batch). Layers set and read it (`Embedding(maskZero:
+    /// true)` and `Masking` make one, recurrent, pooling and attention layers honour it, losses
+    /// and metrics skip masked steps); arithmetic and shape ops give results without one, as in Keras.
+    public var kerasMask: Tensor? {
+        get { maskBox?.mask }
+        set { maskBox = newValue.map(MaskBox.init) }
+    }
+}
+
+/// Holds a tensor's Keras mask (a struct cannot hold its own type inline).
+@usableFromInline final class MaskBox: Sendable {
+    let mask: Tensor
+    init(_ mask: Tensor) { self.mask = mask }
 }
 
 // MARK: - Creation

@@ -34,7 +34,18 @@ open class MergeLayer: Layer {
         guard batches.count == 1 else {
             throw LaminaError.shape("\(name): inputs have different batch sizes \(inputs.map { $0.shape[0] })")
         }
-        return [try merge(inputs)]
+        var out = try merge(inputs)
+        out.kerasMask = mergedMask(inputs)
+        return [out]
+    }
+
+    /// The output's mask from the inputs' masks (Keras's `compute_mask` of merge layers): none
+    /// when no input has one, else a step counts where it counts in every masked input.
+    open func mergedMask(_ inputs: [Tensor]) -> Tensor? {
+        let masks = inputs.compactMap(\.kerasMask)
+        guard var all = masks.first else { return nil }
+        for m in masks.dropFirst() { all = all * m }
+        return all
     }
 
     public override func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {
@@ -173,5 +184,18 @@ public final class Concatenate: MergeLayer {
 
     public override func merge(_ inputs: [Tensor]) throws -> Tensor {
         Tensor.concatenated(inputs, axis: try batchAxis(rank: inputs[0].rank - 1))
+    }
+
+    /// Keras: each input's mask (ones where an input has none) stretched over the input's
+    /// shape, concatenated along `axis`, then "any" over the last axis — so features joined on
+    /// the last axis count where either input counts, and sequences joined in time keep both masks.
+    public override func mergedMask(_ inputs: [Tensor]) -> Tensor? {
+        guard inputs.contains(where: { $0.kerasMask != nil }), let a = try? batchAxis(rank: inputs[0].rank - 1) else { return nil }
+        let full = inputs.map { x -> Tensor in
+            guard var m = x.kerasMask?.cast(to: .float32) else { return Tensor.ones(x.shape) }
+            while m.rank < x.rank { m = m.expandingDims(axis: m.rank) }
+            return m.broadcasted(to: x.shape)
+        }
+        return Tensor.concatenated(full, axis: a).max(axes: [inputs[0].rank - 1])
     }
 }
