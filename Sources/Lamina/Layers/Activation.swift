@@ -1,5 +1,7 @@
 /// Applies an activation function. Keras: `keras.layers.Activation`.
 public final class Activation: Layer {
+    /// Passes a padded batch's mask on unchanged (Keras: `supports_masking = True`).
+    public override var supportsMasking: Bool { true }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer { try Activation(r.activation(), name: r.layerName()) }
     public let activation: ActivationFunction
 
@@ -17,6 +19,8 @@ public final class Activation: Layer {
 /// `x` for x > 0, `negativeSlope·x` otherwise. Keras: `LeakyReLU` (default slope 0.3 —
 /// PyTorch's is 0.01, a common porting trap).
 public final class LeakyReLU: Layer {
+    /// Passes a padded batch's mask on unchanged (Keras: `supports_masking = True`).
+    public override var supportsMasking: Bool { true }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         let slope = try r.value("alpha") != nil ? r.double("alpha") : r.double("negative_slope", default: 0.3)
         return try LeakyReLU(negativeSlope: slope, name: r.layerName())

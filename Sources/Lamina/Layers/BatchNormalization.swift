@@ -6,6 +6,8 @@
 /// moving statistics. Weights in Keras order: gamma, beta (trainable), moving_mean,
 /// moving_variance (non-trainable).
 public final class BatchNormalization: Layer {
+    /// Passes a padded batch's mask on unchanged (Keras: `supports_masking = True`).
+    public override var supportsMasking: Bool { true }
     /// `nn.BatchNorm1d/2d`: weight, bias, running mean and variance.
     public override func weightsFromPyTorch(_ module: inout PyTorchModule, flattenedFrom: [Int]?) throws -> [Tensor] {
         var out: [Tensor] = []

@@ -4,6 +4,8 @@ import Foundation
 /// Input `[batch, ..., in]` → output `[batch, ..., units]` (applied to the last axis).
 /// Weights: kernel `[in, units]`, bias `[units]`.
 public final class Dense: Layer {
+    /// Passes a padded batch's mask on unchanged (Keras: `supports_masking = True`).
+    public override var supportsMasking: Bool { true }
     /// `nn.Linear`: `weight` (out, in) transposed; after a Flatten of an image, input rows reordered
     /// from PyTorch's (c, h, w) flattening to Lamina's (h, w, c).
     public override func weightsFromPyTorch(_ module: inout PyTorchModule, flattenedFrom image: [Int]?) throws -> [Tensor] {

@@ -7,6 +7,8 @@ import Foundation
 /// of size 1: `[nil, 1, 1, 1]` drops whole samples (EfficientNet's drop-connect); nil takes
 /// the input's size.
 public final class Dropout: Layer, RandomLayer {
+    /// Passes a padded batch's mask on unchanged (Keras: `supports_masking = True`).
+    public override var supportsMasking: Bool { true }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         let noise = r.value("noise_shape") == nil || r.value("noise_shape") is NSNull
             ? nil : try r.ints("noise_shape", allowNull: true, minimum: 1).map { $0 == -1 ? nil : $0 }

@@ -3,6 +3,8 @@ import Foundation
 /// Normalizes each sample over its last axis, then scales by `gamma` and shifts by `beta`.
 /// Keras: `LayerNormalization(axis=-1, epsilon=1e-3, center=True, scale=True)`.
 public final class LayerNormalization: Layer {
+    /// Passes a padded batch's mask on unchanged (Keras: `supports_masking = True`).
+    public override var supportsMasking: Bool { true }
     public let epsilon: Double, center: Bool, scale: Bool
     public private(set) var gamma: Variable?, beta: Variable?
 

@@ -3,6 +3,8 @@ import Foundation
 /// Rectified linear unit with Keras's options: `min(x, maxValue)` for x > `threshold`,
 /// `negativeSlope·(x − threshold)` below it. Keras: `keras.layers.ReLU`.
 public final class ReLU: Layer {
+    /// Passes a padded batch's mask on unchanged (Keras: `supports_masking = True`).
+    public override var supportsMasking: Bool { true }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         try ReLU(maxValue: r.optionalDouble("max_value"), negativeSlope: r.double("negative_slope", default: 0),
                  threshold: r.double("threshold", default: 0), name: r.layerName())

@@ -57,9 +57,23 @@ public final class GlobalAveragePooling1D: GlobalPooling {
         try GlobalAveragePooling1D(keepDims: r.bool("keepdims", default: false), name: r.channelsLastLayerName())
     }
     override func reduce(_ x: Tensor, axes: [Int]) -> Tensor { x.mean(axes: axes, keepDims: keepDims) }
+
+    /// A padded batch averages only the steps its mask keeps (Σ x·mask / Σ mask), as Keras;
+    /// the output has no mask.
+    public override var supportsMasking: Bool { true }
+    public override func computeMask(_ x: Tensor, mask: Tensor?) throws -> Tensor? { nil }
+    public override func call(_ x: Tensor, mask: Tensor?, training: Bool) throws -> Tensor {
+        guard let mask else { return try call(x, training: training) }
+        guard mask.shape == Array(x.shape.prefix(2)) else {
+            throw LaminaError.shape("\(name): mask of shape \(mask.shape) does not fit input \(x.shape)")
+        }
+        let m = mask.cast(to: x.dtype).expandingDims(axis: 2)
+        return (x * m).sum(axes: [1], keepDims: keepDims) / m.sum(axes: [1], keepDims: keepDims)
+    }
 }
 
-/// The maximum over steps. Keras: `GlobalMaxPooling1D(keepdims=False)`.
+/// The maximum over steps. Keras: `GlobalMaxPooling1D(keepdims=False)`. As in Keras 3, a mask is
+/// not honoured: padded steps take part in the maximum, and the mask ends here (with Keras's warning).
 public final class GlobalMaxPooling1D: GlobalPooling {
     public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
         super.init(keepDims: keepDims, spatialRank: 1, inputShape: inputShape, name: name)

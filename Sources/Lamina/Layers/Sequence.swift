@@ -4,30 +4,37 @@ import Foundation
 // (the global poolings are in Reshaping.swift). The 1-D layers run the 2-D ops on [batch, steps, 1, features].
 
 /// Integer indices to learned vectors: [batch, ...] → [batch, ..., outputDim]. Keras:
-/// `Embedding(input_dim, output_dim)` (embeddings initialized uniformly in ±0.05). Indices
-/// outside 0..<inputDim are an error that names them.
+/// `Embedding(input_dim, output_dim, mask_zero=False)` (embeddings initialized uniformly in
+/// ±0.05). Indices outside 0..<inputDim are an error that names them.
+///
+/// With `maskZero: true`, index 0 is padding: the output carries a mask (`kerasMask`, 1 where
+/// the index is not 0) that recurrent, pooling and attention layers, losses and metrics honour
+/// — Keras's `mask_zero=True` for zero-padded sequences (`padSequences`). Index 0 still has an
+/// embedding row, so `inputDim` counts it (vocabulary size + 1), as in Keras.
 public final class Embedding: Layer {
     public let inputDim: Int, outputDim: Int
     public let embeddingsInitializer: Initializer
     public private(set) var embeddings: Variable?
-
     public let embeddingsRegularizer: Regularizer?
+    /// Whether index 0 is padding that the output's mask leaves out (Keras's `mask_zero`).
+    public let maskZero: Bool
 
     public init(inputDim: Int, outputDim: Int, embeddingsInitializer: Initializer = .randomUniform(minval: -0.05, maxval: 0.05),
-                embeddingsRegularizer: Regularizer? = nil, inputShape: [Int]? = nil, inputLength: Int? = nil, name: String? = nil) {
+                embeddingsRegularizer: Regularizer? = nil, maskZero: Bool = false,
+                inputShape: [Int]? = nil, inputLength: Int? = nil, name: String? = nil) {
         (self.inputDim, self.outputDim, self.embeddingsInitializer) = (inputDim, outputDim, embeddingsInitializer)
-        self.embeddingsRegularizer = embeddingsRegularizer
+        (self.embeddingsRegularizer, self.maskZero) = (embeddingsRegularizer, maskZero)
         super.init(name: name, inputShape: inputShape ?? inputLength.map { [$0] })
         if inputDim <= 0 || outputDim <= 0 { reject("inputDim \(inputDim) and outputDim \(outputDim) must be positive") }
     }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
-        guard try !r.bool("mask_zero", default: false) else { throw r.error("mask_zero is not supported") }
-        return try Embedding(inputDim: r.int("input_dim", minimum: 1), outputDim: r.int("output_dim", minimum: 1),
-                             embeddingsInitializer: r.initializer("embeddings_initializer", default: .randomUniform(minval: -0.05, maxval: 0.05)),
-                             embeddingsRegularizer: r.regularizer("embeddings_regularizer"), name: r.layerName())
+        try Embedding(inputDim: r.int("input_dim", minimum: 1), outputDim: r.int("output_dim", minimum: 1),
+                      embeddingsInitializer: r.initializer("embeddings_initializer", default: .randomUniform(minval: -0.05, maxval: 0.05)),
+                      embeddingsRegularizer: r.regularizer("embeddings_regularizer"), maskZero: r.bool("mask_zero", default: false),
+                      name: r.layerName())
     }
     public override func config() throws -> [String: Any] {
-        ["input_dim": inputDim, "output_dim": outputDim, "embeddings_initializer": embeddingsInitializer.config, "mask_zero": false,
+        ["input_dim": inputDim, "output_dim": outputDim, "embeddings_initializer": embeddingsInitializer.config, "mask_zero": maskZero,
          "embeddings_regularizer": try embeddingsRegularizer?.serialize() ?? NSNull()]
     }
     public override func weightShapes(for s: [Int]) throws -> [[Int]] { [[inputDim, outputDim]] }
@@ -47,6 +54,13 @@ public final class Embedding: Layer {
             rows[i] = Int(v)
         }
         return embeddings.value.gather(rows: rows).reshaped(to: x.shape + [outputDim])
+    }
+
+    public override var supportsMasking: Bool { maskZero }
+    /// With `maskZero`: 1 where the index is not 0, over the input's shape.
+    public override func computeMask(_ x: Tensor, mask: Tensor?) throws -> Tensor? {
+        guard maskZero else { return nil }
+        return Tensor(shape: x.shape, scalars: x.scalarsAsDouble().map { $0 != 0 ? Float(1) : 0 })
     }
 }
 

@@ -26,8 +26,9 @@ open class Loss {
         return y.shape == yPred.shape ? y : y.reshaped(to: yPred.shape)
     }
 
-    /// The mean loss over the batch.
-    public func callAsFunction(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor { perSample(yTrue, yPred).mean() }
+    /// The mean loss over the batch, or over the steps the predictions' mask keeps (Keras's
+    /// `loss(y_true, y_pred)` with `y_pred._keras_mask`).
+    public func callAsFunction(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor { reduced(yTrue, yPred, sampleWeights: nil) }
 
     /// Keras's `epsilon()`: predicted probabilities are clipped to [ε, 1 − ε].
     public static let epsilon = 1e-7

@@ -150,10 +150,11 @@ extension Model {
     // MARK: - Steps
 
     /// The weighted total of the outputs' losses (sample weights scale each sample's loss,
-    /// then the mean is over the batch: Keras's sum_over_batch_size) and each output's loss.
+    /// then the mean is over the batch — or over the steps an output's mask keeps: Keras's
+    /// sum_over_batch_size) and each output's loss.
     func totalLoss(_ ys: [Tensor], _ predictions: [Tensor], weights: Tensor?) -> (total: Tensor, parts: [Tensor]) {
         let parts = zip(outputLosses, zip(ys, predictions)).map { loss, pair in
-            weights.map { (loss.perSample(pair.0, pair.1) * $0.cast(to: pair.1.dtype)).mean() } ?? loss(pair.0, pair.1)
+            loss.reduced(pair.0, pair.1, sampleWeights: weights)
         }
         let weighted = zip(parts, lossWeights).map { $1 == 1 ? $0 : $0 * $1 }
         return (weighted.dropFirst().reduce(weighted[0]) { $0 + $1 }, parts)
@@ -190,7 +191,7 @@ extension Model {
 
     /// Adds a batch to the compiled metrics, each on its output.
     func updateMetrics(_ ys: [Tensor], _ predictions: [Tensor]) {
-        for (m, o) in zip(compiledMetrics, metricOutputs) { m.update(ys[o], predictions[o]) }
+        for (m, o) in zip(compiledMetrics, metricOutputs) { m.updateState(ys[o], predictions[o]) }
     }
 
     /// The log key of each compiled metric: its name, prefixed by its output's for models

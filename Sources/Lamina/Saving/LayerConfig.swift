@@ -34,7 +34,7 @@ public enum LayerRegistry {
         Dense.self, Conv2D.self, MaxPooling2D.self, AveragePooling2D.self, Flatten.self, Dropout.self,
         BatchNormalization.self, SimpleRNN.self, LSTM.self, LeakyReLU.self, Reshape.self, UpSampling2D.self,
         Activation.self, Input.self, Sequential.self, Model.self, GlobalAveragePooling2D.self, GlobalMaxPooling2D.self,
-        RepeatVector.self, Rescaling.self, ZeroPadding2D.self, Cropping2D.self, Embedding.self, Conv1D.self,
+        RepeatVector.self, Rescaling.self, ZeroPadding2D.self, Cropping2D.self, Embedding.self, Masking.self, Conv1D.self,
         MaxPooling1D.self, AveragePooling1D.self, GlobalAveragePooling1D.self, GlobalMaxPooling1D.self, LayerNormalization.self,
         Conv2DTranspose.self, GRU.self, Bidirectional.self, Normalization.self, RandomFlip.self, RandomContrast.self,
         RandomRotation.self, RandomTranslation.self, RandomZoom.self,

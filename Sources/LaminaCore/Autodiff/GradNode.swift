@@ -63,7 +63,11 @@ extension Tensor {
     public func zeroGrad() { node?.clearGrad() }
 
     /// The same values cut off from the tape.
-    public func detached() -> Tensor { Tensor(storage: storage, shape: shape) }
+    public func detached() -> Tensor {
+        var t = Tensor(storage: storage, shape: shape)
+        t.maskBox = maskBox   // the same values, so the same padding
+        return t
+    }
 
     /// Returns `self` with a node recording `op` when gradients are enabled and any input
     /// needs a gradient; otherwise `self` unchanged. Ops call it with their VJP written

@@ -39,13 +39,13 @@ open class MergeLayer: Layer {
         return [out]
     }
 
-    /// The output's mask from the inputs' masks (Keras's `compute_mask` of merge layers): none
-    /// when no input has one, else a step counts where it counts in every masked input.
+    /// The output's mask from the inputs' masks (Keras 3's `compute_mask` of merge layers): none
+    /// when no input has one, else a step counts where it counts in any masked input.
     open func mergedMask(_ inputs: [Tensor]) -> Tensor? {
         let masks = inputs.compactMap(\.kerasMask)
-        guard var all = masks.first else { return nil }
-        for m in masks.dropFirst() { all = all * m }
-        return all
+        guard var any = masks.first else { return nil }
+        for m in masks.dropFirst() { any = maximum(any, m) }
+        return any
     }
 
     public override func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {
