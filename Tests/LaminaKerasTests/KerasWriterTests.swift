@@ -33,7 +33,7 @@ import Testing
     /// A sequence model with every sequence layer type and a nested model.
     static func sequenceModel() -> Sequential {
         Sequential([
-            Input(shape: [10]), Embedding(inputDim: 20, outputDim: 4), Conv1D(4, 3, dilationRate: 2),
+            Input(shape: [10]), Embedding(inputDim: 20, outputDim: 4), Masking(maskValue: 0), Conv1D(4, 3, dilationRate: 2),
             MaxPooling1D(poolSize: 2), AveragePooling1D(poolSize: 2, strides: 1, padding: .same),
             Bidirectional(GRU(3, returnSequences: true), mergeMode: .concat),
             LSTM(3, returnSequences: true, goBackwards: true), SimpleRNN(3, returnSequences: true),
@@ -56,6 +56,13 @@ import Testing
                                         CustomScaleLayer(scale: 0.17)([a, c])]
         let out = Dense(3, activation: .softmax, name: "probs")(Concatenate(axis: -1)(merged))
         return Model(inputs: outer, outputs: out, name: "merges")
+    }
+
+    /// Per-step classes over zero-padded ids: the mask of Embedding(maskZero:) passes Dense on to the loss.
+    static func maskedModel() -> Model {
+        let ids = Input(shape: [6], dtype: .int32, name: "ids")
+        let x = Dense(5, activation: .relu, name: "hidden")(Embedding(inputDim: 12, outputDim: 4, maskZero: true, name: "emb")(ids))
+        return Model(inputs: ids, outputs: Dense(3, activation: .softmax, name: "tags")(x), name: "masked")
     }
 
     static func data() -> (image: (Tensor, Tensor), sequence: (Tensor, Tensor)) {
@@ -160,6 +167,10 @@ import Testing
              .binaryCrossentropy, xs, ys),
             ("functional", Lamina.withRandomSeed(3) { KerasWriterTests.mergeModel() }, Adam(learningRate: 1e-2),
              .sparseCategoricalCrossentropy, Tensor.randomNormal([4, 5], seed: 9), Tensor(shape: [4], scalars: [0, 2, 1, 2] as [Int32])),
+            // Zero-padded ids whose mask (Embedding maskZero) reaches the per-step loss and accuracy.
+            ("masked", Lamina.withRandomSeed(4) { KerasWriterTests.maskedModel() }, Adam(learningRate: 1e-2), .sparseCategoricalCrossentropy,
+             Tensor(shape: [2, 6], scalars: [3, 7, 1, 0, 0, 0, 5, 2, 9, 11, 4, 0] as [Int32]),
+             Tensor(shape: [2, 6], scalars: [0, 2, 1, 2, 2, 2, 1, 1, 0, 2, 0, 1] as [Int32])),
         ]
         for (name, model, optimizer, loss, x, y) in cases {
             model.compile(optimizer: optimizer, loss: loss, metrics: name == "sequence" ? [.accuracy, AUC(curve: .pr, name: "pr_auc")] : [.accuracy])

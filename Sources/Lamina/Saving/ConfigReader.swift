@@ -133,15 +133,17 @@ public final class ConfigReader {
         }
     }
 
-    /// The weights' dtype: Lamina writes `"float32"`, Keras a `DTypePolicy` object.
-    public func dtype() throws -> DType {
+    /// The weights' dtype: Lamina writes `"float32"`, Keras a `DTypePolicy` object. An input
+    /// (`integer: true`) may also be `"int32"` (token ids).
+    public func dtype(integer: Bool = false) throws -> DType {
         guard let v = value("dtype") else { return .float32 }
         var name = v as? String
         if let policy = v as? [String: Any], let config = policy["config"] as? [String: Any] { name = config["name"] as? String }
         switch name {
         case "float32": return .float32
         case "float64": return .float64
-        default: throw error("dtype \(Self.show(v)) is not supported (float32 or float64)")
+        case "int32" where integer: return .int32
+        default: throw error("dtype \(Self.show(v)) is not supported (float32 or float64\(integer ? " or int32" : ""))")
         }
     }
 

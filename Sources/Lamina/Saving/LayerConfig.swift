@@ -89,7 +89,7 @@ public enum LayerRegistry {
             throw LaminaError.configuration("unknown layer class '\(object.className)'; Lamina has: \(known.joined(separator: ", "))")
         }
         layer.trainable = try r.bool("trainable", default: true)
-        layer.dtype = try r.dtype()
+        layer.dtype = try r.dtype(integer: layer is Input)
         try r.finish()
         return layer
     }
