@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "lamina_parallel.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -124,4 +125,15 @@ void lamina_parallel_run(long count, long workers, lamina_task_fn fn, void *cont
         while (atomic_load_explicit(&acked[k], memory_order_acquire) != generation) CPU_RELAX();
     inside_job = 0;
     pthread_mutex_unlock(&job_lock);
+}
+
+int lamina_affinity_cpu_count(void) {
+#if defined(__linux__)
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
+    return CPU_COUNT(&set);
+#else
+    return 0;
+#endif
 }

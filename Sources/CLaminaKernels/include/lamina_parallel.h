@@ -15,6 +15,10 @@ typedef void (*lamina_task_fn)(void *context, long index);
  * besides the caller may help (the pool grows to it on first use). */
 void lamina_parallel_run(long count, long workers, lamina_task_fn fn, void *context);
 
+/* The number of CPUs this thread may run on (its affinity mask, as `taskset` or a container's
+ * cpuset sets it), or 0 where the system does not say. */
+int lamina_affinity_cpu_count(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,8 +26,9 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
     /// The SIMD level of Lamina's own kernels: "avx512", "avx2" or "portable".
     public let simd: String
     public let simdReason: String
-    /// Cores Lamina splits work across; the BLAS itself runs one thread per call.
+    /// Cores Lamina splits work across (`ThreadCount`); the BLAS itself runs one thread per call.
     public let threads: Int
+    public let threadsReason: String
     public let cpu: CPUFeatures
 
     /// The backend in use (the choices above are made on first access).
@@ -54,7 +55,7 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
             blasCore: lamina_openblas_corename().map { String(cString: $0) },
             blasCoreAtLoad: coreAtLoad, blasCoreReason: coreReason,
             simd: String(cString: table.name), simdReason: simdReason,
-            threads: ProcessInfoCache.cores, cpu: .host)
+            threads: ThreadCount.current, threadsReason: ThreadCount.reason, cpu: .host)
     }
 
     public var description: String {
@@ -63,7 +64,7 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
         BLAS: \(blas)
         BLAS core: \(blasCore ?? "n/a") (\(blasCoreReason))
         Lamina kernels: \(simd) (\(simdReason))
-        threads: \(threads)
+        threads: \(threads) (\(threadsReason))
         """
     }
 
@@ -72,7 +73,7 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
         ["cpu": cpu.brand.isEmpty ? cpu.vendor : cpu.brand, "cpu_family": "\(cpu.family)", "cpu_model": "\(cpu.model)",
          "cpu_flags": cpu.vectorFlags.joined(separator: " "), "blas": blas, "blas_core": blasCore ?? "n/a",
          "blas_core_at_load": blasCoreAtLoad ?? "n/a", "blas_core_reason": blasCoreReason,
-         "simd": simd, "threads": "\(threads)"]
+         "simd": simd, "threads": "\(threads)", "threads_reason": threadsReason]
     }
 }
 

@@ -90,13 +90,6 @@ private struct ParallelJob {
 }
 
 enum ProcessInfoCache {
-    /// The cores this process's kernels use: all of them, or its share when `mpirun` started
-    /// several processes on this machine (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE, MPICH's
-    /// MPI_LOCALNRANKS), so data-parallel ranks do not fight over the same cores.
-    static let cores: Int = {
-        let online = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        let environment = ProcessInfo.processInfo.environment
-        let local = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"].lazy.compactMap { environment[$0].flatMap(Int.init) }.first ?? 1
-        return max(1, online / max(1, local))
-    }()
+    /// The threads this process's kernels use (`ThreadCount`), read on every parallel op.
+    static var cores: Int { ThreadCount.setting.load(ordering: .relaxed) }
 }
