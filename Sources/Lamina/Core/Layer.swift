@@ -114,7 +114,7 @@ open class Layer {
         let mask = x.kerasMask
         var y = try call(x, mask: mask, training: training)
         if mask != nil, !supportsMasking {
-            if y.kerasMask != nil { y.kerasMask = nil }
+            y.kerasMask = nil
             if !warnedMaskDropped {
                 warnedMaskDropped = true
                 Lamina.logger.warning("""

@@ -39,11 +39,8 @@ public final class Masking: Layer {
     public override func computeMask(_ x: Tensor, mask: Tensor?) throws -> Tensor? { stepMask(x) }
 
     private func stepMask(_ x: Tensor) -> Tensor {
-        let features = x.shape.last ?? 1
-        let values = x.scalarsAsDouble()
-        let steps = values.count / Swift.max(features, 1)
-        var keep = [Float](repeating: 0, count: steps)
-        for s in 0..<steps where values[(s * features)..<((s + 1) * features)].contains(where: { $0 != maskValue }) { keep[s] = 1 }
-        return Tensor(shape: Array(x.shape.dropLast()), scalars: keep)
+        withoutGradients {
+            x.notEqual(Tensor(scalar: maskValue).cast(to: x.dtype)).max(axes: [x.rank - 1]).cast(to: .float32)
+        }
     }
 }

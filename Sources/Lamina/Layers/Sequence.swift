@@ -53,14 +53,18 @@ public final class Embedding: Layer {
             }
             rows[i] = Int(v)
         }
-        return embeddings.value.gather(rows: rows).reshaped(to: x.shape + [outputDim])
+        var y = embeddings.value.gather(rows: rows).reshaped(to: x.shape + [outputDim])
+        if maskZero { y.kerasMask = Self.nonZero(rows, shape: x.shape) }   // from the indices already read
+        return y
     }
 
     public override var supportsMasking: Bool { maskZero }
     /// With `maskZero`: 1 where the index is not 0, over the input's shape.
     public override func computeMask(_ x: Tensor, mask: Tensor?) throws -> Tensor? {
-        guard maskZero else { return nil }
-        return Tensor(shape: x.shape, scalars: x.scalarsAsDouble().map { $0 != 0 ? Float(1) : 0 })
+        maskZero ? Self.nonZero(x.scalarsAsDouble().map { Int($0) }, shape: x.shape) : nil
+    }
+    private static func nonZero(_ indices: [Int], shape: [Int]) -> Tensor {
+        Tensor(shape: shape, scalars: indices.map { $0 != 0 ? Float(1) : 0 })
     }
 }
 

@@ -11,7 +11,7 @@ import Synchronization
 /// started on this machine. `LAMINA_NUM_THREADS=n` overrides it at start; `ThreadCount.set(_:)`
 /// at any time. `ComputeBackend.current` shows the count and the reason.
 public enum ThreadCount {
-    static let setting = Atomic<Int>(initial.threads)
+    private static let setting = Atomic<Int>(initial.threads)
     private static let reasonBox = Mutex(initial.reason)
     private static let initial = decide(online: sysconf(Int32(_SC_NPROCESSORS_ONLN)), affinity: Int(lamina_affinity_cpu_count()),
                                         quota: cgroupQuota(), environment: ProcessInfo.processInfo.environment)

@@ -25,7 +25,7 @@ extension Kernels {
                                                          _ g: WindowGeometry) -> Tensor {
         let (n, c, f) = (x.shape[0], x.shape[3], kernelShape[3])
         let taps = g.kH * g.kW * c, inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * f
-        let parts = Swift.min(ProcessInfoCache.cores, Swift.max(1, n / directConvGrain(g, taps: taps, filters: f)))
+        let parts = Swift.min(ThreadCount.current, Swift.max(1, n / directConvGrain(g, taps: taps, filters: f)))
         var partial = [T](repeating: 0, count: parts * taps * f)
         x.withUnsafeBuffer(as: T.self) { xp in
             grad.withUnsafeBuffer(as: T.self) { gp in

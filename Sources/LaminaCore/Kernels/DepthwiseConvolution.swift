@@ -24,6 +24,21 @@ struct DepthwiseGeometry {
             }
         }
     }
+
+    /// dst[c·M + m] += x[c] · y[c·M + m] over one pixel's channels: each input channel times its
+    /// M output channels (the forward pass with y the taps' weights; the kernel's gradient with y
+    /// the output gradient) — the float64 twin of the C kernels' LK(multiply_add).
+    func multiplyAdd<T: FloatScalar>(into dst: UnsafeMutablePointer<T>, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>) {
+        let (c, m) = (channels, multiplier)
+        if m == 1 {
+            for j in 0..<c { dst[j] += x[j] * y[j] }
+            return
+        }
+        for ch in 0..<c {
+            let v = x[ch], dc = dst + ch * m, yc = y + ch * m
+            for k in 0..<m { dc[k] += v * yc[k] }
+        }
+    }
 }
 
 extension Kernels {
@@ -56,15 +71,7 @@ extension Kernels {
                                 let xi = xp + image * inImage, oi = op + image * outImage
                                 for pixel in 0..<(g.outH * g.outW) { for j in 0..<oc { oi[pixel * oc + j] = bp[j] } }
                                 d.forEachTap { outPixel, inPixel, tap in
-                                    let o = oi + outPixel * oc, xr = xi + inPixel * c, wr = wp + tap * oc
-                                    if m == 1 {
-                                        for j in 0..<c { o[j] += xr[j] * wr[j] }
-                                    } else {
-                                        for ch in 0..<c {
-                                            let v = xr[ch], ob = o + ch * m, wb = wr + ch * m
-                                            for k in 0..<m { ob[k] += v * wb[k] }
-                                        }
-                                    }
+                                    d.multiplyAdd(into: oi + outPixel * oc, xi + inPixel * c, wp + tap * oc)
                                 }
                             }
                         }
@@ -121,7 +128,7 @@ extension Kernels {
                                                            _ d: DepthwiseGeometry) -> Tensor {
         let g = d.window, n = x.shape[0], c = d.channels, m = d.multiplier, oc = d.outChannels
         let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * oc, size = d.kH * d.kW * oc
-        let parts = Swift.max(1, Swift.min(ProcessInfoCache.cores, n))
+        let parts = Swift.max(1, Swift.min(ThreadCount.current, n))
         var partial = [T](repeating: 0, count: parts * size)
         x.withUnsafeBuffer(as: T.self) { xb in
             grad.withUnsafeBuffer(as: T.self) { gb in
@@ -140,15 +147,7 @@ extension Kernels {
                             for image in lo..<hi {
                                 let xi = xp + image * inImage, gi = gp + image * outImage
                                 d.forEachTap { outPixel, inPixel, tap in
-                                    let go = gi + outPixel * oc, xr = xi + inPixel * c, wr = dw + tap * oc
-                                    if m == 1 {
-                                        for j in 0..<c { wr[j] += xr[j] * go[j] }
-                                    } else {
-                                        for ch in 0..<c {
-                                            let v = xr[ch], wb = wr + ch * m, gb = go + ch * m
-                                            for k in 0..<m { wb[k] += v * gb[k] }
-                                        }
-                                    }
+                                    d.multiplyAdd(into: dw + tap * oc, xi + inPixel * c, gi + outPixel * oc)
                                 }
                             }
                         }

@@ -20,7 +20,7 @@ extension Kernels {
     ) {
         if m == 0 || n == 0 { return }
         _ = backendReady
-        let cores = ProcessInfoCache.cores
+        let cores = ThreadCount.current
         guard cores > 1, m * n * k >= gemmParallelThreshold, max(m, n) >= 32 * cores else {
             blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
             return

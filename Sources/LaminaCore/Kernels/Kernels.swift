@@ -37,13 +37,13 @@ public enum Kernels {
     /// briefly between jobs; a call from inside a chunk, or while another thread's loop holds
     /// the pool, runs on the calling thread.
     public static func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
-        let chunks = min(ProcessInfoCache.cores, max(1, count / max(grain, 1)))
+        let chunks = min(ThreadCount.current, max(1, count / max(grain, 1)))
         if chunks <= 1 { body(0..<count); return }
         withoutActuallyEscaping(body) { body in
             // The chunks write disjoint ranges; lamina_parallel_run returns after all of them.
             var job = ParallelJob(count: count, chunks: chunks, body: body)
             withUnsafeMutablePointer(to: &job) { pointer in
-                lamina_parallel_run(chunks, ProcessInfoCache.cores - 1, { context, chunk in
+                lamina_parallel_run(chunks, ThreadCount.current - 1, { context, chunk in
                     let job = context!.assumingMemoryBound(to: ParallelJob.self)
                     let (count, chunks) = (job.pointee.count, job.pointee.chunks)
                     let lo = count * chunk / chunks, hi = count * (chunk + 1) / chunks
@@ -89,7 +89,3 @@ private struct ParallelJob {
     let body: (Range<Int>) -> Void
 }
 
-enum ProcessInfoCache {
-    /// The threads this process's kernels use (`ThreadCount`), read on every parallel op.
-    static var cores: Int { ThreadCount.setting.load(ordering: .relaxed) }
-}

@@ -10,7 +10,7 @@ extension Kernels {
     /// summed in T over blocks of 64 rows and accumulated in double precision.
     private static func columnSums<T: FloatScalar>(_ px: UnsafeBufferPointer<T>, rows: Int, columns: Int,
                                                    into out: UnsafeMutableBufferPointer<T>) {
-        let parts = Swift.min(ProcessInfoCache.cores, Swift.max(1, rows * columns / parallelThreshold))
+        let parts = Swift.min(ThreadCount.current, Swift.max(1, rows * columns / parallelThreshold))
         var partial = [Double](repeating: 0, count: parts * columns)
         partial.withUnsafeMutableBufferPointer { partial in
             nonisolated(unsafe) let (px, partial) = (px, partial)

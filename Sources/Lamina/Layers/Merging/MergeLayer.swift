@@ -43,9 +43,8 @@ open class MergeLayer: Layer {
     /// when no input has one, else a step counts where it counts in any masked input.
     open func mergedMask(_ inputs: [Tensor]) -> Tensor? {
         let masks = inputs.compactMap(\.kerasMask)
-        guard var any = masks.first else { return nil }
-        for m in masks.dropFirst() { any = maximum(any, m) }
-        return any
+        guard let first = masks.first else { return nil }
+        return masks.dropFirst().reduce(first) { maximum($0, $1) }
     }
 
     public override func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {
@@ -186,16 +185,14 @@ public final class Concatenate: MergeLayer {
         Tensor.concatenated(inputs, axis: try batchAxis(rank: inputs[0].rank - 1))
     }
 
-    /// Keras: each input's mask (ones where an input has none) stretched over the input's
-    /// shape, concatenated along `axis`, then "any" over the last axis — so features joined on
-    /// the last axis count where either input counts, and sequences joined in time keep both masks.
+    /// Keras's mask of a concatenation (each input's mask, ones where an input has none, then
+    /// "any" over the features): joined along a masked axis (steps) the masks are joined too;
+    /// joined along the features, a step counts where it counts in any input — so one input
+    /// without a mask makes every step count.
     public override func mergedMask(_ inputs: [Tensor]) -> Tensor? {
-        guard inputs.contains(where: { $0.kerasMask != nil }), let a = try? batchAxis(rank: inputs[0].rank - 1) else { return nil }
-        let full = inputs.map { x -> Tensor in
-            guard var m = x.kerasMask?.cast(to: .float32) else { return Tensor.ones(x.shape) }
-            while m.rank < x.rank { m = m.expandingDims(axis: m.rank) }
-            return m.broadcasted(to: x.shape)
-        }
-        return Tensor.concatenated(full, axis: a).max(axes: [inputs[0].rank - 1])
+        guard let first = inputs.lazy.compactMap(\.kerasMask).first, let a = try? batchAxis(rank: inputs[0].rank - 1) else { return nil }
+        let masks = inputs.map { $0.kerasMask ?? Tensor.ones(Array($0.shape.prefix(first.rank))) }
+        guard masks.allSatisfy({ $0.rank == first.rank }) else { return nil }
+        return a < first.rank ? Tensor.concatenated(masks, axis: a) : masks.dropFirst().reduce(masks[0]) { maximum($0, $1) }
     }
 }
