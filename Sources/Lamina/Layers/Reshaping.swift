@@ -59,7 +59,8 @@ public final class GlobalAveragePooling1D: GlobalPooling {
     override func reduce(_ x: Tensor, axes: [Int]) -> Tensor { x.mean(axes: axes, keepDims: keepDims) }
 
     /// A padded batch averages only the steps its mask keeps (Σ x·mask / Σ mask), as Keras;
-    /// the output has no mask.
+    /// the output has no mask. A sample whose every step is masked averages to 0 (Keras 3 divides
+    /// 0 by 0 there and returns NaN; Lamina never makes a NaN from valid input).
     public override var supportsMasking: Bool { true }
     public override func computeMask(_ x: Tensor, mask: Tensor?) throws -> Tensor? { nil }
     public override func call(_ x: Tensor, mask: Tensor?, training: Bool) throws -> Tensor {
@@ -68,7 +69,7 @@ public final class GlobalAveragePooling1D: GlobalPooling {
             throw LaminaError.shape("\(name): mask of shape \(mask.shape) does not fit input \(x.shape)")
         }
         let m = mask.cast(to: x.dtype).expandingDims(axis: 2)
-        return (x * m).sum(axes: [1], keepDims: keepDims) / m.sum(axes: [1], keepDims: keepDims)
+        return (x * m).sum(axes: [1], keepDims: keepDims) / maximum(m.sum(axes: [1], keepDims: keepDims), .scalar(1, dtype: x.dtype))
     }
 }
 

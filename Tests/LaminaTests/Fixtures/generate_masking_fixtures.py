@@ -72,6 +72,18 @@ def merged():
     return keras.Model([a, b], out, name="merged")
 
 
+def merged_partial():
+    # One masked input and one without a mask: Keras 3.15.1's Add has no mask then (every step
+    # counts), Concatenate fills ones for the unmasked input.
+    a = keras.Input((6,), dtype="int32", name="a")
+    c = keras.Input((6, 4), name="c")
+    ea = layers.Embedding(10, 4, mask_zero=True, name="emb_a")(a)
+    s = layers.GlobalAveragePooling1D(name="gap_add")(layers.Add(name="add")([ea, c]))
+    t = layers.GlobalAveragePooling1D(name="gap_time")(layers.Concatenate(axis=1, name="cat_time")([ea, c]))
+    out = layers.Dense(1, activation="sigmoid", name="score")(layers.Concatenate(name="joined")([s, t]))
+    return keras.Model([a, c], out, name="merged_partial")
+
+
 B = 4
 specs = [
     ("embed_gap", embed_gap, [padded_ids(B, 6, 10, [6, 3, 1, 4])], np.array([0, 2, 1, 2], dtype=np.int32),
@@ -81,6 +93,8 @@ specs = [
     ("masking_mse", masking_mse, [None], rng.normal(size=(B, 5, 2)).astype(np.float32), "mse", ["mae"]),
     ("merged", merged, [padded_ids(B, 6, 10, [5, 2, 6, 1]), padded_ids(B, 6, 10, [1, 4, 3, 6])],
      np.array([[1], [0], [1], [0]], dtype=np.float32), "binary_crossentropy", ["accuracy"]),
+    ("merged_partial", merged_partial, [padded_ids(B, 6, 10, [5, 2, 6, 0]), rng.normal(size=(B, 6, 4)).astype(np.float32)],
+     np.array([[0], [1], [1], [0]], dtype=np.float32), "binary_crossentropy", ["accuracy"]),
 ]
 
 series = rng.normal(size=(B, 5, 3)).astype(np.float32)
@@ -92,7 +106,8 @@ specs[2] = (specs[2][0], specs[2][1], [series]) + specs[2][3:]
 
 # The compiled metric of each model, for the hand-written steps.
 step_metric = {"embed_gap": keras.metrics.SparseCategoricalAccuracy, "per_step": keras.metrics.SparseCategoricalAccuracy,
-               "masking_mse": keras.metrics.MeanAbsoluteError, "merged": keras.metrics.BinaryAccuracy}
+               "masking_mse": keras.metrics.MeanAbsoluteError, "merged": keras.metrics.BinaryAccuracy,
+               "merged_partial": keras.metrics.BinaryAccuracy}
 
 cases = []
 for name, build, inputs, labels, loss, metrics in specs:

@@ -40,6 +40,13 @@ import Testing
             let series = Input(shape: [5, 3], name: "series")
             let x = Masking(maskValue: 0, name: "mask")(series)
             return (Model(inputs: series, outputs: Dense(2, name: "proj")(x)), .meanSquaredError, [try! Metric.named("mae")])
+        case "merged_partial":
+            let a = Input(shape: [6], dtype: .int32, name: "a"), c = Input(shape: [6, 4], name: "c")
+            let ea = Embedding(inputDim: 10, outputDim: 4, maskZero: true, name: "emb_a")(a)
+            let s = GlobalAveragePooling1D(name: "gap_add")(Add(name: "add")([ea, c]))
+            let t = GlobalAveragePooling1D(name: "gap_time")(Concatenate(axis: 1, name: "cat_time")([ea, c]))
+            let h = Concatenate(name: "joined")([s, t])
+            return (Model(inputs: [a, c], outputs: Dense(1, activation: .sigmoid, name: "score")(h)), .binaryCrossentropy, [.accuracy])
         default:
             let a = Input(shape: [6], dtype: .int32, name: "a"), b = Input(shape: [6], dtype: .int32, name: "b")
             let ea = Embedding(inputDim: 10, outputDim: 4, maskZero: true, name: "emb_a")(a)
@@ -52,7 +59,7 @@ import Testing
         }
     }
 
-    static let names = ["embed_gap", "per_step", "masking_mse", "merged"]
+    static let names = ["embed_gap", "per_step", "masking_mse", "merged", "merged_partial"]
 
     @Test(arguments: names) func matchesKeras(_ name: String) throws {
         let ref = Reference.shared.models.first { $0.name == name }!
@@ -117,6 +124,18 @@ import Testing
         #expect(MeanSquaredError()(y, p).item(Float.self) == (1 + 9) / 2)
         p.kerasMask = Tensor.zeros([1, 3])
         #expect(MeanSquaredError()(y, p).item(Float.self) == 0)
+    }
+
+    /// A sample with every step masked averages to 0 (Keras 3 returns NaN there), and its
+    /// gradient is 0, not NaN.
+    @Test func fullyMaskedSampleAveragesToZero() throws {
+        var x = Tensor(shape: [2, 2, 1], scalars: [1, 2, 3, 5] as [Float])
+        x.kerasMask = Tensor(shape: [2, 2], scalars: [0, 0, 1, 0] as [Float])
+        x.requiresGrad = true
+        let y = try GlobalAveragePooling1D()(x)
+        #expect(y.asArray(Float.self) == [0, 3])
+        y.sum().backward()
+        #expect(x.grad?.asArray(Float.self) == [0, 0, 1, 0])
     }
 
     /// Layers that do not support masking end the mask; Masking's config round trips.
