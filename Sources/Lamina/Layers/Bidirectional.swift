@@ -155,7 +155,10 @@ public final class Bidirectional: Layer {
         if inputs.count == 1 && !returnState { return [try self(x, training: training)] }
         guard x.rank == 3 else { throw LaminaError.shape("\(name) expects [batch, timesteps, features], got \(describe(x.shape))") }
         try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
-        var out = try run(x, mask: x.kerasMask, initialState: Array(inputs.dropFirst()), training: training)
+        // As Keras 3: a call given initial states does not use the input's mask (Keras passes a
+        // mask to `call` by itself only for a single-tensor call); the output still carries it.
+        let initial = Array(inputs.dropFirst())
+        var out = try run(x, mask: initial.isEmpty ? x.kerasMask : nil, initialState: initial, training: training)
         out[0].kerasMask = forwardLayer.returnSequences ? x.kerasMask : nil
         return returnState ? out : [out[0]]
     }

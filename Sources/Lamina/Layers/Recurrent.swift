@@ -241,7 +241,10 @@ public class Recurrent: Layer, RandomLayer {
         if inputs.count == 1 && !returnState { return [try self(x, training: training)] }
         guard x.rank == 3 else { throw LaminaError.shape("\(name) expects [batch, timesteps, features], got \(describe(x.shape))") }
         try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
-        var out = try forward(x, mask: x.kerasMask, initialState: Array(inputs.dropFirst()), training: training)
+        // As Keras 3: a call given initial states does not use the input's mask (Keras passes a
+        // mask to `call` by itself only for a single-tensor call); the output still carries it.
+        let initial = Array(inputs.dropFirst())
+        var out = try forward(x, mask: initial.isEmpty ? x.kerasMask : nil, initialState: initial, training: training)
         out[0].kerasMask = returnSequences ? x.kerasMask : nil
         return returnState ? out : [out[0]]
     }

@@ -126,6 +126,7 @@ specs = [
 ]
 
 cases = []
+objective_weights = {}
 for name, build, inputs in specs:
     model = build()
     for w in model.weights:
@@ -135,6 +136,7 @@ for name, build, inputs in specs:
     outputs = model(x)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     rs = [rng.normal(size=o.shape).astype(np.float32) for o in outputs]
+    objective_weights[name] = [arr(r) for r in rs]
     floats = [tf.constant(v) for v in inputs]
 
     def objective(xs):
@@ -168,5 +170,5 @@ for name, build, inputs in specs:
     cases.append(case)
 
 with open(os.path.join(HERE, "recurrent_reference.json"), "w") as f:
-    json.dump({"keras": keras.__version__, "models": cases}, f)
+    json.dump({"keras": keras.__version__, "models": cases, "objectiveWeights": objective_weights}, f)
 print("wrote", len(cases), "models")
