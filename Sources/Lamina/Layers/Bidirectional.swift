@@ -50,6 +50,12 @@ public final class Bidirectional: Layer {
         if forwardLayer.returnSequences != self.backwardLayer.returnSequences {
             reject("the forward and backward layers must agree in returnSequences")
         }
+        if forwardLayer.returnState != self.backwardLayer.returnState {
+            reject("the forward and backward layers must agree in returnState")
+        }
+        // As Keras: masked steps of returned sequences are zeros in both directions.
+        forwardLayer.zeroOutputForMask = forwardLayer.returnSequences
+        self.backwardLayer.zeroOutputForMask = self.backwardLayer.returnSequences
     }
 
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
@@ -98,15 +104,86 @@ public final class Bidirectional: Layer {
         return out
     }
 
+    /// Whether the wrapped layers return their states: `callAll` (and a graph call) then returns
+    /// `[output] + forward states + backward states`, as Keras.
+    public var returnState: Bool { forwardLayer.returnState }
+
+    public override var supportsMasking: Bool { true }
+    public override func computeMask(_ x: Tensor, mask: Tensor?) throws -> Tensor? {
+        forwardLayer.returnSequences ? mask : nil
+    }
+
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
-        let y = try forwardLayer(x, training: training)
-        var reverse = try backwardLayer(x, training: training)
-        if backwardLayer.returnSequences { reverse = reverse.reversed(axis: 1) }
-        switch mergeMode {
-        case .concat: return Tensor.concatenated([y, reverse], axis: -1)
-        case .sum: return y + reverse
-        case .mul: return y * reverse
-        case .ave: return (y + reverse) * 0.5
+        try run(x, mask: nil, initialState: nil, training: training)[0]
+    }
+    public override func call(_ x: Tensor, mask: Tensor?, training: Bool) throws -> Tensor {
+        try run(x, mask: mask, initialState: nil, training: training)[0]
+    }
+
+    /// Both directions over `x` (each skipping masked steps; the backward layer reads the
+    /// padded sequence from its end, as Keras), merged; then both layers' final states.
+    /// `initialState` holds the forward layer's states, then the backward layer's.
+    func run(_ x: Tensor, mask: Tensor?, initialState: [Tensor]?, training: Bool) throws -> [Tensor] {
+        var forwardInitial: [Tensor]?, backwardInitial: [Tensor]?
+        if let initialState, !initialState.isEmpty {
+            let k = forwardLayer.stateCount
+            guard initialState.count == 2 * k else {
+                throw LaminaError.shape("\(name) takes \(2 * k) initial states (forward then backward), got \(initialState.count)")
+            }
+            (forwardInitial, backwardInitial) = (Array(initialState.prefix(k)), Array(initialState.suffix(k)))
         }
+        let f = try forwardLayer.forward(x, mask: mask, initialState: forwardInitial, training: training)
+        let b = try backwardLayer.forward(x, mask: mask, initialState: backwardInitial, training: training)
+        let y = f[0]
+        var reverse = b[0]
+        if backwardLayer.returnSequences { reverse = reverse.reversed(axis: 1) }
+        let merged: Tensor
+        switch mergeMode {
+        case .concat: merged = Tensor.concatenated([y, reverse], axis: -1)
+        case .sum: merged = y + reverse
+        case .mul: merged = y * reverse
+        case .ave: merged = (y + reverse) * 0.5
+        }
+        return [merged] + f.dropFirst() + b.dropFirst()
+    }
+
+    /// A call on `[x]` or `[x, forward states..., backward states...]`: `[output]`, or with
+    /// `returnState` `[output] + forward states + backward states`.
+    public override func callAll(_ inputs: [Tensor], training: Bool) throws -> [Tensor] {
+        if let argumentError { throw argumentError }
+        guard let x = inputs.first else { throw LaminaError.shape("\(name) takes an input") }
+        if inputs.count == 1 && !returnState { return [try self(x, training: training)] }
+        guard x.rank == 3 else { throw LaminaError.shape("\(name) expects [batch, timesteps, features], got \(describe(x.shape))") }
+        try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
+        // As Keras 3: a call given initial states does not use the input's mask (Keras passes a
+        // mask to `call` by itself only for a single-tensor call); the output still carries it.
+        let initial = Array(inputs.dropFirst())
+        var out = try run(x, mask: initial.isEmpty ? x.kerasMask : nil, initialState: initial, training: training)
+        out[0].kerasMask = forwardLayer.returnSequences ? x.kerasMask : nil
+        return returnState ? out : [out[0]]
+    }
+
+    public override func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {
+        if let argumentError { throw argumentError }
+        guard let first = inputShapes.first else { throw LaminaError.shape("\(name) takes an input") }
+        let k = forwardLayer.stateCount, states = inputShapes.dropFirst()
+        guard states.isEmpty || states.count == 2 * k else {
+            throw LaminaError.shape("\(name) takes \(2 * k) initial states (forward then backward), got \(states.count)")
+        }
+        for (i, s) in states.enumerated() where s != [(i < k ? forwardLayer : backwardLayer).units] {
+            throw LaminaError.shape("\(name): initial state \(i) must be [units] per sample, got \(describe(s))")
+        }
+        let out = try buildIfNeeded(first, dtype: dtype)
+        guard returnState else { return [out] }
+        return [out] + Array(repeating: [forwardLayer.units], count: k) + Array(repeating: [backwardLayer.units], count: k)
+    }
+}
+
+extension Bidirectional {
+    /// A graph call returning every output (`[output] + forward states + backward states` with `returnState`).
+    public func callAll(_ x: any SymbolicTensorConvertible) -> [SymbolicTensor] { callSymbolic([x.symbolic]) }
+    /// A graph call from initial states (forward layer's, then backward layer's).
+    public func callAsFunction(_ x: any SymbolicTensorConvertible, initialState: [any SymbolicTensorConvertible]) -> [SymbolicTensor] {
+        callSymbolic([x.symbolic] + initialState.map(\.symbolic))
     }
 }

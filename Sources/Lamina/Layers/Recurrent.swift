@@ -25,6 +25,12 @@ public class Recurrent: Layer, RandomLayer {
 
     public let units: Int
     public let returnSequences: Bool
+    /// Keras's `return_state`: `callAll` (and a graph call) returns the output followed by the
+    /// final states — `[output, h]` (SimpleRNN, GRU) or `[output, h, c]` (LSTM).
+    public let returnState: Bool
+    /// Keras's `zero_output_for_mask`: masked steps of a returned sequence are zeros instead of
+    /// the previous output (`Bidirectional` sets it on its layers when they return sequences).
+    public internal(set) var zeroOutputForMask: Bool
     /// Keras's `go_backwards`: the sequence is read from its last step, and the returned
     /// sequence is in that (reversed) order.
     public let goBackwards: Bool
@@ -44,10 +50,12 @@ public class Recurrent: Layer, RandomLayer {
         var kernelInitializer: Initializer, recurrentInitializer: Initializer, biasInitializer: Initializer
         var kernelRegularizer: Regularizer?, recurrentRegularizer: Regularizer?, biasRegularizer: Regularizer?
         var dropout: Double, recurrentDropout: Double, seed: UInt64?
+        var returnState = false, zeroOutputForMask = false
     }
 
     init(_ o: Options, inputShape: [Int]?, name: String?) {
         (units, returnSequences, goBackwards, useBias) = (o.units, o.returnSequences, o.goBackwards, o.useBias)
+        (returnState, zeroOutputForMask) = (o.returnState, o.zeroOutputForMask)
         (kernelInitializer, recurrentInitializer, biasInitializer) = (o.kernelInitializer, o.recurrentInitializer, o.biasInitializer)
         (kernelRegularizer, recurrentRegularizer, biasRegularizer) = (o.kernelRegularizer, o.recurrentRegularizer, o.biasRegularizer)
         (dropout, recurrentDropout, seed) = (o.dropout, o.recurrentDropout, o.seed)
@@ -70,11 +78,14 @@ public class Recurrent: Layer, RandomLayer {
                 biasRegularizer: try r.regularizer("bias_regularizer"),
                 dropout: try r.double("dropout", default: 0, in: 0...0.999_999),
                 recurrentDropout: try r.double("recurrent_dropout", default: 0, in: 0...0.999_999),
-                seed: try r.optionalInt("seed", minimum: 0).map(UInt64.init))
+                seed: try r.optionalInt("seed", minimum: 0).map(UInt64.init),
+                returnState: try r.bool("return_state", default: false),
+                zeroOutputForMask: try r.bool("zero_output_for_mask", default: false))
     }
 
     public override func config() throws -> [String: Any] {
         ["units": units, "use_bias": useBias, "return_sequences": returnSequences, "go_backwards": goBackwards,
+         "return_state": returnState, "zero_output_for_mask": zeroOutputForMask,
          "kernel_initializer": kernelInitializer.config, "recurrent_initializer": recurrentInitializer.config,
          "bias_initializer": biasInitializer.config,
          "kernel_regularizer": try kernelRegularizer?.serialize() ?? NSNull(),
@@ -127,15 +138,149 @@ public class Recurrent: Layer, RandomLayer {
         return dropoutMask([batch, units], rate: recurrentDropout, dtype: dtype, generator: &generator)
     }
 
-    /// Runs `step(xw_t, h) → h` over the projections; returns the last state or the sequence.
-    func run(_ xw: Tensor, _ step: (Tensor, Tensor) -> Tensor) -> Tensor {
-        var h = Tensor.zeros([xw.shape[1], units], dtype: xw.dtype)
+    /// The states a step carries: 1 (h) for SimpleRNN and GRU, 2 (h, c) for LSTM.
+    var stateCount: Int { 1 }
+
+    /// Runs `step(xw_t, states) → states` (h first) over the time-major projections from
+    /// `initial` (zeros when nil); where the time-major mask `[T, B]` is 0 a sample keeps its
+    /// states. Returns every step's h (time-major `[T, B, n]`, when returning sequences) and the
+    /// final states.
+    func run(_ xw: Tensor, mask: Tensor?, initial: [Tensor]?,
+             _ step: (Tensor, [Tensor]) -> [Tensor]) -> (sequence: Tensor?, states: [Tensor]) {
+        var states = initial ?? Array(repeating: Tensor.zeros([xw.shape[1], units], dtype: xw.dtype), count: stateCount)
         var outputs: [Tensor] = []
         for t in 0..<xw.shape[0] {
-            h = step(xw.sliced(axis: 0, t..<t + 1).squeezed(axis: 0), h)
-            if returnSequences { outputs.append(h) }
+            let new = step(xw.sliced(axis: 0, t..<t + 1).squeezed(axis: 0), states)
+            if let mask {
+                let m = mask.sliced(axis: 0, t..<t + 1).reshaped(to: [xw.shape[1], 1])
+                states = zip(new, states).map { m * $0 + (1 - m) * $1 }
+            } else {
+                states = new
+            }
+            if returnSequences { outputs.append(states[0]) }
         }
-        return returnSequences ? Tensor.stacked(outputs, axis: 1) : h
+        return (returnSequences ? Tensor.stacked(outputs, axis: 0) : nil, states)
+    }
+
+    /// The layer's outputs from the recurrence's h sequence (time-major, in reading order) or
+    /// last h: Keras's masked outputs — a masked step outputs the previous output (zeros before
+    /// the first kept step) or, with `zeroOutputForMask`, zeros. Returns `[output] + states`.
+    func finish(sequence: Tensor?, states: [Tensor], mask: Tensor?) -> [Tensor] {
+        var output: Tensor
+        if let mask {
+            let steps = mask.shape[0], batch = mask.shape[1], m = mask.scalarsAsDouble()
+            // The weight of each step's state in the output: the mask itself, or whether a kept
+            // step has been seen yet (after one, the previous output is the carried state).
+            var w = m
+            if !zeroOutputForMask {
+                for t in 1..<max(steps, 1) { for b in 0..<batch { w[t * batch + b] = max(w[t * batch + b], w[(t - 1) * batch + b]) } }
+            }
+            let weights = Tensor(shape: [steps, batch, 1], scalars: w).cast(to: states[0].dtype)
+            if let sequence {
+                output = (sequence * weights).permuted([1, 0, 2])
+            } else {
+                output = states[0] * weights.sliced(axis: 0, (steps - 1)..<steps).reshaped(to: [batch, 1])
+            }
+        } else {
+            output = sequence.map { $0.permuted([1, 0, 2]) } ?? states[0]
+        }
+        return [output] + states
+    }
+
+    /// The time-major mask `[T, B]` in reading order from a Keras mask `[B, T]`, checked.
+    func timeMajorMask(_ mask: Tensor?, for x: Tensor) throws -> Tensor? {
+        guard let mask else { return nil }
+        guard mask.shape == [x.shape[0], x.shape[1]] else {
+            throw LaminaError.shape("\(name): the mask must be [batch, timesteps] = \(describe(Array(x.shape.prefix(2)))), got \(describe(mask.shape))")
+        }
+        var m = mask.cast(to: x.dtype).transposed()
+        if goBackwards { m = m.reversed(axis: 0) }
+        return m
+    }
+
+    /// Checks initial states (one `[batch, units]` tensor per state) and casts them to `dtype`.
+    func checkedInitialState(_ initial: [Tensor]?, batch: Int, dtype: DType) throws -> [Tensor]? {
+        guard let initial, !initial.isEmpty else { return nil }
+        guard initial.count == stateCount else {
+            throw LaminaError.shape("\(name) takes \(stateCount) initial state\(stateCount == 1 ? "" : "s") ([h\(stateCount == 2 ? ", c" : "")]), got \(initial.count)")
+        }
+        for s in initial where s.shape != [batch, units] {
+            throw LaminaError.shape("\(name): initial states must be [batch, units] = \(describe([batch, units])), got \(describe(s.shape))")
+        }
+        return initial.map { $0.dtype == dtype ? $0 : $0.cast(to: dtype) }
+    }
+
+    /// The recurrence: `[output] + final states` for input `x` `[B, T, F]`, the time-major mask
+    /// and checked initial states. Subclasses implement it.
+    func recur(_ x: Tensor, mask: Tensor?, initial: [Tensor]?, training: Bool) throws -> [Tensor] {
+        fatalError("\(className) must override recur")
+    }
+
+    /// The output and the final states for `x` with an optional mask `[B, T]` and initial states.
+    func forward(_ x: Tensor, mask: Tensor?, initialState: [Tensor]?, training: Bool) throws -> [Tensor] {
+        try recur(x, mask: try timeMajorMask(mask, for: x),
+                  initial: try checkedInitialState(initialState, batch: x.shape[0], dtype: x.dtype), training: training)
+    }
+
+    public override var supportsMasking: Bool { true }
+    /// The output's mask: the input's when returning sequences, none otherwise (Keras).
+    public override func computeMask(_ x: Tensor, mask: Tensor?) throws -> Tensor? { returnSequences ? mask : nil }
+
+    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        try forward(x, mask: nil, initialState: nil, training: training)[0]
+    }
+    public override func call(_ x: Tensor, mask: Tensor?, training: Bool) throws -> Tensor {
+        try forward(x, mask: mask, initialState: nil, training: training)[0]
+    }
+
+    /// A call on `[x]` or `[x, initial states...]` (how a graph passes initial states, as extra
+    /// inputs of the node): `[output]`, or `[output] + final states` with `returnState`.
+    public override func callAll(_ inputs: [Tensor], training: Bool) throws -> [Tensor] {
+        if let argumentError { throw argumentError }
+        guard let x = inputs.first else { throw LaminaError.shape("\(name) takes an input") }
+        if inputs.count == 1 && !returnState { return [try self(x, training: training)] }
+        guard x.rank == 3 else { throw LaminaError.shape("\(name) expects [batch, timesteps, features], got \(describe(x.shape))") }
+        try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
+        // As Keras 3: a call given initial states does not use the input's mask (Keras passes a
+        // mask to `call` by itself only for a single-tensor call); the output still carries it.
+        let initial = Array(inputs.dropFirst())
+        var out = try forward(x, mask: initial.isEmpty ? x.kerasMask : nil, initialState: initial, training: training)
+        out[0].kerasMask = returnSequences ? x.kerasMask : nil
+        return returnState ? out : [out[0]]
+    }
+
+    public override func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {
+        if let argumentError { throw argumentError }
+        guard let first = inputShapes.first else { throw LaminaError.shape("\(name) takes an input") }
+        let states = inputShapes.dropFirst()
+        guard states.isEmpty || states.count == stateCount else {
+            throw LaminaError.shape("\(name) takes \(stateCount) initial state\(stateCount == 1 ? "" : "s"), got \(states.count)")
+        }
+        for s in states where s != [units] {
+            throw LaminaError.shape("\(name): initial states must be [\(units)] per sample, got \(describe(s))")
+        }
+        let out = try buildIfNeeded(first, dtype: dtype)
+        return [out] + (returnState ? Array(repeating: [units], count: stateCount) : [])
+    }
+
+    /// Runs the layer from given initial states (`[h]`, or `[h, c]` for LSTM, each
+    /// `[batch, units]`): `[output]`, or `[output] + final states` with `returnState`.
+    /// Keras: `layer(x, initial_state=[h, c])`.
+    public func callAsFunction(_ x: Tensor, initialState: [Tensor], training: Bool = false) throws -> [Tensor] {
+        try callAll([x] + initialState, training: training)
+    }
+}
+
+extension Recurrent {
+    /// A graph call with initial states, which become extra inputs of the node:
+    /// `lstm(x, initialState: [h, c])`. Returns `[output]`, or `[output] + states` with `returnState`.
+    public func callAsFunction(_ x: any SymbolicTensorConvertible, initialState: [any SymbolicTensorConvertible]) -> [SymbolicTensor] {
+        callSymbolic([x.symbolic] + initialState.map(\.symbolic))
+    }
+    /// A graph call returning every output: `let outs = lstm.callAll(x)` gives
+    /// `[output, h, c]` with `returnState` (Keras: `out, h, c = LSTM(..., return_state=True)(x)`).
+    public func callAll(_ x: any SymbolicTensorConvertible) -> [SymbolicTensor] {
+        callSymbolic([x.symbolic])
     }
 }
 
@@ -152,13 +297,14 @@ public final class SimpleRNN: Recurrent {
                 biasInitializer: Initializer = .zeros, kernelRegularizer: Regularizer? = nil,
                 recurrentRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                 dropout: Double = 0, recurrentDropout: Double = 0, seed: UInt64? = nil,
-                returnSequences: Bool = false, goBackwards: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
+                returnSequences: Bool = false, returnState: Bool = false, goBackwards: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
         self.activation = activation
         super.init(Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
                            kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
                            biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
                            recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
-                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed), inputShape: inputShape, name: name)
+                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed, returnState: returnState),
+                   inputShape: inputShape, name: name)
         check(activation)
     }
     init(options: Options, activation: ActivationFunction, name: String?) {
@@ -170,10 +316,11 @@ public final class SimpleRNN: Recurrent {
     public override func config() throws -> [String: Any] {
         try super.config().merging(["activation": activation.description]) { $1 }
     }
-    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+    override func recur(_ x: Tensor, mask: Tensor?, initial: [Tensor]?, training: Bool) throws -> [Tensor] {
         let xw = projectInputs(x, training: training), u = recurrentKernel!.value
-        let mask = recurrentMask(batch: x.shape[0], training: training, dtype: x.dtype)
-        return run(xw) { xt, h in activation(xt + (mask.map { h * $0 } ?? h).matmul(u)) }
+        let drop = recurrentMask(batch: x.shape[0], training: training, dtype: x.dtype)
+        let r = run(xw, mask: mask, initial: initial) { xt, s in [activation(xt + (drop.map { s[0] * $0 } ?? s[0]).matmul(u))] }
+        return finish(sequence: r.sequence, states: r.states, mask: mask)
     }
 }
 
@@ -195,13 +342,14 @@ public final class LSTM: Recurrent {
                 unitForgetBias: Bool = true, kernelRegularizer: Regularizer? = nil,
                 recurrentRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                 dropout: Double = 0, recurrentDropout: Double = 0, seed: UInt64? = nil,
-                returnSequences: Bool = false, goBackwards: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
+                returnSequences: Bool = false, returnState: Bool = false, goBackwards: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
         (self.activation, self.recurrentActivation, self.unitForgetBias) = (activation, recurrentActivation, unitForgetBias)
         super.init(Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
                            kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
                            biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
                            recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
-                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed), inputShape: inputShape, name: name)
+                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed, returnState: returnState),
+                   inputShape: inputShape, name: name)
         check(activation)
         check(recurrentActivation)
     }
@@ -228,24 +376,35 @@ public final class LSTM: Recurrent {
         }
     }
 
-    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+    override var stateCount: Int { 2 }
+
+    override func recur(_ x: Tensor, mask: Tensor?, initial: [Tensor]?, training: Bool) throws -> [Tensor] {
         let xw = projectInputs(x, training: training), u = recurrentKernel!.value, n = units
-        let mask = recurrentMask(batch: x.shape[0], training: training, dtype: x.dtype)
-        if activation == .tanh && recurrentActivation == .sigmoid && mask == nil {
-            // The default gates: one fused op with backpropagation through time.
-            let h = xw.lstmRecurrence(recurrentKernel: u, returnSequences: returnSequences)
-            return returnSequences ? h.permuted([1, 0, 2]) : h
+        let drop = recurrentMask(batch: x.shape[0], training: training, dtype: x.dtype)
+        if activation == .tanh && recurrentActivation == .sigmoid && drop == nil {
+            // The default gates: one fused op with backpropagation through time (the mask and
+            // the initial states inside it). The op returns h (all steps or the last) then c_T.
+            let steps = xw.shape[0]
+            let y = xw.lstmRecurrence(recurrentKernel: u, returnSequences: returnSequences, mask: mask,
+                                      initialState: initial.map { ($0[0], $0[1]) }, returnCell: true)
+            let c = y.sliced(axis: 0, (y.shape[0] - 1)..<y.shape[0]).squeezed(axis: 0)
+            if returnSequences {
+                let sequence = y.sliced(axis: 0, 0..<steps)
+                return finish(sequence: sequence, states: [sequence.sliced(axis: 0, (steps - 1)..<steps).squeezed(axis: 0), c], mask: mask)
+            }
+            return finish(sequence: nil, states: [y.sliced(axis: 0, 0..<1).squeezed(axis: 0), c], mask: mask)
         }
-        var c = Tensor.zeros([x.shape[0], n], dtype: x.dtype)
-        return run(xw) { xt, h in
-            let z = xt + (mask.map { h * $0 } ?? h).matmul(u)
+        let r = run(xw, mask: mask, initial: initial) { xt, s in
+            let (h, c) = (s[0], s[1])
+            let z = xt + (drop.map { h * $0 } ?? h).matmul(u)
             let i = recurrentActivation(z.sliced(axis: 1, 0..<n))
             let f = recurrentActivation(z.sliced(axis: 1, n..<2 * n))
             let g = activation(z.sliced(axis: 1, 2 * n..<3 * n))
             let o = recurrentActivation(z.sliced(axis: 1, 3 * n..<4 * n))
-            c = f * c + i * g
-            return o * activation(c)
+            let cNew = f * c + i * g
+            return [o * activation(cNew), cNew]
         }
+        return finish(sequence: r.sequence, states: r.states, mask: mask)
     }
 }
 
@@ -284,14 +443,15 @@ public final class GRU: Recurrent {
                 recurrentInitializer: Initializer = .orthogonal, biasInitializer: Initializer = .zeros,
                 kernelRegularizer: Regularizer? = nil, recurrentRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                 dropout: Double = 0, recurrentDropout: Double = 0, seed: UInt64? = nil,
-                returnSequences: Bool = false, goBackwards: Bool = false, resetAfter: Bool = true,
+                returnSequences: Bool = false, returnState: Bool = false, goBackwards: Bool = false, resetAfter: Bool = true,
                 inputShape: [Int]? = nil, name: String? = nil) {
         (self.activation, self.recurrentActivation, self.resetAfter) = (activation, recurrentActivation, resetAfter)
         super.init(Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
                            kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
                            biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
                            recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
-                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed), inputShape: inputShape, name: name)
+                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed, returnState: returnState),
+                   inputShape: inputShape, name: name)
         check(activation)
         check(recurrentActivation)
     }
@@ -309,23 +469,24 @@ public final class GRU: Recurrent {
     override var gates: Int { 3 }
     override var biasShape: [Int] { resetAfter ? [2, 3 * units] : [3 * units] }
 
-    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+    override func recur(_ x: Tensor, mask: Tensor?, initial: [Tensor]?, training: Bool) throws -> [Tensor] {
         let n = units, u = recurrentKernel!.value
         let (inputBias, recurrentBias): (Tensor?, Tensor?) = resetAfter
             ? (bias.map { $0.value.sliced(axis: 0, 0..<1).reshaped(to: [3 * n]) }, bias.map { $0.value.sliced(axis: 0, 1..<2).reshaped(to: [3 * n]) })
             : (bias?.value, nil)
         let xw = projectInputs(x, training: training, inputBias: inputBias)
-        let mask = recurrentMask(batch: x.shape[0], training: training, dtype: x.dtype)
+        let drop = recurrentMask(batch: x.shape[0], training: training, dtype: x.dtype)
         let (uzr, uh) = (u.sliced(axis: 1, 0..<2 * n), u.sliced(axis: 1, 2 * n..<3 * n))
-        return run(xw) { xt, h in
-            let hm = mask.map { h * $0 } ?? h
+        let r = run(xw, mask: mask, initial: initial) { xt, s in
+            let h = s[0], hm = drop.map { h * $0 } ?? h
             var inner = resetAfter ? hm.matmul(u) : hm.matmul(uzr)
             if let recurrentBias { inner = inner + recurrentBias }
             let z = recurrentActivation(xt.sliced(axis: 1, 0..<n) + inner.sliced(axis: 1, 0..<n))
             let r = recurrentActivation(xt.sliced(axis: 1, n..<2 * n) + inner.sliced(axis: 1, n..<2 * n))
             let recurrentH = resetAfter ? r * inner.sliced(axis: 1, 2 * n..<3 * n) : (r * hm).matmul(uh)
             let candidate = activation(xt.sliced(axis: 1, 2 * n..<3 * n) + recurrentH)
-            return z * h + (1 - z) * candidate
+            return [z * h + (1 - z) * candidate]
         }
+        return finish(sequence: r.sequence, states: r.states, mask: mask)
     }
 }

@@ -41,4 +41,54 @@ import Testing
         let h32 = xw.cast(to: .float32).lstmRecurrence(recurrentKernel: u.cast(to: .float32), returnSequences: true)
         expectClose(h32.scalarsAsDouble(), h64.asArray(Double.self), atol: 2e-6, rtol: 1e-5)
     }
+
+    /// The masked recurrence from initial states, written with primitive ops: skipped samples
+    /// keep h and c. Returns h per step (time-major) and the last c.
+    func unrolledMasked(_ xw: Tensor, _ u: Tensor, mask: Tensor, h0: Tensor, c0: Tensor) -> (Tensor, Tensor) {
+        let n = u.shape[0]
+        var h = h0, c = c0
+        var outputs: [Tensor] = []
+        for t in 0..<xw.shape[0] {
+            let z = xw.sliced(axis: 0, t..<t + 1).squeezed(axis: 0) + h.matmul(u)
+            let i = z.sliced(axis: 1, 0..<n).sigmoid(), f = z.sliced(axis: 1, n..<2 * n).sigmoid()
+            let g = z.sliced(axis: 1, 2 * n..<3 * n).tanh(), o = z.sliced(axis: 1, 3 * n..<4 * n).sigmoid()
+            let m = mask.sliced(axis: 0, t..<t + 1).reshaped(to: [xw.shape[1], 1])
+            let cNew = f * c + i * g
+            let hNew = o * cNew.tanh()
+            c = m * cNew + (1 - m) * c
+            h = m * hNew + (1 - m) * h
+            outputs.append(h)
+        }
+        return (Tensor.stacked(outputs, axis: 0), c)
+    }
+
+    /// A per-step, per-sample mask, initial states and the last cell as output: forward equals
+    /// the unrolled ops, and the float64 gradients (input projections, U, h_0, c_0) match finite
+    /// differences, with and without the sequence.
+    @Test(arguments: [false, true])
+    func maskedFusedRecurrenceFromInitialStates(returnSequences: Bool) {
+        let (steps, batch) = (5, 4)
+        let xw = randn([steps, batch, 12], seed: 31) * 1.5, u = randn([3, 12], seed: 32) * 0.5
+        let h0 = randn([batch, 3], seed: 33), c0 = randn([batch, 3], seed: 34)
+        // Post-padding, pre-padding, a gap, and a sample with every step skipped.
+        let m: [Double] = [1, 0, 1, 0,  1, 0, 0, 0,  1, 1, 1, 0,  0, 1, 1, 0,  0, 1, 0, 0]
+        let mask = Tensor(shape: [steps, batch], scalars: m)
+        let fused = xw.lstmRecurrence(recurrentKernel: u, returnSequences: returnSequences, mask: mask,
+                                      initialState: (h0, c0), returnCell: true)
+        let (hs, cLast) = unrolledMasked(xw, u, mask: mask, h0: h0, c0: c0)
+        let expectedH = returnSequences ? hs : hs.sliced(axis: 0, (steps - 1)..<steps)
+        expectClose(fused, Tensor.concatenated([expectedH, cLast.reshaped(to: [1, batch, 3])], axis: 0), atol: 1e-12, rtol: 1e-12)
+        // The sample skipped throughout keeps its initial states.
+        expectClose(cLast.sliced(axis: 0, 3..<4), c0.sliced(axis: 0, 3..<4), atol: 0, rtol: 0)
+        expectGradients([xw, u, h0, c0]) {
+            $0[0].lstmRecurrence(recurrentKernel: $0[1], returnSequences: returnSequences, mask: mask,
+                                 initialState: ($0[2], $0[3]), returnCell: true)
+        }
+        // A mask alone (zero initial states), and float32 against float64.
+        expectGradients([xw, u]) { $0[0].lstmRecurrence(recurrentKernel: $0[1], returnSequences: returnSequences, mask: mask) }
+        let h32 = xw.cast(to: .float32).lstmRecurrence(recurrentKernel: u.cast(to: .float32), returnSequences: returnSequences,
+                                                       mask: mask.cast(to: .float32), initialState: (h0.cast(to: .float32), c0.cast(to: .float32)),
+                                                       returnCell: true)
+        expectClose(h32.scalarsAsDouble(), fused.asArray(Double.self), atol: 2e-6, rtol: 1e-5)
+    }
 }

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import Lamina
+
+/// Recurrent layers with masks, `returnState` and initial states as Keras 3 computes them
+/// (Fixtures/generate_recurrent_fixtures.py): each model's outputs, the gradients of
+/// L = Σᵢ sum(outputᵢ · Rᵢ) with respect to the weights and the float inputs, and the weights
+/// after three Adam steps on L. Then float64 gradient checks of the masked paths.
+@Suite struct RecurrentMaskingTests {
+    struct Reference: Decodable {
+        struct Case: Decodable {
+            let name: String
+            let weights: [Fixture.T], inputs: [Fixture.T], outputs: [Fixture.T]
+            let objective: Double
+            let weightGradients: [Fixture.T], inputGradients: [Fixture.T?], weightsAfter: [Fixture.T]
+        }
+        let models: [Case]
+        static let shared: Reference = {
+            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Fixtures/recurrent_reference.json")
+            return try! JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+        }()
+    }
+
+    /// The generator's models, with the same layer names (so the same weight order).
+    static func build(_ name: String) -> Model {
+        switch name {
+        case "masked_lstm":
+            let ids = Input(shape: [6], dtype: .int32, name: "ids")
+            let x = LSTM(5, name: "lstm")(Embedding(inputDim: 10, outputDim: 4, maskZero: true, name: "emb")(ids))
+            return Model(inputs: ids, outputs: Dense(2, name: "head")(x))
+        case "masked_bigru":
+            let ids = Input(shape: [6], dtype: .int32, name: "ids")
+            let e = Embedding(inputDim: 10, outputDim: 4, maskZero: true, name: "emb")(ids)
+            let x = Bidirectional(GRU(3, returnSequences: true, name: "gru"), name: "bi")(e)
+            return Model(inputs: ids, outputs: Dense(2, name: "head")(x))
+        case "masked_bilstm_last":
+            let series = Input(shape: [5, 3], name: "series")
+            let x = Masking(maskValue: 0, name: "mask")(series)
+            return Model(inputs: series, outputs: Bidirectional(LSTM(3, name: "lstm"), mergeMode: .sum, name: "bi")(x))
+        case "masked_rnn_sequences":
+            let series = Input(shape: [5, 3], name: "series")
+            let x = Masking(maskValue: 0, name: "mask")(series)
+            return Model(inputs: series, outputs: SimpleRNN(4, returnSequences: true, name: "rnn")(x))
+        case "backwards_masked":
+            let series = Input(shape: [5, 3], name: "series")
+            let x = Masking(maskValue: 0, name: "mask")(series)
+            let a = LSTM(3, returnSequences: true, goBackwards: true, name: "lstm")(x)
+            let b = GRU(2, goBackwards: true, name: "gru")(x)
+            return Model(inputs: series, outputs: [a, b])
+        case "lstm_state":
+            let series = Input(shape: [5, 3], name: "series")
+            let x = Masking(maskValue: 0, name: "mask")(series)
+            return Model(inputs: series, outputs: LSTM(4, returnSequences: true, returnState: true, name: "lstm").callAll(x))
+        case "gru_state_initial":
+            let series = Input(shape: [5, 3], name: "series"), h0 = Input(shape: [4], name: "h0")
+            let x = Masking(maskValue: 0, name: "mask")(series)
+            return Model(inputs: [series, h0], outputs: GRU(4, returnState: true, name: "gru")(x, initialState: [h0]))
+        case "lstm_initial":
+            let series = Input(shape: [5, 3], name: "series"), h0 = Input(shape: [3], name: "h0"), c0 = Input(shape: [3], name: "c0")
+            let x = Masking(maskValue: 0, name: "mask")(series)
+            return Model(inputs: [series, h0, c0], outputs: LSTM(3, returnSequences: true, name: "lstm")(x, initialState: [h0, c0]))
+        default:  // bi_state
+            let series = Input(shape: [4, 3], name: "series")
+            return Model(inputs: series, outputs: Bidirectional(LSTM(2, returnState: true, name: "lstm"), name: "bi").callAll(series))
+        }
+    }
+
+    static let names = ["masked_lstm", "masked_bigru", "masked_bilstm_last", "masked_rnn_sequences", "backwards_masked",
+                        "lstm_state", "gru_state_initial", "lstm_initial", "bi_state"]
+
+    @Test(arguments: names) func matchesKeras(_ name: String) throws {
+        let ref = try #require(Reference.shared.models.first { $0.name == name })
+        let model = Self.build(name)
+        try model.checkDefinition()
+        try model.setWeights(ref.weights.map(\.tensor))
+        var xs = ref.inputs.map(\.tensor)
+        let outputs = try model.forward(xs, training: false)
+        #expect(outputs.count == ref.outputs.count, "\(name): \(outputs.count) outputs, Keras \(ref.outputs.count)")
+        for (o, e) in zip(outputs, ref.outputs) { expectClose(o, e.tensor, atol: 1e-5, "\(name) output") }
+
+        // L = Σᵢ sum(outputᵢ · Rᵢ) with the generator's Rᵢ.
+        let weightsR = try objectiveWeights(name)
+        func objective() throws -> Tensor {
+            let outs = try model.forward(xs, training: false)
+            return zip(outs, weightsR).map { ($0 * $1).sum() }.reduce(Tensor.zeros([], dtype: .float32)) { $0 + $1 }
+        }
+        let floatInputs = ref.inputGradients.enumerated().compactMap { $1 == nil ? nil : $0 }
+        for i in floatInputs { xs[i].requiresGrad = true }
+        let (value, grads) = try valueAndGradients(of: model) { try objective() }
+        #expect(abs(value - ref.objective) < 1e-4 * max(1, abs(ref.objective)), "\(name) objective \(value) vs \(ref.objective)")
+        for (g, e) in zip(grads, ref.weightGradients) { expectClose(g, e.tensor, atol: 1e-4, "\(name) weight gradient") }
+        if !floatInputs.isEmpty {
+            let inputGrads = try objective().gradients(wrt: floatInputs.map { xs[$0] })
+            for (g, i) in zip(inputGrads, floatInputs) { expectClose(g, ref.inputGradients[i]!.tensor, atol: 1e-4, "\(name) input gradient \(i)") }
+            for i in floatInputs { xs[i].requiresGrad = false }
+        }
+        let adam = Adam(learningRate: 0.05)
+        for _ in 0..<3 {
+            let (_, g) = try valueAndGradients(of: model) { try objective() }
+            try adam.apply(g, to: model.trainableVariables)
+        }
+        for (w, e) in zip(model.getWeights(), ref.weightsAfter) { expectClose(w, e.tensor, atol: 1e-4, "\(name) weights after 3 Adam steps") }
+    }
+
+    /// The R of each fixture model (written by the generator next to the rest).
+    func objectiveWeights(_ name: String) throws -> [Tensor] {
+        try #require(RWeights.shared.models[name]).map(\.tensor)
+    }
+    struct RWeights: Decodable {
+        let models: [String: [Fixture.T]]
+        static let shared: RWeights = {
+            let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Fixtures/recurrent_reference.json")
+            struct File: Decodable { let objectiveWeights: [String: [Fixture.T]] }
+            return RWeights(models: try! JSONDecoder().decode(File.self, from: Data(contentsOf: url)).objectiveWeights)
+        }()
+    }
+}
