@@ -98,3 +98,47 @@ import Testing
         #expect(outs.map(\.shape) == [[4], [2], [2], [2], [2]])
     }
 }
+
+/// TimeDistributed and Permute: float64 gradient checks, masks (TimeDistributed passes the mask
+/// on, Permute and Flatten end it, as Keras 3), configs and errors.
+@Suite struct TimeDistributedTests {
+    @Test func gradients() throws {
+        try checkLayerGradients(TimeDistributed(Dense(3, activation: .tanh)), [2, 4, 5])
+        try checkLayerGradients(TimeDistributed(Conv2D(2, kernelSize: (2, 2))), [2, 3, 4, 4, 2])
+        try checkLayerGradients(Permute([3, 1, 2]), [2, 3, 4, 2])
+    }
+
+    @Test func masksAndShapes() throws {
+        var x = randn([2, 3, 4], seed: 8).cast(to: .float32)
+        x.kerasMask = Tensor(shape: [2, 3], scalars: [1, 1, 0, 1, 0, 0] as [Float])
+        let td = TimeDistributed(Dense(2))
+        let y = try td(x)
+        #expect(y.shape == [2, 3, 2])
+        #expect(y.kerasMask?.asArray(Float.self) == [1, 1, 0, 1, 0, 0])
+        // The same as the wrapped layer on each step.
+        let step1 = try td.layer(x.sliced(axis: 1, 1..<2).reshaped(to: [2, 4]))
+        expectClose(y.sliced(axis: 1, 1..<2).reshaped(to: [2, 2]), step1, atol: 1e-6)
+        #expect(try Permute([2, 1])(x).kerasMask == nil)
+        #expect(try Permute([2, 1])(x).shape == [2, 4, 3])
+        #expect(try Flatten()(x).kerasMask == nil)
+        #expect(td.countParams() == 10 && td.weights.count == 2)
+        #expect(td.kerasWeightPaths == ["layer/vars/0", "layer/vars/1"])
+        // Errors: a bad permutation, a mask that does not fit, too few axes.
+        #expect(throws: LaminaError.self) { try Permute([1, 1])(x) }
+        #expect(throws: LaminaError.self) { try Permute([2, 1, 3])(x) }
+        var bad = x
+        bad.kerasMask = Tensor.ones([2, 4])
+        #expect(throws: LaminaError.self) { try td(bad) }
+        #expect(throws: LaminaError.self) { try TimeDistributed(Dense(2))(randn([2, 3], seed: 1)) }
+    }
+
+    @Test func configsRoundTrip() throws {
+        let td = TimeDistributed(Conv2D(4, kernelSize: (3, 3), name: "conv"), name: "td")
+        let object = try td.serialize()
+        let copy = try #require(try LayerRegistry.make(object) as? TimeDistributed)
+        #expect(copy.layer is Conv2D && copy.layer.name == "conv")
+        #expect(try copy.weightShapes(for: [5, 8, 8, 3]) == [[3, 3, 3, 4], [4]])
+        let p = try #require(try LayerRegistry.make(try Permute([2, 1]).serialize()) as? Permute)
+        #expect(p.dims == [2, 1])
+    }
+}
