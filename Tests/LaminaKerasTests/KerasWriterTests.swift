@@ -65,6 +65,16 @@ import Testing
         return Model(inputs: ids, outputs: Dense(3, activation: .softmax, name: "tags")(x), name: "masked")
     }
 
+    /// Zero-padded ids through masked recurrent layers: a Bidirectional LSTM returning sequences
+    /// (masked steps zeroed), then a GRU that skips them, then per-sample classes.
+    static func maskedRecurrentModel() -> Model {
+        let ids = Input(shape: [6], dtype: .int32, name: "ids")
+        var x = Embedding(inputDim: 12, outputDim: 4, maskZero: true, name: "emb")(ids)
+        x = Bidirectional(LSTM(3, returnSequences: true, name: "lstm"), name: "bi")(x)
+        x = GRU(3, name: "gru")(x)
+        return Model(inputs: ids, outputs: Dense(3, activation: .softmax, name: "probs")(x), name: "masked_recurrent")
+    }
+
     static func data() -> (image: (Tensor, Tensor), sequence: (Tensor, Tensor)) {
         let xi = Tensor.randomNormal([6, 8, 8, 1], seed: 3)
         let yi = Tensor(shape: [6], scalars: (0..<6).map { Int32($0 % 3) })
@@ -171,6 +181,10 @@ import Testing
             ("masked", Lamina.withRandomSeed(4) { KerasWriterTests.maskedModel() }, Adam(learningRate: 1e-2), .sparseCategoricalCrossentropy,
              Tensor(shape: [2, 6], scalars: [3, 7, 1, 0, 0, 0, 5, 2, 9, 11, 4, 0] as [Int32]),
              Tensor(shape: [2, 6], scalars: [0, 2, 1, 2, 2, 2, 1, 1, 0, 2, 0, 1] as [Int32])),
+            // The same ids through masked Bidirectional LSTM and GRU layers.
+            ("masked_recurrent", Lamina.withRandomSeed(5) { KerasWriterTests.maskedRecurrentModel() }, Adam(learningRate: 1e-2),
+             .sparseCategoricalCrossentropy, Tensor(shape: [2, 6], scalars: [3, 7, 1, 0, 0, 0, 5, 2, 9, 11, 4, 0] as [Int32]),
+             Tensor(shape: [2], scalars: [2, 0] as [Int32])),
         ]
         for (name, model, optimizer, loss, x, y) in cases {
             model.compile(optimizer: optimizer, loss: loss, metrics: name == "sequence" ? [.accuracy, AUC(curve: .pr, name: "pr_auc")] : [.accuracy])
