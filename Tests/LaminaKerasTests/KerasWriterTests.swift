@@ -38,7 +38,8 @@ import Testing
             Bidirectional(GRU(3, returnSequences: true), mergeMode: .concat),
             LSTM(3, returnSequences: true, goBackwards: true), SimpleRNN(3, returnSequences: true),
             Bidirectional(LSTM(2, returnSequences: true), mergeMode: .sum), LayerNormalization(),
-            GlobalAveragePooling1D(), RepeatVector(2), GRU(2, returnSequences: true, resetAfter: false),
+            GlobalAveragePooling1D(), RepeatVector(2), TimeDistributed(Dense(3, activation: .relu)), Permute([2, 1]),
+            GRU(2, returnSequences: true, resetAfter: false),
             GlobalMaxPooling1D(), Sequential([Dense(4, activation: .relu), Reshape([2, 2]), Flatten()], name: "head"),
             Dense(1, activation: .sigmoid),
         ])
