@@ -51,6 +51,11 @@ extension Model {
                 continue
             }
             object["inbound_nodes"] = calls.map { node -> [String: Any] in
+                // A recurrent layer's initial states (extra inputs of its node) are Keras's
+                // `initial_state` keyword (the general keyword mechanism should take this over).
+                if layer is Recurrent || layer is Bidirectional, node.inputs.count > 1 {
+                    return ["args": [tensor(node.inputs[0])], "kwargs": ["initial_state": node.inputs.dropFirst().map(tensor)]]
+                }
                 // Layers of several inputs take one list argument, as Keras calls them.
                 let several = layer is MergeLayer || ((layer as? Model)?.inputCount ?? 1) > 1
                 let args: [Any] = several ? [node.inputs.map(tensor)] : node.inputs.map(tensor)
@@ -138,9 +143,14 @@ extension Model {
             var progressed = false
             for i in pending.indices {
                 while let call = pending[i].1.first {
-                    guard let inputs = try tensors(call["args"] ?? [Any](), numbers: pending[i].0 is NumPyOperation) else { break }
+                    guard var inputs = try tensors(call["args"] ?? [Any](), numbers: pending[i].0 is NumPyOperation) else { break }
+                    // Keras's `initial_state` keyword of a recurrent call: more inputs of the node.
+                    if let states = (call["kwargs"] as? [String: Any])?["initial_state"], !(states is NSNull) {
+                        guard let more = try tensors(states is [Any] ? states : [states], numbers: false) else { break }
+                        inputs += more
+                    }
                     let layer = pending[i].0
-                    if !layer.isBuilt, inputs.count == 1 {   // refuse a config asking for more weights than the file holds
+                    if !layer.isBuilt, inputs.count == 1 || layer is Recurrent || layer is Bidirectional {   // refuse a config asking for more weights than the file holds
                         planned += try layer.weightShapes(for: inputs[0].shape).reduce(0) { $0 + $1.reduce(1) { $0 * Swift.max($1, 0) } }
                         if planned > LayerRegistry.weightElementLimit {
                             throw r.error("the layers would hold over \(LayerRegistry.weightElementLimit) weight values, more than the file supplies")
