@@ -180,6 +180,11 @@ public final class Bidirectional: Layer {
 }
 
 extension Bidirectional {
+    /// Runs both directions from initial states (the forward layer's, then the backward
+    /// layer's): `[output]`, or with `returnState` `[output] + forward states + backward states`.
+    public func callAsFunction(_ x: Tensor, initialState: [Tensor], training: Bool = false) throws -> [Tensor] {
+        try callAll([x] + initialState, training: training)
+    }
     /// A graph call returning every output (`[output] + forward states + backward states` with `returnState`).
     public func callAll(_ x: any SymbolicTensorConvertible) -> [SymbolicTensor] { callSymbolic([x.symbolic]) }
     /// A graph call from initial states (forward layer's, then backward layer's).

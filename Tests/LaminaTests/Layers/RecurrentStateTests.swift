@@ -62,6 +62,27 @@ import Testing
         #expect(bi.forwardLayer.zeroOutputForMask && bi.backwardLayer.zeroOutputForMask)
     }
 
+    /// Bidirectional with a mask and initial states in both directions: float64 gradients, and
+    /// its eager outputs are the two layers' own.
+    @Test func bidirectionalMaskedGradientsAndStates() throws {
+        let bi = Bidirectional(GRU(3, returnSequences: true, returnState: true), mergeMode: .ave)
+        try bi.buildIfNeeded([4, 2], dtype: .float64)
+        try bi.setWeights(bi.getWeights().enumerated().map { i, w in randn(w.shape, seed: UInt64(60 + i), scale: 0.6) })
+        let weights = bi.trainableWeights
+        let x = randn([3, 4, 2], seed: 9), h = randn([3, 3], seed: 10), hb = randn([3, 3], seed: 11)
+        let result = GradientCheck.run(at: [x, h, hb] + weights.map(\.value)) { args in
+            for (v, a) in zip(weights, args.suffix(weights.count)) { v.value = a }
+            let out = try! bi.run(args[0], mask: Self.mask, initialState: [args[1], args[2]], training: false)
+            return Tensor.concatenated(out.map { $0.reshaped(to: [3, -1]) }, axis: 1)
+        }
+        #expect(result.maxRelativeError <= 1e-6, "\(result)")
+        let outs = try bi(x, initialState: [h, hb])
+        #expect(outs.map(\.shape) == [[3, 4, 3], [3, 3], [3, 3]])
+        let forward = try bi.forwardLayer.forward(x, mask: nil, initialState: [h], training: false)
+        expectClose(outs[1], forward[1], atol: 0)
+        #expect(throws: LaminaError.self) { try bi(x, initialState: [h]) }
+    }
+
     @Test func returnStateEagerlyAndErrors() throws {
         let lstm = LSTM(3, returnSequences: true, returnState: true)
         let x = randn([2, 4, 2], seed: 7).cast(to: .float32)
