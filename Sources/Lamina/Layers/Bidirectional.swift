@@ -7,6 +7,12 @@ import Foundation
 /// (`forward_<name>`) and, with `goBackwards` flipped, into `backwardLayer`
 /// (`backward_<name>`); the backward sequence output is flipped back to time order before
 /// merging. Weights: the forward layer's, then the backward layer's.
+///
+/// With a mask both directions skip padded steps (the backward layer reads the padded sequence
+/// from its end, so it starts from its initial state over the padding), and masked steps of
+/// returned sequences are zeros (Keras sets `zero_output_for_mask` on both layers). With
+/// `returnState` the wrapped layers' states follow the output: `[output, forward h (, c),
+/// backward h (, c)]`.
 public final class Bidirectional: Layer {
     /// How the two directions combine. Keras's `merge_mode` (`None`, a pair of outputs, is not offered).
     public enum MergeMode: String, Sendable, CaseIterable {
