@@ -235,7 +235,10 @@ public class Recurrent: Layer, RandomLayer {
 
     /// The output and the final states for `x` with an optional mask `[B, T]` and initial states.
     func forward(_ x: Tensor, mask: Tensor?, initialState: [Tensor]?, training: Bool) throws -> [Tensor] {
-        try recur(x, mask: try timeMajorMask(mask, for: x),
+        guard x.rank == 3, x.shape[1] > 0 else {
+            throw LaminaError.shape("\(name) expects [batch, timesteps ≥ 1, features], got \(describe(x.shape))")
+        }
+        return try recur(x, mask: try timeMajorMask(mask, for: x),
                   initial: try checkedInitialState(initialState, batch: x.shape[0], dtype: x.dtype), training: training)
     }
 

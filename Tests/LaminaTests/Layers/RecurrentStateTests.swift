@@ -101,6 +101,7 @@ import Testing
         var bad = x
         bad.kerasMask = Tensor.ones([2, 3])
         #expect(throws: LaminaError.self) { try lstm(bad) }
+        #expect(throws: LaminaError.self) { try lstm(Tensor.zeros([2, 0, 2])) }
         let input = Input(shape: [4, 2]), h = Input(shape: [5])
         #expect(Model(inputs: [input, h], outputs: GRU(3)(input, initialState: [h])).definitionError != nil)
     }
