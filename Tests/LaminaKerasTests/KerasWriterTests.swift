@@ -38,7 +38,8 @@ import Testing
             Bidirectional(GRU(3, returnSequences: true), mergeMode: .concat),
             LSTM(3, returnSequences: true, goBackwards: true), SimpleRNN(3, returnSequences: true),
             Bidirectional(LSTM(2, returnSequences: true), mergeMode: .sum), LayerNormalization(),
-            GlobalAveragePooling1D(), RepeatVector(2), GRU(2, returnSequences: true, resetAfter: false),
+            GlobalAveragePooling1D(), RepeatVector(2), TimeDistributed(Dense(3, activation: .relu)), Permute([2, 1]),
+            GRU(2, returnSequences: true, resetAfter: false),
             GlobalMaxPooling1D(), Sequential([Dense(4, activation: .relu), Reshape([2, 2]), Flatten()], name: "head"),
             Dense(1, activation: .sigmoid),
         ])
@@ -63,6 +64,16 @@ import Testing
         let ids = Input(shape: [6], dtype: .int32, name: "ids")
         let x = Dense(5, activation: .relu, name: "hidden")(Embedding(inputDim: 12, outputDim: 4, maskZero: true, name: "emb")(ids))
         return Model(inputs: ids, outputs: Dense(3, activation: .softmax, name: "tags")(x), name: "masked")
+    }
+
+    /// Zero-padded ids through masked recurrent layers: a Bidirectional LSTM returning sequences
+    /// (masked steps zeroed), then a GRU that skips them, then per-sample classes.
+    static func maskedRecurrentModel() -> Model {
+        let ids = Input(shape: [6], dtype: .int32, name: "ids")
+        var x = Embedding(inputDim: 12, outputDim: 4, maskZero: true, name: "emb")(ids)
+        x = Bidirectional(LSTM(3, returnSequences: true, name: "lstm"), name: "bi")(x)
+        x = GRU(3, name: "gru")(x)
+        return Model(inputs: ids, outputs: Dense(3, activation: .softmax, name: "probs")(x), name: "masked_recurrent")
     }
 
     static func data() -> (image: (Tensor, Tensor), sequence: (Tensor, Tensor)) {
@@ -171,6 +182,10 @@ import Testing
             ("masked", Lamina.withRandomSeed(4) { KerasWriterTests.maskedModel() }, Adam(learningRate: 1e-2), .sparseCategoricalCrossentropy,
              Tensor(shape: [2, 6], scalars: [3, 7, 1, 0, 0, 0, 5, 2, 9, 11, 4, 0] as [Int32]),
              Tensor(shape: [2, 6], scalars: [0, 2, 1, 2, 2, 2, 1, 1, 0, 2, 0, 1] as [Int32])),
+            // The same ids through masked Bidirectional LSTM and GRU layers.
+            ("masked_recurrent", Lamina.withRandomSeed(5) { KerasWriterTests.maskedRecurrentModel() }, Adam(learningRate: 1e-2),
+             .sparseCategoricalCrossentropy, Tensor(shape: [2, 6], scalars: [3, 7, 1, 0, 0, 0, 5, 2, 9, 11, 4, 0] as [Int32]),
+             Tensor(shape: [2], scalars: [2, 0] as [Int32])),
         ]
         for (name, model, optimizer, loss, x, y) in cases {
             model.compile(optimizer: optimizer, loss: loss, metrics: name == "sequence" ? [.accuracy, AUC(curve: .pr, name: "pr_auc")] : [.accuracy])
@@ -215,6 +230,60 @@ import Testing
             let (sa, sb) = (try #require(model.kerasOptimizerState()), try #require(back.kerasOptimizerState()))
             #expect(sb.iterations == 3 && sa.slots.count == sb.slots.count)
             for (u, v) in zip(sa.slots, sb.slots) { #expect(maxError(u, v) <= 1e-4, "\(name) optimizer slot: \(maxError(u, v))") }
+        }
+    }
+}
+
+extension KerasReadsLaminaTests {
+    /// A functional model whose LSTM starts from initial states given as inputs and returns its
+    /// states (several outputs of one node): Keras loads Lamina's file and predicts the same.
+    @Test func kerasLoadsRecurrentStateModels() throws {
+        guard let python = Self.python else {
+            print("KerasReadsLaminaTests: skipped — no Python with Keras (set LAMINA_PEERS_PYTHON)")
+            return
+        }
+        let dir = try KerasWriterTests.directory()
+        let model = Lamina.withRandomSeed(8) { () -> Model in
+            let x = Input(shape: [5, 3], name: "x"), h0 = Input(shape: [4], name: "h0"), c0 = Input(shape: [4], name: "c0")
+            let masked = Masking(maskValue: 0, name: "mask")(x)
+            let outs = LSTM(4, returnSequences: true, returnState: true, name: "lstm")(masked, initialState: [h0, c0])
+            let gru = GRU(4, returnState: true, name: "gru").callAll(outs[0])
+            return Model(inputs: [x, h0, c0], outputs: [outs[1], outs[2], gru[0], gru[1]], name: "states")
+        }
+        try model.checkDefinition()
+        var x = Tensor.randomNormal([2, 5, 3], seed: 1)
+        x = x * Tensor(shape: [2, 5, 1], scalars: [1, 1, 1, 0, 0, 1, 1, 1, 1, 1] as [Float])
+        let xs = [x, Tensor.randomNormal([2, 4], seed: 2), Tensor.randomNormal([2, 4], seed: 3)]
+        try model.saveKeras(dir.appendingPathComponent("states.keras").path)
+        for (i, t) in xs.enumerated() { try NumPy.save(t, to: dir.appendingPathComponent("states_x\(i).npy")) }
+        let code = """
+            import sys, os, numpy as np
+            os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+            try:
+                import keras
+            except ImportError:
+                sys.exit(77)
+            d = sys.argv[1]
+            m = keras.saving.load_model(os.path.join(d, "states.keras"))
+            outs = m.predict([np.load(os.path.join(d, f"states_x{i}.npy")) for i in range(3)], verbose=0)
+            for i, o in enumerate(outs):
+                np.save(os.path.join(d, f"states_keras_{i}.npy"), np.asarray(o, dtype=np.float32))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", code, dir.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(["TF_CPP_MIN_LOG_LEVEL": "3"]) { $1 }
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        if process.terminationStatus == 77 { print("KerasReadsLaminaTests: skipped — \(python) has no Keras"); return }
+        try #require(process.terminationStatus == 0, "Keras failed: \(log.suffix(3000))")
+        let ours = try model.forward(xs, training: false)
+        for (i, o) in ours.enumerated() {
+            let theirs = try NumPy.load(dir.appendingPathComponent("states_keras_\(i).npy"))
+            #expect(theirs.shape == o.shape && maxError(o, theirs) <= 1e-5, "output \(i): \(maxError(o, theirs))")
         }
     }
 }

@@ -7,6 +7,12 @@ import Foundation
 /// (`forward_<name>`) and, with `goBackwards` flipped, into `backwardLayer`
 /// (`backward_<name>`); the backward sequence output is flipped back to time order before
 /// merging. Weights: the forward layer's, then the backward layer's.
+///
+/// With a mask both directions skip padded steps (the backward layer reads the padded sequence
+/// from its end, so it starts from its initial state over the padding), and masked steps of
+/// returned sequences are zeros (Keras sets `zero_output_for_mask` on both layers). With
+/// `returnState` the wrapped layers' states follow the output: `[output, forward h (, c),
+/// backward h (, c)]`.
 public final class Bidirectional: Layer {
     /// How the two directions combine. Keras's `merge_mode` (`None`, a pair of outputs, is not offered).
     public enum MergeMode: String, Sendable, CaseIterable {
@@ -180,6 +186,11 @@ public final class Bidirectional: Layer {
 }
 
 extension Bidirectional {
+    /// Runs both directions from initial states (the forward layer's, then the backward
+    /// layer's): `[output]`, or with `returnState` `[output] + forward states + backward states`.
+    public func callAsFunction(_ x: Tensor, initialState: [Tensor], training: Bool = false) throws -> [Tensor] {
+        try callAll([x] + initialState, training: training)
+    }
     /// A graph call returning every output (`[output] + forward states + backward states` with `returnState`).
     public func callAll(_ x: any SymbolicTensorConvertible) -> [SymbolicTensor] { callSymbolic([x.symbolic]) }
     /// A graph call from initial states (forward layer's, then backward layer's).

@@ -6,6 +6,23 @@ import Foundation
 /// every step; the recurrent mask multiplies h₍t−1₎ where it enters the recurrent product.
 /// (Keras's implementation 1, which it switches to when `recurrentDropout > 0`, draws a mask
 /// per gate instead; Lamina shares one across the gates.)
+///
+/// **Masks** (from `Embedding(maskZero: true)` or `Masking`): a masked step leaves the sample's
+/// states as they were; a returned sequence repeats the previous output there (zeros before the
+/// first kept step), as Keras 3. The output keeps the mask with `returnSequences`, else ends it.
+///
+/// **States**: with `returnState: true`, `callAll([x])` (or `layer.callAll(x)` on a symbolic
+/// tensor) returns `[output, h]`, or `[output, h, c]` for LSTM; a plain call returns the output.
+/// Initial states: `lstm(x, initialState: [h, c])`, eagerly or on symbolic tensors (they become
+/// inputs of the model). As in Keras 3, a call given initial states does not apply the input's
+/// mask to the recurrence (Keras passes the mask by itself only to single-tensor calls).
+///
+/// ```swift
+/// let ids = Input(shape: [20], dtype: .int32)
+/// let x = Embedding(inputDim: 1000, outputDim: 32, maskZero: true)(ids)
+/// let outs = LSTM(64, returnState: true).callAll(x)          // [output, h, c]
+/// let decoded = LSTM(64)(x, initialState: [outs[1], outs[2]])[0]
+/// ```
 public class Recurrent: Layer, RandomLayer {
     /// `nn.LSTM` / `nn.RNN` (tanh), one layer, one direction: matrices transposed (the gate
     /// blocks i, f, g, o are Keras's i, f, c, o), the two biases summed.
@@ -218,7 +235,10 @@ public class Recurrent: Layer, RandomLayer {
 
     /// The output and the final states for `x` with an optional mask `[B, T]` and initial states.
     func forward(_ x: Tensor, mask: Tensor?, initialState: [Tensor]?, training: Bool) throws -> [Tensor] {
-        try recur(x, mask: try timeMajorMask(mask, for: x),
+        guard x.rank == 3, x.shape[1] > 0 else {
+            throw LaminaError.shape("\(name) expects [batch, timesteps ≥ 1, features], got \(describe(x.shape))")
+        }
+        return try recur(x, mask: try timeMajorMask(mask, for: x),
                   initial: try checkedInitialState(initialState, batch: x.shape[0], dtype: x.dtype), training: training)
     }
 

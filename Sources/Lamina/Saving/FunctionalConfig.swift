@@ -51,6 +51,11 @@ extension Model {
                 continue
             }
             object["inbound_nodes"] = calls.map { node -> [String: Any] in
+                // A recurrent layer's initial states (extra inputs of its node) are Keras's
+                // `initial_state` keyword (the general keyword mechanism should take this over).
+                if layer is Recurrent || layer is Bidirectional, node.inputs.count > 1 {
+                    return ["args": [tensor(node.inputs[0])], "kwargs": ["initial_state": node.inputs.dropFirst().map(tensor)]]
+                }
                 if let arguments = node.arguments {   // a call with keyword arguments, as Keras writes it
                     func encode(_ a: CallArgument<SymbolicTensor>) -> Any {
                         switch a {
@@ -170,7 +175,13 @@ extension Model {
             var progressed = false
             for i in pending.indices {
                 while let call = pending[i].1.first {
-                    if let kwargs = call["kwargs"] as? [String: Any], !kwargs.isEmpty {   // keyword arguments: CallArguments
+                    var kwargs = (call["kwargs"] as? [String: Any]) ?? [:]
+                    // Keras writes the mask it passed on implicitly as a `mask` keyword; Lamina's
+                    // graph carries masks itself, so the keyword is dropped (Keras 3 recomputes it too).
+                    kwargs["mask"] = nil
+                    // Keras's `initial_state` keyword of a recurrent call: more inputs of the node.
+                    let states = kwargs.removeValue(forKey: "initial_state")
+                    if !kwargs.isEmpty {   // other keyword arguments: CallArguments
                         guard let arguments = try callArguments(call, kwargs) else { break }
                         let outputs = pending[i].0.callSymbolic(arguments: arguments)
                         if let error = outputs.first?.error { throw error }
@@ -179,9 +190,13 @@ extension Model {
                         progressed = true
                         continue
                     }
-                    guard let inputs = try tensors(call["args"] ?? [Any](), numbers: pending[i].0 is NumPyOperation) else { break }
+                    guard var inputs = try tensors(call["args"] ?? [Any](), numbers: pending[i].0 is NumPyOperation) else { break }
+                    if let states, !(states is NSNull) {
+                        guard let more = try tensors(states is [Any] ? states : [states], numbers: false) else { break }
+                        inputs += more
+                    }
                     let layer = pending[i].0
-                    if !layer.isBuilt, inputs.count == 1 {   // refuse a config asking for more weights than the file holds
+                    if !layer.isBuilt, inputs.count == 1 || layer is Recurrent || layer is Bidirectional {   // refuse a config asking for more weights than the file holds
                         planned += try layer.weightShapes(for: inputs[0].shape).reduce(0) { $0 + $1.reduce(1) { $0 * Swift.max($1, 0) } }
                         if planned > LayerRegistry.weightElementLimit {
                             throw r.error("the layers would hold over \(LayerRegistry.weightElementLimit) weight values, more than the file supplies")

@@ -36,7 +36,7 @@ public enum LayerRegistry {
         Activation.self, Input.self, Sequential.self, Model.self, GlobalAveragePooling2D.self, GlobalMaxPooling2D.self,
         RepeatVector.self, Rescaling.self, ZeroPadding2D.self, Cropping2D.self, Embedding.self, Masking.self, Conv1D.self,
         MaxPooling1D.self, AveragePooling1D.self, GlobalAveragePooling1D.self, GlobalMaxPooling1D.self, LayerNormalization.self,
-        Conv2DTranspose.self, GRU.self, Bidirectional.self, Normalization.self, RandomFlip.self, RandomContrast.self,
+        Conv2DTranspose.self, GRU.self, Bidirectional.self, TimeDistributed.self, Permute.self, Normalization.self, RandomFlip.self, RandomContrast.self,
         RandomRotation.self, RandomTranslation.self, RandomZoom.self,
         Add.self, Subtract.self, Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self,
         ReLU.self, DepthwiseConv2D.self, SeparableConv2D.self, LayerScale.self, Dot.self, CustomScaleLayer.self,

@@ -111,6 +111,25 @@ def bi_state():
     return keras.Model(inp, outs)
 
 
+def td_dense():
+    inp = keras.Input((5, 3), name="series")
+    x = layers.Masking(0.0, name="mask")(inp)
+    x = layers.TimeDistributed(layers.Dense(4, activation="tanh", name="proj"), name="td")(x)
+    return keras.Model(inp, layers.LSTM(3, name="lstm")(x))
+
+
+def td_conv():
+    inp = keras.Input((3, 6, 6, 2), name="frames")
+    x = layers.TimeDistributed(layers.Conv2D(2, (3, 3), activation="relu", name="conv"), name="td")(inp)
+    return keras.Model(inp, layers.TimeDistributed(layers.Flatten(name="flat"), name="td_flat")(x))
+
+
+def permute_rnn():
+    inp = keras.Input((3, 5), name="series")
+    x = layers.Permute((2, 1), name="perm")(inp)
+    return keras.Model(inp, layers.SimpleRNN(2, name="rnn")(x))
+
+
 specs = [
     ("masked_lstm", masked_lstm, [padded_ids(B, 6, 10, [6, 3, 1])]),
     ("masked_bigru", masked_bigru, [padded_ids(B, 6, 10, [4, 6, 2])]),
@@ -123,6 +142,9 @@ specs = [
     ("lstm_initial", lstm_initial, [padded_series(B, 5, 3, [5, 2, 3], pre=True),
                                     rng.normal(size=(B, 3)).astype(np.float32), rng.normal(size=(B, 3)).astype(np.float32)]),
     ("bi_state", bi_state, [rng.normal(size=(B, 4, 3)).astype(np.float32)]),
+    ("td_dense", td_dense, [padded_series(B, 5, 3, [5, 2, 3])]),
+    ("td_conv", td_conv, [rng.normal(size=(B, 3, 6, 6, 2)).astype(np.float32)]),
+    ("permute_rnn", permute_rnn, [rng.normal(size=(B, 3, 5)).astype(np.float32)]),
 ]
 
 cases = []

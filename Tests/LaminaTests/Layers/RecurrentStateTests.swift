@@ -62,6 +62,27 @@ import Testing
         #expect(bi.forwardLayer.zeroOutputForMask && bi.backwardLayer.zeroOutputForMask)
     }
 
+    /// Bidirectional with a mask and initial states in both directions: float64 gradients, and
+    /// its eager outputs are the two layers' own.
+    @Test func bidirectionalMaskedGradientsAndStates() throws {
+        let bi = Bidirectional(GRU(3, returnSequences: true, returnState: true), mergeMode: .ave)
+        try bi.buildIfNeeded([4, 2], dtype: .float64)
+        try bi.setWeights(bi.getWeights().enumerated().map { i, w in randn(w.shape, seed: UInt64(60 + i), scale: 0.6) })
+        let weights = bi.trainableWeights
+        let x = randn([3, 4, 2], seed: 9), h = randn([3, 3], seed: 10), hb = randn([3, 3], seed: 11)
+        let result = GradientCheck.run(at: [x, h, hb] + weights.map(\.value)) { args in
+            for (v, a) in zip(weights, args.suffix(weights.count)) { v.value = a }
+            let out = try! bi.run(args[0], mask: Self.mask, initialState: [args[1], args[2]], training: false)
+            return Tensor.concatenated(out.map { $0.reshaped(to: [3, -1]) }, axis: 1)
+        }
+        #expect(result.maxRelativeError <= 1e-6, "\(result)")
+        let outs = try bi(x, initialState: [h, hb])
+        #expect(outs.map(\.shape) == [[3, 4, 3], [3, 3], [3, 3]])
+        let forward = try bi.forwardLayer.forward(x, mask: nil, initialState: [h], training: false)
+        expectClose(outs[1], forward[1], atol: 0)
+        #expect(throws: LaminaError.self) { try bi(x, initialState: [h]) }
+    }
+
     @Test func returnStateEagerlyAndErrors() throws {
         let lstm = LSTM(3, returnSequences: true, returnState: true)
         let x = randn([2, 4, 2], seed: 7).cast(to: .float32)
@@ -80,6 +101,7 @@ import Testing
         var bad = x
         bad.kerasMask = Tensor.ones([2, 3])
         #expect(throws: LaminaError.self) { try lstm(bad) }
+        #expect(throws: LaminaError.self) { try lstm(Tensor.zeros([2, 0, 2])) }
         let input = Input(shape: [4, 2]), h = Input(shape: [5])
         #expect(Model(inputs: [input, h], outputs: GRU(3)(input, initialState: [h])).definitionError != nil)
     }
@@ -96,5 +118,49 @@ import Testing
         let x = Input(shape: [3, 2])
         let outs = bi.callAll(x)
         #expect(outs.map(\.shape) == [[4], [2], [2], [2], [2]])
+    }
+}
+
+/// TimeDistributed and Permute: float64 gradient checks, masks (TimeDistributed passes the mask
+/// on, Permute and Flatten end it, as Keras 3), configs and errors.
+@Suite struct TimeDistributedTests {
+    @Test func gradients() throws {
+        try checkLayerGradients(TimeDistributed(Dense(3, activation: .tanh)), [2, 4, 5])
+        try checkLayerGradients(TimeDistributed(Conv2D(2, kernelSize: (2, 2))), [2, 3, 4, 4, 2])
+        try checkLayerGradients(Permute([3, 1, 2]), [2, 3, 4, 2])
+    }
+
+    @Test func masksAndShapes() throws {
+        var x = randn([2, 3, 4], seed: 8).cast(to: .float32)
+        x.kerasMask = Tensor(shape: [2, 3], scalars: [1, 1, 0, 1, 0, 0] as [Float])
+        let td = TimeDistributed(Dense(2))
+        let y = try td(x)
+        #expect(y.shape == [2, 3, 2])
+        #expect(y.kerasMask?.asArray(Float.self) == [1, 1, 0, 1, 0, 0])
+        // The same as the wrapped layer on each step.
+        let step1 = try td.layer(x.sliced(axis: 1, 1..<2).reshaped(to: [2, 4]))
+        expectClose(y.sliced(axis: 1, 1..<2).reshaped(to: [2, 2]), step1, atol: 1e-6)
+        #expect(try Permute([2, 1])(x).kerasMask == nil)
+        #expect(try Permute([2, 1])(x).shape == [2, 4, 3])
+        #expect(try Flatten()(x).kerasMask == nil)
+        #expect(td.countParams() == 10 && td.weights.count == 2)
+        #expect(td.kerasWeightPaths == ["layer/vars/0", "layer/vars/1"])
+        // Errors: a bad permutation, a mask that does not fit, too few axes.
+        #expect(throws: LaminaError.self) { try Permute([1, 1])(x) }
+        #expect(throws: LaminaError.self) { try Permute([2, 1, 3])(x) }
+        var bad = x
+        bad.kerasMask = Tensor.ones([2, 4])
+        #expect(throws: LaminaError.self) { try td(bad) }
+        #expect(throws: LaminaError.self) { try TimeDistributed(Dense(2))(randn([2, 3], seed: 1)) }
+    }
+
+    @Test func configsRoundTrip() throws {
+        let td = TimeDistributed(Conv2D(4, kernelSize: (3, 3), name: "conv"), name: "td")
+        let object = try td.serialize()
+        let copy = try #require(try LayerRegistry.make(object) as? TimeDistributed)
+        #expect(copy.layer is Conv2D && copy.layer.name == "conv")
+        #expect(try copy.weightShapes(for: [5, 8, 8, 3]) == [[3, 3, 3, 4], [4]])
+        let p = try #require(try LayerRegistry.make(try Permute([2, 1]).serialize()) as? Permute)
+        #expect(p.dims == [2, 1])
     }
 }

@@ -1,7 +1,7 @@
 /// An elementwise `keras.ops` call recorded in a functional model: `x + 3.0`, `x * (1 / 6)` or
 /// `a + b` on symbolic tensors, which Keras 3 saves as an operation of module
-/// `keras.src.ops.numpy` (class `Add`, `Subtract`, `Multiply`, `Divide`, `TrueDivide`, `Maximum`
-/// or `Minimum`) whose call arguments
+/// `keras.src.ops.numpy` (class `Add`, `Subtract`, `Multiply`, `Divide`, `TrueDivide`, `Maximum`,
+/// `Minimum` or `NotEqual`) whose call arguments
 /// mix tensors and numbers: `"args": [<tensor>, 3.0]`. MobileNetV3's hard sigmoid and
 /// ConvNeXt's residuals are made of them.
 ///
@@ -14,6 +14,10 @@ public final class NumPyOperation: Layer {
     public enum Operation: String, Sendable, CaseIterable {
         case add = "Add", subtract = "Subtract", multiply = "Multiply", divide = "Divide", trueDivide = "TrueDivide"
         case maximum = "Maximum", minimum = "Minimum"
+        /// 1 where the operands differ, else 0: Keras saves the mask of `Embedding(mask_zero=True)`
+        /// as `not_equal(ids, 0)` when a layer takes the mask as an argument (recurrent layers);
+        /// Lamina's masks travel with the tensors, so such a node feeds nothing.
+        case notEqual = "NotEqual"
     }
 
     /// The Keras module these operations are saved under.
@@ -76,6 +80,7 @@ public final class NumPyOperation: Layer {
         case .divide, .trueDivide: return v[0] / v[1]
         case .maximum: return LaminaCore.maximum(v[0], v[1])
         case .minimum: return LaminaCore.minimum(v[0], v[1])
+        case .notEqual: return v[0].notEqual(v[1])
         }
     }
 
