@@ -40,10 +40,11 @@ open class MergeLayer: Layer {
     }
 
     /// The output's mask from the inputs' masks (Keras 3's `compute_mask` of merge layers): none
-    /// when no input has one, else a step counts where it counts in any masked input.
+    /// when any input has none (token + position embeddings added lose the tokens' mask, as in
+    /// Keras), else a step counts where it counts in any input.
     open func mergedMask(_ inputs: [Tensor]) -> Tensor? {
         let masks = inputs.compactMap(\.kerasMask)
-        guard let first = masks.first else { return nil }
+        guard let first = masks.first, masks.count == inputs.count else { return nil }
         return masks.dropFirst().reduce(first) { maximum($0, $1) }
     }
 
