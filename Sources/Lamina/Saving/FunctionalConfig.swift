@@ -170,24 +170,24 @@ extension Model {
             var progressed = false
             for i in pending.indices {
                 while let call = pending[i].1.first {
-                    if let kwargs = call["kwargs"] as? [String: Any], !kwargs.isEmpty {   // keyword arguments: CallArguments
-                        guard let arguments = try callArguments(call, kwargs) else { break }
-                        let outputs = pending[i].0.callSymbolic(arguments: arguments)
-                        if let error = outputs.first?.error { throw error }
-                        produced[pending[i].0.name, default: []].append(outputs)
-                        pending[i].1 = pending[i].1.dropFirst()
-                        progressed = true
-                        continue
-                    }
-                    guard let inputs = try tensors(call["args"] ?? [Any](), numbers: pending[i].0 is NumPyOperation) else { break }
                     let layer = pending[i].0
+                    // A layer's call keeps its args and kwargs as written (CallArguments), so that it is saved back the same way.
+                    var arguments: CallArguments<SymbolicTensor>?
+                    let inputs: [SymbolicTensor]
+                    if layer is NumPyOperation {
+                        guard let ts = try tensors(call["args"] ?? [Any](), numbers: true) else { break }
+                        inputs = ts
+                    } else {
+                        guard let a = try callArguments(call, (call["kwargs"] as? [String: Any]) ?? [:]) else { break }
+                        (arguments, inputs) = (a, a.tensors)
+                    }
                     if !layer.isBuilt, inputs.count == 1 {   // refuse a config asking for more weights than the file holds
                         planned += try layer.weightShapes(for: inputs[0].shape).reduce(0) { $0 + $1.reduce(1) { $0 * Swift.max($1, 0) } }
                         if planned > LayerRegistry.weightElementLimit {
                             throw r.error("the layers would hold over \(LayerRegistry.weightElementLimit) weight values, more than the file supplies")
                         }
                     }
-                    let outputs = layer.callSymbolic(inputs)
+                    let outputs = arguments.map { layer.callSymbolic(arguments: $0) } ?? layer.callSymbolic(inputs)
                     if let error = outputs.first?.error { throw error }
                     produced[layer.name, default: []].append(outputs)
                     pending[i].1 = pending[i].1.dropFirst()
