@@ -208,19 +208,23 @@ open class Layer {
     /// see `CallArguments`). Layers that take keyword arguments override it and
     /// `buildCall(_:dtype:)`; the default takes the call's tensors as `callAll`.
     open func callAll(_ arguments: CallArguments<Tensor>, training: Bool) throws -> [Tensor] {
-        guard arguments.kwargs.isEmpty else {
-            throw LaminaError.configuration("\(name) (\(className)) takes no keyword arguments, got \(arguments.kwargs.map(\.name).joined(separator: ", "))")
+        try callAll(positionalTensors(arguments), training: training)
+    }
+
+    /// The positional tensors of a call whose only keyword may be a plain `training` flag
+    /// (Keras writes `training=False` for frozen parts; Lamina's `fit` decides the mode).
+    func positionalTensors<T>(_ arguments: CallArguments<T>) throws -> [T] {
+        let other = arguments.kwargs.filter { !($0.name == "training" && $0.value.tensors.isEmpty) }
+        guard other.isEmpty else {
+            throw LaminaError.configuration("\(name) (\(className)) takes no keyword arguments, got \(other.map(\.name).joined(separator: ", "))")
         }
-        return try callAll(arguments.tensors, training: training)
+        return arguments.args.flatMap(\.tensors)
     }
 
     /// Builds the layer for one graph call with keyword arguments, given each tensor's
     /// per-sample shape; returns the shapes of its outputs.
     open func buildCall(_ shapes: CallArguments<[Int]>, dtype: DType?) throws -> [[Int]] {
-        guard shapes.kwargs.isEmpty else {
-            throw LaminaError.configuration("\(name) (\(className)) takes no keyword arguments, got \(shapes.kwargs.map(\.name).joined(separator: ", "))")
-        }
-        return try buildAll(shapes.tensors, dtype: dtype)
+        try buildAll(positionalTensors(shapes), dtype: dtype)
     }
 
     /// How many times the layer has been called symbolically (numbers its graph nodes).

@@ -175,34 +175,34 @@ extension Model {
             var progressed = false
             for i in pending.indices {
                 while let call = pending[i].1.first {
+                    let layer = pending[i].0
                     var kwargs = (call["kwargs"] as? [String: Any]) ?? [:]
                     // Keras writes the mask it passed on implicitly as a `mask` keyword; Lamina's
                     // graph carries masks itself, so the keyword is dropped (Keras 3 recomputes it too).
                     kwargs["mask"] = nil
-                    // Keras's `initial_state` keyword of a recurrent call: more inputs of the node.
-                    let states = kwargs.removeValue(forKey: "initial_state")
-                    if !kwargs.isEmpty {   // other keyword arguments: CallArguments
-                        guard let arguments = try callArguments(call, kwargs) else { break }
-                        let outputs = pending[i].0.callSymbolic(arguments: arguments)
-                        if let error = outputs.first?.error { throw error }
-                        produced[pending[i].0.name, default: []].append(outputs)
-                        pending[i].1 = pending[i].1.dropFirst()
-                        progressed = true
-                        continue
+                    let states = kwargs.removeValue(forKey: "initial_state").flatMap { $0 is NSNull ? nil : $0 }
+                    // A layer's call keeps its args and kwargs as written (CallArguments), so that it is saved back the same way.
+                    var arguments: CallArguments<SymbolicTensor>?
+                    let inputs: [SymbolicTensor]
+                    if layer is NumPyOperation {
+                        guard let ts = try tensors(call["args"] ?? [Any](), numbers: true) else { break }
+                        inputs = ts
+                    } else if let states, layer is Recurrent || layer is Bidirectional {
+                        // Keras's `initial_state` keyword of a recurrent call: more inputs of the node.
+                        guard let ts = try tensors(call["args"] ?? [Any](), numbers: false),
+                              let more = try tensors(states is [Any] ? states : [states], numbers: false) else { break }
+                        inputs = ts + more
+                    } else {
+                        guard let a = try callArguments(call, kwargs) else { break }
+                        (arguments, inputs) = (a, a.tensors)
                     }
-                    guard var inputs = try tensors(call["args"] ?? [Any](), numbers: pending[i].0 is NumPyOperation) else { break }
-                    if let states, !(states is NSNull) {
-                        guard let more = try tensors(states is [Any] ? states : [states], numbers: false) else { break }
-                        inputs += more
-                    }
-                    let layer = pending[i].0
                     if !layer.isBuilt, inputs.count == 1 || layer is Recurrent || layer is Bidirectional {   // refuse a config asking for more weights than the file holds
                         planned += try layer.weightShapes(for: inputs[0].shape).reduce(0) { $0 + $1.reduce(1) { $0 * Swift.max($1, 0) } }
                         if planned > LayerRegistry.weightElementLimit {
                             throw r.error("the layers would hold over \(LayerRegistry.weightElementLimit) weight values, more than the file supplies")
                         }
                     }
-                    let outputs = layer.callSymbolic(inputs)
+                    let outputs = arguments.map { layer.callSymbolic(arguments: $0) } ?? layer.callSymbolic(inputs)
                     if let error = outputs.first?.error { throw error }
                     produced[layer.name, default: []].append(outputs)
                     pending[i].1 = pending[i].1.dropFirst()

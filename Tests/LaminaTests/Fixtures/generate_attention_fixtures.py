@@ -84,8 +84,10 @@ def encoder():
     T, D = 6, 8
     ids = keras.Input((T,), dtype="int32", name="ids")
     pos = keras.Input((T,), dtype="int32", name="positions")
+    # Positions count from 1 and are 0 on padding, so both embeddings carry the padding mask:
+    # Keras's Add drops the mask when any input has none.
     x = layers.Add(name="embed")([layers.Embedding(12, D, mask_zero=True, name="tokens")(ids),
-                                   layers.Embedding(T, D, name="position")(pos)])
+                                   layers.Embedding(T + 1, D, mask_zero=True, name="position")(pos)])
     a = layers.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(x, x)
     x = layers.LayerNormalization(epsilon=1e-6, name="ln1")(layers.Add(name="res1")([x, a]))
     f = layers.Dense(16, activation="relu", name="ff1")(x)
@@ -93,8 +95,9 @@ def encoder():
     x = layers.LayerNormalization(epsilon=1e-6, name="ln2")(layers.Add(name="res2")([x, f]))
     x = layers.GlobalAveragePooling1D(name="gap")(x)
     y = layers.Dense(2, activation="softmax", name="probs")(x)
-    positions = np.tile(np.arange(T, dtype=np.int32), (B, 1))
-    return keras.Model([ids, pos], y), [padded_ids(T, 12, [6, 4, 2]), positions]
+    tokens = padded_ids(T, 12, [6, 4, 2])
+    positions = np.tile(np.arange(1, T + 1, dtype=np.int32), (B, 1)) * (tokens != 0)
+    return keras.Model([ids, pos], y), [tokens, positions]
 
 
 cases = []
