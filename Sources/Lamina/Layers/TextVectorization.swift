@@ -55,6 +55,9 @@ public final class TextVectorization: Layer {
     private var idf: [Float] = []
     /// Whether the vocabulary was given (Keras refuses to adapt such a layer).
     private var hasInputVocabulary = false
+    /// Keras's config `vocabulary_size` of a layer whose vocabulary arrives later (a Keras
+    /// file's asset): the output width for building the model before it is read.
+    var declaredVocabularySize: Int?
 
     public init(maxTokens: Int? = nil, standardize: TextStandardize? = .lowerAndStripPunctuation,
                 split: TextSplit? = .whitespace, ngrams: Ngrams? = nil, outputMode: OutputMode = .int,
@@ -147,10 +150,16 @@ public final class TextVectorization: Layer {
     /// Learns the vocabulary from every batch of texts (a dataset of strings: any sequence of
     /// `[String]` batches, read once). Keras: `adapt(dataset)`.
     public func adapt<S: Sequence>(batches: S) throws where S.Element == [String] {
+        var iterator = batches.makeIterator()
+        try adapt(nextBatch: { iterator.next() })
+    }
+
+    /// `adapt` over the batches `nextBatch` gives until nil (`import LaminaData` adds `adapt(_:)` on a Dataset).
+    package func adapt(nextBatch: () throws -> [String]?) throws {
         if let argumentError { throw argumentError }
         guard !hasInputVocabulary else { throw LaminaError.configuration("\(name) was given its vocabulary; adapt would discard it") }
         var counts: [String: Int] = [:], documents: [String: Int] = [:], documentCount = 0
-        for batch in batches {
+        while let batch = try nextBatch() {
             for text in batch {
                 let ts = tokenize(text)
                 for t in ts { counts[t, default: 0] += 1 }
@@ -181,7 +190,9 @@ public final class TextVectorization: Layer {
     }
 
     /// The width of a bag-of-words output.
-    private var outputWidth: Int { padToMaxTokens ? (maxTokens ?? vocabularySize()) : vocabularySize() }
+    private var outputWidth: Int {
+        padToMaxTokens ? (maxTokens ?? vocabularySize()) : tokens.isEmpty ? (declaredVocabularySize ?? vocabularySize()) : vocabularySize()
+    }
 
     /// Vectorizes `texts` (the layer's call on strings). Keras: `layer(["text", ...])`.
     public func callAsFunction(_ texts: [String]) throws -> Tensor {
@@ -190,7 +201,9 @@ public final class TextVectorization: Layer {
     }
 
     private func vectorize(_ texts: [String]) throws -> Tensor {
-        let rows = texts.map { tokenize($0).map { lookup[$0] ?? 1 } }
+        let oov = tokenStart - 1   // [UNK]: 1 in .int mode (after padding), else 0
+        // The mask token "" (an empty text unsplit) is padding: 0 in .int mode, not counted otherwise.
+        let rows = texts.map { tokenize($0).map { $0.isEmpty ? oov - 1 : lookup[$0] ?? oov } }
         if outputMode == .int {
             let length = outputSequenceLength ?? (rows.map(\.count).max() ?? 0)
             var ids = [Int32](repeating: 0, count: rows.count * length)
@@ -203,9 +216,8 @@ public final class TextVectorization: Layer {
         let width = outputWidth
         var out = [Float](repeating: 0, count: rows.count * width)
         for (i, row) in rows.enumerated() {
-            for id in row {
-                let k = id - 1   // no padding index outside .int mode: [UNK] is 0
-                guard k < width else { continue }
+            for k in row {
+                guard k >= 0, k < width else { continue }
                 switch outputMode {
                 case .multiHot: out[i * width + k] = 1
                 default: out[i * width + k] += 1
@@ -232,7 +244,7 @@ public final class TextVectorization: Layer {
             }
             return [outputSequenceLength]
         }
-        guard !tokens.isEmpty || padToMaxTokens else {
+        guard !tokens.isEmpty || padToMaxTokens || declaredVocabularySize != nil else {
             throw LaminaError.configuration("\(name): adapt it or give it a vocabulary before building a model with it (its output width is the vocabulary size)")
         }
         return [outputWidth]
@@ -269,8 +281,9 @@ public final class TextVectorization: Layer {
     }
 
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
-        func option(_ key: String) throws -> String? {
-            guard let v = r.value(key), !(v is NSNull) else { return nil }
+        func option(_ key: String, _ fallback: String) throws -> String? {
+            guard r.values[key] != nil else { return fallback }   // absent: Keras's default; null: none
+            guard let v = r.value(key) else { return nil }
             guard let s = v as? String else { throw r.error("'\(key)' is a custom function; Lamina loads only the built-in options") }
             return s
         }
@@ -284,6 +297,7 @@ public final class TextVectorization: Layer {
             else { throw r.error("'ngrams' must be null, an integer or a list of integers") }
         }
         if try r.bool("sparse", default: false) || r.bool("ragged", default: false) { throw r.error("sparse and ragged outputs are not supported") }
+        _ = r.value("encoding")   // utf-8 only
         var vocabulary: [String]?
         if let v = r.value("vocabulary"), !(v is NSNull) {
             guard let list = v as? [Any], let strings = list as? [String] else { throw r.error("'vocabulary' must be a list of strings (a file path is not supported)") }
@@ -295,12 +309,14 @@ public final class TextVectorization: Layer {
             idf = try list.map { guard let n = $0 as? NSNumber else { throw r.error("'idf_weights' must be numbers") }; return n.doubleValue }
         }
         let layer = TextVectorization(
-            maxTokens: try r.optionalInt("max_tokens"), standardize: try option("standardize").map(TextStandardize.init(name:)),
-            split: try option("split").map(TextSplit.init(name:)), ngrams: ngrams, outputMode: mode,
+            maxTokens: try r.optionalInt("max_tokens"), standardize: try option("standardize", "lower_and_strip_punctuation").map(TextStandardize.init(name:)),
+            split: try option("split", "whitespace").map(TextSplit.init(name:)), ngrams: ngrams, outputMode: mode,
             outputSequenceLength: try r.optionalInt("output_sequence_length"),
             padToMaxTokens: try r.bool("pad_to_max_tokens", default: false), vocabulary: vocabulary, idfWeights: idf,
             name: try r.layerName())
         if let error = layer.argumentError { throw r.error(error.message) }
+        // A Keras file keeps an adapted vocabulary in its assets, read after the model is built.
+        if vocabulary == nil { layer.declaredVocabularySize = try r.optionalInt("vocabulary_size", minimum: 0) } else { _ = r.value("vocabulary_size") }
         return layer
     }
 
@@ -311,5 +327,8 @@ public final class TextVectorization: Layer {
         while lines.last == "" && lines.count > (outputMode == .int ? 1 : 0) { lines.removeLast() }
         hasInputVocabulary = false
         try setVocabulary(lines, idfWeights: idfWeights)
+        if let declared = declaredVocabularySize, declared != vocabularySize() {
+            throw LaminaError.value("\(name): the vocabulary asset has \(vocabularySize()) tokens, the config says \(declared)")
+        }
     }
 }
