@@ -32,6 +32,7 @@ public enum KerasFile {
         let weights = try extract("model.weights.h5", from: archive, file: file, limit: maximumWeightsBytes)
         let h5 = try HDF5File(image: weights, name: "\(file)/model.weights.h5")
         try loadWeights(into: model, from: h5)
+        try loadTextVocabularies(into: model, from: archive, h5: h5, file: file)
         try loadOptimizerState(into: model, from: h5)
         return model
     }
@@ -96,6 +97,7 @@ public enum KerasFile {
     static func loadWeights(into model: Model, from h5: HDF5File) throws {
         var assignments: [(Layer, [Tensor])] = []
         for (layer, path) in layerGroups(model) {
+            if layer is TextVectorization { continue }   // its state is a vocabulary (loadTextVocabularies)
             let expected = layer.weights
             let paths = layer.kerasWeightPaths.map { path + "/" + $0 }
             var groups = Set(paths.map { String($0[..<($0.lastIndex(of: "/") ?? $0.endIndex)]) })
@@ -111,6 +113,19 @@ public enum KerasFile {
             assignments.append((layer, values))
         }
         for (layer, values) in assignments { try layer.setWeights(values) }
+    }
+
+    /// The vocabulary of each `TextVectorization` whose config holds none: Keras's
+    /// `assets/<layer path>/vocabulary.txt`, with `vars/idf_weights` in tf_idf mode.
+    static func loadTextVocabularies(into model: Model, from archive: Archive, h5: HDF5File, file: String) throws {
+        for (layer, path) in layerGroups(model) {
+            guard let tv = layer as? TextVectorization, tv.getVocabulary(includeSpecialTokens: false).isEmpty,
+                  archive["assets/\(path)/vocabulary.txt"] != nil else { continue }
+            let text = try extract("assets/\(path)/vocabulary.txt", from: archive, file: file, limit: maximumConfigBytes)
+            let idfPath = path + "/vars/idf_weights"
+            let idf = tv.outputMode == .tfIdf && h5.exists(idfPath) ? try h5.floats(idfPath).scalarsAsDouble() : nil
+            try tv.loadVocabularyAsset(String(decoding: text, as: UTF8.self), idfWeights: idf)
+        }
     }
 
     /// The optimizer's state from `optimizer/vars` when the model is compiled and the file has

@@ -56,6 +56,12 @@ extension KerasFile {
         try h5.group("vars")
         for (layer, path) in layerGroups(model) {
             let paths = layer.kerasWeightPaths
+            if let tv = layer as? TextVectorization, tv.outputMode == .tfIdf, !tv.idfWeights.isEmpty {
+                // Keras's StringLookup saves its idf weights by name, in the layer's store and its lookup layer's.
+                let idf = Tensor(shape: [tv.idfWeights.count], scalars: tv.idfWeights)
+                for store in ["vars", "_lookup_layer/vars"] { try h5.write(idf, at: "\(path)/\(store)/idf_weights") }
+                continue
+            }
             if paths.isEmpty { try h5.group(path + "/" + layer.kerasVariablesPath) }
             for (relative, weight) in zip(paths, layer.weights) {
                 if weight.kerasByteSize == 8, weight.value.shape.isEmpty {   // Keras's int64 scalars (Normalization's count)

@@ -80,7 +80,9 @@ public final class Input: Layer {
             shape = try r.ints("batch_input_shape", allowNull: true, minimum: -1).dropFirst().map { $0 }
         }
         guard !shape.contains(where: { $0 <= 0 }) else { throw r.error("input shape \(shape) must be fully known") }
-        return try Input(shape: shape, name: r.layerName())
+        let input = try Input(shape: shape, name: r.layerName())
+        input.isText = r.value("dtype") as? String == "string"
+        return input
     }
     public init(shape: [Int], dtype: DType = .float32, name: String? = nil) {
         super.init(name: name ?? NameScope.unique("input_layer"), inputShape: shape)
@@ -88,6 +90,18 @@ public final class Input: Layer {
         if shape.contains(where: { $0 <= 0 }) { reject("shape \(shape) must be fully known and positive") }
         markBuilt(inputShape: shape, outputShape: shape)
     }
+
+    /// A string input (Keras: `keras.Input(shape=(1,), dtype="string")`) for a model that starts
+    /// with `TextVectorization`; it takes texts as `Tensor(texts:)` or through `fit(texts:)` and
+    /// `predict(texts:)`. Other names are those of `DType`.
+    public convenience init(shape: [Int], dtype: String, name: String? = nil) {
+        self.init(shape: shape, dtype: dtype == "string" ? .float32 : DType(rawValue: dtype) ?? .float32, name: name)
+        if dtype == "string" { isText = true } else if DType(rawValue: dtype) == nil { reject("dtype must be \"string\", \"float32\", \"float64\" or \"int32\", got \"\(dtype)\"") }
+    }
+    /// Whether the input holds texts (encoded by `Tensor(texts:)`; its length varies by batch).
+    public internal(set) var isText = false
+    /// The dtype Keras's config records.
+    var kerasDType: String { isText ? "string" : dtype.rawValue }
 
     /// The symbolic tensor this input stands for in a functional model (`symbolic`).
     lazy var placeholder: SymbolicTensor = argumentError.map { SymbolicTensor(error: $0) } ?? {

@@ -151,7 +151,7 @@ open class Model: Layer {
             throw LaminaError.shape("\(name) takes \(inputCount) input\(inputCount == 1 ? "" : "s"), got \(inputShapes.count)")
         }
         if let expected = self.inputShapes {
-            for (i, (want, got)) in zip(expected, inputShapes).enumerated() where want != got {
+            for (i, (want, got)) in zip(expected, inputShapes).enumerated() where want != got && !isTextInput(i) {
                 throw LaminaError.shape("\(name) expects input \(inputNames[i]) of shape \(describe(want)), got \(describe(got))")
             }
         }
@@ -159,6 +159,9 @@ open class Model: Layer {
     }
 
     public override func checkInputShape(_ shape: [Int]) throws { _ = try buildAll([shape], dtype: nil) }
+
+    /// Whether input `i` is a string `Input`, whose encoded texts' length varies by batch.
+    private func isTextInput(_ i: Int) -> Bool { i < inputs.count && (inputs[i].layer as? Input)?.isText == true }
 
     public override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] {
         let shapes = try buildAll([inputShape], dtype: nil)

@@ -33,7 +33,7 @@ extension Model {
                 object = op.kerasObject()
             } else if let input = layer as? Input {
                 object = kerasObject("keras.layers", "InputLayer", ["batch_shape": [NSNull()] + (input.declaredInputShape ?? []),
-                                                                    "dtype": input.dtype.rawValue, "sparse": false, "ragged": false,
+                                                                    "dtype": input.kerasDType, "sparse": false, "ragged": false,
                                                                     "name": input.name])
             } else {
                 object = try layer.serialize()

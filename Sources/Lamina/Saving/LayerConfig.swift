@@ -40,7 +40,7 @@ public enum LayerRegistry {
         RandomRotation.self, RandomTranslation.self, RandomZoom.self,
         Add.self, Subtract.self, Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self,
         ReLU.self, DepthwiseConv2D.self, SeparableConv2D.self, LayerScale.self, Dot.self, CustomScaleLayer.self,
-        MultiHeadAttention.self, Attention.self, AdditiveAttention.self,
+        MultiHeadAttention.self, Attention.self, AdditiveAttention.self, TextVectorization.self,
     ]
 
     /// Loadable classes by Keras class name, and factories registered by name for layers that
@@ -90,7 +90,7 @@ public enum LayerRegistry {
             throw LaminaError.configuration("unknown layer class '\(object.className)'; Lamina has: \(known.joined(separator: ", "))")
         }
         layer.trainable = try r.bool("trainable", default: true)
-        layer.dtype = try r.dtype(integer: layer is Input)
+        if (layer as? Input)?.isText == true { _ = r.value("dtype") } else { layer.dtype = try r.dtype(integer: layer is Input) }
         try r.finish()
         return layer
     }
