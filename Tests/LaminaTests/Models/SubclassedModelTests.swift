@@ -88,10 +88,10 @@ final class NoCall: Model {
         _ = try model.predict(Tensor.zeros([2, 6]))
         #expect(model.isBuilt)
         #expect(model.layers.map(\.name) == [model.stem.name, "block_a", "block_b", "a_head", "z_head", "inner", "maybe"])
-        // Keras's count: 6·5+5, 5·4+4 twice, 4·2+2 twice, 4·3+3, 3·1+1
-        #expect(model.countParams() == 35 + 24 + 24 + 10 + 10 + 15 + 4)
+        // Keras's count: 6·5+5, 5·4+4, 4·4+4, 4·2+2 twice, 2·3+3, 3·1+1
+        #expect(model.countParams() == 35 + 24 + 20 + 10 + 10 + 9 + 4)
         #expect(model.weights.count == 14)
-        #expect(model.weights.map(\.shape) == [[6, 5], [5], [5, 4], [4], [4, 4], [4], [4, 2], [2], [4, 2], [2], [4, 3], [3], [3, 1], [1]])
+        #expect(model.weights.map(\.shape) == [[6, 5], [5], [5, 4], [4], [4, 4], [4], [4, 2], [2], [4, 2], [2], [2, 3], [3], [3, 1], [1]])
         #expect(model.outputShape == [1] && model.inputShape == [6])
     }
 
@@ -146,8 +146,8 @@ final class NoCall: Model {
         let plain = try Self.sameStart(SubclassedMLP(), as: reference)
         let custom = try Self.sameStart(CustomStepMLP(), as: reference)
         for m in [plain, custom] as [Model] { m.compile(optimizer: SGD(learningRate: 0.1), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy]) }
-        let h1 = try plain.fit(Self.x, Self.y, epochs: 2, batchSize: 8, verbose: 0, shuffle: false, validationData: (Self.x, Self.y))
-        let h2 = try custom.fit(Self.x, Self.y, epochs: 2, batchSize: 8, verbose: 0, shuffle: false, validationData: (Self.x, Self.y))
+        let h1 = try plain.fit(Self.x, Self.y, epochs: 2, batchSize: 8, verbose: 0, validationData: (Self.x, Self.y), shuffle: false)
+        let h2 = try custom.fit(Self.x, Self.y, epochs: 2, batchSize: 8, verbose: 0, validationData: (Self.x, Self.y), shuffle: false)
         #expect(custom.trainSteps == 6)          // 3 batches × 2 epochs
         #expect(custom.testSteps == 6)           // 3 validation batches of 8 per epoch
         // The custom step is the compiled one written out: same weights and logs.
