@@ -149,10 +149,10 @@ extension Model {
         let optimizer = try requireCompiled()
         let (loss, parts, predictions) = try trainStep(batch.inputs, batch.labels, optimizer: optimizer,
                                                        weights: batch.sampleWeight, share: batch.share)
-        lossTracker.add(loss, parts: parts, count: Double(batch.globalCount))
-        lossTracker.usedDefault = true
+        stepLosses.add(loss, parts: parts, count: Double(batch.globalCount))
+        stepLosses.usedDefault = true
         if batch.inputs[0].shape[0] > 0 { updateMetrics(batch.labels, predictions) }
-        return try logs(loss: lossTracker.mean, parts: lossTracker.partMeans)
+        return try logs(loss: stepLosses.mean, parts: stepLosses.partMeans)
     }
 
     /// The compiled evaluation of this process's rows: losses summed into the tracker (summed
@@ -161,12 +161,12 @@ extension Model {
         let rows = batch.inputs[0].shape[0]
         let predictions = try inferenceStep(batch.inputs)
         let (loss, parts) = withoutGradients { totalLoss(batch.labels, predictions, weights: nil) }
-        lossTracker.add(loss.scalarsAsDouble()[0], parts: parts.map { $0.scalarsAsDouble()[0] }, count: Double(rows))
-        lossTracker.usedDefault = true
+        stepLosses.add(loss.scalarsAsDouble()[0], parts: parts.map { $0.scalarsAsDouble()[0] }, count: Double(rows))
+        stepLosses.usedDefault = true
         updateMetrics(batch.labels, predictions)
         // Across processes the metric values are a collective: only `evaluate`'s end asks.
-        guard Strategy.current is SingleProcess else { return ["loss": lossTracker.mean] }
-        return try logs(loss: lossTracker.mean, parts: lossTracker.partMeans)
+        guard Strategy.current is SingleProcess else { return ["loss": stepLosses.mean] }
+        return try logs(loss: stepLosses.mean, parts: stepLosses.partMeans)
     }
 
     /// The compiled loss of predictions (each output's loss, weighted, plus the layers'
@@ -186,7 +186,7 @@ extension Model {
         }
         let (total, parts) = totalLoss(y, yPred, weights: sampleWeight?.reshaped(to: [sampleWeight!.count]).cast(to: yPred[0].dtype))
         let loss = training ? losses.reduce(total) { $0 + $1 } : total
-        lossTracker.add(loss.scalarsAsDouble()[0], parts: outputCount > 1 ? parts.map { $0.scalarsAsDouble()[0] } : [],
+        stepLosses.add(loss.scalarsAsDouble()[0], parts: outputCount > 1 ? parts.map { $0.scalarsAsDouble()[0] } : [],
                         count: Double(yPred[0].shape[0]))
         return loss
     }
@@ -213,7 +213,7 @@ extension Model {
 
     /// The tracked loss and the compiled metrics' values. Keras: `get_metrics_result()`.
     public func metricsResult() throws -> [String: Double] {
-        try logs(loss: lossTracker.mean, parts: lossTracker.partMeans)
+        try logs(loss: stepLosses.mean, parts: stepLosses.partMeans)
     }
 
     /// Applies gradients with the compiled optimizer, first summing them over processes under

@@ -376,7 +376,7 @@ extension Model {
             if verbose > 0 && epochs > 1 { print("Epoch \(epoch + 1)/\(epochs)") }
             let nextBatch = try makeEpoch(epoch)
             metrics.forEach { $0.reset() }
-            lossTracker.reset()
+            stepLosses.reset()
             var bar = ProgressBar(target: steps, verbose: verbose)
             var done = 0, lastLogs: [String: Double]?
             defer { stepShare = 1 }
@@ -388,10 +388,10 @@ extension Model {
                 let rows = strategy.shard(count)
                 if rows.count < count { (xb, yb, wb) = (globalX.rows(rows), globalY.rows(rows), globalW?.sliced(axis: 0, rows)) }
                 stepShare = Double(rows.count) / Double(count)
-                lossTracker.last = nil
+                stepLosses.last = nil
                 // Every batch goes through trainStep (the compiled step or a subclass's own).
                 let current = try trainStep(TrainingBatch(inputs: xb, labels: yb, sampleWeight: wb, share: stepShare, globalCount: count))
-                let batchLoss = lossTracker.last ?? current["loss"] ?? .nan
+                let batchLoss = stepLosses.last ?? current["loss"] ?? .nan
                 if !batchLoss.isFinite && !warnedNaN {
                     warnedNaN = true
                     Lamina.logger.warning("\(name): loss is \(batchLoss) at epoch \(epoch + 1), step \(step + 1); training continues (add TerminateOnNaN() to stop)")
@@ -457,7 +457,7 @@ extension Model {
     /// and the sums of losses and metric states make the global values.
     package func evaluateBatches(steps: Int?, verbose: Int, next: () throws -> (x: [Tensor], y: [Tensor])?) throws -> [String: Double] {
         metrics.forEach { $0.reset() }
-        lossTracker.reset()
+        stepLosses.reset()
         let strategy = Strategy.current
         var bar = ProgressBar(target: steps ?? 0, verbose: strategy.isChief ? verbose : 0)
         var step = 0, lastLogs: [String: Double]?
@@ -475,13 +475,13 @@ extension Model {
             lastLogs = stepLogs
             if verbose > 0 && strategy is SingleProcess { bar.update(step, logs: stepLogs) }   // local values mid-way
         }
-        if !lossTracker.usedDefault, let lastLogs {
+        if !stepLosses.usedDefault, let lastLogs {
             // An overridden testStep: its last logs, as Keras.
             if verbose > 0 && !(strategy is SingleProcess) { bar.update(step, logs: lastLogs) }
             return lastLogs
         }
-        var sums = lossTracker.sums.isEmpty ? [Double](repeating: 0, count: 1 + outputCount) : lossTracker.sums
-        sums.append(lossTracker.count)   // loss, outputs' losses, samples
+        var sums = stepLosses.sums.isEmpty ? [Double](repeating: 0, count: 1 + outputCount) : stepLosses.sums
+        sums.append(stepLosses.count)   // loss, outputs' losses, samples
         sums = try strategy.sum(sums)
         guard sums.last! > 0 else { throw LaminaError.value("evaluate: no batches to evaluate") }
         let out = try current(sums)
@@ -571,12 +571,12 @@ extension Model {
         let n = xs[0].shape[0], rows = strategy.shard(n)
         let (xl, yl) = rows.count < n ? (xs.rows(rows), ys.rows(rows)) : (xs, ys)
         metrics.forEach { $0.reset() }
-        lossTracker.reset()
+        stepLosses.reset()
         stepShare = Double(rows.count) / Double(n)
         defer { stepShare = 1 }
         var logs = try trainStep(TrainingBatch(inputs: xl, labels: yl, sampleWeight: rows.count < n ? weights?.sliced(axis: 0, rows) : weights,
                                                share: stepShare, globalCount: n))
-        let value = lossTracker.last ?? logs["loss"] ?? .nan
+        let value = stepLosses.last ?? logs["loss"] ?? .nan
         logs["loss"] = nil
         return (value, logs)
     }

@@ -88,7 +88,7 @@ open class Model: Layer {
     /// For a subclassed model: the input shape of the last shape probe and its output shape.
     var probedShapes: (input: [Int], output: [Int])?
     /// The lifetime loss tracker of `trainStep`/`testStep` (Keras: `model._loss_tracker`).
-    package var lossTracker = LossTracker()
+    package var stepLosses = LossTracker()
 
     /// This process's fraction of the global batch in the running training step (DataParallel), for `applyGradients`.
     package var stepShare = 1.0
