@@ -185,6 +185,21 @@ final class NoCall: Model {
         #expect { _ = try model.config() } throws: { ($0 as? LaminaError)?.message.contains("saveWeights") == true }
     }
 
+    @Test func inferenceSnapshotOfASubclass() throws {
+        let model = Lamina.withRandomSeed(8) { SubclassedMLP() }
+        #expect(throws: LaminaError.self) { _ = try model.inferenceModel(rebuiltBy: { SubclassedMLP() }) }   // not built yet
+        _ = try model.predict(Self.x)
+        #expect { _ = try model.inferenceModel() } throws: { ($0 as? LaminaError)?.message.contains("rebuiltBy") == true }
+        #expect(throws: LaminaError.self) { _ = try model.inferenceModel(rebuiltBy: { CustomStepMLP() }) }
+        let snapshot = try model.inferenceModel(rebuiltBy: { SubclassedMLP() })
+        #expect(snapshot.inputShape == [4] && snapshot.outputShape == [3] && snapshot.parameterCount == 67)
+        let before = try model.predict(Self.x)
+        model.compile(optimizer: SGD(learningRate: 0.5), loss: .sparseCategoricalCrossentropy)
+        try model.trainOnBatch(Self.x, Self.y)                  // training the original leaves the snapshot alone
+        #expect(try snapshot.predict(Self.x).asArray(Float.self) == before.asArray(Float.self))
+        #expect(try model.predict(Self.x).asArray(Float.self) != before.asArray(Float.self))
+    }
+
     @Test func mistakesAreErrors() throws {
         let model = NoCall()
         #expect { _ = try model.predict(Tensor.zeros([2, 3])) } throws: { ($0 as? LaminaError)?.message.contains("override call") == true }
