@@ -211,3 +211,52 @@ final class NoCall: Model {
         #expect(throws: LaminaError.self) { try mlp.applyGradients([Tensor.zeros([1])], to: mlp.trainableVariables) }
     }
 }
+
+/// Fixtures/generate_subclass_fixtures.py's `Net`, property for attribute: the head is declared
+/// before the nested model but called after it.
+final class KerasNet: Model {
+    let stem = Dense(5, activation: .relu, name: "stem")
+    let blocks = [Dense(4, activation: .tanh, name: "block_a"), Dense(4, activation: .tanh, name: "block_b")]
+    let norm = BatchNormalization(name: "norm")
+    let head = Dense(3, activation: .softmax, name: "head")
+    let inner = Sequential([Dense(4, activation: .relu, name: "inner_dense")], name: "inner")
+    override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        var h = try stem(x)
+        for block in blocks { h = try block(h) }
+        h = try norm(h, training: training)
+        return try head(inner(h, training: training))
+    }
+}
+
+/// A Keras 3 subclassed model (Fixtures/generate_subclass_fixtures.py): the same weight order
+/// (assignment order, not call order), outputs, two epochs of fit and evaluate.
+@Suite struct SubclassedModelKerasTests {
+    struct Reference: Decodable {
+        let names: [String], weights: [Fixture.T], x: Fixture.T, y: Fixture.T, output: Fixture.T
+        let history: [String: [Double]], weightsAfter: [Fixture.T], evaluate: [String: Double]
+    }
+    static let reference: Reference = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/subclass_reference.json")
+        return try! JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+    }()
+
+    @Test func matchesKeras() throws {
+        let r = Self.reference
+        let model = KerasNet(name: "net")
+        let x = r.x.tensor, y = r.y.tensor.cast(to: .int32)
+        _ = try model.predict(x)
+        #expect(model.weights.map { "net/" + $0.name } == r.names.map { $0.replacingOccurrences(of: "inner/inner_dense", with: "inner_dense") })
+        #expect(model.weights.map(\.shape) == r.weights.map(\.shape))
+        try model.setWeights(r.weights.map(\.tensor))
+        expectClose(try model.predict(x), r.output.tensor, atol: 1e-5, rtol: 1e-5, "inference output")
+        model.compile(optimizer: SGD(learningRate: 0.1), loss: .sparseCategoricalCrossentropy, metrics: [.accuracy])
+        let history = try model.fit(x, y, epochs: 2, batchSize: 4, verbose: 0, shuffle: false)
+        for key in ["loss", "accuracy"] {
+            #expect(zip(history.history[key]!, r.history[key]!).allSatisfy { Swift.abs($0 - $1) < 1e-5 }, "\(key): \(history.history[key]!) vs \(r.history[key]!)")
+        }
+        for (w, k) in zip(model.getWeights(), r.weightsAfter) { expectClose(w, k.tensor, atol: 1e-5, rtol: 1e-4, "weights after fit") }
+        let evaluated = try model.evaluate(x, y, batchSize: 4)
+        #expect(Swift.abs(evaluated.loss - r.evaluate["loss"]!) < 1e-5 && Swift.abs(evaluated.metrics["accuracy"]! - r.evaluate["accuracy"]!) < 1e-6)
+    }
+}
