@@ -183,6 +183,9 @@ final class NoCall: Model {
         #expect(try model.predict(Self.x).asArray(Float.self) == restored.predict(Self.x).asArray(Float.self))
         // The architecture is code: saving the whole model says what to do instead.
         #expect { _ = try model.config() } throws: { ($0 as? LaminaError)?.message.contains("saveWeights") == true }
+        #expect { try model.save(temporaryDirectory().appendingPathComponent("m.lamina").path) } throws: {
+            ($0 as? LaminaError)?.message.contains("saveWeights") == true
+        }
     }
 
     @Test func inferenceSnapshotOfASubclass() throws {
