@@ -115,7 +115,8 @@ extension Model {
     }
 
     /// The output shape of a subclassed model for a per-sample input shape: `call` on one zero
-    /// sample in inference mode (which builds the layers on the first probe).
+    /// sample in inference mode (which builds the layers on the first probe); the build's
+    /// shape is remembered.
     func probeOutputShape(_ inputShape: [Int]) throws -> [Int] {
         if let probed = probedShapes, probed.input == inputShape { return probed.output }
         let outputs = try withoutGradients { try forward([Tensor.zeros([1] + inputShape, dtype: dtype)], training: false) }
@@ -123,7 +124,9 @@ extension Model {
             throw LaminaError.shape("\(name): call must return one batch, got \(outputs.count) tensors \(outputs.map(\.shape))")
         }
         let shape = Array(outputs[0].shape.dropFirst())
-        probedShapes = (inputShape, shape)
+        // Only the build's probe is kept: later ones (other input shapes) write nothing, so
+        // concurrent predictions on a snapshot (InferenceModel) only read the model.
+        if probedShapes == nil { probedShapes = (inputShape, shape) }
         return shape
     }
 
