@@ -24,16 +24,30 @@ public final class InferenceModel: @unchecked Sendable {
     /// Every input's and output's name and per-sample shape, in order (Keras's `input_names`).
     public let inputNames: [String], inputShapes: [[Int]], outputNames: [String], outputShapes: [[Int]]
 
-    init(copying source: Model) throws {
+    init(copying source: Model, rebuiltBy make: (() throws -> Model)? = nil) throws {
         try source.checkDefinition()
         guard let inputs = source.inputShapes else {
             throw LaminaError.configuration("\(source.name) has no input shape yet: build it (Input(shape:), inputShape:, or one predict) before taking a snapshot")
         }
-        guard let copy = try LayerRegistry.make(try source.serialize()) as? Model else {
-            throw LaminaError.configuration("\(source.name) did not copy as a model")
+        let copy: Model
+        if let make {
+            copy = try make()
+            guard type(of: copy) == type(of: source), copy !== source else {
+                throw LaminaError.configuration("inferenceModel(rebuiltBy:): the closure must make a new \(source.className), got \(copy === source ? "the model itself" : copy.className)")
+            }
+        } else {
+            guard !source.isSubclassed else {
+                throw LaminaError.configuration("\(source.name) is a subclassed model (\(source.className)), whose architecture is code: "
+                    + "take the snapshot with inferenceModel(rebuiltBy: { \(source.className)() })")
+            }
+            guard let made = try LayerRegistry.make(try source.serialize()) as? Model else {
+                throw LaminaError.configuration("\(source.name) did not copy as a model")
+            }
+            copy = made
         }
         copy.dtype = source.dtype
         if copy is Sequential { try copy.buildIfNeeded(inputs[0], dtype: source.dtype) }
+        if copy.isSubclassed { _ = try copy.buildAll(inputs, dtype: source.dtype) }
         try copy.setWeights(source.getWeights())
         model = copy
         (name, dtype, parameterCount) = (source.name, source.dtype, copy.countParams())
@@ -66,4 +80,12 @@ extension Model {
     /// A `Sendable` snapshot of this model's architecture and current weights for concurrent
     /// inference (see `InferenceModel`). Training this model afterwards does not change it.
     public func inferenceModel() throws -> InferenceModel { try InferenceModel(copying: self) }
+
+    /// The snapshot of a subclassed model, whose architecture is code: `make` returns a new
+    /// instance of the same class (`inferenceModel(rebuiltBy: { MyModel() })`), which is
+    /// built and given this model's weights. Its `call` must not change the model's state
+    /// at inference (the snapshot is run from many tasks at once).
+    public func inferenceModel(rebuiltBy make: () throws -> Model) throws -> InferenceModel {
+        try withoutActuallyEscaping(make) { try InferenceModel(copying: self, rebuiltBy: $0) }
+    }
 }

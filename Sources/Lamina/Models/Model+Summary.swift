@@ -57,7 +57,7 @@ extension Model {
     /// Keras prints a functional model as a Sequential when its graph is a chain: one call
     /// per depth, each of one input, no layer called twice.
     private var isSequentialLike: Bool {
-        guard !(self is Sequential) else { return true }
+        guard !(self is Sequential), !isSubclassed else { return true }
         guard inputs.count == 1, outputs.count == 1 else { return false }
         var calls = Set<ObjectIdentifier>(), consumers: [ObjectIdentifier: Int] = [:]
         for node in nodes {
@@ -80,6 +80,10 @@ extension Model {
                 } else { current = nil }
                 return ["\(layer.name) (\(layer.className))", out, count, "-"]
             }
+        }
+        if isSubclassed {
+            // Keras: each tracked layer with the output shape of its (last) call, once built.
+            return layers.map { ["\($0.name) (\($0.className))", $0.outputShape.map(shape) ?? "?", params($0), "-"] }
         }
         let callsOf = Dictionary(grouping: nodes, by: { ObjectIdentifier($0.layer) })
         return layers.map { layer in

@@ -375,9 +375,11 @@ extension Model {
             for c in all { try c.onEpochBegin(epoch) }
             if verbose > 0 && epochs > 1 { print("Epoch \(epoch + 1)/\(epochs)") }
             let nextBatch = try makeEpoch(epoch)
-            compiledMetrics.forEach { $0.reset() }
+            metrics.forEach { $0.reset() }
+            stepLosses.reset()
             var bar = ProgressBar(target: steps, verbose: verbose)
-            var lossSum = 0.0, partSums = [Double](repeating: 0, count: outputCount), seen = 0, done = 0
+            var done = 0, lastLogs: [String: Double]?
+            defer { stepShare = 1 }
             for step in 0..<steps {
                 guard let (globalX, globalY, globalW) = try nextBatch() else { break }
                 var (xb, yb, wb) = (globalX, globalY, globalW)
@@ -385,23 +387,23 @@ extension Model {
                 if step == 0 { try strategy.checkSameBatch(globalX[0]) }
                 let rows = strategy.shard(count)
                 if rows.count < count { (xb, yb, wb) = (globalX.rows(rows), globalY.rows(rows), globalW?.sliced(axis: 0, rows)) }
-                let share = Double(rows.count) / Double(count)
-                let (batchLoss, parts, predictions) = try trainStep(xb, yb, optimizer: optimizer, weights: wb, share: share)
+                stepShare = Double(rows.count) / Double(count)
+                stepLosses.last = nil
+                // Every batch goes through trainStep (the compiled step or a subclass's own).
+                let current = try trainStep(TrainingBatch(inputs: xb, labels: yb, sampleWeight: wb, share: stepShare, globalCount: count))
+                let batchLoss = stepLosses.last ?? current["loss"] ?? .nan
                 if !batchLoss.isFinite && !warnedNaN {
                     warnedNaN = true
                     Lamina.logger.warning("\(name): loss is \(batchLoss) at epoch \(epoch + 1), step \(step + 1); training continues (add TerminateOnNaN() to stop)")
                 }
-                lossSum += batchLoss * Double(count)
-                for (i, p) in parts.enumerated() { partSums[i] += p * Double(count) }
-                seen += count
                 done += 1
-                if xb[0].shape[0] > 0 { updateMetrics(yb, predictions) }
-                let current = try logs(loss: lossSum / Double(seen), parts: partSums.map { $0 / Double(seen) })
+                lastLogs = current
                 for c in all { try c.onBatchEnd(step, logs: ["loss": batchLoss]) }
                 if stopTraining { break }
                 if step < steps - 1 || validate == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, logs: current) }
             }
-            var epochLogs = try logs(loss: lossSum / Double(max(seen, 1)), parts: partSums.map { $0 / Double(max(seen, 1)) })
+            // Keras: the epoch's logs are its last step's (running means over the epoch).
+            var epochLogs = try lastLogs ?? logs(loss: 0, parts: [Double](repeating: 0, count: outputCount))
             // Keras's validation_freq: validate after every validationFreq-th epoch (1-based).
             if let validate, (epoch + 1) % validationFreq == 0 {
                 for (k, v) in try validate() { epochLogs["val_" + k] = v }
@@ -454,11 +456,11 @@ extension Model {
     /// (`prepareInputs`, `prepareLabels`): the loss, the outputs' losses and the metrics as logs. Across processes each evaluates its shard of every batch
     /// and the sums of losses and metric states make the global values.
     package func evaluateBatches(steps: Int?, verbose: Int, next: () throws -> (x: [Tensor], y: [Tensor])?) throws -> [String: Double] {
-        compiledMetrics.forEach { $0.reset() }
-        var sums = [Double](repeating: 0, count: 2 + outputCount)   // loss, outputs' losses, samples
+        metrics.forEach { $0.reset() }
+        stepLosses.reset()
         let strategy = Strategy.current
         var bar = ProgressBar(target: steps ?? 0, verbose: strategy.isChief ? verbose : 0)
-        var step = 0
+        var step = 0, lastLogs: [String: Double]?
         func current(_ sums: [Double]) throws -> [String: Double] {
             let seen = sums.last!
             return try logs(loss: sums[0] / seen, parts: sums[1..<(sums.count - 1)].map { $0 / seen })
@@ -468,13 +470,18 @@ extension Model {
             let rows = strategy.shard(x[0].shape[0])
             guard !rows.isEmpty else { continue }
             let (xb, yb) = rows.count < x[0].shape[0] ? (x.rows(rows), y.rows(rows)) : (x, y)
-            let predictions = try inferenceStep(xb)
-            let (loss, parts) = withoutGradients { totalLoss(yb, predictions, weights: nil) }
-            for (i, v) in ([loss] + parts).enumerated() { sums[i] += v.scalarsAsDouble()[0] * Double(rows.count) }
-            sums[sums.count - 1] += Double(rows.count)
-            updateMetrics(yb, predictions)
-            if verbose > 0 && strategy is SingleProcess { bar.update(step, logs: try current(sums)) }   // local values mid-way
+            // Every batch goes through testStep (the compiled one or a subclass's own).
+            let stepLogs = try testStep(TrainingBatch(inputs: xb, labels: yb, sampleWeight: nil, share: 1, globalCount: rows.count))
+            lastLogs = stepLogs
+            if verbose > 0 && strategy is SingleProcess { bar.update(step, logs: stepLogs) }   // local values mid-way
         }
+        if !stepLosses.usedDefault, let lastLogs {
+            // An overridden testStep: its last logs, as Keras.
+            if verbose > 0 && !(strategy is SingleProcess) { bar.update(step, logs: lastLogs) }
+            return lastLogs
+        }
+        var sums = stepLosses.sums.isEmpty ? [Double](repeating: 0, count: 1 + outputCount) : stepLosses.sums
+        sums.append(stepLosses.count)   // loss, outputs' losses, samples
         sums = try strategy.sum(sums)
         guard sums.last! > 0 else { throw LaminaError.value("evaluate: no batches to evaluate") }
         let out = try current(sums)
@@ -557,22 +564,21 @@ extension Model {
         if classWeight != nil && outputCount > 1 { throw LaminaError.value("trainOnBatch: classWeight is for models with one output (use sampleWeight)") }
         let weights = try sampleWeights(sampleWeight, classWeight, labels: ys[0], count: xs[0].shape[0])
             .map { Tensor(shape: [$0.count], scalars: $0) }
-        func result(_ value: Double, _ parts: [Double]) throws -> (loss: Double, metrics: [String: Double]) {
-            var logs = try self.logs(loss: value, parts: parts)
-            logs["loss"] = nil
-            return (value, logs)
-        }
         // Under DataParallel the batch is the global one, as in fit: each process trains on its
         // shard (the chief's weights are taken before the first step).
         let strategy = Strategy.current
         if synchronizedWith !== strategy { try strategy.synchronize(self, optimizer: optimizer) }
         let n = xs[0].shape[0], rows = strategy.shard(n)
         let (xl, yl) = rows.count < n ? (xs.rows(rows), ys.rows(rows)) : (xs, ys)
-        let (value, parts, predictions) = try trainStep(xl, yl, optimizer: optimizer, weights: rows.count < n ? weights?.sliced(axis: 0, rows) : weights,
-                                                        share: Double(rows.count) / Double(n))
-        compiledMetrics.forEach { $0.reset() }
-        if !rows.isEmpty { updateMetrics(yl, predictions) }
-        return try result(value, parts)
+        metrics.forEach { $0.reset() }
+        stepLosses.reset()
+        stepShare = Double(rows.count) / Double(n)
+        defer { stepShare = 1 }
+        var logs = try trainStep(TrainingBatch(inputs: xl, labels: yl, sampleWeight: rows.count < n ? weights?.sliced(axis: 0, rows) : weights,
+                                               share: stepShare, globalCount: n))
+        let value = stepLosses.last ?? logs["loss"] ?? .nan
+        logs["loss"] = nil
+        return (value, logs)
     }
 
     /// Loss and metrics of one batch, without training. Keras: `test_on_batch`.

@@ -57,6 +57,7 @@ open class Model: Layer {
     /// A model of the graph from `inputs` to `outputs`.
     public init(inputs: [any SymbolicTensorConvertible], outputs: [SymbolicTensor], name: String? = nil) {
         super.init(name: name ?? NameScope.unique("functional"))
+        isFunctional = true
         do {
             try makeGraph(inputs: inputs.map(\.symbolic), outputs: outputs)
         } catch {
@@ -74,37 +75,81 @@ open class Model: Layer {
         self.init(inputs: [inputs], outputs: outputs, name: name)
     }
 
-    /// A model without a graph, for subclasses that compute otherwise (`Sequential`).
-    init(name: String) { super.init(name: name) }
+    /// A model without a graph, for subclasses that compute in code: override
+    /// `call(_:training:)` (Keras: subclassing `keras.Model`). The layers the subclass keeps in
+    /// stored properties are its layers (see `layers`); the default name is the class's in
+    /// snake case (`MyModel` → `my_model`), numbered when taken.
+    public init(name: String? = nil) {
+        super.init(name: name)
+    }
+
+    /// Whether the model was made from a graph (`Model(inputs:outputs:)`).
+    private var isFunctional = false
+    /// For a subclassed model: the input shape of the last shape probe and its output shape.
+    var probedShapes: (input: [Int], output: [Int])?
+    /// The lifetime loss tracker of `trainStep`/`testStep` (Keras: `model._loss_tracker`).
+    package var stepLosses = LossTracker()
+
+    /// This process's fraction of the global batch in the running training step (DataParallel), for `applyGradients`.
+    package var stepShare = 1.0
+
+    /// One training step on a batch, called by `fit` and `trainOnBatch` for every batch;
+    /// returns the logs (running means over the epoch so far: `loss`, the metrics). Keras:
+    /// `train_step(self, data)`. Override it for a custom step, built from `computeLoss`,
+    /// `valueAndGradients(of:)`, `applyGradients(_:to:)` and `computeMetrics`; the default
+    /// runs the compiled loss, optimizer and metrics.
+    open func trainStep(_ batch: TrainingBatch) throws -> [String: Double] { try defaultTrainStep(batch) }
+
+    /// One evaluation step on a batch, called by `evaluate` (and `fit`'s validation) for every
+    /// batch; returns the logs. Keras: `test_step(self, data)`. With the default step the
+    /// result is the mean over every batch (and process); with an override, the last step's logs.
+    open func testStep(_ batch: TrainingBatch) throws -> [String: Double] { try defaultTestStep(batch) }
+
+    /// The metrics `fit` and `evaluate` reset at the start of every epoch and evaluation: the
+    /// compiled ones. A custom `trainStep` that keeps its own trackers (`Mean`) overrides this
+    /// to add them. Keras: `model.metrics`.
+    open var metrics: [Metric] { compiledMetrics }
+
+    /// Whether this is a subclassed model (neither functional nor `Sequential`), whose
+    /// computation is its `call` and whose layers are found in its stored properties.
+    public var isSubclassed: Bool { !isFunctional && !(self is Sequential) }
 
     /// Throws `definitionError`, if any (Sequential: the first error met by `add`).
     open func checkDefinition() throws { if let definitionError { throw definitionError } }
 
     /// The layers in Keras's order (`Input`s first, then by depth from the inputs; a shared
     /// layer once). Keras: `model.layers`.
-    open var layers: [Layer] { graphLayers }
+    /// A subclassed model's layers are those its stored properties hold (see `trackedLayers`).
+    open var layers: [Layer] { isSubclassed ? trackedLayers : graphLayers }
 
     public override var sublayers: [Layer] { layers }
 
     /// The number of inputs and outputs the model takes and gives.
-    open var inputCount: Int { inputs.count }
-    open var outputCount: Int { outputs.count }
+    /// A subclassed model takes one input and gives one output unless it overrides these
+    /// (and `forward(_:training:)`).
+    open var inputCount: Int { isSubclassed ? 1 : inputs.count }
+    open var outputCount: Int { isSubclassed ? 1 : outputs.count }
 
     /// The per-sample shapes of the inputs, where known.
-    open var inputShapes: [[Int]]? { inputs.map(\.shape) }
+    open var inputShapes: [[Int]]? { isSubclassed ? inputShape.map { [$0] } : inputs.map(\.shape) }
 
     /// The per-sample shapes of the outputs, where known.
-    open var outputShapes: [[Int]]? { outputs.map(\.shape) }
+    open var outputShapes: [[Int]]? { isSubclassed ? outputShape.map { [$0] } : outputs.map(\.shape) }
 
     /// The names of the layers that make the inputs and outputs (Keras: `input_names`,
     /// `output_names`), the keys of dictionaries given to `fit` and `compile`.
-    open var inputNames: [String] { inputs.map { $0.layer?.name ?? "" } }
-    open var outputNames: [String] { outputs.map { $0.layer?.name ?? "" } }
+    open var inputNames: [String] { isSubclassed ? ["input_layer"] : inputs.map { $0.layer?.name ?? "" } }
+    open var outputNames: [String] { isSubclassed ? ["output_0"] : outputs.map { $0.layer?.name ?? "" } }
 
     /// The model's computation on a batch of each input; returns a batch of each output.
     /// Inference frees each intermediate result after its last use.
+    /// A subclassed model runs its `call` (override this instead for several inputs or outputs).
     open func forward(_ xs: [Tensor], training: Bool) throws -> [Tensor] {
         try checkDefinition()
+        if isSubclassed {
+            guard xs.count == 1 else { throw LaminaError.shape("\(name) takes one input, got \(xs.count) (override forward(_:training:) for several)") }
+            return [try call(xs[0], training: training)]
+        }
         guard xs.count == inputs.count else { throw LaminaError.shape("\(name) takes \(inputs.count) inputs, got \(xs.count)") }
         var values: [ObjectIdentifier: [Tensor]] = [:]
         for (t, x) in zip(inputs, xs) { values[ObjectIdentifier(t.node!)] = [x] }
@@ -129,10 +174,22 @@ open class Model: Layer {
     /// Keras's class name of a functional model (FunctionalConfig.swift holds its config both ways).
     open override class var kerasClassName: String { "Functional" }
     open override class var kerasModule: String { "keras.src.models.functional" }
-    open override func config() throws -> [String: Any] { try functionalConfig() }
+    /// A subclassed model shows its Swift class name.
+    open override var className: String { isSubclassed ? String(describing: type(of: self)) : super.className }
+    open override func config() throws -> [String: Any] {
+        if isSubclassed {
+            throw LaminaError.configuration("\(name) is a subclassed model (\(className)): its architecture is Swift code, which a file "
+                + "cannot hold; save its weights with saveWeights(to:) and load them into a new \(className) with loadWeights(from:)")
+        }
+        return try functionalConfig()
+    }
     open override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer { try functional(from: r) }
 
-    public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+    /// A subclassed model overrides this with its computation (Keras: `call(self, x, training)`).
+    open override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        if isSubclassed {
+            throw LaminaError.configuration("\(className) '\(name)': a subclassed Model must override call(_:training:) (or forward(_:training:))")
+        }
         guard inputCount == 1, outputCount == 1 else {
             throw LaminaError.shape("\(name) has \(inputCount) inputs and \(outputCount) outputs; call it on a list: model.callAll([...], training:)")
         }
@@ -141,12 +198,17 @@ open class Model: Layer {
 
     public override func callAll(_ xs: [Tensor], training: Bool) throws -> [Tensor] {
         try checkDefinition()
+        if isSubclassed && inputCount == 1 {
+            guard xs.count == 1 else { throw LaminaError.shape("\(name) takes one input, got \(xs.count)") }
+            return [try self(xs[0], training: training)]
+        }
         _ = try buildAll(xs.map { Array($0.shape.dropFirst()) }, dtype: nil)
         return try forward(xs, training: training)
     }
 
     public override func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {
         try checkDefinition()
+        if isSubclassed { return try buildSubclass(inputShapes, dtype: dtype) }
         guard inputShapes.count == inputCount else {
             throw LaminaError.shape("\(name) takes \(inputCount) input\(inputCount == 1 ? "" : "s"), got \(inputShapes.count)")
         }
@@ -158,12 +220,22 @@ open class Model: Layer {
         return outputShapes ?? []
     }
 
-    public override func checkInputShape(_ shape: [Int]) throws { _ = try buildAll([shape], dtype: nil) }
+    public override func checkInputShape(_ shape: [Int]) throws {
+        if isSubclassed { return }   // its layers check what they are given
+        _ = try buildAll([shape], dtype: nil)
+    }
+
+    /// A subclassed model builds by running `call` once on a zero sample (its layers build on
+    /// their first call, in call order), as Keras builds one on its first batch.
+    open override func build(inputShape: [Int]) throws {
+        if isSubclassed { _ = try probeOutputShape(inputShape) }
+    }
 
     /// Whether input `i` is a string `Input`, whose encoded texts' length varies by batch.
     private func isTextInput(_ i: Int) -> Bool { i < inputs.count && (inputs[i].layer as? Input)?.isText == true }
 
     public override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] {
+        if isSubclassed { return try probeOutputShape(inputShape) }
         let shapes = try buildAll([inputShape], dtype: nil)
         guard shapes.count == 1 else { throw LaminaError.shape("\(name) has \(shapes.count) outputs") }
         return shapes[0]

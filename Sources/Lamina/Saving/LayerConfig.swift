@@ -8,6 +8,7 @@ extension Layer {
     /// Keras's serialized form: `{"module": "keras.layers", "class_name": "Dense", "config": {...},
     /// "build_config": {"input_shape": [null, 784]}}`.
     public func serialize() throws -> [String: Any] {
+        if let model = self as? Model, model.isSubclassed { _ = try model.config() }   // says to save the weights, unless overridden
         guard LayerRegistry.isRegistered(className) else {
             throw LaminaError.configuration("\(name): \(className) cannot be saved; give it class func fromKerasConfig and register it with LayerRegistry.register(\(className).self)")
         }

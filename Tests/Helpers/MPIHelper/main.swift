@@ -15,6 +15,8 @@ import LaminaDistributed
 // resume      load ckpt-2.lamina and fit to epoch 4; history-resumed.json.
 // collective  allreduce (sum, average; float32, float64), broadcast, barrier; collective.json.
 // batches     trainOnBatch on 5 global batches; final-rankR, and losses and accuracies in history.json.
+// subclass    a subclassed model with its own trainStep (computeLoss, applyGradients,
+//             computeMetrics) fits 1 epoch; final-rankR and history.json.
 // dataset     fit 1 epoch from a Dataset shuffled with seed 5 (or, with --unseeded, from the
 //             default generator) and predict a dataset; final-rankR, history.json and results.json.
 
@@ -134,6 +136,31 @@ case "dataset":
     try writeJSON(history.history, "history.json")
     let predicted = try m.predict(try Dataset.fromTensors(vx).batch(16))
     try writeJSON(["predict": predicted.scalarsAsDouble(), "predict_shape": predicted.shape], "results.json")
+case "subclass":
+    final class Net: Model {
+        let conv = Conv2D(4, kernelSize: 3, activation: .relu)
+        let flatten = Flatten()
+        let layers_ = [Dense(16, activation: .relu), Dense(4, activation: .softmax)]
+        var steps = 0
+        override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+            try layers_[1](layers_[0](flatten(conv(x))))
+        }
+        override func trainStep(_ batch: TrainingBatch) throws -> [String: Double] {
+            steps += 1
+            var prediction = batch.x
+            let (_, gradients) = try valueAndGradients(of: self) {
+                prediction = try self(batch.x, training: true)
+                return try computeLoss(y: batch.y, yPred: prediction)
+            }
+            try applyGradients(gradients, to: trainableVariables)
+            return try computeMetrics(y: batch.y, yPred: prediction)
+        }
+    }
+    let net = Net()
+    net.compile(optimizer: Adam(learningRate: 0.01), loss: SparseCategoricalCrossentropy(), metrics: [Accuracy()])
+    let history = try net.fit(x, y, epochs: 1, batchSize: 64, verbose: verbose)
+    try Safetensors.save(weights(net), to: out.appendingPathComponent("final-rank\(rank).safetensors"))
+    try writeJSON(["accuracy": history.history["accuracy"]!, "steps": [Double(net.steps)]], "history.json")
 default:
     FileHandle.standardError.write(Data("unknown scenario \(scenario)\n".utf8))
     exit(2)

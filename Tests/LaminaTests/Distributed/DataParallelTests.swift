@@ -129,6 +129,26 @@ struct DataParallelTests {
         for key in ["cls", "score"] { #expect(maxRelativeError(r2[key] as! [Double], r1[key] as! [Double]) <= 1e-5, "\(key)") }
     }
 
+    /// A subclassed model with its own trainStep (applyGradients sums the ranks' gradients)
+    /// trains under DataParallel as on one process: same weights, same global accuracy.
+    @Test func subclassedModelWithCustomTrainStepTrainsAsOneProcess() throws {
+        let (one, two) = (temporaryDirectory(), temporaryDirectory())
+        let single = try run("subclass", one, ranks: 0)
+        try #require(single.status == 0, "\(single.output)")
+        let parallel = try run("subclass", two, ranks: 2)
+        try #require(parallel.status == 0, "\(parallel.output)")
+        let reference = try tensors(one, "final-rank0.safetensors")
+        #expect(reference.count == 6)
+        for r in 0..<2 {
+            for (w, ref) in zip(try tensors(two, "final-rank\(r).safetensors"), reference) {
+                #expect(maxRelativeError(w.scalarsAsDouble(), ref.scalarsAsDouble()) <= 1e-5, "rank \(r)")
+            }
+        }
+        let (h1, h2) = (try json(one, "history.json"), try json(two, "history.json"))
+        #expect(h1["steps"] as! [Double] == [21] && h2["steps"] as! [Double] == [21])
+        #expect(maxRelativeError(h2["accuracy"] as! [Double], h1["accuracy"] as! [Double]) <= 1e-9)
+    }
+
     /// Ranks started with different seeds (different initial weights) train identical
     /// weights: rank 0's are broadcast when fit starts.
     @Test func weightsAreBroadcastFromRankZero() throws {
