@@ -133,6 +133,15 @@ let model = Model(inputs: inputs, outputs: Dense(alphabet.count)(h))   // logits
 model.compile(optimizer: Adam(learningRate: 3e-3), loss: SparseCategoricalCrossentropy(fromLogits: true))
 model.summary()
 
+// The prompt, checked before training: it may only use the text's characters.
+let promptText = options.prompt ?? String(characters.prefix { $0 != "\n" }) + "\n"
+let promptIDs = promptText.map { c -> Int in
+    guard let i = index[c] else { Example.fail("the prompt's character \(c.debugDescription) is not in the text") }
+    return i
+}
+guard !promptIDs.isEmpty else { Example.fail("--prompt must not be empty") }
+guard example.epochs > 0 else { Example.fail("--epochs must be at least 1") }
+
 // ## Training, then writing
 
 let firstBatch = FirstBatchLoss()
@@ -165,12 +174,6 @@ let history = try model.fit(x, y, epochs: example.epochs, batchSize: 32, verbose
     return String(written)
 }
 
-let promptText = options.prompt ?? String(characters.prefix { $0 != "\n" }) + "\n"
-let promptIDs = try promptText.map { c -> Int in
-    guard let i = index[c] else { throw ValidationError("the prompt's character \(c.debugDescription) is not in the text") }
-    return i
-}
-guard !promptIDs.isEmpty else { Example.fail("--prompt must not be empty") }
 let written = try sample(prompt: promptIDs, length: options.length, temperature: options.temperature, seed: example.seed)
 print("\n--- sampled at temperature \(options.temperature) ---\n\(promptText)\(written)\n---")
 try written.write(to: example.output("sample.txt"), atomically: true, encoding: .utf8)
