@@ -204,6 +204,25 @@ open class Layer {
         return [try buildIfNeeded(inputShapes[0], dtype: dtype)]
     }
 
+    /// The layer applied to one graph call with keyword arguments (`mha(q, v, attentionMask: m)`;
+    /// see `CallArguments`). Layers that take keyword arguments override it and
+    /// `buildCall(_:dtype:)`; the default takes the call's tensors as `callAll`.
+    open func callAll(_ arguments: CallArguments<Tensor>, training: Bool) throws -> [Tensor] {
+        guard arguments.kwargs.isEmpty else {
+            throw LaminaError.configuration("\(name) (\(className)) takes no keyword arguments, got \(arguments.kwargs.map(\.name).joined(separator: ", "))")
+        }
+        return try callAll(arguments.tensors, training: training)
+    }
+
+    /// Builds the layer for one graph call with keyword arguments, given each tensor's
+    /// per-sample shape; returns the shapes of its outputs.
+    open func buildCall(_ shapes: CallArguments<[Int]>, dtype: DType?) throws -> [[Int]] {
+        guard shapes.kwargs.isEmpty else {
+            throw LaminaError.configuration("\(name) (\(className)) takes no keyword arguments, got \(shapes.kwargs.map(\.name).joined(separator: ", "))")
+        }
+        return try buildAll(shapes.tensors, dtype: dtype)
+    }
+
     /// How many times the layer has been called symbolically (numbers its graph nodes).
     var symbolicCalls = 0
 

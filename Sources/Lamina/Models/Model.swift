@@ -113,7 +113,11 @@ open class Model: Layer {
             let id = ObjectIdentifier(node)
             if values[id] == nil {
                 let args = node.inputs.map { values[ObjectIdentifier($0.node!)]![$0.index] }
-                values[id] = try node.layer.callAll(args, training: training)
+                if let arguments = node.arguments {
+                    values[id] = try node.layer.callAll(arguments.replacingTensors(with: args), training: training)
+                } else {
+                    values[id] = try node.layer.callAll(args, training: training)
+                }
             }
             if release { for done in releasedAfter[i] { values[done] = nil } }
         }

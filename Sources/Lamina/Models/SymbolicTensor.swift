@@ -50,12 +50,15 @@ public protocol SymbolicTensorConvertible: AnyObject {
 final class GraphNode {
     let layer: Layer
     let inputs: [SymbolicTensor]
+    /// The call's arguments where it has keyword arguments (`inputs` are their tensors, in
+    /// order); nil for a plain call on `inputs`.
+    let arguments: CallArguments<SymbolicTensor>?
     /// Which call of its layer this is (Keras's node index: `shared[1][0]` reads the second call).
     let callIndex: Int
     /// The per-sample shapes of the call's outputs (an `Input`'s: its shape).
     var outputShapes: [[Int]] = []
-    init(layer: Layer, inputs: [SymbolicTensor]) {
-        (self.layer, self.inputs) = (layer, inputs)
+    init(layer: Layer, inputs: [SymbolicTensor], arguments: CallArguments<SymbolicTensor>? = nil) {
+        (self.layer, self.inputs, self.arguments) = (layer, arguments?.tensors ?? inputs, arguments)
         callIndex = layer.symbolicCalls
         layer.symbolicCalls += 1
     }
@@ -78,6 +81,26 @@ extension Layer {
             let dtype = inputs.first?.dtype
             let shapes = try buildAll(inputs.map(\.shape), dtype: dtype?.isFloatingPoint == true ? dtype : nil)
             let node = GraphNode(layer: self, inputs: inputs)
+            node.outputShapes = shapes
+            return shapes.enumerated().map { SymbolicTensor(shape: $1, dtype: self.dtype, node: node, index: $0) }
+        } catch {
+            let why = (error as? LaminaError)?.message ?? "\(error)"
+            let shapes = inputs.map { describe($0.shape) }.joined(separator: ", ")
+            return [SymbolicTensor(error: LaminaError(.shape, "\(name)(\(shapes)): \(why)"))]
+        }
+    }
+}
+
+extension Layer {
+    /// Records a call of this layer with keyword arguments (see `CallArguments`) in the graph;
+    /// its outputs, or one tensor carrying the error that stops it.
+    func callSymbolic(arguments: CallArguments<SymbolicTensor>) -> [SymbolicTensor] {
+        let inputs = arguments.tensors
+        if let error = inputs.lazy.compactMap(\.error).first { return [SymbolicTensor(error: error)] }
+        do {
+            let dtype = inputs.first?.dtype
+            let shapes = try buildCall(arguments.map(\.shape), dtype: dtype?.isFloatingPoint == true ? dtype : nil)
+            let node = GraphNode(layer: self, inputs: inputs, arguments: arguments)
             node.outputShapes = shapes
             return shapes.enumerated().map { SymbolicTensor(shape: $1, dtype: self.dtype, node: node, index: $0) }
         } catch {

@@ -51,6 +51,17 @@ extension Model {
                 continue
             }
             object["inbound_nodes"] = calls.map { node -> [String: Any] in
+                if let arguments = node.arguments {   // a call with keyword arguments, as Keras writes it
+                    func encode(_ a: CallArgument<SymbolicTensor>) -> Any {
+                        switch a {
+                        case .tensor(let t): return tensor(t)
+                        case .list(let items): return items.map(encode)
+                        case .value(let v): return v
+                        }
+                    }
+                    return ["args": arguments.args.map(encode),
+                            "kwargs": Dictionary(arguments.kwargs.map { ($0.name, encode($0.value)) }, uniquingKeysWith: { a, _ in a })]
+                }
                 // Layers of several inputs take one list argument, as Keras calls them.
                 let several = layer is MergeLayer || ((layer as? Model)?.inputCount ?? 1) > 1
                 let args: [Any] = several ? [node.inputs.map(tensor)] : node.inputs.map(tensor)
@@ -133,11 +144,41 @@ extension Model {
             guard let list = args as? [Any] else { throw r.error("'args' must be a list") }
             return try one(list)
         }
+        /// A call's args and kwargs as `CallArguments` (nil while a tensor it reads is not made yet).
+        func callArguments(_ call: [String: Any], _ kwargs: [String: Any]) throws -> CallArguments<SymbolicTensor>? {
+            func argument(_ arg: Any) throws -> CallArgument<SymbolicTensor>? {
+                if let object = arg as? [String: Any], object["class_name"] as? String == "__keras_tensor__" {
+                    guard let c = object["config"] as? [String: Any], let h = c["keras_history"] else { throw r.error("a __keras_tensor__ has no keras_history") }
+                    return try resolve(h).map { .tensor($0) }
+                }
+                if let list = arg as? [Any] {
+                    var items: [CallArgument<SymbolicTensor>] = []
+                    for item in list { guard let a = try argument(item) else { return nil }; items.append(a) }
+                    return .list(items)
+                }
+                if arg is NSNumber || arg is String || arg is NSNull { return .value(ConfigReader.isBool(arg) ? ((arg as? NSNumber)?.boolValue ?? false) as Any : arg) }
+                throw r.error("a call argument Lamina cannot take: \(ConfigReader.show(arg))")
+            }
+            var args: [CallArgument<SymbolicTensor>] = []
+            for a in (call["args"] as? [Any]) ?? [] { guard let x = try argument(a) else { return nil }; args.append(x) }
+            var named: [(name: String, value: CallArgument<SymbolicTensor>)] = []
+            for key in kwargs.keys.sorted() { guard let x = try argument(kwargs[key]!) else { return nil }; named.append((key, x)) }
+            return CallArguments(args: args, kwargs: named)
+        }
         var pending = layers.filter { !($0.layer is Input) }.map { ($0.layer, $0.calls[...]) }
         while !pending.isEmpty {
             var progressed = false
             for i in pending.indices {
                 while let call = pending[i].1.first {
+                    if let kwargs = call["kwargs"] as? [String: Any], !kwargs.isEmpty {   // keyword arguments: CallArguments
+                        guard let arguments = try callArguments(call, kwargs) else { break }
+                        let outputs = pending[i].0.callSymbolic(arguments: arguments)
+                        if let error = outputs.first?.error { throw error }
+                        produced[pending[i].0.name, default: []].append(outputs)
+                        pending[i].1 = pending[i].1.dropFirst()
+                        progressed = true
+                        continue
+                    }
                     guard let inputs = try tensors(call["args"] ?? [Any](), numbers: pending[i].0 is NumPyOperation) else { break }
                     let layer = pending[i].0
                     if !layer.isBuilt, inputs.count == 1 {   // refuse a config asking for more weights than the file holds

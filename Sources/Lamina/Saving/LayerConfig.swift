@@ -40,6 +40,7 @@ public enum LayerRegistry {
         RandomRotation.self, RandomTranslation.self, RandomZoom.self,
         Add.self, Subtract.self, Multiply.self, Average.self, Maximum.self, Minimum.self, Concatenate.self,
         ReLU.self, DepthwiseConv2D.self, SeparableConv2D.self, LayerScale.self, Dot.self, CustomScaleLayer.self,
+        MultiHeadAttention.self,
     ]
 
     /// Loadable classes by Keras class name, and factories registered by name for layers that

@@ -1,0 +1,191 @@
+import Foundation
+
+/// The shapes of one attention call, heads kept in place: query `[b, tq, h, d]`, key
+/// `[b, tk, h, d]`, value `[b, tk, h, dv]` (Keras's projected layout), probabilities
+/// `[b, h, tq, tk]`. Each (batch, head) pair reads its rows with a stride of `h·d`, so no
+/// transposes are made: the GEMMs take the strides as leading dimensions.
+struct AttentionGeometry {
+    let b: Int, tq: Int, tk: Int, h: Int, d: Int, dv: Int
+    /// Query rows per work unit: a block's scores (`attentionRowBlock × tk`) stay in a core's
+    /// cache between the GEMM, the mask, the softmax and the value GEMM.
+    static let rowBlock = 64
+    var blocks: Int { (tq + Self.rowBlock - 1) / Self.rowBlock }
+}
+
+extension Kernels {
+    /// The logit a masked position gets before the softmax (`where(mask, s, -big)`, as Keras's
+    /// `dot_product_attention`): a row with every position masked becomes uniform, not NaN.
+    @inline(__always) static func maskedLogit<T: FloatScalar>(_: T.Type) -> T { -T.greatestFiniteMagnitude * T(0.7) }
+
+    /// Whether query row `i` may attend key `j`: the explicit mask (`[b, tq, tk]`, nonzero
+    /// attends) and the causal rule `j ≤ i`.
+    @inline(__always)
+    static func attends<T: FloatScalar>(_ mask: UnsafeBufferPointer<T>?, _ g: AttentionGeometry, _ bi: Int, _ i: Int, _ j: Int,
+                                        causal: Bool) -> Bool {
+        if causal && j > i { return false }
+        if let mask, mask[(bi * g.tq + i) * g.tk + j] == 0 { return false }
+        return true
+    }
+
+    /// P = softmax(where(mask, scale·Q·Kᵀ, −big)) per (batch, head), in blocks of query rows:
+    /// the scores GEMM writes straight into P's rows, which are masked and normalized while
+    /// they are still in cache.
+    static func attentionProbabilities<T: FloatScalar>(_: T.Type, _ q: Tensor, _ k: Tensor, mask: Tensor?, causal: Bool,
+                                                        scale: T, _ g: AttentionGeometry) -> Tensor {
+        q.withUnsafeBuffer(as: T.self) { pq in
+            k.withUnsafeBuffer(as: T.self) { pk in
+                withOptionalBuffer(mask, T.self) { pm in
+                    Tensor.build([g.b, g.h, g.tq, g.tk], as: T.self) { out in
+                        guard g.tk > 0, g.tq > 0 else { return }
+                        nonisolated(unsafe) let (pq, pk, pm, out) = (pq, pk, pm, out)
+                        let units = g.b * g.h * g.blocks
+                        parallelFor(units, grain: Swift.max(1, parallelThreshold / Swift.max(AttentionGeometry.rowBlock * g.tk * Swift.max(g.d, 1), 1))) { range in
+                            for unit in range {
+                                let (pair, block) = unit.quotientAndRemainder(dividingBy: g.blocks)
+                                let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
+                                let r0 = block * AttentionGeometry.rowBlock, rows = Swift.min(AttentionGeometry.rowBlock, g.tq - r0)
+                                let p = out.baseAddress! + (pair * g.tq + r0) * g.tk
+                                if g.d == 0 {
+                                    p.initialize(repeating: 0, count: rows * g.tk)
+                                } else {
+                                    blasGemm(false, true, rows, g.tk, g.d, scale,
+                                             pq.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.d, g.h * g.d,
+                                             pk.baseAddress! + bi * g.tk * g.h * g.d + hi * g.d, g.h * g.d, 0, p, g.tk)
+                                }
+                                for r in 0..<rows {
+                                    let row = p + r * g.tk, i = r0 + r
+                                    var m = -T.infinity
+                                    for j in 0..<g.tk {
+                                        if !attends(pm, g, bi, i, j, causal: causal) { row[j] = maskedLogit(T.self) }
+                                        m = Swift.max(m, row[j])
+                                    }
+                                    var s: T = 0
+                                    for j in 0..<g.tk { let e = T.exp(row[j] - m); row[j] = e; s += e }
+                                    let inv = 1 / s
+                                    for j in 0..<g.tk { row[j] *= inv }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The gradients of `attentionProbabilities` for the probabilities' gradient `dp`: the
+    /// softmax Jacobian applied in place on a copy of `dp` (dS = P ⊙ (dP − Σ dP⊙P), zero where
+    /// masked), then dQ = scale·dS·K and dK = scale·dSᵀ·Q per (batch, head).
+    static func attentionProbabilitiesBackward<T: FloatScalar>(_: T.Type, _ dp: Tensor, _ p: Tensor, _ q: Tensor, _ k: Tensor,
+                                                                mask: Tensor?, causal: Bool, scale: T,
+                                                                _ g: AttentionGeometry) -> (Tensor, Tensor) {
+        // A private copy of dP, turned into dS in place.
+        var ds = Tensor.build(dp.shape, as: T.self) { o in dp.withUnsafeBuffer(as: T.self) { if $0.count > 0 { o.baseAddress!.update(from: $0.baseAddress!, count: $0.count) } } }
+        var dq = Tensor.zeros(q.shape, dtype: q.dtype), dk = Tensor.zeros(k.shape, dtype: k.dtype)
+        guard g.tq > 0, g.tk > 0, g.d > 0 else { return (dq, dk) }
+        p.withUnsafeBuffer(as: T.self) { pp in
+            q.withUnsafeBuffer(as: T.self) { pq in
+                k.withUnsafeBuffer(as: T.self) { pk in
+                    withOptionalBuffer(mask, T.self) { pm in
+                        ds.withUnsafeMutableBuffer(as: T.self) { pds in
+                            dq.withUnsafeMutableBuffer(as: T.self) { pdq in
+                                dk.withUnsafeMutableBuffer(as: T.self) { pdk in
+                                    nonisolated(unsafe) let (pp, pq, pk, pm, pds, pdq, pdk) = (pp, pq, pk, pm, pds, pdq, pdk)
+                                    parallelFor(g.b * g.h) { range in
+                                        for pair in range {
+                                            let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
+                                            let s = pds.baseAddress! + pair * g.tq * g.tk, pr = pp.baseAddress! + pair * g.tq * g.tk
+                                            for i in 0..<g.tq {
+                                                let row = s + i * g.tk, prow = pr + i * g.tk
+                                                var dot: T = 0
+                                                for j in 0..<g.tk { dot += row[j] * prow[j] }
+                                                for j in 0..<g.tk {
+                                                    row[j] = attends(pm, g, bi, i, j, causal: causal) ? prow[j] * (row[j] - dot) : 0
+                                                }
+                                            }
+                                            let qOff = bi * g.tq * g.h * g.d + hi * g.d, kOff = bi * g.tk * g.h * g.d + hi * g.d
+                                            blasGemm(false, false, g.tq, g.d, g.tk, scale, s, g.tk, pk.baseAddress! + kOff, g.h * g.d,
+                                                     0, pdq.baseAddress! + qOff, g.h * g.d)
+                                            blasGemm(true, false, g.tk, g.d, g.tq, scale, s, g.tk, pq.baseAddress! + qOff, g.h * g.d,
+                                                     0, pdk.baseAddress! + kOff, g.h * g.d)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (dq, dk)
+    }
+
+    /// O[b, i, h, :] = Σⱼ P[b, h, i, j] · V[b, j, h, :] per (batch, head), in row blocks.
+    static func attentionCombine<T: FloatScalar>(_: T.Type, _ p: Tensor, _ v: Tensor, _ g: AttentionGeometry) -> Tensor {
+        p.withUnsafeBuffer(as: T.self) { pp in
+            v.withUnsafeBuffer(as: T.self) { pv in
+                Tensor.build([g.b, g.tq, g.h, g.dv], as: T.self) { out in
+                    if g.tk == 0 { out.initialize(repeating: 0) }
+                    guard g.tk > 0, g.tq > 0, g.dv > 0 else { return }
+                    nonisolated(unsafe) let (pp, pv, out) = (pp, pv, out)
+                    parallelFor(g.b * g.h * g.blocks, grain: Swift.max(1, parallelThreshold / Swift.max(AttentionGeometry.rowBlock * g.tk * g.dv, 1))) { range in
+                        for unit in range {
+                            let (pair, block) = unit.quotientAndRemainder(dividingBy: g.blocks)
+                            let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
+                            let r0 = block * AttentionGeometry.rowBlock, rows = Swift.min(AttentionGeometry.rowBlock, g.tq - r0)
+                            blasGemm(false, false, rows, g.dv, g.tk, 1, pp.baseAddress! + (pair * g.tq + r0) * g.tk, g.tk,
+                                     pv.baseAddress! + bi * g.tk * g.h * g.dv + hi * g.dv, g.h * g.dv,
+                                     0, out.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.dv, g.h * g.dv)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The gradients of `attentionCombine`: dP = dO·Vᵀ and dV = Pᵀ·dO per (batch, head).
+    static func attentionCombineBackward<T: FloatScalar>(_: T.Type, _ dout: Tensor, _ p: Tensor, _ v: Tensor, needP: Bool, needV: Bool,
+                                                          _ g: AttentionGeometry) -> (Tensor?, Tensor?) {
+        var dp: Tensor? = needP ? Tensor.zeros(p.shape, dtype: p.dtype) : nil
+        var dv: Tensor? = needV ? Tensor.zeros(v.shape, dtype: v.dtype) : nil
+        guard g.tq > 0, g.tk > 0, g.dv > 0 else { return (dp, dv) }
+        dout.withUnsafeBuffer(as: T.self) { po in
+            p.withUnsafeBuffer(as: T.self) { pp in
+                v.withUnsafeBuffer(as: T.self) { pv in
+                    withOptionalMutable(&dp, T.self) { pdp in
+                        withOptionalMutable(&dv, T.self) { pdv in
+                            nonisolated(unsafe) let (po, pp, pv, pdp, pdv) = (po, pp, pv, pdp, pdv)
+                            parallelFor(g.b * g.h) { range in
+                                for pair in range {
+                                    let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
+                                    let oOff = bi * g.tq * g.h * g.dv + hi * g.dv, vOff = bi * g.tk * g.h * g.dv + hi * g.dv
+                                    if let pdp {
+                                        blasGemm(false, true, g.tq, g.tk, g.dv, 1, po.baseAddress! + oOff, g.h * g.dv,
+                                                 pv.baseAddress! + vOff, g.h * g.dv, 0, pdp.baseAddress! + pair * g.tq * g.tk, g.tk)
+                                    }
+                                    if let pdv {
+                                        blasGemm(true, false, g.tk, g.dv, g.tq, 1, pp.baseAddress! + pair * g.tq * g.tk, g.tk,
+                                                 po.baseAddress! + oOff, g.h * g.dv, 0, pdv.baseAddress! + vOff, g.h * g.dv)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (dp, dv)
+    }
+
+    private static func withOptionalBuffer<T: FloatScalar, R>(_ t: Tensor?, _: T.Type, _ body: (UnsafeBufferPointer<T>?) -> R) -> R {
+        guard let t else { return body(nil) }
+        return t.withUnsafeBuffer(as: T.self) { body($0) }
+    }
+
+    private static func withOptionalMutable<T: FloatScalar, R>(_ t: inout Tensor?, _: T.Type, _ body: (UnsafeMutableBufferPointer<T>?) -> R) -> R {
+        guard var value = t else { return body(nil) }
+        t = nil   // unique, so the write below does not copy
+        let r = value.withUnsafeMutableBuffer(as: T.self) { body($0) }
+        t = value
+        return r
+    }
+}
