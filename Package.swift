@@ -73,6 +73,8 @@ let package = Package(
         .executableTarget(name: "rnn", dependencies: ["ExampleSupport"], path: "Examples/RNN"),
         .executableTarget(name: "gan", dependencies: ["ExampleSupport"], path: "Examples/GAN"),
         .executableTarget(name: "resnet", dependencies: ["ExampleSupport"], path: "Examples/ResNet"),
+        .executableTarget(name: "transformer-text", dependencies: ["ExampleSupport"], path: "Examples/TransformerText"),
+        .executableTarget(name: "char-transformer", dependencies: ["ExampleSupport"], path: "Examples/CharTransformer"),
 
         // MARK: - Benchmarks
         .executableTarget(name: "lamina-bench", dependencies: ["Lamina", "LaminaData", "LaminaDistributed", "CLaminaBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -25,7 +25,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-GROUPS = [["gemm"], ["mlp_mnist"], ["cnn_mnist", "inference"], ["lstm"], ["gan"], ["resnet50"]]
+GROUPS = [["gemm"], ["mlp_mnist"], ["cnn_mnist", "inference"], ["lstm"], ["gan"], ["resnet50"], ["transformer"]]
 sys.path.insert(0, os.path.join(HERE, "peers"))
 
 
@@ -75,6 +75,10 @@ METRICS = [
     ("inference", "latency_b1_median_ms", "batch-1 latency median ms", False),
     ("resnet50", "predict_batch_s", "ResNet50 96x96 forward, batch 32, s", False),
     ("resnet50", "train_step_s", "ResNet50 96x96 SGD step, batch 32, s", False),
+    ("transformer", "epoch_s", "Transformer epoch seconds (2,048 synthetic reviews, batch 32)", False),
+    ("transformer", "predict_samples_per_s", "Transformer predict samples/s (batch 250)", True),
+    ("transformer", "test_accuracy", "Transformer test accuracy (synthetic)", True),
+    ("transformer", "n_params", "Transformer parameters", True),
 ]
 
 

@@ -4,7 +4,7 @@ import Lamina
 import LaminaData
 
 // lamina-bench: runs the standard workloads and prints one JSON line per result.
-//   swift run -c release lamina-bench [--workloads gemm,mlp_mnist,cnn_mnist,lstm,gan,inference,resnet50]
+//   swift run -c release lamina-bench [--workloads gemm,mlp_mnist,cnn_mnist,lstm,gan,inference,resnet50,transformer]
 //                                     [--data-dir DIR] [--gemm-sizes 256,1024]
 // Also: elementwise and conv (kernel micro-benchmarks), inference_untrained (inference
 // timings on a fresh CNN, for profiling), and cnn_mmap / cnn_in_memory [--npy-dir DIR]
@@ -25,7 +25,7 @@ struct BenchOptions: ParsableCommand {
     @Option(help: "Use only the first N samples in cnn_mmap / cnn_in_memory / cnn_data_parallel.") var samples: Int?
 }
 let options = BenchOptions.parseOrExit()
-let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50",
+let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "transformer",
            "cnn_mmap", "cnn_in_memory", "cnn_data_parallel"]
 let workloads = (options.workloads ?? all.dropLast(3).joined(separator: ",")).split(separator: ",").map(String.init)
 for w in workloads where !all.contains(w) {
@@ -41,6 +41,7 @@ if workloads.contains("gemm") { benchGemm(sizes: gemmSizes) }
 if workloads.contains("elementwise") { benchElementwise() }
 if workloads.contains("conv") { benchConv() }
 if workloads.contains("resnet50") { try benchResNet50() }
+if workloads.contains("transformer") { try benchTransformer() }
 
 for w in workloads where w == "cnn_mmap" || w == "cnn_in_memory" {
     do {

@@ -52,7 +52,24 @@ INFER_BATCH = 1000
 LATENCY_CALLS = 200
 LATENCY_WARMUP = 10
 
-ALL_WORKLOADS = ("gemm", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "resnet50")
+ALL_WORKLOADS = ("gemm", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "resnet50", "transformer")
+# workloads that do not read MNIST
+NO_MNIST = ("gemm", "resnet50", "transformer")
+
+# ----------------------------------------------------------------------------- transformer
+# The Keras example "Text classification with Transformer" (one encoder block over token +
+# position embeddings), sized to be measurable: the same configuration in all three frameworks.
+TF_VOCAB = 20000
+TF_MAXLEN = 200
+TF_EMBED = 64
+TF_HEADS = 4
+TF_KEY_DIM = TF_EMBED // TF_HEADS  # per-head size; torch's nn.MultiheadAttention fixes it to embed/heads
+TF_FF = 128
+TF_BATCH = 32
+TF_TRAIN = 2048   # synthetic reviews per training epoch (64 batches of 32)
+TF_TEST = 1000    # synthetic reviews for test accuracy and predict samples/s
+TF_INFER_BATCH = 250
+TF_MIN_LEN = 20
 
 
 # ----------------------------------------------------------------------------- data
@@ -79,6 +96,56 @@ def load_mnist(data_dir=DEFAULT_DATA_DIR):
 
 def to_float01(x_u8):
     return (x_u8.astype(np.float32) / np.float32(255.0))
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(key):
+    """splitmix64's finaliser over (key + 1) * golden, elementwise on uint64 (wraps mod 2^64).
+    Benchmarks/LaminaBench/TransformerBench.swift computes the identical stream."""
+    with np.errstate(over="ignore"):
+        z = (key.astype(np.uint64) + np.uint64(1)) * _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def synthetic_imdb(first, count, maxlen=TF_MAXLEN, vocab=TF_VOCAB):
+    """Reviews first..first+count-1 of a deterministic IMDB-like stream: int32 ids [count, maxlen],
+    zero padded at the end of a review of 20...maxlen tokens; labels 0/1. About 8% of the tokens
+    carry the label (ids 1-50 for negative, 51-100 for positive), the rest are uniform in 1..vocab-1,
+    so a model can learn it. Sample s uses keys (1<<40)+s (length), (2<<40)+s (label) and
+    (3<<40)+s*maxlen+t (token t)."""
+    s = np.arange(first, first + count, dtype=np.uint64)
+    lengths = (TF_MIN_LEN + _mix64((np.uint64(1) << np.uint64(40)) + s) % np.uint64(maxlen - TF_MIN_LEN + 1)).astype(np.int64)
+    labels = (_mix64((np.uint64(2) << np.uint64(40)) + s) % np.uint64(2)).astype(np.int64)
+    t = np.arange(maxlen, dtype=np.uint64)
+    u = _mix64((np.uint64(3) << np.uint64(40)) + s[:, None] * np.uint64(maxlen) + t[None, :])
+    ids = (np.uint64(1) + u % np.uint64(vocab - 1)).astype(np.int64)
+    signal = ((u >> np.uint64(32)) % np.uint64(100)) < np.uint64(8)
+    sig_ids = 1 + labels[:, None] * 50 + ((u >> np.uint64(40)) % np.uint64(50)).astype(np.int64)
+    ids = np.where(signal, sig_ids, ids)
+    ids = np.where(np.arange(maxlen)[None, :] < lengths[:, None], ids, 0)
+    return ids.astype(np.int32), labels
+
+
+def transformer_data():
+    """(x_train, y_train, x_test, y_test) of the transformer workload."""
+    xtr, ytr = synthetic_imdb(0, TF_TRAIN)
+    xte, yte = synthetic_imdb(TF_TRAIN, TF_TEST)
+    return xtr, ytr, xte, yte
+
+
+def transformer_param_count():
+    """Closed form of the model's parameter count (every framework checks its own against it)."""
+    e, h, k, f = TF_EMBED, TF_HEADS, TF_KEY_DIM, TF_FF
+    emb = TF_VOCAB * e + TF_MAXLEN * e
+    mha = 3 * (e * h * k + h * k) + (h * k * e + e)
+    ffn = e * f + f + f * e + e
+    norms = 2 * 2 * e
+    head = e * 20 + 20 + 20 * 2 + 2
+    return emb + mha + ffn + norms + head
 
 
 # ----------------------------------------------------------------------------- machine load

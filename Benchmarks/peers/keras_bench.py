@@ -126,6 +126,59 @@ class GAN(keras.Model):
         return {"d_loss": self.d_tracker.result(), "g_loss": self.g_tracker.result()}
 
 
+# The Keras example "Text classification with Transformer" (keras.io/examples/nlp/
+# text_classification_with_transformer), verbatim but for key_dim = embed_dim // num_heads
+# (the example passes key_dim=embed_dim; torch's nn.MultiheadAttention fixes the head size to
+# embed_dim / num_heads, and the three frameworks must train the same model).
+class TransformerBlock(layers.Layer):
+    def __init__(self, embed_dim, num_heads, ff_dim, rate=0.1):
+        super().__init__()
+        self.att = layers.MultiHeadAttention(num_heads=num_heads, key_dim=embed_dim // num_heads)
+        self.ffn = keras.Sequential(
+            [layers.Dense(ff_dim, activation="relu"), layers.Dense(embed_dim)]
+        )
+        self.layernorm1 = layers.LayerNormalization(epsilon=1e-6)
+        self.layernorm2 = layers.LayerNormalization(epsilon=1e-6)
+        self.dropout1 = layers.Dropout(rate)
+        self.dropout2 = layers.Dropout(rate)
+
+    def call(self, inputs):
+        attn_output = self.att(inputs, inputs)
+        attn_output = self.dropout1(attn_output)
+        out1 = self.layernorm1(inputs + attn_output)
+        ffn_output = self.ffn(out1)
+        ffn_output = self.dropout2(ffn_output)
+        return self.layernorm2(out1 + ffn_output)
+
+
+class TokenAndPositionEmbedding(layers.Layer):
+    def __init__(self, maxlen, vocab_size, embed_dim):
+        super().__init__()
+        self.token_emb = layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
+        self.pos_emb = layers.Embedding(input_dim=maxlen, output_dim=embed_dim)
+
+    def call(self, x):
+        maxlen = ops.shape(x)[-1]
+        positions = ops.arange(start=0, stop=maxlen, step=1)
+        positions = self.pos_emb(positions)
+        x = self.token_emb(x)
+        return x + positions
+
+
+def transformer():
+    inputs = layers.Input(shape=(C.TF_MAXLEN,))
+    embedding_layer = TokenAndPositionEmbedding(C.TF_MAXLEN, C.TF_VOCAB, C.TF_EMBED)
+    x = embedding_layer(inputs)
+    transformer_block = TransformerBlock(C.TF_EMBED, C.TF_HEADS, C.TF_FF)
+    x = transformer_block(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    x = layers.Dropout(0.1)(x)
+    x = layers.Dense(20, activation="relu")(x)
+    x = layers.Dropout(0.1)(x)
+    outputs = layers.Dense(2, activation="softmax")(x)
+    return keras.Model(inputs=inputs, outputs=outputs)
+
+
 # ----------------------------------------------------------------------------- helpers
 def snapshot(model, optimizers):
     return model.get_weights(), [[v.numpy() for v in o.variables] for o in optimizers]
@@ -175,6 +228,52 @@ def fit_one_epoch_workload(name, model_fn, xtr, ytr, xte, yte):
     rec.update(lm.fields())
     rec["wall_s"] = round(time.perf_counter() - t_wall, 3)
     return rec, model
+
+
+def wl_transformer():
+    """One epoch of model.fit (Adam 1e-3, batch 32, shuffled) of the example model on the
+    synthetic IMDB-like data after a traced warm-up of 20 batches from the same initial state;
+    test accuracy and predict samples/s (model.predict, batch 250, best of 3 after a warm-up)."""
+    t_wall = time.perf_counter()
+    xtr, ytr, xte, yte = C.transformer_data()
+    seed_all()
+    model = transformer()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=C.LR),
+                  loss="sparse_categorical_crossentropy")
+    model.optimizer.build(model.trainable_variables)
+    n_params = int(model.count_params())
+    assert n_params == C.transformer_param_count(), (n_params, C.transformer_param_count())
+    snap = snapshot(model, [model.optimizer])
+    n_warm = 20 * C.TF_BATCH
+    model.fit(xtr[:n_warm], ytr[:n_warm], batch_size=C.TF_BATCH, epochs=1, shuffle=True, verbose=0)
+    restore(model, [model.optimizer], snap)
+    seed_all(C.SEED + 1)
+    with C.LoadMeter() as lm:
+        t0 = time.perf_counter()
+        hist = model.fit(xtr, ytr, batch_size=C.TF_BATCH, epochs=1, shuffle=True, verbose=0)
+        epoch_s = time.perf_counter() - t0
+        probs = model.predict(xte, batch_size=C.TF_INFER_BATCH, verbose=0)  # warm-up
+        runs = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            probs = model.predict(xte, batch_size=C.TF_INFER_BATCH, verbose=0)
+            runs.append(time.perf_counter() - t0)
+    rec = C.base_record(FRAMEWORK, VERSION, "transformer", EXTRA)
+    rec.update({
+        "epoch_s": round(epoch_s, 3),
+        "samples_per_s": round(xtr.shape[0] / epoch_s, 1),
+        "predict_samples_per_s": round(xte.shape[0] / min(runs), 1),
+        "test_accuracy": round(C.argmax_accuracy(probs, yte), 4),
+        "epoch_mean_loss": round(float(hist.history["loss"][-1]), 4),
+        "data": "synthetic IMDB-like (common.synthetic_imdb)", "data_checksum": int(xtr.astype(np.int64).sum()),
+        "batch": C.TF_BATCH, "samples": int(xtr.shape[0]), "test_samples": int(xte.shape[0]),
+        "config": {"vocab": C.TF_VOCAB, "maxlen": C.TF_MAXLEN, "embed_dim": C.TF_EMBED,
+                   "num_heads": C.TF_HEADS, "key_dim": C.TF_KEY_DIM, "ff_dim": C.TF_FF},
+        "n_params": n_params,
+    })
+    rec.update(lm.fields())
+    rec["wall_s"] = round(time.perf_counter() - t_wall, 3)
+    return rec
 
 
 # ----------------------------------------------------------------------------- workloads
@@ -318,7 +417,7 @@ def main():
     args = C.parse_args(__doc__)
     if args.run_id:
         EXTRA["run_id"] = args.run_id
-    need_data = any(w not in ("gemm", "resnet50") for w in args.workloads)
+    need_data = any(w not in C.NO_MNIST for w in args.workloads)
     if need_data:
         xtr, ytr, xte, yte = C.load_mnist(args.data_dir)
         ftr, fte = C.to_float01(xtr), C.to_float01(xte)
@@ -329,6 +428,8 @@ def main():
             return wl_gemm(args)
         if w == "resnet50":
             return wl_resnet50()
+        if w == "transformer":
+            return wl_transformer()
         if w == "mlp_mnist":
             return fit_one_epoch_workload(w, mlp, ftr.reshape(-1, 784), ytr,
                                           fte.reshape(-1, 784), yte)[0]

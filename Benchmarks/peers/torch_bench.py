@@ -75,6 +75,38 @@ def discriminator():
         nn.Linear(256, 1), nn.Sigmoid())
 
 
+class TransformerClassifier(nn.Module):
+    """The Keras example "Text classification with Transformer" in torch: token + position
+    embeddings, one post-norm encoder block (nn.MultiheadAttention, batch_first), mean over
+    time, Dropout, Dense(20, relu), Dropout, Dense(2) (softmax folded into cross_entropy).
+    No padding mask: the Keras example uses none."""
+
+    def __init__(self):
+        super().__init__()
+        e = C.TF_EMBED
+        self.token_emb = nn.Embedding(C.TF_VOCAB, e)
+        self.pos_emb = nn.Embedding(C.TF_MAXLEN, e)
+        # Keras initialises embeddings uniform(-0.05, 0.05)
+        nn.init.uniform_(self.token_emb.weight, -0.05, 0.05)
+        nn.init.uniform_(self.pos_emb.weight, -0.05, 0.05)
+        self.att = nn.MultiheadAttention(e, C.TF_HEADS, batch_first=True)
+        self.ffn = nn.Sequential(nn.Linear(e, C.TF_FF), nn.ReLU(), nn.Linear(C.TF_FF, e))
+        self.layernorm1 = nn.LayerNorm(e, eps=1e-6)
+        self.layernorm2 = nn.LayerNorm(e, eps=1e-6)
+        self.dropout1 = nn.Dropout(0.1)
+        self.dropout2 = nn.Dropout(0.1)
+        self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(e, 20), nn.ReLU(), nn.Dropout(0.1),
+                                  nn.Linear(20, 2))
+
+    def forward(self, ids):
+        positions = torch.arange(ids.shape[-1])
+        x = self.token_emb(ids) + self.pos_emb(positions)
+        attn, _ = self.att(x, x, x, need_weights=False)
+        out1 = self.layernorm1(x + self.dropout1(attn))
+        out2 = self.layernorm2(out1 + self.dropout2(self.ffn(out1)))
+        return self.head(out2.mean(dim=1))
+
+
 # ----------------------------------------------------------------------------- helpers
 def train_epoch(model, opt, X, Y, n_samples=None, batch=C.BATCH):
     """One pass over the first n_samples of a fresh random permutation (shuffled like Keras fit)."""
@@ -91,6 +123,53 @@ def train_epoch(model, opt, X, Y, n_samples=None, batch=C.BATCH):
         opt.step()
         last = loss
     return last.item()
+
+
+def wl_transformer():
+    """One training epoch (Adam 1e-3, batch 32, shuffled) of the Transformer classifier on the
+    synthetic IMDB-like data, after a warm-up of 20 batches from the same initial state; then
+    test accuracy and predict samples/s (batch 250, best of 3 after one warm-up pass)."""
+    t_wall = time.perf_counter()
+    xtr, ytr, xte, yte = C.transformer_data()
+    Xtr, Ytr = torch.from_numpy(xtr.astype(np.int64)), torch.from_numpy(ytr)
+    Xte = torch.from_numpy(xte.astype(np.int64))
+    seed_all()
+    model = TransformerClassifier()
+    n_params = sum(p.numel() for p in model.parameters())
+    assert n_params == C.transformer_param_count(), (n_params, C.transformer_param_count())
+    opt = torch.optim.Adam(model.parameters(), lr=C.LR)
+    w0 = copy.deepcopy(model.state_dict())
+    o0 = copy.deepcopy(opt.state_dict())
+    train_epoch(model, opt, Xtr, Ytr, n_samples=20 * C.TF_BATCH, batch=C.TF_BATCH)
+    model.load_state_dict(w0)
+    opt.load_state_dict(o0)
+    torch.manual_seed(C.SEED + 1)
+    with C.LoadMeter() as lm:
+        t0 = time.perf_counter()
+        loss = train_epoch(model, opt, Xtr, Ytr, batch=C.TF_BATCH)
+        epoch_s = time.perf_counter() - t0
+        probs = predict(model, Xte, batch=C.TF_INFER_BATCH)  # warm-up
+        runs = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            probs = predict(model, Xte, batch=C.TF_INFER_BATCH)
+            runs.append(time.perf_counter() - t0)
+    rec = C.base_record(FRAMEWORK, VERSION, "transformer", EXTRA)
+    rec.update({
+        "epoch_s": round(epoch_s, 3),
+        "samples_per_s": round(xtr.shape[0] / epoch_s, 1),
+        "predict_samples_per_s": round(xte.shape[0] / min(runs), 1),
+        "test_accuracy": round(C.argmax_accuracy(probs, yte), 4),
+        "final_batch_loss": round(loss, 4),
+        "data": "synthetic IMDB-like (common.synthetic_imdb)", "data_checksum": int(xtr.astype(np.int64).sum()),
+        "batch": C.TF_BATCH, "samples": int(xtr.shape[0]), "test_samples": int(xte.shape[0]),
+        "config": {"vocab": C.TF_VOCAB, "maxlen": C.TF_MAXLEN, "embed_dim": C.TF_EMBED,
+                   "num_heads": C.TF_HEADS, "key_dim": C.TF_KEY_DIM, "ff_dim": C.TF_FF},
+        "n_params": int(n_params),
+    })
+    rec.update(lm.fields())
+    rec["wall_s"] = round(time.perf_counter() - t_wall, 3)
+    return rec
 
 
 def predict(model, X, batch=C.INFER_BATCH):
@@ -335,7 +414,7 @@ def main():
     args = C.parse_args(__doc__)
     if args.run_id:
         EXTRA["run_id"] = args.run_id
-    need_data = any(w not in ("gemm", "resnet50") for w in args.workloads)
+    need_data = any(w not in C.NO_MNIST for w in args.workloads)
     if need_data:
         xtr, ytr, xte, yte = C.load_mnist(args.data_dir)
         ftr, fte = C.to_float01(xtr), C.to_float01(xte)
@@ -347,6 +426,8 @@ def main():
             return wl_gemm(args)
         if w == "resnet50":
             return wl_resnet50()
+        if w == "transformer":
+            return wl_transformer()
         if w == "mlp_mnist":
             return fit_one_epoch_workload(w, mlp, torch.from_numpy(ftr.reshape(-1, 784)), Ytr,
                                           torch.from_numpy(fte.reshape(-1, 784)), Yte)[0]
