@@ -157,16 +157,9 @@ public final class Bidirectional: Layer {
     /// `returnState` `[output] + forward states + backward states`.
     public override func callAll(_ inputs: [Tensor], training: Bool) throws -> [Tensor] {
         if let argumentError { throw argumentError }
-        guard let x = inputs.first else { throw LaminaError.shape("\(name) takes an input") }
-        if inputs.count == 1 && !returnState { return [try self(x, training: training)] }
-        guard x.rank == 3 else { throw LaminaError.shape("\(name) expects [batch, timesteps, features], got \(describe(x.shape))") }
-        try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
-        // As Keras 3: a call given initial states does not use the input's mask (Keras passes a
-        // mask to `call` by itself only for a single-tensor call); the output still carries it.
-        let initial = Array(inputs.dropFirst())
-        var out = try run(x, mask: initial.isEmpty ? x.kerasMask : nil, initialState: initial, training: training)
-        out[0].kerasMask = forwardLayer.returnSequences ? x.kerasMask : nil
-        return returnState ? out : [out[0]]
+        return try callWithStates(inputs, returnSequences: forwardLayer.returnSequences, returnState: returnState, training: training) {
+            try run($0, mask: $1, initialState: $2, training: training)
+        }
     }
 
     public override func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {

@@ -257,16 +257,9 @@ public class Recurrent: Layer, RandomLayer {
     /// inputs of the node): `[output]`, or `[output] + final states` with `returnState`.
     public override func callAll(_ inputs: [Tensor], training: Bool) throws -> [Tensor] {
         if let argumentError { throw argumentError }
-        guard let x = inputs.first else { throw LaminaError.shape("\(name) takes an input") }
-        if inputs.count == 1 && !returnState { return [try self(x, training: training)] }
-        guard x.rank == 3 else { throw LaminaError.shape("\(name) expects [batch, timesteps, features], got \(describe(x.shape))") }
-        try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
-        // As Keras 3: a call given initial states does not use the input's mask (Keras passes a
-        // mask to `call` by itself only for a single-tensor call); the output still carries it.
-        let initial = Array(inputs.dropFirst())
-        var out = try forward(x, mask: initial.isEmpty ? x.kerasMask : nil, initialState: initial, training: training)
-        out[0].kerasMask = returnSequences ? x.kerasMask : nil
-        return returnState ? out : [out[0]]
+        return try callWithStates(inputs, returnSequences: returnSequences, returnState: returnState, training: training) {
+            try forward($0, mask: $1, initialState: $2, training: training)
+        }
     }
 
     public override func buildAll(_ inputShapes: [[Int]], dtype: DType?) throws -> [[Int]] {
@@ -508,5 +501,24 @@ public final class GRU: Recurrent {
             return [z * h + (1 - z) * candidate]
         }
         return finish(sequence: r.sequence, states: r.states, mask: mask)
+    }
+}
+
+extension Layer {
+    /// A recurrent call (a recurrent layer's or `Bidirectional`'s) on `[x]` or `[x, initial
+    /// states...]`: `[output]`, or `[output] + final states` with `returnState`. `run(x, mask,
+    /// initialState)` runs the recurrence. As Keras 3, a call given initial states does not use
+    /// the input's mask (Keras passes a mask to `call` by itself only for a single-tensor call);
+    /// the output still carries it where it keeps the steps.
+    func callWithStates(_ inputs: [Tensor], returnSequences: Bool, returnState: Bool, training: Bool,
+                        run: (Tensor, Tensor?, [Tensor]) throws -> [Tensor]) throws -> [Tensor] {
+        guard let x = inputs.first else { throw LaminaError.shape("\(name) takes an input") }
+        if inputs.count == 1 && !returnState { return [try self(x, training: training)] }
+        guard x.rank == 3 else { throw LaminaError.shape("\(name) expects [batch, timesteps, features], got \(describe(x.shape))") }
+        try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
+        let initial = Array(inputs.dropFirst())
+        var out = try run(x, initial.isEmpty ? x.kerasMask : nil, initial)
+        out[0].kerasMask = returnSequences ? x.kerasMask : nil
+        return returnState ? out : [out[0]]
     }
 }

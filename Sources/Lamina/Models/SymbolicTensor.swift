@@ -76,18 +76,7 @@ extension Layer {
     /// Records a call of this layer on `inputs` in the graph; its outputs, or one tensor
     /// carrying the error that stops it.
     func callSymbolic(_ inputs: [SymbolicTensor]) -> [SymbolicTensor] {
-        if let error = inputs.lazy.compactMap(\.error).first { return [SymbolicTensor(error: error)] }
-        do {
-            let dtype = inputs.first?.dtype
-            let shapes = try buildAll(inputs.map(\.shape), dtype: dtype?.isFloatingPoint == true ? dtype : nil)
-            let node = GraphNode(layer: self, inputs: inputs)
-            node.outputShapes = shapes
-            return shapes.enumerated().map { SymbolicTensor(shape: $1, dtype: self.dtype, node: node, index: $0) }
-        } catch {
-            let why = (error as? LaminaError)?.message ?? "\(error)"
-            let shapes = inputs.map { describe($0.shape) }.joined(separator: ", ")
-            return [SymbolicTensor(error: LaminaError(.shape, "\(name)(\(shapes)): \(why)"))]
-        }
+        record(inputs, arguments: nil) { try self.buildAll(inputs.map(\.shape), dtype: $0) }
     }
 }
 
@@ -95,11 +84,17 @@ extension Layer {
     /// Records a call of this layer with keyword arguments (see `CallArguments`) in the graph;
     /// its outputs, or one tensor carrying the error that stops it.
     func callSymbolic(arguments: CallArguments<SymbolicTensor>) -> [SymbolicTensor] {
-        let inputs = arguments.tensors
+        record(arguments.tensors, arguments: arguments) { try self.buildCall(arguments.map(\.shape), dtype: $0) }
+    }
+
+    /// One graph node of this layer on `inputs`, built by `build` (given the floating-point dtype
+    /// of the first input, if any), or one tensor carrying the error that stops it.
+    private func record(_ inputs: [SymbolicTensor], arguments: CallArguments<SymbolicTensor>?,
+                        build: (DType?) throws -> [[Int]]) -> [SymbolicTensor] {
         if let error = inputs.lazy.compactMap(\.error).first { return [SymbolicTensor(error: error)] }
         do {
             let dtype = inputs.first?.dtype
-            let shapes = try buildCall(arguments.map(\.shape), dtype: dtype?.isFloatingPoint == true ? dtype : nil)
+            let shapes = try build(dtype?.isFloatingPoint == true ? dtype : nil)
             let node = GraphNode(layer: self, inputs: inputs, arguments: arguments)
             node.outputShapes = shapes
             return shapes.enumerated().map { SymbolicTensor(shape: $1, dtype: self.dtype, node: node, index: $0) }
