@@ -46,9 +46,16 @@ public struct TensorSource: DataSource {
 /// - `repeated(n)` runs the stages before it `n` times (nil: forever), `take(n)` stops after
 ///   `n` elements, `prefetch(n)` prepares up to `n` elements on a background thread while the
 ///   current one is used.
+/// - `map(numParallelCalls:)` transforms several elements at once on Lamina's threads, in order;
+///   `filter`, `cache`, `unbatch`, `shard`, `interleave` and `Dataset.zip` as tf.data's
+///   (see each; DatasetStages.swift).
 public struct Dataset: Sendable {
     public typealias Element = (x: Tensor, y: Tensor?)
     public typealias Transform = @Sendable (Tensor, Tensor?) throws -> (Tensor, Tensor?)
+    public typealias Predicate = @Sendable (Tensor, Tensor?) throws -> Bool
+    /// Let Lamina choose (tf.data's `AUTOTUNE`): for `numParallelCalls`, one call per thread
+    /// of Lamina's pool (`ThreadCount.current`); for `interleave`'s `cycleLength`, the same.
+    public static let autotune = -1
 
     indirect enum Stage: Sendable {
         case source(any DataSource)
@@ -58,7 +65,15 @@ public struct Dataset: Sendable {
         case repeated(Stage, count: Int?)
         case take(Stage, count: Int)
         case prefetch(Stage, depth: Int)
+        case parallelMap(Stage, Transform, calls: Int)
+        case filter(Stage, Predicate)
+        case cache(Stage, ElementCache)
+        case unbatch(Stage)
+        case shard(Stage, count: Int, index: Int)
+        case zip(Stage, Stage)
+        case interleave(Stage, cycleLength: Int, blockLength: Int, Interleaved)
     }
+    public typealias Interleaved = @Sendable (Tensor, Tensor?) throws -> Dataset
     let stage: Stage
 
     public init(_ source: any DataSource) { stage = .source(source) }
@@ -84,7 +99,10 @@ public struct Dataset: Sendable {
         switch s {
         case .source: return false
         case .batch: return true
-        case .shuffle(let up, _, _, _), .map(let up, _), .repeated(let up, _), .take(let up, _), .prefetch(let up, _): return batched(up)
+        case .shuffle(let up, _, _, _), .map(let up, _), .repeated(let up, _), .take(let up, _), .prefetch(let up, _),
+             .parallelMap(let up, _, _), .filter(let up, _), .cache(let up, _), .shard(let up, _, _), .zip(let up, _):
+            return batched(up)
+        case .unbatch, .interleave: return false
         }
     }
 
@@ -101,6 +119,16 @@ public struct Dataset: Sendable {
             guard let count, let n = cardinality(up) else { return nil }
             return n * count
         case .take(let up, let count): return cardinality(up).map { min($0, count) } ?? count
+        case .parallelMap(let up, _, _), .cache(let up, _): return cardinality(up)
+        case .shard(let up, let count, let index): return cardinality(up).map { Swift.max(0, ($0 - index + count - 1) / count) }
+        case .zip(let a, let b):
+            switch (cardinality(a), cardinality(b)) {
+            case (let m?, let n?): return Swift.min(m, n)
+            case (let m?, nil) where infinite(b): return m
+            case (nil, let n?) where infinite(a): return n
+            default: return nil
+            }
+        case .filter, .unbatch, .interleave: return nil   // known only by running the pass
         }
     }
 
@@ -111,7 +139,10 @@ public struct Dataset: Sendable {
         case .source: return false
         case .repeated(let up, let count): return count == nil || infinite(up)
         case .take: return false
-        case .shuffle(let up, _, _, _), .map(let up, _), .batch(let up, _, _), .prefetch(let up, _): return infinite(up)
+        case .shuffle(let up, _, _, _), .map(let up, _), .batch(let up, _, _), .prefetch(let up, _), .parallelMap(let up, _, _),
+             .filter(let up, _), .cache(let up, _), .unbatch(let up), .shard(let up, _, _), .interleave(let up, _, _, _):
+            return infinite(up)
+        case .zip(let a, let b): return infinite(a) && infinite(b)
         }
     }
 
@@ -136,7 +167,23 @@ public struct Dataset: Sendable {
             case .prefetch(let up, let depth):
                 guard depth > 0 else { throw LaminaError.value("Dataset.prefetch: depth must be positive, got \(depth)") }
                 try check(up)
-            case .map(let up, _): try check(up)
+            case .map(let up, _), .filter(let up, _), .cache(let up, _), .unbatch(let up): try check(up)
+            case .parallelMap(let up, _, let calls):
+                guard calls == Dataset.autotune || calls > 0 else {
+                    throw LaminaError.value("Dataset.map: numParallelCalls must be positive or Dataset.autotune, got \(calls)")
+                }
+                try check(up)
+            case .shard(let up, let count, let index):
+                guard count > 0, (0..<count).contains(index) else {
+                    throw LaminaError.value("Dataset.shard: needs count > 0 and 0 ≤ index < count, got count \(count), index \(index)")
+                }
+                try check(up)
+            case .zip(let a, let b): try check(a); try check(b)
+            case .interleave(let up, let cycle, let block, _):
+                guard cycle == Dataset.autotune || cycle > 0, block > 0 else {
+                    throw LaminaError.value("Dataset.interleave: cycleLength (\(cycle)) and blockLength (\(block)) must be positive")
+                }
+                try check(up)
             }
         }
         try check(stage)
@@ -167,14 +214,32 @@ public struct Dataset: Sendable {
             if case .map(let inner, let transform) = up, case .source(let source) = inner {   // shuffle the samples, then transform them
                 return MapIterator(upstream: SourceIterator(source: source, order: permutation(source.count)), transform: transform)
             }
+            if case .parallelMap(let inner, let transform, let calls) = up, case .source(let source) = inner {
+                return ParallelMapIterator(upstream: SourceIterator(source: source, order: permutation(source.count)), transform: transform, calls: calls)
+            }
             return BufferShuffleIterator(upstream: iterator(up), size: size ?? 1024, generator: generator)
         case .map(let up, let transform): return MapIterator(upstream: iterator(up), transform: transform)
         case .batch(let up, let size, let drop):
-            if let plan = iterator(up) as? SourceIterator { return SourceBatchIterator(plan: plan, size: size, dropRemainder: drop) }
-            return BatchIterator(upstream: iterator(up), size: size, dropRemainder: drop)
+            // One iterator of the stages before: making a second would draw a second shuffle.
+            let upstream = iterator(up)
+            if let plan = upstream as? SourceIterator { return SourceBatchIterator(plan: plan, size: size, dropRemainder: drop) }
+            return BatchIterator(upstream: upstream, size: size, dropRemainder: drop)
         case .repeated(let up, let count): return RepeatIterator(make: { iterator(up) }, count: count)
         case .take(let up, let count): return TakeIterator(upstream: iterator(up), left: count)
         case .prefetch(let up, let depth): return PrefetchIterator(upstream: iterator(up), depth: depth)
+        case .parallelMap(let up, let transform, let calls): return ParallelMapIterator(upstream: iterator(up), transform: transform, calls: calls)
+        case .filter(let up, let predicate): return FilterIterator(upstream: iterator(up), predicate: predicate)
+        case .cache(let up, let cache): return cache.iterator { iterator(up) }
+        case .unbatch(let up): return UnbatchIterator(upstream: iterator(up))
+        case .shard(let up, let count, let index):
+            if case .source(let source) = up {   // random access: read only this shard's samples
+                return SourceIterator(source: source, order: Array(stride(from: index, to: source.count, by: count)))
+            }
+            return ShardIterator(upstream: iterator(up), count: count, index: index)
+        case .zip(let a, let b): return ZipIterator(first: iterator(a), second: iterator(b))
+        case .interleave(let up, let cycle, let block, let make):
+            return InterleaveIterator(upstream: iterator(up), cycleLength: cycle == Dataset.autotune ? ThreadCount.current : cycle,
+                                      blockLength: block, make: make)
         }
     }
 }

@@ -27,9 +27,8 @@ extension Model {
         try dataset.validate()
         guard dataset.isBatched else { throw LaminaError.value("fit: the dataset yields single samples; add .batch(n)") }
         if let stepsPerEpoch, stepsPerEpoch <= 0 { throw LaminaError.value("fit: stepsPerEpoch must be positive, got \(stepsPerEpoch)") }
-        guard let steps = stepsPerEpoch ?? dataset.cardinality, !(stepsPerEpoch == nil && dataset.isInfinite) else {
-            throw LaminaError.value("fit: the dataset repeats forever; give stepsPerEpoch")
-        }
+        guard stepsPerEpoch != nil || !dataset.isInfinite else { throw LaminaError.value("fit: the dataset repeats forever; give stepsPerEpoch") }
+        let steps = stepsPerEpoch ?? dataset.cardinality   // nil (a filter's unknown length): each pass to its end
         if let validationData {
             try validationData.validate()
             guard validationData.isBatched else { throw LaminaError.value("fit: validationData yields single samples; add .batch(n)") }
@@ -53,12 +52,12 @@ extension Model {
             }
             var step = 0
             return {
-                guard step < steps, !exhausted else { return nil }
+                guard steps.map({ step < $0 }) ?? true, !exhausted else { return nil }
                 guard let (x, y) = try iterator.next() else {
                     if stepsPerEpoch != nil {
                         exhausted = true
                         self.stopTraining = true
-                        let message = "\(self.name): the dataset ran out after \(step) of \(steps) steps in epoch \(epoch + 1); "
+                        let message = "\(self.name): the dataset ran out after \(step) of \(stepsPerEpoch ?? step) steps in epoch \(epoch + 1); "
                             + "training stops (use .repeated() or fewer stepsPerEpoch)"
                         Lamina.logger.warning("\(message)")
                     }

@@ -1,18 +1,36 @@
 import Foundation
 
-/// Keras 3's progress output (`utils/progbar.py`): `12/25 ━━━━━━━━━━━━━━━━━━━━ 4s 55ms/step - accuracy: 0.4712 - loss: 0.7270`.
-/// On a terminal the line is redrawn in place (at most every 0.05 s); when stdout is not a
-/// terminal Lamina prints only the finished line of each epoch — a deliberate difference
-/// from Keras, which writes every redraw with \b and \r into log files too.
-package struct ProgressBar {
-    let target: Int
-    let verbose: Int
+/// Keras 3's progress bar (`keras.utils.Progbar`, `utils/progbar.py`):
+/// `12/25 ━━━━━━━━━━━━━━━━━━━━ 4s 55ms/step - accuracy: 0.4712 - loss: 0.7270`.
+///
+/// ```swift
+/// var bar = Progbar(target: files.count, unitName: "file")
+/// for (i, file) in files.enumerated() { try process(file); bar.update(i + 1, values: ["errors": errors]) }
+/// ```
+///
+/// - `target: nil` is an unknown length (a dataset that does not know its size): the count
+///   shows as `7/Unknown` until `update(_:values:finalize: true)` ends the bar.
+/// - `values` are shown as given (Keras's `stateful_metrics`: Lamina's logs are already
+///   running means), in name order.
+/// - On a terminal the line is redrawn in place (at most every 0.05 s); when stdout is not a
+///   terminal only the finished line is printed — a deliberate difference from Keras, which
+///   writes every redraw with \b and \r into log files too. `verbose: 2` prints only the
+///   finished line, `0` nothing.
+public struct Progbar {
+    /// The number of steps, nil while unknown.
+    public private(set) var target: Int?
+    public let verbose: Int
+    /// What one step is called in the time per step (`55ms/step`).
+    public let unitName: String
     let start = Date()
     private var lastDraw = Date.distantPast
     private var firstStepEnd: Date?
+    private(set) var current = 0
     static let isTerminal = isatty(STDOUT_FILENO) != 0
 
-    package init(target: Int, verbose: Int) { self.target = target; self.verbose = verbose }
+    public init(target: Int?, verbose: Int = 1, unitName: String = "step") {
+        (self.target, self.verbose, self.unitName) = (target, verbose, unitName)
+    }
 
     static func format(_ logs: [String: Double]) -> String {
         logs.keys.sorted().map { key in
@@ -21,23 +39,38 @@ package struct ProgressBar {
         }.joined()
     }
 
-    static func perStep(_ t: Double) -> String {
-        t >= 1 ? String(format: "%.0fs/step", t) : t >= 1e-3 ? String(format: "%.0fms/step", t * 1e3) : String(format: "%.0fus/step", t * 1e6)
+    func perStep(_ t: Double) -> String {
+        t >= 1 ? String(format: "%.0fs/\(unitName)", t) : t >= 1e-3 ? String(format: "%.0fms/\(unitName)", t * 1e3)
+            : String(format: "%.0fus/\(unitName)", t * 1e6)
     }
 
-    package mutating func update(_ current: Int, logs: [String: Double]) {
-        if current == 1 { firstStepEnd = Date() }
+    /// Shows step `current` with `values`; the bar finishes at the target, or when `finalize`
+    /// (which also fixes an unknown target at `current`).
+    public mutating func update(_ current: Int, values: [String: Double] = [:], finalize: Bool? = nil) {
+        if current >= 1 && firstStepEnd == nil { firstStepEnd = Date() }
+        self.current = current
+        let finished = finalize ?? (target.map { current >= $0 } ?? false)
+        if finished && target == nil { target = current }
         guard verbose > 0 else { return }  // verbose 0: silent
-        guard verbose == 1 else { if current == target { finish(logs) }; return }
-        if current == target { finish(logs); return }
+        guard verbose == 1 else { if finished { finish(values) }; return }
+        if finished { finish(values); return }
         guard Self.isTerminal, Date().timeIntervalSince(lastDraw) >= 0.05 else { return }
         lastDraw = Date()
         let perStep = stepTime(current)
-        let eta = Int(perStep * Double(target - current))
-        let etaText = eta >= 3600 ? String(format: "%d:%02d:%02d", eta / 3600, eta % 3600 / 60, eta % 60)
-            : eta >= 60 ? String(format: "%d:%02d", eta / 60, eta % 60) : "\(eta)s"
-        FileHandle.standardOutput.write(Data(("\r" + bar(current) + " \(etaText) " + Self.perStep(perStep) + Self.format(logs) + "\u{1B}[K").utf8))
+        var eta = ""
+        if let target {
+            let left = Int(perStep * Double(target - current))
+            eta = left >= 3600 ? String(format: " %d:%02d:%02d", left / 3600, left % 3600 / 60, left % 60)
+                : left >= 60 ? String(format: " %d:%02d", left / 60, left % 60) : " \(left)s"
+        }
+        FileHandle.standardOutput.write(Data(("\r" + bar(current) + eta + " " + self.perStep(perStep) + Self.format(values) + "\u{1B}[K").utf8))
     }
+
+    /// Advances the bar by `n` steps (Keras's `Progbar.add`).
+    public mutating func add(_ n: Int, values: [String: Double] = [:]) { update(current + n, values: values) }
+
+    /// Keras's name for the values argument, used by the training loops.
+    package mutating func update(_ current: Int, logs: [String: Double]) { update(current, values: logs) }
 
     private func stepTime(_ current: Int) -> Double {
         // Keras leaves the first step (tracing, warm-up) out of the estimate.
@@ -46,8 +79,11 @@ package struct ProgressBar {
     }
 
     private func bar(_ current: Int) -> String {
+        guard let target else {   // Keras: "7/Unknown" and no bar
+            return Self.isTerminal ? "\u{1B}[1m\(current)/Unknown\u{1B}[0m" : "\(current)/Unknown"
+        }
         let width = String(target).count
-        let done = target > 0 ? 20 * current / target : 20
+        let done = target > 0 ? min(20, 20 * current / target) : 20
         let count = String(repeating: " ", count: max(0, width - String(current).count)) + "\(current)/\(target)"
         if Self.isTerminal {
             return "\u{1B}[1m\(count)\u{1B}[0m \u{1B}[32m" + String(repeating: "━", count: done) + "\u{1B}[37m"
@@ -56,16 +92,17 @@ package struct ProgressBar {
         return count + " " + String(repeating: "━", count: 20)
     }
 
-    func finish(_ logs: [String: Double]) {
+    /// The finished line (as `line`), printed.
+    func finish(_ logs: [String: Double]) { print(finishedLine(logs)) }
+
+    func finishedLine(_ logs: [String: Double]) -> String {
+        let target = self.target ?? current
         let elapsed = Date().timeIntervalSince(start)
         let perStep = elapsed / Double(max(target, 1))
-        let line: String
         if verbose == 1 {
-            line = (Self.isTerminal ? "\r" : "") + bar(target) + String(format: " %.0fs ", elapsed) + Self.perStep(perStep) + Self.format(logs)
+            return (Self.isTerminal ? "\r" : "") + bar(target) + String(format: " %.0fs ", elapsed) + self.perStep(perStep) + Self.format(logs)
                 + (Self.isTerminal ? "\u{1B}[K" : "")
-        } else {
-            line = "\(target)/\(target) - " + String(format: "%.0fs - ", elapsed) + Self.perStep(perStep) + Self.format(logs)
         }
-        print(line)
+        return "\(target)/\(target) - " + String(format: "%.0fs - ", elapsed) + self.perStep(perStep) + Self.format(logs)
     }
 }

@@ -7,7 +7,7 @@ extension Model {
     /// model that is not a plain chain gets Keras's "Connected to" column (`layer[node][tensor]`).
     public func summaryText(lineLength: Int? = nil) -> String {
         let chain = isSequentialLike
-        let width = lineLength ?? (ProgressBar.isTerminal ? (chain ? 88 : 108) : 76)
+        let width = lineLength ?? (Progbar.isTerminal ? (chain ? 88 : 108) : 76)
         let positions = chain ? [0.45, 0.80, 1.0] : [0.3, 0.56, 0.74, 1.0]
         let widths = Self.richColumnWidths(positions: positions, lineLength: width)
         let rightAligned = [false, false, true, false]

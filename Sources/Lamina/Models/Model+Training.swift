@@ -351,7 +351,7 @@ extension Model {
     ///
     /// Under a distribution strategy (LaminaDistributed's DataParallel) every process runs this loop on
     /// its shard of each global batch; an error on any rank ends the whole job naming it.
-    package func runEpochs(epochs: Int, initialEpoch: Int, steps: Int, verbose: Int, callbacks: [Callback],
+    package func runEpochs(epochs: Int, initialEpoch: Int, steps: Int?, verbose: Int, callbacks: [Callback],
                            validate: (() throws -> [String: Double])?, validationFreq: Int,
                            optimizer: Optimizer, makeEpoch: (Int) throws -> EpochBatches) throws -> History {
         try Strategy.current.run {
@@ -360,7 +360,7 @@ extension Model {
         }
     }
 
-    private func epochLoop(epochs: Int, initialEpoch: Int, steps: Int, verbose: Int, callbacks: [Callback],
+    private func epochLoop(epochs: Int, initialEpoch: Int, steps: Int?, verbose: Int, callbacks: [Callback],
                            validate: (() throws -> [String: Double])?, validationFreq: Int,
                            optimizer: Optimizer, makeEpoch: (Int) throws -> EpochBatches) throws -> History {
         let strategy = Strategy.current
@@ -377,10 +377,13 @@ extension Model {
             let nextBatch = try makeEpoch(epoch)
             metrics.forEach { $0.reset() }
             stepLosses.reset()
-            var bar = ProgressBar(target: steps, verbose: verbose)
+            // nil steps: a dataset that does not know its length runs to its end ("7/Unknown").
+            var bar = Progbar(target: steps, verbose: verbose)
             var done = 0, lastLogs: [String: Double]?
             defer { stepShare = 1 }
-            for step in 0..<steps {
+            var step = 0
+            while steps.map({ step < $0 }) ?? true {
+                defer { step += 1 }
                 guard let (globalX, globalY, globalW) = try nextBatch() else { break }
                 var (xb, yb, wb) = (globalX, globalY, globalW)
                 let count = globalX[0].shape[0]
@@ -400,7 +403,7 @@ extension Model {
                 lastLogs = current
                 for c in all { try c.onBatchEnd(step, logs: ["loss": batchLoss]) }
                 if stopTraining { break }
-                if step < steps - 1 || validate == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, logs: current) }
+                if step < (steps ?? .max) - 1 || validate == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, logs: current) }
             }
             // Keras: the epoch's logs are its last step's (running means over the epoch).
             var epochLogs = try lastLogs ?? logs(loss: 0, parts: [Double](repeating: 0, count: outputCount))
@@ -408,7 +411,9 @@ extension Model {
             if let validate, (epoch + 1) % validationFreq == 0 {
                 for (k, v) in try validate() { epochLogs["val_" + k] = v }
                 // The final step's line carries the validation values, as in Keras.
-                if done == steps { bar.update(steps, logs: epochLogs) }
+                if done == steps ?? done { bar.update(done, values: epochLogs, finalize: true) }
+            } else if steps == nil {
+                bar.update(done, values: lastLogs ?? [:], finalize: true)
             }
             self.epoch = epoch + 1
             for c in all { try c.onEpochEnd(epoch, logs: epochLogs) }
@@ -459,7 +464,7 @@ extension Model {
         metrics.forEach { $0.reset() }
         stepLosses.reset()
         let strategy = Strategy.current
-        var bar = ProgressBar(target: steps ?? 0, verbose: strategy.isChief ? verbose : 0)
+        var bar = Progbar(target: steps, verbose: strategy.isChief ? verbose : 0)
         var step = 0, lastLogs: [String: Double]?
         func current(_ sums: [Double]) throws -> [String: Double] {
             let seen = sums.last!
@@ -475,9 +480,10 @@ extension Model {
             lastLogs = stepLogs
             if verbose > 0 && strategy is SingleProcess { bar.update(step, logs: stepLogs) }   // local values mid-way
         }
+        if verbose > 0 && strategy is SingleProcess && steps == nil && step > 0 { bar.update(step, values: lastLogs ?? [:], finalize: true) }
         if !stepLosses.usedDefault, let lastLogs {
             // An overridden testStep: its last logs, as Keras.
-            if verbose > 0 && !(strategy is SingleProcess) { bar.update(step, logs: lastLogs) }
+            if verbose > 0 && !(strategy is SingleProcess) { bar.update(step, values: lastLogs, finalize: true) }
             return lastLogs
         }
         var sums = stepLosses.sums.isEmpty ? [Double](repeating: 0, count: 1 + outputCount) : stepLosses.sums
@@ -485,7 +491,7 @@ extension Model {
         sums = try strategy.sum(sums)
         guard sums.last! > 0 else { throw LaminaError.value("evaluate: no batches to evaluate") }
         let out = try current(sums)
-        if verbose > 0 && !(strategy is SingleProcess) { bar.update(step, logs: out) }
+        if verbose > 0 && !(strategy is SingleProcess) { bar.update(step, values: out, finalize: true) }
         return out
     }
 
