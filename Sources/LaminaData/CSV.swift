@@ -29,9 +29,7 @@ public enum CSV {
 
     public static func parse(_ text: String, hasHeader: Bool? = nil, delimiter: Character = ",",
                              name: String = "CSV") throws -> CSVTable {
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-            .enumerated().map { (number: $0.offset + 1, fields: fields(of: $0.element, delimiter)) }
-            .filter { !($0.fields.count == 1 && $0.fields[0].isEmpty) }
+        var lines = try records(text, delimiter, name: name).filter { !($0.fields.count == 1 && $0.fields[0].isEmpty) }
         guard let first = lines.first else { throw LaminaError(.io, "\(name): no data") }
         let header = hasHeader ?? first.fields.contains { number($0) == nil }
         let columns = header ? first.fields : (0..<first.fields.count).map { "column_\($0)" }
@@ -53,12 +51,60 @@ public enum CSV {
         return CSVTable(columns: columns, values: Tensor(shape: [lines.count, columns.count], scalars: values))
     }
 
-    private static func fields(of line: Substring, _ delimiter: Character) -> [String] {
-        line.split(separator: delimiter, omittingEmptySubsequences: false).map {
-            var field = $0.trimmingCharacters(in: .whitespaces)
-            if field.count >= 2, field.hasPrefix("\""), field.hasSuffix("\"") { field = String(field.dropFirst().dropLast()) }
-            return field
+    /// The records of CSV text as RFC 4180 writes them: fields split by `delimiter`, records by
+    /// LF or CRLF; a field in double quotes keeps delimiters, line breaks and doubled quotes
+    /// (`""`) as text. Unquoted fields are trimmed of spaces. `number` is the line a record starts on.
+    static func records(_ text: String, _ delimiter: Character, name: String) throws -> [(number: Int, fields: [String])] {
+        var out: [(number: Int, fields: [String])] = []
+        var fields: [String] = [], field = ""
+        var line = 1, recordLine = 1
+        var quoted = false, inQuotes = false, afterQuote = false, quoteLine = 1
+        func endField() {
+            fields.append(quoted ? field : field.trimmingCharacters(in: .whitespaces))
+            (field, quoted, afterQuote) = ("", false, false)
         }
+        func endRecord() {
+            endField()
+            out.append((recordLine, fields))
+            fields = []
+        }
+        var characters = text.makeIterator()
+        var pending: Character? = nil
+        while let c = pending ?? characters.next() {
+            pending = nil
+            let isBreak = c == "\n" || c == "\r\n"
+            if inQuotes {
+                if c == "\"" {
+                    if let next = characters.next() {
+                        if next == "\"" { field.append("\"") } else { (inQuotes, afterQuote, pending) = (false, true, next) }
+                    } else {
+                        (inQuotes, afterQuote) = (false, true)
+                    }
+                } else {
+                    field.append(c)
+                    if isBreak { line += 1 }
+                }
+                continue
+            }
+            if c == delimiter {
+                endField()
+            } else if isBreak {
+                endRecord()
+                line += 1
+                recordLine = line
+            } else if afterQuote {
+                guard c == " " || c == "\t" else {
+                    throw LaminaError(.io, "\(name) line \(line): '\(c)' after a closing quote (a quote inside a quoted field is written \"\")")
+                }
+            } else if c == "\"" && field.allSatisfy(\.isWhitespace) {
+                (field, quoted, inQuotes, quoteLine) = ("", true, true, line)
+            } else {
+                field.append(c)
+            }
+        }
+        if inQuotes { throw LaminaError(.io, "\(name) line \(quoteLine): a quoted field is not closed") }
+        if !fields.isEmpty || !field.isEmpty || quoted { endRecord() }
+        return out
     }
 
     private static func number(_ field: String) -> Float? {

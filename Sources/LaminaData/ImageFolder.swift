@@ -40,17 +40,7 @@ public struct ImageFolderSource: DataSource {
             values += try ImageDecoder.decode(try readFileBytes(url), channels: c, name: url.path).resized(height: h, width: w)
         }
         let x = Tensor(shape: [indices.count, h, w, c], scalars: values)
-        guard let labels else { return (x, nil) }
-        let picked = indices.map { labels[$0] }
-        switch labelMode {
-        case .int: return (x, Tensor(shape: [picked.count], scalars: picked.map(Int32.init)))
-        case .binary: return (x, Tensor(shape: [picked.count, 1], scalars: picked.map(Float.init)))
-        case .categorical:
-            let n = classNames.count
-            var onehot = [Float](repeating: 0, count: picked.count * n)
-            for (row, label) in picked.enumerated() { onehot[row * n + label] = 1 }
-            return (x, Tensor(shape: [picked.count, n], scalars: onehot))
-        }
+        return (x, labels.map { labels in ImageFolder.labelTensor(indices.map { labels[$0] }, mode: labelMode, classCount: classNames.count) })
     }
 }
 
@@ -70,75 +60,23 @@ extension Dataset {
         imageSize: (Int, Int) = (256, 256), shuffle: Bool = true, seed: UInt64? = nil, validationSplit: Double? = nil,
         subset: ImageFolder.Subset? = nil, badFiles: ImageFolder.BadFiles = .error
     ) throws -> (dataset: Dataset, source: ImageFolderSource) {
-        let root = URL(fileURLWithPath: directory)
-        let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard manager.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw LaminaError(.io, "\(directory) is not a folder")
-        }
         guard imageSize.0 > 0, imageSize.1 > 0 else { throw LaminaError(.value, "imageSize \(imageSize) must be positive") }
-        if let batchSize, batchSize <= 0 { throw LaminaError(.value, "batchSize must be positive, got \(batchSize)") }
-        if (validationSplit == nil) != (subset == nil) { throw LaminaError(.value, "give validationSplit and subset together") }
-        if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
-            throw LaminaError(.value, "validationSplit must be in (0, 1), got \(validationSplit)")
-        }
-
-        func images(in folder: URL) throws -> [URL] {
-            guard let walker = manager.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey]) else {
-                throw LaminaError(.io, "\(folder.path) cannot be listed")
-            }
-            var found: [URL] = []
-            for case let url as URL in walker {
-                let ext = url.pathExtension.lowercased()
-                if ImageFolder.extensions.contains(ext) { found.append(url) } else if ext == "bmp" || ext == "gif" { undecoded.append(url) }
-            }
-            return found.sorted { $0.path < $1.path }
-        }
         var undecoded: [URL] = []   // Keras reads these; say so rather than skip them silently
-        defer {
-            if !undecoded.isEmpty {
-                let first = undecoded.map(\.lastPathComponent).sorted()[0]
-                Lamina.logger.warning("\(directory): \(undecoded.count) BMP/GIF file(s) left out — Lamina decodes PNG and JPEG only (first: \(first))")
-            }
+        var index = try LabeledFiles(directory, labels: labels, labelMode: labelMode, classNames: classNames, batchSize: batchSize,
+                                     validationSplit: validationSplit, subset: subset, noun: "images", kind: "images (.png, .jpg, .jpeg)") { url in
+            let ext = url.pathExtension.lowercased()
+            if ext == "bmp" || ext == "gif" { undecoded.append(url) }
+            return ImageFolder.extensions.contains(ext)
         }
-        var files: [URL] = [], classes: [String] = [], fileLabels: [Int]? = nil
-        switch labels {
-        case .inferred:
-            let subfolders = try manager.contentsOfDirectory(at: root, includingPropertiesForKeys: [.isDirectoryKey])
-                .filter { (try? $0.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) == true }
-                .map(\.lastPathComponent).sorted()
-            classes = classNames ?? subfolders
-            for name in classes where !subfolders.contains(name) { throw LaminaError(.io, "\(directory) has no class folder '\(name)'") }
-            var found: [Int] = []
-            for (index, name) in classes.enumerated() {
-                let list = try images(in: root.appendingPathComponent(name))
-                files += list
-                found += Array(repeating: index, count: list.count)
-            }
-            fileLabels = found
-        case .list(let given):
-            files = try images(in: root)
-            guard given.count == files.count else {
-                throw LaminaError(.value, "\(given.count) labels for \(files.count) images in \(directory) (labels follow the sorted file paths)")
-            }
-            guard given.allSatisfy({ $0 >= 0 }) else { throw LaminaError(.value, "labels must be class indices ≥ 0") }
-            classes = classNames ?? (0...(given.max() ?? 0)).map(String.init)
-            fileLabels = given
-        case .none:
-            files = try images(in: root)
-        }
-        guard !files.isEmpty else { throw LaminaError(.io, "\(directory) holds no images (.png, .jpg, .jpeg)\(labels == .inferred ? " in class subfolders" : "")") }
-        if labelMode == .binary, fileLabels != nil, classes.count != 2 {
-            throw LaminaError(.value, "labelMode .binary needs 2 classes, found \(classes.count): \(classes.joined(separator: ", "))")
-        }
-        if let fileLabels, let top = fileLabels.max(), top >= classes.count {
-            throw LaminaError(.value, "label \(top) has no class name (classNames has \(classes.count))")
+        if !undecoded.isEmpty {
+            let first = undecoded.map(\.lastPathComponent).sorted()[0]
+            Lamina.logger.warning("\(directory): \(undecoded.count) BMP/GIF file(s) left out — Lamina decodes PNG and JPEG only (first: \(first))")
         }
 
         // Validate every file (a full decode) when bad files are to be skipped; else check headers.
         var skipped: [URL] = []
-        var keep = [Bool](repeating: true, count: files.count)
-        for (i, url) in files.enumerated() {
+        var keep = [Bool](repeating: true, count: index.files.count)
+        for (i, url) in index.files.enumerated() {
             let bytes = try readFileBytes(url)
             do {
                 if badFiles == .skip { _ = try ImageDecoder.decode(bytes, channels: colorMode.channels, name: url.path) }
@@ -149,20 +87,9 @@ extension Dataset {
                 skipped.append(url)
             }
         }
-        files = files.indices.filter { keep[$0] }.map { files[$0] }
-        fileLabels = fileLabels.map { labels in labels.indices.filter { keep[$0] }.map { labels[$0] } }
-
-        // One seeded shuffle of the files, then the split (Keras shuffles before splitting too).
-        if let validationSplit, let subset {
-            var order = Array(files.indices)
-            var generator = RandomGenerator(seed: seed ?? 1337)
-            if shuffle { order.shuffle(using: &generator) }
-            let validationCount = Int(validationSplit * Double(files.count))
-            let part = subset == .training ? Array(order[0..<(files.count - validationCount)]) : Array(order[(files.count - validationCount)...])
-            guard !part.isEmpty else { throw LaminaError(.value, "validationSplit \(validationSplit) leaves the \(subset.rawValue) subset empty") }
-            files = part.map { files[$0] }
-            fileLabels = fileLabels.map { labels in part.map { labels[$0] } }
-        }
+        index.keep(keep)
+        try index.split(validationSplit: validationSplit, subset: subset, shuffle: shuffle, seed: seed)
+        let (files, fileLabels, classes) = (index.files, index.labels, index.classes)
         let source = ImageFolderSource(files: files, labels: fileLabels, classNames: classes, imageSize: (imageSize.0, imageSize.1),
                                        colorMode: colorMode, labelMode: labelMode, skipped: skipped)
         var dataset = Dataset(source)

@@ -211,6 +211,38 @@ func temporaryDirectory(_ tag: String = #function) -> URL {
         #expect(plain.columns == ["column_0", "column_1"] && plain.values.asArray(Float.self) == [1, 2, 3, 4])
     }
 
+    /// RFC 4180 quoting: delimiters, line breaks and doubled quotes inside quoted fields, CRLF
+    /// records, quoted numbers; the records equal Python's `csv.reader` on the same text.
+    @Test func quotedFieldsAsRFC4180() throws {
+        let text = "\"price, in €\",\"say \"\"hi\"\"\",\"multi\nline\"\r\n1.5,\"2\",  3 \r\n\"-4\" ,5,6\n"
+        let table = try CSV.parse(text)
+        #expect(table.columns == ["price, in €", "say \"hi\"", "multi\nline"])
+        #expect(table.values.asArray(Float.self) == [1.5, 2, 3, -4, 5, 6])
+        let records = try CSV.records(text, ",", name: "t")
+        #expect(records.map(\.number) == [1, 3, 4])   // the line each record starts on
+        #expect(records[0].fields == ["price, in €", "say \"hi\"", "multi\nline"])
+        let open = #expect(throws: LaminaError.self) { try CSV.parse("a,b\n1,\"2\n3,4\n") }
+        #expect(open?.message.contains("line 2: a quoted field is not closed") == true)
+        let after = #expect(throws: LaminaError.self) { try CSV.parse("a,b\n\"1\"x,2\n") }
+        #expect(after?.message.contains("line 2") == true)
+        // Python's csv.reader gives the same fields for the same text (where the peers' venv exists).
+        let python = "/root/peers-venv/bin/python"
+        if FileManager.default.isExecutableFile(atPath: python) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = ["-c", "import csv, io, json, sys; print(json.dumps([[f.strip() for f in r] for r in csv.reader(io.StringIO(sys.stdin.read(), newline=''))]))"]
+            let input = Pipe(), output = Pipe()
+            (process.standardInput, process.standardOutput) = (input, output)
+            try process.run()
+            input.fileHandleForWriting.write(Data(text.utf8))
+            try input.fileHandleForWriting.close()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let expected = try JSONSerialization.jsonObject(with: data) as? [[String]]
+            #expect(expected == records.map(\.fields))
+        }
+    }
+
     @Test func badCSVNamesTheLineAndColumn() {
         let ragged = #expect(throws: LaminaError.self) { try CSV.parse("a,b\n1,2\n3\n") }
         #expect(ragged?.message.contains("line 3") == true)
