@@ -95,7 +95,9 @@ open class Attention: Layer {
         try attend(inputs, training: training, scores: false, causal: useCausalMask).0
     }
 
-    /// The attention and its scores `[batch, tq, tv]` (Keras's `return_attention_scores=True`).
+    /// The attention and its scores `[batch, tq, tv]` (Keras's `return_attention_scores=True`):
+    /// the softmax weights, after dropout in training (as Keras), so `output = scores · value`
+    /// on unmasked query rows.
     public func callAsFunction(_ inputs: [Tensor], returnAttentionScores: Bool, training: Bool = false,
                                useCausalMask: Bool = false) throws -> (Tensor, Tensor) {
         let (out, s) = try attend(inputs, training: training, scores: true, causal: useCausalMask)
@@ -125,7 +127,9 @@ open class Attention: Layer {
             out = out * qm.cast(to: out.dtype).reshaped(to: [b, tq, 1])
             out.kerasMask = qm
         }
-        return (out, wantScores ? p : nil)
+        // Keras's _apply_scores returns the weights the values were multiplied by: in training
+        // with dropout, the dropped-out ones (MultiHeadAttention returns them before dropout).
+        return (out, wantScores ? weights : nil)
     }
 
     open override func callAll(_ inputs: [Tensor], training: Bool) throws -> [Tensor] {
