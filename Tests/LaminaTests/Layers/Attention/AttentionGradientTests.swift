@@ -70,10 +70,12 @@ import Testing
     @Test func multiHeadCrossAttentionWithKeyAndMasks() throws {
         let mha = MultiHeadAttention(numHeads: 2, keyDim: 2, valueDim: 3, outputShape: 2, name: "mha_cross")
         let q = randn([2, 3, 4], seed: 4), v = randn([2, 4, 3], seed: 5), k = randn([2, 4, 2], seed: 6)
-        // The explicit mask hides key 3 from query 0 and key 1 from query 2 of sample 1; the
-        // value's padding mask hides key 2 of sample 0.
+        // The explicit mask hides key 3 from query 0 of sample 0, every key from its query 1
+        // (which attends uniformly, as Keras's dot_product_attention path) and key 1
+        // from query 2 of sample 1; the value's padding mask hides key 2 of sample 0.
         var explicit = [Float](repeating: 1, count: 2 * 3 * 4)
         explicit[0 * 12 + 0 * 4 + 3] = 0
+        for j in 0..<4 { explicit[0 * 12 + 1 * 4 + j] = 0 }
         explicit[1 * 12 + 2 * 4 + 1] = 0
         let attentionMask = Tensor(shape: [2, 3, 4], scalars: explicit)
         let valueMask = Self.stepMask(2, 4, off: [(0, 2)])
@@ -84,6 +86,35 @@ import Testing
         let mha = MultiHeadAttention(numHeads: 3, keyDim: 2, useBias: false, name: "mha_cross_nobias")
         let q = randn([2, 3, 2], seed: 7), v = randn([2, 4, 3], seed: 8)
         try Self.check(mha, [q, v]) { a in try mha(a[0], a[1], useCausalMask: true) }
+    }
+
+    /// The fused path (no scores) and the path that returns the scores give the same output on
+    /// every query row that sees a key; on a row that sees none they differ as Keras 3.15's do
+    /// (checked in Keras: `ops.dot_product_attention` makes it uniform, the masked Softmax of
+    /// `return_attention_scores=True` makes its scores 0, so its output is the output bias).
+    @Test func multiHeadFusedAndScoresPathsAgree() throws {
+        let mha = MultiHeadAttention(numHeads: 2, keyDim: 2, name: "mha_paths")
+        let x = randn([2, 4, 3], seed: 10).cast(to: .float32)
+        var explicit = [Float](repeating: 1, count: 2 * 4 * 4)
+        for j in 0..<4 { explicit[1 * 16 + 2 * 4 + j] = 0 }
+        explicit[0 * 16 + 3 * 4 + 1] = 0
+        let m = Tensor(shape: [2, 4, 4], scalars: explicit)
+        _ = try mha(x, x)   // builds; then nonzero biases too
+        try mha.setWeights(mha.getWeights().enumerated().map { i, w in randn(w.shape, seed: 30 + UInt64(i), scale: 0.5).cast(to: .float32) })
+        let fused = try mha(x, x, attentionMask: m, useCausalMask: true).scalarsAsDouble()
+        let (viaScores, scores) = try mha(x, x, attentionMask: m, returnAttentionScores: true, useCausalMask: true)
+        let y = viaScores.scalarsAsDouble(), s = scores.scalarsAsDouble()   // [b, tq, 3], [b, h, tq, tk]
+        for b in 0..<2 { for i in 0..<4 where !(b == 1 && i == 2) { for c in 0..<3 {
+            let at = (b * 4 + i) * 3 + c
+            #expect(abs(fused[at] - y[at]) <= 1e-6, "fused vs scores path at [\(b), \(i), \(c)]")
+        } } }
+        let bias = try #require(mha.weights.first { $0.name.hasSuffix("attention_output/bias") }).value.scalarsAsDouble()
+        for c in 0..<3 { #expect(abs(y[(1 * 4 + 2) * 3 + c] - bias[c]) <= 1e-6, "the row that sees nothing is the output bias") }
+        for h in 0..<2 {
+            for j in 0..<4 { #expect(s[((1 * 2 + h) * 4 + 2) * 4 + j] == 0, "the row that sees nothing has zero scores") }
+            #expect(s[((0 * 2 + h) * 4 + 3) * 4 + 1] == 0, "the explicit mask")
+            for i in 0..<4 { for j in 0..<4 where j > i { #expect(s[((0 * 2 + h) * 4 + i) * 4 + j] == 0, "causal") } }
+        }
     }
 
     @Test func multiHeadScoresAreDifferentiable() throws {
