@@ -158,3 +158,23 @@ import Testing
         #expect(zip(dropped, softmax).allSatisfy { $0 == 0 || abs($0 - 2 * $1) < 1e-12 }, "kept weights are the softmax · 2")
     }
 }
+
+/// Inputs of mixed dtypes, or of a dtype other than the weights', are an error (as
+/// MultiHeadAttention's), not a crash in the arithmetic kernels.
+@Suite struct AttentionDTypeTests {
+    @Test func mismatchedDtypesThrow() throws {
+        let q = randn([2, 3, 4], seed: 31), v = randn([2, 5, 4], seed: 32)
+        let scaled = Attention(useScale: true, scoreMode: "concat")
+        _ = try scaled([q.cast(to: .float32), v.cast(to: .float32)])
+        #expect(throws: LaminaError.self) { try scaled([q, v]) }
+        #expect(throws: LaminaError.self) { try Attention()([q.cast(to: .float32), v]) }
+        let additive = AdditiveAttention()
+        _ = try additive([q, v])
+        #expect(additive.dtype == .float64)
+        #expect(throws: LaminaError.self) { try additive([q.cast(to: .float32), v.cast(to: .float32)]) }
+        // Without weights any one float dtype goes.
+        let plain = Attention()
+        #expect(try plain([q, v]).dtype == .float64)
+        #expect(try plain([q.cast(to: .float32), v.cast(to: .float32)]).dtype == .float32)
+    }
+}
