@@ -109,6 +109,10 @@ open class Attention: Layer {
         guard Set(inputs.map { $0.shape[0] }).count == 1 else { throw LaminaError.shape("\(name): inputs have different batch sizes") }
         if !isBuilt, let first = inputs.first, first.dtype.isFloatingPoint { dtype = first.dtype }
         _ = try build(inputs.map { Array($0.shape.dropFirst()) })
+        let dtypes = inputs.map(\.dtype)
+        guard let dt = dtypes.first, dt.isFloatingPoint, dtypes.allSatisfy({ $0 == dt }), weights.isEmpty || dt == dtype else {
+            throw LaminaError.value("\(name) (\(className))\(weights.isEmpty ? "" : " holds \(dtype) weights;") inputs must share one float dtype, got \(dtypes)")
+        }
         let (q, v) = (inputs[0], inputs[1]), k = inputs.count == 3 ? inputs[2] : v
         let (b, tq, tv) = (q.shape[0], q.shape[1], v.shape[1])
         var s = scores(q, k)
