@@ -72,14 +72,15 @@ import Testing
         let q = randn([2, 3, 4], seed: 4), v = randn([2, 4, 3], seed: 5), k = randn([2, 4, 2], seed: 6)
         // The explicit mask hides key 3 from query 0 of sample 0, every key from its query 1
         // (which attends uniformly, as Keras's dot_product_attention path) and key 1
-        // from query 2 of sample 1; the value's padding mask hides key 2 of sample 0.
+        // from query 2 of sample 1; the value's padding mask hides key 2 of sample 0, the key's
+        // key 0 of sample 1.
         var explicit = [Float](repeating: 1, count: 2 * 3 * 4)
         explicit[0 * 12 + 0 * 4 + 3] = 0
         for j in 0..<4 { explicit[0 * 12 + 1 * 4 + j] = 0 }
         explicit[1 * 12 + 2 * 4 + 1] = 0
         let attentionMask = Tensor(shape: [2, 3, 4], scalars: explicit)
-        let valueMask = Self.stepMask(2, 4, off: [(0, 2)])
-        try Self.check(mha, [q, v, k], masks: [nil, valueMask]) { a in try mha(a[0], a[1], key: a[2], attentionMask: attentionMask) }
+        let valueMask = Self.stepMask(2, 4, off: [(0, 2)]), keyMask = Self.stepMask(2, 4, off: [(1, 0)])
+        try Self.check(mha, [q, v, k], masks: [nil, valueMask, keyMask]) { a in try mha(a[0], a[1], key: a[2], attentionMask: attentionMask) }
     }
 
     @Test func multiHeadCrossAttentionWithoutBiasCausal() throws {
