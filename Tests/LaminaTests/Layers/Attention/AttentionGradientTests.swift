@@ -6,8 +6,9 @@ import Testing
 /// input and every trainable weight: MultiHeadAttention (self- and cross-attention, padding
 /// masks, an explicit attention mask, causal, without biases), Attention ("dot" and "concat",
 /// with and without `useScale`, masks, causal) and AdditiveAttention (with and without
-/// `useScale`). Masks are chosen so that every unmasked query row sees at least one key (a row
-/// that sees none is scored `−1e9` everywhere, which finite differences cannot resolve).
+/// `useScale`). For Attention and AdditiveAttention the masks leave every query row at least
+/// one key: a row that sees none has every score shifted by `−1e9` (as Keras), where float64
+/// keeps a score to about 1e-7 only, too coarse for central differences of step 1e-6.
 @Suite struct AttentionGradientTests {
     /// Builds `layer` in float64 by one call, gives its weights random values (scalar scales
     /// near 1), then checks `call` with respect to `inputs` and the trainable weights; the
