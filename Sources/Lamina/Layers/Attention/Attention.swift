@@ -95,7 +95,9 @@ open class Attention: Layer {
         try attend(inputs, training: training, scores: false, causal: useCausalMask).0
     }
 
-    /// The attention and its scores `[batch, tq, tv]` (Keras's `return_attention_scores=True`).
+    /// The attention and its scores `[batch, tq, tv]` (Keras's `return_attention_scores=True`):
+    /// the softmax weights, after dropout in training (as Keras), so `output = scores · value`
+    /// on unmasked query rows.
     public func callAsFunction(_ inputs: [Tensor], returnAttentionScores: Bool, training: Bool = false,
                                useCausalMask: Bool = false) throws -> (Tensor, Tensor) {
         let (out, s) = try attend(inputs, training: training, scores: true, causal: useCausalMask)
@@ -107,6 +109,10 @@ open class Attention: Layer {
         guard Set(inputs.map { $0.shape[0] }).count == 1 else { throw LaminaError.shape("\(name): inputs have different batch sizes") }
         if !isBuilt, let first = inputs.first, first.dtype.isFloatingPoint { dtype = first.dtype }
         _ = try build(inputs.map { Array($0.shape.dropFirst()) })
+        let dtypes = inputs.map(\.dtype)
+        guard let dt = dtypes.first, dt.isFloatingPoint, dtypes.allSatisfy({ $0 == dt }), weights.isEmpty || dt == dtype else {
+            throw LaminaError.value("\(name) (\(className))\(weights.isEmpty ? "" : " holds \(dtype) weights;") inputs must share one float dtype, got \(dtypes)")
+        }
         let (q, v) = (inputs[0], inputs[1]), k = inputs.count == 3 ? inputs[2] : v
         let (b, tq, tv) = (q.shape[0], q.shape[1], v.shape[1])
         var s = scores(q, k)
@@ -125,7 +131,9 @@ open class Attention: Layer {
             out = out * qm.cast(to: out.dtype).reshaped(to: [b, tq, 1])
             out.kerasMask = qm
         }
-        return (out, wantScores ? p : nil)
+        // Keras's _apply_scores returns the weights the values were multiplied by: in training
+        // with dropout, the dropped-out ones (MultiHeadAttention returns them before dropout).
+        return (out, wantScores ? weights : nil)
     }
 
     open override func callAll(_ inputs: [Tensor], training: Bool) throws -> [Tensor] {

@@ -17,7 +17,9 @@ import Foundation
 /// and key's `[b, 1, tk]`, the explicit mask and the causal mask are ANDed; the output carries the
 /// query's mask. The scores go through one fused kernel per (batch, head)
 /// (`Tensor.attentionProbabilities` + `Tensor.attentionCombine`); dropout, in training, falls
-/// on the probabilities.
+/// on the probabilities. A query row that sees no key attends uniformly (Keras's
+/// `dot_product_attention`) unless the layer has dropout or returns its scores: then, as Keras's
+/// masked Softmax, its probabilities are 0 and its output is the output bias.
 ///
 /// ```swift
 /// let x = Embedding(inputDim: 10000, outputDim: 64, maskZero: true)(ids)
@@ -201,9 +203,11 @@ public final class MultiHeadAttention: Layer {
         let q = project(query, queryKernel!, queryBias), k = project(key, keyKernel!, keyBias), v = project(value, valueKernel!, valueBias)
         let scale = 1 / Double(keyDim).squareRoot()
         var o: Tensor, probabilities: Tensor?
-        if scores || (training && dropout > 0) {
+        if scores || dropout > 0 {
             // Keras's _compute_attention: masked softmax (masked probabilities set to 0, even in a
-            // row that sees nothing), dropout, then the weighted sum of values.
+            // row that sees nothing), dropout, then the weighted sum of values. Keras takes this
+            // path whenever the layer has dropout, in inference too; otherwise
+            // ops.dot_product_attention, where a row that sees nothing attends uniformly.
             var p = Tensor.attentionProbabilities(query: q, key: k, mask: fullMask, causal: causal, scale: scale)
             if fullMask != nil || causal {
                 var keep = fullMask ?? Tensor.ones([b, tq, tk], dtype: dtype)

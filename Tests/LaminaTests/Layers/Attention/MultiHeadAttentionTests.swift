@@ -111,3 +111,36 @@ import Testing
         for (w, expected) in zip(model.getWeights(), ref.weightsAfterAdam!) { expectClose(w, expected.tensor, atol: 1e-4, "encoder weights after 3 Adam steps") }
     }
 }
+
+/// A query row that sees no key: Keras 3.15's MultiHeadAttention takes
+/// `ops.dot_product_attention` (the row attends uniformly) only when it has no dropout and
+/// returns no scores; a layer with `dropout > 0` takes the masked Softmax even in inference,
+/// where the row's probabilities are 0 and its output is the output bias (checked in Keras).
+@Suite struct MultiHeadAttentionEmptyRowTests {
+    @Test func dropoutLayerInInferenceGivesTheOutputBiasOnARowThatSeesNothing() throws {
+        let x = randn([2, 4, 3], seed: 41).cast(to: .float32)
+        var explicit = [Float](repeating: 1, count: 2 * 4 * 4)
+        for j in 0..<4 { explicit[1 * 16 + 2 * 4 + j] = 0 }
+        explicit[0 * 16 + 1 * 4 + 3] = 0
+        let m = Tensor(shape: [2, 4, 4], scalars: explicit)
+        let plain = MultiHeadAttention(numHeads: 2, keyDim: 2), dropping = MultiHeadAttention(numHeads: 2, keyDim: 2, dropout: 0.3, seed: 1)
+        _ = try plain(x, x)
+        _ = try dropping(x, x)
+        let weights = plain.getWeights().enumerated().map { i, w in randn(w.shape, seed: 50 + UInt64(i), scale: 0.5).cast(to: .float32) }
+        try plain.setWeights(weights)
+        try dropping.setWeights(weights)
+        let a = try plain(x, x, attentionMask: m).scalarsAsDouble(), b = try dropping(x, x, attentionMask: m).scalarsAsDouble()
+        let bias = weights.last!.scalarsAsDouble()
+        for row in 0..<8 {
+            for c in 0..<3 {
+                let at = row * 3 + c
+                if row == 1 * 4 + 2 {
+                    #expect(abs(b[at] - bias[c]) <= 1e-6, "dropout layer: the row that sees nothing is the output bias")
+                    #expect(abs(a[at] - bias[c]) > 1e-3, "no-dropout layer: the row attends uniformly")
+                } else {
+                    #expect(abs(a[at] - b[at]) <= 1e-5, "every other row as without dropout")
+                }
+            }
+        }
+    }
+}
