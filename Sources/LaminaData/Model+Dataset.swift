@@ -97,8 +97,8 @@ extension Model {
     }
 
     /// Outputs for a batched dataset's inputs (labels, if any, are ignored). Keras:
-    /// `model.predict(dataset, steps=...)`.
-    public func predict(_ dataset: Dataset, steps: Int? = nil) throws -> Tensor {
+    /// `model.predict(dataset, steps=..., verbose=...)`.
+    public func predict(_ dataset: Dataset, steps: Int? = nil, verbose: Int = 0) throws -> Tensor {
         try dataset.validate()
         guard dataset.isBatched else { throw LaminaError.value("predict: the dataset yields single samples; add .batch(n)") }
         guard steps != nil || !dataset.isInfinite else { throw LaminaError.value("predict: the dataset repeats forever; give steps") }
@@ -106,7 +106,7 @@ extension Model {
         let iterator = try dataset.makeIterator()
         defer { iterator.cancel() }
         var step = 0
-        return try predictBatches {
+        return try predictBatches(steps: steps ?? dataset.cardinality, verbose: verbose) {
             guard steps.map({ step < $0 }) ?? true, let (x, _) = try iterator.next() else { return nil }
             step += 1
             return try self.prepareInputs([x])

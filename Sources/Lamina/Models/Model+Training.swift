@@ -496,26 +496,28 @@ extension Model {
     }
 
     /// Outputs for `x`, computed in batches without recording gradients. Keras: `model.predict`.
-    public func predict(_ x: Tensor, batchSize: Int = 32) throws -> Tensor {
+    /// `verbose: 1` shows Keras's progress bar over the batches (Keras's default "auto"; Lamina's
+    /// default is silent, since serving and loops call predict often).
+    public func predict(_ x: Tensor, batchSize: Int = 32, verbose: Int = 0) throws -> Tensor {
         try checkDefinition()
         guard outputCount == 1 else {
             throw LaminaError.shape("\(name) has \(outputCount) outputs \(outputNames); use predict([x]), which returns one tensor per output")
         }
-        return try predict([x], batchSize: batchSize)[0]
+        return try predict([x], batchSize: batchSize, verbose: verbose)[0]
     }
 
     /// Outputs of a model with several inputs or outputs: one tensor per output.
-    public func predict(_ x: [Tensor], batchSize: Int = 32) throws -> [Tensor] {
-        try Strategy.current.run { try predictTensors(x, batchSize: batchSize) }
+    public func predict(_ x: [Tensor], batchSize: Int = 32, verbose: Int = 0) throws -> [Tensor] {
+        try Strategy.current.run { try predictTensors(x, batchSize: batchSize, verbose: verbose) }
     }
 
-    private func predictTensors(_ x: [Tensor], batchSize: Int) throws -> [Tensor] {
+    private func predictTensors(_ x: [Tensor], batchSize: Int, verbose: Int) throws -> [Tensor] {
         guard batchSize > 0 else { throw LaminaError.value("predict: batchSize must be positive, got \(batchSize)") }
         let xs = try prepareInputs(x)
         let n = xs[0].shape[0]
-        if n <= batchSize && Strategy.current is SingleProcess { return try inferenceStep(xs) }   // the batch-1 serving path
+        if n <= batchSize && verbose == 0 && Strategy.current is SingleProcess { return try inferenceStep(xs) }   // the batch-1 serving path
         var start = 0
-        return try predictBatches {
+        return try predictBatches(steps: (n + batchSize - 1) / batchSize, verbose: verbose) {
             guard start < n else { return nil }
             defer { start += batchSize }
             return xs.rows(start..<min(n, start + batchSize))
@@ -523,8 +525,8 @@ extension Model {
     }
 
     /// Outputs by output name for inputs by input name.
-    public func predict(_ x: [String: Tensor], batchSize: Int = 32) throws -> [String: Tensor] {
-        let outputs = try predict(try ordered(x, inputNames, "input"), batchSize: batchSize)
+    public func predict(_ x: [String: Tensor], batchSize: Int = 32, verbose: Int = 0) throws -> [String: Tensor] {
+        let outputs = try predict(try ordered(x, inputNames, "input"), batchSize: batchSize, verbose: verbose)
         return Dictionary(zip(outputNames, outputs), uniquingKeysWith: { a, _ in a })
     }
 
@@ -532,15 +534,18 @@ extension Model {
     /// tensors or a dataset: one tensor per output, the
     /// batches' outputs in order. Across processes each predicts its shard of every batch and
     /// every process gets all outputs.
-    package func predictBatches(_ next: () throws -> [Tensor]?) throws -> [Tensor] {
+    package func predictBatches(steps: Int?, verbose: Int, _ next: () throws -> [Tensor]?) throws -> [Tensor] {
         let strategy = Strategy.current
         return try strategy.run {
             var outputs = [[Tensor]](repeating: [], count: outputCount)
+            var bar = Progbar(target: steps, verbose: strategy.isChief ? verbose : 0)
+            defer { if steps == nil && !outputs[0].isEmpty { bar.update(outputs[0].count, finalize: true) } }
             while let xs = try next() {
                 let rows = strategy.shard(xs[0].shape[0])
                 let local = rows.isEmpty ? nil : try inferenceStep(rows.count == xs[0].shape[0] ? xs : xs.rows(rows))
                 let batch = try strategy.gather(local, of: self, inputs: xs)
                 for (i, t) in batch.enumerated() { outputs[i].append(t) }
+                bar.update(outputs[0].count)
             }
             guard !outputs[0].isEmpty else { throw LaminaError.value("predict: no batches to predict") }
             return outputs.map { $0.count == 1 ? $0[0] : Tensor.concatenated($0, axis: 0) }

@@ -181,6 +181,16 @@ import Testing
         for (u, v) in zip(a.getWeights(), b.getWeights()) { #expect(u.asArray(Float.self) == v.asArray(Float.self)) }
     }
 
+    /// predict's progress bar (tensors, and a dataset of unknown length) leaves the outputs as they are.
+    @Test func predictWithProgressGivesTheSameOutputs() throws {
+        let model = Sequential([Input(shape: [2]), Dense(3)])
+        let x = Tensor.randomNormal([10, 2], seed: 1)
+        let quiet = try model.predict(x, batchSize: 4).asArray(Float.self)
+        #expect(try model.predict(x, batchSize: 4, verbose: 1).asArray(Float.self) == quiet)
+        let unknown = try Dataset.fromTensors(x).filter { _, _ in true }.batch(4)
+        #expect(try model.predict(unknown, verbose: 1).asArray(Float.self) == quiet)
+    }
+
     @Test func progbarCountsKnownAndUnknownTargets() {
         var known = Progbar(target: 4, verbose: 2, unitName: "file")
         known.update(2, values: ["loss": 0.5])
