@@ -71,7 +71,7 @@ enum ModelFile {
                 for (name, value) in map { layerGenerators[name] = try generator(value, "layer_random_states.\(name)", fail) }
             }
             try r.finish()
-            for case var d as any RandomLayer in model.descendants { if let g = layerGenerators[d.name] { d.generator = g } }
+            for case let d as any RandomLayer in model.descendants { if let g = layerGenerators[d.name] { d.generator = g } }
             if restoreRandomState { GlobalRandom.current = random }
             try restoreOptimizer(model, slots: slots, iterations: iterations, fail)
         } catch let error as LaminaError where error.kind == .configuration {
