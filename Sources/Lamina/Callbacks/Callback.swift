@@ -10,12 +10,93 @@ open class Callback {
     open func onTrainEnd() throws {}
     open func onEpochBegin(_ epoch: Int) throws {}
     open func onEpochEnd(_ epoch: Int, logs: [String: Double]) throws {}
+    /// `logs`: the batch's own `loss`, and the compiled metrics' values so far this epoch.
     open func onBatchEnd(_ batch: Int, logs: [String: Double]) throws {}
+}
 
-    /// Keras's `mode="auto"`: accuracies, precision and recall are maximized, the rest minimized.
-    static func resolvedMode(_ mode: String, monitor: String) -> String {
-        guard mode == "auto" else { return mode }
-        return ["acc", "precision", "recall"].contains(where: monitor.contains) ? "max" : "min"
+/// Which way a monitored quantity should go. Keras's `mode`: `"auto"`, `"min"` or `"max"`
+/// (a string literal works: `mode: "max"`; an unknown one warns and means `.auto`, as Keras).
+public enum MonitorMode: String, Sendable, ExpressibleByStringLiteral {
+    /// The monitored metric's own direction (Keras 3: the compiled metric's `_direction`;
+    /// `loss` and output losses go down).
+    case auto
+    case min, max
+
+    public init(stringLiteral value: String) {
+        if let mode = MonitorMode(rawValue: value) { self = mode } else {
+            Lamina.logger.warning("monitor mode '\(value)' is unknown (auto, min or max); falling back to auto mode")
+            self = .auto
+        }
+    }
+}
+
+/// A callback that watches one logged quantity (`EarlyStopping`, `ReduceLROnPlateau`,
+/// `ModelCheckpoint`). Keras: `MonitorCallback`.
+///
+/// Mode `.auto` reads the direction as Keras 3 does: `loss` (and `val_loss`, output losses)
+/// is minimized; a compiled metric is maximized or minimized by its `direction` (accuracies,
+/// AUC, precision, recall and F-scores go up; errors go down). A quantity no metric explains is
+/// judged by its name (`acc`, `auc`, `precision`, `recall`, `f1`, `fbeta`, `iou`, `r2` go up;
+/// losses and errors down) and otherwise minimized with a warning, where Keras 3 raises. A
+/// monitor that is not among the logs warns once, naming the logged quantities.
+open class MonitorCallback: Callback {
+    public let monitor: String
+    /// The mode as given.
+    public let requestedMode: MonitorMode
+    /// `.min` or `.max`: the given mode, or what `.auto` reads (from the name at first, and from
+    /// the model's metrics once training).
+    public internal(set) var mode: MonitorMode
+    private var readFromModel = false, warnedMissing = false, warnedDirection = false
+
+    public init(monitor: String, mode: MonitorMode) {
+        (self.monitor, requestedMode) = (monitor, mode)
+        self.mode = mode == .auto ? (MonitorCallback.direction(of: monitor, model: nil) == .up ? .max : .min) : mode
+        super.init()
+    }
+
+    /// What `.auto` means for `monitor`, from the model's compiled metrics when given, else from
+    /// the name; nil when neither tells.
+    static func direction(of monitor: String, model: Model?) -> MetricDirection? {
+        let name = monitor.hasPrefix("val_") ? String(monitor.dropFirst(4)) : monitor
+        if name == "loss" || name.hasSuffix("_loss") { return .down }
+        if let model {
+            for (key, metric) in zip(model.metricKeys, model.compiledMetrics) where key == name || metric.name == name {
+                if let d = metric.direction { return d }
+            }
+            for metric in model.metrics where metric.name == name {
+                if let d = metric.direction { return d }
+            }
+        }
+        let lower = name.lowercased()
+        if ["acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2"].contains(where: lower.contains) { return .up }
+        if ["error", "mse", "mae", "crossentropy", "hinge", "divergence"].contains(where: lower.contains) { return .down }
+        return nil
+    }
+
+    /// Call at the start of training: `.auto` is read again from the model (it may have been
+    /// compiled anew).
+    public func monitorTrainBegan() { readFromModel = false }
+
+    /// Settles `mode` for `.auto` from the model's metrics (once per `fit`).
+    public func settleMode() {
+        guard requestedMode == .auto, !readFromModel, let model else { return }
+        readFromModel = true
+        if let d = Self.direction(of: monitor, model: model) { mode = d == .up ? .max : .min; return }
+        mode = .min
+        if !warnedDirection {
+            warnedDirection = true
+            Lamina.logger.warning("\(type(of: self)): cannot tell whether '\(monitor)' should be maximized or minimized; minimizing it (pass mode: .max to maximize)")
+        }
+    }
+
+    /// The monitored value in `logs`; when absent, nil and (once) a warning naming what is there.
+    public func monitorValue(_ logs: [String: Double]) -> Double? {
+        if let value = logs[monitor] { return value }
+        if !warnedMissing {
+            warnedMissing = true
+            Lamina.logger.warning("\(type(of: self)) is conditioned on '\(monitor)', which is not available. Available metrics are: \(logs.keys.sorted().joined(separator: ", "))")
+        }
+        return nil
     }
 }
 
@@ -32,23 +113,23 @@ public final class History: Callback {
 
 /// Stops when `monitor` has not improved by `minDelta` for `patience` epochs; optionally
 /// restores the best weights. Keras: `EarlyStopping`.
-public final class EarlyStopping: Callback {
-    public let monitor: String, minDelta: Double, patience: Int, restoreBestWeights: Bool
-    public let mode: String
+public final class EarlyStopping: MonitorCallback {
+    public let minDelta: Double, patience: Int, restoreBestWeights: Bool
     public private(set) var stoppedEpoch = 0
     private var best = Double.infinity, wait = 0, bestWeights: [Tensor]?
 
     public init(monitor: String = "val_loss", minDelta: Double = 0, patience: Int = 0,
-                mode: String = "auto", restoreBestWeights: Bool = false) {
-        (self.monitor, self.minDelta, self.patience, self.restoreBestWeights) = (monitor, Swift.abs(minDelta), patience, restoreBestWeights)
-        self.mode = Self.resolvedMode(mode, monitor: monitor)
+                mode: MonitorMode = .auto, restoreBestWeights: Bool = false) {
+        (self.minDelta, self.patience, self.restoreBestWeights) = (Swift.abs(minDelta), patience, restoreBestWeights)
+        super.init(monitor: monitor, mode: mode)
     }
 
-    public override func onTrainBegin() { best = .infinity; wait = 0; bestWeights = nil; stoppedEpoch = 0 }
+    public override func onTrainBegin() { best = .infinity; wait = 0; bestWeights = nil; stoppedEpoch = 0; monitorTrainBegan() }
 
     public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) {
-        guard let raw = logs[monitor] else { return }
-        let value = mode == "max" ? -raw : raw
+        settleMode()
+        guard let raw = monitorValue(logs) else { return }
+        let value = mode == .max ? -raw : raw
         if value < best - minDelta {
             best = value
             wait = 0
@@ -77,20 +158,19 @@ public final class LearningRateScheduler: Callback {
 
 /// Multiplies the learning rate by `factor` after `patience` epochs without improvement.
 /// Keras: `ReduceLROnPlateau`.
-public final class ReduceLROnPlateau: Callback {
-    public let monitor: String, factor: Double, patience: Int, minDelta: Double, minLR: Double
-    /// "min", "max", or "auto" (Keras's rule: accuracies, precision and recall are maximized).
-    public let mode: String
+public final class ReduceLROnPlateau: MonitorCallback {
+    public let factor: Double, patience: Int, minDelta: Double, minLR: Double
     private var best = Double.infinity, wait = 0
-    public init(monitor: String = "val_loss", factor: Double = 0.1, patience: Int = 10, mode: String = "auto",
+    public init(monitor: String = "val_loss", factor: Double = 0.1, patience: Int = 10, mode: MonitorMode = .auto,
                 minDelta: Double = 1e-4, minLR: Double = 0) {
-        (self.monitor, self.factor, self.patience, self.minDelta, self.minLR) = (monitor, factor, patience, minDelta, minLR)
-        self.mode = Self.resolvedMode(mode, monitor: monitor)
+        (self.factor, self.patience, self.minDelta, self.minLR) = (factor, patience, minDelta, minLR)
+        super.init(monitor: monitor, mode: mode)
     }
-    public override func onTrainBegin() { best = .infinity; wait = 0 }
+    public override func onTrainBegin() { best = .infinity; wait = 0; monitorTrainBegan() }
     public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) {
-        guard let raw = logs[monitor], let opt = model?.optimizer else { return }
-        let v = mode == "max" ? -raw : raw  // lower is better from here on
+        settleMode()
+        guard let raw = monitorValue(logs), let opt = model?.optimizer else { return }
+        let v = mode == .max ? -raw : raw  // lower is better from here on
         if v < best - minDelta { best = v; wait = 0; return }
         wait += 1
         if wait >= patience {
@@ -167,30 +247,29 @@ public final class LambdaCallback: Callback {
 /// the optimizer and random state, so `Sequential.load` on a checkpoint and
 /// `fit(..., initialEpoch: model.epoch)` continue the run exactly. A failed save ends `fit`
 /// with the error.
-public final class ModelCheckpoint: Callback {
-    public let filepath: String, monitor: String, saveBestOnly: Bool, saveWeightsOnly: Bool, verbose: Int
-    public let mode: String
+public final class ModelCheckpoint: MonitorCallback {
+    public let filepath: String, saveBestOnly: Bool, saveWeightsOnly: Bool, verbose: Int
     /// The best monitored value so far (nil before the first).
     public private(set) var best: Double?
     /// The files written, in order.
     public private(set) var saved: [String] = []
 
     public init(filepath: String, monitor: String = "val_loss", verbose: Int = 0, saveBestOnly: Bool = false,
-                saveWeightsOnly: Bool = false, mode: String = "auto") {
-        (self.filepath, self.monitor, self.verbose, self.saveBestOnly, self.saveWeightsOnly) =
-            (filepath, monitor, verbose, saveBestOnly, saveWeightsOnly)
-        self.mode = Self.resolvedMode(mode, monitor: monitor)
+                saveWeightsOnly: Bool = false, mode: MonitorMode = .auto) {
+        (self.filepath, self.verbose, self.saveBestOnly, self.saveWeightsOnly) = (filepath, verbose, saveBestOnly, saveWeightsOnly)
+        super.init(monitor: monitor, mode: mode)
     }
+
+    public override func onTrainBegin() { monitorTrainBegan() }
 
     public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) throws {
         guard let model else { return }
         let path = try Self.format(filepath, epoch: epoch + 1, logs: logs)
         if saveBestOnly {
-            guard let value = logs[monitor] else {
-                Lamina.logger.warning("ModelCheckpoint: '\(monitor)' is not among the logs (\(logs.keys.sorted().joined(separator: ", "))); nothing saved")
-                return
-            }
-            let improved = best.map { mode == "max" ? value > $0 : value < $0 } ?? true
+            settleMode()
+            // Absent: warned once, nothing saved.
+            guard let value = monitorValue(logs) else { return }
+            let improved = best.map { mode == .max ? value > $0 : value < $0 } ?? true
             guard improved else {
                 if verbose > 0 { print("Epoch \(epoch + 1): \(monitor) did not improve from \(best!)") }
                 return

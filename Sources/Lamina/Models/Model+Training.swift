@@ -41,10 +41,8 @@ extension Model {
                     metrics: names.enumerated().flatMap { i, n in (metrics[n] ?? []).map { ($0, i) } }, error: error)
     }
 
-    /// Keras strings: `compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])`.
-    public func compile(optimizer: String, loss: String, metrics: [String] = []) throws {
-        compile(optimizer: try Optimizer.named(optimizer), loss: try Loss.named(loss), metrics: try metrics.map(Metric.named))
-    }
+    // Keras strings, and names mixed with objects (`compile(optimizer: "adam", loss:
+    // "sparse_categorical_crossentropy", metrics: ["accuracy", AUC()])`): CompileArguments.swift.
 
     private func setCompiled(_ optimizer: Optimizer, losses: [Loss], lossWeights: [Double]?, metrics: [(Metric, Int)], error: String?) {
         self.optimizer = optimizer
@@ -398,7 +396,9 @@ extension Model {
                 }
                 done += 1
                 lastLogs = current
-                for c in all { try c.onBatchEnd(step, logs: ["loss": batchLoss]) }
+                // The batch's own loss, and the metrics so far this epoch (Keras's batch logs).
+                let batchLogs = current.merging(["loss": batchLoss]) { $1 }
+                for c in all { try c.onBatchEnd(step, logs: batchLogs) }
                 if stopTraining { break }
                 if step < steps - 1 || validate == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, logs: current) }
             }

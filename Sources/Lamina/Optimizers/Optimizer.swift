@@ -300,15 +300,15 @@ open class Optimizer {
     public static var adagrad: Optimizer { Adagrad() }
     public static var adamw: Optimizer { AdamW() }
 
-    /// An optimizer with Keras's defaults by its Keras name.
+    public static var nadam: Optimizer { Nadam() }
+    public static var adamax: Optimizer { Adamax() }
+    public static var adadelta: Optimizer { Adadelta() }
+    public static var lion: Optimizer { Lion() }
+
+    /// An optimizer with Keras's defaults by its Keras name, case-insensitive as Keras's
+    /// `keras.optimizers.get` (`"adam"`, `"Nadam"`, `"adamax"`, `"lion"`), including classes
+    /// registered with `OptimizerRegistry.register`. An unknown name throws, listing the known ones.
     public static func named(_ name: String) throws -> Optimizer {
-        switch name.lowercased() {
-        case "sgd": return SGD()
-        case "adam": return Adam()
-        case "rmsprop": return RMSprop()
-        case "adagrad": return Adagrad()
-        case "adamw": return AdamW()
-        default: throw LaminaError.configuration("unknown optimizer '\(name)'; known: sgd, adam, rmsprop, adagrad, adamw")
-        }
+        try OptimizerRegistry.classes.require(name).fromKerasConfig(ConfigReader(className: name, values: [:]), shared: OptimizerSettings())
     }
 }
