@@ -53,6 +53,7 @@ extension OptimizerConvertible where Self == Optimizer {
     public static var adamax: Optimizer { Adamax() }
     public static var adadelta: Optimizer { Adadelta() }
     public static var lion: Optimizer { Lion() }
+    public static var ftrl: Optimizer { Ftrl() }
 }
 extension LossConvertible where Self == Loss {
     public static var meanSquaredError: Loss { MeanSquaredError() }

@@ -109,7 +109,7 @@ extension Model {
         if let sequential = self as? Sequential, sequential.layers.isEmpty { throw LaminaError.configuration("\(name) has no layers") }
         let samples = xs.map { Array($0.shape.dropFirst()) }
         let floating = xs[0].dtype.isFloatingPoint ? xs[0].dtype : DType.float32
-        if inputCount == 1 {
+        if inputCount == 1 && (isSubclassed || outputCount == 1) {
             try checkInputShape(samples[0])
             try buildIfNeeded(samples[0], dtype: floating)
         } else {
@@ -141,7 +141,8 @@ extension Model {
 
     /// The per-sample output shapes for these (prepared) inputs.
     package func outputShapes(for xs: [Tensor]) throws -> [[Int]] {
-        if inputCount == 1 { return [try computeOutputShape(Array(xs[0].shape.dropFirst()))] }
+        // One input and several outputs (a functional model with two heads) builds them all.
+        if inputCount == 1 && (isSubclassed || outputCount == 1) { return [try computeOutputShape(Array(xs[0].shape.dropFirst()))] }
         return try buildAll(xs.map { Array($0.shape.dropFirst()) }, dtype: nil)
     }
 
