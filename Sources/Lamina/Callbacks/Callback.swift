@@ -115,32 +115,48 @@ public final class History: Callback {
 /// restores the best weights. Keras: `EarlyStopping`.
 public final class EarlyStopping: MonitorCallback {
     public let minDelta: Double, patience: Int, restoreBestWeights: Bool
+    /// A value the monitored quantity must beat for an improvement to reset the patience
+    /// (Keras's `baseline`); nil: any improvement does.
+    public let baseline: Double?
+    /// Epochs (0-based) before this one are not monitored (a warm-up). Keras: `start_from_epoch`.
+    public let startFromEpoch: Int
     public private(set) var stoppedEpoch = 0
+    /// The epoch of the best monitored value so far.
+    public private(set) var bestEpoch = 0
     private var best = Double.infinity, wait = 0, bestWeights: [Tensor]?
 
     public init(monitor: String = "val_loss", minDelta: Double = 0, patience: Int = 0,
-                mode: MonitorMode = .auto, restoreBestWeights: Bool = false) {
-        (self.minDelta, self.patience, self.restoreBestWeights) = (Swift.abs(minDelta), patience, restoreBestWeights)
+                mode: MonitorMode = .auto, baseline: Double? = nil, restoreBestWeights: Bool = false, startFromEpoch: Int = 0) {
+        (self.minDelta, self.patience, self.restoreBestWeights, self.baseline, self.startFromEpoch) =
+            (Swift.abs(minDelta), patience, restoreBestWeights, baseline, startFromEpoch)
         super.init(monitor: monitor, mode: mode)
     }
 
-    public override func onTrainBegin() { best = .infinity; wait = 0; bestWeights = nil; stoppedEpoch = 0; monitorTrainBegan() }
+    public override func onTrainBegin() {
+        best = .infinity; wait = 0; bestWeights = nil; stoppedEpoch = 0; bestEpoch = 0
+        monitorTrainBegan()
+    }
 
+    /// Keras 3's rule: each monitored epoch adds to the wait; an improvement on the best so far
+    /// (by more than `minDelta`) records it and, when it also beats `baseline`, resets the wait;
+    /// otherwise training stops once the wait reaches `patience`.
     public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) {
         settleMode()
-        guard let raw = monitorValue(logs) else { return }
-        let value = mode == .max ? -raw : raw
+        guard let raw = monitorValue(logs), epoch >= startFromEpoch else { return }
+        let sign = mode == .max ? -1.0 : 1.0   // lower is better from here on
+        let value = sign * raw
+        wait += 1
         if value < best - minDelta {
             best = value
-            wait = 0
+            bestEpoch = epoch
             if restoreBestWeights { bestWeights = model?.getWeights() }
-        } else {
-            wait += 1
-            if wait >= patience {
-                stoppedEpoch = epoch
-                model?.stopTraining = true
-                if restoreBestWeights, let w = bestWeights { try? model?.setWeights(w) }
-            }
+            if baseline.map({ value < sign * $0 - minDelta }) ?? true { wait = 0 }
+            return
+        }
+        if wait >= patience && epoch > 0 {
+            stoppedEpoch = epoch
+            model?.stopTraining = true
+            if restoreBestWeights, let w = bestWeights { try? model?.setWeights(w) }
         }
     }
 }
@@ -160,21 +176,28 @@ public final class LearningRateScheduler: Callback {
 /// Keras: `ReduceLROnPlateau`.
 public final class ReduceLROnPlateau: MonitorCallback {
     public let factor: Double, patience: Int, minDelta: Double, minLR: Double
-    private var best = Double.infinity, wait = 0
+    /// Epochs to wait after a reduction before counting epochs without improvement again.
+    /// Keras: `cooldown`.
+    public let cooldown: Int
+    private var best = Double.infinity, wait = 0, cooldownCounter = 0
     public init(monitor: String = "val_loss", factor: Double = 0.1, patience: Int = 10, mode: MonitorMode = .auto,
-                minDelta: Double = 1e-4, minLR: Double = 0) {
-        (self.factor, self.patience, self.minDelta, self.minLR) = (factor, patience, minDelta, minLR)
+                minDelta: Double = 1e-4, cooldown: Int = 0, minLR: Double = 0) {
+        precondition(factor < 1, "ReduceLROnPlateau does not support a factor >= 1 (got \(factor))")
+        (self.factor, self.patience, self.minDelta, self.cooldown, self.minLR) = (factor, patience, minDelta, cooldown, minLR)
         super.init(monitor: monitor, mode: mode)
     }
-    public override func onTrainBegin() { best = .infinity; wait = 0; monitorTrainBegan() }
+    public override func onTrainBegin() { best = .infinity; wait = 0; cooldownCounter = 0; monitorTrainBegan() }
     public override func onEpochEnd(_ epoch: Int, logs: [String: Double]) {
         settleMode()
         guard let raw = monitorValue(logs), let opt = model?.optimizer else { return }
         let v = mode == .max ? -raw : raw  // lower is better from here on
+        if cooldownCounter > 0 { cooldownCounter -= 1; wait = 0 }
         if v < best - minDelta { best = v; wait = 0; return }
+        guard cooldownCounter == 0 else { return }
         wait += 1
-        if wait >= patience {
+        if wait >= patience, opt.learningRate > Double(Float(minLR)) {
             opt.learningRate = Swift.max(opt.learningRate * factor, minLR)
+            cooldownCounter = cooldown
             wait = 0
         }
     }

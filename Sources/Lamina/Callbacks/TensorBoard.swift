@@ -44,13 +44,20 @@ public enum UpdateFrequency: Equatable, Sendable, ExpressibleByStringLiteral, Ex
 /// - `logDir/train/`: `epoch_loss`, `epoch_<metric>` and `epoch_learning_rate` at step `epoch`
 ///   (0-based), `epoch_steps_per_second` with `writeStepsPerSecond`; `batch_loss` and
 ///   `batch_<metric>` (the batch logs callbacks get) at the 1-based count of batches since
-///   `fit` began, every `updateFreq` batches; `<weight path>/histogram` (`dense/kernel/histogram`)
-///   for every layer's weights at the epochs where `epoch % histogramFreq == 0` (when
+///   `fit` began, every `updateFreq` batches; `<weight path>/histogram` for every layer's weights
+///   (Keras 3's paths: `sequential/dense/kernel/histogram` in a Sequential model named
+///   `sequential`, `dense/kernel/histogram` in a functional one) at the epochs where
+///   `epoch % histogramFreq == 0` (when
 ///   `histogramFreq > 0`); and with `writeGraph`, the model's Keras config under the tag `keras`
 ///   (plugin `graph_keras_model`), which TensorBoard's Graphs dashboard draws as Keras's
 ///   conceptual graph.
 /// - `logDir/validation/`: `epoch_loss` and `epoch_<metric>` from the `val_` logs at step
 ///   `epoch`, and `evaluation_<name>_vs_iterations` at the optimizer's step count.
+///
+/// Keras 3 writes each value as a TensorFlow 2 tensor summary; this writes the classic forms
+/// (`simple_value` scalars, `HistogramProto` histograms), as PyTorch's `SummaryWriter` does.
+/// TensorBoard shows both alike (it converts the classic forms when it loads them), and its
+/// `EventAccumulator` lists these under `Scalars` and `Histograms`.
 ///
 /// Each `fit` starts new event files (one per folder); under a distribution strategy only the
 /// chief process writes. Not written: profiles, weight images and embeddings (Keras's
@@ -138,9 +145,13 @@ public final class TensorBoard: Callback {
             try writer.flush()
         }
         if histogramFreq > 0, epoch % histogramFreq == 0, let model {
+            // Keras 3's weight paths: a Sequential model builds its layers inside its own name
+            // scope (`sequential/dense/kernel`); a functional model's layers are built outside it.
+            let prefix = model is Sequential ? model.name + "/" : ""
             for layer in model.layers {
                 for weight in layer.weights {
-                    try train.histogram(weight.name.replacingOccurrences(of: ":", with: "_") + "/histogram",
+                    let path = weight.name.hasPrefix(prefix) ? weight.name : prefix + weight.name
+                    try train.histogram(path.replacingOccurrences(of: ":", with: "_") + "/histogram",
                                         values: weight.value.scalarsAsDouble(), step: epoch)
                 }
             }

@@ -100,6 +100,45 @@ import Testing
         #expect(ftrl?.initialSlotValues == [0.3, 0] && ftrl?.slotNames == ["accumulator", "linear"])
     }
 
+    /// `EarlyStopping(baseline:startFromEpoch:)` and `ReduceLROnPlateau(cooldown:)` stop and
+    /// reduce at the epochs Keras 3's callbacks do, fed the same logs (expected values from
+    /// Keras 3.15.1's callbacks driven with these sequences).
+    @Test func baselineStartFromEpochAndCooldownAsKeras() {
+        func stopEpoch(_ callback: EarlyStopping, _ values: [Double]) -> Int? {
+            let model = Sequential([Dense(1, inputShape: [1])])
+            model.compile(optimizer: SGD(learningRate: 1), loss: .mse)
+            callback.model = model
+            callback.onTrainBegin()
+            for (epoch, v) in values.enumerated() {
+                callback.onEpochEnd(epoch, logs: [callback.monitor: v])
+                if model.stopTraining { return epoch }
+            }
+            return nil
+        }
+        #expect(stopEpoch(EarlyStopping(patience: 2, baseline: 0.5), [0.9, 0.8, 0.85, 0.7, 0.6]) == 2)
+        #expect(stopEpoch(EarlyStopping(patience: 2), [0.9, 0.8, 0.85, 0.7, 0.6, 0.65, 0.66]) == 6)
+        #expect(stopEpoch(EarlyStopping(patience: 1, startFromEpoch: 2), [0.5, 0.9, 0.95, 0.96, 0.97]) == 3)
+        #expect(stopEpoch(EarlyStopping(monitor: "val_auc", patience: 1, mode: .max, baseline: 0.8), [0.7, 0.75, 0.74, 0.76, 0.77]) == 2)
+        #expect(stopEpoch(EarlyStopping(monitor: "val_auc", patience: 2, mode: .max, baseline: 0.8),
+                          [0.7, 0.85, 0.84, 0.9, 0.95, 0.94, 0.93]) == 6)
+
+        func rates(_ callback: ReduceLROnPlateau, _ values: [Double]) -> [Double] {
+            let model = Sequential([Dense(1, inputShape: [1])])
+            model.compile(optimizer: SGD(learningRate: 1), loss: .mse)
+            callback.model = model
+            callback.onTrainBegin()
+            return values.enumerated().map { epoch, v in
+                callback.onEpochEnd(epoch, logs: ["val_loss": v])
+                return model.optimizer!.learningRate
+            }
+        }
+        func same(_ a: [Double], _ b: [Double]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { Swift.abs($0 - $1) < 1e-6 } }
+        let a = rates(ReduceLROnPlateau(factor: 0.5, patience: 1, minDelta: 0, cooldown: 2), [1, 1, 1, 1, 1, 1, 1, 1])
+        #expect(same(a, [1, 0.5, 0.5, 0.25, 0.25, 0.125, 0.125, 0.0625]), "\(a)")
+        let b = rates(ReduceLROnPlateau(factor: 0.1, patience: 2, minDelta: 0, cooldown: 1, minLR: 0.005), [1, 0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.8])
+        #expect(same(b, [1, 1, 1, 0.1, 0.1, 0.1, 0.01, 0.01]), "\(b)")
+    }
+
     /// Every built-in loss and metric resolves by each of its Keras names.
     @Test func everyLossAndMetricByItsKerasNames() throws {
         for type in LossRegistry.builtinTypes {

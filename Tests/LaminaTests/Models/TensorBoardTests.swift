@@ -204,10 +204,11 @@ import Testing
         expectSeries(train.scalars["batch_loss"], [2, 5, 8, 11].map { batchLogs[$0]["loss"]! }, steps: [3, 6, 9, 12], "batch_loss")
         expectSeries(train.scalars["batch_accuracy"], [2, 5, 8, 11].map { batchLogs[$0]["accuracy"]! }, steps: [3, 6, 9, 12], "batch_accuracy")
         // Histograms of every weight at epochs 0 and 2, of the weights as they were then.
+        // Keras 3's tags: the weight's path inside the Sequential model's name scope.
         let names = model.weights.map(\.name)
-        #expect(Set(train.histograms.keys) == Set(names.map { $0 + "/histogram" }), "\(train.histograms.keys.sorted())")
+        #expect(Set(train.histograms.keys) == Set(names.map { "tb_model/\($0)/histogram" }), "\(train.histograms.keys.sorted())")
         for name in names {
-            guard let series = train.histograms[name + "/histogram"] else { continue }
+            guard let series = train.histograms["tb_model/\(name)/histogram"] else { continue }
             #expect(series.map { Int($0[0]) } == [0, 2], "\(name) steps")
             for (row, epoch) in zip(series, [0, 2]) {
                 let w = weightsAtEpoch[epoch][name]!
