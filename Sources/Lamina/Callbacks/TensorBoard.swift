@@ -1,7 +1,8 @@
 import Foundation
 
-/// When `TensorBoard` writes batch-level scalars. Keras's `update_freq`: `"epoch"`, `"batch"` or
-/// a number of batches, spelled the same way here (`updateFreq: "batch"`, `updateFreq: 100`).
+/// When `TensorBoard` writes batch-level scalars (Keras's `update_freq`: `"epoch"`, `"batch"` or
+/// a number of batches) and when `ModelCheckpoint` saves (Keras's `save_freq`), spelled the same
+/// way here (`updateFreq: "batch"`, `saveFreq: 100`).
 public enum UpdateFrequency: Equatable, Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
     /// Epoch-level scalars only.
     case epoch
@@ -17,7 +18,7 @@ public enum UpdateFrequency: Equatable, Sendable, ExpressibleByStringLiteral, Ex
         case "epoch": self = .epoch
         case "batch": self = .batches(1)
         default:
-            Lamina.logger.warning("TensorBoard: update_freq '\(value)' is neither \"epoch\", \"batch\" nor a number of batches; using \"epoch\"")
+            Lamina.logger.warning("update frequency '\(value)' is neither \"epoch\", \"batch\" nor a number of batches; using \"epoch\"")
             self = .epoch
         }
     }
@@ -25,7 +26,7 @@ public enum UpdateFrequency: Equatable, Sendable, ExpressibleByStringLiteral, Ex
     /// Every `value` batches; a count below 1 warns and means `"epoch"`.
     public init(integerLiteral value: Int) {
         if value >= 1 { self = .batches(value) } else {
-            Lamina.logger.warning("TensorBoard: update_freq \(value) is below 1; using \"epoch\"")
+            Lamina.logger.warning("update frequency \(value) is below 1; using \"epoch\"")
             self = .epoch
         }
     }
