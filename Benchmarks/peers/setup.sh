@@ -31,6 +31,9 @@ else
 fi
 # The serving peer (serve_torch.py): FastAPI on uvicorn, as a Python user would deploy.
 "$VENV/bin/pip" install "fastapi==0.165.0" "uvicorn==0.54.0"
+# TensorBoard's own event reader, which reads back the TensorBoard callback's files
+# (Tests/LaminaTests/Models/TensorBoardTests.swift).
+"$VENV/bin/pip" install "tensorboard==2.21.0"
 
 "$VENV/bin/python" - <<'EOF'
 import os

@@ -10,6 +10,7 @@ import Foundation
 /// outputs are pooled (`multi_label=False`). ROC sums trapezoids; PR interpolates as Davis &
 /// Goadrich, Keras's closed form.
 public final class AUC: Metric {
+    public override var direction: MetricDirection? { .up }
     public enum Curve: String, Sendable { case roc = "ROC", pr = "PR" }
     public enum SummationMethod: String, Sendable { case interpolation, minoring, majoring }
 
@@ -115,6 +116,7 @@ public final class AUC: Metric {
 /// Keras's default `average=None` reports one score per class; Lamina's logs hold one number
 /// per metric, so `average` defaults to `.macro` here and `perClass()` gives Keras's vector.
 public class FBetaScore: Metric {
+    public override var direction: MetricDirection? { .up }
     public enum Average: String, Sendable { case micro, macro, weighted }
     public let average: Average, beta: Double, threshold: Double?
     var tp: [Double] = [], fp: [Double] = [], fn: [Double] = [], support: [Double] = []

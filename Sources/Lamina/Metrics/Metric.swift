@@ -1,3 +1,6 @@
+/// Which way a metric improves. Keras: a metric's `_direction` ("up" or "down").
+public enum MetricDirection: Sendable { case up, down }
+
 /// A running metric over an epoch: `update` per batch, `result` for the mean so far.
 /// Spelled `metrics: [.accuracy]`, `[.precision, .recall]` or, from data, `Metric.named("mae")`.
 /// (Metrics and losses that share a Keras name are different types: `Metric.meanSquaredError`
@@ -8,6 +11,11 @@ open class Metric {
     var total = 0.0, count = 0.0
 
     public init(name: String) { self.name = name }
+
+    /// Whether a higher value is better (`.up`: accuracies, precision, recall, AUC, F-scores) or
+    /// a lower one (`.down`: errors); nil when the metric does not say (Keras 3's
+    /// `_direction`). Monitoring callbacks in mode `.auto` read it.
+    open var direction: MetricDirection? { nil }
 
     /// Adds a batch: labels (class indices or one-hot or targets) and predictions.
     open func update(_ yTrue: Tensor, _ yPred: Tensor) {
@@ -117,6 +125,7 @@ public class MeanMetric: Metric {
 
 /// The mean squared error as a metric. Keras: `metrics.MeanSquaredError` (`"mse"`).
 public final class MeanSquaredErrorMetric: MeanMetric {
+    public override var direction: MetricDirection? { .down }
     public init() { super.init(name: "mean_squared_error") { ($0 - $1) * ($0 - $1) } }
     public override class var kerasNames: [String] { ["mean_squared_error", "mse", "MeanSquaredError"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { MeanSquaredErrorMetric() }
@@ -124,6 +133,7 @@ public final class MeanSquaredErrorMetric: MeanMetric {
 
 /// The mean absolute error as a metric. Keras: `metrics.MeanAbsoluteError` (`"mae"`).
 public final class MeanAbsoluteErrorMetric: MeanMetric {
+    public override var direction: MetricDirection? { .down }
     public init() { super.init(name: "mean_absolute_error") { Swift.abs($0 - $1) } }
     public override class var kerasNames: [String] { ["mean_absolute_error", "mae", "MeanAbsoluteError"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { MeanAbsoluteErrorMetric() }
@@ -132,6 +142,7 @@ public final class MeanAbsoluteErrorMetric: MeanMetric {
 /// `accuracy`: becomes binary (prediction last dim 1), sparse (labels of lower rank, or a
 /// trailing 1 against several classes) or categorical, as Keras decides by shapes.
 public final class Accuracy: Metric {
+    public override var direction: MetricDirection? { .up }
     public override class var kerasNames: [String] { ["accuracy", "acc"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { Accuracy() }
     /// The kind of accuracy the first batch's shapes call for; its per-sample hits feed this
@@ -152,6 +163,7 @@ public final class Accuracy: Metric {
 
 /// Share of predictions on the right side of `threshold`. Keras: `BinaryAccuracy`.
 public final class BinaryAccuracy: Metric {
+    public override var direction: MetricDirection? { .up }
     public override class var kerasNames: [String] { ["binary_accuracy", "BinaryAccuracy"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { BinaryAccuracy(threshold: try r.double("threshold", default: 0.5)) }
     public let threshold: Double
@@ -163,6 +175,7 @@ public final class BinaryAccuracy: Metric {
 
 /// Share of rows whose argmax matches the one-hot label's. Keras: `CategoricalAccuracy`.
 public final class CategoricalAccuracy: Metric {
+    public override var direction: MetricDirection? { .up }
     public override class var kerasNames: [String] { ["categorical_accuracy", "CategoricalAccuracy"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { CategoricalAccuracy() }
     public init() { super.init(name: "categorical_accuracy") }
@@ -173,6 +186,7 @@ public final class CategoricalAccuracy: Metric {
 
 /// Share of rows whose argmax equals the class index. Keras: `SparseCategoricalAccuracy`.
 public final class SparseCategoricalAccuracy: Metric {
+    public override var direction: MetricDirection? { .up }
     public override class var kerasNames: [String] { ["sparse_categorical_accuracy", "SparseCategoricalAccuracy"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { SparseCategoricalAccuracy() }
     public init() { super.init(name: "sparse_categorical_accuracy") }
@@ -183,6 +197,7 @@ public final class SparseCategoricalAccuracy: Metric {
 
 /// tp / (tp + fp) or tp / (tp + fn) at threshold 0.5: the shared counting of Precision and Recall.
 public class ConfusionRatio: Metric {
+    public override var direction: MetricDirection? { .up }
     /// Whether the denominator counts predicted positives (precision) or actual positives (recall).
     let overPredicted: Bool
     init(name: String, overPredicted: Bool) { self.overPredicted = overPredicted; super.init(name: name) }
@@ -226,6 +241,7 @@ private func inTopK(_ predictions: [Double], classes: Int, truth: [Int], k: Int)
 /// count as in, as Keras's `in_top_k`); the dense and sparse Keras metrics differ only in how the
 /// class is given.
 public class TopKAccuracy: Metric {
+    public override var direction: MetricDirection? { .up }
     public let k: Int
     let sparse: Bool
     init(k: Int, sparse: Bool, name: String) { (self.k, self.sparse) = (k, sparse); super.init(name: name) }

@@ -41,10 +41,8 @@ extension Model {
                     metrics: names.enumerated().flatMap { i, n in (metrics[n] ?? []).map { ($0, i) } }, error: error)
     }
 
-    /// Keras strings: `compile(optimizer: "adam", loss: "sparse_categorical_crossentropy", metrics: ["accuracy"])`.
-    public func compile(optimizer: String, loss: String, metrics: [String] = []) throws {
-        compile(optimizer: try Optimizer.named(optimizer), loss: try Loss.named(loss), metrics: try metrics.map(Metric.named))
-    }
+    // Keras strings, and names mixed with objects (`compile(optimizer: "adam", loss:
+    // "sparse_categorical_crossentropy", metrics: ["accuracy", AUC()])`): CompileArguments.swift.
 
     private func setCompiled(_ optimizer: Optimizer, losses: [Loss], lossWeights: [Double]?, metrics: [(Metric, Int)], error: String?) {
         self.optimizer = optimizer
@@ -111,7 +109,7 @@ extension Model {
         if let sequential = self as? Sequential, sequential.layers.isEmpty { throw LaminaError.configuration("\(name) has no layers") }
         let samples = xs.map { Array($0.shape.dropFirst()) }
         let floating = xs[0].dtype.isFloatingPoint ? xs[0].dtype : DType.float32
-        if inputCount == 1 {
+        if inputCount == 1 && (isSubclassed || outputCount == 1) {
             try checkInputShape(samples[0])
             try buildIfNeeded(samples[0], dtype: floating)
         } else {
@@ -143,7 +141,8 @@ extension Model {
 
     /// The per-sample output shapes for these (prepared) inputs.
     package func outputShapes(for xs: [Tensor]) throws -> [[Int]] {
-        if inputCount == 1 { return [try computeOutputShape(Array(xs[0].shape.dropFirst()))] }
+        // One input and several outputs (a functional model with two heads) builds them all.
+        if inputCount == 1 && (isSubclassed || outputCount == 1) { return [try computeOutputShape(Array(xs[0].shape.dropFirst()))] }
         return try buildAll(xs.map { Array($0.shape.dropFirst()) }, dtype: nil)
     }
 
@@ -401,7 +400,9 @@ extension Model {
                 }
                 done += 1
                 lastLogs = current
-                for c in all { try c.onBatchEnd(step, logs: ["loss": batchLoss]) }
+                // The batch's own loss, and the metrics so far this epoch (Keras's batch logs).
+                let batchLogs = current.merging(["loss": batchLoss]) { $1 }
+                for c in all { try c.onBatchEnd(step, logs: batchLogs) }
                 if stopTraining { break }
                 if step < (steps ?? .max) - 1 || validate == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, logs: current) }
             }

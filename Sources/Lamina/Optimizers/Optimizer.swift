@@ -237,6 +237,19 @@ open class Optimizer {
     /// Number of slot tensors per variable (Adam: m, v).
     open var slotCount: Int { 0 }
 
+    /// The value each slot starts at (zeros unless a subclass says otherwise: Ftrl's
+    /// accumulator starts at `initialAccumulatorValue`).
+    open var initialSlotValues: [Double] { [Double](repeating: 0, count: slotCount) }
+
+    /// A variable's slots before its first step.
+    package func freshSlots(for v: Variable) -> [Tensor] {
+        let values = initialSlotValues
+        return (0..<slotCount).map { i in
+            let value = i < values.count ? values[i] : 0
+            return value == 0 ? Tensor.zeros(v.shape, dtype: v.value.dtype) : Tensor.full(v.shape, value: value, dtype: v.value.dtype)
+        }
+    }
+
     /// The number of optimizer variables, as Keras's summary counts them (slots + iterations + learning rate).
     public var variableCount: Int { slots.values.reduce(2) { $0 + $1.reduce(0) { $0 + $1.count } } }
 
@@ -254,7 +267,7 @@ open class Optimizer {
                 if norm > clipnorm { g = g * (clipnorm / norm) }
             }
             let key = ObjectIdentifier(v)
-            var s = slots[key] ?? (0..<slotCount).map { _ in Tensor.zeros(v.shape, dtype: v.value.dtype) }
+            var s = slots[key] ?? freshSlots(for: v)
             slots[key] = nil   // drop the dictionary's reference so the slots update in place
             if v.value.dtype == .float64 {
                 update(&v.value, g, &s, lr: lr, as: Double.self)
@@ -300,15 +313,16 @@ open class Optimizer {
     public static var adagrad: Optimizer { Adagrad() }
     public static var adamw: Optimizer { AdamW() }
 
-    /// An optimizer with Keras's defaults by its Keras name.
+    public static var nadam: Optimizer { Nadam() }
+    public static var adamax: Optimizer { Adamax() }
+    public static var adadelta: Optimizer { Adadelta() }
+    public static var lion: Optimizer { Lion() }
+    public static var ftrl: Optimizer { Ftrl() }
+
+    /// An optimizer with Keras's defaults by its Keras name, case-insensitive as Keras's
+    /// `keras.optimizers.get` (`"adam"`, `"Nadam"`, `"adamax"`, `"lion"`), including classes
+    /// registered with `OptimizerRegistry.register`. An unknown name throws, listing the known ones.
     public static func named(_ name: String) throws -> Optimizer {
-        switch name.lowercased() {
-        case "sgd": return SGD()
-        case "adam": return Adam()
-        case "rmsprop": return RMSprop()
-        case "adagrad": return Adagrad()
-        case "adamw": return AdamW()
-        default: throw LaminaError.configuration("unknown optimizer '\(name)'; known: sgd, adam, rmsprop, adagrad, adamw")
-        }
+        try OptimizerRegistry.classes.require(name).fromKerasConfig(ConfigReader(className: name, values: [:]), shared: OptimizerSettings())
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 /// owns its round trip (`config()`, `fromKerasConfig`, `slotNames`); registering is naming it.
 public enum OptimizerRegistry {
     static let builtinTypes: [Optimizer.Type] = [SGD.self, Adam.self, AdamW.self, RMSprop.self, Adagrad.self, Nadam.self, Adamax.self,
-                                                 Adadelta.self, Lion.self]
+                                                 Adadelta.self, Lion.self, Ftrl.self]
     static let classes = KerasClasses<Optimizer.Type>("optimizer", registry: "OptimizerRegistry", caseInsensitive: true,
                                                       names: { [$0.kerasClassName] }, builtinTypes)
 

@@ -29,7 +29,7 @@ extension Model {
         var slots: [Tensor] = []
         for group in optimizer.kerasSlotGroups {
             for v in variables {
-                let own = optimizer.slots[ObjectIdentifier(v)] ?? (0..<optimizer.slotCount).map { _ in Tensor.zeros(v.shape, dtype: v.value.dtype) }
+                let own = optimizer.slots[ObjectIdentifier(v)] ?? optimizer.freshSlots(for: v)
                 slots += group.map { own[$0] }
             }
         }

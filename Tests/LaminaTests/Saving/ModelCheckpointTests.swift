@@ -20,6 +20,30 @@ import Testing
         #expect(throws: LaminaError.self) { try ModelCheckpoint.format("{epoch", epoch: 1, logs: logs) }
     }
 
+    /// Keras's `save_freq=N`: a save every N batches counted across epochs, named with the
+    /// epoch and the 1-based batch within it; with saveBestOnly, judged on the batch logs.
+    @Test func saveFreqSavesEveryNBatches() throws {
+        let dir = temporaryDirectory()
+        // 40 rows in batches of 8: 5 batches an epoch, 15 in 3 epochs; every 4th batch saves.
+        let checkpoint = ModelCheckpoint(filepath: dir.appendingPathComponent("m-{epoch}-{batch:02d}.lamina").path, saveFreq: 4)
+        try make().fit(x, y, epochs: 3, batchSize: 8, verbose: 0, shuffle: false, callbacks: [checkpoint])
+        #expect(checkpoint.saved.map { URL(fileURLWithPath: $0).lastPathComponent } == ["m-1-04.lamina", "m-2-03.lamina", "m-3-02.lamina"])
+        #expect(try ModelCheckpoint.format("b{batch}", epoch: 1, batch: 7, logs: [:]) == "b7")
+
+        var losses: [Double] = []
+        let best = ModelCheckpoint(filepath: dir.appendingPathComponent("best-{epoch}-{batch}.lamina").path, monitor: "loss",
+                                   saveBestOnly: true, saveFreq: 2)
+        try make().fit(x, y, epochs: 2, batchSize: 8, verbose: 0, shuffle: false,
+                       callbacks: [LambdaCallback(onBatchEnd: { _, logs in losses.append(logs["loss"]!) }), best])
+        var lowest = Double.infinity, expected: [String] = []
+        for i in stride(from: 1, to: losses.count, by: 2) where losses[i] < lowest {
+            lowest = losses[i]
+            expected.append("best-\(i / 5 + 1)-\(i % 5 + 1).lamina")
+        }
+        #expect(best.saved.map { URL(fileURLWithPath: $0).lastPathComponent } == expected && !expected.isEmpty)
+        #expect(ModelCheckpoint(filepath: "x.lamina").saveFreq == .epoch)
+    }
+
     @Test func saveBestOnlyWritesWhenTheMonitorImproves() throws {
         let dir = temporaryDirectory()
         let checkpoint = ModelCheckpoint(filepath: dir.appendingPathComponent("best-{epoch}.lamina").path, saveBestOnly: true)
