@@ -34,6 +34,8 @@ fi
 # TensorBoard's own event reader, which reads back the TensorBoard callback's files
 # (Tests/LaminaTests/Models/TensorBoardTests.swift).
 "$VENV/bin/pip" install "tensorboard==2.21.0"
+# onnxruntime and onnx, which load and check saveONNX's files (Tests/LaminaTests/Saving/ONNXExportTests.swift).
+"$VENV/bin/pip" install "onnxruntime==1.32.0" "onnx==1.23.2"
 
 "$VENV/bin/python" - <<'EOF'
 import os

@@ -1,7 +1,6 @@
 #ifndef CLAMINABLAS_SHIM_H
 #define CLAMINABLAS_SHIM_H
 #include <cblas.h>
-#include <lapacke.h>
 
 /* How many threads OpenBLAS itself may use (a no-op for other BLAS libraries). Lamina sets
    it to 1 and splits large products across cores itself: OpenBLAS's idle workers spin in
