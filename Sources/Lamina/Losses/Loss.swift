@@ -33,14 +33,6 @@ open class Loss {
     /// Keras's `epsilon()`: predicted probabilities are clipped to [ε, 1 − ε].
     public static let epsilon = 1e-7
 
-    public static var meanSquaredError: Loss { MeanSquaredError() }
-    public static var mse: Loss { MeanSquaredError() }
-    public static var meanAbsoluteError: Loss { MeanAbsoluteError() }
-    public static var mae: Loss { MeanAbsoluteError() }
-    public static var binaryCrossentropy: Loss { BinaryCrossentropy() }
-    public static var categoricalCrossentropy: Loss { CategoricalCrossentropy() }
-    public static var sparseCategoricalCrossentropy: Loss { SparseCategoricalCrossentropy() }
-    public static var huber: Loss { Huber() }
 
     /// A loss by its Keras name (`"binary_crossentropy"`, `"BinaryCrossentropy"`, `"mse"`), with
     /// its default options.

@@ -40,18 +40,7 @@ open class Metric {
     }
 
 
-    public static var accuracy: Metric { Accuracy() }
-    public static var binaryAccuracy: Metric { BinaryAccuracy() }
-    public static var categoricalAccuracy: Metric { CategoricalAccuracy() }
-    public static var sparseCategoricalAccuracy: Metric { SparseCategoricalAccuracy() }
-    public static var meanSquaredError: Metric { MeanSquaredErrorMetric() }
-    public static var meanAbsoluteError: Metric { MeanAbsoluteErrorMetric() }
-    public static var mse: Metric { meanSquaredError }
-    public static var mae: Metric { meanAbsoluteError }
-    public static var precision: Metric { Precision() }
-    public static var recall: Metric { Recall() }
-    public static var auc: Metric { AUC() }
-    public static var f1Score: Metric { F1Score() }
+    // The shorthands (`.accuracy`, `.mse`, ...) are in CompileArguments.swift, where a name can stand too.
 
     /// A metric by one of its Keras names (`"accuracy"`, `"acc"`, `"mae"`), with default options.
     public static func named(_ name: String) throws -> Metric {

@@ -307,17 +307,7 @@ open class Optimizer {
         fatalError("\(Self.self) must override updateStep")
     }
 
-    public static var sgd: Optimizer { SGD() }
-    public static var adam: Optimizer { Adam() }
-    public static var rmsprop: Optimizer { RMSprop() }
-    public static var adagrad: Optimizer { Adagrad() }
-    public static var adamw: Optimizer { AdamW() }
 
-    public static var nadam: Optimizer { Nadam() }
-    public static var adamax: Optimizer { Adamax() }
-    public static var adadelta: Optimizer { Adadelta() }
-    public static var lion: Optimizer { Lion() }
-    public static var ftrl: Optimizer { Ftrl() }
 
     /// An optimizer with Keras's defaults by its Keras name, case-insensitive as Keras's
     /// `keras.optimizers.get` (`"adam"`, `"Nadam"`, `"adamax"`, `"lion"`), including classes
