@@ -441,6 +441,92 @@ static void LK(lstm_backward)(const float *a, const float *tc, const float *c_pr
     }
 }
 
+/* MARK: softmax
+   exp as Cephes's expf (the float exp of Eigen and TensorFlow's CPU kernels): x = n·ln2 + r,
+   |r| ≤ ln2/2, e^r by a degree-7 polynomial, 2^n into the exponent; 1–2 ulp. Inputs below
+   −87.3 give 0 (as expf's underflow), so masked logits still get exactly zero probability. */
+#define LK_EXP_HI 88.3762626647949f
+#define LK_EXP_LO -87.3365447505531f
+#define LK_EXP_POLY(r, y)                                                                      \
+    y = 1.9875691500E-4f; y = y * r + 1.3981999507E-3f; y = y * r + 8.3334519073E-3f;          \
+    y = y * r + 4.1665795894E-2f; y = y * r + 1.6666665459E-1f; y = y * r + 5.0000001201E-1f;
+
+static inline vf LK(vexp)(vf x) {
+    vf c = sel(x > LK_EXP_HI, (vf)(LK_EXP_HI), x);
+    c = sel(c < LK_EXP_LO, (vf)(LK_EXP_LO), c);
+    /* n = round(c / ln2) by the 1.5·2^23 trick (|c / ln2| < 128) */
+    vf n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    vf r = c - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vf y;
+    LK_EXP_POLY(r, y)
+    y = y * (r * r) + r + 1.0f;
+    vi e = (__builtin_convertvector(n, vi) + 127) << 23;
+    vf out = y * (vf)e;
+    return sel(x < LK_EXP_LO, (vf)(0.0f), out);
+}
+static inline float LK(exp1)(float x) {
+    if (x < LK_EXP_LO) return 0.0f;
+    float c = x > LK_EXP_HI ? LK_EXP_HI : x;
+    float n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = c - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float y;
+    LK_EXP_POLY(r, y)
+    y = y * (r * r) + r + 1.0f;
+    int32_t e = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &e, sizeof scale);
+    return y * scale;
+}
+
+static inline float LK(hmax)(vf v) {
+    float m = v[0];
+    for (int i = 1; i < LK_W; i++) m = v[i] > m ? v[i] : m;
+    return m;
+}
+static inline float LK(hsum)(vf v) {
+    float s = 0;
+    for (int i = 0; i < LK_W; i++) s += v[i];
+    return s;
+}
+
+static void LK(softmax_rows)(float *x, long rows, long n) {
+    for (long r = 0; r < rows; r++) {
+        float *row = x + r * n;
+        long j = 0;
+        float m = -INFINITY;
+        if (n >= LK_W) {
+            vf mv = ld(row);
+            for (j = LK_W; j + LK_W <= n; j += LK_W) { vf v = ld(row + j); mv = sel(v > mv, v, mv); }
+            m = LK(hmax)(mv);
+        }
+        for (; j < n; j++) m = row[j] > m ? row[j] : m;
+        vf sv = (vf)(0.0f);
+        float s = 0;
+        for (j = 0; j + LK_W <= n; j += LK_W) { vf e = LK(vexp)(ld(row + j) - m); st(row + j, e); sv += e; }
+        for (; j < n; j++) { float e = LK(exp1)(row[j] - m); row[j] = e; s += e; }
+        float inv = 1.0f / (s + LK(hsum)(sv));
+        for (j = 0; j + LK_W <= n; j += LK_W) st(row + j, ld(row + j) * inv);
+        for (; j < n; j++) row[j] *= inv;
+    }
+}
+
+static void LK(softmax_backward_rows)(const float *dp, const float *p, float *ds, long rows, long n) {
+    for (long r = 0; r < rows; r++) {
+        const float *d = dp + r * n, *pr = p + r * n;
+        float *o = ds + r * n;
+        vf dv = (vf)(0.0f);
+        float dot = 0;
+        long j = 0;
+        for (; j + LK_W <= n; j += LK_W) dv += ld(d + j) * ld(pr + j);
+        for (; j < n; j++) dot += d[j] * pr[j];
+        dot += LK(hsum)(dv);
+        for (j = 0; j + LK_W <= n; j += LK_W) st(o + j, ld(pr + j) * (ld(d + j) - dot));
+        for (; j < n; j++) o[j] = pr[j] * (d[j] - dot);
+    }
+}
+
 /* MARK: optimizers */
 
 static void LK(adam)(float *w, const float *g, float *m, float *v, long n,
@@ -607,4 +693,6 @@ const lamina_kernel_table LK(lamina_kernels) = {
     .lstm_forward = LK(lstm_forward),
     .lstm_backward = LK(lstm_backward),
     .adam = LK(adam),
+    .softmax_rows = LK(softmax_rows),
+    .softmax_backward_rows = LK(softmax_backward_rows),
 };

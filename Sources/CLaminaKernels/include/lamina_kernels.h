@@ -108,6 +108,12 @@ typedef struct lamina_kernel_table {
     /* Adam: m += (g − m)·b1; v += (g² − v)·b2; w −= alpha·m / (√v + eps). */
     void (*adam)(float *w, const float *g, float *m, float *v, long n,
                  float alpha, float b1, float b2, float eps);
+
+    /* Softmax of each of `rows` contiguous rows of n floats, in place: e^(x − max) / Σ, with
+       exp as Cephes's expf (1–2 ulp; below −87.3 gives 0). */
+    void (*softmax_rows)(float *x, long rows, long n);
+    /* The softmax's backward on `rows` rows of n: ds = p·(dp − Σ dp·p) (ds may be dp). */
+    void (*softmax_backward_rows)(const float *dp, const float *p, float *ds, long rows, long n);
 } lamina_kernel_table;
 
 /* The table in use: the best level of this CPU, lowered by LAMINA_SIMD, or what
