@@ -527,6 +527,105 @@ static void LK(softmax_backward_rows)(const float *dp, const float *p, float *ds
     }
 }
 
+/* MARK: layer normalization (last axis, rows of n) */
+
+static void LK(layer_norm_rows)(const float *x, long rows, long n, const float *gamma, const float *beta,
+                                float eps, float *y, float *stats) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n;
+        vf sv = (vf)(0.0f);
+        float s = 0;
+        long j = 0;
+        for (; j + LK_W <= n; j += LK_W) sv += ld(xr + j);
+        for (; j < n; j++) s += xr[j];
+        float mean = (s + LK(hsum)(sv)) / (float)n;
+        vf vv = (vf)(0.0f);
+        float v = 0;
+        for (j = 0; j + LK_W <= n; j += LK_W) { vf c = ld(xr + j) - mean; vv += c * c; }
+        for (; j < n; j++) { float c = xr[j] - mean; v += c * c; }
+        float inv = 1.0f / sqrtf((v + LK(hsum)(vv)) / (float)n + eps);
+        stats[2 * r] = mean;
+        stats[2 * r + 1] = inv;
+        for (j = 0; j + LK_W <= n; j += LK_W) {
+            vf o = (ld(xr + j) - mean) * inv;
+            if (gamma) o = o * ld(gamma + j);
+            if (beta) o = o + ld(beta + j);
+            st(yr + j, o);
+        }
+        for (; j < n; j++) {
+            float o = (xr[j] - mean) * inv;
+            if (gamma) o = o * gamma[j];
+            if (beta) o = o + beta[j];
+            yr[j] = o;
+        }
+    }
+}
+
+/* dx = inv·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·gamma, x̂ = (x − mean)·inv */
+static void LK(layer_norm_backward_rows)(const float *dy, const float *x, long rows, long n, const float *gamma,
+                                         const float *stats, float *dx) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * n, *gr = dy + r * n;
+        float *o = dx + r * n;
+        float mean = stats[2 * r], inv = stats[2 * r + 1];
+        vf av = (vf)(0.0f), bv = (vf)(0.0f);
+        float a = 0, b = 0;
+        long j = 0;
+        for (; j + LK_W <= n; j += LK_W) {
+            vf gh = ld(gr + j);
+            if (gamma) gh = gh * ld(gamma + j);
+            vf xh = (ld(xr + j) - mean) * inv;
+            av += gh; bv += gh * xh;
+        }
+        for (; j < n; j++) {
+            float gh = gr[j] * (gamma ? gamma[j] : 1.0f), xh = (xr[j] - mean) * inv;
+            a += gh; b += gh * xh;
+        }
+        a = (a + LK(hsum)(av)) / (float)n;
+        b = (b + LK(hsum)(bv)) / (float)n;
+        for (j = 0; j + LK_W <= n; j += LK_W) {
+            vf gh = ld(gr + j);
+            if (gamma) gh = gh * ld(gamma + j);
+            vf xh = (ld(xr + j) - mean) * inv;
+            st(o + j, inv * (gh - a - xh * b));
+        }
+        for (; j < n; j++) {
+            float gh = gr[j] * (gamma ? gamma[j] : 1.0f), xh = (xr[j] - mean) * inv;
+            o[j] = inv * (gh - a - xh * b);
+        }
+    }
+}
+
+/* dgamma[j] += Σ_r dy·x̂, dbeta[j] += Σ_r dy (either may be NULL): float sums over blocks of
+   64 rows, added into the double accumulators. */
+static void LK(layer_norm_param_grads)(const float *dy, const float *x, long rows, long n, const float *stats,
+                                       double *dgamma, double *dbeta) {
+    float *part = (float *)calloc((size_t)(2 * n > 0 ? 2 * n : 1), sizeof(float));
+    if (!part) return;
+    float *pg = part, *pb = part + n;
+    for (long r0 = 0; r0 < rows; r0 += 64) {
+        long r1 = r0 + 64 < rows ? r0 + 64 : rows;
+        memset(part, 0, (size_t)(2 * n) * sizeof(float));
+        for (long r = r0; r < r1; r++) {
+            const float *xr = x + r * n, *gr = dy + r * n;
+            float mean = stats[2 * r], inv = stats[2 * r + 1];
+            long j = 0;
+            for (; j + LK_W <= n; j += LK_W) {
+                vf g = ld(gr + j);
+                st(pg + j, ld(pg + j) + g * ((ld(xr + j) - mean) * inv));
+                st(pb + j, ld(pb + j) + g);
+            }
+            for (; j < n; j++) { pg[j] += gr[j] * ((xr[j] - mean) * inv); pb[j] += gr[j]; }
+        }
+        for (long j = 0; j < n; j++) {
+            if (dgamma) dgamma[j] += pg[j];
+            if (dbeta) dbeta[j] += pb[j];
+        }
+    }
+    free(part);
+}
+
 /* MARK: optimizers */
 
 static void LK(adam)(float *w, const float *g, float *m, float *v, long n,
@@ -695,4 +794,7 @@ const lamina_kernel_table LK(lamina_kernels) = {
     .adam = LK(adam),
     .softmax_rows = LK(softmax_rows),
     .softmax_backward_rows = LK(softmax_backward_rows),
+    .layer_norm_rows = LK(layer_norm_rows),
+    .layer_norm_backward_rows = LK(layer_norm_backward_rows),
+    .layer_norm_param_grads = LK(layer_norm_param_grads),
 };
