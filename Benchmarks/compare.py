@@ -7,7 +7,8 @@ Benchmarks/RESULTS.md.
 
 Each round runs every workload group once per framework, alternating frameworks, each in
 its own process, so the peak RSS of a process (from wait4) belongs to that workload:
-gemm | mlp_mnist | cnn_mnist + inference (inference uses the CNN just trained) | lstm | gan.
+gemm | mlp_mnist | cnn_mnist + inference (inference uses the CNN just trained) | lstm | gan
+(and, asked for by name, resnet50 | transformer: `--workloads transformer`).
 Per workload it reports the median over rounds of each framework, the ratios Lamina/peer,
 and each process's max RSS. Needs: the peers' venv (Benchmarks/peers/setup.sh) and
 `swift build -c release --product lamina-bench`. Only the standard library is used here.

@@ -441,6 +441,191 @@ static void LK(lstm_backward)(const float *a, const float *tc, const float *c_pr
     }
 }
 
+/* MARK: softmax
+   exp as Cephes's expf (the float exp of Eigen and TensorFlow's CPU kernels): x = n·ln2 + r,
+   |r| ≤ ln2/2, e^r by a degree-7 polynomial, 2^n into the exponent; 1–2 ulp. Inputs below
+   −87.3 give 0 (as expf's underflow), so masked logits still get exactly zero probability. */
+#define LK_EXP_HI 88.3762626647949f
+#define LK_EXP_LO -87.3365447505531f
+#define LK_EXP_POLY(r, y)                                                                      \
+    y = 1.9875691500E-4f; y = y * r + 1.3981999507E-3f; y = y * r + 8.3334519073E-3f;          \
+    y = y * r + 4.1665795894E-2f; y = y * r + 1.6666665459E-1f; y = y * r + 5.0000001201E-1f;
+
+static inline vf LK(vexp)(vf x) {
+    vf c = sel(x > LK_EXP_HI, (vf)(LK_EXP_HI), x);
+    c = sel(c < LK_EXP_LO, (vf)(LK_EXP_LO), c);
+    /* n = round(c / ln2) by the 1.5·2^23 trick (|c / ln2| < 128) */
+    vf n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    vf r = c - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vf y;
+    LK_EXP_POLY(r, y)
+    y = y * (r * r) + r + 1.0f;
+    vi e = (__builtin_convertvector(n, vi) + 127) << 23;
+    vf out = y * (vf)e;
+    return sel(x < LK_EXP_LO, (vf)(0.0f), out);
+}
+static inline float LK(exp1)(float x) {
+    if (x < LK_EXP_LO) return 0.0f;
+    float c = x > LK_EXP_HI ? LK_EXP_HI : x;
+    float n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = c - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float y;
+    LK_EXP_POLY(r, y)
+    y = y * (r * r) + r + 1.0f;
+    int32_t e = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &e, sizeof scale);
+    return y * scale;
+}
+
+static inline float LK(hmax)(vf v) {
+    float m = v[0];
+    for (int i = 1; i < LK_W; i++) m = v[i] > m ? v[i] : m;
+    return m;
+}
+static inline float LK(hsum)(vf v) {
+    float s = 0;
+    for (int i = 0; i < LK_W; i++) s += v[i];
+    return s;
+}
+
+static void LK(softmax_rows)(float *x, long rows, long n) {
+    for (long r = 0; r < rows; r++) {
+        float *row = x + r * n;
+        long j = 0;
+        float m = -INFINITY;
+        if (n >= LK_W) {
+            vf mv = ld(row);
+            for (j = LK_W; j + LK_W <= n; j += LK_W) { vf v = ld(row + j); mv = sel(v > mv, v, mv); }
+            m = LK(hmax)(mv);
+        }
+        for (; j < n; j++) m = row[j] > m ? row[j] : m;
+        vf sv = (vf)(0.0f);
+        float s = 0;
+        for (j = 0; j + LK_W <= n; j += LK_W) { vf e = LK(vexp)(ld(row + j) - m); st(row + j, e); sv += e; }
+        for (; j < n; j++) { float e = LK(exp1)(row[j] - m); row[j] = e; s += e; }
+        float inv = 1.0f / (s + LK(hsum)(sv));
+        for (j = 0; j + LK_W <= n; j += LK_W) st(row + j, ld(row + j) * inv);
+        for (; j < n; j++) row[j] *= inv;
+    }
+}
+
+static void LK(softmax_backward_rows)(const float *dp, const float *p, float *ds, long rows, long n) {
+    for (long r = 0; r < rows; r++) {
+        const float *d = dp + r * n, *pr = p + r * n;
+        float *o = ds + r * n;
+        vf dv = (vf)(0.0f);
+        float dot = 0;
+        long j = 0;
+        for (; j + LK_W <= n; j += LK_W) dv += ld(d + j) * ld(pr + j);
+        for (; j < n; j++) dot += d[j] * pr[j];
+        dot += LK(hsum)(dv);
+        for (j = 0; j + LK_W <= n; j += LK_W) st(o + j, ld(pr + j) * (ld(d + j) - dot));
+        for (; j < n; j++) o[j] = pr[j] * (d[j] - dot);
+    }
+}
+
+/* MARK: layer normalization (last axis, rows of n) */
+
+static void LK(layer_norm_rows)(const float *x, long rows, long n, const float *gamma, const float *beta,
+                                float eps, float *y, float *stats) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n;
+        vf sv = (vf)(0.0f);
+        float s = 0;
+        long j = 0;
+        for (; j + LK_W <= n; j += LK_W) sv += ld(xr + j);
+        for (; j < n; j++) s += xr[j];
+        float mean = (s + LK(hsum)(sv)) / (float)n;
+        vf vv = (vf)(0.0f);
+        float v = 0;
+        for (j = 0; j + LK_W <= n; j += LK_W) { vf c = ld(xr + j) - mean; vv += c * c; }
+        for (; j < n; j++) { float c = xr[j] - mean; v += c * c; }
+        float inv = 1.0f / sqrtf((v + LK(hsum)(vv)) / (float)n + eps);
+        stats[2 * r] = mean;
+        stats[2 * r + 1] = inv;
+        for (j = 0; j + LK_W <= n; j += LK_W) {
+            vf o = (ld(xr + j) - mean) * inv;
+            if (gamma) o = o * ld(gamma + j);
+            if (beta) o = o + ld(beta + j);
+            st(yr + j, o);
+        }
+        for (; j < n; j++) {
+            float o = (xr[j] - mean) * inv;
+            if (gamma) o = o * gamma[j];
+            if (beta) o = o + beta[j];
+            yr[j] = o;
+        }
+    }
+}
+
+/* dx = inv·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·gamma, x̂ = (x − mean)·inv */
+static void LK(layer_norm_backward_rows)(const float *dy, const float *x, long rows, long n, const float *gamma,
+                                         const float *stats, float *dx) {
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * n, *gr = dy + r * n;
+        float *o = dx + r * n;
+        float mean = stats[2 * r], inv = stats[2 * r + 1];
+        vf av = (vf)(0.0f), bv = (vf)(0.0f);
+        float a = 0, b = 0;
+        long j = 0;
+        for (; j + LK_W <= n; j += LK_W) {
+            vf gh = ld(gr + j);
+            if (gamma) gh = gh * ld(gamma + j);
+            vf xh = (ld(xr + j) - mean) * inv;
+            av += gh; bv += gh * xh;
+        }
+        for (; j < n; j++) {
+            float gh = gr[j] * (gamma ? gamma[j] : 1.0f), xh = (xr[j] - mean) * inv;
+            a += gh; b += gh * xh;
+        }
+        a = (a + LK(hsum)(av)) / (float)n;
+        b = (b + LK(hsum)(bv)) / (float)n;
+        for (j = 0; j + LK_W <= n; j += LK_W) {
+            vf gh = ld(gr + j);
+            if (gamma) gh = gh * ld(gamma + j);
+            vf xh = (ld(xr + j) - mean) * inv;
+            st(o + j, inv * (gh - a - xh * b));
+        }
+        for (; j < n; j++) {
+            float gh = gr[j] * (gamma ? gamma[j] : 1.0f), xh = (xr[j] - mean) * inv;
+            o[j] = inv * (gh - a - xh * b);
+        }
+    }
+}
+
+/* dgamma[j] += Σ_r dy·x̂, dbeta[j] += Σ_r dy (either may be NULL): float sums over blocks of
+   64 rows, added into the double accumulators. */
+static void LK(layer_norm_param_grads)(const float *dy, const float *x, long rows, long n, const float *stats,
+                                       double *dgamma, double *dbeta) {
+    float *part = (float *)calloc((size_t)(2 * n > 0 ? 2 * n : 1), sizeof(float));
+    if (!part) return;
+    float *pg = part, *pb = part + n;
+    for (long r0 = 0; r0 < rows; r0 += 64) {
+        long r1 = r0 + 64 < rows ? r0 + 64 : rows;
+        memset(part, 0, (size_t)(2 * n) * sizeof(float));
+        for (long r = r0; r < r1; r++) {
+            const float *xr = x + r * n, *gr = dy + r * n;
+            float mean = stats[2 * r], inv = stats[2 * r + 1];
+            long j = 0;
+            for (; j + LK_W <= n; j += LK_W) {
+                vf g = ld(gr + j);
+                st(pg + j, ld(pg + j) + g * ((ld(xr + j) - mean) * inv));
+                st(pb + j, ld(pb + j) + g);
+            }
+            for (; j < n; j++) { pg[j] += gr[j] * ((xr[j] - mean) * inv); pb[j] += gr[j]; }
+        }
+        for (long j = 0; j < n; j++) {
+            if (dgamma) dgamma[j] += pg[j];
+            if (dbeta) dbeta[j] += pb[j];
+        }
+    }
+    free(part);
+}
+
 /* MARK: optimizers */
 
 static void LK(adam)(float *w, const float *g, float *m, float *v, long n,
@@ -607,4 +792,9 @@ const lamina_kernel_table LK(lamina_kernels) = {
     .lstm_forward = LK(lstm_forward),
     .lstm_backward = LK(lstm_backward),
     .adam = LK(adam),
+    .softmax_rows = LK(softmax_rows),
+    .softmax_backward_rows = LK(softmax_backward_rows),
+    .layer_norm_rows = LK(layer_norm_rows),
+    .layer_norm_backward_rows = LK(layer_norm_backward_rows),
+    .layer_norm_param_grads = LK(layer_norm_param_grads),
 };

@@ -1,10 +1,15 @@
 /* The fork-join pool behind lamina_parallel_run (see lamina_parallel.h).
  *
  * One job at a time (job_lock). A job is published as a ticket, (generation << 16) | the number
- * of participating threads, with one atomic store; thread k of p runs the indices k, k + p, ...
- * (Lamina's loops pass one contiguous chunk per core, so this is one chunk each). Workers that
- * take part acknowledge the generation when done, and the caller returns only after every
- * participant has acknowledged: the job's function and context are never read after that. */
+ * of participating threads, with one atomic store. Its indices are not dealt out in advance:
+ * every participant (the caller included) claims the next unclaimed index with a CAS on one
+ * word, (generation << 40) | (count << 20) | next, until none is left, and counts each index it
+ * finishes. The caller returns once `count` indices are finished: a worker reads the job's
+ * function and context only after a successful claim, which the caller always waits for, so
+ * they are never read after that. A worker that is late (descheduled on a busy machine, or
+ * still asleep) therefore never holds the caller up: the caller (or the other workers) run the
+ * indices it did not claim. Waits spin briefly, then yield the CPU every 64 spins, so a waiting
+ * thread does not keep the core from the thread it waits for. */
 #define _GNU_SOURCE
 #include "lamina_parallel.h"
 #include <pthread.h>
@@ -29,6 +34,8 @@
    once (OpenMP runtimes spin for 0.2–200 ms). Overridable with LAMINA_SPIN_US (0: always sleep). */
 #define DEFAULT_SPIN_NS 1000000
 #define MAX_WORKERS 255
+/* Claim words hold 20 bits of count and of index; a longer job is claimed in UNITS_MAX units. */
+#define UNITS_MAX ((1L << 20) - 1)
 
 static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -36,9 +43,10 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 
 static lamina_task_fn job_fn;
 static void *job_context;
-static long job_count;
+static long job_count;                        /* indices of the job (units ≤ UNITS_MAX are claimed) */
 static _Atomic uint64_t ticket;              /* (generation << 16) | participants */
-static _Atomic uint64_t acked[MAX_WORKERS + 1];
+static _Atomic uint64_t claim;               /* (generation << 40) | (units << 20) | next unit */
+static _Atomic long finished;                /* units finished in the current job */
 static atomic_int sleepers;
 static long started;                          /* workers created (under job_lock) */
 static uint64_t spawn_generation;             /* the generation workers start from (set before pthread_create) */
@@ -52,8 +60,25 @@ static long now_ns(void) {
     return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-static void run_share(long k, long participants) {
-    for (long i = k; i < job_count; i += participants) job_fn(job_context, i);
+/* Claims and runs units of job `generation` until none is left; returns how many it ran. */
+static long run_claims(uint64_t generation) {
+    long ran = 0;
+    uint64_t w = atomic_load(&claim);
+    for (;;) {
+        if ((w >> 40) != (generation & 0xffffff)) break;
+        uint64_t units = (w >> 20) & UNITS_MAX, next = w & UNITS_MAX;
+        if (next >= units) break;
+        if (!atomic_compare_exchange_weak(&claim, &w, w + 1)) continue;  /* w reloaded */
+        /* Unit `next` of this job is ours: the caller waits for it, so the job's fields hold. */
+        long count = job_count;
+        long lo = (long)((__int128)count * (long)next / (long)units);
+        long hi = (long)((__int128)count * (long)(next + 1) / (long)units);
+        for (long i = lo; i < hi; i++) job_fn(job_context, i);
+        atomic_fetch_add_explicit(&finished, 1, memory_order_release);
+        ran++;
+        w = atomic_load(&claim);
+    }
+    return ran;
 }
 
 static void *worker(void *arg) {
@@ -67,7 +92,7 @@ static void *worker(void *arg) {
             if ((++spins & 63) != 0) { CPU_RELAX(); continue; }
             long now = now_ns();
             if (deadline == 0) deadline = now + spin_ns;
-            if (now < deadline) continue;
+            if (now < deadline) { sched_yield(); continue; }
             pthread_mutex_lock(&sleep_lock);
             atomic_fetch_add(&sleepers, 1);
             while (((t = atomic_load(&ticket)) >> 16) == seen) pthread_cond_wait(&wake, &sleep_lock);
@@ -76,11 +101,7 @@ static void *worker(void *arg) {
             break;
         }
         seen = t >> 16;
-        long participants = (long)(t & 0xffff);
-        if (k < participants) {
-            run_share(k, participants);
-            atomic_store_explicit(&acked[k], seen, memory_order_release);
-        }
+        if (k < (long)(t & 0xffff)) run_claims(seen);
     }
     return NULL;
 }
@@ -109,20 +130,25 @@ void lamina_parallel_run(long count, long workers, lamina_task_fn fn, void *cont
     }
     long participants = 1 + (workers < started ? workers : started);
     if (participants > count) participants = count;
+    long units = count < UNITS_MAX ? count : UNITS_MAX;
     job_fn = fn;
     job_context = context;
     job_count = count;
+    atomic_store(&finished, 0);
     uint64_t generation = (atomic_load(&ticket) >> 16) + 1;
+    atomic_store(&claim, ((generation & 0xffffff) << 40) | ((uint64_t)units << 20));
     atomic_store(&ticket, (generation << 16) | (uint64_t)participants);
-    if (atomic_load(&sleepers) > 0) {
+    if (participants > 1 && atomic_load(&sleepers) > 0) {
         pthread_mutex_lock(&sleep_lock);
         pthread_cond_broadcast(&wake);
         pthread_mutex_unlock(&sleep_lock);
     }
     inside_job = 1;
-    run_share(0, participants);
-    for (long k = 1; k < participants; k++)
-        while (atomic_load_explicit(&acked[k], memory_order_acquire) != generation) CPU_RELAX();
+    run_claims(generation);
+    long spins = 0;
+    while (atomic_load_explicit(&finished, memory_order_acquire) != units) {
+        if ((++spins & 63) != 0) CPU_RELAX(); else sched_yield();
+    }
     inside_job = 0;
     pthread_mutex_unlock(&job_lock);
 }

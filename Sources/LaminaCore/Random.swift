@@ -93,7 +93,15 @@ extension Tensor {
 
     public static func randomUniform(_ shape: [Int], lower: Double = 0, upper: Double = 1,
                                      dtype: DType = .float32, using rng: inout RandomGenerator) -> Tensor {
-        (0..<Shape.count(shape)).map { _ in lower + (upper - lower) * rng.nextUnit() }.tensor(shape: shape, dtype: dtype)
+        if dtype == .float32 {
+            // Straight into the tensor: the same draws, each rounded to float32 as the array path does.
+            return withUnsafeMutablePointer(to: &rng) { g in
+                Tensor.build(shape, as: Float.self) { out in
+                    for i in out.indices { out[i] = Float(lower + (upper - lower) * g.pointee.nextUnit()) }
+                }
+            }
+        }
+        return (0..<Shape.count(shape)).map { _ in lower + (upper - lower) * rng.nextUnit() }.tensor(shape: shape, dtype: dtype)
     }
 
     /// Normal values with the given mean and standard deviation.

@@ -108,6 +108,24 @@ typedef struct lamina_kernel_table {
     /* Adam: m += (g − m)·b1; v += (g² − v)·b2; w −= alpha·m / (√v + eps). */
     void (*adam)(float *w, const float *g, float *m, float *v, long n,
                  float alpha, float b1, float b2, float eps);
+
+    /* Softmax of each of `rows` contiguous rows of n floats, in place: e^(x − max) / Σ, with
+       exp as Cephes's expf (1–2 ulp; below −87.3 gives 0). */
+    void (*softmax_rows)(float *x, long rows, long n);
+    /* The softmax's backward on `rows` rows of n: ds = p·(dp − Σ dp·p) (ds may be dp). */
+    void (*softmax_backward_rows)(const float *dp, const float *p, float *ds, long rows, long n);
+
+    /* Layer normalization of `rows` rows of n: y = (x − mean)·inv·gamma + beta (gamma, beta may
+       be NULL), inv = 1/√(biased var + eps); stats gets (mean, inv) per row. */
+    void (*layer_norm_rows)(const float *x, long rows, long n, const float *gamma, const float *beta,
+                            float eps, float *y, float *stats);
+    /* Its input gradient: dx = inv·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·gamma, x̂ = (x − mean)·inv. */
+    void (*layer_norm_backward_rows)(const float *dy, const float *x, long rows, long n, const float *gamma,
+                                     const float *stats, float *dx);
+    /* Its parameter gradients, added into float64 accumulators (either may be NULL):
+       dgamma += Σ dy·x̂, dbeta += Σ dy over the rows. */
+    void (*layer_norm_param_grads)(const float *dy, const float *x, long rows, long n, const float *stats,
+                                   double *dgamma, double *dbeta);
 } lamina_kernel_table;
 
 /* The table in use: the best level of this CPU, lowered by LAMINA_SIMD, or what

@@ -32,6 +32,13 @@ public final class LayerNormalization: Layer {
         if center { beta = addWeight("beta", shape: [c], initializer: .zeros) }
     }
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
+        let n = x.shape.last ?? 0
+        if (x.dtype == .float32 || x.dtype == .float64) && x.rank >= 1
+            && gamma.map({ $0.value.dtype == x.dtype && $0.value.shape == [n] }) ?? true
+            && beta.map({ $0.value.dtype == x.dtype && $0.value.shape == [n] }) ?? true {
+            // One fused op (forward and backward) instead of nine elementwise ones.
+            return Tensor.layerNormalization(x, gamma: gamma?.value, beta: beta?.value, epsilon: epsilon)
+        }
         let last = x.rank - 1
         let mean = x.mean(axes: [last], keepDims: true)
         let centered = x - mean

@@ -52,18 +52,7 @@ extension Kernels {
                                              pq.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.d, g.h * g.d,
                                              pk.baseAddress! + bi * g.tk * g.h * g.d + hi * g.d, g.h * g.d, 0, p, g.tk)
                                 }
-                                for r in 0..<rows {
-                                    let row = p + r * g.tk, i = r0 + r
-                                    var m = -T.infinity
-                                    for j in 0..<g.tk {
-                                        if !attends(pm, g, bi, i, j, causal: causal) { row[j] = maskedLogit(T.self) }
-                                        m = Swift.max(m, row[j])
-                                    }
-                                    var s: T = 0
-                                    for j in 0..<g.tk { let e = T.exp(row[j] - m); row[j] = e; s += e }
-                                    let inv = 1 / s
-                                    for j in 0..<g.tk { row[j] *= inv }
-                                }
+                                softmaxBlock(T.self, p, rows: rows, r0: r0, bi: bi, pm, causal: causal, g)
                             }
                         }
                     }
@@ -73,15 +62,16 @@ extension Kernels {
     }
 
     /// The gradients of `attentionProbabilities` for the probabilities' gradient `dp`: the
-    /// softmax Jacobian applied in place on a copy of `dp` (dS = P ⊙ (dP − Σ dP⊙P), zero where
+    /// softmax Jacobian applied row by row into a new buffer (dS = P ⊙ (dP − Σ dP⊙P), zero where
     /// masked), then dQ = scale·dS·K and dK = scale·dSᵀ·Q per (batch, head).
     static func attentionProbabilitiesBackward<T: FloatScalar>(_: T.Type, _ dp: Tensor, _ p: Tensor, _ q: Tensor, _ k: Tensor,
                                                                 mask: Tensor?, causal: Bool, scale: T,
                                                                 _ g: AttentionGeometry) -> (Tensor, Tensor) {
-        // A private copy of dP, turned into dS in place.
-        var ds = Tensor.build(dp.shape, as: T.self) { o in dp.withUnsafeBuffer(as: T.self) { if $0.count > 0 { o.baseAddress!.update(from: $0.baseAddress!, count: $0.count) } } }
-        var dq = Tensor.zeros(q.shape, dtype: q.dtype), dk = Tensor.zeros(k.shape, dtype: k.dtype)
-        guard g.tq > 0, g.tk > 0, g.d > 0 else { return (dq, dk) }
+        guard g.tq > 0, g.tk > 0, g.d > 0 else { return (Tensor.zeros(q.shape, dtype: q.dtype), Tensor.zeros(k.shape, dtype: k.dtype)) }
+        // dS is written whole below; dQ and dK whole by their GEMMs (β = 0).
+        var ds = Tensor.build(dp.shape, as: T.self) { _ in }
+        var dq = Tensor.build(q.shape, as: T.self) { _ in }, dk = Tensor.build(k.shape, as: T.self) { _ in }
+        dp.withUnsafeBuffer(as: T.self) { pdp in
         p.withUnsafeBuffer(as: T.self) { pp in
             q.withUnsafeBuffer(as: T.self) { pq in
                 k.withUnsafeBuffer(as: T.self) { pk in
@@ -89,17 +79,28 @@ extension Kernels {
                         ds.withUnsafeMutableBuffer(as: T.self) { pds in
                             dq.withUnsafeMutableBuffer(as: T.self) { pdq in
                                 dk.withUnsafeMutableBuffer(as: T.self) { pdk in
-                                    nonisolated(unsafe) let (pp, pq, pk, pm, pds, pdq, pdk) = (pp, pq, pk, pm, pds, pdq, pdk)
+                                    nonisolated(unsafe) let (pdp, pp, pq, pk, pm, pds, pdq, pdk) = (pdp, pp, pq, pk, pm, pds, pdq, pdk)
                                     parallelFor(g.b * g.h) { range in
                                         for pair in range {
                                             let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
                                             let s = pds.baseAddress! + pair * g.tq * g.tk, pr = pp.baseAddress! + pair * g.tq * g.tk
-                                            for i in 0..<g.tq {
-                                                let row = s + i * g.tk, prow = pr + i * g.tk
-                                                var dot: T = 0
-                                                for j in 0..<g.tk { dot += row[j] * prow[j] }
-                                                for j in 0..<g.tk {
-                                                    row[j] = attends(pm, g, bi, i, j, causal: causal) ? prow[j] * (row[j] - dot) : 0
+                                            let dpr = pdp.baseAddress! + pair * g.tq * g.tk
+                                            if T.self == Float.self {
+                                                simd.softmax_backward_rows(floats(dpr), floats(pr), floats(s), g.tq, g.tk)
+                                                if pm != nil || causal {
+                                                    for i in 0..<g.tq {
+                                                        let row = s + i * g.tk
+                                                        for j in 0..<g.tk where !attends(pm, g, bi, i, j, causal: causal) { row[j] = 0 }
+                                                    }
+                                                }
+                                            } else {
+                                                for i in 0..<g.tq {
+                                                    let row = s + i * g.tk, prow = pr + i * g.tk, drow = dpr + i * g.tk
+                                                    var dot: T = 0
+                                                    for j in 0..<g.tk { dot += drow[j] * prow[j] }
+                                                    for j in 0..<g.tk {
+                                                        row[j] = attends(pm, g, bi, i, j, causal: causal) ? prow[j] * (drow[j] - dot) : 0
+                                                    }
                                                 }
                                             }
                                             let qOff = bi * g.tq * g.h * g.d + hi * g.d, kOff = bi * g.tk * g.h * g.d + hi * g.d
@@ -116,7 +117,75 @@ extension Kernels {
                 }
             }
         }
+        }
         return (dq, dk)
+    }
+
+    /// softmax(where(mask, scale·Q·Kᵀ, −big))·V without keeping the probabilities (inference):
+    /// each block of query rows gets its scores in a per-chunk scratch buffer that stays in
+    /// cache through the GEMM, the mask, the softmax and the value GEMM.
+    static func attentionFused<T: FloatScalar>(_: T.Type, _ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor?, causal: Bool,
+                                                scale: T, _ g: AttentionGeometry) -> Tensor {
+        q.withUnsafeBuffer(as: T.self) { pq in
+            k.withUnsafeBuffer(as: T.self) { pk in
+                v.withUnsafeBuffer(as: T.self) { pv in
+                    withOptionalBuffer(mask, T.self) { pm in
+                        Tensor.build([g.b, g.tq, g.h, g.dv], as: T.self) { out in
+                            if g.tk == 0 { out.initialize(repeating: 0) }
+                            guard g.tk > 0, g.tq > 0, g.dv > 0 else { return }
+                            nonisolated(unsafe) let (pq, pk, pv, pm, out) = (pq, pk, pv, pm, out)
+                            let units = g.b * g.h * g.blocks
+                            parallelFor(units, grain: Swift.max(1, parallelThreshold / Swift.max(AttentionGeometry.rowBlock * g.tk * Swift.max(g.d + g.dv, 1), 1))) { range in
+                                let scratch = UnsafeMutablePointer<T>.allocate(capacity: AttentionGeometry.rowBlock * g.tk)
+                                defer { scratch.deallocate() }
+                                for unit in range {
+                                    let (pair, block) = unit.quotientAndRemainder(dividingBy: g.blocks)
+                                    let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
+                                    let r0 = block * AttentionGeometry.rowBlock, rows = Swift.min(AttentionGeometry.rowBlock, g.tq - r0)
+                                    let p = scratch
+                                    if g.d == 0 {
+                                        p.initialize(repeating: 0, count: rows * g.tk)
+                                    } else {
+                                        blasGemm(false, true, rows, g.tk, g.d, scale,
+                                                 pq.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.d, g.h * g.d,
+                                                 pk.baseAddress! + bi * g.tk * g.h * g.d + hi * g.d, g.h * g.d, 0, p, g.tk)
+                                    }
+                                    softmaxBlock(T.self, p, rows: rows, r0: r0, bi: bi, pm, causal: causal, g)
+                                    blasGemm(false, false, rows, g.dv, g.tk, 1, p, g.tk,
+                                             pv.baseAddress! + bi * g.tk * g.h * g.dv + hi * g.dv, g.h * g.dv,
+                                             0, out.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.dv, g.h * g.dv)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The masked softmax of `rows` score rows (query rows r0...) of batch `bi`, in place.
+    @inline(__always)
+    static func softmaxBlock<T: FloatScalar>(_: T.Type, _ p: UnsafeMutablePointer<T>, rows: Int, r0: Int, bi: Int,
+                                             _ pm: UnsafeBufferPointer<T>?, causal: Bool, _ g: AttentionGeometry) {
+        if pm != nil || causal {
+            for r in 0..<rows {
+                let row = p + r * g.tk, i = r0 + r
+                for j in 0..<g.tk where !attends(pm, g, bi, i, j, causal: causal) { row[j] = maskedLogit(T.self) }
+            }
+        }
+        if T.self == Float.self {
+            simd.softmax_rows(floats(p), rows, g.tk)
+            return
+        }
+        for r in 0..<rows {
+            let row = p + r * g.tk
+            var m = -T.infinity
+            for j in 0..<g.tk { m = Swift.max(m, row[j]) }
+            var s: T = 0
+            for j in 0..<g.tk { let e = T.exp(row[j] - m); row[j] = e; s += e }
+            let inv = 1 / s
+            for j in 0..<g.tk { row[j] *= inv }
+        }
     }
 
     /// O[b, i, h, :] = Σⱼ P[b, h, i, j] · V[b, j, h, :] per (batch, head), in row blocks.
@@ -145,9 +214,12 @@ extension Kernels {
     /// The gradients of `attentionCombine`: dP = dO·Vᵀ and dV = Pᵀ·dO per (batch, head).
     static func attentionCombineBackward<T: FloatScalar>(_: T.Type, _ dout: Tensor, _ p: Tensor, _ v: Tensor, needP: Bool, needV: Bool,
                                                           _ g: AttentionGeometry) -> (Tensor?, Tensor?) {
-        var dp: Tensor? = needP ? Tensor.zeros(p.shape, dtype: p.dtype) : nil
-        var dv: Tensor? = needV ? Tensor.zeros(v.shape, dtype: v.dtype) : nil
-        guard g.tq > 0, g.tk > 0, g.dv > 0 else { return (dp, dv) }
+        guard g.tq > 0, g.tk > 0, g.dv > 0 else {
+            return (needP ? Tensor.zeros(p.shape, dtype: p.dtype) : nil, needV ? Tensor.zeros(v.shape, dtype: v.dtype) : nil)
+        }
+        // Written whole by the GEMMs below (β = 0).
+        var dp: Tensor? = needP ? Tensor.build(p.shape, as: T.self) { _ in } : nil
+        var dv: Tensor? = needV ? Tensor.build(v.shape, as: T.self) { _ in } : nil
         dout.withUnsafeBuffer(as: T.self) { po in
             p.withUnsafeBuffer(as: T.self) { pp in
                 v.withUnsafeBuffer(as: T.self) { pv in

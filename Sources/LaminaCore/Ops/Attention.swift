@@ -66,8 +66,26 @@ extension Tensor {
     /// `mask [b, tq, tk]` → `[b, tq, h, dv]`. `scale` defaults to `1/√d`.
     public static func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor? = nil,
                                                  causal: Bool = false, scale: Double? = nil) -> Tensor {
-        let p = attentionProbabilities(query: query, key: key, mask: mask, causal: causal,
-                                       scale: scale ?? 1 / Double(Swift.max(query.shape.last ?? 1, 1)).squareRoot())
+        let scale = scale ?? 1 / Double(Swift.max(query.shape.last ?? 1, 1)).squareRoot()
+        if !(GradMode.isEnabled && [query, key, value].contains(where: { $0.node != nil })),
+           query.rank == 4, key.rank == 4, value.rank == 4, query.shape[0] == key.shape[0], value.shape[0] == key.shape[0],
+           query.shape[2] == key.shape[2], query.shape[3] == key.shape[3], value.shape[1] == key.shape[1],
+           value.shape[2] == key.shape[2], query.dtype == key.dtype, value.dtype == key.dtype,
+           query.dtype == .float32 || query.dtype == .float64 {
+            // No gradient to record (inference): one pass per block of query rows, the
+            // probabilities never stored.
+            let g = AttentionGeometry(b: query.shape[0], tq: query.shape[1], tk: key.shape[1], h: query.shape[2],
+                                      d: query.shape[3], dv: value.shape[3])
+            let m = mask.map { $0.detached().cast(to: query.dtype) }
+            if let m {
+                precondition(m.shape == [g.b, g.tq, g.tk], "scaledDotProductAttention: mask \(m.shape) must be [\(g.b), \(g.tq), \(g.tk)]")
+            }
+            let (q, k, v) = (query.detached(), key.detached(), value.detached())
+            return query.dtype == .float32
+                ? Kernels.attentionFused(Float.self, q, k, v, mask: m, causal: causal, scale: Float(scale), g)
+                : Kernels.attentionFused(Double.self, q, k, v, mask: m, causal: causal, scale: scale, g)
+        }
+        let p = attentionProbabilities(query: query, key: key, mask: mask, causal: causal, scale: scale)
         return attentionCombine(probabilities: p, value: value)
     }
 }
