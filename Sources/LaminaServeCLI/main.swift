@@ -34,7 +34,23 @@ struct LaminaServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted.")
     var maxBodyBytes = 16 << 20
 
+    @Option(name: .customLong("version-label"), help: "A version label for /v1/models/NAME/labels/LABEL, as LABEL=VERSION (repeatable; the model is served as version 1).")
+    var versionLabels: [String] = []
+
+    func labels() throws -> [String: Int] {
+        var labels: [String: Int] = [:]
+        for item in versionLabels {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty, let version = Int(parts[1]), version >= 0 else {
+                throw ValidationError("--version-label takes LABEL=VERSION, not '\(item)'")
+            }
+            labels[String(parts[0])] = version
+        }
+        return labels
+    }
+
     func validate() throws {
+        _ = try labels()
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard maxBatch >= 0, batchTimeout >= 0, maxBodyBytes > 0 else {
             throw ValidationError("--max-batch and --batch-timeout must be ≥ 0, --max-body-bytes > 0")
@@ -54,7 +70,8 @@ struct LaminaServeCommand: AsyncParsableCommand {
         let served = name ?? url.deletingPathExtension().lastPathComponent
         let server = ModelServer(models: [served: try loaded.inferenceModel()],
                                  configuration: .init(host: host, port: port, maxBatch: maxBatch,
-                                                      batchTimeout: .microseconds(batchTimeout), maxBodyBytes: maxBodyBytes))
+                                                      batchTimeout: .microseconds(batchTimeout), maxBodyBytes: maxBodyBytes,
+                                                      versionLabels: try labels()))
         try await server.run()
     }
 }
