@@ -64,7 +64,9 @@ public struct PredictRequest: Sendable {
         reader.skipSpace()
         guard !reader.atEnd else { throw RequestError(400, "empty request body; send {\"instances\": [...]} or {\"inputs\": [...]}") }
         guard reader.consume(UInt8(ascii: "{")) else {
-            guard reader.kindOfNext() != nil else { throw reader.malformed("unexpected character") }
+            try reader.skipValue()   // malformed JSON is named as such
+            reader.skipSpace()
+            guard reader.atEnd else { throw reader.malformed("trailing characters after the value") }
             throw RequestError(400, "the body must be a JSON object with \"instances\" or \"inputs\"")
         }
         var values = [[Float]](repeating: [], count: inputNames.count)
@@ -143,7 +145,7 @@ struct TensorReader {
     /// `[x₀, x₁, ...]` or `[{"a": ..., "b": ...}, ...]`: the number of samples.
     mutating func instances(_ reader: inout RequestReader) throws(RequestError) -> Int {
         guard reader.peek() == UInt8(ascii: "[") else {
-            guard reader.kindOfNext() != nil else { throw reader.malformed("unexpected character") }
+            try reader.skipValue(depth: 1)   // malformed JSON is named as such
             throw RequestError(400, "\"instances\" must be a list of samples")
         }
         reader.at += 1
@@ -212,7 +214,7 @@ struct TensorReader {
             return first
         }
         guard !several else {
-            guard reader.kindOfNext() != nil else { throw reader.malformed("unexpected character") }
+            try reader.skipValue(depth: 1)   // malformed JSON is named as such
             throw RequestError(400, "the model has \(names.count) inputs; give \"inputs\" as an object of batches by name \(names)")
         }
         return try batch(0, &reader, path: { "instance \($0)" })
@@ -222,7 +224,7 @@ struct TensorReader {
     private mutating func batch(_ k: Int, _ reader: inout RequestReader, path: (Int) -> String) throws(RequestError) -> Int {
         reader.skipSpace()
         guard reader.peek() == UInt8(ascii: "[") else {
-            guard reader.kindOfNext() != nil else { throw reader.malformed("unexpected character") }
+            try reader.skipValue(depth: 1)   // malformed JSON is named as such
             throw RequestError(400, "inputs \(names[k]) must be a list of samples")
         }
         reader.at += 1

@@ -305,6 +305,7 @@ struct RequestReader: ~Copyable {
         if level == shape.count {
             guard let kind = kindOfNext() else { throw malformed(atEnd ? "unexpected end of input" : "unexpected character") }
             guard kind == "a number" else {
+                try skipValue(depth: level)   // a malformed value is malformed JSON, not the wrong kind
                 throw RequestError(400, "\(Self.name(place(), indices)): expected a number, got \(kind)")
             }
             guard let value = try float() else {
@@ -316,6 +317,7 @@ struct RequestReader: ~Copyable {
         let length = shape[level]
         guard peek() == UInt8(ascii: "[") else {
             guard let kind = kindOfNext() else { throw malformed(atEnd ? "unexpected end of input" : "unexpected character") }
+            try skipValue(depth: level)   // a malformed value is malformed JSON, not the wrong kind
             throw RequestError(400, "\(Self.name(place(), indices)): expected a list of \(length) (sample shape \(Array(shape[level...]))), got \(kind)")
         }
         at += 1

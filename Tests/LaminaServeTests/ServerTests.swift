@@ -226,7 +226,7 @@ func flatFloats(_ any: Any?) -> [Float] {
         let (binaryCode, binaryBody) = try await running.request("/v1/models/mnist:predict", method: "POST", body: Data([0, 1, 2, 0xFF]))
         #expect(binaryCode == 400 && String(decoding: binaryBody, as: UTF8.self).contains("malformed JSON"), "\(binaryCode)")
         // Too many samples: 413, from the count alone.
-        let many = "{\"inputs\": [" + Array(repeating: "1", count: PredictRequest.maximumSamples + 1).joined(separator: ",") + "]}"
+        let many = "{\"inputs\": [" + Array(repeating: "[1]", count: PredictRequest.maximumSamples + 1).joined(separator: ",") + "]}"
         let manyRunning = try await RunningServer.start(["scalar": try Self.scalarModel()], .init(maxBatch: 0))
         let (manyCode, manyBody) = try await manyRunning.request("/v1/models/scalar:predict", method: "POST", body: Data(many.utf8))
         #expect(manyCode == 413 && String(decoding: manyBody, as: UTF8.self).contains("the limit is"), "\(manyCode)")
