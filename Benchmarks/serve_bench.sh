@@ -36,7 +36,10 @@ end
 LUA
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-wait_up() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" > /dev/null && return 0; sleep 0.2; done; echo "server on $1 did not start"; exit 1; }
+# Up to 90 s: uvicorn's worker processes import torch each, slowly on a loaded machine.
+wait_up() { for _ in $(seq 450); do curl -sf "http://127.0.0.1:$1/healthz" > /dev/null && return 0; sleep 0.2; done; echo "server on $1 did not start"; exit 1; }
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2> /dev/null || true' EXIT
 run_wrk() {  # port connections seconds
   local threads=$(( $2 < 2 ? 1 : 2 ))
   wrk -t"$threads" -c"$2" -d"${3}s" --timeout 10s -s "$OUT/post.lua" "http://127.0.0.1:$1/v1/models/mnist:predict" | grep RESULT

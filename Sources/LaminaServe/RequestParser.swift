@@ -264,6 +264,17 @@ struct RequestReader: ~Copyable {
         return value.isFinite ? value : nil
     }
 
+    /// Whether the number from `start` to here is within double's range (`strtod`).
+    private func doubleInRange(from start: Int) -> Bool {
+        let length = at - start
+        guard length < 4096 else { return false }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: length + 1) { buffer in
+            for k in 0..<length { buffer[k] = CChar(bitPattern: bytes[start + k]) }
+            buffer[length] = 0
+            return strtod(buffer.baseAddress!, nil).isFinite
+        }
+    }
+
     // MARK: - Skipping
 
     /// Checks and skips one value of any kind.
@@ -290,7 +301,12 @@ struct RequestReader: ~Copyable {
         case UInt8(ascii: "t"): guard literal("true") else { throw malformed("a bad literal") }
         case UInt8(ascii: "f"): guard literal("false") else { throw malformed("a bad literal") }
         case UInt8(ascii: "n"): guard literal("null") else { throw malformed("a bad literal") }
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "N"), UInt8(ascii: "I"): _ = try float()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "N"), UInt8(ascii: "I"):
+            let start = at
+            if try float() == nil, !doubleInRange(from: start) {
+                // Beyond float32 is fine in a value nobody reads; beyond double no JSON reader takes.
+                throw RequestError(400, "a number beyond the range of double at byte \(start)")
+            }
         default: throw malformed(atEnd ? "unexpected end of input" : "unexpected character")
         }
     }

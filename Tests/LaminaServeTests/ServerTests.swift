@@ -199,6 +199,7 @@ func flatFloats(_ any: Any?) -> [Float] {
             ("bad escape", "{\"x\": \"\\q\", \"instances\": [\(row)]}", 400, "bad escape"),
             ("lone surrogate", "{\"x\": \"\\ud800\", \"instances\": [\(row)]}", 400, "lone surrogate"),
             ("deep", "{\"x\": \(String(repeating: "[", count: 5000))\(String(repeating: "]", count: 5000)), \"instances\": [\(row)]}", 400, "nests deeper than 128"),
+            ("beyond double", "{\"x\": [1e39, -1e400], \"instances\": [\(row)]}", 400, "beyond the range of double"),
             ("signature", "{\"signature_name\": \"classify\", \"instances\": [\(row)]}", 400, "unknown signature_name \"classify\""),
             ("signature not a string", "{\"signature_name\": 1, \"instances\": [\(row)]}", 400, "signature_name must be a string"),
             ("twice", "{\"instances\": [\(row)], \"instances\": [\(row)]}", 400, "given twice"),
