@@ -290,7 +290,11 @@ enum ResponseBody {
     }
 
     static func error(_ message: String) -> [UInt8] {
-        json(["error": message])
+        var out = JSONWriter(capacity: message.utf8.count + 16)
+        out.raw("{\"error\": ")
+        out.string(message)
+        out.byte(UInt8(ascii: "}"))
+        return out.bytes
     }
 
     static func json(_ object: Any) -> [UInt8] {
