@@ -6,6 +6,9 @@
 # load at 64 connections checks for errors and flat memory (RSS after 5 s vs at the end).
 #
 #   bash Benchmarks/serve_bench.sh [DURATION=10] [SOAK=60]
+# PEER_WORKERS (default: the number of cores) uvicorn worker processes with one torch thread
+# each, as a Python user deploys; PEER_WORKERS=1 is one process with torch's own threads.
+# LAMINA_SERVE names another lamina-serve binary (e.g. an older build) and skips the build.
 # Needs: wrk (apt-get install -y wrk), the peers venv with fastapi + uvicorn
 # (PYTHON=$HOME/peers-venv/bin/python), a release build of lamina-serve.
 set -euo pipefail
@@ -13,7 +16,12 @@ cd "$(dirname "$0")/.."
 DURATION="${1:-10}"; SOAK="${2:-60}"
 PYTHON="${PYTHON:-$HOME/peers-venv/bin/python}"
 OUT="$(mktemp -d)"
-swift build -c release --product lamina-serve 2>&1 | grep -E "error|Compiling|Build complete" | tail -2
+PEER_WORKERS="${PEER_WORKERS:-$(nproc)}"
+LAMINA_SERVE="${LAMINA_SERVE:-}"
+if [ -z "$LAMINA_SERVE" ]; then
+  swift build -c release --product lamina-serve 2>&1 | grep -E "error|Compiling|Build complete" | tail -2
+  LAMINA_SERVE=.build/release/lamina-serve
+fi
 "$PYTHON" Benchmarks/make_serving_model.py "$OUT"
 cat > "$OUT/post.lua" <<LUA
 wrk.method = "POST"
@@ -28,7 +36,10 @@ end
 LUA
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-wait_up() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/healthz" > /dev/null && return 0; sleep 0.2; done; echo "server on $1 did not start"; exit 1; }
+# Up to 90 s: uvicorn's worker processes import torch each, slowly on a loaded machine.
+wait_up() { for _ in $(seq 450); do curl -sf "http://127.0.0.1:$1/healthz" > /dev/null && return 0; sleep 0.2; done; echo "server on $1 did not start"; exit 1; }
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2> /dev/null || true' EXIT
 run_wrk() {  # port connections seconds
   local threads=$(( $2 < 2 ? 1 : 2 ))
   wrk -t"$threads" -c"$2" -d"${3}s" --timeout 10s -s "$OUT/post.lua" "http://127.0.0.1:$1/v1/models/mnist:predict" | grep RESULT
@@ -43,18 +54,19 @@ bench() {  # label port pid
 }
 for mode in batching no-batching; do
   batch=64; [ "$mode" = no-batching ] && batch=0
-  .build/release/lamina-serve "$OUT/mnist.keras" --name mnist --port 18501 --max-batch "$batch" --batch-timeout 1000 2> "$OUT/lamina-$mode.log" &
+  "$LAMINA_SERVE" "$OUT/mnist.keras" --name mnist --port 18501 --max-batch "$batch" --batch-timeout 1000 2> "$OUT/lamina-$mode.log" &
   pid=$!; wait_up 18501
   bench "lamina $mode" 18501 "$pid"
   kill -INT "$pid"; wait "$pid" || true
 done
-"$PYTHON" Benchmarks/peers/serve_torch.py --port 18502 2> "$OUT/peer.log" &
+"$PYTHON" Benchmarks/peers/serve_torch.py --port 18502 --workers "$PEER_WORKERS" 2> "$OUT/peer.log" &
 pid=$!; wait_up 18502
-bench "fastapi+torch" 18502 "$pid"
+bench "fastapi+torch x$PEER_WORKERS" 18502 "$pid"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
+[ "$SOAK" -gt 0 ] || exit 0
 echo "soak: lamina-serve, batching, 64 connections, ${SOAK}s"
-.build/release/lamina-serve "$OUT/mnist.keras" --name mnist --port 18501 --max-batch 64 --batch-timeout 1000 2> "$OUT/lamina-soak.log" &
+"$LAMINA_SERVE" "$OUT/mnist.keras" --name mnist --port 18501 --max-batch 64 --batch-timeout 1000 2> "$OUT/lamina-soak.log" &
 pid=$!; wait_up 18501
 run_wrk 18501 64 "$SOAK" > "$OUT/soak.txt" &
 wrk_pid=$!

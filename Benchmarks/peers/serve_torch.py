@@ -3,7 +3,10 @@ uvicorn, speaking the same TensorFlow Serving REST protocol as lamina-serve
 (POST /v1/models/mnist:predict with {"instances": [...]} of NHWC images -> {"predictions": [...]}).
 
     pip install fastapi uvicorn torch
-    python3 serve_torch.py --port 8501 [--weights mnist_cnn.pt]
+    python3 serve_torch.py --port 8501 [--workers N] [--weights mnist_cnn.pt]
+
+--workers N runs N uvicorn worker processes with one PyTorch thread each (how a Python user
+deploys on an N-core machine); the default, 1, is one process with PyTorch's own threads.
 
 The model is the same convnet as Benchmarks' CNN workload (Conv 32, pool, Conv 64, pool,
 Dense 128, Dense 10); its weights do not change the timing, so random ones are used unless
@@ -20,7 +23,10 @@ from fastapi.responses import JSONResponse
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, default=8501)
 parser.add_argument("--weights")
-args = parser.parse_args()
+parser.add_argument("--workers", type=int, default=1)
+args, _ = parser.parse_known_args()
+if args.workers > 1:
+    torch.set_num_threads(1)
 
 
 class ConvNet(torch.nn.Module):
@@ -70,4 +76,11 @@ async def predict(name: str, request: Request):
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    if args.workers > 1:
+        # Worker processes import this module by name (and read the same argv).
+        import os
+        import sys
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        uvicorn.run("serve_torch:app", host="127.0.0.1", port=args.port, log_level="warning", workers=args.workers)
+    else:
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")

@@ -16,24 +16,28 @@ public struct ServerConfiguration: Sendable {
     public var batchTimeout: Duration
     /// The largest request body accepted (413 above it).
     public var maxBodyBytes: Int
+    /// Version labels (`/v1/models/NAME/labels/LABEL`), label → version, for every model.
+    public var versionLabels: [String: Int] = [:]
 
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBatch: Int = 64, batchTimeout: Duration = .microseconds(2000),
-                maxBodyBytes: Int = 16 << 20) {
+                maxBodyBytes: Int = 16 << 20, versionLabels: [String: Int] = [:]) {
         (self.host, self.port, self.maxBatch, self.batchTimeout, self.maxBodyBytes) = (host, port, maxBatch, batchTimeout, maxBodyBytes)
+        self.versionLabels = versionLabels
     }
 }
 
 /// Serves models over HTTP with TensorFlow Serving's REST protocol, so its clients work as
 /// they are:
-/// - `POST /v1/models/{name}:predict` with `{"instances": [...]}` → `{"predictions": [...]}`
+/// - `POST /v1/models/{name}:predict`, `.../versions/{n}:predict`, `.../labels/{label}:predict` with `{"instances": [...]}` → `{"predictions": [...]}`
 ///   (or `{"inputs": ...}` → `{"outputs": ...}`);
 /// - `GET /v1/models/{name}` (version status), `GET /v1/models/{name}/metadata` (input and
-///   output shapes and dtypes as a signature);
+///   output shapes and dtypes as a signature), each also under `/versions/{n}` and `/labels/{label}`;
+///   every model is served as version 1 (`servedVersion`), labels from `versionLabels`;
 /// - `GET /healthz` and `GET /metrics` (Prometheus: requests by model and code, latency
 ///   histogram, batch sizes, predict calls).
 ///
 /// Concurrent requests are coalesced into batched predictions (`DynamicBatcher`). Bad input
-/// gets a 4xx with `{"error": "..."}` naming the problem. It runs as a swift-service-lifecycle
+/// (and an unknown path) gets a 4xx with `{"error": "..."}` naming the problem. It runs as a swift-service-lifecycle
 /// service: SIGTERM/SIGINT stop accepting connections, finish the requests in flight, then
 /// stop the batchers.
 public final class ModelServer: Sendable {
@@ -60,31 +64,30 @@ public final class ModelServer: Sendable {
     /// The Hummingbird application; `onServerRunning` receives the bound port.
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
+        router.add(middleware: JSONErrorMiddleware())   // every 4xx, unknown routes included, has an {"error": ...} body
         router.get("healthz") { _, _ in Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n"))) }
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: self.metricsText)))
         }
-        router.get("v1/models/:model") { _, context in
-            self.respond(model: try context.parameters.require("model"), verb: "status") { name, _ in
-                (200, ResponseBody.json(["model_version_status": [["version": "1", "state": "AVAILABLE",
-                                                                    "status": ["error_code": "OK", "error_message": ""]]]]))
+        // TF Serving's paths: the model alone (its latest version), a version, or a version label.
+        for (suffix, kind) in [("", ServableKind.latest), ("/versions/:version", .version), ("/labels/:label", .label)] {
+            let base = "v1/models/:model" + suffix
+            router.get(RouterPath(base)) { _, context in
+                Self.response(self.status(ServablePath(context, kind)))
             }
-        }
-        router.get("v1/models/:model/metadata") { _, context in
-            self.respond(model: try context.parameters.require("model"), verb: "metadata") { name, batcher in
-                (200, ResponseBody.json(Self.metadata(name: name, model: batcher.model)))
+            router.get(RouterPath(base + "/metadata")) { _, context in
+                Self.response(self.metadata(ServablePath(context, kind)))
             }
-        }
-        router.post("v1/models/:model") { request, context in
-            let started = ContinuousClock.now
-            let segment = try context.parameters.require("model")
-            let (status, body) = await self.predict(segment: segment, request: request)
-            // Unknown names are counted under one label, so clients cannot grow the metrics without bound.
-            let name = segment.split(separator: ":", maxSplits: 1).first.map(String.init) ?? segment
-            self.metrics.recordRequest(model: self.models[name] == nil ? "_unknown" : name, code: status,
-                                       duration: ContinuousClock.now - started)
-            return Self.response(status, body)
+            router.post(RouterPath(base)) { request, context in
+                let started = ContinuousClock.now
+                let path = ServablePath(context, kind)
+                let (status, body) = await self.predict(path, request: request)
+                // Unknown names are counted under one label, so clients cannot grow the metrics without bound.
+                self.metrics.recordRequest(model: self.models[path.name] == nil ? "_unknown" : path.name, code: status,
+                                           duration: ContinuousClock.now - started)
+                return Self.response(status, body)
+            }
         }
         let batchers = Array(models.values)
         return Application(router: router,
@@ -101,24 +104,82 @@ public final class ModelServer: Sendable {
         try await app.runService()
     }
 
-    private func respond(model name: String, verb: String,
-                         _ body: (String, DynamicBatcher) -> (Int, [UInt8])) -> Response {
-        guard let batcher = models[name] else {
-            return Self.response(404, ResponseBody.error("no model named '\(name)'; this server has \(models.keys.sorted().joined(separator: ", "))"))
+    /// The version every model is served as (TF Serving numbers versions from 1).
+    static let servedVersion = 1
+
+    /// The model a path names, or the 4xx that says why none is served there. `verb`: the
+    /// path's `:verb` suffix (nil for GET paths), which must be absent for status and metadata.
+    func servable(_ path: ServablePath, verb expected: String?) -> Result<(name: String, batcher: DynamicBatcher, version: Int), RequestError> {
+        if let verb = path.verb {
+            guard let expected else {
+                return .failure(RequestError(405, "'\(path.last)' is a POST path (POST \(path.description):\(verb)); GET serves the status and /metadata"))
+            }
+            guard verb == expected else {
+                return .failure(RequestError(404, "unknown verb ':\(verb)' in '\(path.last)'; this server answers POST \(path.description):predict"))
+            }
+        } else if let expected {
+            return .failure(RequestError(404, "no verb in '\(path.last)'; POST \(path.description):\(expected)"))
         }
-        let (status, bytes) = body(name, batcher)
-        return Self.response(status, bytes)
+        guard let batcher = models[path.name] else {
+            return .failure(RequestError(404, "no model named '\(path.name.prefix(200))'; this server has \(models.keys.sorted().joined(separator: ", "))"))
+        }
+        switch path.kind {
+        case .latest:
+            return .success((path.name, batcher, Self.servedVersion))
+        case .version:
+            guard let version = Int(path.selector), version >= 0 else {
+                return .failure(RequestError(400, "the version in the path must be a number, not '\(path.selector.prefix(100))'"))
+            }
+            guard version == Self.servedVersion else {
+                return .failure(RequestError(404, "Servable not found for request: Specific(\(path.name), \(version)); this server has version \(Self.servedVersion) of \(path.name)"))
+            }
+            return .success((path.name, batcher, version))
+        case .label:
+            let labels = configuration.versionLabels
+            guard let version = labels[path.selector] else {
+                return .failure(RequestError(404, "unknown version label '\(path.selector.prefix(100))' for \(path.name)"
+                                             + (labels.isEmpty ? "; this server has no labels (lamina-serve --version-label NAME=VERSION)"
+                                                : "; this server has \(labels.keys.sorted().joined(separator: ", "))")))
+            }
+            guard version == Self.servedVersion else {
+                return .failure(RequestError(404, "Servable not found for request: Specific(\(path.name), \(version)) (label \(path.selector))"))
+            }
+            return .success((path.name, batcher, version))
+        }
+    }
+
+    /// `GET /v1/models/{name}[/versions/{n} | /labels/{l}]`: TF Serving's model status.
+    func status(_ path: ServablePath) -> (Int, [UInt8]) {
+        switch servable(path, verb: nil) {
+        case .failure(let error): return (error.status, ResponseBody.error(error.message))
+        case .success(let served):
+            return (200, ResponseBody.json(["model_version_status": [["version": String(served.version), "state": "AVAILABLE",
+                                                                      "status": ["error_code": "OK", "error_message": ""]]]]))
+        }
+    }
+
+    /// `GET .../metadata`: the signature of the model's inputs and outputs.
+    func metadata(_ path: ServablePath) -> (Int, [UInt8]) {
+        switch servable(path, verb: nil) {
+        case .failure(let error): return (error.status, ResponseBody.error(error.message))
+        case .success(let served):
+            return (200, ResponseBody.json(Self.metadata(name: served.name, model: served.batcher.model, version: served.version)))
+        }
     }
 
     /// `POST /v1/models/{name}:predict`: status and body.
     func predict(segment: String, request: Request) async -> (Int, [UInt8]) {
         let parts = segment.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[1] == "predict" else {
-            return (404, ResponseBody.error("unknown verb in '\(segment)'; POST /v1/models/{name}:predict"))
-        }
-        let name = String(parts[0])
-        guard let batcher = models[name] else {
-            return (404, ResponseBody.error("no model named '\(name)'; this server has \(models.keys.sorted().joined(separator: ", "))"))
+        return await predict(ServablePath(name: String(parts[0]), kind: .latest, selector: "",
+                                          verb: parts.count == 2 ? String(parts[1]) : nil), request: request)
+    }
+
+    /// `POST /v1/models/{name}[/versions/{n} | /labels/{l}]:predict`: status and body.
+    func predict(_ path: ServablePath, request: Request) async -> (Int, [UInt8]) {
+        let batcher: DynamicBatcher
+        switch servable(path, verb: "predict") {
+        case .failure(let error): return (error.status, ResponseBody.error(error.message))
+        case .success(let served): batcher = served.batcher
         }
         batcher.announce()   // an open batch waits for this request while its body is read and parsed
         let body: ByteBuffer
@@ -130,10 +191,13 @@ public final class ModelServer: Sendable {
         }
         let parsed: PredictRequest
         do {
-            parsed = try PredictRequest.parse(Array(buffer: body), inputNames: Self.servedInputNames(batcher.model),
-                                              inputShapes: batcher.model.inputShapes)
+            let (names, shapes) = (Self.servedInputNames(batcher.model), batcher.model.inputShapes)
+            parsed = try body.withUnsafeReadableBytes { bytes in
+                try PredictRequest.parse(bytes: bytes, inputNames: names, inputShapes: shapes)
+            }
         } catch {
             batcher.withdraw()
+            let error = error as? RequestError ?? RequestError(400, "\(error)")
             return (error.status, ResponseBody.error(error.message))
         }
         do {
@@ -149,6 +213,8 @@ public final class ModelServer: Sendable {
         }
     }
 
+    static func response(_ result: (Int, [UInt8])) -> Response { response(result.0, result.1) }
+
     static func response(_ status: Int, _ body: [UInt8]) -> Response {
         Response(status: .init(code: status), headers: [.contentType: "application/json"],
                  body: .init(byteBuffer: ByteBuffer(bytes: body)))
@@ -160,16 +226,73 @@ public final class ModelServer: Sendable {
     static func servedOutputNames(_ model: InferenceModel) -> [String] { model.outputNames.count == 1 ? ["output"] : model.outputNames }
 
     /// A TensorFlow Serving–style signature: each float input `[-1] + shape` and output by name.
-    static func metadata(name: String, model: InferenceModel) -> [String: Any] {
+    static func metadata(name: String, model: InferenceModel, version: Int = servedVersion) -> [String: Any] {
         func tensor(_ shape: [Int], _ key: String) -> [String: Any] {
             ["dtype": model.dtype == .float64 ? "DT_DOUBLE" : "DT_FLOAT", "name": key,
              "tensor_shape": ["dim": ([-1] + shape).map { ["size": String($0), "name": ""] }, "unknown_rank": false]]
         }
         let inputs = Dictionary(zip(servedInputNames(model), model.inputShapes).map { ($0, tensor($1, $0)) }, uniquingKeysWith: { a, _ in a })
         let outputs = Dictionary(zip(servedOutputNames(model), model.outputShapes).map { ($0, tensor($1, $0)) }, uniquingKeysWith: { a, _ in a })
-        return ["model_spec": ["name": name, "signature_name": "", "version": "1"],
-                "metadata": ["signature_def": ["signature_def": ["serving_default": [
-                    "inputs": inputs, "outputs": outputs, "method_name": "tensorflow/serving/predict"]]]]]
+        let signature: [String: Any] = ["inputs": inputs, "outputs": outputs, "method_name": "tensorflow/serving/predict"]
+        // Both names requests may give (TF Serving's default, Keras 3 `model.export`'s), one signature.
+        return ["model_spec": ["name": name, "signature_name": "", "version": String(version)],
+                "metadata": ["signature_def": ["signature_def": ["serving_default": signature, "serve": signature]]]]
+    }
+}
+
+/// Which servable a path names: `kind` says whether `selector` is a version or a label.
+enum ServableKind: Sendable { case latest, version, label }
+
+/// A model path's parts: `/v1/models/{name}`, `.../versions/{selector}` or `.../labels/{selector}`,
+/// and the `:verb` on its last segment, if any.
+struct ServablePath: CustomStringConvertible {
+    var name: String
+    var kind: ServableKind
+    var selector: String
+    var verb: String?
+
+    init(name: String, kind: ServableKind, selector: String, verb: String?) {
+        (self.name, self.kind, self.selector, self.verb) = (name, kind, selector, verb)
+    }
+
+    init(_ context: some RequestContext, _ kind: ServableKind) {
+        let name = context.parameters.get("model") ?? ""
+        let selector = kind == .version ? context.parameters.get("version") ?? "" : kind == .label ? context.parameters.get("label") ?? "" : ""
+        self.kind = kind
+        // The verb is on the last segment: the model's name, or the version or label.
+        let last = kind == .latest ? name : selector
+        let parts = last.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        let head = String(parts[0])
+        verb = parts.count == 2 ? String(parts[1]) : nil
+        (self.name, self.selector) = kind == .latest ? (head, "") : (name, head)
+    }
+
+    /// The last segment as written (with its verb).
+    var last: String { (kind == .latest ? name : selector) + (verb.map { ":\($0)" } ?? "") }
+
+    var description: String {
+        "/v1/models/\(name.prefix(200))" + (kind == .version ? "/versions/\(selector.prefix(100))" : kind == .label ? "/labels/\(selector.prefix(100))" : "")
+    }
+}
+
+/// Answers every error that reaches the router, unknown routes included, with TF Serving's
+/// `{"error": "..."}` body.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            let status = Int(error.status.code)
+            let message: String
+            if error.status == .notFound {
+                message = "no route for \(request.method) \(request.uri.path.prefix(200)); this server answers GET /v1/models/NAME[/versions/N | /labels/L][/metadata], POST /v1/models/NAME[/versions/N | /labels/L]:predict, GET /healthz, GET /metrics"
+            } else if let http = error as? HTTPError, let body = http.body {
+                message = body
+            } else {
+                message = error.status.reasonPhrase
+            }
+            return ModelServer.response(status, ResponseBody.error(message))
+        }
     }
 }
 

@@ -10,10 +10,20 @@ public struct RequestError: Error, Equatable, CustomStringConvertible {
 }
 
 /// A TensorFlow Serving REST `:predict` body, read and checked against the model's input
-/// shape: `{"instances": [x₀, x₁, ...]}` (row format: one nested list per sample) or
-/// `{"inputs": [[...], ...]}` (columnar format; for a single-input model, the batch itself).
-/// Every value must be a finite number; the batch must not be empty; shapes must match.
-/// Nothing a client sends reaches a precondition: each problem is a `RequestError`.
+/// shapes, as TF Serving's REST API takes it:
+/// - row format `{"instances": [x₀, x₁, ...]}`: one nested list per sample, or one object per
+///   sample by input name (`{"instances": [{"a": [...], "b": [...]}]}`, required with several
+///   inputs);
+/// - columnar format `{"inputs": [[...], ...]}` (a single input's batch) or `{"inputs": {"a":
+///   [...], "b": [...]}}` (a batch per input by name);
+/// - `signature_name` `"serving_default"` (TF Serving's default) or `"serve"` (what Keras 3's
+///   `model.export` writes); other top-level keys are ignored, as TF Serving ignores them;
+/// - numbers are float32 (`NaN`, `Infinity` and `-Infinity` included, as TF Serving takes them;
+///   a finite number beyond float32's range is refused); the batch must not be empty; shapes
+///   must match exactly (ragged lists are refused).
+/// The body is read by `RequestReader`, a strict purpose-built parser that puts the numbers
+/// straight into the input buffers. Nothing a client sends reaches a precondition: each
+/// problem is a `RequestError`.
 public struct PredictRequest: Sendable {
     public enum Format: Sendable { case instances, inputs }
     /// A batch of each model input, in the model's input order.
@@ -25,6 +35,9 @@ public struct PredictRequest: Sendable {
     /// The largest batch one request may carry (samples).
     public static let maximumSamples = 1 << 16
 
+    /// The signature names accepted (TF Serving's default and Keras 3 `model.export`'s).
+    public static let signatureNames: Set<String> = ["serving_default", "serve"]
+
     /// A request for a model of one input of `inputShape`.
     public static func parse(_ body: [UInt8], inputShape: [Int]) throws(RequestError) -> PredictRequest {
         try parse(body, inputNames: ["input"], inputShapes: [inputShape])
@@ -35,135 +48,196 @@ public struct PredictRequest: Sendable {
     /// of batches (`{"inputs": {"a": [[...]], "b": [[...]]}}`), as TensorFlow Serving takes them;
     /// a single input may be named too.
     public static func parse(_ body: [UInt8], inputNames: [String], inputShapes: [[Int]]) throws(RequestError) -> PredictRequest {
-        guard !body.isEmpty else { throw RequestError(400, "empty request body; send {\"instances\": [...]} or {\"inputs\": [...]}") }
-        let object: Any
         do {
-            object = try JSONSerialization.jsonObject(with: Data(body), options: [])
+            return try body.withUnsafeBytes { bytes in try parse(bytes: bytes, inputNames: inputNames, inputShapes: inputShapes) }
+        } catch let error as RequestError {
+            throw error
         } catch {
-            let text = String(decoding: body.prefix(1 << 20), as: UTF8.self)
-            if text.contains("NaN") || text.contains("Infinity") {
-                throw RequestError(400, "the request holds NaN or Infinity; inputs must be finite numbers")
-            }
-            throw RequestError(400, "malformed JSON: \(Self.describe(error))")
+            throw RequestError(400, "\(error)")
         }
-        guard let fields = object as? [String: Any] else {
+    }
+
+    /// The same, from bytes in place (the server's request buffer).
+    public static func parse(bytes: UnsafeRawBufferPointer, inputNames: [String], inputShapes: [[Int]]) throws(RequestError) -> PredictRequest {
+        precondition(inputNames.count == inputShapes.count && !inputNames.isEmpty, "one name per input shape")
+        var reader = RequestReader(bytes)
+        reader.skipSpace()
+        guard !reader.atEnd else { throw RequestError(400, "empty request body; send {\"instances\": [...]} or {\"inputs\": [...]}") }
+        guard reader.consume(UInt8(ascii: "{")) else {
+            try reader.skipValue()   // malformed JSON is named as such
+            reader.skipSpace()
+            guard reader.atEnd else { throw reader.malformed("trailing characters after the value") }
             throw RequestError(400, "the body must be a JSON object with \"instances\" or \"inputs\"")
         }
-        let unknown = fields.keys.filter { $0 != "instances" && $0 != "inputs" && $0 != "signature_name" }.sorted()
-        guard unknown.isEmpty else { throw RequestError(400, "unknown field\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", "))") }
-        if let signature = fields["signature_name"], (signature as? String) != "serving_default" {
-            throw RequestError(400, "signature_name must be \"serving_default\"")
-        }
-        let format: Format
-        let rows: Any
-        switch (fields["instances"], fields["inputs"]) {
-        case let (instances?, nil): (format, rows) = (.instances, instances)
-        case let (nil, inputs?): (format, rows) = (.inputs, inputs)
-        case (.some, .some): throw RequestError(400, "give either \"instances\" or \"inputs\", not both")
-        case (nil, nil): throw RequestError(400, "the body needs \"instances\" or \"inputs\"")
-        }
-        let several = inputNames.count > 1
-        /// The named parts of an object: exactly the model's inputs.
-        func named(_ object: [String: Any], at path: String) throws(RequestError) -> [Any] {
-            let extra = Set(object.keys).subtracting(inputNames), missing = inputNames.filter { object[$0] == nil }
-            guard extra.isEmpty && missing.isEmpty else {
-                throw RequestError(400, "\(path): the model's inputs are \(inputNames)"
-                    + (missing.isEmpty ? "" : "; missing \(missing)") + (extra.isEmpty ? "" : "; unknown \(extra.sorted())"))
-            }
-            return inputNames.map { object[$0]! }
-        }
         var values = [[Float]](repeating: [], count: inputNames.count)
+        var format: Format?
         var count = 0
-        switch format {
-        case .instances:
-            guard let list = rows as? [Any] else { throw RequestError(400, "\"instances\" must be a list of samples") }
-            count = list.count
-            try check(count)
-            for (i, sample) in list.enumerated() {
-                let parts: [Any]
-                if let object = sample as? [String: Any] {
-                    parts = try named(object, at: "instance \(i)")
-                } else if several {
-                    throw RequestError(400, "instance \(i): the model has \(inputNames.count) inputs; give each instance as an object {\(inputNames.map { "\"\($0)\": ..." }.joined(separator: ", "))}")
-                } else {
-                    parts = [sample]
+        var tensorSeen = false
+        if !reader.consume(UInt8(ascii: "}")) {
+            repeat {
+                reader.skipSpace()
+                guard reader.peek() == UInt8(ascii: "\"") else { throw reader.malformed("expected a key") }
+                let key = try reader.string()
+                try reader.expect(UInt8(ascii: ":"), "':' after a key")
+                reader.skipSpace()
+                switch key {
+                case "instances", "inputs":
+                    guard !tensorSeen else {
+                        throw RequestError(400, format == (key == "inputs" ? .inputs : .instances)
+                                           ? "\"\(key)\" is given twice" : "give either \"instances\" or \"inputs\", not both")
+                    }
+                    tensorSeen = true
+                    format = key == "instances" ? .instances : .inputs
+                    var tensors = TensorReader(names: inputNames, shapes: inputShapes)
+                    count = key == "instances" ? try tensors.instances(&reader) : try tensors.columns(&reader)
+                    values = tensors.values
+                case "signature_name":
+                    guard reader.peek() == UInt8(ascii: "\"") else {
+                        throw RequestError(400, "signature_name must be a string: \(signatureNames.sorted().map { "\"\($0)\"" }.joined(separator: " or "))")
+                    }
+                    let signature = try reader.string()
+                    guard signatureNames.contains(signature) else {
+                        throw RequestError(400, "unknown signature_name \"\(signature.prefix(100))\"; this server has \(signatureNames.sorted().map { "\"\($0)\"" }.joined(separator: " or "))")
+                    }
+                default:
+                    try reader.skipValue(depth: 1)   // TF Serving ignores keys it does not know
                 }
-                for (k, part) in parts.enumerated() {
-                    try flatten(part, expecting: inputShapes[k][...], at: several ? "instance \(i).\(inputNames[k])" : "instance \(i)", into: &values[k])
-                }
-            }
-        case .inputs:
-            let batches: [Any]
-            if let object = rows as? [String: Any] {
-                batches = try named(object, at: "inputs")
-            } else if several {
-                throw RequestError(400, "the model has \(inputNames.count) inputs; give \"inputs\" as an object of batches by name \(inputNames)")
-            } else {
-                batches = [rows]
-            }
-            for (k, batch) in batches.enumerated() {
-                guard let list = batch as? [Any] else { throw RequestError(400, "inputs \(inputNames[k]) must be a list of samples") }
-                if k == 0 { count = list.count; try check(count) }
-                guard list.count == count else {
-                    throw RequestError(400, "inputs \(inputNames[k]) has \(list.count) samples, \(inputNames[0]) has \(count)")
-                }
-                for (i, sample) in list.enumerated() {
-                    try flatten(sample, expecting: inputShapes[k][...], at: several ? "\(inputNames[k])[\(i)]" : "instance \(i)", into: &values[k])
-                }
-            }
+            } while reader.consume(UInt8(ascii: ","))
+            try reader.expect(UInt8(ascii: "}"), "',' or '}' in an object")
         }
+        reader.skipSpace()
+        guard reader.atEnd else { throw reader.malformed("trailing characters after the object") }
+        guard let format else { throw RequestError(400, "the body needs \"instances\" or \"inputs\"") }
+        guard count > 0 else { throw RequestError(400, "no instances: the batch is empty") }
         let tensors = zip(values, inputShapes).map { Tensor(shape: [count] + $1, scalars: $0) }
         return PredictRequest(inputs: tensors, format: format)
     }
+}
 
-    private static func check(_ count: Int) throws(RequestError) {
-        guard count > 0 else { throw RequestError(400, "no instances: the batch is empty") }
-        guard count <= maximumSamples else { throw RequestError(413, "\(count) samples in one request; the limit is \(maximumSamples)") }
+/// Reads the tensor part of a request (`instances` or `inputs`) into one buffer per input.
+struct TensorReader {
+    let names: [String]
+    let shapes: [[Int]]
+    var values: [[Float]]
+    var indices: [Int] = []
+    var several: Bool { names.count > 1 }
+
+    init(names: [String], shapes: [[Int]]) {
+        (self.names, self.shapes) = (names, shapes)
+        values = shapes.map { _ in [] }
+        indices.reserveCapacity(16)
     }
 
-    /// Appends the numbers of a nested list of `shape`, checking each level's length and each value.
-    private static func flatten(_ value: Any, expecting shape: ArraySlice<Int>, at path: String,
-                                into out: inout [Float]) throws(RequestError) {
-        guard let length = shape.first else {
-            out.append(try number(value, at: path))
-            return
-        }
-        guard let list = value as? [Any] else {
-            throw RequestError(400, "\(path): expected a list of \(length) (sample shape \(Array(shape))), got \(kind(value))")
-        }
-        guard list.count == length else {
-            throw RequestError(400, "\(path): expected \(length) values at this level (sample shape \(Array(shape))), got \(list.count)")
-        }
-        for (i, item) in list.enumerated() {
-            try flatten(item, expecting: shape.dropFirst(), at: "\(path)[\(i)]", into: &out)
-        }
-    }
-
-    private static func number(_ value: Any, at path: String) throws(RequestError) -> Float {
-        guard let n = value as? NSNumber, !isBool(n) else { throw RequestError(400, "\(path): expected a number, got \(kind(value))") }
-        let d = n.doubleValue
-        guard d.isFinite, Swift.abs(d) <= Double(Float.greatestFiniteMagnitude) else {
-            throw RequestError(400, "\(path): \(d) is not a finite float32 value")
-        }
-        return Float(d)
-    }
-
-    private static func isBool(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
-
-    private static func kind(_ value: Any) -> String {
-        switch value {
-        case let n as NSNumber: return isBool(n) ? "a boolean" : "a number"
-        case is String: return "a string"
-        case is [Any]: return "a list"
-        case is [String: Any]: return "an object"
-        case is NSNull: return "null"
-        default: return "\(type(of: value))"
+    /// `count` samples are within the limit (an empty batch is refused once the whole body is read).
+    static func check(_ count: Int) throws(RequestError) {
+        guard count <= PredictRequest.maximumSamples else {
+            throw RequestError(413, "over \(PredictRequest.maximumSamples) samples in one request; the limit is \(PredictRequest.maximumSamples)")
         }
     }
 
-    private static func describe(_ error: Error) -> String {
-        let text = "\(error)"
-        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    func index(of key: String) -> Int? { names.firstIndex(of: key) }
+
+    func nameError(_ path: String, missing: [String], unknown: [String]) -> RequestError {
+        RequestError(400, "\(path): the model's inputs are \(names)"
+                     + (missing.isEmpty ? "" : "; missing \(missing)") + (unknown.isEmpty ? "" : "; unknown \(unknown.map { String($0.prefix(100)) })"))
+    }
+
+    /// `[x₀, x₁, ...]` or `[{"a": ..., "b": ...}, ...]`: the number of samples.
+    mutating func instances(_ reader: inout RequestReader) throws(RequestError) -> Int {
+        guard reader.peek() == UInt8(ascii: "[") else {
+            try reader.skipValue(depth: 1)   // malformed JSON is named as such
+            throw RequestError(400, "\"instances\" must be a list of samples")
+        }
+        reader.at += 1
+        var count = 0
+        if reader.consume(UInt8(ascii: "]")) { return 0 }
+        var seen = [Bool](repeating: false, count: names.count)
+        repeat {
+            try Self.check(count + 1)
+            reader.skipSpace()
+            let i = count
+            if reader.peek() == UInt8(ascii: "{") {
+                reader.at += 1
+                for k in seen.indices { seen[k] = false }
+                if !reader.consume(UInt8(ascii: "}")) {
+                    repeat {
+                        reader.skipSpace()
+                        guard reader.peek() == UInt8(ascii: "\"") else { throw reader.malformed("expected a key") }
+                        let key = try reader.string()
+                        guard let k = index(of: key) else { throw nameError("instance \(i)", missing: [], unknown: [key]) }
+                        guard !seen[k] else { throw RequestError(400, "instance \(i): \"\(key)\" is given twice") }
+                        seen[k] = true
+                        try reader.expect(UInt8(ascii: ":"), "':' after a key")
+                        let several = several
+                        indices.removeAll(keepingCapacity: true)
+                        try reader.sample(shapes[k], into: &values[k], at: several ? "instance \(i).\(key)" : "instance \(i)", indices: &indices)
+                    } while reader.consume(UInt8(ascii: ","))
+                    try reader.expect(UInt8(ascii: "}"), "',' or '}' in an object")
+                }
+                let missing = names.indices.filter { !seen[$0] }.map { names[$0] }
+                guard missing.isEmpty else { throw nameError("instance \(i)", missing: missing, unknown: []) }
+            } else if several {
+                throw RequestError(400, "instance \(i): the model has \(names.count) inputs; give each instance as an object {\(names.map { "\"\($0)\": ..." }.joined(separator: ", "))}")
+            } else {
+                indices.removeAll(keepingCapacity: true)
+                try reader.sample(shapes[0], into: &values[0], at: "instance \(i)", indices: &indices)
+            }
+            count += 1
+        } while reader.consume(UInt8(ascii: ","))
+        try reader.expect(UInt8(ascii: "]"), "',' or ']' in a list")
+        return count
+    }
+
+    /// `[x₀, x₁, ...]` (a single input's batch) or `{"a": [...], "b": [...]}`: the number of samples.
+    mutating func columns(_ reader: inout RequestReader) throws(RequestError) -> Int {
+        if reader.peek() == UInt8(ascii: "{") {
+            reader.at += 1
+            var counts = [Int?](repeating: nil, count: names.count)
+            if !reader.consume(UInt8(ascii: "}")) {
+                repeat {
+                    reader.skipSpace()
+                    guard reader.peek() == UInt8(ascii: "\"") else { throw reader.malformed("expected a key") }
+                    let key = try reader.string()
+                    guard let k = index(of: key) else { throw nameError("inputs", missing: [], unknown: [key]) }
+                    guard counts[k] == nil else { throw RequestError(400, "inputs: \"\(key)\" is given twice") }
+                    try reader.expect(UInt8(ascii: ":"), "':' after a key")
+                    counts[k] = try batch(k, &reader, path: several ? { "\(key)[\($0)]" } : { "instance \($0)" })
+                } while reader.consume(UInt8(ascii: ","))
+                try reader.expect(UInt8(ascii: "}"), "',' or '}' in an object")
+            }
+            let missing = names.indices.filter { counts[$0] == nil }.map { names[$0] }
+            guard missing.isEmpty else { throw nameError("inputs", missing: missing, unknown: []) }
+            let first = counts[0]!
+            for k in names.indices where counts[k]! != first {
+                throw RequestError(400, "inputs \(names[k]) has \(counts[k]!) samples, \(names[0]) has \(first)")
+            }
+            return first
+        }
+        guard !several else {
+            try reader.skipValue(depth: 1)   // malformed JSON is named as such
+            throw RequestError(400, "the model has \(names.count) inputs; give \"inputs\" as an object of batches by name \(names)")
+        }
+        return try batch(0, &reader, path: { "instance \($0)" })
+    }
+
+    /// A list of samples of input `k`: their number.
+    private mutating func batch(_ k: Int, _ reader: inout RequestReader, path: (Int) -> String) throws(RequestError) -> Int {
+        reader.skipSpace()
+        guard reader.peek() == UInt8(ascii: "[") else {
+            try reader.skipValue(depth: 1)   // malformed JSON is named as such
+            throw RequestError(400, "inputs \(names[k]) must be a list of samples")
+        }
+        reader.at += 1
+        var count = 0
+        if reader.consume(UInt8(ascii: "]")) { return 0 }
+        repeat {
+            try Self.check(count + 1)
+            indices.removeAll(keepingCapacity: true)
+            try reader.sample(shapes[k], into: &values[k], at: path(count), indices: &indices)
+            count += 1
+        } while reader.consume(UInt8(ascii: ","))
+        try reader.expect(UInt8(ascii: "]"), "',' or ']' in a list")
+        return count
     }
 }
 
@@ -179,55 +253,137 @@ enum ResponseBody {
     /// (`{"predictions": [{"cls": [...], "score": [...]}, ...]}`), columnar one batch per name
     /// (`{"outputs": {"cls": [...], "score": [...]}}`). One output: its nested lists alone.
     static func predictions(_ outputs: [Tensor], names: [String], format: PredictRequest.Format) -> [UInt8] {
-        var text = format == .instances ? "{\"predictions\": " : "{\"outputs\": "
-        let values = outputs.map { $0.cast(to: .float32).asArray(Float.self) }
-        func write(_ k: Int, _ shape: ArraySlice<Int>, _ index: inout Int) {
-            guard let n = shape.first else {
-                let v = values[k][index]
-                index += 1
-                text += v.isFinite ? "\(v)" : "null"
-                return
-            }
-            text += "["
-            for i in 0..<n {
-                if i > 0 { text += ", " }
-                write(k, shape.dropFirst(), &index)
-            }
-            text += "]"
-        }
+        let values = outputs.map { $0.dtype == .float32 ? $0.asArray(Float.self) : $0.cast(to: .float32).asArray(Float.self) }
+        var out = JSONWriter(capacity: 32 + values.reduce(0) { $0 + $1.count * 12 })
+        out.raw(format == .instances ? "{\"predictions\": " : "{\"outputs\": ")
         if outputs.count == 1 {
             var index = 0
-            write(0, outputs[0].shape[...], &index)
+            values[0].withUnsafeBufferPointer { out.nested($0, outputs[0].shape[...], &index) }
         } else if format == .inputs {
-            text += "{"
+            out.byte(UInt8(ascii: "{"))
             for k in outputs.indices {
                 var index = 0
-                text += (k > 0 ? ", " : "") + "\"\(names[k])\": "
-                write(k, outputs[k].shape[...], &index)
+                if k > 0 { out.raw(", ") }
+                out.string(names[k])
+                out.raw(": ")
+                values[k].withUnsafeBufferPointer { out.nested($0, outputs[k].shape[...], &index) }
             }
-            text += "}"
+            out.byte(UInt8(ascii: "}"))
         } else {
             var indices = [Int](repeating: 0, count: outputs.count)
-            text += "["
+            out.byte(UInt8(ascii: "["))
             for row in 0..<(outputs.first?.shape.first ?? 0) {
-                text += (row > 0 ? ", " : "") + "{"
+                if row > 0 { out.raw(", ") }
+                out.byte(UInt8(ascii: "{"))
                 for k in outputs.indices {
-                    text += (k > 0 ? ", " : "") + "\"\(names[k])\": "
-                    write(k, outputs[k].shape.dropFirst(), &indices[k])
+                    if k > 0 { out.raw(", ") }
+                    out.string(names[k])
+                    out.raw(": ")
+                    values[k].withUnsafeBufferPointer { out.nested($0, outputs[k].shape.dropFirst(), &indices[k]) }
                 }
-                text += "}"
+                out.byte(UInt8(ascii: "}"))
             }
-            text += "]"
+            out.byte(UInt8(ascii: "]"))
         }
-        text += "}"
-        return Array(text.utf8)
+        out.byte(UInt8(ascii: "}"))
+        return out.bytes
     }
 
     static func error(_ message: String) -> [UInt8] {
-        json(["error": message])
+        var out = JSONWriter(capacity: message.utf8.count + 16)
+        out.raw("{\"error\": ")
+        out.string(message)
+        out.byte(UInt8(ascii: "}"))
+        return out.bytes
     }
 
     static func json(_ object: Any) -> [UInt8] {
         (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { Array($0) } ?? Array("{}".utf8)
     }
+}
+
+/// Writes JSON into a byte buffer: numbers without a `String` each (the standard library's
+/// shortest round-trip formatting, `Float.description`'s digits, handed over as ASCII bytes
+/// through `TextOutputStream._writeASCII`); non-finite values as TF Serving writes them
+/// (`NaN`, `Infinity`, `-Infinity`).
+struct JSONWriter: TextOutputStream {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+    @inline(__always) mutating func byte(_ b: UInt8) { bytes.append(b) }
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// A JSON string, escaped.
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for c in text.utf8 {
+            switch c {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case 0x0A: raw("\\n")
+            case 0x0D: raw("\\r")
+            case 0x09: raw("\\t")
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                raw("\\u00")
+                bytes.append(hex[Int(c >> 4)])
+                bytes.append(hex[Int(c & 15)])
+            default: bytes.append(c)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    @inline(__always) mutating func number(_ v: Float) {
+        if v.isFinite {
+            // Small integers (class scores of 0 and 1, counts) without the general formatter.
+            if v == v.rounded(.towardZero) && Swift.abs(v) < 1e6 && !(v == 0 && v.sign == .minus) {
+                var n = Int(v)
+                if n < 0 { bytes.append(UInt8(ascii: "-")); n = -n }
+                var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0)
+                var count = 0
+                withUnsafeMutableBytes(of: &digits) { d in
+                    repeat { d[count] = UInt8(ascii: "0") + UInt8(n % 10); n /= 10; count += 1 } while n > 0
+                    for k in stride(from: count - 1, through: 0, by: -1) { bytes.append(d[k]) }
+                }
+                raw(".0")
+            } else {
+                v.write(to: &self)
+            }
+        } else if v.isNaN {
+            raw("NaN")
+        } else {
+            raw(v < 0 ? "-Infinity" : "Infinity")
+        }
+    }
+
+    /// `shape`'s nested lists of `values` from `index` on.
+    mutating func nested(_ values: UnsafeBufferPointer<Float>, _ shape: ArraySlice<Int>, _ index: inout Int) {
+        guard let n = shape.first else {
+            number(values[index])
+            index += 1
+            return
+        }
+        bytes.append(UInt8(ascii: "["))
+        if shape.count == 1 {
+            for i in 0..<n {
+                if i > 0 { bytes.append(UInt8(ascii: ",")); bytes.append(UInt8(ascii: " ")) }
+                number(values[index + i])
+            }
+            index += n
+        } else {
+            for i in 0..<n {
+                if i > 0 { bytes.append(UInt8(ascii: ",")); bytes.append(UInt8(ascii: " ")) }
+                nested(values, shape.dropFirst(), &index)
+            }
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    // TextOutputStream: `Float.write(to:)` hands its digits to `_writeASCII` from a stack buffer.
+    mutating func write(_ string: String) { bytes.append(contentsOf: string.utf8) }
+    mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: buffer) }
 }

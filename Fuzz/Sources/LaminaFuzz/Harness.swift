@@ -34,7 +34,9 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             _ = try LayerRegistry.$weightElementLimit.withValue(1 << 20) {
                 try KerasFile.model(fromConfigJSON: bytes, file: "fuzz")
             }
-        case "predict_request": _ = try PredictRequest.parse(bytes, inputShape: [2, 3])
+        case "predict_request":
+            _ = try? PredictRequest.parse(bytes, inputNames: ["input", "b"], inputShapes: [[2, 3], []])
+            _ = try PredictRequest.parse(bytes, inputShape: [2, 3])
         case "png", "jpeg": _ = try ImageDecoder.decode(bytes, channels: [1, 3, 4][bytes.count % 3])
         default: fatalError("unknown LAMINA_FUZZ_TARGET \(target)")
         }
