@@ -66,8 +66,7 @@ extension ModelServer {
                 self.serverLogger.info("lamina-serve gRPC listening on \(grpc.host):\(port)")
             })
         }
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: serverLogger))
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: serverLogger)
         try await group.run()
     }
 }

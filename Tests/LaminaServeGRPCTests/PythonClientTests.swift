@@ -36,7 +36,7 @@ enum PythonClient {
         process.environment = environment
         // stderr (TensorFlow's start-up chatter) to a file, so that neither stream can fill a pipe.
         let errorsFile = FileManager.default.temporaryDirectory.appendingPathComponent("lamina-grpc-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: errorsFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorsFile.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errorsFile) }
         guard let errors = try? FileHandle(forWritingTo: errorsFile) else { return (-1, "cannot write \(errorsFile.path)") }
         let output = Pipe()
@@ -74,8 +74,8 @@ enum PythonClient {
         let line = output.split(separator: "\n").last.map(String.init) ?? ""
         let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
         #expect(result["encoding_sent"] as? String == "tensor_content")
-        expectClose(((result["tensor_content"] as? [Double]) ?? []).map(Float.init), want, "Python client, tensor_content")
-        expectClose(((result["float_val"] as? [Double]) ?? []).map(Float.init), want, "Python client, float_val")
+        expectClose(((result["tensor_content"] as? [Double]) ?? []).map { Float($0) }, want, "Python client, tensor_content")
+        expectClose(((result["float_val"] as? [Double]) ?? []).map { Float($0) }, want, "Python client, float_val")
         #expect(result["output_shape"] as? [Int] == [4, 3])
         #expect(result["input_shape"] as? [Int] == [-1, 8, 8, 1])
         #expect(result["output_shape_metadata"] as? [Int] == [-1, 3])
