@@ -31,6 +31,10 @@ else
 fi
 # The serving peer (serve_torch.py): FastAPI on uvicorn, as a Python user would deploy.
 "$VENV/bin/pip" install "fastapi==0.165.0" "uvicorn==0.54.0"
+# TensorFlow Serving's official client (LaminaServeGRPCTests runs it against lamina-serve's gRPC
+# API). --no-deps: it requires "tensorflow", which would pull the full build beside tensorflow-cpu;
+# what it needs (tensorflow-cpu, grpcio, protobuf) is installed above.
+"$VENV/bin/pip" install --no-deps "tensorflow-serving-api==2.21.0"
 
 "$VENV/bin/python" - <<'EOF'
 import os
