@@ -96,21 +96,32 @@ enum TensorProtoCoding {
         }
     }
 
-    /// `tensor` as a TensorProto: DT_FLOAT in `float_val` (as TF Serving answers by default),
-    /// or in `tensor_content` when `content`.
+    /// `tensor` as a TensorProto in the typed repeated field (as TF Serving answers by default):
+    /// DT_FLOAT in `float_val` (DT_DOUBLE in `double_val` for a float64 model, DT_INT32 in
+    /// `int_val`); DT_FLOAT in `tensor_content` when `content`.
     static func encode(_ tensor: Tensor, content: Bool = false) -> Tensorflow_TensorProto {
         var proto = Tensorflow_TensorProto()
-        proto.dtype = .dtFloat
         proto.tensorShape = shapeProto(tensor.shape)
-        let values = tensor.asArray(Float.self)
         if content {
+            let values = tensor.dtype == .float32 ? tensor.asArray(Float.self) : tensor.scalarsAsDouble().map { Float($0) }
             var data = Data(count: values.count * 4)
             data.withUnsafeMutableBytes { raw in
                 for (i, v) in values.enumerated() { raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
             }
+            proto.dtype = .dtFloat
             proto.tensorContent = data
-        } else {
-            proto.floatVal = values
+            return proto
+        }
+        switch tensor.dtype {
+        case .float64:
+            proto.dtype = .dtDouble
+            proto.doubleVal = tensor.asArray(Double.self)
+        case .int32:
+            proto.dtype = .dtInt32
+            proto.intVal = tensor.asArray(Int32.self)
+        default:
+            proto.dtype = .dtFloat
+            proto.floatVal = tensor.asArray(Float.self)
         }
         return proto
     }

@@ -250,6 +250,36 @@ func failure<R>(_ call: () async throws -> R) async -> RPCError.Code? {
         try await running.stop()
     }
 
+    /// A float64 model answers in DT_DOUBLE (as its metadata says), and a float64 input in
+    /// `double_val` or `tensor_content` is taken.
+    @Test func float64Model() async throws {
+        let built = Sequential([Dense(3, activation: .tanh), Dense(2)])
+        let x = Tensor.randomNormal([2, 4], dtype: .float64, seed: 1)
+        let want = try built.predict(x).scalarsAsDouble().map { Float($0) }
+        let model = try built.inferenceModel()
+        let running = try await RunningGRPCServer.start(["f64": model])
+        do {
+            try await running.withClients { predictions, _ in
+                var asDoubles = Tensorflow_TensorProto()
+                asDoubles.dtype = .dtDouble
+                asDoubles.tensorShape = TensorProtoCoding.shapeProto([2, 4])
+                asDoubles.doubleVal = x.asArray(Double.self)
+                var asContent = tensorProto(x.cast(to: .float32), content: true)
+                asContent.dtype = .dtDouble
+                asContent.tensorContent = Data(x.asArray(Double.self).flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init) })
+                for input in [asDoubles, asContent, tensorProto(x.cast(to: .float32), content: false)] {
+                    let output = try await predictions.predict(predictRequest("f64", ["input": input])).outputs["output"]
+                    #expect(output?.dtype == .dtDouble && output?.doubleVal.count == 4)
+                    expectClose(try floats(output), want, "float64 model, \(input.dtype)")
+                }
+            }
+        } catch {
+            try await running.stop()
+            throw error
+        }
+        try await running.stop()
+    }
+
     @Test func halfPrecisionBits() {
         #expect(Float(halfBits: 0x3c00) == 1)
         #expect(Float(halfBits: 0xc000) == -2)
