@@ -17,6 +17,9 @@ let package = Package(
         // Serves models over HTTP (TensorFlow Serving's REST protocol) on Hummingbird; separate
         // so that `import Lamina` needs no server stack.
         .library(name: "LaminaServe", targets: ["LaminaServe"]),
+        // TensorFlow Serving's gRPC API (PredictionService, ModelService) on grpc-swift 2; separate
+        // so that `import LaminaServe` needs no gRPC stack.
+        .library(name: "LaminaServeGRPC", targets: ["LaminaServeGRPC"]),
         .executable(name: "lamina-serve", targets: ["lamina-serve"]),
     ],
     dependencies: [
@@ -26,6 +29,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // `swift package generate-documentation --target Lamina` builds the DocC catalog.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -44,8 +51,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // The Swift code in Sources/LaminaServeGRPC/Generated is made from Protos/ by
+        // Protos/generate.sh (protoc and the plugins are needed only to change it, not to build).
+        .target(name: "LaminaServeGRPC", dependencies: [
+            "LaminaServe", "Lamina",
+            .product(name: "GRPCCore", package: "grpc-swift-2"),
+            .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "lamina-serve", dependencies: [
-            "LaminaServe", "LaminaKeras", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "LaminaServe", "LaminaServeGRPC", "LaminaKeras", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/LaminaServeCLI"),
 
         // MARK: - Implementation details
@@ -88,6 +106,14 @@ let package = Package(
         .testTarget(name: "LaminaTests", dependencies: ["Lamina", "LaminaData", "LaminaPlot"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras", "LaminaData"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaServeTests", dependencies: ["LaminaServe"]),
+        .testTarget(name: "LaminaServeGRPCTests", dependencies: [
+            "LaminaServeGRPC", "LaminaServe", "Lamina",
+            .product(name: "GRPCCore", package: "grpc-swift-2"),
+            .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["Python"]),
         .testTarget(name: "LaminaDataTests", dependencies: ["LaminaData"], exclude: ["Fixtures"]),
     ]
 )

@@ -36,6 +36,10 @@ fi
 "$VENV/bin/pip" install "tensorboard==2.21.0"
 # onnxruntime and onnx, which load and check saveONNX's files (Tests/LaminaTests/Saving/ONNXExportTests.swift).
 "$VENV/bin/pip" install "onnxruntime==1.32.0" "onnx==1.23.2"
+# TensorFlow Serving's official client (LaminaServeGRPCTests runs it against lamina-serve's gRPC
+# API). --no-deps: it requires "tensorflow", which would pull the full build beside tensorflow-cpu;
+# what it needs (tensorflow-cpu, grpcio, protobuf) is installed above.
+"$VENV/bin/pip" install --no-deps "tensorflow-serving-api==2.21.0"
 
 "$VENV/bin/python" - <<'EOF'
 import os

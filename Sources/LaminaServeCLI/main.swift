@@ -3,6 +3,7 @@ import Foundation
 import Lamina
 import LaminaKeras
 import LaminaServe
+import LaminaServeGRPC
 import Logging
 
 /// `lamina-serve model.lamina --port 8080`: serves a Lamina (`.lamina`) or Keras (`.keras`)
@@ -25,6 +26,12 @@ struct LaminaServeCommand: AsyncParsableCommand {
 
     @Option(help: "Port to listen on (0: any free port).")
     var port = 8080
+
+    @Option(name: .customLong("grpc-port"), help: "Port of the gRPC API (TensorFlow Serving's PredictionService and ModelService; 0: any free port).")
+    var grpcPort = 8500
+
+    @Flag(name: .customLong("no-grpc"), help: "Serve the REST API only.")
+    var noGRPC = false
 
     @Option(name: .customLong("max-batch"), help: "Most samples per batched prediction; 0 turns batching off.")
     var maxBatch = 64
@@ -52,7 +59,7 @@ struct LaminaServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         _ = try labels()
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        guard (0...65535).contains(port), (0...65535).contains(grpcPort) else { throw ValidationError("--port and --grpc-port must be in 0...65535") }
         guard maxBatch >= 0, batchTimeout >= 0, maxBodyBytes > 0 else {
             throw ValidationError("--max-batch and --batch-timeout must be ≥ 0, --max-body-bytes > 0")
         }
@@ -78,6 +85,6 @@ struct LaminaServeCommand: AsyncParsableCommand {
                                  configuration: .init(host: host, port: port, maxBatch: maxBatch,
                                                       batchTimeout: .microseconds(batchTimeout), maxBodyBytes: maxBodyBytes,
                                                       versionLabels: try labels()))
-        try await server.run()
+        try await server.run(grpc: noGRPC ? nil : GRPCConfiguration(host: host, port: grpcPort, maxRequestBytes: maxBodyBytes))
     }
 }

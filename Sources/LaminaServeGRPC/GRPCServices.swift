@@ -1,0 +1,208 @@
+import Foundation
+import GRPCCore
+import GRPCProtobuf
+import Lamina
+import LaminaServe
+import SwiftProtobuf
+
+/// TensorFlow Serving's `tensorflow.serving.PredictionService` (`Predict`, `GetModelMetadata`)
+/// and `tensorflow.serving.ModelService` (`GetModelStatus`) over a `ModelServer`'s models: the
+/// same batchers as its REST API, so gRPC and REST requests batch together.
+///
+/// As TF Serving: each model is served as version 1 (a `model_spec.version` other than 1 or a
+/// `version_label` is NOT_FOUND), under the signature `serving_default` (`serve`, Keras 3's
+/// export name, and an empty name are taken too); inputs are named as in the metadata (a model
+/// of one input also takes its input layer's name); outputs come back as DT_FLOAT in
+/// `float_val`. Bad requests get INVALID_ARGUMENT, unknown models NOT_FOUND.
+public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServiceProtocol {
+    let server: ModelServer
+
+    public init(server: ModelServer) { self.server = server }
+
+    public func predict(request: Tensorflow_Serving_PredictRequest, context: ServerContext) async throws -> Tensorflow_Serving_PredictResponse {
+        let started = ContinuousClock.now
+        let name = request.modelSpec.name
+        do {
+            let response = try await predict(request)
+            server.recordRequest(model: name, code: 200, duration: ContinuousClock.now - started)
+            return response
+        } catch {
+            server.recordRequest(model: name, code: Self.httpStatus(error.code), duration: ContinuousClock.now - started)
+            throw error
+        }
+    }
+
+    private func predict(_ request: Tensorflow_Serving_PredictRequest) async throws(RPCError) -> Tensorflow_Serving_PredictResponse {
+        let (name, batcher) = try Self.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
+        try Self.checkSignature(request.modelSpec.signatureName)
+        let model = batcher.model
+        let inputNames = ModelServer.inputNames(of: model)
+
+        // Each model input by its served name (a single input also by its layer's name).
+        var byName = request.inputs
+        if inputNames.count == 1, byName[inputNames[0]] == nil, let layerName = model.inputNames.first, let tensor = byName[layerName] {
+            byName[inputNames[0]] = tensor
+            byName[layerName] = nil
+        }
+        let extra = byName.keys.filter { !inputNames.contains($0) }.sorted()
+        let missing = inputNames.filter { byName[$0] == nil }
+        guard extra.isEmpty, missing.isEmpty else {
+            throw RPCError(code: .invalidArgument, message: "input size does not match signature: \(byName.count)!=\(inputNames.count) "
+                + "len({\(byName.keys.sorted().joined(separator: ","))}) != len({\(inputNames.joined(separator: ","))}). "
+                + "Sent extra: {\(extra.joined(separator: ","))}. Missing but required: {\(missing.joined(separator: ","))}.")
+        }
+        var inputs: [Tensor] = []
+        var batch: Int?
+        for (inputName, sampleShape) in zip(inputNames, model.inputShapes) {
+            let (shape, values) = try TensorProtoCoding.decode(byName[inputName]!, name: inputName)
+            guard shape.count == sampleShape.count + 1, Self.matches(Array(shape.dropFirst()), sampleShape) else {
+                throw RPCError(code: .invalidArgument, message: "input '\(inputName)': shape \(shape), expected [batch] + \(sampleShape)")
+            }
+            guard shape[0] >= 1, shape[0] <= 1 << 16 else {
+                throw RPCError(code: .invalidArgument, message: "input '\(inputName)': batch of \(shape[0]); send 1 to \(1 << 16) samples")
+            }
+            guard batch == nil || batch == shape[0] else {
+                throw RPCError(code: .invalidArgument, message: "input '\(inputName)': batch of \(shape[0]), other inputs have \(batch!)")
+            }
+            batch = shape[0]
+            inputs.append(Tensor(shape: shape, scalars: values))
+        }
+
+        let outputNames = ModelServer.outputNames(of: model)
+        for filter in request.outputFilter where !outputNames.contains(filter) {
+            throw RPCError(code: .invalidArgument, message: "output tensor alias not found in signature: \(filter); outputs: \(outputNames.joined(separator: ", "))")
+        }
+        let outputs: [Tensor]
+        do {
+            outputs = try await batcher.predict(inputs)
+        } catch let error as RequestError {
+            throw RPCError(code: Self.code(httpStatus: error.status), message: error.message)
+        } catch let error as LaminaError {
+            throw RPCError(code: .invalidArgument, message: error.message)
+        } catch {
+            server.serverLogger.error("gRPC predict failed: \(error)")
+            throw RPCError(code: .internalError, message: "prediction failed")
+        }
+        var response = Tensorflow_Serving_PredictResponse()
+        response.modelSpec = Self.modelSpec(name)
+        for (outputName, output) in zip(outputNames, outputs) where request.outputFilter.isEmpty || request.outputFilter.contains(outputName) {
+            response.outputs[outputName] = TensorProtoCoding.encode(output)
+        }
+        return response
+    }
+
+    public func getModelMetadata(request: Tensorflow_Serving_GetModelMetadataRequest, context: ServerContext) async throws -> Tensorflow_Serving_GetModelMetadataResponse {
+        let (name, batcher) = try Self.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
+        guard !request.metadataField.isEmpty else {
+            throw RPCError(code: .invalidArgument, message: "GetModelMetadataRequest must specify at least one metadata_field")
+        }
+        for field in request.metadataField where field != "signature_def" {
+            throw RPCError(code: .invalidArgument, message: "Metadata field \(field) is not supported")
+        }
+        let model = batcher.model
+        func info(_ servedName: String, _ shape: [Int]) -> Tensorflow_TensorInfo {
+            var info = Tensorflow_TensorInfo()
+            info.name = servedName
+            info.dtype = model.dtype == .float64 ? .dtDouble : .dtFloat
+            info.tensorShape = TensorProtoCoding.shapeProto([-1] + shape)
+            return info
+        }
+        var signature = Tensorflow_SignatureDef()
+        signature.methodName = "tensorflow/serving/predict"
+        for (inputName, shape) in zip(ModelServer.inputNames(of: model), model.inputShapes) { signature.inputs[inputName] = info(inputName, shape) }
+        for (outputName, shape) in zip(ModelServer.outputNames(of: model), model.outputShapes) { signature.outputs[outputName] = info(outputName, shape) }
+        var map = Tensorflow_Serving_SignatureDefMap()
+        map.signatureDef["serving_default"] = signature
+        var response = Tensorflow_Serving_GetModelMetadataResponse()
+        response.modelSpec = Self.modelSpec(name)
+        do {
+            response.metadata["signature_def"] = try Google_Protobuf_Any(message: map)
+        } catch {
+            throw RPCError(code: .internalError, message: "cannot encode the signature: \(error)")
+        }
+        return response
+    }
+
+    // MARK: - Shared with ModelService
+
+    /// The served version of every model.
+    static let version: Int64 = 1
+
+    /// The model `spec` names, checked for a served version.
+    static func servable(_ spec: Tensorflow_Serving_ModelSpec?, in server: ModelServer) throws(RPCError) -> (String, DynamicBatcher) {
+        guard let spec, !spec.name.isEmpty else {
+            throw RPCError(code: .invalidArgument, message: "Missing ModelSpec: set model_spec.name (this server has \(server.modelNames.joined(separator: ", ")))")
+        }
+        guard let batcher = server.batcher(named: spec.name) else {
+            throw RPCError(code: .notFound, message: "Servable not found for request: Latest(\(spec.name)); this server has \(server.modelNames.joined(separator: ", "))")
+        }
+        switch spec.versionChoice {
+        case .version(let version) where version.value != Self.version:
+            throw RPCError(code: .notFound, message: "Servable not found for request: Specific(\(spec.name), \(version.value)); version \(Self.version) is served")
+        case .versionLabel(let label):
+            throw RPCError(code: .notFound, message: "Servable not found for request: label '\(label)' of \(spec.name); no labels are configured")
+        default:
+            return (spec.name, batcher)
+        }
+    }
+
+    static func checkSignature(_ signature: String) throws(RPCError) {
+        guard ["", "serving_default", "serve"].contains(signature) else {
+            throw RPCError(code: .invalidArgument, message: "Serving signature name: \"\(signature)\" not found in signature def; use serving_default")
+        }
+    }
+
+    static func modelSpec(_ name: String) -> Tensorflow_Serving_ModelSpec {
+        var spec = Tensorflow_Serving_ModelSpec()
+        spec.name = name
+        spec.version = Google_Protobuf_Int64Value(Self.version)
+        spec.signatureName = "serving_default"
+        return spec
+    }
+
+    /// A request shape's sample dimensions against the model's (-1 or 0 in the model: any size).
+    static func matches(_ shape: [Int], _ expected: [Int]) -> Bool {
+        shape.count == expected.count && zip(shape, expected).allSatisfy { $1 <= 0 || $0 == $1 }
+    }
+
+    static func code(httpStatus: Int) -> RPCError.Code {
+        switch httpStatus {
+        case 404: .notFound
+        case 413: .resourceExhausted
+        case 503: .unavailable
+        case 400..<500: .invalidArgument
+        default: .internalError
+        }
+    }
+
+    /// The HTTP status a gRPC code is counted under in `/metrics`.
+    static func httpStatus(_ code: RPCError.Code) -> Int {
+        switch code {
+        case .invalidArgument, .failedPrecondition, .outOfRange: 400
+        case .notFound: 404
+        case .resourceExhausted: 413
+        case .unavailable: 503
+        case .unimplemented: 501
+        default: 500
+        }
+    }
+}
+
+/// TensorFlow Serving's `tensorflow.serving.ModelService`: `GetModelStatus` (each model as
+/// version 1, AVAILABLE).
+public struct ModelService: Tensorflow_Serving_ModelService.SimpleServiceProtocol {
+    let server: ModelServer
+
+    public init(server: ModelServer) { self.server = server }
+
+    public func getModelStatus(request: Tensorflow_Serving_GetModelStatusRequest, context: ServerContext) async throws -> Tensorflow_Serving_GetModelStatusResponse {
+        _ = try PredictionService.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
+        var status = Tensorflow_Serving_ModelVersionStatus()
+        status.version = PredictionService.version
+        status.state = .available
+        status.status = Tensorflow_Serving_StatusProto()
+        var response = Tensorflow_Serving_GetModelStatusResponse()
+        response.modelVersionStatus = [status]
+        return response
+    }
+}
