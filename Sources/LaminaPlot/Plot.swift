@@ -42,7 +42,7 @@ public struct Plot {
     private mutating func add<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
         _ x: [X], _ y: [Y], _ label: String, _ kind: Kind, _ color: String?) {
         precondition(x.count == y.count, "Plot: \(x.count) x values but \(y.count) y values")
-        series.append(Series(x: x.map(Double.init), y: y.map(Double.init), label: label, kind: kind,
+        series.append(Series(x: x.map { Double($0) }, y: y.map { Double($0) }, label: label, kind: kind,
                              color: color ?? Plot.palette[series.count % Plot.palette.count]))
     }
 
