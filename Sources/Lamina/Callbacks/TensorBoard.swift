@@ -76,7 +76,8 @@ public final class TensorBoard: Callback {
 
     public init(logDir: String = "logs", histogramFreq: Int = 0, writeGraph: Bool = true, writeStepsPerSecond: Bool = false,
                 updateFreq: UpdateFrequency = .epoch) {
-        precondition(histogramFreq >= 0, "TensorBoard: histogramFreq \(histogramFreq) must not be negative")
+        // A bad argument is thrown when training begins, not a precondition that kills the process.
+        argumentError = histogramFreq < 0 ? LaminaError.value("TensorBoard: histogramFreq \(histogramFreq) must not be negative") : nil
         (self.logDir, self.histogramFreq, self.writeGraph, self.writeStepsPerSecond, self.updateFreq) =
             (logDir, histogramFreq, writeGraph, writeStepsPerSecond, updateFreq)
     }
@@ -84,7 +85,10 @@ public final class TensorBoard: Callback {
     private var trainDir: String { (logDir as NSString).appendingPathComponent("train") }
     private var validationDir: String { (logDir as NSString).appendingPathComponent("validation") }
 
+    private let argumentError: LaminaError?
+
     public override func onTrainBegin() throws {
+        if let argumentError { throw argumentError }
         try closeWriters()
         globalBatch = 0
         guard Strategy.isChief else { return }

@@ -61,6 +61,16 @@ import Testing
     }
 
     /// `updateFreq` reads as Keras's `update_freq`.
+    /// A negative histogramFreq is an error thrown by fit, not a crash.
+    @Test func badArgumentsAreErrors() throws {
+        let model = Sequential([Input(shape: [2]), Dense(1)])
+        model.compile(optimizer: SGD(), loss: .meanSquaredError)
+        let callback = TensorBoard(logDir: FileManager.default.temporaryDirectory.appendingPathComponent("lamina-tb-bad").path, histogramFreq: -1)
+        #expect { _ = try model.fit(Tensor.zeros([4, 2]), Tensor.zeros([4, 1]), verbose: 0, callbacks: [callback]) } throws: {
+            ($0 as? LaminaError)?.message.contains("histogramFreq -1") == true
+        }
+    }
+
     @Test func updateFrequencySpellings() {
         let epoch: UpdateFrequency = "epoch", batch: UpdateFrequency = "batch", hundred: UpdateFrequency = 100
         #expect(epoch == .epoch && batch == .batches(1) && batch == .batch && hundred == .batches(100))
