@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(name: "char-transformer", dependencies: ["ExampleSupport"], path: "Examples/CharTransformer"),
 
         // MARK: - Benchmarks
-        .executableTarget(name: "lamina-bench", dependencies: ["Lamina", "LaminaData", "LaminaDistributed", "CLaminaBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .executableTarget(name: "lamina-bench", dependencies: ["ExampleSupport", "Lamina", "LaminaData", "LaminaDistributed", "CLaminaBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Benchmarks/LaminaBench"),
 
         // MARK: - Tests

@@ -1,4 +1,5 @@
 import Foundation
+import ExampleSupport
 import Lamina
 
 // The `transformer` workload: the Keras example "Text classification with Transformer" (token +
@@ -48,58 +49,13 @@ func syntheticIMDB(first: Int, count: Int, maxlen: Int = TransformerConfig.maxle
     return (Tensor(shape: [count, maxlen], scalars: ids), Tensor(shape: [count], scalars: labels))
 }
 
-/// The example's `TokenAndPositionEmbedding`: token embedding + embedding of the position.
-final class BenchTokenAndPositionEmbedding: Layer {
-    let tokenEmb: Embedding, posEmb: Embedding
-    init(maxlen: Int, vocabSize: Int, embedDim: Int) {
-        tokenEmb = Embedding(inputDim: vocabSize, outputDim: embedDim)
-        posEmb = Embedding(inputDim: maxlen, outputDim: embedDim)
-        super.init()
-    }
-    override var sublayers: [Layer] { [tokenEmb, posEmb] }
-    override func build(inputShape: [Int]) throws {
-        try tokenEmb.buildIfNeeded(inputShape)
-        try posEmb.buildIfNeeded([])
-    }
-    override func computeOutputShape(_ s: [Int]) throws -> [Int] { s + [tokenEmb.outputDim] }
-    override func call(_ x: Tensor, training: Bool) throws -> Tensor {
-        let positions = try posEmb(Tensor.arange(0, Double(x.shape[x.rank - 1]), dtype: .int32))
-        return try tokenEmb(x) + positions
-    }
-}
-
-/// The example's `TransformerBlock` (post-norm encoder block).
-final class BenchTransformerBlock: Layer {
-    let att: MultiHeadAttention, ffn: Sequential
-    let layernorm1 = LayerNormalization(epsilon: 1e-6), layernorm2 = LayerNormalization(epsilon: 1e-6)
-    let dropout1: Dropout, dropout2: Dropout
-    init(embedDim: Int, numHeads: Int, ffDim: Int, rate: Double = 0.1) {
-        att = MultiHeadAttention(numHeads: numHeads, keyDim: embedDim / numHeads)
-        ffn = Sequential([Dense(ffDim, activation: .relu), Dense(embedDim)])
-        (dropout1, dropout2) = (Dropout(rate), Dropout(rate))
-        super.init()
-    }
-    override var sublayers: [Layer] { [att, ffn, layernorm1, layernorm2, dropout1, dropout2] }
-
-    /// Builds the nested layers (their weights exist before `compile`) with one forward pass of zeros.
-    override func build(inputShape: [Int]) throws {
-        _ = try call(Tensor.zeros([1] + inputShape, dtype: dtype), training: false)
-    }
-    override func call(_ inputs: Tensor, training: Bool) throws -> Tensor {
-        var attnOutput = try att(inputs, inputs, training: training)
-        attnOutput = try dropout1(attnOutput, training: training)
-        let out1 = try layernorm1(inputs + attnOutput, training: training)
-        var ffnOutput = try ffn(out1, training: training)
-        ffnOutput = try dropout2(ffnOutput, training: training)
-        return try layernorm2(out1 + ffnOutput, training: training)
-    }
-}
+// The model's layers are the Keras example's (Examples/Support/TransformerLayers.swift).
 
 func transformerModel() throws -> Model {
     let c = TransformerConfig.self
     let inputs = Input(shape: [c.maxlen], dtype: .int32)
-    var x = BenchTokenAndPositionEmbedding(maxlen: c.maxlen, vocabSize: c.vocab, embedDim: c.embed)(inputs)
-    x = BenchTransformerBlock(embedDim: c.embed, numHeads: c.heads, ffDim: c.ff)(x)
+    var x = TokenAndPositionEmbedding(maxlen: c.maxlen, vocabSize: c.vocab, embedDim: c.embed)(inputs)
+    x = TransformerBlock(embedDim: c.embed, numHeads: c.heads, ffDim: c.ff, keyDim: c.embed / c.heads)(x)
     x = GlobalAveragePooling1D()(x)
     x = Dropout(0.1)(x)
     x = Dense(20, activation: .relu)(x)

@@ -73,25 +73,8 @@ print("\(starts.count) training windows of \(context) characters")
 
 // ## The model: token + position embeddings, causal Transformer blocks, a softmax per step
 
-/// The Keras example's `TokenAndPositionEmbedding`: a vector per character plus one per position.
-final class TokenAndPositionEmbedding: Layer {
-    let tokenEmb: Embedding, posEmb: Embedding
-    init(maxlen: Int, vocabSize: Int, embedDim: Int) {
-        tokenEmb = Embedding(inputDim: vocabSize, outputDim: embedDim)
-        posEmb = Embedding(inputDim: maxlen, outputDim: embedDim)
-        super.init()
-    }
-    override var sublayers: [Layer] { [tokenEmb, posEmb] }
-    override func build(inputShape: [Int]) throws {
-        try tokenEmb.buildIfNeeded(inputShape)
-        try posEmb.buildIfNeeded([])
-    }
-    override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] { inputShape + [tokenEmb.outputDim] }
-    override func call(_ x: Tensor, training: Bool) throws -> Tensor {
-        let positions = try posEmb(Tensor.arange(0, Double(x.shape[x.rank - 1]), dtype: .int32))
-        return try tokenEmb(x) + positions
-    }
-}
+// `TokenAndPositionEmbedding` (a vector per character plus one per position) is the Keras
+// example's layer, in Examples/Support/TransformerLayers.swift.
 
 /// A decoder block as in GPT (pre-norm): x + attention(norm(x)) with the causal mask, then
 /// x + ffn(norm(x)).

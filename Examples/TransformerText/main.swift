@@ -32,71 +32,9 @@ struct Options: ParsableCommand {
 let options = Options.parseOrExit()
 var example = Example("transformer-text", epochs: 2, common: options.common)
 
-// ## Implement a Transformer block as a layer
-
-final class TransformerBlock: Layer {
-    let att: MultiHeadAttention
-    let ffn: Sequential
-    let layernorm1 = LayerNormalization(epsilon: 1e-6)
-    let layernorm2 = LayerNormalization(epsilon: 1e-6)
-    let dropout1: Dropout
-    let dropout2: Dropout
-
-    init(embedDim: Int, numHeads: Int, ffDim: Int, rate: Double = 0.1) {
-        att = MultiHeadAttention(numHeads: numHeads, keyDim: embedDim)
-        ffn = Sequential([Dense(ffDim, activation: .relu), Dense(embedDim)])
-        dropout1 = Dropout(rate)
-        dropout2 = Dropout(rate)
-        super.init()
-    }
-
-    /// The nested layers, so that the model finds their weights.
-    override var sublayers: [Layer] { [att, ffn, layernorm1, layernorm2, dropout1, dropout2] }
-
-    /// Builds the nested layers (their weights exist before `compile`) with one forward pass of zeros.
-    override func build(inputShape: [Int]) throws {
-        _ = try call(Tensor.zeros([1] + inputShape, dtype: dtype), training: false)
-    }
-
-    override func call(_ inputs: Tensor, training: Bool) throws -> Tensor {
-        var attnOutput = try att(inputs, inputs, training: training)
-        attnOutput = try dropout1(attnOutput, training: training)
-        let out1 = try layernorm1(inputs + attnOutput, training: training)
-        var ffnOutput = try ffn(out1, training: training)
-        ffnOutput = try dropout2(ffnOutput, training: training)
-        return try layernorm2(out1 + ffnOutput, training: training)
-    }
-}
-
-// ## Implement embedding layer
-// Two separate embedding layers, one for tokens, one for token index (positions).
-
-final class TokenAndPositionEmbedding: Layer {
-    let tokenEmb: Embedding
-    let posEmb: Embedding
-
-    init(maxlen: Int, vocabSize: Int, embedDim: Int) {
-        tokenEmb = Embedding(inputDim: vocabSize, outputDim: embedDim)
-        posEmb = Embedding(inputDim: maxlen, outputDim: embedDim)
-        super.init()
-    }
-
-    override var sublayers: [Layer] { [tokenEmb, posEmb] }
-
-    /// Builds the nested layers when the model is built (the graph knows the input shape).
-    override func build(inputShape: [Int]) throws {
-        try tokenEmb.buildIfNeeded(inputShape)
-        try posEmb.buildIfNeeded([])
-    }
-
-    override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] { inputShape + [tokenEmb.outputDim] }
-
-    override func call(_ x: Tensor, training: Bool) throws -> Tensor {
-        let maxlen = x.shape[x.rank - 1]
-        let positions = try posEmb(Tensor.arange(0, Double(maxlen), dtype: .int32))
-        return try tokenEmb(x) + positions
-    }
-}
+// ## Implement a Transformer block as a layer, and the embedding layer
+// `TransformerBlock` and `TokenAndPositionEmbedding`, the example's two layers, are in
+// Examples/Support/TransformerLayers.swift (shared with lamina-bench's transformer workload).
 
 // ## Download and prepare dataset
 

@@ -69,9 +69,6 @@ public struct Progbar {
     /// Advances the bar by `n` steps (Keras's `Progbar.add`).
     public mutating func add(_ n: Int, values: [String: Double] = [:]) { update(current + n, values: values) }
 
-    /// Keras's name for the values argument, used by the training loops.
-    package mutating func update(_ current: Int, logs: [String: Double]) { update(current, values: logs) }
-
     private func stepTime(_ current: Int) -> Double {
         // Keras leaves the first step (tracing, warm-up) out of the estimate.
         if let first = firstStepEnd, current > 1 { return Date().timeIntervalSince(first) / Double(current - 1) }

@@ -404,7 +404,7 @@ extension Model {
                 let batchLogs = current.merging(["loss": batchLoss]) { $1 }
                 for c in all { try c.onBatchEnd(step, logs: batchLogs) }
                 if stopTraining { break }
-                if step < (steps ?? .max) - 1 || validate == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, logs: current) }
+                if step < (steps ?? .max) - 1 || validate == nil || (epoch + 1) % validationFreq != 0 { bar.update(step + 1, values: current) }
             }
             // Keras: the epoch's logs are its last step's (running means over the epoch).
             var epochLogs = try lastLogs ?? logs(loss: 0, parts: [Double](repeating: 0, count: outputCount))
@@ -479,7 +479,7 @@ extension Model {
             // Every batch goes through testStep (the compiled one or a subclass's own).
             let stepLogs = try testStep(TrainingBatch(inputs: xb, labels: yb, sampleWeight: nil, share: 1, globalCount: rows.count))
             lastLogs = stepLogs
-            if verbose > 0 && strategy is SingleProcess { bar.update(step, logs: stepLogs) }   // local values mid-way
+            if verbose > 0 && strategy is SingleProcess { bar.update(step, values: stepLogs) }   // local values mid-way
         }
         if verbose > 0 && strategy is SingleProcess && steps == nil && step > 0 { bar.update(step, values: lastLogs ?? [:], finalize: true) }
         if !stepLosses.usedDefault, let lastLogs {

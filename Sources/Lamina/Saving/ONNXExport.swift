@@ -111,30 +111,27 @@ struct ONNXExporter {
         return outs
     }
 
-    /// A float32 initializer (TensorProto: dims, data_type, name, raw_data); returns its name.
+    /// A float32 initializer; returns its name.
     private mutating func constant(_ name: String, _ t: Tensor) -> String {
-        let unique = fresh(name)
-        let values = t.asArray(Float.self)
-        initializers.message(5) { w in
-            for d in t.shape { w.int(1, d) }
-            w.int(2, 1)
-            w.string(8, unique)
-            var raw = [UInt8](); raw.reserveCapacity(values.count * 4)
-            for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw += $0 } }
-            w.data(9, raw)
-        }
-        return unique
+        var raw = [UInt8](); raw.reserveCapacity(t.count * 4)
+        for v in t.asArray(Float.self) { withUnsafeBytes(of: v.bitPattern.littleEndian) { raw += $0 } }
+        return initializer(name, dims: t.shape, dataType: 1, raw: raw)
     }
 
-    /// An int64 initializer (shapes, axes).
+    /// An int64 vector initializer (shapes, axes); returns its name.
     private mutating func int64s(_ name: String, _ values: [Int]) -> String {
+        var raw = [UInt8]()
+        for v in values { withUnsafeBytes(of: Int64(v).littleEndian) { raw += $0 } }
+        return initializer(name, dims: [values.count], dataType: 7, raw: raw)
+    }
+
+    /// A TensorProto initializer: dims (1), data_type (2: 1 float, 7 int64), name (8), raw_data (9).
+    private mutating func initializer(_ name: String, dims: [Int], dataType: Int, raw: [UInt8]) -> String {
         let unique = fresh(name)
         initializers.message(5) { w in
-            w.int(1, values.count)
-            w.int(2, 7)
+            for d in dims { w.int(1, d) }
+            w.int(2, dataType)
             w.string(8, unique)
-            var raw = [UInt8]()
-            for v in values { withUnsafeBytes(of: Int64(v).littleEndian) { raw += $0 } }
             w.data(9, raw)
         }
         return unique
