@@ -33,7 +33,6 @@ open class Loss {
     /// Keras's `epsilon()`: predicted probabilities are clipped to [ε, 1 − ε].
     public static let epsilon = 1e-7
 
-
     /// A loss by its Keras name (`"binary_crossentropy"`, `"BinaryCrossentropy"`, `"mse"`), with
     /// its default options.
     public static func named(_ name: String) throws -> Loss {
@@ -56,126 +55,16 @@ open class Loss {
     }
 }
 
-/// mean((yTrue − yPred)²) over the last axis. Keras: `MeanSquaredError`.
-public final class MeanSquaredError: Loss {
-    public override class var kerasAliases: [String] { ["mean_squared_error", "mse"] }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { MeanSquaredError() }
-    public init() { super.init(name: "mean_squared_error") }
-    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
-        (aligned(yTrue, yPred) - yPred).square().reshaped(to: [yPred.shape[0], -1]).mean(axis: 1)
-    }
-}
+/// Loadable loss classes by Keras class name and aliases. Each class owns its round trip
+/// (`config()`, `fromKerasConfig`); registering is naming it.
+public enum LossRegistry {
+    static let builtinTypes: [Loss.Type] = [MeanSquaredError.self, MeanAbsoluteError.self, Huber.self, BinaryCrossentropy.self,
+                                            CategoricalCrossentropy.self, SparseCategoricalCrossentropy.self, KLDivergence.self,
+                                            Hinge.self, SquaredHinge.self, CategoricalHinge.self, LogCosh.self, Poisson.self,
+                                            CosineSimilarity.self, BinaryFocalCrossentropy.self]
+    static let classes = KerasClasses<Loss.Type>("loss", registry: "LossRegistry", names: { [$0.kerasClassName] + $0.kerasAliases },
+                                                 builtinTypes)
 
-/// mean(|yTrue − yPred|) over the last axis. Keras: `MeanAbsoluteError`.
-public final class MeanAbsoluteError: Loss {
-    public override class var kerasAliases: [String] { ["mean_absolute_error", "mae"] }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { MeanAbsoluteError() }
-    public init() { super.init(name: "mean_absolute_error") }
-    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
-        (aligned(yTrue, yPred) - yPred).abs().reshaped(to: [yPred.shape[0], -1]).mean(axis: 1)
-    }
-}
-
-/// 0.5·e² for |e| ≤ delta, delta·(|e| − 0.5·delta) beyond; mean over the last axis. Keras: `Huber`.
-public final class Huber: Loss {
-    public override class var kerasAliases: [String] { ["huber", "huber_loss"] }
-    public override func config() -> [String: Any] { ["delta": delta] }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { Huber(delta: try r.double("delta", default: 1, in: 0...1e12)) }
-    public let delta: Double
-    public init(delta: Double = 1) { self.delta = delta; super.init(name: "huber_loss") }
-    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
-        let e = (aligned(yTrue, yPred) - yPred).abs()
-        let quadratic = e.clip(min: 0, max: delta)
-        // 0.5·q² + delta·(e − q): equals both branches and has the right gradient.
-        let l = quadratic.square() * 0.5 + (e - quadratic) * delta
-        return l.reshaped(to: [yPred.shape[0], -1]).mean(axis: 1)
-    }
-}
-
-/// Binary cross-entropy on probabilities (clipped to [ε, 1 − ε]) or logits. Keras: `BinaryCrossentropy`.
-public final class BinaryCrossentropy: Loss {
-    public override class var kerasAliases: [String] { ["binary_crossentropy"] }
-    public override func config() -> [String: Any] { fromLogits ? ["from_logits": true] : [:] }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { BinaryCrossentropy(fromLogits: try r.bool("from_logits", default: false)) }
-    public let fromLogits: Bool
-    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits; super.init(name: "binary_crossentropy") }
-    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
-        let y = aligned(yTrue, yPred)
-        let l: Tensor
-        if fromLogits {
-            // max(z, 0) − z·y + log(1 + e^−|z|): TensorFlow's stable sigmoid cross-entropy.
-            l = yPred.relu() - yPred * y + (-yPred.abs()).softplus()
-        } else {
-            let p = yPred.clip(min: Loss.epsilon, max: 1 - Loss.epsilon)
-            l = -(y * p.log() + (1 - y) * (1 - p).log())
-        }
-        return l.reshaped(to: [yPred.shape[0], -1]).mean(axis: 1)
-    }
-}
-
-/// Cross-entropy against one-hot labels. Probabilities are renormalized and clipped as in
-/// Keras; logits go through a stable log-softmax. Keras: `CategoricalCrossentropy`.
-public final class CategoricalCrossentropy: Loss {
-    public override class var kerasAliases: [String] { ["categorical_crossentropy"] }
-    public override func config() -> [String: Any] { fromLogits ? ["from_logits": true] : [:] }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { CategoricalCrossentropy(fromLogits: try r.bool("from_logits", default: false)) }
-    public let fromLogits: Bool
-    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits; super.init(name: "categorical_crossentropy") }
-    public override func validate(_ yTrue: Tensor, _ yPred: Tensor) throws {
-        guard yTrue.shape == yPred.shape else {
-            throw LaminaError.shape("categorical_crossentropy: one-hot labels of shape \(yTrue.shape) do not match predictions of shape \(yPred.shape) (use sparse_categorical_crossentropy for class indices)")
-        }
-    }
-    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
-        let y = aligned(yTrue, yPred)
-        let logp: Tensor
-        if fromLogits {
-            logp = yPred.logSoftmax(axis: -1)
-        } else {
-            logp = (yPred / yPred.sum(axes: [-1], keepDims: true)).clip(min: Loss.epsilon, max: 1 - Loss.epsilon).log()
-        }
-        return -(y * logp).sum(axes: [-1])
-    }
-}
-
-/// Cross-entropy against integer class indices (int32 or whole floats). Keras:
-/// `SparseCategoricalCrossentropy`.
-public final class SparseCategoricalCrossentropy: Loss {
-    public override class var kerasAliases: [String] { ["sparse_categorical_crossentropy"] }
-    public override func config() -> [String: Any] { fromLogits ? ["from_logits": true] : [:] }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { SparseCategoricalCrossentropy(fromLogits: try r.bool("from_logits", default: false)) }
-    public let fromLogits: Bool
-    public init(fromLogits: Bool = false) { self.fromLogits = fromLogits; super.init(name: "sparse_categorical_crossentropy") }
-
-    public override func validate(_ yTrue: Tensor, _ yPred: Tensor) throws {
-        let classes = yPred.shape.last ?? 0
-        guard yTrue.count == yPred.count / max(classes, 1) else {
-            throw LaminaError.shape("sparse_categorical_crossentropy: \(yTrue.count) labels for \(yPred.shape[0]) predictions of shape \(yPred.shape)")
-        }
-        for v in yTrue.scalarsAsDouble() where v < 0 || v >= Double(classes) || v != v.rounded() {
-            throw LaminaError.value("sparse_categorical_crossentropy: label \(v) is not a class index in 0..<\(classes)")
-        }
-    }
-
-    /// One-hot rows for the labels, in the predictions' dtype.
-    static func oneHot(_ labels: Tensor, classes: Int, dtype: DType) -> Tensor {
-        let idx = labels.scalarsAsDouble()
-        var values = [Double](repeating: 0, count: idx.count * classes)
-        for (i, c) in idx.enumerated() { values[i * classes + Int(c)] = 1 }
-        return Tensor(shape: [idx.count, classes], scalars: values).cast(to: dtype)
-    }
-
-    public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
-        let classes = yPred.shape.last!
-        let flat = yPred.reshaped(to: [-1, classes])
-        let y = Self.oneHot(yTrue, classes: classes, dtype: yPred.dtype)
-        let logp: Tensor
-        if fromLogits {
-            logp = flat.logSoftmax(axis: -1)
-        } else {
-            logp = (flat / flat.sum(axes: [-1], keepDims: true)).clip(min: Loss.epsilon, max: 1 - Loss.epsilon).log()
-        }
-        let l = -(y * logp).sum(axes: [-1])
-        return l.reshaped(to: [yPred.shape[0], -1]).mean(axis: 1)
-    }
+    /// Makes these classes savable and loadable, under their `kerasClassName` and `kerasAliases`.
+    public static func register(_ types: Loss.Type...) { classes.register(types) }
 }

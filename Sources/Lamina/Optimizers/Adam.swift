@@ -1,3 +1,5 @@
+import Foundation
+
 /// Adam. Keras: `Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`.
 ///
 /// Keras's form: `α = lr·√(1−β2ᵗ)/(1−β1ᵗ)`, `m += (g−m)(1−β1)`, `v += (g²−v)(1−β2)`,
@@ -78,15 +80,3 @@ public class Adam: Optimizer {
         }
     }
 }
-
-/// Adam with decoupled weight decay. Keras: `AdamW(learning_rate=1e-3, weight_decay=0.004)`.
-public final class AdamW: Adam {
-    public init(learningRate: Double = 1e-3, weightDecay: Double = 0.004, beta1: Double = 0.9, beta2: Double = 0.999,
-                epsilon: Double = 1e-7, amsgrad: Bool = false, schedule: LearningRateSchedule? = nil,
-                clipnorm: Double? = nil, clipvalue: Double? = nil) {
-        super.init(name: "AdamW", learningRate: learningRate, weightDecay: weightDecay, beta1: beta1, beta2: beta2,
-                   epsilon: epsilon, amsgrad: amsgrad, schedule: schedule, clipnorm: clipnorm, clipvalue: clipvalue)
-    }
-}
-
-import Foundation

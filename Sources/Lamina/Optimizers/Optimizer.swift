@@ -1,171 +1,5 @@
 import Foundation
 
-/// A learning rate that changes with the step count. Keras: `keras.optimizers.schedules`.
-/// Spelled `schedule: .exponentialDecay(initial: 0.1, decaySteps: 1000, decayRate: 0.96)` or
-/// `ExponentialDecay(initialLearningRate: 0.1, decaySteps: 1000, decayRate: 0.96)`. A schedule
-/// is immutable once made (so it is shared safely); subclasses must keep it that way.
-open class LearningRateSchedule: @unchecked Sendable {
-    public init() {}
-
-    /// The learning rate at `step` (0-based count of applied steps).
-    open func callAsFunction(_ step: Int) -> Double { fatalError("\(type(of: self)) must override callAsFunction(_:)") }
-
-    // MARK: - The class's own round trip
-
-    /// The Keras class name this class saves as and loads from.
-    open class var kerasClassName: String { String(describing: self) }
-    /// Keras's config entries.
-    open func config() -> [String: Any] { [:] }
-    /// A schedule of this class from Keras's config. Registered classes
-    /// (`ScheduleRegistry.register(MySchedule.self)`) override it.
-    open class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
-        throw LaminaError.configuration("\(kerasClassName) cannot be loaded: it does not override class func fromKerasConfig(_:)")
-    }
-
-    /// lr·rate^(step / decaySteps), floored to whole periods when `staircase`.
-    public static func exponentialDecay(initial: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false) -> LearningRateSchedule {
-        ExponentialDecay(initialLearningRate: initial, decaySteps: decaySteps, decayRate: decayRate, staircase: staircase)
-    }
-
-    /// values[i] while step ≤ boundaries[i] (values has one more entry).
-    public static func piecewiseConstant(boundaries: [Int], values: [Double]) -> LearningRateSchedule {
-        PiecewiseConstantDecay(boundaries: boundaries, values: values)
-    }
-}
-
-/// lr·rate^(step / decaySteps), floored to whole periods when `staircase`. Keras: `ExponentialDecay`.
-public final class ExponentialDecay: LearningRateSchedule, @unchecked Sendable {
-    public let initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool
-
-    public init(initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false) {
-        precondition(decaySteps > 0, "ExponentialDecay: decaySteps \(decaySteps) must be positive")
-        (self.initialLearningRate, self.decaySteps, self.decayRate, self.staircase) = (initialLearningRate, decaySteps, decayRate, staircase)
-    }
-
-    public override func callAsFunction(_ step: Int) -> Double {
-        var p = Double(step) / Double(decaySteps)
-        if staircase { p.round(.down) }
-        return initialLearningRate * pow(decayRate, p)
-    }
-
-    public override func config() -> [String: Any] {
-        ["initial_learning_rate": initialLearningRate, "decay_steps": decaySteps, "decay_rate": decayRate, "staircase": staircase]
-    }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
-        ExponentialDecay(initialLearningRate: try r.double("initial_learning_rate", in: 0...1e6), decaySteps: try r.int("decay_steps", minimum: 1),
-                         decayRate: try r.double("decay_rate", in: 0...1e6), staircase: try r.bool("staircase", default: false))
-    }
-}
-
-/// values[i] while step ≤ boundaries[i] (values has one more entry). Keras: `PiecewiseConstantDecay`.
-public final class PiecewiseConstantDecay: LearningRateSchedule, @unchecked Sendable {
-    public let boundaries: [Int], values: [Double]
-
-    public init(boundaries: [Int], values: [Double]) {
-        precondition(values.count == boundaries.count + 1, "PiecewiseConstantDecay: values must hold one number more than boundaries")
-        (self.boundaries, self.values) = (boundaries, values)
-    }
-
-    public override func callAsFunction(_ step: Int) -> Double {
-        for (i, b) in boundaries.enumerated() where step <= b { return values[i] }
-        return values[values.count - 1]
-    }
-
-    public override func config() -> [String: Any] { ["boundaries": boundaries, "values": values] }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
-        let boundaries = try r.ints("boundaries")
-        guard let list = r.value("values") as? [Any], list.count == boundaries.count + 1,
-              case let values = list.compactMap({ ($0 as? NSNumber)?.doubleValue }), values.count == list.count else {
-            throw r.error("'values' must hold one number more than 'boundaries'")
-        }
-        return PiecewiseConstantDecay(boundaries: boundaries, values: values)
-    }
-}
-
-/// initial / (1 + rate · step / decaySteps), the ratio floored when `staircase`. Keras: `InverseTimeDecay`.
-public final class InverseTimeDecay: LearningRateSchedule, @unchecked Sendable {
-    public let initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool
-
-    public init(initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false) {
-        precondition(decaySteps > 0, "InverseTimeDecay: decaySteps \(decaySteps) must be positive")
-        (self.initialLearningRate, self.decaySteps, self.decayRate, self.staircase) = (initialLearningRate, decaySteps, decayRate, staircase)
-    }
-    public override func callAsFunction(_ step: Int) -> Double {
-        var p = Double(step) / Double(decaySteps)
-        if staircase { p.round(.down) }
-        return initialLearningRate / (1 + decayRate * p)
-    }
-    public override func config() -> [String: Any] {
-        ["initial_learning_rate": initialLearningRate, "decay_steps": decaySteps, "decay_rate": decayRate, "staircase": staircase]
-    }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
-        InverseTimeDecay(initialLearningRate: try r.double("initial_learning_rate", in: 0...1e6), decaySteps: try r.int("decay_steps", minimum: 1),
-                         decayRate: try r.double("decay_rate", in: 0...1e6), staircase: try r.bool("staircase", default: false))
-    }
-}
-
-/// (initial − end)·(1 − step/decaySteps)^power + end, holding `end` afterwards (or restarting
-/// with a longer period when `cycle`). Keras: `PolynomialDecay`.
-public final class PolynomialDecay: LearningRateSchedule, @unchecked Sendable {
-    public let initialLearningRate: Double, decaySteps: Int, endLearningRate: Double, power: Double, cycle: Bool
-
-    public init(initialLearningRate: Double, decaySteps: Int, endLearningRate: Double = 1e-4, power: Double = 1, cycle: Bool = false) {
-        precondition(decaySteps > 0, "PolynomialDecay: decaySteps \(decaySteps) must be positive")
-        (self.initialLearningRate, self.decaySteps, self.endLearningRate, self.power, self.cycle) =
-            (initialLearningRate, decaySteps, endLearningRate, power, cycle)
-    }
-    public override func callAsFunction(_ step: Int) -> Double {
-        var period = Double(decaySteps), s = Double(step)
-        if cycle {
-            period *= Swift.max(1, (s / period).rounded(.up))
-        } else {
-            s = Swift.min(s, period)
-        }
-        return (initialLearningRate - endLearningRate) * Foundation.pow(1 - s / period, power) + endLearningRate
-    }
-    public override func config() -> [String: Any] {
-        ["initial_learning_rate": initialLearningRate, "decay_steps": decaySteps, "end_learning_rate": endLearningRate,
-         "power": power, "cycle": cycle]
-    }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
-        PolynomialDecay(initialLearningRate: try r.double("initial_learning_rate", in: 0...1e6), decaySteps: try r.int("decay_steps", minimum: 1),
-                        endLearningRate: try r.double("end_learning_rate", default: 1e-4, in: 0...1e6),
-                        power: try r.double("power", default: 1, in: 0...1e6), cycle: try r.bool("cycle", default: false))
-    }
-}
-
-/// Cosine decay from the initial rate (or, after a linear warmup of `warmupSteps` to
-/// `warmupTarget`, from that) down to `alpha` × it over `decaySteps`. Keras: `CosineDecay`.
-public final class CosineDecay: LearningRateSchedule, @unchecked Sendable {
-    public let initialLearningRate: Double, decaySteps: Int, alpha: Double
-    public let warmupTarget: Double?, warmupSteps: Int
-
-    public init(initialLearningRate: Double, decaySteps: Int, alpha: Double = 0, warmupTarget: Double? = nil, warmupSteps: Int = 0) {
-        precondition(decaySteps > 0 && warmupSteps >= 0, "CosineDecay: decaySteps \(decaySteps) must be positive, warmupSteps \(warmupSteps) not negative")
-        (self.initialLearningRate, self.decaySteps, self.alpha, self.warmupTarget, self.warmupSteps) =
-            (initialLearningRate, decaySteps, alpha, warmupTarget, warmupSteps)
-    }
-    public override func callAsFunction(_ step: Int) -> Double {
-        func decay(_ s: Double, from lr: Double) -> Double {
-            let cosine = 0.5 * (1 + Foundation.cos(Double.pi * s / Double(decaySteps)))
-            return lr * ((1 - alpha) * cosine + alpha)
-        }
-        guard let target = warmupTarget else { return decay(Swift.min(Double(step), Double(decaySteps)), from: initialLearningRate) }
-        let s = Swift.min(Double(step), Double(decaySteps + warmupSteps))
-        if s < Double(warmupSteps) { return (target - initialLearningRate) * s / Double(warmupSteps) + initialLearningRate }
-        return decay(s - Double(warmupSteps), from: target)
-    }
-    public override func config() -> [String: Any] {
-        ["initial_learning_rate": initialLearningRate, "decay_steps": decaySteps, "alpha": alpha,
-         "warmup_target": warmupTarget ?? NSNull(), "warmup_steps": warmupSteps]
-    }
-    public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
-        CosineDecay(initialLearningRate: try r.double("initial_learning_rate", in: 0...1e6), decaySteps: try r.int("decay_steps", minimum: 1),
-                    alpha: try r.double("alpha", default: 0, in: 0...1), warmupTarget: try r.optionalDouble("warmup_target"),
-                    warmupSteps: try r.int("warmup_steps", default: 0))
-    }
-}
-
 /// What every optimizer's Keras config holds, read once for all classes.
 public struct OptimizerSettings: Sendable {
     /// The constant learning rate, or nil when the config has none (each class has its default).
@@ -307,12 +141,22 @@ open class Optimizer {
         fatalError("\(Self.self) must override updateStep")
     }
 
-
-
     /// An optimizer with Keras's defaults by its Keras name, case-insensitive as Keras's
     /// `keras.optimizers.get` (`"adam"`, `"Nadam"`, `"adamax"`, `"lion"`), including classes
     /// registered with `OptimizerRegistry.register`. An unknown name throws, listing the known ones.
     public static func named(_ name: String) throws -> Optimizer {
         try OptimizerRegistry.classes.require(name).fromKerasConfig(ConfigReader(className: name, values: [:]), shared: OptimizerSettings())
     }
+}
+
+/// Loadable optimizer classes by Keras class name (case-insensitive, as Keras's `get`). Each class
+/// owns its round trip (`config()`, `fromKerasConfig`, `slotNames`); registering is naming it.
+public enum OptimizerRegistry {
+    static let builtinTypes: [Optimizer.Type] = [SGD.self, Adam.self, AdamW.self, RMSprop.self, Adagrad.self, Nadam.self, Adamax.self,
+                                                 Adadelta.self, Lion.self, Ftrl.self]
+    static let classes = KerasClasses<Optimizer.Type>("optimizer", registry: "OptimizerRegistry", caseInsensitive: true,
+                                                      names: { [$0.kerasClassName] }, builtinTypes)
+
+    /// Makes these classes savable and loadable, each under its `kerasClassName`.
+    public static func register(_ types: Optimizer.Type...) { classes.register(types) }
 }

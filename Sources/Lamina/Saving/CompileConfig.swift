@@ -3,18 +3,6 @@ import Foundation
 // `model.compile(...)` settings in Keras's `compile_config` schema: the optimizer as a
 // serialized object, the loss as a name or object, the metrics as names.
 
-/// Loadable optimizer classes by Keras class name (case-insensitive, as Keras's `get`). Each class
-/// owns its round trip (`config()`, `fromKerasConfig`, `slotNames`); registering is naming it.
-public enum OptimizerRegistry {
-    static let builtinTypes: [Optimizer.Type] = [SGD.self, Adam.self, AdamW.self, RMSprop.self, Adagrad.self, Nadam.self, Adamax.self,
-                                                 Adadelta.self, Lion.self, Ftrl.self]
-    static let classes = KerasClasses<Optimizer.Type>("optimizer", registry: "OptimizerRegistry", caseInsensitive: true,
-                                                      names: { [$0.kerasClassName] }, builtinTypes)
-
-    /// Makes these classes savable and loadable, each under its `kerasClassName`.
-    public static func register(_ types: Optimizer.Type...) { classes.register(types) }
-}
-
 extension Optimizer {
     /// Keras's serialized optimizer (`{"class_name": "Adam", "config": {"learning_rate": ...}}`).
     public func serialize() throws -> [String: Any] {
@@ -51,17 +39,6 @@ extension Optimizer {
     }
 }
 
-/// Loadable learning-rate schedule classes by Keras class name; registering is naming the class.
-public enum ScheduleRegistry {
-    static let builtinTypes: [LearningRateSchedule.Type] = [ExponentialDecay.self, PiecewiseConstantDecay.self, InverseTimeDecay.self,
-                                                           PolynomialDecay.self, CosineDecay.self]
-    static let classes = KerasClasses<LearningRateSchedule.Type>("learning rate schedule", registry: "ScheduleRegistry",
-                                                                 names: { [$0.kerasClassName] }, builtinTypes)
-
-    /// Makes these classes savable and loadable under their `kerasClassName`.
-    public static func register(_ types: LearningRateSchedule.Type...) { classes.register(types) }
-}
-
 extension LearningRateSchedule {
     func serialize() throws -> [String: Any] {
         try ScheduleRegistry.classes.checkSavable(type(of: self))
@@ -76,20 +53,6 @@ extension LearningRateSchedule {
         try r.finish()
         return schedule
     }
-}
-
-/// Loadable loss classes by Keras class name and aliases. Each class owns its round trip
-/// (`config()`, `fromKerasConfig`); registering is naming it.
-public enum LossRegistry {
-    static let builtinTypes: [Loss.Type] = [MeanSquaredError.self, MeanAbsoluteError.self, Huber.self, BinaryCrossentropy.self,
-                                            CategoricalCrossentropy.self, SparseCategoricalCrossentropy.self, KLDivergence.self,
-                                            Hinge.self, SquaredHinge.self, CategoricalHinge.self, LogCosh.self, Poisson.self,
-                                            CosineSimilarity.self, BinaryFocalCrossentropy.self]
-    static let classes = KerasClasses<Loss.Type>("loss", registry: "LossRegistry", names: { [$0.kerasClassName] + $0.kerasAliases },
-                                                 builtinTypes)
-
-    /// Makes these classes savable and loadable, under their `kerasClassName` and `kerasAliases`.
-    public static func register(_ types: Loss.Type...) { classes.register(types) }
 }
 
 extension Loss {

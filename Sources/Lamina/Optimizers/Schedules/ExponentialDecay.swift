@@ -1,0 +1,25 @@
+import Foundation
+
+/// lr·rate^(step / decaySteps), floored to whole periods when `staircase`. Keras: `ExponentialDecay`.
+public final class ExponentialDecay: LearningRateSchedule, @unchecked Sendable {
+    public let initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool
+
+    public init(initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false) {
+        precondition(decaySteps > 0, "ExponentialDecay: decaySteps \(decaySteps) must be positive")
+        (self.initialLearningRate, self.decaySteps, self.decayRate, self.staircase) = (initialLearningRate, decaySteps, decayRate, staircase)
+    }
+
+    public override func callAsFunction(_ step: Int) -> Double {
+        var p = Double(step) / Double(decaySteps)
+        if staircase { p.round(.down) }
+        return initialLearningRate * pow(decayRate, p)
+    }
+
+    public override func config() -> [String: Any] {
+        ["initial_learning_rate": initialLearningRate, "decay_steps": decaySteps, "decay_rate": decayRate, "staircase": staircase]
+    }
+    public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
+        ExponentialDecay(initialLearningRate: try r.double("initial_learning_rate", in: 0...1e6), decaySteps: try r.int("decay_steps", minimum: 1),
+                         decayRate: try r.double("decay_rate", in: 0...1e6), staircase: try r.bool("staircase", default: false))
+    }
+}
