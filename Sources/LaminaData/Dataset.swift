@@ -1,6 +1,5 @@
 import Lamina
 import Foundation
-import Synchronization
 
 /// Random access to samples: in-memory tensors, memory-mapped `.npy` files, or your own source
 /// (Keras 3's `PyDataset` idea). `batch(at:)` returns the samples at `indices`, stacked, with
@@ -246,7 +245,7 @@ public struct Dataset: Sendable {
 
 /// Counts the passes made over a shuffle stage, so that a seeded shuffle varies by epoch.
 final class PassCounter: Sendable {
-    private let count = Mutex<UInt64>(0)
+    private let count = Locked<UInt64>(0)
     func next() -> UInt64 { count.withLock { value in defer { value += 1 }; return value } }
 }
 

@@ -1,6 +1,5 @@
 import Lamina
 import Foundation
-import Synchronization
 
 // The tf.data stages beyond source, shuffle, map, batch, repeat, take and prefetch: a parallel
 // map, filter, cache, unbatch, shard, zip and interleave. Each is a `Dataset.Stage` case and an
@@ -157,7 +156,7 @@ struct FilterIterator: ElementIterator {
 
 /// The elements of a `cache()` stage's first complete pass.
 final class ElementCache: Sendable {
-    private let stored = Mutex<[Dataset.Element]?>(nil)
+    private let stored = Locked<[Dataset.Element]?>(nil)
 
     /// A replay of the cached pass, or a pass through the stages before that fills the cache.
     func iterator(_ make: () -> any ElementIterator) -> any ElementIterator {

@@ -28,16 +28,16 @@ extension DataParallel: DistributionStrategy {
         let all = model.weights
         for (v, value) in zip(all, try broadcast(all.map(\.value))) { v.value = value }
         let trained = model.variablesToTrain
-        let hasSlots = trained.contains { optimizer.slots[ObjectIdentifier($0)] != nil }
+        let hasSlots = trained.contains { optimizer.slots(for: $0) != nil }
         let header = try broadcast([optimizer.iterations, hasSlots ? 1 : 0])
         optimizer.iterations = header[0]
         if header[1] == 1 && optimizer.slotCount > 0 {
             let slots = trained.map { v in
-                optimizer.slots[ObjectIdentifier(v)] ?? (0..<optimizer.slotCount).map { _ in Tensor.zeros(v.shape, dtype: v.value.dtype) }
+                optimizer.slots(for: v) ?? optimizer.freshSlots(for: v)
             }
             let shared = try broadcast(slots.flatMap { $0 })
             for (i, v) in trained.enumerated() {
-                optimizer.slots[ObjectIdentifier(v)] = Array(shared[(i * optimizer.slotCount)..<((i + 1) * optimizer.slotCount)])
+                optimizer.setSlots(Array(shared[(i * optimizer.slotCount)..<((i + 1) * optimizer.slotCount)]), for: v)
             }
         }
         if rank != 0 && model.synchronizedWith !== self {

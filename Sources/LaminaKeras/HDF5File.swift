@@ -10,62 +10,66 @@ import Lamina
 /// Debian's libhdf5 is built without thread safety, so every call goes through one lock:
 /// two models loading at once (tests run in parallel) would otherwise corrupt its state.
 final class HDF5File {
-    static let lock = NSLock()
-    nonisolated(unsafe) static var openFiles = 0   // guarded by `lock`
+    /// The lock every libhdf5 call goes through, holding the number of open files.
+    static let library = Locked(0)
     private let id: hid_t
     let name: String
     /// The most elements Lamina reads from one dataset (2^31: 8 GiB of float32).
     static let maximumElements = 1 << 31
 
     init(image: [UInt8], name: String) throws {
-        Self.lock.lock(); defer { Self.lock.unlock() }
         self.name = name
-        lamina_h5_silence()
-        let access = H5Pcreate(lamina_h5p_file_access())
-        guard access >= 0 else { throw LaminaError(.io, "\(name): HDF5 could not create a file access list") }
-        defer { H5Pclose(access) }
-        guard H5Pset_fapl_core(access, 1 << 16, false) >= 0,
-              image.withUnsafeBytes({ H5Pset_file_image(access, UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) }) >= 0
-        else { throw LaminaError(.io, "\(name): HDF5 could not take the file image") }
-        let file = H5Fopen(name, lamina_h5f_acc_rdonly(), access)
-        guard file >= 0 else {
-            if Self.openFiles == 0 { H5close() }
-            throw LaminaError(.io, "\(name) is not a readable HDF5 file")
+        id = try Self.library.withLock { openFiles in
+            lamina_h5_silence()
+            let access = H5Pcreate(lamina_h5p_file_access())
+            guard access >= 0 else { throw LaminaError(.io, "\(name): HDF5 could not create a file access list") }
+            defer { H5Pclose(access) }
+            guard H5Pset_fapl_core(access, 1 << 16, false) >= 0,
+                  image.withUnsafeBytes({ H5Pset_file_image(access, UnsafeMutableRawPointer(mutating: $0.baseAddress), $0.count) }) >= 0
+            else { throw LaminaError(.io, "\(name): HDF5 could not take the file image") }
+            let file = H5Fopen(name, lamina_h5f_acc_rdonly(), access)
+            guard file >= 0 else {
+                if openFiles == 0 { H5close() }
+                throw LaminaError(.io, "\(name) is not a readable HDF5 file")
+            }
+            openFiles += 1
+            return file
         }
-        id = file
-        Self.openFiles += 1
     }
 
     deinit {
-        Self.lock.lock(); defer { Self.lock.unlock() }
-        H5Fclose(id)
-        Self.openFiles -= 1
-        // Shut the library down while nothing is open, rather than in its exit handler, which
-        // otherwise (Debian's 1.10) now and then reports "infinite loop closing library".
-        if Self.openFiles == 0 { H5close() }
+        Self.library.withLock { openFiles in
+            H5Fclose(id)
+            openFiles -= 1
+            // Shut the library down while nothing is open, rather than in its exit handler, which
+            // otherwise (Debian's 1.10) now and then reports "infinite loop closing library".
+            if openFiles == 0 { H5close() }
+        }
     }
 
     /// Whether `path` (`"layers/dense/vars"`) names an object; each step is checked, as
     /// `H5Lexists` demands.
     func exists(_ path: String) -> Bool {
-        Self.lock.lock(); defer { Self.lock.unlock() }
-        var prefix = ""
-        for part in path.split(separator: "/") {
-            prefix += (prefix.isEmpty ? "" : "/") + part
-            guard H5Lexists(id, prefix, lamina_h5p_default()) > 0 else { return false }
+        Self.library.withLock { _ -> Bool in
+            var prefix = ""
+            for part in path.split(separator: "/") {
+                prefix += (prefix.isEmpty ? "" : "/") + part
+                guard H5Lexists(id, prefix, lamina_h5p_default()) > 0 else { return false }
+            }
+            return true
         }
-        return true
     }
 
     /// The number of members of the group at `path`.
     func memberCount(_ path: String) throws -> Int {
-        Self.lock.lock(); defer { Self.lock.unlock() }
-        let group = H5Gopen2(id, path, lamina_h5p_default())
-        guard group >= 0 else { throw LaminaError(.io, "\(name): \(path) is not a group") }
-        defer { H5Gclose(group) }
-        var info = H5G_info_t()
-        guard H5Gget_info(group, &info) >= 0, info.nlinks < 1 << 20 else { throw LaminaError(.io, "\(name): cannot list \(path)") }
-        return Int(info.nlinks)
+        try Self.library.withLock { _ -> Int in
+            let group = H5Gopen2(id, path, lamina_h5p_default())
+            guard group >= 0 else { throw LaminaError(.io, "\(name): \(path) is not a group") }
+            defer { H5Gclose(group) }
+            var info = H5G_info_t()
+            guard H5Gget_info(group, &info) >= 0, info.nlinks < 1 << 20 else { throw LaminaError(.io, "\(name): cannot list \(path)") }
+            return Int(info.nlinks)
+        }
     }
 
     /// Opens the dataset at `path` under the lock and hands `body` the dataset, its type class
@@ -73,17 +77,18 @@ final class HDF5File {
     private func withDataset<R>(_ path: String,
                                 _ body: (hid_t, H5T_class_t, hid_t, (String) -> LaminaError) throws -> R) throws -> R {
         func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(name): \(path): \(why)") }
-        Self.lock.lock(); defer { Self.lock.unlock() }
-        let dataset = H5Dopen2(id, path, lamina_h5p_default())
-        guard dataset >= 0 else { throw fail("no such dataset") }
-        defer { H5Dclose(dataset) }
-        let type = H5Dget_type(dataset)
-        guard type >= 0 else { throw fail("unreadable type") }
-        defer { H5Tclose(type) }
-        let space = H5Dget_space(dataset)
-        guard space >= 0 else { throw fail("unreadable shape") }
-        defer { H5Sclose(space) }
-        return try body(dataset, H5Tget_class(type), space, fail)
+        return try Self.library.withLock { _ -> R in
+            let dataset = H5Dopen2(id, path, lamina_h5p_default())
+            guard dataset >= 0 else { throw fail("no such dataset") }
+            defer { H5Dclose(dataset) }
+            let type = H5Dget_type(dataset)
+            guard type >= 0 else { throw fail("unreadable type") }
+            defer { H5Tclose(type) }
+            let space = H5Dget_space(dataset)
+            guard space >= 0 else { throw fail("unreadable shape") }
+            defer { H5Sclose(space) }
+            return try body(dataset, H5Tget_class(type), space, fail)
+        }
     }
 
     /// A scalar dataset of integers or floats (Keras's optimizer `iterations`, learning rate).
@@ -151,23 +156,24 @@ final class HDF5Writer {
 
     /// The bytes of the file that `body` fills.
     static func image(name: String, _ body: (HDF5Writer) throws -> Void) throws -> [UInt8] {
-        HDF5File.lock.lock(); defer { HDF5File.lock.unlock() }
-        HDF5File.openFiles += 1
-        defer {
-            HDF5File.openFiles -= 1
-            if HDF5File.openFiles == 0 { H5close() }
+        try HDF5File.library.withLock { openFiles -> [UInt8] in
+            openFiles += 1
+            defer {
+                openFiles -= 1
+                if openFiles == 0 { H5close() }
+            }
+            let writer = try HDF5Writer(name: name)
+            defer { H5Pclose(writer.linkCreation); H5Fclose(writer.id) }
+            try body(writer)
+            guard H5Fflush(writer.id, H5F_SCOPE_GLOBAL) >= 0 else { throw LaminaError(.io, "\(name): HDF5 could not flush") }
+            let size = H5Fget_file_image(writer.id, nil, 0)
+            guard size > 0 else { throw LaminaError(.io, "\(name): HDF5 gave no file image") }
+            var bytes = [UInt8](repeating: 0, count: size)
+            guard bytes.withUnsafeMutableBytes({ H5Fget_file_image(writer.id, $0.baseAddress, size) }) == size else {
+                throw LaminaError(.io, "\(name): HDF5 could not copy the file image")
+            }
+            return bytes
         }
-        let writer = try HDF5Writer(name: name)
-        defer { H5Pclose(writer.linkCreation); H5Fclose(writer.id) }
-        try body(writer)
-        guard H5Fflush(writer.id, H5F_SCOPE_GLOBAL) >= 0 else { throw LaminaError(.io, "\(name): HDF5 could not flush") }
-        let size = H5Fget_file_image(writer.id, nil, 0)
-        guard size > 0 else { throw LaminaError(.io, "\(name): HDF5 gave no file image") }
-        var bytes = [UInt8](repeating: 0, count: size)
-        guard bytes.withUnsafeMutableBytes({ H5Fget_file_image(writer.id, $0.baseAddress, size) }) == size else {
-            throw LaminaError(.io, "\(name): HDF5 could not copy the file image")
-        }
-        return bytes
     }
 
     /// Creates the group at `path` (and any missing parents).

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Builds layers from configs by Keras class name. Each class owns its round trip
 /// (`config()` and `fromKerasConfig`, `weightShapes(for:)`, `kerasVariablesPath`); registering
@@ -28,7 +27,7 @@ public enum LayerRegistry {
         var factories: [String: Factory] = [:]
         var names: [String] { (Array(types.keys) + Array(factories.keys)).sorted() }
     }
-    private static let entries = Mutex(Entries(types: Dictionary(uniqueKeysWithValues: builtinTypes.map { ($0.kerasClassName, $0) })))
+    private static let entries = Locked(Entries(types: Dictionary(uniqueKeysWithValues: builtinTypes.map { ($0.kerasClassName, $0) })))
 
     /// The most weight values a model built from a config may hold; loaders set it to what
     /// their file can supply, so that a hostile config cannot make Lamina allocate terabytes.

@@ -1,8 +1,7 @@
 import Logging
-import Synchronization
 
 extension Lamina {
-    private static let loggerBox = Mutex(Logger(label: "lamina"))
+    private static let loggerBox = Locked(Logger(label: "lamina"))
 
     /// Where Lamina's own warnings and notes go (swift-log): a NaN loss, a dataset that ran
     /// out, a checkpoint that found no monitored value, a download. An application routes them

@@ -1,9 +1,7 @@
-import Synchronization
-
 /// Keras's automatic layer names: the snake_case class name and a process-wide counter
 /// (`dense`, `dense_1`, ...). Reset with `Lamina.clearSession()`.
 enum NameScope {
-    static let counters = Mutex<[String: Int]>([:])
+    static let counters = Locked<[String: Int]>([:])
 
     static func unique(_ base: String) -> String {
         counters.withLock { counters in

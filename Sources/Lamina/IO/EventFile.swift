@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 // TensorBoard's event files, written without TensorFlow: TFRecord framing around serialized
 // `tensorflow.Event` protocol buffers.
@@ -127,7 +126,7 @@ public final class SummaryWriter {
     /// The event file's path.
     public let path: String
     private var handle: FileHandle?
-    private static let counter = Mutex(0)
+    private static let counter = Locked(0)
 
     public init(logDir: String) throws {
         self.logDir = logDir

@@ -49,6 +49,6 @@ extension Optimizer {
         for (g, v) in zip(gradients, variables) where g.shape != v.shape {
             throw LaminaError.shape("Optimizer.apply: the gradient of \(v.name) has shape \(g.shape), the variable \(v.shape)")
         }
-        step(gradients, to: variables)
+        try step(gradients, to: variables)
     }
 }

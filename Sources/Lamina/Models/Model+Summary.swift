@@ -40,7 +40,7 @@ extension Model {
         func size(_ ws: [Variable]) -> Int { ws.reduce(0) { $0 + $1.value.count * ($1.kerasByteSize ?? bytes) } }
         let trainableCount = trainableWeights.reduce(0) { $0 + $1.value.count }
         let nonTrainableCount = nonTrainableWeights.reduce(0) { $0 + $1.value.count }
-        let optimizerCount = (optimizer?.slots.isEmpty ?? true) ? 0 : optimizer!.variableCount
+        let optimizerCount = !(optimizer?.hasSlots ?? false) ? 0 : optimizer!.variableCount
         func line(_ label: String, _ n: Int, _ size: Int) -> String { " \(label): \(Self.grouped(n)) (\(Self.formatBytes(size)))" }
         let (trainableBytes, nonTrainableBytes) = (size(trainableWeights), size(nonTrainableWeights))
         lines.append(line("Total params", trainableCount + nonTrainableCount + optimizerCount,

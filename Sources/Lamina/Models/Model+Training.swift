@@ -173,7 +173,7 @@ extension Model {
         if x[0].shape[0] == 0 {
             let zeros = vars.map { Tensor.zeros($0.shape, dtype: $0.value.dtype) }
             let (grads, values) = try strategy.exchange(self, gradients: zeros, values: [Double](repeating: 0, count: 1 + outputCount), share: 0)
-            if !vars.isEmpty { optimizer.step(grads, to: vars) }
+            if !vars.isEmpty { try optimizer.step(grads, to: vars) }
             return (values[0], Array(values.dropFirst()), x)
         }
         for v in vars { v.value.requiresGrad = true }
@@ -184,7 +184,7 @@ extension Model {
         let local = [l.scalarsAsDouble()[0]] + parts.map { $0.scalarsAsDouble()[0] }
         let (grads, values) = try strategy.exchange(self, gradients: vars.isEmpty ? [] : l.gradients(wrt: vars.map(\.value)),
                                                     values: local, share: share)
-        if !vars.isEmpty { optimizer.step(grads, to: vars) }
+        if !vars.isEmpty { try optimizer.step(grads, to: vars) }
         return (values[0], Array(values.dropFirst()), predictions.map { $0.detached() })
     }
 

@@ -19,12 +19,12 @@ public final class Adagrad: Optimizer {
     }
 
     public override var slotCount: Int { 1 }
+    public override var initialSlotValues: [Double] { [initialAccumulatorValue] }
 
     @_specialize(where T == Float) @_specialize(where T == Double)
     public override func updateStep<T: FloatScalar>(_ w: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
                                                     _ slots: [UnsafeMutablePointer<T>], count: Int, lr: Double) {
         let acc = slots[0], lr = T(lr), eps = T(epsilon)
-        if iterations == 1 { for i in 0..<count { acc[i] = T(initialAccumulatorValue) } }
         for i in 0..<count {
             acc[i] += g[i] * g[i]
             w[i] -= lr * g[i] / (acc[i].squareRoot() + eps)

@@ -21,7 +21,14 @@ open class Optimizer {
     public package(set) var iterations = 0
     /// Keras's config name.
     public let name: String
-    package var slots: [ObjectIdentifier: [Tensor]] = [:]
+    /// The slots of each variable updated so far, with the variable they belong to: keyed by
+    /// the variable's identity, an entry whose variable is gone is never taken for a new
+    /// variable that happens to reuse its address.
+    private var slotTable: [ObjectIdentifier: SlotEntry] = [:]
+    private struct SlotEntry {
+        weak var variable: Variable?
+        var tensors: [Tensor]
+    }
 
     public init(name: String, learningRate: Double, schedule: LearningRateSchedule? = nil,
                 clipnorm: Double? = nil, clipvalue: Double? = nil) {
@@ -75,6 +82,23 @@ open class Optimizer {
     /// accumulator starts at `initialAccumulatorValue`).
     open var initialSlotValues: [Double] { [Double](repeating: 0, count: slotCount) }
 
+    /// The slots of `v`, or nil before its first step.
+    package func slots(for v: Variable) -> [Tensor]? {
+        guard let entry = slotTable[ObjectIdentifier(v)], entry.variable === v else { return nil }
+        return entry.tensors
+    }
+
+    /// Sets the slots of `v` (restored from a file, or shared by another process). Each slot
+    /// has the variable's shape; a caller checks shapes it reads from outside first.
+    package func setSlots(_ tensors: [Tensor], for v: Variable) {
+        precondition(tensors.count == slotCount && tensors.allSatisfy { $0.shape == v.shape },
+                     "\(name): slots for \(v.name) must be \(slotCount) tensors of shape \(v.shape)")
+        slotTable[ObjectIdentifier(v)] = SlotEntry(variable: v, tensors: tensors)
+    }
+
+    /// Whether any variable has slots (false before the first step).
+    package var hasSlots: Bool { slotTable.values.contains { $0.variable != nil } }
+
     /// A variable's slots before its first step.
     package func freshSlots(for v: Variable) -> [Tensor] {
         let values = initialSlotValues
@@ -85,11 +109,21 @@ open class Optimizer {
     }
 
     /// The number of optimizer variables, as Keras's summary counts them (slots + iterations + learning rate).
-    public var variableCount: Int { slots.values.reduce(2) { $0 + $1.reduce(0) { $0 + $1.count } } }
+    public var variableCount: Int {
+        slotTable.values.reduce(2) { $0 + ($1.variable == nil ? 0 : $1.tensors.reduce(0) { $0 + $1.count }) }
+    }
 
     /// Applies one step: updates each variable in place from its gradient (the training loop's
     /// path; the gradients come from the variables, so they fit — `apply(_:to:)` checks a user's).
-    package func step(_ gradients: [Tensor], to variables: [Variable]) {
+    /// A variable whose shape changed since its slots were made is an error, as in Keras
+    /// (its slots no longer fit), raised before any variable is updated.
+    package func step(_ gradients: [Tensor], to variables: [Variable]) throws {
+        for v in variables {
+            if let s = slots(for: v), let slot = s.first(where: { $0.shape != v.shape }) {
+                throw LaminaError.shape("\(name): the slots of \(v.name) have shape \(slot.shape), the variable now \(v.shape); "
+                                        + "variables keep their shape while an optimizer trains them")
+            }
+        }
         let lr = currentLearningRate
         iterations += 1
         willApplyStep()
@@ -101,32 +135,45 @@ open class Optimizer {
                 if norm > clipnorm { g = g * (clipnorm / norm) }
             }
             let key = ObjectIdentifier(v)
-            var s = slots[key] ?? freshSlots(for: v)
-            slots[key] = nil   // drop the dictionary's reference so the slots update in place
+            var s = slots(for: v) ?? freshSlots(for: v)
+            slotTable[key] = nil   // drop the table's reference so the slots update in place
             if v.value.dtype == .float64 {
                 update(&v.value, g, &s, lr: lr, as: Double.self)
             } else {
                 update(&v.value, g, &s, lr: lr, as: Float.self)
             }
-            slots[key] = s
+            slotTable[key] = SlotEntry(variable: v, tensors: s)
         }
     }
 
     private func update<T: FloatScalar>(_ w: inout Tensor, _ g: Tensor, _ s: inout [Tensor], lr: Double, as _: T.Type) {
-        // Grab raw pointers to every buffer (each unique, so no copies), then run the rule.
         let n = w.count
-        var slotPointers: [UnsafeMutablePointer<T>] = []
-        for i in s.indices { slotPointers.append(s[i].withUnsafeMutableBuffer(as: T.self) { $0.baseAddress! }) }
         g.withUnsafeBuffer(as: T.self) { gp in
             w.withUnsafeMutableBuffer(as: T.self) { wp in
-                // Large variables are updated in chunks on all cores (the rules are elementwise).
-                nonisolated(unsafe) let (w, g, slots) = (wp.baseAddress!, gp.baseAddress!, slotPointers)
-                Kernels.parallelFor(n, grain: 1 << 15) { r in
-                    updateStep(w + r.lowerBound, g + r.lowerBound, slots.map { $0 + r.lowerBound },
-                               count: r.count, lr: lr)
+                Self.withMutablePointers(to: &s, as: T.self) { slots in
+                    // Large variables are updated in chunks on all cores (the rules are elementwise).
+                    let (w, g) = (wp.baseAddress!, gp.baseAddress!)
+                    Kernels.parallelFor(n, grain: 1 << 15) { r in
+                        updateStep(w + r.lowerBound, g + r.lowerBound, slots.map { $0 + r.lowerBound },
+                                   count: r.count, lr: lr)
+                    }
                 }
             }
         }
+    }
+
+    /// Runs `body` with a pointer to each tensor's elements, valid only inside it. Each tensor
+    /// leaves the array while its buffer is open, so that it is uniquely referenced and
+    /// updated in place (no copy on write).
+    private static func withMutablePointers<T: FloatScalar>(to tensors: inout [Tensor], as _: T.Type,
+                                                            _ body: ([UnsafeMutablePointer<T>]) -> Void) {
+        func open(_ rest: inout [Tensor], _ opened: [UnsafeMutablePointer<T>]) {
+            guard !rest.isEmpty else { return body(opened) }
+            var first = rest.removeFirst()
+            first.withUnsafeMutableBuffer(as: T.self) { open(&rest, opened + [$0.baseAddress!]) }
+            rest.insert(first, at: 0)
+        }
+        open(&tensors, [])
     }
 
     /// The update rule for `count` elements of one variable. `iterations` is the 1-based step.

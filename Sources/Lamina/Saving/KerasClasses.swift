@@ -1,11 +1,9 @@
-import Synchronization
-
 /// The classes of one kind (optimizers, losses, metrics, schedules, regularizers) by the names
 /// they save and load under: the one table behind `OptimizerRegistry`, `LossRegistry`,
 /// `MetricRegistry`, `ScheduleRegistry` and `RegularizerRegistry`. `Entry` is the kind's
 /// metatype (`Loss.Type`).
 final class KerasClasses<Entry: Sendable>: Sendable {
-    private let table: Mutex<[String: Entry]>
+    private let table: Locked<[String: Entry]>
     private let kind: String, registry: String, caseInsensitive: Bool
     private let names: @Sendable (Entry) -> [String]
 
@@ -13,7 +11,7 @@ final class KerasClasses<Entry: Sendable>: Sendable {
     init(_ kind: String, registry: String, caseInsensitive: Bool = false, names: @escaping @Sendable (Entry) -> [String],
          _ builtins: [Entry]) {
         (self.kind, self.registry, self.caseInsensitive, self.names) = (kind, registry, caseInsensitive, names)
-        table = Mutex([:])
+        table = Locked([:])
         register(builtins)
     }
 

@@ -29,7 +29,7 @@ extension Model {
         var slots: [Tensor] = []
         for group in optimizer.kerasSlotGroups {
             for v in variables {
-                let own = optimizer.slots[ObjectIdentifier(v)] ?? optimizer.freshSlots(for: v)
+                let own = optimizer.slots(for: v) ?? optimizer.freshSlots(for: v)
                 slots += group.map { own[$0] }
             }
         }
@@ -46,21 +46,21 @@ extension Model {
         guard state.slots.count == expected else {
             throw LaminaError.value("\(optimizer.name) keeps \(expected) slots for \(variables.count) variables, the state has \(state.slots.count)")
         }
-        var restored = [ObjectIdentifier: [Tensor?]]()
+        var restored = [[Tensor?]](repeating: Array(repeating: nil, count: optimizer.slotCount), count: variables.count)
         var next = 0
         for group in optimizer.kerasSlotGroups {
-            for v in variables {
+            for (position, v) in variables.enumerated() {
                 for index in group {
                     let t = state.slots[next]
                     next += 1
                     guard t.shape == v.shape else {
                         throw LaminaError.value("optimizer slot \(optimizer.slotNames[index]) of \(v.name) has shape \(t.shape), the weight is \(v.shape)")
                     }
-                    restored[ObjectIdentifier(v), default: Array(repeating: nil, count: optimizer.slotCount)][index] = t.cast(to: v.value.dtype)
+                    restored[position][index] = t.cast(to: v.value.dtype)
                 }
             }
         }
-        for (key, list) in restored { optimizer.slots[key] = list.map { $0! } }
+        for (v, list) in zip(variables, restored) where !list.contains(where: { $0 == nil }) { optimizer.setSlots(list.map { $0! }, for: v) }
         optimizer.iterations = state.iterations
         // Keras keeps the rate as float32; the config's double stands unless a callback changed it.
         if let learningRate = state.learningRate, optimizer.schedule == nil, Float(learningRate) != Float(optimizer.learningRate) {

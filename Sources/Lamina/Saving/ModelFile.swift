@@ -22,7 +22,7 @@ enum ModelFile {
             config["compile_config"] = try model.compileConfig()
             state["iterations"] = optimizer.iterations
             for v in model.variablesToTrain {
-                guard let slots = optimizer.slots[ObjectIdentifier(v)] else { continue }
+                guard let slots = optimizer.slots(for: v) else { continue }
                 for (slot, t) in zip(optimizer.slotNames, slots) { tensors.append(("optimizer/\(v.name)/\(slot)", t)) }
             }
         }
@@ -95,7 +95,7 @@ enum ModelFile {
             for t in found where t.shape != v.shape || t.dtype != v.value.dtype {
                 throw fail("optimizer slot for \(v.name) has shape \(t.shape) \(t.dtype), the weight is \(v.shape) \(v.value.dtype)")
             }
-            optimizer.slots[ObjectIdentifier(v)] = found
+            optimizer.setSlots(found, for: v)
         }
         guard remaining.isEmpty else { throw fail("unexpected optimizer slots: \(remaining.keys.sorted().joined(separator: ", "))") }
         optimizer.iterations = iterations

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A vector-Jacobian product: given the gradient of the output and which inputs need a
 /// gradient, returns one gradient per input (nil where not needed). Gradients may have a
 /// broadcast shape; the engine reduces them to the input's shape. `@Sendable`: it captures
@@ -20,7 +18,7 @@ public final class GradNode: Sendable {
         var vjp: VJP?
         var grad: Tensor?
     }
-    private let tape: Mutex<Tape>
+    private let tape: Locked<Tape>
 
     var inputs: [GradNode?] { tape.withLock { $0.inputs } }
     var vjp: VJP? { tape.withLock { $0.vjp } }
@@ -32,7 +30,7 @@ public final class GradNode: Sendable {
     init(op: String, inputs: [GradNode?], inputShapes: [[Int]], vjp: VJP?) {
         self.op = op
         self.inputShapes = inputShapes
-        tape = Mutex(Tape(inputs: inputs, vjp: vjp, grad: nil))
+        tape = Locked(Tape(inputs: inputs, vjp: vjp, grad: nil))
     }
 
     static func leaf() -> GradNode { GradNode(op: "leaf", inputs: [], inputShapes: [], vjp: nil) }

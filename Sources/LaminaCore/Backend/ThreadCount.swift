@@ -12,7 +12,7 @@ import Synchronization
 /// at any time. `ComputeBackend.current` shows the count and the reason.
 public enum ThreadCount {
     private static let setting = Atomic<Int>(initial.threads)
-    private static let reasonBox = Mutex(initial.reason)
+    private static let reasonBox = Locked(initial.reason)
     private static let initial = decide(online: sysconf(Int32(_SC_NPROCESSORS_ONLN)), affinity: Int(lamina_affinity_cpu_count()),
                                         quota: cgroupQuota(), environment: ProcessInfo.processInfo.environment)
 

@@ -37,7 +37,6 @@ extension Kernels {
                 withOptionalBuffer(mask, T.self) { pm in
                     Tensor.build([g.b, g.h, g.tq, g.tk], as: T.self) { out in
                         guard g.tk > 0, g.tq > 0 else { return }
-                        nonisolated(unsafe) let (pq, pk, pm, out) = (pq, pk, pm, out)
                         let units = g.b * g.h * g.blocks
                         parallelFor(units, grain: Swift.max(1, parallelThreshold / Swift.max(AttentionGeometry.rowBlock * g.tk * Swift.max(g.d, 1), 1))) { range in
                             for unit in range {
@@ -79,7 +78,6 @@ extension Kernels {
                         ds.withUnsafeMutableBuffer(as: T.self) { pds in
                             dq.withUnsafeMutableBuffer(as: T.self) { pdq in
                                 dk.withUnsafeMutableBuffer(as: T.self) { pdk in
-                                    nonisolated(unsafe) let (pdp, pp, pq, pk, pm, pds, pdq, pdk) = (pdp, pp, pq, pk, pm, pds, pdq, pdk)
                                     parallelFor(g.b * g.h) { range in
                                         for pair in range {
                                             let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
@@ -133,7 +131,6 @@ extension Kernels {
                         Tensor.build([g.b, g.tq, g.h, g.dv], as: T.self) { out in
                             if g.tk == 0 { out.initialize(repeating: 0) }
                             guard g.tk > 0, g.tq > 0, g.dv > 0 else { return }
-                            nonisolated(unsafe) let (pq, pk, pv, pm, out) = (pq, pk, pv, pm, out)
                             let units = g.b * g.h * g.blocks
                             parallelFor(units, grain: Swift.max(1, parallelThreshold / Swift.max(AttentionGeometry.rowBlock * g.tk * Swift.max(g.d + g.dv, 1), 1))) { range in
                                 let scratch = UnsafeMutablePointer<T>.allocate(capacity: AttentionGeometry.rowBlock * g.tk)
@@ -195,7 +192,6 @@ extension Kernels {
                 Tensor.build([g.b, g.tq, g.h, g.dv], as: T.self) { out in
                     if g.tk == 0 { out.initialize(repeating: 0) }
                     guard g.tk > 0, g.tq > 0, g.dv > 0 else { return }
-                    nonisolated(unsafe) let (pp, pv, out) = (pp, pv, out)
                     parallelFor(g.b * g.h * g.blocks, grain: Swift.max(1, parallelThreshold / Swift.max(AttentionGeometry.rowBlock * g.tk * g.dv, 1))) { range in
                         for unit in range {
                             let (pair, block) = unit.quotientAndRemainder(dividingBy: g.blocks)
@@ -225,7 +221,6 @@ extension Kernels {
                 v.withUnsafeBuffer(as: T.self) { pv in
                     withOptionalMutable(&dp, T.self) { pdp in
                         withOptionalMutable(&dv, T.self) { pdv in
-                            nonisolated(unsafe) let (po, pp, pv, pdp, pdv) = (po, pp, pv, pdp, pdv)
                             parallelFor(g.b * g.h) { range in
                                 for pair in range {
                                     let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)

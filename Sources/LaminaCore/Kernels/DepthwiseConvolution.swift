@@ -56,7 +56,7 @@ extension Kernels {
             w.withUnsafeBuffer(as: T.self) { wb in
                 biasValues.withUnsafeBufferPointer { bb in
                     Tensor.build([n, g.outH, g.outW, oc], as: T.self) { ob in
-                        nonisolated(unsafe) let (xp, wp, bp, op) = (xb.baseAddress!, wb.baseAddress!, bb.baseAddress!, ob.baseAddress!)
+                        let (xp, wp, bp, op) = (xb.baseAddress!, wb.baseAddress!, bb.baseAddress!, ob.baseAddress!)
                         let hasBias = bias != nil
                         parallelFor(n, grain: 1) { images in
                             if T.self == Float.self {  // the SIMD kernel
@@ -91,7 +91,7 @@ extension Kernels {
         grad.withUnsafeBuffer(as: T.self) { gb in
             w.withUnsafeBuffer(as: T.self) { wb in
                 dx.withUnsafeMutableBuffer(as: T.self) { db in
-                    nonisolated(unsafe) let (gp, wp, dp) = (gb.baseAddress!, wb.baseAddress!, db.baseAddress!)
+                    let (gp, wp, dp) = (gb.baseAddress!, wb.baseAddress!, db.baseAddress!)
                     parallelFor(n, grain: 1) { images in
                         if T.self == Float.self {  // the SIMD kernel
                             withUnsafePointer(to: g.c) {
@@ -133,7 +133,7 @@ extension Kernels {
         x.withUnsafeBuffer(as: T.self) { xb in
             grad.withUnsafeBuffer(as: T.self) { gb in
                 partial.withUnsafeMutableBufferPointer { pb in
-                    nonisolated(unsafe) let (xp, gp, pp) = (xb.baseAddress!, gb.baseAddress!, pb.baseAddress!)
+                    let (xp, gp, pp) = (xb.baseAddress!, gb.baseAddress!, pb.baseAddress!)
                     parallelFor(parts, grain: 1) { chunk in
                         for part in chunk {
                             let dw = pp + part * size, lo = n * part / parts, hi = n * (part + 1) / parts

@@ -13,7 +13,6 @@ extension Kernels {
         let parts = Swift.min(ThreadCount.current, Swift.max(1, rows * columns / parallelThreshold))
         var partial = [Double](repeating: 0, count: parts * columns)
         partial.withUnsafeMutableBufferPointer { partial in
-            nonisolated(unsafe) let (px, partial) = (px, partial)
             parallelFor(parts) { range in
                 for part in range {
                     let lo = rows * part / parts, hi = rows * (part + 1) / parts

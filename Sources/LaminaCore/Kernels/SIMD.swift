@@ -9,7 +9,6 @@ extension Kernels {
     static func unaryFloat(_ x: Tensor, _ kernel: @escaping @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void) -> Tensor {
         x.withUnsafeBuffer(as: Float.self) { px in
             Tensor.build(x.shape, as: Float.self) { out in
-                nonisolated(unsafe) let (px, out) = (px, out)
                 parallelFor(px.count, grain: parallelThreshold) { r in
                     kernel(px.baseAddress! + r.lowerBound, out.baseAddress! + r.lowerBound, r.count)
                 }
@@ -22,7 +21,6 @@ extension Kernels {
         a.withUnsafeBuffer(as: Float.self) { pa in
             b.withUnsafeBuffer(as: Float.self) { pb in
                 Tensor.build(a.shape, as: Float.self) { out in
-                    nonisolated(unsafe) let (pa, pb, out) = (pa, pb, out)
                     parallelFor(pa.count, grain: parallelThreshold) { r in
                         kernel(pa.baseAddress! + r.lowerBound, pb.baseAddress! + r.lowerBound, out.baseAddress! + r.lowerBound, r.count)
                     }

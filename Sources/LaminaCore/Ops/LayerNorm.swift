@@ -43,7 +43,6 @@ extension Kernels {
                 withOptional(beta, T.self) { pb in
                     stats.withUnsafeMutableBufferPointer { ps in
                         Tensor.build(x.shape, as: T.self) { out in
-                            nonisolated(unsafe) let (px, pg, pb, ps, out) = (px, pg, pb, ps, out)
                             parallelFor(rows, grain: Swift.max(1, parallelThreshold / Swift.max(n, 1))) { range in
                                 if T.self == Float.self {
                                     simd.layer_norm_rows(floats(px.baseAddress! + range.lowerBound * n), range.count, n,
@@ -87,11 +86,9 @@ extension Kernels {
             x.withUnsafeBuffer(as: T.self) { px in
                 withOptional(gamma, T.self) { pg in
                     stats.withUnsafeBufferPointer { ps in
-                        nonisolated(unsafe) let (pdy, px, pg, ps) = (pdy, px, pg, ps)
                         var dx: Tensor?
                         if needX {
                             dx = Tensor.build(x.shape, as: T.self) { out in
-                                nonisolated(unsafe) let out = out
                                 parallelFor(rows, grain: Swift.max(1, parallelThreshold / Swift.max(n, 1))) { range in
                                     if T.self == Float.self {
                                         let o = range.lowerBound * n

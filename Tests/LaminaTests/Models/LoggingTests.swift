@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import Testing
 @testable import Lamina
 import LaminaData
@@ -8,7 +7,7 @@ import LaminaData
 /// Collects log messages (a test's own handler).
 final class CollectingHandler: LogHandler, @unchecked Sendable {
     // `@unchecked`: `messages` sits behind the mutex; the other fields are set before use.
-    let messages = Mutex<[String]>([])
+    let messages = Locked<[String]>([])
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .trace
     subscript(metadataKey key: String) -> Logger.Metadata.Value? { get { metadata[key] } set { metadata[key] = newValue } }

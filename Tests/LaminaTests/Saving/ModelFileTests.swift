@@ -45,7 +45,7 @@ import Testing
         #expect(b.epoch == 2)
         for v in a.variablesToTrain {
             let w = try #require(b.variablesToTrain.first { $0.name == v.name })
-            let (sa, sb) = (try #require(ao.slots[ObjectIdentifier(v)]), try #require(bo.slots[ObjectIdentifier(w)]))
+            let (sa, sb) = (try #require(ao.slots(for: v)), try #require(bo.slots(for: w)))
             #expect(sa.count == 3 && sa.map { $0.asArray(Float.self) } == sb.map { $0.asArray(Float.self) })
         }
         let (ga, gb) = (try #require((a.layers[8] as? Dropout)?.generator), try #require((b.layers[8] as? Dropout)?.generator))
