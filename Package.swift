@@ -102,9 +102,12 @@ let package = Package(
         .executableTarget(name: "lamina-backend-check", dependencies: ["LaminaCore"], path: "Tests/Helpers/BackendCheck"),
         .executableTarget(name: "lamina-atomic-writer", dependencies: ["Lamina"], path: "Tests/Helpers/AtomicWriter"),
         .executableTarget(name: "lamina-mpi-helper", dependencies: ["Lamina", "LaminaData", "LaminaDistributed"], path: "Tests/Helpers/MPIHelper"),
-        .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "CLaminaKernels"], exclude: ["Fixtures"]),
-        .testTarget(name: "LaminaTests", dependencies: ["Lamina", "LaminaData", "LaminaPlot"], exclude: ["Fixtures"]),
-        .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras", "LaminaData"], exclude: ["Fixtures"]),
+        // Shared by the test targets: `expectClose` with explicit tolerances, gradient checks,
+        // naive references, fixtures, seeded random values. Not in any product.
+        .target(name: "LaminaTestSupport", dependencies: ["Lamina"], path: "Tests/LaminaTestSupport"),
+        .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "CLaminaKernels", "LaminaTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LaminaTests", dependencies: ["Lamina", "LaminaData", "LaminaTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras", "LaminaData", "LaminaTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaServeTests", dependencies: ["LaminaServe"]),
         .testTarget(name: "LaminaServeGRPCTests", dependencies: [
             "LaminaServeGRPC", "LaminaServe", "Lamina",
@@ -114,6 +117,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["Python"]),
-        .testTarget(name: "LaminaDataTests", dependencies: ["LaminaData"], exclude: ["Fixtures"]),
+        .testTarget(name: "LaminaDataTests", dependencies: ["LaminaData", "LaminaTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LaminaDistributedTests", dependencies: ["LaminaDistributed", "LaminaTestSupport"]),
+        .testTarget(name: "LaminaPlotTests", dependencies: ["LaminaPlot", "LaminaTestSupport"]),
     ]
 )

@@ -1,6 +1,7 @@
 import CLaminaKernels
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import LaminaCore
 
 /// Every SIMD level of CLaminaKernels against plain Swift references. A level this CPU cannot

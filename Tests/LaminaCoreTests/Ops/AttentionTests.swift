@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import LaminaCore
 
 @Suite struct AttentionTests {

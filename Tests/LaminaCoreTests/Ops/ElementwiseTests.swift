@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import LaminaCore
 
 /// Arithmetic, math, activations and comparisons: forward against NumPy, backward against

@@ -1,4 +1,5 @@
 import Testing
+import LaminaTestSupport
 @testable import LaminaCore
 
 @Suite struct MatMulTests {
@@ -17,12 +18,12 @@ import Testing
         for i in 0..<2 {
             let expected = Reference.matmul(a.sliced(axis: 0, i..<i + 1).asArray(Double.self),
                                             b.sliced(axis: 0, i..<i + 1).asArray(Double.self), m: 3, k: 4, n: 5)
-            expectClose(batched.sliced(axis: 0, i..<i + 1).asArray(Double.self), expected, atol: 1e-12)
+            expectClose(batched.sliced(axis: 0, i..<i + 1).asArray(Double.self), expected, atol: 1e-12, rtol: 1e-9)
         }
         let seq = a.matmul(w)
         #expect(seq.shape == [2, 3, 5])
         expectClose(seq.reshaped(to: [6, 5]).asArray(Double.self),
-                    Reference.matmul(a.asArray(Double.self), w.asArray(Double.self), m: 6, k: 4, n: 5), atol: 1e-12)
+                    Reference.matmul(a.asArray(Double.self), w.asArray(Double.self), m: 6, k: 4, n: 5), atol: 1e-12, rtol: 1e-9)
     }
 
     @Test func gradients() {

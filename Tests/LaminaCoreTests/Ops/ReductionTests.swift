@@ -1,4 +1,5 @@
 import Testing
+import LaminaTestSupport
 @testable import LaminaCore
 
 @Suite struct ReductionTests {

@@ -1,17 +1,16 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 @testable import LaminaData
+
+/// The real MNIST beside the repository (`../shared/data/mnist`), or `$LAMINA_DATA`.
+let sharedMNIST = sharedMNISTFolder(where: MNIST.hasAllFiles)
 
 /// Runs each example executable (built beside the test bundle by `swift test`) with tiny
 /// settings, and checks that it finished, lowered its loss and wrote valid pictures.
 @Suite(.serialized) struct ExampleRunTests {
-    static let binaries: URL = {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        if FileManager.default.fileExists(atPath: beside.appendingPathComponent("linear-regression").path) { return beside }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../.build/debug").standardized
-    }()
+    static let binaries = builtProducts
 
     struct Run {
         let status: Int32, output: String, summary: [String: Any], folder: URL

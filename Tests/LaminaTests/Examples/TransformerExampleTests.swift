@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// The two Transformer examples run with tiny settings (debug build, a few seconds each).

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// What keras.applications needed beyond the existing layers (issue 20): `keras.ops` numpy

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// The `depthwiseConv2d` op (against a naive loop, float32 and float64, forward and both

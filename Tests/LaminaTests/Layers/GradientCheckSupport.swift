@@ -1,4 +1,5 @@
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// Float64 gradient check of `layer` with respect to its input and trainable weights (nonzero

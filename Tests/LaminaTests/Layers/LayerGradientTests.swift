@@ -1,4 +1,5 @@
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// Float64 gradient checks of every layer with respect to its input and its weights,
@@ -100,7 +101,7 @@ import Testing
             let trained = try layer(x, training: true)
             var generator: RandomGenerator? = RandomGenerator(seed: 9)
             let mask = dropoutMask([4, 1, 6], rate: 0.5, dtype: x.dtype, generator: &generator)
-            expectClose(trained, try layer(x * mask), "\(layer.name) training = inference on the masked input")
+            expectClose(trained, try layer(x * mask), atol: 1e-4, rtol: 1e-4, "\(layer.name) training = inference on the masked input")
             #expect(Set(mask.asArray(Double.self)) == [0, 2])
             #expect(try layer(x).asArray(Double.self) != trained.asArray(Double.self))
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// The merge layers (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot):

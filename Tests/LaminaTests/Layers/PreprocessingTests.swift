@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 @testable import LaminaData
 
@@ -11,13 +12,13 @@ import Testing
         let c = Fixture.keras.normalization.first { $0.name == name }!
         let layer = Normalization(axis: name == "normalization_all" ? nil : -1)
         try layer.adapt(c.data.tensor)
-        expectClose(try #require(layer.mean).value, c.mean.tensor, "\(name) mean")
-        expectClose(try #require(layer.variance).value, c.variance.tensor, "\(name) variance")
-        expectClose(try layer(c.input.tensor), c.output.tensor, "\(name) output")
+        expectClose(try #require(layer.mean).value, c.mean.tensor, atol: 1e-4, rtol: 1e-4, "\(name) mean")
+        expectClose(try #require(layer.variance).value, c.variance.tensor, atol: 1e-4, rtol: 1e-4, "\(name) variance")
+        expectClose(try layer(c.input.tensor), c.output.tensor, atol: 1e-4, rtol: 1e-4, "\(name) output")
         let batched = Normalization(axis: name == "normalization_all" ? nil : -1)
         try batched.adapt(try Dataset.fromTensors(c.data.tensor).batch(4))   // Chan's combination over batches
-        expectClose(try #require(batched.mean).value, c.mean.tensor, "\(name) mean from batches")
-        expectClose(try #require(batched.variance).value, c.variance.tensor, "\(name) variance from batches")
+        expectClose(try #require(batched.mean).value, c.mean.tensor, atol: 1e-4, rtol: 1e-4, "\(name) mean from batches")
+        expectClose(try #require(batched.variance).value, c.variance.tensor, atol: 1e-4, rtol: 1e-4, "\(name) variance from batches")
         // Given statistics, and the inverse.
         let given = Normalization(mean: [1, 2], variance: [4, 9])
         #expect(try given(Tensor(shape: [1, 2], scalars: [3, 8] as [Float])).asArray(Float.self) == [1, 2])
@@ -67,7 +68,7 @@ import Testing
         #expect(horizontal.sliced(axis: 1, 0..<1).asArray(Float.self) != x.sliced(axis: 1, 0..<1).asArray(Float.self))
         // Contrast keeps each image's per-channel mean (before clipping) and stays in range.
         let contrast = try RandomContrast(factor: (0.5, 0.5), valueRange: (-1000, 1000), seed: 5)(x, training: true)
-        expectClose(contrast.mean(axes: [1, 2]), x.mean(axes: [1, 2]), "contrast keeps the mean")
+        expectClose(contrast.mean(axes: [1, 2]), x.mean(axes: [1, 2]), atol: 1e-4, rtol: 1e-4, "contrast keeps the mean")
         let clipped = try RandomContrast(factor: (0.9, 0.9), seed: 6)(x * 2, training: true).asArray(Float.self)
         #expect(clipped.allSatisfy { $0 >= 0 && $0 <= 255 })
         // Bad arguments are deferred errors, as for every layer.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// `SeparableConv2D`: a depthwise convolution then a 1×1 convolution, gradient checks, weights

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// Float64 gradient checks of the losses with respect to the predictions, at points away from

@@ -1,4 +1,5 @@
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 // The code of Lamina.docc/CustomTrainingLoops.md, run on small data and checked against fit.

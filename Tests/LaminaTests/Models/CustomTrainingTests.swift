@@ -1,4 +1,5 @@
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// A custom loop (valueAndGradients + optimizer.apply + metrics by hand) is the same training as

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// A model shared by concurrent tasks (Swift 6 strict concurrency, no `unsafe` escape here):

@@ -1,4 +1,5 @@
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// The Swift snippets of docs/porting.md, as written there, build the models Keras builds.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// Line-by-line ports that went wrong (issue 12's "porting traps"), one test each.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// The two-layer network of these tests as a subclass (Keras: `class MLP(keras.Model)`).

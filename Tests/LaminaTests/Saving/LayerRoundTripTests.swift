@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// A user's layer with one weight per feature, y = x · scale, that owns its round trip.

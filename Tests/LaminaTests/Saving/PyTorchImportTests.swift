@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// State dicts and outputs written by PyTorch (Fixtures/generate_pytorch_fixture.py).

@@ -1,25 +1,10 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 @testable import LaminaData
 
-let dataFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Fixtures/data")
-
-/// The real MNIST beside the repository (`../shared/data/mnist`), or `$LAMINA_DATA`.
-let sharedMNIST: URL? = {
-    var candidates = [URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../../../shared/data/mnist").standardized]
-    if let env = ProcessInfo.processInfo.environment["LAMINA_DATA"] { candidates.insert(URL(fileURLWithPath: env), at: 0) }
-    return candidates.first { MNIST.hasAllFiles($0) }
-}()
-
-func temporaryDirectory(_ tag: String = #function) -> URL {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("lamina-\(tag.filter(\.isLetter))-\(UUID().uuidString.prefix(8))")
-    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+let sharedMNIST = sharedMNISTFolder(where: MNIST.hasAllFiles)
 
 @Suite struct ChecksumAndZlibTests {
     @Test func sha256MatchesTheStandardVectors() {

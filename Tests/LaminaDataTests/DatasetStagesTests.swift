@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 @testable import LaminaData
 
@@ -143,8 +144,7 @@ import Testing
     }
 
     @Test func interleaveMatchesTFData() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/interleave_tfdata.json")
+        let url = laminaFixtures.appendingPathComponent("interleave_tfdata.json")
         let fixture = try JSONDecoder().decode(InterleaveFixture.self, from: Data(contentsOf: url))
         #expect(fixture.cases.count == 7)
         let starts = try Dataset.fromTensors(Tensor(shape: [5], scalars: (1...5).map(Float.init)))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// Where `mpirun` is (Open MPI's, from Debian's openmpi-bin), or nil.
@@ -13,7 +14,7 @@ let mpirun: String? = {
 /// run as one plain process.
 @Suite(.enabled(if: mpirun != nil, "needs mpirun on PATH (Debian: apt-get install openmpi-bin libopenmpi-dev)"), .serialized)
 struct DataParallelTests {
-    static let helper = ExampleRunTests.binaries.appendingPathComponent("lamina-mpi-helper").path
+    static let helper = builtProducts.appendingPathComponent("lamina-mpi-helper").path
 
     struct Run { let status: Int32; let output: String; let seconds: Double }
 
