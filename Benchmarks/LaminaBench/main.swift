@@ -10,8 +10,9 @@ import LaminaData
 // timings on a fresh CNN, for profiling), and cnn_mmap / cnn_in_memory / mlp_mmap /
 // mlp_in_memory [--npy-dir DIR] [--samples N] [--npy-reads positioned|mapped|mapped-release]
 // [--read-ahead] (one epoch of the convnet or the MLP on MNIST ×10 from memory-mapped .npy files through a
-// prefetching Dataset, or from tensors; made by make_big_mnist.py; not in the default set), and
-// cnn_data_parallel [--samples N] (the convnet under DataParallel; run under mpirun by
+// prefetching Dataset, or from tensors; made by make_big_mnist.py; not in the default set),
+// image_folder [--image-dir DIR] (decode + resize + flip + batch over a folder of JPEGs, beside
+// Benchmarks/peers/image_folder_bench.py), and cnn_data_parallel [--samples N] (the convnet under DataParallel; run under mpirun by
 // Benchmarks/mpi_bench.sh). The model workloads follow
 // Benchmarks/peers/*.py exactly; Benchmarks/compare.py runs them side by side.
 
@@ -25,12 +26,13 @@ struct BenchOptions: ParsableCommand {
     @Option(name: .customLong("npy-dir"), help: "Folder with x.npy and y.npy for cnn_mmap / cnn_in_memory.") var npyDir = "/tmp/lamina-big-mnist"
     @Option(help: "Use only the first N samples in cnn_mmap / cnn_in_memory / mlp_mmap / mlp_in_memory / cnn_data_parallel.") var samples: Int?
     @Option(name: .customLong("npy-reads"), help: "How cnn_mmap / mlp_mmap read rows: positioned, mapped (no release) or mapped-release.") var npyReads = "positioned"
+    @Option(name: .customLong("image-dir"), help: "Folder of class subfolders of JPEGs for image_folder (Benchmarks/peers/image_folder_bench.py makes it).") var imageDir = "/tmp/lamina-image-folder"
     @Flag(name: .customLong("read-ahead"), help: "cnn_mmap / mlp_mmap: ask the kernel for the next batch's rows ahead.") var readAhead = false
 }
 let options = BenchOptions.parseOrExit()
 let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "transformer",
-           "cnn_mmap", "cnn_in_memory", "mlp_mmap", "mlp_in_memory", "cnn_data_parallel"]
-let workloads = (options.workloads ?? all.dropLast(5).joined(separator: ",")).split(separator: ",").map(String.init)
+           "cnn_mmap", "cnn_in_memory", "mlp_mmap", "mlp_in_memory", "image_folder", "cnn_data_parallel"]
+let workloads = (options.workloads ?? all.dropLast(6).joined(separator: ",")).split(separator: ",").map(String.init)
 for w in workloads where !all.contains(w) {
     FileHandle.standardError.write(Data("unknown workload \(w); choose from \(all.joined(separator: ", "))\n".utf8))
     exit(2)
@@ -58,6 +60,13 @@ for w in workloads where ["cnn_mmap", "cnn_in_memory", "mlp_mmap", "mlp_in_memor
         try benchOutOfCore(w, directory: options.npyDir, fromMemory: w.hasSuffix("in_memory"), limit: options.samples,
                            reads: reads, readAhead: options.readAhead)
     } catch {
+        FileHandle.standardError.write(Data("lamina-bench: \(error)\n".utf8))
+        exit(1)
+    }
+}
+
+if workloads.contains("image_folder") {
+    do { try benchImageFolder(directory: options.imageDir) } catch {
         FileHandle.standardError.write(Data("lamina-bench: \(error)\n".utf8))
         exit(1)
     }

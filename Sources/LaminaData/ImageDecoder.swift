@@ -9,30 +9,34 @@ public struct DecodedImage: Sendable {
     public let pixels: [UInt8]
 }
 
-/// PNG (libpng's simplified API) and JPEG (libjpeg-turbo's TurboJPEG API) decoding to 1, 3 or
-/// 4 channels. Neither library reports errors by `longjmp` through these APIs, so a damaged or
+/// PNG (libpng's simplified API), JPEG (libjpeg-turbo's TurboJPEG API), BMP and GIF (first frame;
+/// in Swift, ImageDecoder+BMPGIF.swift) decoding to 1, 3 or 4 channels. Neither library reports errors by `longjmp` through these APIs, so a damaged or
 /// hostile file is a `LaminaError` naming it, never a crash; sizes are checked before any
 /// allocation (both decoders are fuzz targets).
 public enum ImageDecoder {
     /// The most pixels one image may have (2^28: 16384 × 16384).
     public static let maximumPixels = 1 << 28
 
-    public enum Format: Sendable { case png, jpeg }
+    public enum Format: Sendable { case png, jpeg, bmp, gif }
 
     /// The format named by the file's first bytes, nil if neither.
     public static func format(of bytes: [UInt8]) -> Format? {
         if bytes.count >= 8, bytes[0..<8].elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
         if bytes.count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8, bytes[2] == 0xFF { return .jpeg }
+        if bytes.count >= 2, bytes[0] == 0x42, bytes[1] == 0x4D { return .bmp }   // "BM"
+        if bytes.count >= 6, bytes[0..<6].elementsEqual(Array("GIF87a".utf8)) || bytes[0..<6].elementsEqual(Array("GIF89a".utf8)) { return .gif }
         return nil
     }
 
-    /// Decodes `bytes` (a PNG or JPEG file) to `channels` (1 gray, 3 RGB, 4 RGBA).
+    /// Decodes `bytes` (a PNG, JPEG, BMP or GIF file) to `channels` (1 gray, 3 RGB, 4 RGBA).
     public static func decode(_ bytes: [UInt8], channels: Int = 3, name: String = "image") throws -> DecodedImage {
         guard [1, 3, 4].contains(channels) else { throw LaminaError(.value, "\(name): channels must be 1, 3 or 4, got \(channels)") }
         switch format(of: bytes) {
         case .png: return try decodePNG(bytes, channels: channels, name: name)
         case .jpeg: return try decodeJPEG(bytes, channels: channels, name: name)
-        case nil: throw LaminaError(.io, "\(name) is not a PNG or JPEG image")
+        case .bmp: return try decodeBMP(bytes, channels: channels, name: name)
+        case .gif: return try decodeGIF(bytes, channels: channels, name: name)
+        case nil: throw LaminaError(.io, "\(name) is not a PNG, JPEG, BMP or GIF image")
         }
     }
 
@@ -41,7 +45,18 @@ public enum ImageDecoder {
         switch format(of: bytes) {
         case .png: return try withPNG(bytes, name) { image in (Int(image.height), Int(image.width)) }
         case .jpeg: return try withJPEG(bytes, name) { _, width, height in (height, width) }
-        case nil: throw LaminaError(.io, "\(name) is not a PNG or JPEG image")
+        case .bmp:
+            let r = Reader(bytes: bytes, name: name)
+            let core = try r.u32(14) == 12
+            let (width, height) = core ? (try r.u16(18), abs(Int(Int16(truncatingIfNeeded: try r.u16(20))))) : (try r.i32(18), abs(try r.i32(22)))
+            try checkSize(width, height, name)
+            return (height, width)
+        case .gif:
+            let r = Reader(bytes: bytes, name: name)
+            let (width, height) = (try r.u16(6), try r.u16(8))
+            try checkSize(width, height, name)
+            return (height, width)
+        case nil: throw LaminaError(.io, "\(name) is not a PNG, JPEG, BMP or GIF image")
         }
     }
 
@@ -51,7 +66,7 @@ public enum ImageDecoder {
         }
     }
 
-    private static func checkSize(_ width: Int, _ height: Int, _ name: String) throws {
+    static func checkSize(_ width: Int, _ height: Int, _ name: String) throws {
         guard width > 0, height > 0, width <= maximumPixels / height else {
             throw LaminaError(.io, "\(name): image size \(width)×\(height) is empty or too large")
         }

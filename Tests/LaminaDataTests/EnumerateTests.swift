@@ -26,20 +26,25 @@ import Lamina
             (Tensor(shape: [2], scalars: [x.asArray(Float.self)[0], Float(i)]), y)
         }
         let plain = try elements(try Self.numbered(6).enumerate(start: 10, tag))
-        #expect(plain.map(\.0) == (0..<6).map { [Float($0), Float($0 + 10)] })
+        let tagged: [[Float]] = (0..<6).map { i -> [Float] in [Float(i), Float(i + 10)] }
+        #expect(plain.map(\.0) == tagged)
         let shuffled = try Self.numbered(50).shuffle(seed: 3)
         let sequential = try elements(shuffled.enumerate(tag))
-        #expect(sequential.map { $0.0[1] } == (0..<50).map(Float.init))
-        #expect(Set(sequential.map { $0.1[0] }) == Set(0..<50) && sequential.map { $0.1[0] } != Array(0..<50))
+        let positions: [Float] = (0..<50).map { Float($0) }
+        #expect(sequential.map { $0.0[1] } == positions)
+        let samples: [Int32] = sequential.map { $0.1[0] }
+        #expect(Set(samples) == Set(0..<50) && samples != Array(0..<50))
         for calls in [3, Dataset.autotune] {
             let parallel = try elements(shuffled.enumerate(numParallelCalls: calls, tag))
             #expect(parallel.map(\.0) == sequential.map(\.0) && parallel.map(\.1) == sequential.map(\.1), "numParallelCalls \(calls)")
         }
         // A second pass of `repeated(2)` counts from the start again; batching after keeps the count per sample.
         let twice = try elements(try Self.numbered(4).enumerate(start: 1, tag).repeated(2))
-        #expect(twice.map { $0.0[1] } == [1, 2, 3, 4, 1, 2, 3, 4])
+        let counted: [Float] = twice.map { $0.0[1] }
+        #expect(counted == [1, 2, 3, 4, 1, 2, 3, 4])
         let batched = try elements(try Self.numbered(5).enumerate(numParallelCalls: 2, tag).batch(2))
-        #expect(batched.map(\.0) == [[0, 0, 1, 1], [2, 2, 3, 3], [4, 4]])
+        let batchValues: [[Float]] = batched.map(\.0)
+        #expect(batchValues == [[0, 0, 1, 1], [2, 2, 3, 3], [4, 4]])
         #expect(try Self.numbered(5).enumerate(tag).batch(2).cardinality == 3)
     }
 

@@ -112,7 +112,8 @@ import Lamina
                     #expect(fx.asArray(Float.self) == tx.asArray(Float.self) && fy?.asArray(Int32.self) == ty?.asArray(Int32.self))
                     count += 1
                 }
-                #expect(count == 11 && (try b.next()) == nil)
+                let after = try b.next()
+                #expect(count == 11 && after == nil)
             }
         }
     }
