@@ -86,6 +86,13 @@ extension ImageDecoder {
             guard index < palette.count else { throw r.fail("BMP palette index \(index) past its \(palette.count) colors") }
             return palette[index]
         }
+        let stride = (bpp * width + 31) / 32 * 4
+        guard pixelOffset >= 0, pixelOffset <= bytes.count else { throw r.fail("BMP pixel data offset \(pixelOffset) is past the end of the file") }
+        if compression == 1 || compression == 2 {
+            try checkExpansion(width * height, from: bytes.count - pixelOffset, r)
+        } else if stride > (bytes.count - pixelOffset) / height {   // checked before any allocation
+            throw r.fail("BMP pixel data needs \(stride) × \(height) bytes from byte \(pixelOffset); the file has \(bytes.count)")
+        }
         var rgba = [UInt8](repeating: 255, count: width * height * 4)
         func put(_ x: Int, _ row: Int, _ c: (UInt8, UInt8, UInt8), alpha: UInt8 = 255) {
             let y = topDown ? row : height - 1 - row
@@ -100,10 +107,6 @@ extension ImageDecoder {
                 put(x, row, try color(index))
             }
             return fromRGBA(rgba, width: width, height: height, channels: channels)
-        }
-        let stride = (bpp * width + 31) / 32 * 4
-        guard pixelOffset >= 0, pixelOffset <= bytes.count, stride <= (bytes.count - pixelOffset) / height else {
-            throw r.fail("BMP pixel data needs \(stride) × \(height) bytes from byte \(pixelOffset); the file has \(bytes.count)")
         }
         // Bit fields: each channel's mask, shift and width; values scaled to 0...255 as Pillow does.
         let fields: [(mask: UInt32, shift: UInt32, bits: UInt32)]? = try masks.map { masks in
@@ -181,6 +184,18 @@ extension ImageDecoder {
         }
     }
 
+    /// Compressed pixel data (RLE, LZW) describes at most this many pixels per byte here — real
+    /// files stay far below it (RLE8 runs give 127 per byte, a one-color LZW image a few
+    /// hundred) — so a damaged header cannot make the decoder allocate and fill a huge image
+    /// from a few bytes.
+    static let maximumPixelsPerByte = 4096
+
+    static func checkExpansion(_ pixels: Int, from dataBytes: Int, _ r: Reader) throws {
+        guard pixels <= maximumPixelsPerByte * max(dataBytes, 1) else {
+            throw r.fail("\(pixels) pixels cannot come from \(dataBytes) bytes of compressed data")
+        }
+    }
+
     // MARK: - GIF
 
     /// A GIF's first frame (LZW, global or local palette, interlaced or not) on its logical
@@ -227,6 +242,8 @@ extension ImageDecoder {
                     at += 1 + size
                     if size == 0 { break }
                 }
+                try checkExpansion(width * height, from: data.count, r)
+                try checkExpansion(w * h, from: data.count, r)
                 let indices = try lzw(data, minimumCodeSize: minimum, count: w * h, r)
                 var rgba = [UInt8](repeating: 0, count: width * height * 4)
                 let fill: (UInt8, UInt8, UInt8, UInt8) = transparent != nil ? (0, 0, 0, 0)

@@ -28,14 +28,15 @@ import Lamina
         let plain = try elements(try Self.numbered(6).enumerate(start: 10, tag))
         let tagged: [[Float]] = (0..<6).map { i -> [Float] in [Float(i), Float(i + 10)] }
         #expect(plain.map(\.0) == tagged)
-        let shuffled = try Self.numbered(50).shuffle(seed: 3)
-        let sequential = try elements(shuffled.enumerate(tag))
+        // A new dataset each time: a seeded shuffle draws a new order with each pass of the same one.
+        func shuffled() throws -> Dataset { try Self.numbered(50).shuffle(seed: 3) }
+        let sequential = try elements(try shuffled().enumerate(tag))
         let positions: [Float] = (0..<50).map { Float($0) }
         #expect(sequential.map { $0.0[1] } == positions)
         let samples: [Int32] = sequential.map { $0.1[0] }
         #expect(Set(samples) == Set(0..<50) && samples != Array(0..<50))
         for calls in [3, Dataset.autotune] {
-            let parallel = try elements(shuffled.enumerate(numParallelCalls: calls, tag))
+            let parallel = try elements(try shuffled().enumerate(numParallelCalls: calls, tag))
             #expect(parallel.map(\.0) == sequential.map(\.0) && parallel.map(\.1) == sequential.map(\.1), "numParallelCalls \(calls)")
         }
         // A second pass of `repeated(2)` counts from the start again; batching after keeps the count per sample.
