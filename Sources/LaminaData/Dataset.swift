@@ -211,7 +211,8 @@ public struct Dataset: Sendable {
     /// `fit` under DataParallel; nil: whole batches). Only for a pipeline `readsByRankShard`.
     func makeIterator(rankShard: RankShard?) throws -> DatasetIterator {
         try validate()
-        return DatasetIterator(Self.iterator(stage, rankShard: rankShard), rankShard: rankShard)
+        let own = rankShard.map { RankShard($0.shard) }   // this pass's own queue of global batches
+        return DatasetIterator(Self.iterator(stage, rankShard: own), rankShard: own)
     }
 
     /// Whether each process can read only its shard of each batch: the batches are gathered
@@ -302,17 +303,13 @@ final class RankShard: Sendable {
     init(_ shard: @escaping @Sendable (Int) -> Range<Int>) { self.shard = shard }
     func add(_ indices: [Int]) { read.withLock { $0.append((indices.count, Tensor(shape: [indices.count], scalars: indices.map(Double.init)))) } }
     func take() -> (count: Int, token: Tensor)? { read.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
-    func clear() { read.withLock { $0.removeAll() } }
 }
 
 /// One pass over a `Dataset`.
 public final class DatasetIterator {
     private var inner: any ElementIterator
     private let rankShard: RankShard?
-    init(_ inner: any ElementIterator, rankShard: RankShard? = nil) {
-        (self.inner, self.rankShard) = (inner, rankShard)
-        rankShard?.clear()
-    }
+    init(_ inner: any ElementIterator, rankShard: RankShard? = nil) { (self.inner, self.rankShard) = (inner, rankShard) }
     /// The next element, nil at the end.
     public func next() throws -> Dataset.Element? { try inner.next() }
     /// The global batch of the element `next` returned last, when read by rank shard.
