@@ -147,17 +147,31 @@ extension DecodedImage {
         let c = channels
         var out = [Float](repeating: 0, count: outH * outW * c)
         let (scaleY, scaleX) = (Float(height) / Float(outH), Float(width) / Float(outW))
-        for oy in 0..<outH {
-            let y = max((Float(oy) + 0.5) * scaleY - 0.5, 0)
-            let y0 = min(Int(y), height - 1), y1 = min(y0 + 1, height - 1), fy = y - Float(y0)
-            for ox in 0..<outW {
-                let x = max((Float(ox) + 0.5) * scaleX - 0.5, 0)
-                let x0 = min(Int(x), width - 1), x1 = min(x0 + 1, width - 1), fx = x - Float(x0)
-                for ch in 0..<c {
-                    func p(_ yy: Int, _ xx: Int) -> Float { Float(pixels[(yy * width + xx) * c + ch]) }
-                    let top = p(y0, x0) + (p(y0, x1) - p(y0, x0)) * fx
-                    let bottom = p(y1, x0) + (p(y1, x1) - p(y1, x0)) * fx
-                    out[(oy * outW + ox) * c + ch] = top + (bottom - top) * fy
+        // Each output column's two source columns (as element offsets) and weight, once per image.
+        var columns: [(Int, Int, Float)] = []
+        columns.reserveCapacity(outW)
+        for ox in 0..<outW {
+            let x = max((Float(ox) + 0.5) * scaleX - 0.5, 0)
+            let x0 = min(Int(x), width - 1), x1 = min(x0 + 1, width - 1)
+            columns.append((x0 * c, x1 * c, x - Float(x0)))
+        }
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for oy in 0..<outH {
+                    let y = max((Float(oy) + 0.5) * scaleY - 0.5, 0)
+                    let y0 = min(Int(y), height - 1), y1 = min(y0 + 1, height - 1), fy = y - Float(y0)
+                    let (row0, row1) = (y0 * width * c, y1 * width * c)
+                    var o = oy * outW * c
+                    for (x0, x1, fx) in columns {
+                        for ch in 0..<c {
+                            let (a, b) = (Float(src[row0 + x0 + ch]), Float(src[row0 + x1 + ch]))
+                            let (d, e) = (Float(src[row1 + x0 + ch]), Float(src[row1 + x1 + ch]))
+                            let top = a + (b - a) * fx
+                            let bottom = d + (e - d) * fx
+                            dst[o] = top + (bottom - top) * fy
+                            o += 1
+                        }
+                    }
                 }
             }
         }
