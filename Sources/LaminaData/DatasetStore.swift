@@ -72,7 +72,7 @@ struct DatasetStore: Sendable {
             let unverified = cache.appendingPathComponent(".\(file).\(UUID().uuidString.prefix(8)).unverified")
             defer { try? FileManager.default.removeItem(at: unverified) }
             do {
-                try HTTP.download(url, to: unverified, timeout: 3600, verbose: 1)
+                try HTTP.download(url, to: unverified, timeout: 3600, idleTimeout: 600, verbose: 1)
                 let bytes = [UInt8](try Data(contentsOf: unverified, options: .alwaysMapped))
                 if let problem = try Self.verify(bytes, checksum, what: url.absoluteString) {
                     failures.append("\(url.absoluteString): \(problem)")
