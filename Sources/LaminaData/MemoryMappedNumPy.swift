@@ -14,6 +14,7 @@ import Darwin
 public final class MemoryMappedNumPy: @unchecked Sendable {
     // `@unchecked`: the mapping is read-only and fixed for the object's life; `touched` is a
     // `Locked` counter.
+    /// The `.npy` file.
     public let path: String
     /// The array's shape; the first axis indexes rows (samples).
     public let shape: [Int]
@@ -24,6 +25,7 @@ public final class MemoryMappedNumPy: @unchecked Sendable {
     /// Bytes read between two releases of the mapping's pages.
     public static let releaseBytes = 64 << 20
 
+    /// Maps the `.npy` file at `path` read-only; throws for a missing, malformed or non-numeric file.
     public init(_ path: String) throws {
         func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(path): \(why)") }
         let fd = open(path, O_RDONLY)
@@ -51,6 +53,7 @@ public final class MemoryMappedNumPy: @unchecked Sendable {
 
     deinit { munmap(base, length) }
 
+    /// The number of rows (the first axis).
     public var count: Int { shape[0] }
     /// Whether rows come back as int32 (integer arrays) rather than float32.
     public var isInteger: Bool {
@@ -120,7 +123,9 @@ extension NumPy.Element {
 
 /// Samples from memory-mapped `.npy` files: inputs, and labels with as many rows.
 public struct NumPySource: DataSource {
+    /// The inputs' file and the labels' file, if any.
     public let x: MemoryMappedNumPy, y: MemoryMappedNumPy?
+    /// Samples from the `.npy` file at `x` with labels from the one at `y` (same row count).
     public init(x: String, y: String? = nil) throws {
         let inputs = try MemoryMappedNumPy(x), labels = try y.map(MemoryMappedNumPy.init)
         if let labels, labels.count != inputs.count {
@@ -128,7 +133,9 @@ public struct NumPySource: DataSource {
         }
         (self.x, self.y) = (inputs, labels)
     }
+    /// The number of samples.
     public var count: Int { x.count }
+    /// The rows at `indices` of both files.
     public func batch(at indices: [Int]) throws -> (x: Tensor, y: Tensor?) { (try x.rows(indices), try y?.rows(indices)) }
 }
 

@@ -13,6 +13,7 @@ extension ModelServer {
     /// The names requests use for a model's inputs and responses for its outputs (`input` and
     /// `output` for a model of one each, else the layers' names), as the REST API uses them.
     public static func inputNames(of model: InferenceModel) -> [String] { servedInputNames(model) }
+    /// The names responses use for the model's outputs (`output` for one, else the layers' names).
     public static func outputNames(of model: InferenceModel) -> [String] { servedOutputNames(model) }
 
     /// Counts a request in `/metrics` (`code`: an HTTP status; unknown models as `_unknown`).

@@ -7,6 +7,7 @@ import ServiceLifecycle
 
 /// How a `ModelServer` listens and batches.
 public struct ServerConfiguration: Sendable {
+    /// The address to listen on (`0.0.0.0` for every interface).
     public var host: String
     /// 0 picks a free port (see `ModelServer.onServerRunning`).
     public var port: Int
@@ -19,6 +20,7 @@ public struct ServerConfiguration: Sendable {
     /// Version labels (`/v1/models/NAME/labels/LABEL`), label → version, for every model.
     public var versionLabels: [String: Int] = [:]
 
+    /// The settings; TensorFlow Serving's REST port is 8501.
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBatch: Int = 64, batchTimeout: Duration = .microseconds(2000),
                 maxBodyBytes: Int = 16 << 20, versionLabels: [String: Int] = [:]) {
         (self.host, self.port, self.maxBatch, self.batchTimeout, self.maxBodyBytes) = (host, port, maxBatch, batchTimeout, maxBodyBytes)
@@ -41,11 +43,13 @@ public struct ServerConfiguration: Sendable {
 /// service: SIGTERM/SIGINT stop accepting connections, finish the requests in flight, then
 /// stop the batchers.
 public final class ModelServer: Sendable {
+    /// How the server listens and batches.
     public let configuration: ServerConfiguration
     let models: [String: DynamicBatcher]
     let metrics: ServerMetrics
     let logger: Logger
 
+    /// Serves `models` by name, each with its own batcher; `logger` receives one line per request.
     public init(models: [String: InferenceModel], configuration: ServerConfiguration = .init(), logger: Logger? = nil) {
         self.configuration = configuration
         let metrics = ServerMetrics()

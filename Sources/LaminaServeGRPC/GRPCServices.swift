@@ -17,8 +17,10 @@ import SwiftProtobuf
 public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServiceProtocol {
     let server: ModelServer
 
+    /// The prediction service of `server`'s models.
     public init(server: ModelServer) { self.server = server }
 
+    /// `Predict`: the model's outputs for the request's inputs (through the same batcher as REST).
     public func predict(request: Tensorflow_Serving_PredictRequest, context: ServerContext) async throws -> Tensorflow_Serving_PredictResponse {
         let started = ContinuousClock.now
         let name = request.modelSpec.name
@@ -91,6 +93,7 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
         return response
     }
 
+    /// `GetModelMetadata`: the `signature_def` of the model's inputs and outputs.
     public func getModelMetadata(request: Tensorflow_Serving_GetModelMetadataRequest, context: ServerContext) async throws -> Tensorflow_Serving_GetModelMetadataResponse {
         let (name, batcher) = try Self.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
         guard !request.metadataField.isEmpty else {
@@ -193,8 +196,10 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
 public struct ModelService: Tensorflow_Serving_ModelService.SimpleServiceProtocol {
     let server: ModelServer
 
+    /// The model service of `server`'s models.
     public init(server: ModelServer) { self.server = server }
 
+    /// `GetModelStatus`: version 1, AVAILABLE, for a known model.
     public func getModelStatus(request: Tensorflow_Serving_GetModelStatusRequest, context: ServerContext) async throws -> Tensorflow_Serving_GetModelStatusResponse {
         _ = try PredictionService.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
         var status = Tensorflow_Serving_ModelVersionStatus()

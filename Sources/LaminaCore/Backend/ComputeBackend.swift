@@ -25,10 +25,13 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
     public let blasCoreReason: String
     /// The SIMD level of Lamina's own kernels: "avx512", "avx2" or "portable".
     public let simd: String
+    /// Why this SIMD level was chosen (or overridden).
     public let simdReason: String
     /// Cores Lamina splits work across (`ThreadCount`); the BLAS itself runs one thread per call.
     public let threads: Int
+    /// Why this thread count was chosen (affinity mask, cgroup quota, `LAMINA_NUM_THREADS`).
     public let threadsReason: String
+    /// The CPU the choice was made for.
     public let cpu: CPUFeatures
 
     /// The backend in use (the choices above are made on first access).
@@ -58,6 +61,7 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
             threads: ThreadCount.current, threadsReason: ThreadCount.reason, cpu: .host)
     }
 
+    /// A summary for logs and benchmark records.
     public var description: String {
         """
         CPU: \(cpu)
@@ -81,7 +85,9 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
 /// library reports, what the library carries and the environment, so it is tested with tables
 /// on any machine; and the one-time switch that applies it.
 public enum BLASCoreChoice: Equatable, Sendable {
+    /// Keep OpenBLAS's own kernel choice, for `reason`.
     case keep(reason: String)
+    /// Ask OpenBLAS for `core`'s kernels, for `reason`.
     case switchTo(core: String, reason: String)
 
     /// OpenBLAS x86-64 kernel sets by the widest instructions their SGEMM uses.
