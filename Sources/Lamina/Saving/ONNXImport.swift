@@ -1,11 +1,10 @@
 import Foundation
 
 extension Model {
-    /// Reads an ONNX model (`.onnx`, any opset the operators below have kept their meaning in:
-    /// 9 to 21) as a functional model of Lamina's layers, with the file's weights: the way back
-    /// from `saveONNX`, and a way in for models exported by PyTorch (`torch.onnx.export`) or
-    /// built with `onnx.helper`. Keras-like counterpart: `keras.models.load_model` for a file
-    /// of another framework.
+    /// Reads an ONNX model (`.onnx`, opsets 7 to 23) as a functional model of Lamina's layers,
+    /// with the file's weights: the way back from `saveONNX`, and a way in for models exported
+    /// by PyTorch (`torch.onnx.export`) or built with `onnx.helper`. The model trains, saves
+    /// and exports like any other.
     ///
     /// The model keeps Keras's conventions: batch first, channels last. An ONNX image input in
     /// ONNX's NCHW layout becomes a channels-last `Input` (pass `[batch, height, width,
@@ -13,9 +12,10 @@ extension Model {
     /// changes a Lamina-exported file wraps around convolutions cancel out. Outputs keep the
     /// file's layout.
     ///
-    /// Operators read: Gemm, MatMul (+ Add: `Dense`), Conv (`Conv2D`, with `ZeroPadding2D` for
-    /// asymmetric pads), MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, ReduceMean and
-    /// ReduceMax over the spatial axes, BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh,
+    /// Operators read: Gemm, MatMul (+ Add: `Dense`), Conv (`Conv2D`, after a `ZeroPadding2D`
+    /// when its pads are not TensorFlow's "same"), MaxPool, AveragePool, GlobalAveragePool,
+    /// GlobalMaxPool, ReduceMean and ReduceMax over the spatial axes, BatchNormalization, Relu,
+    /// LeakyRelu, Sigmoid, Tanh,
     /// Softmax, LogSoftmax, Elu, Selu, Softplus, Softsign, Exp, HardSigmoid, Clip, Erf (in the
     /// GELU pattern), Flatten, Reshape, Transpose, Squeeze (of LSTM outputs), Identity, Dropout,
     /// Cast, Gather (`Embedding`), Add, Sub, Mul, Div, Min, Max (of tensors, or of a tensor and a
