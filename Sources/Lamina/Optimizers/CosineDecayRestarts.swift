@@ -10,12 +10,16 @@ public final class CosineDecayRestarts: LearningRateSchedule, @unchecked Sendabl
 
     /// - Parameters:
     ///   - initialLearningRate: the rate at step 0.
-    ///   - firstDecaySteps: the length of the first period (positive; a precondition, as the other schedules).
-    ///   - tMul: each period's length over the previous one's.
-    ///   - mMul: each restart's peak over the previous one's.
-    ///   - alpha: the floor, as a fraction of the period's peak.
-    public init(initialLearningRate: Double, firstDecaySteps: Int, tMul: Double = 2, mMul: Double = 1, alpha: Double = 0) {
-        precondition(firstDecaySteps > 0, "CosineDecayRestarts: firstDecaySteps \(firstDecaySteps) must be positive")
+    ///   - firstDecaySteps: the length of the first period (positive).
+    ///   - tMul: each period's length over the previous one's (positive).
+    ///   - mMul: each restart's peak over the previous one's (not negative).
+    ///   - alpha: the floor, as a fraction of the period's peak (0...1).
+    /// - Throws: `LaminaError` for a value outside those ranges (Keras raises at construction too).
+    public init(initialLearningRate: Double, firstDecaySteps: Int, tMul: Double = 2, mMul: Double = 1, alpha: Double = 0) throws {
+        guard firstDecaySteps > 0, tMul > 0, mMul >= 0, (0...1).contains(alpha), initialLearningRate.isFinite else {
+            throw LaminaError.value("CosineDecayRestarts: firstDecaySteps \(firstDecaySteps) must be positive, tMul \(tMul) positive, "
+                + "mMul \(mMul) not negative and alpha \(alpha) in 0...1")
+        }
         (self.initialLearningRate, self.firstDecaySteps, self.tMul, self.mMul, self.alpha) = (initialLearningRate, firstDecaySteps, tMul, mMul, alpha)
     }
 
@@ -39,7 +43,7 @@ public final class CosineDecayRestarts: LearningRateSchedule, @unchecked Sendabl
         ["initial_learning_rate": initialLearningRate, "first_decay_steps": firstDecaySteps, "t_mul": tMul, "m_mul": mMul, "alpha": alpha]
     }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> LearningRateSchedule {
-        CosineDecayRestarts(initialLearningRate: try r.double("initial_learning_rate", in: 0...1e6),
+        try CosineDecayRestarts(initialLearningRate: try r.double("initial_learning_rate", in: 0...1e6),
                             firstDecaySteps: try r.int("first_decay_steps", minimum: 1),
                             tMul: try r.double("t_mul", default: 2, in: 1e-6...1e6), mMul: try r.double("m_mul", default: 1, in: 0...1e6),
                             alpha: try r.double("alpha", default: 0, in: 0...1))

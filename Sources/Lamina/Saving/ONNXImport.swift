@@ -207,6 +207,8 @@ struct ONNXImporter {
     // MARK: - Operators
 
     private mutating func translate(_ index: Int, _ node: ONNXNode) throws {
+        guard !node.outputs.isEmpty, !node.outputs[0].isEmpty else { throw unsupported(node, "the node has no output") }
+        guard node.op == "Constant" || !node.inputs.isEmpty else { throw unsupported(node, "the node has no input") }
         let x = node.inputs.first ?? ""
         switch node.op {
         case "Identity", "Dropout":
@@ -230,6 +232,7 @@ struct ONNXImporter {
             var (t, perm) = try tensor(x, node)
             var axis = int(node, "axis", proto.opset >= 13 ? -1 : 1)
             if axis < 0 { axis += perm.count }
+            guard (0..<perm.count).contains(axis) else { throw unsupported(node, "axis \(axis) is out of range for rank \(perm.count)") }
             if perm[axis] != perm.count - 1 { (t, perm) = (try materialize(t, perm, node.name), Self.identity(perm.count)) }
             guard perm[axis] == perm.count - 1, proto.opset >= 13 || axis == perm.count - 1 else {
                 throw unsupported(node, "axis \(axis) is not the last (Lamina's softmax runs over the last axis)")
@@ -293,6 +296,7 @@ struct ONNXImporter {
             }
             var axis = int(node, "axis", 1)
             if axis < 0 { axis += perm.count }
+            guard (0..<perm.count).contains(axis) else { throw unsupported(node, "axis \(axis) is out of range for rank \(perm.count)") }
             guard perm[axis] != 0 else { throw unsupported(node, "concatenation along the batch axis") }
             try set(node, Concatenate(axis: perm[axis], name: name(node))(tensors), perm)
         case "Gather":
@@ -575,6 +579,7 @@ struct ONNXImporter {
         let rank = perm.count
         var axes = ints(node, "axes") ?? (node.inputs.count > 1 ? constant(node.inputs[1])?.values.map { Int($0) } : nil) ?? []
         axes = axes.map { $0 < 0 ? $0 + rank : $0 }
+        guard axes.allSatisfy({ (0..<rank).contains($0) }) else { throw unsupported(node, "axes \(axes) are out of range for rank \(rank)") }
         let physical = Set(axes.map { perm[$0] })
         let keep = int(node, "keepdims", 1) == 1
         let layer: Layer
@@ -624,10 +629,11 @@ struct ONNXImporter {
               node.attributes["clip"] == nil, (node.attributes["activations"]?.strings ?? ["Sigmoid", "Tanh", "Tanh"]) == ["Sigmoid", "Tanh", "Tanh"] else {
             throw unsupported(node, "reads forward LSTMs with the default activations, no clip, layout 0")
         }
-        guard let w = constant(node.inputs[1]), let r = constant(node.inputs[2]), w.dims.count == 3, w.dims[0] == 1, r.dims.count == 3 else {
-            throw unsupported(node, "W and R must be constants of one direction")
+        guard node.inputs.count >= 3, let w = constant(node.inputs[1]), let r = constant(node.inputs[2]), w.dims.count == 3, r.dims.count == 3,
+              case let (units, features) = (r.dims[2], w.dims[2]), units > 0,
+              w.dims == [1, 4 * units, features], r.dims == [1, 4 * units, units], int(node, "hidden_size", units) == units else {
+            throw unsupported(node, "W [1, 4u, in] and R [1, 4u, u] must be constants of one direction")
         }
-        let units = r.dims[2], features = w.dims[2]
         for k in 4..<node.inputs.count where !node.inputs[k].isEmpty {   // sequence_lens, initial_h, initial_c, P
             guard k != 4, let c = constant(node.inputs[k]), c.values.allSatisfy({ $0 == 0 }) else {
                 throw unsupported(node, "input \(k) ('\(node.inputs[k])') must be absent or constant zeros")

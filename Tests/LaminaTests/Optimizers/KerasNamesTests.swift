@@ -86,6 +86,12 @@ import Testing
             #expect(steps.map { again($0) } == steps.map { schedule($0) })
         }
         #expect(seen == Set(classes))
+        // Bad arguments are errors, not crashes.
+        #expect(throws: LaminaError.self) { try CosineDecayRestarts(initialLearningRate: 0.1, firstDecaySteps: 0) }
+        #expect(throws: LaminaError.self) { try CosineDecayRestarts(initialLearningRate: 0.1, firstDecaySteps: 5, tMul: 0) }
+        #expect(throws: LaminaError.self) {
+            try LearningRateSchedule.deserialize(["class_name": "CosineDecayRestarts", "config": ["initial_learning_rate": 0.1, "first_decay_steps": -2]])
+        }
     }
 
     /// `compile(optimizer:)` with Keras's serialized Adam whose learning rate is a serialized
