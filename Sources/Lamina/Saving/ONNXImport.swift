@@ -161,6 +161,11 @@ struct ONNXImporter {
         return list[0]
     }
 
+    /// Whether a node looked ahead at (to fuse it) has `inputs` inputs and an output.
+    private static func wellFormed(_ node: ONNXNode, inputs: Int) -> Bool {
+        node.inputs.count == inputs && !(node.outputs.first ?? "").isEmpty
+    }
+
     private func int(_ node: ONNXNode, _ key: String, _ fallback: Int) -> Int { node.attributes[key]?.i ?? fallback }
     private func float(_ node: ONNXNode, _ key: String, _ fallback: Float) -> Float { node.attributes[key]?.f ?? fallback }
     private func ints(_ node: ONNXNode, _ key: String) -> [Int]? { node.attributes[key].map(\.ints) }
@@ -376,7 +381,7 @@ struct ONNXImporter {
         }
         let x = perm.last == perm.count - 1 ? t : try materialize(t, perm, node.name)
         // MatMul + Add of a constant vector (the exporter's Dense; PyTorch's Linear on rank > 2).
-        if let next = only(consumerOf: node.outputs[0]), proto.nodes[next].op == "Add" {
+        if let next = only(consumerOf: node.outputs[0]), proto.nodes[next].op == "Add", Self.wellFormed(proto.nodes[next], inputs: 2) {
             let add = proto.nodes[next]
             let other = add.inputs[0] == node.outputs[0] ? add.inputs[1] : add.inputs[0]
             if let c = constant(other), c.values.count == w.dims[1], c.dims.filter({ $0 != 1 }).count <= 1 {
@@ -463,7 +468,7 @@ struct ONNXImporter {
         }
         var output = node.outputs[0]
         // Mul then Add of vectors (the exporter's BatchNormalization): one layer.
-        if node.op == "Mul", let next = only(consumerOf: output), proto.nodes[next].op == "Add" {
+        if node.op == "Mul", let next = only(consumerOf: output), proto.nodes[next].op == "Add", Self.wellFormed(proto.nodes[next], inputs: 2) {
             let add = proto.nodes[next]
             let other = add.inputs[0] == output ? add.inputs[1] : add.inputs[0]
             if let b = constant(other), b.values.count == v.count, b.dims.filter({ $0 != 1 }).count == 1 {
@@ -487,7 +492,8 @@ struct ONNXImporter {
         var chain: [Int] = []
         var current = node.outputs[0]
         for (op, constantValue) in [("Erf", nil), ("Add", 1.0), ("Mul", 0.5)] as [(String, Double?)] {
-            guard let next = only(consumerOf: current), proto.nodes[next].op == op else { return false }
+            guard let next = only(consumerOf: current), proto.nodes[next].op == op,
+                  Self.wellFormed(proto.nodes[next], inputs: op == "Erf" ? 1 : 2) else { return false }
             let n = proto.nodes[next]
             if let constantValue {
                 guard let other = n.inputs.first(where: { $0 != current }), let k = constant(other), k.values == [constantValue] else { return false }
@@ -495,7 +501,8 @@ struct ONNXImporter {
             chain.append(next)
             current = n.outputs[0]
         }
-        guard let last = only(consumerOf: current), proto.nodes[last].op == "Mul", Set(proto.nodes[last].inputs) == [current, xName] else { return false }
+        guard let last = only(consumerOf: current), proto.nodes[last].op == "Mul", Self.wellFormed(proto.nodes[last], inputs: 2),
+              Set(proto.nodes[last].inputs) == [current, xName] else { return false }
         chain.append(last)
         fused.formUnion(chain)
         let y = Activation(ActivationFunction(.gelu), name: name(proto.nodes[last]))(t)

@@ -133,6 +133,28 @@ import Testing
         #expect(throws: LaminaError.self) { try Model.loadONNX("/nonexistent/model.onnx") }
     }
 
+    /// Damaged files never crash the process: 900 copies of exported models with random bytes
+    /// changed each load as a model or throw a `LaminaError`.
+    @Test func damagedFilesAreErrorsNotCrashes() throws {
+        let models: [Model] = Lamina.withRandomSeed(9) { [ONNXExportTests.mlp(), ONNXExportTests.convnet(), ONNXExportTests.lstm()] }
+        var rng = RandomGenerator(seed: 4)
+        var (loaded, refused) = (0, 0)
+        for model in models {
+            let url = temporaryFile("fuzz")
+            defer { try? FileManager.default.removeItem(at: url) }
+            try model.saveONNX(url.path)
+            let original = [UInt8](try Data(contentsOf: url))
+            for _ in 0..<900 / models.count {
+                var bytes = original
+                for _ in 0..<Int(1 + rng.next() % 4) {
+                    bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next())
+                }
+                do { _ = try Model.loadONNX(bytes: bytes); loaded += 1 } catch is LaminaError { refused += 1 }
+            }
+        }
+        #expect(loaded + refused == 900 && refused > 0)
+    }
+
     /// The decoder reads what the encoder writes: varints (multi-byte, negative), fixed32 and
     /// nested messages, and packed repeated integers.
     @Test func protobufReaderReadsTheWireFormat() throws {
