@@ -19,7 +19,8 @@ extension Model {
     /// Softmax, LogSoftmax, Elu, Selu, Softplus, Softsign, Exp, HardSigmoid, Clip, Erf (in the
     /// GELU pattern), Flatten, Reshape, Transpose, Squeeze (of LSTM outputs), Identity, Dropout,
     /// Cast, Gather (`Embedding`), Add, Sub, Mul, Div, Min, Max (of tensors, or of a tensor and a
-    /// constant), Concat, LSTM (forward, default activations), Constant. Any other operator, or
+    /// constant), Concat, LSTM (forward, default activations; initial states zeros, constant or
+    /// computed from the input's shape as PyTorch exports them), Constant. Any other operator, or
     /// an attribute these layers cannot express, is a `LaminaError` naming the node and its op.
     public static func loadONNX(_ path: String) throws -> Model {
         let url = URL(fileURLWithPath: path)
@@ -46,6 +47,9 @@ struct ONNXImporter {
         case constant(ONNXTensorProto)
         /// An ONNX LSTM's outputs before their Squeeze: Y [steps, 1, batch, units] and Y_h [1, batch, units].
         case lstmSequence(SymbolicTensor), lstmLast(SymbolicTensor)
+        /// A shape computed when the model runs (Shape, Gather, Unsqueeze, Concat of one), and
+        /// zeros of such a shape (Expand, ConstantOfShape): PyTorch's initial LSTM states.
+        case runtimeShape, runtimeZeros
     }
 
     private let proto: ONNXModelProto
@@ -130,6 +134,7 @@ struct ONNXImporter {
         case .tensor(let t, let perm)?: return (t, perm)
         case .constant?: throw unsupported(node, "input '\(name)' is a constant where a tensor computed from the inputs is expected")
         case .lstmSequence?, .lstmLast?: throw unsupported(node, "input '\(name)' is an LSTM output that is not squeezed as Lamina's exporter does")
+        case .runtimeShape?, .runtimeZeros?: throw unsupported(node, "input '\(name)' is a shape computation, read only as an LSTM's initial zero state")
         case nil: throw unsupported(node, "input '\(name)' is not computed before this node")
         }
     }
@@ -215,6 +220,7 @@ struct ONNXImporter {
         guard !node.outputs.isEmpty, !node.outputs[0].isEmpty else { throw unsupported(node, "the node has no output") }
         guard node.op == "Constant" || !node.inputs.isEmpty else { throw unsupported(node, "the node has no input") }
         let x = node.inputs.first ?? ""
+        if try shapeComputation(node) { return }
         switch node.op {
         case "Identity", "Dropout":
             guard let v = values[x] else { throw unsupported(node, "input '\(x)' is not computed before this node") }
@@ -316,6 +322,34 @@ struct ONNXImporter {
         default:
             throw unsupported(node, "operator \(node.op) has no Lamina translation")
         }
+    }
+
+    /// PyTorch's initial LSTM states: zeros expanded to a shape read from the input when the
+    /// model runs. Tracked as markers (no layers); true when `node` was one of these steps.
+    private mutating func shapeComputation(_ node: ONNXNode) throws -> Bool {
+        func isRuntime(_ name: String) -> Bool { if case .runtimeShape? = values[name] { return true } else { return false } }
+        let output = node.outputs[0]
+        switch node.op {
+        case "Shape":
+            _ = try tensor(node.inputs[0], node)
+            values[output] = .runtimeShape
+        case "Gather", "Unsqueeze", "Squeeze", "Cast":
+            guard isRuntime(node.inputs[0]) else { return false }
+            values[output] = .runtimeShape
+        case "Concat" where node.inputs.contains(where: isRuntime) && node.inputs.allSatisfy({ isRuntime($0) || constant($0) != nil }):
+            values[output] = .runtimeShape
+        case "Expand" where node.inputs.count == 2 && (isRuntime(node.inputs[1]) || constant(node.inputs[1]) != nil):
+            guard let c = constant(node.inputs[0]), c.values.allSatisfy({ $0 == 0 }) else { return false }
+            values[output] = .runtimeZeros
+        case "ConstantOfShape" where isRuntime(node.inputs[0]):
+            guard (node.attributes["value"]?.t?.values ?? [0]).allSatisfy({ $0 == 0 }) else {
+                throw unsupported(node, "only zeros of a run-time shape are read")
+            }
+            values[output] = .runtimeZeros
+        default:
+            return false
+        }
+        return true
     }
 
     private func scalar(_ name: String, _ node: ONNXNode) throws -> Double {
@@ -642,6 +676,7 @@ struct ONNXImporter {
             throw unsupported(node, "W [1, 4u, in] and R [1, 4u, u] must be constants of one direction")
         }
         for k in 4..<node.inputs.count where !node.inputs[k].isEmpty {   // sequence_lens, initial_h, initial_c, P
+            if k != 4, case .runtimeZeros? = values[node.inputs[k]] { continue }
             guard k != 4, let c = constant(node.inputs[k]), c.values.allSatisfy({ $0 == 0 }) else {
                 throw unsupported(node, "input \(k) ('\(node.inputs[k])') must be absent or constant zeros")
             }

@@ -10,6 +10,9 @@ Writes into Fixtures/onnx/:
 - helper_lstm.onnx: a graph built with onnx.helper: a time-major LSTM (ONNX's gate order and
   two biases), Squeeze of Y_h, Gemm with transB, Sigmoid; Concat with a second input's
   BatchNormalization (the ONNX operator, inference mode) and Tanh.
+- torch_lstm.onnx: a PyTorch LSTM classifier (batch_first, the last hidden state through Linear
+  and sigmoid) exported by torch.onnx.export with a dynamic batch: its initial states are zeros
+  expanded to a shape computed from the input (Shape, Gather, Unsqueeze, Concat, Expand).
 - onnx_import_reference.json: for each file, the inputs (ONNX layout) and onnxruntime's
   outputs.
 """
@@ -90,11 +93,28 @@ onnx.checker.check_model(model, full_check=True)
 lstm_path = os.path.join(here, "helper_lstm.onnx")
 onnx.save(model, lstm_path)
 
+class LSTMClassifier(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(3, 4, batch_first=True)
+        self.fc = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x)
+        return torch.sigmoid(self.fc(h.squeeze(0)))
+
+
+lstm_classifier = LSTMClassifier().eval()
+torch_lstm_path = os.path.join(here, "torch_lstm.onnx")
+torch.onnx.export(lstm_classifier, torch.randn(2, steps, features), torch_lstm_path, opset_version=17, input_names=["sequence"],
+                  output_names=["score"], dynamic_axes={"sequence": {0: "batch"}, "score": {0: "batch"}}, dynamo=False)
+
 reference = {}
 cases = {
     "torch_cnn": (cnn_path, {"image": rng.normal(0, 1, (2, 3, 8, 8)).astype(np.float32)}),
     "helper_lstm": (lstm_path, {"sequence": rng.normal(0, 1, (steps, 3, features)).astype(np.float32),
                                 "extra": rng.normal(0, 1, (3, 3)).astype(np.float32)}),
+    "torch_lstm": (torch_lstm_path, {"sequence": rng.normal(0, 1, (3, steps, features)).astype(np.float32)}),
 }
 for name, (path, feeds) in cases.items():
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])

@@ -4,8 +4,9 @@ import Testing
 
 /// `Model.loadONNX`: Lamina → ONNX → Lamina predicts what the original predicts (an MLP, a
 /// convnet, a ResNet-style functional model, an LSTM classifier, every exported activation and
-/// merge), and files made elsewhere — a PyTorch convnet from `torch.onnx.export` and an
-/// `onnx.helper` graph with ONNX's own LSTM — predict onnxruntime's outputs, recorded by
+/// merge), and files made elsewhere — a PyTorch convnet and LSTM classifier from
+/// `torch.onnx.export` and an `onnx.helper` graph with ONNX's own LSTM — predict onnxruntime's
+/// outputs, recorded by
 /// Fixtures/generate_onnx_import_fixtures.py, within 1e-4.
 @Suite struct ONNXImportTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -77,15 +78,17 @@ import Testing
             let shape = try #require(s["shape"] as? [Int]), values = try #require(s["data"] as? [Double])
             return Tensor(shape: shape, scalars: values.map { Float($0) })
         }
-        for name in ["torch_cnn", "helper_lstm"] {
+        for name in ["torch_cnn", "helper_lstm", "torch_lstm"] {
             let entry = try #require(reference[name])
             let model = try Model.loadONNX(Self.fixtures.appendingPathComponent(try #require(entry["file"] as? String)).path)
             let inputs = try #require(entry["inputs"] as? [String: Any])
             let feeds: [Tensor]
             if name == "torch_cnn" {   // NCHW in the file; Lamina takes channels-last images
                 feeds = [try tensor(inputs["image"]).permuted([0, 2, 3, 1])]
-            } else {                   // time-major in the file; Lamina takes batch-major sequences
+            } else if name == "helper_lstm" {   // time-major in the file; Lamina takes batch-major sequences
                 feeds = [try tensor(inputs["sequence"]).permuted([1, 0, 2]), try tensor(inputs["extra"])]
+            } else {                            // PyTorch's batch_first LSTM: as it is
+                feeds = [try tensor(inputs["sequence"])]
             }
             let expected = try (try #require(entry["outputs"] as? [Any])).map { try tensor($0) }
             let difference = largestDifference(try model.predict(feeds), expected)
