@@ -39,6 +39,9 @@
 #ifndef LK_GEMM_KC
 #define LK_GEMM_KC 256
 #endif
+#ifndef LK_GEMM_DIRECT_GROUPS
+#define LK_GEMM_DIRECT_GROUPS 1
+#endif
 #ifndef LK_GEMM_NC
 #define LK_GEMM_NC 1024
 #endif
@@ -50,44 +53,47 @@
 #define LK_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* One MR×NR tile: c = alpha·(A panel · B panel) + beta·c, of which the top-left mr×nr is kept. */
-__attribute__((noinline)) static void LK(gemm_micro)(long kc, const float *restrict a, const float *restrict b, float *restrict c, long ldc,
-                           float alpha, float beta, long mr, long nr) {
+/* One tile of R ≤ MR rows and V ≤ NV vectors (constants after inlining, so each (R, V) pair
+   is its own register-blocked loop): c = alpha·(A panel · B panel) + beta·c, of which the
+   top-left R×nr is kept. A panel: kc steps of MR floats; B panel: kc rows `bs` floats apart. */
+static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, const int V, long kc,
+        const float *restrict a, const float *restrict b, long bs, float *restrict c, long ldc,
+        float alpha, float beta, long nr) {
     vf acc[LK_GEMM_MR][LK_GEMM_NV];
     {   /* the first rank-1 update initializes the accumulators (kc ≥ 1; a zeroing loop would
            become a memset that keeps them in memory) */
         vf bv[LK_GEMM_NV];
-        LK_UNROLL for (int v = 0; v < LK_GEMM_NV; v++) bv[v] = ld(b + v * LK_W);
-        LK_UNROLL for (int i = 0; i < LK_GEMM_MR; i++) {
+        LK_UNROLL for (int v = 0; v < V; v++) bv[v] = ld(b + v * LK_W);
+        LK_UNROLL for (int i = 0; i < R; i++) {
             vf ai = (vf)a[i];
-            LK_UNROLL for (int v = 0; v < LK_GEMM_NV; v++) acc[i][v] = ai * bv[v];
+            LK_UNROLL for (int v = 0; v < V; v++) acc[i][v] = ai * bv[v];
         }
         a += LK_GEMM_MR;
-        b += LK_GEMM_NR;
+        b += bs;
     }
     for (long p = 1; p < kc; p++) {
         vf bv[LK_GEMM_NV];
-        LK_UNROLL for (int v = 0; v < LK_GEMM_NV; v++) bv[v] = ld(b + v * LK_W);
-        LK_UNROLL for (int i = 0; i < LK_GEMM_MR; i++) {
+        LK_UNROLL for (int v = 0; v < V; v++) bv[v] = ld(b + v * LK_W);
+        LK_UNROLL for (int i = 0; i < R; i++) {
             vf ai = (vf)a[i];
-            LK_UNROLL for (int v = 0; v < LK_GEMM_NV; v++) acc[i][v] = LK_FMA(ai, bv[v], acc[i][v]);
+            LK_UNROLL for (int v = 0; v < V; v++) acc[i][v] = LK_FMA(ai, bv[v], acc[i][v]);
         }
         a += LK_GEMM_MR;
-        b += LK_GEMM_NR;
+        b += bs;
     }
-    if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
+    if (nr == V * LK_W) {
         if (beta == 0.0f) {
-            LK_UNROLL for (int i = 0; i < LK_GEMM_MR; i++)
-                LK_UNROLL for (int v = 0; v < LK_GEMM_NV; v++) st(c + i * ldc + v * LK_W, acc[i][v] * alpha);
+            LK_UNROLL for (int i = 0; i < R; i++)
+                LK_UNROLL for (int v = 0; v < V; v++) st(c + i * ldc + v * LK_W, acc[i][v] * alpha);
         } else if (beta == 1.0f) {
-            LK_UNROLL for (int i = 0; i < LK_GEMM_MR; i++)
-                LK_UNROLL for (int v = 0; v < LK_GEMM_NV; v++) {
+            LK_UNROLL for (int i = 0; i < R; i++)
+                LK_UNROLL for (int v = 0; v < V; v++) {
                     float *cp = c + i * ldc + v * LK_W;
                     st(cp, LK_FMA(acc[i][v], (vf)alpha, ld(cp)));
                 }
         } else {
-            LK_UNROLL for (int i = 0; i < LK_GEMM_MR; i++)
-                LK_UNROLL for (int v = 0; v < LK_GEMM_NV; v++) {
+            LK_UNROLL for (int i = 0; i < R; i++)
+                LK_UNROLL for (int v = 0; v < V; v++) {
                     float *cp = c + i * ldc + v * LK_W;
                     st(cp, LK_FMA(acc[i][v], (vf)alpha, ld(cp) * beta));
                 }
@@ -95,13 +101,40 @@ __attribute__((noinline)) static void LK(gemm_micro)(long kc, const float *restr
         return;
     }
     float tile[LK_GEMM_NR];
-    for (long i = 0; i < mr; i++) {
-        for (int v = 0; v < LK_GEMM_NV; v++) st(tile + v * LK_W, acc[i][v] * alpha);
+    LK_UNROLL for (int i = 0; i < R; i++) {
+        LK_UNROLL for (int v = 0; v < V; v++) st(tile + v * LK_W, acc[i][v] * alpha);
         float *cr = c + i * ldc;
         if (beta == 0.0f) for (long j = 0; j < nr; j++) cr[j] = tile[j];
         else for (long j = 0; j < nr; j++) cr[j] = tile[j] + beta * cr[j];
     }
 }
+
+/* The tile of mr rows and nr columns: the loop specialized for exactly those rows and the
+   vectors that cover nr (a ragged edge computes no more than it keeps, to a vector). */
+#define LK_GEMM_ROW_CASE(R, V) case R: if (R <= LK_GEMM_MR) LK(gemm_tile)(R, V, kc, a, b, bs, c, ldc, alpha, beta, nr); break;
+#define LK_GEMM_ROW_CASES(V) switch (mr) { \
+    LK_GEMM_ROW_CASE(1, V) LK_GEMM_ROW_CASE(2, V) LK_GEMM_ROW_CASE(3, V) LK_GEMM_ROW_CASE(4, V) \
+    LK_GEMM_ROW_CASE(5, V) LK_GEMM_ROW_CASE(6, V) LK_GEMM_ROW_CASE(7, V) LK_GEMM_ROW_CASE(8, V) \
+    LK_GEMM_ROW_CASE(9, V) LK_GEMM_ROW_CASE(10, V) LK_GEMM_ROW_CASE(11, V) LK_GEMM_ROW_CASE(12, V) \
+    LK_GEMM_ROW_CASE(13, V) LK_GEMM_ROW_CASE(14, V) LK_GEMM_ROW_CASE(15, V) LK_GEMM_ROW_CASE(16, V) \
+    default: break; }
+static void LK(gemm_micro)(long kc, const float *restrict a, const float *restrict b, long bs, float *restrict c, long ldc,
+                           float alpha, float beta, long mr, long nr) {
+    long v = (nr + LK_W - 1) / LK_W;
+    if (mr == LK_GEMM_MR && v == LK_GEMM_NV) {
+        LK(gemm_tile)(LK_GEMM_MR, LK_GEMM_NV, kc, a, b, bs, c, ldc, alpha, beta, nr);
+        return;
+    }
+#if LK_GEMM_NV >= 3
+    if (v == 3) { LK_GEMM_ROW_CASES(3) return; }
+#endif
+#if LK_GEMM_NV >= 2
+    if (v == 2) { LK_GEMM_ROW_CASES(2) return; }
+#endif
+    LK_GEMM_ROW_CASES(1)
+}
+#undef LK_GEMM_ROW_CASES
+#undef LK_GEMM_ROW_CASE
 
 typedef float LK(v4) __attribute__((ext_vector_type(4), aligned(4)));
 
@@ -184,6 +217,7 @@ typedef struct {
     long jc, nc, pc, kc, panels;
     float beta_now;
     float *bpack;
+    int bdirect;  /* op(B) = B (not transposed) and few rows of A: whole panels are read in place */
     /* how the block's work is cut: row_chunks × col_chunks tasks */
     long pack_chunks, row_chunks, col_chunks, groups;
 } LK(gemm_job);
@@ -194,6 +228,7 @@ static void LK(gemm_pack_task)(void *context, long t) {
     for (long q = lo; q < hi; q++) {
         long j0 = g->jc + q * LK_GEMM_NR;
         long nr = g->jc + g->nc - j0 < LK_GEMM_NR ? g->jc + g->nc - j0 : LK_GEMM_NR;
+        if (g->bdirect && nr == LK_GEMM_NR) continue;
         LK(gemm_pack_b)(g->tb, g->b, g->ldb, g->pc, g->kc, j0, nr, g->bpack + q * g->kc * LK_GEMM_NR);
     }
 }
@@ -211,8 +246,10 @@ static void LK(gemm_compute_task)(void *context, long t) {
         for (long q = qlo; q < qhi; q++) {
             long j0 = g->jc + q * LK_GEMM_NR;
             long nr = g->jc + g->nc - j0 < LK_GEMM_NR ? g->jc + g->nc - j0 : LK_GEMM_NR;
-            LK(gemm_micro)(g->kc, apack, g->bpack + q * g->kc * LK_GEMM_NR, g->c + i0 * g->ldc + j0, g->ldc,
-                           g->alpha, g->beta_now, mr, nr);
+            const float *bp = g->bpack + q * g->kc * LK_GEMM_NR;
+            long bs = LK_GEMM_NR;
+            if (g->bdirect && nr == LK_GEMM_NR) { bp = g->b + g->pc * g->ldb + j0; bs = g->ldb; }
+            LK(gemm_micro)(g->kc, apack, bp, bs, g->c + i0 * g->ldc + j0, g->ldc, g->alpha, g->beta_now, mr, nr);
         }
     }
 }
@@ -250,6 +287,9 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         .a = a, .b = b, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc, .bpack = LK(gemm_bbuf),
     };
     g.groups = (m + LK_GEMM_MR - 1) / LK_GEMM_MR;
+    /* Packing B pays when its panels are reused by several row groups; with one or two (a batch
+       of a few rows) the panels are read where they are. */
+    g.bdirect = !transB && g.groups <= LK_GEMM_DIRECT_GROUPS;
     /* Small products run on the calling thread alone: a fork-join costs a few microseconds. */
     double flops = 2.0 * (double)m * (double)n * (double)k;
     if (flops < 4.0e6) threads = 1;
