@@ -37,13 +37,13 @@
 #endif
 #define LK_GEMM_NR (LK_GEMM_NV * LK_W)
 #ifndef LK_GEMM_KC
-#define LK_GEMM_KC 256
+#define LK_GEMM_KC 384
 #endif
 #ifndef LK_GEMM_DIRECT_GROUPS
-#define LK_GEMM_DIRECT_GROUPS 1
+#define LK_GEMM_DIRECT_GROUPS 3
 #endif
 #ifndef LK_GEMM_NC
-#define LK_GEMM_NC 1024
+#define LK_GEMM_NC 512
 #endif
 
 #define LK_UNROLL _Pragma("clang loop unroll(full)")
@@ -59,7 +59,10 @@
 static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, const int V, long kc,
         const float *restrict a, const float *restrict b, long bs, float *restrict c, long ldc,
         float alpha, float beta, long nr) {
-    vf acc[LK_GEMM_MR][LK_GEMM_NV];
+    /* With few accumulators (R·V < 8) the FMA latency (4 cycles, 1–2 issued a cycle) would
+       bound the loop: S interleaved sets over k keep enough FMAs in flight, summed at the end. */
+    const int S = R * V >= 8 ? 1 : R * V >= 4 ? 2 : 4;
+    vf acc[LK_GEMM_MR][LK_GEMM_NV], acc2[4][LK_GEMM_MR > 4 ? 4 : LK_GEMM_MR][LK_GEMM_NV];
     {   /* the first rank-1 update initializes the accumulators (kc ≥ 1; a zeroing loop would
            become a memset that keeps them in memory) */
         vf bv[LK_GEMM_NV];
@@ -71,7 +74,31 @@ static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, con
         a += LK_GEMM_MR;
         b += bs;
     }
-    for (long p = 1; p < kc; p++) {
+    long p = 1;
+    if (S > 1) {
+        LK_UNROLL for (int s = 1; s < S; s++)
+            LK_UNROLL for (int i = 0; i < (R < 4 ? R : 4); i++)
+                LK_UNROLL for (int v = 0; v < V; v++) acc2[s][i][v] = (vf)0.0f;
+        for (; p + S <= kc; p += S) {
+            LK_UNROLL for (int s = 0; s < S; s++) {
+                vf bv[LK_GEMM_NV];
+                LK_UNROLL for (int v = 0; v < V; v++) bv[v] = ld(b + s * bs + v * LK_W);
+                LK_UNROLL for (int i = 0; i < (R < 4 ? R : 4); i++) {
+                    vf ai = (vf)a[s * LK_GEMM_MR + i];
+                    LK_UNROLL for (int v = 0; v < V; v++) {
+                        if (s == 0) acc[i][v] = LK_FMA(ai, bv[v], acc[i][v]);
+                        else acc2[s][i][v] = LK_FMA(ai, bv[v], acc2[s][i][v]);
+                    }
+                }
+            }
+            a += S * LK_GEMM_MR;
+            b += S * bs;
+        }
+        LK_UNROLL for (int s = 1; s < S; s++)
+            LK_UNROLL for (int i = 0; i < (R < 4 ? R : 4); i++)
+                LK_UNROLL for (int v = 0; v < V; v++) acc[i][v] += acc2[s][i][v];
+    }
+    for (; p < kc; p++) {
         vf bv[LK_GEMM_NV];
         LK_UNROLL for (int v = 0; v < V; v++) bv[v] = ld(b + v * LK_W);
         LK_UNROLL for (int i = 0; i < R; i++) {
@@ -175,6 +202,7 @@ static void LK(gemm_pack_a)(int ta, const float *a, long lda, long i0, long mr, 
         for (long p = 0; p < kc; p++) {
             const float *s = a + (p0 + p) * lda + i0;
             float *d = dst + p * LK_GEMM_MR;
+            if (mr == LK_GEMM_MR) { memcpy(d, s, LK_GEMM_MR * sizeof(float)); continue; }
             long i = 0;
             for (; i < mr; i++) d[i] = s[i];
             for (; i < LK_GEMM_MR; i++) d[i] = 0.0f;
@@ -289,7 +317,8 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
     g.groups = (m + LK_GEMM_MR - 1) / LK_GEMM_MR;
     /* Packing B pays when its panels are reused by several row groups; with one or two (a batch
        of a few rows) the panels are read where they are. */
-    g.bdirect = !transB && g.groups <= LK_GEMM_DIRECT_GROUPS;
+    g.bdirect = !transB && g.groups <= LK_GEMM_DIRECT_GROUPS
+        && (double)(k < LK_GEMM_KC ? k : LK_GEMM_KC) * (double)n <= 196608.0;  /* B block ≤ 768 KB: stays in L2 */
     /* Small products run on the calling thread alone: a fork-join costs a few microseconds. */
     double flops = 2.0 * (double)m * (double)n * (double)k;
     if (flops < 4.0e6) threads = 1;
@@ -309,9 +338,15 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         g.row_chunks = row_chunks;
         g.col_chunks = col_chunks;
         g.pack_chunks = threads < g.panels ? threads : g.panels;
-        for (long pc = 0; pc < k; pc += LK_GEMM_KC) {
+        /* k in equal blocks of at most KC (a short last block would store C once more for
+           little work); a multiple of 4 where it can be */
+        long kblocks = (k + LK_GEMM_KC - 1) / LK_GEMM_KC;
+        long kstep = (k + kblocks - 1) / kblocks;
+        if (kblocks > 1) kstep = (kstep + 3) & ~3L;
+        if (kstep > LK_GEMM_KC) kstep = LK_GEMM_KC;
+        for (long pc = 0; pc < k; pc += kstep) {
             g.pc = pc;
-            g.kc = k - pc < LK_GEMM_KC ? k - pc : LK_GEMM_KC;
+            g.kc = k - pc < kstep ? k - pc : kstep;
             g.beta_now = pc == 0 ? beta : 1.0f;
             if (threads > 1) {
                 lamina_parallel_run(g.pack_chunks, threads - 1, LK(gemm_pack_task), &g);
