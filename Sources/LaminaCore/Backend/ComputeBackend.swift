@@ -29,6 +29,9 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
     /// Cores Lamina splits work across (`ThreadCount`); the BLAS itself runs one thread per call.
     public let threads: Int
     public let threadsReason: String
+    /// Which GEMM runs float32 products (`GemmChoice`): "own", "blas" or "auto", and the rule.
+    public let gemm: String
+    public let gemmRule: String
     public let cpu: CPUFeatures
 
     /// The backend in use (the choices above are made on first access).
@@ -55,7 +58,10 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
             blasCore: lamina_openblas_corename().map { String(cString: $0) },
             blasCoreAtLoad: coreAtLoad, blasCoreReason: coreReason,
             simd: String(cString: table.name), simdReason: simdReason,
-            threads: ThreadCount.current, threadsReason: ThreadCount.reason, cpu: .host)
+            threads: ThreadCount.current, threadsReason: ThreadCount.reason,
+            gemm: GemmChoice.current.rawValue,
+            gemmRule: GemmChoice.summary(ownLevel: Int(table.level), blasCore: lamina_openblas_corename().map { String(cString: $0) }),
+            cpu: .host)
     }
 
     public var description: String {
@@ -64,6 +70,7 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
         BLAS: \(blas)
         BLAS core: \(blasCore ?? "n/a") (\(blasCoreReason))
         Lamina kernels: \(simd) (\(simdReason))
+        GEMM (float32): \(gemmRule)
         threads: \(threads) (\(threadsReason))
         """
     }
@@ -73,7 +80,7 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
         ["cpu": cpu.brand.isEmpty ? cpu.vendor : cpu.brand, "cpu_family": "\(cpu.family)", "cpu_model": "\(cpu.model)",
          "cpu_flags": cpu.vectorFlags.joined(separator: " "), "blas": blas, "blas_core": blasCore ?? "n/a",
          "blas_core_at_load": blasCoreAtLoad ?? "n/a", "blas_core_reason": blasCoreReason,
-         "simd": simd, "threads": "\(threads)", "threads_reason": threadsReason]
+         "simd": simd, "threads": "\(threads)", "threads_reason": threadsReason, "gemm": gemm, "gemm_rule": gemmRule]
     }
 }
 
