@@ -61,7 +61,7 @@ static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, con
         float alpha, float beta, long nr) {
     /* With few accumulators (R·V < 8) the FMA latency (4 cycles, 1–2 issued a cycle) would
        bound the loop: S interleaved sets over k keep enough FMAs in flight, summed at the end. */
-    const int S = R * V >= 8 ? 1 : R * V >= 4 ? 2 : 4;
+    const int S = R > 4 || R * V >= 8 ? 1 : R * V >= 4 ? 2 : 4;  /* the extra sets hold ≤ 4 rows */
     vf acc[LK_GEMM_MR][LK_GEMM_NV], acc2[4][LK_GEMM_MR > 4 ? 4 : LK_GEMM_MR][LK_GEMM_NV];
     {   /* the first rank-1 update initializes the accumulators (kc ≥ 1; a zeroing loop would
            become a memset that keeps them in memory) */
