@@ -14,6 +14,8 @@ import Foundation
 ///   `LAMINA_BLAS_CORE=keep` turns the check off; other BLAS libraries are left alone.
 /// - **SIMD level** of the kernels in `CLaminaKernels`: the widest the CPU runs (AVX-512, AVX2 +
 ///   FMA, or the portable baseline), lowered with `LAMINA_SIMD=avx2|portable`.
+/// - **GEMM** for float32 products: Lamina's own kernels or the BLAS, per product (`GemmChoice`,
+///   `LAMINA_GEMM=own|blas|auto`).
 public struct ComputeBackend: Sendable, CustomStringConvertible {
     /// "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..." or "BLAS (not OpenBLAS)".
     public let blas: String

@@ -9,10 +9,11 @@ extension Kernels {
         lamina_blas_set_threads(1)
     }()
 
-    /// C = alpha·op(A)·op(B) + beta·C for row-major matrices, through cblas sgemm/dgemm.
-    /// `m×k` is op(A), `k×n` is op(B); leading dimensions are those of the stored matrices.
-    /// Large products are split across the cores along the longer side of C, each part one
-    /// single-threaded BLAS call.
+    /// C = alpha·op(A)·op(B) + beta·C for row-major matrices. `m×k` is op(A), `k×n` is op(B);
+    /// leading dimensions are those of the stored matrices. Float32 products run Lamina's own
+    /// GEMM (CLaminaKernels' `sgemm`, threads of Lamina's pool) where `GemmChoice` says so, the
+    /// others cblas sgemm/dgemm: large products split across the cores along the longer side
+    /// of C, each part one single-threaded BLAS call.
 
     static func gemm<T: FloatScalar>(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
