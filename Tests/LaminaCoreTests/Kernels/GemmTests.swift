@@ -49,7 +49,7 @@ import Testing
             let (a, b) = operands(m: m, n: n, k: k)
             let (ref, mag) = reference(a, b, m: m, n: n, k: k)
             var c = [Float](repeating: .nan, count: m * n)
-            let af = a.map(Float.init), bf = b.map(Float.init)
+            let af = a.map { Float($0) }, bf = b.map { Float($0) }
             Kernels.sgemm(transA: false, transB: false, m: m, n: n, k: k, af, lda: k, bf, ldb: n, &c, ldc: n)
             for i in 0..<(m * n) {
                 #expect(abs(Double(c[i]) - ref[i]) <= 2 * Double(k) * Double(Float.ulpOfOne) * mag[i] + 1e-30,
