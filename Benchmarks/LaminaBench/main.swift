@@ -25,9 +25,9 @@ struct BenchOptions: ParsableCommand {
     @Option(help: "Use only the first N samples in cnn_mmap / cnn_in_memory / cnn_data_parallel.") var samples: Int?
 }
 let options = BenchOptions.parseOrExit()
-let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "transformer",
+let all = ["gemm", "gemm-table", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "transformer",
            "cnn_mmap", "cnn_in_memory", "cnn_data_parallel"]
-let workloads = (options.workloads ?? all.dropLast(3).joined(separator: ",")).split(separator: ",").map(String.init)
+let workloads = (options.workloads ?? all.dropLast(3).filter { $0 != "gemm-table" }.joined(separator: ",")).split(separator: ",").map(String.init)
 for w in workloads where !all.contains(w) {
     FileHandle.standardError.write(Data("unknown workload \(w); choose from \(all.joined(separator: ", "))\n".utf8))
     exit(2)
@@ -38,6 +38,7 @@ FileHandle.standardError.write(Data("lamina-bench on:\n\(ComputeBackend.current)
 let gemmSizes = options.gemmSizes.split(separator: ",").compactMap { Int($0) }
 
 if workloads.contains("gemm") { benchGemm(sizes: gemmSizes) }
+if workloads.contains("gemm-table") { try benchGemmTable() }
 if workloads.contains("elementwise") { benchElementwise() }
 if workloads.contains("conv") { benchConv() }
 if workloads.contains("resnet50") { try benchResNet50() }
