@@ -82,4 +82,37 @@ enum PythonClient {
         #expect(result["state"] as? String == "AVAILABLE")
         #expect(result["errors"] as? [String: String] == ["unknown_model": "NOT_FOUND", "bad_shape": "INVALID_ARGUMENT"])
     }
+
+    /// The official client names a version (model_spec.version) of a model with two: that
+    /// version answers, and says so; an unknown version is NOT_FOUND.
+    @Test(.enabled(if: PythonClient.available, "needs tensorflow-serving-api in the peers' venv (LAMINA_PEERS_VENV)"))
+    func officialClientCallsASpecificVersion() async throws {
+        let directory = try VersionDirectory(versions: [1, 2])
+        defer { directory.remove() }
+        let batch = Tensor.randomNormal([4, 8, 8, 1], seed: 11)
+        let (want, other) = (try VersionDirectory.predict(1, batch), try VersionDirectory.predict(2, batch))
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent("lamina-grpc-\(UUID().uuidString).json")
+        try JSONSerialization.data(withJSONObject: ["shape": batch.shape, "values": batch.asArray(Float.self).map(Double.init)])
+            .write(to: input)
+        defer { try? FileManager.default.removeItem(at: input) }
+
+        let running = try await RunningGRPCServer.start(try directory.server(policy: .all))
+        let arguments = [PythonClient.python, PythonClient.script, String(running.grpcPort), "m", input.path, "1"]
+        let (status, output) = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: PythonClient.run(arguments)) }
+        }
+        try await running.stop()
+        #expect(status == 0, "the Python client failed: \(output.suffix(2000))")
+        guard status == 0 else { return }
+        let line = output.split(separator: "\n").last.map(String.init) ?? ""
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+        let got = ((result["tensor_content"] as? [Double]) ?? []).map { Float($0) }
+        expectClose(got, want, "Python client, version 1, tensor_content")
+        expectClose(((result["float_val"] as? [Double]) ?? []).map { Float($0) }, want, "Python client, version 1, float_val")
+        #expect(got != other, "version 2 answers differently")
+        #expect(result["versions_answering"] as? [Int] == [1, 1, 1])
+        #expect(result["status_versions"] as? [Int] == [1])
+        #expect(result["state"] as? String == "AVAILABLE")
+        #expect(result["errors"] as? [String: String] == ["unknown_model": "NOT_FOUND", "bad_shape": "INVALID_ARGUMENT", "unknown_version": "NOT_FOUND"])
+    }
 }
