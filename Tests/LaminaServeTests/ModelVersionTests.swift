@@ -159,7 +159,7 @@ extension RunningServer {
             ("GET", "/v1/models/m/versions/3", 404, "Could not find version 3 of model m"),
             ("POST", "/v1/models/m/labels/beta:predict", 400, "Unrecognized servable version label: beta"),
             ("GET", "/v1/models/m/labels/beta", 400, "Unrecognized servable version label: beta"),
-            ("POST", "/v1/models/m/versions/-1:predict", 400, "must be a number"),
+            ("POST", "/v1/models/m/versions/-1:predict", 400, "the version in the path must be a number"),
             ("POST", "/v1/models/other/versions/1:predict", 404, "Servable not found for request: Latest(other)"),
         ]
         for (method, path, status, text) in errors {
