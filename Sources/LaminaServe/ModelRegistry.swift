@@ -195,10 +195,12 @@ public final class ModelRegistry: Sendable {
             let version: Int
             switch selector {
             case .latest:
-                guard let latest = entry.versions.filter({ $0.value.served != nil }).keys.max() else {
+                var latest: ServedVersion?   // no collection made: this runs for every request
+                for (v, record) in entry.versions where record.served != nil && v > (latest?.version ?? Int.min) { latest = record.served }
+                guard let latest else {
                     return .failure(RequestError(404, "Servable not found for request: Latest(\(name)); no version of \(name) is available yet"))
                 }
-                version = latest
+                version = latest.version
             case .version(let v):
                 version = v
             case .label(let label):
@@ -353,7 +355,8 @@ public final class ModelRegistry: Sendable {
             return retired
         }
         for served in retired {
-            logger.info("model \(name): version \(served.version) unloaded (END) once its \(served.requestsInFlight) request(s) in flight are answered")
+            let inFlight = served.requestsInFlight
+            logger.info("model \(name): version \(served.version) unloaded (END)\(inFlight > 0 ? " once its \(inFlight) request(s) in flight are answered" : "")")
             served.retire()
         }
     }
