@@ -312,7 +312,8 @@ public final class ModelRegistry: Sendable {
         for version in wanted().sorted(by: >) {
             guard let candidate = found[version] else { continue }
             let loading = entries.withLock { entries -> Bool in
-                guard entries[name]?.versions[version]?.served == nil else { return false }
+                let record = entries[name]?.versions[version]
+                guard record?.served == nil, record?.state != .loading else { return false }   // loaded, or loading in another poll
                 entries[name]?.versions[version] = Record(state: .loading, fingerprint: candidate.fingerprint)
                 return true
             }
