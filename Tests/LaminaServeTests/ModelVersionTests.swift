@@ -344,5 +344,32 @@ extension RunningServer {
             }
         }
         #expect(try ModelConfigFile.parse("# nothing\n").isEmpty)
+
+        // Mutated files (bytes changed, cut short, repeated) are parsed or refused, never a crash.
+        var generator = RandomGenerator(seed: 7)
+        let valid = Array(text.utf8)
+        let alphabet = Array("{}<>[]:;,'\"\\#\n 0123456789-_.abcxyz\u{0}\u{ff}".utf8)
+        var parsed = 0, refused = 0
+        for _ in 0..<3000 {
+            var bytes = valid
+            for _ in 0..<Int(generator.next() % 6 + 1) {
+                let at = Int(generator.next() % UInt64(bytes.count))
+                switch generator.next() % 4 {
+                case 0: bytes[at] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
+                case 1: bytes.removeSubrange(at..<min(bytes.count, at + Int(generator.next() % 20)))
+                case 2: bytes.insert(contentsOf: valid[at..<min(valid.count, at + Int(generator.next() % 40))], at: at)
+                default: bytes = Array(bytes.prefix(at))
+                }
+                if bytes.isEmpty { bytes = [UInt8(ascii: "{")] }
+            }
+            do {
+                _ = try ModelConfigFile.parse(String(decoding: bytes, as: UTF8.self))
+                parsed += 1
+            } catch {
+                #expect(error.status == 400 && !error.message.isEmpty)
+                refused += 1
+            }
+        }
+        #expect(parsed + refused == 3000 && refused > 0)
     }
 }
