@@ -357,7 +357,9 @@ extension RunningServer {
                 switch generator.next() % 4 {
                 case 0: bytes[at] = alphabet[Int(generator.next() % UInt64(alphabet.count))]
                 case 1: bytes.removeSubrange(at..<min(bytes.count, at + Int(generator.next() % 20)))
-                case 2: bytes.insert(contentsOf: valid[at..<min(valid.count, at + Int(generator.next() % 40))], at: at)
+                case 2:
+                    let from = at % valid.count   // a piece of the valid file, put in at `at`
+                    bytes.insert(contentsOf: valid[from..<min(valid.count, from + Int(generator.next() % 40))], at: at)
                 default: bytes = Array(bytes.prefix(at))
                 }
                 if bytes.isEmpty { bytes = [UInt8(ascii: "{")] }
