@@ -30,9 +30,9 @@ struct BenchOptions: ParsableCommand {
     @Flag(name: .customLong("read-ahead"), help: "cnn_mmap / mlp_mmap: ask the kernel for the next batch's rows ahead.") var readAhead = false
 }
 let options = BenchOptions.parseOrExit()
-let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "transformer",
+let all = ["gemm", "gemm-table", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "transformer",
            "cnn_mmap", "cnn_in_memory", "mlp_mmap", "mlp_in_memory", "image_folder", "cnn_data_parallel"]
-let workloads = (options.workloads ?? all.dropLast(6).joined(separator: ",")).split(separator: ",").map(String.init)
+let workloads = (options.workloads ?? all.dropLast(6).filter { $0 != "gemm-table" }.joined(separator: ",")).split(separator: ",").map(String.init)
 for w in workloads where !all.contains(w) {
     FileHandle.standardError.write(Data("unknown workload \(w); choose from \(all.joined(separator: ", "))\n".utf8))
     exit(2)
@@ -43,6 +43,7 @@ FileHandle.standardError.write(Data("lamina-bench on:\n\(ComputeBackend.current)
 let gemmSizes = options.gemmSizes.split(separator: ",").compactMap { Int($0) }
 
 if workloads.contains("gemm") { benchGemm(sizes: gemmSizes) }
+if workloads.contains("gemm-table") { try benchGemmTable() }
 if workloads.contains("elementwise") { benchElementwise() }
 if workloads.contains("conv") { benchConv() }
 if workloads.contains("resnet50") { try benchResNet50() }

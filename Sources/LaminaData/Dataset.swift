@@ -16,12 +16,15 @@ public protocol DataSource: Sendable {
 }
 
 extension DataSource {
+    /// Does nothing: sources that read ahead implement it.
     public func prepare(_ indices: [Int]) {}
 }
 
 /// Samples held in tensors (the first axis indexes samples).
 public struct TensorSource: DataSource {
+    /// The inputs (first axis: samples) and the labels, if any.
     public let x: Tensor, y: Tensor?
+    /// Samples `x` with labels `y` (as many rows); throws for a scalar or a row-count mismatch.
     public init(_ x: Tensor, _ y: Tensor? = nil) throws {
         guard x.rank >= 1 else { throw LaminaError.shape("TensorSource: inputs need a sample axis, got a scalar") }
         if let y, y.rank < 1 || y.shape[0] != x.shape[0] {
@@ -29,7 +32,9 @@ public struct TensorSource: DataSource {
         }
         (self.x, self.y) = (x, y)
     }
+    /// The number of samples (rows of `x`).
     public var count: Int { x.shape[0] }
+    /// The rows at `indices`, gathered.
     public func batch(at indices: [Int]) throws -> (x: Tensor, y: Tensor?) {
         (x.gather(rows: indices), y?.gather(rows: indices))
     }
@@ -57,8 +62,11 @@ public struct TensorSource: DataSource {
 ///   `filter`, `cache`, `unbatch`, `shard`, `interleave` and `Dataset.zip` as tf.data's
 ///   (see each; DatasetStages.swift).
 public struct Dataset: Sendable {
+    /// One element: a sample or a batch, with its labels when the source has them.
     public typealias Element = (x: Tensor, y: Tensor?)
+    /// A `map` function: inputs and labels in, inputs and labels out.
     public typealias Transform = @Sendable (Tensor, Tensor?) throws -> (Tensor, Tensor?)
+    /// A `filter` function: whether to keep the element.
     public typealias Predicate = @Sendable (Tensor, Tensor?) throws -> Bool
     /// Let Lamina choose (tf.data's `AUTOTUNE`): for `numParallelCalls`, one call per thread
     /// of Lamina's pool (`ThreadCount.current`); for `interleave`'s `cycleLength`, the same.
@@ -81,26 +89,36 @@ public struct Dataset: Sendable {
         case interleave(Stage, cycleLength: Int, blockLength: Int, Interleaved)
         case enumerate(Stage, start: Int, IndexedTransform, calls: Int)
     }
+    /// An `interleave` function: the dataset an element expands into.
     public typealias Interleaved = @Sendable (Tensor, Tensor?) throws -> Dataset
     /// A transform of an element and its position in the pass (`enumerate(start:)`).
     public typealias IndexedTransform = @Sendable (Int, Tensor, Tensor?) throws -> (Tensor, Tensor?)
     let stage: Stage
 
+    /// A dataset over `source`'s samples, in order.
     public init(_ source: any DataSource) { stage = .source(source) }
     init(stage: Stage) { self.stage = stage }
 
     /// Samples held in tensors (Keras: `tf.data.Dataset.from_tensor_slices((x, y))`).
     public static func fromTensors(_ x: Tensor, _ y: Tensor? = nil) throws -> Dataset { Dataset(try TensorSource(x, y)) }
 
+    /// Shuffles the samples each epoch: a full permutation of a random-access source, or within a
+    /// buffer of `bufferSize` elements after `repeated` or `take`. tf.data: `shuffle(buffer_size, seed)`.
     public func shuffle(bufferSize: Int? = nil, seed: UInt64? = nil) -> Dataset {
         Dataset(stage: .shuffle(stage, bufferSize: bufferSize, seed: seed, passes: PassCounter()))
     }
+    /// Applies `transform` to each element (a sample before `batch`, a batch after). tf.data: `map`.
     public func map(_ transform: @escaping Transform) -> Dataset { Dataset(stage: .map(stage, transform)) }
+    /// Stacks `size` consecutive elements into one (the last may be smaller unless
+    /// `dropRemainder`). tf.data: `batch(batch_size, drop_remainder=False)`.
     public func batch(_ size: Int, dropRemainder: Bool = false) -> Dataset {
         Dataset(stage: .batch(stage, size: size, dropRemainder: dropRemainder))
     }
+    /// Runs the stages before it `count` times (nil: forever). tf.data: `repeat(count)`.
     public func repeated(_ count: Int? = nil) -> Dataset { Dataset(stage: .repeated(stage, count: count)) }
+    /// The first `count` elements. tf.data: `take(count)`.
     public func take(_ count: Int) -> Dataset { Dataset(stage: .take(stage, count: count)) }
+    /// Prepares up to `depth` elements on a background thread while the current one is used. tf.data: `prefetch`.
     public func prefetch(_ depth: Int = 2) -> Dataset { Dataset(stage: .prefetch(stage, depth: depth)) }
 
     /// Whether elements are batches (a `batch` stage comes before any later stage that counts).

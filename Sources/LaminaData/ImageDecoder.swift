@@ -5,7 +5,9 @@ import Lamina
 
 /// A decoded image: `height × width × channels` bytes, row-major (HWC).
 public struct DecodedImage: Sendable {
+    /// The image's size and its channels (1, 3 or 4).
     public let height: Int, width: Int, channels: Int
+    /// `height × width × channels` bytes, row-major, channels last.
     public let pixels: [UInt8]
 }
 
@@ -17,6 +19,7 @@ public enum ImageDecoder {
     /// The most pixels one image may have (2^28: 16384 × 16384).
     public static let maximumPixels = 1 << 28
 
+    /// The file formats decoded.
     public enum Format: Sendable { case png, jpeg, bmp, gif }
 
     /// The format named by the file's first bytes, nil if neither.

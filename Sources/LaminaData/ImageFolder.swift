@@ -4,11 +4,15 @@ import Lamina
 /// Images in a folder, one subfolder per class, as a dataset. Keras:
 /// `keras.utils.image_dataset_from_directory`.
 public enum ImageFolder {
+    /// How labels come: class indices int32 `[N]`, one-hot float32 `[N, classes]`, or float32 `[N, 1]` for two classes. Keras's `label_mode`.
     public enum LabelMode: String, Sendable { case int, categorical, binary }
+    /// How many channels images are decoded to. Keras's `color_mode`.
     public enum ColorMode: String, Sendable {
+        /// One channel, three, or four (with alpha).
         case grayscale, rgb, rgba
         var channels: Int { self == .grayscale ? 1 : self == .rgb ? 3 : 4 }
     }
+    /// Which part of a `validationSplit` to read. Keras's `subset`.
     public enum Subset: String, Sendable { case training, validation }
     /// What to do with a file that does not decode as an image.
     public enum BadFiles: Sendable { case error, skip }
@@ -19,16 +23,22 @@ public enum ImageFolder {
 
 /// The files of an image folder and their labels; batches are decoded and resized on demand.
 public struct ImageFolderSource: DataSource {
+    /// The image files, in class order then file-name order (Keras's order).
     public let files: [URL]
     /// Class indices (nil without labels).
     public let labels: [Int]?
+    /// The class names: the subfolders' names, sorted (or as given).
     public let classNames: [String]
+    /// The size every image is resized to (bilinear, as Keras's default).
     public let imageSize: (height: Int, width: Int)
+    /// How many channels each image is decoded to.
     public let colorMode: ImageFolder.ColorMode
+    /// How labels are encoded.
     public let labelMode: ImageFolder.LabelMode
     /// Files skipped because they did not decode (with `badFiles: .skip`).
     public let skipped: [URL]
 
+    /// The number of images.
     public var count: Int { files.count }
 
     /// The images at `indices`, decoded and resized on Lamina's threads (each into its own slot,
@@ -106,7 +116,10 @@ extension Dataset {
 
 /// Where an image folder's labels come from (Keras's `labels`: "inferred", a list, or None).
 public enum ImageFolderLabels: Sendable, Equatable {
+    /// From the subfolders: one class per subfolder (Keras's default, `"inferred"`).
     case inferred
+    /// Given, one per file in Keras's file order.
     case list([Int])
+    /// No labels (a dataset of images only).
     case none
 }

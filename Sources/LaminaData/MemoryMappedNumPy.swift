@@ -28,6 +28,7 @@ import Darwin
 public final class MemoryMappedNumPy: @unchecked Sendable {
     // `@unchecked`: the descriptor and mapping are read-only and fixed for the object's life;
     // `touched` is a `Locked` counter.
+    /// The `.npy` file.
     public let path: String
     /// The array's shape; the first axis indexes rows (samples).
     public let shape: [Int]
@@ -39,6 +40,7 @@ public final class MemoryMappedNumPy: @unchecked Sendable {
         /// rows read (nil: never, and the whole file may become resident).
         case mapped(releaseBytes: Int?)
     }
+    /// How this file's rows are read.
     public let reads: Reads
     let header: NumPy.Header
     private let fd: Int32
@@ -52,6 +54,8 @@ public final class MemoryMappedNumPy: @unchecked Sendable {
     /// idle 2-core machine, below that the hand-off costs what it saves).
     static let parallelGatherBytes = 512 << 10
 
+    /// Opens the `.npy` file at `path` for reading rows (`reads`: positioned reads, or a mapping);
+    /// throws for a missing, malformed or non-numeric file.
     public init(_ path: String, reads: Reads = .positioned) throws {
         func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(path): \(why)") }
         if case .mapped(let release?) = reads, release <= 0 {
@@ -91,6 +95,7 @@ public final class MemoryMappedNumPy: @unchecked Sendable {
         close(fd)
     }
 
+    /// The number of rows (the first axis).
     public var count: Int { shape[0] }
     /// Whether rows come back as int32 (integer arrays) rather than float32.
     public var isInteger: Bool {
@@ -242,9 +247,11 @@ extension NumPy.Element {
 
 /// Samples from `.npy` files read by rows: inputs, and labels with as many rows.
 public struct NumPySource: DataSource {
+    /// The inputs' file and the labels' file, if any.
     public let x: MemoryMappedNumPy, y: MemoryMappedNumPy?
     /// Whether `prepare` asks the kernel to read the next batch's rows ahead.
     public let readAhead: Bool
+    /// Samples from the `.npy` file at `x` with labels from the one at `y` (same row count).
     public init(x: String, y: String? = nil, reads: MemoryMappedNumPy.Reads = .positioned, readAhead: Bool = false) throws {
         let inputs = try MemoryMappedNumPy(x, reads: reads), labels = try y.map { try MemoryMappedNumPy($0, reads: reads) }
         if let labels, labels.count != inputs.count {
@@ -252,8 +259,11 @@ public struct NumPySource: DataSource {
         }
         (self.x, self.y, self.readAhead) = (inputs, labels, readAhead)
     }
+    /// The number of samples.
     public var count: Int { x.count }
+    /// The rows at `indices` of both files.
     public func batch(at indices: [Int]) throws -> (x: Tensor, y: Tensor?) { (try x.rows(indices), try y?.rows(indices)) }
+    /// Asks the kernel to read the rows at `indices` ahead (with `readAhead`).
     public func prepare(_ indices: [Int]) {
         guard readAhead else { return }
         x.willRead(indices)

@@ -13,6 +13,7 @@ public final class TimeDistributed: Layer {
     public let layer: Layer
     public override var sublayers: [Layer] { [layer] }
 
+    /// Keras: `TimeDistributed(layer)`: applies `layer` to every time step (axis 1) with shared weights.
     public init(_ layer: Layer, inputShape: [Int]? = nil, name: String? = nil) {
         self.layer = layer
         super.init(name: name, inputShape: inputShape)
@@ -69,8 +70,10 @@ public final class TimeDistributed: Layer {
 /// axis stays first). `Permute([2, 1])` swaps time and features. Keras: `Permute(dims)` —
 /// as in Keras, a mask on the input ends here.
 public final class Permute: Layer {
+    /// The new order of the non-batch axes, 1-based (Keras's `dims`).
     public let dims: [Int]
 
+    /// Keras: `Permute(dims)`: `Permute([2, 1])` swaps the two axes after the batch.
     public init(_ dims: [Int], inputShape: [Int]? = nil, name: String? = nil) {
         self.dims = dims
         super.init(name: name, inputShape: inputShape)

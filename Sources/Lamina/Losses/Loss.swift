@@ -58,7 +58,7 @@ open class Loss {
 
 /// mean((yTrue − yPred)²) over the last axis. Keras: `MeanSquaredError`.
 public final class MeanSquaredError: Loss {
-    public override class var kerasAliases: [String] { ["mean_squared_error", "mse"] }
+    public override class var kerasAliases: [String] { ["mean_squared_error", "mse", "MSE"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { MeanSquaredError() }
     public init() { super.init(name: "mean_squared_error") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
@@ -68,7 +68,7 @@ public final class MeanSquaredError: Loss {
 
 /// mean(|yTrue − yPred|) over the last axis. Keras: `MeanAbsoluteError`.
 public final class MeanAbsoluteError: Loss {
-    public override class var kerasAliases: [String] { ["mean_absolute_error", "mae"] }
+    public override class var kerasAliases: [String] { ["mean_absolute_error", "mae", "MAE"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { MeanAbsoluteError() }
     public init() { super.init(name: "mean_absolute_error") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
@@ -94,7 +94,7 @@ public final class Huber: Loss {
 
 /// Binary cross-entropy on probabilities (clipped to [ε, 1 − ε]) or logits. Keras: `BinaryCrossentropy`.
 public final class BinaryCrossentropy: Loss {
-    public override class var kerasAliases: [String] { ["binary_crossentropy"] }
+    public override class var kerasAliases: [String] { ["binary_crossentropy", "bce", "BCE"] }
     public override func config() -> [String: Any] { fromLogits ? ["from_logits": true] : [:] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { BinaryCrossentropy(fromLogits: try r.bool("from_logits", default: false)) }
     public let fromLogits: Bool

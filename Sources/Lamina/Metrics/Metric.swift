@@ -96,7 +96,8 @@ public enum MetricRegistry {
                                               SparseCategoricalAccuracy.self, MeanSquaredErrorMetric.self,
                                               MeanAbsoluteErrorMetric.self, Precision.self, Recall.self,
                                               TopKCategoricalAccuracy.self, SparseTopKCategoricalAccuracy.self,
-                                              AUC.self, FBetaScore.self, F1Score.self]
+                                              AUC.self, FBetaScore.self, F1Score.self,
+                                              MeanAbsolutePercentageErrorMetric.self, MeanSquaredLogarithmicErrorMetric.self]
     static let classes = KerasClasses<Metric.Type>("metric", registry: "MetricRegistry", names: { $0.kerasNames }, builtinTypes)
 
     /// Makes these classes loadable under their `kerasNames`.
@@ -116,7 +117,7 @@ public class MeanMetric: Metric {
 public final class MeanSquaredErrorMetric: MeanMetric {
     public override var direction: MetricDirection? { .down }
     public init() { super.init(name: "mean_squared_error") { ($0 - $1) * ($0 - $1) } }
-    public override class var kerasNames: [String] { ["mean_squared_error", "mse", "MeanSquaredError"] }
+    public override class var kerasNames: [String] { ["mean_squared_error", "mse", "MeanSquaredError", "MSE"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { MeanSquaredErrorMetric() }
 }
 
@@ -124,7 +125,7 @@ public final class MeanSquaredErrorMetric: MeanMetric {
 public final class MeanAbsoluteErrorMetric: MeanMetric {
     public override var direction: MetricDirection? { .down }
     public init() { super.init(name: "mean_absolute_error") { Swift.abs($0 - $1) } }
-    public override class var kerasNames: [String] { ["mean_absolute_error", "mae", "MeanAbsoluteError"] }
+    public override class var kerasNames: [String] { ["mean_absolute_error", "mae", "MeanAbsoluteError", "MAE"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { MeanAbsoluteErrorMetric() }
 }
 

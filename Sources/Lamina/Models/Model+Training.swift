@@ -382,10 +382,14 @@ extension Model {
         try strategy.synchronize(self, optimizer: optimizer)
         let history = History()
         let all = [history] + callbacks
+        resumeEpoch = nil
         for c in all { c.model = self; try c.onTrainBegin() }
         stopTraining = false
         var warnedNaN = false
-        for epoch in initialEpoch..<epochs {
+        // A restored backup (BackupAndRestore) replaces initialEpoch, as Keras's _initial_epoch.
+        let firstEpoch = resumeEpoch ?? initialEpoch
+        resumeEpoch = nil
+        for epoch in firstEpoch..<Swift.max(firstEpoch, epochs) {
             for c in all { try c.onEpochBegin(epoch) }
             if verbose > 0 && epochs > 1 { print("Epoch \(epoch + 1)/\(epochs)") }
             let nextBatch = try makeEpoch(epoch)

@@ -54,7 +54,7 @@ extension Optimizer {
 /// Loadable learning-rate schedule classes by Keras class name; registering is naming the class.
 public enum ScheduleRegistry {
     static let builtinTypes: [LearningRateSchedule.Type] = [ExponentialDecay.self, PiecewiseConstantDecay.self, InverseTimeDecay.self,
-                                                           PolynomialDecay.self, CosineDecay.self]
+                                                           PolynomialDecay.self, CosineDecay.self, CosineDecayRestarts.self]
     static let classes = KerasClasses<LearningRateSchedule.Type>("learning rate schedule", registry: "ScheduleRegistry",
                                                                  names: { [$0.kerasClassName] }, builtinTypes)
 
@@ -84,7 +84,8 @@ public enum LossRegistry {
     static let builtinTypes: [Loss.Type] = [MeanSquaredError.self, MeanAbsoluteError.self, Huber.self, BinaryCrossentropy.self,
                                             CategoricalCrossentropy.self, SparseCategoricalCrossentropy.self, KLDivergence.self,
                                             Hinge.self, SquaredHinge.self, CategoricalHinge.self, LogCosh.self, Poisson.self,
-                                            CosineSimilarity.self, BinaryFocalCrossentropy.self]
+                                            CosineSimilarity.self, BinaryFocalCrossentropy.self,
+                                            MeanAbsolutePercentageError.self, MeanSquaredLogarithmicError.self]
     static let classes = KerasClasses<Loss.Type>("loss", registry: "LossRegistry", names: { [$0.kerasClassName] + $0.kerasAliases },
                                                  builtinTypes)
 
@@ -101,6 +102,7 @@ extension Loss {
         return options.isEmpty ? (type.kerasAliases.first ?? type.kerasClassName) : kerasObject("keras.losses", type.kerasClassName, options)
     }
 
+    /// A loss from Keras's serialized form or name. Keras: `keras.losses.deserialize` / `get`.
     public static func fromConfig(_ any: Any) throws -> Loss {
         let object = try SerializedObject(any, what: "loss")
         let r = object.reader
