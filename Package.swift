@@ -97,6 +97,11 @@ let package = Package(
         // MARK: - Benchmarks
         .executableTarget(name: "lamina-bench", dependencies: ["ExampleSupport", "Lamina", "LaminaData", "LaminaDistributed", "CLaminaBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Benchmarks/LaminaBench"),
+        // A gRPC load generator for serve_bench.sh (TF Serving's Predict, many calls in flight).
+        .executableTarget(name: "lamina-grpc-load", dependencies: [
+            "LaminaServeGRPC", .product(name: "GRPCCore", package: "grpc-swift-2"),
+            .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+        ], path: "Benchmarks/GRPCLoad"),
 
         // MARK: - Tests
         .executableTarget(name: "lamina-backend-check", dependencies: ["LaminaCore"], path: "Tests/Helpers/BackendCheck"),

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Serving benchmark: lamina-serve (batching on and off) and the Python peer (FastAPI +
-# uvicorn + PyTorch, Benchmarks/peers/serve_torch.py) serve the MNIST convnet on loopback with
-# the same JSON protocol; wrk drives 1, 16 and 64 connections for DURATION seconds each and
-# reports requests/s and latency percentiles; peak RSS is read from /proc. Then a SOAK-second
-# load at 64 connections checks for errors and flat memory (RSS after 5 s vs at the end).
+# Serving benchmark: lamina-serve (REST with batching on and off, and gRPC) and the Python peer
+# (FastAPI + uvicorn + PyTorch, Benchmarks/peers/serve_torch.py, REST only) serve the MNIST
+# convnet on loopback, one image per request; wrk (REST, the same JSON body for both) and
+# lamina-grpc-load (gRPC: TF Serving's Predict with tensor_content, Benchmarks/GRPCLoad; ghz
+# is not packaged here) drive 1, 16 and 64 connections (gRPC: calls in flight, over up to 4
+# HTTP/2 connections) for DURATION seconds each and report requests/s and latency percentiles;
+# peak RSS is read from /proc. Then a SOAK-second load at 64 connections, REST and then gRPC,
+# reports errors and the server's RSS every 5 s (flat: no growth beyond noise).
 #
 #   bash Benchmarks/serve_bench.sh [DURATION=10] [SOAK=60]
 # PEER_WORKERS (default: the number of cores) uvicorn worker processes with one torch thread
 # each, as a Python user deploys; PEER_WORKERS=1 is one process with torch's own threads.
-# LAMINA_SERVE names another lamina-serve binary (e.g. an older build) and skips the build.
+# LAMINA_SERVE names another lamina-serve binary (e.g. an older build) and skips the build
+# (GRPC_LOAD then names lamina-grpc-load; default: next to it).
 # Needs: wrk (apt-get install -y wrk), the peers venv with fastapi + uvicorn
 # (PYTHON=$HOME/peers-venv/bin/python), a release build of lamina-serve.
 set -euo pipefail
@@ -20,8 +24,10 @@ PEER_WORKERS="${PEER_WORKERS:-$(nproc)}"
 LAMINA_SERVE="${LAMINA_SERVE:-}"
 if [ -z "$LAMINA_SERVE" ]; then
   swift build -c release --product lamina-serve 2>&1 | grep -E "error|Compiling|Build complete" | tail -2
+  swift build -c release --product lamina-grpc-load 2>&1 | grep -E "error|Compiling|Build complete" | tail -2
   LAMINA_SERVE=.build/release/lamina-serve
 fi
+GRPC_LOAD="${GRPC_LOAD:-$(dirname "$LAMINA_SERVE")/lamina-grpc-load}"
 "$PYTHON" Benchmarks/make_serving_model.py "$OUT"
 cat > "$OUT/post.lua" <<LUA
 wrk.method = "POST"
@@ -45,18 +51,24 @@ run_wrk() {  # port connections seconds
   wrk -t"$threads" -c"$2" -d"${3}s" --timeout 10s -s "$OUT/post.lua" "http://127.0.0.1:$1/v1/models/mnist:predict" | grep RESULT
 }
 echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $(nproc) cores"
+run_grpc() {  # port connections seconds
+  "$GRPC_LOAD" "$1" mnist "$2" "$3" | grep RESULT
+}
+echo "BLAS: $(OPENBLAS_VERBOSE=2 "$LAMINA_SERVE" --help 2>&1 | grep -i "core:" | head -1 || true) (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})"
 echo "server            conns  req/s     p50_ms   p99_ms   mean_ms  errors  requests  peak_rss_MiB"
-bench() {  # label port pid
+bench() {  # label port pid [runner]
+  local runner="${4:-run_wrk}"
   for c in 1 16 64; do
-    read -r _ rps p50 p99 mean errors requests <<< "$(run_wrk "$2" "$c" "$DURATION")"
+    read -r _ rps p50 p99 mean errors requests <<< "$("$runner" "$2" "$c" "$DURATION")"
     printf "%-17s %5d  %8.1f  %7.3f  %7.3f  %7.3f  %6d  %8d  %6.1f\n" "$1" "$c" "$rps" "$p50" "$p99" "$mean" "$errors" "$requests" "$(echo "$(hwm "$3") / 1024" | bc -l)"
   done
 }
 for mode in batching no-batching; do
   batch=64; [ "$mode" = no-batching ] && batch=0
-  "$LAMINA_SERVE" "$OUT/mnist.keras" --name mnist --port 18501 --max-batch "$batch" --batch-timeout 1000 2> "$OUT/lamina-$mode.log" &
+  "$LAMINA_SERVE" "$OUT/mnist.keras" --name mnist --port 18501 --grpc-port 18500 --max-batch "$batch" --batch-timeout 1000 2> "$OUT/lamina-$mode.log" &
   pid=$!; wait_up 18501
   bench "lamina $mode" 18501 "$pid"
+  bench "lamina gRPC $mode" 18500 "$pid" run_grpc
   kill -INT "$pid"; wait "$pid" || true
 done
 "$PYTHON" Benchmarks/peers/serve_torch.py --port 18502 --workers "$PEER_WORKERS" 2> "$OUT/peer.log" &
@@ -65,14 +77,24 @@ bench "fastapi+torch x$PEER_WORKERS" 18502 "$pid"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
 [ "$SOAK" -gt 0 ] || exit 0
-echo "soak: lamina-serve, batching, 64 connections, ${SOAK}s"
-"$LAMINA_SERVE" "$OUT/mnist.keras" --name mnist --port 18501 --max-batch 64 --batch-timeout 1000 2> "$OUT/lamina-soak.log" &
-pid=$!; wait_up 18501
-run_wrk 18501 64 "$SOAK" > "$OUT/soak.txt" &
-wrk_pid=$!
-sleep 5; early=$(rss "$pid")
-wait "$wrk_pid"; late=$(rss "$pid")
-read -r _ rps p50 p99 mean errors requests < "$OUT/soak.txt"
-printf "soak: %d requests, %.1f req/s, p99 %.3f ms, errors %d; RSS after 5 s %.1f MiB, at the end %.1f MiB (%+.1f%%)\n" \
-  "$requests" "$rps" "$p99" "$errors" "$(echo "$early / 1024" | bc -l)" "$(echo "$late / 1024" | bc -l)" "$(echo "($late - $early) * 100 / $early" | bc -l)"
-kill -INT "$pid"; wait "$pid" || true
+soak() {  # label runner port
+  echo "soak: lamina-serve $1, batching, 64 connections, ${SOAK}s; RSS (MiB) every 5 s:"
+  "$LAMINA_SERVE" "$OUT/mnist.keras" --name mnist --port 18501 --grpc-port 18500 --max-batch 64 --batch-timeout 1000 2> "$OUT/lamina-soak.log" &
+  pid=$!; wait_up 18501
+  "$2" "$3" 64 "$SOAK" > "$OUT/soak.txt" &
+  local load=$! samples=""
+  while kill -0 "$load" 2> /dev/null; do
+    sleep 5
+    kill -0 "$load" 2> /dev/null && samples="$samples $(echo "scale=1; $(rss "$pid") / 1024" | bc -l)"
+  done
+  wait "$load"
+  read -r _ rps p50 p99 mean errors requests < "$OUT/soak.txt"
+  echo "  RSS:$samples"
+  local first last
+  first=$(echo "$samples" | awk '{print $1}'); last=$(echo "$samples" | awk '{print $NF}')
+  printf "soak %s: %d requests, %.1f req/s, p99 %.3f ms, errors %d; RSS first sample %.1f MiB, last %.1f MiB (%+.1f%%)\n" \
+    "$1" "$requests" "$rps" "$p99" "$errors" "$first" "$last" "$(echo "($last - $first) * 100 / $first" | bc -l)"
+  kill -INT "$pid"; wait "$pid" || true
+}
+soak REST run_wrk 18501
+soak gRPC run_grpc 18500

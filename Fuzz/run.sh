@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_EACH="${1:-60}"; shift || true
-TARGETS=("${@:-idx npy npz csv safetensors model keras_config predict_request png jpeg pickle tar}")
+TARGETS=("${@:-idx npy npz csv safetensors model keras_config predict_request png jpeg bmp gif pickle tar}")
 mkdir -p .deps && ln -sfn ../.. .deps/Lamina
 swift build -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library 2>&1 | grep -E "error|Compiling lamina-fuzz|Build complete" || true
 WORK="$(mktemp -d)"

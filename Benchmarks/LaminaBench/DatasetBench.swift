@@ -2,16 +2,21 @@ import Foundation
 import Lamina
 import LaminaData
 
-/// The MNIST convnet trained for one epoch on x.npy / y.npy in `directory` (made by
+/// The MNIST convnet (batch 128) or the MLP of issue 23 (Flatten, Dense 128, Dense 10; batch
+/// 256) trained for one epoch on x.npy / y.npy in `directory` (made by
 /// Benchmarks/make_big_mnist.py: MNIST tiled to 600,000 samples, 1.9 GB of float32), either
-/// from the memory-mapped files through a prefetching dataset (`fromMemory` false) or from
-/// the arrays loaded into tensors. Reports samples/s and the process's peak RSS; run the two
-/// modes in separate processes (`--workloads cnn_mmap` / `cnn_in_memory`) so each peak is its own.
-func benchOutOfCore(_ workload: String, directory: String, fromMemory: Bool, limit: Int?) throws {
+/// from the files read by rows through a shuffled, prefetching dataset (`fromMemory` false;
+/// `reads` and `readAhead` as `Dataset.fromNumPy`) or from the arrays loaded into tensors.
+/// Reports samples/s and the process's peak RSS; run the modes in separate processes
+/// (`--workloads mlp_mmap` / `mlp_in_memory`) so each peak is its own.
+func benchOutOfCore(_ workload: String, directory: String, fromMemory: Bool, limit: Int?,
+                    reads: MemoryMappedNumPy.Reads = .positioned, readAhead: Bool = false) throws {
     let wall = now()
     let (xPath, yPath) = (directory + "/x.npy", directory + "/y.npy")
     Lamina.setRandomSeed(seed)
-    let model = cnnModel()
+    let mlp = workload.hasPrefix("mlp")
+    let batchSize = mlp ? 256 : 128
+    let model = mlp ? Sequential([Flatten(inputShape: [28, 28, 1]), Dense(128, activation: .relu), Dense(10, activation: .softmax)]) : cnnModel()
     model.compile(optimizer: Adam(learningRate: 1e-3), loss: .sparseCategoricalCrossentropy)
     var samples = 0
     let t: Double
@@ -21,17 +26,23 @@ func benchOutOfCore(_ workload: String, directory: String, fromMemory: Bool, lim
         if let limit { (x, y) = (x.sliced(axis: 0, 0..<limit), y.sliced(axis: 0, 0..<limit)) }
         samples = x.shape[0]
         let start = now()
-        history = try model.fit(x, y, epochs: 1, batchSize: 128, verbose: 0)
+        history = try model.fit(x, y, epochs: 1, batchSize: batchSize, verbose: 0)
         t = now() - start
     } else {
-        var data = try Dataset.fromNumPy(x: xPath, y: yPath)
+        var data = try Dataset.fromNumPy(x: xPath, y: yPath, reads: reads, readAhead: readAhead)
         samples = data.cardinality ?? 0
         if let limit { data = data.take(limit); samples = limit }
         let start = now()
-        history = try model.fit(data.shuffle().batch(128).prefetch(2), epochs: 1, verbose: 0)
+        history = try model.fit(data.shuffle().batch(batchSize).prefetch(2), epochs: 1, verbose: 0)
         t = now() - start
     }
-    emit(["workload": workload, "samples": samples, "epoch_s": rounded(t), "samples_per_s": rounded(Double(samples) / t, 1),
+    let readsName: String
+    switch reads {
+    case .positioned: readsName = "positioned"
+    case .mapped(let release?): readsName = "mapped, release every \(release >> 20) MB"
+    case .mapped(nil): readsName = "mapped, no release"
+    }
+    emit(["workload": workload, "samples": samples, "reads": fromMemory ? "in memory" : readsName, "read_ahead": readAhead, "epoch_s": rounded(t), "samples_per_s": rounded(Double(samples) / t, 1),
           "epoch_mean_loss": rounded(history.history["loss"]!.last!, 4), "peak_rss_mb": rounded(peakRSSMegabytes(), 1),
           "wall_s": rounded(now() - wall)])
 }

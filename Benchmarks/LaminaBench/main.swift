@@ -7,10 +7,12 @@ import LaminaData
 //   swift run -c release lamina-bench [--workloads gemm,mlp_mnist,cnn_mnist,lstm,gan,inference,resnet50,transformer]
 //                                     [--data-dir DIR] [--gemm-sizes 256,1024]
 // Also: elementwise and conv (kernel micro-benchmarks), inference_untrained (inference
-// timings on a fresh CNN, for profiling), and cnn_mmap / cnn_in_memory [--npy-dir DIR]
-// [--samples N] (one epoch of the convnet on MNIST ×10 from memory-mapped .npy files through a
-// prefetching Dataset, or from tensors; made by make_big_mnist.py; not in the default set), and
-// cnn_data_parallel [--samples N] (the convnet under DataParallel; run under mpirun by
+// timings on a fresh CNN, for profiling), and cnn_mmap / cnn_in_memory / mlp_mmap /
+// mlp_in_memory [--npy-dir DIR] [--samples N] [--npy-reads positioned|mapped|mapped-release]
+// [--read-ahead] (one epoch of the convnet or the MLP on MNIST ×10 from memory-mapped .npy files through a
+// prefetching Dataset, or from tensors; made by make_big_mnist.py; not in the default set),
+// image_folder [--image-dir DIR] (decode + resize + flip + batch over a folder of JPEGs, beside
+// Benchmarks/peers/image_folder_bench.py), and cnn_data_parallel [--samples N] (the convnet under DataParallel; run under mpirun by
 // Benchmarks/mpi_bench.sh). The model workloads follow
 // Benchmarks/peers/*.py exactly; Benchmarks/compare.py runs them side by side.
 
@@ -22,12 +24,15 @@ struct BenchOptions: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Folder with the MNIST files.") var dataDir: String?
     @Option(name: .customLong("gemm-sizes"), help: "Comma-separated GEMM sizes.") var gemmSizes = "256,512,1024,2048"
     @Option(name: .customLong("npy-dir"), help: "Folder with x.npy and y.npy for cnn_mmap / cnn_in_memory.") var npyDir = "/tmp/lamina-big-mnist"
-    @Option(help: "Use only the first N samples in cnn_mmap / cnn_in_memory / cnn_data_parallel.") var samples: Int?
+    @Option(help: "Use only the first N samples in cnn_mmap / cnn_in_memory / mlp_mmap / mlp_in_memory / cnn_data_parallel.") var samples: Int?
+    @Option(name: .customLong("npy-reads"), help: "How cnn_mmap / mlp_mmap read rows: positioned, mapped (no release) or mapped-release.") var npyReads = "positioned"
+    @Option(name: .customLong("image-dir"), help: "Folder of class subfolders of JPEGs for image_folder (Benchmarks/peers/image_folder_bench.py makes it).") var imageDir = "/tmp/lamina-image-folder"
+    @Flag(name: .customLong("read-ahead"), help: "cnn_mmap / mlp_mmap: ask the kernel for the next batch's rows ahead.") var readAhead = false
 }
 let options = BenchOptions.parseOrExit()
-let all = ["gemm", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "transformer",
-           "cnn_mmap", "cnn_in_memory", "cnn_data_parallel"]
-let workloads = (options.workloads ?? all.dropLast(3).joined(separator: ",")).split(separator: ",").map(String.init)
+let all = ["gemm", "gemm-table", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "transformer",
+           "cnn_mmap", "cnn_in_memory", "mlp_mmap", "mlp_in_memory", "image_folder", "cnn_data_parallel"]
+let workloads = (options.workloads ?? all.dropLast(6).filter { $0 != "gemm-table" }.joined(separator: ",")).split(separator: ",").map(String.init)
 for w in workloads where !all.contains(w) {
     FileHandle.standardError.write(Data("unknown workload \(w); choose from \(all.joined(separator: ", "))\n".utf8))
     exit(2)
@@ -38,15 +43,31 @@ FileHandle.standardError.write(Data("lamina-bench on:\n\(ComputeBackend.current)
 let gemmSizes = options.gemmSizes.split(separator: ",").compactMap { Int($0) }
 
 if workloads.contains("gemm") { benchGemm(sizes: gemmSizes) }
+if workloads.contains("gemm-table") { try benchGemmTable() }
 if workloads.contains("elementwise") { benchElementwise() }
 if workloads.contains("conv") { benchConv() }
 if workloads.contains("resnet50") { try benchResNet50() }
 if workloads.contains("transformer") { try benchTransformer() }
 
-for w in workloads where w == "cnn_mmap" || w == "cnn_in_memory" {
+for w in workloads where ["cnn_mmap", "cnn_in_memory", "mlp_mmap", "mlp_in_memory"].contains(w) {
     do {
-        try benchOutOfCore(w, directory: options.npyDir, fromMemory: w == "cnn_in_memory", limit: options.samples)
+        let reads: MemoryMappedNumPy.Reads
+        switch options.npyReads {
+        case "positioned": reads = .positioned
+        case "mapped": reads = .mapped(releaseBytes: nil)
+        case "mapped-release": reads = .mapped(releaseBytes: MemoryMappedNumPy.releaseBytes)
+        default: throw LaminaError.value("--npy-reads: positioned, mapped or mapped-release, got \(options.npyReads)")
+        }
+        try benchOutOfCore(w, directory: options.npyDir, fromMemory: w.hasSuffix("in_memory"), limit: options.samples,
+                           reads: reads, readAhead: options.readAhead)
     } catch {
+        FileHandle.standardError.write(Data("lamina-bench: \(error)\n".utf8))
+        exit(1)
+    }
+}
+
+if workloads.contains("image_folder") {
+    do { try benchImageFolder(directory: options.imageDir) } catch {
         FileHandle.standardError.write(Data("lamina-bench: \(error)\n".utf8))
         exit(1)
     }

@@ -772,6 +772,8 @@ static void LK(depthwise_dw)(const float *x, long images, long c, const lamina_w
 
 #undef LK_DEPTHWISE_TAPS
 
+#include "gemm_impl.h"
+
 const lamina_kernel_table LK(lamina_kernels) = {
     .level = LK_LEVEL,
     .name = LK_LEVEL_NAME,
@@ -797,4 +799,9 @@ const lamina_kernel_table LK(lamina_kernels) = {
     .layer_norm_rows = LK(layer_norm_rows),
     .layer_norm_backward_rows = LK(layer_norm_backward_rows),
     .layer_norm_param_grads = LK(layer_norm_param_grads),
+    .sgemm = LK(sgemm),
+    .sgemm_mr = LK_GEMM_MR,
+    .sgemm_nr = LK_GEMM_NR,
+    .sgemm_kc = LK_GEMM_KC,
+    .sgemm_nc = LK_GEMM_NC,
 };

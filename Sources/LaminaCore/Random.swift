@@ -7,6 +7,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
     /// The full state, for saving a training run and resuming it exactly.
     public var state: (UInt64, UInt64, UInt64, UInt64)
 
+    /// A generator whose sequence is fixed by `seed` (xoshiro256**, seeded through SplitMix64).
     public init(seed: UInt64) {
         var s = seed
         func splitmix() -> UInt64 {
@@ -19,6 +20,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
         state = (splitmix(), splitmix(), splitmix(), splitmix())
     }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         let result = ((state.1 &* 5) << 7 | (state.1 &* 5) >> 57) &* 9
         let t = state.1 << 17
@@ -91,6 +93,7 @@ extension Tensor {
         return randomUniform(shape, lower: lower, upper: upper, dtype: dtype, using: &rng)
     }
 
+    /// Uniform draws in [lower, upper), from `seed` or the default generator. Keras: `keras.random.uniform`.
     public static func randomUniform(_ shape: [Int], lower: Double = 0, upper: Double = 1,
                                      dtype: DType = .float32, using rng: inout RandomGenerator) -> Tensor {
         if dtype == .float32 {
@@ -111,6 +114,7 @@ extension Tensor {
         return randomNormal(shape, mean: mean, stddev: stddev, dtype: dtype, using: &rng)
     }
 
+    /// Normal draws with `mean` and `stddev`, from `seed` or the default generator. Keras: `keras.random.normal`.
     public static func randomNormal(_ shape: [Int], mean: Double = 0, stddev: Double = 1,
                                     dtype: DType = .float32, using rng: inout RandomGenerator) -> Tensor {
         (0..<Shape.count(shape)).map { _ in mean + stddev * rng.nextNormal() }.tensor(shape: shape, dtype: dtype)

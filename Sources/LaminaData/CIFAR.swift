@@ -12,8 +12,11 @@ import Foundation
 /// authors' site with the SHA-256 Keras checks. The pickles are read by Lamina's own reader,
 /// which accepts NumPy arrays, lists, dicts and strings and never runs code.
 public enum CIFAR10 {
+    /// Images float32 `[N, 32, 32, 3]` in 0–255 and labels int32 `[N, 1]`, as Keras returns them.
     public typealias Split = (x: Tensor, y: Tensor)
+    /// The ten class names, in label order.
     public static let classNames = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    /// Where the archive is downloaded from, tried in order (the authors' site).
     public static let mirrors = ["https://www.cs.toronto.edu/~kriz/"]
     static let spec = PickledImages(
         name: "CIFAR-10", folder: "cifar-10", archive: "cifar-10-python.tar.gz", inner: "cifar-10-batches-py",
@@ -22,6 +25,11 @@ public enum CIFAR10 {
         train: ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5"], test: ["test_batch"],
         counts: (50_000, 10_000), mirrors: mirrors)
 
+    /// The training (50,000) and test (10,000) images and labels. Keras: `keras.datasets.cifar10.load_data()`.
+    /// - Parameters:
+    ///   - directory: a folder to look in first.
+    ///   - download: whether to download the archive when no folder has it (else an error says where it looked).
+    ///   - mirrors: the download sites, tried in order.
     public static func load(directory: String? = nil, download: Bool = true,
                             mirrors: [String] = CIFAR10.mirrors) throws -> (train: Split, test: Split) {
         try spec.load(searching: spec.store.searchDirectories(explicit: directory), labelKey: "labels", classes: 10,
@@ -34,9 +42,11 @@ public enum CIFAR10 {
 /// `[N, 32, 32, 3]` in 0–255, labels int32 `[N, 1]`. Found and downloaded like ``CIFAR10``
 /// (folder `cifar-100`, archive `cifar-100-python.tar.gz`).
 public enum CIFAR100 {
+    /// Images float32 `[N, 32, 32, 3]` in 0–255 and labels int32 `[N, 1]`.
     public typealias Split = CIFAR10.Split
     /// Keras's `label_mode`: the 100 fine classes or the 20 superclasses.
     public enum LabelMode: String, Sendable { case fine, coarse }
+    /// Where the archive is downloaded from (CIFAR-10's site).
     public static let mirrors = CIFAR10.mirrors
     static let spec = PickledImages(
         name: "CIFAR-100", folder: "cifar-100", archive: "cifar-100-python.tar.gz", inner: "cifar-100-python",
@@ -44,6 +54,8 @@ public enum CIFAR100 {
         sha256: "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7",
         train: ["train"], test: ["test"], counts: (50_000, 10_000), mirrors: mirrors)
 
+    /// The training and test images with fine (100) or coarse (20) labels. Keras:
+    /// `keras.datasets.cifar100.load_data(label_mode="fine")`.
     public static func load(labelMode: LabelMode = .fine, directory: String? = nil, download: Bool = true,
                             mirrors: [String] = CIFAR100.mirrors) throws -> (train: Split, test: Split) {
         try spec.load(searching: spec.store.searchDirectories(explicit: directory), labelKey: "\(labelMode.rawValue)_labels",
@@ -143,6 +155,7 @@ struct PickledImages: Sendable {
     }
 }
 
+/// The dataset archive readers as fuzz targets (SPI for the fuzzers, not an API).
 @_spi(Fuzzing) public enum DatasetFormats {
     /// Reads `bytes` as a CIFAR batch and, failing that, as an IMDB object array's pickle.
     public static func fuzzPickle(_ bytes: [UInt8]) throws {
@@ -155,6 +168,7 @@ struct PickledImages: Sendable {
         }
     }
 
+    /// Reads `bytes` as a tar archive; returns the number of entries (or throws).
     public static func fuzzTar(_ bytes: [UInt8]) throws -> Int {
         let tar = try Tar(bytes, name: "fuzz", limit: 1 << 24)
         return tar.entries.reduce(0) { $0 + (tar.file(endingWith: $1.path)?.count ?? 0) }

@@ -4,9 +4,12 @@ import Foundation
 /// A table of numbers read from a CSV file: the column names and a float32 tensor
 /// [rows, columns]. `table["price"]` is one column as [rows].
 public struct CSVTable {
+    /// The column names (from the header, or `column_0`, `column_1`, ... without one).
     public let columns: [String]
+    /// The numbers, float32 `[rows, columns]`.
     public let values: Tensor
 
+    /// The column of this name as `[rows]`, nil when there is none.
     public subscript(column: String) -> Tensor? {
         columns.firstIndex(of: column).map { values.sliced(axis: 1, $0..<($0 + 1)).reshaped(to: [values.shape[0]]) }
     }
@@ -27,6 +30,7 @@ public enum CSV {
         return try parse(text, hasHeader: hasHeader, delimiter: delimiter, name: url.lastPathComponent)
     }
 
+    /// Parses CSV text (RFC 4180 quoting) as `read` does a file; `name` names it in errors.
     public static func parse(_ text: String, hasHeader: Bool? = nil, delimiter: Character = ",",
                              name: String = "CSV") throws -> CSVTable {
         var lines = try records(text, delimiter, name: name).filter { !($0.fields.count == 1 && $0.fields[0].isEmpty) }

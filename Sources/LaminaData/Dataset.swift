@@ -9,11 +9,21 @@ public protocol DataSource: Sendable {
     var count: Int { get }
     /// The samples at `indices` (each in `0..<count`) as one batch `[indices.count] + shape`.
     func batch(at indices: [Int]) throws -> (x: Tensor, y: Tensor?)
+    /// A hint that `indices` are read next (a batch ahead): a file source may start reading
+    /// them. The default does nothing.
+    func prepare(_ indices: [Int])
+}
+
+extension DataSource {
+    /// Does nothing: sources that read ahead implement it.
+    public func prepare(_ indices: [Int]) {}
 }
 
 /// Samples held in tensors (the first axis indexes samples).
 public struct TensorSource: DataSource {
+    /// The inputs (first axis: samples) and the labels, if any.
     public let x: Tensor, y: Tensor?
+    /// Samples `x` with labels `y` (as many rows); throws for a scalar or a row-count mismatch.
     public init(_ x: Tensor, _ y: Tensor? = nil) throws {
         guard x.rank >= 1 else { throw LaminaError.shape("TensorSource: inputs need a sample axis, got a scalar") }
         if let y, y.rank < 1 || y.shape[0] != x.shape[0] {
@@ -21,7 +31,9 @@ public struct TensorSource: DataSource {
         }
         (self.x, self.y) = (x, y)
     }
+    /// The number of samples (rows of `x`).
     public var count: Int { x.shape[0] }
+    /// The rows at `indices`, gathered.
     public func batch(at indices: [Int]) throws -> (x: Tensor, y: Tensor?) {
         (x.gather(rows: indices), y?.gather(rows: indices))
     }
@@ -49,8 +61,11 @@ public struct TensorSource: DataSource {
 ///   `filter`, `cache`, `unbatch`, `shard`, `interleave` and `Dataset.zip` as tf.data's
 ///   (see each; DatasetStages.swift).
 public struct Dataset: Sendable {
+    /// One element: a sample or a batch, with its labels when the source has them.
     public typealias Element = (x: Tensor, y: Tensor?)
+    /// A `map` function: inputs and labels in, inputs and labels out.
     public typealias Transform = @Sendable (Tensor, Tensor?) throws -> (Tensor, Tensor?)
+    /// A `filter` function: whether to keep the element.
     public typealias Predicate = @Sendable (Tensor, Tensor?) throws -> Bool
     /// Let Lamina choose (tf.data's `AUTOTUNE`): for `numParallelCalls`, one call per thread
     /// of Lamina's pool (`ThreadCount.current`); for `interleave`'s `cycleLength`, the same.
@@ -71,25 +86,38 @@ public struct Dataset: Sendable {
         case shard(Stage, count: Int, index: Int)
         case zip(Stage, Stage)
         case interleave(Stage, cycleLength: Int, blockLength: Int, Interleaved)
+        case enumerate(Stage, start: Int, IndexedTransform, calls: Int)
     }
+    /// An `interleave` function: the dataset an element expands into.
     public typealias Interleaved = @Sendable (Tensor, Tensor?) throws -> Dataset
+    /// A transform of an element and its position in the pass (`enumerate(start:)`).
+    public typealias IndexedTransform = @Sendable (Int, Tensor, Tensor?) throws -> (Tensor, Tensor?)
     let stage: Stage
 
+    /// A dataset over `source`'s samples, in order.
     public init(_ source: any DataSource) { stage = .source(source) }
     init(stage: Stage) { self.stage = stage }
 
     /// Samples held in tensors (Keras: `tf.data.Dataset.from_tensor_slices((x, y))`).
     public static func fromTensors(_ x: Tensor, _ y: Tensor? = nil) throws -> Dataset { Dataset(try TensorSource(x, y)) }
 
+    /// Shuffles the samples each epoch: a full permutation of a random-access source, or within a
+    /// buffer of `bufferSize` elements after `repeated` or `take`. tf.data: `shuffle(buffer_size, seed)`.
     public func shuffle(bufferSize: Int? = nil, seed: UInt64? = nil) -> Dataset {
         Dataset(stage: .shuffle(stage, bufferSize: bufferSize, seed: seed, passes: PassCounter()))
     }
+    /// Applies `transform` to each element (a sample before `batch`, a batch after). tf.data: `map`.
     public func map(_ transform: @escaping Transform) -> Dataset { Dataset(stage: .map(stage, transform)) }
+    /// Stacks `size` consecutive elements into one (the last may be smaller unless
+    /// `dropRemainder`). tf.data: `batch(batch_size, drop_remainder=False)`.
     public func batch(_ size: Int, dropRemainder: Bool = false) -> Dataset {
         Dataset(stage: .batch(stage, size: size, dropRemainder: dropRemainder))
     }
+    /// Runs the stages before it `count` times (nil: forever). tf.data: `repeat(count)`.
     public func repeated(_ count: Int? = nil) -> Dataset { Dataset(stage: .repeated(stage, count: count)) }
+    /// The first `count` elements. tf.data: `take(count)`.
     public func take(_ count: Int) -> Dataset { Dataset(stage: .take(stage, count: count)) }
+    /// Prepares up to `depth` elements on a background thread while the current one is used. tf.data: `prefetch`.
     public func prefetch(_ depth: Int = 2) -> Dataset { Dataset(stage: .prefetch(stage, depth: depth)) }
 
     /// Whether elements are batches (a `batch` stage comes before any later stage that counts).
@@ -99,7 +127,8 @@ public struct Dataset: Sendable {
         case .source: return false
         case .batch: return true
         case .shuffle(let up, _, _, _), .map(let up, _), .repeated(let up, _), .take(let up, _), .prefetch(let up, _),
-             .parallelMap(let up, _, _), .filter(let up, _), .cache(let up, _), .shard(let up, _, _), .zip(let up, _):
+             .parallelMap(let up, _, _), .filter(let up, _), .cache(let up, _), .shard(let up, _, _), .zip(let up, _),
+             .enumerate(let up, _, _, _):
             return batched(up)
         case .unbatch, .interleave: return false
         }
@@ -118,7 +147,7 @@ public struct Dataset: Sendable {
             guard let count, let n = cardinality(up) else { return nil }
             return n * count
         case .take(let up, let count): return cardinality(up).map { min($0, count) } ?? count
-        case .parallelMap(let up, _, _), .cache(let up, _): return cardinality(up)
+        case .parallelMap(let up, _, _), .cache(let up, _), .enumerate(let up, _, _, _): return cardinality(up)
         case .shard(let up, let count, let index): return cardinality(up).map { Swift.max(0, ($0 - index + count - 1) / count) }
         case .zip(let a, let b):
             switch (cardinality(a), cardinality(b)) {
@@ -139,7 +168,8 @@ public struct Dataset: Sendable {
         case .repeated(let up, let count): return count == nil || infinite(up)
         case .take: return false
         case .shuffle(let up, _, _, _), .map(let up, _), .batch(let up, _, _), .prefetch(let up, _), .parallelMap(let up, _, _),
-             .filter(let up, _), .cache(let up, _), .unbatch(let up), .shard(let up, _, _), .interleave(let up, _, _, _):
+             .filter(let up, _), .cache(let up, _), .unbatch(let up), .shard(let up, _, _), .interleave(let up, _, _, _),
+             .enumerate(let up, _, _, _):
             return infinite(up)
         case .zip(let a, let b): return infinite(a) && infinite(b)
         }
@@ -167,7 +197,7 @@ public struct Dataset: Sendable {
                 guard depth > 0 else { throw LaminaError.value("Dataset.prefetch: depth must be positive, got \(depth)") }
                 try check(up)
             case .map(let up, _), .filter(let up, _), .cache(let up, _), .unbatch(let up): try check(up)
-            case .parallelMap(let up, _, let calls):
+            case .parallelMap(let up, _, let calls), .enumerate(let up, _, _, let calls):
                 guard calls == Dataset.autotune || calls > 0 else {
                     throw LaminaError.value("Dataset.map: numParallelCalls must be positive or Dataset.autotune, got \(calls)")
                 }
@@ -194,7 +224,34 @@ public struct Dataset: Sendable {
         return DatasetIterator(Self.iterator(stage))
     }
 
-    static func iterator(_ s: Stage) -> any ElementIterator {
+    /// A pass whose batches are this process's shards of the global batches (`rankShard`, from
+    /// `fit` under DataParallel; nil: whole batches). Only for a pipeline `readsByRankShard`.
+    func makeIterator(rankShard: RankShard?) throws -> DatasetIterator {
+        try validate()
+        let own = rankShard.map { RankShard($0.shard) }   // this pass's own queue of global batches
+        return DatasetIterator(Self.iterator(stage, rankShard: own), rankShard: own)
+    }
+
+    /// Whether each process can read only its shard of each batch: the batches are gathered
+    /// straight from a random-access source (after `shuffle` or `shard` at most), and only
+    /// `prefetch`, `take` and `repeated` come after them — stages that do not look into a batch,
+    /// so a shard of it gives the same shard of the global batch.
+    var readsByRankShard: Bool {
+        func batches(_ s: Stage) -> Bool {
+            switch s {
+            case .prefetch(let up, _), .take(let up, _), .repeated(let up, _): return batches(up)
+            case .batch(let up, _, _):
+                switch up {
+                case .source, .shuffle(.source, _, _, _), .shard(.source, _, _): return true
+                default: return false
+                }
+            default: return false
+            }
+        }
+        return batches(stage)
+    }
+
+    static func iterator(_ s: Stage, rankShard: RankShard? = nil) -> any ElementIterator {
         switch s {
         case .source(let source):
             return SourceIterator(source: source, order: Array(0..<source.count))
@@ -221,12 +278,17 @@ public struct Dataset: Sendable {
         case .batch(let up, let size, let drop):
             // One iterator of the stages before: making a second would draw a second shuffle.
             let upstream = iterator(up)
-            if let plan = upstream as? SourceIterator { return SourceBatchIterator(plan: plan, size: size, dropRemainder: drop) }
+            if let plan = upstream as? SourceIterator {
+                return SourceBatchIterator(plan: plan, size: size, dropRemainder: drop, rankShard: rankShard)
+            }
             return BatchIterator(upstream: upstream, size: size, dropRemainder: drop)
-        case .repeated(let up, let count): return RepeatIterator(make: { iterator(up) }, count: count)
-        case .take(let up, let count): return TakeIterator(upstream: iterator(up), left: count)
-        case .prefetch(let up, let depth): return PrefetchIterator(upstream: iterator(up), depth: depth)
+        case .repeated(let up, let count): return RepeatIterator(make: { iterator(up, rankShard: rankShard) }, count: count)
+        case .take(let up, let count): return TakeIterator(upstream: iterator(up, rankShard: rankShard), left: count)
+        case .prefetch(let up, let depth): return PrefetchIterator(upstream: iterator(up, rankShard: rankShard), depth: depth)
         case .parallelMap(let up, let transform, let calls): return ParallelMapIterator(upstream: iterator(up), transform: transform, calls: calls)
+        case .enumerate(let up, let start, let transform, let calls):
+            if calls == 1 { return EnumerateIterator(upstream: iterator(up), index: start, transform: transform) }
+            return ParallelMapIterator(upstream: iterator(up), start: start, transform: transform, calls: calls)
         case .filter(let up, let predicate): return FilterIterator(upstream: iterator(up), predicate: predicate)
         case .cache(let up, let cache): return cache.iterator { iterator(up) }
         case .unbatch(let up): return UnbatchIterator(upstream: iterator(up))
@@ -249,12 +311,29 @@ final class PassCounter: Sendable {
     func next() -> UInt64 { count.withLock { value in defer { value += 1 }; return value } }
 }
 
+/// This process's rows of each global batch (`DistributionStrategy.shard`), and the global
+/// batches whose shards were read, in order: the batch iterator adds each global batch's size
+/// and sample indices, the consumer takes them with each batch (`prefetch` keeps the order).
+final class RankShard: Sendable {
+    let shard: @Sendable (Int) -> Range<Int>
+    private let read = Locked<[(count: Int, token: Tensor)]>([])
+    init(_ shard: @escaping @Sendable (Int) -> Range<Int>) { self.shard = shard }
+    func add(_ indices: [Int]) { read.withLock { $0.append((indices.count, Tensor(shape: [indices.count], scalars: indices.map(Double.init)))) } }
+    func take() -> (count: Int, token: Tensor)? { read.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
+}
+
 /// One pass over a `Dataset`.
 public final class DatasetIterator {
     private var inner: any ElementIterator
-    init(_ inner: any ElementIterator) { self.inner = inner }
+    private let rankShard: RankShard?
+    init(_ inner: any ElementIterator, rankShard: RankShard? = nil) { (self.inner, self.rankShard) = (inner, rankShard) }
     /// The next element, nil at the end.
     public func next() throws -> Dataset.Element? { try inner.next() }
+    /// The global batch of the element `next` returned last, when read by rank shard.
+    func globalBatch() throws -> (count: Int, token: Tensor) {
+        guard let global = rankShard?.take() else { throw LaminaError(.configuration, "Dataset: a sharded batch came without its global batch") }
+        return global
+    }
     /// Stops background work (prefetching) early.
     public func cancel() { inner.cancel() }
     deinit { inner.cancel() }
@@ -279,16 +358,26 @@ struct SourceIterator: ElementIterator {
     }
 }
 
-/// Batches gathered straight from a random-access source: one `batch(at:)` per batch.
+/// Batches gathered straight from a random-access source: one `batch(at:)` per batch, then a
+/// read-ahead hint for the next one. With `rankShard`, only this process's rows of each batch.
 struct SourceBatchIterator: ElementIterator {
     var plan: SourceIterator
     let size: Int, dropRemainder: Bool
-    mutating func next() throws -> Dataset.Element? {
-        let left = plan.order.count - plan.position
+    var rankShard: RankShard? = nil
+    /// The sample indices of the next batch (nil at the end), or this process's share of them.
+    private func upcoming(from position: Int) -> [Int]? {
+        let left = plan.order.count - position
         guard left > 0, !(dropRemainder && left < size) else { return nil }
-        let indices = Array(plan.order[plan.position..<(plan.position + min(size, left))])
+        return Array(plan.order[position..<(position + min(size, left))])
+    }
+    private func mine(_ indices: [Int]) -> [Int] { rankShard.map { Array(indices[$0.shard(indices.count)]) } ?? indices }
+    mutating func next() throws -> Dataset.Element? {
+        guard let indices = upcoming(from: plan.position) else { return nil }
         plan.position += indices.count
-        return try plan.source.batch(at: indices)
+        let batch = try plan.source.batch(at: mine(indices))
+        rankShard?.add(indices)
+        if let following = upcoming(from: plan.position) { plan.source.prepare(mine(following)) }
+        return batch
     }
 }
 

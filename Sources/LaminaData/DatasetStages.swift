@@ -42,6 +42,15 @@ extension Dataset {
     /// carry labels already are an error.
     public static func zip(_ inputs: Dataset, _ labels: Dataset) -> Dataset { Dataset(stage: .zip(inputs.stage, labels.stage)) }
 
+    /// Transforms each element together with its position in the pass, `start`, `start + 1`, …
+    /// (tf.data: `enumerate(start).map(lambda i, (x, y): ...)`), on up to `numParallelCalls`
+    /// threads in order as `map(numParallelCalls:)`. The position is what makes a random
+    /// augmentation repeat exactly under parallel calls: seed it from `i` (the count starts again
+    /// with each pass, so vary the seed by epoch with a shuffle before it).
+    public func enumerate(start: Int = 0, numParallelCalls: Int = 1, _ transform: @escaping IndexedTransform) -> Dataset {
+        Dataset(stage: .enumerate(stage, start: start, transform, calls: numParallelCalls))
+    }
+
     /// Maps each element to a dataset and interleaves them (tf.data: `interleave(f,
     /// cycle_length, block_length)`, same order): `cycleLength` datasets are open at once, and
     /// `blockLength` consecutive elements are taken from each in turn; an exhausted one is
@@ -59,7 +68,8 @@ final class ParallelMapIterator: ElementIterator, @unchecked Sendable {
     // `upstream`, `submitted`, `taken`, `ended` by the consumer alone.
     typealias Outcome = Result<Dataset.Element, any Error>
     private var upstream: any ElementIterator
-    private let transform: Dataset.Transform
+    private let transform: Dataset.IndexedTransform
+    private let start: Int
     private let width: Int
     private let condition = NSCondition()
     private var jobs: [(index: Int, element: Dataset.Element)] = []
@@ -69,8 +79,13 @@ final class ParallelMapIterator: ElementIterator, @unchecked Sendable {
     private var submitted = 0, taken = 0
     private var ended = false
 
-    init(upstream: any ElementIterator, transform: @escaping Dataset.Transform, calls: Int) {
-        (self.upstream, self.transform) = (upstream, transform)
+    convenience init(upstream: any ElementIterator, transform: @escaping Dataset.Transform, calls: Int) {
+        self.init(upstream: upstream, start: 0, transform: { _, x, y in try transform(x, y) }, calls: calls)
+    }
+
+    /// Elements transformed with their position in the pass (`start` for the first).
+    init(upstream: any ElementIterator, start: Int, transform: @escaping Dataset.IndexedTransform, calls: Int) {
+        (self.upstream, self.start, self.transform) = (upstream, start, transform)
         width = Swift.max(1, calls == Dataset.autotune ? ThreadCount.current : calls)
     }
 
@@ -84,7 +99,7 @@ final class ParallelMapIterator: ElementIterator, @unchecked Sendable {
                     if stopped { condition.unlock(); return }
                     let job = jobs.removeFirst()
                     condition.unlock()
-                    let outcome = Outcome { let (x, y) = try transform(job.element.x, job.element.y); return (x, y) }
+                    let outcome = Outcome { let (x, y) = try transform(start + job.index, job.element.x, job.element.y); return (x, y) }
                     condition.lock()
                     results[job.index] = outcome
                     condition.broadcast()
@@ -140,6 +155,20 @@ final class ParallelMapIterator: ElementIterator, @unchecked Sendable {
         stopWorkers()
         upstream.cancel()
     }
+}
+
+/// `enumerate(start:)` on the calling thread.
+struct EnumerateIterator: ElementIterator {
+    var upstream: any ElementIterator
+    var index: Int
+    let transform: Dataset.IndexedTransform
+    mutating func next() throws -> Dataset.Element? {
+        guard let (x, y) = try upstream.next() else { return nil }
+        let (tx, ty) = try transform(index, x, y)
+        index += 1
+        return (tx, ty)
+    }
+    mutating func cancel() { upstream.cancel() }
 }
 
 struct FilterIterator: ElementIterator {

@@ -1,11 +1,14 @@
 import Lamina
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where a `keras.datasets`-like loader finds its files, and how it downloads missing ones:
 /// the folder the user passed, then `$LAMINA_DATA` (and `$LAMINA_DATA/<folder>`), then Keras's
 /// own cache `~/.keras/datasets` (so files Keras already downloaded are reused), and last
-/// `~/.cache/lamina/<folder>`, where downloads go — through a temporary name and a rename,
-/// each file checked before it is kept.
+/// `~/.cache/lamina/<folder>`, where downloads go — streamed to disk under a temporary name with
+/// a progress bar, checked, then renamed.
 struct DatasetStore: Sendable {
     enum Checksum: Sendable {
         case sha256OfContents(String)   // of the decompressed .gz
@@ -63,14 +66,22 @@ struct DatasetStore: Sendable {
             let source = mirror.hasSuffix("/") ? mirror : mirror + "/"
             guard let url = URL(string: source + file) else { continue }
             Lamina.logger.notice("Downloading \(url.absoluteString)")
+            // Streamed to a hidden file beside the final one (with a progress bar), checked, then
+            // renamed into place: an interrupted or wrong download never takes the file's name.
+            // (The check reads the file back whole: the digests here are not incremental.)
+            let unverified = cache.appendingPathComponent(".\(file).\(UUID().uuidString.prefix(8)).unverified")
+            defer { try? FileManager.default.removeItem(at: unverified) }
             do {
-                let bytes = try HTTP.get(url, timeout: 600)
+                try HTTP.download(url, to: unverified, timeout: 3600, idleTimeout: 600, verbose: 1)
+                let bytes = [UInt8](try Data(contentsOf: unverified, options: .alwaysMapped))
                 if let problem = try Self.verify(bytes, checksum, what: url.absoluteString) {
                     failures.append("\(url.absoluteString): \(problem)")
                     continue
                 }
                 let destination = cache.appendingPathComponent(file)
-                try AtomicFile.write(Data(bytes), to: destination)
+                guard rename(unverified.path, destination.path) == 0 else {
+                    throw LaminaError(.io, "\(destination.path): cannot move the download into place (\(String(cString: strerror(errno))))")
+                }
                 return destination
             } catch {
                 failures.append("\(url.absoluteString): \(error)")

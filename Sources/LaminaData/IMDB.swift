@@ -12,7 +12,9 @@ import Foundation
 /// The file is Keras's `imdb.npz`, found like ``CIFAR10``'s (folder `imdb`, Keras's cache
 /// included) or downloaded from Keras's mirror with its SHA-256.
 public enum IMDB {
+    /// Reviews as word indices (one array each) and labels int32 `[N]` (1: positive).
     public typealias Split = (x: [[Int]], y: Tensor)
+    /// Where `imdb.npz` is downloaded from (Keras's mirror).
     public static let mirrors = ["https://storage.googleapis.com/tensorflow/tf-keras-datasets/"]
     static let store = DatasetStore(name: "IMDB", folder: "imdb", mirrors: mirrors, usesKerasCache: true)
     static let sha256 = "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"

@@ -5,34 +5,41 @@ import Lamina
 
 /// A decoded image: `height × width × channels` bytes, row-major (HWC).
 public struct DecodedImage: Sendable {
+    /// The image's size and its channels (1, 3 or 4).
     public let height: Int, width: Int, channels: Int
+    /// `height × width × channels` bytes, row-major, channels last.
     public let pixels: [UInt8]
 }
 
-/// PNG (libpng's simplified API) and JPEG (libjpeg-turbo's TurboJPEG API) decoding to 1, 3 or
-/// 4 channels. Neither library reports errors by `longjmp` through these APIs, so a damaged or
+/// PNG (libpng's simplified API), JPEG (libjpeg-turbo's TurboJPEG API), BMP and GIF (first frame;
+/// in Swift, ImageDecoder+BMPGIF.swift) decoding to 1, 3 or 4 channels. Neither library reports errors by `longjmp` through these APIs, so a damaged or
 /// hostile file is a `LaminaError` naming it, never a crash; sizes are checked before any
 /// allocation (both decoders are fuzz targets).
 public enum ImageDecoder {
     /// The most pixels one image may have (2^28: 16384 × 16384).
     public static let maximumPixels = 1 << 28
 
-    public enum Format: Sendable { case png, jpeg }
+    /// The file formats decoded.
+    public enum Format: Sendable { case png, jpeg, bmp, gif }
 
     /// The format named by the file's first bytes, nil if neither.
     public static func format(of bytes: [UInt8]) -> Format? {
         if bytes.count >= 8, bytes[0..<8].elementsEqual([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
         if bytes.count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8, bytes[2] == 0xFF { return .jpeg }
+        if bytes.count >= 2, bytes[0] == 0x42, bytes[1] == 0x4D { return .bmp }   // "BM"
+        if bytes.count >= 6, bytes[0..<6].elementsEqual(Array("GIF87a".utf8)) || bytes[0..<6].elementsEqual(Array("GIF89a".utf8)) { return .gif }
         return nil
     }
 
-    /// Decodes `bytes` (a PNG or JPEG file) to `channels` (1 gray, 3 RGB, 4 RGBA).
+    /// Decodes `bytes` (a PNG, JPEG, BMP or GIF file) to `channels` (1 gray, 3 RGB, 4 RGBA).
     public static func decode(_ bytes: [UInt8], channels: Int = 3, name: String = "image") throws -> DecodedImage {
         guard [1, 3, 4].contains(channels) else { throw LaminaError(.value, "\(name): channels must be 1, 3 or 4, got \(channels)") }
         switch format(of: bytes) {
         case .png: return try decodePNG(bytes, channels: channels, name: name)
         case .jpeg: return try decodeJPEG(bytes, channels: channels, name: name)
-        case nil: throw LaminaError(.io, "\(name) is not a PNG or JPEG image")
+        case .bmp: return try decodeBMP(bytes, channels: channels, name: name)
+        case .gif: return try decodeGIF(bytes, channels: channels, name: name)
+        case nil: throw LaminaError(.io, "\(name) is not a PNG, JPEG, BMP or GIF image")
         }
     }
 
@@ -41,7 +48,18 @@ public enum ImageDecoder {
         switch format(of: bytes) {
         case .png: return try withPNG(bytes, name) { image in (Int(image.height), Int(image.width)) }
         case .jpeg: return try withJPEG(bytes, name) { _, width, height in (height, width) }
-        case nil: throw LaminaError(.io, "\(name) is not a PNG or JPEG image")
+        case .bmp:
+            let r = Reader(bytes: bytes, name: name)
+            let core = try r.u32(14) == 12
+            let (width, height) = core ? (try r.u16(18), abs(Int(Int16(truncatingIfNeeded: try r.u16(20))))) : (try r.i32(18), abs(try r.i32(22)))
+            try checkSize(width, height, name)
+            return (height, width)
+        case .gif:
+            let r = Reader(bytes: bytes, name: name)
+            let (width, height) = (try r.u16(6), try r.u16(8))
+            try checkSize(width, height, name)
+            return (height, width)
+        case nil: throw LaminaError(.io, "\(name) is not a PNG, JPEG, BMP or GIF image")
         }
     }
 
@@ -51,7 +69,7 @@ public enum ImageDecoder {
         }
     }
 
-    private static func checkSize(_ width: Int, _ height: Int, _ name: String) throws {
+    static func checkSize(_ width: Int, _ height: Int, _ name: String) throws {
         guard width > 0, height > 0, width <= maximumPixels / height else {
             throw LaminaError(.io, "\(name): image size \(width)×\(height) is empty or too large")
         }
@@ -132,17 +150,31 @@ extension DecodedImage {
         let c = channels
         var out = [Float](repeating: 0, count: outH * outW * c)
         let (scaleY, scaleX) = (Float(height) / Float(outH), Float(width) / Float(outW))
-        for oy in 0..<outH {
-            let y = max((Float(oy) + 0.5) * scaleY - 0.5, 0)
-            let y0 = min(Int(y), height - 1), y1 = min(y0 + 1, height - 1), fy = y - Float(y0)
-            for ox in 0..<outW {
-                let x = max((Float(ox) + 0.5) * scaleX - 0.5, 0)
-                let x0 = min(Int(x), width - 1), x1 = min(x0 + 1, width - 1), fx = x - Float(x0)
-                for ch in 0..<c {
-                    func p(_ yy: Int, _ xx: Int) -> Float { Float(pixels[(yy * width + xx) * c + ch]) }
-                    let top = p(y0, x0) + (p(y0, x1) - p(y0, x0)) * fx
-                    let bottom = p(y1, x0) + (p(y1, x1) - p(y1, x0)) * fx
-                    out[(oy * outW + ox) * c + ch] = top + (bottom - top) * fy
+        // Each output column's two source columns (as element offsets) and weight, once per image.
+        var columns: [(Int, Int, Float)] = []
+        columns.reserveCapacity(outW)
+        for ox in 0..<outW {
+            let x = max((Float(ox) + 0.5) * scaleX - 0.5, 0)
+            let x0 = min(Int(x), width - 1), x1 = min(x0 + 1, width - 1)
+            columns.append((x0 * c, x1 * c, x - Float(x0)))
+        }
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for oy in 0..<outH {
+                    let y = max((Float(oy) + 0.5) * scaleY - 0.5, 0)
+                    let y0 = min(Int(y), height - 1), y1 = min(y0 + 1, height - 1), fy = y - Float(y0)
+                    let (row0, row1) = (y0 * width * c, y1 * width * c)
+                    var o = oy * outW * c
+                    for (x0, x1, fx) in columns {
+                        for ch in 0..<c {
+                            let (a, b) = (Float(src[row0 + x0 + ch]), Float(src[row0 + x1 + ch]))
+                            let (d, e) = (Float(src[row1 + x0 + ch]), Float(src[row1 + x1 + ch]))
+                            let top = a + (b - a) * fx
+                            let bottom = d + (e - d) * fx
+                            dst[o] = top + (bottom - top) * fy
+                            o += 1
+                        }
+                    }
                 }
             }
         }

@@ -12,6 +12,7 @@ import FoundationNetworking
 /// the cache from the public mirrors, checking each file's SHA-256, and when that is not
 /// possible it throws an error that lists where it looked and how to get the files.
 public enum MNIST {
+    /// Images float32 `[N, 28, 28]` in 0–255 and labels int32 `[N]`, as Keras returns them.
     public typealias Split = (x: Tensor, y: Tensor)
 
     /// The four files, with the SHA-256 of their decompressed contents (the original MNIST).
@@ -53,6 +54,7 @@ public enum MNIST {
 /// `$LAMINA_DATA/fashion-mnist`, `~/.cache/lamina/fashion-mnist`) or downloaded from Keras's
 /// mirror, each archive checked against the MD5 the dataset's authors publish.
 public enum FashionMNIST {
+    /// Images float32 `[N, 28, 28]` in 0–255 and labels int32 `[N]`.
     public typealias Split = MNIST.Split
     /// The class names, in label order.
     public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -63,6 +65,7 @@ public enum FashionMNIST {
         ("t10k-images-idx3-ubyte", "bef4ecab320f06d8554ea6380940ec79"),
         ("t10k-labels-idx1-ubyte", "bb300cfdad3c16e7a12a480ee83cd310"),
     ]
+    /// Where the archives are downloaded from, tried in order.
     public static let mirrors = [
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
@@ -70,6 +73,7 @@ public enum FashionMNIST {
     static let spec = IDXImages(name: "Fashion-MNIST", folder: "fashion-mnist", files: files.map { ($0.name, .md5OfArchive($0.md5)) },
                                 mirrors: mirrors)
 
+    /// The training (60,000) and test (10,000) images and labels. Keras: `keras.datasets.fashion_mnist.load_data()`.
     public static func load(directory: String? = nil, download: Bool = true,
                             mirrors: [String] = FashionMNIST.mirrors) throws -> (train: Split, test: Split) {
         try spec.load(searching: spec.searchDirectories(explicit: directory), download: download, mirrors: mirrors)

@@ -39,16 +39,20 @@ extension Model {
         let validate = validationData.map { data in { () throws -> [String: Double] in
             try self.evaluateLogs(data, steps: validationSteps, verbose: 0)
         } }
+        // Under DataParallel, a pipeline that batches straight from a random-access source reads
+        // only this process's shard of each global batch (the same global batches as one process).
+        let strategy = Strategy.current
+        let rankShard: RankShard? = strategy is SingleProcess || !dataset.readsByRankShard ? nil : RankShard { [strategy] n in strategy.shard(n) }
         var carried: DatasetIterator?
         var exhausted = false
         return try runEpochs(epochs: epochs, initialEpoch: initialEpoch, steps: steps, verbose: verbose, callbacks: callbacks,
                              validate: validate, validationFreq: validationFreq, optimizer: optimizer) { epoch in
             let iterator: DatasetIterator
             if stepsPerEpoch != nil {
-                if carried == nil { carried = try dataset.makeIterator() }
+                if carried == nil { carried = try dataset.makeIterator(rankShard: rankShard) }
                 iterator = carried!
             } else {
-                iterator = try dataset.makeIterator()
+                iterator = try dataset.makeIterator(rankShard: rankShard)
             }
             var step = 0
             return {
@@ -65,8 +69,9 @@ extension Model {
                 }
                 step += 1
                 guard let y else { throw LaminaError.value("fit: the dataset has no labels") }
+                let global = rankShard == nil ? nil : try iterator.globalBatch()
                 let xs = try self.prepareInputs([x])
-                return (xs, try self.prepareLabels([y], for: xs), nil)
+                return EpochBatch(x: xs, y: try self.prepareLabels([y], for: xs), weights: nil, global: global)
             }
         }
     }

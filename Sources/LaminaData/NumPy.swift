@@ -9,6 +9,7 @@ public enum NumPy {
     /// The largest array payload Lamina will read or inflate.
     public static let maximumBytes = 1 << 32
 
+    /// The array in the `.npy` file at `url`. NumPy: `numpy.load(path)`.
     public static func load(_ url: URL) throws -> Tensor {
         try parseNPY(try readFileBytes(url), name: url.lastPathComponent)
     }
@@ -103,6 +104,7 @@ public enum NumPy {
         return Header(kind: kind, fortran: fortran, shape: shape, count: count, payload: headerStart + headerLength, descr: descr)
     }
 
+    /// The array in `.npy` bytes; `name` names them in errors.
     public static func parseNPY(_ data: [UInt8], name: String) throws -> Tensor {
         func fail(_ why: String) -> LaminaError { LaminaError(.io, "\(name): \(why)") }
         let h = try header(data, name: name)

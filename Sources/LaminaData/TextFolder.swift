@@ -4,15 +4,19 @@ import Lamina
 /// The `.txt` files of a folder and their labels; each batch is read on demand and encoded
 /// with `Tensor(texts:)` (padded to its longest text), which `TextVectorization` reads.
 public struct TextFolderSource: DataSource {
+    /// The `.txt` files, in class order then file-name order (Keras's order).
     public let files: [URL]
     /// Class indices (nil without labels).
     public let labels: [Int]?
+    /// The class names: the subfolders' names, sorted (or as given).
     public let classNames: [String]
+    /// How labels are encoded.
     public let labelMode: ImageFolder.LabelMode
     /// Texts longer than this many UTF-8 bytes are cut (Keras's `max_length`, which cuts bytes),
     /// dropping a character the cut splits.
     public let maxLength: Int?
 
+    /// The number of texts.
     public var count: Int { files.count }
 
     /// The text of file `i` (UTF-8; invalid bytes are replaced, as Keras's decoding does).
@@ -24,6 +28,7 @@ public struct TextFolderSource: DataSource {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The texts at `indices` as a string tensor (`Tensor(texts:)`), with their labels.
     public func batch(at indices: [Int]) throws -> (x: Tensor, y: Tensor?) {
         let x = Tensor(texts: try indices.map(text))
         return (x, labels.map { labels in ImageFolder.labelTensor(indices.map { labels[$0] }, mode: labelMode, classCount: classNames.count) })

@@ -9,10 +9,13 @@ public enum ReduceOperation: Sendable { case sum, average }
 /// numbered `rank` = 0..<size. ``MPICollective`` implements them over MPI; ``LocalCollective``
 /// is the one-process case.
 public protocol Collective: AnyObject, Sendable {
+    /// This process's number, 0..<size (0 is the chief, which writes files).
     var rank: Int { get }
+    /// The number of processes.
     var size: Int { get }
     /// Combines `values` element-wise across all processes; every process gets the result.
     func allreduce(_ values: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws
+    /// The same for doubles.
     func allreduce(_ values: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) throws
     /// Element-wise maximum across processes.
     func allreduceMax(_ values: UnsafeMutableBufferPointer<Double>) throws
@@ -25,15 +28,19 @@ public protocol Collective: AnyObject, Sendable {
 }
 
 extension Collective {
+    /// `allreduce` on an array: every process ends with the element-wise sum (or average).
     public func allreduce(_ values: inout [Float], _ operation: ReduceOperation = .sum) throws {
         try values.withUnsafeMutableBufferPointer { try allreduce($0, operation) }
     }
+    /// `allreduce` on an array of doubles.
     public func allreduce(_ values: inout [Double], _ operation: ReduceOperation = .sum) throws {
         try values.withUnsafeMutableBufferPointer { try allreduce($0, operation) }
     }
+    /// Every process ends with process `root`'s array (the arrays must have the same length).
     public func broadcast(_ values: inout [Float], root: Int = 0) throws {
         try values.withUnsafeMutableBytes { try broadcast($0, root: root) }
     }
+    /// `broadcast` on an array of doubles.
     public func broadcast(_ values: inout [Double], root: Int = 0) throws {
         try values.withUnsafeMutableBytes { try broadcast($0, root: root) }
     }
@@ -41,14 +48,23 @@ extension Collective {
 
 /// One process: every operation leaves the values as they are.
 public final class LocalCollective: Collective {
+    /// The one-process collective.
     public init() {}
+    /// Always 0.
     public var rank: Int { 0 }
+    /// Always 1.
     public var size: Int { 1 }
+    /// Leaves the values: the sum over one process.
     public func allreduce(_ values: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws {}
+    /// Leaves the values.
     public func allreduce(_ values: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) throws {}
+    /// Leaves the values.
     public func allreduceMax(_ values: UnsafeMutableBufferPointer<Double>) throws {}
+    /// Leaves the bytes: this process is the root.
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
+    /// Returns at once.
     public func barrier() throws {}
+    /// Prints `message` to standard error and exits with status 1.
     public func abort(_ message: String) -> Never {
         FileHandle.standardError.write(Data((message + "\n").utf8))
         exit(1)
@@ -66,7 +82,9 @@ public final class LocalCollective: Collective {
 /// leaving the others waiting in their next allreduce. A process that dies outright (killed,
 /// crashed) is noticed by `mpirun` itself, which ends the job and names the rank.
 public final class MPICollective: Collective {
+    /// This process's number in `MPI_COMM_WORLD` (0 is the chief).
     public let rank: Int
+    /// The number of processes `mpirun` started.
     public let size: Int
     /// MPI_COMM_WORLD (a constant handle; not stored, as an OpaquePointer is not Sendable).
     private var comm: MPI_Comm { lamina_mpi_comm_world()! }
@@ -129,20 +147,24 @@ public final class MPICollective: Collective {
         }
     }
 
+    /// `MPI_Allreduce` with `MPI_SUM` (divided by `size` for `.average`).
     public func allreduce(_ values: UnsafeMutableBufferPointer<Float>, _ operation: ReduceOperation) throws {
         try reduce(UnsafeMutableRawPointer(values.baseAddress), count: values.count, stride: 4, lamina_mpi_float(), lamina_mpi_sum())
         if operation == .average { for i in values.indices { values[i] /= Float(size) } }
     }
 
+    /// `MPI_Allreduce` of doubles with `MPI_SUM` (divided by `size` for `.average`).
     public func allreduce(_ values: UnsafeMutableBufferPointer<Double>, _ operation: ReduceOperation) throws {
         try reduce(UnsafeMutableRawPointer(values.baseAddress), count: values.count, stride: 8, lamina_mpi_double(), lamina_mpi_sum())
         if operation == .average { for i in values.indices { values[i] /= Double(size) } }
     }
 
+    /// `MPI_Allreduce` with `MPI_MAX`.
     public func allreduceMax(_ values: UnsafeMutableBufferPointer<Double>) throws {
         try reduce(UnsafeMutableRawPointer(values.baseAddress), count: values.count, stride: 8, lamina_mpi_double(), lamina_mpi_max())
     }
 
+    /// `MPI_Bcast` of the bytes from `root`.
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard bytes.count > 0 else { return }
         guard (0..<size).contains(root) else { throw LaminaError.value("broadcast: root \(root) is not a rank of 0..<\(size)") }
@@ -154,8 +176,10 @@ public final class MPICollective: Collective {
         }
     }
 
+    /// `MPI_Barrier`.
     public func barrier() throws { try check(MPI_Barrier(comm), "MPI_Barrier") }
 
+    /// Prints the rank and `message`, then `MPI_Abort`s the whole job.
     public func abort(_ message: String) -> Never {
         FileHandle.standardError.write(Data((message + "\n").utf8))
         MPI_Abort(comm, 1)

@@ -34,6 +34,7 @@ import Lamina
 /// Failures: an error thrown on any rank during `fit`, `evaluate` or `predict` prints
 /// "Lamina: rank R failed: …" and aborts the whole job through MPI (see ``MPICollective``).
 public final class DataParallel: Sendable {
+    /// The processes the gradients are averaged over.
     public let collective: Collective
     /// The most megabytes of gradients one allreduce carries (PyTorch DDP's default: 25).
     public let bucketSizeMB: Double
@@ -46,12 +47,15 @@ public final class DataParallel: Sendable {
         self.bucketSizeMB = bucketSizeMB
     }
 
+    /// This process's number (0 is the chief, which saves and prints).
     public var rank: Int { collective.rank }
+    /// The number of processes.
     public var size: Int { collective.size }
 
     /// Allreduce calls made, seconds spent in them and bytes reduced, since the last reset
     /// (for benchmarks: the share of a step spent exchanging gradients).
     public var statistics: (calls: Int, seconds: Double, bytes: Int) { counters.withLock { $0 } }
+    /// Sets `statistics` back to zero.
     public func resetStatistics() { counters.withLock { $0 = (0, 0, 0) } }
 
     private func timed(_ count: Int, _ body: () throws -> Void) throws {
@@ -75,6 +79,8 @@ extension DataParallel {
 /// The distribution `fit`, `evaluate`, `predict` and `save` follow, set once per process.
 /// Keras: `keras.distribution.set_distribution(...)` / `keras.distribution.distribution()`.
 public enum Distribution {
+    /// Makes `fit`, `evaluate`, `predict` and `save` follow `distribution` (nil: one process).
     public static func set(_ distribution: DataParallel?) { Strategy.current = distribution ?? SingleProcess() }
+    /// The distribution set, nil for a single process.
     public static var current: DataParallel? { Strategy.current as? DataParallel }
 }

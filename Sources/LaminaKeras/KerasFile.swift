@@ -15,6 +15,7 @@ import ZIPFoundation
 public enum KerasFile {
     /// The largest `config.json` and `model.weights.h5` Lamina extracts.
     public static let maximumConfigBytes = 64 << 20
+    /// The largest `model.weights.h5` Lamina extracts (4 GiB).
     public static let maximumWeightsBytes = 4 << 30
 
     /// The model in `url`, with Keras's weights, compiled as saved when `compile` is true and
@@ -37,6 +38,7 @@ public enum KerasFile {
         return model
     }
 
+    /// The model in the file at `path` (see `load(_:compile:)` with a URL).
     public static func load(_ path: String, compile: Bool = true) throws -> Model {
         try load(URL(fileURLWithPath: path), compile: compile)
     }

@@ -22,6 +22,7 @@ public enum PNG {
         return file
     }
 
+    /// Writes 8-bit pixels (row-major, 1, 3 or 4 channels) as a PNG file, atomically.
     public static func write(to url: URL, width: Int, height: Int, channels: Int, pixels: [UInt8]) throws {
         try AtomicFile.write(Data(encode(width: width, height: height, channels: channels, pixels: pixels)), to: url)
     }
@@ -73,6 +74,8 @@ public enum ImageGrid {
         return (width, height, c, pixels)
     }
 
+    /// Writes a batch of images `[n, height, width, channels]` as one PNG grid of `columns` tiles,
+    /// each pixel `scale` times larger, values mapped from `range` to 0–255.
     public static func save(_ images: Tensor, to url: URL, columns: Int = 8, padding: Int = 2, scale: Int = 2,
                             range: ClosedRange<Float> = 0...255) throws {
         let grid = render(images, columns: columns, padding: padding, scale: scale, range: range)

@@ -11,12 +11,17 @@ import Foundation
 /// try plot.save(to: URL(fileURLWithPath: "fit.svg"))
 /// ```
 public struct Plot {
+    /// How a series is drawn: joined by lines, or as points.
     public enum Kind { case line, scatter }
+    /// One data series: its points, legend label, drawing kind and colour.
     public struct Series {
+        /// The points, the legend label (empty: none), line or points, and an SVG colour.
         public var x: [Double], y: [Double], label: String, kind: Kind, color: String
     }
 
+    /// The title above the plot and the axis labels.
     public var title: String, xLabel: String, yLabel: String
+    /// The series, drawn in order.
     public var series: [Series] = []
     /// Fixed axis ranges; by default each covers its data with a little margin.
     public var xRange: ClosedRange<Double>?, yRange: ClosedRange<Double>?
@@ -25,15 +30,18 @@ public struct Plot {
     public static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
+    /// An empty plot with a title and axis labels.
     public init(title: String = "", xLabel: String = "", yLabel: String = "") {
         (self.title, self.xLabel, self.yLabel) = (title, xLabel, yLabel)
     }
 
+    /// Adds a line through the points (x[i], y[i]), in the next palette colour unless `color` is given.
     public mutating func line<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
         _ x: [X], _ y: [Y], label: String = "", color: String? = nil) {
         add(x, y, label, .line, color)
     }
 
+    /// Adds the points (x[i], y[i]) as dots, in the next palette colour unless `color` is given.
     public mutating func scatter<X: BinaryFloatingPoint, Y: BinaryFloatingPoint>(
         _ x: [X], _ y: [Y], label: String = "", color: String? = nil) {
         add(x, y, label, .scatter, color)
@@ -51,6 +59,7 @@ public struct Plot {
         SVG.document(width: width, height: height, body: render(x: 0, y: 0, width: Double(width), height: Double(height)))
     }
 
+    /// Writes the plot as an SVG file (atomically).
     public func save(to url: URL, width: Int = 640, height: Int = 420) throws {
         try AtomicFile.write(svg(width: width, height: height), to: url)
     }
@@ -143,9 +152,12 @@ public struct Plot {
 
 /// A heat map with a value in every cell, for confusion matrices.
 public struct HeatMap {
+    /// The cell values (rows of equal length) and the labels of rows and columns.
     public var values: [[Double]], rowLabels: [String], columnLabels: [String]
+    /// The title and the axis labels.
     public var title: String, xLabel: String, yLabel: String
 
+    /// A heat map of `values`; labels default to the row and column indices.
     public init(_ values: [[Double]], rowLabels: [String]? = nil, columnLabels: [String]? = nil,
                 title: String = "", xLabel: String = "", yLabel: String = "") {
         precondition(!values.isEmpty && values.allSatisfy { $0.count == values[0].count }, "HeatMap: rows of unequal length")
@@ -155,6 +167,7 @@ public struct HeatMap {
         (self.title, self.xLabel, self.yLabel) = (title, xLabel, yLabel)
     }
 
+    /// A standalone SVG document, `cell` pixels per cell, each cell shaded by its value and labelled with it.
     public func svg(cell: Int = 40) -> String {
         let rows = values.count, cols = values[0].count
         let left = 70.0, top = 50.0, c = Double(cell)
@@ -182,6 +195,7 @@ public struct HeatMap {
         return SVG.document(width: width, height: height, body: body)
     }
 
+    /// Writes the heat map as an SVG file (atomically).
     public func save(to url: URL, cell: Int = 40) throws {
         try AtomicFile.write(svg(cell: cell), to: url)
     }

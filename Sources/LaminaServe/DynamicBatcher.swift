@@ -42,12 +42,16 @@ public final class DynamicBatcher: @unchecked Sendable {
     private var incoming = 0
     private var worker: Thread?
 
+    /// The model this batcher runs.
     public let model: InferenceModel
+    /// The most samples one `predict` takes (0: no batching).
     public let maxBatch: Int
+    /// How long the first request of a batch waits for others.
     public let timeout: Duration
     /// Called with the number of samples of each `predict` the batcher runs (for metrics).
     private let onPredict: @Sendable (Int) -> Void
 
+    /// A batcher of `model`; `onPredict` is called with each batch's sample count.
     public init(model: InferenceModel, maxBatch: Int, timeout: Duration, onPredict: @escaping @Sendable (Int) -> Void = { _ in }) {
         (self.model, self.maxBatch, self.timeout, self.onPredict) = (model, max(maxBatch, 0), timeout, onPredict)
         if self.maxBatch > 0 {

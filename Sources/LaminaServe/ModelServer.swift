@@ -7,6 +7,7 @@ import ServiceLifecycle
 
 /// How a `ModelServer` listens and batches.
 public struct ServerConfiguration: Sendable {
+    /// The address to listen on (`0.0.0.0` for every interface).
     public var host: String
     /// 0 picks a free port (see `ModelServer.onServerRunning`).
     public var port: Int
@@ -18,11 +19,15 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// Version labels (`/v1/models/NAME/labels/LABEL`), label → version, for every model.
     public var versionLabels: [String: Int] = [:]
+    /// How often model base directories are looked at for new versions (TF Serving's
+    /// `--file_system_poll_wait_seconds`); nil: only when the server starts.
+    public var fileSystemPollWait: Duration? = .seconds(1)
 
+    /// The settings; TensorFlow Serving's REST port is 8501.
     public init(host: String = "127.0.0.1", port: Int = 8080, maxBatch: Int = 64, batchTimeout: Duration = .microseconds(2000),
-                maxBodyBytes: Int = 16 << 20, versionLabels: [String: Int] = [:]) {
+                maxBodyBytes: Int = 16 << 20, versionLabels: [String: Int] = [:], fileSystemPollWait: Duration? = .seconds(1)) {
         (self.host, self.port, self.maxBatch, self.batchTimeout, self.maxBodyBytes) = (host, port, maxBatch, batchTimeout, maxBodyBytes)
-        self.versionLabels = versionLabels
+        (self.versionLabels, self.fileSystemPollWait) = (versionLabels, fileSystemPollWait)
     }
 }
 
@@ -32,7 +37,9 @@ public struct ServerConfiguration: Sendable {
 ///   (or `{"inputs": ...}` → `{"outputs": ...}`);
 /// - `GET /v1/models/{name}` (version status), `GET /v1/models/{name}/metadata` (input and
 ///   output shapes and dtypes as a signature), each also under `/versions/{n}` and `/labels/{label}`;
-///   every model is served as version 1 (`servedVersion`), labels from `versionLabels`;
+///   several models, each with numbered versions from a base directory (`ModelRegistry`:
+///   the latest by default, new versions picked up while serving), labels from `versionLabels`
+///   and the models' configurations;
 /// - `GET /healthz` and `GET /metrics` (Prometheus: requests by model and code, latency
 ///   histogram, batch sizes, predict calls).
 ///
@@ -41,21 +48,53 @@ public struct ServerConfiguration: Sendable {
 /// service: SIGTERM/SIGINT stop accepting connections, finish the requests in flight, then
 /// stop the batchers.
 public final class ModelServer: Sendable {
+    /// How the server listens and batches.
     public let configuration: ServerConfiguration
-    let models: [String: DynamicBatcher]
+    /// The models and their versions (REST and gRPC route through it).
+    public let registry: ModelRegistry
     let metrics: ServerMetrics
     let logger: Logger
 
+    /// Serves `models` (loaded already) by name, each as version 1 with its own batcher;
+    /// `logger` receives one line per request.
     public init(models: [String: InferenceModel], configuration: ServerConfiguration = .init(), logger: Logger? = nil) {
         self.configuration = configuration
-        let metrics = ServerMetrics()
-        self.metrics = metrics
-        self.models = Dictionary(uniqueKeysWithValues: models.map { name, model in
-            (name, DynamicBatcher(model: model, maxBatch: configuration.maxBatch, timeout: configuration.batchTimeout) { samples in
+        let (metrics, logger) = (ServerMetrics(), logger ?? Logger(label: "lamina-serve"))
+        (self.metrics, self.logger) = (metrics, logger)
+        registry = ModelRegistry(models: models, labels: configuration.versionLabels,
+                                 makeBatcher: Self.batcherFactory(configuration, metrics), logger: logger)
+    }
+
+    /// Models from files and version directories (`ModelConfig`), loaded by `loader` (a model
+    /// file's URL → the model; the default reads `.lamina` files). Single-file models and the
+    /// versions present in each base directory are loaded before this returns: a model file
+    /// that cannot be loaded throws; a version directory that cannot is logged and left out
+    /// (status END with its error), as TensorFlow Serving does.
+    public init(configs: [ModelConfig], configuration: ServerConfiguration = .init(), logger: Logger? = nil,
+                loader: @escaping @Sendable (URL) throws -> InferenceModel = ModelServer.loadLaminaFile) throws {
+        self.configuration = configuration
+        let (metrics, logger) = (ServerMetrics(), logger ?? Logger(label: "lamina-serve"))
+        (self.metrics, self.logger) = (metrics, logger)
+        registry = try ModelRegistry(configs: configs, labels: configuration.versionLabels, loader: loader,
+                                     makeBatcher: Self.batcherFactory(configuration, metrics), logger: logger)
+        try registry.loadFiles()
+        registry.poll()
+    }
+
+    /// Reads a `.lamina` model file (other formats need a loader that knows them: lamina-serve's reads `.keras` too).
+    public static func loadLaminaFile(_ url: URL) throws -> InferenceModel {
+        guard url.pathExtension.lowercased() == "lamina" else {
+            throw RequestError(400, "\(url.lastPathComponent): this loader reads .lamina files")
+        }
+        return try InferenceModel.load(url.path)
+    }
+
+    static func batcherFactory(_ configuration: ServerConfiguration, _ metrics: ServerMetrics) -> @Sendable (String, InferenceModel) -> DynamicBatcher {
+        { name, model in
+            DynamicBatcher(model: model, maxBatch: configuration.maxBatch, timeout: configuration.batchTimeout) { samples in
                 metrics.recordPredict(model: name, samples: samples)
-            })
-        })
-        self.logger = logger ?? Logger(label: "lamina-serve")
+            }
+        }
     }
 
     /// The Prometheus text exposition of the server's metrics (what `GET /metrics` returns).
@@ -84,16 +123,19 @@ public final class ModelServer: Sendable {
                 let path = ServablePath(context, kind)
                 let (status, body) = await self.predict(path, request: request)
                 // Unknown names are counted under one label, so clients cannot grow the metrics without bound.
-                self.metrics.recordRequest(model: self.models[path.name] == nil ? "_unknown" : path.name, code: status,
+                self.metrics.recordRequest(model: self.registry.contains(path.name) ? path.name : "_unknown", code: status,
                                            duration: ContinuousClock.now - started)
                 return Self.response(status, body)
             }
         }
-        let batchers = Array(models.values)
+        var services: [any Service] = [BatcherService(registry: registry)]
+        if let wait = configuration.fileSystemPollWait, wait > .zero, registry.watchesDirectories {
+            services.append(ModelWatcher(registry: registry, interval: wait))   // stops first (services stop in reverse order)
+        }
         return Application(router: router,
                            configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                                                 serverName: "lamina-serve"),
-                           services: [BatcherService(batchers: batchers)],
+                           services: services,
                            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? -1) },
                            logger: logger)
     }
@@ -104,12 +146,10 @@ public final class ModelServer: Sendable {
         try await app.runService()
     }
 
-    /// The version every model is served as (TF Serving numbers versions from 1).
-    static let servedVersion = 1
-
-    /// The model a path names, or the 4xx that says why none is served there. `verb`: the
-    /// path's `:verb` suffix (nil for GET paths), which must be absent for status and metadata.
-    func servable(_ path: ServablePath, verb expected: String?) -> Result<(name: String, batcher: DynamicBatcher, version: Int), RequestError> {
+    /// The version a path names, with a lease (give it back with `release()`), or the 4xx
+    /// that says why none is served there. `verb`: the path's `:verb` suffix (nil for GET
+    /// paths), which must be absent for status and metadata.
+    func servable(_ path: ServablePath, verb expected: String?) -> Result<ServedVersion, RequestError> {
         if let verb = path.verb {
             guard let expected else {
                 return .failure(RequestError(405, "'\(path.last)' is a POST path (POST \(path.description):\(verb)); GET serves the status and /metadata"))
@@ -120,41 +160,22 @@ public final class ModelServer: Sendable {
         } else if let expected {
             return .failure(RequestError(404, "no verb in '\(path.last)'; POST \(path.description):\(expected)"))
         }
-        guard let batcher = models[path.name] else {
-            return .failure(RequestError(404, "no model named '\(path.name.prefix(200))'; this server has \(models.keys.sorted().joined(separator: ", "))"))
-        }
-        switch path.kind {
-        case .latest:
-            return .success((path.name, batcher, Self.servedVersion))
-        case .version:
-            guard let version = Int(path.selector), version >= 0 else {
-                return .failure(RequestError(400, "the version in the path must be a number, not '\(path.selector.prefix(100))'"))
-            }
-            guard version == Self.servedVersion else {
-                return .failure(RequestError(404, "Servable not found for request: Specific(\(path.name), \(version)); this server has version \(Self.servedVersion) of \(path.name)"))
-            }
-            return .success((path.name, batcher, version))
-        case .label:
-            let labels = configuration.versionLabels
-            guard let version = labels[path.selector] else {
-                return .failure(RequestError(404, "unknown version label '\(path.selector.prefix(100))' for \(path.name)"
-                                             + (labels.isEmpty ? "; this server has no labels (lamina-serve --version-label NAME=VERSION)"
-                                                : "; this server has \(labels.keys.sorted().joined(separator: ", "))")))
-            }
-            guard version == Self.servedVersion else {
-                return .failure(RequestError(404, "Servable not found for request: Specific(\(path.name), \(version)) (label \(path.selector))"))
-            }
-            return .success((path.name, batcher, version))
-        }
+        return path.versionSelector().flatMap { registry.acquire(path.name, $0) }
     }
 
-    /// `GET /v1/models/{name}[/versions/{n} | /labels/{l}]`: TF Serving's model status.
+    /// `GET /v1/models/{name}[/versions/{n} | /labels/{l}]`: TF Serving's model status (every
+    /// version known, newest first, or the one named).
     func status(_ path: ServablePath) -> (Int, [UInt8]) {
-        switch servable(path, verb: nil) {
+        if let verb = path.verb {
+            return (405, ResponseBody.error("'\(path.last)' is a POST path (POST \(path.description):\(verb)); GET serves the status and /metadata"))
+        }
+        switch path.versionSelector().flatMap({ registry.statuses(path.name, $0) }) {
         case .failure(let error): return (error.status, ResponseBody.error(error.message))
-        case .success(let served):
-            return (200, ResponseBody.json(["model_version_status": [["version": String(served.version), "state": "AVAILABLE",
-                                                                      "status": ["error_code": "OK", "error_message": ""]]]]))
+        case .success(let versions):
+            return (200, ResponseBody.json(["model_version_status": versions.map { version -> [String: Any] in
+                ["version": String(version.version), "state": version.state.rawValue,
+                 "status": ["error_code": version.error == nil ? "OK" : "UNKNOWN", "error_message": version.error ?? ""]]
+            }]))
         }
     }
 
@@ -163,7 +184,8 @@ public final class ModelServer: Sendable {
         switch servable(path, verb: nil) {
         case .failure(let error): return (error.status, ResponseBody.error(error.message))
         case .success(let served):
-            return (200, ResponseBody.json(Self.metadata(name: served.name, model: served.batcher.model, version: served.version)))
+            defer { served.release() }
+            return (200, ResponseBody.json(Self.metadata(name: served.name, model: served.model, version: served.version)))
         }
     }
 
@@ -176,11 +198,13 @@ public final class ModelServer: Sendable {
 
     /// `POST /v1/models/{name}[/versions/{n} | /labels/{l}]:predict`: status and body.
     func predict(_ path: ServablePath, request: Request) async -> (Int, [UInt8]) {
-        let batcher: DynamicBatcher
+        let served: ServedVersion
         switch servable(path, verb: "predict") {
         case .failure(let error): return (error.status, ResponseBody.error(error.message))
-        case .success(let served): batcher = served.batcher
+        case .success(let version): served = version
         }
+        defer { served.release() }   // the version is kept (not unloaded) until this request is answered
+        let batcher = served.batcher
         batcher.announce()   // an open batch waits for this request while its body is read and parsed
         let body: ByteBuffer
         do {
@@ -226,7 +250,7 @@ public final class ModelServer: Sendable {
     static func servedOutputNames(_ model: InferenceModel) -> [String] { model.outputNames.count == 1 ? ["output"] : model.outputNames }
 
     /// A TensorFlow Serving–style signature: each float input `[-1] + shape` and output by name.
-    static func metadata(name: String, model: InferenceModel, version: Int = servedVersion) -> [String: Any] {
+    static func metadata(name: String, model: InferenceModel, version: Int) -> [String: Any] {
         func tensor(_ shape: [Int], _ key: String) -> [String: Any] {
             ["dtype": model.dtype == .float64 ? "DT_DOUBLE" : "DT_FLOAT", "name": key,
              "tensor_shape": ["dim": ([-1] + shape).map { ["size": String($0), "name": ""] }, "unknown_rank": false]]
@@ -267,6 +291,19 @@ struct ServablePath: CustomStringConvertible {
         (self.name, self.selector) = kind == .latest ? (head, "") : (name, head)
     }
 
+    /// The version the path names (a version that is not a number is a 400).
+    func versionSelector() -> Result<VersionSelector, RequestError> {
+        switch kind {
+        case .latest: return .success(.latest)
+        case .label: return .success(.label(selector))
+        case .version:
+            guard !selector.isEmpty, selector.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let version = Int(selector) else {
+                return .failure(RequestError(400, "the version in the path must be a number, not '\(selector.prefix(100))'"))
+            }
+            return .success(.version(version))
+        }
+    }
+
     /// The last segment as written (with its verb).
     var last: String { (kind == .latest ? name : selector) + (verb.map { ":\($0)" } ?? "") }
 
@@ -299,10 +336,35 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 /// Stops the batchers when the service group shuts down (after the HTTP server has finished
 /// its requests: services stop in reverse order, and the application's own server is last).
 struct BatcherService: Service {
-    let batchers: [DynamicBatcher]
+    let registry: ModelRegistry
     func run() async throws {
         try? await gracefulShutdown()
-        for batcher in batchers { batcher.shutdown() }
+        registry.shutdown()
+    }
+}
+
+/// Polls the models' base directories every `interval` (TF Serving's
+/// `--file_system_poll_wait_seconds`) on a thread of its own, so loading a model never holds up
+/// the event loops or the concurrency pool; stops at graceful shutdown.
+struct ModelWatcher: Service {
+    let registry: ModelRegistry
+    let interval: Duration
+
+    func run() async throws {
+        let registry = registry
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return
+            }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                Thread.detachNewThread {
+                    registry.poll()
+                    continuation.resume()
+                }
+            }
+        }
     }
 }
 

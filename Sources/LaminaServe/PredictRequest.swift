@@ -3,9 +3,13 @@ import Lamina
 
 /// A problem with a request, answered with a 4xx status and a message that names it.
 public struct RequestError: Error, Equatable, CustomStringConvertible {
+    /// The HTTP status (400, 404, 413, ...).
     public let status: Int
+    /// What was wrong, for the `{"error": ...}` body.
     public let message: String
+    /// An error answered with `status` and `message`.
     public init(_ status: Int, _ message: String) { (self.status, self.message) = (status, message) }
+    /// `status: message`.
     public var description: String { "\(status): \(message)" }
 }
 
@@ -25,9 +29,11 @@ public struct RequestError: Error, Equatable, CustomStringConvertible {
 /// straight into the input buffers. Nothing a client sends reaches a precondition: each
 /// problem is a `RequestError`.
 public struct PredictRequest: Sendable {
+    /// TF Serving's row format (`instances`) or columnar format (`inputs`); the response mirrors it.
     public enum Format: Sendable { case instances, inputs }
     /// A batch of each model input, in the model's input order.
     public let inputs: [Tensor]
+    /// Which format the request used.
     public let format: Format
     /// The batch of a single-input model.
     public var batch: Tensor { inputs[0] }

@@ -6,8 +6,11 @@ import LaminaServe
 import LaminaServeGRPC
 import Logging
 
-/// `lamina-serve model.lamina --port 8080`: serves a Lamina (`.lamina`) or Keras (`.keras`)
-/// model with TensorFlow Serving's REST protocol until SIGTERM or SIGINT.
+/// `lamina-serve model.lamina --port 8080`: serves Lamina (`.lamina`) and Keras (`.keras`)
+/// models with TensorFlow Serving's REST and gRPC protocols until SIGTERM or SIGINT: one file,
+/// several (`--model NAME=PATH`, repeated), or TF Serving's `--model_config_file`; a PATH that
+/// is a directory holds numbered versions (`PATH/1/model.lamina`, `PATH/2/...`), watched for
+/// new ones every `--file_system_poll_wait_seconds`.
 @main
 struct LaminaServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,11 +18,20 @@ struct LaminaServeCommand: AsyncParsableCommand {
         abstract: "Serve a Lamina or Keras model over HTTP (TensorFlow Serving's REST API) with dynamic batching.",
         discussion: "Kernel threads sleep between jobs (LAMINA_SPIN_US=0) unless LAMINA_SPIN_US is set; LAMINA_NUM_THREADS caps them.")
 
-    @Argument(help: "The model file: .lamina (Lamina's own) or .keras (Keras 3).")
-    var model: String
+    @Argument(help: "A model file (.lamina, Lamina's own, or .keras, Keras 3) or a directory of numbered versions (DIR/1/model.lamina, DIR/2/...).")
+    var model: String?
 
-    @Option(help: "The model's name in URLs (/v1/models/NAME:predict); default: the file's name without extension.")
+    @Option(help: "The positional model's name in URLs (/v1/models/NAME:predict); default: the file's name without extension.")
     var name: String?
+
+    @Option(name: .customLong("model"), help: ArgumentHelp("A model to serve, as NAME=PATH (repeatable); PATH: a model file (served as version 1) or a directory of numbered versions (the latest served).", valueName: "name=path"))
+    var models: [String] = []
+
+    @Option(name: .customLong("model_config_file"), help: ArgumentHelp("TensorFlow Serving's model config file (text protobuf: model_config_list { config { name: base_path: model_version_policy version_labels } }).", valueName: "path"))
+    var modelConfigFile: String?
+
+    @Option(name: .customLong("file_system_poll_wait_seconds"), help: "Seconds between looks at the models' directories for new versions (TF Serving's flag); 0: only at start.")
+    var pollWaitSeconds: Double = 1
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -42,7 +54,7 @@ struct LaminaServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted.")
     var maxBodyBytes = 16 << 20
 
-    @Option(name: .customLong("version-label"), help: "A version label for /v1/models/NAME/labels/LABEL, as LABEL=VERSION (repeatable; the model is served as version 1).")
+    @Option(name: .customLong("version-label"), help: "A version label for /v1/models/NAME/labels/LABEL, as LABEL=VERSION, for every model (repeatable; a config file's version_labels are per model).")
     var versionLabels: [String] = []
 
     func labels() throws -> [String: Int] {
@@ -57,8 +69,32 @@ struct LaminaServeCommand: AsyncParsableCommand {
         return labels
     }
 
+    /// The models the flags name: the positional one, `--model`s, the config file's.
+    func configs() throws -> [ModelConfig] {
+        var configs: [ModelConfig] = []
+        if let model {
+            configs.append(ModelConfig(name: name ?? URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent, basePath: model))
+        }
+        for item in models {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("--model takes NAME=PATH, not '\(item)'") }
+            configs.append(ModelConfig(name: String(parts[0]), basePath: String(parts[1])))
+        }
+        if let modelConfigFile {
+            do {
+                configs += try ModelConfigFile.load(modelConfigFile)
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+        guard !configs.isEmpty else { throw ValidationError("no model: give a model file or directory, --model NAME=PATH, or --model_config_file") }
+        return configs
+    }
+
     func validate() throws {
         _ = try labels()
+        _ = try configs()
+        guard pollWaitSeconds >= 0, pollWaitSeconds.isFinite else { throw ValidationError("--file_system_poll_wait_seconds must be ≥ 0") }
         guard (0...65535).contains(port), (0...65535).contains(grpcPort) else { throw ValidationError("--port and --grpc-port must be in 0...65535") }
         guard maxBatch >= 0, batchTimeout >= 0, maxBodyBytes > 0 else {
             throw ValidationError("--max-batch and --batch-timeout must be ≥ 0, --max-body-bytes > 0")
@@ -72,19 +108,21 @@ struct LaminaServeCommand: AsyncParsableCommand {
         // off gave 1.2-3x the requests/s with batching. Sleep at once unless LAMINA_SPIN_US says otherwise.
         setenv("LAMINA_SPIN_US", "0", 0)
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        let url = URL(fileURLWithPath: model)
-        let loaded: Model
-        do {
-            loaded = url.pathExtension.lowercased() == "keras"
-                ? try KerasFile.load(url, compile: false) : try Model.load(model, restoreRandomState: false)
-        } catch let error as LaminaError {
-            throw ValidationError("cannot load \(model): \(error.message)")
+        let loader: @Sendable (URL) throws -> InferenceModel = { url in
+            url.pathExtension.lowercased() == "keras"
+                ? try KerasFile.load(url, compile: false).inferenceModel() : try Model.load(url.path, restoreRandomState: false).inferenceModel()
         }
-        let served = name ?? url.deletingPathExtension().lastPathComponent
-        let server = ModelServer(models: [served: try loaded.inferenceModel()],
-                                 configuration: .init(host: host, port: port, maxBatch: maxBatch,
-                                                      batchTimeout: .microseconds(batchTimeout), maxBodyBytes: maxBodyBytes,
-                                                      versionLabels: try labels()))
+        let server: ModelServer
+        do {
+            server = try ModelServer(configs: try configs(),
+                                     configuration: .init(host: host, port: port, maxBatch: maxBatch,
+                                                          batchTimeout: .microseconds(batchTimeout), maxBodyBytes: maxBodyBytes,
+                                                          versionLabels: try labels(),
+                                                          fileSystemPollWait: pollWaitSeconds > 0 ? .milliseconds(Int((pollWaitSeconds * 1000).rounded())) : nil),
+                                     loader: loader)
+        } catch let error as RequestError {
+            throw ValidationError(error.message)
+        }
         try await server.run(grpc: noGRPC ? nil : GRPCConfiguration(host: host, port: grpcPort, maxRequestBytes: maxBodyBytes))
     }
 }

@@ -9,16 +9,19 @@ import SwiftProtobuf
 /// and `tensorflow.serving.ModelService` (`GetModelStatus`) over a `ModelServer`'s models: the
 /// same batchers as its REST API, so gRPC and REST requests batch together.
 ///
-/// As TF Serving: each model is served as version 1 (a `model_spec.version` other than 1 or a
-/// `version_label` is NOT_FOUND), under the signature `serving_default` (`serve`, Keras 3's
+/// As TF Serving: `model_spec.version` or `version_label` picks a version (the latest available
+/// without either; an unknown version is NOT_FOUND, an unknown label INVALID_ARGUMENT), and
+/// responses name the version that answered; under the signature `serving_default` (`serve`, Keras 3's
 /// export name, and an empty name are taken too); inputs are named as in the metadata (a model
 /// of one input also takes its input layer's name); outputs come back as DT_FLOAT in
 /// `float_val`. Bad requests get INVALID_ARGUMENT, unknown models NOT_FOUND.
 public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServiceProtocol {
     let server: ModelServer
 
+    /// The prediction service of `server`'s models.
     public init(server: ModelServer) { self.server = server }
 
+    /// `Predict`: the model's outputs for the request's inputs (through the same batcher as REST).
     public func predict(request: Tensorflow_Serving_PredictRequest, context: ServerContext) async throws -> Tensorflow_Serving_PredictResponse {
         let started = ContinuousClock.now
         let name = request.modelSpec.name
@@ -33,9 +36,10 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
     }
 
     private func predict(_ request: Tensorflow_Serving_PredictRequest) async throws(RPCError) -> Tensorflow_Serving_PredictResponse {
-        let (name, batcher) = try Self.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
+        let served = try Self.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
+        defer { served.release() }   // the version is kept until this call is answered
         try Self.checkSignature(request.modelSpec.signatureName)
-        let model = batcher.model
+        let (batcher, model) = (served.batcher, served.model)
         let inputNames = ModelServer.inputNames(of: model)
 
         // Each model input by its served name (a single input also by its layer's name).
@@ -84,22 +88,24 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
             throw RPCError(code: .internalError, message: "prediction failed")
         }
         var response = Tensorflow_Serving_PredictResponse()
-        response.modelSpec = Self.modelSpec(name)
+        response.modelSpec = Self.modelSpec(served.name, version: served.version)
         for (outputName, output) in zip(outputNames, outputs) where request.outputFilter.isEmpty || request.outputFilter.contains(outputName) {
             response.outputs[outputName] = TensorProtoCoding.encode(output)
         }
         return response
     }
 
+    /// `GetModelMetadata`: the `signature_def` of the model's inputs and outputs.
     public func getModelMetadata(request: Tensorflow_Serving_GetModelMetadataRequest, context: ServerContext) async throws -> Tensorflow_Serving_GetModelMetadataResponse {
-        let (name, batcher) = try Self.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
+        let served = try Self.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
+        defer { served.release() }
         guard !request.metadataField.isEmpty else {
             throw RPCError(code: .invalidArgument, message: "GetModelMetadataRequest must specify at least one metadata_field")
         }
         for field in request.metadataField where field != "signature_def" {
             throw RPCError(code: .invalidArgument, message: "Metadata field \(field) is not supported")
         }
-        let model = batcher.model
+        let model = served.model
         func info(_ servedName: String, _ shape: [Int]) -> Tensorflow_TensorInfo {
             var info = Tensorflow_TensorInfo()
             info.name = servedName
@@ -114,7 +120,7 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
         var map = Tensorflow_Serving_SignatureDefMap()
         map.signatureDef["serving_default"] = signature
         var response = Tensorflow_Serving_GetModelMetadataResponse()
-        response.modelSpec = Self.modelSpec(name)
+        response.modelSpec = Self.modelSpec(served.name, version: served.version)
         do {
             response.metadata["signature_def"] = try Google_Protobuf_Any(message: map)
         } catch {
@@ -125,24 +131,22 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
 
     // MARK: - Shared with ModelService
 
-    /// The served version of every model.
-    static let version: Int64 = 1
-
-    /// The model `spec` names, checked for a served version.
-    static func servable(_ spec: Tensorflow_Serving_ModelSpec?, in server: ModelServer) throws(RPCError) -> (String, DynamicBatcher) {
+    /// The version `spec` names, with a lease the caller gives back with `release()`.
+    static func servable(_ spec: Tensorflow_Serving_ModelSpec?, in server: ModelServer) throws(RPCError) -> ServedVersion {
         guard let spec, !spec.name.isEmpty else {
             throw RPCError(code: .invalidArgument, message: "Missing ModelSpec: set model_spec.name (this server has \(server.modelNames.joined(separator: ", ")))")
         }
-        guard let batcher = server.batcher(named: spec.name) else {
-            throw RPCError(code: .notFound, message: "Servable not found for request: Latest(\(spec.name)); this server has \(server.modelNames.joined(separator: ", "))")
+        switch server.registry.acquire(spec.name, selector(spec)) {
+        case .success(let served): return served
+        case .failure(let error): throw RPCError(code: code(httpStatus: error.status), message: error.message)
         }
+    }
+
+    static func selector(_ spec: Tensorflow_Serving_ModelSpec) -> VersionSelector {
         switch spec.versionChoice {
-        case .version(let version) where version.value != Self.version:
-            throw RPCError(code: .notFound, message: "Servable not found for request: Specific(\(spec.name), \(version.value)); version \(Self.version) is served")
-        case .versionLabel(let label):
-            throw RPCError(code: .notFound, message: "Servable not found for request: label '\(label)' of \(spec.name); no labels are configured")
-        default:
-            return (spec.name, batcher)
+        case .version(let version): .version(Int(clamping: version.value))
+        case .versionLabel(let label): .label(label)
+        case nil: .latest
         }
     }
 
@@ -152,10 +156,10 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
         }
     }
 
-    static func modelSpec(_ name: String) -> Tensorflow_Serving_ModelSpec {
+    static func modelSpec(_ name: String, version: Int) -> Tensorflow_Serving_ModelSpec {
         var spec = Tensorflow_Serving_ModelSpec()
         spec.name = name
-        spec.version = Google_Protobuf_Int64Value(Self.version)
+        spec.version = Google_Protobuf_Int64Value(Int64(version))
         spec.signatureName = "serving_default"
         return spec
     }
@@ -169,6 +173,7 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
         switch httpStatus {
         case 404: .notFound
         case 413: .resourceExhausted
+        case 500: .internalError
         case 503: .unavailable
         case 400..<500: .invalidArgument
         default: .internalError
@@ -188,21 +193,42 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
     }
 }
 
-/// TensorFlow Serving's `tensorflow.serving.ModelService`: `GetModelStatus` (each model as
-/// version 1, AVAILABLE).
+/// TensorFlow Serving's `tensorflow.serving.ModelService`: `GetModelStatus` (every version
+/// known, newest first, or the one `model_spec` names, with its state and error).
 public struct ModelService: Tensorflow_Serving_ModelService.SimpleServiceProtocol {
     let server: ModelServer
 
+    /// The model service of `server`'s models.
     public init(server: ModelServer) { self.server = server }
 
+    /// `GetModelStatus`: version 1, AVAILABLE, for a known model.
     public func getModelStatus(request: Tensorflow_Serving_GetModelStatusRequest, context: ServerContext) async throws -> Tensorflow_Serving_GetModelStatusResponse {
-        _ = try PredictionService.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
-        var status = Tensorflow_Serving_ModelVersionStatus()
-        status.version = PredictionService.version
-        status.state = .available
-        status.status = Tensorflow_Serving_StatusProto()
+        guard request.hasModelSpec, !request.modelSpec.name.isEmpty else {
+            throw RPCError(code: .invalidArgument, message: "Missing ModelSpec")
+        }
+        let versions: [VersionStatus]
+        switch server.registry.statuses(request.modelSpec.name, PredictionService.selector(request.modelSpec)) {
+        case .success(let found): versions = found
+        case .failure(let error): throw RPCError(code: PredictionService.code(httpStatus: error.status), message: error.message)
+        }
         var response = Tensorflow_Serving_GetModelStatusResponse()
-        response.modelVersionStatus = [status]
+        response.modelVersionStatus = versions.map { version in
+            var status = Tensorflow_Serving_ModelVersionStatus()
+            status.version = Int64(version.version)
+            status.state = switch version.state {
+            case .start: .start
+            case .loading: .loading
+            case .available: .available
+            case .unloading: .unloading
+            case .end: .end
+            }
+            status.status = Tensorflow_Serving_StatusProto()
+            if let error = version.error {
+                status.status.errorCode = .unknown
+                status.status.errorMessage = error
+            }
+            return status
+        }
         return response
     }
 }

@@ -6,12 +6,14 @@ import ServiceLifecycle
 
 /// Where the gRPC API listens (TensorFlow Serving's port is 8500, its REST port 8501).
 public struct GRPCConfiguration: Sendable {
+    /// The address to listen on (`0.0.0.0` for every interface).
     public var host: String
     /// 0 picks a free port (see `GRPCModelService.onServerRunning`).
     public var port: Int
     /// The largest request message accepted (RESOURCE_EXHAUSTED above it).
     public var maxRequestBytes: Int
 
+    /// The settings (TensorFlow Serving's gRPC port is 8500).
     public init(host: String = "127.0.0.1", port: Int = 8500, maxRequestBytes: Int = 16 << 20) {
         (self.host, self.port, self.maxRequestBytes) = (host, port, maxRequestBytes)
     }
@@ -22,11 +24,13 @@ public struct GRPCConfiguration: Sendable {
 /// same `ServiceGroup` as the server's REST application, after it (services stop in reverse
 /// order, so the batchers the REST application stops are stopped last).
 public struct GRPCModelService: Service {
+    /// Where the service listens.
     public let configuration: GRPCConfiguration
     let server: GRPCServer<HTTP2ServerTransport.Posix>
     let onServerRunning: @Sendable (Int) async -> Void
     let logger: Logger
 
+    /// The gRPC API of `modelServer`'s models; `onServerRunning` is called with the bound port.
     public init(modelServer: ModelServer, configuration: GRPCConfiguration = .init(),
                 onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) {
         self.configuration = configuration
@@ -40,6 +44,7 @@ public struct GRPCModelService: Service {
         logger = modelServer.serverLogger
     }
 
+    /// Serves until the service group shuts down, then finishes the calls in flight.
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in

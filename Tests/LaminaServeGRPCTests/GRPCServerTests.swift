@@ -18,7 +18,12 @@ struct RunningGRPCServer {
 
     static func start(_ models: [String: InferenceModel], maxBatch: Int = 16) async throws -> RunningGRPCServer {
         let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-        let server = ModelServer(models: models, configuration: .init(port: 0, maxBatch: maxBatch, batchTimeout: .milliseconds(2)), logger: quiet)
+        return try await start(ModelServer(models: models, configuration: .init(port: 0, maxBatch: maxBatch, batchTimeout: .milliseconds(2)), logger: quiet))
+    }
+
+    /// `server`'s REST and gRPC APIs started (its configuration's port should be 0).
+    static func start(_ server: ModelServer) async throws -> RunningGRPCServer {
+        let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let (ports, continuation) = AsyncStream<(String, Int)>.makeStream()
         let rest = server.application { port in continuation.yield(("rest", port)) }
         let grpc = GRPCModelService(modelServer: server, configuration: .init(port: 0)) { port in continuation.yield(("grpc", port)) }

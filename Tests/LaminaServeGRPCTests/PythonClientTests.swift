@@ -26,6 +26,25 @@ enum PythonClient {
         return availability.0
     }
 
+    /// Runs tfserving_client.py against `server` for `batch` (with `version`: every call names
+    /// it), stops the server, and returns the script's JSON; nil (an issue recorded) if it failed.
+    static func call(_ server: RunningGRPCServer, model: String, batch: Tensor, version: Int? = nil) async throws -> [String: Any]? {
+        let input = FileManager.default.temporaryDirectory.appendingPathComponent("lamina-grpc-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: input) }
+        try JSONSerialization.data(withJSONObject: ["shape": batch.shape, "values": batch.asArray(Float.self).map(Double.init)])
+            .write(to: input)
+        let arguments = [python, script, String(server.grpcPort), model, input.path] + (version.map { [String($0)] } ?? [])
+        // Waited for on a GCD thread, not the concurrency pool, which the server's handlers need.
+        let (status, output) = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: run(arguments)) }
+        }
+        try await server.stop()
+        #expect(status == 0, "the Python client failed: \(output.suffix(2000))")
+        guard status == 0 else { return nil }
+        let line = output.split(separator: "\n").last.map(String.init) ?? ""
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+    }
+
     static func run(_ arguments: [String]) -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])
@@ -57,22 +76,7 @@ enum PythonClient {
         let (model, x) = try GRPCServerTests.model()
         let batch = x.sliced(axis: 0, 0..<4)
         let want = try model.predict(batch).asArray(Float.self)
-        let input = FileManager.default.temporaryDirectory.appendingPathComponent("lamina-grpc-\(UUID().uuidString).json")
-        try JSONSerialization.data(withJSONObject: ["shape": batch.shape, "values": batch.asArray(Float.self).map(Double.init)])
-            .write(to: input)
-        defer { try? FileManager.default.removeItem(at: input) }
-
-        let running = try await RunningGRPCServer.start(["mnist": model])
-        // Waited for on a GCD thread, not the concurrency pool, which the server's handlers need.
-        let arguments = [PythonClient.python, PythonClient.script, String(running.grpcPort), "mnist", input.path]
-        let (status, output) = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: PythonClient.run(arguments)) }
-        }
-        try await running.stop()
-        #expect(status == 0, "the Python client failed: \(output.suffix(2000))")
-        guard status == 0 else { return }
-        let line = output.split(separator: "\n").last.map(String.init) ?? ""
-        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
+        guard let result = try await PythonClient.call(try await RunningGRPCServer.start(["mnist": model]), model: "mnist", batch: batch) else { return }
         #expect(result["encoding_sent"] as? String == "tensor_content")
         expectClose(((result["tensor_content"] as? [Double]) ?? []).map { Float($0) }, want, "Python client, tensor_content")
         expectClose(((result["float_val"] as? [Double]) ?? []).map { Float($0) }, want, "Python client, float_val")
@@ -81,5 +85,25 @@ enum PythonClient {
         #expect(result["output_shape_metadata"] as? [Int] == [-1, 3])
         #expect(result["state"] as? String == "AVAILABLE")
         #expect(result["errors"] as? [String: String] == ["unknown_model": "NOT_FOUND", "bad_shape": "INVALID_ARGUMENT"])
+    }
+
+    /// The official client names a version (model_spec.version) of a model with two: that
+    /// version answers, and says so; an unknown version is NOT_FOUND.
+    @Test(.enabled(if: PythonClient.available, "needs tensorflow-serving-api in the peers' venv (LAMINA_PEERS_VENV)"))
+    func officialClientCallsASpecificVersion() async throws {
+        let directory = try VersionDirectory(versions: [1, 2])
+        defer { directory.remove() }
+        let batch = Tensor.randomNormal([4, 8, 8, 1], seed: 11)
+        let (want, other) = (try VersionDirectory.predict(1, batch), try VersionDirectory.predict(2, batch))
+        let server = try await RunningGRPCServer.start(try directory.server(policy: .all))
+        guard let result = try await PythonClient.call(server, model: "m", batch: batch, version: 1) else { return }
+        let got = ((result["tensor_content"] as? [Double]) ?? []).map { Float($0) }
+        expectClose(got, want, "Python client, version 1, tensor_content")
+        expectClose(((result["float_val"] as? [Double]) ?? []).map { Float($0) }, want, "Python client, version 1, float_val")
+        #expect(got != other, "version 2 answers differently")
+        #expect(result["versions_answering"] as? [Int] == [1, 1, 1])
+        #expect(result["status_versions"] as? [Int] == [1])
+        #expect(result["state"] as? String == "AVAILABLE")
+        #expect(result["errors"] as? [String: String] == ["unknown_model": "NOT_FOUND", "bad_shape": "INVALID_ARGUMENT", "unknown_version": "NOT_FOUND"])
     }
 }

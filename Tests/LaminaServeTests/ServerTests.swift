@@ -18,7 +18,11 @@ struct RunningServer {
     static func start(_ models: [String: InferenceModel], _ configuration: ServerConfiguration) async throws -> RunningServer {
         var configuration = configuration
         configuration.port = 0
-        let server = ModelServer(models: models, configuration: configuration, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        return try await start(ModelServer(models: models, configuration: configuration, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    /// `server` started (its configuration's port should be 0).
+    static func start(_ server: ModelServer) async throws -> RunningServer {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = server.application { port in continuation.yield(port) }
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
@@ -217,7 +221,7 @@ func flatFloats(_ any: Any?) -> [Float] {
             #expect(code == status && error.contains(message), "\(what): \(code) \(error)")
         }
         let unknown = try await running.request("/v1/models/other:predict", method: "POST", body: Data("{}".utf8))
-        #expect(unknown.0 == 404 && String(decoding: unknown.1, as: UTF8.self).contains("no model named 'other'"))
+        #expect(unknown.0 == 404 && String(decoding: unknown.1, as: UTF8.self).contains("Servable not found for request: Latest(other)"))
         let verb = try await running.request("/v1/models/mnist:classify", method: "POST", body: Data("{}".utf8))
         #expect(verb.0 == 404 && String(decoding: verb.1, as: UTF8.self).contains("unknown verb"))
         // Invalid UTF-8 in a key, and bytes that are not JSON at all.
@@ -290,12 +294,12 @@ func flatFloats(_ any: Any?) -> [Float] {
             ("GET", "/nothing/here", 404, "no route for GET /nothing/here"),
             ("POST", "/v1/models", 404, "no route"),
             ("GET", "/v1/models/mnist/versions/1/signatures", 404, "no route"),
-            ("GET", "/v1/models/other", 404, "no model named 'other'"),
-            ("GET", "/v1/models/mnist/versions/2", 404, "Servable not found for request: Specific(mnist, 2)"),
+            ("GET", "/v1/models/other", 404, "Could not find any versions of model other"),
+            ("GET", "/v1/models/mnist/versions/2", 404, "Could not find version 2 of model mnist"),
             ("GET", "/v1/models/mnist/versions/2/metadata", 404, "Servable not found"),
             ("POST", "/v1/models/mnist/versions/7:predict", 404, "Servable not found"),
             ("GET", "/v1/models/mnist/versions/one", 400, "must be a number"),
-            ("GET", "/v1/models/mnist/labels/beta", 404, "unknown version label 'beta'"),
+            ("GET", "/v1/models/mnist/labels/beta", 400, "Unrecognized servable version label: beta"),
             ("POST", "/v1/models/mnist/labels/canary:predict", 404, "Servable not found"),
             ("POST", "/v1/models/mnist/versions/1:regress", 404, "unknown verb ':regress'"),
             ("POST", "/v1/models/mnist/versions/1", 404, "no verb"),

@@ -7,7 +7,7 @@ import LaminaServe
 // One libFuzzer entry point for all readers; LAMINA_FUZZ_TARGET picks the reader:
 // idx, npy, npz, csv, safetensors, model (Lamina model files), keras_config (`.keras` config.json),
 // predict_request (lamina-serve's JSON request bodies), pickle and tar (the CIFAR/IMDB
-// dataset formats), png and jpeg (LaminaData's image decoders). A reader may throw LaminaError (the
+// dataset formats), png, jpeg, bmp and gif (LaminaData's image decoders). A reader may throw LaminaError (the
 // request parser: RequestError) on any input; anything
 // else (a trap, an out-of-bounds access found by ASan) is a bug.
 
@@ -37,7 +37,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case "predict_request":
             _ = try? PredictRequest.parse(bytes, inputNames: ["input", "b"], inputShapes: [[2, 3], []])
             _ = try PredictRequest.parse(bytes, inputShape: [2, 3])
-        case "png", "jpeg": _ = try ImageDecoder.decode(bytes, channels: [1, 3, 4][bytes.count % 3])
+        case "png", "jpeg", "bmp", "gif": _ = try ImageDecoder.decode(bytes, channels: [1, 3, 4][bytes.count % 3])
         default: fatalError("unknown LAMINA_FUZZ_TARGET \(target)")
         }
     } catch is RequestError {

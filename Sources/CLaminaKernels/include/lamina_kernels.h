@@ -126,6 +126,16 @@ typedef struct lamina_kernel_table {
        dgamma += Σ dy·x̂, dbeta += Σ dy over the rows. */
     void (*layer_norm_param_grads)(const float *dy, const float *x, long rows, long n, const float *stats,
                                    double *dgamma, double *dbeta);
+
+    /* C = alpha·op(A)·op(B) + beta·C, float32, row-major (op(A) m×k, op(B) k×n; lda, ldb, ldc
+       are the row strides of the stored matrices; transA/transB non-zero: the stored matrix is
+       the transpose). Packed panels and register-blocked microkernels (gemm_impl.h); beta = 0
+       never reads C. Up to `threads` threads of Lamina's pool (the caller is one). Returns 0,
+       or −1 when the packing buffer could not be allocated (C untouched). */
+    int (*sgemm)(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                 const float *b, long ldb, float beta, float *c, long ldc, long threads);
+    /* Its blocking: microkernel tile MR×NR, inner-dimension block KC, column block NC. */
+    int sgemm_mr, sgemm_nr, sgemm_kc, sgemm_nc;
 } lamina_kernel_table;
 
 /* The table in use: the best level of this CPU, lowered by LAMINA_SIMD, or what

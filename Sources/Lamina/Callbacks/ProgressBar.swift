@@ -19,6 +19,7 @@ import Foundation
 public struct Progbar {
     /// The number of steps, nil while unknown.
     public private(set) var target: Int?
+    /// 0: silent; 1: a bar (redrawn on a terminal); 2: one finished line.
     public let verbose: Int
     /// What one step is called in the time per step (`55ms/step`).
     public let unitName: String
@@ -28,6 +29,7 @@ public struct Progbar {
     private(set) var current = 0
     static let isTerminal = isatty(STDOUT_FILENO) != 0
 
+    /// A bar of `target` steps (nil: unknown, shown as `7/Unknown`). Keras: `keras.utils.Progbar(target, verbose=1, unit_name="step")`.
     public init(target: Int?, verbose: Int = 1, unitName: String = "step") {
         (self.target, self.verbose, self.unitName) = (target, verbose, unitName)
     }

@@ -65,7 +65,10 @@ public enum UpdateFrequency: Equatable, Sendable, ExpressibleByStringLiteral, Ex
 /// `profile_batch`, `write_images`, `embeddings_freq`). A file that cannot be written ends `fit`
 /// with the error.
 public final class TensorBoard: Callback {
+    /// Keras's `log_dir` (the runs go in `train/` and `validation/` under it), `histogram_freq` (weight
+    /// histograms every n epochs; 0: none), `write_graph` (the model graph) and `write_steps_per_second`.
     public let logDir: String, histogramFreq: Int, writeGraph: Bool, writeStepsPerSecond: Bool
+    /// Keras's `update_freq`: epoch-level scalars only, or also batch-level ones every n batches.
     public let updateFreq: UpdateFrequency
     /// The writers of the current (or last) `fit`: `train/`, and `validation/` once validation logs came.
     public private(set) var trainWriter: SummaryWriter?, validationWriter: SummaryWriter?
@@ -74,6 +77,9 @@ public final class TensorBoard: Callback {
     private var globalBatch = 0, iterationsAtEpochBegin = 0
     private var epochBegan = Date(), lastBatchEnded = Date()
 
+    /// Keras: `keras.callbacks.TensorBoard(log_dir="logs", histogram_freq=0, write_graph=True,
+    /// write_steps_per_second=False, update_freq="epoch")`. A negative `histogramFreq` is a
+    /// `LaminaError` thrown when training begins.
     public init(logDir: String = "logs", histogramFreq: Int = 0, writeGraph: Bool = true, writeStepsPerSecond: Bool = false,
                 updateFreq: UpdateFrequency = .epoch) {
         // A bad argument is thrown when training begins, not a precondition that kills the process.

@@ -3,7 +3,9 @@ import Foundation
 /// An activation, by case or by Keras name: `activation: .relu` or `activation: "relu"`.
 /// (The layer that applies one is `Activation`, hence this type's longer name.)
 public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLiteral, CustomStringConvertible {
+    /// The activations, with Keras's names as raw values.
     public enum Kind: String, Sendable, CaseIterable {
+        /// The identity, max(x, 0), 1/(1+e⁻ˣ), tanh, softmax over the last axis, elu (alpha 1), selu, log(1+eˣ), x/(1+|x|).
         case linear, relu, sigmoid, tanh, softmax, elu, selu, softplus, softsign
         /// `swish` saves as `silu`, Keras 3's name for it (`swish` still loads).
         case leakyRelu = "leaky_relu", gelu, swish = "silu"
@@ -11,11 +13,13 @@ public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLitera
         /// `mish`, `exponential` and `log_softmax` (last axis).
         case relu6, hardSigmoid = "hard_sigmoid", hardSilu = "hard_silu", mish, exponential, logSoftmax = "log_softmax"
     }
+    /// Which activation.
     public let kind: Kind
     /// Set when a string literal named no activation: the layer given it reports this error
     /// when used (see `Layer.argumentError`); the activation itself acts as linear.
     public let nameError: String?
 
+    /// The activation of `kind`.
     public init(_ kind: Kind) { (self.kind, self.nameError) = (kind, nil) }
     private init(kind: Kind, nameError: String) { (self.kind, self.nameError) = (kind, nameError) }
 
@@ -36,8 +40,11 @@ public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLitera
         }
     }
 
+    /// Keras's `"linear"` (the identity, every layer's default), `"relu"`, `"sigmoid"`.
     public static let linear = Self(.linear), relu = Self(.relu), sigmoid = Self(.sigmoid)
+    /// Keras's `"tanh"`, `"softmax"` (last axis), `"elu"`, `"selu"`.
     public static let tanh = Self(.tanh), softmax = Self(.softmax), elu = Self(.elu), selu = Self(.selu)
+    /// Keras's `"softplus"`, `"softsign"`, `"leaky_relu"` (slope 0.2, Keras's activation default).
     public static let softplus = Self(.softplus), softsign = Self(.softsign), leakyRelu = Self(.leakyRelu)
     /// `gelu` is Keras's exact default (x·Φ(x)); Keras names no activation for its tanh approximation.
     public static let gelu = Self(.gelu), swish = Self(.swish)
@@ -56,6 +63,7 @@ public struct ActivationFunction: Sendable, Equatable, ExpressibleByStringLitera
     /// log(softmax(x)) over the last axis. Keras: `"log_softmax"`.
     public static let logSoftmax = Self(.logSoftmax)
 
+    /// The Keras name.
     public var description: String { kind.rawValue }
 
     /// Applies the activation (softmax over the last axis, as Keras).

@@ -3,11 +3,17 @@ import Foundation
 /// How a layer fills a new weight. Keras: `keras.initializers`. Spelled `.glorotUniform`
 /// or, where a name arrives as data, `Initializer(named: "glorot_uniform")`.
 public struct Initializer: Sendable, Equatable {
+    /// Which initializer: Keras's name is the raw value (`"glorot_uniform"`).
     public enum Kind: String, Sendable, CaseIterable {
+        /// Uniform in ±√(6 / (fanIn + fanOut)) (Keras's default kernel initializer); normal with stddev √(2 / (fanIn + fanOut)), truncated at two deviations.
         case glorotUniform = "glorot_uniform", glorotNormal = "glorot_normal"
+        /// He: uniform in ±√(6 / fanIn), truncated normal with stddev √(2 / fanIn); LeCun normal: stddev √(1 / fanIn).
         case heUniform = "he_uniform", heNormal = "he_normal", lecunNormal = "lecun_normal"
+        /// LeCun uniform: ±√(3 / fanIn).
         case lecunUniform = "lecun_uniform"
+        /// Constant 0, 1; an orthogonal matrix scaled by `a` (Keras's recurrent default); the constant `a`.
         case zeros, ones, orthogonal, constant
+        /// Normal with mean `a` and stddev `b`; uniform in [`a`, `b`).
         case randomNormal = "random_normal", randomUniform = "random_uniform"
         /// Keras's `VarianceScaling(scale, mode, distribution)`: `a` is the scale, `mode` and
         /// `distribution` say which fan and which draw.
@@ -17,15 +23,20 @@ public struct Initializer: Sendable, Equatable {
     public enum FanMode: String, Sendable { case fanIn = "fan_in", fanOut = "fan_out", fanAvg = "fan_avg" }
     /// `VarianceScaling`'s draw.
     public enum Distribution: String, Sendable {
+        /// Normal truncated at two standard deviations (Keras's default), plain normal, or uniform.
         case truncatedNormal = "truncated_normal", untruncatedNormal = "untruncated_normal", uniform
     }
+    /// Which initializer this is.
     public let kind: Kind
     /// mean/stddev for random_normal, minval/maxval for random_uniform, the value for constant.
     public let a: Double, b: Double
+    /// A seed for this initializer's draws; nil draws from the layer's or the default generator.
     public let seed: UInt64?
     /// For `.varianceScaling` only.
     public let mode: FanMode, distribution: Distribution
 
+    /// An initializer of `kind` with its numbers (`a`, `b`: see `kind`), seed and, for
+    /// `.varianceScaling`, fan mode and distribution. The static members spell the common ones.
     public init(_ kind: Kind, _ a: Double = 0, _ b: Double = 0, seed: UInt64? = nil,
                 mode: FanMode = .fanIn, distribution: Distribution = .truncatedNormal) {
         (self.kind, self.a, self.b, self.seed) = (kind, a, b, seed)
@@ -38,23 +49,35 @@ public struct Initializer: Sendable, Equatable {
         Initializer(.varianceScaling, scale, 0, seed: seed, mode: mode, distribution: distribution)
     }
 
+    /// Keras: `"glorot_uniform"`, the default for kernels.
     public static let glorotUniform = Initializer(.glorotUniform)
+    /// Keras: `"glorot_normal"`.
     public static let glorotNormal = Initializer(.glorotNormal)
+    /// Keras: `"he_uniform"`.
     public static let heUniform = Initializer(.heUniform)
+    /// Keras: `"he_normal"`.
     public static let heNormal = Initializer(.heNormal)
+    /// Keras: `"lecun_normal"` (for selu networks).
     public static let lecunNormal = Initializer(.lecunNormal)
+    /// Keras: `"lecun_uniform"`.
     public static let lecunUniform = Initializer(.lecunUniform)
+    /// Keras: `"zeros"`, the default for biases.
     public static let zeros = Initializer(.zeros)
+    /// Keras: `"ones"` (BatchNormalization's gamma and moving variance).
     public static let ones = Initializer(.ones)
+    /// Keras: `"orthogonal"` (gain 1), the default for recurrent kernels.
     public static let orthogonal = Initializer(.orthogonal, 1)
     /// Keras defaults: mean 0, stddev 0.05.
     public static let randomNormal = Initializer(.randomNormal, 0, 0.05)
     /// Keras defaults: minval −0.05, maxval 0.05.
     public static let randomUniform = Initializer(.randomUniform, -0.05, 0.05)
+    /// Every element `value`. Keras: `keras.initializers.Constant(value)`.
     public static func constant(_ value: Double) -> Initializer { Initializer(.constant, value) }
+    /// Normal draws. Keras: `keras.initializers.RandomNormal(mean=0.0, stddev=0.05, seed=None)`.
     public static func randomNormal(mean: Double = 0, stddev: Double = 0.05, seed: UInt64? = nil) -> Initializer {
         Initializer(.randomNormal, mean, stddev, seed: seed)
     }
+    /// Uniform draws in [minval, maxval). Keras: `keras.initializers.RandomUniform(minval=-0.05, maxval=0.05, seed=None)`.
     public static func randomUniform(minval: Double = -0.05, maxval: Double = 0.05, seed: UInt64? = nil) -> Initializer {
         Initializer(.randomUniform, minval, maxval, seed: seed)
     }

@@ -15,6 +15,7 @@ open class Layer {
     public var trainable = true
     /// The per-sample input shape given as `inputShape:`, which builds a model at once.
     public let declaredInputShape: [Int]?
+    /// Whether the layer has made its weights (`build` has run for an input shape). Keras: `built`.
     public private(set) var isBuilt = false
     /// The per-sample input and output shapes the layer was built for.
     public private(set) var inputShape: [Int]?
@@ -26,6 +27,8 @@ open class Layer {
     /// dtype of the weights (float32 unless the layer is first called with float64 data).
     public var dtype: DType = .float32
 
+    /// A layer named `name` (nil: the snake-case class name, numbered, as Keras), built at once
+    /// for `inputShape` (without the batch axis) when given.
     public init(name: String? = nil, inputShape: [Int]? = nil) {
         self.name = name ?? NameScope.unique(NameScope.snakeCase(String(describing: type(of: self))))
         self.declaredInputShape = inputShape

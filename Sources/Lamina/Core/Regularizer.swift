@@ -4,13 +4,17 @@ import Foundation
 /// `kernelRegularizer: .l2(0.01)`. Keras: `keras.regularizers` (`L1`, `L2`, `L1L2`).
 /// Immutable once made; a class owns its round trip like layers do.
 open class Regularizer: @unchecked Sendable {
+    /// A regularizer (subclasses add their factors).
     public init() {}
 
     /// The penalty for one weight (differentiable).
     open func callAsFunction(_ w: Tensor) -> Tensor { fatalError("\(type(of: self)) must override callAsFunction(_:)") }
 
+    /// The Keras class name this class saves as and loads from.
     open class var kerasClassName: String { String(describing: self) }
+    /// Keras's config entries (`{"l2": 0.01}`).
     open func config() -> [String: Any] { [:] }
+    /// A regularizer of this class from Keras's config. Registered classes override it.
     open class func fromKerasConfig(_ r: ConfigReader) throws -> Regularizer {
         throw LaminaError.configuration("\(kerasClassName) cannot be loaded: it does not override class func fromKerasConfig(_:)")
     }
@@ -46,24 +50,33 @@ open class Regularizer: @unchecked Sendable {
     }
 }
 
+/// l1·Σ|w|. Keras: `keras.regularizers.L1(l1=0.01)`.
 public final class L1: Regularizer, @unchecked Sendable {
+    /// The factor.
     public let l1: Double
+    /// The penalty l1·Σ|w|.
     public init(_ l1: Double = 0.01) { self.l1 = l1 }
     public override func callAsFunction(_ w: Tensor) -> Tensor { w.abs().sum() * l1 }
     public override func config() -> [String: Any] { ["l1": l1] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Regularizer { L1(try r.double("l1", default: 0.01, in: 0...1e6)) }
 }
 
+/// l2·Σw². Keras: `keras.regularizers.L2(l2=0.01)`.
 public final class L2: Regularizer, @unchecked Sendable {
+    /// The factor.
     public let l2: Double
+    /// The penalty l2·Σw².
     public init(_ l2: Double = 0.01) { self.l2 = l2 }
     public override func callAsFunction(_ w: Tensor) -> Tensor { w.square().sum() * l2 }
     public override func config() -> [String: Any] { ["l2": l2] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Regularizer { L2(try r.double("l2", default: 0.01, in: 0...1e6)) }
 }
 
+/// l1·Σ|w| + l2·Σw². Keras: `keras.regularizers.L1L2(l1=0.0, l2=0.0)`.
 public final class L1L2: Regularizer, @unchecked Sendable {
+    /// The two factors.
     public let l1: Double, l2: Double
+    /// The penalty l1·Σ|w| + l2·Σw².
     public init(l1: Double = 0, l2: Double = 0) { (self.l1, self.l2) = (l1, l2) }
     public override func callAsFunction(_ w: Tensor) -> Tensor { w.abs().sum() * l1 + w.square().sum() * l2 }
     public override func config() -> [String: Any] { ["l1": l1, "l2": l2] }
@@ -77,6 +90,7 @@ public enum RegularizerRegistry {
     static let builtinTypes: [Regularizer.Type] = [L1.self, L2.self, L1L2.self]
     static let classes = KerasClasses<Regularizer.Type>("regularizer", registry: "RegularizerRegistry",
                                                         names: { [$0.kerasClassName] }, builtinTypes)
+    /// Makes these classes savable and loadable under their `kerasClassName`.
     public static func register(_ types: Regularizer.Type...) { classes.register(types) }
 }
 

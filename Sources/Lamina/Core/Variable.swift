@@ -3,6 +3,7 @@
 public final class Variable {
     /// Keras-style path, e.g. `dense_1/kernel`.
     public var name: String
+    /// The current value (the optimizer updates it in place).
     public var value: Tensor
     /// False for statistics such as BatchNormalization's moving mean (Keras's non-trainable weights).
     public let trainable: Bool
@@ -11,11 +12,13 @@ public final class Variable {
     /// `.keras` files hold it as int64). Nil: the tensor's own dtype.
     public var kerasByteSize: Int?
 
+    /// A weight named `name` (`dense/kernel`) holding `value`; `trainable: false` for statistics (BatchNormalization's moving mean).
     public init(name: String, value: Tensor, trainable: Bool = true) {
         self.name = name
         self.value = value
         self.trainable = trainable
     }
 
+    /// The value's shape.
     public var shape: [Int] { value.shape }
 }

@@ -9,6 +9,7 @@ import Darwin
 /// folder, are flushed to disk (fsync), and the temporary file is renamed over the target.
 /// A process killed at any moment leaves either the old file or the new one, never a torn one.
 public enum AtomicFile {
+    /// Writes `data` to `url` through a synced temporary file renamed over it; throws `LaminaError` (.io) naming the file.
     public static func write(_ data: Data, to url: URL) throws {
         let folder = url.deletingLastPathComponent()
         let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
@@ -35,6 +36,7 @@ public enum AtomicFile {
         if dir >= 0 { _ = fsync(dir); close(dir) }
     }
 
+    /// Writes `text` as UTF-8, atomically.
     public static func write(_ text: String, to url: URL) throws {
         try write(Data(text.utf8), to: url)
     }

@@ -128,6 +128,7 @@ public final class SummaryWriter {
     private var handle: FileHandle?
     private static let counter = Locked(0)
 
+    /// A writer of a new event file in `logDir` (created when missing), named as TensorFlow names them.
     public init(logDir: String) throws {
         self.logDir = logDir
         do {

@@ -9,6 +9,7 @@ public enum Safetensors {
     /// The largest header Lamina accepts (the format's own reference limit).
     public static let maximumHeaderBytes = 100 << 20
 
+    /// The safetensors bytes of `tensors` (in order) with `metadata` in the header.
     public static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:]) throws -> Data {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
@@ -108,6 +109,7 @@ public enum Safetensors {
         return (tensors, metadata)
     }
 
+    /// The tensors (in file order) and the metadata of the safetensors file at `url`; a malformed file is a `LaminaError`.
     public static func load(_ url: URL) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
         try decode(try readFileBytes(url), name: url.lastPathComponent)
     }

@@ -34,11 +34,16 @@ public final class BatchNormalization: Layer {
     /// The feature axis: -1, or the last axis counted with the batch axis (3 for images), as
     /// Keras's applications write it.
     public let axis: Int
+    /// The moving statistics' momentum (`moving = moving·momentum + batch·(1 − momentum)`) and the variance epsilon.
     public let momentum: Double, epsilon: Double
+    /// Whether the layer has `beta` (an offset) and `gamma` (a scale).
     public let center: Bool, scale: Bool
+    /// The learned scale and offset (nil before building, or when `scale`/`center` is false).
     public private(set) var gamma: Variable?, beta: Variable?
+    /// The statistics used at inference (non-trainable weights).
     public private(set) var movingMean: Variable?, movingVariance: Variable?
 
+    /// Keras: `BatchNormalization(axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True)`.
     public init(axis: Int = -1, momentum: Double = 0.99, epsilon: Double = 1e-3, center: Bool = true, scale: Bool = true,
                 inputShape: [Int]? = nil, name: String? = nil) {
         self.axis = axis

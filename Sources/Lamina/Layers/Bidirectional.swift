@@ -16,13 +16,18 @@ import Foundation
 public final class Bidirectional: Layer {
     /// How the two directions combine. Keras's `merge_mode` (`None`, a pair of outputs, is not offered).
     public enum MergeMode: String, Sendable, CaseIterable {
+        /// The two directions' outputs concatenated, added, multiplied or averaged.
         case concat, sum, mul, ave
     }
 
+    /// The layer run forwards and its copy run backwards over the sequence.
     public let forwardLayer: Recurrent, backwardLayer: Recurrent
+    /// How the two outputs combine.
     public let mergeMode: MergeMode
     public override var sublayers: [Layer] { [forwardLayer, backwardLayer] }
 
+    /// Keras: `Bidirectional(layer, merge_mode="concat", backward_layer=None)`; the backward layer
+    /// defaults to a copy of `layer` going backwards.
     public init(_ layer: Recurrent, mergeMode: MergeMode = .concat, backwardLayer: Recurrent? = nil,
                 inputShape: [Int]? = nil, name: String? = nil) {
         self.mergeMode = mergeMode

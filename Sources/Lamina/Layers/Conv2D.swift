@@ -23,22 +23,32 @@ public final class Conv2D: Layer {
         return [[kernelSize.0, kernelSize.1, s[2] / groups, filters]] + (useBias ? [[filters]] : [])
     }
 
+    /// The number of output channels.
     public let filters: Int
+    /// The window's height and width, and its steps.
     public let kernelSize: (Int, Int), strides: (Int, Int)
+    /// `.valid` (no padding) or `.same` (TensorFlow's: the extra pad at the bottom and right).
     public let padding: Padding
     /// Keras's `dilation_rate`: the kernel's taps `dilationRate` pixels apart.
     public let dilationRate: (Int, Int)
+    /// Applied to the output.
     public let activation: ActivationFunction
+    /// Whether the layer adds a bias per filter.
     public let useBias: Bool
     /// Keras's `groups`: the channels and filters split into this many groups, each group's
     /// filters seeing its own channels only (ConvNeXt's depthwise 7x7 has groups = channels).
     /// The kernel is `[kh, kw, channels / groups, filters]`.
     public let groups: Int
+    /// How the kernel and the bias start (glorot uniform and zeros).
     public let kernelInitializer: Initializer, biasInitializer: Initializer
+    /// The kernel `[kh, kw, in / groups, filters]` and the bias `[filters]`, once built.
     public private(set) var kernel: Variable?, bias: Variable?
 
+    /// Penalties added to the training loss.
     public let kernelRegularizer: Regularizer?, biasRegularizer: Regularizer?
 
+    /// Keras: `Conv2D(filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+    /// groups=1, activation=None, use_bias=True, ...)`, channels last.
     public init(_ filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 dilationRate: (Int, Int) = (1, 1), activation: ActivationFunction = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,

@@ -26,15 +26,24 @@ public final class Conv2DTranspose: Layer {
         return [[kernelSize.0, kernelSize.1, filters, s[2]]] + (useBias ? [[filters]] : [])
     }
 
+    /// The number of output channels.
     public let filters: Int
+    /// The window's height and width, and the upsampling steps.
     public let kernelSize: (Int, Int), strides: (Int, Int)
+    /// `.valid` or `.same` (output size input × strides).
     public let padding: Padding
+    /// Applied to the output.
     public let activation: ActivationFunction
+    /// Whether the layer adds a bias per filter.
     public let useBias: Bool
+    /// How the kernel and the bias start.
     public let kernelInitializer: Initializer, biasInitializer: Initializer
+    /// Penalties added to the training loss.
     public let kernelRegularizer: Regularizer?, biasRegularizer: Regularizer?
+    /// The kernel `[kh, kw, filters, in]` (Keras's layout) and the bias, once built.
     public private(set) var kernel: Variable?, bias: Variable?
 
+    /// Keras: `Conv2DTranspose(filters, kernel_size, strides=(1, 1), padding="valid", activation=None, use_bias=True, ...)`.
     public init(_ filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 activation: ActivationFunction = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,

@@ -31,14 +31,22 @@ public final class Dense: Layer {
         [[s.last ?? 0, units]] + (useBias ? [[units]] : [])
     }
 
+    /// The output size.
     public let units: Int
+    /// Applied to the output.
     public let activation: ActivationFunction
+    /// Whether the layer adds a bias.
     public let useBias: Bool
+    /// How the kernel and the bias start (glorot uniform and zeros).
     public let kernelInitializer: Initializer, biasInitializer: Initializer
+    /// The kernel `[in, units]` and the bias `[units]`, once built.
     public private(set) var kernel: Variable?, bias: Variable?
 
+    /// Penalties added to the training loss.
     public let kernelRegularizer: Regularizer?, biasRegularizer: Regularizer?
 
+    /// Keras: `Dense(units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+    /// bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None)`.
     public init(_ units: Int, activation: ActivationFunction = .linear, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,
                 kernelRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,

@@ -17,11 +17,14 @@ public final class Dropout: Layer, RandomLayer {
     }
     /// The mask's shape (batch axis included; nil: the input's size), or nil for the input's.
     public let noiseShape: [Int?]?
+    /// The fraction of inputs set to 0 during training (the rest are scaled by 1 / (1 − rate)).
     public let rate: Double
+    /// Seeds this layer's own generator; nil draws from the default one.
     public let seed: UInt64?
     /// The layer's own generator when seeded (saved with the model to resume exactly).
     var generator: RandomGenerator?
 
+    /// Keras: `Dropout(rate, noise_shape=None, seed=None)`; a rate outside [0, 1) is an error thrown when the layer is used.
     public init(_ rate: Double, noiseShape: [Int?]? = nil, seed: UInt64? = nil, inputShape: [Int]? = nil, name: String? = nil) {
         self.rate = rate
         self.noiseShape = noiseShape

@@ -5,9 +5,12 @@ import Foundation
 public final class LayerNormalization: Layer {
     /// Passes a padded batch's mask on unchanged (Keras: `supports_masking = True`).
     public override var supportsMasking: Bool { true }
+    /// The variance epsilon, and whether the layer has `beta` and `gamma`.
     public let epsilon: Double, center: Bool, scale: Bool
+    /// The learned scale and offset, once built.
     public private(set) var gamma: Variable?, beta: Variable?
 
+    /// Keras: `LayerNormalization(axis=-1, epsilon=1e-3, center=True, scale=True)`.
     public init(axis: Int = -1, epsilon: Double = 1e-3, center: Bool = true, scale: Bool = true,
                 inputShape: [Int]? = nil, name: String? = nil) {
         (self.epsilon, self.center, self.scale) = (epsilon, center, scale)

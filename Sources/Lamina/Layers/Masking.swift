@@ -9,6 +9,7 @@ public final class Masking: Layer {
     /// The feature value that marks a padded step (every feature of the step must equal it).
     public let maskValue: Double
 
+    /// Keras: `Masking(mask_value=0.0)`: masks the time steps whose features all equal `maskValue`.
     public init(maskValue: Double = 0, inputShape: [Int]? = nil, name: String? = nil) {
         self.maskValue = maskValue
         super.init(name: name, inputShape: inputShape)

@@ -7,8 +7,10 @@ public final class Reshape: Layer {
         }
         return try Reshape(target, name: r.layerName())
     }
+    /// The output shape without the batch axis (one entry may be -1).
     public let targetShape: [Int]
 
+    /// Keras: `Reshape(target_shape)`.
     public init(_ targetShape: [Int], inputShape: [Int]? = nil, name: String? = nil) {
         self.targetShape = targetShape
         super.init(name: name, inputShape: inputShape)

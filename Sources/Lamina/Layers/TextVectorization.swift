@@ -39,14 +39,23 @@ import Foundation
 /// vocabulary. Keras's own files keep an adapted vocabulary in `assets/…/vocabulary.txt`, which
 /// `Model.loadKeras` reads too.
 public final class TextVectorization: Layer {
+    /// What the layer outputs: token indices (`int`), or one row per text over the vocabulary:
+    /// `multi_hot` (0/1), `count`, or `tf_idf`. Keras's `output_mode`.
     public enum OutputMode: String, Sendable { case int, multiHot = "multi_hot", count, tfIdf = "tf_idf" }
 
+    /// The vocabulary's size cap, special tokens included (nil: no cap). Keras's `max_tokens`.
     public let maxTokens: Int?
+    /// How texts are normalized before splitting (nil: not at all).
     public let standardize: TextStandardize?
+    /// How texts are cut into tokens (nil: each text is one token).
     public let split: TextSplit?
+    /// The n-grams added to the tokens, if any.
     public let ngrams: Ngrams?
+    /// What the layer outputs.
     public let outputMode: OutputMode
+    /// With `.int`, pad or cut every text to this many tokens (nil: the longest text in the batch).
     public let outputSequenceLength: Int?
+    /// With the row modes, make every row `maxTokens` wide even when the vocabulary is smaller.
     public let padToMaxTokens: Bool
     /// The vocabulary without the special tokens.
     private var tokens: [String] = []
@@ -59,6 +68,10 @@ public final class TextVectorization: Layer {
     /// file's asset): the output width for building the model before it is read.
     var declaredVocabularySize: Int?
 
+    /// Keras: `TextVectorization(max_tokens=None, standardize="lower_and_strip_punctuation",
+    /// split="whitespace", ngrams=None, output_mode="int", output_sequence_length=None,
+    /// pad_to_max_tokens=False, vocabulary=None, idf_weights=None)`; adapt it with `adapt(_:)` or
+    /// give `vocabulary`.
     public init(maxTokens: Int? = nil, standardize: TextStandardize? = .lowerAndStripPunctuation,
                 split: TextSplit? = .whitespace, ngrams: Ngrams? = nil, outputMode: OutputMode = .int,
                 outputSequenceLength: Int? = nil, padToMaxTokens: Bool = false, vocabulary: [String]? = nil,

@@ -13,6 +13,7 @@ public final class TimeDistributed: Layer {
     public let layer: Layer
     public override var sublayers: [Layer] { [layer] }
 
+    /// Keras: `TimeDistributed(layer)`: applies `layer` to every time step (axis 1) with shared weights.
     public init(_ layer: Layer, inputShape: [Int]? = nil, name: String? = nil) {
         self.layer = layer
         super.init(name: name, inputShape: inputShape)

@@ -95,7 +95,8 @@ public enum MetricRegistry {
                                               SparseCategoricalAccuracy.self, MeanSquaredErrorMetric.self,
                                               MeanAbsoluteErrorMetric.self, Precision.self, Recall.self,
                                               TopKCategoricalAccuracy.self, SparseTopKCategoricalAccuracy.self,
-                                              AUC.self, FBetaScore.self, F1Score.self]
+                                              AUC.self, FBetaScore.self, F1Score.self,
+                                              MeanAbsolutePercentageErrorMetric.self, MeanSquaredLogarithmicErrorMetric.self]
     static let classes = KerasClasses<Metric.Type>("metric", registry: "MetricRegistry", names: { $0.kerasNames }, builtinTypes)
 
     /// Makes these classes loadable under their `kerasNames`.

@@ -10,7 +10,9 @@ import Foundation
 /// than one tensor or keyword arguments in a graph (`MultiHeadAttention(q, v, attentionMask: m)`,
 /// a recurrent layer's `initialState:`) read their call through `CallArguments`.
 public indirect enum CallArgument<T> {
+    /// A tensor.
     case tensor(T)
+    /// A list of arguments (`initial_state=[h, c]`).
     case list([CallArgument<T>])
     /// A JSON value: `Bool`, `Int`, `Double`, `String` or `NSNull`.
     case value(Any)
@@ -43,9 +45,12 @@ public indirect enum CallArgument<T> {
 /// The arguments of one layer call: positional ones (`args`) and keyword ones (`kwargs`, in
 /// the order given, with Keras's snake_case names as they are saved).
 public struct CallArguments<T> {
+    /// The positional arguments, in order.
     public var args: [CallArgument<T>]
+    /// The keyword arguments, in the order given, by Keras's snake_case name.
     public var kwargs: [(name: String, value: CallArgument<T>)]
 
+    /// A call with these positional and keyword arguments.
     public init(args: [CallArgument<T>], kwargs: [(name: String, value: CallArgument<T>)] = []) {
         (self.args, self.kwargs) = (args, kwargs)
     }

@@ -20,6 +20,7 @@ public final class InferenceModel: @unchecked Sendable {
     /// The model's name, per-sample input and output shapes (the first input's and output's),
     /// and weights' dtype.
     public let name: String, inputShape: [Int], outputShape: [Int], dtype: DType
+    /// The number of weights the model holds.
     public let parameterCount: Int
     /// Every input's and output's name and per-sample shape, in order (Keras's `input_names`).
     public let inputNames: [String], inputShapes: [[Int]], outputNames: [String], outputShapes: [[Int]]

@@ -5,6 +5,7 @@ import Foundation
 public struct TrainingBatch {
     /// One tensor per model input and per output, this process's rows of the global batch.
     public let inputs: [Tensor]
+    /// One tensor of labels per model output.
     public let labels: [Tensor]
     /// Per-sample loss weights (`sampleWeight`, `classWeight`), if any.
     public let sampleWeight: Tensor?
@@ -15,11 +16,14 @@ public struct TrainingBatch {
 
     /// The first (most often the only) input and labels.
     public var x: Tensor { inputs[0] }
+    /// The labels of the first output.
     public var y: Tensor { labels[0] }
 
+    /// A batch of several inputs and outputs (as one process sees it).
     public init(inputs: [Tensor], labels: [Tensor], sampleWeight: Tensor? = nil) {
         self.init(inputs: inputs, labels: labels, sampleWeight: sampleWeight, share: 1, globalCount: inputs.first?.shape.first ?? 0)
     }
+    /// A batch of one input and one output.
     public init(x: Tensor, y: Tensor, sampleWeight: Tensor? = nil) { self.init(inputs: [x], labels: [y], sampleWeight: sampleWeight) }
 
     package init(inputs: [Tensor], labels: [Tensor], sampleWeight: Tensor?, share: Double, globalCount: Int) {

@@ -321,12 +321,16 @@ extension Model {
                 order = try Strategy.current.shareOrder(order)
             }
             var step = 0
+            let strategy = Strategy.current
             return {
                 guard step < steps else { return nil }
-                let idx = Array(order[(step * batchSize)..<min(n, (step + 1) * batchSize)])
+                let global = Array(order[(step * batchSize)..<min(n, (step + 1) * batchSize)])
                 step += 1
+                // Each process gathers only its shard of the global batch.
+                let idx = Array(global[strategy.shard(global.count)])
                 let wb = ws.map { w in Tensor(shape: [idx.count], scalars: idx.map { w[$0] }) }
-                return (xs.map { $0.gather(rows: idx) }, ys.map { $0.gather(rows: idx) }, wb)
+                return EpochBatch(x: xs.map { $0.gather(rows: idx) }, y: ys.map { $0.gather(rows: idx) }, weights: wb,
+                                  global: (global.count, Tensor(shape: [global.count], scalars: global.map(Double.init))))
             }
         }
     }
@@ -341,8 +345,19 @@ extension Model {
                 callbacks: callbacks, initialEpoch: initialEpoch)
     }
 
-    /// One epoch's batches: inputs, labels and per-sample weights, nil when the epoch is over.
-    package typealias EpochBatches = () throws -> (x: [Tensor], y: [Tensor], weights: Tensor?)?
+    /// One step's batch: inputs, labels and per-sample weights — the global batch, or, when
+    /// `global` is set, already this process's shard of it (`strategy.shard` of the global
+    /// batch's rows, read by a data pipeline that reads only those), with the global batch's
+    /// size and a token of it (its sample indices) that every process must agree on.
+    package struct EpochBatch {
+        package var x: [Tensor], y: [Tensor], weights: Tensor?
+        package var global: (count: Int, token: Tensor)?
+        package init(x: [Tensor], y: [Tensor], weights: Tensor?, global: (count: Int, token: Tensor)? = nil) {
+            (self.x, self.y, self.weights, self.global) = (x, y, weights, global)
+        }
+    }
+    /// One epoch's batches, nil when the epoch is over.
+    package typealias EpochBatches = () throws -> EpochBatch?
 
     /// The epoch loop of `fit`, over tensors or a dataset: callbacks, progress bar, metrics,
     /// validation every `validationFreq` epochs. `makeEpoch` is called at the start of each
@@ -367,10 +382,14 @@ extension Model {
         try strategy.synchronize(self, optimizer: optimizer)
         let history = History()
         let all = [history] + callbacks
+        resumeEpoch = nil
         for c in all { c.model = self; try c.onTrainBegin() }
         stopTraining = false
         var warnedNaN = false
-        for epoch in initialEpoch..<epochs {
+        // A restored backup (BackupAndRestore) replaces initialEpoch, as Keras's _initial_epoch.
+        let firstEpoch = resumeEpoch ?? initialEpoch
+        resumeEpoch = nil
+        for epoch in firstEpoch..<Swift.max(firstEpoch, epochs) {
             for c in all { try c.onEpochBegin(epoch) }
             if verbose > 0 && epochs > 1 { print("Epoch \(epoch + 1)/\(epochs)") }
             let nextBatch = try makeEpoch(epoch)
@@ -383,13 +402,19 @@ extension Model {
             var step = 0
             while steps.map({ step < $0 }) ?? true {
                 defer { step += 1 }
-                guard let (globalX, globalY, globalW) = try nextBatch() else { break }
-                var (xb, yb, wb) = (globalX, globalY, globalW)
-                let count = globalX[0].shape[0]
-                if step == 0 { try strategy.checkSameBatch(globalX[0]) }
-                let rows = strategy.shard(count)
-                if rows.count < count { (xb, yb, wb) = (globalX.rows(rows), globalY.rows(rows), globalW?.sliced(axis: 0, rows)) }
-                stepShare = Double(rows.count) / Double(count)
+                guard let batch = try nextBatch() else { break }
+                var (xb, yb, wb) = (batch.x, batch.y, batch.weights)
+                let count: Int
+                if let global = batch.global {   // read as this process's shard already
+                    count = global.count
+                    if step == 0 { try strategy.checkSameBatch(global.token) }
+                } else {
+                    count = xb[0].shape[0]
+                    if step == 0 { try strategy.checkSameBatch(xb[0]) }
+                    let rows = strategy.shard(count)
+                    if rows.count < count { (xb, yb, wb) = (xb.rows(rows), yb.rows(rows), wb?.sliced(axis: 0, rows)) }
+                }
+                stepShare = Double(xb[0].shape[0]) / Double(count)
                 stepLosses.last = nil
                 // Every batch goes through trainStep (the compiled step or a subclass's own).
                 let current = try trainStep(TrainingBatch(inputs: xb, labels: yb, sampleWeight: wb, share: stepShare, globalCount: count))

@@ -21,11 +21,13 @@ import Foundation
 open class Model: Layer {
     // MARK: - Compile state (set by `compile`, Model+Training.swift)
 
+    /// The optimizer `compile` gave (nil before compiling).
     public internal(set) var optimizer: Optimizer?
     /// The loss of the first output (the only one, for most models).
     public internal(set) var loss: Loss?
     /// One loss per output, and their weights in the total (Keras's `loss_weights`).
     public internal(set) var outputLosses: [Loss] = []
+    /// Each output loss's weight in the total.
     public internal(set) var lossWeights: [Double] = []
     /// Every compiled metric, and for each the output it watches.
     public internal(set) var compiledMetrics: [Metric] = []
@@ -40,11 +42,15 @@ open class Model: Layer {
     public var epoch = 0
     /// Set by a callback to end `fit` after the current epoch (Keras's `stop_training`).
     public var stopTraining = false
+    /// Set by a callback's `onTrainBegin` (`BackupAndRestore`) to start `fit` at this epoch
+    /// instead of its `initialEpoch` (Keras's `model._initial_epoch`); read once.
+    package var resumeEpoch: Int?
 
     // MARK: - The graph
 
     /// The model's symbolic inputs and outputs (Keras: `model.inputs`, `model.outputs`).
     public private(set) var inputs: [SymbolicTensor] = []
+    /// The symbolic outputs, in order (empty for a subclassed model).
     public private(set) var outputs: [SymbolicTensor] = []
     /// The calls in execution order, `Input`s first.
     private(set) var nodes: [GraphNode] = []
@@ -65,12 +71,15 @@ open class Model: Layer {
         }
     }
 
+    /// A model of one input and one output.
     public convenience init(inputs: any SymbolicTensorConvertible, outputs: SymbolicTensor, name: String? = nil) {
         self.init(inputs: [inputs], outputs: [outputs], name: name)
     }
+    /// A model of several inputs and one output.
     public convenience init(inputs: [any SymbolicTensorConvertible], outputs: SymbolicTensor, name: String? = nil) {
         self.init(inputs: inputs, outputs: [outputs], name: name)
     }
+    /// A model of one input and several outputs.
     public convenience init(inputs: any SymbolicTensorConvertible, outputs: [SymbolicTensor], name: String? = nil) {
         self.init(inputs: [inputs], outputs: outputs, name: name)
     }
@@ -128,6 +137,7 @@ open class Model: Layer {
     /// A subclassed model takes one input and gives one output unless it overrides these
     /// (and `forward(_:training:)`).
     open var inputCount: Int { isSubclassed ? 1 : inputs.count }
+    /// The number of outputs.
     open var outputCount: Int { isSubclassed ? 1 : outputs.count }
 
     /// The per-sample shapes of the inputs, where known.
@@ -139,6 +149,7 @@ open class Model: Layer {
     /// The names of the layers that make the inputs and outputs (Keras: `input_names`,
     /// `output_names`), the keys of dictionaries given to `fit` and `compile`.
     open var inputNames: [String] { isSubclassed ? ["input_layer"] : inputs.map { $0.layer?.name ?? "" } }
+    /// The output layers' names, the keys of `compile`'s and `fit`'s dictionaries.
     open var outputNames: [String] { isSubclassed ? ["output_0"] : outputs.map { $0.layer?.name ?? "" } }
 
     /// The model's computation on a batch of each input; returns a batch of each output.

@@ -19,6 +19,7 @@ public final class Sequential: Model {
     private var chain: [Layer] = []
     private var declaredInput: [Int]?
 
+    /// A stack of `layers` (added in order, as `add` adds them). Keras: `Sequential(layers, name=None)`.
     public init(_ layers: [Layer] = [], name: String? = nil) {
         super.init(name: name ?? NameScope.unique("sequential"))
         for layer in layers { add(layer) }

@@ -13,6 +13,7 @@
 public final class SymbolicTensor: SymbolicTensorConvertible, CustomStringConvertible {
     /// The per-sample shape (the batch axis left out, as layers' shapes are).
     public let shape: [Int]
+    /// The element type the layer call produces.
     public let dtype: DType
     /// The error of the call that made this tensor or of one before it.
     public let error: LaminaError?
@@ -28,11 +29,13 @@ public final class SymbolicTensor: SymbolicTensorConvertible, CustomStringConver
         (self.shape, self.dtype, self.node, self.index, self.error) = ([], .float32, nil, 0, error)
     }
 
+    /// The tensor itself.
     public var symbolic: SymbolicTensor { self }
 
     /// The layer whose call made this tensor (an `Input` for a model input).
     public var layer: Layer? { node?.layer }
 
+    /// Keras's `<KerasTensor shape=(None, 10), dtype=float32, source=dense>` form, or the error.
     public var description: String {
         if let error { return "<SymbolicTensor error: \(error.message)>" }
         return "<SymbolicTensor shape=\(describe(shape, batch: "None")), dtype=\(dtype.rawValue), source=\(node?.layer.name ?? "?")>"

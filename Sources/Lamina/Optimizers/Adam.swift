@@ -27,11 +27,15 @@ public class Adam: Optimizer {
                    schedule: s.schedule, clipnorm: s.clipnorm, clipvalue: s.clipvalue)
     }
 
+    /// The decay of the first and second moment estimates, and the epsilon added to √v.
     public let beta1: Double, beta2: Double, epsilon: Double
+    /// Whether the update uses the running maximum of v (AMSGrad).
     public let amsgrad: Bool
     /// Decoupled weight decay (AdamW); 0 for Adam.
     public let weightDecay: Double
 
+    /// Keras: `Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False)`; a
+    /// `schedule` replaces the constant rate.
     public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-7,
                 amsgrad: Bool = false, schedule: LearningRateSchedule? = nil,
                 clipnorm: Double? = nil, clipvalue: Double? = nil) {

@@ -12,8 +12,10 @@ public final class RMSprop: Optimizer {
                        clipnorm: s.clipnorm, clipvalue: s.clipvalue)
     }
 
+    /// The decay of the mean square and the epsilon added to its root.
     public let rho: Double, epsilon: Double
 
+    /// Keras: `RMSprop(learning_rate=1e-3, rho=0.9, epsilon=1e-7)` (no momentum, not centered).
     public init(learningRate: Double = 1e-3, rho: Double = 0.9, epsilon: Double = 1e-7,
                 schedule: LearningRateSchedule? = nil, clipnorm: Double? = nil, clipvalue: Double? = nil) {
         self.rho = rho

@@ -9,9 +9,12 @@ public final class SGD: Optimizer {
             nesterov: try r.bool("nesterov", default: false), schedule: s.schedule, clipnorm: s.clipnorm, clipvalue: s.clipvalue)
     }
 
+    /// The velocity's decay (0: plain gradient descent).
     public let momentum: Double
+    /// Whether the step uses Nesterov's look-ahead.
     public let nesterov: Bool
 
+    /// Keras: `SGD(learning_rate=0.01, momentum=0.0, nesterov=False)`.
     public init(learningRate: Double = 0.01, momentum: Double = 0, nesterov: Bool = false,
                 schedule: LearningRateSchedule? = nil, clipnorm: Double? = nil, clipvalue: Double? = nil) {
         self.momentum = momentum

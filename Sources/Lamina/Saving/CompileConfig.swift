@@ -64,6 +64,7 @@ extension Loss {
         return options.isEmpty ? (type.kerasAliases.first ?? type.kerasClassName) : kerasObject("keras.losses", type.kerasClassName, options)
     }
 
+    /// A loss from Keras's serialized form or name. Keras: `keras.losses.deserialize` / `get`.
     public static func fromConfig(_ any: Any) throws -> Loss {
         let object = try SerializedObject(any, what: "loss")
         let r = object.reader

@@ -10,10 +10,12 @@ import Foundation
 /// writes with a value that changes nothing (`"kernel_regularizer": null`,
 /// `"data_format": "channels_last"`, ...) are accepted.
 public final class ConfigReader {
+    /// The class whose config this is (named in errors).
     public let className: String
     let values: [String: Any]
     private var used: Set<String> = []
 
+    /// A reader of `values`, the config of a `className`.
     public init(className: String, values: [String: Any]) {
         self.className = className
         self.values = values
@@ -25,6 +27,7 @@ public final class ConfigReader {
         return className
     }
 
+    /// A configuration error naming the class and `message`.
     public func error(_ message: String) -> LaminaError { LaminaError.configuration("\(context): \(message)") }
 
     /// The raw value (nil when absent or JSON null), marking the key as understood.
@@ -34,6 +37,8 @@ public final class ConfigReader {
         return v
     }
 
+    /// The integer at `key` (at least `minimum`), or `fallback` when absent; throws when it is
+    /// missing without a fallback or not an integer.
     public func int(_ key: String, default fallback: Int? = nil, minimum: Int = .min) throws -> Int {
         guard let v = value(key) else {
             if let fallback { return fallback }
@@ -45,10 +50,12 @@ public final class ConfigReader {
         return i
     }
 
+    /// The integer at `key`, nil when absent or null.
     public func optionalInt(_ key: String, minimum: Int = .min) throws -> Int? {
         value(key) == nil ? nil : try int(key, minimum: minimum)
     }
 
+    /// The number at `key` within `range`, or `fallback` when absent.
     public func double(_ key: String, default fallback: Double? = nil, in range: ClosedRange<Double> = -.greatestFiniteMagnitude ... .greatestFiniteMagnitude) throws -> Double {
         guard let v = value(key) else {
             if let fallback { return fallback }
@@ -60,10 +67,12 @@ public final class ConfigReader {
         return d
     }
 
+    /// The number at `key` within `range`, nil when absent or null.
     public func optionalDouble(_ key: String, in range: ClosedRange<Double> = 0 ... .greatestFiniteMagnitude) throws -> Double? {
         value(key) == nil ? nil : try double(key, in: range)
     }
 
+    /// The Boolean at `key`, or `fallback` when absent.
     public func bool(_ key: String, default fallback: Bool? = nil) throws -> Bool {
         guard let v = value(key) else {
             if let fallback { return fallback }
@@ -73,6 +82,7 @@ public final class ConfigReader {
         return b
     }
 
+    /// The string at `key`, or `fallback` when absent.
     public func string(_ key: String, default fallback: String? = nil) throws -> String {
         guard let v = value(key) else {
             if let fallback { return fallback }
@@ -108,10 +118,12 @@ public final class ConfigReader {
         throw error("'\(key)' must be a positive integer or a pair of them, got \(Self.show(v))")
     }
 
+    /// The positive pair `[a, b]` (or one integer for both) at `key`, nil when absent.
     public func optionalPair(_ key: String) throws -> (Int, Int)? {
         value(key) == nil ? nil : try pair(key)
     }
 
+    /// The activation named (or serialized) at `key`, `fallback` when absent.
     public func activation(_ key: String = "activation", default fallback: ActivationFunction = .linear) throws -> ActivationFunction {
         guard let v = value(key) else { return fallback }
         guard let name = v as? String else {
@@ -120,11 +132,13 @@ public final class ConfigReader {
         do { return try ActivationFunction(named: name) } catch let e as LaminaError { throw error(e.message) }
     }
 
+    /// The initializer named or serialized at `key`, `fallback` when absent.
     public func initializer(_ key: String, default fallback: Initializer) throws -> Initializer {
         guard let v = value(key) else { return fallback }
         do { return try Initializer(config: v) } catch let e as LaminaError { throw error("'\(key)': \(e.message)") }
     }
 
+    /// `"valid"` or `"same"` at `key` (valid when absent).
     public func padding(_ key: String = "padding") throws -> Padding {
         switch try string(key, default: "valid").lowercased() {
         case "valid": return .valid

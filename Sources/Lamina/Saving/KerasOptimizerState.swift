@@ -6,12 +6,16 @@ import Foundation
 /// product). Keras creates the slots per call of `add_optimizer_variables`, interleaving the
 /// names of one call per variable — see `Optimizer.kerasSlotGroups`.
 public struct KerasOptimizerState {
+    /// The optimizer's step count.
     public var iterations: Int
+    /// The learning rate Keras saved, if any.
     public var learningRate: Double?
     /// The slots in Keras's order.
     public var slots: [Tensor]
+    /// Scalars Keras keeps after the slots (Nadam's momentum-schedule product).
     public var trailingScalars: [Double]
 
+    /// The state Keras's `optimizer` weights hold, in Lamina's terms.
     public init(iterations: Int, learningRate: Double?, slots: [Tensor], trailingScalars: [Double] = []) {
         (self.iterations, self.learningRate, self.slots, self.trailingScalars) = (iterations, learningRate, slots, trailingScalars)
     }

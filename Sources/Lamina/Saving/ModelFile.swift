@@ -80,7 +80,7 @@ enum ModelFile {
         return model
     }
 
-    private static func restoreOptimizer(_ model: Model, slots: [(name: String, tensor: Tensor)], iterations: Int,
+    static func restoreOptimizer(_ model: Model, slots: [(name: String, tensor: Tensor)], iterations: Int,
                                          _ fail: (String) -> LaminaError) throws {
         guard let optimizer = model.optimizer else {
             guard slots.isEmpty else { throw fail("holds optimizer slots but no compile settings") }
@@ -105,7 +105,7 @@ enum ModelFile {
         [g.state.0, g.state.1, g.state.2, g.state.3].map { String($0, radix: 16) }
     }
 
-    private static func generator(_ value: Any?, _ key: String, _ fail: (String) -> LaminaError) throws -> RandomGenerator {
+    static func generator(_ value: Any?, _ key: String, _ fail: (String) -> LaminaError) throws -> RandomGenerator {
         guard let list = value as? [String], list.count == 4 else { throw fail("\(key) must be four hex strings") }
         let words = list.compactMap { UInt64($0, radix: 16) }
         guard words.count == 4, words.contains(where: { $0 != 0 }) else { throw fail("\(key) must be four hex strings, not all zero") }
@@ -118,7 +118,7 @@ enum ModelFile {
         String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 
-    private static func object(_ text: String, _ key: String, _ fail: (String) -> LaminaError) throws -> [String: Any] {
+    static func object(_ text: String, _ key: String, _ fail: (String) -> LaminaError) throws -> [String: Any] {
         guard let data = text.data(using: .utf8),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw fail("metadata '\(key)' is not a JSON object")
@@ -132,6 +132,7 @@ extension Model {
     /// in one safetensors file, atomically. Keras: `model.save`.
     public func save(_ path: String) throws { try save(to: URL(fileURLWithPath: path)) }
 
+    /// `save(_:)` with a URL.
     public func save(to url: URL) throws {
         switch url.pathExtension.lowercased() {
         case "lamina", "safetensors", "": break
@@ -161,6 +162,7 @@ extension Model {
         try load(from: URL(fileURLWithPath: path), restoreRandomState: restoreRandomState)
     }
 
+    /// `load(_:restoreRandomState:)` with a URL.
     public static func load(from url: URL, restoreRandomState: Bool = true) throws -> Self {
         let (tensors, metadata) = try Safetensors.load(url)
         return try expecting(ModelFile.model(tensors: tensors, metadata: metadata, file: url.lastPathComponent,

@@ -65,6 +65,7 @@ public enum PyTorch {
 /// One PyTorch module's parameters (`weight`, `bias`, ...), handed to the layer it maps to,
 /// which takes what it converts into its own weights.
 public struct PyTorchModule {
+    /// The module's name in the state dict (`fc1` of `fc1.weight`).
     public let name: String
     let layer: Layer
     let parameters: [String: Tensor]
@@ -106,6 +107,7 @@ extension Sequential {
         try loadPyTorchStateDict(try Safetensors.load(url).tensors, mapping: mapping)
     }
 
+    /// `loadPyTorchWeights(from:mapping:)` with the state dict's tensors already in memory (name, tensor), as `PyTorch` reads them.
     public func loadPyTorchStateDict(_ stateDict: [(name: String, tensor: Tensor)], mapping: [String: String]? = nil) throws {
         // Leaf layers in order, with the image shape a Flatten before them consumed.
         var leaves: [(layer: Layer, flattenedFrom: [Int]?)] = []

@@ -3,6 +3,7 @@
 public enum GradMode {
     @TaskLocal static var disabled = false
 
+    /// Whether ops record themselves on the tape here (false inside `withoutGradients`).
     public static var isEnabled: Bool { !disabled }
 }
 

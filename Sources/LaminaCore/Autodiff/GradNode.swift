@@ -11,6 +11,7 @@ public typealias VJP = @Sendable (_ gradient: Tensor, _ needed: [Bool]) -> [Tens
 /// accumulated gradient, and the inputs and VJP it releases) sits behind a mutex, so two tasks
 /// holding tensors of one graph cannot race on it.
 public final class GradNode: Sendable {
+    /// The op that made the tensor (`"matmul"`), for debugging.
     public let op: String
     let inputShapes: [[Int]]
     private struct Tape {

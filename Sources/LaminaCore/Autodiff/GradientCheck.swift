@@ -10,12 +10,15 @@
 /// `|analytic − numeric| / max(1, |analytic|, |numeric|)`: relative for large gradients,
 /// absolute below 1 (so entries near zero do not divide by zero).
 public enum GradientCheck {
+    /// The worst element of a check: where it is and both gradients there.
     public struct Result: CustomStringConvertible, Sendable {
         /// Largest error over all input elements.
         public let maxRelativeError: Double
         /// Which input and element it was at.
         public let worstInput: Int, worstIndex: Int
+        /// The autodiff gradient and the central-difference estimate at that element.
         public let analytic: Double, numeric: Double
+        /// A one-line report.
         public var description: String {
             "max relative error \(maxRelativeError) at input \(worstInput)[\(worstIndex)] (analytic \(analytic), numeric \(numeric))"
         }

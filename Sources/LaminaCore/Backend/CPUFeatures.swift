@@ -4,9 +4,13 @@ import CLaminaKernels
 /// elsewhere). It drives both choices of the compute backend: OpenBLAS's kernel set and the
 /// SIMD level of Lamina's own kernels.
 public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
+    /// The CPUID vendor (`AuthenticAMD`, `GenuineIntel`), or the architecture elsewhere.
     public var vendor: String
+    /// The marketing name (`AMD EPYC 9R14`).
     public var brand: String
+    /// The CPU family number.
     public var family: Int
+    /// The CPU model number.
     public var model: Int
     /// Instruction-set extensions the CPU reports *and* the OS supports (AVX state in XCR0 for
     /// the AVX families, opmask and zmm state for AVX-512), by their Linux `/proc/cpuinfo` names:
@@ -14,6 +18,7 @@ public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
     /// "avx512_bf16", ...
     public var flags: Set<String>
 
+    /// Features given by hand (tests, or to pretend to be another CPU).
     public init(vendor: String, brand: String = "", family: Int = 0, model: Int = 0, flags: Set<String>) {
         (self.vendor, self.brand, self.family, self.model, self.flags) = (vendor, brand, family, model, flags)
     }
@@ -44,6 +49,7 @@ public struct CPUFeatures: Sendable, Equatable, CustomStringConvertible {
          "avx512_bf16", "avx512_fp16", "amx"].filter(flags.contains)
     }
 
+    /// Vendor, brand and the features Lamina's kernels use.
     public var description: String {
         let name = brand.isEmpty ? vendor : brand
         return "\(name.isEmpty ? "unknown CPU" : name) (family \(family), model \(model); \(vectorFlags.joined(separator: ", ")))"

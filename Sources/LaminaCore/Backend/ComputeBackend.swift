@@ -14,6 +14,8 @@ import Foundation
 ///   `LAMINA_BLAS_CORE=keep` turns the check off; other BLAS libraries are left alone.
 /// - **SIMD level** of the kernels in `CLaminaKernels`: the widest the CPU runs (AVX-512, AVX2 +
 ///   FMA, or the portable baseline), lowered with `LAMINA_SIMD=avx2|portable`.
+/// - **GEMM** for float32 products: Lamina's own kernels or the BLAS, per product (`GemmChoice`,
+///   `LAMINA_GEMM=own|blas|auto`).
 public struct ComputeBackend: Sendable, CustomStringConvertible {
     /// "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..." or "BLAS (not OpenBLAS)".
     public let blas: String
@@ -25,10 +27,17 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
     public let blasCoreReason: String
     /// The SIMD level of Lamina's own kernels: "avx512", "avx2" or "portable".
     public let simd: String
+    /// Why this SIMD level was chosen (or overridden).
     public let simdReason: String
     /// Cores Lamina splits work across (`ThreadCount`); the BLAS itself runs one thread per call.
     public let threads: Int
+    /// Why this thread count was chosen (affinity mask, cgroup quota, `LAMINA_NUM_THREADS`).
     public let threadsReason: String
+    /// Which GEMM runs float32 products (`GemmChoice`): "own", "blas" or "auto".
+    public let gemm: String
+    /// The rule `auto` follows on this machine (which products go to Lamina's kernels, which to the BLAS).
+    public let gemmRule: String
+    /// The CPU the choice was made for.
     public let cpu: CPUFeatures
 
     /// The backend in use (the choices above are made on first access).
@@ -55,15 +64,20 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
             blasCore: lamina_openblas_corename().map { String(cString: $0) },
             blasCoreAtLoad: coreAtLoad, blasCoreReason: coreReason,
             simd: String(cString: table.name), simdReason: simdReason,
-            threads: ThreadCount.current, threadsReason: ThreadCount.reason, cpu: .host)
+            threads: ThreadCount.current, threadsReason: ThreadCount.reason,
+            gemm: GemmChoice.current.rawValue,
+            gemmRule: GemmChoice.summary(ownLevel: Int(table.level), blasCore: lamina_openblas_corename().map { String(cString: $0) }),
+            cpu: .host)
     }
 
+    /// A summary for logs and benchmark records.
     public var description: String {
         """
         CPU: \(cpu)
         BLAS: \(blas)
         BLAS core: \(blasCore ?? "n/a") (\(blasCoreReason))
         Lamina kernels: \(simd) (\(simdReason))
+        GEMM (float32): \(gemmRule)
         threads: \(threads) (\(threadsReason))
         """
     }
@@ -73,7 +87,7 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
         ["cpu": cpu.brand.isEmpty ? cpu.vendor : cpu.brand, "cpu_family": "\(cpu.family)", "cpu_model": "\(cpu.model)",
          "cpu_flags": cpu.vectorFlags.joined(separator: " "), "blas": blas, "blas_core": blasCore ?? "n/a",
          "blas_core_at_load": blasCoreAtLoad ?? "n/a", "blas_core_reason": blasCoreReason,
-         "simd": simd, "threads": "\(threads)", "threads_reason": threadsReason]
+         "simd": simd, "threads": "\(threads)", "threads_reason": threadsReason, "gemm": gemm, "gemm_rule": gemmRule]
     }
 }
 
@@ -81,7 +95,9 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
 /// library reports, what the library carries and the environment, so it is tested with tables
 /// on any machine; and the one-time switch that applies it.
 public enum BLASCoreChoice: Equatable, Sendable {
+    /// Keep OpenBLAS's own kernel choice, for `reason`.
     case keep(reason: String)
+    /// Ask OpenBLAS for `core`'s kernels, for `reason`.
     case switchTo(core: String, reason: String)
 
     /// OpenBLAS x86-64 kernel sets by the widest instructions their SGEMM uses.

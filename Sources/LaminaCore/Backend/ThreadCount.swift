@@ -78,6 +78,8 @@ public enum ThreadCount {
 
 /// A thread count outside 1...255 given to `ThreadCount.set(_:)`.
 public struct InvalidThreadCount: Error, CustomStringConvertible {
+    /// The count that was asked for.
     public let requested: Int
+    /// What was wrong and the range allowed.
     public var description: String { "ThreadCount.set: \(requested) threads; give 1...255" }
 }

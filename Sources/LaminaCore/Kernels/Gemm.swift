@@ -1,4 +1,5 @@
 import CLaminaBLAS
+import CLaminaKernels
 
 extension Kernels {
     /// Makes the backend's choices once, before the first BLAS call: OpenBLAS's kernel set
@@ -8,10 +9,11 @@ extension Kernels {
         lamina_blas_set_threads(1)
     }()
 
-    /// C = alpha·op(A)·op(B) + beta·C for row-major matrices, through cblas sgemm/dgemm.
-    /// `m×k` is op(A), `k×n` is op(B); leading dimensions are those of the stored matrices.
-    /// Large products are split across the cores along the longer side of C, each part one
-    /// single-threaded BLAS call.
+    /// C = alpha·op(A)·op(B) + beta·C for row-major matrices. `m×k` is op(A), `k×n` is op(B);
+    /// leading dimensions are those of the stored matrices. Float32 products run Lamina's own
+    /// GEMM (CLaminaKernels' `sgemm`, threads of Lamina's pool) where `GemmChoice` says so, the
+    /// others cblas sgemm/dgemm: large products split across the cores along the longer side
+    /// of C, each part one single-threaded BLAS call.
 
     static func gemm<T: FloatScalar>(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
@@ -20,6 +22,11 @@ extension Kernels {
     ) {
         if m == 0 || n == 0 { return }
         _ = backendReady
+        if T.self == Float.self, useOwnGemm(m: m, n: n, k: k) {
+            let status = simd.sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, Float(alpha), floats(a), lda,
+                                    floats(b), ldb, Float(beta), floats(c), ldc, ThreadCount.current)
+            if status == 0 { return }  // else its packing buffer could not be allocated: the BLAS runs it
+        }
         let cores = ThreadCount.current
         guard cores > 1, m * n * k >= gemmParallelThreshold, max(m, n) >= 32 * cores else {
             blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -39,6 +46,33 @@ extension Kernels {
         }
     }
 
+
+    /// Whether a float32 product runs Lamina's own GEMM (`GemmChoice`).
+    @inline(__always) static func useOwnGemm(m: Int, n: Int, k: Int) -> Bool {
+        switch GemmChoice.current {
+        case .own: return true
+        case .blas: return false
+        case .auto: return GemmChoice.ownRuns(m: m, n: n, k: k, ownLevel: Int(simd.level), blasLevel: GemmChoice.blasLevel)
+        }
+    }
+
+    /// Lamina's own float32 GEMM at one SIMD level (for tests and benchmarks): the same contract
+    /// as `gemm`; `threads` threads of Lamina's pool. Throws when the level is above this CPU's.
+    public static func ownSgemm(level: Int, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                                beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = 1) throws {
+        guard let table = lamina_kernels_for_level(Int32(level)) else { throw UnsupportedSIMDLevel(level: level) }
+        let status = table.pointee.sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads)
+        if status != 0 { throw GemmBufferUnavailable() }
+    }
+
+    /// C = alpha·op(A)·op(B) + beta·C in float32, row-major, as every matmul of Lamina runs it:
+    /// the engine `GemmChoice` picks, on `ThreadCount.current` threads.
+    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                             alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                             beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+    }
 
     static func blasGemm<T: FloatScalar>(
         _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
@@ -63,4 +97,18 @@ extension Kernels {
             preconditionFailure("gemm: int32 is not supported")
         }
     }
+}
+
+/// A SIMD level this CPU (or build) cannot run, asked of `Kernels.ownSgemm`.
+public struct UnsupportedSIMDLevel: Error, CustomStringConvertible {
+    /// The level asked for.
+    public let level: Int
+    /// The message, with the highest level this CPU runs.
+    public var description: String { "SIMD level \(level) is not available on this CPU (highest: \(lamina_simd_max_level()))" }
+}
+
+/// The own GEMM could not allocate its packing buffer.
+public struct GemmBufferUnavailable: Error, CustomStringConvertible {
+    /// The message.
+    public var description: String { "sgemm: the packing buffer could not be allocated" }
 }

@@ -3,18 +3,23 @@
 /// `nameError` (and acts as valid) so the layer given it can report it when used, as an
 /// activation name does; Tensor ops take only the two members.
 public struct Padding: Sendable, Hashable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
+    /// The two modes, with Keras's names as raw values.
     public enum Kind: String, Sendable, CaseIterable, Codable {
         /// No padding: windows lie inside the input.
         case valid
         /// Output size ceil(input / stride); TensorFlow's rule, the extra pad goes bottom/right.
         case same
     }
+    /// Valid or same.
     public let kind: Kind
+    /// Set when a string named neither mode: the layer given it reports this error when used.
     public let nameError: String?
 
+    /// Keras's `"valid"` and `"same"`.
     public static let valid = Padding(kind: .valid), same = Padding(kind: .same)
     init(kind: Kind, nameError: String? = nil) { (self.kind, self.nameError) = (kind, nameError) }
 
+    /// `padding: "same"` (any case); another string is kept as `nameError`.
     public init(stringLiteral name: String) {
         if let kind = Kind(rawValue: name.lowercased()) {
             self.init(kind: kind)
@@ -24,17 +29,23 @@ public struct Padding: Sendable, Hashable, Codable, ExpressibleByStringLiteral, 
     }
     /// Keras's spelling: `"valid"` or `"same"`.
     public var rawValue: String { kind.rawValue }
+    /// Keras's spelling.
     public var description: String { rawValue }
 
+    /// Decodes Keras's string.
     public init(from decoder: Decoder) throws { self.init(kind: try Kind(from: decoder)) }
+    /// Encodes Keras's string.
     public func encode(to encoder: Encoder) throws { try kind.encode(to: encoder) }
 }
 
 /// The spatial arithmetic of a 2-D window sliding over NHWC data.
 public struct WindowGeometry: Equatable, Sendable {
+    /// The input's height and width, the window's, and the steps.
     public let inH, inW, kH, kW, strideH, strideW: Int
+    /// The output's height and width, and the padding before the first row and column.
     public let outH, outW, padTop, padLeft: Int
 
+    /// The geometry of a `kH × kW` window with these steps over an `inH × inW` input under `padding`.
     public init(inH: Int, inW: Int, kH: Int, kW: Int, strideH: Int, strideW: Int, padding: Padding) {
         (self.inH, self.inW, self.kH, self.kW, self.strideH, self.strideW) = (inH, inW, kH, kW, strideH, strideW)
         switch padding.kind {

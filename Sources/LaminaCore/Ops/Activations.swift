@@ -75,6 +75,7 @@ struct MishFn: PointwiseFunction {
 }
 
 extension Tensor {
+    /// max(x, 0). Keras: `ops.relu`.
     public func relu() -> Tensor { pointwise("relu", ReluFn()) }
     /// Keras's `activations.relu` with options: `min(x, maxValue)` above `threshold`,
     /// `negativeSlope·(x − threshold)` below it (the `ReLU` layer).
@@ -93,8 +94,11 @@ extension Tensor {
     public func leakyRelu(alpha: Double = 0.3) -> Tensor { pointwise("leakyRelu", LeakyReluFn(alpha: alpha)) }
     /// `x` for x > 0, `alpha·(eˣ − 1)` otherwise.
     public func elu(alpha: Double = 1) -> Tensor { pointwise("elu", EluFn(alpha: alpha)) }
+    /// 1 / (1 + e⁻ˣ). Keras: `ops.sigmoid`.
     public func sigmoid() -> Tensor { pointwise("sigmoid", SigmoidFn()) }
+    /// The hyperbolic tangent. Keras: `ops.tanh`.
     public func tanh() -> Tensor { pointwise("tanh", TanhFn()) }
+    /// log(1 + eˣ), computed stably. Keras: `ops.softplus`.
     public func softplus() -> Tensor { pointwise("softplus", SoftplusFn()) }
 }
 

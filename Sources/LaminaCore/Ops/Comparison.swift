@@ -29,19 +29,32 @@ extension Tensor {
     private func compare(_ other: Tensor, _ kind: CompareFn.Kind, _ op: String) -> Tensor {
         Kernels.binary(self, other, CompareFn(kind: kind), op: op)
     }
+    /// 1 where `self > other`, else 0, broadcasting (no gradient). Keras: `ops.greater`.
     public func greater(_ other: Tensor) -> Tensor { compare(other, .greater, "greater") }
+    /// 1 where `self >= other`, else 0. Keras: `ops.greater_equal`.
     public func greaterEqual(_ other: Tensor) -> Tensor { compare(other, .greaterEqual, "greaterEqual") }
+    /// 1 where `self < other`, else 0. Keras: `ops.less`.
     public func less(_ other: Tensor) -> Tensor { compare(other, .less, "less") }
+    /// 1 where `self <= other`, else 0. Keras: `ops.less_equal`.
     public func lessEqual(_ other: Tensor) -> Tensor { compare(other, .lessEqual, "lessEqual") }
+    /// 1 where the elements are equal, else 0. Keras: `ops.equal`.
     public func equal(_ other: Tensor) -> Tensor { compare(other, .equal, "equal") }
+    /// 1 where the elements differ, else 0. Keras: `ops.not_equal`.
     public func notEqual(_ other: Tensor) -> Tensor { compare(other, .notEqual, "notEqual") }
 
+    /// `a.greater(b)`.
     public static func .> (a: Tensor, b: Tensor) -> Tensor { a.greater(b) }
+    /// `a.greaterEqual(b)`.
     public static func .>= (a: Tensor, b: Tensor) -> Tensor { a.greaterEqual(b) }
+    /// `a.less(b)`.
     public static func .< (a: Tensor, b: Tensor) -> Tensor { a.less(b) }
+    /// `a.lessEqual(b)`.
     public static func .<= (a: Tensor, b: Tensor) -> Tensor { a.lessEqual(b) }
+    /// `a.equal(b)`.
     public static func .== (a: Tensor, b: Tensor) -> Tensor { a.equal(b) }
+    /// 1 where an element exceeds `b`, else 0.
     public static func .> (a: Tensor, b: Double) -> Tensor { a.greater(.scalar(b, dtype: a.dtype)) }
+    /// 1 where an element is below `b`, else 0.
     public static func .< (a: Tensor, b: Double) -> Tensor { a.less(.scalar(b, dtype: a.dtype)) }
 
     /// Elementwise `condition ? a : b` with broadcasting of all three (NumPy `where`).

@@ -51,10 +51,15 @@ extension Tensor {
         return out.recorded(op, inputs: [self]) { g, _ in [Kernels.mapGradient(g, x: x, y: y, f)] }
     }
 
+    /// Element-wise x². Keras: `ops.square`.
     public func square() -> Tensor { pointwise("square", SquareFn()) }
+    /// Element-wise √x. Keras: `ops.sqrt`.
     public func sqrt() -> Tensor { pointwise("sqrt", SqrtFn()) }
+    /// Element-wise eˣ. Keras: `ops.exp`.
     public func exp() -> Tensor { pointwise("exp", ExpFn()) }
+    /// Element-wise natural logarithm. Keras: `ops.log`.
     public func log() -> Tensor { pointwise("log", LogFn()) }
+    /// Element-wise |x| (gradient sign(x), 0 at 0). Keras: `ops.abs`.
     public func abs() -> Tensor { pointwise("abs", AbsFn()) }
     /// The Gauss error function.
     public func erf() -> Tensor { pointwise("erf", ErfFn()) }

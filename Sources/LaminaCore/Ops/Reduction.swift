@@ -19,6 +19,7 @@ extension Tensor {
         }
     }
 
+    /// The sum over one axis (`sum(axes: [axis])`). Keras: `ops.sum(x, axis)`.
     public func sum(axis: Int, keepDims: Bool = false) -> Tensor { sum(axes: [axis], keepDims: keepDims) }
 
     /// Mean over `axes` (all when nil).
@@ -28,6 +29,7 @@ extension Tensor {
         return sum(axes: axes, keepDims: keepDims) / Double(Swift.max(n, 1))
     }
 
+    /// The mean over one axis. Keras: `ops.mean(x, axis)`.
     public func mean(axis: Int, keepDims: Bool = false) -> Tensor { mean(axes: [axis], keepDims: keepDims) }
 
     /// Maximum over `axes`; the gradient is shared among tied maxima.

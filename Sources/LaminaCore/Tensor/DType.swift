@@ -5,11 +5,14 @@ import Foundation
 /// `float32` is the default everywhere; `float64` exists for exact gradient checks and for
 /// users who need it; `int32` holds class labels and indices (no arithmetic on it).
 public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// 32-bit float (the default), 64-bit float (gradient checks), 32-bit integer (labels, ids).
     case float32, float64, int32
 
     /// Bytes per element.
     public var byteSize: Int { self == .float64 ? 8 : 4 }
+    /// Whether the elements are floats (gradients flow only through those).
     public var isFloatingPoint: Bool { self != .int32 }
+    /// The raw value: `float32`, `float64`, `int32`.
     public var description: String { rawValue }
 }
 

@@ -47,6 +47,7 @@ final class Storage: @unchecked Sendable {
 /// all batches; at most `limit` bytes (256 MiB) wait in the pool, and buffers over 128 MiB
 /// (datasets) are never kept.
 public final class BufferPool: Sendable {
+    /// The pool every tensor's storage comes from and returns to.
     public static let shared = BufferPool()
     /// Buffers below this size go straight to `malloc`, which already caches them.
     static let threshold = 16 << 10

@@ -5,8 +5,11 @@ public indirect enum TensorLiteral: ExpressibleByArrayLiteral, ExpressibleByFloa
     case scalar(Double)
     case list([TensorLiteral])
 
+    /// A nested list: `[[1, 2], [3, 4]]`.
     public init(arrayLiteral elements: TensorLiteral...) { self = .list(elements) }
+    /// A number.
     public init(floatLiteral value: Double) { self = .scalar(value) }
+    /// A whole number.
     public init(integerLiteral value: Int) { self = .scalar(Double(value)) }
 
     /// The shape and the flat values; stops on ragged nesting.

@@ -97,10 +97,12 @@ extension Tensor {
         return Tensor(storage: s, shape: shape)
     }
 
+    /// A tensor of zeros. Keras: `ops.zeros`.
     public static func zeros(_ shape: [Int], dtype: DType = .float32) -> Tensor {
         Tensor(storage: Storage(zeros: Shape.count(shape), dtype: dtype), shape: shape)
     }
 
+    /// A tensor of ones. Keras: `ops.ones`.
     public static func ones(_ shape: [Int], dtype: DType = .float32) -> Tensor {
         full(shape, value: 1, dtype: dtype)
     }

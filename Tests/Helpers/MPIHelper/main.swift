@@ -17,6 +17,9 @@ import LaminaDistributed
 // batches     trainOnBatch on 5 global batches; final-rankR, and losses and accuracies in history.json.
 // subclass    a subclassed model with its own trainStep (computeLoss, applyGradients,
 //             computeMetrics) fits 1 epoch; final-rankR and history.json.
+// sharded     fit 2 epochs from .npy files (shuffle seed 5, batch 64, prefetch 2), each rank
+//             reading only its shard of each global batch (with --global-reads: whole batches,
+//             as a batch-level map makes it); final-rankR, history.json, rows-rankR.json (rows read).
 // dataset     fit 1 epoch from a Dataset shuffled with seed 5 (or, with --unseeded, from the
 //             default generator) and predict a dataset; final-rankR, history.json and results.json.
 
@@ -136,6 +139,31 @@ case "dataset":
     try writeJSON(history.history, "history.json")
     let predicted = try m.predict(try Dataset.fromTensors(vx).batch(16))
     try writeJSON(["predict": predicted.scalarsAsDouble(), "predict_shape": predicted.shape], "results.json")
+case "sharded":
+    /// Counts the rows the pipeline reads from the files.
+    final class CountingSource: DataSource, @unchecked Sendable {   // `rows` only under `lock`
+        let inner: NumPySource
+        let lock = NSLock()
+        var rows = 0
+        init(_ inner: NumPySource) { self.inner = inner }
+        var count: Int { inner.count }
+        func batch(at indices: [Int]) throws -> (x: Tensor, y: Tensor?) {
+            lock.lock(); rows += indices.count; lock.unlock()
+            return try inner.batch(at: indices)
+        }
+    }
+    let files = out.appendingPathComponent("npy-rank\(rank)")   // each rank its own copy: no rank waits on another's writes
+    try FileManager.default.createDirectory(at: files, withIntermediateDirectories: true)
+    try NumPy.save(x, to: files.appendingPathComponent("x.npy"))
+    try NumPy.save(y, to: files.appendingPathComponent("y.npy"))
+    let source = CountingSource(try NumPySource(x: files.appendingPathComponent("x.npy").path, y: files.appendingPathComponent("y.npy").path))
+    var batches = Dataset(source).shuffle(seed: 5).batch(64)
+    if arguments.contains("--global-reads") { batches = batches.map { x, y in (x, y) } }
+    let history = try m.fit(batches.prefetch(2), epochs: 2, verbose: verbose)
+    try Safetensors.save(weights(m), to: out.appendingPathComponent("final-rank\(rank).safetensors"))
+    try writeJSON(history.history, "history.json")
+    try JSONSerialization.data(withJSONObject: ["rows": source.lock.withLock { source.rows }])
+        .write(to: out.appendingPathComponent("rows-rank\(rank).json"))
 case "subclass":
     final class Net: Model {
         let conv = Conv2D(4, kernelSize: 3, activation: .relu)

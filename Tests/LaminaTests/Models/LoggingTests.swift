@@ -38,7 +38,9 @@ final class CollectingHandler: LogHandler, @unchecked Sendable {
 
     /// BMP and GIF files, which Keras reads and Lamina does not decode, are named in a
     /// warning instead of vanishing from the dataset.
-    @Test func undecodedImageFormatsAreReported() throws {
+    /// BMP and GIF files are read now (issue 23): damaged ones are errors, or skipped and listed
+    /// with `badFiles: .skip`, like damaged PNGs; no "left out" warning any more.
+    @Test func bmpAndGIFFilesAreRead() throws {
         let saved = Lamina.logger
         defer { Lamina.logger = saved }
         let handler = CollectingHandler()
@@ -50,9 +52,12 @@ final class CollectingHandler: LogHandler, @unchecked Sendable {
         try FileManager.default.copyItem(at: png, to: cats.appendingPathComponent("a.png"))
         try Data([0x42, 0x4D]).write(to: cats.appendingPathComponent("b.bmp"))
         try Data(Array("GIF89a".utf8)).write(to: cats.appendingPathComponent("c.gif"))
-        let (_, source) = try Dataset.imageDatasetFromDirectory(root.path, batchSize: nil, imageSize: (2, 2), shuffle: false)
-        #expect(source.count == 1)
-        let warnings = handler.messages.withLock { $0 }.filter { $0.contains("BMP/GIF") }
-        #expect(warnings.count == 1 && warnings[0].contains("2 BMP/GIF file(s)") && warnings[0].contains("b.bmp"), "\(warnings)")
+        let damaged = #expect(throws: LaminaError.self) {
+            _ = try Dataset.imageDatasetFromDirectory(root.path, batchSize: nil, imageSize: (2, 2), shuffle: false)
+        }
+        #expect(damaged?.message.contains("b.bmp") == true, "\(damaged?.message ?? "no error")")
+        let (_, source) = try Dataset.imageDatasetFromDirectory(root.path, batchSize: nil, imageSize: (2, 2), shuffle: false, badFiles: .skip)
+        #expect(source.count == 1 && source.skipped.map(\.lastPathComponent).sorted() == ["b.bmp", "c.gif"])
+        #expect(handler.messages.withLock { $0 }.filter { $0.contains("BMP/GIF") }.isEmpty)
     }
 }

@@ -15,15 +15,21 @@ import Foundation
 /// let (out, scores) = try Attention(useScale: true)([q, v], returnAttentionScores: true)
 /// ```
 open class Attention: Layer {
+    /// Whether the scores are multiplied by a learned scalar (`scale`).
     public let useScale: Bool
     /// "dot" or "concat" (Keras's `score_mode`).
     public let scoreMode: String
+    /// The dropout rate on the attention weights during training.
     public let dropout: Double
+    /// Seeds the dropout; nil draws from the default generator.
     public let seed: UInt64?
     private let dropoutLayer: Dropout
+    /// The learned score scale, when `useScale` (built on the first call).
     public private(set) var scale: Variable?
+    /// The learned weight of "concat" scores (Keras's `concat_score_weight`).
     public private(set) var concatScoreWeight: Variable?
 
+    /// Keras: `keras.layers.Attention(use_scale=False, score_mode="dot", dropout=0.0, seed=None)`.
     public init(useScale: Bool = false, scoreMode: String = "dot", dropout: Double = 0, seed: UInt64? = nil, name: String? = nil) {
         (self.useScale, self.scoreMode, self.dropout, self.seed) = (useScale, scoreMode, dropout, seed)
         dropoutLayer = Dropout(min(max(dropout, 0), 0.999), seed: seed)

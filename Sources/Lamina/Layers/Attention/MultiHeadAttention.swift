@@ -27,12 +27,17 @@ import Foundation
 /// let z = MultiHeadAttention(numHeads: 4, keyDim: 16)(y, y, useCausalMask: true)
 /// ```
 public final class MultiHeadAttention: Layer {
+    /// The number of heads, and each head's query/key and value sizes.
     public let numHeads: Int, keyDim: Int, valueDim: Int
+    /// The dropout rate on the attention weights during training.
     public let dropout: Double
+    /// Whether the projections have biases.
     public let useBias: Bool
     /// The last dimension of the output (Keras's `output_shape`); the query's when nil.
     public let outputDim: Int?
+    /// How the projection kernels and biases start.
     public let kernelInitializer: Initializer, biasInitializer: Initializer
+    /// Seeds the dropout; nil draws from the default generator.
     public let seed: UInt64?
     private var dropoutLayer: Dropout
     private var queryKernel: Variable?, queryBias: Variable?, keyKernel: Variable?, keyBias: Variable?
@@ -40,6 +45,8 @@ public final class MultiHeadAttention: Layer {
     /// The per-sample shapes built for: query, value, key.
     private var builtShapes: [[Int]]?
 
+    /// Keras: `MultiHeadAttention(num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
+    /// output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform", bias_initializer="zeros")`.
     public init(numHeads: Int, keyDim: Int, valueDim: Int? = nil, dropout: Double = 0, useBias: Bool = true,
                 outputShape: Int? = nil, attentionAxes: [Int]? = nil,
                 kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,

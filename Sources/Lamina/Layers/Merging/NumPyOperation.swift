@@ -12,7 +12,9 @@
 public final class NumPyOperation: Layer {
     /// The elementwise operations Lamina reads.
     public enum Operation: String, Sendable, CaseIterable {
+        /// a + b, a − b, a · b, a / b (Keras's `divide` and `true_divide`).
         case add = "Add", subtract = "Subtract", multiply = "Multiply", divide = "Divide", trueDivide = "TrueDivide"
+        /// Element-wise maximum and minimum.
         case maximum = "Maximum", minimum = "Minimum"
         /// 1 where the operands differ, else 0: Keras saves the mask of `Embedding(mask_zero=True)`
         /// as `not_equal(ids, 0)` when a layer takes the mask as an argument (recurrent layers);
@@ -23,6 +25,7 @@ public final class NumPyOperation: Layer {
     /// The Keras module these operations are saved under.
     public static let module = "keras.src.ops.numpy"
 
+    /// The operation applied.
     public let operation: Operation
     /// The call's positional operands in order: a number, or nil for the next tensor input.
     public let operands: [Double?]

@@ -1,0 +1,363 @@
+/*
+ * Lamina's float32 GEMM, written once and compiled per SIMD level (included by kernels_impl.h,
+ * inside that level's target region): C = alpha·op(A)·op(B) + beta·C, row-major.
+ *
+ * The structure is the one of Goto's and BLIS's GEMMs, seen from row-major storage, where the
+ * vector direction is a row of C (n) and the broadcast direction its columns (m):
+ *   for each block of NC columns of op(B)                         (jc)
+ *     for each block of KC of the inner dimension                (pc)
+ *       pack op(B)[pc.., jc..] into NR-column panels, p-major    (shared by the threads, ~L2)
+ *       for each group of MR rows of op(A)   (split across threads)
+ *         pack op(A)[i.., pc..] into one MR-row panel, p-major   (thread's stack, ~L1)
+ *         for each NR-column panel of the packed B block:
+ *           the register-blocked microkernel: an MR×NR tile of C, KC rank-1 updates
+ * Transposes are absorbed by the packing. Panels are zero-padded to MR/NR, so the microkernel
+ * always runs whole tiles; a ragged tile is computed into a local buffer and only its valid part
+ * written. beta applies on the first KC block only (later blocks add); beta = 0 never reads C.
+ *
+ * Register blocking (LK_GEMM_MR rows × LK_GEMM_NV vectors of accumulators):
+ *   AVX-512: 12×32 (24 zmm accumulators + 2 B vectors + 1 broadcast of 32 registers). Per k step
+ *            12 broadcasts and 2 loads feed 24 FMAs: Zen 4 (one 512-bit FMA per cycle, each run
+ *            as two 256-bit halves) and Intel (two 512-bit FMA ports, latency 4: needs ≥ 8
+ *            independent accumulators) are both FMA-bound, not load-bound.
+ *   AVX2:    6×16 (12 ymm accumulators of 16).
+ *   portable: 6×2 vectors of 4 (12 of 16 xmm on SSE2; NEON has 32).
+ */
+#include "lamina_parallel.h"
+
+#ifndef LK_GEMM_MR
+#if LK_W == 16
+#define LK_GEMM_MR 12
+#else
+#define LK_GEMM_MR 6
+#endif
+#endif
+#ifndef LK_GEMM_NV
+#define LK_GEMM_NV 2
+#endif
+#define LK_GEMM_NR (LK_GEMM_NV * LK_W)
+#ifndef LK_GEMM_KC
+#define LK_GEMM_KC 384
+#endif
+#ifndef LK_GEMM_DIRECT_GROUPS
+#define LK_GEMM_DIRECT_GROUPS 3
+#endif
+#ifndef LK_GEMM_NC
+#define LK_GEMM_NC 512
+#endif
+
+#define LK_UNROLL _Pragma("clang loop unroll(full)")
+#if LK_LEVEL > 0
+#define LK_FMA(a, b, c) __builtin_elementwise_fma(a, b, c)
+#else
+#define LK_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* One tile of R ≤ MR rows and V ≤ NV vectors (constants after inlining, so each (R, V) pair
+   is its own register-blocked loop): c = alpha·(A panel · B panel) + beta·c, of which the
+   top-left R×nr is kept. A panel: kc steps of MR floats; B panel: kc rows `bs` floats apart. */
+static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, const int V, long kc,
+        const float *restrict a, const float *restrict b, long bs, float *restrict c, long ldc,
+        float alpha, float beta, long nr) {
+    /* With few accumulators (R·V < 8) the FMA latency (4 cycles, 1–2 issued a cycle) would
+       bound the loop: S interleaved sets over k keep enough FMAs in flight, summed at the end. */
+    const int S = R > 4 || R * V >= 8 ? 1 : R * V >= 4 ? 2 : 4;  /* the extra sets hold ≤ 4 rows */
+    vf acc[LK_GEMM_MR][LK_GEMM_NV], acc2[4][LK_GEMM_MR > 4 ? 4 : LK_GEMM_MR][LK_GEMM_NV];
+    {   /* the first rank-1 update initializes the accumulators (kc ≥ 1; a zeroing loop would
+           become a memset that keeps them in memory) */
+        vf bv[LK_GEMM_NV];
+        LK_UNROLL for (int v = 0; v < V; v++) bv[v] = ld(b + v * LK_W);
+        LK_UNROLL for (int i = 0; i < R; i++) {
+            vf ai = (vf)a[i];
+            LK_UNROLL for (int v = 0; v < V; v++) acc[i][v] = ai * bv[v];
+        }
+        a += LK_GEMM_MR;
+        b += bs;
+    }
+    long p = 1;
+    if (S > 1) {
+        LK_UNROLL for (int s = 1; s < S; s++)
+            LK_UNROLL for (int i = 0; i < (R < 4 ? R : 4); i++)
+                LK_UNROLL for (int v = 0; v < V; v++) acc2[s][i][v] = (vf)0.0f;
+        for (; p + S <= kc; p += S) {
+            LK_UNROLL for (int s = 0; s < S; s++) {
+                vf bv[LK_GEMM_NV];
+                LK_UNROLL for (int v = 0; v < V; v++) bv[v] = ld(b + s * bs + v * LK_W);
+                LK_UNROLL for (int i = 0; i < (R < 4 ? R : 4); i++) {
+                    vf ai = (vf)a[s * LK_GEMM_MR + i];
+                    LK_UNROLL for (int v = 0; v < V; v++) {
+                        if (s == 0) acc[i][v] = LK_FMA(ai, bv[v], acc[i][v]);
+                        else acc2[s][i][v] = LK_FMA(ai, bv[v], acc2[s][i][v]);
+                    }
+                }
+            }
+            a += S * LK_GEMM_MR;
+            b += S * bs;
+        }
+        LK_UNROLL for (int s = 1; s < S; s++)
+            LK_UNROLL for (int i = 0; i < (R < 4 ? R : 4); i++)
+                LK_UNROLL for (int v = 0; v < V; v++) acc[i][v] += acc2[s][i][v];
+    }
+    for (; p < kc; p++) {
+        vf bv[LK_GEMM_NV];
+        LK_UNROLL for (int v = 0; v < V; v++) bv[v] = ld(b + v * LK_W);
+        LK_UNROLL for (int i = 0; i < R; i++) {
+            vf ai = (vf)a[i];
+            LK_UNROLL for (int v = 0; v < V; v++) acc[i][v] = LK_FMA(ai, bv[v], acc[i][v]);
+        }
+        a += LK_GEMM_MR;
+        b += bs;
+    }
+    if (nr == V * LK_W) {
+        if (beta == 0.0f) {
+            LK_UNROLL for (int i = 0; i < R; i++)
+                LK_UNROLL for (int v = 0; v < V; v++) st(c + i * ldc + v * LK_W, acc[i][v] * alpha);
+        } else if (beta == 1.0f) {
+            LK_UNROLL for (int i = 0; i < R; i++)
+                LK_UNROLL for (int v = 0; v < V; v++) {
+                    float *cp = c + i * ldc + v * LK_W;
+                    st(cp, LK_FMA(acc[i][v], (vf)alpha, ld(cp)));
+                }
+        } else {
+            LK_UNROLL for (int i = 0; i < R; i++)
+                LK_UNROLL for (int v = 0; v < V; v++) {
+                    float *cp = c + i * ldc + v * LK_W;
+                    st(cp, LK_FMA(acc[i][v], (vf)alpha, ld(cp) * beta));
+                }
+        }
+        return;
+    }
+    float tile[LK_GEMM_NR];
+    LK_UNROLL for (int i = 0; i < R; i++) {
+        LK_UNROLL for (int v = 0; v < V; v++) st(tile + v * LK_W, acc[i][v] * alpha);
+        float *cr = c + i * ldc;
+        if (beta == 0.0f) for (long j = 0; j < nr; j++) cr[j] = tile[j];
+        else for (long j = 0; j < nr; j++) cr[j] = tile[j] + beta * cr[j];
+    }
+}
+
+/* The tile of mr rows and nr columns: the loop specialized for exactly those rows and the
+   vectors that cover nr (a ragged edge computes no more than it keeps, to a vector). */
+#define LK_GEMM_ROW_CASE(R, V) case R: if (R <= LK_GEMM_MR) LK(gemm_tile)(R, V, kc, a, b, bs, c, ldc, alpha, beta, nr); break;
+#define LK_GEMM_ROW_CASES(V) switch (mr) { \
+    LK_GEMM_ROW_CASE(1, V) LK_GEMM_ROW_CASE(2, V) LK_GEMM_ROW_CASE(3, V) LK_GEMM_ROW_CASE(4, V) \
+    LK_GEMM_ROW_CASE(5, V) LK_GEMM_ROW_CASE(6, V) LK_GEMM_ROW_CASE(7, V) LK_GEMM_ROW_CASE(8, V) \
+    LK_GEMM_ROW_CASE(9, V) LK_GEMM_ROW_CASE(10, V) LK_GEMM_ROW_CASE(11, V) LK_GEMM_ROW_CASE(12, V) \
+    LK_GEMM_ROW_CASE(13, V) LK_GEMM_ROW_CASE(14, V) LK_GEMM_ROW_CASE(15, V) LK_GEMM_ROW_CASE(16, V) \
+    default: break; }
+static void LK(gemm_micro)(long kc, const float *restrict a, const float *restrict b, long bs, float *restrict c, long ldc,
+                           float alpha, float beta, long mr, long nr) {
+    long v = (nr + LK_W - 1) / LK_W;
+    if (mr == LK_GEMM_MR && v == LK_GEMM_NV) {
+        LK(gemm_tile)(LK_GEMM_MR, LK_GEMM_NV, kc, a, b, bs, c, ldc, alpha, beta, nr);
+        return;
+    }
+#if LK_GEMM_NV >= 3
+    if (v == 3) { LK_GEMM_ROW_CASES(3) return; }
+#endif
+#if LK_GEMM_NV >= 2
+    if (v == 2) { LK_GEMM_ROW_CASES(2) return; }
+#endif
+    LK_GEMM_ROW_CASES(1)
+}
+#undef LK_GEMM_ROW_CASES
+#undef LK_GEMM_ROW_CASE
+
+typedef float LK(v4) __attribute__((ext_vector_type(4), aligned(4)));
+
+/* dst[p·D + i] = s[i·lds + p] for i < rows, p < kc, and 0 for rows ≤ i < D: a transposing copy,
+   in 4×4 blocks of 128-bit shuffles where whole (a scalar loop would move one float a step). */
+static void LK(gemm_pack_transposed)(const float *s, long lds, long rows, long kc, float *restrict dst, long D) {
+    long i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const float *s0 = s + i * lds, *s1 = s0 + lds, *s2 = s1 + lds, *s3 = s2 + lds;
+        long p = 0;
+        for (; p + 4 <= kc; p += 4) {
+            LK(v4) r0, r1, r2, r3;
+            memcpy(&r0, s0 + p, 16); memcpy(&r1, s1 + p, 16); memcpy(&r2, s2 + p, 16); memcpy(&r3, s3 + p, 16);
+            LK(v4) t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5), t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
+            LK(v4) t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5), t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
+            LK(v4) c0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5), c1 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+            LK(v4) c2 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5), c3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+            float *d = dst + p * D + i;
+            memcpy(d, &c0, 16); memcpy(d + D, &c1, 16); memcpy(d + 2 * D, &c2, 16); memcpy(d + 3 * D, &c3, 16);
+        }
+        for (; p < kc; p++) {
+            float *d = dst + p * D + i;
+            d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p];
+        }
+    }
+    for (; i < rows; i++) {
+        const float *si = s + i * lds;
+        for (long p = 0; p < kc; p++) dst[p * D + i] = si[p];
+    }
+    if (rows < D)
+        for (long p = 0; p < kc; p++)
+            for (long r = rows; r < D; r++) dst[p * D + r] = 0.0f;
+}
+
+/* op(A)[i0 ..< i0+mr, p0 ..< p0+kc] into dst[p·MR + i], rows mr ..< MR zero. */
+static void LK(gemm_pack_a)(int ta, const float *a, long lda, long i0, long mr, long p0, long kc, float *restrict dst) {
+    if (ta) {  /* stored k×m: row p of the stored matrix holds op(A)[·, p] */
+        for (long p = 0; p < kc; p++) {
+            const float *s = a + (p0 + p) * lda + i0;
+            float *d = dst + p * LK_GEMM_MR;
+            if (mr == LK_GEMM_MR) { memcpy(d, s, LK_GEMM_MR * sizeof(float)); continue; }
+            long i = 0;
+            for (; i < mr; i++) d[i] = s[i];
+            for (; i < LK_GEMM_MR; i++) d[i] = 0.0f;
+        }
+    } else {
+        LK(gemm_pack_transposed)(a + i0 * lda + p0, lda, mr, kc, dst, LK_GEMM_MR);
+    }
+}
+
+/* op(B)[p0 ..< p0+kc, j0 ..< j0+nr] into dst[p·NR + j], columns nr ..< NR zero. */
+static void LK(gemm_pack_b)(int tb, const float *b, long ldb, long p0, long kc, long j0, long nr, float *restrict dst) {
+    if (!tb) {  /* stored k×n: contiguous rows */
+        if (nr == LK_GEMM_NR) {
+            for (long p = 0; p < kc; p++) {
+                const float *s = b + (p0 + p) * ldb + j0;
+                LK_UNROLL for (int v = 0; v < LK_GEMM_NV; v++) st(dst + p * LK_GEMM_NR + v * LK_W, ld(s + v * LK_W));
+            }
+        } else {
+            for (long p = 0; p < kc; p++) {
+                const float *s = b + (p0 + p) * ldb + j0;
+                float *d = dst + p * LK_GEMM_NR;
+                long j = 0;
+                for (; j < nr; j++) d[j] = s[j];
+                for (; j < LK_GEMM_NR; j++) d[j] = 0.0f;
+            }
+        }
+    } else {    /* stored n×k: op(B)[p, j] = b[j·ldb + p] */
+        LK(gemm_pack_transposed)(b + j0 * ldb + p0, ldb, nr, kc, dst, LK_GEMM_NR);
+    }
+}
+
+typedef struct {
+    int ta, tb;
+    long m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    long lda, ldb, ldc;
+    /* the current (jc, pc) block */
+    long jc, nc, pc, kc, panels;
+    float beta_now;
+    float *bpack;
+    int bdirect;  /* op(B) = B (not transposed) and few rows of A: whole panels are read in place */
+    /* how the block's work is cut: row_chunks × col_chunks tasks */
+    long pack_chunks, row_chunks, col_chunks, groups;
+} LK(gemm_job);
+
+static void LK(gemm_pack_task)(void *context, long t) {
+    LK(gemm_job) *g = context;
+    long lo = g->panels * t / g->pack_chunks, hi = g->panels * (t + 1) / g->pack_chunks;
+    for (long q = lo; q < hi; q++) {
+        long j0 = g->jc + q * LK_GEMM_NR;
+        long nr = g->jc + g->nc - j0 < LK_GEMM_NR ? g->jc + g->nc - j0 : LK_GEMM_NR;
+        if (g->bdirect && nr == LK_GEMM_NR) continue;
+        LK(gemm_pack_b)(g->tb, g->b, g->ldb, g->pc, g->kc, j0, nr, g->bpack + q * g->kc * LK_GEMM_NR);
+    }
+}
+
+static void LK(gemm_compute_task)(void *context, long t) {
+    LK(gemm_job) *g = context;
+    long rc = t / g->col_chunks, cc = t % g->col_chunks;
+    long glo = g->groups * rc / g->row_chunks, ghi = g->groups * (rc + 1) / g->row_chunks;
+    long qlo = g->panels * cc / g->col_chunks, qhi = g->panels * (cc + 1) / g->col_chunks;
+    float apack[LK_GEMM_KC * LK_GEMM_MR] __attribute__((aligned(64)));
+    for (long gi = glo; gi < ghi; gi++) {
+        long i0 = gi * LK_GEMM_MR;
+        long mr = g->m - i0 < LK_GEMM_MR ? g->m - i0 : LK_GEMM_MR;
+        LK(gemm_pack_a)(g->ta, g->a, g->lda, i0, mr, g->pc, g->kc, apack);
+        for (long q = qlo; q < qhi; q++) {
+            long j0 = g->jc + q * LK_GEMM_NR;
+            long nr = g->jc + g->nc - j0 < LK_GEMM_NR ? g->jc + g->nc - j0 : LK_GEMM_NR;
+            const float *bp = g->bpack + q * g->kc * LK_GEMM_NR;
+            long bs = LK_GEMM_NR;
+            if (g->bdirect && nr == LK_GEMM_NR) { bp = g->b + g->pc * g->ldb + j0; bs = g->ldb; }
+            LK(gemm_micro)(g->kc, apack, bp, bs, g->c + i0 * g->ldc + j0, g->ldc, g->alpha, g->beta_now, mr, nr);
+        }
+    }
+}
+
+/* The calling thread's packed-B buffer, kept between calls (grown, never shrunk). */
+static _Thread_local float *LK(gemm_bbuf);
+static _Thread_local size_t LK(gemm_bbuf_floats);
+
+static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                     const float *b, long ldb, float beta, float *c, long ldc, long threads) {
+    if (m <= 0 || n <= 0) return 0;
+    if (k <= 0 || alpha == 0.0f) {  /* C = beta·C */
+        for (long i = 0; i < m; i++) {
+            float *cr = c + i * ldc;
+            if (beta == 0.0f) memset(cr, 0, (size_t)n * sizeof(float));
+            else if (beta != 1.0f) for (long j = 0; j < n; j++) cr[j] *= beta;
+        }
+        return 0;
+    }
+    long ncmax = n < LK_GEMM_NC ? n : LK_GEMM_NC;
+    long kcmax = k < LK_GEMM_KC ? k : LK_GEMM_KC;
+    size_t need = (size_t)((ncmax + LK_GEMM_NR - 1) / LK_GEMM_NR) * LK_GEMM_NR * (size_t)kcmax;
+    if (LK(gemm_bbuf_floats) < need) {
+        free(LK(gemm_bbuf));
+        void *p = NULL;
+        if (posix_memalign(&p, 64, need * sizeof(float)) != 0) {
+            LK(gemm_bbuf) = NULL; LK(gemm_bbuf_floats) = 0;
+            return -1;
+        }
+        LK(gemm_bbuf) = p;
+        LK(gemm_bbuf_floats) = need;
+    }
+    LK(gemm_job) g = {
+        .ta = transA, .tb = transB, .m = m, .n = n, .k = k, .alpha = alpha, .beta = beta,
+        .a = a, .b = b, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc, .bpack = LK(gemm_bbuf),
+    };
+    g.groups = (m + LK_GEMM_MR - 1) / LK_GEMM_MR;
+    /* Packing B pays when its panels are reused by several row groups; with one or two (a batch
+       of a few rows) the panels are read where they are. */
+    g.bdirect = !transB && g.groups <= LK_GEMM_DIRECT_GROUPS
+        && (double)(k < LK_GEMM_KC ? k : LK_GEMM_KC) * (double)n <= 196608.0;  /* B block ≤ 768 KB: stays in L2 */
+    /* Small products run on the calling thread alone: a fork-join costs a few microseconds. */
+    double flops = 2.0 * (double)m * (double)n * (double)k;
+    if (flops < 4.0e6) threads = 1;
+    if (threads < 1) threads = 1;
+    for (long jc = 0; jc < n; jc += LK_GEMM_NC) {
+        g.jc = jc;
+        g.nc = n - jc < LK_GEMM_NC ? n - jc : LK_GEMM_NC;
+        g.panels = (g.nc + LK_GEMM_NR - 1) / LK_GEMM_NR;
+        /* tasks: rows of C in chunks of whole MR groups; when there are too few groups for the
+           threads, the block's columns are cut as well (A panels are then packed once per chunk) */
+        long row_chunks = g.groups < threads * 4 ? g.groups : threads * 4;
+        long col_chunks = 1;
+        if (threads > 1 && g.groups < threads * 2) {
+            col_chunks = (threads * 2 + g.groups - 1) / g.groups;
+            if (col_chunks > g.panels) col_chunks = g.panels;
+        }
+        g.row_chunks = row_chunks;
+        g.col_chunks = col_chunks;
+        g.pack_chunks = threads < g.panels ? threads : g.panels;
+        /* k in equal blocks of at most KC (a short last block would store C once more for
+           little work); a multiple of 4 where it can be */
+        long kblocks = (k + LK_GEMM_KC - 1) / LK_GEMM_KC;
+        long kstep = (k + kblocks - 1) / kblocks;
+        if (kblocks > 1) kstep = (kstep + 3) & ~3L;
+        if (kstep > LK_GEMM_KC) kstep = LK_GEMM_KC;
+        for (long pc = 0; pc < k; pc += kstep) {
+            g.pc = pc;
+            g.kc = k - pc < kstep ? k - pc : kstep;
+            g.beta_now = pc == 0 ? beta : 1.0f;
+            if (threads > 1) {
+                lamina_parallel_run(g.pack_chunks, threads - 1, LK(gemm_pack_task), &g);
+                lamina_parallel_run(row_chunks * col_chunks, threads - 1, LK(gemm_compute_task), &g);
+            } else {
+                g.pack_chunks = 1;
+                LK(gemm_pack_task)(&g, 0);
+                g.row_chunks = 1; g.col_chunks = 1;
+                LK(gemm_compute_task)(&g, 0);
+            }
+        }
+    }
+    return 0;
+}
