@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 @testable import LaminaData
 #if canImport(Glibc)

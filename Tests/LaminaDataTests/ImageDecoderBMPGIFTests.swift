@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 import Lamina
 @testable import LaminaData
 

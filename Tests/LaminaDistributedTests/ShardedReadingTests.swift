@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// Under DataParallel, a pipeline that batches straight from `.npy` files reads on each rank only

@@ -4,6 +4,7 @@ import Foundation
 /// (`config()` and `fromKerasConfig`, `weightShapes(for:)`, `kerasVariablesPath`); registering
 /// is naming the class: `LayerRegistry.register(MyLayer.self)`.
 public enum LayerRegistry {
+    /// Makes a layer from its Keras config.
     public typealias Factory = @Sendable (ConfigReader) throws -> Layer
 
     /// The built-in layer classes.

@@ -2,8 +2,10 @@
 /// axis stays first). `Permute([2, 1])` swaps time and features. Keras: `Permute(dims)` —
 /// as in Keras, a mask on the input ends here.
 public final class Permute: Layer {
+    /// The new order of the non-batch axes, 1-based (Keras's `dims`).
     public let dims: [Int]
 
+    /// Keras: `Permute(dims)`: `Permute([2, 1])` swaps the two axes after the batch.
     public init(_ dims: [Int], inputShape: [Int]? = nil, name: String? = nil) {
         self.dims = dims
         super.init(name: name, inputShape: inputShape)

@@ -2,7 +2,7 @@ import Foundation
 
 /// Binary cross-entropy on probabilities (clipped to [ε, 1 − ε]) or logits. Keras: `BinaryCrossentropy`.
 public final class BinaryCrossentropy: Loss {
-    public override class var kerasAliases: [String] { ["binary_crossentropy"] }
+    public override class var kerasAliases: [String] { ["binary_crossentropy", "bce", "BCE"] }
     public override func config() -> [String: Any] { fromLogits ? ["from_logits": true] : [:] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { BinaryCrossentropy(fromLogits: try r.bool("from_logits", default: false)) }
     public let fromLogits: Bool

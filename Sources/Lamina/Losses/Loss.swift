@@ -61,7 +61,8 @@ public enum LossRegistry {
     static let builtinTypes: [Loss.Type] = [MeanSquaredError.self, MeanAbsoluteError.self, Huber.self, BinaryCrossentropy.self,
                                             CategoricalCrossentropy.self, SparseCategoricalCrossentropy.self, KLDivergence.self,
                                             Hinge.self, SquaredHinge.self, CategoricalHinge.self, LogCosh.self, Poisson.self,
-                                            CosineSimilarity.self, BinaryFocalCrossentropy.self]
+                                            CosineSimilarity.self, BinaryFocalCrossentropy.self,
+                                            MeanAbsolutePercentageError.self, MeanSquaredLogarithmicError.self]
     static let classes = KerasClasses<Loss.Type>("loss", registry: "LossRegistry", names: { [$0.kerasClassName] + $0.kerasAliases },
                                                  builtinTypes)
 

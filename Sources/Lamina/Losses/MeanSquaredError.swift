@@ -2,7 +2,7 @@ import Foundation
 
 /// mean((yTrue − yPred)²) over the last axis. Keras: `MeanSquaredError`.
 public final class MeanSquaredError: Loss {
-    public override class var kerasAliases: [String] { ["mean_squared_error", "mse"] }
+    public override class var kerasAliases: [String] { ["mean_squared_error", "mse", "MSE"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { MeanSquaredError() }
     public init() { super.init(name: "mean_squared_error") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {

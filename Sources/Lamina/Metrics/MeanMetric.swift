@@ -11,7 +11,7 @@ public class MeanMetric: Metric {
 public final class MeanSquaredErrorMetric: MeanMetric {
     public override var direction: MetricDirection? { .down }
     public init() { super.init(name: "mean_squared_error") { ($0 - $1) * ($0 - $1) } }
-    public override class var kerasNames: [String] { ["mean_squared_error", "mse", "MeanSquaredError"] }
+    public override class var kerasNames: [String] { ["mean_squared_error", "mse", "MeanSquaredError", "MSE"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { MeanSquaredErrorMetric() }
 }
 
@@ -19,6 +19,6 @@ public final class MeanSquaredErrorMetric: MeanMetric {
 public final class MeanAbsoluteErrorMetric: MeanMetric {
     public override var direction: MetricDirection? { .down }
     public init() { super.init(name: "mean_absolute_error") { Swift.abs($0 - $1) } }
-    public override class var kerasNames: [String] { ["mean_absolute_error", "mae", "MeanAbsoluteError"] }
+    public override class var kerasNames: [String] { ["mean_absolute_error", "mae", "MeanAbsoluteError", "MAE"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { MeanAbsoluteErrorMetric() }
 }

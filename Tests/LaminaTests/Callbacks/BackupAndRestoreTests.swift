@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// Thrown by the test callback that plays a crash in the middle of an epoch.
@@ -25,7 +26,7 @@ private struct Interrupted: Error {}
     }
 
     func slots(_ m: Model) -> [[Float]] {
-        m.variablesToTrain.flatMap { m.optimizer!.slots[ObjectIdentifier($0)]! }.map { $0.asArray(Float.self) }
+        m.variablesToTrain.flatMap { m.optimizer!.slots(for: $0)! }.map { $0.asArray(Float.self) }
     }
 
     /// Keras's promise: interrupted in epoch 4 and started again with the same callback, `fit`

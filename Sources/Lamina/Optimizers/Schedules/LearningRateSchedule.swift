@@ -36,7 +36,7 @@ open class LearningRateSchedule: @unchecked Sendable {
 /// Loadable learning-rate schedule classes by Keras class name; registering is naming the class.
 public enum ScheduleRegistry {
     static let builtinTypes: [LearningRateSchedule.Type] = [ExponentialDecay.self, PiecewiseConstantDecay.self, InverseTimeDecay.self,
-                                                           PolynomialDecay.self, CosineDecay.self]
+                                                           PolynomialDecay.self, CosineDecay.self, CosineDecayRestarts.self]
     static let classes = KerasClasses<LearningRateSchedule.Type>("learning rate schedule", registry: "ScheduleRegistry",
                                                                  names: { [$0.kerasClassName] }, builtinTypes)
 
