@@ -4,6 +4,7 @@ import Foundation
 /// (`config()` and `fromKerasConfig`, `weightShapes(for:)`, `kerasVariablesPath`); registering
 /// is naming the class: `LayerRegistry.register(MyLayer.self)`.
 public enum LayerRegistry {
+    /// Builds a layer from its Keras config (a `ConfigReader` over the layer's `config` dict); throws when the config is invalid.
     public typealias Factory = @Sendable (ConfigReader) throws -> Layer
 
     /// The built-in layer classes.

@@ -9,8 +9,10 @@ public final class Adagrad: Optimizer {
                 clipnorm: s.clipnorm, clipvalue: s.clipvalue)
     }
 
+    /// The accumulators' starting value and the small constant added for stability.
     public let initialAccumulatorValue: Double, epsilon: Double
 
+    /// Keras: `keras.optimizers.Adagrad(learning_rate=1e-3, initial_accumulator_value=0.1, epsilon=1e-7)`, with an optional schedule and gradient clipping.
     public init(learningRate: Double = 1e-3, initialAccumulatorValue: Double = 0.1, epsilon: Double = 1e-7,
                 schedule: LearningRateSchedule? = nil, clipnorm: Double? = nil, clipvalue: Double? = nil) {
         self.initialAccumulatorValue = initialAccumulatorValue
