@@ -2,8 +2,10 @@
 /// axis stays first). `Permute([2, 1])` swaps time and features. Keras: `Permute(dims)` —
 /// as in Keras, a mask on the input ends here.
 public final class Permute: Layer {
+    /// The new order of the per-sample axes, 1-based.
     public let dims: [Int]
 
+    /// Keras: `keras.layers.Permute(dims)`; PyTorch: `x.permute(0, *dims)`. A `dims` that is not a permutation of `1...n` is reported through `argumentError`.
     public init(_ dims: [Int], inputShape: [Int]? = nil, name: String? = nil) {
         self.dims = dims
         super.init(name: name, inputShape: inputShape)

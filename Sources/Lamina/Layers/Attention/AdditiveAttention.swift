@@ -4,6 +4,7 @@ import Foundation
 /// a learned `scale` `[dim]` (glorot uniform) when `useScale`. Keras:
 /// `keras.layers.AdditiveAttention(use_scale=True, dropout=0.0)`. Inputs, masks and calls as `Attention`.
 public final class AdditiveAttention: Attention {
+    /// Keras: `keras.layers.AdditiveAttention(use_scale=True, dropout=0.0, seed=None)`; `dropout` applies to the attention weights in training.
     public init(useScale: Bool = true, dropout: Double = 0, seed: UInt64? = nil, name: String? = nil) {
         super.init(useScale: useScale, scoreMode: "dot", dropout: dropout, seed: seed, name: name)
     }
