@@ -2,8 +2,10 @@ import Foundation
 
 /// Appends one CSV row per epoch (epoch and sorted metrics). Keras: `CSVLogger`.
 public final class CSVLogger: Callback {
+    /// The CSV file, the field separator, and whether to add to an existing file rather than overwrite it.
     public let path: String, separator: String, append: Bool
     private var keys: [String]?
+    /// Keras: `keras.callbacks.CSVLogger(filename, separator=",", append=False)`; under data parallelism only rank 0 writes.
     public init(_ path: String, separator: String = ",", append: Bool = false) {
         (self.path, self.separator, self.append) = (path, separator, append)
     }

@@ -3,17 +3,21 @@ import Foundation
 /// Stops when `monitor` has not improved by `minDelta` for `patience` epochs; optionally
 /// restores the best weights. Keras: `EarlyStopping`.
 public final class EarlyStopping: MonitorCallback {
+    /// The least change that counts as an improvement, the epochs to wait without one, and whether to restore the best weights when stopping.
     public let minDelta: Double, patience: Int, restoreBestWeights: Bool
     /// A value the monitored quantity must beat for an improvement to reset the patience
     /// (Keras's `baseline`); nil: any improvement does.
     public let baseline: Double?
     /// Epochs (0-based) before this one are not monitored (a warm-up). Keras: `start_from_epoch`.
     public let startFromEpoch: Int
+    /// The epoch (0-based) at which training was stopped; 0 when it was not.
     public private(set) var stoppedEpoch = 0
     /// The epoch of the best monitored value so far.
     public private(set) var bestEpoch = 0
     private var best = Double.infinity, wait = 0, bestWeights: [Tensor]?
 
+    /// Keras: `keras.callbacks.EarlyStopping(monitor="val_loss", min_delta=0, patience=0, mode="auto",`
+    /// `baseline=None, restore_best_weights=False, start_from_epoch=0)`; a negative `minDelta` is taken as its absolute value.
     public init(monitor: String = "val_loss", minDelta: Double = 0, patience: Int = 0,
                 mode: MonitorMode = .auto, baseline: Double? = nil, restoreBestWeights: Bool = false, startFromEpoch: Int = 0) {
         (self.minDelta, self.patience, self.restoreBestWeights, self.baseline, self.startFromEpoch) =

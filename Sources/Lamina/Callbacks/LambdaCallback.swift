@@ -2,6 +2,7 @@ import Foundation
 
 /// A callback from closures. Keras: `LambdaCallback`.
 public final class LambdaCallback: Callback {
+    /// The metric values passed to the epoch and batch closures.
     public typealias Logs = [String: Double]
     let epochBegin: ((Int) throws -> Void)?, epochEnd: ((Int, Logs) throws -> Void)?
     let batchEnd: ((Int, Logs) throws -> Void)?, trainBegin: (() throws -> Void)?, trainEnd: (() throws -> Void)?

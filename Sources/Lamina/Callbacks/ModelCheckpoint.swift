@@ -9,6 +9,7 @@ import Foundation
 /// `fit(..., initialEpoch: model.epoch)` continue the run exactly. A failed save ends `fit`
 /// with the error.
 public final class ModelCheckpoint: MonitorCallback {
+    /// The path pattern, whether to save only on improvement, whether to save only the weights, and the verbosity (above 0 prints each save or skip).
     public let filepath: String, saveBestOnly: Bool, saveWeightsOnly: Bool, verbose: Int
     /// `.epoch` (Keras's `"epoch"`): save at the end of each epoch; `.batches(n)` (Keras's
     /// integer): every `n` batches, counted across epochs, judged on the batch logs, with
@@ -20,6 +21,8 @@ public final class ModelCheckpoint: MonitorCallback {
     public private(set) var saved: [String] = []
     private var currentEpoch = 0, batchesSinceSave = 0
 
+    /// Keras: `keras.callbacks.ModelCheckpoint(filepath, monitor="val_loss", verbose=0, save_best_only=False,`
+    /// `save_weights_only=False, mode="auto", save_freq="epoch")`.
     public init(filepath: String, monitor: String = "val_loss", verbose: Int = 0, saveBestOnly: Bool = false,
                 saveWeightsOnly: Bool = false, mode: MonitorMode = .auto, saveFreq: UpdateFrequency = .epoch) {
         (self.filepath, self.verbose, self.saveBestOnly, self.saveWeightsOnly, self.saveFreq) =

@@ -6,8 +6,10 @@ public enum MonitorMode: String, Sendable, ExpressibleByStringLiteral {
     /// The monitored metric's own direction (Keras 3: the compiled metric's `_direction`;
     /// `loss` and output losses go down).
     case auto
+    /// Lower is better (`.min`) or higher is better (`.max`).
     case min, max
 
+    /// The mode named by `value` (`"auto"`, `"min"`, `"max"`); an unknown name warns and gives `.auto`.
     public init(stringLiteral value: String) {
         if let mode = MonitorMode(rawValue: value) { self = mode } else {
             Lamina.logger.warning("monitor mode '\(value)' is unknown (auto, min or max); falling back to auto mode")
@@ -26,6 +28,7 @@ public enum MonitorMode: String, Sendable, ExpressibleByStringLiteral {
 /// losses and errors down) and otherwise minimized with a warning, where Keras 3 raises. A
 /// monitor that is not among the logs warns once, naming the logged quantities.
 open class MonitorCallback: Callback {
+    /// The logged quantity watched (`"val_loss"`, `"accuracy"`, ...). Keras: `monitor`.
     public let monitor: String
     /// The mode as given.
     public let requestedMode: MonitorMode
@@ -34,6 +37,7 @@ open class MonitorCallback: Callback {
     public internal(set) var mode: MonitorMode
     private var readFromModel = false, warnedMissing = false, warnedDirection = false
 
+    /// A callback watching `monitor` in `mode` (for subclasses); `.auto` is read from the name until the model's metrics are known.
     public init(monitor: String, mode: MonitorMode) {
         (self.monitor, requestedMode) = (monitor, mode)
         self.mode = mode == .auto ? (MonitorCallback.direction(of: monitor, model: nil) == .up ? .max : .min) : mode

@@ -5,17 +5,26 @@ import Foundation
 /// 1-D convolution over steps. Keras: `Conv1D(filters, kernel_size, strides=1, padding="valid")`;
 /// kernel [kernelSize, channels, filters].
 public final class Conv1D: Layer {
+    /// The number of output channels, the kernel's length in steps, and the step between windows. Keras: `filters`, `kernel_size`, `strides`.
     public let filters: Int, kernelSize: Int, strides: Int
+    /// `.valid` (no padding) or `.same` (output length ⌈steps / strides⌉). Keras: `padding`.
     public let padding: Padding
     /// Keras's `dilation_rate`: the kernel's taps `dilationRate` steps apart.
     public let dilationRate: Int
+    /// Applied to the output (`.linear`: none). Keras: `activation`.
     public let activation: ActivationFunction
+    /// Whether a bias of `filters` values is added. Keras: `use_bias`.
     public let useBias: Bool
+    /// How the kernel and the bias start (Keras defaults: glorot uniform, zeros).
     public let kernelInitializer: Initializer, biasInitializer: Initializer
+    /// The kernel `[kernelSize, channels, filters]` and bias `[filters]`, nil until the layer is built.
     public private(set) var kernel: Variable?, bias: Variable?
 
+    /// Penalties on the kernel and the bias added to the loss (nil: none). Keras: `kernel_regularizer`, `bias_regularizer`.
     public let kernelRegularizer: Regularizer?, biasRegularizer: Regularizer?
 
+    /// Keras: `keras.layers.Conv1D(filters, kernel_size, strides=1, padding="valid", dilation_rate=1, activation=None, use_bias=True)`;
+    /// PyTorch: `Conv1d` (channels last here). A non-positive size is reported through `argumentError`.
     public init(_ filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid, dilationRate: Int = 1,
                 activation: ActivationFunction = .linear,
                 useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros,

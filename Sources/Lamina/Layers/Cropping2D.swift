@@ -2,7 +2,9 @@ import Foundation
 
 /// Rows and columns cut from the edges of NHWC images. Keras: `Cropping2D(cropping=((top, bottom), (left, right)))`.
 public final class Cropping2D: Layer {
+    /// The rows cut from the top and bottom and the columns cut from the left and right.
     public let cropping: (top: Int, bottom: Int, left: Int, right: Int)
+    /// Keras: `keras.layers.Cropping2D(cropping=((top, bottom), (left, right)))`; a negative amount is reported through `argumentError`.
     public init(cropping: ((Int, Int), (Int, Int)), inputShape: [Int]? = nil, name: String? = nil) {
         self.cropping = (cropping.0.0, cropping.0.1, cropping.1.0, cropping.1.1)
         super.init(name: name, inputShape: inputShape)
@@ -10,6 +12,7 @@ public final class Cropping2D: Layer {
             reject("cropping \(cropping) must not be negative")
         }
     }
+    /// The same number of rows and columns cut from every side. Keras: `Cropping2D(cropping=n)`.
     public convenience init(cropping: Int, inputShape: [Int]? = nil, name: String? = nil) {
         self.init(cropping: ((cropping, cropping), (cropping, cropping)), inputShape: inputShape, name: name)
     }

@@ -9,13 +9,19 @@ import Foundation
 /// — Keras's `mask_zero=True` for zero-padded sequences (`padSequences`). Index 0 still has an
 /// embedding row, so `inputDim` counts it (vocabulary size + 1), as in Keras.
 public final class Embedding: Layer {
+    /// The vocabulary size (indices 0..<inputDim) and the length of each vector.
     public let inputDim: Int, outputDim: Int
+    /// How the vectors start (default uniform in ±0.05, as Keras).
     public let embeddingsInitializer: Initializer
+    /// The table `[inputDim, outputDim]`, nil until the layer is built.
     public private(set) var embeddings: Variable?
+    /// A penalty on the table added to the loss (nil: none). Keras: `embeddings_regularizer`.
     public let embeddingsRegularizer: Regularizer?
     /// Whether index 0 is padding that the output's mask leaves out (Keras's `mask_zero`).
     public let maskZero: Bool
 
+    /// Keras: `keras.layers.Embedding(input_dim, output_dim, embeddings_initializer="uniform", mask_zero=False)`; PyTorch: `nn.Embedding`.
+    /// `inputLength` is the older Keras `input_length` (an `inputShape` of `[inputLength]`); non-positive sizes are reported through `argumentError`.
     public init(inputDim: Int, outputDim: Int, embeddingsInitializer: Initializer = .randomUniform(minval: -0.05, maxval: 0.05),
                 embeddingsRegularizer: Regularizer? = nil, maskZero: Bool = false,
                 inputShape: [Int]? = nil, inputLength: Int? = nil, name: String? = nil) {

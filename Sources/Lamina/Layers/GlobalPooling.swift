@@ -3,6 +3,7 @@ import Foundation
 /// Shared machinery of the global poolings: a mean or maximum over the spatial axes (steps, or
 /// height and width) of channels-last input.
 public class GlobalPooling: Layer {
+    /// Whether the pooled axes stay as size 1 (Keras `keepdims`, default false).
     public let keepDims: Bool
     /// 1 for the 1-D poolings (over steps), 2 for the 2-D ones (over height and width).
     let spatialRank: Int
@@ -25,6 +26,7 @@ public class GlobalPooling: Layer {
 
 /// The mean over height and width. Keras: `GlobalAveragePooling2D(keepdims=False)`.
 public final class GlobalAveragePooling2D: GlobalPooling {
+    /// Keras: `keras.layers.GlobalAveragePooling2D(keepdims=False)`; PyTorch: `AdaptiveAvgPool2d(1)`.
     public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
         super.init(keepDims: keepDims, spatialRank: 2, inputShape: inputShape, name: name)
     }
@@ -36,6 +38,7 @@ public final class GlobalAveragePooling2D: GlobalPooling {
 
 /// The maximum over height and width. Keras: `GlobalMaxPooling2D(keepdims=False)`.
 public final class GlobalMaxPooling2D: GlobalPooling {
+    /// Keras: `keras.layers.GlobalMaxPooling2D(keepdims=False)`; PyTorch: `AdaptiveMaxPool2d(1)`.
     public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
         super.init(keepDims: keepDims, spatialRank: 2, inputShape: inputShape, name: name)
     }
@@ -47,6 +50,7 @@ public final class GlobalMaxPooling2D: GlobalPooling {
 
 /// The mean over steps. Keras: `GlobalAveragePooling1D(keepdims=False)`.
 public final class GlobalAveragePooling1D: GlobalPooling {
+    /// Keras: `keras.layers.GlobalAveragePooling1D(keepdims=False)`.
     public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
         super.init(keepDims: keepDims, spatialRank: 1, inputShape: inputShape, name: name)
     }
@@ -73,6 +77,7 @@ public final class GlobalAveragePooling1D: GlobalPooling {
 /// The maximum over steps. Keras: `GlobalMaxPooling1D(keepdims=False)`. As in Keras 3, a mask is
 /// not honoured: padded steps take part in the maximum, and the mask ends here (with Keras's warning).
 public final class GlobalMaxPooling1D: GlobalPooling {
+    /// Keras: `keras.layers.GlobalMaxPooling1D(keepdims=False)`.
     public init(keepDims: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
         super.init(keepDims: keepDims, spatialRank: 1, inputShape: inputShape, name: name)
     }

@@ -14,6 +14,7 @@ public final class Input: Layer {
         input.isText = r.value("dtype") as? String == "string"
         return input
     }
+    /// Keras: `keras.Input(shape=..., dtype="float32")`; `shape` excludes the batch axis, and an unknown or non-positive size is reported through `argumentError`.
     public init(shape: [Int], dtype: DType = .float32, name: String? = nil) {
         super.init(name: name ?? NameScope.unique("input_layer"), inputShape: shape)
         self.dtype = dtype

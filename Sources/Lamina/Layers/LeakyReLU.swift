@@ -7,8 +7,10 @@ public final class LeakyReLU: Layer {
         let slope = try r.value("alpha") != nil ? r.double("alpha") : r.double("negative_slope", default: 0.3)
         return try LeakyReLU(negativeSlope: slope, name: r.layerName())
     }
+    /// The slope for negative inputs (Keras `negative_slope`, default 0.3).
     public let negativeSlope: Double
 
+    /// Keras: `keras.layers.LeakyReLU(negative_slope=0.3)`; PyTorch: `LeakyReLU(negative_slope=0.01)` (note the different default).
     public init(negativeSlope: Double = 0.3, inputShape: [Int]? = nil, name: String? = nil) {
         self.negativeSlope = negativeSlope
         super.init(name: name, inputShape: inputShape)
@@ -16,6 +18,7 @@ public final class LeakyReLU: Layer {
 
     /// The older Keras spelling.
     public override func config() throws -> [String: Any] { ["negative_slope": negativeSlope] }
+    /// The older Keras spelling: `LeakyReLU(alpha=...)`, the same as `negativeSlope`.
     public convenience init(alpha: Double, inputShape: [Int]? = nil, name: String? = nil) {
         self.init(negativeSlope: alpha, inputShape: inputShape, name: name)
     }

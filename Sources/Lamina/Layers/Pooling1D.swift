@@ -4,7 +4,9 @@ import Foundation
 
 /// Shared machinery of `MaxPooling1D` and `AveragePooling1D` over steps.
 public class Pooling1D: Layer {
+    /// The window's length and the step between windows (defaults 2, and the pool size).
     public let poolSize: Int, strides: Int
+    /// `.valid` (whole windows only) or `.same` (output length ⌈steps / strides⌉). Keras: `padding`.
     public let padding: Padding
     /// Keras: `pool_size=2, strides=None` (the pool size), `padding="valid"`.
     public init(poolSize: Int = 2, strides: Int? = nil, padding: Padding = .valid, inputShape: [Int]? = nil, name: String? = nil) {

@@ -1,6 +1,8 @@
 /// Shared machinery of `MaxPooling2D` and `AveragePooling2D` (NHWC).
 public class Pooling2D: Layer {
+    /// The window's (height, width) and the step between windows (defaults (2, 2), and the pool size).
     public let poolSize: (Int, Int), strides: (Int, Int)
+    /// `.valid` (whole windows only) or `.same` (output ⌈size / strides⌉). Keras: `padding`.
     public let padding: Padding
 
     /// Keras: `pool_size=(2, 2), strides=None` (None means the pool size), `padding="valid"`.

@@ -2,7 +2,9 @@ import Foundation
 
 /// Repeats a [batch, features] input `n` times: [batch, n, features]. Keras: `RepeatVector(n)`.
 public final class RepeatVector: Layer {
+    /// How many times the input is repeated.
     public let n: Int
+    /// Keras: `keras.layers.RepeatVector(n)`; a non-positive `n` is reported through `argumentError`.
     public init(_ n: Int, inputShape: [Int]? = nil, name: String? = nil) {
         self.n = n
         super.init(name: name, inputShape: inputShape)

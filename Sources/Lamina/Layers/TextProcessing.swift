@@ -10,7 +10,9 @@ public enum TextStandardize: Sendable, ExpressibleByStringLiteral, Equatable {
     /// `tf.strings.lower` (ASCII letters only, as Keras calls it without an encoding), then
     /// Python's `string.punctuation` removed.
     case lowerAndStripPunctuation
+    /// `tf.strings.lower` only (ASCII letters). Keras: `"lower"`.
     case lower
+    /// Python's `string.punctuation` removed only. Keras: `"strip_punctuation"`.
     case stripPunctuation
     /// A function of each text; `name` is what a saved config records (Keras saves a
     /// registered function by name), and a model holding one loads only where code supplies it.
@@ -18,7 +20,9 @@ public enum TextStandardize: Sendable, ExpressibleByStringLiteral, Equatable {
     /// A name Keras does not know; the layer reports it at first use.
     case unknown(String)
 
+    /// The standardization a Keras string names (`standardize: "lower"`).
     public init(stringLiteral value: String) { self = TextStandardize(name: value) }
+    /// The standardization Keras's config `name` means; an unknown name gives `.unknown(name)`.
     public init(name: String) {
         switch name {
         case "lower_and_strip_punctuation": self = .lowerAndStripPunctuation
@@ -36,6 +40,7 @@ public enum TextStandardize: Sendable, ExpressibleByStringLiteral, Equatable {
         case .custom(let name, _), .unknown(let name): name
         }
     }
+    /// Two standardizations are equal when their config names are.
     public static func == (a: TextStandardize, b: TextStandardize) -> Bool { a.name == b.name }
 
     func apply(_ text: String) -> String {
@@ -57,9 +62,12 @@ public enum TextSplit: Sendable, ExpressibleByStringLiteral, Equatable {
     case character
     /// A function of each text; `name` is what a saved config records.
     case custom(name: String, @Sendable (String) -> [String])
+    /// A name Keras does not know; the layer reports it at first use.
     case unknown(String)
 
+    /// The split a Keras string names (`split: "character"`).
     public init(stringLiteral value: String) { self = TextSplit(name: value) }
+    /// The split Keras's config `name` means; an unknown name gives `.unknown(name)`.
     public init(name: String) {
         switch name {
         case "whitespace": self = .whitespace
@@ -67,6 +75,7 @@ public enum TextSplit: Sendable, ExpressibleByStringLiteral, Equatable {
         default: self = .unknown(name)
         }
     }
+    /// The Keras config value.
     public var name: String {
         switch self {
         case .whitespace: "whitespace"
@@ -74,6 +83,7 @@ public enum TextSplit: Sendable, ExpressibleByStringLiteral, Equatable {
         case .custom(let name, _), .unknown(let name): name
         }
     }
+    /// Two splits are equal when their config names are.
     public static func == (a: TextSplit, b: TextSplit) -> Bool { a.name == b.name }
 
     func apply(_ text: String) -> [String] {
@@ -89,13 +99,19 @@ public enum TextSplit: Sendable, ExpressibleByStringLiteral, Equatable {
 /// The ngram widths of `TextVectorization` (Keras's `ngrams`): `2` means widths 1 and 2,
 /// `[1, 3]` exactly those widths.
 public struct Ngrams: Sendable, Equatable, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral {
+    /// The token-run widths produced, in order.
     public let widths: [Int]
     /// What Keras's config records: the integer, or the list.
     let configValue: Any & Sendable
+    /// Widths 1 through `value` (Keras `ngrams=value`).
     public init(integerLiteral value: Int) { self.init(upTo: value) }
+    /// Exactly the listed widths (Keras `ngrams=(1, 3)`).
     public init(arrayLiteral elements: Int...) { self.init(elements) }
+    /// Widths 1 through `n` (Keras `ngrams=n`).
     public init(upTo n: Int) { widths = n >= 1 ? Array(1...n) : [n]; configValue = n }
+    /// Exactly these widths (Keras `ngrams=(...)`).
     public init(_ widths: [Int]) { self.widths = widths; configValue = widths }
+    /// Two settings are equal when their widths are.
     public static func == (a: Ngrams, b: Ngrams) -> Bool { a.widths == b.widths }
 }
 

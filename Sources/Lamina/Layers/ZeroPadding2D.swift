@@ -2,7 +2,9 @@ import Foundation
 
 /// Zero rows and columns around NHWC images. Keras: `ZeroPadding2D(padding=((top, bottom), (left, right)))`.
 public final class ZeroPadding2D: Layer {
+    /// The zero rows added at the top and bottom and the zero columns at the left and right.
     public let padding: (top: Int, bottom: Int, left: Int, right: Int)
+    /// Keras: `keras.layers.ZeroPadding2D(padding=((top, bottom), (left, right)))`; a negative amount is reported through `argumentError`.
     public init(padding: ((Int, Int), (Int, Int)), inputShape: [Int]? = nil, name: String? = nil) {
         self.padding = (padding.0.0, padding.0.1, padding.1.0, padding.1.1)
         super.init(name: name, inputShape: inputShape)
@@ -14,6 +16,7 @@ public final class ZeroPadding2D: Layer {
     public convenience init(padding: Int = 1, inputShape: [Int]? = nil, name: String? = nil) {
         self.init(padding: ((padding, padding), (padding, padding)), inputShape: inputShape, name: name)
     }
+    /// Symmetric padding: `rows` at top and bottom, `columns` at left and right. Keras: `ZeroPadding2D(padding=(rows, columns))`.
     public convenience init(padding: (Int, Int), inputShape: [Int]? = nil, name: String? = nil) {
         self.init(padding: ((padding.0, padding.0), (padding.1, padding.1)), inputShape: inputShape, name: name)
     }

@@ -5,7 +5,9 @@ public final class BinaryCrossentropy: Loss {
     public override class var kerasAliases: [String] { ["binary_crossentropy", "bce", "BCE"] }
     public override func config() -> [String: Any] { fromLogits ? ["from_logits": true] : [:] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { BinaryCrossentropy(fromLogits: try r.bool("from_logits", default: false)) }
+    /// Whether predictions are logits rather than probabilities (Keras `from_logits`).
     public let fromLogits: Bool
+    /// Keras: `keras.losses.BinaryCrossentropy(from_logits=False)`; PyTorch: `BCELoss`, or `BCEWithLogitsLoss` with `fromLogits: true`.
     public init(fromLogits: Bool = false) { self.fromLogits = fromLogits; super.init(name: "binary_crossentropy") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> Tensor {
         let y = aligned(yTrue, yPred)

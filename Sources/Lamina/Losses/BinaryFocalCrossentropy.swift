@@ -3,7 +3,9 @@ import Foundation
 /// Binary cross-entropy scaled by (1 − p_t)^γ, p_t the probability of the true class.
 /// Keras: `BinaryFocalCrossentropy(gamma=2.0, from_logits=False)` (no class balancing).
 public final class BinaryFocalCrossentropy: Loss {
+    /// The focusing exponent γ, and whether predictions are logits rather than probabilities.
     public let gamma: Double, fromLogits: Bool
+    /// Keras: `keras.losses.BinaryFocalCrossentropy(gamma=2.0, from_logits=False)`; `gamma: 0` is plain binary cross-entropy.
     public init(gamma: Double = 2, fromLogits: Bool = false) {
         (self.gamma, self.fromLogits) = (gamma, fromLogits)
         super.init(name: "binary_focal_crossentropy")

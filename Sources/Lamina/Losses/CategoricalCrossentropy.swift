@@ -6,7 +6,9 @@ public final class CategoricalCrossentropy: Loss {
     public override class var kerasAliases: [String] { ["categorical_crossentropy"] }
     public override func config() -> [String: Any] { fromLogits ? ["from_logits": true] : [:] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { CategoricalCrossentropy(fromLogits: try r.bool("from_logits", default: false)) }
+    /// Whether predictions are logits rather than probabilities (Keras `from_logits`).
     public let fromLogits: Bool
+    /// Keras: `keras.losses.CategoricalCrossentropy(from_logits=False)`; PyTorch: `CrossEntropyLoss` with probability targets.
     public init(fromLogits: Bool = false) { self.fromLogits = fromLogits; super.init(name: "categorical_crossentropy") }
     public override func validate(_ yTrue: Tensor, _ yPred: Tensor) throws {
         guard yTrue.shape == yPred.shape else {

@@ -2,6 +2,7 @@ import Foundation
 
 /// −Σ ŷ·y / (‖ŷ‖·‖y‖) over the last axis (norms at least 1e-6). Keras: `CosineSimilarity(axis=-1)`.
 public final class CosineSimilarity: Loss {
+    /// Keras: `keras.losses.CosineSimilarity(axis=-1)` (only the last axis).
     public init() { super.init(name: "cosine_similarity") }
     public override class var kerasAliases: [String] { ["cosine_similarity"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss {

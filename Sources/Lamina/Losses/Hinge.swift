@@ -8,6 +8,7 @@ private func hingeLabels(_ y: Tensor) -> Tensor {
 
 /// mean(max(1 − y·ŷ, 0)) with labels −1/1 (0/1 converted). Keras: `Hinge`.
 public final class Hinge: Loss {
+    /// Keras: `keras.losses.Hinge()`.
     public init() { super.init(name: "hinge") }
     public override class var kerasAliases: [String] { ["hinge"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { Hinge() }
@@ -18,6 +19,7 @@ public final class Hinge: Loss {
 
 /// mean(max(1 − y·ŷ, 0)²) with labels −1/1 (0/1 converted). Keras: `SquaredHinge`.
 public final class SquaredHinge: Loss {
+    /// Keras: `keras.losses.SquaredHinge()`.
     public init() { super.init(name: "squared_hinge") }
     public override class var kerasAliases: [String] { ["squared_hinge"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { SquaredHinge() }
@@ -28,6 +30,7 @@ public final class SquaredHinge: Loss {
 
 /// max(max((1 − y)·ŷ) − Σ y·ŷ + 1, 0) over one-hot labels. Keras: `CategoricalHinge`.
 public final class CategoricalHinge: Loss {
+    /// Keras: `keras.losses.CategoricalHinge()`.
     public init() { super.init(name: "categorical_hinge") }
     public override class var kerasAliases: [String] { ["categorical_hinge"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { CategoricalHinge() }

@@ -2,6 +2,7 @@ import Foundation
 
 /// Σ y·log(y / ŷ) over the last axis, both clipped to [ε, 1]. Keras: `KLDivergence`.
 public final class KLDivergence: Loss {
+    /// Keras: `keras.losses.KLDivergence()`.
     public init() { super.init(name: "kl_divergence") }
     public override class var kerasAliases: [String] { ["kl_divergence", "kld", "KLD", "kullback_leibler_divergence"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { KLDivergence() }

@@ -8,6 +8,7 @@ open class Loss {
     /// Keras's name, used in configs.
     public let name: String
 
+    /// A loss with Keras's `name` (for subclasses, which pass their Keras name such as `"huber_loss"`).
     public init(name: String) { self.name = name }
 
     /// Per-sample losses `[batch]` from labels and predictions of the same batch.

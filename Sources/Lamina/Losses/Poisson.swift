@@ -2,6 +2,7 @@ import Foundation
 
 /// mean(ŷ − y·log(ŷ + ε)). Keras: `Poisson`.
 public final class Poisson: Loss {
+    /// Keras: `keras.losses.Poisson()`; PyTorch: `PoissonNLLLoss(log_input=False)`.
     public init() { super.init(name: "poisson") }
     public override class var kerasAliases: [String] { ["poisson"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { Poisson() }

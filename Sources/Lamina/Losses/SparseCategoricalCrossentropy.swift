@@ -6,7 +6,9 @@ public final class SparseCategoricalCrossentropy: Loss {
     public override class var kerasAliases: [String] { ["sparse_categorical_crossentropy"] }
     public override func config() -> [String: Any] { fromLogits ? ["from_logits": true] : [:] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Loss { SparseCategoricalCrossentropy(fromLogits: try r.bool("from_logits", default: false)) }
+    /// Whether predictions are logits rather than probabilities (Keras `from_logits`).
     public let fromLogits: Bool
+    /// Keras: `keras.losses.SparseCategoricalCrossentropy(from_logits=False)`; PyTorch: `CrossEntropyLoss` (with `fromLogits: true`).
     public init(fromLogits: Bool = false) { self.fromLogits = fromLogits; super.init(name: "sparse_categorical_crossentropy") }
 
     public override func validate(_ yTrue: Tensor, _ yPred: Tensor) throws {

@@ -7,6 +7,7 @@ public final class Accuracy: Metric {
     /// The kind of accuracy the first batch's shapes call for; its per-sample hits feed this
     /// metric's own total and count.
     private var kind: Metric?
+    /// Keras: `metrics=["accuracy"]`.
     public init() { super.init(name: "accuracy") }
 
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
@@ -25,7 +26,9 @@ public final class BinaryAccuracy: Metric {
     public override var direction: MetricDirection? { .up }
     public override class var kerasNames: [String] { ["binary_accuracy", "BinaryAccuracy"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { BinaryAccuracy(threshold: try r.double("threshold", default: 0.5)) }
+    /// A prediction above this counts as class 1 (Keras `threshold`, default 0.5).
     public let threshold: Double
+    /// Keras: `keras.metrics.BinaryAccuracy(threshold=0.5)`.
     public init(threshold: Double = 0.5) { self.threshold = threshold; super.init(name: "binary_accuracy") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
         zip(yTrue.scalarsAsDouble(), yPred.scalarsAsDouble()).map { ($1 > threshold ? 1.0 : 0.0) == $0 ? 1 : 0 }
@@ -37,6 +40,7 @@ public final class CategoricalAccuracy: Metric {
     public override var direction: MetricDirection? { .up }
     public override class var kerasNames: [String] { ["categorical_accuracy", "CategoricalAccuracy"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { CategoricalAccuracy() }
+    /// Keras: `keras.metrics.CategoricalAccuracy()`.
     public init() { super.init(name: "categorical_accuracy") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
         zip(yTrue.argmax(axis: -1).asArray(Int32.self), yPred.argmax(axis: -1).asArray(Int32.self)).map { $0 == $1 ? 1 : 0 }
@@ -48,6 +52,7 @@ public final class SparseCategoricalAccuracy: Metric {
     public override var direction: MetricDirection? { .up }
     public override class var kerasNames: [String] { ["sparse_categorical_accuracy", "SparseCategoricalAccuracy"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { SparseCategoricalAccuracy() }
+    /// Keras: `keras.metrics.SparseCategoricalAccuracy()`.
     public init() { super.init(name: "sparse_categorical_accuracy") }
     public override func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] {
         zip(yTrue.scalarsAsDouble(), yPred.argmax(axis: -1).asArray(Int32.self)).map { $0 == Double($1) ? 1 : 0 }

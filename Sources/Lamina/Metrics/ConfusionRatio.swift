@@ -19,6 +19,7 @@ public class ConfusionRatio: Metric {
 public final class Precision: ConfusionRatio {
     public override class var kerasNames: [String] { ["precision", "Precision"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { Precision() }
+    /// Keras: `keras.metrics.Precision()` (threshold 0.5).
     public init() { super.init(name: "precision", overPredicted: true) }
 }
 
@@ -26,5 +27,6 @@ public final class Precision: ConfusionRatio {
 public final class Recall: ConfusionRatio {
     public override class var kerasNames: [String] { ["recall", "Recall"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { Recall() }
+    /// Keras: `keras.metrics.Recall()` (threshold 0.5).
     public init() { super.init(name: "recall", overPredicted: false) }
 }

@@ -11,15 +11,21 @@ import Foundation
 /// Goadrich, Keras's closed form.
 public final class AUC: Metric {
     public override var direction: MetricDirection? { .up }
+    /// The curve whose area is measured: ROC (true vs false positive rate) or PR (precision vs recall). Keras: `curve`.
     public enum Curve: String, Sendable { case roc = "ROC", pr = "PR" }
+    /// How the area between thresholds is summed. Keras: `summation_method`.
     public enum SummationMethod: String, Sendable { case interpolation, minoring, majoring }
 
+    /// The number of thresholds (at least 2). Keras: `num_thresholds`.
     public let numThresholds: Int
+    /// The curve measured. Keras: `curve`.
     public let curve: Curve
+    /// How the area is summed. Keras: `summation_method`.
     public let summationMethod: SummationMethod
     let thresholds: [Float]
     var tp: [Double], fp: [Double], tn: [Double], fn: [Double]
 
+    /// Keras: `keras.metrics.AUC(num_thresholds=200, curve="ROC", summation_method="interpolation", name="auc")`; fewer than 2 thresholds means 2.
     public init(numThresholds: Int = 200, curve: Curve = .roc, summationMethod: SummationMethod = .interpolation, name: String = "auc") {
         let n = Swift.max(numThresholds, 2)
         (self.numThresholds, self.curve, self.summationMethod) = (n, curve, summationMethod)
@@ -117,10 +123,13 @@ public final class AUC: Metric {
 /// per metric, so `average` defaults to `.macro` here and `perClass()` gives Keras's vector.
 public class FBetaScore: Metric {
     public override var direction: MetricDirection? { .up }
+    /// How the per-class scores become one number: pooled counts (`micro`), their mean (`macro`), or weighted by support (`weighted`).
     public enum Average: String, Sendable { case micro, macro, weighted }
+    /// The averaging, the weight of recall against precision, and the positive threshold (nil: each row's largest predictions).
     public let average: Average, beta: Double, threshold: Double?
     var tp: [Double] = [], fp: [Double] = [], fn: [Double] = [], support: [Double] = []
 
+    /// Keras: `keras.metrics.FBetaScore(average="macro", beta=1.0, threshold=None, name="fbeta_score")`.
     public init(average: Average = .macro, beta: Double = 1, threshold: Double? = nil, name: String = "fbeta_score") {
         (self.average, self.beta, self.threshold) = (average, beta, threshold)
         super.init(name: name)
@@ -200,6 +209,7 @@ public class FBetaScore: Metric {
 /// F1 score (F-beta with beta 1). Keras: `F1Score(average=None, threshold=None)`; see
 /// `FBetaScore` for the default `average`.
 public final class F1Score: FBetaScore {
+    /// Keras: `keras.metrics.F1Score(average="macro", threshold=None, name="f1_score")`.
     public init(average: Average = .macro, threshold: Double? = nil, name: String = "f1_score") {
         super.init(average: average, beta: 1, threshold: threshold, name: name)
     }

@@ -10,6 +10,7 @@ open class Metric {
     public internal(set) var name: String
     var total = 0.0, count = 0.0
 
+    /// A metric logged as `name` (for subclasses).
     public init(name: String) { self.name = name }
 
     /// Whether a higher value is better (`.up`: accuracies, precision, recall, AUC, F-scores) or
@@ -27,8 +28,10 @@ open class Metric {
     /// Per-sample values whose mean is the metric (the default update averages them).
     open func perSample(_ yTrue: Tensor, _ yPred: Tensor) -> [Double] { fatalError("\(Self.self) must override") }
 
+    /// The metric so far this epoch (the mean of the per-sample values; 0 before any update). Keras: `result()`.
     open func result() -> Double { count > 0 ? total / count : 0 }
 
+    /// Forgets what was accumulated (at each epoch's start). Keras: `reset_state()`.
     open func reset() { total = 0; count = 0 }
 
     /// What the metric has accumulated, as numbers that add up over shards of the data:

@@ -14,6 +14,7 @@ private func inTopK(_ predictions: [Double], classes: Int, truth: [Int], k: Int)
 /// class is given.
 public class TopKAccuracy: Metric {
     public override var direction: MetricDirection? { .up }
+    /// How many of the highest predictions may hold the true class (Keras `k`, default 5).
     public let k: Int
     let sparse: Bool
     init(k: Int, sparse: Bool, name: String) { (self.k, self.sparse) = (k, sparse); super.init(name: name) }
@@ -27,6 +28,7 @@ public class TopKAccuracy: Metric {
 
 /// The true class as a one-hot row. Keras: `TopKCategoricalAccuracy(k=5)`.
 public final class TopKCategoricalAccuracy: TopKAccuracy {
+    /// Keras: `keras.metrics.TopKCategoricalAccuracy(k=5)`.
     public init(k: Int = 5) { super.init(k: k, sparse: false, name: "top_k_categorical_accuracy") }
     public override class var kerasNames: [String] { ["top_k_categorical_accuracy", "TopKCategoricalAccuracy"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { TopKCategoricalAccuracy(k: try r.int("k", default: 5, minimum: 1)) }
@@ -34,6 +36,7 @@ public final class TopKCategoricalAccuracy: TopKAccuracy {
 
 /// The true class as an index. Keras: `SparseTopKCategoricalAccuracy(k=5)`.
 public final class SparseTopKCategoricalAccuracy: TopKAccuracy {
+    /// Keras: `keras.metrics.SparseTopKCategoricalAccuracy(k=5)`.
     public init(k: Int = 5) { super.init(k: k, sparse: true, name: "sparse_top_k_categorical_accuracy") }
     public override class var kerasNames: [String] { ["sparse_top_k_categorical_accuracy", "SparseTopKCategoricalAccuracy"] }
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Metric { SparseTopKCategoricalAccuracy(k: try r.int("k", default: 5, minimum: 1)) }

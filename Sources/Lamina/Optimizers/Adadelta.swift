@@ -3,7 +3,9 @@ import Foundation
 /// Steps scaled by running RMS of updates and gradients. Keras: `Adadelta(learning_rate=1e-3,
 /// rho=0.95, epsilon=1e-7)`.
 public final class Adadelta: Optimizer {
+    /// The decay rate of the running averages and the small constant added for stability.
     public let rho: Double, epsilon: Double
+    /// Keras: `keras.optimizers.Adadelta(learning_rate=1e-3, rho=0.95, epsilon=1e-7)`, with an optional schedule and gradient clipping.
     public init(learningRate: Double = 1e-3, rho: Double = 0.95, epsilon: Double = 1e-7,
                 schedule: LearningRateSchedule? = nil, clipnorm: Double? = nil, clipvalue: Double? = nil) {
         (self.rho, self.epsilon) = (rho, epsilon)

@@ -2,7 +2,9 @@ import Foundation
 
 /// Adam with the infinity norm. Keras: `Adamax(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`.
 public final class Adamax: Optimizer {
+    /// The decay rates of the first moment and of the infinity norm, and the small constant added for stability.
     public let beta1: Double, beta2: Double, epsilon: Double
+    /// Keras: `keras.optimizers.Adamax(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`, with an optional schedule and gradient clipping.
     public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-7,
                 schedule: LearningRateSchedule? = nil, clipnorm: Double? = nil, clipvalue: Double? = nil) {
         (self.beta1, self.beta2, self.epsilon) = (beta1, beta2, epsilon)

@@ -5,10 +5,15 @@ import Foundation
 /// l1_regularization_strength=0, l2_regularization_strength=0,
 /// l2_shrinkage_regularization_strength=0, beta=0)`, its update rule as Keras writes it.
 public final class Ftrl: Optimizer {
+    /// The learning-rate power (at most 0) and the accumulators' starting value (see `init`).
     public let learningRatePower: Double, initialAccumulatorValue: Double
+    /// The L1, L2 and L2-shrinkage regularization strengths (see `init`).
     public let l1RegularizationStrength: Double, l2RegularizationStrength: Double, l2ShrinkageRegularizationStrength: Double
+    /// Keras's `beta` (default 0), which adds beta / (2·lr) to the L2 strength.
     public let beta: Double
 
+    /// Keras: `keras.optimizers.Ftrl` with the same defaults, plus an optional schedule and gradient clipping.
+    /// Traps (precondition) when `learningRatePower` is positive or another setting is negative.
     public init(learningRate: Double = 1e-3, learningRatePower: Double = -0.5, initialAccumulatorValue: Double = 0.1,
                 l1RegularizationStrength: Double = 0, l2RegularizationStrength: Double = 0,
                 l2ShrinkageRegularizationStrength: Double = 0, beta: Double = 0,

@@ -2,7 +2,9 @@ import Foundation
 
 /// The sign of an interpolated momentum. Keras: `Lion(learning_rate=1e-3, beta_1=0.9, beta_2=0.99)`.
 public final class Lion: Optimizer {
+    /// The interpolation rate of the update and the decay rate of the momentum.
     public let beta1: Double, beta2: Double
+    /// Keras: `keras.optimizers.Lion(learning_rate=1e-3, beta_1=0.9, beta_2=0.99)`, with an optional schedule and gradient clipping.
     public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.99,
                 schedule: LearningRateSchedule? = nil, clipnorm: Double? = nil, clipvalue: Double? = nil) {
         (self.beta1, self.beta2) = (beta1, beta2)

@@ -3,10 +3,12 @@ import Foundation
 /// Adam with Nesterov momentum and Dozat's momentum schedule. Keras: `Nadam(learning_rate=1e-3,
 /// beta_1=0.9, beta_2=0.999, epsilon=1e-7)`.
 public final class Nadam: Optimizer {
+    /// The decay rates of the first and second moments, and the small constant added for stability.
     public let beta1: Double, beta2: Double, epsilon: Double
     /// Π μ_i over the steps so far, μ_i = β1·(1 − 0.5·0.96^i) (Keras's `_u_product`).
     private var uProduct = 1.0, uProductStep = 0
 
+    /// Keras: `keras.optimizers.Nadam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`, with an optional schedule and gradient clipping.
     public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-7,
                 schedule: LearningRateSchedule? = nil, clipnorm: Double? = nil, clipvalue: Double? = nil) {
         (self.beta1, self.beta2, self.epsilon) = (beta1, beta2, epsilon)

@@ -4,7 +4,9 @@ import Foundation
 public struct OptimizerSettings: Sendable {
     /// The constant learning rate, or nil when the config has none (each class has its default).
     public var learningRate: Double?
+    /// The learning-rate schedule, or nil when the config has a constant rate.
     public var schedule: LearningRateSchedule?
+    /// The gradient clipping settings (Keras `clipnorm`, `clipvalue`), nil when absent.
     public var clipnorm: Double?, clipvalue: Double?
 }
 
@@ -14,6 +16,7 @@ public struct OptimizerSettings: Sendable {
 open class Optimizer {
     /// The constant learning rate (ignored while `schedule` is set). Callbacks may change it.
     public var learningRate: Double
+    /// The learning-rate schedule, which replaces `learningRate` while set (Keras: a schedule passed as `learning_rate`).
     public var schedule: LearningRateSchedule?
     /// Clip each gradient to this L2 norm / to ±value before the update (Keras `clipnorm`, `clipvalue`).
     public var clipnorm: Double?, clipvalue: Double?
@@ -30,6 +33,7 @@ open class Optimizer {
         var tensors: [Tensor]
     }
 
+    /// An optimizer with Keras's config `name`, a constant `learningRate` or a `schedule`, and optional gradient clipping (for subclasses).
     public init(name: String, learningRate: Double, schedule: LearningRateSchedule? = nil,
                 clipnorm: Double? = nil, clipvalue: Double? = nil) {
         self.name = name

@@ -105,6 +105,7 @@ open class ElementwiseMerge: MergeLayer {
         return self.init(name: try r.layerName())
     }
 
+    /// A merge layer named `name` (a unique name when nil).
     public required init(name: String? = nil) { super.init(name: name) }
 }
 
@@ -147,8 +148,10 @@ public final class Minimum: ElementwiseMerge {
 /// Joins the inputs along `axis` (per-sample axes; -1 is the last). Keras:
 /// `keras.layers.Concatenate(axis=-1)`.
 public final class Concatenate: MergeLayer {
+    /// The per-sample axis the inputs are joined along (-1: the last).
     public let axis: Int
 
+    /// Keras: `keras.layers.Concatenate(axis=-1)`; PyTorch: `torch.cat(dim=...)`. Axis 0 (the batch axis) is reported through `argumentError`.
     public init(axis: Int = -1, name: String? = nil) {
         self.axis = axis
         super.init(name: name)

@@ -8,10 +8,14 @@ public final class Normalization: Layer {
     /// The kept axis (statistics per entry along it), counted in the per-sample shape as Keras
     /// counts it with the batch axis: -1 is the last; nil keeps none (one mean for everything).
     public let axis: Int?
+    /// Whether the layer undoes the normalization instead: `x · max(√variance, 1e-7) + mean`. Keras: `invert`.
     public let invert: Bool
     let givenMean: [Double]?, givenVariance: [Double]?
+    /// The statistics (not trainable): per-entry mean and variance, and the number of samples `adapt` has seen; nil until built.
     public private(set) var mean: Variable?, variance: Variable?, count: Variable?
 
+    /// Keras: `keras.layers.Normalization(axis=-1, mean=None, variance=None, invert=False)`; give both `mean` and `variance`, or call `adapt(_:)`.
+    /// Giving only one of them, a negative or non-finite variance, or axis 0 is reported through `argumentError`.
     public init(axis: Int? = -1, mean: [Double]? = nil, variance: [Double]? = nil, invert: Bool = false,
                 inputShape: [Int]? = nil, name: String? = nil) {
         (self.axis, self.invert, givenMean, givenVariance) = (axis, invert, mean, variance)

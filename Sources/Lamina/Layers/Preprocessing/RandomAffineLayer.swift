@@ -4,6 +4,7 @@ import Foundation
 /// `fill_mode`), and how it samples between pixels (`interpolation`).
 public enum FillMode: String, Sendable { case reflect, wrap, constant, nearest }
 
+/// How an affine augmentation samples between pixels (Keras's `interpolation`): bilinear, or the nearest pixel.
 public enum Interpolation: String, Sendable { case bilinear, nearest }
 
 /// Applies one projective transform per image, as TensorFlow's `ImageProjectiveTransformV3`
@@ -80,6 +81,7 @@ func affineTransform(_ images: Tensor, _ transforms: [[Double]], fill: FillMode,
 /// `interpolation="bilinear"`, `fill_value=0`). The result is data for the next layer: no
 /// gradient flows back through it.
 public class RandomAffineLayer: RandomImageLayer {
+    /// How pixels from outside the image are filled, how pixels are sampled, and the value used with `.constant`. Keras: `fill_mode`, `interpolation`, `fill_value`.
     public let fillMode: FillMode, interpolation: Interpolation, fillValue: Double
     init(fillMode: FillMode, interpolation: Interpolation, fillValue: Double, seed: UInt64?, name: String?, inputShape: [Int]?) {
         (self.fillMode, self.interpolation, self.fillValue) = (fillMode, interpolation, fillValue)

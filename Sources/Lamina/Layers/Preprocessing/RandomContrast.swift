@@ -5,13 +5,17 @@ import Foundation
 /// factor is drawn from `[1 − lower, 1 + upper]` where `(lower, upper)` is Keras 3's reading of
 /// `factor`: a number f gives (0, f) — Keras 3.15's behaviour —, a pair is sorted.
 public final class RandomContrast: RandomImageLayer {
+    /// The contrast factor is drawn from `[1 − lower, 1 + upper]`.
     public let lower: Double, upper: Double
+    /// The pixel range outputs are clipped to (Keras `value_range`, default (0, 255)).
     public let valueRange: (Double, Double)
+    /// Keras: `keras.layers.RandomContrast(factor, value_range=(0, 255), seed=None)`; a `factor` outside [0, 1] is reported through `argumentError`.
     public convenience init(_ factor: Double, valueRange: (Double, Double) = (0, 255), seed: UInt64? = nil,
                             inputShape: [Int]? = nil, name: String? = nil) {
         self.init(factor: (max(-Swift.abs(factor), 0), Swift.abs(factor)), valueRange: valueRange, seed: seed, inputShape: inputShape, name: name)
         if !(0...1).contains(factor) { reject("factor must be in [0, 1], got \(factor)") }
     }
+    /// Keras: `RandomContrast(factor=(lower, upper))`; a factor outside [0, 1] or a `valueRange` that does not increase is reported through `argumentError`.
     public init(factor: (Double, Double), valueRange: (Double, Double) = (0, 255), seed: UInt64? = nil,
                 inputShape: [Int]? = nil, name: String? = nil) {
         (lower, upper) = (min(factor.0, factor.1), max(factor.0, factor.1))

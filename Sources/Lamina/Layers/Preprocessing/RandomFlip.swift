@@ -3,8 +3,11 @@ import Foundation
 /// Flips each image of a training batch with probability ½ (Keras: `RandomFlip(mode=
 /// "horizontal_and_vertical")`; with both, one draw decides both flips).
 public final class RandomFlip: RandomImageLayer {
+    /// Which flips may be applied: left-right, up-down, or both. Keras: `mode`.
     public enum Mode: String, Sendable { case horizontal, vertical, horizontalAndVertical = "horizontal_and_vertical" }
+    /// Which flips may be applied.
     public let mode: Mode
+    /// Keras: `keras.layers.RandomFlip(mode="horizontal_and_vertical", seed=None)`; PyTorch: `transforms.RandomHorizontalFlip` / `RandomVerticalFlip`.
     public init(mode: Mode = .horizontalAndVertical, seed: UInt64? = nil, inputShape: [Int]? = nil, name: String? = nil) {
         self.mode = mode
         super.init(seed: seed, name: name, inputShape: inputShape)

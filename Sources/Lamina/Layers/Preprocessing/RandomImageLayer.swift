@@ -5,6 +5,7 @@ import Foundation
 /// The shared parts of the random image layers: `[batch, height, width, channels]` inputs,
 /// Keras's `seed` (the layer's own generator, saved with the model), identity at inference.
 public class RandomImageLayer: Layer, RandomLayer {
+    /// Seeds the layer's own generator (saved with the model); nil draws from the default generator. Keras: `seed`.
     public let seed: UInt64?
     var generator: RandomGenerator?
     init(seed: UInt64?, name: String?, inputShape: [Int]?) {

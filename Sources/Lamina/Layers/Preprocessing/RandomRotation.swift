@@ -4,12 +4,15 @@ import Foundation
 /// `RandomRotation(factor, fill_mode="reflect", interpolation="bilinear")`; a number f is
 /// (−f, f)).
 public final class RandomRotation: RandomAffineLayer {
+    /// The angle is drawn from `[lower, upper]`, as fractions of a full turn.
     public let lower: Double, upper: Double
+    /// Keras: `keras.layers.RandomRotation(factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0)`; rotates by up to ±`factor` × 360°.
     public convenience init(_ factor: Double, fillMode: FillMode = .reflect, interpolation: Interpolation = .bilinear,
                             seed: UInt64? = nil, fillValue: Double = 0, inputShape: [Int]? = nil, name: String? = nil) {
         self.init(factor: (-Swift.abs(factor), Swift.abs(factor)), fillMode: fillMode, interpolation: interpolation, seed: seed,
                   fillValue: fillValue, inputShape: inputShape, name: name)
     }
+    /// Keras: `RandomRotation(factor=(lower, upper))`; a bound outside [-1, 1] is reported through `argumentError`.
     public init(factor: (Double, Double), fillMode: FillMode = .reflect, interpolation: Interpolation = .bilinear,
                 seed: UInt64? = nil, fillValue: Double = 0, inputShape: [Int]? = nil, name: String? = nil) {
         (lower, upper) = (min(factor.0, factor.1), max(factor.0, factor.1))

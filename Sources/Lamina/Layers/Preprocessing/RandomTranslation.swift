@@ -3,13 +3,16 @@ import Foundation
 /// Shifts each training image by random fractions of its height and width (Keras:
 /// `RandomTranslation(height_factor, width_factor, fill_mode="reflect")`).
 public final class RandomTranslation: RandomAffineLayer {
+    /// The vertical and horizontal shifts are drawn from these ranges, as fractions of the height and width.
     public let height: (Double, Double), width: (Double, Double)
+    /// Keras: `keras.layers.RandomTranslation(height_factor, width_factor, fill_mode="reflect", interpolation="bilinear")`; shifts by up to ±factor.
     public convenience init(heightFactor: Double, widthFactor: Double, fillMode: FillMode = .reflect,
                             interpolation: Interpolation = .bilinear, seed: UInt64? = nil, fillValue: Double = 0,
                             inputShape: [Int]? = nil, name: String? = nil) {
         self.init(heightFactor: (-Swift.abs(heightFactor), Swift.abs(heightFactor)), widthFactor: (-Swift.abs(widthFactor), Swift.abs(widthFactor)),
                   fillMode: fillMode, interpolation: interpolation, seed: seed, fillValue: fillValue, inputShape: inputShape, name: name)
     }
+    /// Keras: `RandomTranslation(height_factor=(lo, hi), width_factor=(lo, hi))`; a bound outside [-1, 1] is reported through `argumentError`.
     public init(heightFactor: (Double, Double), widthFactor: (Double, Double), fillMode: FillMode = .reflect,
                 interpolation: Interpolation = .bilinear, seed: UInt64? = nil, fillValue: Double = 0,
                 inputShape: [Int]? = nil, name: String? = nil) {

@@ -4,7 +4,9 @@ import Foundation
 /// width_factor=None, fill_mode="reflect")`: a factor f scales by 1 + f — negative zooms in;
 /// without `widthFactor` the height's draw is used for both).
 public final class RandomZoom: RandomAffineLayer {
+    /// The vertical and horizontal zoom factors are drawn from these ranges (nil width: the height's draw is used).
     public let height: (Double, Double), width: (Double, Double)?
+    /// Keras: `keras.layers.RandomZoom(height_factor, width_factor=None, fill_mode="reflect", interpolation="bilinear")`; zooms by up to ±factor.
     public convenience init(_ heightFactor: Double, widthFactor: Double? = nil, fillMode: FillMode = .reflect,
                             interpolation: Interpolation = .bilinear, seed: UInt64? = nil, fillValue: Double = 0,
                             inputShape: [Int]? = nil, name: String? = nil) {
@@ -12,6 +14,7 @@ public final class RandomZoom: RandomAffineLayer {
                   widthFactor: widthFactor.map { (-Swift.abs($0), Swift.abs($0)) }, fillMode: fillMode, interpolation: interpolation,
                   seed: seed, fillValue: fillValue, inputShape: inputShape, name: name)
     }
+    /// Keras: `RandomZoom(height_factor=(lo, hi), width_factor=(lo, hi))`; a bound of -1 or less is reported through `argumentError`.
     public init(heightFactor: (Double, Double), widthFactor: (Double, Double)? = nil, fillMode: FillMode = .reflect,
                 interpolation: Interpolation = .bilinear, seed: UInt64? = nil, fillValue: Double = 0,
                 inputShape: [Int]? = nil, name: String? = nil) {

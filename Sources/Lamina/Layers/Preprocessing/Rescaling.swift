@@ -2,7 +2,9 @@ import Foundation
 
 /// `x · scale + offset`, e.g. pixels to [0, 1] with `Rescaling(1.0 / 255)`. Keras: `Rescaling`.
 public final class Rescaling: Layer {
+    /// The factor and the value added after it.
     public let scale: Double, offset: Double
+    /// Keras: `keras.layers.Rescaling(scale, offset=0.0)`; a non-finite value is reported through `argumentError`.
     public init(_ scale: Double, offset: Double = 0, inputShape: [Int]? = nil, name: String? = nil) {
         (self.scale, self.offset) = (scale, offset)
         super.init(name: name, inputShape: inputShape)

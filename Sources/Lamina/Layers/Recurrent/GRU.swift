@@ -27,9 +27,13 @@ public final class GRU: Recurrent {
             recurrentActivation: try r.activation("recurrent_activation", default: .sigmoid),
             resetAfter: try r.bool("reset_after", default: true), name: try r.layerName())
     }
+    /// The candidate's activation (default tanh) and the gates' (default sigmoid). Keras: `activation`, `recurrent_activation`.
     public let activation: ActivationFunction, recurrentActivation: ActivationFunction
+    /// Whether the reset gate is applied after the recurrent product (Keras `reset_after`, default true; PyTorch's form).
     public let resetAfter: Bool
 
+    /// Keras: `keras.layers.GRU(units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, ...)` with Keras's defaults;
+    /// PyTorch: `nn.GRU(batch_first=True)`.
     public init(_ units: Int, activation: ActivationFunction = .tanh, recurrentActivation: ActivationFunction = .sigmoid,
                 useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
                 recurrentInitializer: Initializer = .orthogonal, biasInitializer: Initializer = .zeros,

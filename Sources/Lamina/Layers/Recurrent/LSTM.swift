@@ -9,9 +9,13 @@ public final class LSTM: Recurrent {
              recurrentActivation: try r.activation("recurrent_activation", default: .sigmoid),
              unitForgetBias: try r.bool("unit_forget_bias", default: true), name: try r.layerName())
     }
+    /// The cell's activation (default tanh) and the gates' (default sigmoid). Keras: `activation`, `recurrent_activation`.
     public let activation: ActivationFunction, recurrentActivation: ActivationFunction
+    /// Whether the forget-gate bias starts at 1 (Keras `unit_forget_bias`, default true).
     public let unitForgetBias: Bool
 
+    /// Keras: `keras.layers.LSTM(units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True, ...)` with Keras's defaults;
+    /// PyTorch: `nn.LSTM(batch_first=True)`.
     public init(_ units: Int, activation: ActivationFunction = .tanh, recurrentActivation: ActivationFunction = .sigmoid,
                 useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
                 recurrentInitializer: Initializer = .orthogonal, biasInitializer: Initializer = .zeros,

@@ -40,7 +40,9 @@ public class Recurrent: Layer, RandomLayer {
     /// Keras keeps a recurrent layer's variables in its cell: `layers/lstm/cell/vars`.
     public override var kerasVariablesPath: String { "cell/vars" }
 
+    /// The size of the hidden state and of each output step. Keras: `units`.
     public let units: Int
+    /// Whether the output is every step's `[batch, steps, units]` or only the last `[batch, units]`. Keras: `return_sequences`.
     public let returnSequences: Bool
     /// Keras's `return_state`: `callAll` (and a graph call) returns the output followed by the
     /// final states — `[output, h]` (SimpleRNN, GRU) or `[output, h, c]` (LSTM).
@@ -51,14 +53,19 @@ public class Recurrent: Layer, RandomLayer {
     /// Keras's `go_backwards`: the sequence is read from its last step, and the returned
     /// sequence is in that (reversed) order.
     public let goBackwards: Bool
+    /// How the input kernel, the recurrent kernel and the bias start (Keras defaults: glorot uniform, orthogonal, zeros).
     public let kernelInitializer: Initializer, recurrentInitializer: Initializer, biasInitializer: Initializer
+    /// Whether the layer has a bias. Keras: `use_bias`.
     public let useBias: Bool
+    /// Penalties on the kernels and the bias added to the loss (nil: none).
     public let kernelRegularizer: Regularizer?, recurrentRegularizer: Regularizer?, biasRegularizer: Regularizer?
     /// Fractions of the inputs and of the recurrent state dropped while training.
     public let dropout: Double, recurrentDropout: Double
+    /// Seeds the dropout; nil draws from the default generator. Keras: `seed`.
     public let seed: UInt64?
     /// The layer's own generator when seeded (saved with the model to resume exactly).
     var generator: RandomGenerator?
+    /// The input kernel, recurrent kernel and bias, nil until the layer is built.
     public private(set) var kernel: Variable?, recurrentKernel: Variable?, bias: Variable?
 
     /// The options every recurrent layer takes, in one value for the subclasses' initializers.

@@ -6,8 +6,10 @@ public final class SimpleRNN: Recurrent {
     public override class func fromKerasConfig(_ r: ConfigReader) throws -> Layer {
         SimpleRNN(options: try options(r), activation: try r.activation(default: .tanh), name: try r.layerName())
     }
+    /// Applied to each new state (default tanh). Keras: `activation`.
     public let activation: ActivationFunction
 
+    /// Keras: `keras.layers.SimpleRNN(units, activation="tanh", ...)` with Keras's defaults; PyTorch: `nn.RNN(batch_first=True)`.
     public init(_ units: Int, activation: ActivationFunction = .tanh, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, recurrentInitializer: Initializer = .orthogonal,
                 biasInitializer: Initializer = .zeros, kernelRegularizer: Regularizer? = nil,

@@ -3,9 +3,13 @@ import Foundation
 /// Cosine decay from the initial rate (or, after a linear warmup of `warmupSteps` to
 /// `warmupTarget`, from that) down to `alpha` × it over `decaySteps`. Keras: `CosineDecay`.
 public final class CosineDecay: LearningRateSchedule, @unchecked Sendable {
+    /// The rate at step 0, the length of the decay and the floor as a fraction of the peak.
     public let initialLearningRate: Double, decaySteps: Int, alpha: Double
+    /// The rate reached by the linear warmup (nil: no warmup) and the warmup's length in steps.
     public let warmupTarget: Double?, warmupSteps: Int
 
+    /// Keras: `keras.optimizers.schedules.CosineDecay(initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None, warmup_steps=0)`.
+    /// Traps (precondition) unless `decaySteps` is positive and `warmupSteps` not negative.
     public init(initialLearningRate: Double, decaySteps: Int, alpha: Double = 0, warmupTarget: Double? = nil, warmupSteps: Int = 0) {
         precondition(decaySteps > 0 && warmupSteps >= 0, "CosineDecay: decaySteps \(decaySteps) must be positive, warmupSteps \(warmupSteps) not negative")
         (self.initialLearningRate, self.decaySteps, self.alpha, self.warmupTarget, self.warmupSteps) =

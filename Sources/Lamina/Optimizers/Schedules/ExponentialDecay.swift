@@ -2,8 +2,10 @@ import Foundation
 
 /// lr·rate^(step / decaySteps), floored to whole periods when `staircase`. Keras: `ExponentialDecay`.
 public final class ExponentialDecay: LearningRateSchedule, @unchecked Sendable {
+    /// The rate at step 0, the period, the factor per period, and whether the exponent is floored.
     public let initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool
 
+    /// Keras: `keras.optimizers.schedules.ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)`; traps unless `decaySteps` is positive.
     public init(initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false) {
         precondition(decaySteps > 0, "ExponentialDecay: decaySteps \(decaySteps) must be positive")
         (self.initialLearningRate, self.decaySteps, self.decayRate, self.staircase) = (initialLearningRate, decaySteps, decayRate, staircase)

@@ -2,8 +2,10 @@ import Foundation
 
 /// initial / (1 + rate · step / decaySteps), the ratio floored when `staircase`. Keras: `InverseTimeDecay`.
 public final class InverseTimeDecay: LearningRateSchedule, @unchecked Sendable {
+    /// The rate at step 0, the period, the decay rate, and whether the ratio is floored.
     public let initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool
 
+    /// Keras: `keras.optimizers.schedules.InverseTimeDecay(initial_learning_rate, decay_steps, decay_rate, staircase=False)`; traps unless `decaySteps` is positive.
     public init(initialLearningRate: Double, decaySteps: Int, decayRate: Double, staircase: Bool = false) {
         precondition(decaySteps > 0, "InverseTimeDecay: decaySteps \(decaySteps) must be positive")
         (self.initialLearningRate, self.decaySteps, self.decayRate, self.staircase) = (initialLearningRate, decaySteps, decayRate, staircase)

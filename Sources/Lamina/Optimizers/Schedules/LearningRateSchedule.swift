@@ -5,6 +5,7 @@ import Foundation
 /// `ExponentialDecay(initialLearningRate: 0.1, decaySteps: 1000, decayRate: 0.96)`. A schedule
 /// is immutable once made (so it is shared safely); subclasses must keep it that way.
 open class LearningRateSchedule: @unchecked Sendable {
+    /// A schedule (for subclasses, which override `callAsFunction(_:)`).
     public init() {}
 
     /// The learning rate at `step` (0-based count of applied steps).

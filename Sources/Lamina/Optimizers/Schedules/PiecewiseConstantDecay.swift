@@ -2,8 +2,10 @@ import Foundation
 
 /// values[i] while step ≤ boundaries[i] (values has one more entry). Keras: `PiecewiseConstantDecay`.
 public final class PiecewiseConstantDecay: LearningRateSchedule, @unchecked Sendable {
+    /// The steps where the rate changes, and the rates (one more than the boundaries).
     public let boundaries: [Int], values: [Double]
 
+    /// Keras: `keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)`; traps unless `values` has one entry more than `boundaries`.
     public init(boundaries: [Int], values: [Double]) {
         precondition(values.count == boundaries.count + 1, "PiecewiseConstantDecay: values must hold one number more than boundaries")
         (self.boundaries, self.values) = (boundaries, values)

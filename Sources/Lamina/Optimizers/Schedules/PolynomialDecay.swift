@@ -3,8 +3,10 @@ import Foundation
 /// (initial − end)·(1 − step/decaySteps)^power + end, holding `end` afterwards (or restarting
 /// with a longer period when `cycle`). Keras: `PolynomialDecay`.
 public final class PolynomialDecay: LearningRateSchedule, @unchecked Sendable {
+    /// The rate at step 0, the length of the decay, the final rate, the polynomial's power, and whether it restarts.
     public let initialLearningRate: Double, decaySteps: Int, endLearningRate: Double, power: Double, cycle: Bool
 
+    /// Keras: `keras.optimizers.schedules.PolynomialDecay(initial_learning_rate, decay_steps, end_learning_rate=1e-4, power=1.0, cycle=False)`; traps unless `decaySteps` is positive.
     public init(initialLearningRate: Double, decaySteps: Int, endLearningRate: Double = 1e-4, power: Double = 1, cycle: Bool = false) {
         precondition(decaySteps > 0, "PolynomialDecay: decaySteps \(decaySteps) must be positive")
         (self.initialLearningRate, self.decaySteps, self.endLearningRate, self.power, self.cycle) =
