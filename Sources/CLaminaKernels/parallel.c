@@ -49,7 +49,8 @@ static _Atomic uint64_t claim;               /* (generation << 40) | (units << 2
 static _Atomic long finished;                /* units finished in the current job */
 static atomic_int sleepers;
 static long started;                          /* workers created (under job_lock) */
-static uint64_t spawn_generation;             /* the generation workers start from (set before pthread_create) */
+static _Atomic uint64_t spawn_generation;     /* the generation workers start from (set before pthread_create;
+                                                  atomic: a later job's store races an idle worker's first read) */
 static _Thread_local int inside_job;
 
 static long spin_ns = DEFAULT_SPIN_NS;
@@ -84,7 +85,7 @@ static long run_claims(uint64_t generation) {
 static void *worker(void *arg) {
     long k = (long)(intptr_t)arg;  /* 1...MAX_WORKERS; the caller is 0 */
     inside_job = 1;
-    uint64_t seen = spawn_generation;  /* the job being published next is new to this worker */
+    uint64_t seen = atomic_load_explicit(&spawn_generation, memory_order_relaxed);  /* the job published next is new to this worker */
     for (;;) {
         uint64_t t;
         long spins = 0, deadline = 0;
@@ -113,7 +114,7 @@ void lamina_parallel_run(long count, long workers, lamina_task_fn fn, void *cont
         return;
     }
     if (workers > MAX_WORKERS) workers = MAX_WORKERS;
-    spawn_generation = atomic_load(&ticket) >> 16;
+    atomic_store_explicit(&spawn_generation, atomic_load(&ticket) >> 16, memory_order_relaxed);
     if (started == 0) {
         const char *spin = getenv("LAMINA_SPIN_US");
         if (spin && *spin) spin_ns = atol(spin) * 1000L;
