@@ -32,9 +32,9 @@ import LaminaTestSupport
         let big = Tensor(shape: [3, 70_001], scalars: (0..<210_003).map { Float($0 % 1000) * 0.37 })
         #expect((big * (1.0 / 255)).asArray(Float.self) == big.asArray(Float.self).map { $0 * Float(1.0 / 255) })
         // Gradients are unchanged: d(x·s)/dx = s, d(s/x)/dx = −s/x².
-        let g = gradient(of: { ($0 * 3).sum() }, at: Tensor([1.0, 2.0, 4.0]))
+        let g = gradient(of: { ($0 * 3).sum() }, at: Tensor(shape: [3], scalars: [Float(1), 2, 4]))
         #expect(g.asArray(Float.self) == [3, 3, 3])
-        let h = gradient(of: { (2 / $0).sum() }, at: Tensor([1.0, 2.0, 4.0]))
+        let h = gradient(of: { (2 / $0).sum() }, at: Tensor(shape: [3], scalars: [Float(1), 2, 4]))
         #expect(h.asArray(Float.self) == [-2, -0.5, -0.125])
     }
 
