@@ -107,6 +107,25 @@ static void LK(mul)(const float *a, const float *b, float *y, long n) {
     for (; i < n; i++) y[i] = a[i] * b[i];
 }
 
+#define LK_SCALAR_LOOP(expr_v, expr_s) do { \
+        long i = 0; \
+        for (; i + LK_W <= n; i += LK_W) { vf x = ld(a + i); st(y + i, expr_v); } \
+        for (; i < n; i++) { float x = a[i]; y[i] = expr_s; } \
+    } while (0)
+
+static void LK(binary_scalar)(const float *a, float s, float *y, long n, int op) {
+    vf sv = s;
+    switch (op) {
+    case 0: LK_SCALAR_LOOP(x + sv, x + s); break;
+    case 1: LK_SCALAR_LOOP(x - sv, x - s); break;
+    case 2: LK_SCALAR_LOOP(sv - x, s - x); break;
+    case 3: LK_SCALAR_LOOP(x * sv, x * s); break;
+    case 4: LK_SCALAR_LOOP(x / sv, x / s); break;
+    default: LK_SCALAR_LOOP(sv / x, s / x); break;
+    }
+}
+#undef LK_SCALAR_LOOP
+
 static void LK(column_sums)(const float *x, long rows, long cols, double *acc) {
     float stack[1024];
     float *block = cols <= 1024 ? stack : malloc(sizeof(float) * (size_t)cols);
@@ -781,6 +800,7 @@ const lamina_kernel_table LK(lamina_kernels) = {
     .relu_backward = LK(relu_backward),
     .add = LK(add),
     .mul = LK(mul),
+    .binary_scalar = LK(binary_scalar),
     .column_sums = LK(column_sums),
     .max_pool = LK(max_pool),
     .scatter_add = LK(scatter_add),

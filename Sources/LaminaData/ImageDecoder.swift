@@ -147,37 +147,81 @@ extension DecodedImage {
     /// (TensorFlow's `tf.image.resize(..., "bilinear", antialias=False)`, which Keras uses),
     /// as float32 values in 0…255.
     public func resized(height outH: Int, width outW: Int) -> [Float] {
-        let c = channels
-        var out = [Float](repeating: 0, count: outH * outW * c)
+        [Float](unsafeUninitializedCapacity: outH * outW * channels) { buffer, count in
+            resize(into: buffer.baseAddress!, height: outH, width: outW)
+            count = outH * outW * channels
+        }
+    }
+
+    /// Writes `resized(height:width:)` to `out` (`outH × outW × channels` floats): each source
+    /// row is interpolated across once (per-column offsets and weights computed once per image),
+    /// then each output row is the blend of its two interpolated source rows — the same
+    /// arithmetic, in the same order, as interpolating every output pixel on its own.
+    func resize(into out: UnsafeMutablePointer<Float>, height outH: Int, width outW: Int) {
+        let c = channels, rowLen = outW * c
+        guard outH > 0, rowLen > 0 else { return }
         let (scaleY, scaleX) = (Float(height) / Float(outH), Float(width) / Float(outW))
-        // Each output column's two source columns (as element offsets) and weight, once per image.
-        var columns: [(Int, Int, Float)] = []
-        columns.reserveCapacity(outW)
+        // Each output column's two source columns (as element offsets) and weight.
+        var left = [Int](repeating: 0, count: outW), right = [Int](repeating: 0, count: outW)
+        var weight = [Float](repeating: 0, count: outW)
         for ox in 0..<outW {
             let x = max((Float(ox) + 0.5) * scaleX - 0.5, 0)
             let x0 = min(Int(x), width - 1), x1 = min(x0 + 1, width - 1)
-            columns.append((x0 * c, x1 * c, x - Float(x0)))
+            (left[ox], right[ox], weight[ox]) = (x0 * c, x1 * c, x - Float(x0))
         }
+        // Two interpolated source rows, and which source rows they hold.
+        var rows = [Float](repeating: 0, count: 2 * rowLen)
+        var held = (-1, -1)
         pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for oy in 0..<outH {
-                    let y = max((Float(oy) + 0.5) * scaleY - 0.5, 0)
-                    let y0 = min(Int(y), height - 1), y1 = min(y0 + 1, height - 1), fy = y - Float(y0)
-                    let (row0, row1) = (y0 * width * c, y1 * width * c)
-                    var o = oy * outW * c
-                    for (x0, x1, fx) in columns {
-                        for ch in 0..<c {
-                            let (a, b) = (Float(src[row0 + x0 + ch]), Float(src[row0 + x1 + ch]))
-                            let (d, e) = (Float(src[row1 + x0 + ch]), Float(src[row1 + x1 + ch]))
-                            let top = a + (b - a) * fx
-                            let bottom = d + (e - d) * fx
-                            dst[o] = top + (bottom - top) * fy
-                            o += 1
+            left.withUnsafeBufferPointer { left in
+                right.withUnsafeBufferPointer { right in
+                    weight.withUnsafeBufferPointer { weight in
+                        rows.withUnsafeMutableBufferPointer { rows in
+                            let src = src.baseAddress!, slots = rows.baseAddress!
+                            /// Interpolates source row `y` across into slot `slot`.
+                            func across(_ y: Int, _ slot: Int) {
+                                let row = src + y * width * c, d = slots + slot * rowLen
+                                if c == 3 {
+                                    for ox in 0..<outW {
+                                        let (p, q, fx, o) = (row + left[ox], row + right[ox], weight[ox], 3 * ox)
+                                        let (a0, b0) = (Float(p[0]), Float(q[0]))
+                                        let (a1, b1) = (Float(p[1]), Float(q[1]))
+                                        let (a2, b2) = (Float(p[2]), Float(q[2]))
+                                        d[o] = a0 + (b0 - a0) * fx
+                                        d[o + 1] = a1 + (b1 - a1) * fx
+                                        d[o + 2] = a2 + (b2 - a2) * fx
+                                    }
+                                } else {
+                                    for ox in 0..<outW {
+                                        let (p, q, fx, o) = (row + left[ox], row + right[ox], weight[ox], c * ox)
+                                        for ch in 0..<c {
+                                            let (a, b) = (Float(p[ch]), Float(q[ch]))
+                                            d[o + ch] = a + (b - a) * fx
+                                        }
+                                    }
+                                }
+                            }
+                            /// The slot holding source row `y` (interpolated now if neither does), not `avoid`.
+                            func slot(for y: Int, avoid: Int) -> Int {
+                                if held.0 == y { return 0 }
+                                if held.1 == y { return 1 }
+                                let s = avoid == 0 ? 1 : 0
+                                across(y, s)
+                                if s == 0 { held.0 = y } else { held.1 = y }
+                                return s
+                            }
+                            for oy in 0..<outH {
+                                let y = max((Float(oy) + 0.5) * scaleY - 0.5, 0)
+                                let y0 = min(Int(y), height - 1), y1 = min(y0 + 1, height - 1), fy = y - Float(y0)
+                                let s0 = slot(for: y0, avoid: held.0 == y1 ? 0 : held.1 == y1 ? 1 : -1)
+                                let s1 = slot(for: y1, avoid: s0)
+                                let (top, bottom, d) = (slots + s0 * rowLen, slots + s1 * rowLen, out + oy * rowLen)
+                                for i in 0..<rowLen { d[i] = top[i] + (bottom[i] - top[i]) * fy }
+                            }
                         }
                     }
                 }
             }
         }
-        return out
     }
 }

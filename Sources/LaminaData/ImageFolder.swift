@@ -53,8 +53,7 @@ public struct ImageFolderSource: DataSource {
                 for k in range {
                     let url = files[indices[k]]
                     do {
-                        let pixels = try ImageDecoder.decode(try readFileBytes(url), channels: c, name: url.path).resized(height: h, width: w)
-                        pixels.withUnsafeBufferPointer { (base + k * per).update(from: $0.baseAddress!, count: per) }
+                        try ImageDecoder.decode(try readFileBytes(url), channels: c, name: url.path).resize(into: base + k * per, height: h, width: w)
                     } catch {
                         failures.withLock { $0.append((k, error)) }
                     }

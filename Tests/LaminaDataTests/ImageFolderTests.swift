@@ -29,6 +29,39 @@ import Lamina
         #expect(maxError(x, kx) <= tolerance, "\(mode): max |Lamina − Keras| = \(maxError(x, kx)) on 0…255")
     }
 
+    /// The row-cached resize equals bilinear sampling computed pixel by pixel (the formula of
+    /// tf.image.resize, half-pixel centres, no antialias), bit for bit, up and down, 1–4 channels.
+    @Test func resizeEqualsPerPixelBilinear() {
+        func reference(_ image: DecodedImage, _ outH: Int, _ outW: Int) -> [Float] {
+            let (c, src) = (image.channels, image.pixels)
+            let (scaleY, scaleX) = (Float(image.height) / Float(outH), Float(image.width) / Float(outW))
+            var out: [Float] = []
+            for oy in 0..<outH {
+                let y = max((Float(oy) + 0.5) * scaleY - 0.5, 0)
+                let y0 = min(Int(y), image.height - 1), y1 = min(y0 + 1, image.height - 1), fy = y - Float(y0)
+                for ox in 0..<outW {
+                    let x = max((Float(ox) + 0.5) * scaleX - 0.5, 0)
+                    let x0 = min(Int(x), image.width - 1), x1 = min(x0 + 1, image.width - 1), fx = x - Float(x0)
+                    for ch in 0..<c {
+                        func p(_ yy: Int, _ xx: Int) -> Float { Float(src[(yy * image.width + xx) * c + ch]) }
+                        let top = p(y0, x0) + (p(y0, x1) - p(y0, x0)) * fx
+                        let bottom = p(y1, x0) + (p(y1, x1) - p(y1, x0)) * fx
+                        out.append(top + (bottom - top) * fy)
+                    }
+                }
+            }
+            return out
+        }
+        var state: UInt32 = 12345
+        for (h, w, c) in [(12, 16, 3), (7, 5, 1), (1, 9, 4), (30, 2, 3), (5, 5, 2)] {
+            let pixels = (0..<(h * w * c)).map { _ -> UInt8 in state = state &* 1_664_525 &+ 1_013_904_223; return UInt8(state >> 24) }
+            let image = DecodedImage(height: h, width: w, channels: c, pixels: pixels)
+            for (oh, ow) in [(8, 8), (13, 20), (1, 1), (h, w), (3 * h, 2), (2, 3 * w)] {
+                #expect(image.resized(height: oh, width: ow) == reference(image, oh, ow), "\(h)×\(w)×\(c) → \(oh)×\(ow)")
+            }
+        }
+    }
+
     @Test func labelModesBatchesAndSplits() throws {
         let (categorical, _) = try Dataset.imageDatasetFromDirectory(Self.folder, labelMode: .categorical, batchSize: 4, imageSize: (4, 4), seed: 3)
         let batch = try #require(try categorical.makeIterator().next())

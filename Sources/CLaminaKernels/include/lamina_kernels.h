@@ -60,6 +60,9 @@ typedef struct lamina_kernel_table {
     /* y = a + b, y = a · b (same length) */
     void (*add)(const float *a, const float *b, float *y, long n);
     void (*mul)(const float *a, const float *b, float *y, long n);
+    /* y = a op s with a scalar s: op 0 a + s, 1 a − s, 2 s − a, 3 a · s, 4 a / s, 5 s / a
+       (each element exactly as the scalar operation). */
+    void (*binary_scalar)(const float *a, float s, float *y, long n, int op);
     /* out[j] = Σ_r x[r·cols + j] over `rows` rows: float sums over blocks of 64 rows, added
        into the double accumulator `acc` (cols entries). */
     void (*column_sums)(const float *x, long rows, long cols, double *acc);

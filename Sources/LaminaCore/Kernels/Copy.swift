@@ -81,3 +81,47 @@ extension Kernels {
         }
     }
 }
+
+extension Kernels {
+    /// out = x with the blocks of a `[outer, rows, cols, inner]` view reversed along rows
+    /// (`reverseRows`) and/or cols (`reverseCols`), for the images `k` of `outer` where
+    /// `select(k)` is true; the others are copied unchanged. A plain copy of contiguous runs
+    /// (whole rows, or `inner`-element pixels when columns are reversed), on Lamina's threads.
+    static func flipBlocks(_ x: Tensor, outer: Int, rows: Int, cols: Int, inner: Int,
+                           reverseRows: Bool, reverseCols: Bool, select: (Int) -> Bool) -> Tensor {
+        precondition(outer * rows * cols * inner == x.count, "flipBlocks: view does not cover the tensor")
+        let size = x.dtype.byteSize
+        let s = Storage(count: x.count, dtype: x.dtype)
+        let src = UnsafeRawPointer(x.storage.pointer), dst = s.pointer
+        let per = rows * cols * inner, rowLen = cols * inner
+        let flags = (0..<outer).map(select)
+        parallelFor(outer, grain: max(1, parallelThreshold / max(per, 1))) { range in
+            for k in range {
+                let base = k * per
+                guard flags[k] else { copyElements(src, base, dst, base, per, size); continue }
+                for r in 0..<rows {
+                    let from = base + (reverseRows ? rows - 1 - r : r) * rowLen, to = base + r * rowLen
+                    if !reverseCols { copyElements(src, from, dst, to, rowLen, size); continue }
+                    if inner == 1 {
+                        if size == 4 {
+                            let a = src.assumingMemoryBound(to: UInt32.self) + from, b = dst.assumingMemoryBound(to: UInt32.self) + to
+                            for c in 0..<cols { b[c] = a[cols - 1 - c] }
+                        } else {
+                            let a = src.assumingMemoryBound(to: UInt64.self) + from, b = dst.assumingMemoryBound(to: UInt64.self) + to
+                            for c in 0..<cols { b[c] = a[cols - 1 - c] }
+                        }
+                    } else if inner == 3 && size == 4 {
+                        let a = src.assumingMemoryBound(to: UInt32.self) + from, b = dst.assumingMemoryBound(to: UInt32.self) + to
+                        for c in 0..<cols {
+                            let (i, o) = ((cols - 1 - c) * 3, c * 3)
+                            b[o] = a[i]; b[o + 1] = a[i + 1]; b[o + 2] = a[i + 2]
+                        }
+                    } else {
+                        for c in 0..<cols { copyElements(src, from + (cols - 1 - c) * inner, dst, to + c * inner, inner, size) }
+                    }
+                }
+            }
+        }
+        return Tensor(storage: s, shape: x.shape)
+    }
+}

@@ -70,7 +70,32 @@ extension Kernels {
             if f is AddFn { return binaryFloat(a, b, simd.add) }
             if f is MulFn { return binaryFloat(a, b, simd.mul) }
         }
+        // A tensor and a one-element operand (a scalar, or [1, 1]) that broadcasts over it.
+        if b.count == 1 && a.shape == shape, let op = scalarOp(f, scalarFirst: false) { return binaryScalarFloat(a, b, op, shape) }
+        if a.count == 1 && b.shape == shape, let op = scalarOp(f, scalarFirst: true) { return binaryScalarFloat(b, a, op, shape) }
         return binaryImpl(Float.self, a, b, shape, f)
+    }
+
+    /// The `binary_scalar` kernel's op code for `f` with the scalar second (or first), nil for other functions.
+    private static func scalarOp<F: BinaryFunction>(_ f: F, scalarFirst: Bool) -> Int32? {
+        if f is AddFn { return 0 }
+        if f is SubFn { return scalarFirst ? 2 : 1 }
+        if f is MulFn { return 3 }
+        if f is DivFn { return scalarFirst ? 5 : 4 }
+        return nil
+    }
+
+    /// out = x op s over contiguous float32 (the one element of `s` broadcast), on the SIMD kernel.
+    private static func binaryScalarFloat(_ x: Tensor, _ s: Tensor, _ op: Int32, _ shape: [Int]) -> Tensor {
+        let scalar = s.withUnsafeBuffer(as: Float.self) { $0[0] }
+        let kernel = simd.binary_scalar!
+        return x.withUnsafeBuffer(as: Float.self) { px in
+            Tensor.build(shape, as: Float.self) { out in
+                parallelFor(px.count, grain: parallelThreshold) { r in
+                    kernel(px.baseAddress! + r.lowerBound, scalar, out.baseAddress! + r.lowerBound, r.count, op)
+                }
+            }
+        }
     }
 
     private static func binaryImpl<T: FloatScalar, F: BinaryFunction>(

@@ -104,12 +104,20 @@ extension Tensor {
     public func reversed(axis: Int) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "reversed")
         guard shape[a] > 1 else { return self }
-        var perm = Array(0..<rank)
-        perm.swapAt(0, a)
-        let front = a == 0 ? self : permuted(perm)
-        let flipped = front.reshaped(to: [shape[a], count / shape[a]]).gather(rows: Array((0..<shape[a]).reversed()))
-            .reshaped(to: front.shape)
-        return a == 0 ? flipped : flipped.permuted(perm)
+        // A copy of contiguous runs: the [outer, n, inner] view with its middle axis reversed.
+        let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
+        return Kernels.flipBlocks(self, outer: outer, rows: shape[a], cols: 1, inner: inner, reverseRows: true, reverseCols: false) { _ in true }
+            .recorded("reversed", inputs: [self]) { g, _ in [g.reversed(axis: a)] }
+    }
+
+    /// Flips image `k` of an NHWC batch (`[batch, height, width, channels]`) left-right
+    /// (`horizontal`) and/or up-down (`vertical`) where `flips[k]`, copying the others: what
+    /// RandomFlip applies, as one copy. Differentiable (the op is its own adjoint).
+    package func flippingImages(_ flips: [Bool], horizontal: Bool, vertical: Bool) -> Tensor {
+        precondition(rank == 4 && flips.count == shape[0], "flippingImages: need [batch, height, width, channels] and one flag per image, got \(shape) and \(flips.count)")
+        return Kernels.flipBlocks(self, outer: shape[0], rows: shape[1], cols: shape[2], inner: shape[3],
+                                  reverseRows: vertical, reverseCols: horizontal) { flips[$0] }
+            .recorded("flip_images", inputs: [self]) { g, _ in [g.flippingImages(flips, horizontal: horizontal, vertical: vertical)] }
     }
 
     /// Spreads the entries along `axis` `rate` apart with zeros between them: a kernel of size k

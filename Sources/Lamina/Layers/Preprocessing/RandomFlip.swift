@@ -22,10 +22,7 @@ public final class RandomFlip: RandomImageLayer {
     override func augment(_ x: Tensor) throws -> Tensor {
         let flips = uniform(x.shape[0], 0, 1).map { $0 <= 0.5 }
         guard flips.contains(true) else { return x }
-        var flipped = x
-        if mode != .vertical { flipped = flipped.reversed(axis: 2) }
-        if mode != .horizontal { flipped = flipped.reversed(axis: 1) }
-        let mask = Tensor(shape: [x.shape[0], 1, 1, 1], scalars: flips.map { $0 ? 1.0 : 0.0 }).cast(to: x.dtype)
-        return flipped * mask + x * (1 - mask)
+        // Keras selects each image's flipped or original pixels (`where`): one copy here.
+        return x.flippingImages(flips, horizontal: mode != .vertical, vertical: mode != .horizontal)
     }
 }
