@@ -104,7 +104,9 @@ import Testing
             let logitError = Self.maxError(logits, expectedLogits) / scale
             let output = try model.predict(x, batchSize: 2)
             let outputError = Self.maxError(output, expected)
-            #expect(logitError <= 1e-4, "\(name): logits differ by \(logitError) of the largest")
+            // Deep float32 graphs summed in other orders than TensorFlow's (AVX2 vs AVX-512 GEMM
+            // kernels): 1.07e-4 of the largest logit was seen on a Zen 3.
+            #expect(logitError <= 3e-4, "\(name): logits differ by \(logitError) of the largest")
             #expect(outputError <= 1e-4, "\(name): outputs differ by \(outputError)")
             if Self.roundTrip.contains(name) { loaded[name] = (model, output) }
             print(String(format: "ApplicationsTests: %-17@ params %9d  logits error %.2e (of max |logit| %.3g)  output error %.2e  summary %@  %.1f s",
