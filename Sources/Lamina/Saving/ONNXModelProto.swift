@@ -35,8 +35,14 @@ struct ONNXTensorProto {
             default: break
             }
         }
-        let count = dims.reduce(1, *)
         guard dims.allSatisfy({ $0 >= 0 }) else { throw LaminaError(.io, "\(what): tensor \(name) has dims \(dims)") }
+        // Damaged dims can overflow Int: an error, not a trap.
+        var count = 1
+        for d in dims {
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw LaminaError(.io, "\(what): tensor \(name) has dims \(dims), too many elements") }
+            count = product
+        }
         if let raw {
             let width: Int
             switch dataType {
