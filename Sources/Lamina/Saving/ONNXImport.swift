@@ -675,7 +675,7 @@ struct ONNXImporter {
               w.dims == [1, 4 * units, features], r.dims == [1, 4 * units, units], int(node, "hidden_size", units) == units else {
             throw unsupported(node, "W [1, 4u, in] and R [1, 4u, u] must be constants of one direction")
         }
-        for k in 4..<node.inputs.count where !node.inputs[k].isEmpty {   // sequence_lens, initial_h, initial_c, P
+        for k in node.inputs.indices.dropFirst(4) where !node.inputs[k].isEmpty {   // sequence_lens, initial_h, initial_c, P
             if k != 4, case .runtimeZeros? = values[node.inputs[k]] { continue }
             guard k != 4, let c = constant(node.inputs[k]), c.values.allSatisfy({ $0 == 0 }) else {
                 throw unsupported(node, "input \(k) ('\(node.inputs[k])') must be absent or constant zeros")
