@@ -150,13 +150,8 @@ struct TensorReader {
 
     /// `[x₀, x₁, ...]` or `[{"a": ..., "b": ...}, ...]`: the number of samples.
     mutating func instances(_ reader: inout RequestReader) throws(RequestError) -> Int {
-        guard reader.peek() == UInt8(ascii: "[") else {
-            try reader.skipValue(depth: 1)   // malformed JSON is named as such
-            throw RequestError(400, "\"instances\" must be a list of samples")
-        }
-        reader.at += 1
+        guard try reader.openSampleList("\"instances\" must be a list of samples") else { return 0 }
         var count = 0
-        if reader.consume(UInt8(ascii: "]")) { return 0 }
         var seen = [Bool](repeating: false, count: names.count)
         repeat {
             try Self.check(count + 1)
@@ -228,14 +223,8 @@ struct TensorReader {
 
     /// A list of samples of input `k`: their number.
     private mutating func batch(_ k: Int, _ reader: inout RequestReader, path: (Int) -> String) throws(RequestError) -> Int {
-        reader.skipSpace()
-        guard reader.peek() == UInt8(ascii: "[") else {
-            try reader.skipValue(depth: 1)   // malformed JSON is named as such
-            throw RequestError(400, "inputs \(names[k]) must be a list of samples")
-        }
-        reader.at += 1
+        guard try reader.openSampleList("inputs \(names[k]) must be a list of samples") else { return 0 }
         var count = 0
-        if reader.consume(UInt8(ascii: "]")) { return 0 }
         repeat {
             try Self.check(count + 1)
             indices.removeAll(keepingCapacity: true)

@@ -59,6 +59,18 @@ struct RequestReader: ~Copyable {
         guard consume(byte) else { throw malformed("expected \(what)") }
     }
 
+    /// Opens a list of samples: false when it is empty (and closed). Anything but a list is
+    /// skipped (malformed JSON is named as such) and refused with `notAList`.
+    mutating func openSampleList(_ notAList: @autoclosure () -> String) throws(RequestError) -> Bool {
+        skipSpace()
+        guard peek() == UInt8(ascii: "[") else {
+            try skipValue(depth: 1)
+            throw RequestError(400, notAList())
+        }
+        at += 1
+        return !consume(UInt8(ascii: "]"))
+    }
+
     /// What the next value is, for messages ("a string", "a list", ...); `nil` if nothing valid starts here.
     func kindOfNext() -> String? {
         switch peek() {

@@ -181,12 +181,16 @@ open class Layer {
         if let message = padding.nameError { reject(message) }
     }
 
-    /// Applies the layer to a batch, building it on the first call.
+    /// Applies the layer to a batch, building it on the first call. Floating-point input of
+    /// another precision than the layer's weights is cast to theirs first, as Keras autocasts
+    /// a layer's inputs to its compute dtype (a float64 layer in a float32 model computes in
+    /// float64).
     public func callAsFunction(_ x: Tensor, training: Bool = false) throws -> Tensor {
         if let argumentError { throw argumentError }
         guard x.rank >= 1 else { throw LaminaError.shape("\(name) expects a batch, got a scalar") }
         try ensureBuilt(Array(x.shape.dropFirst()), dtype: x.dtype.isFloatingPoint ? x.dtype : nil)
-        return try maskedCall(x, training: training)
+        let input = x.dtype != dtype && x.dtype.isFloatingPoint && !weights.isEmpty ? x.cast(to: dtype) : x
+        return try maskedCall(input, training: training)
     }
 
     // MARK: - Calls in a graph (the functional API)

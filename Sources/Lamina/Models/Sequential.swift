@@ -103,6 +103,17 @@ public final class Sequential: Model {
         for layer in layers { shape = try layer.buildIfNeeded(shape, dtype: dtype) }
     }
 
+    /// The weights of every layer in order, each for the shape that reaches it (a nested
+    /// `Sequential` declares its layers' weights as a layer does).
+    public override func weightShapes(for inputShape: [Int]) throws -> [[Int]] {
+        var shape = inputShape, shapes: [[Int]] = []
+        for layer in layers {
+            shapes += try layer.weightShapes(for: shape)
+            shape = try layer.computeOutputShape(shape)
+        }
+        return shapes
+    }
+
     // Layers can be appended after building, so compute shapes and build lazily each time.
     public override func computeOutputShape(_ inputShape: [Int]) throws -> [Int] {
         var shape = inputShape

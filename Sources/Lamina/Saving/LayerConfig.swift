@@ -69,17 +69,13 @@ extension Sequential {
             total = o ? .max : t
         }
         for layer in layers {
-            if let nested = layer as? Sequential {
-                add(try nested.plannedWeightCount(shape))
-            } else {
-                for weight in try layer.weightShapes(for: shape) {
-                    var n = 1
-                    for d in weight {
-                        let (p, o) = n.multipliedReportingOverflow(by: Swift.max(d, 0))
-                        n = o ? .max : p
-                    }
-                    add(n)
+            for weight in try layer.weightShapes(for: shape) {
+                var n = 1
+                for d in weight {
+                    let (p, o) = n.multipliedReportingOverflow(by: Swift.max(d, 0))
+                    n = o ? .max : p
                 }
+                add(n)
             }
             shape = try layer.computeOutputShape(shape)
         }

@@ -298,13 +298,7 @@ struct ONNXImporter {
             default: throw unsupported(node, "Squeeze is read on an LSTM's outputs only (Y on axis 1, Y_h on axis 0)")
             }
         case "Concat":
-            let parts = try node.inputs.map { try tensor($0, node) }
-            var perm = parts[0].1
-            var tensors = parts.map(\.0)
-            if parts.contains(where: { $0.1 != perm }) {
-                tensors = try parts.map { try materialize($0.0, $0.1, node.name) }
-                perm = Self.identity(perm.count)
-            }
+            let (tensors, perm) = try alignedInputs(node)
             var axis = int(node, "axis", 1)
             if axis < 0 { axis += perm.count }
             guard (0..<perm.count).contains(axis) else { throw unsupported(node, "axis \(axis) is out of range for rank \(perm.count)") }
@@ -438,19 +432,22 @@ struct ONNXImporter {
 
     // MARK: Pointwise with two operands
 
+    /// The node's inputs in one axis order: their own when they share it, else each
+    /// materialized in ONNX's order (the identity permutation).
+    private mutating func alignedInputs(_ node: ONNXNode) throws -> ([SymbolicTensor], [Int]) {
+        let parts = try node.inputs.map { try tensor($0, node) }
+        guard let perm = parts.first?.1 else { throw unsupported(node, "has no inputs") }
+        guard parts.contains(where: { $0.1 != perm }) else { return (parts.map(\.0), perm) }
+        return (try parts.map { try materialize($0.0, $0.1, node.name) }, Self.identity(perm.count))
+    }
+
     private mutating func binary(_ index: Int, _ node: ONNXNode) throws {
         let constants = node.inputs.map { constant($0) }
         let tensorInputs = node.inputs.indices.filter { constants[$0] == nil }
         guard !tensorInputs.isEmpty else { throw unsupported(node, "all operands are constants (fold them before export)") }
         if tensorInputs.count == node.inputs.count {
             guard node.op != "Div" else { throw unsupported(node, "division of two computed tensors") }
-            let parts = try node.inputs.map { try tensor($0, node) }
-            var perm = parts[0].1
-            var tensors = parts.map(\.0)
-            if parts.contains(where: { $0.1 != perm }) {
-                tensors = try parts.map { try materialize($0.0, $0.1, node.name) }
-                perm = Self.identity(perm.count)
-            }
+            let (tensors, perm) = try alignedInputs(node)
             let n = name(node)
             let layer: MergeLayer
             switch node.op {

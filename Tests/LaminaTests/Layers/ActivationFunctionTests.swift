@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// The activations added for Keras 3 (relu6, hard_sigmoid, hard_silu, mish, exponential, silu,

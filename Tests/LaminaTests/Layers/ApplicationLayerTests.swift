@@ -99,8 +99,8 @@ import LaminaTestSupport
             let back = try #require(try LayerRegistry.make(layer.serialize()) as? Conv2D)
             #expect(back.groups == groups)
         }
-        try checkLayerGradients(Conv2D(4, kernelSize: (3, 3), padding: .same, groups: 2), [2, 5, 4, 4])
-        try checkLayerGradients(Conv2D(8, kernelSize: (3, 3), strides: (2, 2), groups: 4), [1, 6, 5, 4])   // the depthwise path, m = 2
+        try layerTest(Conv2D(4, kernelSize: (3, 3), padding: .same, groups: 2), inputShape: [2, 5, 4, 4])
+        try layerTest(Conv2D(8, kernelSize: (3, 3), strides: (2, 2), groups: 4), inputShape: [1, 6, 5, 4])   // the depthwise path, m = 2
         #expect(try Conv2D(4, kernelSize: 3).config()["groups"] == nil)
         #expect(throws: LaminaError.self) { try Conv2D(3, kernelSize: (3, 3), groups: 2)(x) }   // filters not divisible
         #expect(throws: LaminaError.self) { try Conv2D(6, kernelSize: (3, 3), groups: 3)(x) }   // 4 channels into 3 groups

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// BatchNormalization's `center` and `scale` options (Keras omits beta / gamma when false).

@@ -2,15 +2,17 @@ import Testing
 import LaminaTestSupport
 @testable import Lamina
 
-/// Float64 gradient checks of every layer with respect to its input and its weights,
-/// recurrent layers through time and BatchNormalization in training mode included.
+/// Every layer through the whole layer contract (`layerTest`): shapes, weights, float64
+/// gradient checks with respect to its input and its weights (recurrent layers through time
+/// and BatchNormalization in training mode included), config round trip, save and load.
 @Suite struct LayerGradientTests {
-    /// Builds `layer` in float64 for `inputShape` (batch first) and checks d/d(input, weights)
-    /// (`checkLayerGradients`). `beforeCall` runs before each evaluation (to draw the same
-    /// dropout masks every time).
+    /// Runs a fresh `layer` through `layerTest` for `inputShape` (batch first). `beforeCall`
+    /// runs before each evaluation of the gradient check (to draw the same dropout masks
+    /// every time).
     func check(_ layer: Layer, _ inputShape: [Int], training: Bool = false, seed: UInt64 = 1,
                beforeCall: () -> Void = {}, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try checkLayerGradients(layer, inputShape, training: training, seed: seed, beforeCall: beforeCall, sourceLocation: sourceLocation)
+        try layerTest(layer, inputShape: inputShape, training: training, seed: seed, beforeCall: beforeCall,
+                      sourceLocation: sourceLocation)
     }
 
     @Test func shapeAndScaleLayers() throws {

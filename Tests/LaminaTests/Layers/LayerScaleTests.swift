@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// ConvNeXt's `LayerScale` (keras.applications.convnext).

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import Lamina
 
 /// Keras's `ReLU` layer with its options (max_value, negative_slope, threshold).

@@ -126,8 +126,8 @@ import LaminaTestSupport
 /// on, Permute and Flatten end it, as Keras 3), configs and errors.
 @Suite struct TimeDistributedTests {
     @Test func gradients() throws {
-        try checkLayerGradients(TimeDistributed(Dense(3, activation: .tanh)), [2, 4, 5])
-        try checkLayerGradients(TimeDistributed(Conv2D(2, kernelSize: (2, 2))), [2, 3, 4, 4, 2])
+        try layerTest(TimeDistributed(Dense(3, activation: .tanh)), inputShape: [2, 4, 5])
+        try layerTest(TimeDistributed(Conv2D(2, kernelSize: (2, 2))), inputShape: [2, 3, 4, 4, 2])
         try checkLayerGradients(Permute([3, 1, 2]), [2, 3, 4, 2])
     }
 

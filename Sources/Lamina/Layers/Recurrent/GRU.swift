@@ -34,26 +34,25 @@ public final class GRU: Recurrent {
 
     /// Keras: `keras.layers.GRU(units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, ...)` with Keras's defaults;
     /// PyTorch: `nn.GRU(batch_first=True)`.
-    public init(_ units: Int, activation: ActivationFunction = .tanh, recurrentActivation: ActivationFunction = .sigmoid,
+    public convenience init(_ units: Int, activation: ActivationFunction = .tanh, recurrentActivation: ActivationFunction = .sigmoid,
                 useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
                 recurrentInitializer: Initializer = .orthogonal, biasInitializer: Initializer = .zeros,
                 kernelRegularizer: Regularizer? = nil, recurrentRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                 dropout: Double = 0, recurrentDropout: Double = 0, seed: UInt64? = nil,
                 returnSequences: Bool = false, returnState: Bool = false, goBackwards: Bool = false, resetAfter: Bool = true,
                 inputShape: [Int]? = nil, name: String? = nil) {
-        (self.activation, self.recurrentActivation, self.resetAfter) = (activation, recurrentActivation, resetAfter)
-        super.init(Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
-                           kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
-                           biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
-                           recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
-                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed, returnState: returnState),
-                   inputShape: inputShape, name: name)
-        check(activation)
-        check(recurrentActivation)
+        self.init(options: Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
+                                   kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
+                                   biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
+                                   recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
+                                   dropout: dropout, recurrentDropout: recurrentDropout, seed: seed, returnState: returnState),
+                  activation: activation, recurrentActivation: recurrentActivation, resetAfter: resetAfter,
+                  inputShape: inputShape, name: name)
     }
-    init(options: Options, activation: ActivationFunction, recurrentActivation: ActivationFunction, resetAfter: Bool, name: String?) {
+    init(options: Options, activation: ActivationFunction, recurrentActivation: ActivationFunction, resetAfter: Bool,
+         inputShape: [Int]? = nil, name: String?) {
         (self.activation, self.recurrentActivation, self.resetAfter) = (activation, recurrentActivation, resetAfter)
-        super.init(options, inputShape: nil, name: name)
+        super.init(options, inputShape: inputShape, name: name)
         check(activation)
         check(recurrentActivation)
     }

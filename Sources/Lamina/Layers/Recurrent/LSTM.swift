@@ -16,26 +16,25 @@ public final class LSTM: Recurrent {
 
     /// Keras: `keras.layers.LSTM(units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True, ...)` with Keras's defaults;
     /// PyTorch: `nn.LSTM(batch_first=True)`.
-    public init(_ units: Int, activation: ActivationFunction = .tanh, recurrentActivation: ActivationFunction = .sigmoid,
+    public convenience init(_ units: Int, activation: ActivationFunction = .tanh, recurrentActivation: ActivationFunction = .sigmoid,
                 useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
                 recurrentInitializer: Initializer = .orthogonal, biasInitializer: Initializer = .zeros,
                 unitForgetBias: Bool = true, kernelRegularizer: Regularizer? = nil,
                 recurrentRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                 dropout: Double = 0, recurrentDropout: Double = 0, seed: UInt64? = nil,
                 returnSequences: Bool = false, returnState: Bool = false, goBackwards: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
-        (self.activation, self.recurrentActivation, self.unitForgetBias) = (activation, recurrentActivation, unitForgetBias)
-        super.init(Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
-                           kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
-                           biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
-                           recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
-                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed, returnState: returnState),
-                   inputShape: inputShape, name: name)
-        check(activation)
-        check(recurrentActivation)
+        self.init(options: Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
+                                   kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
+                                   biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
+                                   recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
+                                   dropout: dropout, recurrentDropout: recurrentDropout, seed: seed, returnState: returnState),
+                  activation: activation, recurrentActivation: recurrentActivation, unitForgetBias: unitForgetBias,
+                  inputShape: inputShape, name: name)
     }
-    init(options: Options, activation: ActivationFunction, recurrentActivation: ActivationFunction, unitForgetBias: Bool, name: String?) {
+    init(options: Options, activation: ActivationFunction, recurrentActivation: ActivationFunction, unitForgetBias: Bool,
+         inputShape: [Int]? = nil, name: String?) {
         (self.activation, self.recurrentActivation, self.unitForgetBias) = (activation, recurrentActivation, unitForgetBias)
-        super.init(options, inputShape: nil, name: name)
+        super.init(options, inputShape: inputShape, name: name)
         check(activation)
         check(recurrentActivation)
     }

@@ -10,24 +10,22 @@ public final class SimpleRNN: Recurrent {
     public let activation: ActivationFunction
 
     /// Keras: `keras.layers.SimpleRNN(units, activation="tanh", ...)` with Keras's defaults; PyTorch: `nn.RNN(batch_first=True)`.
-    public init(_ units: Int, activation: ActivationFunction = .tanh, useBias: Bool = true,
+    public convenience init(_ units: Int, activation: ActivationFunction = .tanh, useBias: Bool = true,
                 kernelInitializer: Initializer = .glorotUniform, recurrentInitializer: Initializer = .orthogonal,
                 biasInitializer: Initializer = .zeros, kernelRegularizer: Regularizer? = nil,
                 recurrentRegularizer: Regularizer? = nil, biasRegularizer: Regularizer? = nil,
                 dropout: Double = 0, recurrentDropout: Double = 0, seed: UInt64? = nil,
                 returnSequences: Bool = false, returnState: Bool = false, goBackwards: Bool = false, inputShape: [Int]? = nil, name: String? = nil) {
-        self.activation = activation
-        super.init(Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
-                           kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
-                           biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
-                           recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
-                           dropout: dropout, recurrentDropout: recurrentDropout, seed: seed, returnState: returnState),
-                   inputShape: inputShape, name: name)
-        check(activation)
+        self.init(options: Options(units: units, returnSequences: returnSequences, goBackwards: goBackwards, useBias: useBias,
+                                   kernelInitializer: kernelInitializer, recurrentInitializer: recurrentInitializer,
+                                   biasInitializer: biasInitializer, kernelRegularizer: kernelRegularizer,
+                                   recurrentRegularizer: recurrentRegularizer, biasRegularizer: biasRegularizer,
+                                   dropout: dropout, recurrentDropout: recurrentDropout, seed: seed, returnState: returnState),
+                  activation: activation, inputShape: inputShape, name: name)
     }
-    init(options: Options, activation: ActivationFunction, name: String?) {
+    init(options: Options, activation: ActivationFunction, inputShape: [Int]? = nil, name: String?) {
         self.activation = activation
-        super.init(options, inputShape: nil, name: name)
+        super.init(options, inputShape: inputShape, name: name)
         check(activation)
     }
 
