@@ -83,22 +83,11 @@ extension Kernels {
                                             let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
                                             let s = pds.baseAddress! + pair * g.tq * g.tk, pr = pp.baseAddress! + pair * g.tq * g.tk
                                             let dpr = pdp.baseAddress! + pair * g.tq * g.tk
-                                            if T.self == Float.self {
-                                                simd.softmax_backward_rows(floats(dpr), floats(pr), floats(s), g.tq, g.tk)
-                                                if pm != nil || causal {
-                                                    for i in 0..<g.tq {
-                                                        let row = s + i * g.tk
-                                                        for j in 0..<g.tk where !attends(pm, g, bi, i, j, causal: causal) { row[j] = 0 }
-                                                    }
-                                                }
-                                            } else {
+                                            CKernels<T>.softmaxBackwardRows(dpr, pr, s, g.tq, g.tk)
+                                            if pm != nil || causal {
                                                 for i in 0..<g.tq {
-                                                    let row = s + i * g.tk, prow = pr + i * g.tk, drow = dpr + i * g.tk
-                                                    var dot: T = 0
-                                                    for j in 0..<g.tk { dot += drow[j] * prow[j] }
-                                                    for j in 0..<g.tk {
-                                                        row[j] = attends(pm, g, bi, i, j, causal: causal) ? prow[j] * (drow[j] - dot) : 0
-                                                    }
+                                                    let row = s + i * g.tk
+                                                    for j in 0..<g.tk where !attends(pm, g, bi, i, j, causal: causal) { row[j] = 0 }
                                                 }
                                             }
                                             let qOff = bi * g.tq * g.h * g.d + hi * g.d, kOff = bi * g.tk * g.h * g.d + hi * g.d
@@ -170,19 +159,7 @@ extension Kernels {
                 for j in 0..<g.tk where !attends(pm, g, bi, i, j, causal: causal) { row[j] = maskedLogit(T.self) }
             }
         }
-        if T.self == Float.self {
-            simd.softmax_rows(floats(p), rows, g.tk)
-            return
-        }
-        for r in 0..<rows {
-            let row = p + r * g.tk
-            var m = -T.infinity
-            for j in 0..<g.tk { m = Swift.max(m, row[j]) }
-            var s: T = 0
-            for j in 0..<g.tk { let e = T.exp(row[j] - m); row[j] = e; s += e }
-            let inv = 1 / s
-            for j in 0..<g.tk { row[j] *= inv }
-        }
+        CKernels<T>.softmaxRows(p, rows, g.tk)
     }
 
     /// O[b, i, h, :] = Σⱼ P[b, h, i, j] · V[b, j, h, :] per (batch, head), in row blocks.
