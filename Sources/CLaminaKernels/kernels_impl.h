@@ -53,6 +53,9 @@ static inline void LK(st)(LK_T *p, vf v) { memcpy(p, &v, sizeof v); }
 /* The first k (< LK_N) elements of p, the other lanes `fill`; and the store of k lanes. */
 static inline vf LK(ldk)(const LK_T *p, long k, LK_T fill) { vf v = fill; memcpy(&v, p, sizeof(LK_T) * (size_t)k); return v; }
 static inline void LK(stk)(LK_T *p, vf v, long k) { memcpy(p, &v, sizeof(LK_T) * (size_t)k); }
+/* k (≤ LK_N, possibly 0) lanes: a whole vector, a partial one or none (zeros). */
+static inline vf LK(ldn)(const LK_T *p, long k) { return k == LK_N ? LK(ld)(p) : k > 0 ? LK(ldk)(p, k, 0) : (vf)0; }
+static inline void LK(stn)(LK_T *p, vf v, long k) { if (k == LK_N) LK(st)(p, v); else if (k > 0) LK(stk)(p, v, k); }
 static inline void LK(sti)(int32_t *p, vi v, long k) { memcpy(p, &v, sizeof(int32_t) * (size_t)k); }
 static inline vf LK(sel)(vm m, vf a, vf b) { return (vf)(((vm)a & m) | ((vm)b & ~m)); }
 static inline vi LK(seli)(vm m, vi a, vi b) { vi mi = __builtin_convertvector(m, vi); return (a & mi) | (b & ~mi); }
@@ -292,31 +295,26 @@ static void LK(col2im)(const LK_T *cols, long images, long c, const lamina_windo
    of 2·LK_N, take the one-pixel path below. */
 #define LK_CONV_P 4
 
-/* One pixel, filters [f0, f) one vector (then one lane) at a time. */
+/* One pixel, filters [f0, f) one vector at a time. The last filters are a vector ending at f,
+   which recomputes lanes already written to the same values (the same sums in the same order,
+   here or in conv_block), or, with fewer than LK_N filters in all, a partial vector. */
 static inline void LK(conv_pixel)(const LK_T *x, long c, const lamina_window *g, const LK_T *w, long f,
                                   const LK_T *bias, int relu, long n, long oh, long ow, long f0, LK_T *o) {
     long hs = oh * g->strideH - g->padTop, ws = ow * g->strideW - g->padLeft;
     long kh0 = hs < 0 ? -hs : 0, kh1 = hs + g->kH > g->inH ? g->inH - hs : g->kH;
     long kw0 = ws < 0 ? -ws : 0, kw1 = ws + g->kW > g->inW ? g->inW - ws : g->kW;
-    for (; f0 + LK_N <= f; f0 += LK_N) {
-        vf acc = bias ? ld(bias + f0) : (vf)0;
+    while (f0 < f) {
+        long k = f - f0 < LK_N ? f - f0 : LK_N;
+        if (k < LK_N && f >= LK_N) { f0 = f - LK_N; k = LK_N; }
+        vf acc = bias ? LDK(bias + f0, 0) : (vf)0;
         for (long kh = kh0; kh < kh1; kh++)
             for (long kw = kw0; kw < kw1; kw++) {
                 const LK_T *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;
                 const LK_T *wp = w + (kh * g->kW + kw) * c * f + f0;
-                for (long ci = 0; ci < c; ci++) acc += (vf)xp[ci] * ld(wp + ci * f);
+                for (long ci = 0; ci < c; ci++) acc += (vf)xp[ci] * LDK(wp + ci * f, 0);
             }
-        st(o + f0, relu ? sel(acc > 0, acc, (vf)0) : acc);
-    }
-    for (; f0 < f; f0++) {
-        LK_T acc = bias ? bias[f0] : 0;
-        for (long kh = kh0; kh < kh1; kh++)
-            for (long kw = kw0; kw < kw1; kw++) {
-                const LK_T *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;
-                const LK_T *wp = w + (kh * g->kW + kw) * c * f + f0;
-                for (long ci = 0; ci < c; ci++) acc += xp[ci] * wp[ci * f];
-            }
-        o[f0] = relu && !(acc > 0) ? 0 : acc;
+        STK(o + f0, relu ? sel(acc > 0, acc, (vf)0) : acc);
+        f0 += k;
     }
 }
 
@@ -385,7 +383,8 @@ static void LK(conv_direct)(const LK_T *x, long images, long c, const lamina_win
 
 /* dW[t, :] += Σ_pixels x[pixel, t] · dOut[pixel, :] for the taps t = (kh·kW + kw)·C + ci: blocks
    of 4 taps × 2 filter vectors (8 independent chains) run over an image's pixels in registers,
-   with taps outside the image reading 0; each image's sums are then added into dW. */
+   with taps outside the image reading 0; each image's sums are then added into dW. The filters
+   left over are the last block's partial vectors. */
 #define LK_DW_TAPS 4
 
 /* The input value a tap (kh, kw, ci) reads for output pixel (oh, ow) of image n; 0 in padding. */
@@ -398,7 +397,7 @@ static inline LK_T LK(tap)(const LK_T *x, long c, const lamina_window *g, long n
 static void LK(conv_direct_dw)(const LK_T *x, long images, long c, const lamina_window *g,
                                const LK_T *dout, long f, LK_T *dw) {
     const long taps = g->kH * g->kW * c, pixels = g->outH * g->outW;
-    const long fBlock = 2 * LK_N, fMain = f - f % fBlock;
+    const long fBlock = 2 * LK_N;
     for (long n = 0; n < images; n++) {
         const LK_T *d = dout + n * pixels * f;
         for (long t0 = 0; t0 < taps; t0 += LK_DW_TAPS) {
@@ -409,12 +408,14 @@ static void LK(conv_direct_dw)(const LK_T *x, long images, long c, const lamina_
                 long tap = t < tn ? t0 + t : t0;
                 ci[t] = tap % c; kh[t] = tap / c / g->kW; kw[t] = tap / c % g->kW;
             }
-            for (long f0 = 0; f0 < fMain; f0 += fBlock) {
+            for (long f0 = 0; f0 < f; f0 += fBlock) {
+                /* lanes of the block's two vectors: whole ones, then the filters left over */
+                long k0 = f - f0 < LK_N ? f - f0 : LK_N, k1 = f - f0 - k0 < LK_N ? f - f0 - k0 : LK_N;
                 vf acc[LK_DW_TAPS][2];
                 for (int t = 0; t < LK_DW_TAPS; t++) { acc[t][0] = (vf)0; acc[t][1] = (vf)0; }
                 for (long oh = 0, p = 0; oh < g->outH; oh++) {
                     for (long ow = 0; ow < g->outW; ow++, p++) {
-                        vf d0 = ld(d + p * f + f0), d1 = ld(d + p * f + f0 + LK_N);
+                        vf d0 = LK(ldn)(d + p * f + f0, k0), d1 = LK(ldn)(d + p * f + f0 + LK_N, k1);
                         for (int t = 0; t < LK_DW_TAPS; t++) {
                             vf xv = (vf)(t < tn ? LK(tap)(x, c, g, n, oh, ow, kh[t], kw[t], ci[t]) : 0);
                             acc[t][0] += xv * d0;
@@ -424,16 +425,8 @@ static void LK(conv_direct_dw)(const LK_T *x, long images, long c, const lamina_
                 }
                 for (long t = 0; t < tn; t++) {
                     LK_T *row = dw + (t0 + t) * f + f0;
-                    st(row, ld(row) + acc[t][0]);
-                    st(row + LK_N, ld(row + LK_N) + acc[t][1]);
-                }
-            }
-            for (long f0 = fMain; f0 < f; f0++) {  /* the filters left over, one lane at a time */
-                for (long t = 0; t < tn; t++) {
-                    LK_T acc = 0;
-                    for (long oh = 0, p = 0; oh < g->outH; oh++)
-                        for (long ow = 0; ow < g->outW; ow++, p++) acc += LK(tap)(x, c, g, n, oh, ow, kh[t], kw[t], ci[t]) * d[p * f + f0];
-                    dw[(t0 + t) * f + f0] += acc;
+                    LK(stn)(row, LK(ldn)(row, k0) + acc[t][0], k0);
+                    LK(stn)(row + LK_N, LK(ldn)(row + LK_N, k1) + acc[t][1], k1);
                 }
             }
         }

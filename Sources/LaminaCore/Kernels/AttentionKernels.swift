@@ -67,43 +67,30 @@ extension Kernels {
                                                                 mask: Tensor?, causal: Bool, scale: T,
                                                                 _ g: AttentionGeometry) -> (Tensor, Tensor) {
         guard g.tq > 0, g.tk > 0, g.d > 0 else { return (Tensor.zeros(q.shape, dtype: q.dtype), Tensor.zeros(k.shape, dtype: k.dtype)) }
-        // dS is written whole below; dQ and dK whole by their GEMMs (β = 0).
-        var ds = Tensor.build(dp.shape, as: T.self) { _ in }
-        var dq = Tensor.build(q.shape, as: T.self) { _ in }, dk = Tensor.build(k.shape, as: T.self) { _ in }
-        dp.withUnsafeBuffer(as: T.self) { pdp in
-        p.withUnsafeBuffer(as: T.self) { pp in
-            q.withUnsafeBuffer(as: T.self) { pq in
-                k.withUnsafeBuffer(as: T.self) { pk in
-                    withOptionalBuffer(mask, T.self) { pm in
-                        ds.withUnsafeMutableBuffer(as: T.self) { pds in
-                            dq.withUnsafeMutableBuffer(as: T.self) { pdq in
-                                dk.withUnsafeMutableBuffer(as: T.self) { pdk in
-                                    parallelFor(g.b * g.h) { range in
-                                        for pair in range {
-                                            let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
-                                            let s = pds.baseAddress! + pair * g.tq * g.tk, pr = pp.baseAddress! + pair * g.tq * g.tk
-                                            let dpr = pdp.baseAddress! + pair * g.tq * g.tk
-                                            CKernels<T>.softmaxBackwardRows(dpr, pr, s, g.tq, g.tk)
-                                            if pm != nil || causal {
-                                                for i in 0..<g.tq {
-                                                    let row = s + i * g.tk
-                                                    for j in 0..<g.tk where !attends(pm, g, bi, i, j, causal: causal) { row[j] = 0 }
-                                                }
-                                            }
-                                            let qOff = bi * g.tq * g.h * g.d + hi * g.d, kOff = bi * g.tk * g.h * g.d + hi * g.d
-                                            blasGemm(false, false, g.tq, g.d, g.tk, scale, s, g.tk, pk.baseAddress! + kOff, g.h * g.d,
-                                                     0, pdq.baseAddress! + qOff, g.h * g.d)
-                                            blasGemm(true, false, g.tk, g.d, g.tq, scale, s, g.tk, pq.baseAddress! + qOff, g.h * g.d,
-                                                     0, pdk.baseAddress! + kOff, g.h * g.d)
-                                        }
-                                    }
-                                }
+        // dS is written whole below; dQ and dK whole by their GEMMs (β = 0). The three were just
+        // built here, so the kernels write into them.
+        let ds = Tensor.build(dp.shape, as: T.self) { _ in }
+        let dq = Tensor.build(q.shape, as: T.self) { _ in }, dk = Tensor.build(k.shape, as: T.self) { _ in }
+        withOptionalBuffer(mask, T.self) { pm in
+            withBaseAddresses(T.self, [dp, p, q, k, ds, dq, dk]) { ptr in
+                let (pdp, pp, pq, pk, pds, pdq, pdk) = (ptr[0]!, ptr[1]!, ptr[2]!, ptr[3]!, ptr[4]!, ptr[5]!, ptr[6]!)
+                parallelFor(g.b * g.h) { range in
+                    for pair in range {
+                        let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
+                        let s = pds + pair * g.tq * g.tk, pr = pp + pair * g.tq * g.tk, dpr = pdp + pair * g.tq * g.tk
+                        CKernels<T>.softmaxBackwardRows(dpr, pr, s, g.tq, g.tk)
+                        if pm != nil || causal {
+                            for i in 0..<g.tq {
+                                let row = s + i * g.tk
+                                for j in 0..<g.tk where !attends(pm, g, bi, i, j, causal: causal) { row[j] = 0 }
                             }
                         }
+                        let qOff = bi * g.tq * g.h * g.d + hi * g.d, kOff = bi * g.tk * g.h * g.d + hi * g.d
+                        blasGemm(false, false, g.tq, g.d, g.tk, scale, s, g.tk, pk + kOff, g.h * g.d, 0, pdq + qOff, g.h * g.d)
+                        blasGemm(true, false, g.tk, g.d, g.tq, scale, s, g.tk, pq + qOff, g.h * g.d, 0, pdk + kOff, g.h * g.d)
                     }
                 }
             }
-        }
         }
         return (dq, dk)
     }
