@@ -6,11 +6,11 @@
  *
  * Swift compiles a package for the baseline of its platform (SSE2 on x86-64) and SwiftPM has
  * no way to raise that without unsafeFlags. The loops that dominate training outside GEMM are
- * therefore written here, in C, once (kernels_impl.h), and compiled three times with clang's
+ * therefore written here, in C, once (kernels_impl.h), and compiled for three levels with clang's
  * per-function target attribute: portable (the platform baseline, also arm64), AVX2 + FMA and
  * AVX-512 (F/BW/DQ/VL). `lamina_kernels()` returns the table of the level chosen once from
  * CPUID (and XGETBV: the OS must save the wider registers), lowered by LAMINA_SIMD
- * (portable | avx2 | avx512). Every entry works on plain contiguous float buffers; shapes are
+ * (portable | avx2 | avx512). Every entry works on plain contiguous buffers; shapes are
  * checked by the Swift ops that call them. Each level also has a float64 table
  * (`lamina_kernels_f64()`) built from the same source, which float64 tensors use.
  */
