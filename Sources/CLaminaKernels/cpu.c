@@ -92,11 +92,15 @@ int lamina_simd_requested_level(void) {
     return -2;
 }
 
-/* The tables, one per level; kernels_avx2.c and kernels_avx512.c define theirs only on x86-64. */
+/* The tables, one per level and element type; kernels_avx2.c and kernels_avx512.c define theirs
+   only on x86-64. */
 extern const lamina_kernel_table lamina_kernels_portable;
+extern const lamina_kernel_table_f64 lamina_kernels_portable_f64;
 #if defined(__x86_64__)
 extern const lamina_kernel_table lamina_kernels_avx2;
 extern const lamina_kernel_table lamina_kernels_avx512;
+extern const lamina_kernel_table_f64 lamina_kernels_avx2_f64;
+extern const lamina_kernel_table_f64 lamina_kernels_avx512_f64;
 #endif
 
 const lamina_kernel_table *lamina_kernels_for_level(int level) {
@@ -106,6 +110,18 @@ const lamina_kernel_table *lamina_kernels_for_level(int level) {
 #if defined(__x86_64__)
     case LAMINA_SIMD_AVX2: return &lamina_kernels_avx2;
     case LAMINA_SIMD_AVX512: return &lamina_kernels_avx512;
+#endif
+    default: return NULL;
+    }
+}
+
+const lamina_kernel_table_f64 *lamina_kernels_f64_for_level(int level) {
+    if (level < 0 || level > lamina_simd_max_level()) return NULL;
+    switch (level) {
+    case LAMINA_SIMD_PORTABLE: return &lamina_kernels_portable_f64;
+#if defined(__x86_64__)
+    case LAMINA_SIMD_AVX2: return &lamina_kernels_avx2_f64;
+    case LAMINA_SIMD_AVX512: return &lamina_kernels_avx512_f64;
 #endif
     default: return NULL;
     }
@@ -129,4 +145,9 @@ const lamina_kernel_table *lamina_kernels(void) {
     int requested = lamina_simd_requested_level();
     lamina_kernels_set_level(requested >= 0 ? requested : lamina_simd_max_level());
     return atomic_load_explicit(&active, memory_order_acquire);
+}
+
+/* Follows the float table: one level for both element types, set by the same calls. */
+const lamina_kernel_table_f64 *lamina_kernels_f64(void) {
+    return lamina_kernels_f64_for_level(lamina_kernels()->level);
 }

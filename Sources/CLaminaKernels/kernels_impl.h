@@ -1,49 +1,92 @@
 /*
- * The kernel bodies, written once and compiled once per SIMD level: a translation unit defines
- * LK_W (floats per vector), LK_SUFFIX, LK_LEVEL and LK_LEVEL_NAME, wraps this file in a
- * `#pragma clang attribute push(target(...))` region, and gets a `lamina_kernels_<suffix>`
- * table. Vectors are clang's ext_vector_type, so the same source becomes SSE/NEON, AVX2 or
- * AVX-512 code; loops run whole vectors and finish with a scalar tail that computes the same
- * formula. Nothing here allocates except column_sums for very wide rows.
+ * The kernel bodies, written once and compiled once per SIMD level and element type: a
+ * translation unit defines LK_W (floats per vector), LK_LEVEL and LK_LEVEL_NAME, wraps this
+ * file in a `#pragma clang attribute push(target(...))` region and includes it twice: with
+ * LK_SUFFIX <level> for the float table `lamina_kernels_<level>` (and the float GEMM), then
+ * with LK_F64 defined and LK_SUFFIX <level>_f64 for the double table. Vectors are clang's
+ * ext_vector_type, so the same source becomes SSE/NEON, AVX2 or AVX-512 code.
+ *
+ * Double vectors have the register width of float ones, so half the lanes (LK_N = LK_W / 2):
+ * every vector operation stays one instruction on one register, and the convolutions'
+ * register blocks (8 accumulators of 2 vectors) fit the 16 ymm registers of AVX2 as for
+ * float, where the same lane count would double them and spill.
+ *
+ * A loop's tail runs the loop's vector formula on a partial vector (the remaining elements
+ * loaded into a filled vector, only they stored back), so each formula is written once;
+ * reductions pad with their identity (0 for sums, −∞ for a maximum) and add a tail's lanes in
+ * order, as the scalar tail they replaced did. Nothing here allocates except column_sums for
+ * very wide rows and layer_norm_param_grads.
  */
 #include "lamina_kernels.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef LK_CAT
 #define LK_CAT2(a, b) a##_##b
 #define LK_CAT(a, b) LK_CAT2(a, b)
 #define LK(name) LK_CAT(name, LK_SUFFIX)
+#endif
 
-typedef float LK(vf) __attribute__((ext_vector_type(LK_W), aligned(4)));
-typedef int32_t LK(vi) __attribute__((ext_vector_type(LK_W), aligned(4)));
-typedef double LK(vd) __attribute__((ext_vector_type(LK_W), aligned(8)));
+#ifdef LK_F64
+#define LK_T double
+#define LK_N (LK_W / 2)
+#define LK_SQRT sqrt
+typedef int64_t LK(vm) __attribute__((ext_vector_type(LK_N), aligned(8)));  /* lane masks */
+#else
+#define LK_T float
+#define LK_N LK_W
+#define LK_SQRT sqrtf
+typedef int32_t LK(vm) __attribute__((ext_vector_type(LK_N), aligned(4)));
+#endif
+
+typedef LK_T LK(vf) __attribute__((ext_vector_type(LK_N), aligned(sizeof(LK_T))));
+typedef int32_t LK(vi) __attribute__((ext_vector_type(LK_N), aligned(4)));  /* indices, float's bits */
+typedef double LK(vd) __attribute__((ext_vector_type(LK_N), aligned(8)));
 #define vf LK(vf)
 #define vi LK(vi)
+#define vm LK(vm)
 #define vd LK(vd)
 
-static inline vf LK(ld)(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
-static inline void LK(st)(float *p, vf v) { memcpy(p, &v, sizeof v); }
-static inline void LK(sti)(int32_t *p, vi v) { memcpy(p, &v, sizeof v); }
-static inline vf LK(sel)(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
-static inline vi LK(seli)(vi m, vi a, vi b) { return (a & m) | (b & ~m); }
-static inline vi LK(iota)(void) { vi v; for (int i = 0; i < LK_W; i++) v[i] = i; return v; }
+static inline vf LK(ld)(const LK_T *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+static inline void LK(st)(LK_T *p, vf v) { memcpy(p, &v, sizeof v); }
+/* The first k (< LK_N) elements of p, the other lanes `fill`; and the store of k lanes. */
+static inline vf LK(ldk)(const LK_T *p, long k, LK_T fill) { vf v = fill; memcpy(&v, p, sizeof(LK_T) * (size_t)k); return v; }
+static inline void LK(stk)(LK_T *p, vf v, long k) { memcpy(p, &v, sizeof(LK_T) * (size_t)k); }
+/* k (≤ LK_N, possibly 0) lanes: a whole vector, a partial one or none (zeros). */
+static inline vf LK(ldn)(const LK_T *p, long k) { return k == LK_N ? LK(ld)(p) : k > 0 ? LK(ldk)(p, k, 0) : (vf)0; }
+static inline void LK(stn)(LK_T *p, vf v, long k) { if (k == LK_N) LK(st)(p, v); else if (k > 0) LK(stk)(p, v, k); }
+static inline void LK(sti)(int32_t *p, vi v, long k) { memcpy(p, &v, sizeof(int32_t) * (size_t)k); }
+static inline vf LK(sel)(vm m, vf a, vf b) { return (vf)(((vm)a & m) | ((vm)b & ~m)); }
+static inline vi LK(seli)(vm m, vi a, vi b) { vi mi = __builtin_convertvector(m, vi); return (a & mi) | (b & ~mi); }
+static inline vi LK(iota)(void) { vi v; for (int i = 0; i < LK_N; i++) v[i] = i; return v; }
 #define ld LK(ld)
 #define st LK(st)
+#define ldk LK(ldk)
+#define stk LK(stk)
 #define sel LK(sel)
 
-/* Copies / adds `len` contiguous floats (short rows: whole vectors, then a scalar tail). */
-static inline void LK(copy)(float *d, const float *s, long len) {
-    long j = 0;
-    for (; j + LK_W <= len; j += LK_W) st(d + j, ld(s + j));
-    for (; j < len; j++) d[j] = s[j];
+/* Runs the body over i in [0, n) with `i` the first index of a vector and `k` its lanes: whole vectors,
+   then (k < LK_N) the tail once, whose loads and stores must take k into account (ldk, stk). */
+#define LK_VECTORS(i, n, ...) do {                                        \
+        long i = 0, k = LK_N;                                             \
+        for (; i + LK_N <= (n); i += LK_N) { __VA_ARGS__ }                \
+        if (i < (n)) { k = (n) - i; __VA_ARGS__ }                         \
+        (void)k;                                                          \
+    } while (0)
+/* Loads and stores of k lanes that are plain vector ones for whole vectors. */
+#define LDK(p, fill) (k == LK_N ? ld(p) : ldk(p, k, fill))
+#define STK(p, v) do { if (k == LK_N) st(p, v); else stk(p, v, k); } while (0)
+
+/* Copies / adds `len` contiguous elements. */
+static inline void LK(copy)(LK_T *d, const LK_T *s, long len) {
+    LK_VECTORS(i, len, STK(d + i, LDK(s + i, 0)););
 }
-static inline void LK(accumulate)(float *d, const float *s, long len) {
-    long j = 0;
-    for (; j + LK_W <= len; j += LK_W) st(d + j, ld(d + j) + ld(s + j));
-    for (; j < len; j++) d[j] += s[j];
+static inline void LK(accumulate)(LK_T *d, const LK_T *s, long len) {
+    LK_VECTORS(i, len, STK(d + i, LDK(d + i, 0) + LDK(s + i, 0)););
 }
 
+#ifndef LK_F64
 /* tanh as the rational function Eigen and TensorFlow use for float32 (the same formula as
    Float.fastTanh in Swift), and the gate sigmoid σ(x) = (1 + tanh(x/2)) / 2. */
 #define LK_TANH_CLAMP 7.90531110763549805f
@@ -54,13 +97,6 @@ static inline void LK(accumulate)(float *d, const float *s, long len) {
     q = 1.19825839466702e-06f; q = q * x2 + 1.18534705686654e-04f; q = q * x2 + 2.26843463243900e-03f; \
     q = q * x2 + 4.89352518554385e-03f;
 
-static inline float LK(tanh1)(float x) {
-    float v = x < -LK_TANH_CLAMP ? -LK_TANH_CLAMP : x;
-    v = v > LK_TANH_CLAMP ? LK_TANH_CLAMP : v;
-    float x2 = v * v, p, q;
-    LK_TANH_POLY(x2, p, q)
-    return fabsf(x) < 0.0004f ? x : v * p / q;
-}
 static inline vf LK(vtanh)(vf x) {
     vf v = sel(x < -LK_TANH_CLAMP, (vf)(-LK_TANH_CLAMP), x);
     v = sel(v > LK_TANH_CLAMP, (vf)(LK_TANH_CLAMP), v);
@@ -69,66 +105,82 @@ static inline vf LK(vtanh)(vf x) {
     vf ax = (vf)((vi)x & (vi)(0x7fffffff));
     return sel(ax < 0.0004f, x, v * p / q);
 }
-static inline float LK(sigm1)(float x) { return 0.5f + 0.5f * LK(tanh1)(0.5f * x); }
 static inline vf LK(vsigm)(vf x) { return 0.5f + 0.5f * LK(vtanh)(0.5f * x); }
+#else
+/* float64: libm's tanh and σ(x) = 1 / (1 + e^−x), lane by lane, so float64 gradient checks
+   see activations exact to an ulp (the rational tanh is a float32 approximation). */
+static inline vf LK(vtanh)(vf x) {
+    for (int i = 0; i < LK_N; i++) x[i] = tanh(x[i]);
+    return x;
+}
+static inline vf LK(vsigm)(vf x) {
+    for (int i = 0; i < LK_N; i++) x[i] = 1 / (1 + exp(-x[i]));
+    return x;
+}
+#endif
 
 static inline vf LK(vsqrt)(vf x) {
 #if __has_builtin(__builtin_elementwise_sqrt)
     return __builtin_elementwise_sqrt(x);
 #else
-    for (int i = 0; i < LK_W; i++) x[i] = sqrtf(x[i]);
+    for (int i = 0; i < LK_N; i++) x[i] = LK_SQRT(x[i]);
     return x;
 #endif
 }
 
+/* Horizontal sum and maximum, lane 0 first; and a tail's dot product s + Σ a·b over its k
+   lanes in lane order (one multiply-add per lane, as a scalar loop contracts it). */
+static inline LK_T LK(hsum)(vf v) {
+    LK_T s = 0;
+    for (int i = 0; i < LK_N; i++) s += v[i];
+    return s;
+}
+static inline LK_T LK(hmax)(vf v) {
+    LK_T m = v[0];
+    for (int i = 1; i < LK_N; i++) m = v[i] > m ? v[i] : m;
+    return m;
+}
+static inline LK_T LK(dotk)(LK_T s, vf a, vf b, long k) {
+    for (long i = 0; i < k; i++) s += a[i] * b[i];
+    return s;
+}
+
 /* MARK: elementwise */
 
-static void LK(relu)(const float *x, float *y, long n) {
-    long i = 0;
-    for (; i + LK_W <= n; i += LK_W) { vf v = ld(x + i); st(y + i, sel(v > 0, v, (vf)0)); }
-    for (; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+static void LK(relu)(const LK_T *x, LK_T *y, long n) {
+    LK_VECTORS(i, n, vf v = LDK(x + i, 0); STK(y + i, sel(v > 0, v, (vf)0)););
 }
 
-static void LK(relu_backward)(const float *g, const float *x, float *dx, long n) {
-    long i = 0;
-    for (; i + LK_W <= n; i += LK_W) st(dx + i, ld(g + i) * sel(ld(x + i) > 0, (vf)1, (vf)0));
-    for (; i < n; i++) dx[i] = g[i] * (x[i] > 0 ? 1.0f : 0.0f);
+static void LK(relu_backward)(const LK_T *g, const LK_T *x, LK_T *dx, long n) {
+    LK_VECTORS(i, n, STK(dx + i, LDK(g + i, 0) * sel(LDK(x + i, 0) > 0, (vf)1, (vf)0)););
 }
 
-static void LK(add)(const float *a, const float *b, float *y, long n) {
-    long i = 0;
-    for (; i + LK_W <= n; i += LK_W) st(y + i, ld(a + i) + ld(b + i));
-    for (; i < n; i++) y[i] = a[i] + b[i];
+static void LK(add)(const LK_T *a, const LK_T *b, LK_T *y, long n) {
+    LK_VECTORS(i, n, STK(y + i, LDK(a + i, 0) + LDK(b + i, 0)););
 }
 
-static void LK(mul)(const float *a, const float *b, float *y, long n) {
-    long i = 0;
-    for (; i + LK_W <= n; i += LK_W) st(y + i, ld(a + i) * ld(b + i));
-    for (; i < n; i++) y[i] = a[i] * b[i];
+static void LK(mul)(const LK_T *a, const LK_T *b, LK_T *y, long n) {
+    LK_VECTORS(i, n, STK(y + i, LDK(a + i, 0) * LDK(b + i, 0)););
 }
 
-#define LK_SCALAR_LOOP(expr_v, expr_s) do { \
-        long i = 0; \
-        for (; i + LK_W <= n; i += LK_W) { vf x = ld(a + i); st(y + i, expr_v); } \
-        for (; i < n; i++) { float x = a[i]; y[i] = expr_s; } \
-    } while (0)
+#define LK_SCALAR_LOOP(expr) LK_VECTORS(i, n, vf x = LDK(a + i, 1); STK(y + i, expr);)
 
-static void LK(binary_scalar)(const float *a, float s, float *y, long n, int op) {
+static void LK(binary_scalar)(const LK_T *a, LK_T s, LK_T *y, long n, int op) {
     vf sv = s;
     switch (op) {
-    case 0: LK_SCALAR_LOOP(x + sv, x + s); break;
-    case 1: LK_SCALAR_LOOP(x - sv, x - s); break;
-    case 2: LK_SCALAR_LOOP(sv - x, s - x); break;
-    case 3: LK_SCALAR_LOOP(x * sv, x * s); break;
-    case 4: LK_SCALAR_LOOP(x / sv, x / s); break;
-    default: LK_SCALAR_LOOP(sv / x, s / x); break;
+    case 0: LK_SCALAR_LOOP(x + sv); break;
+    case 1: LK_SCALAR_LOOP(x - sv); break;
+    case 2: LK_SCALAR_LOOP(sv - x); break;
+    case 3: LK_SCALAR_LOOP(x * sv); break;
+    case 4: LK_SCALAR_LOOP(x / sv); break;
+    default: LK_SCALAR_LOOP(sv / x); break;
     }
 }
 #undef LK_SCALAR_LOOP
 
-static void LK(column_sums)(const float *x, long rows, long cols, double *acc) {
-    float stack[1024];
-    float *block = cols <= 1024 ? stack : malloc(sizeof(float) * (size_t)cols);
+static void LK(column_sums)(const LK_T *x, long rows, long cols, double *acc) {
+    LK_T stack[1024];
+    LK_T *block = cols <= 1024 ? stack : malloc(sizeof(LK_T) * (size_t)cols);
     if (!block) { /* out of memory for a scratch row: sum straight into double */
         for (long r = 0; r < rows; r++) for (long j = 0; j < cols; j++) acc[j] += x[r * cols + j];
         return;
@@ -137,21 +189,20 @@ static void LK(column_sums)(const float *x, long rows, long cols, double *acc) {
         long r1 = r0 + 64 < rows ? r0 + 64 : rows;
         LK(copy)(block, x + r0 * cols, cols);
         for (long r = r0 + 1; r < r1; r++) LK(accumulate)(block, x + r * cols, cols);
-        long j = 0;
-        for (; j + LK_W <= cols; j += LK_W) {
-            vd a; memcpy(&a, acc + j, sizeof a);
-            a += __builtin_convertvector(ld(block + j), vd);
-            memcpy(acc + j, &a, sizeof a);
-        }
-        for (; j < cols; j++) acc[j] += block[j];
+        LK_VECTORS(j, cols, {
+            vd a = 0;
+            memcpy(&a, acc + j, sizeof(double) * (size_t)k);
+            a += __builtin_convertvector(LDK(block + j, 0), vd);
+            memcpy(acc + j, &a, sizeof(double) * (size_t)k);
+        });
     }
     if (block != stack) free(block);
 }
 
 /* MARK: pooling */
 
-static void LK(max_pool)(const float *x, long images, long c, const lamina_window *g,
-                         float *out, int32_t *argmax, long index_base) {
+static void LK(max_pool)(const LK_T *x, long images, long c, const lamina_window *g,
+                         LK_T *out, int32_t *argmax, long index_base) {
     const vi iota = LK(iota)();
     for (long n = 0; n < images; n++) {
         for (long oh = 0; oh < g->outH; oh++) {
@@ -162,64 +213,50 @@ static void LK(max_pool)(const float *x, long images, long c, const lamina_windo
                 long w0 = ws > 0 ? ws : 0, w1 = ws + g->kW < g->inW ? ws + g->kW : g->inW;
                 long ob = ((n * g->outH + oh) * g->outW + ow) * c;
                 long first = ((n * g->inH + h0) * g->inW + w0) * c;
-                long j = 0;
-                for (; j + LK_W <= c; j += LK_W) {
-                    vf m = ld(x + first + j);
+                LK_VECTORS(j, c, {
+                    vf m = LDK(x + first + j, 0);
                     vi id = (vi)(int32_t)(first + j + index_base) + iota;
                     for (long h = h0; h < h1; h++) {
                         for (long w = w0; w < w1; w++) {
                             if (h == h0 && w == w0) continue;
                             long ib = ((n * g->inH + h) * g->inW + w) * c + j;
-                            vf v = ld(x + ib);
-                            vi better = (v > m) | (v != v);  /* the first maximum; NaN wins */
+                            vf v = LDK(x + ib, 0);
+                            vm better = (v > m) | (v != v);  /* the first maximum; NaN wins */
                             m = sel(better, v, m);
                             if (argmax) id = LK(seli)(better, (vi)(int32_t)(ib + index_base) + iota, id);
                         }
                     }
-                    st(out + ob + j, m);
-                    if (argmax) LK(sti)(argmax + ob + j, id);
-                }
-                for (; j < c; j++) {
-                    float m = x[first + j];
-                    long id = first + j;
-                    for (long h = h0; h < h1; h++) {
-                        for (long w = w0; w < w1; w++) {
-                            long ib = ((n * g->inH + h) * g->inW + w) * c + j;
-                            float v = x[ib];
-                            if (v > m || v != v) { m = v; id = ib; }
-                        }
-                    }
-                    out[ob + j] = m;
-                    if (argmax) argmax[ob + j] = (int32_t)(id + index_base);
-                }
+                    STK(out + ob + j, m);
+                    if (argmax) LK(sti)(argmax + ob + j, id, k);
+                });
             }
         }
     }
 }
 
-static void LK(scatter_add)(const float *g, const int32_t *idx, long n, long index_base, float *d) {
+static void LK(scatter_add)(const LK_T *g, const int32_t *idx, long n, long index_base, LK_T *d) {
     for (long i = 0; i < n; i++) d[idx[i] - index_base] += g[i];
 }
 
 /* MARK: convolution */
 
-static void LK(im2col)(const float *x, long images, long c, const lamina_window *g, float *cols) {
+static void LK(im2col)(const LK_T *x, long images, long c, const lamina_window *g, LK_T *cols) {
     long rowLen = g->kH * g->kW * c;
     for (long n = 0; n < images; n++) {
         for (long oh = 0; oh < g->outH; oh++) {
             for (long ow = 0; ow < g->outW; ow++) {
-                float *row = cols + ((n * g->outH + oh) * g->outW + ow) * rowLen;
+                LK_T *row = cols + ((n * g->outH + oh) * g->outW + ow) * rowLen;
                 long iw0 = ow * g->strideW - g->padLeft;
                 int wholeRow = iw0 >= 0 && iw0 + g->kW <= g->inW;
                 for (long kh = 0; kh < g->kH; kh++) {
                     long ih = oh * g->strideH - g->padTop + kh;
-                    float *dst = row + kh * g->kW * c;
-                    if (ih < 0 || ih >= g->inH) { memset(dst, 0, sizeof(float) * (size_t)(g->kW * c)); continue; }
-                    const float *src = x + ((n * g->inH + ih) * g->inW) * c;
+                    LK_T *dst = row + kh * g->kW * c;
+                    if (ih < 0 || ih >= g->inH) { memset(dst, 0, sizeof(LK_T) * (size_t)(g->kW * c)); continue; }
+                    const LK_T *src = x + ((n * g->inH + ih) * g->inW) * c;
                     if (wholeRow) { LK(copy)(dst, src + iw0 * c, g->kW * c); continue; }
                     for (long kw = 0; kw < g->kW; kw++) {
                         long iw = iw0 + kw;
-                        if (iw < 0 || iw >= g->inW) memset(dst + kw * c, 0, sizeof(float) * (size_t)c);
+                        if (iw < 0 || iw >= g->inW) memset(dst + kw * c, 0, sizeof(LK_T) * (size_t)c);
                         else LK(copy)(dst + kw * c, src + iw * c, c);
                     }
                 }
@@ -228,19 +265,19 @@ static void LK(im2col)(const float *x, long images, long c, const lamina_window 
     }
 }
 
-static void LK(col2im)(const float *cols, long images, long c, const lamina_window *g, float *x) {
+static void LK(col2im)(const LK_T *cols, long images, long c, const lamina_window *g, LK_T *x) {
     long rowLen = g->kH * g->kW * c;
     for (long n = 0; n < images; n++) {
         for (long oh = 0; oh < g->outH; oh++) {
             for (long ow = 0; ow < g->outW; ow++) {
-                const float *row = cols + ((n * g->outH + oh) * g->outW + ow) * rowLen;
+                const LK_T *row = cols + ((n * g->outH + oh) * g->outW + ow) * rowLen;
                 long iw0 = ow * g->strideW - g->padLeft;
                 int wholeRow = iw0 >= 0 && iw0 + g->kW <= g->inW;
                 for (long kh = 0; kh < g->kH; kh++) {
                     long ih = oh * g->strideH - g->padTop + kh;
                     if (ih < 0 || ih >= g->inH) continue;
-                    const float *src = row + kh * g->kW * c;
-                    float *dst = x + ((n * g->inH + ih) * g->inW) * c;
+                    const LK_T *src = row + kh * g->kW * c;
+                    LK_T *dst = x + ((n * g->inH + ih) * g->inW) * c;
                     if (wholeRow) { LK(accumulate)(dst + iw0 * c, src, g->kW * c); continue; }
                     for (long kw = 0; kw < g->kW; kw++) {
                         long iw = iw0 + kw;
@@ -255,57 +292,52 @@ static void LK(col2im)(const float *cols, long images, long c, const lamina_wind
 /* The direct convolution keeps LK_CONV_P output pixels × 2 filter vectors of accumulators in
    registers (8 independent FMA chains, enough to hide the FMA latency) while the window's taps
    stream by; pixels whose windows are cut by padding, and filter counts that are not a multiple
-   of 2·LK_W, take the one-pixel path below. */
+   of 2·LK_N, take the one-pixel path below. */
 #define LK_CONV_P 4
 
-/* One pixel, filters [f0, f) one vector (then one lane) at a time. */
-static inline void LK(conv_pixel)(const float *x, long c, const lamina_window *g, const float *w, long f,
-                                  const float *bias, int relu, long n, long oh, long ow, long f0, float *o) {
+/* One pixel, filters [f0, f) one vector at a time. The last filters are a vector ending at f,
+   which recomputes lanes already written to the same values (the same sums in the same order,
+   here or in conv_block), or, with fewer than LK_N filters in all, a partial vector. */
+static inline void LK(conv_pixel)(const LK_T *x, long c, const lamina_window *g, const LK_T *w, long f,
+                                  const LK_T *bias, int relu, long n, long oh, long ow, long f0, LK_T *o) {
     long hs = oh * g->strideH - g->padTop, ws = ow * g->strideW - g->padLeft;
     long kh0 = hs < 0 ? -hs : 0, kh1 = hs + g->kH > g->inH ? g->inH - hs : g->kH;
     long kw0 = ws < 0 ? -ws : 0, kw1 = ws + g->kW > g->inW ? g->inW - ws : g->kW;
-    for (; f0 + LK_W <= f; f0 += LK_W) {
-        vf acc = bias ? ld(bias + f0) : (vf)0;
+    while (f0 < f) {
+        long k = f - f0 < LK_N ? f - f0 : LK_N;
+        if (k < LK_N && f >= LK_N) { f0 = f - LK_N; k = LK_N; }
+        vf acc = bias ? LDK(bias + f0, 0) : (vf)0;
         for (long kh = kh0; kh < kh1; kh++)
             for (long kw = kw0; kw < kw1; kw++) {
-                const float *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;
-                const float *wp = w + (kh * g->kW + kw) * c * f + f0;
-                for (long ci = 0; ci < c; ci++) acc += (vf)xp[ci] * ld(wp + ci * f);
+                const LK_T *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;
+                const LK_T *wp = w + (kh * g->kW + kw) * c * f + f0;
+                for (long ci = 0; ci < c; ci++) acc += (vf)xp[ci] * LDK(wp + ci * f, 0);
             }
-        st(o + f0, relu ? sel(acc > 0, acc, (vf)0) : acc);
-    }
-    for (; f0 < f; f0++) {
-        float acc = bias ? bias[f0] : 0;
-        for (long kh = kh0; kh < kh1; kh++)
-            for (long kw = kw0; kw < kw1; kw++) {
-                const float *xp = x + ((n * g->inH + hs + kh) * g->inW + ws + kw) * c;
-                const float *wp = w + (kh * g->kW + kw) * c * f + f0;
-                for (long ci = 0; ci < c; ci++) acc += xp[ci] * wp[ci * f];
-            }
-        o[f0] = relu && !(acc > 0) ? 0 : acc;
+        STK(o + f0, relu ? sel(acc > 0, acc, (vf)0) : acc);
+        f0 += k;
     }
 }
 
 /* LK_CONV_P pixels from `ow` whose windows lie inside the image horizontally, filters
    [0, fMain) in blocks of 2 vectors; the filters left over go through conv_pixel. */
-static inline void LK(conv_block)(const float *x, long c, const lamina_window *g, const float *w, long f,
-                                  const float *bias, int relu, long n, long oh, long ow, float *row) {
-    const long fBlock = 2 * LK_W, fMain = f - f % fBlock;
+static inline void LK(conv_block)(const LK_T *x, long c, const lamina_window *g, const LK_T *w, long f,
+                                  const LK_T *bias, int relu, long n, long oh, long ow, LK_T *row) {
+    const long fBlock = 2 * LK_N, fMain = f - f % fBlock;
     long hs = oh * g->strideH - g->padTop, ws = ow * g->strideW - g->padLeft;
     long kh0 = hs < 0 ? -hs : 0, kh1 = hs + g->kH > g->inH ? g->inH - hs : g->kH;
     for (long f0 = 0; f0 < fMain; f0 += fBlock) {
         vf acc[LK_CONV_P][2];
         for (int p = 0; p < LK_CONV_P; p++) {
             acc[p][0] = bias ? ld(bias + f0) : (vf)0;
-            acc[p][1] = bias ? ld(bias + f0 + LK_W) : (vf)0;
+            acc[p][1] = bias ? ld(bias + f0 + LK_N) : (vf)0;
         }
         for (long kh = kh0; kh < kh1; kh++) {
-            const float *xr = x + ((n * g->inH + hs + kh) * g->inW + ws) * c;
+            const LK_T *xr = x + ((n * g->inH + hs + kh) * g->inW + ws) * c;
             for (long kw = 0; kw < g->kW; kw++) {
-                const float *wp = w + (kh * g->kW + kw) * c * f + f0;
-                const float *xp = xr + kw * c;
+                const LK_T *wp = w + (kh * g->kW + kw) * c * f + f0;
+                const LK_T *xp = xr + kw * c;
                 for (long ci = 0; ci < c; ci++) {
-                    vf w0 = ld(wp + ci * f), w1 = ld(wp + ci * f + LK_W);
+                    vf w0 = ld(wp + ci * f), w1 = ld(wp + ci * f + LK_N);
                     for (int p = 0; p < LK_CONV_P; p++) {
                         vf xv = (vf)xp[p * g->strideW * c + ci];
                         acc[p][0] += xv * w0;
@@ -315,9 +347,9 @@ static inline void LK(conv_block)(const float *x, long c, const lamina_window *g
             }
         }
         for (int p = 0; p < LK_CONV_P; p++) {
-            float *o = row + (ow + p) * f + f0;
+            LK_T *o = row + (ow + p) * f + f0;
             st(o, relu ? sel(acc[p][0] > 0, acc[p][0], (vf)0) : acc[p][0]);
-            st(o + LK_W, relu ? sel(acc[p][1] > 0, acc[p][1], (vf)0) : acc[p][1]);
+            st(o + LK_N, relu ? sel(acc[p][1] > 0, acc[p][1], (vf)0) : acc[p][1]);
         }
     }
     for (int p = 0; p < LK_CONV_P && fMain < f; p++)
@@ -330,11 +362,11 @@ static inline int LK(block_inside)(const lamina_window *g, long ow) {
     return ow >= 0 && ow + LK_CONV_P <= g->outW && first >= 0 && last + g->kW <= g->inW;
 }
 
-static void LK(conv_direct)(const float *x, long images, long c, const lamina_window *g,
-                            const float *w, long f, const float *bias, int relu, float *out) {
+static void LK(conv_direct)(const LK_T *x, long images, long c, const lamina_window *g,
+                            const LK_T *w, long f, const LK_T *bias, int relu, LK_T *out) {
     for (long n = 0; n < images; n++) {
         for (long oh = 0; oh < g->outH; oh++) {
-            float *row = out + (n * g->outH + oh) * g->outW * f;
+            LK_T *row = out + (n * g->outH + oh) * g->outW * f;
             long ow = 0;
             for (; ow < g->outW && !LK(block_inside)(g, ow); ow++)  /* left edge, cut by padding */
                 LK(conv_pixel)(x, c, g, w, f, bias, relu, n, oh, ow, 0, row + ow * f);
@@ -351,22 +383,23 @@ static void LK(conv_direct)(const float *x, long images, long c, const lamina_wi
 
 /* dW[t, :] += Σ_pixels x[pixel, t] · dOut[pixel, :] for the taps t = (kh·kW + kw)·C + ci: blocks
    of 4 taps × 2 filter vectors (8 independent chains) run over an image's pixels in registers,
-   with taps outside the image reading 0; each image's sums are then added into dW. */
+   with taps outside the image reading 0; each image's sums are then added into dW. The filters
+   left over are the last block's partial vectors. */
 #define LK_DW_TAPS 4
 
 /* The input value a tap (kh, kw, ci) reads for output pixel (oh, ow) of image n; 0 in padding. */
-static inline float LK(tap)(const float *x, long c, const lamina_window *g, long n, long oh, long ow,
+static inline LK_T LK(tap)(const LK_T *x, long c, const lamina_window *g, long n, long oh, long ow,
                             long kh, long kw, long ci) {
     long ih = oh * g->strideH - g->padTop + kh, iw = ow * g->strideW - g->padLeft + kw;
     return ih >= 0 && ih < g->inH && iw >= 0 && iw < g->inW ? x[((n * g->inH + ih) * g->inW + iw) * c + ci] : 0;
 }
 
-static void LK(conv_direct_dw)(const float *x, long images, long c, const lamina_window *g,
-                               const float *dout, long f, float *dw) {
+static void LK(conv_direct_dw)(const LK_T *x, long images, long c, const lamina_window *g,
+                               const LK_T *dout, long f, LK_T *dw) {
     const long taps = g->kH * g->kW * c, pixels = g->outH * g->outW;
-    const long fBlock = 2 * LK_W, fMain = f - f % fBlock;
+    const long fBlock = 2 * LK_N;
     for (long n = 0; n < images; n++) {
-        const float *d = dout + n * pixels * f;
+        const LK_T *d = dout + n * pixels * f;
         for (long t0 = 0; t0 < taps; t0 += LK_DW_TAPS) {
             long tn = taps - t0 < LK_DW_TAPS ? taps - t0 : LK_DW_TAPS;
             /* The block's taps as (kh, kw, ci), worked out once (a tap past the end reads 0). */
@@ -375,31 +408,25 @@ static void LK(conv_direct_dw)(const float *x, long images, long c, const lamina
                 long tap = t < tn ? t0 + t : t0;
                 ci[t] = tap % c; kh[t] = tap / c / g->kW; kw[t] = tap / c % g->kW;
             }
-            for (long f0 = 0; f0 < fMain; f0 += fBlock) {
+            for (long f0 = 0; f0 < f; f0 += fBlock) {
+                /* lanes of the block's two vectors: whole ones, then the filters left over */
+                long k0 = f - f0 < LK_N ? f - f0 : LK_N, k1 = f - f0 - k0 < LK_N ? f - f0 - k0 : LK_N;
                 vf acc[LK_DW_TAPS][2];
                 for (int t = 0; t < LK_DW_TAPS; t++) { acc[t][0] = (vf)0; acc[t][1] = (vf)0; }
                 for (long oh = 0, p = 0; oh < g->outH; oh++) {
                     for (long ow = 0; ow < g->outW; ow++, p++) {
-                        vf d0 = ld(d + p * f + f0), d1 = ld(d + p * f + f0 + LK_W);
+                        vf d0 = LK(ldn)(d + p * f + f0, k0), d1 = LK(ldn)(d + p * f + f0 + LK_N, k1);
                         for (int t = 0; t < LK_DW_TAPS; t++) {
-                            vf xv = (vf)(t < tn ? LK(tap)(x, c, g, n, oh, ow, kh[t], kw[t], ci[t]) : 0.0f);
+                            vf xv = (vf)(t < tn ? LK(tap)(x, c, g, n, oh, ow, kh[t], kw[t], ci[t]) : 0);
                             acc[t][0] += xv * d0;
                             acc[t][1] += xv * d1;
                         }
                     }
                 }
                 for (long t = 0; t < tn; t++) {
-                    float *row = dw + (t0 + t) * f + f0;
-                    st(row, ld(row) + acc[t][0]);
-                    st(row + LK_W, ld(row + LK_W) + acc[t][1]);
-                }
-            }
-            for (long f0 = fMain; f0 < f; f0++) {  /* the filters left over, one lane at a time */
-                for (long t = 0; t < tn; t++) {
-                    float acc = 0;
-                    for (long oh = 0, p = 0; oh < g->outH; oh++)
-                        for (long ow = 0; ow < g->outW; ow++, p++) acc += LK(tap)(x, c, g, n, oh, ow, kh[t], kw[t], ci[t]) * d[p * f + f0];
-                    dw[(t0 + t) * f + f0] += acc;
+                    LK_T *row = dw + (t0 + t) * f + f0;
+                    LK(stn)(row, LK(ldn)(row, k0) + acc[t][0], k0);
+                    LK(stn)(row + LK_N, LK(ldn)(row + LK_N, k1) + acc[t][1], k1);
                 }
             }
         }
@@ -408,60 +435,44 @@ static void LK(conv_direct_dw)(const float *x, long images, long c, const lamina
 
 /* MARK: LSTM */
 
-static void LK(lstm_forward)(float *z, long rows, long n, const float *c_prev,
-                             float *c, float *tc, float *h) {
+static void LK(lstm_forward)(LK_T *z, long rows, long n, const LK_T *c_prev,
+                             LK_T *c, LK_T *tc, LK_T *h) {
     for (long b = 0; b < rows; b++) {
-        float *zb = z + b * 4 * n;
-        const float *cp = c_prev + b * n;
-        float *cb = c + b * n, *tb = tc + b * n, *hb = h + b * n;
-        long j = 0;
-        for (; j + LK_W <= n; j += LK_W) {
-            vf i = LK(vsigm)(ld(zb + j)), fg = LK(vsigm)(ld(zb + n + j));
-            vf gg = LK(vtanh)(ld(zb + 2 * n + j)), o = LK(vsigm)(ld(zb + 3 * n + j));
-            st(zb + j, i); st(zb + n + j, fg); st(zb + 2 * n + j, gg); st(zb + 3 * n + j, o);
-            vf cv = fg * ld(cp + j) + i * gg, t = LK(vtanh)(cv);
-            st(cb + j, cv); st(tb + j, t); st(hb + j, o * t);
-        }
-        for (; j < n; j++) {
-            float i = LK(sigm1)(zb[j]), fg = LK(sigm1)(zb[n + j]);
-            float gg = LK(tanh1)(zb[2 * n + j]), o = LK(sigm1)(zb[3 * n + j]);
-            zb[j] = i; zb[n + j] = fg; zb[2 * n + j] = gg; zb[3 * n + j] = o;
-            float cv = fg * cp[j] + i * gg, t = LK(tanh1)(cv);
-            cb[j] = cv; tb[j] = t; hb[j] = o * t;
-        }
+        LK_T *zb = z + b * 4 * n;
+        const LK_T *cp = c_prev + b * n;
+        LK_T *cb = c + b * n, *tb = tc + b * n, *hb = h + b * n;
+        LK_VECTORS(j, n, {
+            vf i = LK(vsigm)(LDK(zb + j, 0)), fg = LK(vsigm)(LDK(zb + n + j, 0));
+            vf gg = LK(vtanh)(LDK(zb + 2 * n + j, 0)), o = LK(vsigm)(LDK(zb + 3 * n + j, 0));
+            STK(zb + j, i); STK(zb + n + j, fg); STK(zb + 2 * n + j, gg); STK(zb + 3 * n + j, o);
+            vf cv = fg * LDK(cp + j, 0) + i * gg, t = LK(vtanh)(cv);
+            STK(cb + j, cv); STK(tb + j, t); STK(hb + j, o * t);
+        });
     }
 }
 
-static void LK(lstm_backward)(const float *a, const float *tc, const float *c_prev, const float *dh,
-                              float *dc, float *dz, long rows, long n) {
+static void LK(lstm_backward)(const LK_T *a, const LK_T *tc, const LK_T *c_prev, const LK_T *dh,
+                              LK_T *dc, LK_T *dz, long rows, long n) {
     for (long b = 0; b < rows; b++) {
-        const float *ab = a + b * 4 * n, *tb = tc + b * n, *cp = c_prev + b * n, *dhb = dh + b * n;
-        float *dcb = dc + b * n, *db = dz + b * 4 * n;
-        long j = 0;
-        for (; j + LK_W <= n; j += LK_W) {
-            vf i = ld(ab + j), fg = ld(ab + n + j), gg = ld(ab + 2 * n + j), o = ld(ab + 3 * n + j);
-            vf t = ld(tb + j), dhv = ld(dhb + j);
-            vf dcv = ld(dcb + j) + dhv * o * (1 - t * t);
-            st(db + 3 * n + j, dhv * t * o * (1 - o));
-            st(db + j, dcv * gg * i * (1 - i));
-            st(db + n + j, dcv * ld(cp + j) * fg * (1 - fg));
-            st(db + 2 * n + j, dcv * i * (1 - gg * gg));
-            st(dcb + j, dcv * fg);
-        }
-        for (; j < n; j++) {
-            float i = ab[j], fg = ab[n + j], gg = ab[2 * n + j], o = ab[3 * n + j], t = tb[j], dhv = dhb[j];
-            float dcv = dcb[j] + dhv * o * (1 - t * t);
-            db[3 * n + j] = dhv * t * o * (1 - o);
-            db[j] = dcv * gg * i * (1 - i);
-            db[n + j] = dcv * cp[j] * fg * (1 - fg);
-            db[2 * n + j] = dcv * i * (1 - gg * gg);
-            dcb[j] = dcv * fg;
-        }
+        const LK_T *ab = a + b * 4 * n, *tb = tc + b * n, *cp = c_prev + b * n, *dhb = dh + b * n;
+        LK_T *dcb = dc + b * n, *db = dz + b * 4 * n;
+        LK_VECTORS(j, n, {
+            vf i = LDK(ab + j, 0), fg = LDK(ab + n + j, 0), gg = LDK(ab + 2 * n + j, 0), o = LDK(ab + 3 * n + j, 0);
+            vf t = LDK(tb + j, 0), dhv = LDK(dhb + j, 0);
+            vf dcv = LDK(dcb + j, 0) + dhv * o * (1 - t * t);
+            STK(db + 3 * n + j, dhv * t * o * (1 - o));
+            STK(db + j, dcv * gg * i * (1 - i));
+            STK(db + n + j, dcv * LDK(cp + j, 0) * fg * (1 - fg));
+            STK(db + 2 * n + j, dcv * i * (1 - gg * gg));
+            STK(dcb + j, dcv * fg);
+        });
     }
 }
 
-/* MARK: softmax
-   exp as Cephes's expf (the float exp of Eigen and TensorFlow's CPU kernels): x = n·ln2 + r,
+/* MARK: softmax */
+
+#ifndef LK_F64
+/* exp as Cephes's expf (the float exp of Eigen and TensorFlow's CPU kernels): x = n·ln2 + r,
    |r| ≤ ln2/2, e^r by a degree-7 polynomial, 2^n into the exponent; 1–2 ulp. Inputs below
    −87.3 give 0 (as expf's underflow), so masked logits still get exactly zero probability. */
 #define LK_EXP_HI 88.3762626647949f
@@ -484,158 +495,123 @@ static inline vf LK(vexp)(vf x) {
     vf out = y * (vf)e;
     return sel(x < LK_EXP_LO, (vf)(0.0f), out);
 }
-static inline float LK(exp1)(float x) {
-    if (x < LK_EXP_LO) return 0.0f;
-    float c = x > LK_EXP_HI ? LK_EXP_HI : x;
-    float n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = c - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float y;
-    LK_EXP_POLY(r, y)
-    y = y * (r * r) + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &e, sizeof scale);
-    return y * scale;
+#else
+/* float64: libm's exp, lane by lane (e^−∞ = 0 for masked logits and padding lanes). */
+static inline vf LK(vexp)(vf x) {
+    for (int i = 0; i < LK_N; i++) x[i] = exp(x[i]);
+    return x;
 }
+#endif
 
-static inline float LK(hmax)(vf v) {
-    float m = v[0];
-    for (int i = 1; i < LK_W; i++) m = v[i] > m ? v[i] : m;
-    return m;
-}
-static inline float LK(hsum)(vf v) {
-    float s = 0;
-    for (int i = 0; i < LK_W; i++) s += v[i];
-    return s;
-}
-
-static void LK(softmax_rows)(float *x, long rows, long n) {
+static void LK(softmax_rows)(LK_T *x, long rows, long n) {
     for (long r = 0; r < rows; r++) {
-        float *row = x + r * n;
-        long j = 0;
-        float m = -INFINITY;
-        if (n >= LK_W) {
-            vf mv = ld(row);
-            for (j = LK_W; j + LK_W <= n; j += LK_W) { vf v = ld(row + j); mv = sel(v > mv, v, mv); }
-            m = LK(hmax)(mv);
-        }
-        for (; j < n; j++) m = row[j] > m ? row[j] : m;
-        vf sv = (vf)(0.0f);
-        float s = 0;
-        for (j = 0; j + LK_W <= n; j += LK_W) { vf e = LK(vexp)(ld(row + j) - m); st(row + j, e); sv += e; }
-        for (; j < n; j++) { float e = LK(exp1)(row[j] - m); row[j] = e; s += e; }
-        float inv = 1.0f / (s + LK(hsum)(sv));
-        for (j = 0; j + LK_W <= n; j += LK_W) st(row + j, ld(row + j) * inv);
-        for (; j < n; j++) row[j] *= inv;
+        LK_T *row = x + r * n;
+        /* The maximum: −∞ pads a tail (the maximum of a set does not depend on the order). */
+        vf mv = (vf)(-INFINITY);
+        LK_VECTORS(j, n, vf v = LDK(row + j, -INFINITY); mv = sel(v > mv, v, mv););
+        LK_T m = LK(hmax)(mv);
+        /* Σ e^(x − m): whole vectors in lanes, the tail's lanes (padding e^−∞ = 0) added in order. */
+        vf sv = (vf)0;
+        LK_T s = 0;
+        LK_VECTORS(j, n, {
+            vf e = LK(vexp)(LDK(row + j, -INFINITY) - m);
+            STK(row + j, e);
+            if (k == LK_N) sv += e; else s = LK(hsum)(e);
+        });
+        LK_T inv = 1 / (s + LK(hsum)(sv));
+        LK_VECTORS(j, n, STK(row + j, LDK(row + j, 0) * inv););
     }
 }
 
-static void LK(softmax_backward_rows)(const float *dp, const float *p, float *ds, long rows, long n) {
+static void LK(softmax_backward_rows)(const LK_T *dp, const LK_T *p, LK_T *ds, long rows, long n) {
     for (long r = 0; r < rows; r++) {
-        const float *d = dp + r * n, *pr = p + r * n;
-        float *o = ds + r * n;
-        vf dv = (vf)(0.0f);
-        float dot = 0;
-        long j = 0;
-        for (; j + LK_W <= n; j += LK_W) dv += ld(d + j) * ld(pr + j);
-        for (; j < n; j++) dot += d[j] * pr[j];
+        const LK_T *d = dp + r * n, *pr = p + r * n;
+        LK_T *o = ds + r * n;
+        vf dv = (vf)0;
+        LK_T dot = 0;
+        LK_VECTORS(j, n, {
+            vf dj = LDK(d + j, 0), pj = LDK(pr + j, 0);
+            if (k == LK_N) dv += dj * pj; else dot = LK(dotk)(dot, dj, pj, k);
+        });
         dot += LK(hsum)(dv);
-        for (j = 0; j + LK_W <= n; j += LK_W) st(o + j, ld(pr + j) * (ld(d + j) - dot));
-        for (; j < n; j++) o[j] = pr[j] * (d[j] - dot);
+        LK_VECTORS(j, n, STK(o + j, LDK(pr + j, 0) * (LDK(d + j, 0) - dot)););
     }
 }
 
 /* MARK: layer normalization (last axis, rows of n) */
 
-static void LK(layer_norm_rows)(const float *x, long rows, long n, const float *gamma, const float *beta,
-                                float eps, float *y, float *stats) {
+static void LK(layer_norm_rows)(const LK_T *x, long rows, long n, const LK_T *gamma, const LK_T *beta,
+                                LK_T eps, LK_T *y, LK_T *stats) {
     for (long r = 0; r < rows; r++) {
-        const float *xr = x + r * n;
-        float *yr = y + r * n;
-        vf sv = (vf)(0.0f);
-        float s = 0;
-        long j = 0;
-        for (; j + LK_W <= n; j += LK_W) sv += ld(xr + j);
-        for (; j < n; j++) s += xr[j];
-        float mean = (s + LK(hsum)(sv)) / (float)n;
-        vf vv = (vf)(0.0f);
-        float v = 0;
-        for (j = 0; j + LK_W <= n; j += LK_W) { vf c = ld(xr + j) - mean; vv += c * c; }
-        for (; j < n; j++) { float c = xr[j] - mean; v += c * c; }
-        float inv = 1.0f / sqrtf((v + LK(hsum)(vv)) / (float)n + eps);
+        const LK_T *xr = x + r * n;
+        LK_T *yr = y + r * n;
+        vf sv = (vf)0;
+        LK_T s = 0;
+        LK_VECTORS(j, n, vf v = LDK(xr + j, 0); if (k == LK_N) sv += v; else s = LK(hsum)(v););
+        LK_T mean = (s + LK(hsum)(sv)) / (LK_T)n;
+        vf vv = (vf)0;
+        LK_T v = 0;
+        LK_VECTORS(j, n, {
+            vf c = LDK(xr + j, 0) - mean;
+            if (k == LK_N) vv += c * c; else v = LK(dotk)(v, c, c, k);
+        });
+        LK_T inv = 1 / LK_SQRT((v + LK(hsum)(vv)) / (LK_T)n + eps);
         stats[2 * r] = mean;
         stats[2 * r + 1] = inv;
-        for (j = 0; j + LK_W <= n; j += LK_W) {
-            vf o = (ld(xr + j) - mean) * inv;
-            if (gamma) o = o * ld(gamma + j);
-            if (beta) o = o + ld(beta + j);
-            st(yr + j, o);
-        }
-        for (; j < n; j++) {
-            float o = (xr[j] - mean) * inv;
-            if (gamma) o = o * gamma[j];
-            if (beta) o = o + beta[j];
-            yr[j] = o;
-        }
+        LK_VECTORS(j, n, {
+            vf o = (LDK(xr + j, 0) - mean) * inv;
+            if (gamma) o = o * LDK(gamma + j, 0);
+            if (beta) o = o + LDK(beta + j, 0);
+            STK(yr + j, o);
+        });
     }
 }
 
 /* dx = inv·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·gamma, x̂ = (x − mean)·inv */
-static void LK(layer_norm_backward_rows)(const float *dy, const float *x, long rows, long n, const float *gamma,
-                                         const float *stats, float *dx) {
+static void LK(layer_norm_backward_rows)(const LK_T *dy, const LK_T *x, long rows, long n, const LK_T *gamma,
+                                         const LK_T *stats, LK_T *dx) {
     for (long r = 0; r < rows; r++) {
-        const float *xr = x + r * n, *gr = dy + r * n;
-        float *o = dx + r * n;
-        float mean = stats[2 * r], inv = stats[2 * r + 1];
-        vf av = (vf)(0.0f), bv = (vf)(0.0f);
-        float a = 0, b = 0;
-        long j = 0;
-        for (; j + LK_W <= n; j += LK_W) {
-            vf gh = ld(gr + j);
-            if (gamma) gh = gh * ld(gamma + j);
-            vf xh = (ld(xr + j) - mean) * inv;
-            av += gh; bv += gh * xh;
-        }
-        for (; j < n; j++) {
-            float gh = gr[j] * (gamma ? gamma[j] : 1.0f), xh = (xr[j] - mean) * inv;
-            a += gh; b += gh * xh;
-        }
-        a = (a + LK(hsum)(av)) / (float)n;
-        b = (b + LK(hsum)(bv)) / (float)n;
-        for (j = 0; j + LK_W <= n; j += LK_W) {
-            vf gh = ld(gr + j);
-            if (gamma) gh = gh * ld(gamma + j);
-            vf xh = (ld(xr + j) - mean) * inv;
-            st(o + j, inv * (gh - a - xh * b));
-        }
-        for (; j < n; j++) {
-            float gh = gr[j] * (gamma ? gamma[j] : 1.0f), xh = (xr[j] - mean) * inv;
-            o[j] = inv * (gh - a - xh * b);
-        }
+        const LK_T *xr = x + r * n, *gr = dy + r * n;
+        LK_T *o = dx + r * n;
+        LK_T mean = stats[2 * r], inv = stats[2 * r + 1];
+        vf av = (vf)0, bv = (vf)0;
+        LK_T a = 0, b = 0;
+        LK_VECTORS(j, n, {
+            vf gh = LDK(gr + j, 0);
+            if (gamma) gh = gh * LDK(gamma + j, 0);
+            vf xh = (LDK(xr + j, 0) - mean) * inv;
+            if (k == LK_N) { av += gh; bv += gh * xh; }
+            else { a = LK(hsum)(gh); b = LK(dotk)(b, gh, xh, k); }
+        });
+        a = (a + LK(hsum)(av)) / (LK_T)n;
+        b = (b + LK(hsum)(bv)) / (LK_T)n;
+        LK_VECTORS(j, n, {
+            vf gh = LDK(gr + j, 0);
+            if (gamma) gh = gh * LDK(gamma + j, 0);
+            vf xh = (LDK(xr + j, 0) - mean) * inv;
+            STK(o + j, inv * (gh - a - xh * b));
+        });
     }
 }
 
-/* dgamma[j] += Σ_r dy·x̂, dbeta[j] += Σ_r dy (either may be NULL): float sums over blocks of
-   64 rows, added into the double accumulators. */
-static void LK(layer_norm_param_grads)(const float *dy, const float *x, long rows, long n, const float *stats,
+/* dgamma[j] += Σ_r dy·x̂, dbeta[j] += Σ_r dy (either may be NULL): sums in the element type
+   over blocks of 64 rows, added into the double accumulators. */
+static void LK(layer_norm_param_grads)(const LK_T *dy, const LK_T *x, long rows, long n, const LK_T *stats,
                                        double *dgamma, double *dbeta) {
-    float *part = (float *)calloc((size_t)(2 * n > 0 ? 2 * n : 1), sizeof(float));
+    LK_T *part = (LK_T *)calloc((size_t)(2 * n > 0 ? 2 * n : 1), sizeof(LK_T));
     if (!part) return;
-    float *pg = part, *pb = part + n;
+    LK_T *pg = part, *pb = part + n;
     for (long r0 = 0; r0 < rows; r0 += 64) {
         long r1 = r0 + 64 < rows ? r0 + 64 : rows;
-        memset(part, 0, (size_t)(2 * n) * sizeof(float));
+        memset(part, 0, (size_t)(2 * n) * sizeof(LK_T));
         for (long r = r0; r < r1; r++) {
-            const float *xr = x + r * n, *gr = dy + r * n;
-            float mean = stats[2 * r], inv = stats[2 * r + 1];
-            long j = 0;
-            for (; j + LK_W <= n; j += LK_W) {
-                vf g = ld(gr + j);
-                st(pg + j, ld(pg + j) + g * ((ld(xr + j) - mean) * inv));
-                st(pb + j, ld(pb + j) + g);
-            }
-            for (; j < n; j++) { pg[j] += gr[j] * ((xr[j] - mean) * inv); pb[j] += gr[j]; }
+            const LK_T *xr = x + r * n, *gr = dy + r * n;
+            LK_T mean = stats[2 * r], inv = stats[2 * r + 1];
+            LK_VECTORS(j, n, {
+                vf g = LDK(gr + j, 0);
+                STK(pg + j, LDK(pg + j, 0) + g * ((LDK(xr + j, 0) - mean) * inv));
+                STK(pb + j, LDK(pb + j, 0) + g);
+            });
         }
         for (long j = 0; j < n; j++) {
             if (dgamma) dgamma[j] += pg[j];
@@ -647,77 +623,57 @@ static void LK(layer_norm_param_grads)(const float *dy, const float *x, long row
 
 /* MARK: optimizers */
 
-static void LK(adam)(float *w, const float *g, float *m, float *v, long n,
-                     float alpha, float b1, float b2, float eps) {
-    long i = 0;
-    for (; i + LK_W <= n; i += LK_W) {
-        vf gv = ld(g + i), mv = ld(m + i), vv = ld(v + i);
+static void LK(adam)(LK_T *w, const LK_T *g, LK_T *m, LK_T *v, long n,
+                     LK_T alpha, LK_T b1, LK_T b2, LK_T eps) {
+    LK_VECTORS(i, n, {
+        vf gv = LDK(g + i, 0), mv = LDK(m + i, 0), vv = LDK(v + i, 0);
         mv += (gv - mv) * b1;
         vv += (gv * gv - vv) * b2;
-        st(m + i, mv); st(v + i, vv);
-        st(w + i, ld(w + i) - alpha * mv / (LK(vsqrt)(vv) + eps));
-    }
-    for (; i < n; i++) {
-        m[i] += (g[i] - m[i]) * b1;
-        v[i] += (g[i] * g[i] - v[i]) * b2;
-        w[i] -= alpha * m[i] / (sqrtf(v[i]) + eps);
-    }
+        STK(m + i, mv); STK(v + i, vv);
+        STK(w + i, LDK(w + i, 0) - alpha * mv / (LK(vsqrt)(vv) + eps));
+    });
 }
 
 /* MARK: depthwise convolution
    Each output pixel visits its window's taps that fall inside the image; with m = 1 the
    channels of a pixel are whole vectors, accumulated in registers over all the taps. */
 
-static void LK(depthwise)(const float *x, long images, long c, const lamina_window *g, long kh, long kw,
-                          long dh, long dw, const float *w, long m, const float *bias, float *out) {
+static void LK(depthwise)(const LK_T *x, long images, long c, const lamina_window *g, long kh, long kw,
+                          long dh, long dw, const LK_T *w, long m, const LK_T *bias, LK_T *out) {
     long oc = c * m;
     for (long n = 0; n < images; n++) {
         for (long oh = 0; oh < g->outH; oh++) {
             long ih0 = oh * g->strideH - g->padTop;
             for (long ow = 0; ow < g->outW; ow++) {
                 long iw0 = ow * g->strideW - g->padLeft;
-                float *o = out + ((n * g->outH + oh) * g->outW + ow) * oc;
+                LK_T *o = out + ((n * g->outH + oh) * g->outW + ow) * oc;
                 if (m == 1) {
-                    long j = 0;
-                    for (; j + LK_W <= c; j += LK_W) {
-                        vf acc = bias ? ld(bias + j) : (vf)0.0f;
+                    LK_VECTORS(j, c, {
+                        vf acc = bias ? LDK(bias + j, 0) : (vf)0;
                         for (long a = 0; a < kh; a++) {
                             long ih = ih0 + a * dh;
                             if (ih < 0 || ih >= g->inH) continue;
-                            const float *xr = x + ((n * g->inH + ih) * g->inW) * c + j, *wr = w + a * kw * c + j;
+                            const LK_T *xr = x + ((n * g->inH + ih) * g->inW) * c + j, *wr = w + a * kw * c + j;
                             for (long b = 0; b < kw; b++) {
                                 long iw = iw0 + b * dw;
                                 if (iw < 0 || iw >= g->inW) continue;
-                                acc += ld(xr + iw * c) * ld(wr + b * c);
+                                acc += LDK(xr + iw * c, 0) * LDK(wr + b * c, 0);
                             }
                         }
-                        st(o + j, acc);
-                    }
-                    for (; j < c; j++) {
-                        float acc = bias ? bias[j] : 0.0f;
-                        for (long a = 0; a < kh; a++) {
-                            long ih = ih0 + a * dh;
-                            if (ih < 0 || ih >= g->inH) continue;
-                            for (long b = 0; b < kw; b++) {
-                                long iw = iw0 + b * dw;
-                                if (iw < 0 || iw >= g->inW) continue;
-                                acc += x[((n * g->inH + ih) * g->inW + iw) * c + j] * w[(a * kw + b) * c + j];
-                            }
-                        }
-                        o[j] = acc;
-                    }
+                        STK(o + j, acc);
+                    });
                     continue;
                 }
-                for (long j = 0; j < oc; j++) o[j] = bias ? bias[j] : 0.0f;
+                for (long j = 0; j < oc; j++) o[j] = bias ? bias[j] : 0;
                 for (long a = 0; a < kh; a++) {
                     long ih = ih0 + a * dh;
                     if (ih < 0 || ih >= g->inH) continue;
                     for (long b = 0; b < kw; b++) {
                         long iw = iw0 + b * dw;
                         if (iw < 0 || iw >= g->inW) continue;
-                        const float *xr = x + ((n * g->inH + ih) * g->inW + iw) * c, *wr = w + (a * kw + b) * oc;
+                        const LK_T *xr = x + ((n * g->inH + ih) * g->inW + iw) * c, *wr = w + (a * kw + b) * oc;
                         for (long ch = 0; ch < c; ch++) {
-                            float v = xr[ch];
+                            LK_T v = xr[ch];
                             for (long k = 0; k < m; k++) o[ch * m + k] += v * wr[ch * m + k];
                         }
                     }
@@ -727,11 +683,9 @@ static void LK(depthwise)(const float *x, long images, long c, const lamina_wind
     }
 }
 
-/* d[j] += a[j] * b[j] for j < n, whole vectors then the tail. */
-static inline void LK(multiply_add)(float *d, const float *a, const float *b, long n) {
-    long j = 0;
-    for (; j + LK_W <= n; j += LK_W) st(d + j, ld(d + j) + ld(a + j) * ld(b + j));
-    for (; j < n; j++) d[j] += a[j] * b[j];
+/* d[j] += a[j] * b[j] for j < n. */
+static inline void LK(multiply_add)(LK_T *d, const LK_T *a, const LK_T *b, long n) {
+    LK_VECTORS(j, n, STK(d + j, LDK(d + j, 0) + LDK(a + j, 0) * LDK(b + j, 0)););
 }
 
 /* The traversal both depthwise gradients share: runs BODY for every tap (a, b) of every output
@@ -741,7 +695,7 @@ static inline void LK(multiply_add)(float *d, const float *a, const float *b, lo
     for (long n = 0; n < images; n++)                                                        \
         for (long oh = 0; oh < g->outH; oh++)                                                \
             for (long ow = 0; ow < g->outW; ow++) {                                          \
-                const float *go = dout + ((n * g->outH + oh) * g->outW + ow) * oc;           \
+                const LK_T *go = dout + ((n * g->outH + oh) * g->outW + ow) * oc;           \
                 for (long a = 0; a < kh; a++) {                                              \
                     long ih = oh * g->strideH - g->padTop + a * dh;                          \
                     if (ih < 0 || ih >= g->inH) continue;                                    \
@@ -754,17 +708,17 @@ static inline void LK(multiply_add)(float *d, const float *a, const float *b, lo
                 }                                                                            \
             }
 
-static void LK(depthwise_dx)(const float *dout, long images, long c, const lamina_window *g, long kh, long kw,
-                             long dh, long dw, const float *w, long m, float *dx) {
+static void LK(depthwise_dx)(const LK_T *dout, long images, long c, const lamina_window *g, long kh, long kw,
+                             long dh, long dw, const LK_T *w, long m, LK_T *dx) {
     long oc = c * m;
     LK_DEPTHWISE_TAPS({
-        float *d = dx + pixel;
-        const float *wr = w + tap * oc;
+        LK_T *d = dx + pixel;
+        const LK_T *wr = w + tap * oc;
         if (m == 1) {
             LK(multiply_add)(d, go, wr, c);
         } else {
             for (long ch = 0; ch < c; ch++) {
-                float s = 0.0f;
+                LK_T s = 0;
                 for (long k = 0; k < m; k++) s += go[ch * m + k] * wr[ch * m + k];
                 d[ch] += s;
             }
@@ -772,17 +726,17 @@ static void LK(depthwise_dx)(const float *dout, long images, long c, const lamin
     })
 }
 
-static void LK(depthwise_dw)(const float *x, long images, long c, const lamina_window *g, long kh, long kw,
-                             long dh, long dw, const float *dout, long m, float *dW) {
+static void LK(depthwise_dw)(const LK_T *x, long images, long c, const lamina_window *g, long kh, long kw,
+                             long dh, long dw, const LK_T *dout, long m, LK_T *dW) {
     long oc = c * m;
     LK_DEPTHWISE_TAPS({
-        const float *xr = x + pixel;
-        float *wr = dW + tap * oc;
+        const LK_T *xr = x + pixel;
+        LK_T *wr = dW + tap * oc;
         if (m == 1) {
             LK(multiply_add)(wr, xr, go, c);
         } else {
             for (long ch = 0; ch < c; ch++) {
-                float v = xr[ch];
+                LK_T v = xr[ch];
                 for (long k = 0; k < m; k++) wr[ch * m + k] += v * go[ch * m + k];
             }
         }
@@ -791,9 +745,14 @@ static void LK(depthwise_dw)(const float *x, long images, long c, const lamina_w
 
 #undef LK_DEPTHWISE_TAPS
 
+#ifndef LK_F64
 #include "gemm_impl.h"
+#define LK_TABLE lamina_kernel_table
+#else
+#define LK_TABLE lamina_kernel_table_f64
+#endif
 
-const lamina_kernel_table LK(lamina_kernels) = {
+const LK_TABLE LK(lamina_kernels) = {
     .level = LK_LEVEL,
     .name = LK_LEVEL_NAME,
     .relu = LK(relu),
@@ -819,9 +778,33 @@ const lamina_kernel_table LK(lamina_kernels) = {
     .layer_norm_rows = LK(layer_norm_rows),
     .layer_norm_backward_rows = LK(layer_norm_backward_rows),
     .layer_norm_param_grads = LK(layer_norm_param_grads),
+#ifndef LK_F64
     .sgemm = LK(sgemm),
     .sgemm_mr = LK_GEMM_MR,
     .sgemm_nr = LK_GEMM_NR,
     .sgemm_kc = LK_GEMM_KC,
     .sgemm_nc = LK_GEMM_NC,
+#endif
 };
+
+/* This file is included again for the other element type: the names that depend on it go. */
+#undef LK_TABLE
+#undef LK_T
+#undef LK_N
+#undef LK_SQRT
+#undef LK_SUFFIX
+#undef LK_F64
+#undef vf
+#undef vi
+#undef vm
+#undef vd
+#undef ld
+#undef st
+#undef ldk
+#undef stk
+#undef sel
+#undef LK_VECTORS
+#undef LDK
+#undef STK
+#undef LK_CONV_P
+#undef LK_DW_TAPS

@@ -1,16 +1,18 @@
 #ifndef LAMINA_KERNELS_H
 #define LAMINA_KERNELS_H
 /*
- * Lamina's own float32 kernels, compiled once per SIMD level and chosen at run time.
+ * Lamina's own float32 and float64 kernels, compiled once per SIMD level and element type and
+ * chosen at run time.
  *
  * Swift compiles a package for the baseline of its platform (SSE2 on x86-64) and SwiftPM has
  * no way to raise that without unsafeFlags. The loops that dominate training outside GEMM are
- * therefore written here, in C, once (kernels_impl.h), and compiled three times with clang's
+ * therefore written here, in C, once (kernels_impl.h), and compiled for three levels with clang's
  * per-function target attribute: portable (the platform baseline, also arm64), AVX2 + FMA and
  * AVX-512 (F/BW/DQ/VL). `lamina_kernels()` returns the table of the level chosen once from
  * CPUID (and XGETBV: the OS must save the wider registers), lowered by LAMINA_SIMD
- * (portable | avx2 | avx512). Every entry works on plain contiguous float buffers; shapes are
- * checked by the Swift ops that call them.
+ * (portable | avx2 | avx512). Every entry works on plain contiguous buffers; shapes are
+ * checked by the Swift ops that call them. Each level also has a float64 table
+ * (`lamina_kernels_f64()`) built from the same source, which float64 tensors use.
  */
 #include <stdint.h>
 #include <stddef.h>
@@ -49,86 +51,93 @@ typedef struct {
     long inH, inW, kH, kW, strideH, strideW, padTop, padLeft, outH, outW;
 } lamina_window;
 
+/* The entries of a kernel table over elements of type T: float for `lamina_kernel_table`,
+   double for `lamina_kernel_table_f64` (one list, so the two tables cannot drift apart). Every
+   pointer is T; column_sums and layer_norm_param_grads add into double accumulators for both. */
+#define LAMINA_KERNEL_ENTRIES(T) \
+    /* y = x > 0 ? x : 0 (NaN gives 0, like the Swift reference). */                                     \
+    void (*relu)(const T *x, T *y, long n);                                                              \
+    /* dx = g · (x > 0 ? 1 : 0) */                                                                       \
+    void (*relu_backward)(const T *g, const T *x, T *dx, long n);                                        \
+    /* y = a + b, y = a · b (same length) */                                                             \
+    void (*add)(const T *a, const T *b, T *y, long n);                                                   \
+    void (*mul)(const T *a, const T *b, T *y, long n);                                                   \
+    /* y = a op s with a scalar s: op 0 a + s, 1 a − s, 2 s − a, 3 a · s, 4 a / s, 5 s / a               \
+       (each element exactly as the scalar operation). */                                                \
+    void (*binary_scalar)(const T *a, T s, T *y, long n, int op);                                        \
+    /* out[j] = Σ_r x[r·cols + j] over `rows` rows: T sums over blocks of 64 rows, added                 \
+       into the double accumulator `acc` (cols entries). */                                              \
+    void (*column_sums)(const T *x, long rows, long cols, double *acc);                                  \
+                                                                                                         \
+    /* Max pooling of `images` NHWC images with `c` channels. With `argmax` non-NULL each                \
+       output also records the flat input index of its (first) maximum, offset by `index_base`.          \
+       NaN propagates (a window's last NaN is its maximum). */                                           \
+    void (*max_pool)(const T *x, long images, long c, const lamina_window *g,                            \
+                     T *out, int32_t *argmax, long index_base);                                          \
+    /* d[idx[i] − index_base] += g[i] */                                                                 \
+    void (*scatter_add)(const T *g, const int32_t *idx, long n, long index_base, T *d);                  \
+                                                                                                         \
+    /* Patch rows of `images` NHWC images (im2col) and their adjoint (col2im, adds into x). */           \
+    void (*im2col)(const T *x, long images, long c, const lamina_window *g, T *cols);                    \
+    void (*col2im)(const T *cols, long images, long c, const lamina_window *g, T *x);                    \
+                                                                                                         \
+    /* Direct convolution, NHWC input [images, inH, inW, c], kernel [kH, kW, c, f]:                      \
+       out = (bias or 0) + Σ x·w, then max(·, 0) when relu != 0. */                                      \
+    void (*conv_direct)(const T *x, long images, long c, const lamina_window *g,                         \
+                        const T *w, long f, const T *bias, int relu, T *out);                            \
+    /* dW[kh, kw, c, f] += Σ over the images' output pixels of x · dOut. */                              \
+    void (*conv_direct_dw)(const T *x, long images, long c, const lamina_window *g,                      \
+                           const T *dout, long f, T *dw);                                                \
+                                                                                                         \
+    /* Depthwise convolution of `images` NHWC images [inH, inW, c] with kernel [kh, kw, c, m],           \
+       taps `dh`, `dw` pixels apart (g holds the dilated window):                                        \
+       out[.., c·m + k] = (bias or 0) + Σ x[.., c]·w[.., c, k]. */                                       \
+    void (*depthwise)(const T *x, long images, long c, const lamina_window *g, long kh, long kw,         \
+                      long dh, long dw, const T *w, long m, const T *bias, T *out);                      \
+    /* Its input gradient, added into dx: dx[.., c] += Σ dOut[.., c·m + k]·w[.., c, k]. */               \
+    void (*depthwise_dx)(const T *dout, long images, long c, const lamina_window *g, long kh, long kw,   \
+                         long dh, long dw, const T *w, long m, T *dx);                                   \
+    /* Its kernel gradient, added into dW: dW[a, b, c, k] += Σ x[.., c]·dOut[.., c·m + k]. */            \
+    void (*depthwise_dw)(const T *x, long images, long c, const lamina_window *g, long kh, long kw,      \
+                         long dh, long dw, const T *dout, long m, T *dW);                                \
+                                                                                                         \
+    /* LSTM gates of `rows` batch rows, in place on z [rows, 4n] (i, f, g, o pre-activations):           \
+       i, f, o ← σ, g ← tanh; c = f·c_prev + i·g; tc = tanh(c); h = o·tc (float: the rational            \
+       tanh of Eigen and TensorFlow; double: libm's tanh and exp). */                                    \
+    void (*lstm_forward)(T *z, long rows, long n, const T *c_prev,                                       \
+                         T *c, T *tc, T *h);                                                             \
+    /* The backward of one step for `rows` rows: reads the gates `a`, tanh(c) `tc`, c_prev and           \
+       dh; updates dc in place (dc ← dc + dh·o·(1 − tc²), then dc_prev = dc·f) and writes dz. */         \
+    void (*lstm_backward)(const T *a, const T *tc, const T *c_prev, const T *dh,                         \
+                          T *dc, T *dz, long rows, long n);                                              \
+                                                                                                         \
+    /* Adam: m += (g − m)·b1; v += (g² − v)·b2; w −= alpha·m / (√v + eps). */                            \
+    void (*adam)(T *w, const T *g, T *m, T *v, long n,                                                   \
+                 T alpha, T b1, T b2, T eps);                                                            \
+                                                                                                         \
+    /* Softmax of each of `rows` contiguous rows of n, in place: e^(x − max) / Σ; float's exp is         \
+       Cephes's expf (1–2 ulp; below −87.3 gives 0), double's libm's exp. */                             \
+    void (*softmax_rows)(T *x, long rows, long n);                                                       \
+    /* The softmax's backward on `rows` rows of n: ds = p·(dp − Σ dp·p) (ds may be dp). */               \
+    void (*softmax_backward_rows)(const T *dp, const T *p, T *ds, long rows, long n);                    \
+                                                                                                         \
+    /* Layer normalization of `rows` rows of n: y = (x − mean)·inv·gamma + beta (gamma, beta may         \
+       be NULL), inv = 1/√(biased var + eps); stats gets (mean, inv) per row. */                         \
+    void (*layer_norm_rows)(const T *x, long rows, long n, const T *gamma, const T *beta,                \
+                            T eps, T *y, T *stats);                                                      \
+    /* Its input gradient: dx = inv·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·gamma, x̂ = (x − mean)·inv. */ \
+    void (*layer_norm_backward_rows)(const T *dy, const T *x, long rows, long n, const T *gamma,         \
+                                     const T *stats, T *dx);                                             \
+    /* Its parameter gradients, added into double accumulators (either may be NULL):                     \
+       dgamma += Σ dy·x̂, dbeta += Σ dy over the rows. */                                                \
+    void (*layer_norm_param_grads)(const T *dy, const T *x, long rows, long n, const T *stats,           \
+                                   double *dgamma, double *dbeta);                                       \
+    /* (end of LAMINA_KERNEL_ENTRIES) */
+
 typedef struct lamina_kernel_table {
     int level;
     const char *name;      /* "portable", "avx2", "avx512" */
-
-    /* y = x > 0 ? x : 0 (NaN gives 0, like the Swift reference). */
-    void (*relu)(const float *x, float *y, long n);
-    /* dx = g · (x > 0 ? 1 : 0) */
-    void (*relu_backward)(const float *g, const float *x, float *dx, long n);
-    /* y = a + b, y = a · b (same length) */
-    void (*add)(const float *a, const float *b, float *y, long n);
-    void (*mul)(const float *a, const float *b, float *y, long n);
-    /* y = a op s with a scalar s: op 0 a + s, 1 a − s, 2 s − a, 3 a · s, 4 a / s, 5 s / a
-       (each element exactly as the scalar operation). */
-    void (*binary_scalar)(const float *a, float s, float *y, long n, int op);
-    /* out[j] = Σ_r x[r·cols + j] over `rows` rows: float sums over blocks of 64 rows, added
-       into the double accumulator `acc` (cols entries). */
-    void (*column_sums)(const float *x, long rows, long cols, double *acc);
-
-    /* Max pooling of `images` NHWC images with `c` channels. With `argmax` non-NULL each
-       output also records the flat input index of its (first) maximum, offset by `index_base`.
-       NaN propagates (a window's last NaN is its maximum). */
-    void (*max_pool)(const float *x, long images, long c, const lamina_window *g,
-                     float *out, int32_t *argmax, long index_base);
-    /* d[idx[i] − index_base] += g[i] */
-    void (*scatter_add)(const float *g, const int32_t *idx, long n, long index_base, float *d);
-
-    /* Patch rows of `images` NHWC images (im2col) and their adjoint (col2im, adds into x). */
-    void (*im2col)(const float *x, long images, long c, const lamina_window *g, float *cols);
-    void (*col2im)(const float *cols, long images, long c, const lamina_window *g, float *x);
-
-    /* Direct convolution, NHWC input [images, inH, inW, c], kernel [kH, kW, c, f]:
-       out = (bias or 0) + Σ x·w, then max(·, 0) when relu != 0. */
-    void (*conv_direct)(const float *x, long images, long c, const lamina_window *g,
-                        const float *w, long f, const float *bias, int relu, float *out);
-    /* dW[kh, kw, c, f] += Σ over the images' output pixels of x · dOut. */
-    void (*conv_direct_dw)(const float *x, long images, long c, const lamina_window *g,
-                           const float *dout, long f, float *dw);
-
-    /* Depthwise convolution of `images` NHWC images [inH, inW, c] with kernel [kh, kw, c, m],
-       taps `dh`, `dw` pixels apart (g holds the dilated window):
-       out[.., c·m + k] = (bias or 0) + Σ x[.., c]·w[.., c, k]. */
-    void (*depthwise)(const float *x, long images, long c, const lamina_window *g, long kh, long kw,
-                      long dh, long dw, const float *w, long m, const float *bias, float *out);
-    /* Its input gradient, added into dx: dx[.., c] += Σ dOut[.., c·m + k]·w[.., c, k]. */
-    void (*depthwise_dx)(const float *dout, long images, long c, const lamina_window *g, long kh, long kw,
-                         long dh, long dw, const float *w, long m, float *dx);
-    /* Its kernel gradient, added into dW: dW[a, b, c, k] += Σ x[.., c]·dOut[.., c·m + k]. */
-    void (*depthwise_dw)(const float *x, long images, long c, const lamina_window *g, long kh, long kw,
-                         long dh, long dw, const float *dout, long m, float *dW);
-
-    /* LSTM gates of `rows` batch rows, in place on z [rows, 4n] (i, f, g, o pre-activations):
-       i, f, o ← σ, g ← tanh; c = f·c_prev + i·g; tc = tanh(c); h = o·tc. */
-    void (*lstm_forward)(float *z, long rows, long n, const float *c_prev,
-                         float *c, float *tc, float *h);
-    /* The backward of one step for `rows` rows: reads the gates `a`, tanh(c) `tc`, c_prev and
-       dh; updates dc in place (dc ← dc + dh·o·(1 − tc²), then dc_prev = dc·f) and writes dz. */
-    void (*lstm_backward)(const float *a, const float *tc, const float *c_prev, const float *dh,
-                          float *dc, float *dz, long rows, long n);
-
-    /* Adam: m += (g − m)·b1; v += (g² − v)·b2; w −= alpha·m / (√v + eps). */
-    void (*adam)(float *w, const float *g, float *m, float *v, long n,
-                 float alpha, float b1, float b2, float eps);
-
-    /* Softmax of each of `rows` contiguous rows of n floats, in place: e^(x − max) / Σ, with
-       exp as Cephes's expf (1–2 ulp; below −87.3 gives 0). */
-    void (*softmax_rows)(float *x, long rows, long n);
-    /* The softmax's backward on `rows` rows of n: ds = p·(dp − Σ dp·p) (ds may be dp). */
-    void (*softmax_backward_rows)(const float *dp, const float *p, float *ds, long rows, long n);
-
-    /* Layer normalization of `rows` rows of n: y = (x − mean)·inv·gamma + beta (gamma, beta may
-       be NULL), inv = 1/√(biased var + eps); stats gets (mean, inv) per row. */
-    void (*layer_norm_rows)(const float *x, long rows, long n, const float *gamma, const float *beta,
-                            float eps, float *y, float *stats);
-    /* Its input gradient: dx = inv·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·gamma, x̂ = (x − mean)·inv. */
-    void (*layer_norm_backward_rows)(const float *dy, const float *x, long rows, long n, const float *gamma,
-                                     const float *stats, float *dx);
-    /* Its parameter gradients, added into float64 accumulators (either may be NULL):
-       dgamma += Σ dy·x̂, dbeta += Σ dy over the rows. */
-    void (*layer_norm_param_grads)(const float *dy, const float *x, long rows, long n, const float *stats,
-                                   double *dgamma, double *dbeta);
+    LAMINA_KERNEL_ENTRIES(float)
 
     /* C = alpha·op(A)·op(B) + beta·C, float32, row-major (op(A) m×k, op(B) k×n; lda, ldb, ldc
        are the row strides of the stored matrices; transA/transB non-zero: the stored matrix is
@@ -150,6 +159,20 @@ const lamina_kernel_table *lamina_kernels_for_level(int level);
 
 /* Makes `level` the one in use (capped at what the CPU can run); returns the level set. */
 int lamina_kernels_set_level(int level);
+
+/* The same kernels in float64 (no GEMM: double GEMM is BLAS's dgemm), compiled for each level
+   beside the float32 ones. */
+typedef struct lamina_kernel_table_f64 {
+    int level;
+    const char *name;      /* "portable", "avx2", "avx512" */
+    LAMINA_KERNEL_ENTRIES(double)
+} lamina_kernel_table_f64;
+
+/* The float64 table of the level in use for float32 (lamina_kernels()'s level). */
+const lamina_kernel_table_f64 *lamina_kernels_f64(void);
+
+/* The float64 table of one level, or NULL when this CPU (or build) cannot run it. */
+const lamina_kernel_table_f64 *lamina_kernels_f64_for_level(int level);
 
 /* The level LAMINA_SIMD asks for (−1 when unset, −2 when set to something unknown). */
 int lamina_simd_requested_level(void);

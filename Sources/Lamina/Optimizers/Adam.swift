@@ -71,16 +71,8 @@ public class Adam: Optimizer {
                 vHat[i] = Swift.max(vHat[i], v[i])
                 w[i] -= alpha * m[i] / (vHat[i].squareRoot() + eps)
             }
-        } else if T.self == Float.self {  // the SIMD kernel
-            func f(_ p: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
-            Kernels.adamUpdate(f(w), UnsafeRawPointer(g).assumingMemoryBound(to: Float.self), m: f(m), v: f(v), count: count,
-                               alpha: Float(alpha), b1: Float(b1), b2: Float(b2), eps: Float(eps))
-        } else {
-            for i in 0..<count {
-                m[i] += (g[i] - m[i]) * b1
-                v[i] += (g[i] * g[i] - v[i]) * b2
-                w[i] -= alpha * m[i] / (v[i].squareRoot() + eps)
-            }
+        } else {  // the C kernel of the element type
+            Kernels.adamUpdate(w, g, m: m, v: v, count: count, alpha: alpha, b1: b1, b2: b2, eps: eps)
         }
     }
 }

@@ -67,54 +67,30 @@ extension Kernels {
                                                                 mask: Tensor?, causal: Bool, scale: T,
                                                                 _ g: AttentionGeometry) -> (Tensor, Tensor) {
         guard g.tq > 0, g.tk > 0, g.d > 0 else { return (Tensor.zeros(q.shape, dtype: q.dtype), Tensor.zeros(k.shape, dtype: k.dtype)) }
-        // dS is written whole below; dQ and dK whole by their GEMMs (β = 0).
-        var ds = Tensor.build(dp.shape, as: T.self) { _ in }
-        var dq = Tensor.build(q.shape, as: T.self) { _ in }, dk = Tensor.build(k.shape, as: T.self) { _ in }
-        dp.withUnsafeBuffer(as: T.self) { pdp in
-        p.withUnsafeBuffer(as: T.self) { pp in
-            q.withUnsafeBuffer(as: T.self) { pq in
-                k.withUnsafeBuffer(as: T.self) { pk in
-                    withOptionalBuffer(mask, T.self) { pm in
-                        ds.withUnsafeMutableBuffer(as: T.self) { pds in
-                            dq.withUnsafeMutableBuffer(as: T.self) { pdq in
-                                dk.withUnsafeMutableBuffer(as: T.self) { pdk in
-                                    parallelFor(g.b * g.h) { range in
-                                        for pair in range {
-                                            let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
-                                            let s = pds.baseAddress! + pair * g.tq * g.tk, pr = pp.baseAddress! + pair * g.tq * g.tk
-                                            let dpr = pdp.baseAddress! + pair * g.tq * g.tk
-                                            if T.self == Float.self {
-                                                simd.softmax_backward_rows(floats(dpr), floats(pr), floats(s), g.tq, g.tk)
-                                                if pm != nil || causal {
-                                                    for i in 0..<g.tq {
-                                                        let row = s + i * g.tk
-                                                        for j in 0..<g.tk where !attends(pm, g, bi, i, j, causal: causal) { row[j] = 0 }
-                                                    }
-                                                }
-                                            } else {
-                                                for i in 0..<g.tq {
-                                                    let row = s + i * g.tk, prow = pr + i * g.tk, drow = dpr + i * g.tk
-                                                    var dot: T = 0
-                                                    for j in 0..<g.tk { dot += drow[j] * prow[j] }
-                                                    for j in 0..<g.tk {
-                                                        row[j] = attends(pm, g, bi, i, j, causal: causal) ? prow[j] * (drow[j] - dot) : 0
-                                                    }
-                                                }
-                                            }
-                                            let qOff = bi * g.tq * g.h * g.d + hi * g.d, kOff = bi * g.tk * g.h * g.d + hi * g.d
-                                            blasGemm(false, false, g.tq, g.d, g.tk, scale, s, g.tk, pk.baseAddress! + kOff, g.h * g.d,
-                                                     0, pdq.baseAddress! + qOff, g.h * g.d)
-                                            blasGemm(true, false, g.tk, g.d, g.tq, scale, s, g.tk, pq.baseAddress! + qOff, g.h * g.d,
-                                                     0, pdk.baseAddress! + kOff, g.h * g.d)
-                                        }
-                                    }
-                                }
+        // dS is written whole below; dQ and dK whole by their GEMMs (β = 0). The three were just
+        // built here, so the kernels write into them.
+        let ds = Tensor.build(dp.shape, as: T.self) { _ in }
+        let dq = Tensor.build(q.shape, as: T.self) { _ in }, dk = Tensor.build(k.shape, as: T.self) { _ in }
+        withOptionalBuffer(mask, T.self) { pm in
+            withBaseAddresses(T.self, [dp, p, q, k, ds, dq, dk]) { ptr in
+                let (pdp, pp, pq, pk, pds, pdq, pdk) = (ptr[0]!, ptr[1]!, ptr[2]!, ptr[3]!, ptr[4]!, ptr[5]!, ptr[6]!)
+                parallelFor(g.b * g.h) { range in
+                    for pair in range {
+                        let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
+                        let s = pds + pair * g.tq * g.tk, pr = pp + pair * g.tq * g.tk, dpr = pdp + pair * g.tq * g.tk
+                        CKernels<T>.softmaxBackwardRows(dpr, pr, s, g.tq, g.tk)
+                        if pm != nil || causal {
+                            for i in 0..<g.tq {
+                                let row = s + i * g.tk
+                                for j in 0..<g.tk where !attends(pm, g, bi, i, j, causal: causal) { row[j] = 0 }
                             }
                         }
+                        let qOff = bi * g.tq * g.h * g.d + hi * g.d, kOff = bi * g.tk * g.h * g.d + hi * g.d
+                        blasGemm(false, false, g.tq, g.d, g.tk, scale, s, g.tk, pk + kOff, g.h * g.d, 0, pdq + qOff, g.h * g.d)
+                        blasGemm(true, false, g.tk, g.d, g.tq, scale, s, g.tk, pq + qOff, g.h * g.d, 0, pdk + kOff, g.h * g.d)
                     }
                 }
             }
-        }
         }
         return (dq, dk)
     }
@@ -170,19 +146,7 @@ extension Kernels {
                 for j in 0..<g.tk where !attends(pm, g, bi, i, j, causal: causal) { row[j] = maskedLogit(T.self) }
             }
         }
-        if T.self == Float.self {
-            simd.softmax_rows(floats(p), rows, g.tk)
-            return
-        }
-        for r in 0..<rows {
-            let row = p + r * g.tk
-            var m = -T.infinity
-            for j in 0..<g.tk { m = Swift.max(m, row[j]) }
-            var s: T = 0
-            for j in 0..<g.tk { let e = T.exp(row[j] - m); row[j] = e; s += e }
-            let inv = 1 / s
-            for j in 0..<g.tk { row[j] *= inv }
-        }
+        CKernels<T>.softmaxRows(p, rows, g.tk)
     }
 
     /// O[b, i, h, :] = Σⱼ P[b, h, i, j] · V[b, j, h, :] per (batch, head), in row blocks.

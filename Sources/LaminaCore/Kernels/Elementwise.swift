@@ -21,13 +21,12 @@ extension Tensor {
 extension Kernels {
     /// y[i] = f(x[i]).
     static func map<F: PointwiseFunction>(_ x: Tensor, _ f: F, op: String) -> Tensor {
-        guard x.isFloat32(op) else { return mapImpl(Double.self, x, f) }
-        if f is ReluFn { return unaryFloat(x, simd.relu) }
-        return mapImpl(Float.self, x, f)
+        x.isFloat32(op) ? mapImpl(Float.self, x, f) : mapImpl(Double.self, x, f)
     }
 
     private static func mapImpl<T: FloatScalar, F: PointwiseFunction>(_: T.Type, _ x: Tensor, _ f: F) -> Tensor {
-        x.withUnsafeBuffer(as: T.self) { px in
+        if f is ReluFn { return unary(T.self, x, CKernels<T>.relu) }
+        return x.withUnsafeBuffer(as: T.self) { px in
             Tensor.build(x.shape, as: T.self) { out in
                 parallelFor(px.count, grain: parallelThreshold) { r in
                     for i in r { out[i] = f.value(px[i]) }
@@ -38,22 +37,18 @@ extension Kernels {
 
     /// dx[i] = g[i] · f'(x[i], y[i]) — the fused backward of a pointwise op.
     static func mapGradient<F: PointwiseFunction>(_ g: Tensor, x: Tensor, y: Tensor, _ f: F) -> Tensor {
-        guard g.isFloat32("backward") else { return mapGradImpl(Double.self, g, x, y, f) }
-        if f is ReluFn { return binaryFloat(g, x, simd.relu_backward) }
-        return mapGradImpl(Float.self, g, x, y, f)
+        g.isFloat32("backward") ? mapGradImpl(Float.self, g, x, y, f) : mapGradImpl(Double.self, g, x, y, f)
     }
 
     private static func mapGradImpl<T: FloatScalar, F: PointwiseFunction>(
         _: T.Type, _ g: Tensor, _ x: Tensor, _ y: Tensor, _ f: F
     ) -> Tensor {
-        g.withUnsafeBuffer(as: T.self) { pg in
-            x.withUnsafeBuffer(as: T.self) { px in
-                y.withUnsafeBuffer(as: T.self) { py in
-                    Tensor.build(x.shape, as: T.self) { out in
-                        parallelFor(pg.count, grain: parallelThreshold) { r in
-                            for i in r { out[i] = pg[i] * f.derivative(x: px[i], y: py[i]) }
-                        }
-                    }
+        if f is ReluFn { return binary(T.self, g, x, CKernels<T>.reluBackward) }
+        return withBaseAddresses(T.self, [g, x, y]) { p in
+            let (pg, px, py) = (p[0]!, p[1]!, p[2]!)
+            return Tensor.build(x.shape, as: T.self) { out in
+                parallelFor(g.count, grain: parallelThreshold) { r in
+                    for i in r { out[i] = pg[i] * f.derivative(x: px[i], y: py[i]) }
                 }
             }
         }
@@ -65,15 +60,19 @@ extension Kernels {
         guard let shape = Shape.broadcast(a.shape, b.shape) else {
             preconditionFailure("\(op): shapes \(a.shape) and \(b.shape) cannot be broadcast together")
         }
-        guard a.isFloat32(op) else { return binaryImpl(Double.self, a, b, shape, f) }
+        return a.isFloat32(op) ? binaryTyped(Float.self, a, b, shape, f) : binaryTyped(Double.self, a, b, shape, f)
+    }
+
+    /// The C kernels where they apply (same shapes; a one-element operand), else `binaryImpl`.
+    private static func binaryTyped<T: FloatScalar, F: BinaryFunction>(_: T.Type, _ a: Tensor, _ b: Tensor, _ shape: [Int], _ f: F) -> Tensor {
         if a.shape == b.shape {
-            if f is AddFn { return binaryFloat(a, b, simd.add) }
-            if f is MulFn { return binaryFloat(a, b, simd.mul) }
+            if f is AddFn { return binary(T.self, a, b, CKernels<T>.add) }
+            if f is MulFn { return binary(T.self, a, b, CKernels<T>.mul) }
         }
         // A tensor and a one-element operand (a scalar, or [1, 1]) that broadcasts over it.
-        if b.count == 1 && a.shape == shape, let op = scalarOp(f, scalarFirst: false) { return binaryScalarFloat(a, b, op, shape) }
-        if a.count == 1 && b.shape == shape, let op = scalarOp(f, scalarFirst: true) { return binaryScalarFloat(b, a, op, shape) }
-        return binaryImpl(Float.self, a, b, shape, f)
+        if b.count == 1 && a.shape == shape, let op = scalarOp(f, scalarFirst: false) { return binaryScalar(T.self, a, b, op, shape) }
+        if a.count == 1 && b.shape == shape, let op = scalarOp(f, scalarFirst: true) { return binaryScalar(T.self, b, a, op, shape) }
+        return binaryImpl(T.self, a, b, shape, f)
     }
 
     /// The `binary_scalar` kernel's op code for `f` with the scalar second (or first), nil for other functions.
@@ -85,14 +84,13 @@ extension Kernels {
         return nil
     }
 
-    /// out = x op s over contiguous float32 (the one element of `s` broadcast), on the SIMD kernel.
-    private static func binaryScalarFloat(_ x: Tensor, _ s: Tensor, _ op: Int32, _ shape: [Int]) -> Tensor {
-        let scalar = s.withUnsafeBuffer(as: Float.self) { $0[0] }
-        let kernel = simd.binary_scalar!
-        return x.withUnsafeBuffer(as: Float.self) { px in
-            Tensor.build(shape, as: Float.self) { out in
+    /// out = x op s over contiguous elements (the one element of `s` broadcast), on the C kernel.
+    private static func binaryScalar<T: FloatScalar>(_: T.Type, _ x: Tensor, _ s: Tensor, _ op: Int32, _ shape: [Int]) -> Tensor {
+        let scalar = s.withUnsafeBuffer(as: T.self) { $0[0] }
+        return x.withUnsafeBuffer(as: T.self) { px in
+            Tensor.build(shape, as: T.self) { out in
                 parallelFor(px.count, grain: parallelThreshold) { r in
-                    kernel(px.baseAddress! + r.lowerBound, scalar, out.baseAddress! + r.lowerBound, r.count, op)
+                    CKernels<T>.binaryScalar(px.baseAddress! + r.lowerBound, scalar, out.baseAddress! + r.lowerBound, r.count, op)
                 }
             }
         }

@@ -65,82 +65,24 @@ public struct WindowGeometry: Equatable, Sendable {
 
 extension Kernels {
     /// Unfolds NHWC patches into rows: cols[(n·OH + oh)·OW + ow, (kh·KW + kw)·C + c].
-    /// The row order makes `cols · kernel[KH·KW·C, F]` come out directly in NHWC.
+    /// The row order makes `cols · kernel[KH·KW·C, F]` come out directly in NHWC. The C
+    /// kernel, images split across the cores.
     static func im2col<T: FloatScalar>(_ x: UnsafeBufferPointer<T>, batch: Int, channels c: Int,
                                        _ g: WindowGeometry, _ cols: UnsafeMutableBufferPointer<T>) {
-        let rowLen = g.kH * g.kW * c
-        if T.self == Float.self {  // the SIMD kernel, images split across the cores
-            let (xp, cp) = (floats(x.baseAddress), floats(cols.baseAddress))
-            let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * rowLen, window = g.c
-            parallelFor(batch) { r in
-                withUnsafePointer(to: window) { simd.im2col(xp + r.lowerBound * inImage, r.count, c, $0, cp + r.lowerBound * outImage) }
-            }
-            return
-        }
-        parallelFor(batch) { range in
-            for n in range {
-                for oh in 0..<g.outH {
-                    for ow in 0..<g.outW {
-                        let row = ((n * g.outH + oh) * g.outW + ow) * rowLen
-                        let iw0 = ow * g.strideW - g.padLeft
-                        let wholeRow = iw0 >= 0 && iw0 + g.kW <= g.inW
-                        for kh in 0..<g.kH {
-                            let ih = oh * g.strideH - g.padTop + kh
-                            let dst = row + kh * g.kW * c
-                            if wholeRow && ih >= 0 && ih < g.inH {
-                                // The window's row is kW·C contiguous values of the NHWC input.
-                                let src = ((n * g.inH + ih) * g.inW + iw0) * c
-                                for j in 0..<(g.kW * c) { cols[dst + j] = x[src + j] }
-                                continue
-                            }
-                            for kw in 0..<g.kW {
-                                let iw = iw0 + kw
-                                let d = dst + kw * c
-                                if ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW {
-                                    for j in 0..<c { cols[d + j] = 0 }
-                                } else {
-                                    let src = ((n * g.inH + ih) * g.inW + iw) * c
-                                    for j in 0..<c { cols[d + j] = x[src + j] }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        let (xp, cp) = (x.baseAddress!, cols.baseAddress!)
+        let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * g.kH * g.kW * c
+        parallelFor(batch) { r in
+            CKernels<T>.im2col(xp + r.lowerBound * inImage, r.count, c, g, cp + r.lowerBound * outImage)
         }
     }
 
     /// The adjoint of im2col: adds each patch row back to the NHWC positions it came from.
     static func col2im<T: FloatScalar>(_ cols: UnsafeBufferPointer<T>, batch: Int, channels c: Int,
                                        _ g: WindowGeometry, _ x: UnsafeMutableBufferPointer<T>) {
-        let rowLen = g.kH * g.kW * c
-        if T.self == Float.self {
-            let (cp, xp) = (floats(cols.baseAddress), floats(x.baseAddress))
-            let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * rowLen, window = g.c
-            parallelFor(batch) { r in
-                withUnsafePointer(to: window) { simd.col2im(cp + r.lowerBound * outImage, r.count, c, $0, xp + r.lowerBound * inImage) }
-            }
-            return
-        }
-        parallelFor(batch) { range in
-            for n in range {
-                for oh in 0..<g.outH {
-                    for ow in 0..<g.outW {
-                        let row = ((n * g.outH + oh) * g.outW + ow) * rowLen
-                        for kh in 0..<g.kH {
-                            let ih = oh * g.strideH - g.padTop + kh
-                            if ih < 0 || ih >= g.inH { continue }
-                            for kw in 0..<g.kW {
-                                let iw = ow * g.strideW - g.padLeft + kw
-                                if iw < 0 || iw >= g.inW { continue }
-                                let src = row + (kh * g.kW + kw) * c
-                                let dst = ((n * g.inH + ih) * g.inW + iw) * c
-                                for j in 0..<c { x[dst + j] += cols[src + j] }
-                            }
-                        }
-                    }
-                }
-            }
+        let (cp, xp) = (cols.baseAddress!, x.baseAddress!)
+        let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * g.kH * g.kW * c
+        parallelFor(batch) { r in
+            CKernels<T>.col2im(cp + r.lowerBound * outImage, r.count, c, g, xp + r.lowerBound * inImage)
         }
     }
 }

@@ -1,8 +1,7 @@
 extension Kernels {
     /// Max pooling of NHWC `x`; with `argmax`, also the flat input index of each output's
     /// (first) maximum, for the backward pass. NaN propagates (a window's last NaN is its
-    /// maximum). Float32 runs the SIMD kernel, float64 the loop below; images are split across
-    /// the cores.
+    /// maximum). The C kernel of the element type; images are split across the cores.
     static func maxPool(_ x: Tensor, _ g: WindowGeometry, argmax: Bool) -> (Tensor, [Int32]) {
         let count = argmax ? x.shape[0] * g.outH * g.outW * x.shape[3] : 0
         // Every index is written below, so the array starts uninitialized.
@@ -27,31 +26,8 @@ extension Kernels {
                 nonisolated(unsafe) let (xp, out, idx) = (xp, out, idx)
                 parallelFor(n, grain: poolGrain(g, c)) { images in
                     let lo = images.lowerBound
-                    if T.self == Float.self {
-                        withUnsafePointer(to: g.c) { w in
-                            simd.max_pool(floats(xp.baseAddress) + lo * inImage, images.count, c, w, floats(out.baseAddress) + lo * outImage,
-                                          argmax ? idx.baseAddress! + lo * outImage : nil, lo * inImage)
-                        }
-                        return
-                    }
-                    forEachWindow(g, images: images) { o, n, h0, h1, w0, w1 in
-                        // Start from the window's first position, then keep the first maximum.
-                        let ob = o * c, first = ((n * g.inH + h0) * g.inW + w0) * c
-                        for j in 0..<c {
-                            out[ob + j] = xp[first + j]
-                            if argmax { idx[ob + j] = Int32(first + j) }
-                        }
-                        for h in h0..<h1 {
-                            for w in w0..<w1 where h != h0 || w != w0 {
-                                let ib = ((n * g.inH + h) * g.inW + w) * c
-                                for j in 0..<c {
-                                    let v = xp[ib + j], better = v > out[ob + j] || v != v
-                                    out[ob + j] = better ? v : out[ob + j]
-                                    if argmax && better { idx[ob + j] = Int32(ib + j) }
-                                }
-                            }
-                        }
-                    }
+                    CKernels<T>.maxPool(xp.baseAddress! + lo * inImage, images.count, c, g, out.baseAddress! + lo * outImage,
+                                        argmax ? idx.baseAddress! + lo * outImage : nil, lo * inImage)
                 }
             }
         }
@@ -68,38 +44,24 @@ extension Kernels {
                                                             _ inputShape: [Int], _ g: WindowGeometry) -> Tensor {
         let (n, c) = (inputShape[0], inputShape[3])
         let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * c
-        if T.self == Float.self {
-            // Image by image: zero the image's gradient, then scatter into it while it is in cache
-            // (one pass over memory instead of a whole-tensor memset and then a scatter).
-            return grad.withUnsafeBuffer(as: Float.self) { gp in
-                argmax.withUnsafeBufferPointer { idx in
-                    Tensor.build(inputShape, as: Float.self) { d in
-                        nonisolated(unsafe) let (gp, d, idx) = (gp, d, idx)
-                        parallelFor(n, grain: poolGrain(g, c)) { images in
-                            for image in images {
-                                let dImage = d.baseAddress! + image * inImage
-                                dImage.initialize(repeating: 0, count: inImage)
-                                simd.scatter_add(gp.baseAddress! + image * outImage, idx.baseAddress! + image * outImage,
-                                                 outImage, image * inImage, dImage)
-                            }
+        // Image by image: zero the image's gradient, then scatter into it while it is in cache
+        // (one pass over memory instead of a whole-tensor memset and then a scatter).
+        return grad.withUnsafeBuffer(as: T.self) { gp in
+            argmax.withUnsafeBufferPointer { idx in
+                Tensor.build(inputShape, as: T.self) { d in
+                    nonisolated(unsafe) let (gp, d, idx) = (gp, d, idx)
+                    parallelFor(n, grain: poolGrain(g, c)) { images in
+                        for image in images {
+                            let dImage = d.baseAddress! + image * inImage
+                            dImage.initialize(repeating: 0, count: inImage)
+                            guard outImage > 0 else { continue }  // no indices (an empty array has no address)
+                            CKernels<T>.scatterAdd(gp.baseAddress! + image * outImage, idx.baseAddress! + image * outImage,
+                                                   outImage, image * inImage, dImage)
                         }
                     }
                 }
             }
         }
-        var dx = Tensor.zeros(inputShape, dtype: T.dtype)
-        grad.withUnsafeBuffer(as: T.self) { gp in
-            dx.withUnsafeMutableBuffer(as: T.self) { d in
-                argmax.withUnsafeBufferPointer { idx in
-                    nonisolated(unsafe) let (gp, d, idx) = (gp, d, idx)
-                    parallelFor(n, grain: poolGrain(g, c)) { images in
-                        let lo = images.lowerBound, count = images.count * outImage
-                        for i in (lo * outImage)..<(lo * outImage + count) { d[Int(idx[i])] += gp[i] }
-                    }
-                }
-            }
-        }
-        return dx
     }
 
     /// Average pooling of NHWC `x`; with `.same` padding the padded positions are not counted

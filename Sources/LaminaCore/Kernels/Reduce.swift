@@ -7,7 +7,7 @@ extension Kernels {
     }
 
     /// Sums over the rows of a [rows, columns] matrix: rows split across cores, each part
-    /// summed in T over blocks of 64 rows and accumulated in double precision.
+    /// summed in T over blocks of 64 rows and accumulated in double precision (the C kernel).
     private static func columnSums<T: FloatScalar>(_ px: UnsafeBufferPointer<T>, rows: Int, columns: Int,
                                                    into out: UnsafeMutableBufferPointer<T>) {
         let parts = Swift.min(ThreadCount.current, Swift.max(1, rows * columns / parallelThreshold))
@@ -16,21 +16,7 @@ extension Kernels {
             parallelFor(parts) { range in
                 for part in range {
                     let lo = rows * part / parts, hi = rows * (part + 1) / parts
-                    if T.self == Float.self {  // the SIMD kernel
-                        simd.column_sums(floats(px.baseAddress) + lo * columns, hi - lo, columns, partial.baseAddress! + part * columns)
-                        continue
-                    }
-                    var block = [T](repeating: 0, count: columns)
-                    var r = lo
-                    while r < hi {
-                        for j in 0..<columns { block[j] = 0 }
-                        for row in r..<Swift.min(r + 64, hi) {
-                            let base = row * columns
-                            for j in 0..<columns { block[j] += px[base + j] }
-                        }
-                        for j in 0..<columns { partial[part * columns + j] += Double(block[j]) }
-                        r += 64
-                    }
+                    CKernels<T>.columnSums(px.baseAddress! + lo * columns, hi - lo, columns, partial.baseAddress! + part * columns)
                 }
             }
             for j in 0..<columns {

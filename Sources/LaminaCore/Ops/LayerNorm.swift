@@ -32,46 +32,17 @@ extension Tensor {
 }
 
 extension Kernels {
-    /// y and the per-row (mean, 1/√(var + ε)) pairs (float32 through the SIMD kernel, float64
-    /// with float64 sums).
+    /// y and the per-row (mean, 1/√(var + ε)) pairs, by the C kernel of the element type.
     static func layerNormForward<T: FloatScalar>(_: T.Type, _ x: Tensor, _ gamma: Tensor?, _ beta: Tensor?,
                                                  epsilon: Double) -> (Tensor, [T]) {
         let n = x.shape.last ?? 1, rows = n == 0 ? 0 : x.count / n
         var stats = [T](repeating: 0, count: 2 * rows)
-        let y = x.withUnsafeBuffer(as: T.self) { px in
-            withOptional(gamma, T.self) { pg in
-                withOptional(beta, T.self) { pb in
-                    stats.withUnsafeMutableBufferPointer { ps in
-                        Tensor.build(x.shape, as: T.self) { out in
-                            parallelFor(rows, grain: Swift.max(1, parallelThreshold / Swift.max(n, 1))) { range in
-                                if T.self == Float.self {
-                                    simd.layer_norm_rows(floats(px.baseAddress! + range.lowerBound * n), range.count, n,
-                                                         pg.map { floats($0.baseAddress) }, pb.map { floats($0.baseAddress) },
-                                                         Float(epsilon), floats(out.baseAddress! + range.lowerBound * n),
-                                                         floats(ps.baseAddress! + 2 * range.lowerBound))
-                                    return
-                                }
-                                for r in range {
-                                    let xr = px.baseAddress! + r * n, yr = out.baseAddress! + r * n
-                                    var s = 0.0
-                                    for j in 0..<n { s += Double(xr[j]) }
-                                    let mean = s / Double(n)
-                                    var v = 0.0
-                                    for j in 0..<n { let c = Double(xr[j]) - mean; v += c * c }
-                                    let inv = 1 / (v / Double(n) + epsilon).squareRoot()
-                                    let m = T(fromDouble: mean), iv = T(fromDouble: inv)
-                                    ps[2 * r] = m
-                                    ps[2 * r + 1] = iv
-                                    for j in 0..<n {
-                                        var o = (xr[j] - m) * iv
-                                        if let pg { o *= pg[j] }
-                                        if let pb { o += pb[j] }
-                                        yr[j] = o
-                                    }
-                                }
-                            }
-                        }
-                    }
+        let y = Tensor.build(x.shape, as: T.self) { _ in }  // every element is written
+        stats.withUnsafeMutableBufferPointer { ps in
+            withBaseAddresses(T.self, [x, gamma, beta, y]) { p in
+                parallelFor(rows, grain: Swift.max(1, parallelThreshold / Swift.max(n, 1))) { range in
+                    let o = range.lowerBound * n
+                    CKernels<T>.layerNormRows(p[0]! + o, range.count, n, p[1], p[2], epsilon, p[3]! + o, ps.baseAddress! + 2 * range.lowerBound)
                 }
             }
         }
@@ -82,73 +53,23 @@ extension Kernels {
     static func layerNormBackward<T: FloatScalar>(_: T.Type, _ dy: Tensor, _ x: Tensor, _ gamma: Tensor?, _ stats: [T],
                                                   needX: Bool, needGamma: Bool, needBeta: Bool) -> (Tensor?, Tensor?, Tensor?) {
         let n = x.shape.last ?? 1, rows = n == 0 ? 0 : x.count / n
-        return dy.withUnsafeBuffer(as: T.self) { pdy in
-            x.withUnsafeBuffer(as: T.self) { px in
-                withOptional(gamma, T.self) { pg in
-                    stats.withUnsafeBufferPointer { ps in
-                        var dx: Tensor?
-                        if needX {
-                            dx = Tensor.build(x.shape, as: T.self) { out in
-                                parallelFor(rows, grain: Swift.max(1, parallelThreshold / Swift.max(n, 1))) { range in
-                                    if T.self == Float.self {
-                                        let o = range.lowerBound * n
-                                        simd.layer_norm_backward_rows(floats(pdy.baseAddress! + o), floats(px.baseAddress! + o), range.count, n,
-                                                                      pg.map { floats($0.baseAddress) }, floats(ps.baseAddress! + 2 * range.lowerBound),
-                                                                      floats(out.baseAddress! + o))
-                                        return
-                                    }
-                                    for r in range {
-                                        let xr = px.baseAddress! + r * n, gr = pdy.baseAddress! + r * n, o = out.baseAddress! + r * n
-                                        let mean = Double(ps[2 * r]), inv = Double(ps[2 * r + 1])
-                                        var sg = 0.0, sgx = 0.0
-                                        for j in 0..<n {
-                                            let gh = Double(gr[j]) * (pg.map { Double($0[j]) } ?? 1)
-                                            let xh = (Double(xr[j]) - mean) * inv
-                                            sg += gh; sgx += gh * xh
-                                        }
-                                        let a = sg / Double(n), b = sgx / Double(n)
-                                        for j in 0..<n {
-                                            let gh = Double(gr[j]) * (pg.map { Double($0[j]) } ?? 1)
-                                            let xh = (Double(xr[j]) - mean) * inv
-                                            o[j] = T(fromDouble: inv * (gh - a - xh * b))
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        var dg: Tensor?, db: Tensor?
-                        if needGamma || needBeta {
-                            var sg = [Double](repeating: 0, count: n), sb = [Double](repeating: 0, count: n)
-                            if T.self == Float.self {
-                                sg.withUnsafeMutableBufferPointer { g in
-                                    sb.withUnsafeMutableBufferPointer { b in
-                                        simd.layer_norm_param_grads(floats(pdy.baseAddress), floats(px.baseAddress), rows, n,
-                                                                    floats(ps.baseAddress), g.baseAddress, b.baseAddress)
-                                    }
-                                }
-                            } else {
-                                for r in 0..<rows {
-                                    let xr = px.baseAddress! + r * n, gr = pdy.baseAddress! + r * n
-                                    let mean = Double(ps[2 * r]), inv = Double(ps[2 * r + 1])
-                                    for j in 0..<n {
-                                        let g = Double(gr[j])
-                                        sg[j] += g * (Double(xr[j]) - mean) * inv
-                                        sb[j] += g
-                                    }
-                                }
-                            }
-                            if needGamma { dg = Tensor.build([n], as: T.self) { o in for j in 0..<n { o[j] = T(fromDouble: sg[j]) } } }
-                            if needBeta { db = Tensor.build([n], as: T.self) { o in for j in 0..<n { o[j] = T(fromDouble: sb[j]) } } }
-                        }
-                        return (dx, dg, db)
+        let dx = needX ? Tensor.build(x.shape, as: T.self, { _ in }) : nil  // every element is written
+        var sg = [Double](repeating: 0, count: needGamma || needBeta ? n : 0), sb = sg
+        stats.withUnsafeBufferPointer { ps in
+            withBaseAddresses(T.self, [dy, x, gamma, dx]) { p in
+                if let out = p[3] {
+                    parallelFor(rows, grain: Swift.max(1, parallelThreshold / Swift.max(n, 1))) { range in
+                        let o = range.lowerBound * n
+                        CKernels<T>.layerNormBackwardRows(p[0]! + o, p[1]! + o, range.count, n, p[2], ps.baseAddress! + 2 * range.lowerBound, out + o)
                     }
+                }
+                if (needGamma || needBeta) && rows > 0 {
+                    CKernels<T>.layerNormParamGrads(p[0]!, p[1]!, rows, n, ps.baseAddress!, &sg, &sb)
                 }
             }
         }
-    }
-
-    private static func withOptional<T: FloatScalar, R>(_ t: Tensor?, _: T.Type, _ body: (UnsafeBufferPointer<T>?) -> R) -> R {
-        guard let t else { return body(nil) }
-        return t.withUnsafeBuffer(as: T.self) { body($0) }
+        let dg = needGamma ? Tensor.build([n], as: T.self) { o in for j in 0..<n { o[j] = T(fromDouble: sg[j]) } } : nil
+        let db = needBeta ? Tensor.build([n], as: T.self) { o in for j in 0..<n { o[j] = T(fromDouble: sb[j]) } } : nil
+        return (dx, dg, db)
     }
 }
