@@ -67,7 +67,7 @@ let package = Package(
         ], path: "Sources/LaminaServeCLI"),
 
         // MARK: - Implementation details
-        // Float32 kernels compiled per SIMD level (portable, AVX2, AVX-512) with clang's target
+        // Float32 and float64 kernels from one source, compiled per SIMD level (portable, AVX2, AVX-512) with clang's target
         // attribute and chosen at run time; also CPUID and OpenBLAS's kernel-set switch.
         .target(name: "CLaminaKernels", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         .systemLibrary(

@@ -51,12 +51,23 @@ typedef double LK(vd) __attribute__((ext_vector_type(LK_N), aligned(8)));
 static inline vf LK(ld)(const LK_T *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void LK(st)(LK_T *p, vf v) { memcpy(p, &v, sizeof v); }
 /* The first k (< LK_N) elements of p, the other lanes `fill`; and the store of k lanes. */
-static inline vf LK(ldk)(const LK_T *p, long k, LK_T fill) { vf v = fill; memcpy(&v, p, sizeof(LK_T) * (size_t)k); return v; }
-static inline void LK(stk)(LK_T *p, vf v, long k) { memcpy(p, &v, sizeof(LK_T) * (size_t)k); }
+/* Lane by lane with constant indices (the loop unrolls fully): a variable-length memcpy is a
+   libc call, several times slower than the formula on the short rows (10-class softmax,
+   3-channel pooling) whose whole work is a tail. */
+static inline vf LK(ldk)(const LK_T *p, long k, LK_T fill) {
+    vf v = fill;
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < LK_N; i++) if (i < k) v[i] = p[i];
+    return v;
+}
+static inline void LK(stk)(LK_T *p, vf v, long k) {
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < LK_N; i++) if (i < k) p[i] = v[i];
+}
 /* k (≤ LK_N, possibly 0) lanes: a whole vector, a partial one or none (zeros). */
 static inline vf LK(ldn)(const LK_T *p, long k) { return k == LK_N ? LK(ld)(p) : k > 0 ? LK(ldk)(p, k, 0) : (vf)0; }
 static inline void LK(stn)(LK_T *p, vf v, long k) { if (k == LK_N) LK(st)(p, v); else if (k > 0) LK(stk)(p, v, k); }
-static inline void LK(sti)(int32_t *p, vi v, long k) { memcpy(p, &v, sizeof(int32_t) * (size_t)k); }
+static inline void LK(sti)(int32_t *p, vi v, long k) {
+    _Pragma("clang loop unroll(full)") for (int i = 0; i < LK_N; i++) if (i < k) p[i] = v[i];
+}
 static inline vf LK(sel)(vm m, vf a, vf b) { return (vf)(((vm)a & m) | ((vm)b & ~m)); }
 static inline vi LK(seli)(vm m, vi a, vi b) { vi mi = __builtin_convertvector(m, vi); return (a & mi) | (b & ~mi); }
 static inline vi LK(iota)(void) { vi v; for (int i = 0; i < LK_N; i++) v[i] = i; return v; }

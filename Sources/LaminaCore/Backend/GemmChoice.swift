@@ -65,6 +65,9 @@ public enum GemmChoice {
     /// Whether the own GEMM runs the float32 product op(A)[m×k]·op(B)[k×n] under `auto`.
     ///
     /// - Parameters:
+    ///   - m: the rows of op(A) and of the product.
+    ///   - n: the columns of op(B) and of the product.
+    ///   - k: the inner dimension.
     ///   - ownLevel: the SIMD level of the own kernels (`LAMINA_SIMD_*`).
     ///   - blasLevel: the rank of the OpenBLAS core loaded (`BLASCoreChoice.coreLevels`); nil when
     ///     the BLAS is not OpenBLAS or its core is not ranked (then it is taken to be as wide).

@@ -1,10 +1,10 @@
 extension Tensor {
     /// The LSTM recurrence with sigmoid gates and tanh cell activation (Keras's and
-    /// PyTorch's defaults), as one op with a hand-written backward pass through time.
+    /// PyTorch's defaults), as one op with a hand-written backward pass through time. This
+    /// tensor holds the input projections `x_t·W + b` of all timesteps, time-major `[T, B, 4n]`,
+    /// gates in Keras's order i, f, c (candidate), o.
     ///
     /// - Parameters:
-    ///   - self: the input projections `x_t·W + b` of all timesteps, time-major `[T, B, 4n]`,
-    ///     gates in Keras's order i, f, c (candidate), o.
     ///   - recurrentKernel: `U`, `[n, 4n]`.
     ///   - returnSequences: return every hidden state `[T, B, n]` (time-major) instead of
     ///     the last one `[B, n]`.
@@ -17,8 +17,9 @@ extension Tensor {
     /// Per step: `z = xw_t + h·U`, `c = σ(z_f)·c + σ(z_i)·tanh(z_c)`, `h = σ(z_o)·tanh(c)`.
     /// The forward pass keeps the gates and cell states, so the backward pass is one GEMM per
     /// step for `dh` and a single GEMM for `dU` over all steps.
-    public func lstmRecurrence(recurrentKernel u: Tensor, returnSequences: Bool, mask: Tensor? = nil,
+    public func lstmRecurrence(recurrentKernel: Tensor, returnSequences: Bool, mask: Tensor? = nil,
                                initialState: (h: Tensor, c: Tensor)? = nil, returnCell: Bool = false) -> Tensor {
+        let u = recurrentKernel
         precondition(rank == 3 && shape[2] % 4 == 0, "lstmRecurrence: projections must be [T, B, 4n], got \(shape)")
         let n = shape[2] / 4
         precondition(u.shape == [n, 4 * n], "lstmRecurrence: recurrent kernel must be [\(n), \(4 * n)], got \(u.shape)")
