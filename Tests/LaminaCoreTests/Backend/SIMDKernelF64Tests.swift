@@ -1,6 +1,7 @@
 import CLaminaKernels
 import Foundation
 import Testing
+import LaminaTestSupport
 @testable import LaminaCore
 
 /// The float64 tables of CLaminaKernels, which float64 tensors run, at every SIMD level this CPU
@@ -201,42 +202,18 @@ import Testing
         let z0 = Self.values(rows * 4 * n, seed: 12).map { $0 * 3 }, cPrev = Self.values(rows * n, seed: 13)
         var z = z0, c = [Double](repeating: 0, count: rows * n), tc = c, h = c
         t.lstm_forward(&z, rows, n, cPrev, &c, &tc, &h)
-        func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
-        var gates = z0, ec = c, etc = c, eh = c
-        for b in 0..<rows {
-            for j in 0..<n {
-                let base = b * 4 * n
-                let i = sigmoid(z0[base + j]), f = sigmoid(z0[base + n + j])
-                let gg = Foundation.tanh(z0[base + 2 * n + j]), o = sigmoid(z0[base + 3 * n + j])
-                (gates[base + j], gates[base + n + j], gates[base + 2 * n + j], gates[base + 3 * n + j]) = (i, f, gg, o)
-                ec[b * n + j] = f * cPrev[b * n + j] + i * gg
-                etc[b * n + j] = Foundation.tanh(ec[b * n + j])
-                eh[b * n + j] = o * etc[b * n + j]
-            }
-        }
+        let e = Reference.lstmStep(z: z0, cPrev: cPrev, rows: rows, n: n)
         // float64 gates are libm's tanh and exp, not the float32 rational tanh.
-        close(z, gates, tolerance: 1e-15, "lstm_forward gates")
-        close(c, ec, tolerance: 1e-15, "lstm_forward c")
-        close(tc, etc, tolerance: 1e-15, "lstm_forward tanh(c)")
-        close(h, eh, tolerance: 1e-15, "lstm_forward h")
+        close(z, e.gates, tolerance: 1e-15, "lstm_forward gates")
+        close(c, e.c, tolerance: 1e-15, "lstm_forward c")
+        close(tc, e.tc, tolerance: 1e-15, "lstm_forward tanh(c)")
+        close(h, e.h, tolerance: 1e-15, "lstm_forward h")
         let dh = Self.values(rows * n, seed: 14), dc0 = Self.values(rows * n, seed: 15)
         var dc = dc0, dz = [Double](repeating: 0, count: rows * 4 * n)
-        t.lstm_backward(gates, etc, cPrev, dh, &dc, &dz, rows, n)
-        var edz = dz, edc = dc0
-        for b in 0..<rows {
-            for j in 0..<n {
-                let base = b * 4 * n, s = b * n + j
-                let (i, f, gg, o, tcv) = (gates[base + j], gates[base + n + j], gates[base + 2 * n + j], gates[base + 3 * n + j], etc[s])
-                let dcv = dc0[s] + dh[s] * o * (1 - tcv * tcv)
-                edz[base + 3 * n + j] = dh[s] * tcv * o * (1 - o)
-                edz[base + j] = dcv * gg * i * (1 - i)
-                edz[base + n + j] = dcv * cPrev[s] * f * (1 - f)
-                edz[base + 2 * n + j] = dcv * i * (1 - gg * gg)
-                edc[s] = dcv * f
-            }
-        }
-        close(dz, edz, "lstm_backward dz")
-        close(dc, edc, "lstm_backward dc")
+        t.lstm_backward(e.gates, e.tc, cPrev, dh, &dc, &dz, rows, n)
+        let eb = Reference.lstmStepBackward(gates: e.gates, tc: e.tc, cPrev: cPrev, dh: dh, dc: dc0, rows: rows, n: n)
+        close(dz, eb.dz, "lstm_backward dz")
+        close(dc, eb.dcPrev, "lstm_backward dc")
     }
 
     func adam(_ t: lamina_kernel_table_f64) {
