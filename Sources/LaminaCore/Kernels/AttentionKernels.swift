@@ -10,6 +10,16 @@ struct AttentionGeometry {
     /// cache between the GEMM, the mask, the softmax and the value GEMM.
     static let rowBlock = 64
     var blocks: Int { (tq + Self.rowBlock - 1) / Self.rowBlock }
+
+    /// A work unit: a block of `rows` query rows from `r0` of one (batch `bi`, head `hi`) pair.
+    struct Unit { let pair: Int, bi: Int, hi: Int, r0: Int, rows: Int }
+    /// Work unit `index` of `b·h·blocks`, pairs outermost.
+    func unit(_ index: Int) -> Unit {
+        let (pair, block) = index.quotientAndRemainder(dividingBy: blocks)
+        let (bi, hi) = pair.quotientAndRemainder(dividingBy: h)
+        let r0 = block * Self.rowBlock
+        return Unit(pair: pair, bi: bi, hi: hi, r0: r0, rows: Swift.min(Self.rowBlock, tq - r0))
+    }
 }
 
 extension Kernels {
@@ -40,18 +50,9 @@ extension Kernels {
                         let units = g.b * g.h * g.blocks
                         parallelFor(units, grain: Swift.max(1, parallelThreshold / Swift.max(AttentionGeometry.rowBlock * g.tk * Swift.max(g.d, 1), 1))) { range in
                             for unit in range {
-                                let (pair, block) = unit.quotientAndRemainder(dividingBy: g.blocks)
-                                let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
-                                let r0 = block * AttentionGeometry.rowBlock, rows = Swift.min(AttentionGeometry.rowBlock, g.tq - r0)
-                                let p = out.baseAddress! + (pair * g.tq + r0) * g.tk
-                                if g.d == 0 {
-                                    p.initialize(repeating: 0, count: rows * g.tk)
-                                } else {
-                                    blasGemm(false, true, rows, g.tk, g.d, scale,
-                                             pq.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.d, g.h * g.d,
-                                             pk.baseAddress! + bi * g.tk * g.h * g.d + hi * g.d, g.h * g.d, 0, p, g.tk)
-                                }
-                                softmaxBlock(T.self, p, rows: rows, r0: r0, bi: bi, pm, causal: causal, g)
+                                let u = g.unit(unit)
+                                probabilityBlock(out.baseAddress! + (u.pair * g.tq + u.r0) * g.tk, u, pq, pk, pm,
+                                                 causal: causal, scale: scale, g)
                             }
                         }
                     }
@@ -112,18 +113,8 @@ extension Kernels {
                                 let scratch = UnsafeMutablePointer<T>.allocate(capacity: AttentionGeometry.rowBlock * g.tk)
                                 defer { scratch.deallocate() }
                                 for unit in range {
-                                    let (pair, block) = unit.quotientAndRemainder(dividingBy: g.blocks)
-                                    let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
-                                    let r0 = block * AttentionGeometry.rowBlock, rows = Swift.min(AttentionGeometry.rowBlock, g.tq - r0)
-                                    let p = scratch
-                                    if g.d == 0 {
-                                        p.initialize(repeating: 0, count: rows * g.tk)
-                                    } else {
-                                        blasGemm(false, true, rows, g.tk, g.d, scale,
-                                                 pq.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.d, g.h * g.d,
-                                                 pk.baseAddress! + bi * g.tk * g.h * g.d + hi * g.d, g.h * g.d, 0, p, g.tk)
-                                    }
-                                    softmaxBlock(T.self, p, rows: rows, r0: r0, bi: bi, pm, causal: causal, g)
+                                    let u = g.unit(unit), (bi, hi, r0, rows, p) = (u.bi, u.hi, u.r0, u.rows, scratch)
+                                    probabilityBlock(p, u, pq, pk, pm, causal: causal, scale: scale, g)
                                     blasGemm(false, false, rows, g.dv, g.tk, 1, p, g.tk,
                                              pv.baseAddress! + bi * g.tk * g.h * g.dv + hi * g.dv, g.h * g.dv,
                                              0, out.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.dv, g.h * g.dv)
@@ -134,6 +125,22 @@ extension Kernels {
                 }
             }
         }
+    }
+
+    /// The masked softmax(scale·Q·Kᵀ) of one work unit's query rows, written into `p`
+    /// (`rows × tk`).
+    @inline(__always)
+    static func probabilityBlock<T: FloatScalar>(_ p: UnsafeMutablePointer<T>, _ u: AttentionGeometry.Unit,
+                                                 _ pq: UnsafeBufferPointer<T>, _ pk: UnsafeBufferPointer<T>,
+                                                 _ pm: UnsafeBufferPointer<T>?, causal: Bool, scale: T, _ g: AttentionGeometry) {
+        if g.d == 0 {
+            p.initialize(repeating: 0, count: u.rows * g.tk)
+        } else {
+            blasGemm(false, true, u.rows, g.tk, g.d, scale,
+                     pq.baseAddress! + ((u.bi * g.tq + u.r0) * g.h + u.hi) * g.d, g.h * g.d,
+                     pk.baseAddress! + u.bi * g.tk * g.h * g.d + u.hi * g.d, g.h * g.d, 0, p, g.tk)
+        }
+        softmaxBlock(T.self, p, rows: u.rows, r0: u.r0, bi: u.bi, pm, causal: causal, g)
     }
 
     /// The masked softmax of `rows` score rows (query rows r0...) of batch `bi`, in place.
