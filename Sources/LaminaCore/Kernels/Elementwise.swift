@@ -44,11 +44,14 @@ extension Kernels {
         _: T.Type, _ g: Tensor, _ x: Tensor, _ y: Tensor, _ f: F
     ) -> Tensor {
         if f is ReluFn { return binary(T.self, g, x, CKernels<T>.reluBackward) }
-        return withBaseAddresses(T.self, [g, x, y]) { p in
-            let (pg, px, py) = (p[0]!, p[1]!, p[2]!)
-            return Tensor.build(x.shape, as: T.self) { out in
-                parallelFor(g.count, grain: parallelThreshold) { r in
-                    for i in r { out[i] = pg[i] * f.derivative(x: px[i], y: py[i]) }
+        return g.withUnsafeBuffer(as: T.self) { pg in
+            x.withUnsafeBuffer(as: T.self) { px in
+                y.withUnsafeBuffer(as: T.self) { py in
+                    Tensor.build(x.shape, as: T.self) { out in
+                        parallelFor(pg.count, grain: parallelThreshold) { r in
+                            for i in r { out[i] = pg[i] * f.derivative(x: px[i], y: py[i]) }
+                        }
+                    }
                 }
             }
         }

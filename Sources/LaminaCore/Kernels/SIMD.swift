@@ -21,18 +21,23 @@ extension Kernels {
     /// y = kernel(a, b) over two contiguous buffers of one length.
     static func binary<T: FloatScalar>(_: T.Type, _ a: Tensor, _ b: Tensor,
                                        _ kernel: @escaping (UnsafePointer<T>, UnsafePointer<T>, UnsafeMutablePointer<T>, Int) -> Void) -> Tensor {
-        withBaseAddresses(T.self, [a, b]) { p in
-            Tensor.build(a.shape, as: T.self) { out in
-                parallelFor(a.count, grain: parallelThreshold) { r in
-                    kernel(p[0]! + r.lowerBound, p[1]! + r.lowerBound, out.baseAddress! + r.lowerBound, r.count)
+        // Two closures, not withBaseAddresses: every elementwise op of a training step comes
+        // here, and that helper allocates two arrays per call.
+        a.withUnsafeBuffer(as: T.self) { pa in
+            b.withUnsafeBuffer(as: T.self) { pb in
+                Tensor.build(a.shape, as: T.self) { out in
+                    parallelFor(pa.count, grain: parallelThreshold) { r in
+                        kernel(pa.baseAddress! + r.lowerBound, pb.baseAddress! + r.lowerBound, out.baseAddress! + r.lowerBound, r.count)
+                    }
                 }
             }
         }
     }
 
     /// The base addresses of `tensors` (each of element type T; nil for a nil tensor) for the
-    /// length of `body`: one call instead of a nest of `withUnsafeBuffer` closures. The
-    /// pointers are mutable so that kernels can write their outputs: write only to tensors
+    /// length of `body`: one call instead of a nest of `withUnsafeBuffer` closures, for ops that
+    /// run once over many steps (it allocates two small arrays, so per-element-op paths nest
+    /// their two or three closures instead). The pointers are mutable so that kernels can write their outputs: write only to tensors
     /// this code has just built, whose storage nothing else shares.
     static func withBaseAddresses<T: FloatScalar, R>(_: T.Type, _ tensors: [Tensor?],
                                                      _ body: ([UnsafeMutablePointer<T>?]) -> R) -> R {
