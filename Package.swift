@@ -17,7 +17,8 @@ let package = Package(
         // Serves models over HTTP (TensorFlow Serving's REST protocol) on Hummingbird; separate
         // so that `import Lamina` needs no server stack.
         .library(name: "LaminaServe", targets: ["LaminaServe"]),
-        // TensorFlow Serving's gRPC API (PredictionService, ModelService) on grpc-swift 2; separate
+        // TensorFlow Serving's gRPC API (PredictionService, ModelService): the services on grpc-swift 2, served
+        // straight from swift-nio-http2's frames; separate
         // so that `import LaminaServe` needs no gRPC stack.
         .library(name: "LaminaServeGRPC", targets: ["LaminaServeGRPC"]),
         .executable(name: "lamina-serve", targets: ["lamina-serve"]),
@@ -33,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         // `swift package generate-documentation --target Lamina` builds the DocC catalog.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -59,6 +62,10 @@ let package = Package(
             .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+            .product(name: "NIOHPACK", package: "swift-nio-http2"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),

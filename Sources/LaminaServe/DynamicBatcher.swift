@@ -20,9 +20,11 @@ public final class DynamicBatcher: @unchecked Sendable {
     private struct Pending {
         let input: [Tensor]
         let arrival: ContinuousClock.Instant
-        let mailbox: Mailbox
-        let continuation: CheckedContinuation<Void, Never>
+        let completion: Completion
     }
+
+    /// Receives a prediction's outputs (or its error) on the thread that ran it.
+    public typealias Completion = @Sendable (Result<[Tensor], any Error>) -> Void
 
     /// Hands a result from the worker thread to the waiting task under a pthread mutex: the
     /// ordering is then plain to ThreadSanitizer too (it does not see the concurrency
@@ -86,31 +88,39 @@ public final class DynamicBatcher: @unchecked Sendable {
     /// The model's outputs (one per output) for a batch of each input, alone or in a batch.
     public func predict(_ input: [Tensor], announced: Bool = false) async throws -> [Tensor] {
         let mailbox = Mailbox()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            submit(input, announced: announced) { result in
+                mailbox.put(result)
+                continuation.resume()
+            }
+        }
+        return try mailbox.take()
+    }
+
+    /// Queues `input` (a batch of each model input) and returns at once; `completion` gets the
+    /// outputs on the thread that ran the model (the batcher's worker, or a Dispatch thread
+    /// without batching) and should only hand them on (an event loop's `execute`, say). The
+    /// path of front ends that answer from a NIO event loop with no Swift task per request.
+    public func submit(_ input: [Tensor], announced: Bool = false, completion: @escaping Completion) {
         guard maxBatch > 0 else {
             if announced { withdraw() }
             let (model, onPredict) = (model, onPredict)
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().async {
-                    onPredict(input[0].shape[0])
-                    mailbox.put(Result { try model.predict(input, batchSize: max(input[0].shape[0], 1)) })
-                    continuation.resume()
-                }
+            DispatchQueue.global().async {
+                onPredict(input[0].shape[0])
+                completion(Result { try model.predict(input, batchSize: max(input[0].shape[0], 1)) })
             }
-            return try mailbox.take()
+            return
         }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            condition.lock()
-            defer { condition.unlock() }
-            if announced { incoming = max(incoming - 1, 0) }
-            guard !stopped else {
-                mailbox.put(.failure(RequestError(503, "the server is shutting down")))
-                continuation.resume()
-                return
-            }
-            queue.append(Pending(input: input, arrival: .now, mailbox: mailbox, continuation: continuation))
-            condition.signal()
+        condition.lock()
+        if announced { incoming = max(incoming - 1, 0) }
+        guard !stopped else {
+            condition.unlock()
+            completion(.failure(RequestError(503, "the server is shutting down")))
+            return
         }
-        return try mailbox.take()
+        queue.append(Pending(input: input, arrival: .now, completion: completion))
+        condition.signal()
+        condition.unlock()
     }
 
     /// Finishes the requests already queued, then stops the worker. Later requests get 503.
@@ -160,15 +170,11 @@ public final class DynamicBatcher: @unchecked Sendable {
             var start = 0
             for pending in batch {
                 let n = pending.input[0].shape[0]
-                pending.mailbox.put(.success(batch.count == 1 ? output : output.map { $0.sliced(axis: 0, start..<(start + n)) }))
-                pending.continuation.resume()
+                pending.completion(.success(batch.count == 1 ? output : output.map { $0.sliced(axis: 0, start..<(start + n)) }))
                 start += n
             }
         } catch {
-            for pending in batch {
-                pending.mailbox.put(.failure(error))
-                pending.continuation.resume()
-            }
+            for pending in batch { pending.completion(.failure(error)) }
         }
     }
 }

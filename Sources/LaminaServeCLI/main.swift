@@ -45,6 +45,10 @@ struct LaminaServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-grpc"), help: "Serve the REST API only.")
     var noGRPC = false
 
+    @Option(name: .customLong("grpc-transport"),
+            help: "What carries gRPC: direct (Lamina's unary gRPC on swift-nio-http2 frames) or grpc-swift (grpc-swift 2's server; slower).")
+    var grpcTransport: GRPCConfiguration.Transport = .direct
+
     @Option(name: .customLong("max-batch"), help: "Most samples per batched prediction; 0 turns batching off.")
     var maxBatch = 64
 
@@ -123,6 +127,8 @@ struct LaminaServeCommand: AsyncParsableCommand {
         } catch let error as RequestError {
             throw ValidationError(error.message)
         }
-        try await server.run(grpc: noGRPC ? nil : GRPCConfiguration(host: host, port: grpcPort, maxRequestBytes: maxBodyBytes))
+        try await server.run(grpc: noGRPC ? nil : GRPCConfiguration(host: host, port: grpcPort, maxRequestBytes: maxBodyBytes, transport: grpcTransport))
     }
 }
+
+extension GRPCConfiguration.Transport: ExpressibleByArgument {}

@@ -24,22 +24,92 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
     /// `Predict`: the model's outputs for the request's inputs (through the same batcher as REST).
     public func predict(request: Tensorflow_Serving_PredictRequest, context: ServerContext) async throws -> Tensorflow_Serving_PredictResponse {
         let started = ContinuousClock.now
-        let name = request.modelSpec.name
+        let result: Result<Tensorflow_Serving_PredictResponse, RPCError>
         do {
-            let response = try await predict(request)
-            server.recordRequest(model: name, code: 200, duration: ContinuousClock.now - started)
-            return response
+            let prepared = try prepare(request)
+            defer { prepared.served.release() }   // the version is kept until this call is answered
+            do {
+                result = .success(prepared.response(try await prepared.served.batcher.predict(prepared.inputs)))
+            } catch {
+                result = .failure(rpcError(predicting: error))
+            }
         } catch {
-            server.recordRequest(model: name, code: Self.httpStatus(error.code), duration: ContinuousClock.now - started)
+            result = .failure(error)
+        }
+        record(request, started: started, error: result.failure)
+        return try result.get()
+    }
+
+    /// `Predict` without a Swift task: checks the request where it is called (a NIO event
+    /// loop), queues it on the model's batcher, and hands the response or the error to
+    /// `completion` on the thread that ran the model.
+    func predict(_ request: Tensorflow_Serving_PredictRequest,
+                 completion: @escaping @Sendable (Result<Tensorflow_Serving_PredictResponse, RPCError>) -> Void) {
+        let started = ContinuousClock.now
+        let prepared: PreparedPredict
+        do {
+            prepared = try prepare(request)
+        } catch {
+            record(request, started: started, error: error)
+            return completion(.failure(error))
+        }
+        prepared.served.batcher.submit(prepared.inputs) { outputs in
+            let result = outputs.map(prepared.response).mapError(rpcError(predicting:))
+            prepared.served.release()
+            record(request, started: started, error: result.failure)
+            completion(result)
+        }
+    }
+
+    /// A Predict request checked against its model: the inputs in the model's order and the
+    /// version's lease (given back by the caller once answered).
+    struct PreparedPredict: Sendable {
+        let served: ServedVersion
+        let inputs: [Tensor]
+        let outputNames: [String]
+        let outputFilter: [String]
+
+        /// The response of `outputs` (the model's, in order), filtered as asked.
+        func response(_ outputs: [Tensor]) -> Tensorflow_Serving_PredictResponse {
+            var response = Tensorflow_Serving_PredictResponse()
+            response.modelSpec = PredictionService.modelSpec(served.name, version: served.version)
+            for (outputName, output) in zip(outputNames, outputs) where outputFilter.isEmpty || outputFilter.contains(outputName) {
+                response.outputs[outputName] = TensorProtoCoding.encode(output)
+            }
+            return response
+        }
+    }
+
+    /// Counts a Predict call in `/metrics` (`error`: nil for an answer).
+    private func record(_ request: Tensorflow_Serving_PredictRequest, started: ContinuousClock.Instant, error: RPCError?) {
+        let code = error.map { Self.httpStatus($0.code) } ?? 200
+        server.recordRequest(model: request.modelSpec.name, code: code, duration: ContinuousClock.now - started)
+    }
+
+    private func rpcError(predicting error: any Error) -> RPCError {
+        switch error {
+        case let error as RequestError: return RPCError(code: Self.code(httpStatus: error.status), message: error.message)
+        case let error as LaminaError: return RPCError(code: .invalidArgument, message: error.message)
+        default:
+            server.serverLogger.error("gRPC predict failed: \(error)")
+            return RPCError(code: .internalError, message: "prediction failed")
+        }
+    }
+
+    /// `request` checked and decoded; the version stays leased when this returns.
+    private func prepare(_ request: Tensorflow_Serving_PredictRequest) throws(RPCError) -> PreparedPredict {
+        let served = try Self.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
+        do {
+            return try prepare(request, for: served)
+        } catch {
+            served.release()
             throw error
         }
     }
 
-    private func predict(_ request: Tensorflow_Serving_PredictRequest) async throws(RPCError) -> Tensorflow_Serving_PredictResponse {
-        let served = try Self.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
-        defer { served.release() }   // the version is kept until this call is answered
+    private func prepare(_ request: Tensorflow_Serving_PredictRequest, for served: ServedVersion) throws(RPCError) -> PreparedPredict {
         try Self.checkSignature(request.modelSpec.signatureName)
-        let (batcher, model) = (served.batcher, served.model)
+        let model = served.model
         let inputNames = ModelServer.inputNames(of: model)
 
         // Each model input by its served name (a single input also by its layer's name).
@@ -76,27 +146,16 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
         for filter in request.outputFilter where !outputNames.contains(filter) {
             throw RPCError(code: .invalidArgument, message: "output tensor alias not found in signature: \(filter); outputs: \(outputNames.joined(separator: ", "))")
         }
-        let outputs: [Tensor]
-        do {
-            outputs = try await batcher.predict(inputs)
-        } catch let error as RequestError {
-            throw RPCError(code: Self.code(httpStatus: error.status), message: error.message)
-        } catch let error as LaminaError {
-            throw RPCError(code: .invalidArgument, message: error.message)
-        } catch {
-            server.serverLogger.error("gRPC predict failed: \(error)")
-            throw RPCError(code: .internalError, message: "prediction failed")
-        }
-        var response = Tensorflow_Serving_PredictResponse()
-        response.modelSpec = Self.modelSpec(served.name, version: served.version)
-        for (outputName, output) in zip(outputNames, outputs) where request.outputFilter.isEmpty || request.outputFilter.contains(outputName) {
-            response.outputs[outputName] = TensorProtoCoding.encode(output)
-        }
-        return response
+        return PreparedPredict(served: served, inputs: inputs, outputNames: outputNames, outputFilter: request.outputFilter)
     }
 
     /// `GetModelMetadata`: the `signature_def` of the model's inputs and outputs.
     public func getModelMetadata(request: Tensorflow_Serving_GetModelMetadataRequest, context: ServerContext) async throws -> Tensorflow_Serving_GetModelMetadataResponse {
+        try metadata(request)
+    }
+
+    /// `GetModelMetadata`'s answer, where it is called.
+    func metadata(_ request: Tensorflow_Serving_GetModelMetadataRequest) throws(RPCError) -> Tensorflow_Serving_GetModelMetadataResponse {
         let served = try Self.servable(request.hasModelSpec ? request.modelSpec : nil, in: server)
         defer { served.release() }
         guard !request.metadataField.isEmpty else {
@@ -201,8 +260,13 @@ public struct ModelService: Tensorflow_Serving_ModelService.SimpleServiceProtoco
     /// The model service of `server`'s models.
     public init(server: ModelServer) { self.server = server }
 
-    /// `GetModelStatus`: version 1, AVAILABLE, for a known model.
+    /// `GetModelStatus`: each version of the model (or the one `model_spec` names) with its state.
     public func getModelStatus(request: Tensorflow_Serving_GetModelStatusRequest, context: ServerContext) async throws -> Tensorflow_Serving_GetModelStatusResponse {
+        try status(request)
+    }
+
+    /// `GetModelStatus`'s answer, where it is called.
+    func status(_ request: Tensorflow_Serving_GetModelStatusRequest) throws(RPCError) -> Tensorflow_Serving_GetModelStatusResponse {
         guard request.hasModelSpec, !request.modelSpec.name.isEmpty else {
             throw RPCError(code: .invalidArgument, message: "Missing ModelSpec")
         }
@@ -230,5 +294,12 @@ public struct ModelService: Tensorflow_Serving_ModelService.SimpleServiceProtoco
             return status
         }
         return response
+    }
+}
+
+extension Result {
+    /// The error, if this is a failure.
+    fileprivate var failure: Failure? {
+        if case .failure(let error) = self { error } else { nil }
     }
 }
