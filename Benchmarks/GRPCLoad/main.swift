@@ -2,24 +2,19 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import LaminaServeGRPC
+import SwiftProtobuf
 
 /// `lamina-grpc-load PORT MODEL CONCURRENCY SECONDS [CHANNELS]`: a gRPC load generator for
 /// TensorFlow Serving's `Predict` (ghz is not packaged for this machine): CONCURRENCY calls in
 /// flight at all times over CHANNELS HTTP/2 connections (default min(CONCURRENCY, 4)), each
 /// one 28×28×1 float image in `tensor_content`, as tf.make_tensor_proto sends it. Prints one
 /// line, as serve_bench.sh reads wrk's: `RESULT req/s p50_ms p99_ms mean_ms errors requests`.
+/// `lamina-grpc-load --write-body FILE MODEL` writes that call's HTTP/2 body instead, for h2load
+/// (nghttp2's load generator, in C: it takes far less of the CPU the server shares with it).
 @main
 struct GRPCLoad {
-    static func main() async throws {
-        let arguments = CommandLine.arguments
-        guard arguments.count >= 5, let port = Int(arguments[1]), let concurrency = Int(arguments[3]), let seconds = Double(arguments[4]),
-              concurrency > 0, seconds > 0 else {
-            FileHandle.standardError.write(Data("usage: lamina-grpc-load PORT MODEL CONCURRENCY SECONDS [CHANNELS]\n".utf8))
-            exit(2)
-        }
-        let model = arguments[2]
-        let channels = max(1, min(arguments.count > 5 ? Int(arguments[5]) ?? 4 : 4, concurrency))
-
+    /// The Predict request every call sends: one 28×28×1 image in `tensor_content`.
+    static func request(model: String) -> Tensorflow_Serving_PredictRequest {
         var request = Tensorflow_Serving_PredictRequest()
         request.modelSpec.name = model
         request.modelSpec.signatureName = "serving_default"
@@ -34,7 +29,26 @@ struct GRPCLoad {
         let image = (0..<784).map { _ in Float(Int.random(in: 0...10000, using: &generator)) / 10000 }
         tensor.tensorContent = image.withUnsafeBytes { Data($0) }
         request.inputs["input"] = tensor
-        let message = request
+        return request
+    }
+
+    static func main() async throws {
+        let arguments = CommandLine.arguments
+        if arguments.count == 4, arguments[1] == "--write-body" {
+            // The call's HTTP/2 body (gRPC's 5-byte prefix and the message), for h2load.
+            let message: [UInt8] = try request(model: arguments[3]).serializedBytes()
+            let length = UInt32(message.count).bigEndian
+            let body = [0] + withUnsafeBytes(of: length, Array.init) + message
+            try Data(body).write(to: URL(fileURLWithPath: arguments[2]))
+            return
+        }
+        guard arguments.count >= 5, let port = Int(arguments[1]), let concurrency = Int(arguments[3]), let seconds = Double(arguments[4]),
+              concurrency > 0, seconds > 0 else {
+            FileHandle.standardError.write(Data("usage: lamina-grpc-load PORT MODEL CONCURRENCY SECONDS [CHANNELS] | --write-body FILE MODEL\n".utf8))
+            exit(2)
+        }
+        let channels = max(1, min(arguments.count > 5 ? Int(arguments[5]) ?? 4 : 4, concurrency))
+        let message = request(model: arguments[2])
 
         let clock = ContinuousClock()
         let end = clock.now + .milliseconds(Int(seconds * 1000))

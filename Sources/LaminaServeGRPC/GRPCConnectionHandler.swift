@@ -67,6 +67,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private var highestStream = HTTP2StreamID(0)
     private var grantedConnectionWindow = false
     private var draining = false
+    private var closing = false
     private var context: ChannelHandlerContext?
 
     init(endpoints: GRPCEndpoints) { self.endpoints = endpoints }
@@ -112,9 +113,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         case is GRPCDrainEvent:
             guard !draining else { return }
             draining = true
-            context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream,
-                                                             payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil))),
-                                  promise: nil)
+            context.writeAndFlush(wrapOutboundOut(goAway()), promise: nil)
             closeIfDrained(context: context)
         default:
             context.fireUserInboundEventTriggered(event)
@@ -308,7 +307,18 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                               promise: nil)
     }
 
+    /// While draining, closes the connection once no call is left, after a last GOAWAY has
+    /// gone out (its write completes after every answer before it: none is cut off).
     private func closeIfDrained(context: ChannelHandlerContext) {
-        if draining, pending == 0, calls.isEmpty { context.close(promise: nil) }
+        guard draining, !closing, pending == 0, calls.isEmpty else { return }
+        closing = true
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(goAway()), promise: written)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        written.futureResult.whenComplete { _ in bound.value.close(promise: nil) }
+    }
+
+    private func goAway() -> HTTP2Frame {
+        HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStream, errorCode: .noError, opaqueData: nil))
     }
 }

@@ -11,23 +11,26 @@ import Testing
 
 /// A ModelServer with its REST and gRPC APIs started in-process on ephemeral loopback ports.
 struct RunningGRPCServer {
+    let server: ModelServer
     let group: ServiceGroup
     let task: Task<Void, any Error>
     let restPort: Int
     let grpcPort: Int
 
-    static func start(_ models: [String: InferenceModel], maxBatch: Int = 16) async throws -> RunningGRPCServer {
+    static func start(_ models: [String: InferenceModel], maxBatch: Int = 16, batchTimeout: Duration = .milliseconds(2),
+                      grpc: GRPCConfiguration = .init(port: 0)) async throws -> RunningGRPCServer {
         let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-        return try await start(ModelServer(models: models, configuration: .init(port: 0, maxBatch: maxBatch, batchTimeout: .milliseconds(2)), logger: quiet))
+        return try await start(ModelServer(models: models, configuration: .init(port: 0, maxBatch: maxBatch, batchTimeout: batchTimeout), logger: quiet),
+                               grpc: grpc)
     }
 
-    /// `server`'s REST and gRPC APIs started (its configuration's port should be 0).
-    static func start(_ server: ModelServer) async throws -> RunningGRPCServer {
+    /// `server`'s REST and gRPC APIs started (its configuration's port and `grpc`'s should be 0).
+    static func start(_ server: ModelServer, grpc: GRPCConfiguration = .init(port: 0)) async throws -> RunningGRPCServer {
         let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let (ports, continuation) = AsyncStream<(String, Int)>.makeStream()
         let rest = server.application { port in continuation.yield(("rest", port)) }
-        let grpc = GRPCModelService(modelServer: server, configuration: .init(port: 0)) { port in continuation.yield(("grpc", port)) }
-        let group = ServiceGroup(services: [rest, grpc], gracefulShutdownSignals: [], logger: quiet)
+        let grpcService = GRPCModelService(modelServer: server, configuration: grpc) { port in continuation.yield(("grpc", port)) }
+        let group = ServiceGroup(services: [rest, grpcService], gracefulShutdownSignals: [], logger: quiet)
         let task = Task { try await group.run() }
         var found: [String: Int] = [:]
         for await (kind, port) in ports {
@@ -37,7 +40,7 @@ struct RunningGRPCServer {
         guard let restPort = found["rest"], let grpcPort = found["grpc"], restPort > 0, grpcPort > 0 else {
             throw RequestError(500, "the server did not start: \(found)")
         }
-        return RunningGRPCServer(group: group, task: task, restPort: restPort, grpcPort: grpcPort)
+        return RunningGRPCServer(server: server, group: group, task: task, restPort: restPort, grpcPort: grpcPort)
     }
 
     func stop() async throws {
@@ -283,6 +286,92 @@ func failure<R>(_ call: () async throws -> R) async -> RPCError.Code? {
             throw error
         }
         try await running.stop()
+    }
+
+    /// A request larger than the stream's flow-control window (1 MiB) arrives whole, and 100
+    /// calls in flight on one connection are each answered with their own outputs, on both
+    /// transports.
+    @Test(arguments: GRPCConfiguration.Transport.allCases)
+    func largeRequestsAndManyCallsInFlight(transport: GRPCConfiguration.Transport) async throws {
+        let (model, _) = try Self.model()
+        let big = Tensor.randomNormal([5000, 8, 8, 1], seed: 5)   // 1.28 MB of tensor_content
+        let running = try await RunningGRPCServer.start(["mnist": model], grpc: .init(port: 0, transport: transport))
+        do {
+            try await running.withClients { predictions, _ in
+                let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(big, content: true)]))
+                expectClose(try floats(response.outputs["output"]), try model.predict(big).asArray(Float.self), "5000 samples")
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for i in 0..<100 {
+                        group.addTask {
+                            let one = big.sliced(axis: 0, i..<(i + 1))
+                            let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(one, content: true)]))
+                            expectClose(try floats(response.outputs["output"]), try model.predict(one).asArray(Float.self), "call \(i)")
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        } catch {
+            try await running.stop()
+            throw error
+        }
+        try await running.stop()
+    }
+
+    /// A message over `maxRequestBytes` is RESOURCE_EXHAUSTED, and the connection goes on.
+    @Test func requestsOverTheLimitAreRefused() async throws {
+        let (model, x) = try Self.model()
+        let running = try await RunningGRPCServer.start(["mnist": model], grpc: .init(port: 0, maxRequestBytes: 4096))
+        do {
+            try await running.withClients { predictions, _ in
+                let tooBig = Tensor.randomNormal([100, 8, 8, 1], seed: 6)   // 25.6 KB
+                #expect(await failure { try await predictions.predict(predictRequest("mnist", ["input": tensorProto(tooBig, content: true)])) }
+                        == .resourceExhausted)
+                let one = x.sliced(axis: 0, 0..<1)
+                let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(one, content: true)]))
+                expectClose(try floats(response.outputs["output"]), try model.predict(one).asArray(Float.self), "after the refused call")
+            }
+        } catch {
+            try await running.stop()
+            throw error
+        }
+        try await running.stop()
+    }
+
+    /// Graceful shutdown answers the calls already received (they wait in an open batch), then
+    /// stops serving.
+    @Test func gracefulShutdownAnswersCallsInFlight() async throws {
+        let (model, x) = try Self.model()
+        let running = try await RunningGRPCServer.start(["mnist": model], maxBatch: 64, batchTimeout: .seconds(3))
+        // An announced request that never comes holds each batch open until the timeout.
+        let served = try running.server.registry.acquire("mnist", .latest).get()
+        served.batcher.announce()
+        served.release()
+        try await running.withClients { predictions, _ in
+            let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for i in 0..<8 {
+                    group.addTask {
+                        let one = x.sliced(axis: 0, i..<(i + 1))
+                        let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(one, content: true)]))
+                        return (try? floats(response.outputs["output"]))?.count == 3
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(500))   // the calls wait in the open batch
+                await running.group.triggerGracefulShutdown()
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(answered == Array(repeating: true, count: 8))
+        }
+        try await running.task.value
+        let refused = await failure {
+            try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(host: "127.0.0.1", port: running.grpcPort), transportSecurity: .plaintext)) { client in
+                var options = CallOptions.defaults
+                options.timeout = .seconds(5)
+                return try await Tensorflow_Serving_PredictionService.Client(wrapping: client)
+                    .predict(predictRequest("mnist", ["input": tensorProto(x.sliced(axis: 0, 0..<1), content: true)]), options: options)
+            }
+        }
+        #expect(refused == .unavailable || refused == .deadlineExceeded, "no longer serving: \(String(describing: refused))")
     }
 
     @Test func halfPrecisionBits() {
