@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Serving benchmark: lamina-serve (REST with batching on and off, and gRPC) and the Python peer
+# Serving benchmark: lamina-serve (REST and gRPC with batching on and off; gRPC also on
+# grpc-swift's transport, --grpc-transport grpc-swift, for comparison) and the Python peer
 # (FastAPI + uvicorn + PyTorch, Benchmarks/peers/serve_torch.py, REST only) serve the MNIST
-# convnet on loopback, one image per request; wrk (REST, the same JSON body for both) and
-# lamina-grpc-load (gRPC: TF Serving's Predict with tensor_content, Benchmarks/GRPCLoad; ghz
-# is not packaged here) drive 1, 16 and 64 connections (gRPC: calls in flight, over up to 4
-# HTTP/2 connections) for DURATION seconds each and report requests/s and latency percentiles;
-# peak RSS is read from /proc. Then a SOAK-second load at 64 connections, REST and then gRPC,
-# reports errors and the server's RSS every 5 s (flat: no growth beyond noise).
+# convnet on loopback, one image per request; wrk (REST, the same JSON body for both) and h2load
+# (gRPC: TF Serving's Predict with tensor_content; ghz is not packaged here; see run_grpc) drive
+# 1, 16 and 64 connections for DURATION seconds each and report requests/s and latency
+# percentiles; peak RSS is read from /proc. Then a SOAK-second load at 64 connections, REST and
+# then gRPC, reports errors and the server's RSS every 5 s (flat: no growth beyond noise).
 #
 #   bash Benchmarks/serve_bench.sh [DURATION=10] [SOAK=60]
 # PEER_WORKERS (default: the number of cores) uvicorn worker processes with one torch thread
 # each, as a Python user deploys; PEER_WORKERS=1 is one process with torch's own threads.
 # LAMINA_SERVE names another lamina-serve binary (e.g. an older build) and skips the build
 # (GRPC_LOAD then names lamina-grpc-load; default: next to it).
-# Needs: wrk (apt-get install -y wrk), the peers venv with fastapi + uvicorn
+# Needs: wrk and h2load (apt-get install -y wrk nghttp2-client), the peers venv with fastapi + uvicorn
 # (PYTHON=$HOME/peers-venv/bin/python), a release build of lamina-serve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,8 +51,28 @@ run_wrk() {  # port connections seconds
   wrk -t"$threads" -c"$2" -d"${3}s" --timeout 10s -s "$OUT/post.lua" "http://127.0.0.1:$1/v1/models/mnist:predict" | grep RESULT
 }
 echo "machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $(nproc) cores"
+# gRPC: h2load (nghttp2-client, in C, as wrk is for REST) when present: N connections with one
+# call in flight each, the body written by lamina-grpc-load --write-body; the gRPC status of
+# every call is checked afterwards in the server's /metrics (h2load sees HTTP statuses only).
+# Without h2load (or with GRPC_CLIENT=lamina-grpc-load): lamina-grpc-load, a grpc-swift client
+# that takes much more of the CPU the server shares with it.
+GRPC_CLIENT="${GRPC_CLIENT:-$(command -v h2load > /dev/null && echo h2load || echo lamina-grpc-load)}"
 run_grpc() {  # port connections seconds
-  "$GRPC_LOAD" "$1" mnist "$2" "$3" | grep RESULT
+  if [ "$GRPC_CLIENT" = h2load ]; then
+    [ -f "$OUT/grpc-body.bin" ] || "$GRPC_LOAD" --write-body "$OUT/grpc-body.bin" mnist
+    rm -f "$OUT/h2load.log"
+    h2load -D "$3" -c "$2" -m 1 -t $(( $2 < 2 ? 1 : 2 )) -d "$OUT/grpc-body.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
+      --log-file="$OUT/h2load.log" "http://127.0.0.1:$1/tensorflow.serving.PredictionService/Predict" > "$OUT/h2load.out" 2>&1
+    sort -n -k3 "$OUT/h2load.log" | awk -v rps="$(grep -oP 'finished in .*?, \K[0-9.]+(?= req/s)' "$OUT/h2load.out")" '
+      { t[NR] = $3 / 1000; sum += $3 / 1000; if ($2 != 200) bad++ }
+      END { printf "RESULT %s %.3f %.3f %.3f %d %d\n", rps, t[int(NR * 0.5) + 1], t[int(NR * 0.99) + 1], sum / NR, bad, NR }'
+  else
+    "$GRPC_LOAD" "$1" mnist "$2" "$3" | grep RESULT
+  fi
+}
+# Predict calls answered with a gRPC error so far (the server counts them by HTTP status).
+grpc_errors() {
+  curl -s "http://127.0.0.1:$1/metrics" | awk '/^lamina_requests_total/ && /code="[0-9]+"/ && !/code="200"/ { n += $NF } END { print n + 0 }'
 }
 echo "BLAS: $(OPENBLAS_VERBOSE=2 "$LAMINA_SERVE" --help 2>&1 | grep -i "core:" | head -1 || true) (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})"
 echo "server            conns  req/s     p50_ms   p99_ms   mean_ms  errors  requests  peak_rss_MiB"
@@ -63,12 +83,19 @@ bench() {  # label port pid [runner]
     printf "%-17s %5d  %8.1f  %7.3f  %7.3f  %7.3f  %6d  %8d  %6.1f\n" "$1" "$c" "$rps" "$p50" "$p99" "$mean" "$errors" "$requests" "$(echo "$(hwm "$3") / 1024" | bc -l)"
   done
 }
-for mode in batching no-batching; do
+for mode in batching no-batching grpc-swift; do
   batch=64; [ "$mode" = no-batching ] && batch=0
-  "$LAMINA_SERVE" "$OUT/mnist.keras" --name mnist --port 18501 --grpc-port 18500 --max-batch "$batch" --batch-timeout 1000 2> "$OUT/lamina-$mode.log" &
+  transport=direct; [ "$mode" = grpc-swift ] && transport=grpc-swift
+  "$LAMINA_SERVE" "$OUT/mnist.keras" --name mnist --port 18501 --grpc-port 18500 --max-batch "$batch" --batch-timeout 1000 \
+    --grpc-transport "$transport" 2> "$OUT/lamina-$mode.log" &
   pid=$!; wait_up 18501
-  bench "lamina $mode" 18501 "$pid"
-  bench "lamina gRPC $mode" 18500 "$pid" run_grpc
+  if [ "$mode" = grpc-swift ]; then   # the gRPC server before the direct transport, for comparison
+    bench "gRPC on grpc-swift" 18500 "$pid" run_grpc
+  else
+    bench "lamina $mode" 18501 "$pid"
+    bench "lamina gRPC $mode" 18500 "$pid" run_grpc
+  fi
+  echo "  (gRPC calls answered with an error status, from /metrics: $(grpc_errors 18501))"
   kill -INT "$pid"; wait "$pid" || true
 done
 "$PYTHON" Benchmarks/peers/serve_torch.py --port 18502 --workers "$PEER_WORKERS" 2> "$OUT/peer.log" &
@@ -94,6 +121,7 @@ soak() {  # label runner port
   first=$(echo "$samples" | awk '{print $1}'); last=$(echo "$samples" | awk '{print $NF}')
   printf "soak %s: %d requests, %.1f req/s, p99 %.3f ms, errors %d; RSS first sample %.1f MiB, last %.1f MiB (%+.1f%%)\n" \
     "$1" "$requests" "$rps" "$p99" "$errors" "$first" "$last" "$(echo "($last - $first) * 100 / $first" | bc -l)"
+  echo "  requests answered with an error status, from /metrics: $(grpc_errors 18501)"
   kill -INT "$pid"; wait "$pid" || true
 }
 soak REST run_wrk 18501
