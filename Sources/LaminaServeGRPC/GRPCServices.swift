@@ -128,7 +128,8 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
         var inputs: [Tensor] = []
         var batch: Int?
         for (inputName, sampleShape) in zip(inputNames, model.inputShapes) {
-            let (shape, values) = try TensorProtoCoding.decode(byName[inputName]!, name: inputName)
+            let proto = byName[inputName]!
+            let shape = try TensorProtoCoding.shape(proto, name: inputName)
             guard shape.count == sampleShape.count + 1, Self.matches(Array(shape.dropFirst()), sampleShape) else {
                 throw RPCError(code: .invalidArgument, message: "input '\(inputName)': shape \(shape), expected [batch] + \(sampleShape)")
             }
@@ -139,7 +140,7 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
                 throw RPCError(code: .invalidArgument, message: "input '\(inputName)': batch of \(shape[0]), other inputs have \(batch!)")
             }
             batch = shape[0]
-            inputs.append(Tensor(shape: shape, scalars: values))
+            inputs.append(Tensor(shape: shape, scalars: try TensorProtoCoding.decode(proto, name: inputName).values))
         }
 
         let outputNames = ModelServer.outputNames(of: model)

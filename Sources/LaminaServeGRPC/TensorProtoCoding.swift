@@ -15,8 +15,9 @@ enum TensorProtoCoding {
     /// The most values one request tensor may hold.
     static let maximumElements = 1 << 28
 
-    /// The shape and Float values of `proto`; `name` names it in errors.
-    static func decode(_ proto: Tensorflow_TensorProto, name: String) throws(RPCError) -> (shape: [Int], values: [Float]) {
+    /// The shape `proto` declares (check it before `decode`: a short repeated field is padded
+    /// to the shape, so a small message can ask for many values).
+    static func shape(_ proto: Tensorflow_TensorProto, name: String) throws(RPCError) -> [Int] {
         guard proto.hasTensorShape, !proto.tensorShape.unknownRank else {
             throw RPCError(code: .invalidArgument, message: "input '\(name)': the tensor has no shape (set tensor_shape)")
         }
@@ -32,6 +33,13 @@ enum TensorProtoCoding {
                 throw RPCError(code: .invalidArgument, message: "input '\(name)': more than \(maximumElements) values")
             }
         }
+        return shape
+    }
+
+    /// The shape and Float values of `proto`; `name` names it in errors.
+    static func decode(_ proto: Tensorflow_TensorProto, name: String) throws(RPCError) -> (shape: [Int], values: [Float]) {
+        let shape = try shape(proto, name: name)
+        let count = shape.reduce(1, *)
         let width: Int
         switch proto.dtype {
         case .dtFloat, .dtInt32: width = 4

@@ -1,3 +1,4 @@
+import Foundation
 import GRPCCore
 import Lamina
 import LaminaServe
@@ -231,6 +232,85 @@ import Testing
             return
         }
         #expect(!channel.isActive, "closed once the last call is answered")
+    }
+
+    /// Mutated and random frames (bodies cut anywhere, random prefixes and lengths, headers
+    /// ending or not, resets) never trap, and a good call is answered after them; mutated
+    /// Predict messages reach the model or get an RPCError. `LAMINA_FUZZ_SECONDS` runs longer.
+    @Test func fuzzedCallsNeverCrashTheServer() async throws {
+        let seconds = Double(ProcessInfo.processInfo.environment["LAMINA_FUZZ_SECONDS"] ?? "") ?? 1
+        var rng = RandomGenerator(seed: UInt64(ProcessInfo.processInfo.environment["LAMINA_FUZZ_SEED"] ?? "") ?? 11)
+        func mutated(_ seed: [UInt8]) -> [UInt8] {
+            var bytes = seed
+            switch rng.next() % 4 {
+            case 0: return (0..<Int(rng.next() % 48)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            case 1:
+                for _ in 0..<(1 + Int(rng.next() % 4)) where !bytes.isEmpty {
+                    bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next())
+                }
+            case 2: bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count + 1))))
+            default:
+                let at = Int(rng.next() % UInt64(bytes.count + 1))
+                bytes.insert(contentsOf: (0..<Int(rng.next() % 8)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, at: at)
+            }
+            return bytes
+        }
+
+        // Frames, on the connection handler.
+        let channel = try Self.channel(maxRequestBytes: 4096)
+        let seeds = [Array(Self.framed(try Self.metadataRequest()).readableBytesView),
+                     Array(Self.framed(try { var r = Tensorflow_Serving_GetModelStatusRequest(); r.modelSpec.name = "mnist"; return r }().serializedBytes())
+                        .readableBytesView)]
+        let paths = [Self.metadataPath, "/tensorflow.serving.ModelService/GetModelStatus", "/x", "/tensorflow.serving.PredictionService/Predict"]
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        var stream = 1, trials = 0, answered = 0
+        while ContinuousClock.now < deadline || trials < 500 {
+            trials += 1
+            // Predict only with bodies that cannot decode (its answer comes from another thread).
+            let path = paths[Int(rng.next() % UInt64(paths.count))]
+            let body = path.hasSuffix("Predict") ? [0, 0, 0, 0, 2, 0xFF, 0xFF] : mutated(seeds[Int(rng.next() % 2)])
+            try Self.send(channel, stream, headers: Self.headers(path), endStream: rng.next() % 16 == 0)
+            var rest = ByteBuffer(bytes: body)
+            while rest.readableBytes > 0 {
+                let piece = rest.readSlice(length: 1 + Int(rng.next() % UInt64(rest.readableBytes)))!
+                try Self.send(channel, stream, data: piece, endStream: rest.readableBytes == 0 && rng.next() % 8 != 0)
+            }
+            if rng.next() % 8 == 0 { try channel.writeInbound(HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .rstStream(.cancel))) }
+            if try Self.written(channel).contains(where: { if case .headers(let h) = $0.payload { h.endStream } else { false } }) { answered += 1 }
+            stream += 2
+        }
+        try Self.send(channel, stream, headers: Self.headers(Self.metadataPath))
+        try Self.send(channel, stream, data: Self.framed(try Self.metadataRequest()))
+        guard case .headers(let trailers)? = try Self.written(channel, stream: stream).last else {
+            Issue.record("no answer after \(trials) fuzzed calls")
+            return
+        }
+        #expect(trailers.headers.first(name: "grpc-status") == "0")
+        #expect(answered > trials / 2, "\(answered) of \(trials) fuzzed calls answered")
+
+        // Predict messages, through the service to the model.
+        let model = Lamina.withRandomSeed(3) { Sequential([Input(shape: [4]), Dense(2)]) }
+        let quiet = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        let server = ModelServer(models: ["mnist": try model.inferenceModel()], configuration: .init(port: 0, maxBatch: 0), logger: quiet)
+        let predictions = PredictionService(server: server)
+        let good: [UInt8] = try predictRequest("mnist", ["input": tensorProto(Tensor(shape: [2, 4], scalars: (0..<8).map(Float.init)), content: true)])
+            .serializedBytes()
+        var predicted = 0, refused = 0, undecodable = 0
+        let predictDeadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < predictDeadline || predicted + refused + undecodable < 2000 {
+            guard let request = try? Tensorflow_Serving_PredictRequest(serializedBytes: mutated(good)) else {
+                undecodable += 1
+                continue
+            }
+            let result = await withCheckedContinuation { continuation in predictions.predict(request) { continuation.resume(returning: $0) } }
+            switch result {
+            case .success(let response):
+                predicted += 1
+                #expect(response.outputs["output"].map { (try? floats($0))?.allSatisfy(\.isFinite) ?? false } ?? false)
+            case .failure: refused += 1
+            }
+        }
+        #expect(predicted > 0 && refused > 0, "predicted \(predicted), refused \(refused), undecodable \(undecodable)")
     }
 
     @Test func grpcMessagesArePercentEncoded() {
