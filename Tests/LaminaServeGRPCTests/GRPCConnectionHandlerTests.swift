@@ -306,7 +306,9 @@ import Testing
             switch result {
             case .success(let response):
                 predicted += 1
-                #expect(response.outputs["output"].map { (try? floats($0))?.allSatisfy(\.isFinite) ?? false } ?? false)
+                // Mutated values may be NaN or huge (answered as such, as TF Serving does); the shape holds.
+                let values = response.outputs["output"].flatMap { try? floats($0) }
+                #expect(values.map { !$0.isEmpty && $0.count % 2 == 0 } ?? false, "\(String(describing: response.outputs["output"]))")
             case .failure: refused += 1
             }
         }
