@@ -142,14 +142,15 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             }
         }
         let path = headers.first(name: ":path") ?? ""
-        calls[stream] = Call(method: GRPCMethod(path: path) ?? .predict, body: ByteBuffer(), ended: ended)
+        let method = GRPCMethod(path: path)
+        calls[stream] = Call(method: method ?? .predict, body: ByteBuffer(), ended: ended)   // until answered below
         guard headers.first(name: ":method") == "POST" else {
             return endWithHeaders(stream, [":status": "405"], context: context)
         }
         guard let contentType = headers.first(name: "content-type"), contentType.hasPrefix("application/grpc") else {
             return endWithHeaders(stream, [":status": "415"], context: context)
         }
-        guard GRPCMethod(path: path) != nil else {
+        guard method != nil else {
             return writeStatus(stream, RPCError(code: .unimplemented, message: "Method not found: \(path)"), context: context)
         }
         if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
