@@ -48,6 +48,21 @@ struct RunningGRPCServer {
         try await task.value
     }
 
+    /// Runs `body` with clients of both services, then stops the server (also when `body` throws).
+    func serve<R: Sendable>(
+        _ body: (Tensorflow_Serving_PredictionService.Client<HTTP2ClientTransport.Posix>,
+                 Tensorflow_Serving_ModelService.Client<HTTP2ClientTransport.Posix>) async throws -> R
+    ) async throws -> R {
+        let result: Result<R, any Error>
+        do {
+            result = .success(try await withClients(body))
+        } catch {
+            result = .failure(error)
+        }
+        try await stop()
+        return try result.get()
+    }
+
     /// Runs `body` with clients of both services connected to the server.
     func withClients<R: Sendable>(
         _ body: (Tensorflow_Serving_PredictionService.Client<HTTP2ClientTransport.Posix>,
@@ -117,145 +132,133 @@ func failure<R>(_ call: () async throws -> R) async -> RPCError.Code? {
     @Test func predictMetadataAndStatus() async throws {
         let (model, x) = try Self.model()
         let running = try await RunningGRPCServer.start(["mnist": model])
-        do {
-            try await running.withClients { predictions, models in
-                let batch = x.sliced(axis: 0, 0..<3)
-                let want = try model.predict(batch).asArray(Float.self)
-                for content in [false, true] {
-                    let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(batch, content: content)]))
-                    let output = response.outputs["output"]
-                    #expect(output?.dtype == .dtFloat)
-                    #expect(output?.tensorShape.dim.map(\.size) == [3, 3])
-                    #expect(output?.floatVal.count == 9, "outputs come back in float_val, as TF Serving answers")
-                    try expectClose(floats(output), want, content ? "tensor_content" : "float_val")
-                    #expect(response.modelSpec.name == "mnist" && response.modelSpec.version.value == 1)
-                }
-                // Keras 3's signature name, an explicit version 1, the input layer's own name.
-                var request = predictRequest("mnist", [model.inputNames[0]: tensorProto(batch, content: true)], signature: "serve")
-                request.modelSpec.version = Google_Protobuf_Int64Value(1)
-                try expectClose(floats(try await predictions.predict(request).outputs["output"]), want, "serve signature, layer name")
-
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for i in 0..<16 {
-                        group.addTask {
-                            let one = x.sliced(axis: 0, i..<(i + 1))
-                            let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(one, content: i % 2 == 0)]))
-                            expectClose(try floats(response.outputs["output"]), try model.predict(one).asArray(Float.self), "client \(i)")
-                        }
-                    }
-                    try await group.waitForAll()
-                }
-
-                var metadataRequest = Tensorflow_Serving_GetModelMetadataRequest()
-                metadataRequest.modelSpec = spec("mnist")
-                metadataRequest.metadataField = ["signature_def"]
-                let metadata = try await predictions.getModelMetadata(metadataRequest)
-                #expect(metadata.modelSpec.name == "mnist")
-                let any = try #require(metadata.metadata["signature_def"])
-                #expect(any.typeURL == "type.googleapis.com/tensorflow.serving.SignatureDefMap")
-                let map = try Tensorflow_Serving_SignatureDefMap(unpackingAny: any)
-                let signature = try #require(map.signatureDef["serving_default"])
-                #expect(signature.methodName == "tensorflow/serving/predict")
-                #expect(signature.inputs["input"]?.tensorShape.dim.map(\.size) == [-1, 8, 8, 1])
-                #expect(signature.inputs["input"]?.dtype == .dtFloat)
-                #expect(signature.outputs["output"]?.tensorShape.dim.map(\.size) == [-1, 3])
-
-                var statusRequest = Tensorflow_Serving_GetModelStatusRequest()
-                statusRequest.modelSpec = spec("mnist")
-                let status = try await models.getModelStatus(statusRequest)
-                #expect(status.modelVersionStatus.count == 1)
-                #expect(status.modelVersionStatus.first?.version == 1)
-                #expect(status.modelVersionStatus.first?.state == .available)
-                #expect(status.modelVersionStatus.first?.status.errorCode == .ok)
+        try await running.serve { predictions, models in
+            let batch = x.sliced(axis: 0, 0..<3)
+            let want = try model.predict(batch).asArray(Float.self)
+            for content in [false, true] {
+                let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(batch, content: content)]))
+                let output = response.outputs["output"]
+                #expect(output?.dtype == .dtFloat)
+                #expect(output?.tensorShape.dim.map(\.size) == [3, 3])
+                #expect(output?.floatVal.count == 9, "outputs come back in float_val, as TF Serving answers")
+                try expectClose(floats(output), want, content ? "tensor_content" : "float_val")
+                #expect(response.modelSpec.name == "mnist" && response.modelSpec.version.value == 1)
             }
-        } catch {
-            try await running.stop()
-            throw error
+            // Keras 3's signature name, an explicit version 1, the input layer's own name.
+            var request = predictRequest("mnist", [model.inputNames[0]: tensorProto(batch, content: true)], signature: "serve")
+            request.modelSpec.version = Google_Protobuf_Int64Value(1)
+            try expectClose(floats(try await predictions.predict(request).outputs["output"]), want, "serve signature, layer name")
+
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<16 {
+                    group.addTask {
+                        let one = x.sliced(axis: 0, i..<(i + 1))
+                        let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(one, content: i % 2 == 0)]))
+                        expectClose(try floats(response.outputs["output"]), try model.predict(one).asArray(Float.self), "client \(i)")
+                    }
+                }
+                try await group.waitForAll()
+            }
+
+            var metadataRequest = Tensorflow_Serving_GetModelMetadataRequest()
+            metadataRequest.modelSpec = spec("mnist")
+            metadataRequest.metadataField = ["signature_def"]
+            let metadata = try await predictions.getModelMetadata(metadataRequest)
+            #expect(metadata.modelSpec.name == "mnist")
+            let any = try #require(metadata.metadata["signature_def"])
+            #expect(any.typeURL == "type.googleapis.com/tensorflow.serving.SignatureDefMap")
+            let map = try Tensorflow_Serving_SignatureDefMap(unpackingAny: any)
+            let signature = try #require(map.signatureDef["serving_default"])
+            #expect(signature.methodName == "tensorflow/serving/predict")
+            #expect(signature.inputs["input"]?.tensorShape.dim.map(\.size) == [-1, 8, 8, 1])
+            #expect(signature.inputs["input"]?.dtype == .dtFloat)
+            #expect(signature.outputs["output"]?.tensorShape.dim.map(\.size) == [-1, 3])
+
+            var statusRequest = Tensorflow_Serving_GetModelStatusRequest()
+            statusRequest.modelSpec = spec("mnist")
+            let status = try await models.getModelStatus(statusRequest)
+            #expect(status.modelVersionStatus.count == 1)
+            #expect(status.modelVersionStatus.first?.version == 1)
+            #expect(status.modelVersionStatus.first?.state == .available)
+            #expect(status.modelVersionStatus.first?.status.errorCode == .ok)
         }
-        try await running.stop()
     }
 
     /// Each bad request class gets INVALID_ARGUMENT or NOT_FOUND, and the server goes on answering.
     @Test func badRequestsGetErrorStatuses() async throws {
         let (model, x) = try Self.model()
         let running = try await RunningGRPCServer.start(["mnist": model], maxBatch: 0)
-        do {
-            try await running.withClients { predictions, models in
-                let one = x.sliced(axis: 0, 0..<1)
-                let good = tensorProto(one, content: false)
-                func predict(_ request: Tensorflow_Serving_PredictRequest) async -> RPCError.Code? {
-                    await failure { try await predictions.predict(request) }
-                }
-                #expect(await predict(predictRequest("nope", ["input": good])) == .notFound)
-                var wrongVersion = predictRequest("mnist", ["input": good])
-                wrongVersion.modelSpec.version = Google_Protobuf_Int64Value(7)
-                #expect(await predict(wrongVersion) == .notFound)
-                #expect(await predict(predictRequest("", ["input": good])) == .invalidArgument)
-                #expect(await predict(predictRequest("mnist", ["input": good], signature: "classify")) == .invalidArgument)
-                #expect(await predict(predictRequest("mnist", [:])) == .invalidArgument)
-                #expect(await predict(predictRequest("mnist", ["x": good])) == .invalidArgument)
-                #expect(await predict(predictRequest("mnist", ["input": good, "extra": good])) == .invalidArgument)
-
-                var badShape = good
-                badShape.tensorShape = TensorProtoCoding.shapeProto([1, 8, 8, 2])
-                #expect(await predict(predictRequest("mnist", ["input": badShape])) == .invalidArgument)
-                var noBatch = good
-                noBatch.tensorShape = TensorProtoCoding.shapeProto([8, 8, 1])
-                #expect(await predict(predictRequest("mnist", ["input": noBatch])) == .invalidArgument)
-                var noShape = good
-                noShape.clearTensorShape()
-                #expect(await predict(predictRequest("mnist", ["input": noShape])) == .invalidArgument)
-                var tooMany = good
-                tooMany.floatVal += [1]
-                #expect(await predict(predictRequest("mnist", ["input": tooMany])) == .invalidArgument)
-                var noValues = good
-                noValues.floatVal = []
-                #expect(await predict(predictRequest("mnist", ["input": noValues])) == .invalidArgument)
-                var shortContent = tensorProto(one, content: true)
-                shortContent.tensorContent.removeLast()
-                #expect(await predict(predictRequest("mnist", ["input": shortContent])) == .invalidArgument)
-                var strings = good
-                strings.dtype = .dtString
-                #expect(await predict(predictRequest("mnist", ["input": strings])) == .invalidArgument)
-                var huge = good
-                huge.tensorShape = TensorProtoCoding.shapeProto([1 << 20, 1 << 20, 8, 1])
-                #expect(await predict(predictRequest("mnist", ["input": huge])) == .invalidArgument)
-                var empty = good
-                empty.tensorShape = TensorProtoCoding.shapeProto([0, 8, 8, 1])
-                empty.floatVal = []
-                #expect(await predict(predictRequest("mnist", ["input": empty])) == .invalidArgument)
-                var filtered = predictRequest("mnist", ["input": good])
-                filtered.outputFilter = ["logits"]
-                #expect(await predict(filtered) == .invalidArgument)
-
-                // One value fills the tensor, as TensorFlow reads a short repeated field.
-                var filled = good
-                filled.floatVal = [0.5]
-                let response = try await predictions.predict(predictRequest("mnist", ["input": filled]))
-                let want = try model.predict(Tensor(shape: [1, 8, 8, 1], scalars: [Float](repeating: 0.5, count: 64))).asArray(Float.self)
-                expectClose(try floats(response.outputs["output"]), want, "a single float_val")
-
-                var metadataRequest = Tensorflow_Serving_GetModelMetadataRequest()
-                metadataRequest.modelSpec = spec("mnist")
-                #expect(await failure { try await predictions.getModelMetadata(metadataRequest) } == .invalidArgument)
-                metadataRequest.metadataField = ["signature_def"]
-                metadataRequest.modelSpec = spec("nope")
-                #expect(await failure { try await predictions.getModelMetadata(metadataRequest) } == .notFound)
-                var statusRequest = Tensorflow_Serving_GetModelStatusRequest()
-                statusRequest.modelSpec = spec("nope")
-                #expect(await failure { try await models.getModelStatus(statusRequest) } == .notFound)
-                statusRequest.modelSpec = spec("mnist", version: 2)
-                #expect(await failure { try await models.getModelStatus(statusRequest) } == .notFound)
-
-                // Still serving.
-                let after = try await predictions.predict(predictRequest("mnist", ["input": good]))
-                expectClose(try floats(after.outputs["output"]), try model.predict(one).asArray(Float.self), "after the bad requests")
+        try await running.serve { predictions, models in
+            let one = x.sliced(axis: 0, 0..<1)
+            let good = tensorProto(one, content: false)
+            func predict(_ request: Tensorflow_Serving_PredictRequest) async -> RPCError.Code? {
+                await failure { try await predictions.predict(request) }
             }
-        } catch {
-            try await running.stop()
-            throw error
+            #expect(await predict(predictRequest("nope", ["input": good])) == .notFound)
+            var wrongVersion = predictRequest("mnist", ["input": good])
+            wrongVersion.modelSpec.version = Google_Protobuf_Int64Value(7)
+            #expect(await predict(wrongVersion) == .notFound)
+            #expect(await predict(predictRequest("", ["input": good])) == .invalidArgument)
+            #expect(await predict(predictRequest("mnist", ["input": good], signature: "classify")) == .invalidArgument)
+            #expect(await predict(predictRequest("mnist", [:])) == .invalidArgument)
+            #expect(await predict(predictRequest("mnist", ["x": good])) == .invalidArgument)
+            #expect(await predict(predictRequest("mnist", ["input": good, "extra": good])) == .invalidArgument)
+
+            var badShape = good
+            badShape.tensorShape = TensorProtoCoding.shapeProto([1, 8, 8, 2])
+            #expect(await predict(predictRequest("mnist", ["input": badShape])) == .invalidArgument)
+            var noBatch = good
+            noBatch.tensorShape = TensorProtoCoding.shapeProto([8, 8, 1])
+            #expect(await predict(predictRequest("mnist", ["input": noBatch])) == .invalidArgument)
+            var noShape = good
+            noShape.clearTensorShape()
+            #expect(await predict(predictRequest("mnist", ["input": noShape])) == .invalidArgument)
+            var tooMany = good
+            tooMany.floatVal += [1]
+            #expect(await predict(predictRequest("mnist", ["input": tooMany])) == .invalidArgument)
+            var noValues = good
+            noValues.floatVal = []
+            #expect(await predict(predictRequest("mnist", ["input": noValues])) == .invalidArgument)
+            var shortContent = tensorProto(one, content: true)
+            shortContent.tensorContent.removeLast()
+            #expect(await predict(predictRequest("mnist", ["input": shortContent])) == .invalidArgument)
+            var strings = good
+            strings.dtype = .dtString
+            #expect(await predict(predictRequest("mnist", ["input": strings])) == .invalidArgument)
+            var huge = good
+            huge.tensorShape = TensorProtoCoding.shapeProto([1 << 20, 1 << 20, 8, 1])
+            #expect(await predict(predictRequest("mnist", ["input": huge])) == .invalidArgument)
+            var empty = good
+            empty.tensorShape = TensorProtoCoding.shapeProto([0, 8, 8, 1])
+            empty.floatVal = []
+            #expect(await predict(predictRequest("mnist", ["input": empty])) == .invalidArgument)
+            var filtered = predictRequest("mnist", ["input": good])
+            filtered.outputFilter = ["logits"]
+            #expect(await predict(filtered) == .invalidArgument)
+
+            // One value fills the tensor, as TensorFlow reads a short repeated field.
+            var filled = good
+            filled.floatVal = [0.5]
+            let response = try await predictions.predict(predictRequest("mnist", ["input": filled]))
+            let want = try model.predict(Tensor(shape: [1, 8, 8, 1], scalars: [Float](repeating: 0.5, count: 64))).asArray(Float.self)
+            expectClose(try floats(response.outputs["output"]), want, "a single float_val")
+
+            var metadataRequest = Tensorflow_Serving_GetModelMetadataRequest()
+            metadataRequest.modelSpec = spec("mnist")
+            #expect(await failure { try await predictions.getModelMetadata(metadataRequest) } == .invalidArgument)
+            metadataRequest.metadataField = ["signature_def"]
+            metadataRequest.modelSpec = spec("nope")
+            #expect(await failure { try await predictions.getModelMetadata(metadataRequest) } == .notFound)
+            var statusRequest = Tensorflow_Serving_GetModelStatusRequest()
+            statusRequest.modelSpec = spec("nope")
+            #expect(await failure { try await models.getModelStatus(statusRequest) } == .notFound)
+            statusRequest.modelSpec = spec("mnist", version: 2)
+            #expect(await failure { try await models.getModelStatus(statusRequest) } == .notFound)
+
+            // Still serving.
+            let after = try await predictions.predict(predictRequest("mnist", ["input": good]))
+            expectClose(try floats(after.outputs["output"]), try model.predict(one).asArray(Float.self), "after the bad requests")
         }
-        try await running.stop()
     }
 
     /// A float64 model answers in DT_DOUBLE (as its metadata says), and a float64 input in
@@ -266,26 +269,20 @@ func failure<R>(_ call: () async throws -> R) async -> RPCError.Code? {
         let want = try built.predict(x).scalarsAsDouble().map { Float($0) }
         let model = try built.inferenceModel()
         let running = try await RunningGRPCServer.start(["f64": model])
-        do {
-            try await running.withClients { predictions, _ in
-                var asDoubles = Tensorflow_TensorProto()
-                asDoubles.dtype = .dtDouble
-                asDoubles.tensorShape = TensorProtoCoding.shapeProto([2, 4])
-                asDoubles.doubleVal = x.asArray(Double.self)
-                var asContent = tensorProto(x.cast(to: .float32), content: true)
-                asContent.dtype = .dtDouble
-                asContent.tensorContent = Data(x.asArray(Double.self).flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init) })
-                for input in [asDoubles, asContent, tensorProto(x.cast(to: .float32), content: false)] {
-                    let output = try await predictions.predict(predictRequest("f64", ["input": input])).outputs["output"]
-                    #expect(output?.dtype == .dtDouble && output?.doubleVal.count == 4)
-                    expectClose(try floats(output), want, "float64 model, \(input.dtype)")
-                }
+        try await running.serve { predictions, _ in
+            var asDoubles = Tensorflow_TensorProto()
+            asDoubles.dtype = .dtDouble
+            asDoubles.tensorShape = TensorProtoCoding.shapeProto([2, 4])
+            asDoubles.doubleVal = x.asArray(Double.self)
+            var asContent = tensorProto(x.cast(to: .float32), content: true)
+            asContent.dtype = .dtDouble
+            asContent.tensorContent = Data(x.asArray(Double.self).flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init) })
+            for input in [asDoubles, asContent, tensorProto(x.cast(to: .float32), content: false)] {
+                let output = try await predictions.predict(predictRequest("f64", ["input": input])).outputs["output"]
+                #expect(output?.dtype == .dtDouble && output?.doubleVal.count == 4)
+                expectClose(try floats(output), want, "float64 model, \(input.dtype)")
             }
-        } catch {
-            try await running.stop()
-            throw error
         }
-        try await running.stop()
     }
 
     /// A request larger than the stream's flow-control window (1 MiB) arrives whole, and 100
@@ -296,46 +293,34 @@ func failure<R>(_ call: () async throws -> R) async -> RPCError.Code? {
         let (model, _) = try Self.model()
         let big = Tensor.randomNormal([5000, 8, 8, 1], seed: 5)   // 1.28 MB of tensor_content
         let running = try await RunningGRPCServer.start(["mnist": model], grpc: .init(port: 0, transport: transport))
-        do {
-            try await running.withClients { predictions, _ in
-                let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(big, content: true)]))
-                expectClose(try floats(response.outputs["output"]), try model.predict(big).asArray(Float.self), "5000 samples")
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for i in 0..<100 {
-                        group.addTask {
-                            let one = big.sliced(axis: 0, i..<(i + 1))
-                            let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(one, content: true)]))
-                            expectClose(try floats(response.outputs["output"]), try model.predict(one).asArray(Float.self), "call \(i)")
-                        }
+        try await running.serve { predictions, _ in
+            let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(big, content: true)]))
+            expectClose(try floats(response.outputs["output"]), try model.predict(big).asArray(Float.self), "5000 samples")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<100 {
+                    group.addTask {
+                        let one = big.sliced(axis: 0, i..<(i + 1))
+                        let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(one, content: true)]))
+                        expectClose(try floats(response.outputs["output"]), try model.predict(one).asArray(Float.self), "call \(i)")
                     }
-                    try await group.waitForAll()
                 }
+                try await group.waitForAll()
             }
-        } catch {
-            try await running.stop()
-            throw error
         }
-        try await running.stop()
     }
 
     /// A message over `maxRequestBytes` is RESOURCE_EXHAUSTED, and the connection goes on.
     @Test func requestsOverTheLimitAreRefused() async throws {
         let (model, x) = try Self.model()
         let running = try await RunningGRPCServer.start(["mnist": model], grpc: .init(port: 0, maxRequestBytes: 4096))
-        do {
-            try await running.withClients { predictions, _ in
-                let tooBig = Tensor.randomNormal([100, 8, 8, 1], seed: 6)   // 25.6 KB
-                #expect(await failure { try await predictions.predict(predictRequest("mnist", ["input": tensorProto(tooBig, content: true)])) }
-                        == .resourceExhausted)
-                let one = x.sliced(axis: 0, 0..<1)
-                let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(one, content: true)]))
-                expectClose(try floats(response.outputs["output"]), try model.predict(one).asArray(Float.self), "after the refused call")
-            }
-        } catch {
-            try await running.stop()
-            throw error
+        try await running.serve { predictions, _ in
+            let tooBig = Tensor.randomNormal([100, 8, 8, 1], seed: 6)   // 25.6 KB
+            #expect(await failure { try await predictions.predict(predictRequest("mnist", ["input": tensorProto(tooBig, content: true)])) }
+                    == .resourceExhausted)
+            let one = x.sliced(axis: 0, 0..<1)
+            let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(one, content: true)]))
+            expectClose(try floats(response.outputs["output"]), try model.predict(one).asArray(Float.self), "after the refused call")
         }
-        try await running.stop()
     }
 
     /// Graceful shutdown answers the calls already received (they wait in an open batch), then
