@@ -79,15 +79,21 @@ public enum GemmChoice {
     /// - own kernels narrower than the loaded core (LAMINA_SIMD=portable, say): the BLAS.
     /// - own kernels wider than the loaded core (AVX-512 against Haswell's AVX2 or Prescott's
     ///   SSE3): own, whatever the shape (m = 1: 23 vs 10 GFLOP/s).
-    /// - the same width: m ≤ 4 rows (batch-1 inference) the BLAS (43 vs 23 at m = 1, a tie at
-    ///   m = 8); every other measured shape own (0.95–1.5× OpenBLAS's speed).
+    /// - the same width: m ≤ 4 rows (batch-1 inference) the BLAS when its kernels are AVX-512
+    ///   (43 vs 23 at m = 1, a tie at m = 8); every other measured shape own (0.95–1.5×
+    ///   OpenBLAS's speed).
+    ///
+    /// And on AVX2 against OpenBLAS's AVX2 kernels (gemm_table_zen3_20261206.md, AMD EPYC Zen 3,
+    /// OpenBLAS's Zen core): m ≤ 4 rows own as well: OpenBLAS's AVX2 kernels run one row at 7
+    /// GFLOP/s against the own 16 (m = 1, n = 128, k = 784; 40 against 51 at m = 4), as
+    /// Haswell's did against the own AVX-512 ones on Zen 4; the other shapes as on Zen 4.
     public static func ownRuns(m: Int, n: Int, k: Int, ownLevel: Int, blasLevel: Int?) -> Bool {
         if n < 16 { return false }
         let own = rank(ownLevel: ownLevel)
         let blas = blasLevel ?? 3
         if own < blas { return false }
         if own > blas { return true }
-        return m > 4
+        return m > 4 || blas == 2
     }
 
     /// Whether `auto` runs this float32 product on the own GEMM here (this CPU's SIMD level and
@@ -115,7 +121,7 @@ public enum GemmChoice {
             let core = blasCore ?? "the BLAS"
             if own < blas { return "auto: \(core) (wider than the own \(String(cString: table.name)) kernels) for every product" }
             if own > blas { return "auto: \(tile) (wider than \(core)'s) except n < 16 (\(core))" }
-            return "auto: \(tile) except n < 16 or m ≤ 4 (\(core))"
+            return blas == 2 ? "auto: \(tile) except n < 16 (\(core))" : "auto: \(tile) except n < 16 or m ≤ 4 (\(core))"
         }
     }
 }

@@ -66,8 +66,9 @@ import Testing
             (128, 128, 784, avx512, 2, true),     // against Haswell: own
             (1, 128, 784, avx512, 3, false),      // batch 1, same width: OpenBLAS
             (1, 128, 784, avx512, 2, true),       // batch 1, wider than Haswell: own
-            (4, 128, 784, avx2, 2, false),        // 4 rows, AVX2 against Haswell: OpenBLAS
-            (5, 128, 784, avx2, 2, true),
+            (1, 128, 784, avx2, 2, true),         // batch 1, AVX2 against Haswell or Zen: own (Zen 3 table)
+            (4, 128, 784, avx2, 2, true),
+            (1, 10, 784, avx2, 2, false),         // ... but not a narrow C
             (128, 10, 128, avx512, 2, false),     // narrow C: OpenBLAS whatever the core
             (128, 15, 128, avx512, 0, false),
             (128, 16, 128, avx512, 0, true),      // Prescott's SSE3 kernels: own
