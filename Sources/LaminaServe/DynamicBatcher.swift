@@ -64,6 +64,13 @@ public final class DynamicBatcher: @unchecked Sendable {
         }
     }
 
+    /// Requests queued and not yet taken into a batch.
+    public var queuedRequests: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count
+    }
+
     /// A request is on its way: the open batch waits for it (up to the timeout).
     public func announce() {
         condition.lock()
