@@ -61,9 +61,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     private let endpoints: GRPCEndpoints
+    /// Open streams, those waiting for the batcher included (an answer for a stream no longer
+    /// here, reset or closed, is dropped).
     private var calls: [HTTP2StreamID: Call] = [:]
-    /// Calls handed to a batcher and not yet answered.
-    private var pending = 0
     private var highestStream = HTTP2StreamID(0)
     private var grantedConnectionWindow = false
     private var draining = false
@@ -199,13 +199,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             switch call.method {
             case .predict:
                 let request = try decode(Tensorflow_Serving_PredictRequest.self, message)
-                pending += 1
-                let (loop, handler) = (context.eventLoop, NIOLoopBound(self, eventLoop: context.eventLoop))
-                endpoints.predictions.predict(request) { result in
-                    loop.execute {
-                        handler.value.pending -= 1
-                        handler.value.answer(stream, result.flatMap(Self.serialize))
-                    }
+                let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+                endpoints.predictions.predict(request, on: context.eventLoop) { result in
+                    handler.value.answer(stream, result.flatMap(Self.serialize))
                 }
             case .modelMetadata:
                 answer(stream, Self.serialize(try endpoints.predictions.metadata(decode(Tensorflow_Serving_GetModelMetadataRequest.self, message))))
@@ -311,7 +307,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     /// While draining, closes the connection once no call is left, after a last GOAWAY has
     /// gone out (its write completes after every answer before it: none is cut off).
     private func closeIfDrained(context: ChannelHandlerContext) {
-        guard draining, !closing, pending == 0, calls.isEmpty else { return }
+        guard draining, !closing, calls.isEmpty else { return }
         closing = true
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(goAway()), promise: written)

@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCProtobuf
 import Lamina
 import LaminaServe
+import NIOCore
 import SwiftProtobuf
 
 /// TensorFlow Serving's `tensorflow.serving.PredictionService` (`Predict`, `GetModelMetadata`)
@@ -40,10 +41,10 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
         return try result.get()
     }
 
-    /// `Predict` without a Swift task: checks the request where it is called (a NIO event
-    /// loop), queues it on the model's batcher, and hands the response or the error to
-    /// `completion` on the thread that ran the model.
-    func predict(_ request: Tensorflow_Serving_PredictRequest,
+    /// `Predict` without a Swift task: checks the request where it is called (on `loop`),
+    /// queues it on the model's batcher, and calls `completion` on `loop` with the response
+    /// (built there, not on the batcher's thread, which goes on to the next batch) or the error.
+    func predict(_ request: Tensorflow_Serving_PredictRequest, on loop: any EventLoop,
                  completion: @escaping @Sendable (Result<Tensorflow_Serving_PredictResponse, RPCError>) -> Void) {
         let started = ContinuousClock.now
         let prepared: PreparedPredict
@@ -54,10 +55,12 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
             return completion(.failure(error))
         }
         prepared.served.batcher.submit(prepared.inputs) { outputs in
-            let result = outputs.map(prepared.response).mapError(rpcError(predicting:))
-            prepared.served.release()
-            record(request, started: started, error: result.failure)
-            completion(result)
+            loop.execute {
+                let result = outputs.map(prepared.response).mapError(rpcError(predicting:))
+                prepared.served.release()
+                record(request, started: started, error: result.failure)
+                completion(result)
+            }
         }
     }
 
@@ -140,7 +143,7 @@ public struct PredictionService: Tensorflow_Serving_PredictionService.SimpleServ
                 throw RPCError(code: .invalidArgument, message: "input '\(inputName)': batch of \(shape[0]), other inputs have \(batch!)")
             }
             batch = shape[0]
-            inputs.append(Tensor(shape: shape, scalars: try TensorProtoCoding.decode(proto, name: inputName).values))
+            inputs.append(Tensor(shape: shape, scalars: try TensorProtoCoding.values(proto, shape: shape, name: inputName)))
         }
 
         let outputNames = ModelServer.outputNames(of: model)

@@ -39,6 +39,11 @@ enum TensorProtoCoding {
     /// The shape and Float values of `proto`; `name` names it in errors.
     static func decode(_ proto: Tensorflow_TensorProto, name: String) throws(RPCError) -> (shape: [Int], values: [Float]) {
         let shape = try shape(proto, name: name)
+        return (shape, try values(proto, shape: shape, name: name))
+    }
+
+    /// The Float values of `proto`, whose `shape` (from `shape(_:name:)`) has been checked.
+    static func values(_ proto: Tensorflow_TensorProto, shape: [Int], name: String) throws(RPCError) -> [Float] {
         let count = shape.reduce(1, *)
         let width: Int
         switch proto.dtype {
@@ -52,25 +57,25 @@ enum TensorProtoCoding {
             guard proto.tensorContent.count == count * width else {
                 throw RPCError(code: .invalidArgument, message: "input '\(name)': tensor_content has \(proto.tensorContent.count) bytes; shape \(shape) of \(proto.dtype) needs \(count * width)")
             }
-            return (shape, fromContent(proto.tensorContent, dtype: proto.dtype, count: count))
+            return fromContent(proto.tensorContent, dtype: proto.dtype, count: count)
         }
-        let values: [Float]
+        let given: [Float]
         switch proto.dtype {
-        case .dtFloat: values = proto.floatVal
-        case .dtDouble: values = proto.doubleVal.map { Float($0) }
-        case .dtInt32: values = proto.intVal.map { Float($0) }
-        case .dtInt64: values = proto.int64Val.map { Float($0) }
-        case .dtHalf: values = proto.halfVal.map { Float(halfBits: UInt16(truncatingIfNeeded: $0)) }
-        default: values = []
+        case .dtFloat: given = proto.floatVal
+        case .dtDouble: given = proto.doubleVal.map { Float($0) }
+        case .dtInt32: given = proto.intVal.map { Float($0) }
+        case .dtInt64: given = proto.int64Val.map { Float($0) }
+        case .dtHalf: given = proto.halfVal.map { Float(halfBits: UInt16(truncatingIfNeeded: $0)) }
+        default: given = []
         }
-        if values.count == count { return (shape, values) }
-        guard values.count < count else {
-            throw RPCError(code: .invalidArgument, message: "input '\(name)': \(values.count) values for shape \(shape) (\(count) elements)")
+        if given.count == count { return given }
+        guard given.count < count else {
+            throw RPCError(code: .invalidArgument, message: "input '\(name)': \(given.count) values for shape \(shape) (\(count) elements)")
         }
-        guard let last = values.last else {
+        guard let last = given.last else {
             throw RPCError(code: .invalidArgument, message: "input '\(name)': no values; send them in \(fieldName(proto.dtype)) or tensor_content")
         }
-        return (shape, values + Array(repeating: last, count: count - values.count))
+        return given + Array(repeating: last, count: count - given.count)
     }
 
     private static func fieldName(_ dtype: Tensorflow_DataType) -> String {

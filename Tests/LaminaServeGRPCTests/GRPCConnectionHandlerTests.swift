@@ -7,6 +7,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHPACK
 import NIOHTTP2
+import NIOPosix
 import SwiftProtobuf
 import Testing
 @testable import LaminaServeGRPC
@@ -306,7 +307,7 @@ import Testing
             // continuation resumed from a foreign thread as a synchronization.
             let answer = Locked<Result<Tensorflow_Serving_PredictResponse, RPCError>?>(nil)
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                predictions.predict(request) { result in
+                predictions.predict(request, on: MultiThreadedEventLoopGroup.singleton.next()) { result in
                     answer.withLock { $0 = result }
                     continuation.resume()
                 }

@@ -63,21 +63,15 @@ extension Sequential {
     /// The number of weight values the layers would create for `input`, from their declared
     /// `weightShapes(for:)` alone (`.max` on overflow).
     func plannedWeightCount(_ input: [Int]) throws -> Int {
-        var shape = input, total = 0
-        func add(_ n: Int) {
+        var total = 0
+        for weight in try weightShapes(for: input) {
+            var n = 1
+            for d in weight {
+                let (p, o) = n.multipliedReportingOverflow(by: Swift.max(d, 0))
+                n = o ? .max : p
+            }
             let (t, o) = total.addingReportingOverflow(n)
             total = o ? .max : t
-        }
-        for layer in layers {
-            for weight in try layer.weightShapes(for: shape) {
-                var n = 1
-                for d in weight {
-                    let (p, o) = n.multipliedReportingOverflow(by: Swift.max(d, 0))
-                    n = o ? .max : p
-                }
-                add(n)
-            }
-            shape = try layer.computeOutputShape(shape)
         }
         return total
     }
