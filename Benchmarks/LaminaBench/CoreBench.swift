@@ -38,6 +38,25 @@ func benchElementwise() {
     emit(["workload": "elementwise", "op": "relu", "elements": n, "gb_per_s": Double(2 * 4 * n) / relu / 1e9])
 }
 
+/// The LSTM workload's recurrence alone (28 steps, batch 128, 128 units: `lstmRecurrence`,
+/// forward + backward through time), best of 5 batches: the part of the LSTM epoch that runs
+/// step by step, timed apart from data and the input projection.
+func benchRecurrent() {
+    let (steps, batch, units) = (28, 128, 128)
+    var xw = Tensor.randomNormal([steps, batch, 4 * units], seed: 9)
+    var u = Tensor.randomNormal([units, 4 * units], stddev: 0.1, seed: 10)
+    xw.requiresGrad = true
+    u.requiresGrad = true
+    let forward = secondsPerCall { _ = withoutGradients { xw.lstmRecurrence(recurrentKernel: u, returnSequences: false) } }
+    let both = secondsPerCall {
+        _ = xw.lstmRecurrence(recurrentKernel: u, returnSequences: false).sum().gradients(wrt: [xw, u])
+    }
+    // the step products (h·U forward, dz·Uᵀ back) and dU, in FLOPs
+    let flop = 3 * 2 * Double(steps * batch * units * 4 * units)
+    emit(["workload": "recurrent", "cell": "lstm", "steps": steps, "batch": batch, "units": units,
+          "ms_forward": forward * 1e3, "ms_forward_backward": both * 1e3, "gemm_gflops_equivalent": flop / both / 1e9])
+}
+
 /// The MNIST CNN's two Conv2D layers, forward + backward at batch 128, with the sgemm
 /// GFLOP/s of the same GEMM shapes for comparison.
 func benchConv() {

@@ -30,7 +30,7 @@ struct BenchOptions: ParsableCommand {
     @Flag(name: .customLong("read-ahead"), help: "cnn_mmap / mlp_mmap: ask the kernel for the next batch's rows ahead.") var readAhead = false
 }
 let options = BenchOptions.parseOrExit()
-let all = ["gemm", "gemm-table", "elementwise", "conv", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "transformer",
+let all = ["gemm", "gemm-table", "elementwise", "conv", "recurrent", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "transformer",
            "cnn_mmap", "cnn_in_memory", "mlp_mmap", "mlp_in_memory", "image_folder", "cnn_data_parallel"]
 let workloads = (options.workloads ?? all.dropLast(6).filter { $0 != "gemm-table" }.joined(separator: ",")).split(separator: ",").map(String.init)
 for w in workloads where !all.contains(w) {
@@ -46,6 +46,7 @@ if workloads.contains("gemm") { benchGemm(sizes: gemmSizes) }
 if workloads.contains("gemm-table") { try benchGemmTable() }
 if workloads.contains("elementwise") { benchElementwise() }
 if workloads.contains("conv") { benchConv() }
+if workloads.contains("recurrent") { benchRecurrent() }
 if workloads.contains("resnet50") { try benchResNet50() }
 if workloads.contains("transformer") { try benchTransformer() }
 

@@ -282,6 +282,15 @@ static void LK(gemm_compute_task)(void *context, long t) {
     }
 }
 
+/* k in equal blocks of at most KC (a short last block would store C once more for little
+   work); a multiple of 4 where it can be. */
+static long LK(gemm_kstep)(long k) {
+    long kblocks = (k + LK_GEMM_KC - 1) / LK_GEMM_KC;
+    long kstep = (k + kblocks - 1) / kblocks;
+    if (kblocks > 1) kstep = (kstep + 3) & ~3L;
+    return kstep > LK_GEMM_KC ? LK_GEMM_KC : kstep;
+}
+
 /* The calling thread's packed-B buffer, kept between calls (grown, never shrunk). */
 static _Thread_local float *LK(gemm_bbuf);
 static _Thread_local size_t LK(gemm_bbuf_floats);
@@ -338,12 +347,7 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         g.row_chunks = row_chunks;
         g.col_chunks = col_chunks;
         g.pack_chunks = threads < g.panels ? threads : g.panels;
-        /* k in equal blocks of at most KC (a short last block would store C once more for
-           little work); a multiple of 4 where it can be */
-        long kblocks = (k + LK_GEMM_KC - 1) / LK_GEMM_KC;
-        long kstep = (k + kblocks - 1) / kblocks;
-        if (kblocks > 1) kstep = (kstep + 3) & ~3L;
-        if (kstep > LK_GEMM_KC) kstep = LK_GEMM_KC;
+        long kstep = LK(gemm_kstep)(k);
         for (long pc = 0; pc < k; pc += kstep) {
             g.pc = pc;
             g.kc = k - pc < kstep ? k - pc : kstep;
@@ -360,4 +364,64 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         }
     }
     return 0;
+}
+
+/* ---- One op(B) for many products (the steps of a recurrence against its recurrent weights):
+   packed once, in the order sgemm walks it — for each NC block of columns, for each k block,
+   its NR-column panels (kc rows of NR floats, zero-padded) — then each product on the calling
+   thread alone. */
+
+/* The floats op(B) [k×n] takes packed. */
+static size_t LK(sgemm_packed_b_floats)(long n, long k) {
+    size_t floats = 0;
+    for (long jc = 0; jc < n && k > 0; jc += LK_GEMM_NC) {
+        long nc = n - jc < LK_GEMM_NC ? n - jc : LK_GEMM_NC;
+        floats += (size_t)((nc + LK_GEMM_NR - 1) / LK_GEMM_NR) * LK_GEMM_NR * (size_t)k;
+    }
+    return floats;
+}
+
+static void LK(sgemm_pack_b)(int transB, long n, long k, const float *b, long ldb, float *dst) {
+    long kstep = LK(gemm_kstep)(k);
+    for (long jc = 0; jc < n; jc += LK_GEMM_NC) {
+        long nc = n - jc < LK_GEMM_NC ? n - jc : LK_GEMM_NC;
+        for (long pc = 0; pc < k; pc += kstep) {
+            long kc = k - pc < kstep ? k - pc : kstep;
+            for (long j0 = jc; j0 < jc + nc; j0 += LK_GEMM_NR) {
+                long nr = jc + nc - j0 < LK_GEMM_NR ? jc + nc - j0 : LK_GEMM_NR;
+                LK(gemm_pack_b)(transB, b, ldb, pc, kc, j0, nr, dst);
+                dst += kc * LK_GEMM_NR;
+            }
+        }
+    }
+}
+
+static void LK(sgemm_packed)(int transA, long m, long n, long k, float alpha, const float *a, long lda,
+                             const float *packed, float beta, float *c, long ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || alpha == 0.0f) {  /* C = beta·C, as sgemm */
+        LK(sgemm)(transA, 0, m, n, 0, alpha, a, lda, NULL, 0, beta, c, ldc, 1);
+        return;
+    }
+    float apack[LK_GEMM_KC * LK_GEMM_MR] __attribute__((aligned(64)));
+    long kstep = LK(gemm_kstep)(k);
+    const float *bp = packed;
+    for (long jc = 0; jc < n; jc += LK_GEMM_NC) {
+        long nc = n - jc < LK_GEMM_NC ? n - jc : LK_GEMM_NC;
+        long panels = (nc + LK_GEMM_NR - 1) / LK_GEMM_NR;
+        for (long pc = 0; pc < k; pc += kstep) {
+            long kc = k - pc < kstep ? k - pc : kstep;
+            float beta_now = pc == 0 ? beta : 1.0f;
+            for (long i0 = 0; i0 < m; i0 += LK_GEMM_MR) {
+                long mr = m - i0 < LK_GEMM_MR ? m - i0 : LK_GEMM_MR;
+                LK(gemm_pack_a)(transA, a, lda, i0, mr, pc, kc, apack);
+                for (long q = 0; q < panels; q++) {
+                    long j0 = jc + q * LK_GEMM_NR;
+                    long nr = jc + nc - j0 < LK_GEMM_NR ? jc + nc - j0 : LK_GEMM_NR;
+                    LK(gemm_micro)(kc, apack, bp + q * kc * LK_GEMM_NR, LK_GEMM_NR, c + i0 * ldc + j0, ldc, alpha, beta_now, mr, nr);
+                }
+            }
+            bp += panels * kc * LK_GEMM_NR;
+        }
+    }
 }

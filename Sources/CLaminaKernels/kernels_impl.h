@@ -791,6 +791,9 @@ const LK_TABLE LK(lamina_kernels) = {
     .layer_norm_param_grads = LK(layer_norm_param_grads),
 #ifndef LK_F64
     .sgemm = LK(sgemm),
+    .sgemm_packed_b_floats = LK(sgemm_packed_b_floats),
+    .sgemm_pack_b = LK(sgemm_pack_b),
+    .sgemm_packed = LK(sgemm_packed),
     .sgemm_mr = LK_GEMM_MR,
     .sgemm_nr = LK_GEMM_NR,
     .sgemm_kc = LK_GEMM_KC,

@@ -146,6 +146,14 @@ typedef struct lamina_kernel_table {
        or −1 when the packing buffer could not be allocated (C untouched). */
     int (*sgemm)(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
                  const float *b, long ldb, float beta, float *c, long ldc, long threads);
+    /* One op(B) for many products, each on the calling thread alone (a recurrence's steps
+       against its recurrent weights): sgemm_pack_b writes op(B) [k×n] (transB as in sgemm) into
+       `dst` of sgemm_packed_b_floats(n, k) floats, 64-byte aligned; sgemm_packed then computes
+       C = alpha·op(A)·op(B) + beta·C from it, as sgemm with one thread would. */
+    size_t (*sgemm_packed_b_floats)(long n, long k);
+    void (*sgemm_pack_b)(int transB, long n, long k, const float *b, long ldb, float *dst);
+    void (*sgemm_packed)(int transA, long m, long n, long k, float alpha, const float *a, long lda,
+                         const float *packed_b, float beta, float *c, long ldc);
     /* Its blocking: microkernel tile MR×NR, inner-dimension block KC, column block NC. */
     int sgemm_mr, sgemm_nr, sgemm_kc, sgemm_nc;
 } lamina_kernel_table;

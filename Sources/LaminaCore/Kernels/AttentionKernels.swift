@@ -87,8 +87,8 @@ extension Kernels {
                             }
                         }
                         let qOff = bi * g.tq * g.h * g.d + hi * g.d, kOff = bi * g.tk * g.h * g.d + hi * g.d
-                        blasGemm(false, false, g.tq, g.d, g.tk, scale, s, g.tk, pk + kOff, g.h * g.d, 0, pdq + qOff, g.h * g.d)
-                        blasGemm(true, false, g.tk, g.d, g.tq, scale, s, g.tk, pq + qOff, g.h * g.d, 0, pdk + kOff, g.h * g.d)
+                        gemmOnThisThread(false, false, g.tq, g.d, g.tk, scale, s, g.tk, pk + kOff, g.h * g.d, 0, pdq + qOff, g.h * g.d)
+                        gemmOnThisThread(true, false, g.tk, g.d, g.tq, scale, s, g.tk, pq + qOff, g.h * g.d, 0, pdk + kOff, g.h * g.d)
                     }
                 }
             }
@@ -115,9 +115,9 @@ extension Kernels {
                                 for unit in range {
                                     let u = g.unit(unit), (bi, hi, r0, rows, p) = (u.bi, u.hi, u.r0, u.rows, scratch)
                                     probabilityBlock(p, u, pq, pk, pm, causal: causal, scale: scale, g)
-                                    blasGemm(false, false, rows, g.dv, g.tk, 1, p, g.tk,
-                                             pv.baseAddress! + bi * g.tk * g.h * g.dv + hi * g.dv, g.h * g.dv,
-                                             0, out.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.dv, g.h * g.dv)
+                                    gemmOnThisThread(false, false, rows, g.dv, g.tk, 1, p, g.tk,
+                                                     pv.baseAddress! + bi * g.tk * g.h * g.dv + hi * g.dv, g.h * g.dv,
+                                                     0, out.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.dv, g.h * g.dv)
                                 }
                             }
                         }
@@ -136,9 +136,9 @@ extension Kernels {
         if g.d == 0 {
             p.initialize(repeating: 0, count: u.rows * g.tk)
         } else {
-            blasGemm(false, true, u.rows, g.tk, g.d, scale,
-                     pq.baseAddress! + ((u.bi * g.tq + u.r0) * g.h + u.hi) * g.d, g.h * g.d,
-                     pk.baseAddress! + u.bi * g.tk * g.h * g.d + u.hi * g.d, g.h * g.d, 0, p, g.tk)
+            gemmOnThisThread(false, true, u.rows, g.tk, g.d, scale,
+                             pq.baseAddress! + ((u.bi * g.tq + u.r0) * g.h + u.hi) * g.d, g.h * g.d,
+                             pk.baseAddress! + u.bi * g.tk * g.h * g.d + u.hi * g.d, g.h * g.d, 0, p, g.tk)
         }
         softmaxBlock(T.self, p, rows: u.rows, r0: u.r0, bi: u.bi, pm, causal: causal, g)
     }
@@ -168,9 +168,9 @@ extension Kernels {
                             let (pair, block) = unit.quotientAndRemainder(dividingBy: g.blocks)
                             let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
                             let r0 = block * AttentionGeometry.rowBlock, rows = Swift.min(AttentionGeometry.rowBlock, g.tq - r0)
-                            blasGemm(false, false, rows, g.dv, g.tk, 1, pp.baseAddress! + (pair * g.tq + r0) * g.tk, g.tk,
-                                     pv.baseAddress! + bi * g.tk * g.h * g.dv + hi * g.dv, g.h * g.dv,
-                                     0, out.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.dv, g.h * g.dv)
+                            gemmOnThisThread(false, false, rows, g.dv, g.tk, 1, pp.baseAddress! + (pair * g.tq + r0) * g.tk, g.tk,
+                                             pv.baseAddress! + bi * g.tk * g.h * g.dv + hi * g.dv, g.h * g.dv,
+                                             0, out.baseAddress! + ((bi * g.tq + r0) * g.h + hi) * g.dv, g.h * g.dv)
                         }
                     }
                 }
@@ -197,12 +197,12 @@ extension Kernels {
                                     let (bi, hi) = pair.quotientAndRemainder(dividingBy: g.h)
                                     let oOff = bi * g.tq * g.h * g.dv + hi * g.dv, vOff = bi * g.tk * g.h * g.dv + hi * g.dv
                                     if let pdp {
-                                        blasGemm(false, true, g.tq, g.tk, g.dv, 1, po.baseAddress! + oOff, g.h * g.dv,
-                                                 pv.baseAddress! + vOff, g.h * g.dv, 0, pdp.baseAddress! + pair * g.tq * g.tk, g.tk)
+                                        gemmOnThisThread(false, true, g.tq, g.tk, g.dv, 1, po.baseAddress! + oOff, g.h * g.dv,
+                                                         pv.baseAddress! + vOff, g.h * g.dv, 0, pdp.baseAddress! + pair * g.tq * g.tk, g.tk)
                                     }
                                     if let pdv {
-                                        blasGemm(true, false, g.tk, g.dv, g.tq, 1, pp.baseAddress! + pair * g.tq * g.tk, g.tk,
-                                                 po.baseAddress! + oOff, g.h * g.dv, 0, pdv.baseAddress! + vOff, g.h * g.dv)
+                                        gemmOnThisThread(true, false, g.tk, g.dv, g.tq, 1, pp.baseAddress! + pair * g.tq * g.tk, g.tk,
+                                                         po.baseAddress! + oOff, g.h * g.dv, 0, pdv.baseAddress! + vOff, g.h * g.dv)
                                     }
                                 }
                             }

@@ -101,7 +101,7 @@ extension Kernels {
                                     simd.im2col(images, count, c, wp, scratch)
                                     let rows = count * pixels
                                     if let bias { fillRows(UnsafeMutableBufferPointer(start: conv, count: rows * f), with: bias, width: f) }
-                                    blasGemm(false, false, rows, f, taps, 1, UnsafePointer(scratch), taps, w, f,
+                                    gemmOnThisThread(false, false, rows, f, taps, 1, UnsafePointer(scratch), taps, w, f,
                                                      b == nil ? 0 : 1, conv, f)
                                     if relu { simd.relu(conv, conv, rows * f) }
                                 }

@@ -74,6 +74,47 @@ extension Kernels {
         gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
     }
 
+    /// One product on the calling thread alone (a core's share inside a parallel loop): the own
+    /// GEMM where `GemmChoice` runs it, so the speed does not hang on OpenBLAS's kernel set,
+    /// else one single-threaded BLAS call. The same contract as `gemm`.
+    static func gemmOnThisThread<T: FloatScalar>(
+        _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+        _ alpha: T, _ a: UnsafePointer<T>, _ lda: Int, _ b: UnsafePointer<T>, _ ldb: Int,
+        _ beta: T, _ c: UnsafeMutablePointer<T>, _ ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        _ = backendReady
+        if T.self == Float.self, useOwnGemm(m: m, n: n, k: k),
+           simd.sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, Float(alpha), floats(a), lda,
+                      floats(b), ldb, Float(beta), floats(c), ldc, 1) == 0 {
+            return
+        }
+        blasGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    }
+
+    /// Runs `body` with `product`, which computes C = alpha·op(A)·op(B) + beta·C for one fixed
+    /// op(B) [k×n] and any op(A) [m×k], on the calling thread alone — the steps of a recurrence
+    /// against its recurrent weights, one block of rows per core. Where the own GEMM runs the
+    /// product (`GemmChoice`, float32), op(B) is packed here once for all of them; otherwise each
+    /// product is `gemmOnThisThread`. `m` is the rows a product will have (for the choice).
+    static func withRepeatedProduct<T: FloatScalar, R>(
+        transB: Bool, n: Int, k: Int, _ b: UnsafePointer<T>, ldb: Int, rows m: Int,
+        _ body: (RepeatedProduct<T>) throws -> R
+    ) rethrows -> R {
+        _ = backendReady
+        let table = simd
+        let floatCount = T.self == Float.self && n > 0 && k > 0 && useOwnGemm(m: m, n: n, k: k)
+            ? table.sgemm_packed_b_floats(n, k) : 0
+        guard floatCount > 0 else {
+            return try body(RepeatedProduct(transB: transB, n: n, k: k, b: b, ldb: ldb, packed: nil, table: table))
+        }
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: floatCount * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: floatCount)
+        defer { packed.deallocate() }
+        table.sgemm_pack_b(transB ? 1 : 0, n, k, floats(b), ldb, packed)
+        return try body(RepeatedProduct(transB: transB, n: n, k: k, b: b, ldb: ldb, packed: packed, table: table))
+    }
+
     static func blasGemm<T: FloatScalar>(
         _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
         _ alpha: T, _ a: UnsafePointer<T>, _ lda: Int, _ b: UnsafePointer<T>, _ ldb: Int,
@@ -111,4 +152,25 @@ public struct UnsupportedSIMDLevel: Error, CustomStringConvertible {
 public struct GemmBufferUnavailable: Error, CustomStringConvertible {
     /// The message.
     public var description: String { "sgemm: the packing buffer could not be allocated" }
+}
+
+/// Products against one op(B), each on the calling thread (`Kernels.withRepeatedProduct`). It
+/// holds pointers that live only inside that call: it is handed to the cores of one parallel
+/// loop there, which only read op(B) and its panels.
+struct RepeatedProduct<T: FloatScalar>: @unchecked Sendable {
+    let transB: Bool, n: Int, k: Int
+    let b: UnsafePointer<T>, ldb: Int
+    /// op(B) packed for the own GEMM of `table`, or nil: then each product is `gemmOnThisThread`.
+    let packed: UnsafeMutablePointer<Float>?
+    let table: lamina_kernel_table
+
+    /// C = alpha·op(A)·op(B) + beta·C for op(A) [m×k].
+    func callAsFunction(transA: Bool = false, m: Int, alpha: T = 1, _ a: UnsafePointer<T>, lda: Int,
+                        beta: T, _ c: UnsafeMutablePointer<T>, ldc: Int) {
+        guard let packed else {
+            Kernels.gemmOnThisThread(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            return
+        }
+        table.sgemm_packed(transA ? 1 : 0, m, n, k, Float(alpha), floats(a), lda, packed, Float(beta), floats(c), ldc)
+    }
 }

@@ -40,23 +40,25 @@ extension Kernels {
         // gates, cells, hidden and cellTanh were just built here: the kernels write into them.
         withBaseAddresses(T.self, [xw, mask, u, gates, cells, hidden, cellTanh]) { ptr in
             nonisolated(unsafe) let p = (xw: ptr[0]!, m: ptr[1], u: ptr[2]!, z: ptr[3]!, c: ptr[4]!, h: ptr[5]!, tc: ptr[6]!)
-            // Rows of the batch are independent through time: each core runs the
-            // whole recurrence for its rows, one hand-off per pass instead of per step.
-            Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(units: n)) { r in
-                let b0 = r.lowerBound, count = r.count
-                for t in 0..<steps {
-                    let z = p.z + t * batch * width + b0 * width
-                    z.update(from: p.xw + t * batch * width + b0 * width, count: count * width)
-                    let state = t * rows + b0 * n, next = (t + 1) * rows + b0 * n
-                    if t > 0 || hasInitialH {  // a zero h_0 contributes nothing
-                        Kernels.blasGemm(false, false, count, width, n, 1, UnsafePointer(p.h + state), n,
-                                         UnsafePointer(p.u), width, 1, z, width)
-                    }
-                    CKernels<T>.lstmForward(z, count, n, p.c + state, p.c + next, p.tc + t * rows + b0 * n, p.h + next)
-                    if let m = p.m {  // skipped steps carry c and h over
-                        for b in 0..<count where m[t * batch + b0 + b] == 0 {
-                            (p.c + next + b * n).update(from: p.c + state + b * n, count: n)
-                            (p.h + next + b * n).update(from: p.h + state + b * n, count: n)
+            // z += h_{t-1} · U at every step: U [n, 4n] packed once for all of them.
+            Kernels.withRepeatedProduct(transB: false, n: width, k: n, UnsafePointer(p.u), ldb: width, rows: batch) { hU in
+                // Rows of the batch are independent through time: each core runs the
+                // whole recurrence for its rows, one hand-off per pass instead of per step.
+                Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(units: n)) { r in
+                    let b0 = r.lowerBound, count = r.count
+                    for t in 0..<steps {
+                        let z = p.z + t * batch * width + b0 * width
+                        z.update(from: p.xw + t * batch * width + b0 * width, count: count * width)
+                        let state = t * rows + b0 * n, next = (t + 1) * rows + b0 * n
+                        if t > 0 || hasInitialH {  // a zero h_0 contributes nothing
+                            hU(m: count, UnsafePointer(p.h + state), lda: n, beta: 1, z, ldc: width)
+                        }
+                        CKernels<T>.lstmForward(z, count, n, p.c + state, p.c + next, p.tc + t * rows + b0 * n, p.h + next)
+                        if let m = p.m {  // skipped steps carry c and h over
+                            for b in 0..<count where m[t * batch + b0 + b] == 0 {
+                                (p.c + next + b * n).update(from: p.c + state + b * n, count: n)
+                                (p.h + next + b * n).update(from: p.h + state + b * n, count: n)
+                            }
                         }
                     }
                 }
@@ -78,40 +80,43 @@ extension Kernels {
         withBaseAddresses(T.self, [gOut, o.mask, gates, cells, cellTanh, u, dz, dh, dc]) { ptr in
             nonisolated(unsafe) let p = (go: ptr[0]!, m: ptr[1], a: ptr[2]!, c: ptr[3]!, tc: ptr[4]!, u: ptr[5]!,
                                          dz: ptr[6]!, dh: ptr[7]!, dc: ptr[8]!)
-            // As in the forward pass, each core runs its rows through all steps.
-            Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(units: n)) { r in
-                let b0 = r.lowerBound, count = r.count, dh = p.dh + b0 * n, dc = p.dc + b0 * n
-                // A skipped step passes dh and dc through unchanged: kept here over the GEMM.
-                var kept = [T](repeating: 0, count: p.m == nil ? 0 : 2 * count * n)
-                if returnCell {  // the last row of the output is c_T
-                    let g = p.go + (returnSequences ? steps * rows : rows) + b0 * n
-                    for i in 0..<(count * n) { dc[i] += g[i] }
-                }
-                for t in stride(from: steps - 1, through: 0, by: -1) {
-                    // dh = dL/dh_t from the output plus what flowed back from step t+1.
-                    if returnSequences || t == steps - 1 {
-                        let g = p.go + (returnSequences ? t * rows : 0) + b0 * n
-                        for i in 0..<(count * n) { dh[i] += g[i] }
+            // dh_{t-1} = dz_t · Uᵀ at every step: Uᵀ packed once for all of them.
+            Kernels.withRepeatedProduct(transB: true, n: n, k: width, UnsafePointer(p.u), ldb: width, rows: batch) { dzUt in
+                // As in the forward pass, each core runs its rows through all steps.
+                Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(units: n)) { r in
+                    let b0 = r.lowerBound, count = r.count, dh = p.dh + b0 * n, dc = p.dc + b0 * n
+                    // A skipped step passes dh and dc through unchanged: kept here over the GEMM.
+                    var kept = [T](repeating: 0, count: p.m == nil ? 0 : 2 * count * n)
+                    if returnCell {  // the last row of the output is c_T
+                        let g = p.go + (returnSequences ? steps * rows : rows) + b0 * n
+                        for i in 0..<(count * n) { dc[i] += g[i] }
                     }
-                    let gateRows = t * batch * width + b0 * width, stateRows = t * rows + b0 * n
-                    let d = p.dz + gateRows
-                    if let m = p.m {
-                        for b in 0..<count where m[t * batch + b0 + b] == 0 {
-                            for j in 0..<n { kept[2 * b * n + j] = dh[b * n + j]; kept[(2 * b + 1) * n + j] = dc[b * n + j] }
+                    for t in stride(from: steps - 1, through: 0, by: -1) {
+                        // dh = dL/dh_t from the output plus what flowed back from step t+1.
+                        if returnSequences || t == steps - 1 {
+                            let g = p.go + (returnSequences ? t * rows : 0) + b0 * n
+                            for i in 0..<(count * n) { dh[i] += g[i] }
                         }
-                    }
-                    CKernels<T>.lstmBackward(p.a + gateRows, p.tc + stateRows, p.c + stateRows, dh, dc, d, count, n)
-                    if let m = p.m {  // skipped samples: the step had no effect, dz = 0
-                        for b in 0..<count where m[t * batch + b0 + b] == 0 {
-                            (d + b * width).update(repeating: 0, count: width)
+                        let gateRows = t * batch * width + b0 * width, stateRows = t * rows + b0 * n
+                        let d = p.dz + gateRows
+                        if let m = p.m {
+                            for b in 0..<count where m[t * batch + b0 + b] == 0 {
+                                for j in 0..<n { kept[2 * b * n + j] = dh[b * n + j]; kept[(2 * b + 1) * n + j] = dc[b * n + j] }
+                            }
                         }
-                    }
-                    if t > 0 || hasInitial {  // dh_{t-1} = dz_t · Uᵀ
-                        Kernels.blasGemm(false, true, count, n, width, 1, UnsafePointer(d), width, UnsafePointer(p.u), width, 0, dh, n)
-                    }
-                    if let m = p.m {
-                        for b in 0..<count where m[t * batch + b0 + b] == 0 {
-                            for j in 0..<n { dh[b * n + j] = kept[2 * b * n + j]; dc[b * n + j] = kept[(2 * b + 1) * n + j] }
+                        CKernels<T>.lstmBackward(p.a + gateRows, p.tc + stateRows, p.c + stateRows, dh, dc, d, count, n)
+                        if let m = p.m {  // skipped samples: the step had no effect, dz = 0
+                            for b in 0..<count where m[t * batch + b0 + b] == 0 {
+                                (d + b * width).update(repeating: 0, count: width)
+                            }
+                        }
+                        if t > 0 || hasInitial {  // dh_{t-1} = dz_t · Uᵀ
+                            dzUt(m: count, UnsafePointer(d), lda: width, beta: 0, dh, ldc: n)
+                        }
+                        if let m = p.m {
+                            for b in 0..<count where m[t * batch + b0 + b] == 0 {
+                                for j in 0..<n { dh[b * n + j] = kept[2 * b * n + j]; dc[b * n + j] = kept[(2 * b + 1) * n + j] }
+                            }
                         }
                     }
                 }

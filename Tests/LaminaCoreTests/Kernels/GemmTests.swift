@@ -6,7 +6,9 @@ import Testing
 /// Lamina's own float32 GEMM (gemm_impl.h) on every SIMD level this CPU runs, against a scalar
 /// float64 reference: ragged shapes below and beyond the block sizes (MR, NR, KC = 384,
 /// NC = 512), all four transpose combinations, leading dimensions wider than the rows,
-/// alpha/beta (beta = 0 never reads C, so NaN garbage there must not leak), and 1 and 2 threads.
+/// alpha/beta (beta = 0 never reads C, so NaN garbage there must not leak), 1 and 2 threads,
+/// and op(B) packed once then used by one-thread products (`sgemm_pack_b` / `sgemm_packed`, the
+/// recurrences' path).
 /// Each element must be within 2·k·ε·|α|·Σ|a||b| + 2ε·|β·c| of the reference (the rounding
 /// bound of a k-term float32 dot product, doubled), and C outside the m×n block untouched.
 @Suite struct GemmTests {
@@ -102,7 +104,7 @@ import Testing
             let (ref, mag) = reference(a, b, m: m, n: n, k: k)
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                 for (alpha, beta) in [(Float(1), Float(0)), (-0.5, 1), (2, -0.75)] {
-                    for threads in [1, 2] {
+                    for threads in [1, 2, Self.packedB] {
                         // cycle the padding so some cases have none and some a few floats
                         let pad = (si + threads + (ta ? 1 : 0) + (tb ? 2 : 0)) % 3 * 3
                         try run(level: level, m: m, n: n, k: k, a: a, b: b, ref: ref, mag: mag, ta: ta, tb: tb,
@@ -142,6 +144,9 @@ import Testing
         return (ref, mag)
     }
 
+    /// `threads` value of `run` for op(B) packed once, then `sgemm_packed` on this thread.
+    static let packedB = 0
+
     func run(level: Int, m: Int, n: Int, k: Int, a: [Double], b: [Double], ref: [Double], mag: [Double],
              ta: Bool, tb: Bool, alpha: Float, beta: Float, threads: Int, pad: Int) throws {
         // stored A: m×k (or k×m when transposed), rows lda apart; likewise B
@@ -154,8 +159,15 @@ import Testing
         var c = [Float](repeating: sentinel, count: m * ldc)
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? .nan : Float((i * 31 + j * 17) % 13) / 8 - 0.75 } }
         let c0 = c
-        try Kernels.ownSgemm(level: level, transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, sa, lda: lda, sb, ldb: ldb,
-                             beta: beta, &c, ldc: ldc, threads: threads)
+        if threads == Self.packedB {
+            let table = lamina_kernels_for_level(Int32(level))!.pointee
+            var packed = [Float](repeating: .nan, count: table.sgemm_packed_b_floats(n, k))
+            table.sgemm_pack_b(tb ? 1 : 0, n, k, sb, ldb, &packed)
+            table.sgemm_packed(ta ? 1 : 0, m, n, k, alpha, sa, lda, packed, beta, &c, ldc)
+        } else {
+            try Kernels.ownSgemm(level: level, transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, sa, lda: lda, sb, ldb: ldb,
+                                 beta: beta, &c, ldc: ldc, threads: threads)
+        }
         let eps = Double(Float.ulpOfOne)
         var bad = 0
         for i in 0..<m {
@@ -167,7 +179,7 @@ import Testing
                 if !(abs(got - want) <= tol) {
                     bad += 1
                     if bad <= 3 {
-                        Issue.record("level \(level) \(m)×\(n)×\(k) \(ta ? "T" : "N")\(tb ? "T" : "N") α=\(alpha) β=\(beta) threads \(threads) pad \(pad): C[\(i), \(j)] = \(got), want \(want) ± \(tol)")
+                        Issue.record("level \(level) \(m)×\(n)×\(k) \(ta ? "T" : "N")\(tb ? "T" : "N") α=\(alpha) β=\(beta) threads \(threads == Self.packedB ? "1, B packed" : "\(threads)") pad \(pad): C[\(i), \(j)] = \(got), want \(want) ± \(tol)")
                     }
                 }
             }

@@ -36,11 +36,26 @@ import LaminaTestSupport
         expectClose(a[1], b[1], atol: 1e-12, rtol: 1e-10)
     }
 
-    @Test func float32MatchesFloat64() {
-        let xw = randn([28, 8, 64], seed: 24), u = randn([16, 64], seed: 25) * 0.3
+    /// Float32 (the own GEMM with the recurrent kernel packed once, where `auto` runs it: 16 and
+    /// 20 units here, 20 ragged against every tile width) against float64 (the BLAS), forward
+    /// and backward.
+    @Test(arguments: [16, 20])
+    func float32MatchesFloat64(units: Int) {
+        var xw = randn([28, 8, 4 * units], seed: 24), u = randn([units, 4 * units], seed: 25) * 0.3
         let h64 = xw.lstmRecurrence(recurrentKernel: u, returnSequences: true)
-        let h32 = xw.cast(to: .float32).lstmRecurrence(recurrentKernel: u.cast(to: .float32), returnSequences: true)
+        var xw32 = xw.cast(to: .float32), u32 = u.cast(to: .float32)
+        let h32 = xw32.lstmRecurrence(recurrentKernel: u32, returnSequences: true)
         expectClose(h32.scalarsAsDouble(), h64.asArray(Double.self), atol: 2e-6, rtol: 1e-5)
+        let weights = randn(h64.shape, seed: 26)
+        xw.requiresGrad = true
+        u.requiresGrad = true
+        xw32.requiresGrad = true
+        u32.requiresGrad = true
+        let g64 = (xw.lstmRecurrence(recurrentKernel: u, returnSequences: true) * weights).sum().gradients(wrt: [xw, u])
+        let g32 = (xw32.lstmRecurrence(recurrentKernel: u32, returnSequences: true) * weights.cast(to: .float32)).sum()
+            .gradients(wrt: [xw32, u32])
+        expectClose(g32[0].scalarsAsDouble(), g64[0].asArray(Double.self), atol: 2e-5, rtol: 1e-4)
+        expectClose(g32[1].scalarsAsDouble(), g64[1].asArray(Double.self), atol: 2e-4, rtol: 1e-4)
     }
 
     /// The masked recurrence from initial states, written with primitive ops: skipped samples
