@@ -44,8 +44,13 @@ final class Storage: @unchecked Sendable {
 /// allocates the same activation and gradient sizes every time; without the pool each one is
 /// a fresh `mmap` whose pages the kernel must zero (most of the system time of a training
 /// run). Sizes are rounded up to a quarter of their power of two, so a few classes serve
-/// all batches; at most `limit` bytes (256 MiB) wait in the pool, and buffers over 128 MiB
-/// (datasets) are never kept.
+/// all batches. Buffers over 128 MiB (datasets) are never kept.
+///
+/// How much waits in the pool follows what the process has shown it needs: at most the peak
+/// of live pooled buffers (so a step's whole working set — 2 GB for ResNet50 at batch 32 —
+/// is reused rather than handed back and faulted in again), at least 256 MiB, and never more
+/// than a quarter of the memory the process may use (its cgroup's `memory.max`, else the
+/// machine's). `emptyCache()` hands everything back.
 public final class BufferPool: Sendable {
     /// The pool every tensor's storage comes from and returns to.
     public static let shared = BufferPool()
@@ -58,13 +63,36 @@ public final class BufferPool: Sendable {
         var cachedBytes = 0
         var lastUse: [Int: Int] = [:]  // size class -> tick of its last allocation or release
         var tick = 0
+        var liveBytes = 0, peakLiveBytes = 0  // pooled sizes handed out and not yet released
     }
     // `Locked` (a pthread mutex): ThreadSanitizer sees its ordering, so buffers handed from
     // one thread to another through the pool are not reported as races.
     private let state = Locked(State())
-    private let limit: Int
+    private let floor: Int, ceiling: Int
 
-    init(limit: Int = 256 << 20) { self.limit = limit }
+    init(floor: Int = 256 << 20, ceiling: Int = BufferPool.memoryAvailable() / 4) {
+        self.floor = floor
+        self.ceiling = Swift.max(floor, ceiling)
+    }
+
+    /// The most bytes the pool keeps now: the peak of live pooled bytes, within the floor and
+    /// the ceiling.
+    public var limit: Int { state.withLock { currentLimit($0) } }
+
+    private func currentLimit(_ s: State) -> Int { Swift.min(Swift.max(floor, s.peakLiveBytes), ceiling) }
+
+    /// The memory this process may use: its cgroup's limit (v2 `memory.max`, v1
+    /// `memory.limit_in_bytes`) where one is set below the machine's, else the machine's.
+    static func memoryAvailable(root: String = "/sys/fs/cgroup") -> Int {
+        let physical = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+        func read(_ path: String) -> Int? {
+            (try? String(contentsOfFile: root + path, encoding: .utf8))
+                .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        let cgroup = read("/memory.max") ?? read("/memory/memory.limit_in_bytes")  // "max" reads as nil
+        guard let cgroup, cgroup > 0 else { return physical }
+        return Swift.min(physical, cgroup)
+    }
 
     static func sizeClass(_ bytes: Int) -> Int {
         guard bytes > threshold else { return bytes }
@@ -75,9 +103,11 @@ public final class BufferPool: Sendable {
 
     func allocate(byteCount: Int) -> (UnsafeMutableRawPointer, Int) {
         let size = Self.sizeClass(byteCount)
-        if size > Self.threshold, let reused = state.withLock({ s -> UInt? in
+        if size > Self.threshold, size <= Self.largest, let reused = state.withLock({ s -> UInt? in
             s.tick += 1
             s.lastUse[size] = s.tick
+            s.liveBytes += size
+            s.peakLiveBytes = Swift.max(s.peakLiveBytes, s.liveBytes)
             guard let address = s.free[size]?.popLast() else { return nil }
             s.cachedBytes -= size
             return address
@@ -94,6 +124,8 @@ public final class BufferPool: Sendable {
             // follows the working set (training's sizes, then predict's larger batches).
             var evicted: [UInt] = []
             let kept = state.withLock { s -> Bool in
+                s.liveBytes -= capacity
+                let limit = currentLimit(s)
                 guard capacity <= limit else { return false }
                 s.tick += 1
                 s.lastUse[capacity] = s.tick

@@ -88,7 +88,7 @@ case "describe":
           "simd": b.simd, "simd_reason": b.simdReason, "gemm_error": gemmError()])
 case "restart" where arguments.count > 2:
     _ = ComputeBackend.current  // the startup choice first, as in any process
-    let (forced, reason) = BLASCoreChoice._restartForTesting(from: arguments[2], between: { gemmSpeed() })
+    let (forced, reason) = BLASCoreChoice._restartForTesting(from: arguments[2], between: { _ = gemmSpeed() })
     let after = ComputeBackend.current.blasCore ?? ""
     emit(["forced": forced ?? "", "core": after, "reason": reason, "gemm_error": gemmError(),
           "gflops_forced": lastForcedSpeed, "gflops_restored": gemmSpeed()])
