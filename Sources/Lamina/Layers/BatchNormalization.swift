@@ -79,15 +79,14 @@ public final class BatchNormalization: Layer {
 
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard let movingMean, let movingVariance else { throw LaminaError.configuration("\(name) is not built") }
-        let axes = Array(0..<(x.rank - 1))
-        let mean: Tensor, variance: Tensor
         if isTrainingMode(training) {
-            mean = x.mean(axes: axes)
-            variance = (x - mean).square().mean(axes: axes)
+            // One op: the batch statistics and the normalization, with a fused backward.
+            let (y, mean, variance) = Tensor.batchNormalizationTraining(x, gamma: gamma?.value, beta: beta?.value, epsilon: epsilon)
             withoutGradients {
-                movingMean.value = movingMean.value * momentum + mean.detached() * (1 - momentum)
-                movingVariance.value = movingVariance.value * momentum + variance.detached() * (1 - momentum)
+                movingMean.value = movingMean.value * momentum + mean * (1 - momentum)
+                movingVariance.value = movingVariance.value * momentum + variance * (1 - momentum)
             }
+            return y
         } else {
             // Inference: γ/√(σ² + ε) made once on the [C] statistics, so the activations take
             // three passes instead of four. The mean is subtracted first: folding it into a shift
@@ -98,9 +97,5 @@ public final class BatchNormalization: Layer {
             let y = (x - movingMean.value) * scale
             return beta.map { y + $0.value } ?? y
         }
-        var y = (x - mean) / (variance + epsilon).sqrt()
-        if let gamma { y = y * gamma.value }
-        if let beta { y = y + beta.value }
-        return y
     }
 }

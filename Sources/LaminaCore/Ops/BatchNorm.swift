@@ -1,0 +1,161 @@
+import Foundation
+
+extension Tensor {
+    /// Batch normalization in training mode, in one op: the batch statistics of each channel
+    /// (the last axis) over every other axis, and `y = (x − mean) / √(var + ε) · gamma + beta`,
+    /// with one fused backward. Keras: the training-mode computation of
+    /// `BatchNormalization(axis=-1)`. Returns y and the batch's `mean` and biased `variance`
+    /// (`[C]`, for the moving averages; not differentiated). `gamma` and `beta` are `[C]` or nil.
+    /// float32 and float64.
+    ///
+    /// As composed ops this is about seven passes over the activations forward and a dozen
+    /// backward; here it is two each (statistics, then the normalization; the two channel sums
+    /// of the gradient, then dx).
+    public static func batchNormalizationTraining(_ x: Tensor, gamma: Tensor?, beta: Tensor?,
+                                                  epsilon: Double) -> (y: Tensor, mean: Tensor, variance: Tensor) {
+        let c = x.shape.last ?? 1
+        precondition(x.rank >= 1, "batchNormalizationTraining: x must have a channel axis")
+        precondition(x.dtype == .float32 || x.dtype == .float64, "batchNormalizationTraining: float32 or float64, got \(x.dtype)")
+        precondition(gamma.map { $0.shape == [c] && $0.dtype == x.dtype } ?? true, "batchNormalizationTraining: gamma must be [\(c)] \(x.dtype)")
+        precondition(beta.map { $0.shape == [c] && $0.dtype == x.dtype } ?? true, "batchNormalizationTraining: beta must be [\(c)] \(x.dtype)")
+        return x.dtype == .float32 ? batchNormOp(Float.self, x, gamma, beta, epsilon) : batchNormOp(Double.self, x, gamma, beta, epsilon)
+    }
+
+    private static func batchNormOp<T: FloatScalar>(_: T.Type, _ x: Tensor, _ gamma: Tensor?, _ beta: Tensor?,
+                                                    _ epsilon: Double) -> (y: Tensor, mean: Tensor, variance: Tensor) {
+        let xd = x.detached(), gd = gamma?.detached(), bd = beta?.detached()
+        let f = Kernels.batchNormForward(T.self, xd, gd, bd, epsilon: epsilon)
+        var inputs = [x]
+        if let gamma { inputs.append(gamma) }
+        if let beta { inputs.append(beta) }
+        let hasGamma = gamma != nil, hasBeta = beta != nil
+        let (mean, inverse) = (f.mean, f.inverse)
+        let y = f.y.recorded("batchNormalization", inputs: inputs) { grad, needed in
+            let (dx, dg, db) = Kernels.batchNormBackward(T.self, grad, xd, gd, mean: mean, inverse: inverse, needX: needed[0],
+                                                         needGamma: hasGamma && needed[1], needBeta: hasBeta && needed[hasGamma ? 2 : 1])
+            var out: [Tensor?] = [dx]
+            if hasGamma { out.append(dg) }
+            if hasBeta { out.append(db) }
+            return out
+        }
+        let c = x.shape.last ?? 1
+        return (y, Tensor.build([c], as: T.self) { o in for j in 0..<c { o[j] = T(fromDouble: mean[j]) } },
+                Tensor.build([c], as: T.self) { o in for j in 0..<c { o[j] = T(fromDouble: f.variance[j]) } })
+    }
+}
+
+extension Kernels {
+    /// Rows of `[rows, c]` per chunk of the channel reductions: each chunk sums its rows into
+    /// its own partial sums (in T), which are added up in Double.
+    private static func batchNormChunks(rows: Int, c: Int) -> Int {
+        Swift.max(1, Swift.min(rows, Swift.max(1, rows * c / parallelThreshold), 4 * ThreadCount.current))
+    }
+
+    /// Per channel: Σ over the rows of `term(x, channel)`, for each chunk of rows on its own
+    /// core; the chunks' sums are added in Double.
+    private static func channelSums<T: FloatScalar>(_: T.Type, rows: Int, c: Int, sums count: Int,
+                                                    _ body: (Range<Int>, UnsafeMutablePointer<T>) -> Void) -> [[Double]] {
+        let chunks = batchNormChunks(rows: rows, c: c)
+        let partial = UnsafeMutablePointer<T>.allocate(capacity: chunks * count * c)
+        defer { partial.deallocate() }
+        partial.initialize(repeating: 0, count: chunks * count * c)
+        nonisolated(unsafe) let p = partial
+        parallelFor(chunks) { range in
+            for chunk in range {
+                body(rows * chunk / chunks..<rows * (chunk + 1) / chunks, p + chunk * count * c)
+            }
+        }
+        return (0..<count).map { s in
+            (0..<c).map { j in (0..<chunks).reduce(0.0) { $0 + partial[($1 * count + s) * c + j].doubleValue } }
+        }
+    }
+
+    struct BatchNormForward {
+        let y: Tensor
+        /// Per channel, in Double: the batch mean, the biased variance and 1/√(var + ε).
+        let mean: [Double], variance: [Double], inverse: [Double]
+    }
+
+    /// The statistics (two passes: the mean, then the squared deviations from it, as
+    /// `x.mean` then `(x − mean).square().mean` would) and y = (x − mean)·scale + beta with
+    /// scale = gamma/√(var + ε).
+    static func batchNormForward<T: FloatScalar>(_: T.Type, _ x: Tensor, _ gamma: Tensor?, _ beta: Tensor?,
+                                                 epsilon: Double) -> BatchNormForward {
+        let c = x.shape.last ?? 1, rows = c == 0 ? 0 : x.count / c
+        let n = Double(Swift.max(rows, 1))
+        let g = gamma?.asArray(T.self), b = beta?.asArray(T.self)
+        let y = Tensor.build(x.shape, as: T.self) { _ in }  // every element is written below
+        let (mean, variance, inverse) = withBaseAddresses(T.self, [x, y]) { p in
+            nonisolated(unsafe) let (xs, o) = (p[0]!, p[1]!)
+            let mean = channelSums(T.self, rows: rows, c: c, sums: 1) { range, s in
+                for r in range { let row = xs + r * c; for j in 0..<c { s[j] += row[j] } }
+            }[0].map { $0 / n }
+            // per channel: the mean, then (for y) the scale and shift
+            var perChannel = mean.map { T(fromDouble: $0) }
+            let variance = perChannel.withUnsafeBufferPointer { mp in
+                nonisolated(unsafe) let m = mp.baseAddress!
+                return channelSums(T.self, rows: rows, c: c, sums: 1) { range, s in
+                    for r in range { let row = xs + r * c; for j in 0..<c { let d = row[j] - m[j]; s[j] += d * d } }
+                }[0].map { $0 / n }
+            }
+            let inverse = variance.map { 1 / ($0 + epsilon).squareRoot() }
+            perChannel += (0..<c).map { j in T(fromDouble: inverse[j] * (g.map { $0[j].doubleValue } ?? 1)) }
+            perChannel += (0..<c).map { j in b.map { $0[j] } ?? 0 }
+            perChannel.withUnsafeBufferPointer { pc in
+                nonisolated(unsafe) let (m, scale, shift) = (pc.baseAddress!, pc.baseAddress! + c, pc.baseAddress! + 2 * c)
+                parallelFor(rows, grain: Swift.max(1, parallelThreshold / Swift.max(c, 1))) { range in
+                    for r in range {
+                        let row = xs + r * c, yr = o + r * c
+                        for j in 0..<c { yr[j] = (row[j] - m[j]) * scale[j] + shift[j] }
+                    }
+                }
+            }
+            return (mean, variance, inverse)
+        }
+        return BatchNormForward(y: y, mean: mean, variance: variance, inverse: inverse)
+    }
+
+    /// With x̂ = (x − mean)·inverse: dbeta = Σ dy, dgamma = Σ dy·x̂ (one pass), and
+    /// dx = gamma·inverse·(dy − dbeta/N − x̂·dgamma/N) (a second).
+    static func batchNormBackward<T: FloatScalar>(_: T.Type, _ dy: Tensor, _ x: Tensor, _ gamma: Tensor?,
+                                                  mean: [Double], inverse: [Double],
+                                                  needX: Bool, needGamma: Bool, needBeta: Bool) -> (Tensor?, Tensor?, Tensor?) {
+        let c = x.shape.last ?? 1, rows = c == 0 ? 0 : x.count / c
+        let n = Double(Swift.max(rows, 1))
+        let k = gamma.map { g in g.asArray(T.self).enumerated().map { inverse[$0.offset] * $0.element.doubleValue } } ?? inverse
+        let dx = needX ? Tensor.build(x.shape, as: T.self, { _ in }) : nil  // every element is written
+        let (sumDy, sumDyXhat) = withBaseAddresses(T.self, [dy, x, dx]) { p in
+            nonisolated(unsafe) let (g, xs, o) = (p[0]!, p[1]!, p[2])
+            // per channel: the mean and 1/√(var + ε), then (for dx) k = gamma·inverse, k·dbeta/N, k·dgamma/N
+            var perChannel = mean.map { T(fromDouble: $0) } + inverse.map { T(fromDouble: $0) }
+            let sums = perChannel.withUnsafeBufferPointer { pc in
+                nonisolated(unsafe) let (m, inv) = (pc.baseAddress!, pc.baseAddress! + c)
+                return channelSums(T.self, rows: rows, c: c, sums: 2) { range, s in
+                    let sb = s, sg = s + c
+                    for r in range {
+                        let gr = g + r * c, xr = xs + r * c
+                        for j in 0..<c { sb[j] += gr[j]; sg[j] += gr[j] * ((xr[j] - m[j]) * inv[j]) }
+                    }
+                }
+            }
+            guard let o else { return (sums[0], sums[1]) }
+            perChannel += k.map { T(fromDouble: $0) }
+            perChannel += (0..<c).map { j in T(fromDouble: k[j] * sums[0][j] / n) }
+            perChannel += (0..<c).map { j in T(fromDouble: k[j] * sums[1][j] / n) }
+            perChannel.withUnsafeBufferPointer { pc in
+                nonisolated(unsafe) let q = pc.baseAddress!
+                let (m, inv, kk, a, b) = (q, q + c, q + 2 * c, q + 3 * c, q + 4 * c)
+                parallelFor(rows, grain: Swift.max(1, parallelThreshold / Swift.max(c, 1))) { range in
+                    for r in range {
+                        let gr = g + r * c, xr = xs + r * c, dr = o + r * c
+                        for j in 0..<c { dr[j] = kk[j] * gr[j] - a[j] - ((xr[j] - m[j]) * inv[j]) * b[j] }
+                    }
+                }
+            }
+            return (sums[0], sums[1])
+        }
+        let db = needBeta ? Tensor.build([c], as: T.self) { o in for j in 0..<c { o[j] = T(fromDouble: sumDy[j]) } } : nil
+        let dg = needGamma ? Tensor.build([c], as: T.self) { o in for j in 0..<c { o[j] = T(fromDouble: sumDyXhat[j]) } } : nil
+        return (dx, dg, db)
+    }
+}
