@@ -293,7 +293,8 @@ def write_report(args, frameworks, results, rss, started):
             ratios = [fmt(vals["lamina"] / vals[p], 2) if vals.get("lamina") and vals.get(p) else "–" for p in peers]
             lines.append(f"| {g} | " + " | ".join(fmt(vals[f], 0) for f in frameworks) + " | " + " | ".join(ratios) + " |")
         lines.append("")
-    lines += ["Raw records (one JSON line per workload, framework and round): `Benchmarks/results/compare.jsonl`.", ""]
+    raw_path = os.path.relpath(args.raw, os.path.dirname(HERE))
+    lines += [f"Raw records (one JSON line per workload, framework and round): `{raw_path}`.", ""]
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
