@@ -88,14 +88,9 @@ public final class BatchNormalization: Layer {
             }
             return y
         } else {
-            // Inference: γ/√(σ² + ε) made once on the [C] statistics, so the activations take
-            // three passes instead of four. The mean is subtracted first: folding it into a shift
-            // (x·s + (β − μ·s)) cancels large terms and drifts from Keras by ~1e-4 over
-            // InceptionV3's 94 normalizations.
-            var scale = 1 / (movingVariance.value + epsilon).sqrt()
-            if let gamma { scale = scale * gamma.value }
-            let y = (x - movingMean.value) * scale
-            return beta.map { y + $0.value } ?? y
+            // Inference: one pass with the moving statistics (differentiable in every input).
+            return Tensor.batchNormalizationInference(x, mean: movingMean.value, variance: movingVariance.value,
+                                                      gamma: gamma?.value, beta: beta?.value, epsilon: epsilon)
         }
     }
 }

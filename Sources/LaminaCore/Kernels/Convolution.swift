@@ -73,8 +73,15 @@ extension Kernels {
         let taps = g.kH * g.kW * c, pixels = g.outH * g.outW, imageSize = x.shape[1] * x.shape[2] * c
         let direct = usesDirectConv(taps: taps)
         let outImage = pool.map { $0.outH * $0.outW * f } ?? pixels * f
-        let perImage = (direct ? 0 : pixels * taps) + (pool == nil ? 0 : pixels * f)
-        let chunk = Swift.max(1, Swift.min(n, inferenceChunkBytes / Swift.max(1, 4 * (perImage + pixels * f))))
+        // A 1×1 convolution with stride 1 reads the images as its patch rows: no im2col.
+        let pointwise = !direct && g.kH == 1 && g.kW == 1 && g.outH == g.inH && g.outW == g.inW && g.padTop == 0 && g.padLeft == 0
+        let perImage = (direct || pointwise ? 0 : pixels * taps) + (pool == nil ? 0 : pixels * f)
+        // Images per chunk: what keeps a chunk's patches and output in cache, but for a product at
+        // least `inferenceMinRows` rows (deep layers have few pixels and large kernels, which
+        // every chunk streams once), while every core still gets a chunk.
+        let cached = inferenceChunkBytes / Swift.max(1, 4 * (perImage + pixels * f))
+        let forRows = direct ? 1 : Swift.min((inferenceMinRows + pixels - 1) / pixels, (n + ThreadCount.current - 1) / ThreadCount.current)
+        let chunk = Swift.max(1, Swift.min(n, Swift.max(cached, forRows)))
         let chunks = (n + chunk - 1) / chunk
         let outShape = pool.map { [n, $0.outH, $0.outW, f] } ?? [n, g.outH, g.outW, f]
         let window = g.c, poolWindow = pool?.c
@@ -82,31 +89,33 @@ extension Kernels {
         return x.withUnsafeBuffer(as: Float.self) { x in
             kernel.withUnsafeBuffer(as: Float.self) { w in
                 (bias ?? kernel).withUnsafeBuffer(as: Float.self) { b in
-                    Tensor.build(outShape, as: Float.self) { out in
-                        nonisolated(unsafe) let (x, w, b, out) = (x.baseAddress!, w.baseAddress!, bias == nil ? nil : b.baseAddress, out.baseAddress!)
-                        parallelFor(chunks) { range in
-                            // This core's scratch: patch rows and, before pooling, the convolution output.
-                            let patchCount = direct ? 0 : chunk * pixels * taps, convCount = pool == nil ? 0 : chunk * pixels * f
-                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
-                            defer { scratch.deallocate() }
-                            for index in range {
-                                let start = index * chunk, count = Swift.min(chunk, n - start)
-                                let images = x + start * imageSize
-                                let conv = pool == nil ? out + start * outImage : scratch + patchCount
-                                withUnsafePointer(to: window) { wp in
-                                    if direct {
-                                        simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
-                                        return
+                    // The kernel [taps, F] is packed once for every chunk's product (not for the direct loop).
+                    withRepeatedProduct(transB: false, n: direct ? 0 : f, k: taps, w.baseAddress!, ldb: f, rows: chunk * pixels) { product in
+                        Tensor.build(outShape, as: Float.self) { out in
+                            nonisolated(unsafe) let (x, w, b, out) = (x.baseAddress!, w.baseAddress!, bias == nil ? nil : b.baseAddress, out.baseAddress!)
+                            parallelFor(chunks) { range in
+                                // This core's scratch: patch rows and, before pooling, the convolution output.
+                                let patchCount = direct || pointwise ? 0 : chunk * pixels * taps, convCount = pool == nil ? 0 : chunk * pixels * f
+                                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
+                                defer { scratch.deallocate() }
+                                for index in range {
+                                    let start = index * chunk, count = Swift.min(chunk, n - start)
+                                    let images = x + start * imageSize
+                                    let conv = pool == nil ? out + start * outImage : scratch + patchCount
+                                    withUnsafePointer(to: window) { wp in
+                                        if direct {
+                                            simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
+                                            return
+                                        }
+                                        if !pointwise { simd.im2col(images, count, c, wp, scratch) }
+                                        let patches = pointwise ? images : UnsafePointer(scratch), rows = count * pixels
+                                        if let bias { fillRows(UnsafeMutableBufferPointer(start: conv, count: rows * f), with: bias, width: f) }
+                                        product(m: rows, patches, lda: taps, beta: b == nil ? 0 : 1, conv, ldc: f)
+                                        if relu { simd.relu(conv, conv, rows * f) }
                                     }
-                                    simd.im2col(images, count, c, wp, scratch)
-                                    let rows = count * pixels
-                                    if let bias { fillRows(UnsafeMutableBufferPointer(start: conv, count: rows * f), with: bias, width: f) }
-                                    gemmOnThisThread(false, false, rows, f, taps, 1, UnsafePointer(scratch), taps, w, f,
-                                                     b == nil ? 0 : 1, conv, f)
-                                    if relu { simd.relu(conv, conv, rows * f) }
-                                }
-                                if let poolWindow {
-                                    withUnsafePointer(to: poolWindow) { simd.max_pool(conv, count, f, $0, out + start * outImage, nil, 0) }
+                                    if let poolWindow {
+                                        withUnsafePointer(to: poolWindow) { simd.max_pool(conv, count, f, $0, out + start * outImage, nil, 0) }
+                                    }
                                 }
                             }
                         }

@@ -16,6 +16,11 @@ public enum Kernels {
     /// ReLU and a following max pooling.
     static let inferenceChunkBytes = 1 << 19
 
+    /// ... but a chunk whose convolution is a product has at least this many rows (pixels ×
+    /// images), so each pass over the packed kernel does enough work (ResNet50's last stage has
+    /// 3×3 pixels and a 4608×512 kernel).
+    static let inferenceMinRows = 96
+
     /// Convolutions whose patch rows are at most this long (kH·kW·C: the MNIST convnet's first
     /// layer has 9) run as a direct loop instead of im2col + GEMM. Unfolding such thin patches
     /// costs more memory traffic than the GEMM saves, while a direct kernel keeps the filters'

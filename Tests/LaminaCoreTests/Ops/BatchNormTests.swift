@@ -2,9 +2,9 @@ import Testing
 import LaminaTestSupport
 @testable import LaminaCore
 
-/// The fused training-mode batch normalization against the same computation as composed ops
-/// (what `BatchNormalization` ran before the op existed) and finite differences, in float64; and
-/// float32 against float64.
+/// The fused training- and inference-mode batch normalizations against the same computations as
+/// composed ops (what `BatchNormalization` ran before the ops existed) and finite differences, in
+/// float64; and float32 against float64.
 @Suite struct BatchNormTests {
     /// (x − mean) / √(var + ε) · gamma + beta over every axis but the last, with composed ops.
     func composed(_ x: Tensor, _ gamma: Tensor?, _ beta: Tensor?, epsilon: Double) -> (Tensor, Tensor, Tensor) {
@@ -59,5 +59,33 @@ import LaminaTestSupport
         for (i, (a, b)) in zip(r32, r64).enumerated() {
             expectClose(a.scalarsAsDouble(), b.asArray(Double.self), atol: 2e-4, rtol: 2e-4, "output \(i)")
         }
+    }
+
+    /// Inference mode: given statistics, every input differentiated (the moving statistics too).
+    @Test(arguments: [([6, 3], true, true), ([3, 2, 2, 5], true, false), ([7, 4], false, true), ([5, 2], false, false)])
+    func inferenceMatchesComposedOpsAndFiniteDifferences(shape: [Int], hasGamma: Bool, hasBeta: Bool) {
+        let c = shape.last!
+        let x = randn(shape, seed: 41) * 1.3 - 0.6
+        let mean = randn([c], seed: 42), variance = randn([c], seed: 43).square() + 0.2
+        let gamma = hasGamma ? randn([c], seed: 44) : nil, beta = hasBeta ? randn([c], seed: 45) : nil
+        var inputs = [x, mean, variance] + [gamma, beta].compactMap { $0 }
+        func split(_ t: [Tensor]) -> (Tensor?, Tensor?) { (hasGamma ? t[3] : nil, hasBeta ? t[hasGamma ? 4 : 3] : nil) }
+        func fused(_ t: [Tensor]) -> Tensor {
+            let (g, b) = split(t)
+            return Tensor.batchNormalizationInference(t[0], mean: t[1], variance: t[2], gamma: g, beta: b, epsilon: 1e-3)
+        }
+        func composed(_ t: [Tensor]) -> Tensor {
+            let (g, b) = split(t)
+            var y = (t[0] - t[1]) / (t[2] + 1e-3).sqrt()
+            if let g { y = y * g }
+            return b.map { y + $0 } ?? y
+        }
+        expectClose(fused(inputs), composed(inputs), atol: 1e-12, rtol: 1e-11)
+        let weights = randn(shape, seed: 46)
+        expectGradients(inputs) { (fused($0) * weights).sum() }
+        for i in inputs.indices { inputs[i].requiresGrad = true }
+        let got = (fused(inputs) * weights).sum().gradients(wrt: inputs)
+        let reference = (composed(inputs) * weights).sum().gradients(wrt: inputs)
+        for (a, b) in zip(got, reference) { expectClose(a, b, atol: 1e-11, rtol: 1e-9) }
     }
 }

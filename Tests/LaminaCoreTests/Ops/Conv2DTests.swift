@@ -63,6 +63,19 @@ import LaminaTestSupport
         let training = x.conv2d(w, strides: (2, 1), padding: .same)
         #expect(inference.asArray(Float.self) == training.asArray(Float.self))
     }
+
+    /// A 1×1 convolution with stride 1 reads the images as its patch rows (no im2col); with
+    /// stride 2 it unfolds them. Both with bias, against the float64 reference.
+    @Test(arguments: [(Padding.valid, 1), (.same, 1), (.same, 2)])
+    func pointwiseInferenceMatchesTheReference(padding: Padding, stride: Int) {
+        let x = randn([45, 3, 4, 40], seed: 53), w = randn([1, 1, 40, 24], seed: 54), b = randn([24], seed: 55)
+        let g = WindowGeometry(inH: 3, inW: 4, kH: 1, kW: 1, strideH: stride, strideW: stride, padding: padding)
+        let expected = Reference.conv2d(x, w, stride: (stride, stride), outH: g.outH, outW: g.outW, padTop: g.padTop, padLeft: g.padLeft) + b
+        let got = withoutGradients {
+            x.cast(to: .float32).conv2d(w.cast(to: .float32), bias: b.cast(to: .float32), strides: (stride, stride), padding: padding)
+        }
+        expectClose(got, expected, atol: 1e-4, rtol: 1e-4)
+    }
 }
 
 /// Both convolution paths — the direct loop for thin patches and im2col + GEMM — against the
