@@ -64,6 +64,16 @@ extension Kernels {
         CKernels<T>.convDirectFilterGradient(x, images, c, g, dOut, f, dw)
     }
 
+    /// The count of chunks for `n` images in chunks of about `size` images; where that makes only
+    /// a few chunks (under eight per core), rounded down to a multiple of the cores, so no core
+    /// idles through a last round (three chunks of ResNet50's last stage on two cores took two
+    /// rounds). Chunk i holds images n·i/chunks ..< n·(i+1)/chunks: at most ⌈n/chunks⌉ each.
+    static func balancedChunks(_ n: Int, size: Int) -> Int {
+        let threads = ThreadCount.current
+        let chunks = (n + size - 1) / size
+        return chunks > threads && chunks < 8 * threads ? chunks - chunks % threads : chunks
+    }
+
     /// conv2d when nothing records gradients (float32): the cores take chunks of images
     /// (`inferenceChunkBytes`), each with its own scratch; per chunk a direct
     /// convolution or im2col + one single-threaded GEMM whose rows start from the bias, the
@@ -81,8 +91,8 @@ extension Kernels {
         // every chunk streams once), while every core still gets a chunk.
         let cached = inferenceChunkBytes / Swift.max(1, 4 * (perImage + pixels * f))
         let forRows = direct ? 1 : Swift.min((inferenceMinRows + pixels - 1) / pixels, (n + ThreadCount.current - 1) / ThreadCount.current)
-        let chunk = Swift.max(1, Swift.min(n, Swift.max(cached, forRows)))
-        let chunks = (n + chunk - 1) / chunk
+        let chunks = balancedChunks(n, size: Swift.max(1, Swift.min(n, Swift.max(cached, forRows))))
+        let chunk = (n + chunks - 1) / chunks  // the most images of a chunk
         let outShape = pool.map { [n, $0.outH, $0.outW, f] } ?? [n, g.outH, g.outW, f]
         let window = g.c, poolWindow = pool?.c
         _ = backendReady
@@ -99,7 +109,7 @@ extension Kernels {
                                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
                                 defer { scratch.deallocate() }
                                 for index in range {
-                                    let start = index * chunk, count = Swift.min(chunk, n - start)
+                                    let start = n * index / chunks, count = n * (index + 1) / chunks - start
                                     let images = x + start * imageSize
                                     let conv = pool == nil ? out + start * outImage : scratch + patchCount
                                     withUnsafePointer(to: window) { wp in

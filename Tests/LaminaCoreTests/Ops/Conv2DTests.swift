@@ -64,6 +64,20 @@ import LaminaTestSupport
         #expect(inference.asArray(Float.self) == training.asArray(Float.self))
     }
 
+    /// Few chunks come in a multiple of the cores; many, or no more than the cores, as asked.
+    @Test func fewChunksAreAMultipleOfTheCores() {
+        let threads = ThreadCount.current
+        for (n, size) in [(32, 11), (32, 3), (70, 9), (1000, 6), (5, 1), (1, 1)] {
+            let chunks = Kernels.balancedChunks(n, size: size), plain = (n + size - 1) / size
+            #expect(chunks >= 1 && chunks <= n, "n \(n) size \(size): \(chunks) chunks")
+            if plain > threads && plain < 8 * threads {
+                #expect(chunks % threads == 0 && chunks <= plain, "n \(n) size \(size): \(chunks) chunks")
+            } else {
+                #expect(chunks == plain, "n \(n) size \(size): \(chunks) chunks")
+            }
+        }
+    }
+
     /// A 1×1 convolution with stride 1 reads the images as its patch rows (no im2col); with
     /// stride 2 it unfolds them. Both with bias, against the float64 reference.
     @Test(arguments: [(Padding.valid, 1), (.same, 1), (.same, 2)])
