@@ -100,7 +100,7 @@ import Testing
             // The logits: the graph up to the last layer, then (for a Dense head) its affine part.
             let (features, head) = try Self.logitsModel(model)
             var logits = try features.predict(x, batchSize: 2)
-            if let head { logits = try (logits.matmul(head.kernel!.value) + head.bias!.value) }
+            if let head { logits = logits.matmul(head.kernel!.value) + head.bias!.value }
             let logitError = Self.maxError(logits, expectedLogits) / scale
             let output = try model.predict(x, batchSize: 2)
             let outputError = Self.maxError(output, expected)
