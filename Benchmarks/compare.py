@@ -45,7 +45,9 @@ def run_with_rss(cmd):
     elapsed = time.perf_counter() - t0
     out, err = "".join(out_chunks), "".join(err_chunks)
     if proc.returncode != 0:
-        sys.stderr.write(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err[-3000:]}\n")
+        # A failed run has no figures, and its RSS is not the workload's: a report built without
+        # it would look complete. Stop here (the raw file keeps the rounds that did run).
+        sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err[-3000:]}\ncompare.py stopped: no report written.")
     records = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     return records, usage.ru_maxrss / 1024.0, elapsed
 
