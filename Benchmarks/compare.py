@@ -8,7 +8,7 @@ Benchmarks/RESULTS.md.
 Each round runs every workload group once per framework, alternating frameworks, each in
 its own process, so the peak RSS of a process (from wait4) belongs to that workload:
 gemm | mlp_mnist | cnn_mnist + inference (inference uses the CNN just trained) | lstm | gan
-(and, asked for by name, resnet50 | transformer: `--workloads transformer`).
+(and, asked for by name, resnet50 | mobilenetv2 | transformer: `--workloads transformer`).
 Per workload it reports the median over rounds of each framework, the ratios Lamina/peer,
 and each process's max RSS. Needs: the peers' venv (Benchmarks/peers/setup.sh) and
 `swift build -c release --product lamina-bench`. Only the standard library is used here.
@@ -26,7 +26,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-GROUPS = [["gemm"], ["mlp_mnist"], ["cnn_mnist", "inference"], ["lstm"], ["gan"], ["resnet50"], ["transformer"]]
+GROUPS = [["gemm"], ["mlp_mnist"], ["cnn_mnist", "inference"], ["lstm"], ["gan"], ["resnet50"], ["mobilenetv2"], ["transformer"]]
 sys.path.insert(0, os.path.join(HERE, "peers"))
 
 
@@ -78,6 +78,8 @@ METRICS = [
     ("inference", "latency_b1_median_ms", "batch-1 latency median ms", False),
     ("resnet50", "predict_batch_s", "ResNet50 96x96 forward, batch 32, s", False),
     ("resnet50", "train_step_s", "ResNet50 96x96 SGD step, batch 32, s", False),
+    ("mobilenetv2", "predict_batch_s", "MobileNetV2 224x224 forward, batch 32, s", False),
+    ("mobilenetv2", "train_step_s", "MobileNetV2 224x224 SGD step, batch 32, s", False),
     ("transformer", "epoch_s", "Transformer epoch seconds (2,048 synthetic reviews, batch 32)", False),
     ("transformer", "predict_samples_per_s", "Transformer predict samples/s (batch 250)", True),
     ("transformer", "test_accuracy", "Transformer test accuracy (synthetic)", True),

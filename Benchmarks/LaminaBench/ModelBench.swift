@@ -180,14 +180,17 @@ func benchInference(_ model: Sequential, _ xTest: Tensor, _ yTest: Tensor) throw
           "latency_calls": 200, "latency_api": "model.predict(x1)", "wall_s": rounded(now() - wall)])
 }
 
-/// ResNet50 (`ResNet50(inputShape: [96, 96, 3])`, Keras's graph, 1,000 classes) on a batch of
-/// 32: forward passes in inference mode (best of 5 after 2 warm-ups) and SGD training steps
-/// (best of 3 after one), the protocol of the peers' `resnet50` workload.
-func benchResNet50() throws {
+/// ResNet50 (`ResNet50(inputShape: [96, 96, 3])`) or MobileNetV2 (`MobileNetV2()`, 224×224×3):
+/// Keras's graphs, 1,000 classes, on a batch of 32: forward passes in inference mode (best of 5
+/// after 2 warm-ups) and SGD training steps (best of 3 after one), the protocol of the peers'
+/// `resnet50` and `mobilenetv2` workloads.
+func benchImageModel(_ workload: String) throws {
     let wall = now()
     Lamina.setRandomSeed(seed)
-    let model = ResNet50(inputShape: [96, 96, 3], classes: 1000)
-    let x = Tensor.randomNormal([32, 96, 96, 3], seed: seed)
+    let side = workload == "resnet50" ? 96 : 224
+    let model = workload == "resnet50" ? ResNet50(inputShape: [side, side, 3], classes: 1000)
+                                       : MobileNetV2(inputShape: [side, side, 3], classes: 1000)
+    let x = Tensor.randomNormal([32, side, side, 3], seed: seed)
     let y = Tensor(shape: [32], scalars: (0..<32).map { Int32($0 * 31 % 1000) })
     for _ in 0..<2 { _ = try model.predict(x, batchSize: 32) }
     var predict = [Double]()
@@ -204,7 +207,7 @@ func benchResNet50() throws {
         _ = try model.trainOnBatch(x, y)
         train.append(now() - t)
     }
-    emit(["workload": "resnet50", "batch": 32, "input": "96x96x3", "params": model.countParams(),
+    emit(["workload": workload, "batch": 32, "input": "\(side)x\(side)x3", "params": model.countParams(),
           "predict_batch_s": rounded(predict.min()!, 4), "predict_samples_per_s": rounded(32 / predict.min()!, 1),
           "train_step_s": rounded(train.min()!, 4), "train_samples_per_s": rounded(32 / train.min()!, 1),
           "predict_api": "model.predict(x, batchSize: 32)", "train_api": "model.trainOnBatch(x, y)", "wall_s": rounded(now() - wall)])

@@ -4,7 +4,7 @@ import Lamina
 import LaminaData
 
 // lamina-bench: runs the standard workloads and prints one JSON line per result.
-//   swift run -c release lamina-bench [--workloads gemm,mlp_mnist,cnn_mnist,lstm,gan,inference,resnet50,transformer]
+//   swift run -c release lamina-bench [--workloads gemm,mlp_mnist,cnn_mnist,lstm,gan,inference,resnet50,mobilenetv2,transformer]
 //                                     [--data-dir DIR] [--gemm-sizes 256,1024]
 // Also: elementwise and conv (kernel micro-benchmarks), inference_untrained (inference
 // timings on a fresh CNN, for profiling), and cnn_mmap / cnn_in_memory / mlp_mmap /
@@ -30,7 +30,7 @@ struct BenchOptions: ParsableCommand {
     @Flag(name: .customLong("read-ahead"), help: "cnn_mmap / mlp_mmap: ask the kernel for the next batch's rows ahead.") var readAhead = false
 }
 let options = BenchOptions.parseOrExit()
-let all = ["gemm", "gemm-table", "elementwise", "conv", "recurrent", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "transformer",
+let all = ["gemm", "gemm-table", "elementwise", "conv", "recurrent", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "inference_untrained", "resnet50", "mobilenetv2", "transformer",
            "cnn_mmap", "cnn_in_memory", "mlp_mmap", "mlp_in_memory", "image_folder", "cnn_data_parallel"]
 let workloads = (options.workloads ?? all.dropLast(6).filter { $0 != "gemm-table" }.joined(separator: ",")).split(separator: ",").map(String.init)
 for w in workloads where !all.contains(w) {
@@ -47,7 +47,7 @@ if workloads.contains("gemm-table") { try benchGemmTable() }
 if workloads.contains("elementwise") { benchElementwise() }
 if workloads.contains("conv") { benchConv() }
 if workloads.contains("recurrent") { benchRecurrent() }
-if workloads.contains("resnet50") { try benchResNet50() }
+for w in ["resnet50", "mobilenetv2"] where workloads.contains(w) { try benchImageModel(w) }
 if workloads.contains("transformer") { try benchTransformer() }
 
 for w in workloads where ["cnn_mmap", "cnn_in_memory", "mlp_mmap", "mlp_in_memory"].contains(w) {

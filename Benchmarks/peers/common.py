@@ -52,9 +52,9 @@ INFER_BATCH = 1000
 LATENCY_CALLS = 200
 LATENCY_WARMUP = 10
 
-ALL_WORKLOADS = ("gemm", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "resnet50", "transformer")
+ALL_WORKLOADS = ("gemm", "mlp_mnist", "cnn_mnist", "lstm", "gan", "inference", "resnet50", "mobilenetv2", "transformer")
 # workloads that do not read MNIST
-NO_MNIST = ("gemm", "resnet50", "transformer")
+NO_MNIST = ("gemm", "resnet50", "mobilenetv2", "transformer")
 
 # ----------------------------------------------------------------------------- transformer
 # The Keras example "Text classification with Transformer" (one encoder block over token +

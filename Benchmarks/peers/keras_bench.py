@@ -378,15 +378,21 @@ def wl_inference(model, trained, xte, yte):
     return rec
 
 
-def wl_resnet50():
-    """keras.applications.ResNet50(weights=None), 96x96x3, 1,000 classes, batch 32: forward
-    passes (predict_on_batch, the one-batch API; best of 5 after 2) and SGD train_on_batch
-    steps (best of 3 after 1)."""
+# workload -> (builder, input side): keras.applications' graphs at 1,000 classes, batch 32
+IMAGE_MODELS = {"resnet50": (lambda shape: keras.applications.ResNet50(weights=None, input_shape=shape, classes=1000), 96),
+                "mobilenetv2": (lambda shape: keras.applications.MobileNetV2(weights=None, input_shape=shape, classes=1000), 224)}
+
+
+def wl_image_model(workload):
+    """keras.applications.ResNet50(weights=None) at 96x96x3 or MobileNetV2 at 224x224x3, 1,000
+    classes, batch 32: forward passes (predict_on_batch, the one-batch API; best of 5 after 2)
+    and SGD train_on_batch steps (best of 3 after 1)."""
     t_wall = time.perf_counter()
     seed_all()
-    model = keras.applications.ResNet50(weights=None, input_shape=(96, 96, 3), classes=1000)
+    builder, side = IMAGE_MODELS[workload]
+    model = builder((side, side, 3))
     rng = np.random.default_rng(C.SEED)
-    x = rng.normal(size=(32, 96, 96, 3)).astype(np.float32)
+    x = rng.normal(size=(32, side, side, 3)).astype(np.float32)
     y = (np.arange(32) * 31 % 1000).astype(np.int32)
     with C.LoadMeter() as lm:
         for _ in range(2):
@@ -403,8 +409,8 @@ def wl_resnet50():
             t0 = time.perf_counter()
             model.train_on_batch(x, y)
             train.append(time.perf_counter() - t0)
-    rec = C.base_record(FRAMEWORK, VERSION, "resnet50", EXTRA)
-    rec.update({"batch": 32, "input": "96x96x3", "params": int(model.count_params()),
+    rec = C.base_record(FRAMEWORK, VERSION, workload, EXTRA)
+    rec.update({"batch": 32, "input": f"{side}x{side}x3", "params": int(model.count_params()),
                 "predict_batch_s": round(min(predict), 4), "predict_samples_per_s": round(32 / min(predict), 1),
                 "train_step_s": round(min(train), 4), "train_samples_per_s": round(32 / min(train), 1),
                 "predict_api": "model.predict_on_batch(x)", "train_api": "model.train_on_batch(x, y)"})
@@ -426,8 +432,8 @@ def main():
     def run(w):
         if w == "gemm":
             return wl_gemm(args)
-        if w == "resnet50":
-            return wl_resnet50()
+        if w in IMAGE_MODELS:
+            return wl_image_model(w)
         if w == "transformer":
             return wl_transformer()
         if w == "mlp_mnist":

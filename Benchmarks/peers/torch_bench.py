@@ -364,15 +364,54 @@ def resnet50(classes=1000):
     return nn.Sequential(*layers)
 
 
-def wl_resnet50():
-    """ResNet50 at 96x96x3, 1,000 classes, batch 32, channels_last (PyTorch's advice for CNNs on
-    CPU): forward passes under inference_mode in eval mode (best of 5 after 2) and SGD training
-    steps with cross-entropy (best of 3 after 1)."""
+class InvertedResidual(nn.Module):
+    """keras.applications' MobileNetV2 block: 1x1 expansion (not in block 0), 3x3 depthwise,
+    1x1 linear projection, each with BN (eps 1e-3, Keras momentum 0.999) and ReLU6 but the last;
+    the input added where the shapes agree."""
+
+    def __init__(self, cin, cout, stride, expansion):
+        super().__init__()
+        bn = lambda c: nn.BatchNorm2d(c, eps=1e-3, momentum=0.001)
+        mid, layers = cin * expansion, []
+        if expansion != 1:
+            layers += [nn.Conv2d(cin, mid, 1, bias=False), bn(mid), nn.ReLU6()]
+        layers += [nn.Conv2d(mid, mid, 3, stride, padding=1, groups=mid, bias=False), bn(mid), nn.ReLU6(),
+                   nn.Conv2d(mid, cout, 1, bias=False), bn(cout)]
+        self.body, self.residual = nn.Sequential(*layers), cin == cout and stride == 1
+
+    def forward(self, x):
+        return x + self.body(x) if self.residual else self.body(x)
+
+
+def mobilenet_v2(classes=1000):
+    """The graph of keras.applications.MobileNetV2 (alpha 1) written in torch (torchvision-free);
+    symmetric padding where Keras pads (0, 1) before a stride-2 layer: the same shapes and work."""
+    bn = lambda c: nn.BatchNorm2d(c, eps=1e-3, momentum=0.001)
+    layers, cin = [nn.Conv2d(3, 32, 3, 2, padding=1, bias=False), bn(32), nn.ReLU6()], 32
+    for cout, stride, expansion, repeats in [(16, 1, 1, 1), (24, 2, 6, 2), (32, 2, 6, 3), (64, 2, 6, 4),
+                                             (96, 1, 6, 3), (160, 2, 6, 3), (320, 1, 6, 1)]:
+        for i in range(repeats):
+            layers.append(InvertedResidual(cin, cout, stride if i == 0 else 1, expansion))
+            cin = cout
+    layers += [nn.Conv2d(cin, 1280, 1, bias=False), bn(1280), nn.ReLU6(),
+               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, classes)]
+    return nn.Sequential(*layers)
+
+
+# workload -> (builder, input side): keras.applications' graphs at 1,000 classes, batch 32
+IMAGE_MODELS = {"resnet50": (resnet50, 96), "mobilenetv2": (mobilenet_v2, 224)}
+
+
+def wl_image_model(workload):
+    """ResNet50 at 96x96x3 or MobileNetV2 at 224x224x3, 1,000 classes, batch 32, channels_last
+    (PyTorch's advice for CNNs on CPU): forward passes under inference_mode in eval mode (best
+    of 5 after 2) and SGD training steps with cross-entropy (best of 3 after 1)."""
     t_wall = time.perf_counter()
     seed_all()
-    model = resnet50().to(memory_format=torch.channels_last)
+    builder, side = IMAGE_MODELS[workload]
+    model = builder().to(memory_format=torch.channels_last)
     rng = np.random.default_rng(C.SEED)
-    x = torch.from_numpy(rng.normal(size=(32, 3, 96, 96)).astype(np.float32)).to(memory_format=torch.channels_last)
+    x = torch.from_numpy(rng.normal(size=(32, 3, side, side)).astype(np.float32)).to(memory_format=torch.channels_last)
     y = torch.from_numpy((np.arange(32) * 31 % 1000).astype(np.int64))
     params = sum(p.numel() for p in model.parameters()) + sum(b.numel() for n, b in model.named_buffers() if "running" in n)
     with C.LoadMeter() as lm:
@@ -400,8 +439,8 @@ def wl_resnet50():
             t0 = time.perf_counter()
             step()
             train.append(time.perf_counter() - t0)
-    rec = C.base_record(FRAMEWORK, VERSION, "resnet50", EXTRA)
-    rec.update({"batch": 32, "input": "96x96x3", "params": int(params),
+    rec = C.base_record(FRAMEWORK, VERSION, workload, EXTRA)
+    rec.update({"batch": 32, "input": f"{side}x{side}x3", "params": int(params),
                 "predict_batch_s": round(min(predict), 4), "predict_samples_per_s": round(32 / min(predict), 1),
                 "train_step_s": round(min(train), 4), "train_samples_per_s": round(32 / min(train), 1),
                 "predict_api": "model(x) under inference_mode, channels_last", "train_api": "SGD step"})
@@ -424,8 +463,8 @@ def main():
     def run(w):
         if w == "gemm":
             return wl_gemm(args)
-        if w == "resnet50":
-            return wl_resnet50()
+        if w in IMAGE_MODELS:
+            return wl_image_model(w)
         if w == "transformer":
             return wl_transformer()
         if w == "mlp_mnist":

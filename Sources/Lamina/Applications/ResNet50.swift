@@ -4,7 +4,7 @@
 ///
 /// `inputShape` defaults to Keras's 224×224×3; `includeTop: false` stops at the last block
 /// (with `pooling` `.average` or `.max` adding global pooling, as Keras's `pooling=`).
-public func ResNet50(includeTop: Bool = true, inputShape: [Int] = [224, 224, 3], pooling: ResNetPooling? = nil,
+public func ResNet50(includeTop: Bool = true, inputShape: [Int] = [224, 224, 3], pooling: ApplicationPooling? = nil,
                      classes: Int = 1000, classifierActivation: ActivationFunction = .softmax, name: String = "resnet50") -> Model {
     /// One bottleneck block (Keras's `block1`): 1x1 → 3x3 → 1x1 with batch normalization, plus
     /// the input or its 1x1 projection.
@@ -41,14 +41,30 @@ public func ResNet50(includeTop: Bool = true, inputShape: [Int] = [224, 224, 3],
     x = stack(x, 128, 4, "conv3")
     x = stack(x, 256, 6, "conv4")
     x = stack(x, 512, 3, "conv5")
-    if includeTop {
-        x = GlobalAveragePooling2D(name: "avg_pool")(x)
-        x = Dense(classes, activation: classifierActivation, name: "predictions")(x)
-    } else if let pooling {
-        x = pooling == .average ? GlobalAveragePooling2D(name: "avg_pool")(x) : GlobalMaxPooling2D(name: "max_pool")(x)
-    }
+    x = applicationTop(x, includeTop: includeTop, pooling: pooling, classes: classes, classifierActivation: classifierActivation,
+                       poolingNames: ("avg_pool", "max_pool"))
     return Model(inputs: input, outputs: x, name: name)
 }
 
 /// Global pooling after the last block when `includeTop` is false (Keras's `pooling=`).
-public enum ResNetPooling: Sendable { case average, max }
+public enum ApplicationPooling: Sendable { case average, max }
+
+/// The name `ResNet50`'s pooling option had before `MobileNetV2` shared it.
+@available(*, deprecated, renamed: "ApplicationPooling")
+public typealias ResNetPooling = ApplicationPooling
+
+/// The end of a `keras.applications` model: global average pooling and the `predictions` Dense
+/// layer, or (without the top) the pooling asked for, under Keras's layer names for that model
+/// (`poolingNames`: average, max; nil names a layer as Keras's default naming does).
+func applicationTop(_ x: SymbolicTensor, includeTop: Bool, pooling: ApplicationPooling?, classes: Int,
+                    classifierActivation: ActivationFunction, poolingNames: (String?, String?)) -> SymbolicTensor {
+    if includeTop {
+        let pooled = GlobalAveragePooling2D(name: poolingNames.0)(x)
+        return Dense(classes, activation: classifierActivation, name: "predictions")(pooled)
+    }
+    switch pooling {
+    case .average: return GlobalAveragePooling2D(name: poolingNames.0)(x)
+    case .max: return GlobalMaxPooling2D(name: poolingNames.1)(x)
+    case nil: return x
+    }
+}

@@ -44,20 +44,24 @@ final class Storage: @unchecked Sendable {
 /// allocates the same activation and gradient sizes every time; without the pool each one is
 /// a fresh `mmap` whose pages the kernel must zero (most of the system time of a training
 /// run). Sizes are rounded up to a quarter of their power of two, so a few classes serve
-/// all batches. Buffers over 128 MiB (datasets) are never kept.
+/// all batches; a request with no buffer of its class takes the smallest cached one less than
+/// twice its size. Buffers over an eighth of the ceiling (at least 128 MiB) are never kept.
 ///
-/// How much waits in the pool follows what the process has shown it needs: at most the peak
-/// of live pooled buffers (so a step's whole working set — 2 GB for ResNet50 at batch 32 —
-/// is reused rather than handed back and faulted in again), at least 256 MiB, and never more
-/// than a quarter of the memory the process may use (its cgroup's `memory.max`, else the
-/// machine's). `emptyCache()` hands everything back.
+/// How much waits in the pool follows what the process has shown it needs: at most four times
+/// the peak of live pooled buffers (a step's working set — 2 GB for ResNet50 at batch 32 — is
+/// reused rather than handed back and faulted in again, and so are the buffers of the other
+/// sizes a pass goes through: a forward pass frees each activation soon, but the next layer's
+/// differs in size), at least 256 MiB, and never more than a quarter of the memory the process
+/// may use (its cgroup's `memory.max`, else the machine's). `emptyCache()` hands everything back.
 public final class BufferPool: Sendable {
     /// The pool every tensor's storage comes from and returns to.
     public static let shared = BufferPool()
     /// Buffers below this size go straight to `malloc`, which already caches them.
     static let threshold = 16 << 10
-    /// Buffers above this size (whole datasets) are returned to the system at once.
-    static let largest = 128 << 20
+    /// Buffers above this size are returned to the system at once: an eighth of the most the pool
+    /// may keep, at least 128 MiB. (MobileNetV2's first activations at batch 32 and 224×224 are
+    /// 154 MiB each: not kept, every step had the kernel zero them again, a quarter of its time.)
+    let largest: Int
     private struct State {
         var free: [Int: [UInt]] = [:]  // size class -> addresses (raw pointers are not Sendable)
         var cachedBytes = 0
@@ -73,13 +77,14 @@ public final class BufferPool: Sendable {
     init(floor: Int = 256 << 20, ceiling: Int = BufferPool.memoryAvailable() / 4) {
         self.floor = floor
         self.ceiling = Swift.max(floor, ceiling)
+        largest = Swift.max(128 << 20, self.ceiling / 8)
     }
 
-    /// The most bytes the pool keeps now: the peak of live pooled bytes, within the floor and
-    /// the ceiling.
+    /// The most bytes the pool keeps now: four times the peak of live pooled bytes, within the
+    /// floor and the ceiling.
     public var limit: Int { state.withLock { currentLimit($0) } }
 
-    private func currentLimit(_ s: State) -> Int { Swift.min(Swift.max(floor, s.peakLiveBytes), ceiling) }
+    private func currentLimit(_ s: State) -> Int { Swift.min(Swift.max(floor, 4 * s.peakLiveBytes), ceiling) }
 
     /// The memory this process may use: its cgroup's limit (v2 `memory.max`, v1
     /// `memory.limit_in_bytes`) where one is set below the machine's, else the machine's.
@@ -103,22 +108,37 @@ public final class BufferPool: Sendable {
 
     func allocate(byteCount: Int) -> (UnsafeMutableRawPointer, Int) {
         let size = Self.sizeClass(byteCount)
-        if size > Self.threshold, size <= Self.largest, let reused = state.withLock({ s -> UInt? in
+        if size > Self.threshold, size <= largest, let (reused, capacity) = state.withLock({ s -> (UInt, Int)? in
             s.tick += 1
-            s.lastUse[size] = s.tick
-            s.liveBytes += size
+            // The buffer of this size class, else the smallest cached one less than twice as
+            // large: a forward pass's activations differ in size from layer to layer, and
+            // without this each size would need buffers of its own (and the kernel to zero
+            // fresh pages for it) while larger freed ones wait.
+            var capacity = size
+            if s.free[size]?.isEmpty ?? true {
+                guard let larger = s.free.keys.filter({ $0 > size && $0 < 2 * size && !(s.free[$0]!.isEmpty) }).min() else {
+                    s.lastUse[size] = s.tick
+                    s.liveBytes += size
+                    s.peakLiveBytes = Swift.max(s.peakLiveBytes, s.liveBytes)
+                    return nil
+                }
+                capacity = larger
+            }
+            s.lastUse[capacity] = s.tick
+            s.liveBytes += capacity
             s.peakLiveBytes = Swift.max(s.peakLiveBytes, s.liveBytes)
-            guard let address = s.free[size]?.popLast() else { return nil }
-            s.cachedBytes -= size
-            return address
+            let address = s.free[capacity]!.removeLast()
+            if s.free[capacity]!.isEmpty { s.free[capacity] = nil }
+            s.cachedBytes -= capacity
+            return (address, capacity)
         }) {
-            return (UnsafeMutableRawPointer(bitPattern: reused)!, size)
+            return (UnsafeMutableRawPointer(bitPattern: reused)!, capacity)
         }
         return (UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64), size)
     }
 
     func release(_ pointer: UnsafeMutableRawPointer, capacity: Int) {
-        if capacity > Self.threshold && capacity <= Self.largest {
+        if capacity > Self.threshold && capacity <= largest {
             let address = UInt(bitPattern: pointer)
             // When full, buffers of the least recently used other sizes make room: the pool
             // follows the working set (training's sizes, then predict's larger batches).

@@ -29,21 +29,53 @@ import Testing
     }
 
     /// A working set larger than the floor is kept whole once it has been live, so the next
-    /// step reuses it (ResNet50's case); the ceiling still bounds it.
+    /// step reuses it (ResNet50's case); the limit is four times the peak, within the ceiling.
     @Test func theLimitFollowsThePeakOfLiveBytes() {
-        let pool = BufferPool(floor: 4 * mib, ceiling: 24 * mib)
+        let pool = BufferPool(floor: 4 * mib, ceiling: 100 * mib)
         #expect(pool.limit == 4 * mib)
         let step = (0..<5).map { _ in pool.allocate(byteCount: 4 * mib) }  // 20 MiB live at once
-        #expect(pool.limit == 20 * mib)
+        #expect(pool.limit == 80 * mib)
         for (p, c) in step { pool.release(p, capacity: c) }
         #expect(pool.cachedBytes == 20 * mib)                     // the whole step waits for the next
         let next = (0..<5).map { _ in pool.allocate(byteCount: 4 * mib) }
         #expect(Set(next.map(\.0)) == Set(step.map(\.0)))         // ... which gets the same buffers
         #expect(pool.cachedBytes == 0)
-        let more = (0..<3).map { _ in pool.allocate(byteCount: 4 * mib) }  // 32 MiB live: over the ceiling
-        #expect(pool.limit == 24 * mib)
+        let more = (0..<25).map { _ in pool.allocate(byteCount: 4 * mib) }  // 120 MiB live: over the ceiling
+        #expect(pool.limit == 100 * mib)
         for (p, c) in next + more { pool.release(p, capacity: c) }
-        #expect(pool.cachedBytes == 24 * mib)
+        #expect(pool.cachedBytes == 100 * mib)
+        pool.emptyCache()
+    }
+
+    /// With no buffer of its own class, a request takes the smallest cached one less than twice
+    /// its size (and hands it back under that buffer's class); twice as large or more is left.
+    @Test func aSlightlyLargerBufferServesASmallerRequest() {
+        let pool = BufferPool(floor: 64 * mib, ceiling: 64 * mib)
+        let (three, c3) = pool.allocate(byteCount: 3 * mib), (five, c5) = pool.allocate(byteCount: 5 * mib)
+        pool.release(three, capacity: c3)
+        pool.release(five, capacity: c5)
+        let (p, capacity) = pool.allocate(byteCount: 2 * mib + 1)   // class 2.5 MiB: the 3 MiB buffer
+        #expect(p == three && capacity == c3)
+        let (q, cq) = pool.allocate(byteCount: 2 * mib)
+        #expect(q != five)                                          // 5 MiB is over twice 2 MiB
+        pool.release(q, capacity: cq)
+        pool.release(p, capacity: capacity)
+        #expect(pool.allocate(byteCount: 3 * mib).0 == three)      // back under its own class
+        pool.emptyCache()
+    }
+
+    /// Buffers up to an eighth of the ceiling (at least 128 MiB) are kept for reuse; larger ones
+    /// go back to the system when freed.
+    @Test func buffersUpToAnEighthOfTheCeilingAreKept() {
+        #expect(BufferPool(floor: 4 * mib, ceiling: 64 * mib).largest == 128 * mib)
+        let pool = BufferPool(floor: 256 * mib, ceiling: 2048 * mib)
+        #expect(pool.largest == 256 * mib)
+        let (kept, keptCapacity) = pool.allocate(byteCount: 200 * mib)       // MobileNetV2's first activations
+        let (big, bigCapacity) = pool.allocate(byteCount: 300 * mib)
+        pool.release(kept, capacity: keptCapacity)
+        pool.release(big, capacity: bigCapacity)
+        #expect(pool.cachedBytes == keptCapacity)
+        #expect(pool.allocate(byteCount: 200 * mib).0 == kept)
         pool.emptyCache()
     }
 
