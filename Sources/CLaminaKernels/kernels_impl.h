@@ -647,17 +647,40 @@ static void LK(adam)(LK_T *w, const LK_T *g, LK_T *m, LK_T *v, long n,
 
 /* MARK: depthwise convolution
    Each output pixel visits its window's taps that fall inside the image; with m = 1 the
-   channels of a pixel are whole vectors, accumulated in registers over all the taps. */
+   channels of a pixel are whole vectors, accumulated in registers over all the taps — four
+   neighbouring pixels at a time where their windows lie inside the row (four independent
+   accumulation chains, and each tap's weights loaded once for the four). */
 
 static void LK(depthwise)(const LK_T *x, long images, long c, const lamina_window *g, long kh, long kw,
                           long dh, long dw, const LK_T *w, long m, const LK_T *bias, LK_T *out) {
-    long oc = c * m;
+    long oc = c * m, sw = g->strideW;
     for (long n = 0; n < images; n++) {
         for (long oh = 0; oh < g->outH; oh++) {
             long ih0 = oh * g->strideH - g->padTop;
             for (long ow = 0; ow < g->outW; ow++) {
-                long iw0 = ow * g->strideW - g->padLeft;
+                long iw0 = ow * sw - g->padLeft;
                 LK_T *o = out + ((n * g->outH + oh) * g->outW + ow) * oc;
+                if (m == 1 && ow + 4 <= g->outW && iw0 >= 0 && iw0 + 3 * sw + (kw - 1) * dw < g->inW) {
+                    LK_VECTORS(j, c, {
+                        vf a0 = bias ? LDK(bias + j, 0) : (vf)0, a1 = a0, a2 = a0, a3 = a0;
+                        for (long a = 0; a < kh; a++) {
+                            long ih = ih0 + a * dh;
+                            if (ih < 0 || ih >= g->inH) continue;
+                            const LK_T *xr = x + ((n * g->inH + ih) * g->inW + iw0) * c + j, *wr = w + a * kw * c + j;
+                            for (long b = 0; b < kw; b++) {
+                                vf wv = LDK(wr + b * c, 0);
+                                const LK_T *xb = xr + b * dw * c;
+                                a0 += LDK(xb, 0) * wv;
+                                a1 += LDK(xb + sw * c, 0) * wv;
+                                a2 += LDK(xb + 2 * sw * c, 0) * wv;
+                                a3 += LDK(xb + 3 * sw * c, 0) * wv;
+                            }
+                        }
+                        STK(o + j, a0); STK(o + c + j, a1); STK(o + 2 * c + j, a2); STK(o + 3 * c + j, a3);
+                    });
+                    ow += 3;
+                    continue;
+                }
                 if (m == 1) {
                     LK_VECTORS(j, c, {
                         vf acc = bias ? LDK(bias + j, 0) : (vf)0;

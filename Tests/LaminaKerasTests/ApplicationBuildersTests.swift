@@ -59,7 +59,8 @@ import Testing
         process.waitUntilExit()
         try #require(process.terminationStatus == 0, "generate_applications.py failed: \(log.suffix(2000))")
 
-        let model = try #require(Self.builders[name])()
+        let build = try #require(Self.builders[name])
+        let model = build()
         let summary = try String(contentsOf: dir.appendingPathComponent(name + "_summary.txt"), encoding: .utf8)
         let ours = model.summaryText(lineLength: 76)
         #expect(ours.trimmingCharacters(in: .whitespacesAndNewlines) == summary.trimmingCharacters(in: .whitespacesAndNewlines),

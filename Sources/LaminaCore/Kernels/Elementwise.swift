@@ -3,6 +3,15 @@
 public protocol PointwiseFunction: Sendable {
     func value<T: FloatScalar>(_ x: T) -> T
     func derivative<T: FloatScalar>(x: T, y: T) -> T
+    /// True where `derivative` gives the same from the output alone (called with x = y): the
+    /// backward pass then keeps only the output, and the input (a BatchNormalization's output
+    /// before a ReLU: a whole activation) is freed after the forward pass.
+    var derivativeFromOutput: Bool { get }
+}
+
+extension PointwiseFunction {
+    /// Most derivatives need the input.
+    public var derivativeFromOutput: Bool { false }
 }
 
 /// A scalar function of two arguments, applied with NumPy broadcasting.

@@ -4,6 +4,7 @@
 struct ReluFn: PointwiseFunction {
     func value<T: FloatScalar>(_ x: T) -> T { x > 0 ? x : 0 }
     func derivative<T: FloatScalar>(x: T, y: T) -> T { x > 0 ? 1 : 0 }
+    var derivativeFromOutput: Bool { true }  // relu(x) > 0 exactly where x > 0
 }
 struct LeakyReluFn: PointwiseFunction {
     let alpha: Double
@@ -23,6 +24,7 @@ struct SigmoidFn: PointwiseFunction {
         return e / (1 + e)
     }
     func derivative<T: FloatScalar>(x: T, y: T) -> T { y * (1 - y) }
+    var derivativeFromOutput: Bool { true }
 }
 struct TanhFn: PointwiseFunction {
     func value<T: FloatScalar>(_ x: T) -> T {
@@ -30,6 +32,7 @@ struct TanhFn: PointwiseFunction {
         return .tanh(x)
     }
     func derivative<T: FloatScalar>(x: T, y: T) -> T { 1 - y * y }
+    var derivativeFromOutput: Bool { true }
 }
 struct SoftplusFn: PointwiseFunction {
     // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large |x|.
@@ -54,6 +57,7 @@ struct ReluOptionsFn: PointwiseFunction {
 struct Relu6Fn: PointwiseFunction {
     func value<T: FloatScalar>(_ x: T) -> T { Swift.min(Swift.max(x, 0), 6) }
     func derivative<T: FloatScalar>(x: T, y: T) -> T { x > 0 && x < 6 ? 1 : 0 }
+    var derivativeFromOutput: Bool { true }  // 0 < relu6(x) < 6 exactly where 0 < x < 6
 }
 /// relu6(x + 3) / 6. Keras 3: `activations.hard_sigmoid`.
 struct HardSigmoidFn: PointwiseFunction {

@@ -12,10 +12,12 @@ struct SquareFn: PointwiseFunction {
 struct SqrtFn: PointwiseFunction {
     func value<T: FloatScalar>(_ x: T) -> T { x.squareRoot() }
     func derivative<T: FloatScalar>(x: T, y: T) -> T { 1 / (2 * y) }
+    var derivativeFromOutput: Bool { true }
 }
 struct ExpFn: PointwiseFunction {
     func value<T: FloatScalar>(_ x: T) -> T { .exp(x) }
     func derivative<T: FloatScalar>(x: T, y: T) -> T { y }
+    var derivativeFromOutput: Bool { true }
 }
 struct LogFn: PointwiseFunction {
     func value<T: FloatScalar>(_ x: T) -> T { .log(x) }
@@ -47,7 +49,7 @@ extension Tensor {
     public func pointwise<F: PointwiseFunction>(_ op: String, _ f: F) -> Tensor {
         let out = Kernels.map(self, f, op: op)
         guard GradMode.isEnabled && requiresGrad else { return out }
-        let x = detached(), y = out.detached()
+        let y = out.detached(), x = f.derivativeFromOutput ? y : detached()
         return out.recorded(op, inputs: [self]) { g, _ in [Kernels.mapGradient(g, x: x, y: y, f)] }
     }
 

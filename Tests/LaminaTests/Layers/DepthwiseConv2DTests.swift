@@ -32,6 +32,10 @@ import LaminaTestSupport
         ([2, 7, 7, 2], [3, 3, 2, 3], (1, 1), .same, (2, 2)),
         ([1, 9, 8, 2], [3, 2, 2, 2], (2, 3), .same, (2, 1)),     // strides and dilation together
         ([3, 5, 5, 5], [2, 3, 5, 1], (1, 2), .valid, (1, 2)),
+        // Rows wide enough for the kernels' four-pixel blocks (inside the row) beside single
+        // pixels at the padded edges; 9 channels leave a partial vector on every SIMD level.
+        ([1, 4, 11, 9], [3, 3, 9, 1], (1, 1), .same, (1, 1)),
+        ([1, 5, 12, 5], [3, 3, 5, 1], (1, 2), .valid, (1, 2)),
     ]
 
     @Test func opMatchesNaiveLoopInBothPrecisions() throws {
