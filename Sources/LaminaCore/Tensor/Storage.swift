@@ -115,20 +115,14 @@ public final class BufferPool: Sendable {
             // without this each size would need buffers of its own (and the kernel to zero
             // fresh pages for it) while larger freed ones wait.
             var capacity = size
-            if s.free[size]?.isEmpty ?? true {
-                guard let larger = s.free.keys.filter({ $0 > size && $0 < 2 * size && !(s.free[$0]!.isEmpty) }).min() else {
-                    s.lastUse[size] = s.tick
-                    s.liveBytes += size
-                    s.peakLiveBytes = Swift.max(s.peakLiveBytes, s.liveBytes)
-                    return nil
-                }
+            if s.free[size] == nil, let larger = s.free.keys.filter({ $0 > size && $0 < 2 * size }).min() {
                 capacity = larger
             }
             s.lastUse[capacity] = s.tick
             s.liveBytes += capacity
             s.peakLiveBytes = Swift.max(s.peakLiveBytes, s.liveBytes)
-            let address = s.free[capacity]!.removeLast()
-            if s.free[capacity]!.isEmpty { s.free[capacity] = nil }
+            guard let address = s.free[capacity]?.popLast() else { return nil }
+            if s.free[capacity]!.isEmpty { s.free[capacity] = nil }  // a listed class has buffers
             s.cachedBytes -= capacity
             return (address, capacity)
         }) {
