@@ -187,9 +187,11 @@ func benchInference(_ model: Sequential, _ xTest: Tensor, _ yTest: Tensor) throw
 func benchImageModel(_ workload: String) throws {
     let wall = now()
     Lamina.setRandomSeed(seed)
-    let side = workload == "resnet50" ? 96 : 224
-    let model = workload == "resnet50" ? ResNet50(inputShape: [side, side, 3], classes: 1000)
-                                       : MobileNetV2(inputShape: [side, side, 3], classes: 1000)
+    // workload -> (input side, builder), as the peers' IMAGE_MODELS
+    let models: [String: (Int, ([Int]) -> Model)] = ["resnet50": (96, { ResNet50(inputShape: $0, classes: 1000) }),
+                                                     "mobilenetv2": (224, { MobileNetV2(inputShape: $0, classes: 1000) })]
+    guard let (side, build) = models[workload] else { throw LaminaError.value("no image model \(workload)") }
+    let model = build([side, side, 3])
     let x = Tensor.randomNormal([32, side, side, 3], seed: seed)
     let y = Tensor(shape: [32], scalars: (0..<32).map { Int32($0 * 31 % 1000) })
     for _ in 0..<2 { _ = try model.predict(x, batchSize: 32) }

@@ -42,9 +42,15 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         while true {
             let client = accept(listener, nil, nil)
             if client < 0 { return }
-            var request = [UInt8](repeating: 0, count: 4096)
-            let n = read(client, &request, request.count)
-            let line = String(decoding: request.prefix(max(n, 0)), as: UTF8.self).split(separator: " ")
+            // The request line may arrive over several reads (a loaded machine splits it): read
+            // until its end, or until the client stops sending.
+            var request: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 4096)
+            while !request.contains(UInt8(ascii: "\n")) && request.count < 4096 {
+                let n = read(client, &buffer, buffer.count)
+                if n <= 0 { break }
+                request += buffer.prefix(n)
+            }
+            let line = String(decoding: request, as: UTF8.self).split(separator: " ")
             var body = Data(), status = "404 Not Found"
             if line.count > 1, line[0] == "GET", !line[1].contains(".."),
                let data = try? Data(contentsOf: root.appendingPathComponent(String(line[1].dropFirst()))) {

@@ -33,10 +33,6 @@ public final class ReLU: Layer {
     }
     public override func checkInputShape(_ shape: [Int]) throws {}
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
-        if negativeSlope == 0 && threshold == 0 {  // the plain forms, on their own kernels
-            if maxValue == nil { return x.relu() }
-            if maxValue == 6 { return x.relu6() }  // MobileNets' ReLU(6.0)
-        }
-        return x.relu(maxValue: maxValue, negativeSlope: negativeSlope, threshold: threshold)
+        x.relu(maxValue: maxValue, negativeSlope: negativeSlope, threshold: threshold)
     }
 }

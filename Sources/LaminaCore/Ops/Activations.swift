@@ -51,7 +51,9 @@ struct ReluOptionsFn: PointwiseFunction {
     func derivative<T: FloatScalar>(x: T, y: T) -> T {
         if x > T(threshold) { return maxValue.map { x < T($0) ? 1 : 0 } ?? 1 }
         return x < T(threshold) ? T(negativeSlope) : 0
-    }
+    }    /// Without a negative slope the output is min(x, max) above the threshold and 0 at or below
+    /// it (threshold ≥ 0), so it tells the same side of both as x does.
+    var derivativeFromOutput: Bool { negativeSlope == 0 }
 }
 /// min(max(x, 0), 6). Keras: `activations.relu6`.
 struct Relu6Fn: PointwiseFunction {
@@ -84,7 +86,11 @@ extension Tensor {
     /// Keras's `activations.relu` with options: `min(x, maxValue)` above `threshold`,
     /// `negativeSlope·(x − threshold)` below it (the `ReLU` layer).
     public func relu(maxValue: Double?, negativeSlope: Double = 0, threshold: Double = 0) -> Tensor {
-        pointwise("relu", ReluOptionsFn(maxValue: maxValue, negativeSlope: negativeSlope, threshold: threshold))
+        if negativeSlope == 0 && threshold == 0 {  // the plain forms run their own kernels
+            if maxValue == nil { return relu() }
+            if maxValue == 6 { return relu6() }  // MobileNets' ReLU(6.0)
+        }
+        return pointwise("relu", ReluOptionsFn(maxValue: maxValue, negativeSlope: negativeSlope, threshold: threshold))
     }
     /// min(max(x, 0), 6). Keras: `activations.relu6`.
     public func relu6() -> Tensor { pointwise("relu6", Relu6Fn()) }

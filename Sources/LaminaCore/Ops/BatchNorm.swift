@@ -13,11 +13,7 @@ extension Tensor {
     /// of the gradient, then dx).
     public static func batchNormalizationTraining(_ x: Tensor, gamma: Tensor?, beta: Tensor?,
                                                   epsilon: Double) -> (y: Tensor, mean: Tensor, variance: Tensor) {
-        let c = x.shape.last ?? 1
-        precondition(x.rank >= 1, "batchNormalizationTraining: x must have a channel axis")
-        precondition(x.dtype == .float32 || x.dtype == .float64, "batchNormalizationTraining: float32 or float64, got \(x.dtype)")
-        precondition(gamma.map { $0.shape == [c] && $0.dtype == x.dtype } ?? true, "batchNormalizationTraining: gamma must be [\(c)] \(x.dtype)")
-        precondition(beta.map { $0.shape == [c] && $0.dtype == x.dtype } ?? true, "batchNormalizationTraining: beta must be [\(c)] \(x.dtype)")
+        checkChannelArguments("batchNormalizationTraining", x, ["gamma": gamma, "beta": beta])
         return x.dtype == .float32 ? batchNormOp(Float.self, x, gamma, beta, epsilon) : batchNormOp(Double.self, x, gamma, beta, epsilon)
     }
 
@@ -31,14 +27,19 @@ extension Tensor {
     /// float32 and float64.
     public static func batchNormalizationInference(_ x: Tensor, mean: Tensor, variance: Tensor, gamma: Tensor?, beta: Tensor?,
                                                    epsilon: Double) -> Tensor {
-        let c = x.shape.last ?? 1
-        precondition(x.rank >= 1, "batchNormalizationInference: x must have a channel axis")
-        precondition(x.dtype == .float32 || x.dtype == .float64, "batchNormalizationInference: float32 or float64, got \(x.dtype)")
-        for (name, t) in [("mean", mean), ("variance", variance), ("gamma", gamma), ("beta", beta)] {
-            precondition(t.map { $0.shape == [c] && $0.dtype == x.dtype } ?? true, "batchNormalizationInference: \(name) must be [\(c)] \(x.dtype)")
-        }
+        checkChannelArguments("batchNormalizationInference", x, ["mean": mean, "variance": variance, "gamma": gamma, "beta": beta])
         return x.dtype == .float32 ? batchNormInferenceOp(Float.self, x, mean, variance, gamma, beta, epsilon)
             : batchNormInferenceOp(Double.self, x, mean, variance, gamma, beta, epsilon)
+    }
+
+    /// x float32 or float64 with a channel (last) axis; each vector given `[C]` of x's dtype.
+    private static func checkChannelArguments(_ op: String, _ x: Tensor, _ vectors: KeyValuePairs<String, Tensor?>) {
+        let c = x.shape.last ?? 1
+        precondition(x.rank >= 1, "\(op): x must have a channel axis")
+        precondition(x.dtype == .float32 || x.dtype == .float64, "\(op): float32 or float64, got \(x.dtype)")
+        for (name, t) in vectors {
+            precondition(t.map { $0.shape == [c] && $0.dtype == x.dtype } ?? true, "\(op): \(name) must be [\(c)] \(x.dtype)")
+        }
     }
 
     private static func batchNormInferenceOp<T: FloatScalar>(_: T.Type, _ x: Tensor, _ mean: Tensor, _ variance: Tensor,
@@ -48,8 +49,7 @@ extension Tensor {
         let inverse = variance.asArray(T.self).map { 1 / ($0.doubleValue + epsilon).squareRoot() }
         let g = gamma?.asArray(T.self).map(\.doubleValue)
         let scale = (0..<inverse.count).map { j in inverse[j] * (g?[j] ?? 1) }
-        let shift = beta?.asArray(T.self).map(\.doubleValue) ?? [Double](repeating: 0, count: inverse.count)
-        let y = Kernels.channelAffine(T.self, xd, mean: m, scale: scale, shift: shift)
+        let y = Kernels.channelAffine(T.self, xd, mean: m, scale: scale, shift: beta?.asArray(T.self).map(\.doubleValue))
         let inputs = [x, mean, variance] + [gamma, beta].compactMap { $0 }
         let hasGamma = gamma != nil, hasBeta = beta != nil
         return y.recorded("batchNormalizationInference", inputs: inputs) { grad, needed in
@@ -57,12 +57,11 @@ extension Tensor {
             // Σdy and Σdy·x̂ per channel, only when a statistic or gamma/beta asks for them.
             guard needed.dropFirst().contains(true) else { return [dx] + [Tensor?](repeating: nil, count: inputs.count - 1) }
             let (sumDy, sumDyXhat) = Kernels.channelGradientSums(T.self, grad, xd, mean: m, inverse: inverse)
-            let c = inverse.count
-            func vector(_ f: (Int) -> Double) -> Tensor { Tensor.build([c], as: T.self) { o in for j in 0..<c { o[j] = T(fromDouble: f(j)) } } }
-            var out: [Tensor?] = [dx, vector { -scale[$0] * sumDy[$0] },
-                                  vector { -0.5 * (g?[$0] ?? 1) * inverse[$0] * inverse[$0] * sumDyXhat[$0] }]
-            if hasGamma { out.append(vector { sumDyXhat[$0] }) }
-            if hasBeta { out.append(vector { sumDy[$0] }) }
+            let channels = inverse.indices
+            var out: [Tensor?] = [dx, Kernels.channelVector(T.self, channels.map { -scale[$0] * sumDy[$0] }),
+                                  Kernels.channelVector(T.self, channels.map { -0.5 * (g?[$0] ?? 1) * inverse[$0] * inverse[$0] * sumDyXhat[$0] })]
+            if hasGamma { out.append(Kernels.channelVector(T.self, sumDyXhat)) }
+            if hasBeta { out.append(Kernels.channelVector(T.self, sumDy)) }
             return out
         }
     }
@@ -84,9 +83,7 @@ extension Tensor {
             if hasBeta { out.append(db) }
             return out
         }
-        let c = x.shape.last ?? 1
-        return (y, Tensor.build([c], as: T.self) { o in for j in 0..<c { o[j] = T(fromDouble: mean[j]) } },
-                Tensor.build([c], as: T.self) { o in for j in 0..<c { o[j] = T(fromDouble: f.variance[j]) } })
+        return (y, Kernels.channelVector(T.self, mean), Kernels.channelVector(T.self, f.variance))
     }
 }
 
@@ -151,6 +148,11 @@ extension Kernels {
         let scale = (0..<c).map { j in inverse[j] * (g?[j].doubleValue ?? 1) }
         let y = channelAffine(T.self, x, mean: mean, scale: scale, shift: beta?.asArray(T.self).map(\.doubleValue))
         return BatchNormForward(y: y, mean: mean, variance: variance, inverse: inverse)
+    }
+
+    /// A `[C]` tensor of T from per-channel values computed in Double.
+    static func channelVector<T: FloatScalar>(_: T.Type, _ values: [Double]) -> Tensor {
+        Tensor.build([values.count], as: T.self) { o in for j in values.indices { o[j] = T(fromDouble: values[j]) } }
     }
 
     /// y = (x − mean)·scale + shift per channel of the last axis, in one parallel pass (mean
@@ -225,8 +227,8 @@ extension Kernels {
                 }
             }
         }
-        let db = needBeta ? Tensor.build([c], as: T.self) { o in for j in 0..<c { o[j] = T(fromDouble: sumDy[j]) } } : nil
-        let dg = needGamma ? Tensor.build([c], as: T.self) { o in for j in 0..<c { o[j] = T(fromDouble: sumDyXhat[j]) } } : nil
+        let db = needBeta ? channelVector(T.self, sumDy) : nil
+        let dg = needGamma ? channelVector(T.self, sumDyXhat) : nil
         return (dx, dg, db)
     }
 }

@@ -115,7 +115,7 @@ public final class BufferPool: Sendable {
             // without this each size would need buffers of its own (and the kernel to zero
             // fresh pages for it) while larger freed ones wait.
             var capacity = size
-            if s.free[size] == nil, let larger = s.free.keys.filter({ $0 > size && $0 < 2 * size }).min() {
+            if s.free[size] == nil, let larger = s.free.keys.lazy.filter({ $0 > size && $0 < 2 * size }).min() {
                 capacity = larger
             }
             s.lastUse[capacity] = s.tick
