@@ -76,6 +76,7 @@ METRICS = [
     ("gan", "steps_per_s", "steps/s (200 steps, batch 64)", True),
     ("inference", "predict_samples_per_s", "predict samples/s (batch 1000)", True),
     ("inference", "latency_b1_median_ms", "batch-1 latency median ms", False),
+    ("inference", "latency_b1_fastest_ms", "batch-1 latency median ms, each framework's fastest API", False),
     ("resnet50", "predict_batch_s", "ResNet50 96x96 forward, batch 32, s", False),
     ("resnet50", "train_step_s", "ResNet50 96x96 SGD step, batch 32, s", False),
     ("mobilenetv2", "predict_batch_s", "MobileNetV2 224x224 forward, batch 32, s", False),
@@ -85,6 +86,16 @@ METRICS = [
     ("transformer", "test_accuracy", "Transformer test accuracy (synthetic)", True),
     ("transformer", "n_params", "Transformer parameters", True),
 ]
+
+
+def metric_value(record, key):
+    """A record's value for `key`; `latency_b1_fastest_ms` is the least of the batch-1 latency
+    medians a framework recorded (Keras times model.predict, predict_on_batch and a direct call:
+    model.predict is the tutorials' API, but a peer is held to its fastest one)."""
+    if key == "latency_b1_fastest_ms":
+        found = [v for k, v in record.items() if k.startswith("latency_b1_") and k.endswith("median_ms") and v is not None]
+        return min(found) if found else None
+    return record.get(key)
 
 
 def gemm_values(records):
@@ -255,7 +266,7 @@ def write_report(args, frameworks, results, rss, started):
     header = "| workload | metric | " + " | ".join(frameworks) + " | " + " | ".join(f"lamina/{p}" for p in peers) + " |"
     lines += ["## Training and inference", "", header, "|" + "---|" * (2 + len(frameworks) + len(peers))]
     for workload, key, label, higher in METRICS:
-        vals = {fw: median([r.get(key) for r in results.get((fw, workload), [])]) for fw in frameworks}
+        vals = {fw: median([metric_value(r, key) for r in results.get((fw, workload), [])]) for fw in frameworks}
         if all(v is None for v in vals.values()):
             continue
         ratios = []
