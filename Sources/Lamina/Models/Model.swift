@@ -153,7 +153,9 @@ open class Model: Layer {
     open var outputNames: [String] { isSubclassed ? ["output_0"] : outputs.map { $0.layer?.name ?? "" } }
 
     /// The model's computation on a batch of each input; returns a batch of each output.
-    /// Inference frees each intermediate result after its last use.
+    /// Each intermediate result is let go after its last use (in training too: what backward
+    /// needs, the recorded graph keeps; the rest — a BatchNormalization output that the ReLU
+    /// after it keeps only its own output of — is freed at once, not at the pass's end).
     /// A subclassed model runs its `call` (override this instead for several inputs or outputs).
     open func forward(_ xs: [Tensor], training: Bool) throws -> [Tensor] {
         try checkDefinition()
@@ -164,7 +166,6 @@ open class Model: Layer {
         guard xs.count == inputs.count else { throw LaminaError.shape("\(name) takes \(inputs.count) inputs, got \(xs.count)") }
         var values: [ObjectIdentifier: [Tensor]] = [:]
         for (t, x) in zip(inputs, xs) { values[ObjectIdentifier(t.node!)] = [x] }
-        let release = !GradMode.isEnabled
         for (i, node) in nodes.enumerated() {
             let id = ObjectIdentifier(node)
             if values[id] == nil {
@@ -175,7 +176,7 @@ open class Model: Layer {
                     values[id] = try node.layer.callAll(args, training: training)
                 }
             }
-            if release { for done in releasedAfter[i] { values[done] = nil } }
+            for done in releasedAfter[i] { values[done] = nil }
         }
         return outputs.map { values[ObjectIdentifier($0.node!)]![$0.index] }
     }

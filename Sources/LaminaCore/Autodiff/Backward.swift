@@ -58,9 +58,15 @@ enum Autodiff {
                     let key = ObjectIdentifier(input)
                     grads[key] = grads[key].map { $0 + reduced } ?? reduced
                 }
+                // What this op kept for its backward (its saved activations) goes now, not when
+                // the whole pass ends: the peak of a training step is activations plus
+                // gradients, and the largest gradients come last, when most activations are
+                // no longer needed. `order` still holds every node, so no deinit cascades.
+                node.release()
             }
         }
-        // Release the graph iteratively (a recursive cascade of deinits could be deep).
+        // Release the rest of the graph (ops whose gradient was not needed) iteratively: a
+        // recursive cascade of deinits could be deep.
         for node in order where !node.isLeaf { node.release() }
         return leaves
     }

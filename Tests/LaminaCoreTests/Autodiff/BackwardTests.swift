@@ -105,4 +105,29 @@ import LaminaTestSupport
         let result = GradientCheck.run(at: [randn([5], seed: 4, awayFromZero: true)]) { $0[0].pointwise("wrong", WrongSquare()) }
         #expect(result.maxRelativeError > 0.1)
     }
+
+    /// Each op lets go of what it kept for its backward as soon as its gradient is computed, not
+    /// when the whole pass ends: the ops nearer the input, whose gradients are the largest in a
+    /// network, then run with the later ops' activations already freed.
+    @Test func backwardFreesWhatAnOpKeptOnceItsGradientIsComputed() {
+        final class Watch: @unchecked Sendable { weak var kept: Storage?; var keptWhenInputOpRan: Bool? }
+        let watch = Watch()
+        var x = Tensor([1, 2, 3] as [Double])
+        x.requiresGrad = true
+        // c = x (its backward notes whether a's saved tensor still exists), a = c·k with k kept
+        let c = withoutGradients { x * 1 }.recorded("watchOrder", inputs: [x]) { g, _ in
+            watch.keptWhenInputOpRan = watch.kept != nil
+            return [g]
+        }
+        func keepsATensor(_ c: Tensor) -> Tensor {
+            let k = Tensor([4, 5, 6] as [Double])
+            watch.kept = k.storage
+            return withoutGradients { c * k }.recorded("keeps", inputs: [c]) { g, _ in [g * k] }
+        }
+        let a = keepsATensor(c)
+        #expect(watch.kept != nil)  // held by a's backward only
+        a.sum().backward()
+        #expect(x.grad!.asArray(Double.self) == [4, 5, 6])
+        #expect(watch.keptWhenInputOpRan == false)
+    }
 }
