@@ -101,6 +101,18 @@ public final class DepthwiseConv2D: Layer {
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
         return activation(x.depthwiseConv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding, dilation: dilationRate))
     }
+
+    /// This layer on `pad`'s output, computed from `pad`'s input without the padded copy (a
+    /// model runs ZeroPadding2D -> DepthwiseConv2D so); nil where that does not apply as
+    /// written — not built, `.same` padding, a mask, an input of another dtype or rank — and
+    /// the two layers must run one after the other.
+    func callZeroPadded(_ x: Tensor, by pad: ZeroPadding2D, training: Bool) throws -> Tensor? {
+        guard let kernel, padding.kind == .valid, argumentError == nil, pad.argumentError == nil, x.rank == 4, x.dtype == dtype,
+              x.kerasMask == nil, x.shape[1] + pad.padding.top + pad.padding.bottom >= (kernelSize.0 - 1) * dilationRate.0 + 1,
+              x.shape[2] + pad.padding.left + pad.padding.right >= (kernelSize.1 - 1) * dilationRate.1 + 1 else { return nil }
+        return activation(x.depthwiseConv2d(kernel.value, bias: bias?.value, strides: strides, dilation: dilationRate,
+                                            zeroPadding: pad.padding))
+    }
 }
 
 extension Layer {

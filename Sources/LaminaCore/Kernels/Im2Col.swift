@@ -61,6 +61,16 @@ public struct WindowGeometry: Equatable, Sendable {
             padLeft = Swift.max((outW - 1) * strideW + kW - inW, 0) / 2
         }
     }
+
+    /// The geometry of valid windows over the input with these zero rows and columns added
+    /// around it (ZeroPadding2D then a `.valid` window, without the padded copy).
+    public init(inH: Int, inW: Int, kH: Int, kW: Int, strideH: Int, strideW: Int,
+                zeroPadding p: (top: Int, bottom: Int, left: Int, right: Int)) {
+        let valid = WindowGeometry(inH: inH + p.top + p.bottom, inW: inW + p.left + p.right, kH: kH, kW: kW,
+                                   strideH: strideH, strideW: strideW, padding: .valid)
+        (self.inH, self.inW, self.kH, self.kW, self.strideH, self.strideW) = (inH, inW, kH, kW, strideH, strideW)
+        (outH, outW, padTop, padLeft) = (valid.outH, valid.outW, p.top, p.left)
+    }
 }
 
 extension Kernels {

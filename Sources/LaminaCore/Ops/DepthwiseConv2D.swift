@@ -6,8 +6,14 @@ extension Tensor {
     /// → `[N, OH, OW, C·M]`, output channel `c·M + m`. `dilation` spaces the kernel's taps;
     /// `.same` padding puts the odd pixel bottom/right (TensorFlow's rule). A direct loop
     /// kernel forward and backward (input, kernel and bias gradients), float32 and float64.
+    ///
+    /// `zeroPadding` (top, bottom, left, right) convolves the input as if that many zero rows
+    /// and columns surrounded it — `padded(with:)` then a `.valid` convolution, as Keras's
+    /// `ZeroPadding2D` + `DepthwiseConv2D` in MobileNets — without making the padded copy
+    /// (which the backward pass would keep); it needs `.valid` `padding`.
     public func depthwiseConv2d(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                                dilation: (Int, Int) = (1, 1)) -> Tensor {
+                                dilation: (Int, Int) = (1, 1),
+                                zeroPadding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0)) -> Tensor {
         precondition(rank == 4 && kernel.rank == 4,
                      "depthwiseConv2d: input \(shape) must be [N, H, W, C] and kernel \(kernel.shape) [KH, KW, C, M]")
         precondition(shape[3] == kernel.shape[2],
@@ -18,9 +24,14 @@ extension Tensor {
                      "depthwiseConv2d: bias \(bias?.shape ?? []) must be [\(outChannels)] of \(dtype)")
         precondition(strides.0 > 0 && strides.1 > 0 && dilation.0 > 0 && dilation.1 > 0,
                      "depthwiseConv2d: strides \(strides) and dilation \(dilation) must be positive")
+        let zp = zeroPadding
+        precondition(Swift.min(zp.top, zp.bottom, zp.left, zp.right) >= 0, "depthwiseConv2d: zeroPadding \(zp) must not be negative")
+        precondition(zp == (0, 0, 0, 0) || padding.kind == .valid, "depthwiseConv2d: zeroPadding needs .valid padding, got \(padding)")
         let (kh, kw) = (kernel.shape[0], kernel.shape[1])
-        let window = WindowGeometry(inH: shape[1], inW: shape[2], kH: (kh - 1) * dilation.0 + 1, kW: (kw - 1) * dilation.1 + 1,
-                                    strideH: strides.0, strideW: strides.1, padding: padding)
+        let (windowH, windowW) = ((kh - 1) * dilation.0 + 1, (kw - 1) * dilation.1 + 1)
+        let window = zp == (0, 0, 0, 0)
+            ? WindowGeometry(inH: shape[1], inW: shape[2], kH: windowH, kW: windowW, strideH: strides.0, strideW: strides.1, padding: padding)
+            : WindowGeometry(inH: shape[1], inW: shape[2], kH: windowH, kW: windowW, strideH: strides.0, strideW: strides.1, zeroPadding: zp)
         precondition(window.outH > 0 && window.outW > 0,
                      "depthwiseConv2d: input \(shape) is smaller than kernel \(kernel.shape) (dilation \(dilation)) with padding \(padding)")
         let d = DepthwiseGeometry(window: window, kH: kh, kW: kw, dilationH: dilation.0, dilationW: dilation.1,

@@ -69,6 +69,74 @@ import LaminaTestSupport
         print("depthwiseConv2d op gradient check max relative error: \(worst)")
     }
 
+    /// `zeroPadding:` is `padded(with:)` then a valid convolution, forward and gradients, float64
+    /// and float32: MobileNetV2's one-pixel bottom/right pad before a stride-2 convolution,
+    /// symmetric and lopsided pads, pads wider than the kernel (windows wholly in the padding),
+    /// dilation, a multiplier, rows wide enough for the four-pixel kernel.
+    @Test func zeroPaddingIsPaddedThenValid() throws {
+        let cases: [(x: [Int], k: [Int], strides: (Int, Int), dilation: (Int, Int), pad: (top: Int, bottom: Int, left: Int, right: Int))] = [
+            ([2, 6, 6, 3], [3, 3, 3, 1], (2, 2), (1, 1), (0, 1, 0, 1)),
+            ([1, 5, 12, 5], [3, 3, 5, 1], (1, 1), (1, 1), (1, 1, 1, 1)),
+            ([2, 5, 4, 2], [3, 2, 2, 2], (2, 1), (1, 1), (3, 0, 2, 4)),
+            ([1, 6, 7, 3], [3, 3, 3, 1], (1, 2), (2, 1), (2, 2, 1, 0)),
+        ]
+        var worst = 0.0
+        for (i, c) in cases.enumerated() {
+            let x = randn(c.x, seed: UInt64(i) + 7), w = randn(c.k, seed: UInt64(i) + 57), b = randn([c.k[2] * c.k[3]], seed: UInt64(i) + 97)
+            let pads = [(0, 0), (c.pad.top, c.pad.bottom), (c.pad.left, c.pad.right), (0, 0)]
+            func fused(_ t: [Tensor]) -> Tensor {
+                t[0].depthwiseConv2d(t[1], bias: t[2], strides: c.strides, dilation: c.dilation, zeroPadding: c.pad).tanh()
+            }
+            func composed(_ t: [Tensor]) -> Tensor {
+                t[0].padded(with: pads).depthwiseConv2d(t[1], bias: t[2], strides: c.strides, dilation: c.dilation).tanh()
+            }
+            for dtype in [DType.float64, .float32] {
+                var t = [x, w, b].map { $0.cast(to: dtype) }
+                for j in t.indices { t[j].requiresGrad = true }
+                let (yf, yc) = (fused(t), composed(t))
+                #expect(yf.shape == yc.shape, "case \(i)")
+                let tolerance = dtype == .float64 ? 1e-12 : 1e-5
+                let forwardError = zip(yf.scalarsAsDouble(), yc.scalarsAsDouble()).map { Swift.abs($0 - $1) }.max() ?? 0
+                #expect(forwardError < tolerance, "case \(i) \(dtype): forward error \(forwardError)")
+                for (gf, gc) in zip((yf * yf).sum().gradients(wrt: t), (yc * yc).sum().gradients(wrt: t)) {
+                    let e = zip(gf.scalarsAsDouble(), gc.scalarsAsDouble()).map { Swift.abs($0 - $1) }.max() ?? 0
+                    #expect(e < tolerance * 10, "case \(i) \(dtype): gradient error \(e)")
+                }
+            }
+            let r = GradientCheck.run(at: [x, w, b], fused)
+            #expect(r.maxRelativeError <= 1e-6, "case \(i): \(r)")
+            worst = max(worst, r.maxRelativeError)
+        }
+        print("depthwiseConv2d zeroPadding gradient check max relative error: \(worst)")
+    }
+
+    /// In a functional model, ZeroPadding2D -> DepthwiseConv2D(valid) runs as that one op: the
+    /// same predictions and gradients as the two layers called in turn; not where the padding's
+    /// result has another reader or is an output.
+    @Test func modelRunsZeroPaddingIntoDepthwiseAsOneOp() throws {
+        let inp = Input(shape: [7, 8, 3])
+        let pad = ZeroPadding2D(padding: ((0, 1), (0, 1))), conv = DepthwiseConv2D(kernelSize: 3, strides: 2, activation: .relu6)
+        let model = Lamina.withRandomSeed(5) { Model(inputs: inp, outputs: Dense(2)(conv(pad(inp)))) }
+        #expect(model.zeroPaddingInto.count == 1)
+        let x = randn([2, 7, 8, 3], seed: 11).cast(to: .float32)
+        let byHand = try model.layers.last!(conv(pad(x)))
+        let predicted = try model.predict(x)
+        #expect(zip(predicted.scalarsAsDouble(), byHand.scalarsAsDouble()).allSatisfy { Swift.abs($0 - $1) < 1e-6 })
+        var kernel = conv.kernel!.value
+        kernel.requiresGrad = true
+        conv.kernel!.value = kernel
+        let fusedGradient = try model.forward([x], training: true)[0].square().sum().gradients(wrt: [conv.kernel!.value])[0]
+        let byHandGradient = try model.layers.last!(conv(pad(x), training: true), training: true).square().sum()
+            .gradients(wrt: [conv.kernel!.value])[0]
+        #expect(zip(fusedGradient.scalarsAsDouble(), byHandGradient.scalarsAsDouble()).allSatisfy { Swift.abs($0 - $1) < 1e-4 })
+
+        let padded = ZeroPadding2D(padding: 1)(inp)
+        let twoReaders = Model(inputs: inp, outputs: [DepthwiseConv2D(kernelSize: 3)(padded), Flatten()(padded)])
+        let padIsOutput = Model(inputs: inp, outputs: [DepthwiseConv2D(kernelSize: 3)(padded), padded])
+        #expect(twoReaders.zeroPaddingInto.isEmpty && padIsOutput.zeroPaddingInto.isEmpty)
+        #expect(try twoReaders.predict([x]).count == 2 && padIsOutput.predict([x])[1].shape == [2, 9, 10, 3])
+    }
+
     /// The float32 gradients agree with the float64 ones.
     @Test func float32GradientsMatchFloat64() throws {
         let c = Self.geometries[1]
