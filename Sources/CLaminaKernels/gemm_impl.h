@@ -11,7 +11,9 @@
  *         pack op(A)[i.., pc..] into one MR-row panel, p-major   (thread's stack, ~L1)
  *         for each NR-column panel of the packed B block:
  *           the register-blocked microkernel: an MR×NR tile of C, KC rank-1 updates
- * Transposes are absorbed by the packing. Panels are zero-padded to MR/NR, so the microkernel
+ * Transposes are absorbed by the packing. Where op(A) is A itself and the block has few B panels
+ * to reuse a packed A panel for (n ≤ 16·NR), A is not packed: the microkernel broadcasts from its
+ * rows in place. Panels are zero-padded to MR/NR, so the microkernel
  * always runs whole tiles; a ragged tile is computed into a local buffer and only its valid part
  * written. beta applies on the first KC block only (later blocks add); beta = 0 never reads C.
  *
@@ -56,9 +58,11 @@
 /* One tile of R ≤ MR rows and V ≤ NV vectors (constants after inlining, so each (R, V) pair
    is its own register-blocked loop): c = alpha·(A panel · B panel) + beta·c, of which the
    top-left R×nr is kept. A panel: kc steps of MR floats; B panel: kc rows `bs` floats apart. */
-static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, const int V, long kc,
+static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, const int V, const int DA, long lda, long kc,
         const float *restrict a, const float *restrict b, long bs, float *restrict c, long ldc,
         float alpha, float beta, long nr) {
+    /* DA: A read in place, row i at a + i·lda (k contiguous), instead of a packed panel */
+    const long astep = DA ? 1 : LK_GEMM_MR, arow = DA ? lda : 1;
     /* With few accumulators (R·V < 8) the FMA latency (4 cycles, 1–2 issued a cycle) would
        bound the loop: S interleaved sets over k keep enough FMAs in flight, summed at the end. */
     const int S = R > 4 || R * V >= 8 ? 1 : R * V >= 4 ? 2 : 4;  /* the extra sets hold ≤ 4 rows */
@@ -68,10 +72,10 @@ static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, con
         vf bv[LK_GEMM_NV];
         LK_UNROLL for (int v = 0; v < V; v++) bv[v] = ld(b + v * LK_W);
         LK_UNROLL for (int i = 0; i < R; i++) {
-            vf ai = (vf)a[i];
+            vf ai = (vf)a[i * arow];
             LK_UNROLL for (int v = 0; v < V; v++) acc[i][v] = ai * bv[v];
         }
-        a += LK_GEMM_MR;
+        a += astep;
         b += bs;
     }
     long p = 1;
@@ -84,14 +88,14 @@ static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, con
                 vf bv[LK_GEMM_NV];
                 LK_UNROLL for (int v = 0; v < V; v++) bv[v] = ld(b + s * bs + v * LK_W);
                 LK_UNROLL for (int i = 0; i < (R < 4 ? R : 4); i++) {
-                    vf ai = (vf)a[s * LK_GEMM_MR + i];
+                    vf ai = (vf)a[s * astep + i * arow];
                     LK_UNROLL for (int v = 0; v < V; v++) {
                         if (s == 0) acc[i][v] = LK_FMA(ai, bv[v], acc[i][v]);
                         else acc2[s][i][v] = LK_FMA(ai, bv[v], acc2[s][i][v]);
                     }
                 }
             }
-            a += S * LK_GEMM_MR;
+            a += S * astep;
             b += S * bs;
         }
         LK_UNROLL for (int s = 1; s < S; s++)
@@ -102,10 +106,10 @@ static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, con
         vf bv[LK_GEMM_NV];
         LK_UNROLL for (int v = 0; v < V; v++) bv[v] = ld(b + v * LK_W);
         LK_UNROLL for (int i = 0; i < R; i++) {
-            vf ai = (vf)a[i];
+            vf ai = (vf)a[i * arow];
             LK_UNROLL for (int v = 0; v < V; v++) acc[i][v] = LK_FMA(ai, bv[v], acc[i][v]);
         }
-        a += LK_GEMM_MR;
+        a += astep;
         b += bs;
     }
     if (nr == V * LK_W) {
@@ -138,27 +142,39 @@ static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, con
 
 /* The tile of mr rows and nr columns: the loop specialized for exactly those rows and the
    vectors that cover nr (a ragged edge computes no more than it keeps, to a vector). */
-#define LK_GEMM_ROW_CASE(R, V) case R: if (R <= LK_GEMM_MR) LK(gemm_tile)(R, V, kc, a, b, bs, c, ldc, alpha, beta, nr); break;
-#define LK_GEMM_ROW_CASES(V) switch (mr) { \
-    LK_GEMM_ROW_CASE(1, V) LK_GEMM_ROW_CASE(2, V) LK_GEMM_ROW_CASE(3, V) LK_GEMM_ROW_CASE(4, V) \
-    LK_GEMM_ROW_CASE(5, V) LK_GEMM_ROW_CASE(6, V) LK_GEMM_ROW_CASE(7, V) LK_GEMM_ROW_CASE(8, V) \
-    LK_GEMM_ROW_CASE(9, V) LK_GEMM_ROW_CASE(10, V) LK_GEMM_ROW_CASE(11, V) LK_GEMM_ROW_CASE(12, V) \
-    LK_GEMM_ROW_CASE(13, V) LK_GEMM_ROW_CASE(14, V) LK_GEMM_ROW_CASE(15, V) LK_GEMM_ROW_CASE(16, V) \
+#define LK_GEMM_ROW_CASE(R, V, DA) case R: if (R <= LK_GEMM_MR) LK(gemm_tile)(R, V, DA, lda, kc, a, b, bs, c, ldc, alpha, beta, nr); break;
+#define LK_GEMM_ROW_CASES(V, DA) switch (mr) { \
+    LK_GEMM_ROW_CASE(1, V, DA) LK_GEMM_ROW_CASE(2, V, DA) LK_GEMM_ROW_CASE(3, V, DA) LK_GEMM_ROW_CASE(4, V, DA) \
+    LK_GEMM_ROW_CASE(5, V, DA) LK_GEMM_ROW_CASE(6, V, DA) LK_GEMM_ROW_CASE(7, V, DA) LK_GEMM_ROW_CASE(8, V, DA) \
+    LK_GEMM_ROW_CASE(9, V, DA) LK_GEMM_ROW_CASE(10, V, DA) LK_GEMM_ROW_CASE(11, V, DA) LK_GEMM_ROW_CASE(12, V, DA) \
+    LK_GEMM_ROW_CASE(13, V, DA) LK_GEMM_ROW_CASE(14, V, DA) LK_GEMM_ROW_CASE(15, V, DA) LK_GEMM_ROW_CASE(16, V, DA) \
     default: break; }
-static void LK(gemm_micro)(long kc, const float *restrict a, const float *restrict b, long bs, float *restrict c, long ldc,
+/* a: a packed panel (lda = 0) or A's rows in place, lda apart */
+static void LK(gemm_micro)(long kc, const float *restrict a, long lda, const float *restrict b, long bs, float *restrict c, long ldc,
                            float alpha, float beta, long mr, long nr) {
     long v = (nr + LK_W - 1) / LK_W;
     if (mr == LK_GEMM_MR && v == LK_GEMM_NV) {
-        LK(gemm_tile)(LK_GEMM_MR, LK_GEMM_NV, kc, a, b, bs, c, ldc, alpha, beta, nr);
+        if (lda) LK(gemm_tile)(LK_GEMM_MR, LK_GEMM_NV, 1, lda, kc, a, b, bs, c, ldc, alpha, beta, nr);
+        else LK(gemm_tile)(LK_GEMM_MR, LK_GEMM_NV, 0, 0, kc, a, b, bs, c, ldc, alpha, beta, nr);
+        return;
+    }
+    if (lda) {
+#if LK_GEMM_NV >= 3
+        if (v == 3) { LK_GEMM_ROW_CASES(3, 1) return; }
+#endif
+#if LK_GEMM_NV >= 2
+        if (v == 2) { LK_GEMM_ROW_CASES(2, 1) return; }
+#endif
+        LK_GEMM_ROW_CASES(1, 1)
         return;
     }
 #if LK_GEMM_NV >= 3
-    if (v == 3) { LK_GEMM_ROW_CASES(3) return; }
+    if (v == 3) { LK_GEMM_ROW_CASES(3, 0) return; }
 #endif
 #if LK_GEMM_NV >= 2
-    if (v == 2) { LK_GEMM_ROW_CASES(2) return; }
+    if (v == 2) { LK_GEMM_ROW_CASES(2, 0) return; }
 #endif
-    LK_GEMM_ROW_CASES(1)
+    LK_GEMM_ROW_CASES(1, 0)
 }
 #undef LK_GEMM_ROW_CASES
 #undef LK_GEMM_ROW_CASE
@@ -245,7 +261,8 @@ typedef struct {
     long jc, nc, pc, kc, panels;
     float beta_now;
     float *bpack;
-    int bdirect;  /* op(B) = B (not transposed) and few rows of A: whole panels are read in place */
+    int bdirect;
+    int adirect;  /* op(A) = A (not transposed) and few B panels: A's rows read in place, not packed */  /* op(B) = B (not transposed) and few rows of A: whole panels are read in place */
     /* how the block's work is cut: row_chunks × col_chunks tasks */
     long pack_chunks, row_chunks, col_chunks, groups;
 } LK(gemm_job);
@@ -270,14 +287,17 @@ static void LK(gemm_compute_task)(void *context, long t) {
     for (long gi = glo; gi < ghi; gi++) {
         long i0 = gi * LK_GEMM_MR;
         long mr = g->m - i0 < LK_GEMM_MR ? g->m - i0 : LK_GEMM_MR;
-        LK(gemm_pack_a)(g->ta, g->a, g->lda, i0, mr, g->pc, g->kc, apack);
+        const float *ap = apack;
+        long alda = 0;
+        if (g->adirect) { ap = g->a + i0 * g->lda + g->pc; alda = g->lda; }
+        else LK(gemm_pack_a)(g->ta, g->a, g->lda, i0, mr, g->pc, g->kc, apack);
         for (long q = qlo; q < qhi; q++) {
             long j0 = g->jc + q * LK_GEMM_NR;
             long nr = g->jc + g->nc - j0 < LK_GEMM_NR ? g->jc + g->nc - j0 : LK_GEMM_NR;
             const float *bp = g->bpack + q * g->kc * LK_GEMM_NR;
             long bs = LK_GEMM_NR;
             if (g->bdirect && nr == LK_GEMM_NR) { bp = g->b + g->pc * g->ldb + j0; bs = g->ldb; }
-            LK(gemm_micro)(g->kc, apack, bp, bs, g->c + i0 * g->ldc + j0, g->ldc, g->alpha, g->beta_now, mr, nr);
+            LK(gemm_micro)(g->kc, ap, alda, bp, bs, g->c + i0 * g->ldc + j0, g->ldc, g->alpha, g->beta_now, mr, nr);
         }
     }
 }
@@ -324,6 +344,12 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         .a = a, .b = b, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc, .bpack = LK(gemm_bbuf),
     };
     g.groups = (m + LK_GEMM_MR - 1) / LK_GEMM_MR;
+    /* Packing A pays when its panel is reused by many B panels; with at most 16 (n ≤ 256 on
+       AVX2: convolutions' filters, dense units) A's rows are read in place, six streams along
+       k. Zen 3, 2 threads, against packing: +33% at n = 64 (m = 18432, k = 64), +10-16% at
+       n = 128-256 for k = 576-2048, level at n = 256, k = 256; -4% at n = 512. Not on AVX-512
+       (12 rows, 12 streams): unmeasured there. */
+    g.adirect = !transA && LK_GEMM_MR <= 6 && n <= 16 * LK_GEMM_NR;
     /* Packing B pays when its panels are reused by several row groups; with one or two (a batch
        of a few rows) the panels are read where they are. */
     g.bdirect = !transB && g.groups <= LK_GEMM_DIRECT_GROUPS
@@ -421,7 +447,7 @@ static void LK(sgemm_packed)(int transA, long m, long n, long k, float alpha, co
                 for (long q = 0; q < panels; q++) {
                     long j0 = jc + q * LK_GEMM_NR;
                     long nr = jc + nc - j0 < LK_GEMM_NR ? jc + nc - j0 : LK_GEMM_NR;
-                    LK(gemm_micro)(kc, apack, bp + q * kc * LK_GEMM_NR, LK_GEMM_NR, c + i0 * ldc + j0, ldc, alpha, beta_now, mr, nr);
+                    LK(gemm_micro)(kc, apack, 0, bp + q * kc * LK_GEMM_NR, LK_GEMM_NR, c + i0 * ldc + j0, ldc, alpha, beta_now, mr, nr);
                 }
             }
             bp += panels * kc * LK_GEMM_NR;
