@@ -106,7 +106,7 @@ public final class DepthwiseConv2D: Layer {
     /// model runs ZeroPadding2D -> DepthwiseConv2D so); nil where that does not apply as
     /// written — not built, `.same` padding, a mask, an input of another dtype or rank — and
     /// the two layers must run one after the other.
-    func callZeroPadded(_ x: Tensor, by pad: ZeroPadding2D, training: Bool) throws -> Tensor? {
+    func callZeroPadded(_ x: Tensor, by pad: ZeroPadding2D) -> Tensor? {
         guard let kernel, padding.kind == .valid, argumentError == nil, pad.argumentError == nil, x.rank == 4, x.dtype == dtype,
               x.kerasMask == nil, x.shape[1] + pad.padding.top + pad.padding.bottom >= (kernelSize.0 - 1) * dilationRate.0 + 1,
               x.shape[2] + pad.padding.left + pad.padding.right >= (kernelSize.1 - 1) * dilationRate.1 + 1 else { return nil }

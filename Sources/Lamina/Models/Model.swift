@@ -176,7 +176,7 @@ open class Model: Layer {
             let id = ObjectIdentifier(node)
             if let pad = zeroPaddingInto[i], values[ObjectIdentifier(pad)] == nil {
                 let x = argumentsOf(pad)[0]
-                if let y = try (node.layer as! DepthwiseConv2D).callZeroPadded(x, by: pad.layer as! ZeroPadding2D, training: training) {
+                if let y = (node.layer as! DepthwiseConv2D).callZeroPadded(x, by: pad.layer as! ZeroPadding2D) {
                     values[id] = [y]
                 } else {  // not the case the fused call covers (a mask, a dtype to cast): as written
                     let padded = try pad.layer.callAll([x], training: training)
