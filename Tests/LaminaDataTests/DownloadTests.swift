@@ -15,6 +15,7 @@ import Glibc
     final class Server: @unchecked Sendable {
         let port: UInt16
         private let listener: Int32
+        private let finished = DispatchSemaphore(value: 0)
         init(body: [UInt8]) throws {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             listener = fd
@@ -29,10 +30,17 @@ import Glibc
             }
             guard bound else { throw LaminaError(.io, "test server: cannot bind") }
             port = UInt16(bigEndian: address.sin_port)
+            // The thread closes the socket when accept fails (after stop()), as LoopbackHTTPServer's:
+            // closed by stop(), its number could be reused by another test's server and answered here.
+            let finished = finished
             let thread = Thread {
+                defer { close(fd); finished.signal() }
                 while true {
                     let client = accept(fd, nil, nil)
-                    if client < 0 { return }
+                    if client < 0 {
+                        if errno == EINTR { continue }
+                        return
+                    }
                     var request = [UInt8](repeating: 0, count: 4096)
                     let n = read(client, &request, request.count)
                     let path = String(decoding: request.prefix(max(n, 0)), as: UTF8.self).split(separator: " ").dropFirst().first ?? ""
@@ -59,7 +67,7 @@ import Glibc
             thread.start()
         }
         func url(_ path: String) -> URL { URL(string: "http://127.0.0.1:\(port)/\(path)")! }
-        func stop() { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
+        func stop() { shutdown(listener, Int32(SHUT_RDWR)); finished.wait() }
     }
 
     static func folder() throws -> URL {

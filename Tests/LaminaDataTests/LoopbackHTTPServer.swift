@@ -11,6 +11,8 @@ final class LoopbackHTTPServer: @unchecked Sendable {
     private let socketFD: Int32
     private let root: URL
     private let thread: Thread
+    /// Signalled by the serving thread once it has closed the listening socket.
+    private let finished = DispatchSemaphore(value: 0)
 
     init(root: URL) throws {
         self.root = root
@@ -28,25 +30,40 @@ final class LoopbackHTTPServer: @unchecked Sendable {
         }
         guard bound else { throw LaminaError(.io, "loopback server: cannot bind") }
         port = UInt16(bigEndian: address.sin_port)
-        let folder = root
-        thread = Thread { LoopbackHTTPServer.serve(fd, folder) }
+        let folder = root, finished = finished
+        // The serving thread closes the socket itself when accept fails: were stop() to close
+        // it, the descriptor's number could go to the next test's server while this thread is
+        // between two accepts, and this thread would then answer that server's requests from
+        // its own folder (404s for files that are there, when tests run in parallel).
+        thread = Thread {
+            LoopbackHTTPServer.serve(fd, folder)
+            close(fd)
+            finished.signal()
+        }
         thread.start()
     }
 
+    /// Stops accepting (a blocked accept fails) and waits until the serving thread is done.
     func stop() {
         shutdown(socketFD, Int32(SHUT_RDWR))
-        close(socketFD)
+        finished.wait()
     }
 
     private static func serve(_ listener: Int32, _ root: URL) {
         while true {
+            // A signal (Foundation's Process handles SIGCHLD while other tests run subprocesses)
+            // interrupts a blocking call with EINTR: try it again rather than drop the request.
             let client = accept(listener, nil, nil)
-            if client < 0 { return }
+            if client < 0 {
+                if errno == EINTR { continue }
+                return
+            }
             // The request line may arrive over several reads (a loaded machine splits it): read
             // until its end, or until the client stops sending.
             var request: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 4096)
             while !request.contains(UInt8(ascii: "\n")) && request.count < 4096 {
                 let n = read(client, &buffer, buffer.count)
+                if n < 0 && errno == EINTR { continue }
                 if n <= 0 { break }
                 request += buffer.prefix(n)
             }
@@ -63,6 +80,7 @@ final class LoopbackHTTPServer: @unchecked Sendable {
                     var offset = 0
                     while offset < raw.count {
                         let w = write(client, raw.baseAddress! + offset, raw.count - offset)
+                        if w < 0 && errno == EINTR { continue }
                         if w <= 0 { break }
                         offset += w
                     }
