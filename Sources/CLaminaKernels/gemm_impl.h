@@ -149,32 +149,29 @@ static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, con
     LK_GEMM_ROW_CASE(9, V, DA) LK_GEMM_ROW_CASE(10, V, DA) LK_GEMM_ROW_CASE(11, V, DA) LK_GEMM_ROW_CASE(12, V, DA) \
     LK_GEMM_ROW_CASE(13, V, DA) LK_GEMM_ROW_CASE(14, V, DA) LK_GEMM_ROW_CASE(15, V, DA) LK_GEMM_ROW_CASE(16, V, DA) \
     default: break; }
+/* The tile for mr rows and nr columns, A packed (DA = 0) or in place (DA = 1), DA a constant
+   after inlining. */
+static inline __attribute__((always_inline)) void LK(gemm_micro_as)(const int DA, long kc, const float *restrict a, long lda,
+        const float *restrict b, long bs, float *restrict c, long ldc, float alpha, float beta, long mr, long nr) {
+    long v = (nr + LK_W - 1) / LK_W;
+    if (mr == LK_GEMM_MR && v == LK_GEMM_NV) {
+        LK(gemm_tile)(LK_GEMM_MR, LK_GEMM_NV, DA, lda, kc, a, b, bs, c, ldc, alpha, beta, nr);
+        return;
+    }
+#if LK_GEMM_NV >= 3
+    if (v == 3) { LK_GEMM_ROW_CASES(3, DA) return; }
+#endif
+#if LK_GEMM_NV >= 2
+    if (v == 2) { LK_GEMM_ROW_CASES(2, DA) return; }
+#endif
+    LK_GEMM_ROW_CASES(1, DA)
+}
+
 /* a: a packed panel (lda = 0) or A's rows in place, lda apart */
 static void LK(gemm_micro)(long kc, const float *restrict a, long lda, const float *restrict b, long bs, float *restrict c, long ldc,
                            float alpha, float beta, long mr, long nr) {
-    long v = (nr + LK_W - 1) / LK_W;
-    if (mr == LK_GEMM_MR && v == LK_GEMM_NV) {
-        if (lda) LK(gemm_tile)(LK_GEMM_MR, LK_GEMM_NV, 1, lda, kc, a, b, bs, c, ldc, alpha, beta, nr);
-        else LK(gemm_tile)(LK_GEMM_MR, LK_GEMM_NV, 0, 0, kc, a, b, bs, c, ldc, alpha, beta, nr);
-        return;
-    }
-    if (lda) {
-#if LK_GEMM_NV >= 3
-        if (v == 3) { LK_GEMM_ROW_CASES(3, 1) return; }
-#endif
-#if LK_GEMM_NV >= 2
-        if (v == 2) { LK_GEMM_ROW_CASES(2, 1) return; }
-#endif
-        LK_GEMM_ROW_CASES(1, 1)
-        return;
-    }
-#if LK_GEMM_NV >= 3
-    if (v == 3) { LK_GEMM_ROW_CASES(3, 0) return; }
-#endif
-#if LK_GEMM_NV >= 2
-    if (v == 2) { LK_GEMM_ROW_CASES(2, 0) return; }
-#endif
-    LK_GEMM_ROW_CASES(1, 0)
+    if (lda) LK(gemm_micro_as)(1, kc, a, lda, b, bs, c, ldc, alpha, beta, mr, nr);
+    else LK(gemm_micro_as)(0, kc, a, 0, b, bs, c, ldc, alpha, beta, mr, nr);
 }
 #undef LK_GEMM_ROW_CASES
 #undef LK_GEMM_ROW_CASE
