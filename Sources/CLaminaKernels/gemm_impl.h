@@ -258,8 +258,8 @@ typedef struct {
     long jc, nc, pc, kc, panels;
     float beta_now;
     float *bpack;
-    int bdirect;
-    int adirect;  /* op(A) = A (not transposed) and few B panels: A's rows read in place, not packed */  /* op(B) = B (not transposed) and few rows of A: whole panels are read in place */
+    int bdirect;  /* op(B) = B (not transposed) and few rows of A: whole panels are read in place */
+    int adirect;  /* op(A) = A (not transposed) and few B panels: A's rows read in place, not packed */
     /* how the block's work is cut: row_chunks × col_chunks tasks */
     long pack_chunks, row_chunks, col_chunks, groups;
 } LK(gemm_job);

@@ -55,7 +55,7 @@ open class Model: Layer {
     /// The calls in execution order, `Input`s first.
     private(set) var nodes: [GraphNode] = []
     private var graphLayers: [Layer] = []
-    /// For each node, the nodes whose outputs are no longer needed after it (inference frees them).
+    /// For each node, the nodes whose outputs are no longer needed after it (forward frees them).
     private var releasedAfter: [[ObjectIdentifier]] = []
     /// Node index of a DepthwiseConv2D whose only input is a ZeroPadding2D read by it alone ->
     /// that padding's node: the two run as one convolution over the unpadded input (no padded
