@@ -12,62 +12,18 @@ import Glibc
 @Suite struct DownloadTests {
     /// Serves `/file` as `body` in 64 KB writes, `/cut` announcing `body.count` bytes but closing
     /// after half of them, `/slow` never answering; anything else is a 404.
-    final class Server: @unchecked Sendable {
-        let port: UInt16
-        private let listener: Int32
-        private let finished = DispatchSemaphore(value: 0)
-        init(body: [UInt8]) throws {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            listener = fd
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &length) == 0
-                }
+    static func server(body: [UInt8]) throws -> LoopbackHTTPServer {
+        try LoopbackHTTPServer { path, send in
+            switch path {
+            case "/file", "/cut":
+                send(LoopbackHTTPServer.head("200 OK", contentLength: body.count))
+                send(path == "/cut" ? Array(body.prefix(body.count / 2)) : body)
+            case "/slow":
+                usleep(3_000_000)
+            default:
+                send(LoopbackHTTPServer.head("404 Not Found", contentLength: 0))
             }
-            guard bound else { throw LaminaError(.io, "test server: cannot bind") }
-            port = UInt16(bigEndian: address.sin_port)
-            // The thread closes the socket when accept fails (after stop()), as LoopbackHTTPServer's:
-            // closed by stop(), its number could be reused by another test's server and answered here.
-            let finished = finished
-            let thread = Thread {
-                defer { close(fd); finished.signal() }
-                while true {
-                    let client = accept(fd, nil, nil)
-                    if client < 0 {
-                        if errno == EINTR { continue }
-                        return
-                    }
-                    var request = [UInt8](repeating: 0, count: 4096)
-                    let n = read(client, &request, request.count)
-                    let path = String(decoding: request.prefix(max(n, 0)), as: UTF8.self).split(separator: " ").dropFirst().first ?? ""
-                    func send(_ bytes: [UInt8]) {
-                        var offset = 0
-                        while offset < bytes.count {
-                            let w = bytes[offset...].withUnsafeBytes { write(client, $0.baseAddress!, min($0.count, 1 << 16)) }
-                            if w <= 0 { return }
-                            offset += w
-                        }
-                    }
-                    switch path {
-                    case "/file", "/cut":
-                        send(Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8))
-                        send(path == "/cut" ? Array(body.prefix(body.count / 2)) : body)
-                    case "/slow":
-                        usleep(3_000_000)
-                    default:
-                        send(Array("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
-                    }
-                    close(client)
-                }
-            }
-            thread.start()
         }
-        func url(_ path: String) -> URL { URL(string: "http://127.0.0.1:\(port)/\(path)")! }
-        func stop() { shutdown(listener, Int32(SHUT_RDWR)); finished.wait() }
     }
 
     static func folder() throws -> URL {
@@ -82,7 +38,7 @@ import Glibc
     @Test func streamsToDiskAndRenamesWhenComplete() throws {
         var generator = RandomGenerator(seed: 1)
         let body = (0..<(3 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let server = try Server(body: body)
+        let server = try Self.server(body: body)
         defer { server.stop() }
         let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -105,7 +61,7 @@ import Glibc
     /// serving other bytes is refused and nothing is kept.
     @Test func storeKeepsOnlyCheckedDownloads() throws {
         let body = Array("lamina download test\n".utf8)
-        let server = try Server(body: body)
+        let server = try Self.server(body: body)
         defer { server.stop() }
         let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -57,11 +57,18 @@ open class Model: Layer {
     private var graphLayers: [Layer] = []
     /// For each node, the nodes whose outputs are no longer needed after it (forward frees them).
     private var releasedAfter: [[ObjectIdentifier]] = []
-    /// Node index of a DepthwiseConv2D whose only input is a ZeroPadding2D read by it alone ->
-    /// that padding's node: the two run as one convolution over the unpadded input (no padded
-    /// copy, which backward would keep: 242 MiB of MobileNetV2's activations at batch 32).
-    private(set) var zeroPaddingInto: [Int: GraphNode] = [:]
-    private var fusedPaddings: Set<ObjectIdentifier> = []
+    /// What forward does at each node: call its layer; or, for a DepthwiseConv2D whose only
+    /// input is a ZeroPadding2D read by it alone, run the two as one convolution over the
+    /// unpadded input (no padded copy, which backward would keep: 242 MiB of MobileNetV2's
+    /// activations at batch 32) and skip the padding's node.
+    private enum Step { case call, skip, convolveZeroPadded(GraphNode) }
+    private var steps: [Step] = []
+    /// Node index of each fused convolution -> its padding's node.
+    var zeroPaddingInto: [Int: GraphNode] {
+        Dictionary(uniqueKeysWithValues: steps.enumerated().compactMap { i, step in
+            if case .convolveZeroPadded(let pad) = step { return (i, pad) } else { return nil }
+        })
+    }
     /// The first error in the model's definition, thrown by every use of the model.
     public private(set) var definitionError: LaminaError?
 
@@ -174,7 +181,9 @@ open class Model: Layer {
         func argumentsOf(_ node: GraphNode) -> [Tensor] { node.inputs.map { values[ObjectIdentifier($0.node!)]![$0.index] } }
         for (i, node) in nodes.enumerated() {
             let id = ObjectIdentifier(node)
-            if let pad = zeroPaddingInto[i], values[ObjectIdentifier(pad)] == nil {
+            switch steps[i] {
+            case .skip: break
+            case .convolveZeroPadded(let pad):
                 let x = argumentsOf(pad)[0]
                 if let y = (node.layer as! DepthwiseConv2D).callZeroPadded(x, by: pad.layer as! ZeroPadding2D) {
                     values[id] = [y]
@@ -182,13 +191,14 @@ open class Model: Layer {
                     let padded = try pad.layer.callAll([x], training: training)
                     values[id] = try node.layer.callAll(padded, training: training)
                 }
-            } else if values[id] == nil, !fusedPaddings.contains(id) {
+            case .call where values[id] == nil:
                 let args = argumentsOf(node)
                 if let arguments = node.arguments {
                     values[id] = try node.layer.callAll(arguments.replacingTensors(with: args), training: training)
                 } else {
                     values[id] = try node.layer.callAll(args, training: training)
                 }
+            case .call: break  // an input
             }
             for done in releasedAfter[i] { values[done] = nil }
         }
@@ -351,7 +361,10 @@ open class Model: Layer {
         for (id, i) in lastUse where i < order.count { released[i].append(id) }
 
         (self.inputs, self.outputs, self.nodes, self.graphLayers, self.releasedAfter) = (inputs, outputs, order, sortedLayers, released)
-        (zeroPaddingInto, fusedPaddings) = (fused, Set(fused.values.map(ObjectIdentifier.init)))
+        let skipped = Set(fused.values.map(ObjectIdentifier.init))
+        steps = order.indices.map { i in
+            fused[i].map { .convolveZeroPadded($0) } ?? (skipped.contains(ObjectIdentifier(order[i])) ? .skip : .call)
+        }
         dtype = outputs[0].dtype
         markBuilt(inputShape: inputs.count == 1 ? inputs[0].shape : nil, outputShape: outputs.count == 1 ? outputs[0].shape : nil)
     }

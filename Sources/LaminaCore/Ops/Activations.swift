@@ -51,7 +51,8 @@ struct ReluOptionsFn: PointwiseFunction {
     func derivative<T: FloatScalar>(x: T, y: T) -> T {
         if x > T(threshold) { return maxValue.map { x < T($0) ? 1 : 0 } ?? 1 }
         return x < T(threshold) ? T(negativeSlope) : 0
-    }    /// Without a negative slope the output is min(x, max) above the threshold and 0 at or below
+    }
+    /// Without a negative slope the output is min(x, max) above the threshold and 0 at or below
     /// it (threshold ≥ 0), so it tells the same side of both as x does.
     var derivativeFromOutput: Bool { negativeSlope == 0 }
 }
