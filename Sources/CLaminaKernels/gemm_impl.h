@@ -38,14 +38,39 @@
 #define LK_GEMM_NV 2
 #endif
 #define LK_GEMM_NR (LK_GEMM_NV * LK_W)
+/* Cache blocking. KC: the inner-dimension block (an A panel of MR×KC stays in L1 while the B
+   panels stream past it; C is read and written once per block). NC: the columns of op(B) packed
+   at a time (an A panel is packed once per NC block). KC_TALL: KC where op(A) has at least TALL_M
+   rows. With fewer rows B is packed for few row groups and its block is read back from beyond L2
+   when larger, so the short block stays.
+   AVX2 (6×16), AMD EPYC Zen 3, against KC 384 / NC 512 for every shape (C harness, both
+   alternating in one process, one thread): KC_TALL 512 +3–4% at square 1024–2048 (C passes
+   3 → 2 at 1024), level at 512 and on the model shapes of gemm_table_zen3, −5% at m = 12–16 had
+   it applied there; NC 1024 a further +3% at 1024–2048, level on the model shapes. Both with the
+   C-tile prefetch below, own ÷ OpenBLAS's Zen kernels at square 1024 / 2048: 0.94 / 0.92 →
+   1.02 / 1.00 (one thread), 0.94 / 0.92 → 0.99 / 0.98 (two).
+   AVX-512 (12×32: a KC 512 A panel is 24 KB of a 32–48 KB L1): unmeasured, kept at 384 / 512. */
 #ifndef LK_GEMM_KC
 #define LK_GEMM_KC 384
 #endif
-#ifndef LK_GEMM_DIRECT_GROUPS
-#define LK_GEMM_DIRECT_GROUPS 3
+#if LK_W == 16
+#define LK_GEMM_KC_TALL_DEFAULT 384
+#define LK_GEMM_NC_DEFAULT 512
+#else
+#define LK_GEMM_KC_TALL_DEFAULT 512
+#define LK_GEMM_NC_DEFAULT 1024
+#endif
+#ifndef LK_GEMM_KC_TALL
+#define LK_GEMM_KC_TALL LK_GEMM_KC_TALL_DEFAULT
+#endif
+#ifndef LK_GEMM_TALL_M
+#define LK_GEMM_TALL_M 256
 #endif
 #ifndef LK_GEMM_NC
-#define LK_GEMM_NC 512
+#define LK_GEMM_NC LK_GEMM_NC_DEFAULT
+#endif
+#ifndef LK_GEMM_DIRECT_GROUPS
+#define LK_GEMM_DIRECT_GROUPS 3
 #endif
 
 #define LK_UNROLL _Pragma("clang loop unroll(full)")
@@ -67,6 +92,13 @@ static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, con
        bound the loop: S interleaved sets over k keep enough FMAs in flight, summed at the end. */
     const int S = R > 4 || R * V >= 8 ? 1 : R * V >= 4 ? 2 : 4;  /* the extra sets hold ≤ 4 rows */
     vf acc[LK_GEMM_MR][LK_GEMM_NV], acc2[4][LK_GEMM_MR > 4 ? 4 : LK_GEMM_MR][LK_GEMM_NV];
+    /* C's tile is read (beta ≠ 0) or written only after kc steps: fetched now, its misses (C is
+       beyond L2 in a large product) overlap the loop instead of stalling the stores (+2% at
+       square 1024–2048 on Zen 3, one thread) */
+    LK_UNROLL for (int i = 0; i < R; i++) {
+        __builtin_prefetch(c + i * ldc, 1, 3);
+        __builtin_prefetch(c + i * ldc + V * LK_W - 1, 1, 3);
+    }
     {   /* the first rank-1 update initializes the accumulators (kc ≥ 1; a zeroing loop would
            become a memset that keeps them in memory) */
         vf bv[LK_GEMM_NV];
@@ -280,7 +312,7 @@ static void LK(gemm_compute_task)(void *context, long t) {
     long rc = t / g->col_chunks, cc = t % g->col_chunks;
     long glo = g->groups * rc / g->row_chunks, ghi = g->groups * (rc + 1) / g->row_chunks;
     long qlo = g->panels * cc / g->col_chunks, qhi = g->panels * (cc + 1) / g->col_chunks;
-    float apack[LK_GEMM_KC * LK_GEMM_MR] __attribute__((aligned(64)));
+    float apack[LK_GEMM_KC_TALL * LK_GEMM_MR] __attribute__((aligned(64)));
     for (long gi = glo; gi < ghi; gi++) {
         long i0 = gi * LK_GEMM_MR;
         long mr = g->m - i0 < LK_GEMM_MR ? g->m - i0 : LK_GEMM_MR;
@@ -301,11 +333,11 @@ static void LK(gemm_compute_task)(void *context, long t) {
 
 /* k in equal blocks of at most KC (a short last block would store C once more for little
    work); a multiple of 4 where it can be. */
-static long LK(gemm_kstep)(long k) {
-    long kblocks = (k + LK_GEMM_KC - 1) / LK_GEMM_KC;
+static long LK(gemm_kstep)(long k, long kc) {
+    long kblocks = (k + kc - 1) / kc;
     long kstep = (k + kblocks - 1) / kblocks;
     if (kblocks > 1) kstep = (kstep + 3) & ~3L;
-    return kstep > LK_GEMM_KC ? LK_GEMM_KC : kstep;
+    return kstep > kc ? kc : kstep;
 }
 
 /* The calling thread's packed-B buffer, kept between calls (grown, never shrunk). */
@@ -324,7 +356,8 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         return 0;
     }
     long ncmax = n < LK_GEMM_NC ? n : LK_GEMM_NC;
-    long kcmax = k < LK_GEMM_KC ? k : LK_GEMM_KC;
+    long kcap = m >= LK_GEMM_TALL_M ? LK_GEMM_KC_TALL : LK_GEMM_KC;
+    long kcmax = k < kcap ? k : kcap;
     size_t need = (size_t)((ncmax + LK_GEMM_NR - 1) / LK_GEMM_NR) * LK_GEMM_NR * (size_t)kcmax;
     if (LK(gemm_bbuf_floats) < need) {
         free(LK(gemm_bbuf));
@@ -350,7 +383,7 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
     /* Packing B pays when its panels are reused by several row groups; with one or two (a batch
        of a few rows) the panels are read where they are. */
     g.bdirect = !transB && g.groups <= LK_GEMM_DIRECT_GROUPS
-        && (double)(k < LK_GEMM_KC ? k : LK_GEMM_KC) * (double)n <= 196608.0;  /* B block ≤ 768 KB: stays in L2 */
+        && (double)kcmax * (double)n <= 196608.0;  /* B block ≤ 768 KB: about an L2 */
     /* Small products run on the calling thread alone: a fork-join costs a few microseconds. */
     double flops = 2.0 * (double)m * (double)n * (double)k;
     if (flops < 4.0e6) threads = 1;
@@ -373,7 +406,7 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         g.row_chunks = row_chunks;
         g.col_chunks = col_chunks;
         g.pack_chunks = threads < g.panels ? threads : g.panels;
-        long kstep = LK(gemm_kstep)(k);
+        long kstep = LK(gemm_kstep)(k, kcap);
         for (long pc = 0; pc < k; pc += kstep) {
             g.pc = pc;
             g.kc = k - pc < kstep ? k - pc : kstep;
@@ -408,7 +441,7 @@ static size_t LK(sgemm_packed_b_floats)(long n, long k) {
 }
 
 static void LK(sgemm_pack_b)(int transB, long n, long k, const float *b, long ldb, float *dst) {
-    long kstep = LK(gemm_kstep)(k);
+    long kstep = LK(gemm_kstep)(k, LK_GEMM_KC);
     for (long jc = 0; jc < n; jc += LK_GEMM_NC) {
         long nc = n - jc < LK_GEMM_NC ? n - jc : LK_GEMM_NC;
         for (long pc = 0; pc < k; pc += kstep) {
@@ -430,7 +463,7 @@ static void LK(sgemm_packed)(int transA, long m, long n, long k, float alpha, co
         return;
     }
     float apack[LK_GEMM_KC * LK_GEMM_MR] __attribute__((aligned(64)));
-    long kstep = LK(gemm_kstep)(k);
+    long kstep = LK(gemm_kstep)(k, LK_GEMM_KC);
     const float *bp = packed;
     for (long jc = 0; jc < n; jc += LK_GEMM_NC) {
         long nc = n - jc < LK_GEMM_NC ? n - jc : LK_GEMM_NC;
