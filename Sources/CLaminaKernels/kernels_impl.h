@@ -166,6 +166,24 @@ static void LK(relu_backward)(const LK_T *g, const LK_T *x, LK_T *dx, long n) {
     LK_VECTORS(i, n, STK(dx + i, LDK(g + i, 0) * sel(LDK(x + i, 0) > 0, (vf)1, (vf)0)););
 }
 
+static void LK(channel_affine)(const LK_T *x, long rows, long c, const LK_T *mean, const LK_T *scale,
+                               const LK_T *shift, LK_T lo, LK_T hi, LK_T *y) {
+    const int has_lo = lo > -INFINITY, has_hi = hi < INFINITY;
+    for (long r = 0; r < rows; r++) {
+        const LK_T *xr = x + r * c;
+        LK_T *yr = y + r * c;
+        LK_VECTORS(j, c, {
+            vf v = LDK(xr + j, 0);
+            if (mean) v = v - LDK(mean + j, 0);
+            v = v * LDK(scale + j, 0);  /* separate statements: never contracted to an FMA */
+            if (shift) v = v + LDK(shift + j, 0);
+            if (has_lo) v = sel(v > (vf)lo, v, (vf)lo);
+            if (has_hi) v = sel(v > (vf)hi, (vf)hi, v);
+            STK(yr + j, v);
+        });
+    }
+}
+
 static void LK(add)(const LK_T *a, const LK_T *b, LK_T *y, long n) {
     LK_VECTORS(i, n, STK(y + i, LDK(a + i, 0) + LDK(b + i, 0)););
 }
@@ -791,6 +809,7 @@ const LK_TABLE LK(lamina_kernels) = {
     .name = LK_LEVEL_NAME,
     .relu = LK(relu),
     .relu_backward = LK(relu_backward),
+    .channel_affine = LK(channel_affine),
     .add = LK(add),
     .mul = LK(mul),
     .binary_scalar = LK(binary_scalar),

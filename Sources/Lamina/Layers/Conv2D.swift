@@ -146,6 +146,22 @@ public final class Conv2D: Layer {
 
     /// This layer and a following max pooling as one fused op (inference only; Sequential
     /// calls it). Nil when the activation is neither ReLU nor linear or the input not float32.
+    /// This layer, then `bn` in inference mode, then `relu` where given, as one op
+    /// (`Tensor.conv2d(_:normalizedBy:…)`: the normalization and the ReLU are applied while each
+    /// chunk of the convolution's output is in cache). A model runs Conv2D → BatchNormalization
+    /// → ReLU so when the normalization is not training. nil where that does not apply as
+    /// written — grouped, dilated or with an activation of its own, not built, a mask, another
+    /// dtype, rank or shape — and the layers must run one after the other.
+    func callNormalized(_ x: Tensor, by bn: BatchNormalization, then relu: EpilogueReLU?) -> Tensor? {
+        guard let kernel, groups == 1, dilationRate == (1, 1), activation == .linear, argumentError == nil, bn.argumentError == nil,
+              let mean = bn.movingMean, let variance = bn.movingVariance, x.rank == 4, x.dtype == .float32, dtype == .float32,
+              bn.dtype == .float32, x.kerasMask == nil, Array(x.shape.dropFirst()) == inputShape else { return nil }
+        let normalization = BatchNormInference(mean: mean.value, variance: variance.value, gamma: bn.gamma?.value, beta: bn.beta?.value,
+                                               epsilon: bn.epsilon)
+        return x.conv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding, normalizedBy: normalization,
+                        fusedReLU: relu != nil, reluMaxValue: relu?.maxValue)
+    }
+
     func callThenMaxPool(_ x: Tensor, _ pool: MaxPooling2D) throws -> Tensor? {
         guard groups == 1, activation == .relu || activation == .linear, dilationRate == (1, 1), x.dtype == .float32, x.rank == 4 else { return nil }
         let convShape = try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype)
@@ -172,5 +188,22 @@ public final class Conv2D: Layer {
         }
         let joined = Tensor.concatenated(parts, axis: 3)
         return bias.map { joined + $0.value } ?? joined
+    }
+}
+
+/// A ReLU layer a convolution can apply as its epilogue: `Activation(.relu)`, `Activation(.relu6)`,
+/// or `ReLU` without a negative slope or threshold — max(x, 0), capped at `maxValue` where given.
+struct EpilogueReLU {
+    let maxValue: Double?
+
+    init?(_ layer: Layer) {
+        guard layer.argumentError == nil else { return nil }
+        if let a = layer as? Activation, a.activation == .relu || a.activation == .relu6 {
+            maxValue = a.activation == .relu6 ? 6 : nil
+        } else if let r = layer as? ReLU, r.negativeSlope == 0, r.threshold == 0, r.maxValue.map({ $0 >= 0 }) ?? true {
+            maxValue = r.maxValue
+        } else {
+            return nil
+        }
     }
 }

@@ -57,17 +57,28 @@ open class Model: Layer {
     private var graphLayers: [Layer] = []
     /// For each node, the nodes whose outputs are no longer needed after it (forward frees them).
     private var releasedAfter: [[ObjectIdentifier]] = []
-    /// What forward does at each node: call its layer; or, for a DepthwiseConv2D whose only
-    /// input is a ZeroPadding2D read by it alone, run the two as one convolution over the
-    /// unpadded input (no padded copy, which backward would keep: 242 MiB of MobileNetV2's
-    /// activations at batch 32) and skip the padding's node.
-    private enum Step { case call, skip, convolveZeroPadded(GraphNode) }
+    /// What forward does at each node: call its layer, or skip it for a step that covers it:
+    /// - `convolveZeroPadded(pad)`: a DepthwiseConv2D whose only input is a ZeroPadding2D read
+    ///   by it alone runs as one convolution over the unpadded input (no padded copy, which
+    ///   backward would keep: 242 MiB of MobileNetV2's activations at batch 32);
+    /// - `convolveNormalized(conv, norm, relu)`, at the chain's last node: a Conv2D read by a
+    ///   BatchNormalization alone (and that by a ReLU alone, where there is one) runs as one op
+    ///   when the normalization is not training — the normalization and the ReLU applied to each
+    ///   chunk of the convolution's output while it is in cache (ResNets, MobileNets); in
+    ///   training, the layers in turn.
+    private enum Step { case call, skip, convolveZeroPadded(GraphNode), convolveNormalized(GraphNode, GraphNode, GraphNode?) }
     private var steps: [Step] = []
     /// Node index of each fused convolution -> its padding's node.
     var zeroPaddingInto: [Int: GraphNode] {
         Dictionary(uniqueKeysWithValues: steps.enumerated().compactMap { i, step in
             if case .convolveZeroPadded(let pad) = step { return (i, pad) } else { return nil }
         })
+    }
+    /// The (Conv2D, BatchNormalization, ReLU) layer chains forward runs as one op at inference.
+    var normalizedConvolutions: [(conv: Layer, norm: Layer, relu: Layer?)] {
+        steps.compactMap { step in
+            if case .convolveNormalized(let c, let n, let r) = step { return (c.layer, n.layer, r?.layer) } else { return nil }
+        }
     }
     /// The first error in the model's definition, thrown by every use of the model.
     public private(set) var definitionError: LaminaError?
@@ -190,6 +201,16 @@ open class Model: Layer {
                 } else {  // not the case the fused call covers (a mask, a dtype to cast): as written
                     let padded = try pad.layer.callAll([x], training: training)
                     values[id] = try node.layer.callAll(padded, training: training)
+                }
+            case .convolveNormalized(let convNode, let normNode, let reluNode):
+                let x = argumentsOf(convNode)[0]
+                let (conv, norm) = (convNode.layer as! Conv2D, normNode.layer as! BatchNormalization)
+                if !norm.isTrainingMode(training), let y = conv.callNormalized(x, by: norm, then: reluNode.flatMap { EpilogueReLU($0.layer) }) {
+                    values[id] = [y]
+                } else {  // training, or not the case the fused op covers (a mask, a dtype to cast): as written
+                    var y = try norm.callAll(conv.callAll([x], training: training), training: training)
+                    if let reluNode { y = try reluNode.layer.callAll(y, training: training) }
+                    values[id] = y
                 }
             case .call where values[id] == nil:
                 let args = argumentsOf(node)
@@ -337,35 +358,60 @@ open class Model: Layer {
             throw LaminaError.configuration("\(name): the name '\(layer.name)' is used by two layers; names in a model must be unique")
         }
 
-        // ZeroPadding2D -> DepthwiseConv2D(valid) pairs that run as one op (the padding's result
-        // read by that convolution alone, neither with keyword arguments).
-        var readers: [ObjectIdentifier: Int] = [:]
-        for node in order { for p in node.parents { readers[ObjectIdentifier(p), default: 0] += 1 } }
-        for t in outputs { readers[ObjectIdentifier(t.node!), default: 0] += 1 }
-        var fused: [Int: GraphNode] = [:]
-        for (i, node) in order.enumerated() {
-            guard let conv = node.layer as? DepthwiseConv2D, conv.padding.kind == .valid, node.arguments == nil,
-                  node.inputs.count == 1, let pad = node.inputs[0].node, pad.layer is ZeroPadding2D, pad.arguments == nil,
-                  pad.inputs.count == 1, pad.inputs[0].node != nil, readers[ObjectIdentifier(pad)] == 1 else { continue }
-            fused[i] = pad
-        }
-
-        // Free each intermediate result after its last reader (never the outputs); a fused
-        // convolution reads its padding's input.
+        let steps = Self.plan(order, outputs: outputs)
+        // Free each intermediate result after its last reader (never the outputs); a fused step
+        // reads its first layer's inputs.
         var lastUse: [ObjectIdentifier: Int] = [:]
         for (i, node) in order.enumerated() {
-            for p in fused[i]?.parents ?? node.parents { lastUse[ObjectIdentifier(p)] = i }
+            let reads: [GraphNode]
+            switch steps[i] {
+            case .call: reads = node.parents
+            case .skip: reads = []
+            case .convolveZeroPadded(let first), .convolveNormalized(let first, _, _): reads = first.parents
+            }
+            for p in reads { lastUse[ObjectIdentifier(p)] = i }
         }
         for t in outputs { lastUse[ObjectIdentifier(t.node!)] = Int.max }
         var released = [[ObjectIdentifier]](repeating: [], count: order.count)
         for (id, i) in lastUse where i < order.count { released[i].append(id) }
 
-        (self.inputs, self.outputs, self.nodes, self.graphLayers, self.releasedAfter) = (inputs, outputs, order, sortedLayers, released)
-        let skipped = Set(fused.values.map(ObjectIdentifier.init))
-        steps = order.indices.map { i in
-            fused[i].map { .convolveZeroPadded($0) } ?? (skipped.contains(ObjectIdentifier(order[i])) ? .skip : .call)
-        }
+        (self.inputs, self.outputs, self.nodes, self.graphLayers, self.releasedAfter, self.steps) = (inputs, outputs, order, sortedLayers, released, steps)
         dtype = outputs[0].dtype
         markBuilt(inputShape: inputs.count == 1 ? inputs[0].shape : nil, outputShape: outputs.count == 1 ? outputs[0].shape : nil)
+    }
+}
+
+extension Model {
+    /// The step of each node of `order` (see `Step`): the layer chains that run as one op — each
+    /// link's result read by the next link alone, not an output, no keyword arguments.
+    private static func plan(_ order: [GraphNode], outputs: [SymbolicTensor]) -> [Step] {
+        var readers: [ObjectIdentifier: [GraphNode]] = [:], isOutput = Set<ObjectIdentifier>()
+        for node in order { for p in node.parents { readers[ObjectIdentifier(p), default: []].append(node) } }
+        for t in outputs { isOutput.insert(ObjectIdentifier(t.node!)) }
+        let index = Dictionary(uniqueKeysWithValues: order.enumerated().map { (ObjectIdentifier($1), $0) })
+        /// The node that alone reads `node`'s one result, as its one input.
+        func soleReader(_ node: GraphNode) -> GraphNode? {
+            guard !isOutput.contains(ObjectIdentifier(node)), let r = readers[ObjectIdentifier(node)], r.count == 1,
+                  r[0].arguments == nil, r[0].inputs.count == 1, r[0].inputs[0].index == 0 else { return nil }
+            return r[0]
+        }
+        var steps = [Step](repeating: .call, count: order.count)
+        for (i, node) in order.enumerated() {
+            // ZeroPadding2D -> DepthwiseConv2D(valid)
+            if node.layer is ZeroPadding2D, node.arguments == nil, node.inputs.count == 1, node.inputs[0].node != nil,
+               let conv = soleReader(node), let layer = conv.layer as? DepthwiseConv2D, layer.padding.kind == .valid {
+                steps[i] = .skip
+                steps[index[ObjectIdentifier(conv)]!] = .convolveZeroPadded(node)
+            }
+            // Conv2D -> BatchNormalization (-> ReLU)
+            if node.layer is Conv2D, node.arguments == nil, node.inputs.count == 1, node.inputs[0].node != nil,
+               let norm = soleReader(node), norm.layer is BatchNormalization {
+                let relu = soleReader(norm).flatMap { EpilogueReLU($0.layer) != nil ? $0 : nil }
+                steps[i] = .skip
+                if let relu { steps[index[ObjectIdentifier(norm)]!] = .skip }
+                steps[index[ObjectIdentifier(relu ?? norm)]!] = .convolveNormalized(node, norm, relu)
+            }
+        }
+        return steps
     }
 }

@@ -74,11 +74,26 @@ extension Kernels {
         return chunks > threads && chunks < 8 * threads ? chunks - chunks % threads : chunks
     }
 
+    /// What an inference convolution applies to each chunk of its output while it is in cache:
+    /// a per-channel `(x − mean)·scale + shift` (a batch normalization), then a floor and a
+    /// ceiling (ReLU: 0 and ∞; ReLU6: 0 and 6).
+    struct ConvEpilogue {
+        var mean: [Float]? = nil, scale: [Float]? = nil, shift: [Float]? = nil
+        var lower: Float = -.infinity, upper: Float = .infinity
+        static let none = ConvEpilogue()
+        static let relu = ConvEpilogue(lower: 0)
+        /// Only max(x, 0): the ReLU kernel (or the direct loop's flag) does it.
+        var isReLU: Bool { scale == nil && lower == 0 && upper == .infinity }
+        var isNone: Bool { scale == nil && lower == -.infinity && upper == .infinity }
+    }
+
     /// conv2d when nothing records gradients (float32): the cores take chunks of images
     /// (`inferenceChunkBytes`), each with its own scratch; per chunk a direct
     /// convolution or im2col + one single-threaded GEMM whose rows start from the bias, the
-    /// ReLU while the rows are in cache, and optionally a max pooling of the chunk.
-    static func inferenceConv2d(_ x: Tensor, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry, relu: Bool, pool: WindowGeometry?) -> Tensor {
+    /// epilogue (ReLU, batch normalization) while the rows are in cache, and optionally a max
+    /// pooling of the chunk.
+    static func inferenceConv2d(_ x: Tensor, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry, epilogue: ConvEpilogue,
+                                pool: WindowGeometry?) -> Tensor {
         let (n, c, f) = (x.shape[0], x.shape[3], kernel.shape[3])
         let taps = g.kH * g.kW * c, pixels = g.outH * g.outW, imageSize = x.shape[1] * x.shape[2] * c
         let direct = usesDirectConv(taps: taps)
@@ -95,6 +110,9 @@ extension Kernels {
         let chunk = (n + chunks - 1) / chunks  // the most images of a chunk
         let outShape = pool.map { [n, $0.outH, $0.outW, f] } ?? [n, g.outH, g.outW, f]
         let window = g.c, poolWindow = pool?.c
+        let relu = epilogue.isReLU, affine = !relu && !epilogue.isNone
+        func orFilled(_ v: [Float]?, _ value: Float) -> [Float] { affine ? v ?? [Float](repeating: value, count: f) : [] }
+        let (mean, scale, shift) = (orFilled(epilogue.mean, 0), orFilled(epilogue.scale, 1), orFilled(epilogue.shift, 0))
         _ = backendReady
         return x.withUnsafeBuffer(as: Float.self) { x in
             kernel.withUnsafeBuffer(as: Float.self) { w in
@@ -113,15 +131,20 @@ extension Kernels {
                                     let images = x + start * imageSize
                                     let conv = pool == nil ? out + start * outImage : scratch + patchCount
                                     withUnsafePointer(to: window) { wp in
+                                        let rows = count * pixels
                                         if direct {
                                             simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
-                                            return
+                                        } else {
+                                            if !pointwise { simd.im2col(images, count, c, wp, scratch) }
+                                            let patches = pointwise ? images : UnsafePointer(scratch)
+                                            if let bias { fillRows(UnsafeMutableBufferPointer(start: conv, count: rows * f), with: bias, width: f) }
+                                            product(m: rows, patches, lda: taps, beta: b == nil ? 0 : 1, conv, ldc: f)
+                                            if relu { simd.relu(conv, conv, rows * f) }
                                         }
-                                        if !pointwise { simd.im2col(images, count, c, wp, scratch) }
-                                        let patches = pointwise ? images : UnsafePointer(scratch), rows = count * pixels
-                                        if let bias { fillRows(UnsafeMutableBufferPointer(start: conv, count: rows * f), with: bias, width: f) }
-                                        product(m: rows, patches, lda: taps, beta: b == nil ? 0 : 1, conv, ldc: f)
-                                        if relu { simd.relu(conv, conv, rows * f) }
+                                        if affine {
+                                            CKernels<Float>.channelAffine(conv, rows: rows, c: f, mean: mean, scale: scale, shift: shift,
+                                                                          lower: epilogue.lower, upper: epilogue.upper, conv)
+                                        }
                                     }
                                     if let poolWindow {
                                         withUnsafePointer(to: poolWindow) { simd.max_pool(conv, count, f, $0, out + start * outImage, nil, 0) }

@@ -42,13 +42,19 @@ extension Tensor {
         }
     }
 
+    /// Batch normalization at inference as a per-channel affine map, in Double: the mean, the
+    /// inverse deviation 1/√(variance + ε), gamma, and scale = inverse·gamma.
+    static func inferenceAffine<T: FloatScalar>(_: T.Type, _ mean: Tensor, _ variance: Tensor, _ gamma: Tensor?, _ epsilon: Double)
+        -> (mean: [Double], inverse: [Double], gamma: [Double]?, scale: [Double]) {
+        let inverse = variance.asArray(T.self).map { 1 / ($0.doubleValue + epsilon).squareRoot() }
+        let g = gamma?.asArray(T.self).map(\.doubleValue)
+        return (mean.asArray(T.self).map(\.doubleValue), inverse, g, inverse.indices.map { j in inverse[j] * (g?[j] ?? 1) })
+    }
+
     private static func batchNormInferenceOp<T: FloatScalar>(_: T.Type, _ x: Tensor, _ mean: Tensor, _ variance: Tensor,
                                                              _ gamma: Tensor?, _ beta: Tensor?, _ epsilon: Double) -> Tensor {
         let xd = x.detached()
-        let m = mean.asArray(T.self).map(\.doubleValue)
-        let inverse = variance.asArray(T.self).map { 1 / ($0.doubleValue + epsilon).squareRoot() }
-        let g = gamma?.asArray(T.self).map(\.doubleValue)
-        let scale = (0..<inverse.count).map { j in inverse[j] * (g?[j] ?? 1) }
+        let (m, inverse, g, scale) = inferenceAffine(T.self, mean, variance, gamma, epsilon)
         let y = Kernels.channelAffine(T.self, xd, mean: m, scale: scale, shift: beta?.asArray(T.self).map(\.doubleValue))
         let inputs = [x, mean, variance] + [gamma, beta].compactMap { $0 }
         let hasGamma = gamma != nil, hasBeta = beta != nil
@@ -168,10 +174,8 @@ extension Kernels {
             perChannel.withUnsafeBufferPointer { pc in
                 nonisolated(unsafe) let (m, k, b) = (pc.baseAddress!, pc.baseAddress! + c, pc.baseAddress! + 2 * c)
                 parallelFor(rows, grain: Swift.max(1, parallelThreshold / Swift.max(c, 1))) { range in
-                    for r in range {
-                        let row = xs + r * c, yr = o + r * c
-                        for j in 0..<c { yr[j] = (row[j] - m[j]) * k[j] + b[j] }
-                    }
+                    CKernels<T>.channelAffine(xs + range.lowerBound * c, rows: range.count, c: c, mean: m, scale: k, shift: b,
+                                              lower: -.infinity, upper: .infinity, o + range.lowerBound * c)
                 }
             }
         }

@@ -14,7 +14,7 @@ extension Tensor {
         let geometry = convGeometry(kernel, bias, strides, padding)
         let record = GradMode.isEnabled && (node != nil || kernel.node != nil || bias?.node != nil)
         if !record && isFloat32("conv2d") {  // inference: chunks of images, nothing kept
-            return Kernels.inferenceConv2d(self, kernel, bias, geometry, relu: fusedReLU, pool: nil)
+            return Kernels.inferenceConv2d(self, kernel, bias, geometry, epilogue: fusedReLU ? .relu : .none, pool: nil)
         }
         // Thin patches (a first layer) run as a direct loop, with no patch matrix at all.
         let direct = Kernels.usesDirectConv(taps: kernel.shape[0] * kernel.shape[1] * shape[3])
@@ -106,7 +106,49 @@ extension Tensor {
         let pool = WindowGeometry(inH: geometry.outH, inW: geometry.outW, kH: poolSize.0, kW: poolSize.1,
                                   strideH: s.0, strideW: s.1, padding: poolPadding)
         precondition(pool.outH > 0 && pool.outW > 0, "conv2dMaxPool: convolution output \(geometry.outH)×\(geometry.outW) is smaller than the pool \(poolSize)")
-        return Kernels.inferenceConv2d(self, kernel, bias, geometry, relu: fusedReLU, pool: pool)
+        return Kernels.inferenceConv2d(self, kernel, bias, geometry, epilogue: fusedReLU ? .relu : .none, pool: pool)
+    }
+}
+
+/// The operands of `Tensor.batchNormalizationInference` (the moving statistics and the learned
+/// scale and offset of a `BatchNormalization` layer), for an op that applies that normalization
+/// to its output: `Tensor.conv2d(_:bias:strides:padding:normalizedBy:fusedReLU:reluMaxValue:)`.
+public struct BatchNormInference {
+    /// `[C]` each, of the input's dtype; gamma and beta may be nil (1 and 0).
+    public var mean: Tensor, variance: Tensor, gamma: Tensor?, beta: Tensor?
+    /// Added to the variance.
+    public var epsilon: Double
+
+    /// The statistics, scale and offset of a normalization over C channels.
+    public init(mean: Tensor, variance: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Double) {
+        (self.mean, self.variance, self.gamma, self.beta, self.epsilon) = (mean, variance, gamma, beta, epsilon)
+    }
+}
+
+extension Tensor {
+    /// `conv2d(kernel, bias:…)`, then `batchNormalizationInference` with `normalization`, then
+    /// (with `fusedReLU`) `relu(maxValue: reluMaxValue)` — ResNets' and MobileNets' Conv2D →
+    /// BatchNormalization → ReLU at inference. When nothing records gradients (float32), one
+    /// op: each chunk of images is normalized and clamped while its convolution output is in
+    /// cache (the same values as the three ops: the same kernels on the same numbers, ReLU's
+    /// NaN → 0 for ReLU6 too). Otherwise the three ops in turn, each differentiable.
+    public func conv2d(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                       normalizedBy normalization: BatchNormInference, fusedReLU: Bool = false, reluMaxValue: Double? = nil) -> Tensor {
+        let n = normalization
+        let record = GradMode.isEnabled && ([self, kernel, n.mean, n.variance] + [bias, n.gamma, n.beta].compactMap { $0 }).contains { $0.node != nil }
+        guard !record, dtype == .float32, rank == 4, kernel.rank == 4, reluMaxValue.map({ $0 >= 0 }) ?? true else {
+            let y = Tensor.batchNormalizationInference(conv2d(kernel, bias: bias, strides: strides, padding: padding), mean: n.mean,
+                                                       variance: n.variance, gamma: n.gamma, beta: n.beta, epsilon: n.epsilon)
+            return fusedReLU ? y.relu(maxValue: reluMaxValue) : y
+        }
+        let geometry = convGeometry(kernel, bias, strides, padding)
+        let f = kernel.shape[3]
+        precondition([n.mean, n.variance, n.gamma, n.beta].allSatisfy { $0.map { $0.shape == [f] && $0.dtype == .float32 } ?? true },
+                     "conv2d(normalizedBy:): mean, variance, gamma and beta must be [\(f)] float32")
+        let (mean, _, _, scale) = Tensor.inferenceAffine(Float.self, n.mean, n.variance, n.gamma, n.epsilon)
+        let epilogue = Kernels.ConvEpilogue(mean: mean.map { Float($0) }, scale: scale.map { Float($0) }, shift: n.beta?.asArray(Float.self),
+                                            lower: fusedReLU ? 0 : -.infinity, upper: fusedReLU ? Float(reluMaxValue ?? .infinity) : .infinity)
+        return Kernels.inferenceConv2d(self, kernel, bias, geometry, epilogue: epilogue, pool: nil)
     }
 }
 

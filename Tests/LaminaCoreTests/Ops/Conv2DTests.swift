@@ -166,3 +166,49 @@ import LaminaTestSupport
         }
     }
 }
+
+/// `conv2d(normalizedBy:)`, the inference epilogue of Conv2D → BatchNormalization → ReLU, gives
+/// exactly the three ops' values (the same kernels on the same numbers) on the direct, im2col and
+/// pointwise paths, with and without bias, gamma, beta, the ReLU and its cap; recording, it is
+/// the composition, gradients included.
+@Suite struct ConvNormFusionTests {
+    /// (channels, kernel, strides, padding): direct, direct, im2col, im2col, pointwise.
+    static let cases: [(c: Int, k: Int, s: (Int, Int), padding: Padding)] = [
+        (1, 3, (2, 1), .same), (3, 3, (1, 1), .valid), (4, 3, (2, 2), .same), (2, 5, (1, 2), .same), (40, 1, (1, 1), .valid),
+    ]
+
+    static func normalization(_ f: Int, gamma: Bool, beta: Bool, dtype: DType = .float32) -> BatchNormInference {
+        BatchNormInference(mean: randn([f], seed: 212).cast(to: dtype), variance: (randn([f], seed: 213).square() + 0.2).cast(to: dtype),
+                           gamma: gamma ? randn([f], seed: 214).cast(to: dtype) : nil, beta: beta ? randn([f], seed: 215).cast(to: dtype) : nil,
+                           epsilon: 1e-3)
+    }
+
+    @Test(arguments: [0, 1, 2, 3, 4]) func fusedEqualsComposition(_ i: Int) {
+        let (c, k, s, padding) = Self.cases[i]
+        let f = 19
+        let x = randn([7, 12, 11, c], seed: 200 + UInt64(i)).cast(to: .float32)
+        let w = randn([k, k, c, f], seed: 210).cast(to: .float32), b = randn([f], seed: 211).cast(to: .float32)
+        for (bias, gamma, beta, relu, cap) in [(true, true, true, false, nil), (true, true, true, true, nil), (false, false, true, true, 6.0),
+                                               (true, true, false, true, 0.5), (false, false, false, false, nil)] as [(Bool, Bool, Bool, Bool, Double?)] {
+            let n = Self.normalization(f, gamma: gamma, beta: beta)
+            let (fused, composed) = withoutGradients {
+                let y = Tensor.batchNormalizationInference(x.conv2d(w, bias: bias ? b : nil, strides: s, padding: padding), mean: n.mean,
+                                                           variance: n.variance, gamma: n.gamma, beta: n.beta, epsilon: n.epsilon)
+                return (x.conv2d(w, bias: bias ? b : nil, strides: s, padding: padding, normalizedBy: n, fusedReLU: relu, reluMaxValue: cap),
+                        relu ? y.relu(maxValue: cap) : y)
+            }
+            #expect(fused.shape == composed.shape)
+            let difference = zip(fused.asArray(Float.self), composed.asArray(Float.self)).map { Swift.abs($0 - $1) }.max() ?? 0
+            #expect(difference == 0, "case \(i): bias \(bias) gamma \(gamma) beta \(beta) relu \(relu) cap \(String(describing: cap))")
+            if relu { #expect(fused.asArray(Float.self).allSatisfy { $0 >= 0 && $0 <= Float(cap ?? .infinity) }) }
+        }
+    }
+
+    @Test func recordsLikeTheComposition() {
+        let n = Self.normalization(3, gamma: true, beta: true, dtype: .float64)
+        expectGradients([randn([2, 6, 5, 2], seed: 220), randn([3, 3, 2, 3], seed: 221), randn([3], seed: 222), n.mean, n.variance, n.gamma!, n.beta!]) {
+            $0[0].conv2d($0[1], bias: $0[2], strides: (2, 1), padding: .same,
+                         normalizedBy: BatchNormInference(mean: $0[3], variance: $0[4], gamma: $0[5], beta: $0[6], epsilon: 1e-3), fusedReLU: true)
+        }
+    }
+}

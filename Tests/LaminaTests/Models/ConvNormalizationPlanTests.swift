@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import LaminaTestSupport
+@testable import Lamina
+
+/// In a functional model, Conv2D → BatchNormalization (→ ReLU) runs as one op at inference
+/// (`Model.normalizedConvolutions`): exactly the predictions of the layers called in turn; in
+/// training the layers run in turn (the same outputs and gradients, a frozen normalization
+/// included); no chain where a link's result has another reader or is an output, or where the
+/// ReLU has a slope.
+@Suite struct ConvNormalizationPlanTests {
+    let inp = Input(shape: [9, 8, 3])
+    let c1 = Conv2D(8, kernelSize: 3, padding: .same), n1 = BatchNormalization(), r1 = Activation(.relu)
+    let c2 = Conv2D(8, kernelSize: 1, useBias: false), n2 = BatchNormalization(epsilon: 1.001e-5), r2 = ReLU(maxValue: 6)
+    let c3 = Conv2D(8, kernelSize: 1), n3 = BatchNormalization()  // read by an Add: no ReLU
+    let c4 = Conv2D(4, kernelSize: 3, strides: 2), n4 = BatchNormalization(), r4 = ReLU(negativeSlope: 0.1)  // a slope: no ReLU
+    let head = Dense(3), flatten = Flatten(), add = Add()
+
+    func byHand(_ x: Tensor, training: Bool) throws -> Tensor {
+        let a = try r1(n1(c1(x), training: training))
+        let b = try r2(n2(c2(a), training: training))
+        let s = try add.callAll([a, n3(c3(b), training: training)], training: training)[0]
+        return try head(flatten(r4(n4(c4(s), training: training))))
+    }
+
+    func model() -> Model {
+        let a = r1(n1(c1(inp)))
+        let b = r2(n2(c2(a)))
+        let s = add([a, n3(c3(b))])
+        let model = Lamina.withRandomSeed(3) { Model(inputs: inp, outputs: head(flatten(r4(n4(c4(s)))))) }
+        for (j, bn) in [n1, n2, n3, n4].enumerated() {  // statistics and scales that are not 0 and 1
+            let c = bn.movingMean!.value.count, seed = 40 + UInt64(j) * 4
+            bn.movingMean!.value = randn([c], seed: seed).cast(to: .float32)
+            bn.movingVariance!.value = (randn([c], seed: seed + 1).square() + 0.3).cast(to: .float32)
+            bn.gamma!.value = randn([c], seed: seed + 2).cast(to: .float32)
+            bn.beta!.value = randn([c], seed: seed + 3).cast(to: .float32)
+        }
+        return model
+    }
+
+    @Test func inferenceRunsTheChainsAsOneOpWithTheLayersValues() throws {
+        let model = model()
+        let chains = model.normalizedConvolutions
+        #expect(chains.map { $0.conv.name } == [c1, c2, c3, c4].map(\.name))
+        #expect(chains.map { $0.relu?.name } == [r1.name, r2.name, nil, nil])
+        let x = randn([5, 9, 8, 3], seed: 31).cast(to: .float32)
+        let predicted = try model.predict(x)
+        let expected = try withoutGradients { try byHand(x, training: false) }
+        let difference = zip(predicted.asArray(Float.self), expected.asArray(Float.self)).map { Swift.abs($0 - $1) }.max() ?? 0
+        #expect(predicted.shape == expected.shape && difference == 0)
+    }
+
+    @Test func trainingRunsTheLayersInTurn() throws {
+        let model = model()
+        n2.trainable = false  // frozen: inference mode inside a training step
+        let x = randn([4, 9, 8, 3], seed: 32).cast(to: .float32)
+        var kernel = c1.kernel!.value
+        kernel.requiresGrad = true
+        c1.kernel!.value = kernel
+        let viaModel = try model.forward([x], training: true)[0]
+        let gModel = viaModel.square().sum().gradients(wrt: [c1.kernel!.value])[0]
+        let direct = try byHand(x, training: true)
+        let gDirect = direct.square().sum().gradients(wrt: [c1.kernel!.value])[0]
+        expectClose(viaModel, direct, atol: 1e-6, rtol: 1e-6)
+        expectClose(gModel, gDirect, atol: 1e-4, rtol: 1e-5)
+    }
+
+    @Test func noChainWhereALinkIsReadTwiceOrIsAnOutput() throws {
+        let x = Input(shape: [6, 6, 2])
+        let conv = Conv2D(4, kernelSize: 3)(x)
+        let twoReaders = Model(inputs: x, outputs: [BatchNormalization()(conv), Flatten()(conv)])
+        let convIsOutput = Model(inputs: x, outputs: [ReLU()(BatchNormalization()(conv)), conv])
+        let norm = BatchNormalization()(Conv2D(4, kernelSize: 1)(x))
+        let normIsOutput = Model(inputs: x, outputs: [ReLU()(norm), norm])
+        #expect(twoReaders.normalizedConvolutions.isEmpty && convIsOutput.normalizedConvolutions.isEmpty)
+        #expect(normIsOutput.normalizedConvolutions.count == 1 && normIsOutput.normalizedConvolutions[0].relu == nil)
+        let batch = randn([2, 6, 6, 2], seed: 33).cast(to: .float32)
+        #expect(try twoReaders.predict([batch]).map(\.shape) == [[2, 4, 4, 4], [2, 64]])
+        #expect(try normIsOutput.predict([batch]).map(\.shape) == [[2, 6, 6, 4], [2, 6, 6, 4]])
+    }
+}
