@@ -61,12 +61,15 @@ open class Model: Layer {
     /// - `convolveZeroPadded(pad)`: a DepthwiseConv2D whose only input is a ZeroPadding2D read
     ///   by it alone runs as one convolution over the unpadded input (no padded copy, which
     ///   backward would keep: 242 MiB of MobileNetV2's activations at batch 32);
-    /// - `convolveNormalized(conv, norm, relu)`, at the chain's last node: a Conv2D read by a
+    /// - `convolveNormalized(pad, conv, norm, relu)`, at the chain's last node: a Conv2D or
+    ///   DepthwiseConv2D (after its ZeroPadding2D, as above, where there is one) read by a
     ///   BatchNormalization alone (and that by a ReLU alone, where there is one) runs as one op
-    ///   when the normalization is not training — the normalization and the ReLU applied to each
-    ///   chunk of the convolution's output while it is in cache (ResNets, MobileNets); in
-    ///   training, the layers in turn.
-    private enum Step { case call, skip, convolveZeroPadded(GraphNode), convolveNormalized(GraphNode, GraphNode, GraphNode?) }
+    ///   when the normalization is not training — the normalization and the ReLU applied to the
+    ///   convolution's output while it is in cache (ResNets, MobileNets); in training, the layers
+    ///   in turn.
+    private enum Step {
+        case call, skip, convolveZeroPadded(GraphNode), convolveNormalized(GraphNode?, GraphNode, GraphNode, GraphNode?)
+    }
     private var steps: [Step] = []
     /// Node index of each fused convolution -> its padding's node.
     var zeroPaddingInto: [Int: GraphNode] {
@@ -74,10 +77,11 @@ open class Model: Layer {
             if case .convolveZeroPadded(let pad) = step { return (i, pad) } else { return nil }
         })
     }
-    /// The (Conv2D, BatchNormalization, ReLU) layer chains forward runs as one op at inference.
-    var normalizedConvolutions: [(conv: Layer, norm: Layer, relu: Layer?)] {
+    /// The (ZeroPadding2D, convolution, BatchNormalization, ReLU) layer chains forward runs as
+    /// one op at inference.
+    var normalizedConvolutions: [(pad: Layer?, conv: Layer, norm: Layer, relu: Layer?)] {
         steps.compactMap { step in
-            if case .convolveNormalized(let c, let n, let r) = step { return (c.layer, n.layer, r?.layer) } else { return nil }
+            if case .convolveNormalized(let p, let c, let n, let r) = step { return (p?.layer, c.layer, n.layer, r?.layer) } else { return nil }
         }
     }
     /// The first error in the model's definition, thrown by every use of the model.
@@ -195,20 +199,14 @@ open class Model: Layer {
             switch steps[i] {
             case .skip: break
             case .convolveZeroPadded(let pad):
-                let x = argumentsOf(pad)[0]
-                if let y = (node.layer as! DepthwiseConv2D).callZeroPadded(x, by: pad.layer as! ZeroPadding2D) {
-                    values[id] = [y]
-                } else {  // not the case the fused call covers (a mask, a dtype to cast): as written
-                    let padded = try pad.layer.callAll([x], training: training)
-                    values[id] = try node.layer.callAll(padded, training: training)
-                }
-            case .convolveNormalized(let convNode, let normNode, let reluNode):
-                let x = argumentsOf(convNode)[0]
-                let (conv, norm) = (convNode.layer as! Conv2D, normNode.layer as! BatchNormalization)
-                if !norm.isTrainingMode(training), let y = conv.callNormalized(x, by: norm, then: reluNode.flatMap { EpilogueReLU($0.layer) }) {
+                values[id] = try Self.convolveZeroPadded(argumentsOf(pad)[0], pad, node, training: training)
+            case .convolveNormalized(let pad, let conv, let normNode, let reluNode):
+                let x = argumentsOf(pad ?? conv)[0], norm = normNode.layer as! BatchNormalization
+                if !norm.isTrainingMode(training), let y = Self.convolveNormalized(x, pad, conv, norm, reluNode) {
                     values[id] = [y]
                 } else {  // training, or not the case the fused op covers (a mask, a dtype to cast): as written
-                    var y = try norm.callAll(conv.callAll([x], training: training), training: training)
+                    var y = try pad.map { try Self.convolveZeroPadded(x, $0, conv, training: training) } ?? conv.layer.callAll([x], training: training)
+                    y = try norm.callAll(y, training: training)
                     if let reluNode { y = try reluNode.layer.callAll(y, training: training) }
                     values[id] = y
                 }
@@ -367,7 +365,8 @@ open class Model: Layer {
             switch steps[i] {
             case .call: reads = node.parents
             case .skip: reads = []
-            case .convolveZeroPadded(let first), .convolveNormalized(let first, _, _): reads = first.parents
+            case .convolveZeroPadded(let pad): reads = pad.parents
+            case .convolveNormalized(let pad, let conv, _, _): reads = (pad ?? conv).parents
             }
             for p in reads { lastUse[ObjectIdentifier(p)] = i }
         }
@@ -396,22 +395,40 @@ extension Model {
             return r[0]
         }
         var steps = [Step](repeating: .call, count: order.count)
-        for (i, node) in order.enumerated() {
-            // ZeroPadding2D -> DepthwiseConv2D(valid)
-            if node.layer is ZeroPadding2D, node.arguments == nil, node.inputs.count == 1, node.inputs[0].node != nil,
-               let conv = soleReader(node), let layer = conv.layer as? DepthwiseConv2D, layer.padding.kind == .valid {
-                steps[i] = .skip
-                steps[index[ObjectIdentifier(conv)]!] = .convolveZeroPadded(node)
+        for (i, node) in order.enumerated() where node.layer is Conv2D || node.layer is DepthwiseConv2D {
+            guard node.arguments == nil, node.inputs.count == 1, let input = node.inputs[0].node else { continue }
+            // (ZeroPadding2D ->) DepthwiseConv2D(valid)
+            var pad: GraphNode?
+            if let conv = node.layer as? DepthwiseConv2D, conv.padding.kind == .valid, input.layer is ZeroPadding2D, input.arguments == nil,
+               input.inputs.count == 1, input.inputs[0].node != nil, soleReader(input) === node {
+                pad = input
+                steps[index[ObjectIdentifier(input)]!] = .skip
+                steps[i] = .convolveZeroPadded(input)
             }
-            // Conv2D -> BatchNormalization (-> ReLU)
-            if node.layer is Conv2D, node.arguments == nil, node.inputs.count == 1, node.inputs[0].node != nil,
-               let norm = soleReader(node), norm.layer is BatchNormalization {
-                let relu = soleReader(norm).flatMap { EpilogueReLU($0.layer) != nil ? $0 : nil }
-                steps[i] = .skip
-                if let relu { steps[index[ObjectIdentifier(norm)]!] = .skip }
-                steps[index[ObjectIdentifier(relu ?? norm)]!] = .convolveNormalized(node, norm, relu)
-            }
+            // -> BatchNormalization (-> ReLU)
+            guard let norm = soleReader(node), norm.layer is BatchNormalization else { continue }
+            let relu = soleReader(norm).flatMap { EpilogueReLU($0.layer) != nil ? $0 : nil }
+            steps[i] = .skip
+            if let relu { steps[index[ObjectIdentifier(norm)]!] = .skip }
+            steps[index[ObjectIdentifier(relu ?? norm)]!] = .convolveNormalized(pad, node, norm, relu)
         }
         return steps
+    }
+
+    /// A DepthwiseConv2D on its ZeroPadding2D's output, from the padding's input `x`: one op where
+    /// it applies, else the two layers in turn.
+    private static func convolveZeroPadded(_ x: Tensor, _ pad: GraphNode, _ conv: GraphNode, training: Bool) throws -> [Tensor] {
+        if let y = (conv.layer as! DepthwiseConv2D).callZeroPadded(x, by: pad.layer as! ZeroPadding2D) { return [y] }
+        // not the case the fused call covers (a mask, a dtype to cast): as written
+        return try conv.layer.callAll(pad.layer.callAll([x], training: training), training: training)
+    }
+
+    /// The convolution (from its padding's input, where it has one), normalization and ReLU as
+    /// one op at inference; nil where the layers' call does not apply (`callNormalized`).
+    private static func convolveNormalized(_ x: Tensor, _ pad: GraphNode?, _ conv: GraphNode, _ norm: BatchNormalization,
+                                           _ relu: GraphNode?) -> Tensor? {
+        let epilogueReLU = relu.flatMap { EpilogueReLU($0.layer) }
+        if let layer = conv.layer as? Conv2D { return layer.callNormalized(x, by: norm, then: epilogueReLU) }
+        return (conv.layer as! DepthwiseConv2D).callNormalized(x, zeroPaddedBy: pad?.layer as? ZeroPadding2D, by: norm, then: epilogueReLU)
     }
 }

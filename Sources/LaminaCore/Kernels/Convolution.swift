@@ -85,6 +85,17 @@ extension Kernels {
         /// Only max(x, 0): the ReLU kernel (or the direct loop's flag) does it.
         var isReLU: Bool { scale == nil && lower == 0 && upper == .infinity }
         var isNone: Bool { scale == nil && lower == -.infinity && upper == .infinity }
+        /// The mean, scale and shift of `channels` channels, 0, 1 and 0 where not given.
+        func filled(channels: Int) -> (mean: [Float], scale: [Float], shift: [Float]) {
+            (mean ?? [Float](repeating: 0, count: channels), scale ?? [Float](repeating: 1, count: channels),
+             shift ?? [Float](repeating: 0, count: channels))
+        }
+        /// Applies the epilogue in place to `rows` rows of `channels` (`filled` gives the vectors).
+        static func apply(_ y: UnsafeMutablePointer<Float>, rows: Int, channels: Int,
+                          _ vectors: (mean: [Float], scale: [Float], shift: [Float]), lower: Float, upper: Float) {
+            CKernels<Float>.channelAffine(y, rows: rows, c: channels, mean: vectors.mean, scale: vectors.scale, shift: vectors.shift,
+                                          lower: lower, upper: upper, y)
+        }
     }
 
     /// conv2d when nothing records gradients (float32): the cores take chunks of images
@@ -111,8 +122,7 @@ extension Kernels {
         let outShape = pool.map { [n, $0.outH, $0.outW, f] } ?? [n, g.outH, g.outW, f]
         let window = g.c, poolWindow = pool?.c
         let relu = epilogue.isReLU, affine = !relu && !epilogue.isNone
-        func orFilled(_ v: [Float]?, _ value: Float) -> [Float] { affine ? v ?? [Float](repeating: value, count: f) : [] }
-        let (mean, scale, shift) = (orFilled(epilogue.mean, 0), orFilled(epilogue.scale, 1), orFilled(epilogue.shift, 0))
+        let vectors = affine ? epilogue.filled(channels: f) : ([], [], [])
         _ = backendReady
         return x.withUnsafeBuffer(as: Float.self) { x in
             kernel.withUnsafeBuffer(as: Float.self) { w in
@@ -142,8 +152,7 @@ extension Kernels {
                                             if relu { simd.relu(conv, conv, rows * f) }
                                         }
                                         if affine {
-                                            CKernels<Float>.channelAffine(conv, rows: rows, c: f, mean: mean, scale: scale, shift: shift,
-                                                                          lower: epilogue.lower, upper: epilogue.upper, conv)
+                                            ConvEpilogue.apply(conv, rows: rows, channels: f, vectors, lower: epilogue.lower, upper: epilogue.upper)
                                         }
                                     }
                                     if let poolWindow {

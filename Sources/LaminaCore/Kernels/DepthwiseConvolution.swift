@@ -12,9 +12,13 @@ extension Kernels {
     /// [C·M]) → [N, OH, OW, C·M], output channel c·M + m (TensorFlow's order), by the C kernel
     /// of the element type (`lamina_kernel_table.depthwise`: with M = 1 each pixel's channels
     /// are whole vectors accumulated in registers over the taps). Images are split across the
-    /// cores.
-    static func depthwiseConv<T: FloatScalar>(_: T.Type, _ x: Tensor, _ w: Tensor, bias: Tensor?, _ d: DepthwiseGeometry) -> Tensor {
+    /// cores. A float32 `epilogue` (a batch normalization, a ReLU) is applied to each image's
+    /// output right after it is computed, while it is in cache.
+    static func depthwiseConv<T: FloatScalar>(_: T.Type, _ x: Tensor, _ w: Tensor, bias: Tensor?, _ d: DepthwiseGeometry,
+                                              epilogue: ConvEpilogue = .none) -> Tensor {
+        precondition(epilogue.isNone || T.self == Float.self, "depthwiseConv: an epilogue is float32")
         let g = d.window, n = x.shape[0], c = d.channels, oc = d.outChannels
+        let vectors = epilogue.isNone ? ([], [], []) : epilogue.filled(channels: oc)
         let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * oc
         let zeros = [T](repeating: 0, count: oc)
         let biasValues = bias.map { $0.asArray(T.self) } ?? zeros
@@ -25,8 +29,17 @@ extension Kernels {
                         let (xp, wp, bp, op) = (xb.baseAddress!, wb.baseAddress!, bb.baseAddress!, ob.baseAddress!)
                         let hasBias = bias != nil
                         parallelFor(n, grain: 1) { images in
-                            CKernels<T>.depthwise(xp + images.lowerBound * inImage, images.count, d, wp,
-                                                  hasBias ? UnsafePointer(bp) : nil, op + images.lowerBound * outImage)
+                            guard !epilogue.isNone else {
+                                CKernels<T>.depthwise(xp + images.lowerBound * inImage, images.count, d, wp,
+                                                      hasBias ? UnsafePointer(bp) : nil, op + images.lowerBound * outImage)
+                                return
+                            }
+                            for image in images {
+                                let out = op + image * outImage
+                                CKernels<T>.depthwise(xp + image * inImage, 1, d, wp, hasBias ? UnsafePointer(bp) : nil, out)
+                                ConvEpilogue.apply(UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), rows: g.outH * g.outW,
+                                                   channels: oc, vectors, lower: epilogue.lower, upper: epilogue.upper)
+                            }
                         }
                     }
                 }

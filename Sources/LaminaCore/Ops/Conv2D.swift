@@ -125,6 +125,18 @@ public struct BatchNormInference {
     }
 }
 
+extension Kernels.ConvEpilogue {
+    /// Batch normalization at inference (float32, `channels` of each vector), then the ReLU
+    /// with its cap where `relu`.
+    init(_ n: BatchNormInference, channels: Int, relu: Bool, reluMaxValue: Double?) {
+        precondition([n.mean, n.variance, n.gamma, n.beta].allSatisfy { $0.map { $0.shape == [channels] && $0.dtype == .float32 } ?? true },
+                     "normalizedBy: mean, variance, gamma and beta must be [\(channels)] float32")
+        let (mean, _, _, scale) = Tensor.inferenceAffine(Float.self, n.mean, n.variance, n.gamma, n.epsilon)
+        self.init(mean: mean.map { Float($0) }, scale: scale.map { Float($0) }, shift: n.beta?.asArray(Float.self),
+                  lower: relu ? 0 : -.infinity, upper: relu ? Float(reluMaxValue ?? .infinity) : .infinity)
+    }
+}
+
 extension Tensor {
     /// `conv2d(kernel, bias:…)`, then `batchNormalizationInference` with `normalization`, then
     /// (with `fusedReLU`) `relu(maxValue: reluMaxValue)` — ResNets' and MobileNets' Conv2D →
@@ -142,12 +154,7 @@ extension Tensor {
             return fusedReLU ? y.relu(maxValue: reluMaxValue) : y
         }
         let geometry = convGeometry(kernel, bias, strides, padding)
-        let f = kernel.shape[3]
-        precondition([n.mean, n.variance, n.gamma, n.beta].allSatisfy { $0.map { $0.shape == [f] && $0.dtype == .float32 } ?? true },
-                     "conv2d(normalizedBy:): mean, variance, gamma and beta must be [\(f)] float32")
-        let (mean, _, _, scale) = Tensor.inferenceAffine(Float.self, n.mean, n.variance, n.gamma, n.epsilon)
-        let epilogue = Kernels.ConvEpilogue(mean: mean.map { Float($0) }, scale: scale.map { Float($0) }, shift: n.beta?.asArray(Float.self),
-                                            lower: fusedReLU ? 0 : -.infinity, upper: fusedReLU ? Float(reluMaxValue ?? .infinity) : .infinity)
+        let epilogue = Kernels.ConvEpilogue(n, channels: kernel.shape[3], relu: fusedReLU, reluMaxValue: reluMaxValue)
         return Kernels.inferenceConv2d(self, kernel, bias, geometry, epilogue: epilogue, pool: nil)
     }
 }

@@ -14,6 +14,36 @@ extension Tensor {
     public func depthwiseConv2d(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                                 dilation: (Int, Int) = (1, 1),
                                 zeroPadding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0)) -> Tensor {
+        let d = depthwiseGeometry(kernel, bias, strides, padding, dilation, zeroPadding)
+        return isFloat32("depthwiseConv2d") ? depthwiseImpl(Float.self, kernel, bias, d) : depthwiseImpl(Double.self, kernel, bias, d)
+    }
+
+    /// `depthwiseConv2d(kernel, …)`, then `batchNormalizationInference` with `normalization`,
+    /// then (with `fusedReLU`) `relu(maxValue: reluMaxValue)` — MobileNets' DepthwiseConv2D →
+    /// BatchNormalization → ReLU6 at inference. When nothing records gradients (float32), one
+    /// op: each image's output is normalized and clamped right after it is computed, while in
+    /// cache (the same values as the three ops: the same kernels on the same numbers, ReLU's
+    /// NaN → 0 for the cap too). Otherwise the three ops in turn, each differentiable.
+    public func depthwiseConv2d(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                                dilation: (Int, Int) = (1, 1), zeroPadding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
+                                normalizedBy normalization: BatchNormInference, fusedReLU: Bool = false, reluMaxValue: Double? = nil) -> Tensor {
+        let n = normalization
+        let operands = [self, kernel, n.mean, n.variance] + [bias, n.gamma, n.beta].compactMap { $0 }
+        let record = GradMode.isEnabled && operands.contains { $0.node != nil }
+        guard !record, dtype == .float32, count > 0, kernel.count > 0, reluMaxValue.map({ $0 >= 0 }) ?? true else {
+            let y = Tensor.batchNormalizationInference(
+                depthwiseConv2d(kernel, bias: bias, strides: strides, padding: padding, dilation: dilation, zeroPadding: zeroPadding),
+                mean: n.mean, variance: n.variance, gamma: n.gamma, beta: n.beta, epsilon: n.epsilon)
+            return fusedReLU ? y.relu(maxValue: reluMaxValue) : y
+        }
+        let d = depthwiseGeometry(kernel, bias, strides, padding, dilation, zeroPadding)
+        return Kernels.depthwiseConv(Float.self, self, kernel, bias: bias, d,
+                                     epilogue: Kernels.ConvEpilogue(n, channels: d.outChannels, relu: fusedReLU, reluMaxValue: reluMaxValue))
+    }
+
+    /// Checks a depthwise convolution's operands; returns its geometry.
+    private func depthwiseGeometry(_ kernel: Tensor, _ bias: Tensor?, _ strides: (Int, Int), _ padding: Padding, _ dilation: (Int, Int),
+                                   _ zeroPadding: (top: Int, bottom: Int, left: Int, right: Int)) -> DepthwiseGeometry {
         precondition(rank == 4 && kernel.rank == 4,
                      "depthwiseConv2d: input \(shape) must be [N, H, W, C] and kernel \(kernel.shape) [KH, KW, C, M]")
         precondition(shape[3] == kernel.shape[2],
@@ -34,9 +64,8 @@ extension Tensor {
             : WindowGeometry(inH: shape[1], inW: shape[2], kH: windowH, kW: windowW, strideH: strides.0, strideW: strides.1, zeroPadding: zp)
         precondition(window.outH > 0 && window.outW > 0,
                      "depthwiseConv2d: input \(shape) is smaller than kernel \(kernel.shape) (dilation \(dilation)) with padding \(padding)")
-        let d = DepthwiseGeometry(window: window, kH: kh, kW: kw, dilationH: dilation.0, dilationW: dilation.1,
-                                  channels: kernel.shape[2], multiplier: kernel.shape[3])
-        return isFloat32("depthwiseConv2d") ? depthwiseImpl(Float.self, kernel, bias, d) : depthwiseImpl(Double.self, kernel, bias, d)
+        return DepthwiseGeometry(window: window, kH: kh, kW: kw, dilationH: dilation.0, dilationW: dilation.1,
+                                 channels: kernel.shape[2], multiplier: kernel.shape[3])
     }
 
     private func depthwiseImpl<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ d: DepthwiseGeometry) -> Tensor {

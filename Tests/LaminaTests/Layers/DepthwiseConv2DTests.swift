@@ -137,6 +137,42 @@ import LaminaTestSupport
         #expect(try twoReaders.predict([x]).count == 2 && padIsOutput.predict([x])[1].shape == [2, 9, 10, 3])
     }
 
+    /// `depthwiseConv2d(normalizedBy:)`, the inference epilogue of DepthwiseConv2D →
+    /// BatchNormalization → ReLU6, gives exactly the three ops' values (zero padding, dilation
+    /// and a multiplier included); recording, it is the composition, gradients included.
+    @Test func normalizedEqualsTheOpsInTurn() throws {
+        let cases: [(k: Int, s: Int, padding: Padding, d: Int, m: Int, zp: (top: Int, bottom: Int, left: Int, right: Int))] = [
+            (3, 2, .valid, 1, 1, (0, 1, 0, 1)), (3, 1, .same, 1, 1, (0, 0, 0, 0)), (3, 1, .valid, 2, 2, (1, 1, 2, 2)),
+        ]
+        for (i, c) in cases.enumerated() {
+            let x = randn([3, 9, 10, 4], seed: 300 + UInt64(i)).cast(to: .float32)
+            let w = randn([c.k, c.k, 4, c.m], seed: 310).cast(to: .float32), b = randn([4 * c.m], seed: 311).cast(to: .float32)
+            let oc = 4 * c.m
+            for (bias, gamma, relu, cap) in [(true, true, false, nil), (false, true, true, 6.0), (true, false, true, nil)] as [(Bool, Bool, Bool, Double?)] {
+                let n = BatchNormInference(mean: randn([oc], seed: 312).cast(to: .float32),
+                                           variance: (randn([oc], seed: 313).square() + 0.2).cast(to: .float32),
+                                           gamma: gamma ? randn([oc], seed: 314).cast(to: .float32) : nil,
+                                           beta: randn([oc], seed: 315).cast(to: .float32), epsilon: 1e-3)
+                let (fused, composed) = withoutGradients {
+                    let conv = x.depthwiseConv2d(w, bias: bias ? b : nil, strides: (c.s, c.s), padding: c.padding, dilation: (c.d, c.d), zeroPadding: c.zp)
+                    let y = Tensor.batchNormalizationInference(conv, mean: n.mean, variance: n.variance, gamma: n.gamma, beta: n.beta, epsilon: n.epsilon)
+                    return (x.depthwiseConv2d(w, bias: bias ? b : nil, strides: (c.s, c.s), padding: c.padding, dilation: (c.d, c.d), zeroPadding: c.zp,
+                                              normalizedBy: n, fusedReLU: relu, reluMaxValue: cap),
+                            relu ? y.relu(maxValue: cap) : y)
+                }
+                let difference = zip(fused.asArray(Float.self), composed.asArray(Float.self)).map { Swift.abs($0 - $1) }.max() ?? 0
+                #expect(fused.shape == composed.shape && difference == 0, "case \(i): bias \(bias) gamma \(gamma) relu \(relu) cap \(String(describing: cap))")
+            }
+        }
+        let g = GradientCheck.run(at: [randn([2, 5, 6, 2], seed: 320), randn([3, 3, 2, 1], seed: 321), randn([2], seed: 322),
+                                       (randn([2], seed: 323).square() + 0.5), randn([2], seed: 324)]) {
+            $0[0].depthwiseConv2d($0[1], strides: (2, 2), zeroPadding: (0, 1, 0, 1),
+                                  normalizedBy: BatchNormInference(mean: $0[2], variance: $0[3], gamma: $0[4], beta: nil, epsilon: 1e-3),
+                                  fusedReLU: true, reluMaxValue: 6)
+        }
+        #expect(g.maxRelativeError <= 1e-6, "\(g)")
+    }
+
     /// The float32 gradients agree with the float64 ones.
     @Test func float32GradientsMatchFloat64() throws {
         let c = Self.geometries[1]

@@ -65,6 +65,44 @@ import LaminaTestSupport
         expectClose(gModel, gDirect, atol: 1e-4, rtol: 1e-5)
     }
 
+    /// MobileNets' depthwise chains: ZeroPadding2D → DepthwiseConv2D(valid) → BatchNormalization
+    /// → ReLU6, DepthwiseConv2D(same) → BatchNormalization → ReLU, and without a ReLU; the same
+    /// predictions as the layers in turn, and in training the same gradients.
+    @Test func depthwiseChainsRunAsOneOp() throws {
+        let x = Input(shape: [9, 10, 4])
+        let pad = ZeroPadding2D(padding: ((0, 1), (0, 1))), d1 = DepthwiseConv2D(kernelSize: 3, strides: 2, useBias: false)
+        let b1 = BatchNormalization(momentum: 0.999), r1 = ReLU(maxValue: 6)
+        let d2 = DepthwiseConv2D(kernelSize: 3, padding: .same, depthMultiplier: 2), b2 = BatchNormalization(), r2 = Activation(.relu)
+        let d3 = DepthwiseConv2D(kernelSize: 1), b3 = BatchNormalization(), head = Dense(2), flatten = Flatten()
+        let y1 = r1(b1(d1(pad(x))))
+        let y3 = b3(d3(r2(b2(d2(y1)))))
+        let model = Lamina.withRandomSeed(4) { Model(inputs: x, outputs: head(flatten(y3))) }
+        for (j, bn) in [b1, b2, b3].enumerated() {
+            let c = bn.movingMean!.value.count, seed = 60 + UInt64(j) * 4
+            bn.movingMean!.value = randn([c], seed: seed).cast(to: .float32)
+            bn.movingVariance!.value = (randn([c], seed: seed + 1).square() + 0.3).cast(to: .float32)
+            bn.gamma!.value = randn([c], seed: seed + 2).cast(to: .float32)
+            bn.beta!.value = randn([c], seed: seed + 3).cast(to: .float32)
+        }
+        let chains = model.normalizedConvolutions
+        #expect(chains.map { $0.pad?.name } == [pad.name, nil, nil] && chains.map { $0.conv.name } == [d1, d2, d3].map(\.name))
+        #expect(chains.map { $0.relu?.name } == [r1.name, r2.name, nil])
+        let batch = randn([3, 9, 10, 4], seed: 34).cast(to: .float32)
+        func byHand(training: Bool) throws -> Tensor {
+            let y1 = try r1(b1(d1(pad(batch)), training: training))
+            return try head(flatten(b3(d3(r2(b2(d2(y1), training: training))), training: training)))
+        }
+        let predicted = try model.predict(batch), expected = try withoutGradients { try byHand(training: false) }
+        let difference = zip(predicted.asArray(Float.self), expected.asArray(Float.self)).map { Swift.abs($0 - $1) }.max() ?? 0
+        #expect(predicted.shape == expected.shape && difference == 0)
+        var kernel = d1.kernel!.value
+        kernel.requiresGrad = true
+        d1.kernel!.value = kernel
+        let gModel = try model.forward([batch], training: true)[0].square().sum().gradients(wrt: [d1.kernel!.value])[0]
+        let gDirect = try byHand(training: true).square().sum().gradients(wrt: [d1.kernel!.value])[0]
+        expectClose(gModel, gDirect, atol: 1e-4, rtol: 1e-5)
+    }
+
     @Test func noChainWhereALinkIsReadTwiceOrIsAnOutput() throws {
         let x = Input(shape: [6, 6, 2])
         let conv = Conv2D(4, kernelSize: 3)(x)
