@@ -149,7 +149,8 @@ import LaminaTestSupport
     }
 
     func directConv(_ t: lamina_kernel_table) {
-        // Widths and filter counts reach the 4-pixel blocks, the one-pixel edges and the filter tails.
+        // Widths and filter counts reach the 6-pixel blocks (and the last one overlapping the one before),
+        // the one-pixel edges and the filter tails.
         for (c, f, k, stride, padding, relu) in [(1, 32, 3, 1, Padding.valid, true), (3, 37, 3, 2, .same, false), (2, 5, 2, 1, .same, true),
                                                  (3, 37, 3, 1, .valid, false), (1, 50, 3, 1, .same, true), (2, 33, 2, 2, .valid, false)] {
             let (n, h, w) = (3, 8, 13)
