@@ -166,17 +166,19 @@ static void LK(relu_backward)(const LK_T *g, const LK_T *x, LK_T *dx, long n) {
     LK_VECTORS(i, n, STK(dx + i, LDK(g + i, 0) * sel(LDK(x + i, 0) > 0, (vf)1, (vf)0)););
 }
 
-static void LK(channel_affine)(const LK_T *x, long rows, long c, const LK_T *mean, const LK_T *scale,
-                               const LK_T *shift, LK_T lo, LK_T hi, LK_T *y) {
+static void LK(channel_affine)(const LK_T *x, long rows, long c, const LK_T *bias, const LK_T *mean,
+                               const LK_T *scale, const LK_T *shift, const LK_T *residual, LK_T lo, LK_T hi, LK_T *y) {
     const int has_lo = lo > -INFINITY, has_hi = hi < INFINITY;
     for (long r = 0; r < rows; r++) {
-        const LK_T *xr = x + r * c;
+        const LK_T *xr = x + r * c, *rr = residual ? residual + r * c : NULL;
         LK_T *yr = y + r * c;
         LK_VECTORS(j, c, {
             vf v = LDK(xr + j, 0);
+            if (bias) v = v + LDK(bias + j, 0);
             if (mean) v = v - LDK(mean + j, 0);
-            v = v * LDK(scale + j, 0);  /* separate statements: never contracted to an FMA */
+            if (scale) v = v * LDK(scale + j, 0);  /* separate statements: never contracted to an FMA */
             if (shift) v = v + LDK(shift + j, 0);
+            if (rr) v = LDK(rr + j, 0) + v;
             if (has_lo) v = sel(v > (vf)lo, v, (vf)lo);
             if (has_hi) v = sel(v > (vf)hi, (vf)hi, v);
             STK(yr + j, v);

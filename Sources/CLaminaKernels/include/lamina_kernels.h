@@ -59,12 +59,14 @@ typedef struct {
     void (*relu)(const T *x, T *y, long n);                                                              \
     /* dx = g · (x > 0 ? 1 : 0) */                                                                       \
     void (*relu_backward)(const T *g, const T *x, T *dx, long n);                                        \
-    /* Per channel j of the last axis (c) of `rows` rows: y = (x − mean[j])·scale[j] + shift[j]        \
-       (mean, shift NULL: 0; product and sum rounded apart, as the scalar expression), then             \
-       y > lo ? y : lo when lo > −∞ (NaN gives lo, as relu) and y > hi ? hi : y when hi < ∞. y may      \
-       be x. Batch normalization at inference, alone or as a convolution's epilogue. */                 \
-    void (*channel_affine)(const T *x, long rows, long c, const T *mean, const T *scale,                \
-                           const T *shift, T lo, T hi, T *y);                                            \
+    /* Per channel j of the last axis (c) of `rows` rows: y = ((x + bias[j]) − mean[j])·scale[j]       \
+       + shift[j] (bias, mean, shift NULL: 0, scale NULL: 1; each operation rounded apart, as the        \
+       scalar expression), then y = r + y with `residual` r of the same layout where not NULL, then     \
+       y > lo ? y : lo when lo > −∞ (NaN gives lo, as relu) and y > hi ? hi : y when hi < ∞. y may       \
+       be x. Batch normalization at inference, alone or as a convolution's epilogue (with its bias,     \
+       ResNets' residual add and the ReLU). */                                                          \
+    void (*channel_affine)(const T *x, long rows, long c, const T *bias, const T *mean,                 \
+                           const T *scale, const T *shift, const T *residual, T lo, T hi, T *y);         \
     /* y = a + b, y = a · b (same length) */                                                             \
     void (*add)(const T *a, const T *b, T *y, long n);                                                   \
     void (*mul)(const T *a, const T *b, T *y, long n);                                                   \

@@ -146,19 +146,21 @@ public final class Conv2D: Layer {
 
     /// This layer and a following max pooling as one fused op (inference only; Sequential
     /// calls it). Nil when the activation is neither ReLU nor linear or the input not float32.
-    /// This layer, then `bn` in inference mode, then `relu` where given, as one op
-    /// (`Tensor.conv2d(_:normalizedBy:…)`: the normalization and the ReLU are applied while each
-    /// chunk of the convolution's output is in cache). A model runs Conv2D → BatchNormalization
-    /// → ReLU so when the normalization is not training. nil where that does not apply as
-    /// written — grouped, dilated or with an activation of its own, not built, a mask, another
-    /// dtype, rank or shape — and the layers must run one after the other.
-    func callNormalized(_ x: Tensor, by bn: BatchNormalization, then relu: EpilogueReLU?) -> Tensor? {
+    /// This layer, then `bn` in inference mode, then `residual +` where given (an Add), then
+    /// `relu` where given, as one op (`Tensor.conv2d(_:normalizedBy:…)`: the normalization, the
+    /// addition and the ReLU are applied while each chunk of the convolution's output is in
+    /// cache). A model runs Conv2D → BatchNormalization (→ Add) → ReLU so when the normalization
+    /// is not training. nil where that does not apply as written — grouped, dilated or with an
+    /// activation of its own, not built, a mask, another dtype, rank or shape — and the layers
+    /// must run one after the other.
+    func callNormalized(_ x: Tensor, by bn: BatchNormalization, adding residual: Tensor? = nil, then relu: EpilogueReLU?) -> Tensor? {
         guard let kernel, groups == 1, dilationRate == (1, 1), activation == .linear, argumentError == nil, bn.argumentError == nil,
               let mean = bn.movingMean, let variance = bn.movingVariance, x.rank == 4, x.dtype == .float32, dtype == .float32,
-              bn.dtype == .float32, x.kerasMask == nil, Array(x.shape.dropFirst()) == inputShape else { return nil }
+              bn.dtype == .float32, x.kerasMask == nil, Array(x.shape.dropFirst()) == inputShape, let outputShape,
+              residual.map({ $0.shape == [x.shape[0]] + outputShape && $0.dtype == .float32 && $0.kerasMask == nil }) ?? true else { return nil }
         let normalization = BatchNormInference(mean: mean.value, variance: variance.value, gamma: bn.gamma?.value, beta: bn.beta?.value,
                                                epsilon: bn.epsilon)
-        return x.conv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding, normalizedBy: normalization,
+        return x.conv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding, normalizedBy: normalization, adding: residual,
                         fusedReLU: relu != nil, reluMaxValue: relu?.maxValue)
     }
 

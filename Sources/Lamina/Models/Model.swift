@@ -61,14 +61,23 @@ open class Model: Layer {
     /// - `convolveZeroPadded(pad)`: a DepthwiseConv2D whose only input is a ZeroPadding2D read
     ///   by it alone runs as one convolution over the unpadded input (no padded copy, which
     ///   backward would keep: 242 MiB of MobileNetV2's activations at batch 32);
-    /// - `convolveNormalized(pad, conv, norm, relu)`, at the chain's last node: a Conv2D or
-    ///   DepthwiseConv2D (after its ZeroPadding2D, as above, where there is one) read by a
-    ///   BatchNormalization alone (and that by a ReLU alone, where there is one) runs as one op
-    ///   when the normalization is not training — the normalization and the ReLU applied to the
-    ///   convolution's output while it is in cache (ResNets, MobileNets); in training, the layers
-    ///   in turn.
-    private enum Step {
-        case call, skip, convolveZeroPadded(GraphNode), convolveNormalized(GraphNode?, GraphNode, GraphNode, GraphNode?)
+    /// - `convolveNormalized(chain)`, at the chain's last node: a Conv2D or DepthwiseConv2D
+    ///   (after its ZeroPadding2D, as above, where there is one) read by a BatchNormalization
+    ///   alone — and that by a ReLU alone, or, after a Conv2D, by a two-input Add alone (ResNets'
+    ///   residual), itself read by a ReLU alone where there is one — runs as one op when the
+    ///   normalization is not training: the normalization, the addition and the ReLU applied to
+    ///   the convolution's output while it is in cache (ResNets, MobileNets); in training, the
+    ///   layers in turn.
+    private enum Step { case call, skip, convolveZeroPadded(GraphNode), convolveNormalized(ConvChain) }
+    /// The nodes of a `convolveNormalized` step, in order.
+    private struct ConvChain {
+        let pad: GraphNode?, conv: GraphNode, norm: GraphNode, add: GraphNode?, relu: GraphNode?
+        /// The Add's other input, the residual.
+        var residual: SymbolicTensor? { add.map { $0.inputs[$0.inputs[0].node === norm ? 1 : 0] } }
+        var first: GraphNode { pad ?? conv }
+        var last: GraphNode { relu ?? add ?? norm }
+        /// The nodes whose results the step reads.
+        var reads: [GraphNode] { first.parents + (residual?.node.map { [$0] } ?? []) }
     }
     private var steps: [Step] = []
     /// Node index of each fused convolution -> its padding's node.
@@ -77,11 +86,12 @@ open class Model: Layer {
             if case .convolveZeroPadded(let pad) = step { return (i, pad) } else { return nil }
         })
     }
-    /// The (ZeroPadding2D, convolution, BatchNormalization, ReLU) layer chains forward runs as
-    /// one op at inference.
-    var normalizedConvolutions: [(pad: Layer?, conv: Layer, norm: Layer, relu: Layer?)] {
+    /// The (ZeroPadding2D, convolution, BatchNormalization, Add, ReLU) layer chains forward runs
+    /// as one op at inference.
+    var normalizedConvolutions: [(pad: Layer?, conv: Layer, norm: Layer, add: Layer?, relu: Layer?)] {
         steps.compactMap { step in
-            if case .convolveNormalized(let p, let c, let n, let r) = step { return (p?.layer, c.layer, n.layer, r?.layer) } else { return nil }
+            guard case .convolveNormalized(let c) = step else { return nil }
+            return (c.pad?.layer, c.conv.layer, c.norm.layer, c.add?.layer, c.relu?.layer)
         }
     }
     /// The first error in the model's definition, thrown by every use of the model.
@@ -200,14 +210,19 @@ open class Model: Layer {
             case .skip: break
             case .convolveZeroPadded(let pad):
                 values[id] = try Self.convolveZeroPadded(argumentsOf(pad)[0], pad, node, training: training)
-            case .convolveNormalized(let pad, let conv, let normNode, let reluNode):
-                let x = argumentsOf(pad ?? conv)[0], norm = normNode.layer as! BatchNormalization
-                if !norm.isTrainingMode(training), let y = Self.convolveNormalized(x, pad, conv, norm, reluNode) {
+            case .convolveNormalized(let chain):
+                let x = argumentsOf(chain.first)[0], norm = chain.norm.layer as! BatchNormalization
+                let residual = chain.residual.map { values[ObjectIdentifier($0.node!)]![$0.index] }
+                if !norm.isTrainingMode(training), let y = Self.convolveNormalized(x, chain, residual: residual) {
                     values[id] = [y]
                 } else {  // training, or not the case the fused op covers (a mask, a dtype to cast): as written
-                    var y = try pad.map { try Self.convolveZeroPadded(x, $0, conv, training: training) } ?? conv.layer.callAll([x], training: training)
+                    var y = try chain.pad.map { try Self.convolveZeroPadded(x, $0, chain.conv, training: training) }
+                        ?? chain.conv.layer.callAll([x], training: training)
                     y = try norm.callAll(y, training: training)
-                    if let reluNode { y = try reluNode.layer.callAll(y, training: training) }
+                    if let add = chain.add, let residual {
+                        y = try add.layer.callAll(add.inputs[0].node === chain.norm ? [y[0], residual] : [residual, y[0]], training: training)
+                    }
+                    if let relu = chain.relu { y = try relu.layer.callAll(y, training: training) }
                     values[id] = y
                 }
             case .call where values[id] == nil:
@@ -366,7 +381,7 @@ open class Model: Layer {
             case .call: reads = node.parents
             case .skip: reads = []
             case .convolveZeroPadded(let pad): reads = pad.parents
-            case .convolveNormalized(let pad, let conv, _, _): reads = (pad ?? conv).parents
+            case .convolveNormalized(let chain): reads = chain.reads
             }
             for p in reads { lastUse[ObjectIdentifier(p)] = i }
         }
@@ -394,7 +409,7 @@ extension Model {
                   r[0].arguments == nil, r[0].inputs.count == 1, r[0].inputs[0].index == 0 else { return nil }
             return r[0]
         }
-        var steps = [Step](repeating: .call, count: order.count)
+        var steps = [Step](repeating: .call, count: order.count), claimedAdds = Set<ObjectIdentifier>()
         for (i, node) in order.enumerated() where node.layer is Conv2D || node.layer is DepthwiseConv2D {
             guard node.arguments == nil, node.inputs.count == 1, let input = node.inputs[0].node else { continue }
             // (ZeroPadding2D ->) DepthwiseConv2D(valid)
@@ -405,12 +420,21 @@ extension Model {
                 steps[index[ObjectIdentifier(input)]!] = .skip
                 steps[i] = .convolveZeroPadded(input)
             }
-            // -> BatchNormalization (-> ReLU)
+            // -> BatchNormalization (-> Add) (-> ReLU)
             guard let norm = soleReader(node), norm.layer is BatchNormalization else { continue }
-            let relu = soleReader(norm).flatMap { EpilogueReLU($0.layer) != nil ? $0 : nil }
+            // (an Add whose other input is another chain's normalization goes to one chain only: the
+            // other stores its result for it)
+            var add: GraphNode?
+            if node.layer is Conv2D, !isOutput.contains(ObjectIdentifier(norm)), let r = readers[ObjectIdentifier(norm)], r.count == 1,
+               r[0].layer is Add, r[0].arguments == nil, r[0].inputs.count == 2, r[0].inputs.allSatisfy({ $0.index == 0 && $0.node != nil }),
+               r[0].inputs.contains(where: { $0.node !== norm }), claimedAdds.insert(ObjectIdentifier(r[0])).inserted {
+                add = r[0]
+            }
+            let relu = soleReader(add ?? norm).flatMap { EpilogueReLU($0.layer) != nil ? $0 : nil }
+            let chain = ConvChain(pad: pad, conv: node, norm: norm, add: add, relu: relu)
+            for skipped in [node, norm, add].compactMap({ $0 }) where skipped !== chain.last { steps[index[ObjectIdentifier(skipped)]!] = .skip }
             steps[i] = .skip
-            if let relu { steps[index[ObjectIdentifier(norm)]!] = .skip }
-            steps[index[ObjectIdentifier(relu ?? norm)]!] = .convolveNormalized(pad, node, norm, relu)
+            steps[index[ObjectIdentifier(chain.last)]!] = .convolveNormalized(chain)
         }
         return steps
     }
@@ -423,12 +447,13 @@ extension Model {
         return try conv.layer.callAll(pad.layer.callAll([x], training: training), training: training)
     }
 
-    /// The convolution (from its padding's input, where it has one), normalization and ReLU as
-    /// one op at inference; nil where the layers' call does not apply (`callNormalized`).
-    private static func convolveNormalized(_ x: Tensor, _ pad: GraphNode?, _ conv: GraphNode, _ norm: BatchNormalization,
-                                           _ relu: GraphNode?) -> Tensor? {
-        let epilogueReLU = relu.flatMap { EpilogueReLU($0.layer) }
-        if let layer = conv.layer as? Conv2D { return layer.callNormalized(x, by: norm, then: epilogueReLU) }
-        return (conv.layer as! DepthwiseConv2D).callNormalized(x, zeroPaddedBy: pad?.layer as? ZeroPadding2D, by: norm, then: epilogueReLU)
+    /// The chain's convolution (from its padding's input `x`, where it has one), normalization,
+    /// addition of `residual` and ReLU as one op at inference; nil where the layers' call does
+    /// not apply (`callNormalized`).
+    private static func convolveNormalized(_ x: Tensor, _ chain: ConvChain, residual: Tensor?) -> Tensor? {
+        let relu = chain.relu.flatMap { EpilogueReLU($0.layer) }, norm = chain.norm.layer as! BatchNormalization
+        guard chain.add?.layer.argumentError == nil else { return nil }
+        if let layer = chain.conv.layer as? Conv2D { return layer.callNormalized(x, by: norm, adding: residual, then: relu) }
+        return (chain.conv.layer as! DepthwiseConv2D).callNormalized(x, zeroPaddedBy: chain.pad?.layer as? ZeroPadding2D, by: norm, then: relu)
     }
 }

@@ -75,34 +75,45 @@ extension Kernels {
     }
 
     /// What an inference convolution applies to each chunk of its output while it is in cache:
-    /// a per-channel `(x − mean)·scale + shift` (a batch normalization), then a floor and a
-    /// ceiling (ReLU: 0 and ∞; ReLU6: 0 and 6).
+    /// a per-channel bias, then `(x − mean)·scale + shift` (a batch normalization), a residual
+    /// tensor of the output's shape added (`residual + y`), then a floor and a ceiling (ReLU: 0
+    /// and ∞; ReLU6: 0 and 6) — one pass of the C `channel_affine` kernel.
     struct ConvEpilogue {
-        var mean: [Float]? = nil, scale: [Float]? = nil, shift: [Float]? = nil
+        var bias: [Float]? = nil, mean: [Float]? = nil, scale: [Float]? = nil, shift: [Float]? = nil
+        var residual: Tensor? = nil
         var lower: Float = -.infinity, upper: Float = .infinity
         static let none = ConvEpilogue()
         static let relu = ConvEpilogue(lower: 0)
-        /// Only max(x, 0): the ReLU kernel (or the direct loop's flag) does it.
-        var isReLU: Bool { scale == nil && lower == 0 && upper == .infinity }
-        var isNone: Bool { scale == nil && lower == -.infinity && upper == .infinity }
-        /// The mean, scale and shift of `channels` channels, 0, 1 and 0 where not given.
-        func filled(channels: Int) -> (mean: [Float], scale: [Float], shift: [Float]) {
-            (mean ?? [Float](repeating: 0, count: channels), scale ?? [Float](repeating: 1, count: channels),
-             shift ?? [Float](repeating: 0, count: channels))
+        private var hasAffine: Bool { bias != nil || mean != nil || scale != nil || shift != nil || residual != nil }
+        var isNone: Bool { !hasAffine && lower == -.infinity && upper == .infinity }
+        /// Only max(x, 0): the direct loop's flag does it.
+        var isReLU: Bool { !hasAffine && lower == 0 && upper == .infinity }
+        /// The vectors given (bias, mean, scale, shift) in one array, and where each starts.
+        var packed: (values: [Float], starts: [Int?]) {
+            var values: [Float] = [], starts: [Int?] = []
+            for v in [bias, mean, scale, shift] {
+                starts.append(v.map { _ in values.count })
+                values += v ?? []
+            }
+            return (values, starts)
         }
-        /// Applies the epilogue in place to `rows` rows of `channels` (`filled` gives the vectors).
-        static func apply(_ y: UnsafeMutablePointer<Float>, rows: Int, channels: Int,
-                          _ vectors: (mean: [Float], scale: [Float], shift: [Float]), lower: Float, upper: Float) {
-            CKernels<Float>.channelAffine(y, rows: rows, c: channels, mean: vectors.mean, scale: vectors.scale, shift: vectors.shift,
-                                          lower: lower, upper: upper, y)
+        /// Applies the epilogue in place to `rows` rows of `channels` (`packed` gives its vectors;
+        /// `residual` points at those rows' residual).
+        static func apply(_ y: UnsafeMutablePointer<Float>, rows: Int, channels: Int, _ packed: (values: [Float], starts: [Int?]),
+                          residual: UnsafePointer<Float>?, lower: Float, upper: Float) {
+            packed.values.withUnsafeBufferPointer { p in
+                func at(_ i: Int) -> UnsafePointer<Float>? { packed.starts[i].map { p.baseAddress! + $0 } }
+                CKernels<Float>.channelAffine(y, rows: rows, c: channels, bias: at(0), mean: at(1), scale: at(2), shift: at(3),
+                                              residual: residual, lower: lower, upper: upper, y)
+            }
         }
     }
 
     /// conv2d when nothing records gradients (float32): the cores take chunks of images
-    /// (`inferenceChunkBytes`), each with its own scratch; per chunk a direct
-    /// convolution or im2col + one single-threaded GEMM whose rows start from the bias, the
-    /// epilogue (ReLU, batch normalization) while the rows are in cache, and optionally a max
-    /// pooling of the chunk.
+    /// (`inferenceChunkBytes`), each with its own scratch; per chunk a direct convolution (from
+    /// the bias) or im2col + one single-threaded GEMM, the epilogue (the GEMM's bias, ReLU,
+    /// batch normalization, residual) while the rows are in cache, and optionally a max pooling
+    /// of the chunk.
     static func inferenceConv2d(_ x: Tensor, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry, epilogue: ConvEpilogue,
                                 pool: WindowGeometry?) -> Tensor {
         let (n, c, f) = (x.shape[0], x.shape[3], kernel.shape[3])
@@ -121,42 +132,51 @@ extension Kernels {
         let chunk = (n + chunks - 1) / chunks  // the most images of a chunk
         let outShape = pool.map { [n, $0.outH, $0.outW, f] } ?? [n, g.outH, g.outW, f]
         let window = g.c, poolWindow = pool?.c
-        let relu = epilogue.isReLU, affine = !relu && !epilogue.isNone
-        let vectors = affine ? epilogue.filled(channels: f) : ([], [], [])
+        // The direct loop starts from the bias and applies a lone ReLU itself; the GEMM path adds
+        // the bias in the epilogue (not prefilled into C, which a product over several k blocks
+        // would add before the later blocks' sums): the same numbers with or without the rest.
+        let relu = epilogue.isReLU
+        var gemmEpilogue = epilogue
+        gemmEpilogue.bias = bias?.asArray(Float.self)
+        let post = direct ? (relu || epilogue.isNone ? nil : epilogue.packed) : (gemmEpilogue.isNone ? nil : gemmEpilogue.packed)
+        precondition(epilogue.residual.map { $0.shape == outShape && $0.dtype == .float32 && pool == nil } ?? true,
+                     "inferenceConv2d: the residual must be the output's shape \(outShape), float32")
         _ = backendReady
-        return x.withUnsafeBuffer(as: Float.self) { x in
-            kernel.withUnsafeBuffer(as: Float.self) { w in
-                (bias ?? kernel).withUnsafeBuffer(as: Float.self) { b in
-                    // The kernel [taps, F] is packed once for every chunk's product (not for the direct loop).
-                    withRepeatedProduct(transB: false, n: direct ? 0 : f, k: taps, w.baseAddress!, ldb: f, rows: chunk * pixels) { product in
-                        Tensor.build(outShape, as: Float.self) { out in
-                            nonisolated(unsafe) let (x, w, b, out) = (x.baseAddress!, w.baseAddress!, bias == nil ? nil : b.baseAddress, out.baseAddress!)
-                            parallelFor(chunks) { range in
-                                // This core's scratch: patch rows and, before pooling, the convolution output.
-                                let patchCount = direct || pointwise ? 0 : chunk * pixels * taps, convCount = pool == nil ? 0 : chunk * pixels * f
-                                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
-                                defer { scratch.deallocate() }
-                                for index in range {
-                                    let start = n * index / chunks, count = n * (index + 1) / chunks - start
-                                    let images = x + start * imageSize
-                                    let conv = pool == nil ? out + start * outImage : scratch + patchCount
-                                    withUnsafePointer(to: window) { wp in
-                                        let rows = count * pixels
-                                        if direct {
-                                            simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
-                                        } else {
-                                            if !pointwise { simd.im2col(images, count, c, wp, scratch) }
-                                            let patches = pointwise ? images : UnsafePointer(scratch)
-                                            if let bias { fillRows(UnsafeMutableBufferPointer(start: conv, count: rows * f), with: bias, width: f) }
-                                            product(m: rows, patches, lda: taps, beta: b == nil ? 0 : 1, conv, ldc: f)
-                                            if relu { simd.relu(conv, conv, rows * f) }
+        return (epilogue.residual ?? x).withUnsafeBuffer(as: Float.self) { r in
+            x.withUnsafeBuffer(as: Float.self) { x in
+                kernel.withUnsafeBuffer(as: Float.self) { w in
+                    (bias ?? kernel).withUnsafeBuffer(as: Float.self) { b in
+                        // The kernel [taps, F] is packed once for every chunk's product (not for the direct loop).
+                        withRepeatedProduct(transB: false, n: direct ? 0 : f, k: taps, w.baseAddress!, ldb: f, rows: chunk * pixels) { product in
+                            Tensor.build(outShape, as: Float.self) { out in
+                                nonisolated(unsafe) let (x, w, b, out) = (x.baseAddress!, w.baseAddress!, bias == nil ? nil : b.baseAddress, out.baseAddress!)
+                                nonisolated(unsafe) let residual = epilogue.residual == nil ? nil : r.baseAddress
+                                parallelFor(chunks) { range in
+                                    // This core's scratch: patch rows and, before pooling, the convolution output.
+                                    let patchCount = direct || pointwise ? 0 : chunk * pixels * taps, convCount = pool == nil ? 0 : chunk * pixels * f
+                                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
+                                    defer { scratch.deallocate() }
+                                    for index in range {
+                                        let start = n * index / chunks, count = n * (index + 1) / chunks - start
+                                        let images = x + start * imageSize
+                                        let conv = pool == nil ? out + start * outImage : scratch + patchCount
+                                        withUnsafePointer(to: window) { wp in
+                                            let rows = count * pixels
+                                            if direct {
+                                                simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
+                                            } else {
+                                                if !pointwise { simd.im2col(images, count, c, wp, scratch) }
+                                                let patches = pointwise ? images : UnsafePointer(scratch)
+                                                product(m: rows, patches, lda: taps, beta: 0, conv, ldc: f)
+                                            }
+                                            if let post {
+                                                ConvEpilogue.apply(conv, rows: rows, channels: f, post, residual: residual.map { $0 + start * outImage },
+                                                                   lower: epilogue.lower, upper: epilogue.upper)
+                                            }
                                         }
-                                        if affine {
-                                            ConvEpilogue.apply(conv, rows: rows, channels: f, vectors, lower: epilogue.lower, upper: epilogue.upper)
+                                        if let poolWindow {
+                                            withUnsafePointer(to: poolWindow) { simd.max_pool(conv, count, f, $0, out + start * outImage, nil, 0) }
                                         }
-                                    }
-                                    if let poolWindow {
-                                        withUnsafePointer(to: poolWindow) { simd.max_pool(conv, count, f, $0, out + start * outImage, nil, 0) }
                                     }
                                 }
                             }

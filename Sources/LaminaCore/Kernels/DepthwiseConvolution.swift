@@ -18,7 +18,7 @@ extension Kernels {
                                               epilogue: ConvEpilogue = .none) -> Tensor {
         precondition(epilogue.isNone || T.self == Float.self, "depthwiseConv: an epilogue is float32")
         let g = d.window, n = x.shape[0], c = d.channels, oc = d.outChannels
-        let vectors = epilogue.isNone ? ([], [], []) : epilogue.filled(channels: oc)
+        let packed = epilogue.packed
         let inImage = g.inH * g.inW * c, outImage = g.outH * g.outW * oc
         let zeros = [T](repeating: 0, count: oc)
         let biasValues = bias.map { $0.asArray(T.self) } ?? zeros
@@ -38,7 +38,7 @@ extension Kernels {
                                 let out = op + image * outImage
                                 CKernels<T>.depthwise(xp + image * inImage, 1, d, wp, hasBias ? UnsafePointer(bp) : nil, out)
                                 ConvEpilogue.apply(UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), rows: g.outH * g.outW,
-                                                   channels: oc, vectors, lower: epilogue.lower, upper: epilogue.upper)
+                                                   channels: oc, packed, residual: nil, lower: epilogue.lower, upper: epilogue.upper)
                             }
                         }
                     }

@@ -91,12 +91,15 @@ enum CKernels<T: FloatScalar> {
     static func reluBackward(_ g: UnsafePointer<T>, _ x: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ n: Int) {
         isFloat ? Kernels.simd.relu_backward(cast(g), cast(x), cast(dx), n) : Kernels.simd64.relu_backward(cast(g), cast(x), cast(dx), n)
     }
-    static func channelAffine(_ x: UnsafePointer<T>, rows: Int, c: Int, mean: UnsafePointer<T>?, scale: UnsafePointer<T>,
-                              shift: UnsafePointer<T>?, lower: T, upper: T, _ y: UnsafeMutablePointer<T>) {
+    static func channelAffine(_ x: UnsafePointer<T>, rows: Int, c: Int, bias: UnsafePointer<T>? = nil, mean: UnsafePointer<T>?,
+                              scale: UnsafePointer<T>?, shift: UnsafePointer<T>?, residual: UnsafePointer<T>? = nil, lower: T, upper: T,
+                              _ y: UnsafeMutablePointer<T>) {
         if isFloat {
-            Kernels.simd.channel_affine(cast(x), rows, c, cast(mean), cast(scale), cast(shift), Float(lower), Float(upper), cast(y))
+            Kernels.simd.channel_affine(cast(x), rows, c, cast(bias), cast(mean), cast(scale), cast(shift), cast(residual), Float(lower),
+                                        Float(upper), cast(y))
         } else {
-            Kernels.simd64.channel_affine(cast(x), rows, c, cast(mean), cast(scale), cast(shift), Double(lower), Double(upper), cast(y))
+            Kernels.simd64.channel_affine(cast(x), rows, c, cast(bias), cast(mean), cast(scale), cast(shift), cast(residual), Double(lower),
+                                          Double(upper), cast(y))
         }
     }
     static func add(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int) {

@@ -168,14 +168,15 @@ extension Kernels {
         var perChannel = (mean ?? [Double](repeating: 0, count: c)).map { T(fromDouble: $0) }
         perChannel += scale.map { T(fromDouble: $0) }
         perChannel += (shift ?? [Double](repeating: 0, count: c)).map { T(fromDouble: $0) }
+        let hasMean = mean != nil, hasShift = shift != nil
         let y = Tensor.build(x.shape, as: T.self) { _ in }  // every element is written below
         withBaseAddresses(T.self, [x, y]) { p in
             nonisolated(unsafe) let (xs, o) = (p[0]!, p[1]!)
             perChannel.withUnsafeBufferPointer { pc in
                 nonisolated(unsafe) let (m, k, b) = (pc.baseAddress!, pc.baseAddress! + c, pc.baseAddress! + 2 * c)
                 parallelFor(rows, grain: Swift.max(1, parallelThreshold / Swift.max(c, 1))) { range in
-                    CKernels<T>.channelAffine(xs + range.lowerBound * c, rows: range.count, c: c, mean: m, scale: k, shift: b,
-                                              lower: -.infinity, upper: .infinity, o + range.lowerBound * c)
+                    CKernels<T>.channelAffine(xs + range.lowerBound * c, rows: range.count, c: c, mean: hasMean ? m : nil, scale: k,
+                                              shift: hasShift ? b : nil, lower: -.infinity, upper: .infinity, o + range.lowerBound * c)
                 }
             }
         }

@@ -139,22 +139,28 @@ extension Kernels.ConvEpilogue {
 
 extension Tensor {
     /// `conv2d(kernel, bias:…)`, then `batchNormalizationInference` with `normalization`, then
-    /// (with `fusedReLU`) `relu(maxValue: reluMaxValue)` — ResNets' and MobileNets' Conv2D →
-    /// BatchNormalization → ReLU at inference. When nothing records gradients (float32), one
-    /// op: each chunk of images is normalized and clamped while its convolution output is in
-    /// cache (the same values as the three ops: the same kernels on the same numbers, ReLU's
-    /// NaN → 0 for ReLU6 too). Otherwise the three ops in turn, each differentiable.
+    /// `residual + ·` where given, then (with `fusedReLU`) `relu(maxValue: reluMaxValue)` —
+    /// ResNets' and MobileNets' Conv2D → BatchNormalization (→ Add) → ReLU at inference. When
+    /// nothing records gradients (float32, `residual` of the output's shape), one op: each
+    /// chunk of images is normalized, added to and clamped while its convolution output is in
+    /// cache (the same values as the ops in turn: the same kernels on the same numbers, ReLU's
+    /// NaN → 0 for ReLU6 too). Otherwise the ops in turn, each differentiable.
     public func conv2d(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                       normalizedBy normalization: BatchNormInference, fusedReLU: Bool = false, reluMaxValue: Double? = nil) -> Tensor {
+                       normalizedBy normalization: BatchNormInference, adding residual: Tensor? = nil, fusedReLU: Bool = false,
+                       reluMaxValue: Double? = nil) -> Tensor {
         let n = normalization
-        let record = GradMode.isEnabled && ([self, kernel, n.mean, n.variance] + [bias, n.gamma, n.beta].compactMap { $0 }).contains { $0.node != nil }
-        guard !record, dtype == .float32, rank == 4, kernel.rank == 4, reluMaxValue.map({ $0 >= 0 }) ?? true else {
-            let y = Tensor.batchNormalizationInference(conv2d(kernel, bias: bias, strides: strides, padding: padding), mean: n.mean,
+        let operands = [self, kernel, n.mean, n.variance] + [bias, n.gamma, n.beta, residual].compactMap { $0 }
+        let record = GradMode.isEnabled && operands.contains { $0.node != nil }
+        let geometry = rank == 4 && kernel.rank == 4 && !record && dtype == .float32 ? convGeometry(kernel, bias, strides, padding) : nil
+        let outShape = geometry.map { [shape[0], $0.outH, $0.outW, kernel.shape[3]] }
+        guard let geometry, reluMaxValue.map({ $0 >= 0 }) ?? true, residual.map({ $0.shape == outShape && $0.dtype == .float32 }) ?? true else {
+            var y = Tensor.batchNormalizationInference(conv2d(kernel, bias: bias, strides: strides, padding: padding), mean: n.mean,
                                                        variance: n.variance, gamma: n.gamma, beta: n.beta, epsilon: n.epsilon)
+            if let residual { y = residual + y }
             return fusedReLU ? y.relu(maxValue: reluMaxValue) : y
         }
-        let geometry = convGeometry(kernel, bias, strides, padding)
-        let epilogue = Kernels.ConvEpilogue(n, channels: kernel.shape[3], relu: fusedReLU, reluMaxValue: reluMaxValue)
+        var epilogue = Kernels.ConvEpilogue(n, channels: kernel.shape[3], relu: fusedReLU, reluMaxValue: reluMaxValue)
+        epilogue.residual = residual
         return Kernels.inferenceConv2d(self, kernel, bias, geometry, epilogue: epilogue, pool: nil)
     }
 }

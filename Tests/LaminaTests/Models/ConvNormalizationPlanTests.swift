@@ -3,11 +3,11 @@ import Testing
 import LaminaTestSupport
 @testable import Lamina
 
-/// In a functional model, Conv2D → BatchNormalization (→ ReLU) runs as one op at inference
-/// (`Model.normalizedConvolutions`): exactly the predictions of the layers called in turn; in
-/// training the layers run in turn (the same outputs and gradients, a frozen normalization
-/// included); no chain where a link's result has another reader or is an output, or where the
-/// ReLU has a slope.
+/// In a functional model, Conv2D → BatchNormalization (→ Add) (→ ReLU) runs as one op at
+/// inference (`Model.normalizedConvolutions`): exactly the predictions of the layers called in
+/// turn; in training the layers run in turn (the same outputs and gradients, a frozen
+/// normalization included); no chain where a link's result has another reader or is an output,
+/// or where the ReLU has a slope; an Add of two chains joins one of them.
 @Suite struct ConvNormalizationPlanTests {
     let inp = Input(shape: [9, 8, 3])
     let c1 = Conv2D(8, kernelSize: 3, padding: .same), n1 = BatchNormalization(), r1 = Activation(.relu)
@@ -43,6 +43,7 @@ import LaminaTestSupport
         let chains = model.normalizedConvolutions
         #expect(chains.map { $0.conv.name } == [c1, c2, c3, c4].map(\.name))
         #expect(chains.map { $0.relu?.name } == [r1.name, r2.name, nil, nil])
+        #expect(chains.map { $0.add?.name } == [nil, nil, add.name, nil])
         let x = randn([5, 9, 8, 3], seed: 31).cast(to: .float32)
         let predicted = try model.predict(x)
         let expected = try withoutGradients { try byHand(x, training: false) }
@@ -101,6 +102,43 @@ import LaminaTestSupport
         let gModel = try model.forward([batch], training: true)[0].square().sum().gradients(wrt: [d1.kernel!.value])[0]
         let gDirect = try byHand(training: true).square().sum().gradients(wrt: [d1.kernel!.value])[0]
         expectClose(gModel, gDirect, atol: 1e-4, rtol: 1e-5)
+    }
+
+    /// ResNet's blocks: a projection shortcut (two chains into one Add: the Add joins one, the
+    /// other stores its result for it) and an identity shortcut (the block's input as residual).
+    @Test func residualAddsJoinOneChain() throws {
+        let x = Input(shape: [6, 7, 4])
+        let c0 = Conv2D(8, kernelSize: 1), b0 = BatchNormalization(), c1 = Conv2D(8, kernelSize: 3, padding: .same), b1 = BatchNormalization()
+        let add1 = Add(), relu1 = Activation(.relu)
+        let c2 = Conv2D(8, kernelSize: 1), b2 = BatchNormalization(), add2 = Add(), relu2 = ReLU()
+        let y1 = relu1(add1([b0(c0(x)), b1(c1(x))]))
+        let y2 = relu2(add2([y1, b2(c2(y1))]))
+        let flatten = Flatten()
+        let model = Lamina.withRandomSeed(6) { Model(inputs: x, outputs: flatten(y2)) }
+        for (j, bn) in [b0, b1, b2].enumerated() {
+            let c = bn.movingMean!.value.count, seed = 80 + UInt64(j) * 4
+            bn.movingMean!.value = randn([c], seed: seed).cast(to: .float32)
+            bn.movingVariance!.value = (randn([c], seed: seed + 1).square() + 0.3).cast(to: .float32)
+            bn.gamma!.value = randn([c], seed: seed + 2).cast(to: .float32)
+            bn.beta!.value = randn([c], seed: seed + 3).cast(to: .float32)
+        }
+        let chains = model.normalizedConvolutions
+        #expect(chains.count == 3)
+        #expect(chains.filter { $0.add === add1 }.count == 1 && chains.filter { $0.add === add2 }.count == 1)
+        #expect(chains.filter { $0.add === add1 }.first?.relu === relu1 && chains.filter { $0.add === add2 }.first?.relu === relu2)
+        #expect(chains.filter { $0.add == nil }.count == 1 && chains.filter { $0.add == nil }.first?.relu == nil)
+        let batch = randn([3, 6, 7, 4], seed: 35).cast(to: .float32)
+        let predicted = try model.predict(batch)
+        let expected = try withoutGradients {
+            let h1 = try relu1(add1.callAll([b0(c0(batch)), b1(c1(batch))], training: false)[0])
+            return try flatten(relu2(add2.callAll([h1, b2(c2(h1))], training: false)[0]))
+        }
+        let difference = zip(predicted.asArray(Float.self), expected.asArray(Float.self)).map { Swift.abs($0 - $1) }.max() ?? 0
+        #expect(predicted.shape == expected.shape && difference == 0)
+        let trained = try model.forward([batch], training: true)[0]
+        let h1 = try relu1(add1.callAll([b0(c0(batch), training: true), b1(c1(batch), training: true)], training: true)[0])
+        let byHand = try flatten(relu2(add2.callAll([h1, b2(c2(h1), training: true)], training: true)[0]))
+        expectClose(trained, byHand, atol: 1e-5, rtol: 1e-5)
     }
 
     @Test func noChainWhereALinkIsReadTwiceOrIsAnOutput() throws {
