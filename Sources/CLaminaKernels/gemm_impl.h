@@ -340,6 +340,14 @@ static long LK(gemm_kstep)(long k, long kc) {
     return kstep > kc ? kc : kstep;
 }
 
+/* Packing A pays when its panel is reused by many B panels; with at most 16 (n ≤ 256 on AVX2:
+   convolutions' filters, dense units) A's rows are read in place, six streams along k. Zen 3
+   against packing — sgemm, 2 threads: +33% at n = 64 (m = 18432, k = 64), +10-16% at n = 128-256
+   for k = 576-2048, level at n = 256, k = 256; -4% at n = 512; sgemm_packed (inference
+   convolutions), one thread: +5-34% on ResNet50's and MobileNetV2's shapes (n = 32-256), -3% to
+   +3% at n = 256, k = 256. Not on AVX-512 (12 rows, 12 streams): unmeasured there. */
+static inline int LK(gemm_a_in_place)(int transA, long n) { return !transA && LK_GEMM_MR <= 6 && n <= 16 * LK_GEMM_NR; }
+
 /* The calling thread's packed-B buffer, kept between calls (grown, never shrunk). */
 static _Thread_local float *LK(gemm_bbuf);
 static _Thread_local size_t LK(gemm_bbuf_floats);
@@ -374,12 +382,7 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         .a = a, .b = b, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc, .bpack = LK(gemm_bbuf),
     };
     g.groups = (m + LK_GEMM_MR - 1) / LK_GEMM_MR;
-    /* Packing A pays when its panel is reused by many B panels; with at most 16 (n ≤ 256 on
-       AVX2: convolutions' filters, dense units) A's rows are read in place, six streams along
-       k. Zen 3, 2 threads, against packing: +33% at n = 64 (m = 18432, k = 64), +10-16% at
-       n = 128-256 for k = 576-2048, level at n = 256, k = 256; -4% at n = 512. Not on AVX-512
-       (12 rows, 12 streams): unmeasured there. */
-    g.adirect = !transA && LK_GEMM_MR <= 6 && n <= 16 * LK_GEMM_NR;
+    g.adirect = LK(gemm_a_in_place)(transA, n);
     /* Packing B pays when its panels are reused by several row groups; with one or two (a batch
        of a few rows) the panels are read where they are. */
     g.bdirect = !transB && g.groups <= LK_GEMM_DIRECT_GROUPS
@@ -465,6 +468,7 @@ static void LK(sgemm_packed)(int transA, long m, long n, long k, float alpha, co
     float apack[LK_GEMM_KC * LK_GEMM_MR] __attribute__((aligned(64)));
     long kstep = LK(gemm_kstep)(k, LK_GEMM_KC);
     const float *bp = packed;
+    const int adirect = LK(gemm_a_in_place)(transA, n);
     for (long jc = 0; jc < n; jc += LK_GEMM_NC) {
         long nc = n - jc < LK_GEMM_NC ? n - jc : LK_GEMM_NC;
         long panels = (nc + LK_GEMM_NR - 1) / LK_GEMM_NR;
@@ -473,11 +477,13 @@ static void LK(sgemm_packed)(int transA, long m, long n, long k, float alpha, co
             float beta_now = pc == 0 ? beta : 1.0f;
             for (long i0 = 0; i0 < m; i0 += LK_GEMM_MR) {
                 long mr = m - i0 < LK_GEMM_MR ? m - i0 : LK_GEMM_MR;
-                LK(gemm_pack_a)(transA, a, lda, i0, mr, pc, kc, apack);
+                const float *ap = apack;
+                if (adirect) ap = a + i0 * lda + pc;
+                else LK(gemm_pack_a)(transA, a, lda, i0, mr, pc, kc, apack);
                 for (long q = 0; q < panels; q++) {
                     long j0 = jc + q * LK_GEMM_NR;
                     long nr = jc + nc - j0 < LK_GEMM_NR ? jc + nc - j0 : LK_GEMM_NR;
-                    LK(gemm_micro)(kc, apack, 0, bp + q * kc * LK_GEMM_NR, LK_GEMM_NR, c + i0 * ldc + j0, ldc, alpha, beta_now, mr, nr);
+                    LK(gemm_micro)(kc, ap, adirect ? lda : 0, bp + q * kc * LK_GEMM_NR, LK_GEMM_NR, c + i0 * ldc + j0, ldc, alpha, beta_now, mr, nr);
                 }
             }
             bp += panels * kc * LK_GEMM_NR;
