@@ -193,6 +193,10 @@ open class Model: Layer {
     /// Each intermediate result is let go after its last use (in training too: what backward
     /// needs, the recorded graph keeps; the rest — a BatchNormalization output that the ReLU
     /// after it keeps only its own output of — is freed at once, not at the pass's end).
+    /// Chains of layers whose links nothing else reads run as one op where that saves passes
+    /// over memory (see `Step`): ZeroPadding2D → DepthwiseConv2D, and at inference Conv2D or
+    /// DepthwiseConv2D → BatchNormalization (→ Add) (→ ReLU) — the same values as the layers in
+    /// turn; in training the layers run in turn.
     /// A subclassed model runs its `call` (override this instead for several inputs or outputs).
     open func forward(_ xs: [Tensor], training: Bool) throws -> [Tensor] {
         try checkDefinition()
