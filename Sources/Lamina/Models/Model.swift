@@ -437,7 +437,6 @@ extension Model {
             let relu = soleReader(add ?? norm).flatMap { EpilogueReLU($0.layer) != nil ? $0 : nil }
             let chain = ConvChain(pad: pad, conv: node, norm: norm, add: add, relu: relu)
             for skipped in [node, norm, add].compactMap({ $0 }) where skipped !== chain.last { steps[index[ObjectIdentifier(skipped)]!] = .skip }
-            steps[i] = .skip
             steps[index[ObjectIdentifier(chain.last)]!] = .convolveNormalized(chain)
         }
         return steps

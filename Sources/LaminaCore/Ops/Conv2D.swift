@@ -111,9 +111,10 @@ extension Tensor {
 }
 
 /// The operands of `Tensor.batchNormalizationInference` (the moving statistics and the learned
-/// scale and offset of a `BatchNormalization` layer), for an op that applies that normalization
-/// to its output: `Tensor.conv2d(_:bias:strides:padding:normalizedBy:fusedReLU:reluMaxValue:)`.
-public struct BatchNormInference {
+/// scale and offset of a `BatchNormalization` layer), for the ops that apply that normalization
+/// to their output at inference: `Tensor.conv2d(_:…normalizedBy:…)` and
+/// `Tensor.depthwiseConv2d(_:…normalizedBy:…)`.
+public struct BatchNormInference: Sendable {
     /// `[C]` each, of the input's dtype; gamma and beta may be nil (1 and 0).
     public var mean: Tensor, variance: Tensor, gamma: Tensor?, beta: Tensor?
     /// Added to the variance.
