@@ -16,6 +16,17 @@ import LaminaTestSupport
     let c4 = Conv2D(4, kernelSize: 3, strides: 2), n4 = BatchNormalization(), r4 = ReLU(negativeSlope: 0.1)  // a slope: no ReLU
     let head = Dense(3), flatten = Flatten(), add = Add()
 
+    /// Gives each normalization statistics and scales that are not 0 and 1.
+    static func setStatistics(_ norms: [BatchNormalization], seed: UInt64) {
+        for (j, bn) in norms.enumerated() {
+            let c = bn.movingMean!.value.count, seed = seed + UInt64(j) * 4
+            bn.movingMean!.value = randn([c], seed: seed).cast(to: .float32)
+            bn.movingVariance!.value = (randn([c], seed: seed + 1).square() + 0.3).cast(to: .float32)
+            bn.gamma!.value = randn([c], seed: seed + 2).cast(to: .float32)
+            bn.beta!.value = randn([c], seed: seed + 3).cast(to: .float32)
+        }
+    }
+
     func byHand(_ x: Tensor, training: Bool) throws -> Tensor {
         let a = try r1(n1(c1(x), training: training))
         let b = try r2(n2(c2(a), training: training))
@@ -28,13 +39,7 @@ import LaminaTestSupport
         let b = r2(n2(c2(a)))
         let s = add([a, n3(c3(b))])
         let model = Lamina.withRandomSeed(3) { Model(inputs: inp, outputs: head(flatten(r4(n4(c4(s)))))) }
-        for (j, bn) in [n1, n2, n3, n4].enumerated() {  // statistics and scales that are not 0 and 1
-            let c = bn.movingMean!.value.count, seed = 40 + UInt64(j) * 4
-            bn.movingMean!.value = randn([c], seed: seed).cast(to: .float32)
-            bn.movingVariance!.value = (randn([c], seed: seed + 1).square() + 0.3).cast(to: .float32)
-            bn.gamma!.value = randn([c], seed: seed + 2).cast(to: .float32)
-            bn.beta!.value = randn([c], seed: seed + 3).cast(to: .float32)
-        }
+        Self.setStatistics([n1, n2, n3, n4], seed: 40)
         return model
     }
 
@@ -78,13 +83,7 @@ import LaminaTestSupport
         let y1 = r1(b1(d1(pad(x))))
         let y3 = b3(d3(r2(b2(d2(y1)))))
         let model = Lamina.withRandomSeed(4) { Model(inputs: x, outputs: head(flatten(y3))) }
-        for (j, bn) in [b1, b2, b3].enumerated() {
-            let c = bn.movingMean!.value.count, seed = 60 + UInt64(j) * 4
-            bn.movingMean!.value = randn([c], seed: seed).cast(to: .float32)
-            bn.movingVariance!.value = (randn([c], seed: seed + 1).square() + 0.3).cast(to: .float32)
-            bn.gamma!.value = randn([c], seed: seed + 2).cast(to: .float32)
-            bn.beta!.value = randn([c], seed: seed + 3).cast(to: .float32)
-        }
+        Self.setStatistics([b1, b2, b3], seed: 60)
         let chains = model.normalizedConvolutions
         #expect(chains.map { $0.pad?.name } == [pad.name, nil, nil] && chains.map { $0.conv.name } == [d1, d2, d3].map(\.name))
         #expect(chains.map { $0.relu?.name } == [r1.name, r2.name, nil])
@@ -115,13 +114,7 @@ import LaminaTestSupport
         let y2 = relu2(add2([y1, b2(c2(y1))]))
         let flatten = Flatten()
         let model = Lamina.withRandomSeed(6) { Model(inputs: x, outputs: flatten(y2)) }
-        for (j, bn) in [b0, b1, b2].enumerated() {
-            let c = bn.movingMean!.value.count, seed = 80 + UInt64(j) * 4
-            bn.movingMean!.value = randn([c], seed: seed).cast(to: .float32)
-            bn.movingVariance!.value = (randn([c], seed: seed + 1).square() + 0.3).cast(to: .float32)
-            bn.gamma!.value = randn([c], seed: seed + 2).cast(to: .float32)
-            bn.beta!.value = randn([c], seed: seed + 3).cast(to: .float32)
-        }
+        Self.setStatistics([b0, b1, b2], seed: 80)
         let chains = model.normalizedConvolutions
         #expect(chains.count == 3)
         #expect(chains.filter { $0.add === add1 }.count == 1 && chains.filter { $0.add === add2 }.count == 1)
