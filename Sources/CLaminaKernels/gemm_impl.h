@@ -94,7 +94,7 @@ static inline __attribute__((always_inline)) void LK(gemm_tile)(const int R, con
     vf acc[LK_GEMM_MR][LK_GEMM_NV], acc2[4][LK_GEMM_MR > 4 ? 4 : LK_GEMM_MR][LK_GEMM_NV];
     /* C's tile is read (beta ≠ 0) or written only after kc steps: fetched now, its misses (C is
        beyond L2 in a large product) overlap the loop instead of stalling the stores (+2% at
-       square 1024–2048 on Zen 3, one thread) */
+       square 1024–2048 on Zen 3, one thread; on every level, measured at AVX2 only) */
     LK_UNROLL for (int i = 0; i < R; i++) {
         __builtin_prefetch(c + i * ldc, 1, 3);
         __builtin_prefetch(c + i * ldc + V * LK_W - 1, 1, 3);
