@@ -171,6 +171,7 @@ import LaminaTestSupport
                                   fusedReLU: true, reluMaxValue: 6)
         }
         #expect(g.maxRelativeError <= 1e-6, "\(g)")
+        print("depthwiseConv2d normalizedBy gradient check max relative error: \(g.maxRelativeError)")
     }
 
     /// The float32 gradients agree with the float64 ones.
