@@ -77,6 +77,15 @@ public final class BatchNormalization: Layer {
         }
     }
 
+    /// The moving statistics, scale and offset as the operands of a fused inference op
+    /// (`Tensor.conv2d(_:…normalizedBy:…)`); nil where the layer is not built, invalid or not
+    /// float32.
+    var inferenceOperands: BatchNormInference? {
+        guard let movingMean, let movingVariance, argumentError == nil, dtype == .float32 else { return nil }
+        return BatchNormInference(mean: movingMean.value, variance: movingVariance.value, gamma: gamma?.value, beta: beta?.value,
+                                  epsilon: epsilon)
+    }
+
     public override func call(_ x: Tensor, training: Bool) throws -> Tensor {
         guard let movingMean, let movingVariance else { throw LaminaError.configuration("\(name) is not built") }
         if isTrainingMode(training) {

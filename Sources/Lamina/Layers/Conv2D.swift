@@ -154,12 +154,10 @@ public final class Conv2D: Layer {
     /// activation of its own, not built, a mask, another dtype, rank or shape — and the layers
     /// must run one after the other.
     func callNormalized(_ x: Tensor, by bn: BatchNormalization, adding residual: Tensor? = nil, then relu: EpilogueReLU?) -> Tensor? {
-        guard let kernel, groups == 1, dilationRate == (1, 1), activation == .linear, argumentError == nil, bn.argumentError == nil,
-              let mean = bn.movingMean, let variance = bn.movingVariance, x.rank == 4, x.dtype == .float32, dtype == .float32,
-              bn.dtype == .float32, x.kerasMask == nil, Array(x.shape.dropFirst()) == inputShape, let outputShape,
+        guard let kernel, groups == 1, dilationRate == (1, 1), activation == .linear, argumentError == nil,
+              let normalization = bn.inferenceOperands, x.rank == 4, x.dtype == .float32, dtype == .float32, x.kerasMask == nil,
+              Array(x.shape.dropFirst()) == inputShape, let outputShape,
               residual.map({ $0.shape == [x.shape[0]] + outputShape && $0.dtype == .float32 && $0.kerasMask == nil }) ?? true else { return nil }
-        let normalization = BatchNormInference(mean: mean.value, variance: variance.value, gamma: bn.gamma?.value, beta: bn.beta?.value,
-                                               epsilon: bn.epsilon)
         return x.conv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding, normalizedBy: normalization, adding: residual,
                         fusedReLU: relu != nil, reluMaxValue: relu?.maxValue)
     }

@@ -123,14 +123,10 @@ extension DepthwiseConv2D {
     /// nil where that does not apply as written (see `callZeroPadded`; an activation of the
     /// layer's own, another dtype or shape) and the layers must run one after the other.
     func callNormalized(_ x: Tensor, zeroPaddedBy pad: ZeroPadding2D?, by bn: BatchNormalization, then relu: EpilogueReLU?) -> Tensor? {
-        guard let kernel, activation == .linear, argumentError == nil, bn.argumentError == nil, pad?.argumentError == nil,
-              let mean = bn.movingMean, let variance = bn.movingVariance, x.rank == 4, x.dtype == .float32, dtype == .float32,
-              bn.dtype == .float32, x.kerasMask == nil, pad == nil || padding.kind == .valid else { return nil }
+        guard let kernel, activation == .linear, argumentError == nil, pad?.argumentError == nil, let normalization = bn.inferenceOperands,
+              x.rank == 4, x.dtype == .float32, dtype == .float32, x.kerasMask == nil, pad == nil || padding.kind == .valid else { return nil }
         let p = pad?.padding ?? (top: 0, bottom: 0, left: 0, right: 0)
-        let shape = [x.shape[1] + p.top + p.bottom, x.shape[2] + p.left + p.right, x.shape[3]]
-        guard shape == inputShape else { return nil }
-        let normalization = BatchNormInference(mean: mean.value, variance: variance.value, gamma: bn.gamma?.value, beta: bn.beta?.value,
-                                               epsilon: bn.epsilon)
+        guard [x.shape[1] + p.top + p.bottom, x.shape[2] + p.left + p.right, x.shape[3]] == inputShape else { return nil }
         return x.depthwiseConv2d(kernel.value, bias: bias?.value, strides: strides, padding: padding, dilation: dilationRate,
                                  zeroPadding: p, normalizedBy: normalization, fusedReLU: relu != nil, reluMaxValue: relu?.maxValue)
     }

@@ -72,7 +72,7 @@ extension Tensor {
     /// needs a gradient; otherwise `self` unchanged. Ops call it with their VJP written
     /// next to their forward.
     public func recorded(_ op: String, inputs: [Tensor], _ vjp: @escaping VJP) -> Tensor {
-        guard GradMode.isEnabled, inputs.contains(where: { $0.node != nil }) else { return self }
+        guard GradMode.records(inputs) else { return self }
         var out = self
         out.node = GradNode(op: op, inputs: inputs.map(\.node), inputShapes: inputs.map(\.shape), vjp: vjp)
         return out

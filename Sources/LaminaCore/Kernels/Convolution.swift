@@ -135,50 +135,44 @@ extension Kernels {
         // The direct loop starts from the bias and applies a lone ReLU itself; the GEMM path adds
         // the bias in the epilogue (not prefilled into C, which a product over several k blocks
         // would add before the later blocks' sums): the same numbers with or without the rest.
-        let relu = epilogue.isReLU
-        var gemmEpilogue = epilogue
-        gemmEpilogue.bias = bias?.asArray(Float.self)
-        let post = direct ? (relu || epilogue.isNone ? nil : epilogue.packed) : (gemmEpilogue.isNone ? nil : gemmEpilogue.packed)
+        let relu = direct && epilogue.isReLU
+        var after = epilogue
+        if !direct { after.bias = bias?.asArray(Float.self) }
+        let post = relu || after.isNone ? nil : after.packed
         precondition(epilogue.residual.map { $0.shape == outShape && $0.dtype == .float32 && pool == nil } ?? true,
                      "inferenceConv2d: the residual must be the output's shape \(outShape), float32")
         _ = backendReady
-        return (epilogue.residual ?? x).withUnsafeBuffer(as: Float.self) { r in
-            x.withUnsafeBuffer(as: Float.self) { x in
-                kernel.withUnsafeBuffer(as: Float.self) { w in
-                    (bias ?? kernel).withUnsafeBuffer(as: Float.self) { b in
-                        // The kernel [taps, F] is packed once for every chunk's product (not for the direct loop).
-                        withRepeatedProduct(transB: false, n: direct ? 0 : f, k: taps, w.baseAddress!, ldb: f, rows: chunk * pixels) { product in
-                            Tensor.build(outShape, as: Float.self) { out in
-                                nonisolated(unsafe) let (x, w, b, out) = (x.baseAddress!, w.baseAddress!, bias == nil ? nil : b.baseAddress, out.baseAddress!)
-                                nonisolated(unsafe) let residual = epilogue.residual == nil ? nil : r.baseAddress
-                                parallelFor(chunks) { range in
-                                    // This core's scratch: patch rows and, before pooling, the convolution output.
-                                    let patchCount = direct || pointwise ? 0 : chunk * pixels * taps, convCount = pool == nil ? 0 : chunk * pixels * f
-                                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
-                                    defer { scratch.deallocate() }
-                                    for index in range {
-                                        let start = n * index / chunks, count = n * (index + 1) / chunks - start
-                                        let images = x + start * imageSize
-                                        let conv = pool == nil ? out + start * outImage : scratch + patchCount
-                                        withUnsafePointer(to: window) { wp in
-                                            let rows = count * pixels
-                                            if direct {
-                                                simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
-                                            } else {
-                                                if !pointwise { simd.im2col(images, count, c, wp, scratch) }
-                                                let patches = pointwise ? images : UnsafePointer(scratch)
-                                                product(m: rows, patches, lda: taps, beta: 0, conv, ldc: f)
-                                            }
-                                            if let post {
-                                                ConvEpilogue.apply(conv, rows: rows, channels: f, post, residual: residual.map { $0 + start * outImage },
-                                                                   lower: epilogue.lower, upper: epilogue.upper)
-                                            }
-                                        }
-                                        if let poolWindow {
-                                            withUnsafePointer(to: poolWindow) { simd.max_pool(conv, count, f, $0, out + start * outImage, nil, 0) }
-                                        }
-                                    }
+        return withBaseAddresses(Float.self, [x, kernel, bias, epilogue.residual]) { p in
+            // The kernel [taps, F] is packed once for every chunk's product (not for the direct loop).
+            withRepeatedProduct(transB: false, n: direct ? 0 : f, k: taps, UnsafePointer(p[1]!), ldb: f, rows: chunk * pixels) { product in
+                Tensor.build(outShape, as: Float.self) { out in
+                    nonisolated(unsafe) let (x, w, b, residual, out) = (UnsafePointer(p[0]!), UnsafePointer(p[1]!), UnsafePointer(p[2]),
+                                                                        UnsafePointer(p[3]), out.baseAddress!)
+                    parallelFor(chunks) { range in
+                        // This core's scratch: patch rows and, before pooling, the convolution output.
+                        let patchCount = direct || pointwise ? 0 : chunk * pixels * taps, convCount = pool == nil ? 0 : chunk * pixels * f
+                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
+                        defer { scratch.deallocate() }
+                        for index in range {
+                            let start = n * index / chunks, count = n * (index + 1) / chunks - start
+                            let images = x + start * imageSize
+                            let conv = pool == nil ? out + start * outImage : scratch + patchCount
+                            withUnsafePointer(to: window) { wp in
+                                let rows = count * pixels
+                                if direct {
+                                    simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
+                                } else {
+                                    if !pointwise { simd.im2col(images, count, c, wp, scratch) }
+                                    let patches = pointwise ? images : UnsafePointer(scratch)
+                                    product(m: rows, patches, lda: taps, beta: 0, conv, ldc: f)
                                 }
+                                if let post {
+                                    ConvEpilogue.apply(conv, rows: rows, channels: f, post, residual: residual.map { $0 + start * outImage },
+                                                       lower: epilogue.lower, upper: epilogue.upper)
+                                }
+                            }
+                            if let poolWindow {
+                                withUnsafePointer(to: poolWindow) { simd.max_pool(conv, count, f, $0, out + start * outImage, nil, 0) }
                             }
                         }
                     }

@@ -67,7 +67,7 @@ extension Tensor {
     public static func scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor? = nil,
                                                  causal: Bool = false, scale: Double? = nil) -> Tensor {
         let scale = scale ?? 1 / Double(Swift.max(query.shape.last ?? 1, 1)).squareRoot()
-        if !(GradMode.isEnabled && [query, key, value].contains(where: { $0.node != nil })),
+        if !GradMode.records([query, key, value]),
            query.rank == 4, key.rank == 4, value.rank == 4, query.shape[0] == key.shape[0], value.shape[0] == key.shape[0],
            query.shape[2] == key.shape[2], query.shape[3] == key.shape[3], value.shape[1] == key.shape[1],
            value.shape[2] == key.shape[2], query.dtype == key.dtype, value.dtype == key.dtype,

@@ -12,8 +12,7 @@ extension Tensor {
     public func conv2d(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                        fusedReLU: Bool = false) -> Tensor {
         let geometry = convGeometry(kernel, bias, strides, padding)
-        let record = GradMode.isEnabled && (node != nil || kernel.node != nil || bias?.node != nil)
-        if !record && isFloat32("conv2d") {  // inference: chunks of images, nothing kept
+        if !GradMode.records([self, kernel, bias]) && isFloat32("conv2d") {  // inference: chunks of images, nothing kept
             return Kernels.inferenceConv2d(self, kernel, bias, geometry, epilogue: fusedReLU ? .relu : .none, pool: nil)
         }
         // Thin patches (a first layer) run as a direct loop, with no patch matrix at all.
@@ -95,8 +94,7 @@ extension Tensor {
     public func conv2dMaxPool(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                               fusedReLU: Bool = false, poolSize: (Int, Int), poolStrides: (Int, Int)? = nil,
                               poolPadding: Padding = .valid) -> Tensor {
-        let recording = GradMode.isEnabled && (node != nil || kernel.node != nil || bias?.node != nil)
-        guard !recording, dtype == .float32, rank == 4, kernel.rank == 4 else {
+        guard !GradMode.records([self, kernel, bias]), dtype == .float32, rank == 4, kernel.rank == 4 else {
             return conv2d(kernel, bias: bias, strides: strides, padding: padding, fusedReLU: fusedReLU)
                 .maxPool2d(poolSize: poolSize, strides: poolStrides, padding: poolPadding)
         }
@@ -150,8 +148,7 @@ extension Tensor {
                        normalizedBy normalization: BatchNormInference, adding residual: Tensor? = nil, fusedReLU: Bool = false,
                        reluMaxValue: Double? = nil) -> Tensor {
         let n = normalization
-        let operands = [self, kernel, n.mean, n.variance] + [bias, n.gamma, n.beta, residual].compactMap { $0 }
-        let record = GradMode.isEnabled && operands.contains { $0.node != nil }
+        let record = GradMode.records([self, kernel, bias, n.mean, n.variance, n.gamma, n.beta, residual])
         let geometry = rank == 4 && kernel.rank == 4 && !record && dtype == .float32 ? convGeometry(kernel, bias, strides, padding) : nil
         let outShape = geometry.map { [shape[0], $0.outH, $0.outW, kernel.shape[3]] }
         guard let geometry, reluMaxValue.map({ $0 >= 0 }) ?? true, residual.map({ $0.shape == outShape && $0.dtype == .float32 }) ?? true else {

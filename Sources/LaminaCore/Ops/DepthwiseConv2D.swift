@@ -28,9 +28,7 @@ extension Tensor {
                                 dilation: (Int, Int) = (1, 1), zeroPadding: (top: Int, bottom: Int, left: Int, right: Int) = (0, 0, 0, 0),
                                 normalizedBy normalization: BatchNormInference, fusedReLU: Bool = false, reluMaxValue: Double? = nil) -> Tensor {
         let n = normalization
-        let operands = [self, kernel, n.mean, n.variance] + [bias, n.gamma, n.beta].compactMap { $0 }
-        let record = GradMode.isEnabled && operands.contains { $0.node != nil }
-        guard !record, dtype == .float32, count > 0, kernel.count > 0, reluMaxValue.map({ $0 >= 0 }) ?? true else {
+        guard !GradMode.records([self, kernel, bias, n.mean, n.variance, n.gamma, n.beta]), dtype == .float32, count > 0, kernel.count > 0, reluMaxValue.map({ $0 >= 0 }) ?? true else {
             let y = Tensor.batchNormalizationInference(
                 depthwiseConv2d(kernel, bias: bias, strides: strides, padding: padding, dilation: dilation, zeroPadding: zeroPadding),
                 mean: n.mean, variance: n.variance, gamma: n.gamma, beta: n.beta, epsilon: n.epsilon)

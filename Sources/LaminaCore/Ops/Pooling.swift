@@ -3,7 +3,7 @@ extension Tensor {
     /// The gradient goes to the (first) maximal element of each window.
     public func maxPool2d(poolSize: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Tensor {
         let g = poolGeometry("maxPool2d", poolSize, strides, padding)
-        let (out, argmax) = Kernels.maxPool(self, g, argmax: GradMode.isEnabled && node != nil)
+        let (out, argmax) = Kernels.maxPool(self, g, argmax: GradMode.records([self]))
         let inputShape = shape
         return out.recorded("maxPool2d", inputs: [self]) { grad, _ in
             [Kernels.maxPoolBackward(grad, argmax: argmax, inputShape: inputShape, g)]
