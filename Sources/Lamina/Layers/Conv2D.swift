@@ -144,8 +144,6 @@ public final class Conv2D: Layer {
         return activation(x.conv2d(k, bias: bias?.value, strides: strides, padding: padding))
     }
 
-    /// This layer and a following max pooling as one fused op (inference only; Sequential
-    /// calls it). Nil when the activation is neither ReLU nor linear or the input not float32.
     /// This layer, then `bn` in inference mode, then `residual +` where given (an Add), then
     /// `relu` where given, as one op (`Tensor.conv2d(_:normalizedBy:…)`: the normalization, the
     /// addition and the ReLU are applied while each chunk of the convolution's output is in
@@ -162,11 +160,18 @@ public final class Conv2D: Layer {
                         fusedReLU: relu != nil, reluMaxValue: relu?.maxValue)
     }
 
+    /// This layer and a following max pooling as one op (`Tensor.conv2dMaxPool`; Sequential
+    /// calls it): at inference the full-size convolution output never leaves the cache; in
+    /// training the ReLU runs after the pooling, on a quarter of the values (the same values
+    /// and gradients). Nil when the activation is neither ReLU nor linear, the convolution
+    /// grouped or dilated, the input masked or not float32: then the layers run in turn.
     func callThenMaxPool(_ x: Tensor, _ pool: MaxPooling2D) throws -> Tensor? {
-        guard groups == 1, activation == .relu || activation == .linear, dilationRate == (1, 1), x.dtype == .float32, x.rank == 4 else { return nil }
+        guard groups == 1, activation == .relu || activation == .linear, dilationRate == (1, 1), x.dtype == .float32, x.rank == 4,
+              x.kerasMask == nil else { return nil }
         let convShape = try buildIfNeeded(Array(x.shape.dropFirst()), dtype: x.dtype)
         try pool.buildIfNeeded(convShape, dtype: x.dtype)
         guard let kernel else { throw LaminaError.configuration("\(name) is not built") }
+        guard kernel.value.dtype == .float32 else { return nil }  // built for another dtype: the layer casts its input
         return x.conv2dMaxPool(kernel.value, bias: bias?.value, strides: strides, padding: padding, fusedReLU: activation == .relu,
                                poolSize: pool.poolSize, poolStrides: pool.strides, poolPadding: pool.padding)
     }

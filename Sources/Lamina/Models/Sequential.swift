@@ -163,9 +163,10 @@ public final class Sequential: Model {
         try checkDefinition()
         var y = x, i = 0
         while i < layers.count {
-            // At inference, Conv2D (ReLU or linear) + MaxPooling2D run as one op whose full-size
-            // convolution output never leaves the cache (`Tensor.conv2dMaxPool`).
-            if !GradMode.isEnabled, i + 1 < layers.count, let conv = layers[i] as? Conv2D,
+            // Conv2D (ReLU or linear) + MaxPooling2D run as one op (`Tensor.conv2dMaxPool`): at
+            // inference the full-size convolution output never leaves the cache; in training the
+            // ReLU runs on the pooled values.
+            if i + 1 < layers.count, let conv = layers[i] as? Conv2D,
                let pool = layers[i + 1] as? MaxPooling2D, let fused = try conv.callThenMaxPool(y, pool) {
                 y = fused
                 i += 2

@@ -90,13 +90,18 @@ extension Tensor {
     /// core takes chunks of images, convolves a chunk into a scratch buffer that stays in its
     /// cache and pools it straight into the output — the full-size convolution output (86 MB
     /// for the MNIST convnet's first layer at batch 1000) is never written. When gradients are
-    /// recorded it is exactly `conv2d(...).maxPool2d(...)`.
+    /// recorded it is `conv2d(...).maxPool2d(...)`, with the ReLU after the pooling: the max of
+    /// ReLUs is the ReLU of the max (both exact), and the gradient reaches the same input (the
+    /// window's first maximum) or is 0 in both orders, so values and gradients are those of
+    /// `conv2d(…, fusedReLU:).maxPool2d(…)` while the ReLU and its backward pass touch a
+    /// quarter of the values (2×2 pools).
     public func conv2dMaxPool(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                               fusedReLU: Bool = false, poolSize: (Int, Int), poolStrides: (Int, Int)? = nil,
                               poolPadding: Padding = .valid) -> Tensor {
         guard !GradMode.records([self, kernel, bias]), dtype == .float32, rank == 4, kernel.rank == 4 else {
-            return conv2d(kernel, bias: bias, strides: strides, padding: padding, fusedReLU: fusedReLU)
+            let pooled = conv2d(kernel, bias: bias, strides: strides, padding: padding)
                 .maxPool2d(poolSize: poolSize, strides: poolStrides, padding: poolPadding)
+            return fusedReLU ? pooled.relu() : pooled
         }
         let geometry = convGeometry(kernel, bias, strides, padding)
         let s = poolStrides ?? poolSize

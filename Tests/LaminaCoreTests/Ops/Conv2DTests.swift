@@ -165,6 +165,31 @@ import LaminaTestSupport
             $0[0].conv2dMaxPool($0[1], bias: $0[2], fusedReLU: true, poolSize: (2, 2))
         }
     }
+
+    /// Recording, the ReLU runs after the pooling: the same values and gradients as ReLU then
+    /// pooling, to the bit — on inputs of few levels, so windows hold tied maxima, all-negative
+    /// windows and exact zeros.
+    @Test(arguments: [DType.float32, .float64]) func reluAfterPoolingIsExact(_ dtype: DType) {
+        func levels(_ t: Tensor) -> Tensor { Tensor(shape: t.shape, scalars: t.asArray(Double.self).map { $0.rounded() }).cast(to: dtype) }
+        let x = levels(randn([3, 9, 8, 2], seed: 130, scale: 2)), w = levels(randn([3, 3, 2, 4], seed: 131, scale: 1.5))
+        let b = Tensor([-1, 0, 0.5, 2] as [Double]).cast(to: dtype)
+        let seed = randn([3, 4, 3, 4], seed: 132).cast(to: dtype)
+        func run(_ f: (Tensor, Tensor, Tensor) -> Tensor) -> [Tensor] {
+            var (xv, wv, bv) = (x.detached(), w.detached(), b.detached())
+            xv.requiresGrad = true; wv.requiresGrad = true; bv.requiresGrad = true
+            let y = f(xv, wv, bv)
+            return [y] + y.gradients(wrt: [xv, wv, bv], seed: seed)
+        }
+        let fused = run { $0.conv2dMaxPool($1, bias: $2, fusedReLU: true, poolSize: (2, 2), poolStrides: (2, 2), poolPadding: .same) }
+        let composed = run { $0.conv2d($1, bias: $2, fusedReLU: true).maxPool2d(poolSize: (2, 2), strides: (2, 2), padding: .same) }
+        func values(_ t: Tensor) -> [Double] { t.cast(to: .float64).asArray(Double.self) }
+        let pooled = values(withoutGradients { x.conv2d(w, bias: b).maxPool2d(poolSize: (2, 2), strides: (2, 2), padding: .same) })
+        #expect(pooled.contains { $0 < 0 } && pooled.contains(0))  // the cases are there
+        for (f, c) in zip(fused, composed) {
+            #expect(f.shape == c.shape)
+            #expect(values(f) == values(c))
+        }
+    }
 }
 
 /// `conv2d(normalizedBy:)`, the inference epilogue of Conv2D → BatchNormalization → ReLU, gives
