@@ -1,6 +1,9 @@
 /// What the LSTM's forward pass keeps for its backward pass.
 struct LSTMTape {
     let gates: Tensor, cells: Tensor, cellTanh: Tensor, hidden: Tensor
+    /// From inputs (`LSTMInput.inputs`): each step's product operand `[h_{t-1} | x_t | 1]`
+    /// `[T, B, n + F (+ 1 with a bias)]`, whose transpose times dz gives dU, dW and db in one GEMM.
+    let operands: Tensor?
 }
 
 /// The options of one `lstmRecurrence` call: the output's layout, the per-step mask `[T, B]`
@@ -9,6 +12,24 @@ struct LSTMOptions {
     let returnSequences: Bool, returnCell: Bool
     let mask: Tensor?
     let initial: (h: Tensor, c: Tensor)?
+}
+
+/// Where the gates' pre-activations come from: the input projections `x_t·W + b` of all steps,
+/// computed before the recurrence (`Tensor.lstmRecurrence`), or the inputs with the kernel and
+/// bias, each block of rows projected inside the recurrence straight into its gates (`Tensor.lstm`).
+enum LSTMInput {
+    /// `[T, B, 4n]`.
+    case projected(Tensor)
+    /// `x` `[T, B, F]`, `kernel` `[F, 4n]`, `bias` `[4n]`.
+    case inputs(x: Tensor, kernel: Tensor, bias: Tensor?)
+
+    /// The tensor whose rows feed each step: the projections or the inputs.
+    var source: Tensor {
+        switch self {
+        case .projected(let xw): xw
+        case .inputs(let x, _, _): x
+        }
+    }
 }
 
 /// The backward pass's gradients.
@@ -21,9 +42,10 @@ extension Kernels {
     /// per step [T, B, 4n], the cells c_0...c_T and hidden states h_0...h_T [T+1, B, n], and
     /// tanh(c_1...c_T) [T, B, n] — what the backward pass needs. Where `mask[t, b]` is 0 the
     /// sample's step is skipped: c and h are carried over.
-    static func lstmForward<T: FloatScalar>(_: T.Type, _ xw: Tensor, _ u: Tensor, mask: Tensor?,
+    static func lstmForward<T: FloatScalar>(_: T.Type, _ input: LSTMInput, _ u: Tensor, mask: Tensor?,
                                             initial: (h: Tensor, c: Tensor)?) -> LSTMTape {
-        let steps = xw.shape[0], batch = xw.shape[1], n = xw.shape[2] / 4, width = 4 * n, rows = batch * n
+        let source = input.source, steps = source.shape[0], batch = source.shape[1], features = source.shape[2]
+        let n = u.shape[0], width = 4 * n, rows = batch * n
         // gates: activated i, f, g, o per step [T, B, 4n]; cells: c_0...c_T; hidden: h_0...h_T.
         // Every element is written below; the initial states are zeros or copied in.
         func start(_ s: Tensor?) -> (UnsafeMutableBufferPointer<T>) -> Void {
@@ -37,21 +59,46 @@ extension Kernels {
         let cells = Tensor.build([steps + 1, batch, n], as: T.self, start(initial?.c))
         let hidden = Tensor.build([steps + 1, batch, n], as: T.self, start(initial?.h))
         let hasInitialH = initial != nil
-        // gates, cells, hidden and cellTanh were just built here: the kernels write into them.
-        withBaseAddresses(T.self, [xw, mask, u, gates, cells, hidden, cellTanh]) { ptr in
-            nonisolated(unsafe) let p = (xw: ptr[0]!, m: ptr[1], u: ptr[2]!, z: ptr[3]!, c: ptr[4]!, h: ptr[5]!, tc: ptr[6]!)
-            // z += h_{t-1} · U at every step: U [n, 4n] packed once for all of them.
-            Kernels.withRepeatedProduct(transB: false, n: width, k: n, UnsafePointer(p.u), ldb: width, rows: batch) { hU in
+        // From inputs, each step is one product [h_{t-1} | x_t | 1] · [U; W; b]: the projection,
+        // the bias and the recurrent term in one pass over z. From projections, z = xw_t + h·U.
+        var weights = u, operands: Tensor?, k = n
+        if case .inputs(_, let w, let b) = input {
+            weights = Tensor.concatenated([u.detached(), w.detached()] + (b.map { [$0.detached().reshaped(to: [1, width])] } ?? []), axis: 0)
+            k = weights.shape[0]
+            operands = Tensor.build([steps, batch, k], as: T.self) { _ in }  // every row is written below
+        }
+        let bias = k > n + features
+        // gates, cells, hidden, cellTanh and operands were just built here: the kernels write into them.
+        withBaseAddresses(T.self, [source, mask, weights, gates, cells, hidden, cellTanh, operands]) { ptr in
+            nonisolated(unsafe) let p = (src: ptr[0]!, m: ptr[1], w: ptr[2]!, z: ptr[3]!, c: ptr[4]!, h: ptr[5]!, tc: ptr[6]!, a: ptr[7])
+            // The weights [k, 4n] packed once for all the steps.
+            Kernels.withRepeatedProduct(transB: false, n: width, k: k, UnsafePointer(p.w), ldb: width, rows: batch) { product in
                 // Rows of the batch are independent through time: each core runs the
                 // whole recurrence for its rows, one hand-off per pass instead of per step.
                 Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(units: n)) { r in
                     let b0 = r.lowerBound, count = r.count
                     for t in 0..<steps {
                         let z = p.z + t * batch * width + b0 * width
-                        z.update(from: p.xw + t * batch * width + b0 * width, count: count * width)
+                        let sourceRows = p.src + t * batch * features + b0 * features
                         let state = t * rows + b0 * n, next = (t + 1) * rows + b0 * n
-                        if t > 0 || hasInitialH {  // a zero h_0 contributes nothing
-                            hU(m: count, UnsafePointer(p.h + state), lda: n, beta: 1, z, ldc: width)
+                        if let operands = p.a {
+                            let a = operands + t * batch * k + b0 * k
+                            for row in 0..<count {
+                                (a + row * k).update(from: p.h + state + row * n, count: n)
+                                (a + row * k + n).update(from: sourceRows + row * features, count: features)
+                                if bias { a[row * k + n + features] = 1 }
+                            }
+                            if t > 0 || hasInitialH {
+                                product(m: count, UnsafePointer(a), lda: k, beta: 0, z, ldc: width)
+                            } else {  // h_0 = 0: [x_0 | 1] · [W; b] alone
+                                Kernels.gemmOnThisThread(false, false, count, width, k - n, 1, UnsafePointer(a + n), k,
+                                                         UnsafePointer(p.w + n * width), width, 0, z, width)
+                            }
+                        } else {
+                            z.update(from: sourceRows, count: count * width)
+                            if t > 0 || hasInitialH {  // a zero h_0 contributes nothing
+                                product(m: count, UnsafePointer(p.h + state), lda: n, beta: 1, z, ldc: width)
+                            }
                         }
                         CKernels<T>.lstmForward(z, count, n, p.c + state, p.c + next, p.tc + t * rows + b0 * n, p.h + next)
                         if let m = p.m {  // skipped steps carry c and h over
@@ -64,7 +111,7 @@ extension Kernels {
                 }
             }
         }
-        return LSTMTape(gates: gates, cells: cells, cellTanh: cellTanh, hidden: hidden)
+        return LSTMTape(gates: gates, cells: cells, cellTanh: cellTanh, hidden: hidden, operands: operands)
     }
 
     /// Backpropagation through time: dL/d(xw) [T, B, 4n] and, if needed, dL/dU; dL/dh_0 and

@@ -24,31 +24,73 @@ extension Tensor {
         let n = shape[2] / 4
         precondition(u.shape == [n, 4 * n], "lstmRecurrence: recurrent kernel must be [\(n), \(4 * n)], got \(u.shape)")
         precondition(u.dtype == dtype, "lstmRecurrence: dtypes \(dtype) and \(u.dtype) differ")
-        if let mask { precondition(mask.shape == [shape[0], shape[1]], "lstmRecurrence: mask must be [T, B], got \(mask.shape)") }
-        if let s = initialState {
-            precondition(s.h.shape == [shape[1], n] && s.c.shape == [shape[1], n], "lstmRecurrence: initial states must be [B, n]")
-            precondition(s.h.dtype == dtype && s.c.dtype == dtype, "lstmRecurrence: initial states must be \(dtype)")
-        }
+        checkLSTMStates("lstmRecurrence", units: n, mask: mask, initialState: initialState)
         let options = LSTMOptions(returnSequences: returnSequences, returnCell: returnCell,
                                   mask: mask?.cast(to: dtype), initial: initialState)
         return isFloat32("lstmRecurrence")
-            ? lstmImpl(Float.self, u, options, initialState) : lstmImpl(Double.self, u, options, initialState)
+            ? Tensor.lstmImpl(Float.self, .projected(self), u, options) : Tensor.lstmImpl(Double.self, .projected(self), u, options)
     }
 
-    private func lstmImpl<T: FloatScalar>(_: T.Type, _ u: Tensor, _ o: LSTMOptions, _ initial: (h: Tensor, c: Tensor)?) -> Tensor {
-        let (steps, batch, n) = (shape[0], shape[1], shape[2] / 4)
-        let tape = Kernels.lstmForward(T.self, self, u, mask: o.mask, initial: o.initial)
+    /// The whole LSTM layer as one op: `matmul(kernel, bias: bias).lstmRecurrence(…)` (the same
+    /// options), from this tensor of inputs, time-major `[T, B, F]`. Each core projects its block
+    /// of rows at each step straight into the gates (`x_t·W + b`, then `+ h·U`): no `[T, B, 4n]`
+    /// projection tensor is written, read and copied. The backward pass adds `dW = Σ_t x_tᵀ·dz_t`,
+    /// `db = Σ dz` and `dx = dz·Wᵀ` to the recurrence's.
+    ///
+    /// - Parameters:
+    ///   - kernel: `W`, `[F, 4n]`, gates in Keras's order i, f, c, o.
+    ///   - bias: `[4n]`, or nil.
+    public func lstm(kernel: Tensor, bias: Tensor?, recurrentKernel: Tensor, returnSequences: Bool, mask: Tensor? = nil,
+                     initialState: (h: Tensor, c: Tensor)? = nil, returnCell: Bool = false) -> Tensor {
+        let u = recurrentKernel, n = recurrentKernel.shape.first ?? 0
+        precondition(rank == 3, "lstm: inputs must be [T, B, F], got \(shape)")
+        precondition(u.shape == [n, 4 * n] && n > 0, "lstm: recurrent kernel must be [n, 4n], got \(u.shape)")
+        precondition(kernel.shape == [shape[2], 4 * n], "lstm: kernel must be [\(shape[2]), \(4 * n)], got \(kernel.shape)")
+        precondition(bias.map { $0.shape == [4 * n] } ?? true, "lstm: bias must be [\(4 * n)], got \(bias?.shape ?? [])")
+        precondition([kernel, u, bias].allSatisfy { $0.map { $0.dtype == dtype } ?? true }, "lstm: the weights' dtypes must be \(dtype)")
+        checkLSTMStates("lstm", units: n, mask: mask, initialState: initialState)
+        let options = LSTMOptions(returnSequences: returnSequences, returnCell: returnCell,
+                                  mask: mask?.cast(to: dtype), initial: initialState)
+        let input = LSTMInput.inputs(x: self, kernel: kernel, bias: bias)
+        return isFloat32("lstm") ? Tensor.lstmImpl(Float.self, input, u, options) : Tensor.lstmImpl(Double.self, input, u, options)
+    }
+
+    private func checkLSTMStates(_ op: String, units n: Int, mask: Tensor?, initialState: (h: Tensor, c: Tensor)?) {
+        if let mask { precondition(mask.shape == [shape[0], shape[1]], "\(op): mask must be [T, B], got \(mask.shape)") }
+        if let s = initialState {
+            precondition(s.h.shape == [shape[1], n] && s.c.shape == [shape[1], n], "\(op): initial states must be [B, n]")
+            precondition(s.h.dtype == dtype && s.c.dtype == dtype, "\(op): initial states must be \(dtype)")
+        }
+    }
+
+    private static func lstmImpl<T: FloatScalar>(_: T.Type, _ input: LSTMInput, _ u: Tensor, _ o: LSTMOptions) -> Tensor {
+        let (steps, batch, n) = (input.source.shape[0], input.source.shape[1], u.shape[0])
+        let tape = Kernels.lstmForward(T.self, input, u, mask: o.mask, initial: o.initial)
         var parts = [o.returnSequences ? tape.hidden.sliced(axis: 0, 1..<(steps + 1))
                                        : tape.hidden.sliced(axis: 0, steps..<(steps + 1))]
         if o.returnCell { parts.append(tape.cells.sliced(axis: 0, steps..<(steps + 1))) }
         var output = parts.count == 1 ? parts[0] : Tensor.concatenated(parts, axis: 0)
         if !o.returnSequences && !o.returnCell { output = output.reshaped(to: [batch, n]) }
-        let inputs = [self, u] + (initial.map { [$0.h, $0.c] } ?? [])
-        return output.recorded("lstmRecurrence", inputs: inputs) { g, needed in
-            let r = Kernels.lstmBackward(T.self, g, u, tape, o, needU: needed[1])
-            var out: [Tensor?] = [needed[0] ? r.dxw : nil, r.du]
-            if initial != nil { out += [r.dh0, r.dc0] }
-            return out
+        let states = o.initial.map { [$0.h, $0.c] } ?? []
+        switch input {
+        case .projected(let xw):
+            return output.recorded("lstmRecurrence", inputs: [xw, u] + states) { g, needed in
+                let r = Kernels.lstmBackward(T.self, g, u, tape, o, needU: needed[1])
+                return [needed[0] ? r.dxw : nil, r.du] + (states.isEmpty ? [] : [r.dh0, r.dc0])
+            }
+        case .inputs(let x, let w, let b):
+            // Inputs in the order [x, W, U, h_0, c_0, b]: the optional ones last.
+            return output.recorded("lstm", inputs: [x, w, u] + states + (b.map { [$0] } ?? [])) { g, needed in
+                let r = Kernels.lstmBackward(T.self, g, u, tape, o, needU: false)
+                let (features, k) = (x.shape[2], tape.operands!.shape[2])
+                let dz = r.dxw.reshaped(to: [steps * batch, 4 * n])
+                let dx = needed[0] ? Kernels.matmul(dz, w.detached(), transB: true).reshaped(to: x.shape) : nil
+                // [dU; dW; db] = Σ_t [h_{t-1} | x_t | 1]ᵀ · dz_t: one GEMM, dz read once.
+                let d = Kernels.matmul(tape.operands!.reshaped(to: [steps * batch, k]), transA: true, dz)
+                let dw = d.sliced(axis: 0, n..<(n + features)), du = d.sliced(axis: 0, 0..<n)
+                let db = b == nil ? nil : d.sliced(axis: 0, (n + features)..<k).reshaped(to: [4 * n])
+                return [dx, dw, du] + (states.isEmpty ? [] : [r.dh0, r.dc0]) + (b == nil ? [] : [db])
+            }
         }
     }
 }

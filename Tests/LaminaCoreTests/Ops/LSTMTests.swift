@@ -107,4 +107,43 @@ import LaminaTestSupport
                                                        returnCell: true)
         expectClose(h32.scalarsAsDouble(), fused.asArray(Double.self), atol: 2e-6, rtol: 1e-5)
     }
+
+    /// `lstm` (the projection made inside the recurrence) against `matmul(kernel, bias:)` then
+    /// `lstmRecurrence`: forward and gradients in float64 (and finite differences for every
+    /// operand, with a mask and initial states), and float32 — the own GEMM's packed W and U at
+    /// 20 ragged units — against float64.
+    @Test(arguments: [false, true])
+    func projectionInsideTheRecurrenceMatchesTheComposition(returnSequences: Bool) {
+        let (steps, batch, features, units) = (5, 4, 3, 2)
+        let x = randn([steps, batch, features], seed: 41), w = randn([features, 4 * units], seed: 42) * 0.8
+        let u = randn([units, 4 * units], seed: 43) * 0.5, b = randn([4 * units], seed: 44)
+        let h0 = randn([batch, units], seed: 45), c0 = randn([batch, units], seed: 46)
+        let mask = Tensor(shape: [steps, batch], scalars: [1, 0, 1, 1,  1, 1, 0, 1,  0, 1, 1, 1,  1, 1, 1, 0,  1, 0, 1, 1] as [Double])
+        func fused(_ t: [Tensor]) -> Tensor {
+            t[0].lstm(kernel: t[1], bias: t[2], recurrentKernel: t[3], returnSequences: returnSequences, mask: mask,
+                      initialState: (t[4], t[5]), returnCell: true)
+        }
+        func composed(_ t: [Tensor]) -> Tensor {
+            t[0].matmul(t[1], bias: t[2]).lstmRecurrence(recurrentKernel: t[3], returnSequences: returnSequences, mask: mask,
+                                                         initialState: (t[4], t[5]), returnCell: true)
+        }
+        let operands = [x, w, b, u, h0, c0]
+        expectClose(fused(operands), composed(operands), atol: 1e-12, rtol: 1e-12)
+        let weights = randn(fused(operands).shape, seed: 47)
+        let check = GradientCheck.run(at: operands) { (fused($0) * weights).sum() }
+        print("lstm (projection inside) gradient check max relative error: \(check.maxRelativeError)")
+        #expect(check.maxRelativeError <= 1e-6, "\(check)")
+        func grads(_ f: ([Tensor]) -> Tensor, _ dtype: DType) -> [Tensor] {
+            let vars = operands.map { var v = $0.cast(to: dtype); v.requiresGrad = true; return v }
+            return (f(vars) * weights.cast(to: dtype)).sum().gradients(wrt: vars)
+        }
+        for (a, c) in zip(grads(fused, .float64), grads(composed, .float64)) { expectClose(a, c, atol: 1e-12, rtol: 1e-10) }
+        // No bias, no mask, no initial states; float32 against float64.
+        let (x2, w2, u2) = (randn([28, 8, 5], seed: 48), randn([5, 80], seed: 49) * 0.5, randn([20, 80], seed: 50) * 0.3)
+        let h64 = x2.lstm(kernel: w2, bias: nil, recurrentKernel: u2, returnSequences: returnSequences)
+        let h32 = x2.cast(to: .float32).lstm(kernel: w2.cast(to: .float32), bias: nil, recurrentKernel: u2.cast(to: .float32),
+                                             returnSequences: returnSequences)
+        expectClose(h64, x2.matmul(w2).lstmRecurrence(recurrentKernel: u2, returnSequences: returnSequences), atol: 1e-12, rtol: 1e-12)
+        expectClose(h32.scalarsAsDouble(), h64.asArray(Double.self), atol: 2e-6, rtol: 1e-5)
+    }
 }

@@ -58,14 +58,15 @@ public final class LSTM: Recurrent {
     override var stateCount: Int { 2 }
 
     override func recur(_ x: Tensor, mask: Tensor?, initial: [Tensor]?, training: Bool) throws -> [Tensor] {
-        let xw = projectInputs(x, training: training), u = recurrentKernel!.value, n = units
+        let inputs = timeMajorInputs(x, training: training), u = recurrentKernel!.value, n = units
         let drop = recurrentMask(batch: x.shape[0], training: training, dtype: x.dtype)
         if activation == .tanh && recurrentActivation == .sigmoid && drop == nil {
-            // The default gates: one fused op with backpropagation through time (the mask and
-            // the initial states inside it). The op returns h (all steps or the last) then c_T.
-            let steps = xw.shape[0]
-            let y = xw.lstmRecurrence(recurrentKernel: u, returnSequences: returnSequences, mask: mask,
-                                      initialState: initial.map { ($0[0], $0[1]) }, returnCell: true)
+            // The default gates: one op from the inputs, with backpropagation through time (the
+            // projection, the mask and the initial states inside it). It returns h (all steps or
+            // the last) then c_T.
+            let steps = x.shape[1]
+            let y = inputs.lstm(kernel: kernel!.value, bias: bias?.value, recurrentKernel: u, returnSequences: returnSequences, mask: mask,
+                                initialState: initial.map { ($0[0], $0[1]) }, returnCell: true)
             let c = y.sliced(axis: 0, (y.shape[0] - 1)..<y.shape[0]).squeezed(axis: 0)
             if returnSequences {
                 let sequence = y.sliced(axis: 0, 0..<steps)
@@ -73,7 +74,7 @@ public final class LSTM: Recurrent {
             }
             return finish(sequence: nil, states: [y.sliced(axis: 0, 0..<1).squeezed(axis: 0), c], mask: mask)
         }
-        let r = run(xw, mask: mask, initial: initial) { xt, s in
+        let r = run(project(inputs), mask: mask, initial: initial) { xt, s in
             let (h, c) = (s[0], s[1])
             let z = xt + (drop.map { h * $0 } ?? h).matmul(u)
             let i = recurrentActivation(z.sliced(axis: 1, 0..<n))

@@ -144,16 +144,26 @@ public class Recurrent: Layer, RandomLayer {
     /// gates·units]` and in reading order (reversed for `goBackwards`), the input dropout
     /// mask applied while training. `inputBias` defaults to the whole bias.
     func projectInputs(_ x: Tensor, training: Bool, inputBias: Tensor? = nil) -> Tensor {
+        project(timeMajorInputs(x, training: training), inputBias: inputBias)
+    }
+
+    /// `timeMajor · kernel + inputBias` (defaulting to the whole bias): the bias goes into the
+    /// GEMM (rows start from it), not into a broadcast add afterwards.
+    func project(_ timeMajor: Tensor, inputBias: Tensor? = nil) -> Tensor {
+        if let b = inputBias ?? bias?.value { return timeMajor.matmul(kernel!.value, bias: b) }
+        return timeMajor.matmul(kernel!.value)
+    }
+
+    /// The inputs time-major `[timesteps, batch, features]` in reading order, the input dropout
+    /// mask applied while training (the (narrow) input is permuted, not the projection).
+    func timeMajorInputs(_ x: Tensor, training: Bool) -> Tensor {
         var x = x
         if training && dropout > 0 {
             x = x * dropoutMask([x.shape[0], 1, x.shape[2]], rate: dropout, dtype: x.dtype, generator: &generator)
         }
-        // Permute the (narrow) input rather than the (gates·units wide) projection.
-        // The bias goes into the GEMM (rows start from it), not into a broadcast add afterwards.
         var timeMajor = x.permuted([1, 0, 2])
         if goBackwards { timeMajor = timeMajor.reversed(axis: 0) }
-        if let b = inputBias ?? bias?.value { return timeMajor.matmul(kernel!.value, bias: b) }
-        return timeMajor.matmul(kernel!.value)
+        return timeMajor
     }
 
     /// The recurrent dropout mask `[batch, units]` for this call, nil when inactive.
