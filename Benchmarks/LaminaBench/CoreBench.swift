@@ -71,6 +71,8 @@ func benchConv() {
             let y = xg.conv2d(w)
             _ = y.sum().gradients(wrt: c > 1 ? [xg, w] : [w])
         }
+        let forward = secondsPerCall(rounds: 3) { _ = xg.conv2d(w) }
+        let inference = secondsPerCall(rounds: 3) { _ = withoutGradients { x.conv2d(w) } }
         let o = h - 2, m = 128 * o * o, k = 9 * c
         // forward GEMM + weight-gradient GEMM (+ input-gradient GEMM when needed)
         let gemms = c > 1 ? 3.0 : 2.0
@@ -78,8 +80,19 @@ func benchConv() {
         // the same GEMM shapes through raw sgemm
         let cols = Tensor.randomNormal([m, k], seed: 7), kern = Tensor.randomNormal([k, f], seed: 8)
         let gemmSeconds = secondsPerCall(rounds: 3) { _ = withoutGradients { cols.matmul(kern) } }
+        // The backward pass's GEMM shapes alone: dKernel = colsᵀ·dOut and dCols = dOut·Kᵀ.
+        let (a, g, kw) = (cols.asArray(Float.self), Tensor.randomNormal([m, f], seed: 9).asArray(Float.self), kern.asArray(Float.self))
+        var dKernel = [Float](repeating: 0, count: k * f), dCols = [Float](repeating: 0, count: m * k)
+        let kernelGradient = secondsPerCall(rounds: 3) {
+            Kernels.sgemm(transA: true, transB: false, m: k, n: f, k: m, a, lda: k, g, ldb: f, &dKernel, ldc: f)
+        }
+        let inputGradient = secondsPerCall(rounds: 3) {
+            Kernels.sgemm(transA: false, transB: true, m: m, n: k, k: f, g, lda: f, kw, ldb: f, &dCols, ldc: k)
+        }
+        let gemm = 2 * Double(m * k * f) / 1e9
         emit(["workload": "conv", "layer": "\(h)x\(h)x\(c)->\(f)", "batch": 128,
-              "gflops": flop / seconds / 1e9, "sgemm_gflops_same_shape": 2 * Double(m * k * f) / gemmSeconds / 1e9,
-              "ms_forward_backward": seconds * 1e3])
+              "gflops": flop / seconds / 1e9, "sgemm_gflops_same_shape": gemm / gemmSeconds,
+              "sgemm_gflops_kernel_gradient": gemm / kernelGradient, "sgemm_gflops_input_gradient": gemm / inputGradient,
+              "ms_forward_backward": seconds * 1e3, "ms_forward": forward * 1e3, "ms_forward_inference": inference * 1e3])
     }
 }
