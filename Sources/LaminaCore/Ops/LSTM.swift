@@ -40,6 +40,12 @@ extension Tensor {
     /// - Parameters:
     ///   - kernel: `W`, `[F, 4n]`, gates in Keras's order i, f, c, o.
     ///   - bias: `[4n]`, or nil.
+    ///   - recurrentKernel: `U`, `[n, 4n]`.
+    ///   - returnSequences: return every hidden state `[T, B, n]` (time-major) instead of
+    ///     the last one `[B, n]`.
+    ///   - mask: optional `[T, B]` 1/0 per step and sample; where 0 the sample keeps its state.
+    ///   - initialState: `h_0` and `c_0` `[B, n]` (zeros when nil); both get gradients.
+    ///   - returnCell: append the last cell state `c_T` along axis 0, as in ``lstmRecurrence(recurrentKernel:returnSequences:mask:initialState:returnCell:)``.
     public func lstm(kernel: Tensor, bias: Tensor?, recurrentKernel: Tensor, returnSequences: Bool, mask: Tensor? = nil,
                      initialState: (h: Tensor, c: Tensor)? = nil, returnCell: Bool = false) -> Tensor {
         let u = recurrentKernel, n = recurrentKernel.shape.first ?? 0
