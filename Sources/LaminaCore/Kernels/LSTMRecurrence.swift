@@ -41,9 +41,12 @@ extension Kernels {
     /// The forward recurrence over all steps (see `Tensor.lstmRecurrence`): the activated gates
     /// per step [T, B, 4n], the cells c_0...c_T and hidden states h_0...h_T [T+1, B, n], and
     /// tanh(c_1...c_T) [T, B, n] — what the backward pass needs. Where `mask[t, b]` is 0 the
-    /// sample's step is skipped: c and h are carried over.
+    /// sample's step is skipped: c and h are carried over. With `keep` false (nothing records:
+    /// inference), the gates, tanh(c) and product operands of a step live in one scratch
+    /// buffer per core, reused step after step, and the tape's `gates`, `cellTanh` and
+    /// `operands` are empty: only the cells and hidden states are kept.
     static func lstmForward<T: FloatScalar>(_: T.Type, _ input: LSTMInput, _ u: Tensor, mask: Tensor?,
-                                            initial: (h: Tensor, c: Tensor)?) -> LSTMTape {
+                                            initial: (h: Tensor, c: Tensor)?, keep: Bool = true) -> LSTMTape {
         let source = input.source, steps = source.shape[0], batch = source.shape[1], features = source.shape[2]
         let n = u.shape[0], width = 4 * n, rows = batch * n
         // gates: activated i, f, g, o per step [T, B, 4n]; cells: c_0...c_T; hidden: h_0...h_T.
@@ -54,8 +57,9 @@ extension Kernels {
                 else { out.baseAddress!.initialize(repeating: 0, count: rows) }
             }
         }
-        let gates = Tensor.build([steps, batch, width], as: T.self) { _ in }
-        let cellTanh = Tensor.build([steps, batch, n], as: T.self) { _ in }
+        let kept = keep ? steps : 0  // steps whose gates, tanh(c) and operands the tape keeps
+        let gates = Tensor.build([kept, batch, width], as: T.self) { _ in }
+        let cellTanh = Tensor.build([kept, batch, n], as: T.self) { _ in }
         let cells = Tensor.build([steps + 1, batch, n], as: T.self, start(initial?.c))
         let hidden = Tensor.build([steps + 1, batch, n], as: T.self, start(initial?.h))
         let hasInitialH = initial != nil
@@ -65,7 +69,7 @@ extension Kernels {
         if case .inputs(_, let w, let b) = input {
             weights = Tensor.concatenated([u.detached(), w.detached()] + (b.map { [$0.detached().reshaped(to: [1, width])] } ?? []), axis: 0)
             k = weights.shape[0]
-            operands = Tensor.build([steps, batch, k], as: T.self) { _ in }  // every row is written below
+            operands = Tensor.build([kept, batch, k], as: T.self) { _ in }  // every row is written below
         }
         let bias = k > n + features
         // gates, cells, hidden, cellTanh and operands were just built here: the kernels write into them.
@@ -77,12 +81,16 @@ extension Kernels {
                 // whole recurrence for its rows, one hand-off per pass instead of per step.
                 Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(units: n)) { r in
                     let b0 = r.lowerBound, count = r.count
+                    // Inference: this core's step buffers (gates, tanh(c), operands), reused.
+                    let scratch = keep ? nil : UnsafeMutablePointer<T>.allocate(capacity: count * (width + n + k))
+                    defer { scratch?.deallocate() }
                     for t in 0..<steps {
-                        let z = p.z + t * batch * width + b0 * width
+                        let z = scratch ?? p.z + t * batch * width + b0 * width
+                        let tc = scratch.map { $0 + count * width } ?? p.tc + t * rows + b0 * n
                         let sourceRows = p.src + t * batch * features + b0 * features
                         let state = t * rows + b0 * n, next = (t + 1) * rows + b0 * n
                         if let operands = p.a {
-                            let a = operands + t * batch * k + b0 * k
+                            let a = scratch.map { $0 + count * (width + n) } ?? operands + t * batch * k + b0 * k
                             for row in 0..<count {
                                 (a + row * k).update(from: p.h + state + row * n, count: n)
                                 (a + row * k + n).update(from: sourceRows + row * features, count: features)
@@ -100,7 +108,7 @@ extension Kernels {
                                 product(m: count, UnsafePointer(p.h + state), lda: n, beta: 1, z, ldc: width)
                             }
                         }
-                        CKernels<T>.lstmForward(z, count, n, p.c + state, p.c + next, p.tc + t * rows + b0 * n, p.h + next)
+                        CKernels<T>.lstmForward(z, count, n, p.c + state, p.c + next, tc, p.h + next)
                         if let m = p.m {  // skipped steps carry c and h over
                             for b in 0..<count where m[t * batch + b0 + b] == 0 {
                                 (p.c + next + b * n).update(from: p.c + state + b * n, count: n)

@@ -71,30 +71,39 @@ extension Tensor {
 
     private static func lstmImpl<T: FloatScalar>(_: T.Type, _ input: LSTMInput, _ u: Tensor, _ o: LSTMOptions) -> Tensor {
         let (steps, batch, n) = (input.source.shape[0], input.source.shape[1], u.shape[0])
-        let tape = Kernels.lstmForward(T.self, input, u, mask: o.mask, initial: o.initial)
+        let states = o.initial.map { [$0.h, $0.c] } ?? []
+        // The recorded inputs: [xw, U, h_0, c_0] or [x, W, U, h_0, c_0, b], the optional ones last.
+        let recordedInputs: [Tensor] = switch input {
+        case .projected(let xw): [xw, u] + states
+        case .inputs(let x, let w, let b): [x, w, u] + states + (b.map { [$0] } ?? [])
+        }
+        let tape = Kernels.lstmForward(T.self, input, u, mask: o.mask, initial: o.initial,
+                                       keep: GradMode.records(recordedInputs))
         var parts = [o.returnSequences ? tape.hidden.sliced(axis: 0, 1..<(steps + 1))
                                        : tape.hidden.sliced(axis: 0, steps..<(steps + 1))]
         if o.returnCell { parts.append(tape.cells.sliced(axis: 0, steps..<(steps + 1))) }
         var output = parts.count == 1 ? parts[0] : Tensor.concatenated(parts, axis: 0)
         if !o.returnSequences && !o.returnCell { output = output.reshaped(to: [batch, n]) }
-        let states = o.initial.map { [$0.h, $0.c] } ?? []
         switch input {
-        case .projected(let xw):
-            return output.recorded("lstmRecurrence", inputs: [xw, u] + states) { g, needed in
+        case .projected:
+            return output.recorded("lstmRecurrence", inputs: recordedInputs) { g, needed in
                 let r = Kernels.lstmBackward(T.self, g, u, tape, o, needU: needed[1])
                 return [needed[0] ? r.dxw : nil, r.du] + (states.isEmpty ? [] : [r.dh0, r.dc0])
             }
         case .inputs(let x, let w, let b):
-            // Inputs in the order [x, W, U, h_0, c_0, b]: the optional ones last.
-            return output.recorded("lstm", inputs: [x, w, u] + states + (b.map { [$0] } ?? [])) { g, needed in
+            return output.recorded("lstm", inputs: recordedInputs) { g, needed in
                 let r = Kernels.lstmBackward(T.self, g, u, tape, o, needU: false)
                 let (features, k) = (x.shape[2], tape.operands!.shape[2])
                 let dz = r.dxw.reshaped(to: [steps * batch, 4 * n])
                 let dx = needed[0] ? Kernels.matmul(dz, w.detached(), transB: true).reshaped(to: x.shape) : nil
-                // [dU; dW; db] = Σ_t [h_{t-1} | x_t | 1]ᵀ · dz_t: one GEMM, dz read once.
-                let d = Kernels.matmul(tape.operands!.reshaped(to: [steps * batch, k]), transA: true, dz)
-                let dw = d.sliced(axis: 0, n..<(n + features)), du = d.sliced(axis: 0, 0..<n)
-                let db = b == nil ? nil : d.sliced(axis: 0, (n + features)..<k).reshaped(to: [4 * n])
+                let needB = b != nil && needed[needed.count - 1]
+                // [dU; dW; db] = Σ_t [h_{t-1} | x_t | 1]ᵀ · dz_t: one GEMM, dz read once (none
+                // when the weights are frozen).
+                let d = needed[1] || needed[2] || needB
+                    ? Kernels.matmul(tape.operands!.reshaped(to: [steps * batch, k]), transA: true, dz) : nil
+                let dw = needed[1] ? d?.sliced(axis: 0, n..<(n + features)) : nil
+                let du = needed[2] ? d?.sliced(axis: 0, 0..<n) : nil
+                let db = needB ? d?.sliced(axis: 0, (n + features)..<k).reshaped(to: [4 * n]) : nil
                 return [dx, dw, du] + (states.isEmpty ? [] : [r.dh0, r.dc0]) + (b == nil ? [] : [db])
             }
         }

@@ -146,4 +146,37 @@ import LaminaTestSupport
         expectClose(h64, x2.matmul(w2).lstmRecurrence(recurrentKernel: u2, returnSequences: returnSequences), atol: 1e-12, rtol: 1e-12)
         expectClose(h32.scalarsAsDouble(), h64.asArray(Double.self), atol: 2e-6, rtol: 1e-5)
     }
+
+    /// Inference keeps only the cells and hidden states (each core's gates, tanh(c) and product
+    /// operands live in one reused buffer): the outputs equal the recording pass's to the bit,
+    /// from inputs and from projections, with a mask, initial states and the last cell. With the
+    /// weights frozen, the backward pass skips [dU; dW; db] and still gives the same dx, dh_0, dc_0.
+    @Test(arguments: [false, true])
+    func inferenceAndFrozenWeightsMatchTheRecordingPass(returnSequences: Bool) {
+        let (steps, batch, features, units) = (6, 5, 3, 4)
+        let mask = Tensor(shape: [steps, batch], scalars: (0..<(steps * batch)).map { $0 % 7 == 3 ? 0 : 1 } as [Float])
+        for dtype in [DType.float32, .float64] {
+            let x = randn([steps, batch, features], seed: 61).cast(to: dtype), w = (randn([features, 4 * units], seed: 62) * 0.7).cast(to: dtype)
+            let u = (randn([units, 4 * units], seed: 63) * 0.5).cast(to: dtype), b = randn([4 * units], seed: 64).cast(to: dtype)
+            let h0 = randn([batch, units], seed: 65).cast(to: dtype), c0 = randn([batch, units], seed: 66).cast(to: dtype)
+            func run(_ t: [Tensor]) -> (fused: Tensor, projected: Tensor) {
+                (t[0].lstm(kernel: t[1], bias: t[2], recurrentKernel: t[3], returnSequences: returnSequences, mask: mask,
+                           initialState: (t[4], t[5]), returnCell: true),
+                 t[0].matmul(t[1], bias: t[2]).lstmRecurrence(recurrentKernel: t[3], returnSequences: returnSequences,
+                                                              mask: mask, initialState: (t[4], t[5]), returnCell: true))
+            }
+            let plain = [x, w, b, u, h0, c0]
+            let inference = withoutGradients { run(plain) }
+            let all = plain.map { var v = $0; v.requiresGrad = true; return v }
+            let recorded = run(all)
+            #expect(inference.fused.scalarsAsDouble() == recorded.fused.scalarsAsDouble())
+            #expect(inference.projected.scalarsAsDouble() == recorded.projected.scalarsAsDouble())
+            // Frozen weights: only x and the states need gradients.
+            let frozen = [all[0], w, b, u, all[4], all[5]]
+            let weights = randn(recorded.fused.shape, seed: 67).cast(to: dtype)
+            let full = (recorded.fused * weights).sum().gradients(wrt: [all[0], all[4], all[5]])
+            let part = (run(frozen).fused * weights).sum().gradients(wrt: [frozen[0], frozen[4], frozen[5]])
+            for (a, c) in zip(part, full) { #expect(a.scalarsAsDouble() == c.scalarsAsDouble()) }
+        }
+    }
 }
