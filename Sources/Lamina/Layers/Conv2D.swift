@@ -163,8 +163,9 @@ public final class Conv2D: Layer {
     /// This layer and a following max pooling as one op (`Tensor.conv2dMaxPool`; Sequential
     /// calls it): at inference the full-size convolution output never leaves the cache; in
     /// training the ReLU runs after the pooling, on the pooled values only (a quarter of them
-    /// with 2×2 pools; the same values and gradients). Nil when the activation is neither ReLU nor linear, the convolution
-    /// grouped or dilated, the input masked or not float32: then the layers run in turn.
+    /// with 2×2 pools; the same values and gradients). Nil when the activation is neither ReLU
+    /// nor linear, the convolution grouped or dilated, the input masked or not float32: then
+    /// the layers run in turn.
     func callThenMaxPool(_ x: Tensor, _ pool: MaxPooling2D) throws -> Tensor? {
         guard groups == 1, activation == .relu || activation == .linear, dilationRate == (1, 1), x.dtype == .float32, x.rank == 4,
               x.kerasMask == nil else { return nil }
