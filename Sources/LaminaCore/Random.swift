@@ -125,8 +125,8 @@ extension Tensor {
         switch dtype {
         case .float32: return build(shape, as: Float.self) { fillNormal($0, mean: mean, stddev: stddev, &rng) }
         case .float64: return build(shape, as: Double.self) { fillNormal($0, mean: mean, stddev: stddev, &rng) }
-        case .int32:
-            return (0..<Shape.count(shape)).map { _ in mean + stddev * rng.nextNormal() }.tensor(shape: shape, dtype: dtype)
+        case .int32:  // the float64 draws, truncated as `cast` does
+            return randomNormal(shape, mean: mean, stddev: stddev, dtype: .float64, using: &rng).cast(to: .int32)
         }
     }
 
