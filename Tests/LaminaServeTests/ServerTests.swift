@@ -50,7 +50,17 @@ struct RunningServer {
         request.httpMethod = method
         request.httpBody = body
         if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
-        let (data, response) = try await Self.session.data(for: request)
+        // Not `session.data(for:)`: in swift-corelibs-foundation its cancellation handler calls
+        // URLSessionTask.cancel(), a sync on the session's queue, while holding the task's status
+        // lock, and a completion on that queue waits for the same lock to resume the caller: a
+        // task group cancelling its children at exit deadlocked this suite (seen in CI under
+        // ThreadSanitizer, one run in five here; gdb showed both threads). A completion handler
+        // and a continuation without a cancellation handler cannot meet that lock.
+        let (data, response): (Data, URLResponse?) = try await withCheckedThrowingContinuation { continuation in
+            Self.session.dataTask(with: request) { data, response, error in
+                if let error { continuation.resume(throwing: error) } else { continuation.resume(returning: (data ?? Data(), response)) }
+            }.resume()
+        }
         return ((response as? HTTPURLResponse)?.statusCode ?? -1, data)
     }
 
@@ -377,12 +387,28 @@ func flatFloats(_ any: Any?) -> [Float] {
     /// Shutting down finishes the requests in flight; afterwards nothing is served.
     @Test func gracefulShutdownFinishesRequestsInFlight() async throws {
         let (model, x) = try Self.model()
-        let running = try await RunningServer.start(["mnist": model], .init(maxBatch: 64, batchTimeout: .milliseconds(400)))
+        let running = try await RunningServer.start(["mnist": model], .init(maxBatch: 64, batchTimeout: .seconds(3)))
+        // An announced request that never comes holds each batch open until the timeout.
+        let served = try running.server.registry.acquire("mnist", .latest).get()
+        served.batcher.announce()
+        let batcher = served.batcher
+        served.release()
+        let finished = Locked(0)
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for i in 0..<8 {
-                group.addTask { try await running.predict("mnist", instancesJSON(x.sliced(axis: 0, i..<(i + 1)))).0 }
+                group.addTask {
+                    let status = try await running.predict("mnist", instancesJSON(x.sliced(axis: 0, i..<(i + 1)))).0
+                    finished.withLock { $0 += 1 }
+                    return status
+                }
             }
-            try await Task.sleep(for: .milliseconds(150))   // the requests wait in the open batch
+            // Until every request has reached the server: waiting in the open batch, or answered.
+            // (A fixed 150 ms was not always enough under ThreadSanitizer: a connection not yet
+            // accepted when the listener closed was reset.)
+            let deadline = ContinuousClock.now + .seconds(30)
+            while batcher.queuedRequests + finished.withLock({ $0 }) < 8, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             await running.group.triggerGracefulShutdown()
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
