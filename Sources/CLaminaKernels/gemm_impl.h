@@ -346,9 +346,10 @@ static long LK(gemm_kstep)(long k, long kc) {
    for k = 576-2048, level at n = 256, k = 256; -4% at n = 512; sgemm_packed (inference
    convolutions), one thread: +5-34% on ResNet50's and MobileNetV2's shapes (n = 32-256), -3% to
    +3% at n = 256, k = 256. On AVX-512 (12 rows, twelve streams) only up to two B panels
-   (n ≤ 64): Zen 4, MNIST convnet (its 64-filter convolution), six alternating pairs against
-   packing: training epoch -0.3% to -21% (never slower), predict at batch 1000 +1.5-6%; at
-   n ≤ 128 the gain on the epoch was smaller and mixed (+/-). */
+   (n ≤ 64): Zen 4, MNIST convnet (its 64-filter convolution), eight alternating pairs against
+   packing: training epoch faster in seven (-0.3% to -21%), +5% in one (within noise); predict
+   at batch 1000 +1.5-7%; ResNet50, MobileNetV2 level. At n ≤ 128 the epoch's gain was smaller
+   and mixed. */
 static inline int LK(gemm_a_in_place)(int transA, long n) {
     return !transA && (LK_GEMM_MR <= 6 ? n <= 16 * LK_GEMM_NR : n <= 2 * LK_GEMM_NR);
 }

@@ -16,8 +16,9 @@ import Testing
 
     /// (m, n, k): single elements, ragged tiles, few rows (the in-place B path and the
     /// k-interleaved accumulators), narrow C, k split in several KC blocks, n in several NC
-    /// blocks, and primes beyond every block size; n ≤ 256 (AVX2) or n ≤ 64 (AVX-512) reads A's rows in place (not packed);
-    /// 256 rows or more take the longer k blocks (in place and packed A).
+    /// blocks, and primes beyond every block size; n ≤ 256 (AVX2) or n ≤ 64 (AVX-512) reads A's
+    /// rows in place (not packed); 256 rows or more take the longer k blocks (in place and
+    /// packed A).
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (7, 13, 5), (33, 65, 17), (1, 40, 9), (2, 48, 31), (3, 17, 64), (12, 32, 384),
         (13, 33, 385), (5, 600, 397), (40, 16, 1000), (131, 521, 389), (29, 37, 773),
