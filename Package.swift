@@ -121,9 +121,11 @@ let package = Package(
         .testTarget(name: "LaminaCoreTests", dependencies: ["LaminaCore", "CLaminaKernels", "LaminaTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaTests", dependencies: ["Lamina", "LaminaData", "LaminaTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LaminaKerasTests", dependencies: ["LaminaKeras", "LaminaData", "LaminaTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "LaminaServeTests", dependencies: ["LaminaServe"]),
+        // Shared by the two serving test targets: the graceful-shutdown probe.
+        .target(name: "LaminaServeTestSupport", dependencies: ["LaminaServe", "Lamina"], path: "Tests/LaminaServeTestSupport"),
+        .testTarget(name: "LaminaServeTests", dependencies: ["LaminaServe", "LaminaServeTestSupport"]),
         .testTarget(name: "LaminaServeGRPCTests", dependencies: [
-            "LaminaServeGRPC", "LaminaServe", "Lamina",
+            "LaminaServeGRPC", "LaminaServe", "Lamina", "LaminaServeTestSupport",
             .product(name: "GRPCCore", package: "grpc-swift-2"),
             .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Lamina
 import LaminaServe
+import LaminaServeTestSupport
 import Logging
 import ServiceLifecycle
 import SwiftProtobuf
@@ -328,28 +329,18 @@ func failure<R>(_ call: () async throws -> R) async -> RPCError.Code? {
     @Test func gracefulShutdownAnswersCallsInFlight() async throws {
         let (model, x) = try Self.model()
         let running = try await RunningGRPCServer.start(["mnist": model], maxBatch: 64, batchTimeout: .seconds(3))
-        // An announced request that never comes holds each batch open until the timeout.
-        let served = try running.server.registry.acquire("mnist", .latest).get()
-        served.batcher.announce()
-        let batcher = served.batcher
-        served.release()
-        let finished = Locked(0)
+        let probe = try ShutdownProbe(running.server, model: "mnist")
         try await running.withClients { predictions, _ in
             let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for i in 0..<8 {
                     group.addTask {
                         let one = x.sliced(axis: 0, i..<(i + 1))
                         let response = try await predictions.predict(predictRequest("mnist", ["input": tensorProto(one, content: true)]))
-                        finished.withLock { $0 += 1 }
+                        probe.answer()
                         return (try? floats(response.outputs["output"]))?.count == 3
                     }
                 }
-                // Until every call has reached the server: waiting in the open batch, or answered
-                // (on a slow machine the batch may close on its timeout first).
-                let deadline = ContinuousClock.now + .seconds(30)
-                while batcher.queuedRequests + finished.withLock({ $0 }) < 8, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
+                try await probe.waitUntilReached(8)
                 await running.group.triggerGracefulShutdown()
                 return try await group.reduce(into: [Bool]()) { $0.append($1) }
             }

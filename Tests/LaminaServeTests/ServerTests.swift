@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Lamina
+import LaminaServeTestSupport
 import Logging
 import ServiceLifecycle
 import Testing
@@ -388,27 +389,16 @@ func flatFloats(_ any: Any?) -> [Float] {
     @Test func gracefulShutdownFinishesRequestsInFlight() async throws {
         let (model, x) = try Self.model()
         let running = try await RunningServer.start(["mnist": model], .init(maxBatch: 64, batchTimeout: .seconds(3)))
-        // An announced request that never comes holds each batch open until the timeout.
-        let served = try running.server.registry.acquire("mnist", .latest).get()
-        served.batcher.announce()
-        let batcher = served.batcher
-        served.release()
-        let finished = Locked(0)
+        let probe = try ShutdownProbe(running.server, model: "mnist")
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for i in 0..<8 {
                 group.addTask {
                     let status = try await running.predict("mnist", instancesJSON(x.sliced(axis: 0, i..<(i + 1)))).0
-                    finished.withLock { $0 += 1 }
+                    probe.answer()
                     return status
                 }
             }
-            // Until every request has reached the server: waiting in the open batch, or answered.
-            // (A fixed 150 ms was not always enough under ThreadSanitizer: a connection not yet
-            // accepted when the listener closed was reset.)
-            let deadline = ContinuousClock.now + .seconds(30)
-            while batcher.queuedRequests + finished.withLock({ $0 }) < 8, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            try await probe.waitUntilReached(8)
             await running.group.triggerGracefulShutdown()
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }

@@ -46,7 +46,7 @@ extension Kernels {
     /// buffer per core, reused step after step, and the tape's `gates`, `cellTanh` and
     /// `operands` are empty: only the cells and hidden states are kept.
     static func lstmForward<T: FloatScalar>(_: T.Type, _ input: LSTMInput, _ u: Tensor, mask: Tensor?,
-                                            initial: (h: Tensor, c: Tensor)?, keep: Bool = true) -> LSTMTape {
+                                            initial: (h: Tensor, c: Tensor)?, keep: Bool) -> LSTMTape {
         let source = input.source, steps = source.shape[0], batch = source.shape[1], features = source.shape[2]
         let n = u.shape[0], width = 4 * n, rows = batch * n
         // gates: activated i, f, g, o per step [T, B, 4n]; cells: c_0...c_T; hidden: h_0...h_T.
