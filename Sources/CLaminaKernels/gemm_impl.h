@@ -40,25 +40,33 @@
 #define LK_GEMM_NR (LK_GEMM_NV * LK_W)
 /* Cache blocking. KC: the inner-dimension block (an A panel of MR×KC stays in L1 while the B
    panels stream past it; C is read and written once per block). NC: the columns of op(B) packed
-   at a time (an A panel is packed once per NC block). KC_TALL: KC where op(A) has at least TALL_M
-   rows. With fewer rows B is packed for few row groups and its block is read back from beyond L2
-   when larger, so the short block stays.
+   at a time (an A panel is packed once per NC block). KC_TALL, NC_TALL: KC and NC where op(A)
+   has at least TALL_M rows. With fewer rows B is packed for few row groups and its block is read
+   back from beyond L2 when larger, so the short block stays.
    AVX2 (6×16), AMD EPYC Zen 3, against KC 384 / NC 512 for every shape (C harness, both
    alternating in one process, one thread): KC_TALL 512 +3–4% at square 1024–2048 (C passes
    3 → 2 at 1024), level at 512 and on the model shapes of gemm_table_zen3, −5% at m = 12–16 had
    it applied there; NC 1024 a further +3% at 1024–2048, level on the model shapes. Both with the
    C-tile prefetch below, own ÷ OpenBLAS's Zen kernels at square 1024 / 2048: 0.94 / 0.92 →
    1.02 / 1.00 (one thread), 0.94 / 0.92 → 0.99 / 0.98 (two).
-   AVX-512 (12×32: a KC 512 A panel is 24 KB of a 32–48 KB L1): unmeasured, kept at 384 / 512. */
+   AVX-512 (12×32: a KC 512 A panel is 24 KB of a 32–48 KB L1), AMD EPYC Zen 4, two threads,
+   C harness alternating both in one process: at square 2048 packing A was 7% of the time (each
+   A panel packed once per NC block, from rows beyond L2); with NC_TALL 2048 and KC_TALL 512 for
+   tall products, against 512 / 384: +6–12% at square 2048 (one thread 102 → 110 GFLOP/s, 94% of
+   the core's FMA peak), +3–9% at 1024, +5–11% at ResNet50's 1568×2048×512, +2–5% at
+   1568×512×2048, level at 512. Short products (m < TALL_M) keep NC 512: their B block stays in
+   L2 and they have few row groups to amortize it over. */
 #ifndef LK_GEMM_KC
 #define LK_GEMM_KC 384
 #endif
 #if LK_W == 16
-#define LK_GEMM_KC_TALL_DEFAULT 384
+#define LK_GEMM_KC_TALL_DEFAULT 512
 #define LK_GEMM_NC_DEFAULT 512
+#define LK_GEMM_NC_TALL_DEFAULT 2048
 #else
 #define LK_GEMM_KC_TALL_DEFAULT 512
 #define LK_GEMM_NC_DEFAULT 1024
+#define LK_GEMM_NC_TALL_DEFAULT 1024
 #endif
 #ifndef LK_GEMM_KC_TALL
 #define LK_GEMM_KC_TALL LK_GEMM_KC_TALL_DEFAULT
@@ -68,6 +76,12 @@
 #endif
 #ifndef LK_GEMM_NC
 #define LK_GEMM_NC LK_GEMM_NC_DEFAULT
+#endif
+#ifndef LK_GEMM_NC_TALL
+#define LK_GEMM_NC_TALL LK_GEMM_NC_TALL_DEFAULT
+#endif
+#ifndef LK_GEMM_CHUNKS
+#define LK_GEMM_CHUNKS 64
 #endif
 #ifndef LK_GEMM_DIRECT_GROUPS
 #define LK_GEMM_DIRECT_GROUPS 3
@@ -369,8 +383,9 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         }
         return 0;
     }
-    long ncmax = n < LK_GEMM_NC ? n : LK_GEMM_NC;
     long kcap = m >= LK_GEMM_TALL_M ? LK_GEMM_KC_TALL : LK_GEMM_KC;
+    long ncap = m >= LK_GEMM_TALL_M ? LK_GEMM_NC_TALL : LK_GEMM_NC;
+    long ncmax = n < ncap ? n : ncap;
     long kcmax = k < kcap ? k : kcap;
     size_t need = (size_t)((ncmax + LK_GEMM_NR - 1) / LK_GEMM_NR) * LK_GEMM_NR * (size_t)kcmax;
     if (LK(gemm_bbuf_floats) < need) {
@@ -397,16 +412,18 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
     double flops = 2.0 * (double)m * (double)n * (double)k;
     if (flops < 4.0e6) threads = 1;
     if (threads < 1) threads = 1;
-    for (long jc = 0; jc < n; jc += LK_GEMM_NC) {
+    for (long jc = 0; jc < n; jc += ncap) {
         g.jc = jc;
-        g.nc = n - jc < LK_GEMM_NC ? n - jc : LK_GEMM_NC;
+        g.nc = n - jc < ncap ? n - jc : ncap;
         g.panels = (g.nc + LK_GEMM_NR - 1) / LK_GEMM_NR;
-        /* tasks: rows of C in chunks of whole MR groups, 16 per thread, taken as threads come free:
-           a core slowed by a neighbour on a shared host leaves at most one small chunk for the
-           others to wait on at the block's end (with 4 per thread: +4–7% at n = 512–2048 on a
-           noisy Zen 3, level when quiet); when there are too few groups for the threads, the
-           block's columns are cut as well (A panels are then packed once per chunk) */
-        long row_chunks = g.groups < threads * 16 ? g.groups : threads * 16;
+        /* tasks: rows of C in chunks of whole MR groups, up to CHUNKS per thread, taken as threads
+           come free: a core slowed by a neighbour on a shared host leaves at most one small chunk
+           for the others to wait on at the block's end (16 against 4 per thread: +4–7% at
+           n = 512–2048 on a noisy Zen 3, level when quiet; 64 against 16, Zen 4, two threads,
+           C harness: mean of 6 rounds +1–6% at square 1024–2048 and 512, best level); when there
+           are too few groups for the threads, the block's columns are cut as well (A panels are
+           then packed once per chunk) */
+        long row_chunks = g.groups < threads * LK_GEMM_CHUNKS ? g.groups : threads * LK_GEMM_CHUNKS;
         long col_chunks = 1;
         if (threads > 1 && g.groups < threads * 2) {
             col_chunks = (threads * 2 + g.groups - 1) / g.groups;

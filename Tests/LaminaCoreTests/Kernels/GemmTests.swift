@@ -5,7 +5,7 @@ import Testing
 
 /// Lamina's own float32 GEMM (gemm_impl.h) on every SIMD level this CPU runs, against a scalar
 /// float64 reference: ragged shapes below and beyond the block sizes (MR, NR, KC = 384, 512
-/// from 256 rows on at AVX2, NC = 512 at AVX-512, 1024 below), all four transpose combinations, leading dimensions wider than the rows,
+/// from 256 rows on; NC = 512 at AVX-512, 2048 from 256 rows on, 1024 at AVX2 and below), all four transpose combinations, leading dimensions wider than the rows,
 /// alpha/beta (beta = 0 never reads C, so NaN garbage there must not leak), 1 and 2 threads,
 /// and op(B) packed once then used by one-thread products (`sgemm_pack_b` / `sgemm_packed`, the
 /// recurrences' path).
@@ -17,12 +17,12 @@ import Testing
     /// (m, n, k): single elements, ragged tiles, few rows (the in-place B path and the
     /// k-interleaved accumulators), narrow C, k split in several KC blocks, n in several NC
     /// blocks, and primes beyond every block size; n ≤ 256 (AVX2) or n ≤ 64 (AVX-512) reads A's
-    /// rows in place (not packed); 256 rows or more take the longer k blocks (in place and
+    /// rows in place (not packed); 256 rows or more take the longer k and n blocks (in place and
     /// packed A).
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (7, 13, 5), (33, 65, 17), (1, 40, 9), (2, 48, 31), (3, 17, 64), (12, 32, 384),
         (13, 33, 385), (5, 600, 397), (40, 16, 1000), (131, 521, 389), (29, 37, 773),
-        (9, 1100, 20), (260, 40, 1000), (263, 264, 800),
+        (9, 1100, 20), (260, 40, 1000), (263, 264, 800), (257, 2100, 30),
     ]
 
     @Test func portableMatchesReference() throws { try check(level: Int(LAMINA_SIMD_PORTABLE)) }
