@@ -52,10 +52,10 @@
    AVX-512 (12×32: a KC 512 A panel is 24 KB of a 32–48 KB L1), AMD EPYC Zen 4, two threads,
    C harness alternating both in one process: at square 2048 packing A was 7% of the time (each
    A panel packed once per NC block, from rows beyond L2); with NC_TALL 2048 and KC_TALL 512 for
-   tall products, against 512 / 384: +6–12% at square 2048 (one thread 102 → 110 GFLOP/s, 94% of
-   the core's FMA peak), +3–9% at 1024, +5–11% at ResNet50's 1568×2048×512, +2–5% at
-   1568×512×2048, level at 512. Short products (m < TALL_M) keep NC 512: their B block stays in
-   L2 and they have few row groups to amortize it over. */
+   tall products, against 512 / 384 (means of 5–6 rounds): +5–16% at square 2048 in six runs
+   (one thread 102 → 110 GFLOP/s, 94% of the core's FMA peak), +4–9% at 1024, +11% at ResNet50's
+   1568×2048×512, +5% at 1568×512×2048, level at 512. Short products (m < TALL_M) keep NC 512:
+   a B block beyond L2 would be read back from L3 by each of their few row groups. */
 #ifndef LK_GEMM_KC
 #define LK_GEMM_KC 384
 #endif
