@@ -81,7 +81,7 @@
 #define LK_GEMM_NC_TALL LK_GEMM_NC_TALL_DEFAULT
 #endif
 #ifndef LK_GEMM_CHUNKS
-#define LK_GEMM_CHUNKS 64
+#define LK_GEMM_CHUNKS 16
 #endif
 #ifndef LK_GEMM_DIRECT_GROUPS
 #define LK_GEMM_DIRECT_GROUPS 3
@@ -419,10 +419,11 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         /* tasks: rows of C in chunks of whole MR groups, up to CHUNKS per thread, taken as threads
            come free: a core slowed by a neighbour on a shared host leaves at most one small chunk
            for the others to wait on at the block's end (16 against 4 per thread: +4–7% at
-           n = 512–2048 on a noisy Zen 3, level when quiet; 64 against 16, Zen 4, two threads,
-           C harness: mean of 6 rounds +1–6% at square 1024–2048 and 512, best level); when there
-           are too few groups for the threads, the block's columns are cut as well (A panels are
-           then packed once per chunk) */
+           n = 512–2048 on a noisy Zen 3, level when quiet). 64 per thread, Zen 4: +1–6% in the
+           means of square 512–2048 products (C harness, best level), but the MNIST convnet's
+           epoch 4% slower (means of 11 alternating runs: 9.40 s against 8.99 with 16), so 16
+           stays. When there are too few groups for the threads, the block's columns are cut as
+           well (A panels are then packed once per chunk) */
         long row_chunks = g.groups < threads * LK_GEMM_CHUNKS ? g.groups : threads * LK_GEMM_CHUNKS;
         long col_chunks = 1;
         if (threads > 1 && g.groups < threads * 2) {
