@@ -44,6 +44,8 @@ static inline void gv_st(float *p, gv_vf v) { memcpy(p, &v, sizeof v); }
 #undef LK_GEMM_KC_TALL_DEFAULT
 #undef LK_GEMM_NC_DEFAULT
 #undef LK_GEMM_NC_TALL_DEFAULT
+#undef LK_GEMM_A_IN_PLACE_PANELS
+#undef LK_GEMM_A_IN_PLACE_PANELS_DEFAULT
 #define LK_SUFFIX b
 #ifdef B_DEFS
 #include B_DEFS

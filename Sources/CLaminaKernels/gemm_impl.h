@@ -59,14 +59,21 @@
 #ifndef LK_GEMM_KC
 #define LK_GEMM_KC 384
 #endif
+/* A_IN_PLACE_PANELS: op(A) = A is read in place (not packed) when op(B) has at most this many
+   NR-column panels (see gemm_a_in_place). */
 #if LK_W == 16
 #define LK_GEMM_KC_TALL_DEFAULT 512
 #define LK_GEMM_NC_DEFAULT 512
 #define LK_GEMM_NC_TALL_DEFAULT 2048
+#define LK_GEMM_A_IN_PLACE_PANELS_DEFAULT 2
 #else
 #define LK_GEMM_KC_TALL_DEFAULT 512
 #define LK_GEMM_NC_DEFAULT 1024
-#define LK_GEMM_NC_TALL_DEFAULT 1024
+#define LK_GEMM_NC_TALL_DEFAULT LK_GEMM_NC_DEFAULT
+#define LK_GEMM_A_IN_PLACE_PANELS_DEFAULT 16
+#endif
+#ifndef LK_GEMM_A_IN_PLACE_PANELS
+#define LK_GEMM_A_IN_PLACE_PANELS LK_GEMM_A_IN_PLACE_PANELS_DEFAULT
 #endif
 #ifndef LK_GEMM_KC_TALL
 #define LK_GEMM_KC_TALL LK_GEMM_KC_TALL_DEFAULT
@@ -365,7 +372,7 @@ static long LK(gemm_kstep)(long k, long kc) {
    at batch 1000 +1.5-7%; ResNet50, MobileNetV2 level. At n ≤ 128 the epoch's gain was smaller
    and mixed. */
 static inline int LK(gemm_a_in_place)(int transA, long n) {
-    return !transA && (LK_GEMM_MR <= 6 ? n <= 16 * LK_GEMM_NR : n <= 2 * LK_GEMM_NR);
+    return !transA && n <= LK_GEMM_A_IN_PLACE_PANELS * LK_GEMM_NR;
 }
 
 /* The calling thread's packed-B buffer, kept between calls (grown, never shrunk). */
@@ -383,8 +390,8 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         }
         return 0;
     }
-    long kcap = m >= LK_GEMM_TALL_M ? LK_GEMM_KC_TALL : LK_GEMM_KC;
-    long ncap = m >= LK_GEMM_TALL_M ? LK_GEMM_NC_TALL : LK_GEMM_NC;
+    const int tall = m >= LK_GEMM_TALL_M;
+    long kcap = tall ? LK_GEMM_KC_TALL : LK_GEMM_KC, ncap = tall ? LK_GEMM_NC_TALL : LK_GEMM_NC;
     long ncmax = n < ncap ? n : ncap;
     long kcmax = k < kcap ? k : kcap;
     size_t need = (size_t)((ncmax + LK_GEMM_NR - 1) / LK_GEMM_NR) * LK_GEMM_NR * (size_t)kcmax;
@@ -412,6 +419,7 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
     double flops = 2.0 * (double)m * (double)n * (double)k;
     if (flops < 4.0e6) threads = 1;
     if (threads < 1) threads = 1;
+    const long kstep = LK(gemm_kstep)(k, kcap);
     for (long jc = 0; jc < n; jc += ncap) {
         g.jc = jc;
         g.nc = n - jc < ncap ? n - jc : ncap;
@@ -433,7 +441,6 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         g.row_chunks = row_chunks;
         g.col_chunks = col_chunks;
         g.pack_chunks = threads < g.panels ? threads : g.panels;
-        long kstep = LK(gemm_kstep)(k, kcap);
         for (long pc = 0; pc < k; pc += kstep) {
             g.pc = pc;
             g.kc = k - pc < kstep ? k - pc : kstep;
