@@ -26,6 +26,7 @@
  *   portable: 6×2 vectors of 4 (12 of 16 xmm on SSE2; NEON has 32).
  */
 #include "lamina_parallel.h"
+#include "lamina_kernels.h"
 
 #ifndef LK_GEMM_MR
 #if LK_W == 16
@@ -300,11 +301,85 @@ static void LK(gemm_pack_b)(int tb, const float *b, long ldb, long p0, long kc, 
     }
 }
 
+#ifndef LK_GEMM_COLS
+#define LK_GEMM_COLS
+/* The im2col matrix of `images` NHWC images x under window g, as lamina_kernels.h's im2col
+   writes it (row (image, oy, ox), column (ky, kx, channel), zero outside the image), never
+   materialized: sgemm_cols_t's op(A) is its transpose. */
+typedef struct {
+    const float *x;
+    long images, channels;
+    const lamina_window *g;
+} lamina_gemm_cols;
+#endif
+
+/* cols[·, t0 ..< t0+len] of the pixel whose window starts at (iy, ix) of image x, zero
+   outside the image: one copy per window position (channels are contiguous). */
+static void LK(gemm_cols_taps)(const lamina_gemm_cols *s, const float *x, long iy, long ix, long t0, long len,
+                               float *restrict d) {
+    const long C = s->channels;
+    long c = t0 % C, kx = t0 / C % s->g->kW, ky = t0 / C / s->g->kW;
+    for (long i = 0; i < len;) {
+        long run = C - c < len - i ? C - c : len - i;
+        long y = iy + ky, xx = ix + kx;
+        if (y >= 0 && y < s->g->inH && xx >= 0 && xx < s->g->inW) {
+            const float *src = x + (y * s->g->inW + xx) * C + c;
+            for (long r = 0; r < run; r++) d[i + r] = src[r];
+        } else {
+            for (long r = 0; r < run; r++) d[i + r] = 0.0f;
+        }
+        i += run;
+        c = 0;
+        if (++kx == s->g->kW) { kx = 0; ky++; }
+    }
+}
+
+/* op(A) = colsᵀ (lamina_gemm_cols): taps t0 ..< t0+mr of pixels p0 ..< p0+kc into
+   dst[p·MR + i], rows mr ..< MR zero — what gemm_pack_a(ta = 1) copies from the materialized
+   matrix, gathered from the image instead: a block of pixels' windows lie in a few image rows
+   (in cache), where the materialized matrix has each in a row of its own. A window row (kw
+   positions × channels) is contiguous in NHWC, so a panel of a window inside the image is at
+   most a few runs at fixed offsets from the window's corner; windows that cross the border go
+   tap by tap. The pixel is walked with counters, not divisions. */
+static void LK(gemm_pack_cols_t)(const lamina_gemm_cols *s, long t0, long mr, long p0, long kc, float *restrict dst) {
+    const long C = s->channels, row = s->g->kW * C, image = s->g->inH * s->g->inW * C;
+    long off[LK_GEMM_MR], len[LK_GEMM_MR], at[LK_GEMM_MR];
+    int runs = 0;
+    for (long t = t0; t < t0 + mr; runs++) {
+        long ky = t / row, o = t % row;
+        len[runs] = row - o < t0 + mr - t ? row - o : t0 + mr - t;
+        off[runs] = ky * s->g->inW * C + o;
+        at[runs] = t - t0;
+        t += len[runs];
+    }
+    const long plane = s->g->outH * s->g->outW;
+    long img = p0 / plane, oy = p0 % plane / s->g->outW, ox = p0 % s->g->outW;
+    for (long p = 0; p < kc; p++) {
+        float *d = dst + p * LK_GEMM_MR;
+        const long iy = oy * s->g->strideH - s->g->padTop, ix = ox * s->g->strideW - s->g->padLeft;
+        const float *x = s->x + img * image;
+        if (iy >= 0 && iy + s->g->kH <= s->g->inH && ix >= 0 && ix + s->g->kW <= s->g->inW) {
+            const float *corner = x + (iy * s->g->inW + ix) * C;
+            if (runs == 1 && mr == LK_GEMM_MR) {
+                memcpy(d, corner + off[0], LK_GEMM_MR * sizeof(float));
+            } else {
+                for (int r = 0; r < runs; r++)
+                    for (long i = 0; i < len[r]; i++) d[at[r] + i] = corner[off[r] + i];
+            }
+        } else {
+            LK(gemm_cols_taps)(s, x, iy, ix, t0, mr, d);
+        }
+        for (long i = mr; i < LK_GEMM_MR; i++) d[i] = 0.0f;
+        if (++ox == s->g->outW) { ox = 0; if (++oy == s->g->outH) { oy = 0; img++; } }
+    }
+}
+
 typedef struct {
     int ta, tb;
     long m, n, k;
     float alpha, beta;
     const float *a, *b;
+    const lamina_gemm_cols *cols;  /* op(A) = colsᵀ, gathered from the image (a is unused) */
     float *c;
     long lda, ldb, ldc;
     /* the current (jc, pc) block */
@@ -339,7 +414,8 @@ static void LK(gemm_compute_task)(void *context, long t) {
         long mr = g->m - i0 < LK_GEMM_MR ? g->m - i0 : LK_GEMM_MR;
         const float *ap = apack;
         long alda = 0;
-        if (g->adirect) { ap = g->a + i0 * g->lda + g->pc; alda = g->lda; }
+        if (g->cols) LK(gemm_pack_cols_t)(g->cols, i0, mr, g->pc, g->kc, apack);
+        else if (g->adirect) { ap = g->a + i0 * g->lda + g->pc; alda = g->lda; }
         else LK(gemm_pack_a)(g->ta, g->a, g->lda, i0, mr, g->pc, g->kc, apack);
         for (long q = qlo; q < qhi; q++) {
             long j0 = g->jc + q * LK_GEMM_NR;
@@ -379,8 +455,10 @@ static inline int LK(gemm_a_in_place)(int transA, long n) {
 static _Thread_local float *LK(gemm_bbuf);
 static _Thread_local size_t LK(gemm_bbuf_floats);
 
-static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
-                     const float *b, long ldb, float beta, float *c, long ldc, long threads) {
+/* sgemm, with op(A) = colsᵀ gathered from an image batch where `cols` is given. */
+static int LK(sgemm_from)(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                          const lamina_gemm_cols *cols, const float *b, long ldb, float beta, float *c, long ldc,
+                          long threads) {
     if (m <= 0 || n <= 0) return 0;
     if (k <= 0 || alpha == 0.0f) {  /* C = beta·C */
         for (long i = 0; i < m; i++) {
@@ -407,10 +485,10 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
     }
     LK(gemm_job) g = {
         .ta = transA, .tb = transB, .m = m, .n = n, .k = k, .alpha = alpha, .beta = beta,
-        .a = a, .b = b, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc, .bpack = LK(gemm_bbuf),
+        .a = a, .b = b, .cols = cols, .c = c, .lda = lda, .ldb = ldb, .ldc = ldc, .bpack = LK(gemm_bbuf),
     };
     g.groups = (m + LK_GEMM_MR - 1) / LK_GEMM_MR;
-    g.adirect = LK(gemm_a_in_place)(transA, n);
+    g.adirect = !cols && LK(gemm_a_in_place)(transA, n);
     /* Packing B pays when its panels are reused by several row groups; with one or two (a batch
        of a few rows) the panels are read where they are. */
     g.bdirect = !transB && g.groups <= LK_GEMM_DIRECT_GROUPS
@@ -457,6 +535,18 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
         }
     }
     return 0;
+}
+
+static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha, const float *a, long lda,
+                     const float *b, long ldb, float beta, float *c, long ldc, long threads) {
+    return LK(sgemm_from)(transA, transB, m, n, k, alpha, a, lda, NULL, b, ldb, beta, c, ldc, threads);
+}
+
+static int LK(sgemm_cols_t)(const float *x, long images, long channels, const lamina_window *g, int transB, long n,
+                            float alpha, const float *b, long ldb, float beta, float *c, long ldc, long threads) {
+    const lamina_gemm_cols cols = {.x = x, .images = images, .channels = channels, .g = g};
+    long m = g->kH * g->kW * channels, k = images * g->outH * g->outW;
+    return LK(sgemm_from)(1, transB, m, n, k, alpha, NULL, 0, &cols, b, ldb, beta, c, ldc, threads);
 }
 
 /* ---- One op(B) for many products (the steps of a recurrence against its recurrent weights):

@@ -859,6 +859,7 @@ const LK_TABLE LK(lamina_kernels) = {
     .sgemm_packed_b_floats = LK(sgemm_packed_b_floats),
     .sgemm_pack_b = LK(sgemm_pack_b),
     .sgemm_packed = LK(sgemm_packed),
+    .sgemm_cols_t = LK(sgemm_cols_t),
     .sgemm_mr = LK_GEMM_MR,
     .sgemm_nr = LK_GEMM_NR,
     .sgemm_kc = LK_GEMM_KC,

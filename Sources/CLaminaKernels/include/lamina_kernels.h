@@ -162,6 +162,14 @@ typedef struct lamina_kernel_table {
     void (*sgemm_pack_b)(int transB, long n, long k, const float *b, long ldb, float *dst);
     void (*sgemm_packed)(int transA, long m, long n, long k, float alpha, const float *a, long lda,
                          const float *packed_b, float beta, float *c, long ldc);
+    /* C [kH·kW·channels × n] = alpha·colsᵀ·op(B) + beta·C, where cols [images·outH·outW,
+       kH·kW·channels] is the im2col matrix of `images` NHWC images x under window g (never
+       materialized) and op(B) [images·outH·outW × n] (transB as in sgemm): a convolution's
+       kernel gradient read straight from its input. The same sums in the same order as sgemm
+       with transA on the materialized matrix, whose strided columns it would pack from a
+       matrix kH·kW times the input's size. */
+    int (*sgemm_cols_t)(const float *x, long images, long channels, const lamina_window *g, int transB, long n,
+                        float alpha, const float *b, long ldb, float beta, float *c, long ldc, long threads);
     /* Its blocking: microkernel tile MR×NR, inner-dimension block KC, column block NC. */
     int sgemm_mr, sgemm_nr, sgemm_kc, sgemm_nc;
 } lamina_kernel_table;

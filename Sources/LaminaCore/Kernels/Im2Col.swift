@@ -1,3 +1,5 @@
+import CLaminaKernels
+
 /// Padding modes of convolution and pooling, as Keras spells them: `.valid`, `.same`, or the
 /// strings `"valid"` and `"same"` (any case). A string naming neither keeps its error in
 /// `nameError` (and acts as valid) so the layer given it can report it when used, as an
@@ -95,4 +97,30 @@ extension Kernels {
             CKernels<T>.col2im(cp + r.lowerBound * outImage, r.count, c, g, xp + r.lowerBound * inImage)
         }
     }
+
+    /// Whether a float32 convolution's kernel gradient colsᵀ·dOut ([taps, filters], summed over
+    /// `rows` output pixels) is read straight from its input (`convFilterGradientFromInput`):
+    /// where `GemmChoice` runs the product on the own GEMM. Otherwise the patches are kept from
+    /// the forward pass and multiplied.
+    static func filterGradientReadsInput(taps: Int, filters: Int, rows: Int) -> Bool {
+        _ = backendReady
+        return useOwnGemm(m: taps, n: filters, k: rows)
+    }
+
+    /// A convolution's kernel gradient dK [kH·kW·C, F] = im2col(x)ᵀ · dOut, float32, x
+    /// [N, H, W, C] and dOut [N·outH·outW, F]: the own GEMM packs its op(A) panels straight from
+    /// the input (`sgemm_cols_t`), the same numbers as `matmul(im2col(x), transA: true, dOut)`
+    /// without the patch matrix — kH·kW times the input's size, read in strided columns. On
+    /// `threads` threads with the kernels of `level` (nil: the CPU's). Nil when the GEMM's
+    /// packing buffer could not be allocated.
+    static func convFilterGradientFromInput(_ x: UnsafePointer<Float>, batch: Int, channels c: Int, _ g: WindowGeometry,
+                                            _ dOut: UnsafePointer<Float>, filters f: Int, _ dk: UnsafeMutablePointer<Float>,
+                                            level: Int? = nil, threads: Int = ThreadCount.current) -> Bool {
+        _ = backendReady
+        let table = level.map { lamina_kernels_for_level(Int32($0))!.pointee } ?? simd
+        return withUnsafePointer(to: g.c) { w in
+            table.sgemm_cols_t(x, batch, c, w, 0, f, 1, dOut, f, 0, dk, f, threads) == 0
+        }
+    }
 }
+

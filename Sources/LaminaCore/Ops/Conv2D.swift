@@ -51,6 +51,31 @@ extension Tensor {
         return x
     }
 
+    /// The kernel gradient colsᵀ·dOut of an im2col convolution: from the input x itself where
+    /// `fromInput` (float32 on the own GEMM), else from the patch matrix cols kept by the forward
+    /// pass. Should the GEMM's buffer be unavailable, the input's patches are unfolded here.
+    private static func conv2dFilterGradient(_ source: Tensor, fromInput: Bool, _ dOut: Tensor, _ g: WindowGeometry,
+                                             kernelShape: [Int]) -> Tensor {
+        guard fromInput else { return Kernels.matmul(source, transA: true, dOut).reshaped(to: kernelShape) }
+        let (n, c, f) = (source.shape[0], source.shape[3], kernelShape[3])
+        var done = true
+        let dk = Tensor.build([kernelShape[0] * kernelShape[1] * c, f], as: Float.self) { dk in
+            source.withUnsafeBuffer(as: Float.self) { x in
+                dOut.withUnsafeBuffer(as: Float.self) { d in
+                    done = Kernels.convFilterGradientFromInput(x.baseAddress!, batch: n, channels: c, g, d.baseAddress!,
+                                                               filters: f, dk.baseAddress!)
+                }
+            }
+        }
+        guard !done else { return dk.reshaped(to: kernelShape) }
+        let cols = source.withUnsafeBuffer(as: Float.self) { x in
+            Tensor.build([n * g.outH * g.outW, kernelShape[0] * kernelShape[1] * c], as: Float.self) {
+                Kernels.im2col(x, batch: n, channels: c, g, $0)
+            }
+        }
+        return Kernels.matmul(cols, transA: true, dOut).reshaped(to: kernelShape)
+    }
+
     /// conv2d as a direct loop over each output pixel's window. Backward: dKernel by the
     /// direct filter-gradient kernel, dInput through GEMM + col2im, dBias as column sums.
     private func directConv2d<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry) -> Tensor {
@@ -75,10 +100,14 @@ extension Tensor {
         let w = kernel.detached().reshaped(to: [k, f])
         let out = Kernels.matmul(cols, w, bias: bias?.detached()).reshaped(to: [n, g.outH, g.outW, f])
         let inputShape = shape
+        // The kernel gradient reads the input's windows where the own GEMM runs it, and the
+        // patches (kH·kW times the input) are not kept for the backward pass.
+        let fromInput = T.self == Float.self && Kernels.filterGradientReadsInput(taps: k, filters: f, rows: rows)
+        let patches = fromInput ? detached() : cols
         return out.recorded("conv2d", inputs: [self, kernel] + (bias.map { [$0] } ?? [])) { grad, needed in
             let g2 = grad.reshaped(to: [rows, f])
             let dx = needed[0] ? Tensor.conv2dInputGradient(T.self, g2, kernel: w, inputShape: inputShape, g) : nil
-            let dw = needed[1] ? Kernels.matmul(cols, transA: true, g2).reshaped(to: kernel.shape) : nil
+            let dw = needed[1] ? Tensor.conv2dFilterGradient(patches, fromInput: fromInput, g2, g, kernelShape: kernel.shape) : nil
             guard needed.count > 2 else { return [dx, dw] }
             return [dx, dw, needed[2] ? g2.sum(axes: [0]) : nil]
         }

@@ -1,3 +1,4 @@
+import CLaminaKernels
 import Testing
 import LaminaTestSupport
 @testable import LaminaCore
@@ -239,5 +240,61 @@ import LaminaTestSupport
         }
         #expect(r.maxRelativeError <= 1e-6, "\(r)")
         print("conv2d normalizedBy adding gradient check max relative error: \(r.maxRelativeError)")
+    }
+}
+
+/// A convolution's kernel gradient read straight from its input (`sgemm_cols_t`: the own GEMM
+/// packs its op(A) panels from the image's windows) gives exactly the numbers of the same GEMM
+/// on the materialized patch matrix (`transA`), which `GemmTests` hold to a float64 reference:
+/// every SIMD level this CPU runs, 1 and 2 threads, windows across every border (same
+/// padding), strides, channel counts that split a packed panel across window positions and
+/// window rows (1, 5, 13 channels), 256 taps or more (the longer k blocks) and pixels in several
+/// k blocks. The float32 op's gradient (which takes this path) agrees with float64's.
+@Suite struct FilterGradientFromInputTests {
+    static let maxLevel = Int(lamina_simd_max_level())
+
+    /// (images, H, W, C, kH, kW, strides, padding, filters)
+    static let cases: [(Int, Int, Int, Int, Int, Int, (Int, Int), Padding, Int)] = [
+        (3, 7, 6, 1, 3, 3, (1, 1), .same, 5),
+        (2, 9, 8, 5, 3, 2, (2, 1), .same, 33),
+        (8, 9, 8, 5, 3, 2, (1, 1), .same, 33),      // 576 pixels: two k blocks of the short products
+        (1, 6, 7, 13, 2, 3, (2, 2), .valid, 7),
+        (4, 13, 13, 32, 3, 3, (1, 1), .valid, 64),  // the MNIST convnet's second convolution (288 taps)
+        (6, 12, 11, 32, 3, 3, (1, 1), .same, 40),   // 792 pixels: two k blocks of the tall products
+        (2, 5, 5, 3, 5, 5, (2, 2), .same, 4),
+    ]
+
+    @Test(arguments: 0..<7) func equalsTheMaterializedProduct(_ i: Int) throws {
+        let (images, h, w, c, kh, kw, strides, padding, f) = Self.cases[i]
+        let g = WindowGeometry(inH: h, inW: w, kH: kh, kW: kw, strideH: strides.0, strideW: strides.1, padding: padding)
+        let taps = kh * kw * c, rows = images * g.outH * g.outW
+        let x = randn([images, h, w, c], seed: UInt64(200 + i)).asArray(Double.self).map { Float($0) }
+        let dOut = randn([rows, f], seed: UInt64(300 + i)).asArray(Double.self).map { Float($0) }
+        var cols = [Float](repeating: .nan, count: rows * taps)
+        x.withUnsafeBufferPointer { xp in cols.withUnsafeMutableBufferPointer { Kernels.im2col(xp, batch: images, channels: c, g, $0) } }
+        for level in 0...Self.maxLevel {
+            for threads in [1, 2] {
+                var want = [Float](repeating: .nan, count: taps * f), got = want
+                try Kernels.ownSgemm(level: level, transA: true, transB: false, m: taps, n: f, k: rows, cols, lda: taps,
+                                     dOut, ldb: f, &want, ldc: f, threads: threads)
+                let done = Kernels.convFilterGradientFromInput(x, batch: images, channels: c, g, dOut, filters: f, &got,
+                                                               level: level, threads: threads)
+                #expect(done)
+                let differ = zip(got, want).filter { $0.0 != $0.1 }.count
+                #expect(differ == 0, "case \(i), level \(level), \(threads) threads: \(differ) of \(taps * f) differ")
+            }
+        }
+    }
+
+    @Test func float32OpGradientMatchesFloat64() {
+        let x = randn([9, 8, 7, 13], seed: 71), w = randn([3, 3, 13, 21], seed: 72)
+        #expect(!Kernels.usesDirectConv(taps: 3 * 3 * 13))
+        func kernelGradient(_ dtype: DType) -> Tensor {
+            var (xv, wv) = (x.cast(to: dtype), w.cast(to: dtype))
+            xv.requiresGrad = true; wv.requiresGrad = true
+            let y = xv.conv2d(wv, strides: (2, 1), padding: .same)
+            return (y * y).sum().gradients(wrt: [wv])[0]
+        }
+        expectClose(kernelGradient(.float32), kernelGradient(.float64), atol: 2e-3, rtol: 2e-4)
     }
 }
