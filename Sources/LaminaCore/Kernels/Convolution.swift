@@ -109,12 +109,13 @@ extension Kernels {
         }
     }
 
-    /// conv2d when nothing records gradients (float32): the cores take chunks of images
-    /// (`inferenceChunkBytes`), each with its own scratch; per chunk a direct convolution (from
-    /// the bias) or im2col + one single-threaded GEMM, the epilogue (the GEMM's bias, ReLU,
-    /// batch normalization, residual) while the rows are in cache, and optionally a max pooling
-    /// of the chunk.
-    static func inferenceConv2d(_ x: Tensor, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry, epilogue: ConvEpilogue,
+    /// conv2d in chunks of images (float32): at inference, and for the forward pass of training
+    /// where the kernel gradient reads the input (`filterGradientReadsInput`), so the patches
+    /// need not be kept. The cores take chunks of images (`inferenceChunkBytes`), each with its
+    /// own scratch; per chunk a direct convolution (from the bias) or im2col + one
+    /// single-threaded GEMM, the epilogue (the GEMM's bias, ReLU, batch normalization, residual)
+    /// while the rows are in cache, and optionally a max pooling of the chunk.
+    static func chunkedConv2d(_ x: Tensor, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry, epilogue: ConvEpilogue,
                                 pool: WindowGeometry?) -> Tensor {
         let (n, c, f) = (x.shape[0], x.shape[3], kernel.shape[3])
         let taps = g.kH * g.kW * c, pixels = g.outH * g.outW, imageSize = x.shape[1] * x.shape[2] * c
@@ -140,7 +141,7 @@ extension Kernels {
         if !direct { after.bias = bias?.asArray(Float.self) }
         let post = relu || after.isNone ? nil : after.packed
         precondition(epilogue.residual.map { $0.shape == outShape && $0.dtype == .float32 && pool == nil } ?? true,
-                     "inferenceConv2d: the residual must be the output's shape \(outShape), float32")
+                     "chunkedConv2d: the residual must be the output's shape \(outShape), float32")
         _ = backendReady
         return withBaseAddresses(Float.self, [x, kernel, bias, epilogue.residual]) { p in
             // The kernel [taps, F] is packed once for every chunk's product (not for the direct loop).
@@ -174,6 +175,40 @@ extension Kernels {
                             if let poolWindow {
                                 withUnsafePointer(to: poolWindow) { simd.max_pool(conv, count, f, $0, out + start * outImage, nil, 0) }
                             }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A convolution's input gradient dx [N, H, W, C] from dOut [N·outH·outW, F] and its kernel
+    /// [taps, F] (float32), in chunks of images as `chunkedConv2d`: each core multiplies its
+    /// chunk's rows by the kernel's transpose (packed once for all chunks) into its own scratch
+    /// and folds them back with col2im while they are in cache, so the gradient of the patch
+    /// matrix (kH·kW times the input) is never whole. The same numbers as
+    /// `matmul(dOut, kernel, transB: true)` then `col2im`.
+    static func chunkedConv2dInputGradient(_ dOut: Tensor, kernel: Tensor, inputShape: [Int], _ g: WindowGeometry) -> Tensor {
+        let (n, c, taps, f) = (inputShape[0], inputShape[3], kernel.shape[0], kernel.shape[1])
+        let pixels = g.outH * g.outW, imageSize = inputShape[1] * inputShape[2] * c
+        let cached = inferenceChunkBytes / Swift.max(1, 4 * (pixels * taps + imageSize))
+        let chunks = balancedChunks(n, size: Swift.max(1, Swift.min(n, cached)))
+        let chunk = (n + chunks - 1) / chunks  // the most images of a chunk
+        let window = g.c
+        _ = backendReady
+        return withBaseAddresses(Float.self, [dOut, kernel]) { p in
+            withRepeatedProduct(transB: true, n: taps, k: f, UnsafePointer(p[1]!), ldb: f, rows: chunk * pixels) { product in
+                Tensor.build(inputShape, as: Float.self) { dx in  // every chunk's images are written below
+                    nonisolated(unsafe) let (d, dx) = (UnsafePointer(p[0]!), dx.baseAddress!)
+                    parallelFor(chunks) { range in
+                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, chunk * pixels * taps))
+                        defer { scratch.deallocate() }
+                        for index in range {
+                            let start = n * index / chunks, count = n * (index + 1) / chunks - start
+                            product(m: count * pixels, d + start * pixels * f, lda: f, beta: 0, scratch, ldc: taps)
+                            let images = dx + start * imageSize
+                            images.initialize(repeating: 0, count: count * imageSize)
+                            withUnsafePointer(to: window) { simd.col2im(scratch, count, c, $0, images) }
                         }
                     }
                 }

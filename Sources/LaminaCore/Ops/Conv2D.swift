@@ -13,7 +13,7 @@ extension Tensor {
                        fusedReLU: Bool = false) -> Tensor {
         let geometry = convGeometry(kernel, bias, strides, padding)
         if !GradMode.records([self, kernel, bias]) && isFloat32("conv2d") {  // inference: chunks of images, nothing kept
-            return Kernels.inferenceConv2d(self, kernel, bias, geometry, epilogue: fusedReLU ? .relu : .none, pool: nil)
+            return Kernels.chunkedConv2d(self, kernel, bias, geometry, epilogue: fusedReLU ? .relu : .none, pool: nil)
         }
         // Thin patches (a first layer) run as a direct loop, with no patch matrix at all.
         let direct = Kernels.usesDirectConv(taps: kernel.shape[0] * kernel.shape[1] * shape[3])
@@ -91,22 +91,31 @@ extension Tensor {
         }
     }
 
+    /// conv2d as im2col + GEMM. Where the own GEMM runs the kernel gradient (float32,
+    /// `filterGradientReadsInput`) it reads the input's windows, so no pass needs the whole patch
+    /// matrix (kH·kW times the input): the forward pass and the input gradient run in chunks of
+    /// images through cache (`chunkedConv2d`, `chunkedConv2dInputGradient`). Otherwise the
+    /// patches are unfolded once and kept for the kernel gradient.
     private func conv2dImpl<T: FloatScalar>(_: T.Type, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry) -> Tensor {
         let (n, c, f) = (shape[0], shape[3], kernel.shape[3])
         let k = g.kH * g.kW * c, rows = n * g.outH * g.outW
-        let cols = withUnsafeBuffer(as: T.self) { x in
-            Tensor.build([rows, k], as: T.self) { Kernels.im2col(x, batch: n, channels: c, g, $0) }
-        }
         let w = kernel.detached().reshaped(to: [k, f])
-        let out = Kernels.matmul(cols, w, bias: bias?.detached()).reshaped(to: [n, g.outH, g.outW, f])
-        let inputShape = shape
-        // The kernel gradient reads the input's windows where the own GEMM runs it, and the
-        // patches (kH·kW times the input) are not kept for the backward pass.
         let fromInput = T.self == Float.self && Kernels.filterGradientReadsInput(taps: k, filters: f, rows: rows)
-        let patches = fromInput ? detached() : cols
+        let x = detached(), out: Tensor, patches: Tensor
+        if fromInput {
+            out = Kernels.chunkedConv2d(x, kernel.detached(), bias?.detached(), g, epilogue: .none, pool: nil)
+            patches = x
+        } else {
+            patches = withUnsafeBuffer(as: T.self) { x in
+                Tensor.build([rows, k], as: T.self) { Kernels.im2col(x, batch: n, channels: c, g, $0) }
+            }
+            out = Kernels.matmul(patches, w, bias: bias?.detached()).reshaped(to: [n, g.outH, g.outW, f])
+        }
+        let inputShape = shape
         return out.recorded("conv2d", inputs: [self, kernel] + (bias.map { [$0] } ?? [])) { grad, needed in
             let g2 = grad.reshaped(to: [rows, f])
-            let dx = needed[0] ? Tensor.conv2dInputGradient(T.self, g2, kernel: w, inputShape: inputShape, g) : nil
+            let dx = needed[0] ? (fromInput ? Kernels.chunkedConv2dInputGradient(g2, kernel: w, inputShape: inputShape, g)
+                                            : Tensor.conv2dInputGradient(T.self, g2, kernel: w, inputShape: inputShape, g)) : nil
             let dw = needed[1] ? Tensor.conv2dFilterGradient(patches, fromInput: fromInput, g2, g, kernelShape: kernel.shape) : nil
             guard needed.count > 2 else { return [dx, dw] }
             return [dx, dw, needed[2] ? g2.sum(axes: [0]) : nil]
@@ -138,7 +147,7 @@ extension Tensor {
         let pool = WindowGeometry(inH: geometry.outH, inW: geometry.outW, kH: poolSize.0, kW: poolSize.1,
                                   strideH: s.0, strideW: s.1, padding: poolPadding)
         precondition(pool.outH > 0 && pool.outW > 0, "conv2dMaxPool: convolution output \(geometry.outH)×\(geometry.outW) is smaller than the pool \(poolSize)")
-        return Kernels.inferenceConv2d(self, kernel, bias, geometry, epilogue: fusedReLU ? .relu : .none, pool: pool)
+        return Kernels.chunkedConv2d(self, kernel, bias, geometry, epilogue: fusedReLU ? .relu : .none, pool: pool)
     }
 }
 
@@ -193,7 +202,7 @@ extension Tensor {
         }
         var epilogue = Kernels.ConvEpilogue(n, channels: kernel.shape[3], relu: fusedReLU, reluMaxValue: reluMaxValue)
         epilogue.residual = residual
-        return Kernels.inferenceConv2d(self, kernel, bias, geometry, epilogue: epilogue, pool: nil)
+        return Kernels.chunkedConv2d(self, kernel, bias, geometry, epilogue: epilogue, pool: nil)
     }
 }
 

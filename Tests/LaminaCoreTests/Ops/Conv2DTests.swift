@@ -243,14 +243,18 @@ import LaminaTestSupport
     }
 }
 
-/// A convolution's kernel gradient read straight from its input (`sgemm_cols_t`: the own GEMM
-/// packs its op(A) panels from the image's windows) gives exactly the numbers of the same GEMM
-/// on the materialized patch matrix (`transA`), which `GemmTests` hold to a float64 reference:
-/// every SIMD level this CPU runs, 1 and 2 threads, windows across every border (same
-/// padding), strides, channel counts that split a packed panel across window positions and
-/// window rows (1, 5, 13 channels), 256 taps or more (the longer k blocks) and pixels in several
-/// k blocks. The float32 op's gradient (which takes this path) agrees with float64's.
-@Suite struct FilterGradientFromInputTests {
+/// The float32 training path of an im2col convolution where the own GEMM runs the kernel
+/// gradient: the forward pass and the input gradient in chunks of images through cache
+/// (`chunkedConv2d`, `chunkedConv2dInputGradient`), the kernel gradient read straight from the
+/// input (`sgemm_cols_t`: the own GEMM packs its op(A) panels from the image's windows).
+/// The kernel gradient is exactly the same GEMM on the materialized patch matrix (`transA`),
+/// which `GemmTests` hold to a float64 reference: every SIMD level this CPU runs, 1 and 2
+/// threads, windows across every border (same padding), strides, channel counts that split a
+/// packed panel across window positions and window rows (1, 5, 13 channels), 256 taps or more
+/// (the longer k blocks) and pixels in several k blocks. The whole op — output, input, kernel
+/// and bias gradients — agrees with float64's (the materialized path) within float32 rounding,
+/// over several chunks of unequal size.
+@Suite struct ConvTrainingFromInputTests {
     static let maxLevel = Int(lamina_simd_max_level())
 
     /// (images, H, W, C, kH, kW, strides, padding, filters)
@@ -259,15 +263,20 @@ import LaminaTestSupport
         (2, 9, 8, 5, 3, 2, (2, 1), .same, 33),
         (8, 9, 8, 5, 3, 2, (1, 1), .same, 33),      // 576 pixels: two k blocks of the short products
         (1, 6, 7, 13, 2, 3, (2, 2), .valid, 7),
-        (4, 13, 13, 32, 3, 3, (1, 1), .valid, 64),  // the MNIST convnet's second convolution (288 taps)
+        (11, 13, 13, 32, 3, 3, (1, 1), .valid, 64), // the MNIST convnet's second convolution (288 taps), 4 chunks
         (6, 12, 11, 32, 3, 3, (1, 1), .same, 40),   // 792 pixels: two k blocks of the tall products
         (2, 5, 5, 3, 5, 5, (2, 2), .same, 4),
+        (5, 9, 8, 13, 3, 3, (2, 1), .same, 21),
     ]
 
-    @Test(arguments: 0..<7) func equalsTheMaterializedProduct(_ i: Int) throws {
-        let (images, h, w, c, kh, kw, strides, padding, f) = Self.cases[i]
-        let g = WindowGeometry(inH: h, inW: w, kH: kh, kW: kw, strideH: strides.0, strideW: strides.1, padding: padding)
-        let taps = kh * kw * c, rows = images * g.outH * g.outW
+    static func geometry(_ i: Int) -> WindowGeometry {
+        let (_, h, w, _, kh, kw, strides, padding, _) = cases[i]
+        return WindowGeometry(inH: h, inW: w, kH: kh, kW: kw, strideH: strides.0, strideW: strides.1, padding: padding)
+    }
+
+    @Test(arguments: 0..<8) func kernelGradientEqualsTheMaterializedProduct(_ i: Int) throws {
+        let (images, h, w, c, kh, kw, _, _, f) = Self.cases[i]
+        let g = Self.geometry(i), taps = kh * kw * c, rows = images * g.outH * g.outW
         let x = randn([images, h, w, c], seed: UInt64(200 + i)).asArray(Double.self).map { Float($0) }
         let dOut = randn([rows, f], seed: UInt64(300 + i)).asArray(Double.self).map { Float($0) }
         var cols = [Float](repeating: .nan, count: rows * taps)
@@ -286,15 +295,20 @@ import LaminaTestSupport
         }
     }
 
-    @Test func float32OpGradientMatchesFloat64() {
-        let x = randn([9, 8, 7, 13], seed: 71), w = randn([3, 3, 13, 21], seed: 72)
-        #expect(!Kernels.usesDirectConv(taps: 3 * 3 * 13))
-        func kernelGradient(_ dtype: DType) -> Tensor {
-            var (xv, wv) = (x.cast(to: dtype), w.cast(to: dtype))
-            xv.requiresGrad = true; wv.requiresGrad = true
-            let y = xv.conv2d(wv, strides: (2, 1), padding: .same)
-            return (y * y).sum().gradients(wrt: [wv])[0]
+    @Test(arguments: 0..<8) func float32OpMatchesFloat64(_ i: Int) {
+        let (images, h, w, c, kh, kw, strides, padding, f) = Self.cases[i]
+        let g = Self.geometry(i)
+        let x = randn([images, h, w, c], seed: UInt64(400 + i)), k = randn([kh, kw, c, f], seed: UInt64(500 + i))
+        let b = randn([f], seed: UInt64(600 + i)), r = randn([images, g.outH, g.outW, f], seed: UInt64(700 + i))
+        let (taps, rows) = (kh * kw * c, images * g.outH * g.outW)
+        let own = GemmChoice.current == .own || (GemmChoice.current == .auto && GemmChoice.autoRunsOwn(m: taps, n: f, k: rows))
+        #expect(Kernels.filterGradientReadsInput(taps: taps, filters: f, rows: rows) == own)
+        func run(_ dtype: DType) -> [Tensor] {
+            var (xv, kv, bv) = (x.cast(to: dtype), k.cast(to: dtype), b.cast(to: dtype))
+            xv.requiresGrad = true; kv.requiresGrad = true; bv.requiresGrad = true
+            let y = xv.conv2d(kv, bias: bv, strides: strides, padding: padding)
+            return [y] + (y * r.cast(to: dtype)).sum().gradients(wrt: [xv, kv, bv])
         }
-        expectClose(kernelGradient(.float32), kernelGradient(.float64), atol: 2e-3, rtol: 2e-4)
+        for (got, want) in zip(run(.float32), run(.float64)) { expectClose(got, want, atol: 1e-3, rtol: 1e-4) }
     }
 }
