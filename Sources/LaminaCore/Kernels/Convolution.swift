@@ -115,8 +115,10 @@ extension Kernels {
     /// own scratch; per chunk a direct convolution (from the bias) or im2col + one
     /// single-threaded GEMM, the epilogue (the GEMM's bias, ReLU, batch normalization, residual)
     /// while the rows are in cache, and optionally a max pooling of the chunk.
+    /// With `argmax` (and `pool`), each pooled value's flat index into the whole convolution
+    /// output [N, outH, outW, F] (its window's first maximum) is written there, for training.
     static func chunkedConv2d(_ x: Tensor, _ kernel: Tensor, _ bias: Tensor?, _ g: WindowGeometry, epilogue: ConvEpilogue,
-                                pool: WindowGeometry?) -> Tensor {
+                              pool: WindowGeometry?, argmax: UnsafeMutablePointer<Int32>? = nil) -> Tensor {
         let (n, c, f) = (x.shape[0], x.shape[3], kernel.shape[3])
         let taps = g.kH * g.kW * c, pixels = g.outH * g.outW, imageSize = x.shape[1] * x.shape[2] * c
         let direct = usesDirectConv(taps: taps)
@@ -173,7 +175,10 @@ extension Kernels {
                                 }
                             }
                             if let poolWindow {
-                                withUnsafePointer(to: poolWindow) { simd.max_pool(conv, count, f, $0, out + start * outImage, nil, 0) }
+                                withUnsafePointer(to: poolWindow) {
+                                    simd.max_pool(conv, count, f, $0, out + start * outImage, argmax.map { $0 + start * outImage },
+                                                  start * pixels * f)
+                                }
                             }
                         }
                     }
@@ -215,4 +220,83 @@ extension Kernels {
             }
         }
     }
+
+    /// The backward pass of a training `conv2dMaxPool` whose forward pass `chunkedConv2d` ran
+    /// (float32; `direct` convolution, or im2col where the own GEMM reads the kernel gradient
+    /// from the input). From the pooled output's gradient and its maxima's flat indices into the
+    /// convolution output, per chunk of images in cache: the convolution output's gradient
+    /// scattered into scratch; the kernel gradient [taps, F] added into the core's partial sum
+    /// (the direct kernel, or `sgemm_cols_t` on the chunk's images); where `inputGradient`, the
+    /// chunk's input gradient (its rows times the kernel's transpose, folded back with col2im).
+    /// The convolution output's gradient and the patch matrix are never whole.
+    static func chunkedConv2dMaxPoolBackward(_ dPooled: Tensor, argmax: [Int32], x: Tensor, kernel w: Tensor, _ g: WindowGeometry,
+                                             pool: WindowGeometry, direct: Bool, inputGradient: Bool,
+                                             kernelGradient: Bool) -> (dx: Tensor?, dw: Tensor?) {
+        let (n, c, taps, f) = (x.shape[0], x.shape[3], w.shape[0], w.shape[1])
+        let pixels = g.outH * g.outW, convImage = pixels * f, pooledImage = pool.outH * pool.outW * f
+        let inImage = x.shape[1] * x.shape[2] * c, patchImage = inputGradient ? pixels * taps : 0
+        let cached = inferenceChunkBytes / Swift.max(1, 4 * (convImage + patchImage))
+        let chunks = balancedChunks(n, size: Swift.max(1, Swift.min(n, cached)))
+        let chunk = (n + chunks - 1) / chunks  // the most images of a chunk
+        let parts = Swift.min(ThreadCount.current, chunks)  // one partial kernel gradient each
+        var partial = [Float](repeating: 0, count: kernelGradient ? parts * taps * f : 0)
+        let window = g.c
+        _ = backendReady
+        func run(_ dx: UnsafeMutablePointer<Float>?, _ product: RepeatedProduct<Float>) {
+            withBaseAddresses(Float.self, [dPooled, x]) { p in
+                argmax.withUnsafeBufferPointer { idx in
+                    partial.withUnsafeMutableBufferPointer { pp in
+                        // (an empty array may still have an address: the flag decides)
+                        nonisolated(unsafe) let (d, xp, idx, pp, dx) = (UnsafePointer(p[0]!), UnsafePointer(p[1]!), idx.baseAddress!,
+                                                                        kernelGradient ? pp.baseAddress : nil, dx)
+                        parallelFor(parts) { range in
+                            let conv = UnsafeMutablePointer<Float>.allocate(capacity: chunk * convImage)
+                            let patches = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, chunk * patchImage))
+                            defer { conv.deallocate(); patches.deallocate() }
+                            for part in range {
+                                for index in (chunks * part / parts)..<(chunks * (part + 1) / parts) {
+                                    let start = n * index / chunks, count = n * (index + 1) / chunks - start
+                                    let images = xp + start * inImage
+                                    conv.initialize(repeating: 0, count: count * convImage)
+                                    simd.scatter_add(d + start * pooledImage, idx + start * pooledImage, count * pooledImage,
+                                                     start * convImage, conv)
+                                    withUnsafePointer(to: window) { wp in
+                                        if let pp {
+                                            let dw = pp + part * taps * f
+                                            if direct {
+                                                simd.conv_direct_dw(images, count, c, wp, conv, f, dw)
+                                            } else if simd.sgemm_cols_t(images, count, c, wp, 0, f, 1, conv, f, 1, dw, f, 1) != 0 {
+                                                // no packing buffer: the chunk's patches, then the BLAS
+                                                let cols = UnsafeMutablePointer<Float>.allocate(capacity: count * pixels * taps)
+                                                defer { cols.deallocate() }
+                                                simd.im2col(images, count, c, wp, cols)
+                                                blasGemm(true, false, taps, f, count * pixels, Float(1), cols, taps, conv, f, Float(1), dw, f)
+                                            }
+                                        }
+                                        if let dx {
+                                            product(m: count * pixels, conv, lda: f, beta: 0, patches, ldc: taps)
+                                            let dImages = dx + start * inImage
+                                            dImages.initialize(repeating: 0, count: count * inImage)
+                                            simd.col2im(patches, count, c, wp, dImages)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let dx: Tensor? = w.withUnsafeBuffer(as: Float.self) { wp in
+            // The kernel [taps, F] transposed, packed once for every chunk's input gradient.
+            withRepeatedProduct(transB: true, n: inputGradient ? taps : 0, k: f, wp.baseAddress!, ldb: f, rows: chunk * pixels) { product in
+                guard inputGradient else { run(nil, product); return nil }
+                return Tensor.build(x.shape, as: Float.self) { run($0.baseAddress!, product) }  // every image is written
+            }
+        }
+        guard kernelGradient else { return (dx, nil) }
+        for part in 1..<parts { for i in 0..<(taps * f) { partial[i] += partial[part * taps * f + i] } }
+        return (dx, Tensor(shape: [taps, f], scalars: Array(partial[0..<(taps * f)])))
+    }
 }
+

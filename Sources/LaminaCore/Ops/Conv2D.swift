@@ -128,26 +128,54 @@ extension Tensor {
     /// core takes chunks of images, convolves a chunk into a scratch buffer that stays in its
     /// cache and pools it straight into the output — the full-size convolution output (86 MB
     /// for the MNIST convnet's first layer at batch 1000) is never written. When gradients are
-    /// recorded it is `conv2d(...).maxPool2d(...)`, with the ReLU after the pooling: the max of
-    /// ReLUs is the ReLU of the max (both exact), and the gradient reaches the same input (the
-    /// window's first maximum) or is 0 in both orders, so values and gradients are those of
-    /// `conv2d(…, fusedReLU:).maxPool2d(…)` while the ReLU and its backward pass touch a
-    /// quarter of the values (2×2 pools).
+    /// recorded the ReLU comes after the pooling: the max of ReLUs is the ReLU of the max (both
+    /// exact), and the gradient reaches the same input (the window's first maximum) or is 0 in
+    /// both orders, so values and gradients are those of `conv2d(…, fusedReLU:).maxPool2d(…)`
+    /// while the ReLU and its backward pass touch a quarter of the values (2×2 pools). In
+    /// float32, where the convolution is direct or the own GEMM reads its kernel gradient from
+    /// the input (`Kernels.filterGradientReadsInput`), training runs the same chunks of images:
+    /// the forward pass keeps the pooled values and their maxima's positions, the backward pass
+    /// scatters each chunk's gradient into scratch and takes the kernel and input gradients
+    /// from it there (`Kernels.chunkedConv2dMaxPoolBackward`) — the convolution output and its
+    /// gradient are never whole. Otherwise `conv2d(...).maxPool2d(...)`.
     public func conv2dMaxPool(_ kernel: Tensor, bias: Tensor? = nil, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                               fusedReLU: Bool = false, poolSize: (Int, Int), poolStrides: (Int, Int)? = nil,
                               poolPadding: Padding = .valid) -> Tensor {
-        guard !GradMode.records([self, kernel, bias]), dtype == .float32, rank == 4, kernel.rank == 4 else {
+        func composition() -> Tensor {
             let pooled = conv2d(kernel, bias: bias, strides: strides, padding: padding)
                 .maxPool2d(poolSize: poolSize, strides: poolStrides, padding: poolPadding)
             return fusedReLU ? pooled.relu() : pooled
         }
+        guard dtype == .float32, rank == 4, kernel.rank == 4 else { return composition() }
         let geometry = convGeometry(kernel, bias, strides, padding)
         let s = poolStrides ?? poolSize
         precondition(poolSize.0 > 0 && poolSize.1 > 0 && s.0 > 0 && s.1 > 0, "conv2dMaxPool: pool size \(poolSize) and strides \(s) must be positive")
         let pool = WindowGeometry(inH: geometry.outH, inW: geometry.outW, kH: poolSize.0, kW: poolSize.1,
                                   strideH: s.0, strideW: s.1, padding: poolPadding)
         precondition(pool.outH > 0 && pool.outW > 0, "conv2dMaxPool: convolution output \(geometry.outH)×\(geometry.outW) is smaller than the pool \(poolSize)")
-        return Kernels.chunkedConv2d(self, kernel, bias, geometry, epilogue: fusedReLU ? .relu : .none, pool: pool)
+        guard GradMode.records([self, kernel, bias]) else {
+            return Kernels.chunkedConv2d(self, kernel, bias, geometry, epilogue: fusedReLU ? .relu : .none, pool: pool)
+        }
+        let (f, taps) = (kernel.shape[3], kernel.shape[0] * kernel.shape[1] * shape[3])
+        let direct = Kernels.usesDirectConv(taps: taps), convCount = shape[0] * geometry.outH * geometry.outW * f
+        // The maxima's positions are int32 flat indices into the whole convolution output.
+        guard direct || Kernels.filterGradientReadsInput(taps: taps, filters: f, rows: convCount / f),
+              convCount <= Int(Int32.max) else { return composition() }
+        var positions = [Int32](repeating: 0, count: shape[0] * pool.outH * pool.outW * f)
+        let x = detached(), w = kernel.detached()
+        let pooled = positions.withUnsafeMutableBufferPointer {
+            Kernels.chunkedConv2d(x, w, bias?.detached(), geometry, epilogue: .none, pool: pool, argmax: $0.baseAddress)
+        }
+        let argmax = positions
+        let out = pooled.recorded("conv2dMaxPool", inputs: [self, kernel] + (bias.map { [$0] } ?? [])) { grad, needed in
+            let (dx, dw) = Kernels.chunkedConv2dMaxPoolBackward(grad, argmax: argmax, x: x, kernel: w.reshaped(to: [taps, f]), geometry,
+                                                                pool: pool, direct: direct, inputGradient: needed[0],
+                                                                kernelGradient: needed[1])
+            let dk = dw?.reshaped(to: w.shape)
+            guard needed.count > 2 else { return [dx, dk] }
+            return [dx, dk, needed[2] ? grad.reshaped(to: [grad.count / f, f]).sum(axes: [0]) : nil]
+        }
+        return fusedReLU ? out.relu() : out
     }
 }
 

@@ -160,6 +160,37 @@ import LaminaTestSupport
         }
     }
 
+    /// Recording in float32 (`chunkedConv2dMaxPoolBackward`: the direct or the GEMM
+    /// convolution in chunks of images, the maxima's positions kept, each chunk's gradient
+    /// scattered in scratch), values and gradients are those of the composition conv2d →
+    /// maxPool2d within float32 rounding (the forward values are the same to the bit, so the
+    /// same maxima are taken): overlapping and padded pools, batches of several chunks, and
+    /// with only the input or only the kernel requiring gradients.
+    @Test(arguments: [0, 1, 2, 3]) func float32TrainingMatchesTheComposition(_ i: Int) {
+        let (c, k, _) = ConvPathTests.shapes[i]
+        for (batch, pool, poolStride, poolPadding, relu) in [(1, 2, 2, Padding.valid, true), (7, 3, 2, .same, false), (70, 2, 2, .valid, true)] {
+            let x = randn([batch, 12, 11, c], seed: 140 + UInt64(i)).cast(to: .float32)
+            let w = randn([k, k, c, 19], seed: 141).cast(to: .float32), b = randn([19], seed: 142).cast(to: .float32)
+            for wanted in [[true, true, true], [true, false, false], [false, true, true]] {
+                func run(fused: Bool) -> [Tensor] {
+                    var (xv, wv, bv) = (x.detached(), w.detached(), b.detached())
+                    xv.requiresGrad = wanted[0]; wv.requiresGrad = wanted[1]; bv.requiresGrad = wanted[2]
+                    let y = fused
+                        ? xv.conv2dMaxPool(wv, bias: bv, padding: .same, fusedReLU: relu, poolSize: (pool, pool),
+                                           poolStrides: (poolStride, poolStride), poolPadding: poolPadding)
+                        : xv.conv2d(wv, bias: bv, padding: .same, fusedReLU: relu)
+                            .maxPool2d(poolSize: (pool, pool), strides: (poolStride, poolStride), padding: poolPadding)
+                    let r = randn(y.shape, seed: 143).cast(to: .float32)
+                    let on = zip([xv, wv, bv], wanted).filter(\.1).map(\.0)
+                    return [y] + (y * r).sum().gradients(wrt: on)
+                }
+                let (fused, composed) = (run(fused: true), run(fused: false))
+                #expect(fused[0].asArray(Float.self) == composed[0].asArray(Float.self))
+                for (f, c) in zip(fused.dropFirst(), composed.dropFirst()) { expectClose(f, c, atol: 1e-4, rtol: 1e-4) }
+            }
+        }
+    }
+
     /// With gradients recorded it is the composition itself, gradients included.
     @Test func recordsLikeTheComposition() {
         expectGradients([randn([2, 6, 6, 2], seed: 120), randn([3, 3, 2, 3], seed: 121), randn([3], seed: 122)]) {
@@ -169,12 +200,13 @@ import LaminaTestSupport
 
     /// Recording, the ReLU runs after the pooling: the same values and gradients as ReLU then
     /// pooling, to the bit — on inputs of few levels, so windows hold tied maxima, all-negative
-    /// windows and exact zeros.
+    /// windows and exact zeros (and integer sums, exact in any order: the float32 path sums
+    /// the gradients in another order than the composition).
     @Test(arguments: [DType.float32, .float64]) func reluAfterPoolingIsExact(_ dtype: DType) {
         func levels(_ t: Tensor) -> Tensor { Tensor(shape: t.shape, scalars: t.asArray(Double.self).map { $0.rounded() }).cast(to: dtype) }
         let x = levels(randn([3, 9, 8, 2], seed: 130, scale: 2)), w = levels(randn([3, 3, 2, 4], seed: 131, scale: 1.5))
         let b = Tensor([-1, 0, 0.5, 2] as [Double]).cast(to: dtype)
-        let seed = randn([3, 4, 3, 4], seed: 132).cast(to: dtype)
+        let seed = levels(randn([3, 4, 3, 4], seed: 132, scale: 2))
         func run(_ f: (Tensor, Tensor, Tensor) -> Tensor) -> [Tensor] {
             var (xv, wv, bv) = (x.detached(), w.detached(), b.detached())
             xv.requiresGrad = true; wv.requiresGrad = true; bv.requiresGrad = true
