@@ -415,14 +415,21 @@ static void LK(conv_direct)(const LK_T *x, long images, long c, const lamina_win
 }
 
 /* dW[t, :] += Σ_pixels x[pixel, t] · dOut[pixel, :] for the taps t = (kh·kW + kw)·C + ci: blocks
-   of 6 taps × 2 filter vectors (12 independent chains) run over an image's pixels in registers,
-   with taps outside the image reading 0 — where a pixel's window lies inside the image, each tap
-   is read at a fixed offset, without the bounds test; each image's sums are then added into dW.
-   The filters left over are the last block's partial vectors. Against 4 taps, every tap tested
-   (Zen 3, AVX2, one thread, both in one process): 1.7× on the MNIST convnet's first layer
-   (c 1, f 32, valid), 1.8–2.5× with `same` padding, stride 2 or c 2–3; the same sums in the same
-   order. */
+   of taps × 2 filter vectors (independent chains) run over an image's pixels in registers, with
+   taps outside the image reading 0 — where a pixel's window lies inside the image, each tap is
+   read at a fixed offset, without the bounds test; each image's sums are then added into dW. The
+   filters left over are the last block's partial vectors. Against 4 taps, every tap tested (Zen
+   3, AVX2, one thread, both in one process): 1.7× on the MNIST convnet's first layer (c 1, f 32,
+   valid), 1.8–2.5× with `same` padding, stride 2 or c 2–3; the same sums in the same order.
+   The taps are cut into equal blocks of at most LK_DW_TAPS, each block's count a compile-time
+   constant (a block of 6 and one of 3 ran 12 taps' multiply-adds for 9): up to 12 taps (24
+   accumulators of 32 registers) at AVX-512, 6 (12 of 16) below. Each tap's sum runs over the
+   pixels in the same order whatever the blocks. */
+#if LK_W >= 16
+#define LK_DW_TAPS 12
+#else
 #define LK_DW_TAPS 6
+#endif
 
 /* The input value a tap (kh, kw, ci) reads for output pixel (oh, ow) of image n; 0 in padding. */
 static inline LK_T LK(tap)(const LK_T *x, long c, const lamina_window *g, long n, long oh, long ow,
@@ -431,56 +438,70 @@ static inline LK_T LK(tap)(const LK_T *x, long c, const lamina_window *g, long n
     return ih >= 0 && ih < g->inH && iw >= 0 && iw < g->inW ? x[((n * g->inH + ih) * g->inW + iw) * c + ci] : 0;
 }
 
+/* Taps t0 ..< t0+TN of image n's filter gradient, added into dw. */
+static inline __attribute__((always_inline)) void LK(conv_dw_taps)(const int TN, const LK_T *x, long c, const lamina_window *g,
+                                                                  const LK_T *d, long f, long n, long t0, LK_T *dw) {
+    const long fBlock = 2 * LK_N;
+    /* The block's taps as (kh, kw, ci), worked out once. */
+    long kh[LK_DW_TAPS], kw[LK_DW_TAPS], ci[LK_DW_TAPS], off[LK_DW_TAPS];
+    for (long t = 0; t < TN; t++) {
+        long tap = t0 + t;
+        ci[t] = tap % c; kh[t] = tap / c / g->kW; kw[t] = tap / c % g->kW;
+        off[t] = (kh[t] * g->inW + kw[t]) * c + ci[t];  /* from the window's corner */
+    }
+    for (long f0 = 0; f0 < f; f0 += fBlock) {
+        /* lanes of the block's two vectors: whole ones, then the filters left over */
+        long k0 = f - f0 < LK_N ? f - f0 : LK_N, k1 = f - f0 - k0 < LK_N ? f - f0 - k0 : LK_N;
+        vf acc[LK_DW_TAPS][2];
+        for (int t = 0; t < TN; t++) { acc[t][0] = (vf)0; acc[t][1] = (vf)0; }
+        /* one pixel p at column ow, tap t read as X */
+#define LK_DW_PIXEL(X) do {                                                                        \
+            vf d0 = LK(ldn)(d + p * f + f0, k0), d1 = LK(ldn)(d + p * f + f0 + LK_N, k1);          \
+            for (int t = 0; t < TN; t++) {                                                         \
+                vf xv = (vf)(X);                                                                   \
+                acc[t][0] += xv * d0;                                                              \
+                acc[t][1] += xv * d1;                                                              \
+            }                                                                                      \
+        } while (0)
+        for (long oh = 0, p = 0; oh < g->outH; oh++) {
+            /* the columns whose windows lie inside the image, rows and columns: [owLo, owHi) */
+            long ih0 = oh * g->strideH - g->padTop, span = g->inW - g->kW + g->padLeft;
+            long owLo = (g->padLeft + g->strideW - 1) / g->strideW, owHi = span < 0 ? 0 : span / g->strideW + 1;
+            if (owHi > g->outW) owHi = g->outW;
+            if (ih0 < 0 || ih0 + g->kH > g->inH || owLo > owHi) owLo = owHi = g->outW;
+            long ow = 0;
+            for (; ow < owLo; ow++, p++) LK_DW_PIXEL(LK(tap)(x, c, g, n, oh, ow, kh[t], kw[t], ci[t]));
+            for (; ow < owHi; ow++, p++) {
+                const LK_T *xp = x + ((n * g->inH + ih0) * g->inW + ow * g->strideW - g->padLeft) * c;
+                LK_DW_PIXEL(xp[off[t]]);
+            }
+            for (; ow < g->outW; ow++, p++) LK_DW_PIXEL(LK(tap)(x, c, g, n, oh, ow, kh[t], kw[t], ci[t]));
+        }
+#undef LK_DW_PIXEL
+        for (long t = 0; t < TN; t++) {
+            LK_T *row = dw + (t0 + t) * f + f0;
+            LK(stn)(row, LK(ldn)(row, k0) + acc[t][0], k0);
+            LK(stn)(row + LK_N, LK(ldn)(row + LK_N, k1) + acc[t][1], k1);
+        }
+    }
+}
+
 static void LK(conv_direct_dw)(const LK_T *x, long images, long c, const lamina_window *g,
                                const LK_T *dout, long f, LK_T *dw) {
     const long taps = g->kH * g->kW * c, pixels = g->outH * g->outW;
-    const long fBlock = 2 * LK_N;
+    const long blocks = (taps + LK_DW_TAPS - 1) / LK_DW_TAPS;
     for (long n = 0; n < images; n++) {
         const LK_T *d = dout + n * pixels * f;
-        for (long t0 = 0; t0 < taps; t0 += LK_DW_TAPS) {
-            long tn = taps - t0 < LK_DW_TAPS ? taps - t0 : LK_DW_TAPS;
-            /* The block's taps as (kh, kw, ci), worked out once (a tap past the end reads 0). */
-            long kh[LK_DW_TAPS], kw[LK_DW_TAPS], ci[LK_DW_TAPS], off[LK_DW_TAPS];
-            for (long t = 0; t < LK_DW_TAPS; t++) {
-                long tap = t < tn ? t0 + t : t0;
-                ci[t] = tap % c; kh[t] = tap / c / g->kW; kw[t] = tap / c % g->kW;
-                off[t] = (kh[t] * g->inW + kw[t]) * c + ci[t];  /* from the window's corner */
+        for (long b = 0; b < blocks; b++) {
+            long t0 = taps * b / blocks, tn = taps * (b + 1) / blocks - t0;
+#define LK_DW_CASE(TN) case TN: LK(conv_dw_taps)(TN, x, c, g, d, f, n, t0, dw); break;
+            switch (tn) {
+                LK_DW_CASE(1) LK_DW_CASE(2) LK_DW_CASE(3) LK_DW_CASE(4) LK_DW_CASE(5) LK_DW_CASE(6)
+#if LK_DW_TAPS > 6
+                LK_DW_CASE(7) LK_DW_CASE(8) LK_DW_CASE(9) LK_DW_CASE(10) LK_DW_CASE(11) LK_DW_CASE(12)
+#endif
             }
-            for (long f0 = 0; f0 < f; f0 += fBlock) {
-                /* lanes of the block's two vectors: whole ones, then the filters left over */
-                long k0 = f - f0 < LK_N ? f - f0 : LK_N, k1 = f - f0 - k0 < LK_N ? f - f0 - k0 : LK_N;
-                vf acc[LK_DW_TAPS][2];
-                for (int t = 0; t < LK_DW_TAPS; t++) { acc[t][0] = (vf)0; acc[t][1] = (vf)0; }
-                /* one pixel p at column ow, tap t read as X */
-#define LK_DW_PIXEL(X) do {                                                                        \
-                    vf d0 = LK(ldn)(d + p * f + f0, k0), d1 = LK(ldn)(d + p * f + f0 + LK_N, k1);  \
-                    for (int t = 0; t < LK_DW_TAPS; t++) {                                         \
-                        vf xv = (vf)(t < tn ? (X) : 0);                                            \
-                        acc[t][0] += xv * d0;                                                      \
-                        acc[t][1] += xv * d1;                                                      \
-                    }                                                                              \
-                } while (0)
-                for (long oh = 0, p = 0; oh < g->outH; oh++) {
-                    /* the columns whose windows lie inside the image, rows and columns: [owLo, owHi) */
-                    long ih0 = oh * g->strideH - g->padTop, span = g->inW - g->kW + g->padLeft;
-                    long owLo = (g->padLeft + g->strideW - 1) / g->strideW, owHi = span < 0 ? 0 : span / g->strideW + 1;
-                    if (owHi > g->outW) owHi = g->outW;
-                    if (ih0 < 0 || ih0 + g->kH > g->inH || owLo > owHi) owLo = owHi = g->outW;
-                    long ow = 0;
-                    for (; ow < owLo; ow++, p++) LK_DW_PIXEL(LK(tap)(x, c, g, n, oh, ow, kh[t], kw[t], ci[t]));
-                    for (; ow < owHi; ow++, p++) {
-                        const LK_T *xp = x + ((n * g->inH + ih0) * g->inW + ow * g->strideW - g->padLeft) * c;
-                        LK_DW_PIXEL(xp[off[t]]);
-                    }
-                    for (; ow < g->outW; ow++, p++) LK_DW_PIXEL(LK(tap)(x, c, g, n, oh, ow, kh[t], kw[t], ci[t]));
-                }
-#undef LK_DW_PIXEL
-                for (long t = 0; t < tn; t++) {
-                    LK_T *row = dw + (t0 + t) * f + f0;
-                    LK(stn)(row, LK(ldn)(row, k0) + acc[t][0], k0);
-                    LK(stn)(row + LK_N, LK(ldn)(row + LK_N, k1) + acc[t][1], k1);
-                }
-            }
+#undef LK_DW_CASE
         }
     }
 }

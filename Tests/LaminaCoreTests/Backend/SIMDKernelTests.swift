@@ -150,9 +150,11 @@ import LaminaTestSupport
 
     func directConv(_ t: lamina_kernel_table) {
         // Widths and filter counts reach the 6-pixel blocks (and the last one overlapping the one before),
-        // the one-pixel edges and the filter tails.
+        // the one-pixel edges and the filter tails; tap counts (8, 9, 12, 27, 32) one block of the
+        // filter gradient or several (at most 12 taps each at AVX-512, 6 below).
         for (c, f, k, stride, padding, relu) in [(1, 32, 3, 1, Padding.valid, true), (3, 37, 3, 2, .same, false), (2, 5, 2, 1, .same, true),
-                                                 (3, 37, 3, 1, .valid, false), (1, 50, 3, 1, .same, true), (2, 33, 2, 2, .valid, false)] {
+                                                 (3, 37, 3, 1, .valid, false), (1, 50, 3, 1, .same, true), (2, 33, 2, 2, .valid, false),
+                                                 (3, 20, 2, 1, .same, false), (2, 17, 4, 1, .valid, true)] {
             let (n, h, w) = (3, 8, 13)
             let x = Self.values(n * h * w * c, seed: 8), kernel = Self.values(k * k * c * f, seed: 9), bias = Self.values(f, seed: 10)
             let g = WindowGeometry(inH: h, inW: w, kH: k, kW: k, strideH: stride, strideW: stride, padding: padding)
