@@ -34,7 +34,9 @@ enum LSTMInput {
 
 /// The backward pass's gradients.
 struct LSTMGradients {
-    let dxw: Tensor, du: Tensor?, dh0: Tensor?, dc0: Tensor?
+    /// dL/dz [T, B, 4n]; the weights' gradient Σ_t a_tᵀ·dz_t [k, 4n] when asked for (see
+    /// `Kernels.lstmBackward`); dL/dh_0 and dL/dc_0 with initial states.
+    let dxw: Tensor, dweights: Tensor?, dh0: Tensor?, dc0: Tensor?
 }
 
 extension Kernels {
@@ -122,55 +124,73 @@ extension Kernels {
         return LSTMTape(gates: gates, cells: cells, cellTanh: cellTanh, hidden: hidden, operands: operands)
     }
 
-    /// Backpropagation through time: dL/d(xw) [T, B, 4n] and, if needed, dL/dU; dL/dh_0 and
-    /// dL/dc_0 when the call had initial states.
+    /// Backpropagation through time: dL/d(xw) [T, B, 4n]; dL/dh_0 and dL/dc_0 when the call had
+    /// initial states; and with `weightOperands` a [≥ T, B, k] (step t's rows at t·B·k: the
+    /// hidden states h_0…h_{T−1} for dL/dU, or the tape's `[h_{t−1} | x_t | 1]` operands for
+    /// dL/d[U; W; b]), the weights' gradient Σ_t a_tᵀ·dz_t [k, 4n]. Each core adds its rows'
+    /// share of that sum step by step while dz_t and a_t are in its cache, into a partial sum of
+    /// its own (the partials are added at the end), instead of one GEMM over all steps that
+    /// reads dz back from memory.
     static func lstmBackward<T: FloatScalar>(_: T.Type, _ gOut: Tensor, _ u: Tensor, _ tape: LSTMTape,
-                                             _ o: LSTMOptions, needU: Bool) -> LSTMGradients {
-        let (gates, cells, cellTanh, hidden) = (tape.gates, tape.cells, tape.cellTanh, tape.hidden)
+                                             _ o: LSTMOptions, weightOperands: Tensor?) -> LSTMGradients {
+        let (gates, cells, cellTanh) = (tape.gates, tape.cells, tape.cellTanh)
         let steps = gates.shape[0], batch = gates.shape[1], width = gates.shape[2], n = width / 4, rows = batch * n
         let (returnSequences, returnCell, hasInitial) = (o.returnSequences, o.returnCell, o.initial != nil)
         let dz = Tensor.build([steps, batch, width], as: T.self) { _ in }  // every element is written
         let dh = Tensor.zeros([batch, n], dtype: T.dtype), dc = Tensor.zeros([batch, n], dtype: T.dtype)
+        // Rows of the batch are independent through time: each part (a core's rows) runs all steps.
+        let grain = Kernels.lstmRowGrain(units: n)
+        let parts = Swift.max(1, Swift.min(ThreadCount.current, batch / grain))
+        let kw = weightOperands?.shape[2] ?? 0
+        var partial = [T](repeating: 0, count: parts * kw * width)
         // dz, dh and dc were just made here: the kernels write into them.
-        withBaseAddresses(T.self, [gOut, o.mask, gates, cells, cellTanh, u, dz, dh, dc]) { ptr in
-            nonisolated(unsafe) let p = (go: ptr[0]!, m: ptr[1], a: ptr[2]!, c: ptr[3]!, tc: ptr[4]!, u: ptr[5]!,
-                                         dz: ptr[6]!, dh: ptr[7]!, dc: ptr[8]!)
-            // dh_{t-1} = dz_t · Uᵀ at every step: Uᵀ packed once for all of them.
-            Kernels.withRepeatedProduct(transB: true, n: n, k: width, UnsafePointer(p.u), ldb: width, rows: batch) { dzUt in
-                // As in the forward pass, each core runs its rows through all steps.
-                Kernels.parallelFor(batch, grain: Kernels.lstmRowGrain(units: n)) { r in
-                    let b0 = r.lowerBound, count = r.count, dh = p.dh + b0 * n, dc = p.dc + b0 * n
-                    // A skipped step passes dh and dc through unchanged: kept here over the GEMM.
-                    var kept = [T](repeating: 0, count: p.m == nil ? 0 : 2 * count * n)
-                    if returnCell {  // the last row of the output is c_T
-                        let g = p.go + (returnSequences ? steps * rows : rows) + b0 * n
-                        for i in 0..<(count * n) { dc[i] += g[i] }
-                    }
-                    for t in stride(from: steps - 1, through: 0, by: -1) {
-                        // dh = dL/dh_t from the output plus what flowed back from step t+1.
-                        if returnSequences || t == steps - 1 {
-                            let g = p.go + (returnSequences ? t * rows : 0) + b0 * n
-                            for i in 0..<(count * n) { dh[i] += g[i] }
-                        }
-                        let gateRows = t * batch * width + b0 * width, stateRows = t * rows + b0 * n
-                        let d = p.dz + gateRows
-                        if let m = p.m {
-                            for b in 0..<count where m[t * batch + b0 + b] == 0 {
-                                for j in 0..<n { kept[2 * b * n + j] = dh[b * n + j]; kept[(2 * b + 1) * n + j] = dc[b * n + j] }
+        withBaseAddresses(T.self, [gOut, o.mask, gates, cells, cellTanh, u, dz, dh, dc, weightOperands]) { ptr in
+            partial.withUnsafeMutableBufferPointer { partial in
+                nonisolated(unsafe) let p = (go: ptr[0]!, m: ptr[1], a: ptr[2]!, c: ptr[3]!, tc: ptr[4]!, u: ptr[5]!,
+                                             dz: ptr[6]!, dh: ptr[7]!, dc: ptr[8]!, wo: ptr[9], partial: partial.baseAddress)
+                // dh_{t-1} = dz_t · Uᵀ at every step: Uᵀ packed once for all of them.
+                Kernels.withRepeatedProduct(transB: true, n: n, k: width, UnsafePointer(p.u), ldb: width, rows: batch / parts) { dzUt in
+                    Kernels.parallelFor(parts) { range in
+                        for part in range {
+                            let b0 = batch * part / parts, count = batch * (part + 1) / parts - b0
+                            let dh = p.dh + b0 * n, dc = p.dc + b0 * n
+                            // A skipped step passes dh and dc through unchanged: kept here over the GEMM.
+                            var kept = [T](repeating: 0, count: p.m == nil ? 0 : 2 * count * n)
+                            if returnCell {  // the last row of the output is c_T
+                                let g = p.go + (returnSequences ? steps * rows : rows) + b0 * n
+                                for i in 0..<(count * n) { dc[i] += g[i] }
                             }
-                        }
-                        CKernels<T>.lstmBackward(p.a + gateRows, p.tc + stateRows, p.c + stateRows, dh, dc, d, count, n)
-                        if let m = p.m {  // skipped samples: the step had no effect, dz = 0
-                            for b in 0..<count where m[t * batch + b0 + b] == 0 {
-                                (d + b * width).update(repeating: 0, count: width)
-                            }
-                        }
-                        if t > 0 || hasInitial {  // dh_{t-1} = dz_t · Uᵀ
-                            dzUt(m: count, UnsafePointer(d), lda: width, beta: 0, dh, ldc: n)
-                        }
-                        if let m = p.m {
-                            for b in 0..<count where m[t * batch + b0 + b] == 0 {
-                                for j in 0..<n { dh[b * n + j] = kept[2 * b * n + j]; dc[b * n + j] = kept[(2 * b + 1) * n + j] }
+                            for t in stride(from: steps - 1, through: 0, by: -1) {
+                                // dh = dL/dh_t from the output plus what flowed back from step t+1.
+                                if returnSequences || t == steps - 1 {
+                                    let g = p.go + (returnSequences ? t * rows : 0) + b0 * n
+                                    for i in 0..<(count * n) { dh[i] += g[i] }
+                                }
+                                let gateRows = t * batch * width + b0 * width, stateRows = t * rows + b0 * n
+                                let d = p.dz + gateRows
+                                if let m = p.m {
+                                    for b in 0..<count where m[t * batch + b0 + b] == 0 {
+                                        for j in 0..<n { kept[2 * b * n + j] = dh[b * n + j]; kept[(2 * b + 1) * n + j] = dc[b * n + j] }
+                                    }
+                                }
+                                CKernels<T>.lstmBackward(p.a + gateRows, p.tc + stateRows, p.c + stateRows, dh, dc, d, count, n)
+                                if let m = p.m {  // skipped samples: the step had no effect, dz = 0
+                                    for b in 0..<count where m[t * batch + b0 + b] == 0 {
+                                        (d + b * width).update(repeating: 0, count: width)
+                                    }
+                                }
+                                if let wo = p.wo, let sum = p.partial {  // this part's a_tᵀ · dz_t
+                                    Kernels.gemmOnThisThread(true, false, kw, width, count, 1, UnsafePointer(wo + (t * batch + b0) * kw), kw,
+                                                             UnsafePointer(d), width, 1, sum + part * kw * width, width)
+                                }
+                                if t > 0 || hasInitial {  // dh_{t-1} = dz_t · Uᵀ
+                                    dzUt(m: count, UnsafePointer(d), lda: width, beta: 0, dh, ldc: n)
+                                }
+                                if let m = p.m {
+                                    for b in 0..<count where m[t * batch + b0 + b] == 0 {
+                                        for j in 0..<n { dh[b * n + j] = kept[2 * b * n + j]; dc[b * n + j] = kept[(2 * b + 1) * n + j] }
+                                    }
+                                }
                             }
                         }
                     }
@@ -178,18 +198,10 @@ extension Kernels {
             }
         }
         let dh0: Tensor? = hasInitial ? dh : nil, dc0: Tensor? = hasInitial ? dc : nil
-        guard needU else { return LSTMGradients(dxw: dz, du: nil, dh0: dh0, dc0: dc0) }
-        // dU = Σ_t h_{t−1}ᵀ · dz_t: one GEMM over all steps, [n, T·B] × [T·B, 4n].
-        let du = Tensor.build([n, width], as: T.self) { out in
-            hidden.withUnsafeBuffer(as: T.self) { hp in
-                dz.withUnsafeBuffer(as: T.self) { dzp in
-                    Kernels.gemm(transA: true, transB: false, m: n, n: width, k: steps * batch,
-                                 hp.baseAddress!, lda: n, dzp.baseAddress!, ldb: width,
-                                 beta: 0, out.baseAddress!, ldc: width)
-                }
-            }
-        }
-        return LSTMGradients(dxw: dz, du: du, dh0: dh0, dc0: dc0)
+        guard weightOperands != nil else { return LSTMGradients(dxw: dz, dweights: nil, dh0: dh0, dc0: dc0) }
+        for part in 1..<parts { for i in 0..<(kw * width) { partial[i] += partial[part * kw * width + i] } }
+        let dweights = Tensor.build([kw, width], as: T.self) { $0.baseAddress!.update(from: partial, count: kw * width) }
+        return LSTMGradients(dxw: dz, dweights: dweights, dh0: dh0, dc0: dc0)
     }
 }
 

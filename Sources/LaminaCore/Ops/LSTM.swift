@@ -87,20 +87,21 @@ extension Tensor {
         switch input {
         case .projected:
             return output.recorded("lstmRecurrence", inputs: recordedInputs) { g, needed in
-                let r = Kernels.lstmBackward(T.self, g, u, tape, o, needU: needed[1])
-                return [needed[0] ? r.dxw : nil, r.du] + (states.isEmpty ? [] : [r.dh0, r.dc0])
+                // dU = Σ_t h_{t−1}ᵀ · dz_t: the hidden states h_0…h_{T−1} are the steps' operands.
+                let r = Kernels.lstmBackward(T.self, g, u, tape, o, weightOperands: needed[1] ? tape.hidden : nil)
+                return [needed[0] ? r.dxw : nil, r.dweights] + (states.isEmpty ? [] : [r.dh0, r.dc0])
             }
         case .inputs(let x, let w, let b):
             return output.recorded("lstm", inputs: recordedInputs) { g, needed in
-                let r = Kernels.lstmBackward(T.self, g, u, tape, o, needU: false)
+                let needB = b != nil && needed[needed.count - 1]
+                // [dU; dW; db] = Σ_t [h_{t-1} | x_t | 1]ᵀ · dz_t, summed inside the recurrence (none
+                // when the weights are frozen).
+                let r = Kernels.lstmBackward(T.self, g, u, tape, o,
+                                             weightOperands: needed[1] || needed[2] || needB ? tape.operands : nil)
                 let (features, k) = (x.shape[2], tape.operands!.shape[2])
                 let dz = r.dxw.reshaped(to: [steps * batch, 4 * n])
                 let dx = needed[0] ? Kernels.matmul(dz, w.detached(), transB: true).reshaped(to: x.shape) : nil
-                let needB = b != nil && needed[needed.count - 1]
-                // [dU; dW; db] = Σ_t [h_{t-1} | x_t | 1]ᵀ · dz_t: one GEMM, dz read once (none
-                // when the weights are frozen).
-                let d = needed[1] || needed[2] || needB
-                    ? Kernels.matmul(tape.operands!.reshaped(to: [steps * batch, k]), transA: true, dz) : nil
+                let d = r.dweights
                 let dw = needed[1] ? d?.sliced(axis: 0, n..<(n + features)) : nil
                 let du = needed[2] ? d?.sliced(axis: 0, 0..<n) : nil
                 let db = needB ? d?.sliced(axis: 0, (n + features)..<k).reshaped(to: [4 * n]) : nil

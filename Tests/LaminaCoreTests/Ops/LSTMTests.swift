@@ -108,6 +108,46 @@ import LaminaTestSupport
         expectClose(h32.scalarsAsDouble(), fused.asArray(Double.self), atol: 2e-6, rtol: 1e-5)
     }
 
+    /// A batch of several cores' parts (64 units: 16 rows a part): the weights' gradients, which
+    /// each part sums step by step into a partial of its own, equal the unrolled ops' (float64),
+    /// for the recurrence alone (dU) and with the projection inside (dW, dU, db), masked steps
+    /// and initial states included; float32 against float64 too.
+    @Test func weightGradientsOverSeveralPartsMatchTheUnrolledOps() {
+        let (steps, batch, units, features) = (6, 40, 64, 5)
+        #expect(batch / Kernels.lstmRowGrain(units: units) >= 2)
+        let x = randn([steps, batch, features], seed: 41), w = randn([features, 4 * units], seed: 42) * 0.3
+        let u = randn([units, 4 * units], seed: 43) * 0.2, b = randn([4 * units], seed: 44) * 0.1
+        let h0 = randn([batch, units], seed: 45), c0 = randn([batch, units], seed: 46)
+        let mask = Tensor(shape: [steps, batch], scalars: (0..<(steps * batch)).map { ($0 * 7) % 5 == 0 ? 0.0 : 1.0 })
+        let weights = randn([steps, batch, units], seed: 47)
+        func unrolledLoss(_ v: [Tensor]) -> Tensor {
+            let xw = v[0].reshaped(to: [steps * batch, features]).matmul(v[1]).reshaped(to: [steps, batch, 4 * units]) + v[3]
+            return (unrolledMasked(xw, v[2], mask: mask, h0: v[4], c0: v[5]).0 * weights).sum()
+        }
+        func fusedLoss(_ v: [Tensor]) -> Tensor {
+            (v[0].lstm(kernel: v[1], bias: v[3], recurrentKernel: v[2], returnSequences: true, mask: mask.cast(to: v[0].dtype),
+                       initialState: (v[4], v[5])) * weights.cast(to: v[0].dtype)).sum()
+        }
+        func gradients(_ f: ([Tensor]) -> Tensor, _ dtype: DType) -> [Tensor] {
+            let v = [x, w, u, b, h0, c0].map { t -> Tensor in var t = t.cast(to: dtype); t.requiresGrad = true; return t }
+            return f(v).gradients(wrt: v)
+        }
+        let want = gradients(unrolledLoss, .float64)
+        for (got, expected) in zip(gradients(fusedLoss, .float64), want) { expectClose(got, expected, atol: 1e-10, rtol: 1e-9) }
+        for (got, expected) in zip(gradients(fusedLoss, .float32), want) {
+            expectClose(got.scalarsAsDouble(), expected.asArray(Double.self), atol: 2e-4, rtol: 1e-4)
+        }
+        // The recurrence alone: dU from the hidden states.
+        let xw = x.reshaped(to: [steps * batch, features]).matmul(w).reshaped(to: [steps, batch, 4 * units]) + b
+        var (xw64, u64) = (xw, u)
+        xw64.requiresGrad = true; u64.requiresGrad = true
+        let fused = (xw64.lstmRecurrence(recurrentKernel: u64, returnSequences: true, mask: mask) * weights).sum().gradients(wrt: [xw64, u64])
+        let zero = Tensor.zeros([batch, units], dtype: .float64)
+        let unrolled = (unrolledMasked(xw64, u64, mask: mask, h0: zero, c0: zero).0 * weights).sum().gradients(wrt: [xw64, u64])
+        expectClose(fused[1], unrolled[1], atol: 1e-10, rtol: 1e-9)
+        expectClose(fused[0], unrolled[0], atol: 1e-10, rtol: 1e-9)
+    }
+
     /// `lstm` (the projection made inside the recurrence) against `matmul(kernel, bias:)` then
     /// `lstmRecurrence`: forward and gradients in float64 (and finite differences for every
     /// operand, with a mask and initial states), and float32 — the own GEMM's packed W and U at
