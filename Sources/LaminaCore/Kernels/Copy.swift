@@ -7,10 +7,13 @@ extension Kernels {
         dtype.byteSize == 8 ? body(UInt64.self) : body(UInt32.self)
     }
 
-    /// A new tensor of `shape` whose raw elements `body` writes from the source's.
+    /// A new tensor of `shape` whose raw elements `body` writes from the source's. The memory
+    /// starts uninitialized: `body` must write every element (a crop, a gather of rows and a
+    /// permutation do; zeroing first cost a whole extra pass, 2% of the MNIST MLP's epoch in
+    /// the batches' row gathers).
     static func move(_ x: Tensor, to shape: [Int],
                      _ body: (UnsafeRawPointer, UnsafeMutableRawPointer, Int) -> Void) -> Tensor {
-        let s = Storage(zeros: Shape.count(shape), dtype: x.dtype)
+        let s = Storage(count: Shape.count(shape), dtype: x.dtype)
         body(UnsafeRawPointer(x.storage.pointer), s.pointer, x.dtype.byteSize)
         return Tensor(storage: s, shape: shape)
     }
