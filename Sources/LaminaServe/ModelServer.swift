@@ -372,9 +372,28 @@ struct ModelWatcher: Service {
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
 
+    // The metrics' names (namespace_metricName_unit) and the help lines the exposition carries
+    // (computed: the descriptor type is not Sendable).
+    static var requests: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "lamina", metricName: "requests", unitName: "total",
+                             helpText: "Requests answered, by model and HTTP status code.")
+    }
+    static var requestDuration: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "lamina", metricName: "request_duration", unitName: "seconds",
+                             helpText: "Time from a request's arrival to its response, by model.")
+    }
+    static var predictCalls: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "lamina", metricName: "predict_calls", unitName: "total",
+                             helpText: "Batched predict calls made, by model.")
+    }
+    static var batchSize: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "lamina", metricName: "batch", unitName: "size",
+                             helpText: "Samples per batched predict call, by model.")
+    }
+
     func recordRequest(model: String, code: Int, duration: Duration) {
-        registry.makeCounter(name: "lamina_requests_total", labels: [("model", model), ("code", String(code))]).increment()
-        registry.makeDurationHistogram(name: "lamina_request_duration_seconds", labels: [("model", model)],
+        registry.makeCounter(descriptor: Self.requests, labels: [("model", model), ("code", String(code))]).increment()
+        registry.makeDurationHistogram(descriptor: Self.requestDuration, labels: [("model", model)],
                                        buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
                                                  .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
                                                  .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)])
@@ -382,8 +401,8 @@ final class ServerMetrics: Sendable {
     }
 
     func recordPredict(model: String, samples: Int) {
-        registry.makeCounter(name: "lamina_predict_calls_total", labels: [("model", model)]).increment()
-        registry.makeValueHistogram(name: "lamina_batch_size", labels: [("model", model)],
+        registry.makeCounter(descriptor: Self.predictCalls, labels: [("model", model)]).increment()
+        registry.makeValueHistogram(descriptor: Self.batchSize, labels: [("model", model)],
                                     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]).record(Double(samples))
     }
 
