@@ -13,7 +13,8 @@
  *           the register-blocked microkernel: an MR×NR tile of C, KC rank-1 updates
  * Transposes are absorbed by the packing. Where op(A) is A itself and the block has few B panels
  * to reuse a packed A panel for (n ≤ 16·NR), A is not packed: the microkernel broadcasts from its
- * rows in place. Panels are zero-padded to MR/NR, so the microkernel
+ * rows in place. sgemm_cols_t's op(A) is the transpose of a convolution's im2col matrix, its panels
+ * gathered from the images' windows (gemm_pack_cols_t). Panels are zero-padded to MR/NR, so the microkernel
  * always runs whole tiles; a ragged tile is computed into a local buffer and only its valid part
  * written. beta applies on the first KC block only (later blocks add); beta = 0 never reads C.
  *
@@ -308,7 +309,7 @@ static void LK(gemm_pack_b)(int tb, const float *b, long ldb, long p0, long kc, 
    materialized: sgemm_cols_t's op(A) is its transpose. */
 typedef struct {
     const float *x;
-    long images, channels;
+    long channels;
     const lamina_window *g;
 } lamina_gemm_cols;
 #endif
@@ -544,7 +545,7 @@ static int LK(sgemm)(int transA, int transB, long m, long n, long k, float alpha
 
 static int LK(sgemm_cols_t)(const float *x, long images, long channels, const lamina_window *g, int transB, long n,
                             float alpha, const float *b, long ldb, float beta, float *c, long ldc, long threads) {
-    const lamina_gemm_cols cols = {.x = x, .images = images, .channels = channels, .g = g};
+    const lamina_gemm_cols cols = {.x = x, .channels = channels, .g = g};
     long m = g->kH * g->kW * channels, k = images * g->outH * g->outW;
     return LK(sgemm_from)(1, transB, m, n, k, alpha, NULL, 0, &cols, b, ldb, beta, c, ldc, threads);
 }
