@@ -1,3 +1,5 @@
+import CLaminaKernels
+
 extension Kernels {
     static func usesDirectConv(taps: Int) -> Bool { taps <= directConvMaxTaps }
 
@@ -18,6 +20,25 @@ extension Kernels {
                 }
             }
         }
+    }
+
+    /// The sum of `parts` partial sums of `size` values laid end to end in `partial`, as a tensor
+    /// of `shape` (the per-core partial kernel and weight gradients, added in part order).
+    static func summedParts<T: FloatScalar>(_ partial: [T], parts: Int, size: Int, shape: [Int]) -> Tensor {
+        Tensor.build(shape, as: T.self) { out in
+            let o = out.baseAddress!
+            o.update(from: partial, count: size)
+            for part in 1..<Swift.max(1, parts) { for i in 0..<size { o[i] += partial[part * size + i] } }
+        }
+    }
+
+    /// Chunks of `n` images for the chunked convolution passes (`balancedChunks`): as many
+    /// images as keep `floatsPerImage` each within `inferenceChunkBytes`, but at least
+    /// `atLeast`. Returns the count of chunks and the most images one holds.
+    static func imageChunks(_ n: Int, floatsPerImage: Int, atLeast: Int = 1) -> (count: Int, most: Int) {
+        let cached = inferenceChunkBytes / Swift.max(1, 4 * floatsPerImage)
+        let chunks = balancedChunks(n, size: Swift.max(1, Swift.min(n, Swift.max(cached, atLeast))))
+        return (chunks, (n + chunks - 1) / chunks)
     }
 
     /// dKernel of the direct convolution: one partial sum per core, added at the end.
@@ -41,8 +62,7 @@ extension Kernels {
                 }
             }
         }
-        for part in 1..<parts { for i in 0..<(taps * f) { partial[i] += partial[part * taps * f + i] } }
-        return Tensor(shape: kernelShape, scalars: Array(partial[0..<(taps * f)]))
+        return summedParts(partial, parts: parts, size: taps * f, shape: kernelShape)
     }
 
     /// Images per parallel chunk of the direct convolution: at least `parallelThreshold` multiply-adds.
@@ -129,10 +149,8 @@ extension Kernels {
         // Images per chunk: what keeps a chunk's patches and output in cache, but for a product at
         // least `inferenceMinRows` rows (deep layers have few pixels and large kernels, which
         // every chunk streams once), while every core still gets a chunk.
-        let cached = inferenceChunkBytes / Swift.max(1, 4 * (perImage + pixels * f))
         let forRows = direct ? 1 : Swift.min((inferenceMinRows + pixels - 1) / pixels, (n + ThreadCount.current - 1) / ThreadCount.current)
-        let chunks = balancedChunks(n, size: Swift.max(1, Swift.min(n, Swift.max(cached, forRows))))
-        let chunk = (n + chunks - 1) / chunks  // the most images of a chunk
+        let (chunks, chunk) = imageChunks(n, floatsPerImage: perImage + pixels * f, atLeast: forRows)
         let outShape = pool.map { [n, $0.outH, $0.outW, f] } ?? [n, g.outH, g.outW, f]
         let window = g.c, poolWindow = pool?.c
         // The direct loop starts from the bias and applies a lone ReLU itself; the GEMM path adds
@@ -190,15 +208,13 @@ extension Kernels {
     /// A convolution's input gradient dx [N, H, W, C] from dOut [N·outH·outW, F] and its kernel
     /// [taps, F] (float32), in chunks of images as `chunkedConv2d`: each core multiplies its
     /// chunk's rows by the kernel's transpose (packed once for all chunks) into its own scratch
-    /// and folds them back with col2im while they are in cache, so the gradient of the patch
-    /// matrix (kH·kW times the input) is never whole. The same numbers as
+    /// and folds them back with col2im while they are in cache (`foldInputGradient`), so the
+    /// gradient of the patch matrix (kH·kW times the input) is never whole. The same numbers as
     /// `matmul(dOut, kernel, transB: true)` then `col2im`.
     static func chunkedConv2dInputGradient(_ dOut: Tensor, kernel: Tensor, inputShape: [Int], _ g: WindowGeometry) -> Tensor {
         let (n, c, taps, f) = (inputShape[0], inputShape[3], kernel.shape[0], kernel.shape[1])
         let pixels = g.outH * g.outW, imageSize = inputShape[1] * inputShape[2] * c
-        let cached = inferenceChunkBytes / Swift.max(1, 4 * (pixels * taps + imageSize))
-        let chunks = balancedChunks(n, size: Swift.max(1, Swift.min(n, cached)))
-        let chunk = (n + chunks - 1) / chunks  // the most images of a chunk
+        let (chunks, chunk) = imageChunks(n, floatsPerImage: pixels * taps + imageSize)
         let window = g.c
         _ = backendReady
         return withBaseAddresses(Float.self, [dOut, kernel]) { p in
@@ -206,19 +222,31 @@ extension Kernels {
                 Tensor.build(inputShape, as: Float.self) { dx in  // every chunk's images are written below
                     nonisolated(unsafe) let (d, dx) = (UnsafePointer(p[0]!), dx.baseAddress!)
                     parallelFor(chunks) { range in
-                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, chunk * pixels * taps))
-                        defer { scratch.deallocate() }
+                        let patches = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, chunk * pixels * taps))
+                        defer { patches.deallocate() }
                         for index in range {
                             let start = n * index / chunks, count = n * (index + 1) / chunks - start
-                            product(m: count * pixels, d + start * pixels * f, lda: f, beta: 0, scratch, ldc: taps)
-                            let images = dx + start * imageSize
-                            images.initialize(repeating: 0, count: count * imageSize)
-                            withUnsafePointer(to: window) { simd.col2im(scratch, count, c, $0, images) }
+                            withUnsafePointer(to: window) {
+                                foldInputGradient(product, d + start * pixels * f, images: count, channels: c, $0,
+                                                  patches: patches, into: dx + start * imageSize)
+                            }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// One chunk of `images` images' input gradient: their convolution output's gradient rows
+    /// [images·outH·outW, F] times the kernel's transpose (`product`) into `patches`, folded back
+    /// with col2im into the images' gradient `dx` (zeroed here first).
+    private static func foldInputGradient(_ product: RepeatedProduct<Float>, _ dOut: UnsafePointer<Float>, images: Int,
+                                          channels c: Int, _ window: UnsafePointer<lamina_window>,
+                                          patches: UnsafeMutablePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
+        let g = window.pointee
+        product(m: images * g.outH * g.outW, dOut, lda: product.k, beta: 0, patches, ldc: product.n)
+        dx.initialize(repeating: 0, count: images * g.inH * g.inW * c)
+        simd.col2im(patches, images, c, window, dx)
     }
 
     /// The backward pass of a training `conv2dMaxPool` whose forward pass `chunkedConv2d` ran
@@ -235,9 +263,7 @@ extension Kernels {
         let (n, c, taps, f) = (x.shape[0], x.shape[3], w.shape[0], w.shape[1])
         let pixels = g.outH * g.outW, convImage = pixels * f, pooledImage = pool.outH * pool.outW * f
         let inImage = x.shape[1] * x.shape[2] * c, patchImage = inputGradient ? pixels * taps : 0
-        let cached = inferenceChunkBytes / Swift.max(1, 4 * (convImage + patchImage))
-        let chunks = balancedChunks(n, size: Swift.max(1, Swift.min(n, cached)))
-        let chunk = (n + chunks - 1) / chunks  // the most images of a chunk
+        let (chunks, chunk) = imageChunks(n, floatsPerImage: convImage + patchImage)
         let parts = Swift.min(ThreadCount.current, chunks)  // one partial kernel gradient each
         var partial = [Float](repeating: 0, count: kernelGradient ? parts * taps * f : 0)
         let window = g.c
@@ -261,6 +287,10 @@ extension Kernels {
                                     simd.scatter_add(d + start * pooledImage, idx + start * pooledImage, count * pooledImage,
                                                      start * convImage, conv)
                                     withUnsafePointer(to: window) { wp in
+                                        if let dx {
+                                            foldInputGradient(product, conv, images: count, channels: c, wp, patches: patches,
+                                                              into: dx + start * inImage)
+                                        }
                                         if let pp {
                                             let dw = pp + part * taps * f
                                             if direct {
@@ -272,12 +302,6 @@ extension Kernels {
                                                 simd.im2col(images, count, c, wp, cols)
                                                 blasGemm(true, false, taps, f, count * pixels, Float(1), cols, taps, conv, f, Float(1), dw, f)
                                             }
-                                        }
-                                        if let dx {
-                                            product(m: count * pixels, conv, lda: f, beta: 0, patches, ldc: taps)
-                                            let dImages = dx + start * inImage
-                                            dImages.initialize(repeating: 0, count: count * inImage)
-                                            simd.col2im(patches, count, c, wp, dImages)
                                         }
                                     }
                                 }
@@ -295,8 +319,7 @@ extension Kernels {
             }
         }
         guard kernelGradient else { return (dx, nil) }
-        for part in 1..<parts { for i in 0..<(taps * f) { partial[i] += partial[part * taps * f + i] } }
-        return (dx, Tensor(shape: [taps, f], scalars: Array(partial[0..<(taps * f)])))
+        return (dx, summedParts(partial, parts: parts, size: taps * f, shape: [taps, f]))
     }
 }
 

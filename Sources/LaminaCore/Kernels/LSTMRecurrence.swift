@@ -199,8 +199,7 @@ extension Kernels {
         }
         let dh0: Tensor? = hasInitial ? dh : nil, dc0: Tensor? = hasInitial ? dc : nil
         guard weightOperands != nil else { return LSTMGradients(dxw: dz, dweights: nil, dh0: dh0, dc0: dc0) }
-        for part in 1..<parts { for i in 0..<(kw * width) { partial[i] += partial[part * kw * width + i] } }
-        let dweights = Tensor.build([kw, width], as: T.self) { $0.baseAddress!.update(from: partial, count: kw * width) }
+        let dweights = Kernels.summedParts(partial, parts: parts, size: kw * width, shape: [kw, width])
         return LSTMGradients(dxw: dz, dweights: dweights, dh0: dh0, dc0: dc0)
     }
 }

@@ -68,12 +68,15 @@ extension Tensor {
             }
         }
         guard !done else { return dk.reshaped(to: kernelShape) }
-        let cols = source.withUnsafeBuffer(as: Float.self) { x in
-            Tensor.build([n * g.outH * g.outW, kernelShape[0] * kernelShape[1] * c], as: Float.self) {
-                Kernels.im2col(x, batch: n, channels: c, g, $0)
-            }
+        return Kernels.matmul(source.patchMatrix(Float.self, g), transA: true, dOut).reshaped(to: kernelShape)
+    }
+
+    /// The im2col matrix of these NHWC images under window `g`: [N·outH·outW, kH·kW·C].
+    private func patchMatrix<T: FloatScalar>(_: T.Type, _ g: WindowGeometry) -> Tensor {
+        let (n, c) = (shape[0], shape[3])
+        return withUnsafeBuffer(as: T.self) { x in
+            Tensor.build([n * g.outH * g.outW, g.kH * g.kW * c], as: T.self) { Kernels.im2col(x, batch: n, channels: c, g, $0) }
         }
-        return Kernels.matmul(cols, transA: true, dOut).reshaped(to: kernelShape)
     }
 
     /// conv2d as a direct loop over each output pixel's window. Backward: dKernel by the
@@ -106,9 +109,7 @@ extension Tensor {
             out = Kernels.chunkedConv2d(x, kernel.detached(), bias?.detached(), g, epilogue: .none, pool: nil)
             patches = x
         } else {
-            patches = withUnsafeBuffer(as: T.self) { x in
-                Tensor.build([rows, k], as: T.self) { Kernels.im2col(x, batch: n, channels: c, g, $0) }
-            }
+            patches = patchMatrix(T.self, g)
             out = Kernels.matmul(patches, w, bias: bias?.detached()).reshaped(to: [n, g.outH, g.outW, f])
         }
         let inputShape = shape
