@@ -843,6 +843,7 @@ static void LK(depthwise_dw)(const LK_T *x, long images, long c, const lamina_wi
 
 #ifndef LK_F64
 #include "gemm_impl.h"
+#include "winograd_impl.h"
 #define LK_TABLE lamina_kernel_table
 #else
 #define LK_TABLE lamina_kernel_table_f64
@@ -881,6 +882,10 @@ const LK_TABLE LK(lamina_kernels) = {
     .sgemm_pack_b = LK(sgemm_pack_b),
     .sgemm_packed = LK(sgemm_packed),
     .sgemm_cols_t = LK(sgemm_cols_t),
+    .winograd_kernel_floats = LK(winograd_kernel_floats),
+    .winograd_pack_kernel = LK(winograd_pack_kernel),
+    .winograd_scratch_floats = LK(winograd_scratch_floats),
+    .winograd_conv = LK(winograd_conv),
     .sgemm_mr = LK_GEMM_MR,
     .sgemm_nr = LK_GEMM_NR,
     .sgemm_kc = LK_GEMM_KC,

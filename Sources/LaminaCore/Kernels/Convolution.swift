@@ -145,14 +145,17 @@ extension Kernels {
         let outImage = pool.map { $0.outH * $0.outW * f } ?? pixels * f
         // A 1×1 convolution with stride 1 reads the images as its patch rows: no im2col.
         let pointwise = !direct && g.kH == 1 && g.kW == 1 && g.outH == g.inH && g.outW == g.inW && g.padTop == 0 && g.padLeft == 0
-        let perImage = (direct || pointwise ? 0 : pixels * taps) + (pool == nil ? 0 : pixels * f)
+        let winograd = !direct && usesWinograd(g, channels: c, filters: f, images: n)
+        var window = g.c
+        let transformed = winograd ? simd.winograd_scratch_floats(1, c, f, &window) : 0
+        let perImage = (direct || pointwise ? 0 : winograd ? transformed : pixels * taps) + (pool == nil ? 0 : pixels * f)
         // Images per chunk: what keeps a chunk's patches and output in cache, but for a product at
         // least `inferenceMinRows` rows (deep layers have few pixels and large kernels, which
         // every chunk streams once), while every core still gets a chunk.
         let forRows = direct ? 1 : Swift.min((inferenceMinRows + pixels - 1) / pixels, (n + ThreadCount.current - 1) / ThreadCount.current)
         let (chunks, chunk) = imageChunks(n, floatsPerImage: perImage + pixels * f, atLeast: forRows)
         let outShape = pool.map { [n, $0.outH, $0.outW, f] } ?? [n, g.outH, g.outW, f]
-        let window = g.c, poolWindow = pool?.c
+        let poolWindow = pool?.c
         // The direct loop starts from the bias and applies a lone ReLU itself; the GEMM path adds
         // the bias in the epilogue (not prefilled into C, which a product over several k blocks
         // would add before the later blocks' sums): the same numbers with or without the rest.
@@ -164,14 +167,18 @@ extension Kernels {
                      "chunkedConv2d: the residual must be the output's shape \(outShape), float32")
         _ = backendReady
         return withBaseAddresses(Float.self, [x, kernel, bias, epilogue.residual]) { p in
-            // The kernel [taps, F] is packed once for every chunk's product (not for the direct loop).
-            withRepeatedProduct(transB: false, n: direct ? 0 : f, k: taps, UnsafePointer(p[1]!), ldb: f, rows: chunk * pixels) { product in
+            // The kernel [taps, F] is packed once for every chunk's product (not for the direct
+            // loop), or transformed and packed for Winograd's.
+            withRepeatedProduct(transB: false, n: direct || winograd ? 0 : f, k: taps, UnsafePointer(p[1]!), ldb: f, rows: chunk * pixels) { product in
+            withWinogradKernel(winograd ? UnsafePointer(p[1]!) : nil, channels: c, filters: f) { transformedKernel in
                 Tensor.build(outShape, as: Float.self) { out in
-                    nonisolated(unsafe) let (x, w, b, residual, out) = (UnsafePointer(p[0]!), UnsafePointer(p[1]!), UnsafePointer(p[2]),
-                                                                        UnsafePointer(p[3]), out.baseAddress!)
+                    nonisolated(unsafe) let (x, w, b, residual, out, u) = (UnsafePointer(p[0]!), UnsafePointer(p[1]!), UnsafePointer(p[2]),
+                                                                           UnsafePointer(p[3]), out.baseAddress!, transformedKernel)
                     parallelFor(chunks) { range in
-                        // This core's scratch: patch rows and, before pooling, the convolution output.
-                        let patchCount = direct || pointwise ? 0 : chunk * pixels * taps, convCount = pool == nil ? 0 : chunk * pixels * f
+                        // This core's scratch: patch rows (or Winograd's transformed tiles and
+                        // their products) and, before pooling, the convolution output.
+                        let patchCount = direct || pointwise ? 0 : chunk * (winograd ? transformed : pixels * taps)
+                        let convCount = pool == nil ? 0 : chunk * pixels * f
                         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
                         defer { scratch.deallocate() }
                         for index in range {
@@ -182,6 +189,8 @@ extension Kernels {
                                 let rows = count * pixels
                                 if direct {
                                     simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
+                                } else if let u {
+                                    simd.winograd_conv(images, count, c, wp, u, f, scratch, conv)
                                 } else {
                                     if !pointwise { simd.im2col(images, count, c, wp, scratch) }
                                     let patches = pointwise ? images : UnsafePointer(scratch)
@@ -202,7 +211,32 @@ extension Kernels {
                     }
                 }
             }
+            }
         }
+    }
+
+    /// Whether `chunkedConv2d` runs a convolution by Winograd F(4×4, 3×3) (`winograd_conv`): a
+    /// 3×3 window with stride 1 over at least 16 channels into 16 filters, on enough output
+    /// pixels (`winogradMinPixels`) that transforming the kernel on each call (about 200·C·F
+    /// multiply-adds) costs under 3% of what it saves.
+    static func usesWinograd(_ g: WindowGeometry, channels c: Int, filters f: Int, images n: Int) -> Bool {
+        g.kH == 3 && g.kW == 3 && g.strideH == 1 && g.strideW == 1 && c >= 16 && f >= 16
+            && n * g.outH * g.outW >= winogradMinPixels && winogradEnabled
+    }
+
+    /// The 3×3 kernel [3, 3, C, F] transformed for Winograd and packed for its products, for
+    /// `body` (nil where `kernel` is nil).
+    private static func withWinogradKernel<R>(_ kernel: UnsafePointer<Float>?, channels c: Int, filters f: Int,
+                                              _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+        guard let kernel else { return try body(nil) }
+        let floats = simd.winograd_kernel_floats(c, f)
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: floats * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: floats)
+        let work = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * f)
+        defer { packed.deallocate() }
+        simd.winograd_pack_kernel(kernel, c, f, work, packed)
+        work.deallocate()
+        return try body(UnsafePointer(packed))
     }
 
     /// A convolution's input gradient dx [N, H, W, C] from dOut [N·outH·outW, F] and its kernel

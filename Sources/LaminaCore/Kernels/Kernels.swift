@@ -21,6 +21,14 @@ public enum Kernels {
     /// 3×3 pixels and a 4608×512 kernel).
     static let inferenceMinRows = 96
 
+    /// Convolutions by Winograd F(4×4, 3×3) need at least this many output pixels (images ×
+    /// outH × outW) per call; see `usesWinograd`.
+    static let winogradMinPixels = 1024
+
+    /// `LAMINA_WINOGRAD=0` turns Winograd convolution off (im2col + GEMM instead), to measure one
+    /// against the other.
+    static let winogradEnabled = ProcessInfo.processInfo.environment["LAMINA_WINOGRAD"] != "0"
+
     /// Convolutions whose patch rows are at most this long (kH·kW·C: the MNIST convnet's first
     /// layer has 9) run as a direct loop instead of im2col + GEMM. Unfolding such thin patches
     /// costs more memory traffic than the GEMM saves, while a direct kernel keeps the filters'

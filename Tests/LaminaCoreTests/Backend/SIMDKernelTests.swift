@@ -32,6 +32,7 @@ import LaminaTestSupport
         maxPool(table)
         patches(table)
         directConv(table)
+        winograd(table)
         depthwise(table)
         lstm(table)
         adam(table)
@@ -184,6 +185,38 @@ import LaminaTestSupport
                 } }
             } } } } }
             close(dw, expectedDW.map { Float($0) }, tolerance: 1e-5, "conv_direct_dw c=\(c) f=\(f)")
+        }
+    }
+
+    /// Winograd F(4×4, 3×3) against the float64 convolution: channel and filter counts off the
+    /// vector width (the transforms' partial vectors, the products' ragged panels), outputs that
+    /// are not whole 4×4 tiles, zero padding on every side, several images, more channels than
+    /// one k block of the GEMM (384). Its rounding is that of its transforms (which scale by up to
+    /// 8): 0.7e-6 to 2.4e-6 of the largest output on these shapes at every level (Lavin's points
+    /// gave 2.2e-6 to 7.0e-6), where the direct sum is within about 1e-7; the bound is 5e-6.
+    func winograd(_ t: lamina_kernel_table) {
+        for (c, f, h, w, padding) in [(16, 16, 6, 6, Padding.valid), (19, 21, 9, 14, .same), (37, 40, 13, 13, .valid),
+                                      (32, 64, 11, 7, .same), (400, 17, 5, 6, .same)] {
+            let n = 3
+            let x = Self.values(n * h * w * c, seed: 12), kernel = Self.values(9 * c * f, seed: 13)
+            let g = WindowGeometry(inH: h, inW: w, kH: 3, kW: 3, strideH: 1, strideW: 1, padding: padding)
+            let reference = Reference.conv2d(Tensor(shape: [n, h, w, c], scalars: x), Tensor(shape: [3, 3, c, f], scalars: kernel),
+                                             stride: (1, 1), outH: g.outH, outW: g.outW, padTop: g.padTop, padLeft: g.padLeft)
+                .scalarsAsDouble()
+            var packed = [Float](repeating: .nan, count: t.winograd_kernel_floats(c, f) + 16)
+            var work = [Float](repeating: .nan, count: 36 * c * f)
+            var window = g.c
+            var scratch = [Float](repeating: .nan, count: t.winograd_scratch_floats(n, c, f, &window))
+            var out = [Float](repeating: .nan, count: n * g.outH * g.outW * f)
+            packed.withUnsafeMutableBufferPointer { p in
+                // winograd_pack_kernel writes 64-byte aligned panels, as the library allocates them
+                let skip = (64 - Int(bitPattern: p.baseAddress!) % 64) % 64 / 4
+                t.winograd_pack_kernel(kernel, c, f, &work, p.baseAddress! + skip)
+                t.winograd_conv(x, n, c, &window, p.baseAddress! + skip, f, &scratch, &out)
+            }
+            let largest = reference.map { Swift.abs($0) }.max()!
+            let worst = zip(out, reference).map { Swift.abs(Double($0) - $1) }.max()! / largest
+            #expect(worst <= 5e-6, "winograd c=\(c) f=\(f) \(h)×\(w) \(padding): error \(worst) of the largest output")
         }
     }
 
