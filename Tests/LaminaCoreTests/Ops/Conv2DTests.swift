@@ -166,8 +166,12 @@ import LaminaTestSupport
     /// maxPool2d within float32 rounding (the forward values are the same to the bit, so the
     /// same maxima are taken): overlapping and padded pools, batches of several chunks, and
     /// with only the input or only the kernel requiring gradients.
-    @Test(arguments: [0, 1, 2, 3]) func float32TrainingMatchesTheComposition(_ i: Int) {
-        let (c, k, _) = ConvPathTests.shapes[i]
+    /// (channels, kernel size): ConvPathTests' direct and im2col shapes, and 16 channels into 19
+    /// filters, where the batch of 70 runs the forward pass by Winograd.
+    static let trainingShapes = ConvPathTests.shapes.map { ($0.c, $0.k) } + [(16, 3)]
+
+    @Test(arguments: trainingShapes.indices) func float32TrainingMatchesTheComposition(_ i: Int) {
+        let (c, k) = Self.trainingShapes[i]
         for (batch, pool, poolStride, poolPadding, relu) in [(1, 2, 2, Padding.valid, true), (7, 3, 2, .same, false), (70, 2, 2, .valid, true)] {
             let x = randn([batch, 12, 11, c], seed: 140 + UInt64(i)).cast(to: .float32)
             let w = randn([k, k, c, 19], seed: 141).cast(to: .float32), b = randn([19], seed: 142).cast(to: .float32)
@@ -299,6 +303,7 @@ import LaminaTestSupport
         (6, 12, 11, 32, 3, 3, (1, 1), .same, 40),   // 792 pixels: two k blocks of the tall products
         (2, 5, 5, 3, 5, 5, (2, 2), .same, 4),
         (5, 9, 8, 13, 3, 3, (2, 1), .same, 21),
+        (9, 10, 13, 17, 3, 3, (1, 1), .same, 19),   // 1170 pixels: the forward pass by Winograd
     ]
 
     static func geometry(_ i: Int) -> WindowGeometry {
@@ -306,7 +311,7 @@ import LaminaTestSupport
         return WindowGeometry(inH: h, inW: w, kH: kh, kW: kw, strideH: strides.0, strideW: strides.1, padding: padding)
     }
 
-    @Test(arguments: 0..<8) func kernelGradientEqualsTheMaterializedProduct(_ i: Int) throws {
+    @Test(arguments: cases.indices) func kernelGradientEqualsTheMaterializedProduct(_ i: Int) throws {
         let (images, h, w, c, kh, kw, _, _, f) = Self.cases[i]
         let g = Self.geometry(i), taps = kh * kw * c, rows = images * g.outH * g.outW
         let x = randn([images, h, w, c], seed: UInt64(200 + i)).asArray(Double.self).map { Float($0) }
@@ -327,7 +332,7 @@ import LaminaTestSupport
         }
     }
 
-    @Test(arguments: 0..<8) func float32OpMatchesFloat64(_ i: Int) {
+    @Test(arguments: cases.indices) func float32OpMatchesFloat64(_ i: Int) {
         let (images, h, w, c, kh, kw, strides, padding, f) = Self.cases[i]
         let g = Self.geometry(i)
         let x = randn([images, h, w, c], seed: UInt64(400 + i)), k = randn([kh, kw, c, f], seed: UInt64(500 + i))
