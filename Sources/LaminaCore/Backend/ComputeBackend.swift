@@ -16,6 +16,8 @@ import Foundation
 ///   FMA, or the portable baseline), lowered with `LAMINA_SIMD=avx2|portable`.
 /// - **GEMM** for float32 products: Lamina's own kernels or the BLAS, per product (`GemmChoice`,
 ///   `LAMINA_GEMM=own|blas|auto`).
+/// - **Winograd** for 3×3 stride-1 float32 convolutions (`WinogradConvolution`,
+///   `LAMINA_WINOGRAD=0|1`).
 public struct ComputeBackend: Sendable, CustomStringConvertible {
     /// "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..." or "BLAS (not OpenBLAS)".
     public let blas: String
@@ -37,6 +39,10 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
     public let gemm: String
     /// The rule `auto` follows on this machine (which products go to Lamina's kernels, which to the BLAS).
     public let gemmRule: String
+    /// Whether 3×3 stride-1 float32 convolutions run by Winograd F(4×4, 3×3) (`WinogradConvolution`).
+    public let winograd: Bool
+    /// Why it is on or off.
+    public let winogradReason: String
     /// The CPU the choice was made for.
     public let cpu: CPUFeatures
 
@@ -67,6 +73,7 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
             threads: ThreadCount.current, threadsReason: ThreadCount.reason,
             gemm: GemmChoice.current.rawValue,
             gemmRule: GemmChoice.summary(ownLevel: Int(table.level), blasCore: lamina_openblas_corename().map { String(cString: $0) }),
+            winograd: WinogradConvolution.isEnabled, winogradReason: WinogradConvolution.reason,
             cpu: .host)
     }
 
@@ -78,6 +85,7 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
         BLAS core: \(blasCore ?? "n/a") (\(blasCoreReason))
         Lamina kernels: \(simd) (\(simdReason))
         GEMM (float32): \(gemmRule)
+        3×3 stride-1 convolutions (float32): \(winograd ? "Winograd F(4×4, 3×3)" : "im2col + GEMM") (\(winogradReason))
         threads: \(threads) (\(threadsReason))
         """
     }
@@ -87,7 +95,8 @@ public struct ComputeBackend: Sendable, CustomStringConvertible {
         ["cpu": cpu.brand.isEmpty ? cpu.vendor : cpu.brand, "cpu_family": "\(cpu.family)", "cpu_model": "\(cpu.model)",
          "cpu_flags": cpu.vectorFlags.joined(separator: " "), "blas": blas, "blas_core": blasCore ?? "n/a",
          "blas_core_at_load": blasCoreAtLoad ?? "n/a", "blas_core_reason": blasCoreReason,
-         "simd": simd, "threads": "\(threads)", "threads_reason": threadsReason, "gemm": gemm, "gemm_rule": gemmRule]
+         "simd": simd, "threads": "\(threads)", "threads_reason": threadsReason, "gemm": gemm, "gemm_rule": gemmRule,
+         "winograd": winograd ? "on" : "off", "winograd_reason": winogradReason]
     }
 }
 

@@ -215,13 +215,13 @@ extension Kernels {
         }
     }
 
-    /// Whether `chunkedConv2d` runs a convolution by Winograd F(4×4, 3×3) (`winograd_conv`): a
-    /// 3×3 window with stride 1 over at least 16 channels into 16 filters, on enough output
-    /// pixels (`winogradMinPixels`) that transforming the kernel on each call (about 200·C·F
-    /// multiply-adds) costs under 3% of what it saves.
+    /// Whether `chunkedConv2d` runs a convolution by Winograd F(4×4, 3×3) (`winograd_conv`,
+    /// while `WinogradConvolution.isEnabled`): a 3×3 window with stride 1 over at least 16
+    /// channels into 16 filters, on enough output pixels (`winogradMinPixels`) that transforming
+    /// the kernel on each call (about 200·C·F multiply-adds) costs under 3% of what it saves.
     static func usesWinograd(_ g: WindowGeometry, channels c: Int, filters f: Int, images n: Int) -> Bool {
         g.kH == 3 && g.kW == 3 && g.strideH == 1 && g.strideW == 1 && c >= 16 && f >= 16
-            && n * g.outH * g.outW >= winogradMinPixels && winogradEnabled
+            && n * g.outH * g.outW >= winogradMinPixels && WinogradConvolution.isEnabled
     }
 
     /// The 3×3 kernel [3, 3, C, F] transformed for Winograd and packed for its products, for

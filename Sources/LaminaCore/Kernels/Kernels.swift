@@ -25,10 +25,6 @@ public enum Kernels {
     /// outH × outW) per call; see `usesWinograd`.
     static let winogradMinPixels = 1024
 
-    /// `LAMINA_WINOGRAD=0` turns Winograd convolution off (im2col + GEMM instead), to measure one
-    /// against the other.
-    static let winogradEnabled = ProcessInfo.processInfo.environment["LAMINA_WINOGRAD"] != "0"
-
     /// Convolutions whose patch rows are at most this long (kH·kW·C: the MNIST convnet's first
     /// layer has 9) run as a direct loop instead of im2col + GEMM. Unfolding such thin patches
     /// costs more memory traffic than the GEMM saves, while a direct kernel keeps the filters'

@@ -349,3 +349,37 @@ import LaminaTestSupport
         for (got, want) in zip(run(.float32), run(.float64)) { expectClose(got, want, atol: 1e-3, rtol: 1e-4) }
     }
 }
+
+/// `WinogradConvolution`: the switch and what it switches. The MNIST convnet's second
+/// convolution at inference (8 images: 968 output pixels, under `winogradMinPixels`; 9 images:
+/// 1089, over) runs by Winograd only while it is on and over the threshold; either way within
+/// float32 rounding of float64's result, Winograd's a little further (its transforms' rounding).
+@Suite struct WinogradConvolutionTests {
+    @Test func environmentDecides() {
+        #expect(WinogradConvolution.decide(environment: [:]) == (true, "default"))
+        #expect(WinogradConvolution.decide(environment: ["LAMINA_WINOGRAD": "0"]) == (false, "LAMINA_WINOGRAD=0"))
+        #expect(WinogradConvolution.decide(environment: ["LAMINA_WINOGRAD": "1"]) == (true, "LAMINA_WINOGRAD=1"))
+        #expect(WinogradConvolution.decide(environment: ["LAMINA_WINOGRAD": "no"]).enabled)
+    }
+
+    @Test func switchesTheAlgorithm() {
+        let initially = WinogradConvolution.isEnabled
+        defer { WinogradConvolution.set(enabled: initially) }
+        WinogradConvolution.set(enabled: true)  // (the tests may run with LAMINA_WINOGRAD=0)
+        let w = randn([3, 3, 32, 64], seed: 801, scale: 0.1), b = randn([64], seed: 802)
+        for (images, over) in [(8, false), (9, true)] {
+            let x = randn([images, 13, 13, 32], seed: 800)
+            let want = x.conv2d(w, bias: b)
+            let (x32, w32, b32) = (x.cast(to: .float32), w.cast(to: .float32), b.cast(to: .float32))
+            let on = withoutGradients { x32.conv2d(w32, bias: b32) }
+            WinogradConvolution.set(enabled: false)
+            #expect(!ComputeBackend.current.winograd && WinogradConvolution.reason == "WinogradConvolution.set(enabled: false)")
+            let off = withoutGradients { x32.conv2d(w32, bias: b32) }
+            WinogradConvolution.set(enabled: true)
+            #expect(ComputeBackend.current.winograd)
+            #expect((on.asArray(Float.self) != off.asArray(Float.self)) == over, "\(images) images")
+            expectClose(on, want, atol: 2e-5, rtol: 1e-5, "on, \(images) images")
+            expectClose(off, want, atol: 2e-6, rtol: 1e-5, "off, \(images) images")
+        }
+    }
+}
