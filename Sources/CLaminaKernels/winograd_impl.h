@@ -48,20 +48,23 @@ static inline long LK(wino_tiles)(const lamina_window *g) { return ((g->outH + 3
 static size_t LK(winograd_kernel_floats)(long c, long f) { return 36 * LK(sgemm_packed_b_floats)(f, c); }
 
 /* U_ξ[ci, fi] = (G·g·Gᵀ)[ξ] of the 3×3 kernel w[·, ·, ci, fi] (kernel [3, 3, c, f]), computed in
-   double and rounded once; `work` holds 36·c·f floats. */
+   double along the filters (contiguous) and rounded once; `work` holds 36·c·f floats. */
 static void LK(winograd_pack_kernel)(const float *w, long c, long f, float *work, float *dst) {
     static const double G[6][3] = {{1, 0, 0}, {-1.0 / 3, -1.0 / 3, -1.0 / 3}, {1.0 / 3, -1.0 / 3, 1.0 / 3},
                                    {1.0 / 15, 2.0 / 15, 4.0 / 15}, {-16.0 / 15, 8.0 / 15, -4.0 / 15}, {0, 0, 1}};
     const long cf = c * f;
-    for (long e = 0; e < cf; e++) {
-        double g[3][3], t[6][3];
-        for (int a = 0; a < 3; a++)
-            for (int b = 0; b < 3; b++) g[a][b] = w[(a * 3 + b) * cf + e];
-        for (int i = 0; i < 6; i++)
-            for (int b = 0; b < 3; b++) t[i][b] = G[i][0] * g[0][b] + G[i][1] * g[1][b] + G[i][2] * g[2][b];
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 6; j++) work[(i * 6 + j) * cf + e] = (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
-    }
+    for (long ci = 0; ci < c; ci++)
+        LK_VECTORS(j, f, {
+            const long e = ci * f + j;
+            vd g[3][3], t[6][3];
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++) g[a][b] = __builtin_convertvector(LDK(w + (a * 3 + b) * cf + e, 0), vd);
+            for (int i = 0; i < 6; i++)
+                for (int b = 0; b < 3; b++) t[i][b] = G[i][0] * g[0][b] + G[i][1] * g[1][b] + G[i][2] * g[2][b];
+            for (int i = 0; i < 6; i++)
+                for (int jj = 0; jj < 6; jj++)
+                    STK(work + (i * 6 + jj) * cf + e, __builtin_convertvector(t[i][0] * G[jj][0] + t[i][1] * G[jj][1] + t[i][2] * G[jj][2], vf));
+        });
     const size_t packed = LK(sgemm_packed_b_floats)(f, c);
     for (int xi = 0; xi < 36; xi++) LK(sgemm_pack_b)(0, f, c, work + xi * cf, f, dst + xi * packed);
 }

@@ -25,6 +25,13 @@ public enum Kernels {
     /// outH × outW) per call; see `usesWinograd`.
     static let winogradMinPixels = 1024
 
+    /// ... and a chunk of Winograd's at least this many 4×4 tiles (the rows of its 36 products,
+    /// each streaming its C×F matrix of the transformed kernel). Zen 4, three runs each:
+    /// ResNet50's predict at batch 32 (96×96) took 0.24 s at 24, 0.24-0.25 s at 96, 0.26 s
+    /// without a minimum and 0.28 s without Winograd; the MNIST convnet's batch-1000 predict
+    /// was level at 1 to 96.
+    static let winogradMinTiles = 24
+
     /// Convolutions whose patch rows are at most this long (kH·kW·C: the MNIST convnet's first
     /// layer has 9) run as a direct loop instead of im2col + GEMM. Unfolding such thin patches
     /// costs more memory traffic than the GEMM saves, while a direct kernel keeps the filters'
