@@ -175,7 +175,7 @@ typedef struct lamina_kernel_table {
        64-byte aligned; `work` of 36·c·f floats), then out [images, outH, outW, f] (no bias) of
        `images` NHWC images under window g, on the calling thread, with
        winograd_scratch_floats(images, c, f, g) floats of scratch. 4× fewer multiply-adds than
-       the direct sum; float32 results within about 1e-6 of its largest partial sums. */
+       the direct sum; results within about 2e-6 of the largest output (the direct sum's: 1e-7). */
     size_t (*winograd_kernel_floats)(long c, long f);
     void (*winograd_pack_kernel)(const float *w, long c, long f, float *work, float *dst);
     size_t (*winograd_scratch_floats)(long images, long c, long f, const lamina_window *g);

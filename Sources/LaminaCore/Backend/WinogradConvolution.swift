@@ -4,8 +4,9 @@ import Synchronization
 /// Whether float32 3×3 convolutions with stride 1 (at least 16 channels into 16 filters, over at
 /// least 1024 output pixels a call) run by Winograd F(4×4, 3×3) — 3.4-4× fewer multiply-adds
 /// than im2col + GEMM — in inference, and in the forward pass of training where the own GEMM
-/// runs it (`Kernels.filterGradientReadsInput`); their gradients are im2col + GEMM either way. On by default; `LAMINA_WINOGRAD=0` turns it off at start,
-/// `set(enabled:)` at any time, and `ComputeBackend.current` shows it.
+/// runs it (`Kernels.filterGradientReadsInput`); their gradients are im2col + GEMM either way.
+/// On by default; `LAMINA_WINOGRAD=0` turns it off at start, `set(enabled:)` at any time, and
+/// `ComputeBackend.current` shows it.
 ///
 /// The results differ from the direct sum's by rounding only: within 0.7-2.4e-6 of the largest
 /// output where the direct sum is within about 1e-7 (interpolation points 0, ±1, 2, −1/2, ∞;

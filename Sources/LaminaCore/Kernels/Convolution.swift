@@ -132,8 +132,8 @@ extension Kernels {
     /// conv2d in chunks of images (float32): at inference, and for the forward pass of training
     /// where the kernel gradient reads the input (`filterGradientReadsInput`), so the patches
     /// need not be kept. The cores take chunks of images (`inferenceChunkBytes`), each with its
-    /// own scratch; per chunk a direct convolution (from the bias) or im2col + one
-    /// single-threaded GEMM, the epilogue (the GEMM's bias, ReLU, batch normalization, residual)
+    /// own scratch; per chunk a direct convolution (from the bias), Winograd F(4×4, 3×3)
+    /// (`usesWinograd`) or im2col + one single-threaded GEMM, the epilogue (the GEMM's bias, ReLU, batch normalization, residual)
     /// while the rows are in cache, and optionally a max pooling of the chunk.
     /// With `argmax` (and `pool`), each pooled value's flat index into the whole convolution
     /// output [N, outH, outW, F] (its window's first maximum) is written there, for training.
@@ -171,47 +171,47 @@ extension Kernels {
             // The kernel [taps, F] is packed once for every chunk's product (not for the direct
             // loop), or transformed and packed for Winograd's.
             withRepeatedProduct(transB: false, n: direct || winograd ? 0 : f, k: taps, UnsafePointer(p[1]!), ldb: f, rows: chunk * pixels) { product in
-            withWinogradKernel(winograd ? UnsafePointer(p[1]!) : nil, channels: c, filters: f) { transformedKernel in
-                Tensor.build(outShape, as: Float.self) { out in
-                    nonisolated(unsafe) let (x, w, b, residual, out, u) = (UnsafePointer(p[0]!), UnsafePointer(p[1]!), UnsafePointer(p[2]),
-                                                                           UnsafePointer(p[3]), out.baseAddress!, transformedKernel)
-                    parallelFor(chunks) { range in
-                        // This core's scratch: patch rows (or Winograd's transformed tiles and
-                        // their products) and, before pooling, the convolution output.
-                        let patchCount = direct || pointwise ? 0 : chunk * (winograd ? transformed : pixels * taps)
-                        let convCount = pool == nil ? 0 : chunk * pixels * f
-                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
-                        defer { scratch.deallocate() }
-                        for index in range {
-                            let start = n * index / chunks, count = n * (index + 1) / chunks - start
-                            let images = x + start * imageSize
-                            let conv = pool == nil ? out + start * outImage : scratch + patchCount
-                            withUnsafePointer(to: window) { wp in
-                                let rows = count * pixels
-                                if direct {
-                                    simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
-                                } else if let u {
-                                    simd.winograd_conv(images, count, c, wp, u, f, scratch, conv)
-                                } else {
-                                    if !pointwise { simd.im2col(images, count, c, wp, scratch) }
-                                    let patches = pointwise ? images : UnsafePointer(scratch)
-                                    product(m: rows, patches, lda: taps, beta: 0, conv, ldc: f)
+                withWinogradKernel(winograd ? UnsafePointer(p[1]!) : nil, channels: c, filters: f) { transformedKernel in
+                    Tensor.build(outShape, as: Float.self) { out in
+                        nonisolated(unsafe) let (x, w, b, residual, out, u) = (UnsafePointer(p[0]!), UnsafePointer(p[1]!), UnsafePointer(p[2]),
+                                                                               UnsafePointer(p[3]), out.baseAddress!, transformedKernel)
+                        parallelFor(chunks) { range in
+                            // This core's scratch: patch rows (or Winograd's transformed tiles and
+                            // their products) and, before pooling, the convolution output.
+                            let patchCount = direct || pointwise ? 0 : chunk * (winograd ? transformed : pixels * taps)
+                            let convCount = pool == nil ? 0 : chunk * pixels * f
+                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
+                            defer { scratch.deallocate() }
+                            for index in range {
+                                let start = n * index / chunks, count = n * (index + 1) / chunks - start
+                                let images = x + start * imageSize
+                                let conv = pool == nil ? out + start * outImage : scratch + patchCount
+                                withUnsafePointer(to: window) { wp in
+                                    let rows = count * pixels
+                                    if direct {
+                                        simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
+                                    } else if let u {
+                                        simd.winograd_conv(images, count, c, wp, u, f, scratch, conv)
+                                    } else {
+                                        if !pointwise { simd.im2col(images, count, c, wp, scratch) }
+                                        let patches = pointwise ? images : UnsafePointer(scratch)
+                                        product(m: rows, patches, lda: taps, beta: 0, conv, ldc: f)
+                                    }
+                                    if let post {
+                                        ConvEpilogue.apply(conv, rows: rows, channels: f, post, residual: residual.map { $0 + start * outImage },
+                                                           lower: epilogue.lower, upper: epilogue.upper)
+                                    }
                                 }
-                                if let post {
-                                    ConvEpilogue.apply(conv, rows: rows, channels: f, post, residual: residual.map { $0 + start * outImage },
-                                                       lower: epilogue.lower, upper: epilogue.upper)
-                                }
-                            }
-                            if let poolWindow {
-                                withUnsafePointer(to: poolWindow) {
-                                    simd.max_pool(conv, count, f, $0, out + start * outImage, argmax.map { $0 + start * outImage },
-                                                  start * pixels * f)
+                                if let poolWindow {
+                                    withUnsafePointer(to: poolWindow) {
+                                        simd.max_pool(conv, count, f, $0, out + start * outImage, argmax.map { $0 + start * outImage },
+                                                      start * pixels * f)
+                                    }
                                 }
                             }
                         }
                     }
                 }
-            }
             }
         }
     }
