@@ -372,24 +372,17 @@ struct ModelWatcher: Service {
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
 
-    // The metrics' names (namespace_metricName_unit) and the help lines the exposition carries
+    // The metrics' names (lamina_metricName_unit) and the help lines the exposition carries
     // (computed: the descriptor type is not Sendable).
-    static var requests: MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "lamina", metricName: "requests", unitName: "total",
-                             helpText: "Requests answered, by model and HTTP status code.")
+    private static func lamina(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "lamina", metricName: name, unitName: unit, helpText: help)
     }
+    static var requests: MetricNameDescriptor { lamina("requests", "total", "Requests answered, by model and HTTP status code.") }
     static var requestDuration: MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "lamina", metricName: "request_duration", unitName: "seconds",
-                             helpText: "Time from a request's arrival to its response, by model.")
+        lamina("request_duration", "seconds", "Time from a request's arrival to its response, by model.")
     }
-    static var predictCalls: MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "lamina", metricName: "predict_calls", unitName: "total",
-                             helpText: "Batched predict calls made, by model.")
-    }
-    static var batchSize: MetricNameDescriptor {
-        MetricNameDescriptor(namespace: "lamina", metricName: "batch", unitName: "size",
-                             helpText: "Samples per batched predict call, by model.")
-    }
+    static var predictCalls: MetricNameDescriptor { lamina("predict_calls", "total", "Batched predict calls made, by model.") }
+    static var batchSize: MetricNameDescriptor { lamina("batch", "size", "Samples per batched predict call, by model.") }
 
     func recordRequest(model: String, code: Int, duration: Duration) {
         registry.makeCounter(descriptor: Self.requests, labels: [("model", model), ("code", String(code))]).increment()

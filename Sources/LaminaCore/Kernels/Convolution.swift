@@ -168,45 +168,40 @@ extension Kernels {
                      "chunkedConv2d: the residual must be the output's shape \(outShape), float32")
         _ = backendReady
         return withBaseAddresses(Float.self, [x, kernel, bias, epilogue.residual]) { p in
-            // The kernel [taps, F] is packed once for every chunk's product (not for the direct
-            // loop), or transformed and packed for Winograd's.
-            withRepeatedProduct(transB: false, n: direct || winograd ? 0 : f, k: taps, UnsafePointer(p[1]!), ldb: f, rows: chunk * pixels) { product in
-                withWinogradKernel(winograd ? UnsafePointer(p[1]!) : nil, channels: c, filters: f) { transformedKernel in
-                    Tensor.build(outShape, as: Float.self) { out in
-                        nonisolated(unsafe) let (x, w, b, residual, out, u) = (UnsafePointer(p[0]!), UnsafePointer(p[1]!), UnsafePointer(p[2]),
-                                                                               UnsafePointer(p[3]), out.baseAddress!, transformedKernel)
-                        parallelFor(chunks) { range in
-                            // This core's scratch: patch rows (or Winograd's transformed tiles and
-                            // their products) and, before pooling, the convolution output.
-                            let patchCount = direct || pointwise ? 0 : chunk * (winograd ? transformed : pixels * taps)
-                            let convCount = pool == nil ? 0 : chunk * pixels * f
-                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
-                            defer { scratch.deallocate() }
-                            for index in range {
-                                let start = n * index / chunks, count = n * (index + 1) / chunks - start
-                                let images = x + start * imageSize
-                                let conv = pool == nil ? out + start * outImage : scratch + patchCount
-                                withUnsafePointer(to: window) { wp in
-                                    let rows = count * pixels
-                                    if direct {
-                                        simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
-                                    } else if let u {
-                                        simd.winograd_conv(images, count, c, wp, u, f, scratch, conv)
-                                    } else {
-                                        if !pointwise { simd.im2col(images, count, c, wp, scratch) }
-                                        let patches = pointwise ? images : UnsafePointer(scratch)
-                                        product(m: rows, patches, lda: taps, beta: 0, conv, ldc: f)
-                                    }
-                                    if let post {
-                                        ConvEpilogue.apply(conv, rows: rows, channels: f, post, residual: residual.map { $0 + start * outImage },
-                                                           lower: epilogue.lower, upper: epilogue.upper)
-                                    }
+            withChunkConvolution(direct: direct, winograd: winograd, UnsafePointer(p[1]!), taps: taps, channels: c, filters: f,
+                                 rows: chunk * pixels) { how in
+                Tensor.build(outShape, as: Float.self) { out in
+                    nonisolated(unsafe) let (x, w, b, residual, out, how) = (UnsafePointer(p[0]!), UnsafePointer(p[1]!), UnsafePointer(p[2]),
+                                                                             UnsafePointer(p[3]), out.baseAddress!, how)
+                    parallelFor(chunks) { range in
+                        // This core's scratch: patch rows (or Winograd's transformed tiles and
+                        // their products) and, before pooling, the convolution output.
+                        let patchCount = direct || pointwise ? 0 : chunk * (winograd ? transformed : pixels * taps)
+                        let convCount = pool == nil ? 0 : chunk * pixels * f
+                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patchCount + convCount))
+                        defer { scratch.deallocate() }
+                        for index in range {
+                            let start = n * index / chunks, count = n * (index + 1) / chunks - start
+                            let images = x + start * imageSize
+                            let conv = pool == nil ? out + start * outImage : scratch + patchCount
+                            withUnsafePointer(to: window) { wp in
+                                let rows = count * pixels
+                                switch how {
+                                case .direct: simd.conv_direct(images, count, c, wp, w, f, b, relu ? 1 : 0, conv)
+                                case .winograd(let u): simd.winograd_conv(images, count, c, wp, u, f, scratch, conv)
+                                case .product(let product):
+                                    if !pointwise { simd.im2col(images, count, c, wp, scratch) }
+                                    product(m: rows, pointwise ? images : UnsafePointer(scratch), lda: taps, beta: 0, conv, ldc: f)
                                 }
-                                if let poolWindow {
-                                    withUnsafePointer(to: poolWindow) {
-                                        simd.max_pool(conv, count, f, $0, out + start * outImage, argmax.map { $0 + start * outImage },
-                                                      start * pixels * f)
-                                    }
+                                if let post {
+                                    ConvEpilogue.apply(conv, rows: rows, channels: f, post, residual: residual.map { $0 + start * outImage },
+                                                       lower: epilogue.lower, upper: epilogue.upper)
+                                }
+                            }
+                            if let poolWindow {
+                                withUnsafePointer(to: poolWindow) {
+                                    simd.max_pool(conv, count, f, $0, out + start * outImage, argmax.map { $0 + start * outImage },
+                                                  start * pixels * f)
                                 }
                             }
                         }
@@ -214,6 +209,36 @@ extension Kernels {
                 }
             }
         }
+    }
+
+    /// How `chunkedConv2d` convolves each chunk, with what it prepared once for every chunk.
+    private enum ChunkConvolution {
+        /// The direct loop, on the kernel as it is.
+        case direct
+        /// Winograd F(4×4, 3×3) on the transformed, packed kernel.
+        case winograd(UnsafePointer<Float>)
+        /// im2col (unless the images are the patch rows) and a product with the packed kernel.
+        case product(RepeatedProduct<Float>)
+    }
+
+    /// `body` with the way each chunk is convolved by the kernel [taps, F] (`ChunkConvolution`):
+    /// the direct loop, or the kernel transformed for Winograd, or packed for products of up to
+    /// `rows` rows — each prepared here once, and freed after `body`.
+    private static func withChunkConvolution<R>(direct: Bool, winograd: Bool, _ kernel: UnsafePointer<Float>, taps: Int,
+                                                channels c: Int, filters f: Int, rows: Int,
+                                                _ body: (ChunkConvolution) throws -> R) rethrows -> R {
+        if direct { return try body(.direct) }
+        guard winograd else {
+            return try withRepeatedProduct(transB: false, n: f, k: taps, kernel, ldb: f, rows: rows) { try body(.product($0)) }
+        }
+        let floats = simd.winograd_kernel_floats(c, f)
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: floats * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: floats)
+        defer { packed.deallocate() }
+        let work = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * f)
+        simd.winograd_pack_kernel(kernel, c, f, work, packed)
+        work.deallocate()
+        return try body(.winograd(packed))
     }
 
     /// Whether `chunkedConv2d` runs a convolution by Winograd F(4×4, 3×3) (`winograd_conv`,
@@ -225,21 +250,6 @@ extension Kernels {
     static func usesWinograd(_ g: WindowGeometry, channels c: Int, filters f: Int, images n: Int) -> Bool {
         g.kH == 3 && g.kW == 3 && g.strideH == 1 && g.strideW == 1 && c >= 16 && f >= 16
             && n * g.outH * g.outW >= winogradMinPixels && WinogradConvolution.isEnabled
-    }
-
-    /// The 3×3 kernel [3, 3, C, F] transformed for Winograd and packed for its products, for
-    /// `body` (nil where `kernel` is nil).
-    private static func withWinogradKernel<R>(_ kernel: UnsafePointer<Float>?, channels c: Int, filters f: Int,
-                                              _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
-        guard let kernel else { return try body(nil) }
-        let floats = simd.winograd_kernel_floats(c, f)
-        let packed = UnsafeMutableRawPointer.allocate(byteCount: floats * MemoryLayout<Float>.stride, alignment: 64)
-            .bindMemory(to: Float.self, capacity: floats)
-        let work = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * f)
-        defer { packed.deallocate() }
-        simd.winograd_pack_kernel(kernel, c, f, work, packed)
-        work.deallocate()
-        return try body(UnsafePointer(packed))
     }
 
     /// A convolution's input gradient dx [N, H, W, C] from dOut [N·outH·outW, F] and its kernel
